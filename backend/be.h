@@ -1,0 +1,78 @@
+/* be.h — backend internals: targets, the code-generation context, generator entry points,
+ * and the compiled-model object that JIT and AOT share. */
+#ifndef ONNXC_BE_H
+#define ONNXC_BE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir.h"
+#include "kb.h"
+
+/* ---- targets ---- */
+typedef struct Target {
+  const char *name;     /* "native", "x86-64-avx512", "x86-64-avx2", "aarch64" */
+  const char *triple;
+  const char *cpu;
+  const char *features;
+  int vector_bytes;     /* 64 AVX-512, 32 AVX2, 16 NEON */
+  bool has_avx512, has_vnni, has_avx2, has_neon;
+} Target;
+
+/* Fills t for a target name ("native" = this host). 0 ok, -1 unknown name (err written). */
+int be_target_get(const char *name, Target *t, char *err, size_t errlen);
+
+/* ---- code generation context handed to each generator ---- */
+typedef struct GenCtx {
+  KB *kb;
+  Graph *g;
+  Node *n;
+  const Target *target;
+  /* set by the generator: */
+  int64_t work;            /* parallel trip count: the kernel is called with [begin,end) ⊆ [0,work)
+                              (default 1: called once with [0,1)) */
+  int64_t scratch_bytes;   /* per-thread scratch the kernel needs (bytes) */
+  uint32_t const_unused;   /* bit i: constant input i was baked into the code (e.g. packed with
+                              kb_weight), so the original need not be in the weight blob */
+} GenCtx;
+
+/* Generators (backend/gen_<family>.c): emit the body of the current kernel for ctx->n.
+ * Return 0, or ir_node_error(...) for something unsupported. */
+int gen_unary(GenCtx *c);
+int gen_binary(GenCtx *c);  /* F_BINARY and F_TERNARY */
+int gen_norm(GenCtx *c);
+int gen_contract(GenCtx *c);
+int gen_pool(GenCtx *c);
+int gen_reduce(GenCtx *c);
+int gen_move(GenCtx *c);
+int gen_gen(GenCtx *c);
+int gen_control(GenCtx *c);
+
+/* Index helpers shared by generators (gen_util.c). */
+/* strides (in elements) of a row-major shape */
+void gen_strides(int rank, const int64_t *dims, int64_t *strides);
+/* strides of `in` broadcast to an output of rank `rank` (0 where broadcast) */
+void gen_bcast_strides(const Value *in, int rank, const int64_t *out_dims, int64_t *strides);
+
+/* ---- compiled models ---- */
+typedef struct BeOptions {
+  const char *target;      /* NULL = "native" */
+  int opt_level;           /* 0..3, default 3 */
+  bool dump_llvm;          /* print the optimized module to stderr */
+} BeOptions;
+
+typedef struct BeModel BeModel;
+
+/* Build the LLVM module for g (shapes must be static) and JIT it. NULL on failure (err written). */
+BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
+/* Run on caller-owned buffers: inputs in graph-input order, outputs in graph-output order.
+ * threads: 0 = all cores. Returns 0 or a runtime status code (err written). */
+int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
+void be_set_threads(BeModel *m, int threads);
+void be_free(BeModel *m);
+
+/* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
+int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);
+
+#endif

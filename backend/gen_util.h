@@ -1,0 +1,43 @@
+/* gen_util.h — loop-nest helpers shared by the kernel generators. */
+#ifndef ONNXC_GEN_UTIL_H
+#define ONNXC_GEN_UTIL_H
+
+#include "be.h"
+
+#define EW_MAX_OPS 16
+
+/* One operand of an elementwise nest: a base pointer, its dtype, and its stride (in elements)
+ * along each output dim (0 = broadcast). */
+typedef struct EwOperand {
+  KV base;
+  DType dtype;
+  int64_t strides[IR_MAX_RANK];
+} EwOperand;
+
+/* Computes one output vector from the loaded operand vectors.  Operands arrive as:
+ * bool → i1 lanes; float16/bfloat16 → float32 lanes; everything else in its own element type.
+ * Return the result as: bool output → i1; float16/bfloat16 output → float32; else its type. */
+typedef KV (*EwFn)(KB *kb, KV *ops, int lanes, void *ud);
+
+/* Emits a parallel elementwise loop nest over an output of (rank, dims) written to `out`
+ * (dtype out_dtype, contiguous).  Dims that are contiguous for every operand are merged; the
+ * innermost dim is vectorized (unit stride: vector loads; stride 0: a hoisted splat;
+ * otherwise: gathers) with a masked tail; outer dims and chunks of the inner dim form the
+ * parallel range. */
+void gen_eltwise(GenCtx *c, int nops, const EwOperand *ops, KV out, DType out_dtype, int rank,
+                 const int64_t *dims, EwFn fn, void *ud);
+
+/* Convenience: operands are node inputs in[idx[k]] broadcast numpy-style to output 0. */
+void gen_eltwise_node(GenCtx *c, int nops, const int *in_idx, EwFn fn, void *ud);
+
+/* Lanes to use for a nest touching these element sizes (widest element fills one register). */
+int gen_lanes_for(GenCtx *c, size_t max_elem_bytes);
+
+/* Load `lanes` elements of dtype t at base+idx (bool → i1, f16/bf16 → f32), masked if mask. */
+KV gen_load_vec(KB *kb, DType t, KV base, KV idx, int lanes, KV mask);
+/* Store a computed vector (i1 for bool, f32 for f16/bf16) into a dtype t buffer. */
+void gen_store_vec(KB *kb, DType t, KV base, KV idx, KV val, KV mask);
+/* The register element type a dtype computes in (bool → I1, f16/bf16 → F32). */
+KElem gen_compute_elem(DType t);
+
+#endif

@@ -1,0 +1,286 @@
+/* jit.c — targets, the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "module.h"
+#include "onnxc_rt.h"
+
+static void llvm_init(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+}
+
+int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
+  llvm_init();
+  memset(t, 0, sizeof *t);
+  if (!name || !strcmp(name, "native")) {
+    static char *triple, *cpu, *features;
+    if (!triple) {
+      triple = LLVMGetDefaultTargetTriple();
+      cpu = LLVMGetHostCPUName();
+      features = LLVMGetHostCPUFeatures();
+    }
+    t->name = "native";
+    t->triple = triple;
+    t->cpu = cpu;
+    t->features = features;
+  } else if (!strcmp(name, "x86-64-avx512")) {
+    t->name = name;
+    t->triple = "x86_64-unknown-linux-gnu";
+    t->cpu = "x86-64-v4";
+    t->features = "+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx2,+fma,+f16c";
+  } else if (!strcmp(name, "x86-64-avx2")) {
+    t->name = name;
+    t->triple = "x86_64-unknown-linux-gnu";
+    t->cpu = "x86-64-v3";
+    t->features = "+avx2,+fma,+f16c";
+  } else if (!strcmp(name, "aarch64")) {
+    t->name = name;
+    t->triple = "aarch64-unknown-linux-gnu";
+    t->cpu = "generic";
+    t->features = "+neon";
+  } else {
+    snprintf(err, errlen, "unknown target '%s' (expected native, x86-64-avx512, x86-64-avx2 or aarch64)", name);
+    return -1;
+  }
+  const char *f = t->features;
+  t->has_avx512 = strstr(f, "+avx512f") != NULL;
+  t->has_vnni = strstr(f, "+avx512vnni") != NULL;
+  t->has_avx2 = strstr(f, "+avx2") != NULL;
+  t->has_neon = strstr(t->triple, "aarch64") != NULL;
+  t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
+  return 0;
+}
+
+LLVMTargetMachineRef be_target_machine(const Target *t, bool pic, char *err, size_t errlen) {
+  llvm_init();
+  LLVMTargetRef tgt;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(t->triple, &tgt, &msg)) {
+    snprintf(err, errlen, "target %s is not available in this LLVM: %s", t->triple, msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  return LLVMCreateTargetMachine(tgt, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                                 pic ? LLVMRelocPIC : LLVMRelocDefault, LLVMCodeModelDefault);
+}
+
+int be_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, char *err, size_t errlen) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+    snprintf(err, errlen, "internal error: generated module is invalid: %.600s", msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return -1;
+  }
+  LLVMDisposeMessage(msg);
+  char pipeline[32];
+  snprintf(pipeline, sizeof pipeline, "default<O%d>", level < 0 ? 0 : level > 3 ? 3 : level);
+  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+  LLVMErrorRef e = LLVMRunPasses(mod, pipeline, tm, po);
+  LLVMDisposePassBuilderOptions(po);
+  if (e) {
+    char *m = LLVMGetErrorMessage(e);
+    snprintf(err, errlen, "internal error: optimization failed: %s", m);
+    LLVMDisposeErrorMessage(m);
+    return -1;
+  }
+  return 0;
+}
+
+struct BeModel {
+  LLVMOrcLLJITRef jit;
+  int32_t (*run)(onnxc_rt *rt, void *const *io);
+  onnxc_rt rt;
+  unsigned char *weights;
+  int nin, nout;
+  int64_t scratch_bytes;
+  int threads;
+  void **io;
+};
+
+static int take_error(LLVMErrorRef e, const char *what, char *err, size_t errlen) {
+  char *m = LLVMGetErrorMessage(e);
+  snprintf(err, errlen, "%s: %s", what, m);
+  LLVMDisposeErrorMessage(m);
+  return -1;
+}
+
+static void *xaligned(size_t bytes) {
+  size_t n = (bytes + 63) & ~(size_t)63;
+  return aligned_alloc(64, n ? n : 64);
+}
+
+BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
+  BeOptions dflt = {.opt_level = 3};
+  if (!opt) opt = &dflt;
+  Target t;
+  if (be_target_get(opt->target, &t, err, errlen)) return NULL;
+  if (strcmp(t.name, "native")) {
+    snprintf(err, errlen, "the JIT runs on the host only (target '%s' is for `onnxc compile`)", t.name);
+    return NULL;
+  }
+  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+  KMod m = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc), .target = &t};
+  m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
+  ModuleInfo info;
+  if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
+    snprintf(err, errlen, "%s", ir_last_error(g));
+    LLVMDisposeModule(m.mod);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    free(m.blob.data);
+    return NULL;
+  }
+  LLVMTargetMachineRef tm = be_target_machine(&t, false, err, errlen);
+  if (!tm) goto fail_mod;
+  LLVMSetTarget(m.mod, t.triple);
+  LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(m.mod, dl);
+  LLVMDisposeTargetData(dl);
+  if (be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
+    LLVMDisposeTargetMachine(tm);
+    goto fail_mod;
+  }
+  if (opt->dump_llvm) {
+    char *s = LLVMPrintModuleToString(m.mod);
+    fputs(s, stderr);
+    LLVMDisposeMessage(s);
+  }
+  LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+  LLVMOrcLLJITRef jit;
+  LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, jb);
+  if (e) {
+    take_error(e, "cannot create the JIT", err, errlen);
+    goto fail_mod;
+  }
+  LLVMOrcDefinitionGeneratorRef gen;
+  e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL);
+  if (e) {
+    take_error(e, "cannot expose runtime symbols to the JIT", err, errlen);
+    LLVMOrcDisposeLLJIT(jit);
+    goto fail_mod;
+  }
+  LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
+  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m.mod, tsc);
+  LLVMOrcDisposeThreadSafeContext(tsc);
+  e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
+  if (e) {
+    take_error(e, "JIT rejected the module", err, errlen);
+    LLVMOrcDisposeLLJIT(jit);
+    free(m.blob.data);
+    return NULL;
+  }
+  LLVMOrcExecutorAddress addr;
+  e = LLVMOrcLLJITLookup(jit, &addr, "onnxc_graph_run");
+  if (e) {
+    take_error(e, "JIT compilation failed", err, errlen);
+    LLVMOrcDisposeLLJIT(jit);
+    free(m.blob.data);
+    return NULL;
+  }
+  BeModel *bm = calloc(1, sizeof *bm);
+  bm->jit = jit;
+  bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
+  bm->weights = xaligned(m.blob.size);
+  if (m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
+  free(m.blob.data);
+  bm->rt.weights = (const char *)bm->weights;
+  bm->rt.arena = xaligned((size_t)info.arena_bytes);
+  bm->scratch_bytes = (info.scratch_bytes + 63) & ~(int64_t)63;
+  bm->nin = g->ninputs;
+  bm->nout = g->noutputs;
+  bm->io = calloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
+  be_set_threads(bm, 1);
+  return bm;
+
+fail_mod:
+  LLVMDisposeModule(m.mod);
+  LLVMOrcDisposeThreadSafeContext(tsc);
+  free(m.blob.data);
+  return NULL;
+}
+
+void be_set_threads(BeModel *m, int threads) {
+  if (threads <= 0) threads = onnxc_cpu_count();
+  if (m->rt.pool) onnxc_pool_destroy(m->rt.pool);
+  m->rt.pool = threads > 1 ? onnxc_pool_create(threads) : NULL;
+  m->threads = onnxc_pool_threads(m->rt.pool);
+  free(m->rt.scratch);
+  m->rt.scratch_stride = m->scratch_bytes;
+  m->rt.scratch = xaligned((size_t)(m->scratch_bytes * m->threads));
+}
+
+int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen) {
+  for (int i = 0; i < m->nin; i++) m->io[i] = (void *)inputs[i];
+  for (int i = 0; i < m->nout; i++) m->io[m->nin + i] = outputs[i];
+  int32_t st = m->run(&m->rt, m->io);
+  if (st) snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
+  return st;
+}
+
+void be_free(BeModel *m) {
+  if (!m) return;
+  LLVMOrcDisposeLLJIT(m->jit);
+  onnxc_pool_destroy(m->rt.pool);
+  free(m->rt.arena);
+  free(m->rt.scratch);
+  free(m->weights);
+  free(m->io);
+  free(m);
+}
+
+int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen) {
+  Target t;
+  if (be_target_get(opt && opt->target ? opt->target : "native", &t, err, errlen)) return -1;
+  LLVMContextRef ctx = LLVMContextCreate();
+  KMod m = {.ctx = ctx, .target = &t};
+  m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", ctx);
+  ModuleInfo info;
+  int rc = -1;
+  LLVMTargetMachineRef tm = NULL;
+  if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
+    snprintf(err, errlen, "%s", ir_last_error(g));
+    goto out;
+  }
+  tm = be_target_machine(&t, true, err, errlen);
+  if (!tm) goto out;
+  LLVMSetTarget(m.mod, t.triple);
+  LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(m.mod, dl);
+  LLVMDisposeTargetData(dl);
+  if (be_optimize(m.mod, tm, opt && opt->opt_level ? opt->opt_level : 3, err, errlen)) goto out;
+  char *msg = NULL;
+  if (!strcmp(kind, "llvm")) {
+    if (LLVMPrintModuleToFile(m.mod, path, &msg)) {
+      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+      LLVMDisposeMessage(msg);
+      goto out;
+    }
+  } else if (!strcmp(kind, "asm") || !strcmp(kind, "obj")) {
+    if (LLVMTargetMachineEmitToFile(tm, m.mod, path, !strcmp(kind, "asm") ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
+      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+      LLVMDisposeMessage(msg);
+      goto out;
+    }
+  } else {
+    snprintf(err, errlen, "unknown emit kind '%s'", kind);
+    goto out;
+  }
+  rc = 0;
+out:
+  if (tm) LLVMDisposeTargetMachine(tm);
+  LLVMDisposeModule(m.mod);
+  LLVMContextDispose(ctx);
+  free(m.blob.data);
+  return rc;
+}

@@ -1,0 +1,695 @@
+/* kb_llvm.c — the kernel builder (kb.h) implemented on the LLVM 19 C API.
+ *
+ * A kernel is two functions: an inner one taking each buffer as its own `noalias` pointer
+ * parameter (always inlined), and the outer one with the uniform kernel signature that loads the
+ * pointers from bufs[] and calls the inner one.  Inlining turns the noalias parameters into
+ * alias scopes, so loads from inputs can be hoisted past stores to outputs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llvm_int.h"
+
+#define KB_MAX_FRAMES 64
+#define KB_MAX_BUFS 4096
+
+typedef struct Frame {
+  int kind; /* 0 loop, 1 if */
+  LLVMValueRef phi, step;
+  LLVMBasicBlockRef header, exit, els, merge;
+  bool has_else;
+} Frame;
+
+struct KB {
+  KMod *m;
+  LLVMContextRef ctx;
+  LLVMBuilderRef b, eb; /* body builder, entry (alloca) builder */
+  LLVMValueRef inner, outer;
+  LLVMTypeRef inner_ty;
+  LLVMBasicBlockRef entry, body0;
+  int nbufs;
+  LLVMValueRef weights, scratch, begin, end;
+  Frame frames[KB_MAX_FRAMES];
+  int nframes;
+  int ntmp;
+};
+
+#define V(x) ((LLVMValueRef)(x))
+#define K(x) ((KV)(x))
+
+/* ---- blob ---- */
+size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
+  size_t off = (w->size + 63) & ~(size_t)63;
+  size_t need = off + bytes;
+  if (need > w->cap) {
+    size_t cap = w->cap ? w->cap : 1 << 16;
+    while (cap < need) cap *= 2;
+    unsigned char *p = realloc(w->data, cap);
+    if (!p) {
+      fprintf(stderr, "onnxc: out of memory for weights (%zu bytes)\n", cap);
+      exit(1);
+    }
+    w->data = p;
+    w->cap = cap;
+  }
+  memset(w->data + w->size, 0, off - w->size);
+  if (bytes) memcpy(w->data + off, data, bytes);
+  w->size = need;
+  return off;
+}
+
+/* ---- types ---- */
+KElem kb_elem_of(DType t) {
+  switch (t) {
+  case DT_FLOAT: return KE_F32;
+  case DT_DOUBLE: return KE_F64;
+  case DT_FLOAT16: return KE_F16;
+  case DT_BFLOAT16: return KE_BF16;
+  case DT_INT8:
+  case DT_UINT8:
+  case DT_BOOL: return KE_I8;
+  case DT_INT16:
+  case DT_UINT16: return KE_I16;
+  case DT_INT32:
+  case DT_UINT32: return KE_I32;
+  case DT_INT64:
+  case DT_UINT64: return KE_I64;
+  default: return KE_VOID;
+  }
+}
+
+size_t kb_elem_size(KElem e) {
+  static const size_t sz[] = {0, 1, 1, 2, 4, 8, 2, 2, 4, 8, 8};
+  return sz[e];
+}
+
+bool kb_is_float(KElem e) { return e == KE_F16 || e == KE_BF16 || e == KE_F32 || e == KE_F64; }
+
+static LLVMTypeRef elem_ty(LLVMContextRef c, KElem e) {
+  switch (e) {
+  case KE_VOID: return LLVMVoidTypeInContext(c);
+  case KE_I1: return LLVMInt1TypeInContext(c);
+  case KE_I8: return LLVMInt8TypeInContext(c);
+  case KE_I16: return LLVMInt16TypeInContext(c);
+  case KE_I32: return LLVMInt32TypeInContext(c);
+  case KE_I64: return LLVMInt64TypeInContext(c);
+  case KE_F16: return LLVMHalfTypeInContext(c);
+  case KE_BF16: return LLVMBFloatTypeInContext(c);
+  case KE_F32: return LLVMFloatTypeInContext(c);
+  case KE_F64: return LLVMDoubleTypeInContext(c);
+  case KE_PTR: return LLVMPointerTypeInContext(c, 0);
+  }
+  return NULL;
+}
+
+LLVMTypeRef kb_llvm_type(LLVMContextRef c, KT t) {
+  LLVMTypeRef e = elem_ty(c, t.e);
+  return t.lanes > 1 ? LLVMVectorType(e, (unsigned)t.lanes) : e;
+}
+
+static LLVMTypeRef ty(KB *kb, KT t) { return kb_llvm_type(kb->ctx, t); }
+
+KT kb_type(KB *kb, KV v) {
+  (void)kb;
+  LLVMTypeRef t = LLVMTypeOf(V(v));
+  int lanes = 1;
+  if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) {
+    lanes = (int)LLVMGetVectorSize(t);
+    t = LLVMGetElementType(t);
+  }
+  KElem e = KE_VOID;
+  switch (LLVMGetTypeKind(t)) {
+  case LLVMHalfTypeKind: e = KE_F16; break;
+  case LLVMBFloatTypeKind: e = KE_BF16; break;
+  case LLVMFloatTypeKind: e = KE_F32; break;
+  case LLVMDoubleTypeKind: e = KE_F64; break;
+  case LLVMPointerTypeKind: e = KE_PTR; break;
+  case LLVMIntegerTypeKind:
+    switch (LLVMGetIntTypeWidth(t)) {
+    case 1: e = KE_I1; break;
+    case 8: e = KE_I8; break;
+    case 16: e = KE_I16; break;
+    case 32: e = KE_I32; break;
+    default: e = KE_I64; break;
+    }
+    break;
+  default: break;
+  }
+  return kt(e, lanes);
+}
+
+static bool is_fp(KB *kb, KV v) { return kb_is_float(kb_type(kb, v).e); }
+
+int kb_vector_bytes(const KB *kb) { return kb->m->target->vector_bytes; }
+int kb_lanes(const KB *kb, KElem e) {
+  size_t s = kb_elem_size(e);
+  if (e == KE_I1) s = 1;
+  return s ? (int)(kb->m->target->vector_bytes / (int)s) : 1;
+}
+
+/* ---- intrinsics ---- */
+static LLVMValueRef intrin(KB *kb, const char *name, LLVMTypeRef *ovl, int novl, LLVMValueRef *args, int nargs) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  if (!id) {
+    fprintf(stderr, "onnxc: internal error: unknown intrinsic %s\n", name);
+    abort();
+  }
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(kb->m->mod, id, ovl, (size_t)novl);
+  LLVMTypeRef ft = LLVMIntrinsicGetType(kb->ctx, id, ovl, (size_t)novl);
+  return LLVMBuildCall2(kb->b, ft, f, args, (unsigned)nargs, "");
+}
+
+static KV intrin1(KB *kb, const char *name, KV a) {
+  LLVMTypeRef t = LLVMTypeOf(V(a));
+  LLVMValueRef args[1] = {V(a)};
+  return K(intrin(kb, name, &t, 1, args, 1));
+}
+
+static KV intrin2(KB *kb, const char *name, KV a, KV b) {
+  LLVMTypeRef t = LLVMTypeOf(V(a));
+  LLVMValueRef args[2] = {V(a), V(b)};
+  return K(intrin(kb, name, &t, 1, args, 2));
+}
+
+/* ---- constants ---- */
+static KV splat_const(KB *kb, KT t, LLVMValueRef s) {
+  if (t.lanes <= 1) return K(s);
+  LLVMValueRef *v = malloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
+  for (int i = 0; i < t.lanes; i++) v[i] = s;
+  LLVMValueRef r = LLVMConstVector(v, (unsigned)t.lanes);
+  free(v);
+  return K(r);
+}
+
+KV kb_int(KB *kb, KT t, int64_t x) {
+  return splat_const(kb, t, LLVMConstInt(elem_ty(kb->ctx, t.e), (unsigned long long)x, 1));
+}
+KV kb_i64(KB *kb, int64_t x) { return kb_int(kb, kt_s(KE_I64), x); }
+KV kb_i32(KB *kb, int32_t x) { return kb_int(kb, kt_s(KE_I32), x); }
+KV kb_float(KB *kb, KT t, double x) { return splat_const(kb, t, LLVMConstReal(elem_ty(kb->ctx, t.e), x)); }
+KV kb_f32(KB *kb, float x) { return kb_float(kb, kt_s(KE_F32), x); }
+KV kb_f64(KB *kb, double x) { return kb_float(kb, kt_s(KE_F64), x); }
+KV kb_true(KB *kb) { return kb_int(kb, kt_s(KE_I1), 1); }
+KV kb_false(KB *kb) { return kb_int(kb, kt_s(KE_I1), 0); }
+KV kb_null(KB *kb) { return K(LLVMConstNull(elem_ty(kb->ctx, KE_PTR))); }
+
+KV kb_iota(KB *kb, KT t) {
+  LLVMValueRef *v = malloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
+  for (int i = 0; i < t.lanes; i++)
+    v[i] = kb_is_float(t.e) ? LLVMConstReal(elem_ty(kb->ctx, t.e), i)
+                            : LLVMConstInt(elem_ty(kb->ctx, t.e), (unsigned long long)i, 0);
+  LLVMValueRef r = t.lanes > 1 ? LLVMConstVector(v, (unsigned)t.lanes) : v[0];
+  free(v);
+  return K(r);
+}
+
+/* ---- kernel lifecycle ---- */
+void kb_set_fn_target_attrs(KMod *m, LLVMValueRef fn) {
+  const Target *t = m->target;
+  struct {
+    const char *k, *v;
+  } attrs[] = {
+      {"target-cpu", t->cpu},
+      {"target-features", t->features},
+      {"min-legal-vector-width", t->vector_bytes >= 64 ? "512" : t->vector_bytes >= 32 ? "256" : "128"},
+      {"prefer-vector-width", t->vector_bytes >= 64 ? "512" : t->vector_bytes >= 32 ? "256" : "128"},
+      {"no-trapping-math", "true"},
+  };
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+    if (!attrs[i].v || !*attrs[i].v) continue;
+    LLVMAttributeRef a = LLVMCreateStringAttribute(m->ctx, attrs[i].k, (unsigned)strlen(attrs[i].k),
+                                                   attrs[i].v, (unsigned)strlen(attrs[i].v));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+  }
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(m->ctx, nounwind, 0));
+}
+
+static void add_enum_attr(LLVMContextRef c, LLVMValueRef fn, unsigned idx, const char *name) {
+  unsigned k = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c, k, 0));
+}
+
+KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
+  if (nbufs > KB_MAX_BUFS) return NULL;
+  KB *kb = calloc(1, sizeof *kb);
+  if (!kb) abort();
+  kb->m = m;
+  kb->ctx = m->ctx;
+  kb->nbufs = nbufs;
+  LLVMContextRef c = m->ctx;
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i64 = LLVMInt64TypeInContext(c),
+              i32 = LLVMInt32TypeInContext(c);
+  /* outer: i32 (ptr bufs, ptr weights, ptr scratch, i64 begin, i64 end) */
+  LLVMTypeRef oparams[5] = {ptr, ptr, ptr, i64, i64};
+  LLVMTypeRef oty = LLVMFunctionType(i32, oparams, 5, 0);
+  char nm[256];
+  snprintf(nm, sizeof nm, "k_%s", name);
+  kb->outer = LLVMAddFunction(m->mod, nm, oty);
+  LLVMSetLinkage(kb->outer, LLVMInternalLinkage);
+  kb_set_fn_target_attrs(m, kb->outer);
+  /* inner: i32 (ptr b0, ..., ptr bN-1, ptr weights, ptr scratch, i64 begin, i64 end) */
+  int np = nbufs + 4;
+  LLVMTypeRef *ip = malloc(sizeof(LLVMTypeRef) * (size_t)np);
+  for (int i = 0; i < nbufs + 2; i++) ip[i] = ptr;
+  ip[nbufs + 2] = i64;
+  ip[nbufs + 3] = i64;
+  kb->inner_ty = LLVMFunctionType(i32, ip, (unsigned)np, 0);
+  free(ip);
+  snprintf(nm, sizeof nm, "ki_%s", name);
+  kb->inner = LLVMAddFunction(m->mod, nm, kb->inner_ty);
+  LLVMSetLinkage(kb->inner, LLVMInternalLinkage);
+  kb_set_fn_target_attrs(m, kb->inner);
+  add_enum_attr(c, kb->inner, LLVMAttributeFunctionIndex, "alwaysinline");
+  if (!may_alias)
+    for (int i = 0; i < nbufs; i++) add_enum_attr(c, kb->inner, (unsigned)i + 1, "noalias");
+  kb->weights = LLVMGetParam(kb->inner, (unsigned)nbufs);
+  kb->scratch = LLVMGetParam(kb->inner, (unsigned)nbufs + 1);
+  kb->begin = LLVMGetParam(kb->inner, (unsigned)nbufs + 2);
+  kb->end = LLVMGetParam(kb->inner, (unsigned)nbufs + 3);
+  kb->entry = LLVMAppendBasicBlockInContext(c, kb->inner, "entry");
+  kb->body0 = LLVMAppendBasicBlockInContext(c, kb->inner, "body");
+  kb->eb = LLVMCreateBuilderInContext(c);
+  LLVMPositionBuilderAtEnd(kb->eb, kb->entry);
+  kb->b = LLVMCreateBuilderInContext(c);
+  LLVMPositionBuilderAtEnd(kb->b, kb->body0);
+  m->nkernels++;
+  return kb;
+}
+
+LLVMValueRef kb_kernel_end(KB *kb) {
+  LLVMContextRef c = kb->ctx;
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(c), ptr = LLVMPointerTypeInContext(c, 0);
+  LLVMBuildRet(kb->b, LLVMConstInt(i32, 0, 0));
+  LLVMBuildBr(kb->eb, kb->body0);
+  /* outer wrapper */
+  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c, kb->outer, "entry");
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+  LLVMPositionBuilderAtEnd(b, bb);
+  int np = kb->nbufs + 4;
+  LLVMValueRef *args = malloc(sizeof(LLVMValueRef) * (size_t)np);
+  LLVMValueRef bufs = LLVMGetParam(kb->outer, 0);
+  for (int i = 0; i < kb->nbufs; i++) {
+    LLVMValueRef idx = LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)i, 0);
+    LLVMValueRef p = LLVMBuildGEP2(b, ptr, bufs, &idx, 1, "");
+    args[i] = LLVMBuildLoad2(b, ptr, p, "");
+  }
+  for (int i = 0; i < 4; i++) args[kb->nbufs + i] = LLVMGetParam(kb->outer, (unsigned)i + 1);
+  LLVMValueRef r = LLVMBuildCall2(b, kb->inner_ty, kb->inner, args, (unsigned)np, "");
+  LLVMBuildRet(b, r);
+  free(args);
+  LLVMDisposeBuilder(b);
+  LLVMValueRef outer = kb->outer;
+  LLVMDisposeBuilder(kb->b);
+  LLVMDisposeBuilder(kb->eb);
+  free(kb);
+  return outer;
+}
+
+void kb_kernel_abandon(KB *kb) {
+  LLVMDeleteFunction(kb->inner);
+  LLVMDeleteFunction(kb->outer);
+  LLVMDisposeBuilder(kb->b);
+  LLVMDisposeBuilder(kb->eb);
+  free(kb);
+}
+
+/* ---- arguments ---- */
+KV kb_buf(KB *kb, int i) {
+  if (i < 0 || i >= kb->nbufs) {
+    fprintf(stderr, "onnxc: internal error: kb_buf(%d) of %d\n", i, kb->nbufs);
+    abort();
+  }
+  return K(LLVMGetParam(kb->inner, (unsigned)i));
+}
+KV kb_weights(KB *kb) { return K(kb->weights); }
+KV kb_scratch(KB *kb) { return K(kb->scratch); }
+KV kb_begin(KB *kb) { return K(kb->begin); }
+KV kb_end(KB *kb) { return K(kb->end); }
+
+KV kb_weight(KB *kb, const void *data, size_t bytes) {
+  size_t off = blob_add(&kb->m->blob, data, bytes);
+  return kb_gep_bytes(kb, K(kb->weights), kb_i64(kb, (int64_t)off));
+}
+
+/* ---- memory ---- */
+KV kb_gep(KB *kb, KElem e, KV p, KV idx) {
+  LLVMValueRef i = V(idx);
+  return K(LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, e), V(p), &i, 1, ""));
+}
+
+KV kb_gep_bytes(KB *kb, KV p, KV off) { return kb_gep(kb, KE_I8, p, off); }
+
+static unsigned align_of(KT t) { return (unsigned)(t.e == KE_I1 ? 1 : kb_elem_size(t.e)); }
+
+KV kb_load(KB *kb, KT t, KV p) {
+  LLVMValueRef l = LLVMBuildLoad2(kb->b, ty(kb, t), V(p), "");
+  LLVMSetAlignment(l, align_of(t));
+  return K(l);
+}
+
+void kb_store(KB *kb, KV val, KV p) {
+  LLVMValueRef s = LLVMBuildStore(kb->b, V(val), V(p));
+  LLVMSetAlignment(s, align_of(kb_type(kb, val)));
+}
+
+KV kb_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
+  LLVMTypeRef ovl[2] = {ty(kb, t), LLVMPointerTypeInContext(kb->ctx, 0)};
+  LLVMValueRef pt = passthru ? V(passthru) : LLVMConstNull(ovl[0]);
+  LLVMValueRef args[4] = {V(p), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0), V(mask), pt};
+  return K(intrin(kb, "llvm.masked.load", ovl, 2, args, 4));
+}
+
+void kb_store_masked(KB *kb, KV val, KV p, KV mask) {
+  KT t = kb_type(kb, val);
+  LLVMTypeRef ovl[2] = {ty(kb, t), LLVMPointerTypeInContext(kb->ctx, 0)};
+  LLVMValueRef args[4] = {V(val), V(p), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0),
+                          V(mask)};
+  intrin(kb, "llvm.masked.store", ovl, 2, args, 4);
+}
+
+static KV all_true(KB *kb, int lanes) { return kb_int(kb, kt(KE_I1, lanes), 1); }
+
+KV kb_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
+  LLVMValueRef i = V(idx);
+  LLVMValueRef ptrs = LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, t.e), V(base), &i, 1, "");
+  LLVMTypeRef ovl[2] = {ty(kb, t), LLVMTypeOf(ptrs)};
+  LLVMValueRef args[4] = {ptrs, LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0),
+                          V(mask ? mask : all_true(kb, t.lanes)), LLVMGetPoison(ovl[0])};
+  return K(intrin(kb, "llvm.masked.gather", ovl, 2, args, 4));
+}
+
+void kb_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
+  KT t = kb_type(kb, val);
+  LLVMValueRef i = V(idx);
+  LLVMValueRef ptrs = LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, t.e), V(base), &i, 1, "");
+  LLVMTypeRef ovl[2] = {ty(kb, t), LLVMTypeOf(ptrs)};
+  LLVMValueRef args[4] = {V(val), ptrs, LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0),
+                          V(mask ? mask : all_true(kb, t.lanes))};
+  intrin(kb, "llvm.masked.scatter", ovl, 2, args, 4);
+}
+
+KV kb_load_bool(KB *kb, int lanes, KV p, KV mask) {
+  KT t = kt(KE_I8, lanes);
+  KV bytes = mask ? kb_load_masked(kb, t, p, mask, NULL) : kb_load(kb, t, p);
+  return kb_cmp(kb, KC_NE, bytes, kb_int(kb, t, 0), false);
+}
+
+void kb_store_bool(KB *kb, KV val, KV p, KV mask) {
+  KT t = kb_type(kb, val);
+  KV bytes = K(LLVMBuildZExt(kb->b, V(val), ty(kb, kt(KE_I8, t.lanes)), ""));
+  if (mask) kb_store_masked(kb, bytes, p, mask);
+  else kb_store(kb, bytes, p);
+}
+
+void kb_memcpy(KB *kb, KV dst, KV src, KV bytes) { LLVMBuildMemCpy(kb->b, V(dst), 1, V(src), 1, V(bytes)); }
+
+void kb_memset(KB *kb, KV dst, int byte, KV bytes) {
+  LLVMBuildMemSet(kb->b, V(dst), LLVMConstInt(LLVMInt8TypeInContext(kb->ctx), (unsigned)byte & 255, 0),
+                  V(bytes), 1);
+}
+
+void kb_prefetch(KB *kb, KV p) {
+  LLVMTypeRef ovl[1] = {LLVMPointerTypeInContext(kb->ctx, 0)};
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
+  LLVMValueRef args[4] = {V(p), LLVMConstInt(i32, 0, 0), LLVMConstInt(i32, 3, 0), LLVMConstInt(i32, 1, 0)};
+  intrin(kb, "llvm.prefetch", ovl, 1, args, 4);
+}
+
+KV kb_tail_mask(KB *kb, int lanes, KV remaining) {
+  KV r = kb_splat(kb, remaining, lanes);
+  return kb_cmp(kb, KC_LT, kb_iota(kb, kt(KE_I64, lanes)), r, false);
+}
+
+/* ---- arithmetic ---- */
+KV kb_add(KB *kb, KV a, KV b) {
+  return K(is_fp(kb, a) ? LLVMBuildFAdd(kb->b, V(a), V(b), "") : LLVMBuildAdd(kb->b, V(a), V(b), ""));
+}
+KV kb_sub(KB *kb, KV a, KV b) {
+  return K(is_fp(kb, a) ? LLVMBuildFSub(kb->b, V(a), V(b), "") : LLVMBuildSub(kb->b, V(a), V(b), ""));
+}
+KV kb_mul(KB *kb, KV a, KV b) {
+  return K(is_fp(kb, a) ? LLVMBuildFMul(kb->b, V(a), V(b), "") : LLVMBuildMul(kb->b, V(a), V(b), ""));
+}
+KV kb_div(KB *kb, KV a, KV b, bool uns) {
+  if (is_fp(kb, a)) return K(LLVMBuildFDiv(kb->b, V(a), V(b), ""));
+  return K(uns ? LLVMBuildUDiv(kb->b, V(a), V(b), "") : LLVMBuildSDiv(kb->b, V(a), V(b), ""));
+}
+KV kb_rem(KB *kb, KV a, KV b, bool uns) {
+  if (is_fp(kb, a)) return K(LLVMBuildFRem(kb->b, V(a), V(b), ""));
+  return K(uns ? LLVMBuildURem(kb->b, V(a), V(b), "") : LLVMBuildSRem(kb->b, V(a), V(b), ""));
+}
+KV kb_neg(KB *kb, KV a) {
+  return K(is_fp(kb, a) ? LLVMBuildFNeg(kb->b, V(a), "") : LLVMBuildNeg(kb->b, V(a), ""));
+}
+KV kb_fma(KB *kb, KV a, KV b, KV c) {
+  LLVMTypeRef t = LLVMTypeOf(V(a));
+  LLVMValueRef args[3] = {V(a), V(b), V(c)};
+  return K(intrin(kb, "llvm.fma", &t, 1, args, 3));
+}
+KV kb_min(KB *kb, KV a, KV b, bool uns) {
+  if (is_fp(kb, a)) return intrin2(kb, "llvm.minnum", a, b);
+  return intrin2(kb, uns ? "llvm.umin" : "llvm.smin", a, b);
+}
+KV kb_max(KB *kb, KV a, KV b, bool uns) {
+  if (is_fp(kb, a)) return intrin2(kb, "llvm.maxnum", a, b);
+  return intrin2(kb, uns ? "llvm.umax" : "llvm.smax", a, b);
+}
+KV kb_fmin_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.minimum", a, b); }
+KV kb_fmax_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.maximum", a, b); }
+KV kb_abs(KB *kb, KV a) {
+  if (is_fp(kb, a)) return intrin1(kb, "llvm.fabs", a);
+  LLVMTypeRef t = LLVMTypeOf(V(a));
+  LLVMValueRef args[2] = {V(a), LLVMConstInt(LLVMInt1TypeInContext(kb->ctx), 0, 0)};
+  return K(intrin(kb, "llvm.abs", &t, 1, args, 2));
+}
+KV kb_sqrt(KB *kb, KV a) { return intrin1(kb, "llvm.sqrt", a); }
+KV kb_floor(KB *kb, KV a) { return intrin1(kb, "llvm.floor", a); }
+KV kb_ceil(KB *kb, KV a) { return intrin1(kb, "llvm.ceil", a); }
+KV kb_round_even(KB *kb, KV a) { return intrin1(kb, "llvm.roundeven", a); }
+KV kb_trunc(KB *kb, KV a) { return intrin1(kb, "llvm.trunc", a); }
+KV kb_copysign(KB *kb, KV m, KV s) { return intrin2(kb, "llvm.copysign", m, s); }
+KV kb_and(KB *kb, KV a, KV b) { return K(LLVMBuildAnd(kb->b, V(a), V(b), "")); }
+KV kb_or(KB *kb, KV a, KV b) { return K(LLVMBuildOr(kb->b, V(a), V(b), "")); }
+KV kb_xor(KB *kb, KV a, KV b) { return K(LLVMBuildXor(kb->b, V(a), V(b), "")); }
+KV kb_not(KB *kb, KV a) { return K(LLVMBuildNot(kb->b, V(a), "")); }
+KV kb_shl(KB *kb, KV a, KV b) { return K(LLVMBuildShl(kb->b, V(a), V(b), "")); }
+KV kb_shr(KB *kb, KV a, KV b, bool uns) {
+  return K(uns ? LLVMBuildLShr(kb->b, V(a), V(b), "") : LLVMBuildAShr(kb->b, V(a), V(b), ""));
+}
+
+KV kb_cmp(KB *kb, KCmp c, KV a, KV b, bool uns) {
+  if (is_fp(kb, a)) {
+    static const LLVMRealPredicate fp[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE,
+                                           LLVMRealOGT, LLVMRealOGE, LLVMRealUNO};
+    return K(LLVMBuildFCmp(kb->b, fp[c], V(a), V(b), ""));
+  }
+  static const LLVMIntPredicate si[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE, LLVMIntEQ};
+  static const LLVMIntPredicate ui[] = {LLVMIntEQ, LLVMIntNE, LLVMIntULT, LLVMIntULE, LLVMIntUGT, LLVMIntUGE, LLVMIntEQ};
+  if (c == KC_UNORD) return K(LLVMConstNull(ty(kb, kt(KE_I1, kb_type(kb, a).lanes))));
+  return K(LLVMBuildICmp(kb->b, uns ? ui[c] : si[c], V(a), V(b), ""));
+}
+
+KV kb_select(KB *kb, KV c, KV a, KV b) { return K(LLVMBuildSelect(kb->b, V(c), V(a), V(b), "")); }
+
+KV kb_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
+  KT from = kb_type(kb, v);
+  LLVMTypeRef tt = ty(kb, to);
+  LLVMBuilderRef b = kb->b;
+  if (from.e == to.e) return v;
+  bool ff = kb_is_float(from.e), tf = kb_is_float(to.e);
+  if (to.e == KE_I1) {
+    KV z = ff ? kb_float(kb, from, 0) : kb_int(kb, from, 0);
+    return kb_cmp(kb, KC_NE, v, z, false);
+  }
+  if (ff && tf) {
+    size_t fs = kb_elem_size(from.e), ts = kb_elem_size(to.e);
+    if (fs == ts) { /* f16 <-> bf16: through f32 */
+      KV w = kb_cast(kb, v, kt(KE_F32, to.lanes), false, false);
+      return K(LLVMBuildFPTrunc(b, V(w), tt, ""));
+    }
+    return K(fs < ts ? LLVMBuildFPExt(b, V(v), tt, "") : LLVMBuildFPTrunc(b, V(v), tt, ""));
+  }
+  if (!ff && tf) {
+    if (from.e == KE_I1) return K(LLVMBuildUIToFP(b, V(v), tt, ""));
+    return K(src_uns ? LLVMBuildUIToFP(b, V(v), tt, "") : LLVMBuildSIToFP(b, V(v), tt, ""));
+  }
+  if (ff && !tf) {
+    /* saturating conversion: NaN → 0, out of range → limits (ONNX leaves it undefined) */
+    LLVMTypeRef ovl[2] = {tt, LLVMTypeOf(V(v))};
+    LLVMValueRef args[1] = {V(v)};
+    return K(intrin(kb, dst_uns ? "llvm.fptoui.sat" : "llvm.fptosi.sat", ovl, 2, args, 1));
+  }
+  size_t fs = kb_elem_size(from.e), ts = kb_elem_size(to.e);
+  if (from.e == KE_I1) return K(LLVMBuildZExt(b, V(v), tt, ""));
+  if (ts < fs) return K(LLVMBuildTrunc(b, V(v), tt, ""));
+  return K(src_uns ? LLVMBuildZExt(b, V(v), tt, "") : LLVMBuildSExt(b, V(v), tt, ""));
+}
+
+KV kb_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
+
+KV kb_splat(KB *kb, KV s, int lanes) {
+  if (lanes <= 1) return s;
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(V(s)), (unsigned)lanes);
+  LLVMValueRef z = LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), 0, 0);
+  LLVMValueRef ins = LLVMBuildInsertElement(kb->b, LLVMGetPoison(vt), V(s), z, "");
+  LLVMValueRef mask = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(kb->ctx), (unsigned)lanes));
+  return K(LLVMBuildShuffleVector(kb->b, ins, LLVMGetPoison(vt), mask, ""));
+}
+
+KV kb_extract(KB *kb, KV v, int lane) {
+  return K(LLVMBuildExtractElement(kb->b, V(v), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), (unsigned)lane, 0), ""));
+}
+
+KV kb_insert(KB *kb, KV v, KV s, int lane) {
+  return K(LLVMBuildInsertElement(kb->b, V(v), V(s), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), (unsigned)lane, 0), ""));
+}
+
+KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
+  LLVMValueRef *m = malloc(sizeof(LLVMValueRef) * (size_t)n);
+  for (int i = 0; i < n; i++) m[i] = lanes[i] < 0 ? LLVMGetUndef(i32) : LLVMConstInt(i32, (unsigned)lanes[i], 0);
+  LLVMValueRef mask = LLVMConstVector(m, (unsigned)n);
+  free(m);
+  return K(LLVMBuildShuffleVector(kb->b, V(a), V(b), mask, ""));
+}
+
+/* ---- reductions ---- */
+static KV reduce_fp(KB *kb, const char *name, KV v, double start) {
+  KT t = kb_type(kb, v);
+  LLVMTypeRef vt = LLVMTypeOf(V(v));
+  LLVMValueRef args[2] = {LLVMConstReal(elem_ty(kb->ctx, t.e), start), V(v)};
+  LLVMValueRef r = intrin(kb, name, &vt, 1, args, 2);
+  LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc); /* tree order, not a serial chain */
+  return K(r);
+}
+
+KV kb_reduce_add(KB *kb, KV v) {
+  if (kb_type(kb, v).lanes <= 1) return v;
+  if (is_fp(kb, v)) return reduce_fp(kb, "llvm.vector.reduce.fadd", v, -0.0);
+  return intrin1(kb, "llvm.vector.reduce.add", v);
+}
+KV kb_reduce_mul(KB *kb, KV v) {
+  if (kb_type(kb, v).lanes <= 1) return v;
+  if (is_fp(kb, v)) return reduce_fp(kb, "llvm.vector.reduce.fmul", v, 1.0);
+  return intrin1(kb, "llvm.vector.reduce.mul", v);
+}
+KV kb_reduce_min(KB *kb, KV v, bool uns) {
+  if (kb_type(kb, v).lanes <= 1) return v;
+  if (is_fp(kb, v)) return intrin1(kb, "llvm.vector.reduce.fmin", v);
+  return intrin1(kb, uns ? "llvm.vector.reduce.umin" : "llvm.vector.reduce.smin", v);
+}
+KV kb_reduce_max(KB *kb, KV v, bool uns) {
+  if (kb_type(kb, v).lanes <= 1) return v;
+  if (is_fp(kb, v)) return intrin1(kb, "llvm.vector.reduce.fmax", v);
+  return intrin1(kb, uns ? "llvm.vector.reduce.umax" : "llvm.vector.reduce.smax", v);
+}
+KV kb_reduce_or(KB *kb, KV v) {
+  if (kb_type(kb, v).lanes <= 1) return v;
+  return intrin1(kb, "llvm.vector.reduce.or", v);
+}
+
+/* ---- variables and control flow ---- */
+struct KVar_ {
+  LLVMValueRef slot;
+  KT t;
+};
+
+KVar kb_var(KB *kb, KT t, KV init) {
+  /* allocas in the entry block so mem2reg/SROA promote them */
+  LLVMValueRef slot = LLVMBuildAlloca(kb->eb, ty(kb, t), "");
+  KVar v = (KVar)(void *)slot;
+  if (init) kb_set(kb, v, init);
+  return v;
+}
+
+KV kb_get(KB *kb, KVar v) {
+  LLVMValueRef slot = (LLVMValueRef)(void *)v;
+  return K(LLVMBuildLoad2(kb->b, LLVMGetAllocatedType(slot), slot, ""));
+}
+
+void kb_set(KB *kb, KVar v, KV val) { LLVMBuildStore(kb->b, V(val), (LLVMValueRef)(void *)v); }
+
+static Frame *push(KB *kb) {
+  if (kb->nframes >= KB_MAX_FRAMES) {
+    fprintf(stderr, "onnxc: internal error: kernel nesting too deep\n");
+    abort();
+  }
+  Frame *f = &kb->frames[kb->nframes++];
+  memset(f, 0, sizeof *f);
+  return f;
+}
+
+KV kb_for(KB *kb, KV lo, KV hi, int64_t step) {
+  LLVMContextRef c = kb->ctx;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(kb->b);
+  Frame *f = push(kb);
+  f->kind = 0;
+  f->header = LLVMAppendBasicBlockInContext(c, kb->inner, "for.h");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c, kb->inner, "for.b");
+  f->exit = LLVMAppendBasicBlockInContext(c, kb->inner, "for.x");
+  LLVMBuildBr(kb->b, f->header);
+  LLVMPositionBuilderAtEnd(kb->b, f->header);
+  f->phi = LLVMBuildPhi(kb->b, LLVMInt64TypeInContext(c), "i");
+  LLVMValueRef lov = V(lo);
+  LLVMAddIncoming(f->phi, &lov, &pre, 1);
+  f->step = LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)step, 1);
+  LLVMValueRef cond = LLVMBuildICmp(kb->b, LLVMIntSLT, f->phi, V(hi), "");
+  LLVMBuildCondBr(kb->b, cond, body, f->exit);
+  LLVMPositionBuilderAtEnd(kb->b, body);
+  return K(f->phi);
+}
+
+void kb_endfor(KB *kb) {
+  Frame *f = &kb->frames[--kb->nframes];
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(kb->b);
+  LLVMValueRef next = LLVMBuildNSWAdd(kb->b, f->phi, f->step, "");
+  LLVMBuildBr(kb->b, f->header);
+  LLVMAddIncoming(f->phi, &next, &cur, 1);
+  LLVMPositionBuilderAtEnd(kb->b, f->exit);
+}
+
+void kb_if(KB *kb, KV cond) {
+  LLVMContextRef c = kb->ctx;
+  Frame *f = push(kb);
+  f->kind = 1;
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c, kb->inner, "if.t");
+  f->els = LLVMAppendBasicBlockInContext(c, kb->inner, "if.e");
+  f->merge = LLVMAppendBasicBlockInContext(c, kb->inner, "if.m");
+  LLVMBuildCondBr(kb->b, V(cond), then, f->els);
+  LLVMPositionBuilderAtEnd(kb->b, then);
+}
+
+void kb_else(KB *kb) {
+  Frame *f = &kb->frames[kb->nframes - 1];
+  LLVMBuildBr(kb->b, f->merge);
+  LLVMPositionBuilderAtEnd(kb->b, f->els);
+  f->has_else = true;
+}
+
+void kb_endif(KB *kb) {
+  Frame *f = &kb->frames[--kb->nframes];
+  LLVMBuildBr(kb->b, f->merge);
+  if (!f->has_else) {
+    LLVMPositionBuilderAtEnd(kb->b, f->els);
+    LLVMBuildBr(kb->b, f->merge);
+  }
+  LLVMPositionBuilderAtEnd(kb->b, f->merge);
+}
+
+void kb_return_status(KB *kb, KV status) {
+  LLVMBuildRet(kb->b, V(status));
+  LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(kb->ctx, kb->inner, "after.ret");
+  LLVMPositionBuilderAtEnd(kb->b, after);
+}
+
+KV kb_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
+  LLVMTypeRef *pt = malloc(sizeof(LLVMTypeRef) * (size_t)(nargs ? nargs : 1));
+  for (int i = 0; i < nargs; i++) pt[i] = LLVMTypeOf(V(args[i]));
+  LLVMTypeRef ft = LLVMFunctionType(ty(kb, ret), pt, (unsigned)nargs, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(kb->m->mod, name);
+  if (!f) f = LLVMAddFunction(kb->m->mod, name, ft);
+  LLVMValueRef r = LLVMBuildCall2(kb->b, ft, f, (LLVMValueRef *)args, (unsigned)nargs, "");
+  free(pt);
+  return K(r);
+}

@@ -1,0 +1,235 @@
+/* module.c — from a specialized Graph to an LLVM module: storage planning, one kernel per node,
+ * and the graph function that calls them:
+ *
+ *     int32_t onnxc_graph_run(onnxc_rt *rt, void *const *io)   io = inputs then outputs
+ *
+ * Storage: graph inputs/outputs live in caller buffers (io), constants in the weight blob,
+ * everything else in one arena laid out by liveness (first fit, largest first). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llvm_int.h"
+#include "module.h"
+#include "onnxc_rt.h"
+
+enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
+
+static int64_t value_bytes(const Value *v) {
+  int64_t n = ir_value_numel(v), b;
+  if (n < 0 || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &b)) return -1;
+  return b;
+}
+
+/* Graph outputs must be written by a node into the caller's buffer: an output that is an input,
+ * a constant, or listed twice gets an Identity copy. */
+static void materialize_outputs(Graph *g) {
+  for (int i = 0; i < g->noutputs; i++) {
+    Value *v = g->outputs[i];
+    bool dup = false;
+    for (int j = 0; j < i; j++) dup |= g->outputs[j] == v;
+    if (v->producer && !dup && v->kind == VK_TEMP) continue;
+    Node *n = ir_node_new(g, OP_Identity, NULL, 1, 1);
+    Value *o = ir_value_new(g, v->name);
+    o->dtype = v->dtype;
+    ir_value_set_shape(o, v->rank, v->dims);
+    o->producer = n;
+    o->is_output = true;
+    n->in[0] = v;
+    n->out[0] = o;
+    g->outputs[i] = o;
+  }
+}
+
+typedef struct Interval {
+  Value *v;
+  int first, last;
+  int64_t bytes;
+} Interval;
+
+static int by_size_desc(const void *a, const void *b) {
+  const Interval *x = a, *y = b;
+  return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->first - y->first;
+}
+
+/* first-fit over live-range conflicts; returns arena size */
+static int64_t plan_arena(Graph *g) {
+  int nv = g->nvalues;
+  Interval *iv = calloc((size_t)nv + 1, sizeof *iv);
+  int n = 0;
+  int *first = malloc(sizeof(int) * (size_t)(nv + 1)), *last = malloc(sizeof(int) * (size_t)(nv + 1));
+  for (int i = 0; i < nv; i++) first[i] = -1, last[i] = -1;
+  for (int k = 0; k < g->nnodes; k++) {
+    Node *nd = g->nodes[k];
+    for (int j = 0; j < nd->nout; j++)
+      if (nd->out[j] && first[nd->out[j]->id] < 0) first[nd->out[j]->id] = last[nd->out[j]->id] = k;
+    for (int j = 0; j < nd->nin; j++)
+      if (nd->in[j]) last[nd->in[j]->id] = k;
+  }
+  for (int i = 0; i < nv; i++) {
+    Value *v = g->values[i];
+    if (v->storage != ST_ARENA || first[i] < 0) continue;
+    iv[n++] = (Interval){v, first[i], last[i], (value_bytes(v) + 63) & ~(int64_t)63};
+  }
+  qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
+  int64_t total = 0;
+  int64_t (*busy)[2] = malloc(sizeof(int64_t[2]) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    int nb = 0;
+    for (int j = 0; j < i; j++)
+      if (iv[j].first <= iv[i].last && iv[i].first <= iv[j].last) {
+        busy[nb][0] = iv[j].v->offset;
+        busy[nb][1] = iv[j].v->offset + iv[j].bytes;
+        nb++;
+      }
+    /* lowest offset that fits between busy ranges: try 0 and every busy end */
+    int64_t best = -1;
+    for (int c = -1; c < nb; c++) {
+      int64_t off = c < 0 ? 0 : busy[c][1];
+      bool ok = true;
+      for (int j = 0; j < nb && ok; j++) ok = off + iv[i].bytes <= busy[j][0] || off >= busy[j][1];
+      if (ok && (best < 0 || off < best)) best = off;
+    }
+    iv[i].v->offset = best;
+    if (best + iv[i].bytes > total) total = best + iv[i].bytes;
+  }
+  free(busy);
+  free(iv);
+  free(first);
+  free(last);
+  return total;
+}
+
+static int gen_dispatch(GenCtx *c) {
+  switch (ir_ops[c->n->op].family) {
+  case F_UNARY: return gen_unary(c);
+  case F_BINARY:
+  case F_TERNARY: return gen_binary(c);
+  case F_NORM: return gen_norm(c);
+  case F_CONTRACT: return gen_contract(c);
+  case F_POOL: return gen_pool(c);
+  case F_REDUCE: return gen_reduce(c);
+  case F_MOVE: return gen_move(c);
+  case F_GEN: return gen_gen(c);
+  case F_CONTROL: return gen_control(c);
+  default: return ir_node_error(c->g, c->n, "no code generator for this op");
+  }
+}
+
+int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
+  LLVMContextRef c = m->ctx;
+  memset(info, 0, sizeof *info);
+  materialize_outputs(g);
+  if (ir_graph_toposort(g)) return -1;
+  /* storage classes */
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    v->storage = v->kind == VK_CONST ? ST_CONST : ST_ARENA;
+    v->offset = -1;
+  }
+  for (int i = 0; i < g->ninputs; i++) g->inputs[i]->storage = ST_IO, g->inputs[i]->offset = i;
+  for (int i = 0; i < g->noutputs; i++)
+    g->outputs[i]->storage = ST_IO, g->outputs[i]->offset = g->ninputs + i;
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->storage == ST_IO) continue;
+    if (value_bytes(v) < 0) {
+      if (v->producer || v->kind == VK_CONST)
+        return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
+    }
+  }
+  info->arena_bytes = plan_arena(g);
+
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i32 = LLVMInt32TypeInContext(c),
+              i64 = LLVMInt64TypeInContext(c);
+  LLVMTypeRef gparams[2] = {ptr, ptr};
+  LLVMValueRef gfn = LLVMAddFunction(m->mod, fn_name, LLVMFunctionType(i32, gparams, 2, 0));
+  kb_set_fn_target_attrs(m, gfn);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+  LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, gfn, "entry");
+  LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef rt = LLVMGetParam(gfn, 0), io = LLVMGetParam(gfn, 1);
+  /* onnxc_rt fields: arena, weights, scratch, scratch_stride */
+  LLVMValueRef f0 = LLVMConstInt(i64, 0, 0), f1 = LLVMConstInt(i64, 1, 0), f2 = LLVMConstInt(i64, 2, 0);
+  LLVMValueRef arena = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f0, 1, ""), "arena");
+  LLVMValueRef weights = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f1, 1, ""), "weights");
+  LLVMValueRef scratch = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f2, 1, ""), "scratch");
+  int maxbufs = 1;
+  for (int k = 0; k < g->nnodes; k++)
+    if (g->nodes[k]->nin + g->nodes[k]->nout > maxbufs) maxbufs = g->nodes[k]->nin + g->nodes[k]->nout;
+  LLVMValueRef bufs = LLVMBuildArrayAlloca(b, ptr, LLVMConstInt(i64, (unsigned long long)maxbufs, 0), "bufs");
+  LLVMTypeRef kparams[5] = {ptr, ptr, ptr, i64, i64};
+  LLVMTypeRef kty = LLVMFunctionType(i32, kparams, 5, 0);
+  LLVMTypeRef parparams[4] = {ptr, ptr, ptr, i64};
+  LLVMTypeRef party = LLVMFunctionType(i32, parparams, 4, 0);
+  LLVMValueRef parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
+  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
+  LLVMBuilderRef fb = LLVMCreateBuilderInContext(c);
+  LLVMPositionBuilderAtEnd(fb, fail);
+  LLVMValueRef fail_status = LLVMBuildPhi(fb, i32, "status");
+  LLVMBuildRet(fb, fail_status);
+  LLVMDisposeBuilder(fb);
+
+  for (int k = 0; k < g->nnodes; k++) {
+    Node *n = g->nodes[k];
+    int nb = n->nin + n->nout;
+    KB *kb = kb_kernel_begin(m, arena_printf(g->arena, "%d", k), nb, false);
+    if (!kb) {
+      LLVMDisposeBuilder(b);
+      return ir_node_error(g, n, "too many inputs/outputs");
+    }
+    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1};
+    if (gen_dispatch(&ctx)) {
+      kb_kernel_abandon(kb);
+      LLVMDisposeBuilder(b);
+      return -1;
+    }
+    LLVMValueRef kfn = kb_kernel_end(kb);
+    if (ctx.scratch_bytes > info->scratch_bytes) info->scratch_bytes = ctx.scratch_bytes;
+    /* fill bufs */
+    for (int j = 0; j < nb; j++) {
+      Value *v = j < n->nin ? n->in[j] : n->out[j - n->nin];
+      LLVMValueRef p;
+      if (!v) p = LLVMConstNull(ptr);
+      else if (v->storage == ST_IO) {
+        LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
+        p = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, io, &idx, 1, ""), "");
+      } else if (v->storage == ST_CONST) {
+        if (j < n->nin && (ctx.const_unused & (1u << j)) && j < 32) p = LLVMConstNull(ptr);
+        else {
+          if (v->offset < 0) {
+            int64_t bytes = value_bytes(v);
+            v->offset = (int64_t)blob_add(&m->blob, v->data, (size_t)(bytes > 0 ? bytes : 0));
+          }
+          LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
+          p = LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), weights, &off, 1, "");
+        }
+      } else {
+        LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
+        p = LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), arena, &off, 1, "");
+      }
+      LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)j, 0);
+      LLVMBuildStore(b, p, LLVMBuildGEP2(b, ptr, bufs, &idx, 1, ""));
+    }
+    LLVMValueRef st;
+    if (ctx.work <= 1) {
+      LLVMValueRef args[5] = {bufs, weights, scratch, LLVMConstInt(i64, 0, 0), LLVMConstInt(i64, 1, 0)};
+      st = LLVMBuildCall2(b, kty, kfn, args, 5, "");
+    } else {
+      LLVMValueRef args[4] = {rt, kfn, bufs, LLVMConstInt(i64, (unsigned long long)ctx.work, 0)};
+      st = LLVMBuildCall2(b, party, parfn, args, 4, "");
+    }
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next");
+    LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntEQ, st, LLVMConstInt(i32, 0, 0), "");
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(b);
+    LLVMBuildCondBr(b, ok, next, fail);
+    LLVMAddIncoming(fail_status, &st, &here, 1);
+    LLVMPositionBuilderAtEnd(b, next);
+    info->nkernels++;
+  }
+  LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
+  if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
+  LLVMDisposeBuilder(b);
+  info->weights_bytes = m->blob.size;
+  return 0;
+}

@@ -1,0 +1,39 @@
+/* fe.h — the ONNX frontend: model files → Graph (ir.h), TensorProto files → host Tensors.
+ *
+ * The only part of onnxc that knows protobuf.  Everything read from a file is untrusted: sizes,
+ * ranks, nesting depth, data lengths and external-data paths are checked before use, and every
+ * failure is one line in err ("FILE: WHERE: WHAT"); nothing here prints, exits or aborts. */
+#ifndef ONNXC_FE_H
+#define ONNXC_FE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir.h"
+
+#define FE_DEFAULT_MAX_BYTES (16LL << 30) /* file size, protobuf memory and tensor data caps */
+
+/* --shape NAME=DIMS: fixes the dims of one graph input */
+typedef struct FeShape {
+  const char *name;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+} FeShape;
+
+typedef struct FeOptions {
+  const FeShape *shapes;
+  int nshapes;
+  int64_t max_bytes; /* 0 = FE_DEFAULT_MAX_BYTES */
+} FeOptions;
+
+/* Load an ONNX model file into a new Graph (opt may be NULL). On failure returns NULL and writes a
+ * one-line message to err. External data is looked up in the model file's folder. */
+Graph *fe_load(const char *path, const FeOptions *opt, char *err, size_t errlen);
+/* Same, from memory; model_dir is the folder for external data (NULL: external data is refused). */
+Graph *fe_load_buffer(const void *buf, size_t len, const char *model_dir, const FeOptions *opt,
+                      char *err, size_t errlen);
+/* Read a serialized TensorProto (.pb file, as in ONNX test_data_set_N/input_K.pb) into a host
+ * Tensor (data malloc'd; free with tensor_free). 0 on success, -1 with err set on failure. */
+int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,49 @@
+/* fe_int.h — shared between the frontend's files (read.c, tensor.c, load.c); not installed. */
+#ifndef ONNXC_FE_INT_H
+#define ONNXC_FE_INT_H
+
+#include <stdbool.h>
+
+#include "fe.h"
+#include "onnx.pb-c.h"
+
+/* Deepest protobuf message nesting accepted.  A subgraph level costs three messages
+ * (Graph → Node → Attribute → Graph), so this leaves room for IR_MAX_DEPTH subgraph levels plus
+ * tensors and nested TypeProtos, while keeping protobuf-c's recursive unpack far from the stack's end. */
+#define FE_MAX_PROTO_DEPTH 64
+
+/* One import: where messages point, the limits, and the first error. */
+typedef struct Fe {
+  const char *file;     /* error prefix: the path as given, or "<buffer>" */
+  const char *dir;      /* folder external data must stay in; NULL: external data refused */
+  int64_t max_bytes;    /* cap on the file, protobuf-c's memory and the tensor data */
+  int64_t data_bytes;   /* tensor data loaded so far */
+  Arena *arena;         /* tensor data is allocated here; NULL: malloc */
+  char *err;
+  size_t errlen;
+  bool failed;
+  /* protobuf-c allocations, counted against max_bytes */
+  ProtobufCAllocator pb_alloc;
+  int64_t pb_used;
+  bool pb_refused;      /* an allocation was refused or failed */
+} Fe;
+
+void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *err, size_t errlen);
+int fe_error(Fe *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* returns -1 */
+
+/* read.c: whole-file reading and the wire-format pre-scan */
+int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len);
+ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len);
+
+/* tensor.c: TensorProto → dense little-endian data */
+typedef struct FeTensor {
+  DType dtype;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+  void *data; /* c->arena or malloc; never NULL on success (1 byte for empty tensors) */
+  size_t bytes;
+} FeTensor;
+/* what names the tensor in messages ("initializer 'w'"); frees decoded proto fields as it goes */
+int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *out);
+void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len); /* "4x6", "scalar" */
+#endif

@@ -1,0 +1,313 @@
+/* tensor.c — TensorProto → dense little-endian data, with every size from the file checked:
+ * rank, dims, element-count and byte-size products, raw_data length, typed-field counts and value
+ * ranges, conflicting data fields, and external data (contained in the model's folder, no links,
+ * within the file).  Also fe_read_tensor_pb for bare TensorProto files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fe_int.h"
+
+void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
+  if (rank == 0) {
+    snprintf(buf, len, "scalar");
+    return;
+  }
+  size_t o = 0;
+  buf[0] = 0;
+  for (int i = 0; i < rank && o < len; i++)
+    o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)dims[i]);
+}
+
+static void *data_alloc(Fe *c, size_t bytes, const char *what) {
+  size_t n = bytes ? bytes : 1;
+  void *p = c->arena ? arena_try_alloc(c->arena, n) : calloc(1, n);
+  if (!p) fe_error(c, "%s: out of memory allocating %zu bytes", what, bytes);
+  return p;
+}
+
+/* ---- external data ---- */
+
+/* a non-negative decimal integer */
+static bool parse_size(const char *s, int64_t *out) {
+  int64_t v = 0;
+  if (!s || !*s) return false;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* Opens location below c->dir one component at a time with O_NOFOLLOW, so no symlink anywhere on
+ * the path is followed, and no check-then-open race exists. Returns an fd or -1 (error set). */
+static int open_contained(Fe *c, const char *what, const char *location) {
+  if (location[0] == '/')
+    return fe_error(c, "%s: external data location '%s' is an absolute path (must be relative to the "
+                       "model's folder)", what, location);
+  if (!c->dir)
+    return fe_error(c, "%s: external data '%s' needs the model's folder, and none was given", what,
+                    location);
+  char *path = strdup(location);
+  if (!path) return fe_error(c, "%s: out of memory", what);
+  for (char *s = path, *comp; (comp = strtok_r(s, "/", &s));)
+    if (!strcmp(comp, "..")) {
+      free(path);
+      return fe_error(c, "%s: external data location '%s' contains '..' (must stay inside the "
+                         "model's folder)", what, location);
+    }
+  strcpy(path, location);
+  int dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) {
+    int e = errno;
+    free(path);
+    return fe_error(c, "%s: cannot open the model's folder '%s': %s", what, c->dir, strerror(e));
+  }
+  char *save = path, *comp = strtok_r(save, "/", &save);
+  while (comp) {
+    char *next = strtok_r(save, "/", &save);
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (next ? O_DIRECTORY : O_NONBLOCK);
+    int fd = openat(dirfd, comp, flags);
+    int e = errno;
+    close(dirfd);
+    if (fd < 0) {
+      const char *why = e == ELOOP ? "is a symbolic link (refused; copy the file into the model's folder)"
+                                   : strerror(e);
+      fe_error(c, "%s: external data '%s': %s", what, location, why);
+      free(path);
+      return -1;
+    }
+    dirfd = fd;
+    comp = next;
+  }
+  free(path);
+  return dirfd; /* the file itself (or the folder, if location named no file: caught by fstat) */
+}
+
+static int read_external(Fe *c, Onnx__TensorProto *tp, const char *what, void *dst, size_t bytes,
+                         const char *desc) {
+  const char *location = NULL, *offset_s = NULL, *length_s = NULL;
+  for (size_t i = 0; i < tp->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *e = tp->external_data[i];
+    const char *k = e->key ? e->key : "", *v = e->value ? e->value : "";
+    const char **slot = !strcmp(k, "location") ? &location
+                        : !strcmp(k, "offset") ? &offset_s
+                        : !strcmp(k, "length") ? &length_s
+                                               : NULL;
+    if (!slot) continue; /* checksum and others: not needed */
+    if (*slot) return fe_error(c, "%s: external data key '%s' is given twice", what, k);
+    *slot = v;
+  }
+  int64_t offset = 0, length = (int64_t)bytes;
+  if (!location || !*location) return fe_error(c, "%s: external data has no 'location'", what);
+  if (offset_s && !parse_size(offset_s, &offset))
+    return fe_error(c, "%s: external data offset '%.40s' is not a non-negative integer", what, offset_s);
+  if (length_s && !parse_size(length_s, &length))
+    return fe_error(c, "%s: external data length '%.40s' is not a non-negative integer", what, length_s);
+  if (length != (int64_t)bytes)
+    return fe_error(c, "%s: external data length is %lld bytes, expected %zu (%s)", what,
+                    (long long)length, bytes, desc);
+  int fd = open_contained(c, what, location);
+  if (fd < 0) return -1;
+  struct stat st;
+  int rc = -1;
+  if (fstat(fd, &st) != 0)
+    fe_error(c, "%s: external data '%s': %s", what, location, strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    fe_error(c, "%s: external data '%s' is not a regular file", what, location);
+  else if (st.st_nlink != 1)
+    fe_error(c, "%s: external data '%s' has %lu hard links (refused)", what, location,
+             (unsigned long)st.st_nlink);
+  else if (offset > st.st_size || length > st.st_size - offset)
+    fe_error(c, "%s: external data '%s': offset %lld + length %lld is past the end of the file (%lld bytes)",
+             what, location, (long long)offset, (long long)length, (long long)st.st_size);
+  else
+    rc = 0;
+  for (size_t done = 0; rc == 0 && done < bytes;) {
+    ssize_t n = pread(fd, (char *)dst + done, bytes - done, (off_t)(offset + (int64_t)done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) rc = fe_error(c, "%s: external data '%s': read failed: %s", what, location,
+                              n < 0 ? strerror(errno) : "file shrank");
+    else done += (size_t)n;
+  }
+  close(fd);
+  return rc;
+}
+
+/* ---- typed fields ---- */
+
+/* int32_data holds int8/int16/uint8/uint16/bool and the bit patterns of float16/bfloat16 */
+static int from_int32(Fe *c, const char *what, DType t, const int32_t *src, int64_t n, void *dst) {
+  int64_t lo = 0, hi = 0;
+  switch (t) {
+  case DT_INT32: memcpy(dst, src, (size_t)n * 4); return 0;
+  case DT_INT8: lo = INT8_MIN, hi = INT8_MAX; break;
+  case DT_INT16: lo = INT16_MIN, hi = INT16_MAX; break;
+  case DT_UINT8: hi = UINT8_MAX; break;
+  case DT_BOOL: hi = 1; break;
+  default: hi = UINT16_MAX; break; /* uint16, float16, bfloat16 */
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (src[i] < lo || src[i] > hi)
+      return fe_error(c, "%s: int32_data[%lld] = %d is out of range for %s", what, (long long)i,
+                      src[i], dtype_name(t));
+    if (dtype_size(t) == 1) ((uint8_t *)dst)[i] = (uint8_t)src[i];
+    else ((uint16_t *)dst)[i] = (uint16_t)src[i];
+  }
+  return 0;
+}
+
+static int from_uint64(Fe *c, const char *what, DType t, const uint64_t *src, int64_t n, void *dst) {
+  if (t == DT_UINT64) {
+    memcpy(dst, src, (size_t)n * 8);
+    return 0;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (src[i] > UINT32_MAX)
+      return fe_error(c, "%s: uint64_data[%lld] = %llu is out of range for uint32", what, (long long)i,
+                      (unsigned long long)src[i]);
+    ((uint32_t *)dst)[i] = (uint32_t)src[i];
+  }
+  return 0;
+}
+
+enum { SRC_RAW, SRC_EXTERNAL, SRC_FLOAT, SRC_INT32, SRC_STRING, SRC_INT64, SRC_DOUBLE, SRC_UINT64, SRC_N };
+static const char *const src_names[SRC_N] = {"raw_data", "external data", "float_data", "int32_data",
+                                            "string_data", "int64_data", "double_data", "uint64_data"};
+
+/* which field a typed source may hold: a bit per DType */
+static bool src_allows(int src, DType t) {
+  switch (src) {
+  case SRC_FLOAT: return t == DT_FLOAT;
+  case SRC_INT32:
+    return t == DT_INT32 || t == DT_INT16 || t == DT_INT8 || t == DT_UINT16 || t == DT_UINT8 ||
+           t == DT_BOOL || t == DT_FLOAT16 || t == DT_BFLOAT16;
+  case SRC_INT64: return t == DT_INT64;
+  case SRC_DOUBLE: return t == DT_DOUBLE;
+  case SRC_UINT64: return t == DT_UINT64 || t == DT_UINT32;
+  default: return false;
+  }
+}
+
+static int check_header(Fe *c, const Onnx__TensorProto *tp, const char *what, FeTensor *out) {
+  int dt = tp->has_data_type ? tp->data_type : 0;
+  if (dt == DT_STRING) return fe_error(c, "%s: string tensors are not supported", what);
+  if (dt == DT_UNDEF) return fe_error(c, "%s: data type is undefined", what);
+  if (dt < 0 || dt >= DT_COUNT) return fe_error(c, "%s: data type %d is not supported", what, dt);
+  if (!dtype_supported((DType)dt))
+    return fe_error(c, "%s: data type %s is not supported", what, dtype_name((DType)dt));
+  if (tp->segment) return fe_error(c, "%s: segmented tensors are not supported", what);
+  if (tp->n_dims > IR_MAX_RANK)
+    return fe_error(c, "%s: rank %zu is more than the supported %d", what, tp->n_dims, IR_MAX_RANK);
+  out->dtype = (DType)dt;
+  out->rank = (int)tp->n_dims;
+  for (int i = 0; i < out->rank; i++) {
+    if (tp->dims[i] < 0)
+      return fe_error(c, "%s: dim %d is %lld (must be >= 0)", what, i, (long long)tp->dims[i]);
+    out->dims[i] = tp->dims[i];
+  }
+  return 0;
+}
+
+int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *out) {
+  memset(out, 0, sizeof *out);
+  if (check_header(c, tp, what, out)) return -1;
+  int64_t numel, bytes;
+  char desc[200], shape[160];
+  fe_dims_str(out->rank, out->dims, shape, sizeof shape);
+  snprintf(desc, sizeof desc, "%s %s", dtype_name(out->dtype), shape);
+  if (!ir_numel_ok(out->rank, out->dims, &numel) ||
+      !ir_mul_ok(numel, (int64_t)dtype_size(out->dtype), &bytes) || (uint64_t)bytes > SIZE_MAX)
+    return fe_error(c, "%s: size of %s overflows", what, desc);
+  if (bytes > c->max_bytes - c->data_bytes)
+    return fe_error(c, "%s: tensor data (%lld bytes for %s) exceeds the limit of %lld bytes in total",
+                    what, (long long)bytes, desc, (long long)c->max_bytes);
+
+  bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  size_t counts[SRC_N] = {tp->has_raw_data ? 1 : 0, external ? 1 : 0, tp->n_float_data, tp->n_int32_data,
+                          tp->n_string_data, tp->n_int64_data, tp->n_double_data, tp->n_uint64_data};
+  int src = -1;
+  for (int s = 0; s < SRC_N; s++) {
+    if (!counts[s]) continue;
+    if (src >= 0)
+      return fe_error(c, "%s: conflicting data fields %s and %s", what, src_names[src], src_names[s]);
+    src = s;
+  }
+  if (!external && tp->n_external_data)
+    return fe_error(c, "%s: external_data is given but data_location is not EXTERNAL", what);
+  if (src < 0 && numel > 0)
+    return fe_error(c, "%s: has no data (expected %lld values for %s)", what, (long long)numel, desc);
+  if (src == SRC_STRING) return fe_error(c, "%s: string_data is set (string tensors are not supported)", what);
+  if (src >= SRC_FLOAT && !src_allows(src, out->dtype))
+    return fe_error(c, "%s: %s cannot hold %s data", what, src_names[src], dtype_name(out->dtype));
+  if (src == SRC_RAW && tp->raw_data.len != (size_t)bytes)
+    return fe_error(c, "%s: raw_data has %zu bytes, expected %lld (%s)", what, tp->raw_data.len,
+                    (long long)bytes, desc);
+  if (src >= SRC_FLOAT && counts[src] != (size_t)numel)
+    return fe_error(c, "%s: %s has %zu values, expected %lld (%s)", what, src_names[src], counts[src],
+                    (long long)numel, desc);
+
+  void *d = data_alloc(c, (size_t)bytes, what);
+  if (!d) return -1;
+  int rc = 0;
+  switch (src) {
+  case SRC_RAW: /* memcpy: raw_data has no alignment guarantee */
+    if (bytes) memcpy(d, tp->raw_data.data, (size_t)bytes);
+    /* the copy now lives in d: release protobuf-c's to keep the peak near one copy of the weights */
+    c->pb_alloc.free(c->pb_alloc.allocator_data, tp->raw_data.data);
+    tp->raw_data.data = NULL;
+    tp->raw_data.len = 0;
+    break;
+  case SRC_EXTERNAL: rc = read_external(c, tp, what, d, (size_t)bytes, desc); break;
+  case SRC_FLOAT: memcpy(d, tp->float_data, (size_t)bytes); break;
+  case SRC_INT64: memcpy(d, tp->int64_data, (size_t)bytes); break;
+  case SRC_DOUBLE: memcpy(d, tp->double_data, (size_t)bytes); break;
+  case SRC_INT32: rc = from_int32(c, what, out->dtype, tp->int32_data, numel, d); break;
+  case SRC_UINT64: rc = from_uint64(c, what, out->dtype, tp->uint64_data, numel, d); break;
+  default: break; /* empty tensor */
+  }
+  if (rc) {
+    if (!c->arena) free(d);
+    return -1;
+  }
+  c->data_bytes += bytes;
+  out->data = d;
+  out->bytes = (size_t)bytes;
+  return 0;
+}
+
+/* ---- bare TensorProto files ---- */
+int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  Fe c;
+  fe_init(&c, path, dir, 0, err, errlen);
+  uint8_t *buf;
+  size_t len;
+  if (fe_read_file(&c, path, &buf, &len)) return -1;
+  Onnx__TensorProto *tp = (Onnx__TensorProto *)fe_unpack(&c, &onnx__tensor_proto__descriptor, buf, len);
+  free(buf);
+  if (!tp) return -1;
+  char what[300];
+  snprintf(what, sizeof what, "tensor '%.200s'", tp->name ? tp->name : "");
+  FeTensor t;
+  int rc = fe_tensor_decode(&c, tp, what, &t);
+  if (rc == 0) {
+    snprintf(out->name, sizeof out->name, "%s", tp->name ? tp->name : "");
+    out->dtype = t.dtype;
+    out->rank = t.rank;
+    memcpy(out->dims, t.dims, sizeof out->dims);
+    out->data = t.data;
+    out->bytes = t.bytes;
+  }
+  onnx__tensor_proto__free_unpacked(tp, &c.pb_alloc);
+  return rc;
+}

@@ -1,0 +1,89 @@
+/* arena.c — bump allocator: one per compilation, freed once. */
+#include "ir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ArenaBlock {
+  ArenaBlock *next;
+  size_t used, size;
+  _Alignas(64) unsigned char data[];
+};
+
+#define ARENA_BLOCK (1u << 20)
+
+void *arena_try_alloc(Arena *a, size_t bytes) {
+  size_t need = (bytes + 63) & ~(size_t)63;
+  if (need < bytes) return NULL;
+  ArenaBlock *b = a->head;
+  if (!b || b->size - b->used < need) {
+    size_t size = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+    size_t total = (sizeof(ArenaBlock) + size + 63) & ~(size_t)63;
+    if (total < size) return NULL;
+    b = aligned_alloc(64, total);
+    if (!b) return NULL;
+    b->used = 0;
+    b->size = size;
+    /* a large one-off block goes behind the head so the head keeps serving small requests */
+    if (a->head && need > ARENA_BLOCK) {
+      b->next = a->head->next;
+      a->head->next = b;
+    } else {
+      b->next = a->head;
+      a->head = b;
+    }
+    a->total += size;
+  }
+  void *p = b->data + b->used;
+  b->used += need;
+  memset(p, 0, need);
+  return p;
+}
+
+void *arena_alloc(Arena *a, size_t bytes) {
+  size_t need = (bytes + 63) & ~(size_t)63;
+  if (need < bytes) {
+    fprintf(stderr, "onnxc: allocation size overflow\n");
+    abort();
+  }
+  void *p = arena_try_alloc(a, bytes);
+  if (!p) {
+    fprintf(stderr, "onnxc: out of memory (%zu bytes)\n", need > ARENA_BLOCK ? need : ARENA_BLOCK);
+    exit(1);
+  }
+  return p;
+}
+
+void *arena_dup(Arena *a, const void *p, size_t bytes) {
+  void *q = arena_alloc(a, bytes ? bytes : 1);
+  if (bytes) memcpy(q, p, bytes);
+  return q;
+}
+
+char *arena_strdup(Arena *a, const char *s) {
+  return arena_dup(a, s, strlen(s) + 1);
+}
+
+char *arena_printf(Arena *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *s = arena_alloc(a, (size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+void arena_free(Arena *a) {
+  ArenaBlock *b = a->head;
+  while (b) {
+    ArenaBlock *n = b->next;
+    free(b);
+    b = n;
+  }
+  a->head = NULL;
+  a->total = 0;
+}

@@ -1,0 +1,281 @@
+/* ir.h — the onnxc intermediate representation: Graph, Value, Node, Attr.
+ *
+ * One Graph owns one Arena (subgraphs share their root's); everything the IR allocates comes from it
+ * and is freed once, with the graph.  Values carry static shapes after specialization; constant
+ * values carry their data (dense, row-major).  Ops are declared once, in ops.def. */
+#ifndef ONNXC_IR_H
+#define ONNXC_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IR_MAX_RANK 8          /* rank cap; checked by the frontend */
+#define IR_MAX_DEPTH 16        /* subgraph nesting cap */
+#define IR_FOLD_LIMIT (1 << 22) /* largest tensor (elements) constant folding produces */
+
+/* ---- arena ---------------------------------------------------------------------------------- */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+  ArenaBlock *head;
+  size_t total;
+} Arena;
+
+void *arena_alloc(Arena *a, size_t bytes); /* zeroed, 64-byte aligned; never NULL (aborts on OOM) */
+void *arena_try_alloc(Arena *a, size_t bytes); /* same, but NULL on OOM (untrusted sizes) */
+void *arena_dup(Arena *a, const void *p, size_t bytes);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...);
+void arena_free(Arena *a);
+
+/* ---- data types (ONNX TensorProto.DataType numbering) ------------------------------------- */
+typedef enum DType {
+  DT_UNDEF = 0,
+  DT_FLOAT = 1,
+  DT_UINT8 = 2,
+  DT_INT8 = 3,
+  DT_UINT16 = 4,
+  DT_INT16 = 5,
+  DT_INT32 = 6,
+  DT_INT64 = 7,
+  DT_STRING = 8,
+  DT_BOOL = 9,
+  DT_FLOAT16 = 10,
+  DT_DOUBLE = 11,
+  DT_UINT32 = 12,
+  DT_UINT64 = 13,
+  DT_COMPLEX64 = 14,
+  DT_COMPLEX128 = 15,
+  DT_BFLOAT16 = 16,
+  DT_COUNT
+} DType;
+
+size_t dtype_size(DType t);          /* 0 for unsupported (string, complex) */
+const char *dtype_name(DType t);     /* "float32", "int64", ... (numpy names) */
+bool dtype_is_float(DType t);        /* float16/bfloat16/float/double */
+bool dtype_is_signed(DType t);       /* signed ints and floats */
+bool dtype_supported(DType t);       /* a dtype tensors may have in onnxc */
+
+/* ---- op table ------------------------------------------------------------------------------- */
+typedef enum OpFamily {
+  F_NONE,
+  F_UNARY,    /* elementwise, one input (and attribute/scalar-constant parameters) */
+  F_BINARY,   /* elementwise with numpy broadcasting, 2+ inputs */
+  F_TERNARY,  /* Where */
+  F_NORM,     /* BatchNormalization, InstanceNormalization, LayerNormalization, LRN */
+  F_CONTRACT, /* MatMul, Gemm, Conv, ConvTranspose */
+  F_POOL,     /* MaxPool, AveragePool, Global*, LpPool */
+  F_REDUCE,   /* Reduce*, ArgMax/ArgMin, Softmax family, CumSum */
+  F_MOVE,     /* data movement: Reshape .. Tile */
+  F_GEN,      /* sources: Constant, Shape, Range, ConstantOfShape, ... */
+  F_CONTROL,  /* If, Loop, Scan */
+  F_COUNT
+} OpFamily;
+
+typedef enum Op {
+#define OP(name, fam, min_in, max_in, min_out, max_out) OP_##name,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} Op;
+
+typedef struct OpInfo {
+  const char *name;
+  OpFamily family;
+  int min_in, max_in;   /* max -1: variadic */
+  int min_out, max_out; /* max -1: variadic */
+} OpInfo;
+
+extern const OpInfo ir_ops[OP_COUNT];
+Op ir_op_lookup(const char *name); /* OP_COUNT when unknown */
+
+/* ---- values, attributes, nodes, graphs ------------------------------------------------------ */
+typedef struct Node Node;
+typedef struct Graph Graph;
+
+typedef enum ValueKind {
+  VK_TEMP,  /* produced by a node */
+  VK_INPUT, /* graph input (runtime data) */
+  VK_CONST, /* initializer or folded constant: data != NULL */
+  VK_OUTER, /* in a subgraph: a value captured from an enclosing graph (see Value.outer) */
+} ValueKind;
+
+typedef struct Value {
+  int id;
+  const char *name;
+  ValueKind kind;
+  DType dtype;
+  int rank;                        /* -1: unknown */
+  int64_t dims[IR_MAX_RANK];       /* -1: unknown / symbolic */
+  const char *sym[IR_MAX_RANK];    /* symbolic dim names (dim_param), NULL if none */
+  void *data;                      /* constant contents, nelems * dtype_size bytes */
+  Node *producer;
+  struct Value *outer;             /* VK_OUTER: the captured value */
+  bool is_output;
+  /* filled by analyses / planning */
+  int nusers;
+  int64_t offset;                  /* memory planning: byte offset in its storage */
+  int storage;                     /* backend-defined */
+} Value;
+
+typedef enum AttrType {
+  AT_UNDEF = 0,
+  AT_FLOAT = 1,
+  AT_INT = 2,
+  AT_STRING = 3,
+  AT_TENSOR = 4,
+  AT_GRAPH = 5,
+  AT_FLOATS = 6,
+  AT_INTS = 7,
+  AT_STRINGS = 8,
+  AT_TENSORS = 9,
+  AT_GRAPHS = 10,
+} AttrType;
+
+typedef struct Attr {
+  const char *name;
+  AttrType type;
+  float f;
+  int64_t i;
+  const char *s; /* AT_STRING: NUL-terminated (strings with NUL bytes are rejected) */
+  int n;         /* element count of the list forms */
+  float *floats;
+  int64_t *ints;
+  const char **strings;
+  Value *t;      /* AT_TENSOR: a constant value (not in the graph's value list) */
+  Graph *g;      /* AT_GRAPH */
+  Graph **graphs;
+} Attr;
+
+struct Node {
+  int id;
+  Op op;
+  const char *name;   /* never NULL: the ONNX name or "Op_<id>" */
+  const char *domain; /* "" for the default domain */
+  int nin, nout;
+  Value **in;         /* missing optional inputs are NULL */
+  Value **out;        /* missing optional outputs are NULL */
+  int nattr;
+  Attr *attrs;
+  bool dead;
+};
+
+struct Graph {
+  Arena *arena;
+  Graph *parent;        /* enclosing graph for subgraphs */
+  const char *name;
+  int64_t opset;        /* default-domain opset */
+  int depth;            /* nesting depth (0 = main graph) */
+  Node **nodes;
+  int nnodes, cap_nodes;
+  Value **values;
+  int nvalues, cap_values;
+  Value **inputs;       /* runtime inputs only (initializers excluded) */
+  int ninputs;
+  Value **outputs;
+  int noutputs;
+  char *err;            /* root graph: first error message (see ir_error) */
+  int64_t max_memory;   /* bytes; 0 = default limit */
+};
+
+/* graph.c */
+Graph *ir_graph_new(void);
+Graph *ir_graph_new_sub(Graph *parent);
+void ir_graph_free(Graph *g);
+Value *ir_value_new(Graph *g, const char *name);
+Node *ir_node_new(Graph *g, Op op, const char *name, int nin, int nout);
+void ir_node_remove(Graph *g, Node *n);           /* marks dead; compacted by ir_graph_compact */
+void ir_graph_compact(Graph *g);                  /* drops dead nodes and unreferenced values */
+int ir_graph_toposort(Graph *g);                  /* 0 ok, -1 cycle (error set) */
+void ir_graph_count_users(Graph *g);
+void ir_value_replace_uses(Graph *g, Value *from, Value *to);
+
+int ir_error(Graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ir_node_error(Graph *g, const Node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *ir_last_error(const Graph *g);
+
+/* value helpers */
+int64_t ir_value_numel(const Value *v);                  /* -1 if unknown */
+bool ir_value_shape_known(const Value *v);
+void ir_value_set_shape(Value *v, int rank, const int64_t *dims);
+bool ir_same_shape(const Value *a, const Value *b);
+void ir_shape_str(const Value *v, char *buf, size_t len); /* "1x3x224x224", "?x3" */
+/* checked arithmetic on sizes: false on overflow or negative */
+bool ir_mul_ok(int64_t a, int64_t b, int64_t *out);
+bool ir_numel_ok(int rank, const int64_t *dims, int64_t *out);
+
+/* attributes */
+const Attr *ir_attr(const Node *n, const char *name);
+int64_t ir_attr_int(const Node *n, const char *name, int64_t def);
+float ir_attr_float(const Node *n, const char *name, float def);
+const char *ir_attr_str(const Node *n, const char *name, const char *def);
+int ir_attr_ints(const Node *n, const char *name, const int64_t **out); /* count, or -1 if absent */
+
+/* constant data access: element i of a constant as double / int64 (any dtype) */
+double ir_const_f64(const Value *v, int64_t i);
+int64_t ir_const_i64(const Value *v, int64_t i);
+void ir_store_f64(DType t, void *data, int64_t i, double x);
+void ir_store_i64(DType t, void *data, int64_t i, int64_t x);
+Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims); /* zeroed */
+
+/* shape.c: shape inference (+ folding of constant nodes) in topological order */
+int ir_infer_shapes(Graph *g);
+int ir_infer_node(Graph *g, Node *n);
+int ir_normalize_axis(Graph *g, const Node *n, int64_t axis, int rank, int *out);
+int ir_broadcast_shape(Graph *g, const Node *n, Value *const *ins, int nin, int *rank, int64_t *dims);
+
+/* per-family shape functions (shape_<family>.c): fill n->out[*] dtype and shape */
+int shape_unary(Graph *g, Node *n);
+int shape_binary(Graph *g, Node *n);
+int shape_norm(Graph *g, Node *n);
+int shape_contract(Graph *g, Node *n);
+int shape_pool(Graph *g, Node *n);
+int shape_reduce(Graph *g, Node *n);
+int shape_move(Graph *g, Node *n);
+int shape_gen(Graph *g, Node *n);
+int shape_control(Graph *g, Node *n);
+
+/* shape_pool.c: the sliding-window geometry Conv, ConvTranspose and the pools share.  Reads
+ * strides/dilations/pads/auto_pad (+ ceil_mode for the others, output_padding/output_shape for
+ * ConvTranspose), resolves auto_pad into explicit pads and gives the output spatial dims. */
+typedef struct IrWindow {
+  int nsp;                                              /* spatial rank */
+  int64_t kernel[IR_MAX_RANK], stride[IR_MAX_RANK], dilation[IR_MAX_RANK];
+  int64_t pad_begin[IR_MAX_RANK], pad_end[IR_MAX_RANK]; /* auto_pad resolved */
+  int64_t out_pad[IR_MAX_RANK];                         /* ConvTranspose output_padding */
+  int64_t out[IR_MAX_RANK];                             /* output spatial dims */
+} IrWindow;
+int ir_window(Graph *g, const Node *n, int nsp, const int64_t *in, const int64_t *kernel, IrWindow *w);
+
+/* shape_move.c: helpers shared by shape inference and host evaluation (eval.c).
+ * ir_const_input: *out = input i (NULL when absent); error unless it is a constant.
+ * The plans resolve an op's parameters per axis of its data input (rank entries each);
+ * ir_split_plan fills sizes[n->nout]. All report errors like shape functions do. */
+int ir_const_input(Graph *g, const Node *n, int i, Value **out);
+int ir_slice_plan(Graph *g, const Node *n, int64_t *start, int64_t *step, int64_t *len);
+int ir_pad_plan(Graph *g, const Node *n, int64_t *before, int64_t *after);
+int ir_split_plan(Graph *g, const Node *n, int *axis, int64_t *sizes);
+
+/* eval.c: host evaluation of a node whose inputs are all constant (used by folding).
+ * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */
+int ir_eval_node(Graph *g, Node *n);
+
+/* verify.c / print.c */
+int ir_verify(Graph *g);
+void ir_print(const Graph *g, void *file /* FILE* */);
+
+
+
+/* ---- host tensors (CLI I/O, test data): malloc'd, owned by the caller ---------------------- */
+typedef struct Tensor {
+  char name[256];
+  DType dtype;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+  void *data;   /* malloc'd; free with tensor_free */
+  size_t bytes;
+} Tensor;
+void tensor_free(Tensor *t);
+int64_t tensor_numel(const Tensor *t);
+#endif

@@ -1,0 +1,152 @@
+/* pool.c — persistent thread pool and the parallel-for used by generated code.
+ *
+ * A job is published by bumping `gen`; workers spin on it for a short while (kernels come in quick
+ * succession during a run) and then sleep on a condition variable.  Each participant computes a
+ * static share of [0, work). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "onnxc_rt.h"
+
+#define SPIN_ITERS 20000
+
+struct onnxc_pool {
+  int n; /* participants, including the caller */
+  pthread_t *threads;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  _Atomic uint64_t gen;
+  _Atomic int pending;
+  _Atomic int32_t status;
+  _Atomic int sleepers;
+  _Atomic int stop;
+  /* current job */
+  onnxc_kernel_fn fn;
+  void *const *bufs;
+  const char *weights;
+  char *scratch;
+  int64_t stride, work;
+};
+
+typedef struct {
+  onnxc_pool *p;
+  int idx;
+} WorkerArg;
+
+const char *onnxc_status_str(int s) {
+  switch (s) {
+  case ONNXC_OK: return "ok";
+  case ONNXC_ERR_ARGUMENT: return "invalid argument";
+  case ONNXC_ERR_NOMEM: return "out of memory";
+  case ONNXC_ERR_INDEX: return "index out of range";
+  case ONNXC_ERR_IO: return "weights file missing or malformed";
+  default: return "internal error";
+  }
+}
+
+int onnxc_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static void run_share(onnxc_pool *p, int idx) {
+  int64_t lo = p->work * idx / p->n, hi = p->work * (idx + 1) / p->n;
+  if (lo < hi) {
+    int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, lo, hi);
+    if (s) {
+      int32_t zero = 0;
+      atomic_compare_exchange_strong(&p->status, &zero, s);
+    }
+  }
+}
+
+static void *worker(void *arg) {
+  WorkerArg *wa = arg;
+  onnxc_pool *p = wa->p;
+  int idx = wa->idx;
+  free(wa);
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t g;
+    int spins = 0;
+    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop)) {
+      if (++spins < SPIN_ITERS) continue;
+      pthread_mutex_lock(&p->mu);
+      atomic_fetch_add(&p->sleepers, 1);
+      while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+      atomic_fetch_sub(&p->sleepers, 1);
+      pthread_mutex_unlock(&p->mu);
+      spins = 0;
+    }
+    if (atomic_load(&p->stop)) return NULL;
+    seen = g;
+    run_share(p, idx);
+    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+  }
+}
+
+onnxc_pool *onnxc_pool_create(int threads) {
+  if (threads <= 0) threads = onnxc_cpu_count();
+  if (threads > 256) threads = 256;
+  onnxc_pool *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->n = threads;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->threads = calloc((size_t)threads, sizeof(pthread_t));
+  if (!p->threads) {
+    free(p);
+    return NULL;
+  }
+  for (int i = 1; i < threads; i++) {
+    WorkerArg *wa = malloc(sizeof *wa);
+    if (!wa || pthread_create(&p->threads[i], NULL, worker, (wa->p = p, wa->idx = i, wa))) {
+      free(wa);
+      p->n = i; /* run with the threads we got */
+      break;
+    }
+  }
+  return p;
+}
+
+void onnxc_pool_destroy(onnxc_pool *p) {
+  if (!p) return;
+  pthread_mutex_lock(&p->mu);
+  atomic_store(&p->stop, 1);
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p->threads);
+  free(p);
+}
+
+int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
+
+int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
+  onnxc_pool *p = rt->pool;
+  if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, 0, work);
+  p->fn = fn;
+  p->bufs = bufs;
+  p->weights = rt->weights;
+  p->scratch = rt->scratch;
+  p->stride = rt->scratch_stride;
+  p->work = work;
+  atomic_store(&p->status, 0);
+  atomic_store(&p->pending, p->n - 1);
+  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  if (atomic_load(&p->sleepers)) {
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
+  run_share(p, 0);
+  int spins = 0;
+  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+    if (++spins > SPIN_ITERS) sched_yield();
+  return atomic_load(&p->status);
+}
