@@ -144,6 +144,7 @@ typedef struct Attr {
   int64_t *ints;
   const char **strings;
   Value *t;      /* AT_TENSOR: a constant value (not in the graph's value list) */
+  Value **tensors; /* AT_TENSORS: n constant values (not in the graph's value list) */
   Graph *g;      /* AT_GRAPH */
   Graph **graphs;
 } Attr;
@@ -243,7 +244,8 @@ typedef struct IrWindow {
   int nsp;                                              /* spatial rank */
   int64_t kernel[IR_MAX_RANK], stride[IR_MAX_RANK], dilation[IR_MAX_RANK];
   int64_t pad_begin[IR_MAX_RANK], pad_end[IR_MAX_RANK]; /* auto_pad resolved */
-  int64_t out_pad[IR_MAX_RANK];                         /* ConvTranspose output_padding */
+  int64_t out_pad[IR_MAX_RANK];                         /* ConvTranspose: output_padding, plus
+                                                           any extra output_shape asks for */
   int64_t out[IR_MAX_RANK];                             /* output spatial dims */
 } IrWindow;
 int ir_window(Graph *g, const Node *n, int nsp, const int64_t *in, const int64_t *kernel, IrWindow *w);

@@ -151,7 +151,7 @@ static int check_bias(Graph *g, const Node *n, int64_t m) {
 
 static int shape_conv(Graph *g, Node *n, bool transposed) {
   const Value *x = n->in[0], *w = n->in[1];
-  int64_t group, m;
+  int64_t group = 1, m;
   if (conv_common(g, n, &group)) return -1;
   if (!transposed) { /* W: [M, C/group, k...] */
     m = w->dims[0];

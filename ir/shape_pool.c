@@ -71,7 +71,7 @@ static int window_forward(Graph *g, const Node *n, int i, int64_t in, AutoPad ap
 
 /* ConvTranspose: out = stride * (in - 1) + output_padding + ek - pads, or given by output_shape
  * (then, and for SAME_*, pads are derived; the split follows the ONNX spec, which puts the odd
- * element at the start except for SAME_UPPER) */
+ * element at the start except for SAME_UPPER).  The identity holds for the resolved window too. */
 static int window_transposed(Graph *g, const Node *n, int i, int64_t in, AutoPad ap, const int64_t *oshape,
                              IrWindow *w) {
   int64_t s = w->stride[i], d = w->dilation[i], ek = (w->kernel[i] - 1) * d + 1, op = w->out_pad[i];
@@ -86,9 +86,10 @@ static int window_transposed(Graph *g, const Node *n, int i, int64_t in, AutoPad
   if (oshape || ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
     w->out[i] = oshape ? oshape[i] : same;
     int64_t total = full - w->out[i];
-    if (total < 0)
-      return ir_node_error(g, n, "output size %lld in spatial dim %d is larger than the largest possible (%lld)",
-                           (long long)w->out[i], i, (long long)full);
+    if (total < 0) { /* an output larger than the full one: extra output padding at the end (as ORT) */
+      w->out_pad[i] -= total;
+      total = 0;
+    }
     split_pad(w, i, total, ap == PAD_SAME_UPPER);
     return 0;
   }
@@ -105,7 +106,7 @@ int ir_window(Graph *g, const Node *n, int nsp, const int64_t *in, const int64_t
   w->nsp = nsp;
   bool transposed = n->op == OP_ConvTranspose;
   int64_t pads[2 * IR_MAX_RANK];
-  AutoPad ap;
+  AutoPad ap = PAD_NOTSET;
   if (read_list(g, n, "strides", nsp, 1, 1, w->stride) || read_list(g, n, "dilations", nsp, 1, 1, w->dilation) ||
       read_list(g, n, "pads", 2 * nsp, 0, 0, pads) || read_auto_pad(g, n, &ap))
     return -1;

@@ -1,9 +1,569 @@
-/* onnxc.c — the command-line interface (placeholder; being written). */
+/* onnxc.c — the command-line interface: info, run, compile, bench, dump.
+ * Exit codes: 0 ok, 1 bad input or unsupported model, 2 usage. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "be.h"
+#include "fe.h"
+#include "npy.h"
+#include "passes.h"
+#include "onnxc_rt.h"
+#include "tool.h"
+
+#define MAX_ARGS 256
+
+static const char *USAGE =
+    "usage: onnxc <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info     MODEL [--shape NAME=DIMS]...          inputs, outputs, opsets, op histogram, parameters, MACs\n"
+    "  run      MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]\n"
+    "                                                 JIT-compile and run; writes DIR/output_K.npy\n"
+    "  compile  MODEL -o OUT [--emit llvm|asm|obj] [--target T] [--shape NAME=DIMS]...\n"
+    "  bench    MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "  dump     MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...   the IR as text\n"
+    "\n"
+    "Run 'onnxc <command> --help' for the options of one command.\n";
+
+static const char *HELP_COMMON =
+    "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "  -h, --help          this help\n";
+
+static void usage_cmd(const char *cmd, const char *body) {
+  printf("usage: onnxc %s\n%s%s", cmd, body, HELP_COMMON);
+}
+
+int tool_parse_dims(const char *s, FeShape *sh) {
+  sh->rank = 0;
+  if (!*s) return 0; /* scalar */
+  while (*s) {
+    if (sh->rank == IR_MAX_RANK) return -1;
+    char *e;
+    errno = 0;
+    long long v = strtoll(s, &e, 10);
+    if (e == s || errno || v < 0) return -1;
+    sh->dims[sh->rank++] = v;
+    if (*e == 'x' || *e == 'X' || *e == ',') e++;
+    else if (*e) return -1;
+    s = e;
+  }
+  return 0;
+}
+
+/* ---- options shared by commands ---- */
+typedef struct Opts {
+  const char *model;
+  const char *out;        /* -o */
+  const char *test_data;
+  const char *emit;
+  const char *target;
+  const char *after;
+  const char *pos[MAX_ARGS];
+  int npos;
+  const char *named[MAX_ARGS]; /* -i NAME=FILE */
+  int nnamed;
+  FeShape shapes[MAX_ARGS];
+  int nshapes;
+  int threads, runs, warmup;
+  bool json, dump_llvm, help;
+  double rtol, atol;
+} Opts;
+
+static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
+  memset(o, 0, sizeof *o);
+  o->threads = 0;
+  o->runs = 20;
+  o->warmup = 3;
+  o->rtol = 1e-3;
+  o->atol = 1e-5;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+#define NEXT()                                                                       \
+  (i + 1 < argc ? argv[++i]                                                          \
+                : (fprintf(stderr, "onnxc %s: option %s needs a value\n", cmd, a), (char *)NULL))
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) o->help = true;
+    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!(o->out = NEXT())) return -1;
+    } else if (!strcmp(a, "-i") || !strcmp(a, "--input")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      if (!strchr(v, '=')) {
+        fprintf(stderr, "onnxc %s: -i expects NAME=FILE, got '%s'\n", cmd, v);
+        return -1;
+      }
+      if (o->nnamed == MAX_ARGS) return -1;
+      o->named[o->nnamed++] = v;
+    } else if (!strcmp(a, "--shape")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || o->nshapes == MAX_ARGS) {
+        fprintf(stderr, "onnxc %s: --shape expects NAME=DIMS (e.g. input=1x3x224x224), got '%s'\n", cmd, v);
+        return -1;
+      }
+      FeShape *sh = &o->shapes[o->nshapes++];
+      sh->name = strndup(v, (size_t)(eq - v));
+      if (tool_parse_dims(eq + 1, sh)) {
+        fprintf(stderr, "onnxc %s: bad dims '%s' in --shape (expected e.g. 1x3x224x224)\n", cmd, eq + 1);
+        return -1;
+      }
+    } else if (!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      char *e;
+      long x = strtol(v, &e, 10);
+      if (*e || x < 0 || x > 100000 || (x == 0 && strcmp(a, "--threads") && strcmp(a, "--warmup"))) {
+        fprintf(stderr, "onnxc %s: bad value '%s' for %s\n", cmd, v, a);
+        return -1;
+      }
+      if (!strcmp(a, "--threads")) o->threads = (int)x;
+      else if (!strcmp(a, "--runs")) o->runs = (int)x;
+      else o->warmup = (int)x;
+    } else if (!strcmp(a, "--rtol") || !strcmp(a, "--atol")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      char *e;
+      double x = strtod(v, &e);
+      if (*e || !(x >= 0)) {
+        fprintf(stderr, "onnxc %s: bad value '%s' for %s\n", cmd, v, a);
+        return -1;
+      }
+      if (!strcmp(a, "--rtol")) o->rtol = x;
+      else o->atol = x;
+    } else if (!strcmp(a, "--test-data")) {
+      if (!(o->test_data = NEXT())) return -1;
+    } else if (!strcmp(a, "--emit")) {
+      if (!(o->emit = NEXT())) return -1;
+    } else if (!strcmp(a, "--target")) {
+      if (!(o->target = NEXT())) return -1;
+    } else if (!strcmp(a, "--after")) {
+      if (!(o->after = NEXT())) return -1;
+    } else if (!strcmp(a, "--json")) o->json = true;
+    else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
+      return -1;
+    } else if (!o->model) o->model = a;
+    else {
+      if (o->npos == MAX_ARGS) return -1;
+      o->pos[o->npos++] = a;
+    }
+#undef NEXT
+  }
+  return 0;
+}
+
+/* ---- tensors ---- */
+static bool ends_with(const char *s, const char *suf) {
+  size_t n = strlen(s), m = strlen(suf);
+  return n >= m && !strcmp(s + n - m, suf);
+}
+
+int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
+  if (ends_with(path, ".npy")) return npy_read(path, t, err, errlen);
+  return fe_read_tensor_pb(path, t, err, errlen);
+}
+
+static Graph *load_model(const Opts *o, char *err, size_t errlen) {
+  FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes};
+  return fe_load(o->model, &fo, err, errlen);
+}
+
+static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
+
+/* Gathers the inputs for `run`/`bench`: positional files in graph-input order, -i NAME=FILE by
+ * name; fixes each input's dims from its file and checks dtype/shape against the model. */
+static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t errlen) {
+  if (o->npos > g->ninputs) {
+    snprintf(err, errlen, "%d input files given but the model has %d inputs", o->npos, g->ninputs);
+    return -1;
+  }
+  for (int i = 0; i < o->npos; i++)
+    if (tool_read_tensor(o->pos[i], &ts[i], err, errlen)) return -1;
+  for (int k = 0; k < o->nnamed; k++) {
+    const char *eq = strchr(o->named[k], '=');
+    int idx = -1;
+    for (int i = 0; i < g->ninputs; i++)
+      if (strlen(g->inputs[i]->name) == (size_t)(eq - o->named[k]) &&
+          !strncmp(g->inputs[i]->name, o->named[k], (size_t)(eq - o->named[k])))
+        idx = i;
+    if (idx < 0) {
+      snprintf(err, errlen, "-i %s: the model has no input named '%.*s'", o->named[k], (int)(eq - o->named[k]),
+               o->named[k]);
+      return -1;
+    }
+    tensor_free(&ts[idx]);
+    if (tool_read_tensor(eq + 1, &ts[idx], err, errlen)) return -1;
+  }
+  return tool_bind_inputs(g, ts, err, errlen);
+}
+
+int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
+  for (int i = 0; i < g->ninputs; i++) {
+    Value *v = g->inputs[i];
+    Tensor *t = &ts[i];
+    if (!t->data) {
+      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", v->name, v->name);
+      return -1;
+    }
+    if (t->dtype != v->dtype) {
+      snprintf(err, errlen, "input '%s': file has dtype %s, the model expects %s", v->name, dtype_name(t->dtype),
+               dtype_name(v->dtype));
+      return -1;
+    }
+    if (v->rank >= 0 && v->rank != t->rank) {
+      char s[128];
+      ir_shape_str(v, s, sizeof s);
+      snprintf(err, errlen, "input '%s': file has rank %d, the model expects %s", v->name, t->rank, s);
+      return -1;
+    }
+    for (int d = 0; d < t->rank; d++)
+      if (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != t->dims[d]) {
+        char s[128];
+        ir_shape_str(v, s, sizeof s);
+        snprintf(err, errlen, "input '%s': dim %d is %lld in the file, the model expects %s", v->name, d,
+                 (long long)t->dims[d], s);
+        return -1;
+      }
+    ir_value_set_shape(v, t->rank, t->dims);
+  }
+  return 0;
+}
+
+/* Compile a loaded graph with fixed input shapes. */
+BeModel *tool_compile(Graph *g, const Opts *o, char *err, size_t errlen) {
+  PassOptions po = {0};
+  if (pass_run_all(g, &po)) {
+    snprintf(err, errlen, "%s", ir_last_error(g));
+    return NULL;
+  }
+  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = o ? o->dump_llvm : false};
+  return be_jit(g, &bo, err, errlen);
+}
+
+static int alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
+  for (int i = 0; i < g->noutputs; i++) {
+    Value *v = g->outputs[i];
+    Tensor *t = &outs[i];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", v->name);
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, sizeof(int64_t) * IR_MAX_RANK);
+    int64_t n = ir_value_numel(v);
+    t->bytes = (size_t)n * dtype_size(v->dtype);
+    t->data = aligned_alloc(64, (t->bytes + 63) & ~(size_t)63 ? (t->bytes + 63) & ~(size_t)63 : 64);
+    if (!t->data) {
+      snprintf(err, errlen, "out of memory for output '%s'", v->name);
+      return -1;
+    }
+    memset(t->data, 0, t->bytes);
+  }
+  return 0;
+}
+
+static int run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen) {
+  const void *ip[MAX_ARGS];
+  void *op[MAX_ARGS];
+  for (int i = 0; i < g->ninputs; i++) ip[i] = ins[i].data;
+  for (int i = 0; i < g->noutputs; i++) op[i] = outs[i].data;
+  return be_run(m, ip, op, err, errlen);
+}
+
+/* ---- commands ---- */
+static int cmd_info(int argc, char **argv) {
+  Opts o;
+  if (parse_opts(argc, argv, &o, "info")) return 2;
+  if (o.help || !o.model) {
+    usage_cmd("info MODEL [--shape NAME=DIMS]...",
+              "Prints the model's inputs and outputs (symbolic dims by name), opset imports, a\n"
+              "histogram of its ops, its parameter count, and (when every input shape is known)\n"
+              "its multiply-accumulate count.\n\n");
+    return o.help ? 0 : 2;
+  }
+  char err[2048];
+  Graph *g = load_model(&o, err, sizeof err);
+  if (!g) {
+    fail(err);
+    return 1;
+  }
+  int rc = tool_print_info(g, stdout, err, sizeof err);
+  ir_graph_free(g);
+  if (rc) fail(err);
+  return rc ? 1 : 0;
+}
+
+static void mkdir_p(const char *dir) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      mkdir(buf, 0777);
+      *p = '/';
+    }
+  mkdir(buf, 0777);
+}
+
+static int cmd_run(int argc, char **argv) {
+  Opts o;
+  if (parse_opts(argc, argv, &o, "run")) return 2;
+  if (o.help || !o.model) {
+    usage_cmd("run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]",
+              "JIT-compiles the model for the shapes of the given inputs and runs it once.\n"
+              "Inputs are .npy files or ONNX TensorProto .pb files, positional in graph-input order\n"
+              "or by name with -i. Outputs go to DIR/output_K.npy (K = graph output index).\n\n"
+              "  -o DIR              where to write outputs (default: print a summary only)\n"
+              "  --threads N         worker threads (default 0 = all cores)\n"
+              "  --test-data DIR     run an ONNX test_data_set folder (input_K.pb, output_K.pb) and\n"
+              "                      compare; DIR may also be a folder of test_data_set_* folders.\n"
+              "                      Exit 0 only if every output matches.\n"
+              "  --rtol X, --atol X  float tolerances for --test-data (default 1e-3, 1e-5)\n"
+              "  --dump-llvm         print the optimized LLVM IR to stderr\n");
+    return o.help ? 0 : 2;
+  }
+  if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
+  char err[2048];
+  Graph *g = load_model(&o, err, sizeof err);
+  if (!g) {
+    fail(err);
+    return 1;
+  }
+  Tensor ins[MAX_ARGS] = {0}, outs[MAX_ARGS] = {0};
+  int rc = 1;
+  BeModel *m = NULL;
+  if (g->ninputs > MAX_ARGS || g->noutputs > MAX_ARGS) {
+    fail("too many graph inputs or outputs");
+    goto out;
+  }
+  if (read_inputs(&o, g, ins, err, sizeof err)) goto fail;
+  if (!(m = tool_compile(g, &o, err, sizeof err))) goto fail;
+  be_set_threads(m, o.threads);
+  if (alloc_outputs(g, outs, err, sizeof err)) goto fail;
+  if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+  if (o.out) mkdir_p(o.out);
+  for (int i = 0; i < g->noutputs; i++) {
+    char s[128];
+    ir_shape_str(g->outputs[i], s, sizeof s);
+    if (o.out) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/output_%d.npy", o.out, i);
+      if (npy_write(path, &outs[i], err, sizeof err)) goto fail;
+      printf("output %d '%s': %s[%s] -> %s\n", i, g->outputs[i]->name, dtype_name(outs[i].dtype), s, path);
+    } else
+      printf("output %d '%s': %s[%s]\n", i, g->outputs[i]->name, dtype_name(outs[i].dtype), s);
+  }
+  rc = 0;
+  goto out;
+fail:
+  fail(err);
+out:
+  be_free(m);
+  for (int i = 0; i < MAX_ARGS; i++) {
+    tensor_free(&ins[i]);
+    free(outs[i].data);
+  }
+  ir_graph_free(g);
+  return rc;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  Opts o;
+  if (parse_opts(argc, argv, &o, "bench")) return 2;
+  if (o.help || !o.model) {
+    usage_cmd("bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]",
+              "JIT-compiles the model and times repeated runs: compile time, latency min/median/p90/max,\n"
+              "and GFLOP/s from the model's multiply-accumulate count (2 FLOP per MAC).\n"
+              "Inputs without a file are filled with zeros if their shape is fixed (--shape).\n\n"
+              "  --threads N   worker threads (default 0 = all cores)\n"
+              "  --runs N      timed runs (default 20)\n"
+              "  --warmup N    untimed runs first (default 3)\n"
+              "  --json        one JSON object on stdout\n");
+    return o.help ? 0 : 2;
+  }
+  char err[2048];
+  Graph *g = load_model(&o, err, sizeof err);
+  if (!g) {
+    fail(err);
+    return 1;
+  }
+  Tensor ins[MAX_ARGS] = {0}, outs[MAX_ARGS] = {0};
+  int rc = 1;
+  BeModel *m = NULL;
+  double *lat = NULL;
+  if (g->ninputs > MAX_ARGS || g->noutputs > MAX_ARGS) {
+    fail("too many graph inputs or outputs");
+    goto out;
+  }
+  /* inputs without files: zeros of the model's fixed shape */
+  if (o.npos == 0 && o.nnamed == 0)
+    for (int i = 0; i < g->ninputs; i++) {
+      Value *v = g->inputs[i];
+      if (!ir_value_shape_known(v)) {
+        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", v->name, v->name);
+        goto fail;
+      }
+      Tensor *t = &ins[i];
+      t->dtype = v->dtype;
+      t->rank = v->rank;
+      memcpy(t->dims, v->dims, sizeof t->dims);
+      t->bytes = (size_t)ir_value_numel(v) * dtype_size(v->dtype);
+      t->data = calloc(1, t->bytes ? t->bytes : 1);
+    }
+  else if (read_inputs(&o, g, ins, err, sizeof err))
+    goto fail;
+  double t0 = now_ms();
+  if (!(m = tool_compile(g, &o, err, sizeof err))) goto fail;
+  double compile_ms = now_ms() - t0;
+  be_set_threads(m, o.threads);
+  if (alloc_outputs(g, outs, err, sizeof err)) goto fail;
+  for (int i = 0; i < o.warmup; i++)
+    if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+  lat = malloc(sizeof(double) * (size_t)o.runs);
+  for (int i = 0; i < o.runs; i++) {
+    double s = now_ms();
+    if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+    lat[i] = now_ms() - s;
+  }
+  qsort(lat, (size_t)o.runs, sizeof(double), cmp_dbl);
+  double med = lat[o.runs / 2], p90 = lat[(int)((o.runs - 1) * 0.9)];
+  double macs = tool_count_macs(g);
+  double gflops = macs > 0 ? 2.0 * macs / (med * 1e-3) / 1e9 : 0;
+  int threads = o.threads ? o.threads : onnxc_cpu_count();
+  if (o.json)
+    printf("{\"model\": \"%s\", \"threads\": %d, \"runs\": %d, \"compile_ms\": %.1f, \"min_ms\": %.4f, "
+           "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"max_ms\": %.4f, \"macs\": %.0f, \"gflops\": %.2f}\n",
+           o.model, threads, o.runs, compile_ms, lat[0], med, p90, lat[o.runs - 1], macs, gflops);
+  else
+    printf("%s: threads %d, compile %.1f ms, %d runs: min %.3f ms, median %.3f ms, p90 %.3f ms, max %.3f ms, "
+           "%.2f GFLOP/s\n",
+           o.model, threads, compile_ms, o.runs, lat[0], med, p90, lat[o.runs - 1], gflops);
+  rc = 0;
+  goto out;
+fail:
+  fail(err);
+out:
+  free(lat);
+  be_free(m);
+  for (int i = 0; i < MAX_ARGS; i++) {
+    tensor_free(&ins[i]);
+    free(outs[i].data);
+  }
+  ir_graph_free(g);
+  return rc;
+}
+
+static int cmd_dump(int argc, char **argv) {
+  Opts o;
+  if (parse_opts(argc, argv, &o, "dump")) return 2;
+  if (o.help || !o.model) {
+    usage_cmd("dump MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...",
+              "Prints the IR as text after the named stage (default: passes, the graph the backend sees).\n"
+              "  --after import   as read from the file\n"
+              "  --after shapes   after shape inference and folding of constant subgraphs\n"
+              "  --after passes   after the whole pass pipeline\n");
+    return o.help ? 0 : 2;
+  }
+  const char *after = o.after ? o.after : "passes";
+  if (strcmp(after, "import") && strcmp(after, "shapes") && strcmp(after, "passes")) {
+    fprintf(stderr, "onnxc dump: unknown stage '%s' (expected import, shapes or passes)\n", after);
+    return 2;
+  }
+  char err[2048];
+  Graph *g = load_model(&o, err, sizeof err);
+  if (!g) {
+    fail(err);
+    return 1;
+  }
+  int rc = 0;
+  if (!strcmp(after, "shapes")) rc = ir_infer_shapes(g);
+  else if (!strcmp(after, "passes")) {
+    PassOptions po = {0};
+    rc = pass_run_all(g, &po);
+  }
+  if (rc) fail(ir_last_error(g));
+  else ir_print(g, stdout);
+  ir_graph_free(g);
+  return rc ? 1 : 0;
+}
+
+static int cmd_compile(int argc, char **argv) {
+  Opts o;
+  if (parse_opts(argc, argv, &o, "compile")) return 2;
+  if (o.help || !o.model || !o.out) {
+    usage_cmd("compile MODEL -o OUT [--emit llvm|asm|obj] [--target T] [--shape NAME=DIMS]...",
+              "Compiles the model ahead of time for fixed input shapes.\n"
+              "  -o OUT        output file\n"
+              "  --emit KIND   llvm (LLVM IR text), asm, obj (relocatable object); default obj\n"
+              "  --target T    native (default), x86-64-avx512, x86-64-avx2, aarch64\n");
+    return o.help ? 0 : 2;
+  }
+  const char *emit = o.emit ? o.emit : "obj";
+  if (strcmp(emit, "llvm") && strcmp(emit, "asm") && strcmp(emit, "obj")) {
+    fprintf(stderr, "onnxc compile: unknown --emit '%s' (expected llvm, asm or obj)\n", emit);
+    return 2;
+  }
+  char err[2048];
+  Graph *g = load_model(&o, err, sizeof err);
+  if (!g) {
+    fail(err);
+    return 1;
+  }
+  int rc = 1;
+  for (int i = 0; i < g->ninputs; i++)
+    if (!ir_value_shape_known(g->inputs[i])) {
+      snprintf(err, sizeof err, "input '%s' has symbolic dims: fix them with --shape %s=DIMS", g->inputs[i]->name,
+               g->inputs[i]->name);
+      goto fail;
+    }
+  PassOptions po = {0};
+  if (pass_run_all(g, &po)) {
+    snprintf(err, sizeof err, "%s", ir_last_error(g));
+    goto fail;
+  }
+  BeOptions bo = {.target = o.target, .opt_level = 3};
+  if (be_emit(g, &bo, emit, o.out, err, sizeof err)) goto fail;
+  rc = 0;
+  goto out;
+fail:
+  fail(err);
+out:
+  ir_graph_free(g);
+  return rc;
+}
 
 int main(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "onnxc: not built yet\n");
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("onnxc 0.1.0\n");
+    return 0;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+  if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
+  fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

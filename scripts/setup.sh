@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# setup.sh — installs onnxc's dependencies from Debian's packages (and ONNX Runtime from npm, for
+# side-by-side checks and benchmarks), then configures and builds into ./build.
+# Idempotent: packages already installed are not touched.  Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config git
+      llvm-19-dev clang-19 lld-19 libzstd-dev zlib1g-dev libffi-dev libedit-dev libxml2-dev libncurses-dev
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+      libxsmm-dev libcriterion-dev
+      python3 python3-numpy python3-onnx python3-torch python3-torchvision)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node/npm may come from another apt source (the image's NodeSource); install Debian's only if absent
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ONNX Runtime (npm onnxruntime-node, CPU library inside the package) for reference outputs
+if [ ! -d bench/ort/node_modules/onnxruntime-node ]; then
+  bash bench/ort/setup.sh >/dev/null
+fi
+
+BUILD=${BUILD:-build}
+CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+[ "${CI:-}" = "true" ] && CMAKE_ARGS+=(-DONNXC_WERROR=ON)
+[ "${SANITIZE:-}" = "1" ] && CMAKE_ARGS+=(-DONNXC_SANITIZE=ON)
+cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
