@@ -37,3 +37,47 @@ void tu_output(Graph *g, Value *v) {
   g->outputs = outs;
   v->is_output = true;
 }
+
+Node *tu_node_n(Graph *g, Op op, int nin, Value **ins, int nout) {
+  Node *n = ir_node_new(g, op, NULL, nin, nout);
+  for (int i = 0; i < nin; i++) n->in[i] = ins[i];
+  for (int i = 0; i < nout; i++) {
+    n->out[i] = ir_value_new(g, NULL);
+    n->out[i]->producer = n;
+  }
+  return n;
+}
+
+Value *tu_const(Graph *g, DType t, int rank, const int64_t *dims, const double *vals) {
+  Value *v = ir_const_new(g, NULL, t, rank, dims);
+  for (int64_t i = 0, m = ir_value_numel(v); i < m; i++) ir_store_f64(t, v->data, i, vals[i]);
+  return v;
+}
+
+Value *tu_const_i64(Graph *g, int rank, const int64_t *dims, const int64_t *vals) {
+  Value *v = ir_const_new(g, NULL, DT_INT64, rank, dims);
+  int64_t m = ir_value_numel(v);
+  if (m > 0) memcpy(v->data, vals, sizeof(int64_t) * (size_t)m);
+  return v;
+}
+
+Attr *tu_attr(Graph *g, Node *n, const char *name, AttrType t) {
+  Attr *a = arena_alloc(g->arena, sizeof(Attr) * (size_t)(n->nattr + 1));
+  if (n->nattr) memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
+  n->attrs = a;
+  a += n->nattr++;
+  a->name = arena_strdup(g->arena, name);
+  a->type = t;
+  return a;
+}
+
+void tu_attr_int(Graph *g, Node *n, const char *name, int64_t v) { tu_attr(g, n, name, AT_INT)->i = v; }
+void tu_attr_float(Graph *g, Node *n, const char *name, float v) { tu_attr(g, n, name, AT_FLOAT)->f = v; }
+void tu_attr_str(Graph *g, Node *n, const char *name, const char *s) {
+  tu_attr(g, n, name, AT_STRING)->s = arena_strdup(g->arena, s);
+}
+void tu_attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v) {
+  Attr *a = tu_attr(g, n, name, AT_INTS);
+  a->n = cnt;
+  a->ints = arena_dup(g->arena, v, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+}

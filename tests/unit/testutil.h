@@ -10,4 +10,16 @@ Value *tu_const_f32(Graph *g, const char *name, int rank, const int64_t *dims, c
 /* a one-output node of op with the given inputs; returns its output value */
 Value *tu_node(Graph *g, Op op, int nin, Value **ins);
 void tu_output(Graph *g, Value *v);
+
+/* a node of op with nin inputs and nout fresh outputs */
+Node *tu_node_n(Graph *g, Op op, int nin, Value **ins, int nout);
+/* a constant of any dtype from doubles / int64s (numel entries) */
+Value *tu_const(Graph *g, DType t, int rank, const int64_t *dims, const double *vals);
+Value *tu_const_i64(Graph *g, int rank, const int64_t *dims, const int64_t *vals);
+/* attributes appended to a node */
+Attr *tu_attr(Graph *g, Node *n, const char *name, AttrType t);
+void tu_attr_int(Graph *g, Node *n, const char *name, int64_t v);
+void tu_attr_float(Graph *g, Node *n, const char *name, float v);
+void tu_attr_str(Graph *g, Node *n, const char *name, const char *s);
+void tu_attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v);
 #endif
