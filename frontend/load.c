@@ -212,14 +212,14 @@ static int parse_type(Loader *l, Scope *s, const Onnx__ValueInfoProto *vi, const
   ti->rank = -1;
   const Onnx__TypeProto *tp = vi->type;
   if (!tp || tp->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET) return 0;
-  static const char *const kinds[] = {[ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE] = "sequence",
-                                      [ONNX__TYPE_PROTO__VALUE_MAP_TYPE] = "map",
-                                      [ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE] = "sparse tensor",
-                                      [ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE] = "optional"};
+  static const char *const kinds[] = {[ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE] = "a sequence",
+                                      [ONNX__TYPE_PROTO__VALUE_MAP_TYPE] = "a map",
+                                      [ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE] = "a sparse tensor",
+                                      [ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE] = "an optional"};
   if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
     unsigned k = (unsigned)tp->value_case;
-    return serr(l, s, "%s: only tensor types are supported (this is a %s)", what,
-                k < sizeof kinds / sizeof *kinds && kinds[k] ? kinds[k] : "unknown type");
+    return serr(l, s, "%s: only tensor types are supported (this is %s)", what,
+                k < sizeof kinds / sizeof *kinds && kinds[k] ? kinds[k] : "an unknown type");
   }
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   int et = tt && tt->has_elem_type ? tt->elem_type : 0;
@@ -347,7 +347,7 @@ static AttrType attr_type(const Onnx__AttributeProto *ap) {
 }
 
 static const char *bytes_str(Loader *l, Scope *s, const ProtobufCBinaryData *b, const char *what) {
-  if (memchr(b->data, 0, b->len)) {
+  if (b->len && memchr(b->data, 0, b->len)) {
     serr(l, s, "%s: string contains a NUL byte", what);
     return NULL;
   }
@@ -404,11 +404,7 @@ static int import_attr(Loader *l, Scope *s, Node *n, Onnx__AttributeProto *ap, A
       vs[i] = const_value(g, *str(tp->name) ? tp->name : a->name, &t, false);
     }
     if (one) a->t = vs[0], a->n = 0;
-    else a->graphs = NULL, a->n = cnt;
-    if (!one) {
-      /* AT_TENSORS: Attr has no Value list; keep them reachable through t (first) and n */
-      a->t = cnt ? vs[0] : NULL;
-    }
+    else a->tensors = vs;
     return 0;
   }
   case AT_GRAPH:
@@ -423,6 +419,324 @@ static int import_attr(Loader *l, Scope *s, Node *n, Onnx__AttributeProto *ap, A
   default:
     if (ap->sparse_tensor || ap->n_sparse_tensors) return serr(l, s, "%s: sparse tensors are not supported", what);
     if (ap->tp || ap->n_type_protos) return serr(l, s, "%s: type attributes are not supported", what);
+    if (a->type == AT_UNDEF) return serr(l, s, "%s has no type and no value", what);
     return serr(l, s, "%s: attribute type %d is not supported", what, (int)a->type);
   }
+}
+
+/* ---- nodes ---- */
+static void arity_str(char *buf, size_t len, int lo, int hi) {
+  if (hi < 0) snprintf(buf, len, "%d or more", lo);
+  else if (lo == hi) snprintf(buf, len, "%d", lo);
+  else snprintf(buf, len, "%d..%d", lo, hi);
+}
+
+static int check_arity(Loader *l, Scope *s, Op op, const Onnx__NodeProto *np, const char *desc) {
+  const OpInfo *oi = &ir_ops[op];
+  char want[32];
+  if (np->n_input < (size_t)oi->min_in || (oi->max_in >= 0 && np->n_input > (size_t)oi->max_in)) {
+    arity_str(want, sizeof want, oi->min_in, oi->max_in);
+    return serr(l, s, "%s: has %zu inputs, expects %s", desc, np->n_input, want);
+  }
+  if (np->n_output < (size_t)oi->min_out || (oi->max_out >= 0 && np->n_output > (size_t)oi->max_out)) {
+    arity_str(want, sizeof want, oi->min_out, oi->max_out);
+    return serr(l, s, "%s: has %zu outputs, expects %s", desc, np->n_output, want);
+  }
+  return 0;
+}
+
+typedef char Desc[400]; /* "node 'name' (Op)", on the stack: only needed when reporting */
+
+static const char *node_desc(Desc d, const char *name, const char *op) {
+  snprintf(d, sizeof(Desc), "node '%.200s' (%.100s)", name, op);
+  return d;
+}
+
+/* pass 1: the node and its outputs (a Constant becomes a VK_CONST value, no node) */
+static int define_node(Loader *l, Scope *s, Onnx__NodeProto *np, size_t idx, Node **out) {
+  Graph *g = s->g;
+  const char *op_type = str(np->op_type);
+  *out = NULL;
+  if (!*op_type) return serr(l, s, "node #%zu ('%.200s') has no op_type", idx, str(np->name));
+  if (!default_domain(np->domain) || ir_op_lookup(op_type) == OP_COUNT) /* check_unsupported caught these */
+    return serr(l, s, "node '%.200s': unsupported operator %.100s", str(np->name), op_type);
+  if (g->opset <= 0)
+    return serr(l, s, "node '%.200s' (%.100s) uses the default domain, but the model imports no opset for it",
+                str(np->name), op_type);
+  Op op = ir_op_lookup(op_type);
+  if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
+    return serr(l, s, "node '%.200s' has too many inputs or outputs", str(np->name));
+  Desc d, num, how;
+  snprintf(num, sizeof num, "#%zu", idx);
+  const char *desc = node_desc(d, *str(np->name) ? np->name : num, op_type);
+  if (op == OP_Constant) return import_constant(l, s, np, desc);
+  if (check_arity(l, s, op, np, desc)) return -1;
+  Node *n = ir_node_new(g, op, np->name, (int)np->n_input, (int)np->n_output);
+  for (int j = 0; j < n->nout; j++) {
+    if (!*np->output[j]) continue; /* missing optional output */
+    Value *v = ir_value_new(g, np->output[j]);
+    v->producer = n;
+    n->out[j] = v;
+    snprintf(how, sizeof how, "output of %s", desc);
+    if (!define(l, s, v, how)) return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+/* pass 2: inputs and attributes */
+static int link_node(Loader *l, Scope *s, Onnx__NodeProto *np, Node *n) {
+  Desc d;
+  const char *desc = node_desc(d, n->name, ir_ops[n->op].name);
+  for (int j = 0; j < n->nin; j++) {
+    if (!*np->input[j]) continue; /* missing optional input */
+    if (!(n->in[j] = resolve(l, s, np->input[j])))
+      return l->c.failed ? -1 : serr(l, s, "%s: input '%.200s' is not defined", desc, np->input[j]);
+  }
+  n->nattr = (int)np->n_attribute;
+  n->attrs = arena_alloc(s->g->arena, sizeof(Attr) * (np->n_attribute ? np->n_attribute : 1));
+  for (int j = 0; j < n->nattr; j++) {
+    if (import_attr(l, s, n, np->attribute[j], &n->attrs[j], desc)) return -1;
+    for (int k = 0; k < j; k++)
+      if (!strcmp(n->attrs[k].name, n->attrs[j].name))
+        return serr(l, s, "%s: attribute '%.100s' is given twice", desc, n->attrs[j].name);
+  }
+  return 0;
+}
+
+/* ---- graphs ---- */
+static Value **value_list(Graph *g, size_t n) {
+  return arena_alloc(g->arena, sizeof(Value *) * (n ? n : 1));
+}
+
+static int import_initializers(Loader *l, Scope *s, Onnx__GraphProto *gp) {
+  if (gp->n_sparse_initializer) return serr(l, s, "sparse initializers are not supported");
+  for (size_t i = 0; i < gp->n_initializer; i++) {
+    Onnx__TensorProto *tp = gp->initializer[i];
+    if (!*str(tp->name)) return serr(l, s, "initializer #%zu has no name", i);
+    char what[700];
+    snprintf(what, sizeof what, "%sinitializer '%.200s'", s->where, tp->name);
+    FeTensor t;
+    if (fe_tensor_decode(&l->c, tp, what, &t)) return -1;
+    if (!define(l, s, const_value(s->g, tp->name, &t, true), "an initializer")) return -1;
+  }
+  return 0;
+}
+
+/* graph inputs that name an initializer are constants (older exporters list them); the rest are
+ * runtime inputs, which the main graph needs typed */
+static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
+  Graph *g = s->g;
+  g->inputs = value_list(g, gp->n_input);
+  for (size_t i = 0; i < gp->n_input; i++) {
+    const Onnx__ValueInfoProto *vi = gp->input[i];
+    const char *name = str(vi->name);
+    if (!*name) return serr(l, s, "graph input #%zu has no name", i);
+    Desc what;
+    snprintf(what, sizeof what, "graph input '%.200s'", name);
+    TypeInfo ti;
+    if (parse_type(l, s, vi, what, &ti)) return -1;
+    Entry *e = scope_find(s, name);
+    if (e && e->v->kind == VK_CONST && !e->is_input) {
+      e->is_input = true;
+      if (check_dtype(l, s, e->v, &ti, what)) return -1;
+      continue;
+    }
+    if (!ti.has_type && !g->parent) return serr(l, s, "%s has no tensor type", what);
+    Value *v = ir_value_new(g, name);
+    v->kind = VK_INPUT;
+    set_type(v, &ti);
+    if (!(e = define(l, s, v, "a graph input"))) return -1;
+    e->is_input = true;
+    g->inputs[g->ninputs++] = v;
+  }
+  return 0;
+}
+
+static int import_outputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
+  Graph *g = s->g;
+  if (!gp->n_output) return serr(l, s, "graph '%.200s' has no outputs", g->name);
+  g->outputs = value_list(g, gp->n_output);
+  for (size_t i = 0; i < gp->n_output; i++) {
+    const Onnx__ValueInfoProto *vi = gp->output[i];
+    const char *name = str(vi->name);
+    if (!*name) return serr(l, s, "graph output #%zu has no name", i);
+    Desc what;
+    snprintf(what, sizeof what, "graph output '%.200s'", name);
+    TypeInfo ti;
+    if (parse_type(l, s, vi, what, &ti)) return -1;
+    Value *v = resolve(l, s, name);
+    if (!v) return l->c.failed ? -1 : serr(l, s, "%s is not produced by any node, input or initializer", what);
+    for (int k = 0; k < g->noutputs; k++)
+      if (g->outputs[k] == v) return serr(l, s, "%s is listed twice", what);
+    if (v->kind == VK_TEMP && ti.has_type) set_type(v, &ti); /* recorded; shape inference recomputes */
+    else if (check_dtype(l, s, v, &ti, what)) return -1;
+    v->is_output = true;
+    g->outputs[g->noutputs++] = v;
+  }
+  return 0;
+}
+
+static int import_graph(Loader *l, Scope *s, Onnx__GraphProto *gp) {
+  if (gp->n_node > INT_MAX / 2) return serr(l, s, "graph has too many nodes");
+  Node **nodes = calloc(gp->n_node ? gp->n_node : 1, sizeof *nodes);
+  if (!nodes) return serr(l, s, "out of memory");
+  int rc = import_initializers(l, s, gp) || import_inputs(l, s, gp) ? -1 : 0;
+  for (size_t i = 0; !rc && i < gp->n_node; i++) rc = define_node(l, s, gp->node[i], i, &nodes[i]);
+  for (size_t i = 0; !rc && i < gp->n_node; i++)
+    if (nodes[i]) rc = link_node(l, s, gp->node[i], nodes[i]);
+  if (!rc) rc = import_outputs(l, s, gp);
+  free(nodes);
+  return rc;
+}
+
+static Graph *import_subgraph(Loader *l, Scope *parent, const Node *n, const char *attr, Onnx__GraphProto *gp) {
+  Graph *pg = parent->g;
+  if (pg->depth + 1 > IR_MAX_DEPTH) {
+    serr(l, parent, "node '%.200s': subgraphs are nested more than %d levels deep", n->name, IR_MAX_DEPTH);
+    return NULL;
+  }
+  Graph *g = ir_graph_new_sub(pg);
+  g->name = *str(gp->name) ? arena_strdup(g->arena, gp->name) : arena_printf(g->arena, "%s.%s", n->name, attr);
+  Scope s = {.parent = parent, .g = g};
+  s.where = arena_printf(g->arena, "%ssubgraph '%s' of node '%.200s': ", parent->where, attr, n->name);
+  int rc = import_graph(l, &s, gp);
+  free(s.tab);
+  return rc ? NULL : g;
+}
+
+/* ---- --shape overrides ---- */
+typedef struct Binding {
+  const char *sym;
+  int64_t dim;
+} Binding;
+
+static int bind_sym(Loader *l, Binding *b, int *nb, const char *sym, int64_t dim) {
+  for (int i = 0; i < *nb; i++)
+    if (!strcmp(b[i].sym, sym)) {
+      if (b[i].dim != dim)
+        return fe_error(&l->c, "--shape: dim '%.100s' is given as both %lld and %lld", sym,
+                        (long long)b[i].dim, (long long)dim);
+      return 0;
+    }
+  b[(*nb)++] = (Binding){sym, dim};
+  return 0;
+}
+
+static int apply_shape(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *nb) {
+  const char *name = str(sh->name);
+  Value *v = NULL;
+  for (int i = 0; i < g->ninputs && !v; i++)
+    if (!strcmp(g->inputs[i]->name, name)) v = g->inputs[i];
+  if (!v) {
+    for (int i = 0; i < g->nvalues; i++)
+      if (g->values[i]->kind == VK_CONST && !strcmp(g->values[i]->name, name))
+        return fe_error(&l->c, "--shape '%.200s': that is an initializer, not a graph input", name);
+    char list[256] = "";
+    for (int i = 0, o = 0; i < g->ninputs && o < (int)sizeof list; i++)
+      o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "", g->inputs[i]->name);
+    return fe_error(&l->c, "--shape '%.200s': the model has no input of that name (inputs: %s)", name, list);
+  }
+  char have[200];
+  ir_shape_str(v, have, sizeof have);
+  int64_t n;
+  if (sh->rank < 0 || sh->rank > IR_MAX_RANK)
+    return fe_error(&l->c, "--shape '%.200s': rank %d is not supported (at most %d)", name, sh->rank, IR_MAX_RANK);
+  if (!ir_numel_ok(sh->rank, sh->dims, &n) || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &n))
+    return fe_error(&l->c, "--shape '%.200s': dims must be >= 0 and their product must not overflow", name);
+  if (v->rank >= 0 && v->rank != sh->rank)
+    return fe_error(&l->c, "--shape '%.200s': rank %d does not match the model's rank %d (%s)", name,
+                    sh->rank, v->rank, have);
+  for (int d = 0; d < sh->rank; d++) {
+    if (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != sh->dims[d])
+      return fe_error(&l->c, "--shape '%.200s': dim %d is %lld, but the model fixes it to %lld (%s)", name, d,
+                      (long long)sh->dims[d], (long long)v->dims[d], have);
+    if (v->rank >= 0 && v->sym[d] && bind_sym(l, b, nb, v->sym[d], sh->dims[d])) return -1;
+  }
+  ir_value_set_shape(v, sh->rank, sh->dims);
+  memset(v->sym, 0, sizeof v->sym);
+  return 0;
+}
+
+/* fixes the named inputs, then any other input dim with the same dim_param as a fixed one */
+static int apply_shapes(Loader *l, Graph *g, const FeOptions *opt) {
+  if (!opt || opt->nshapes <= 0) return 0;
+  Binding *b = calloc((size_t)opt->nshapes * IR_MAX_RANK, sizeof *b);
+  if (!b) return fe_error(&l->c, "out of memory");
+  int nb = 0, rc = 0;
+  for (int i = 0; !rc && i < opt->nshapes; i++) rc = apply_shape(l, g, &opt->shapes[i], b, &nb);
+  for (int i = 0; !rc && i < g->ninputs; i++) {
+    Value *v = g->inputs[i];
+    for (int d = 0; d < v->rank; d++)
+      for (int k = 0; k < nb && v->sym[d]; k++)
+        if (!strcmp(b[k].sym, v->sym[d])) {
+          v->dims[d] = b[k].dim;
+          v->sym[d] = NULL;
+        }
+  }
+  free(b);
+  return rc;
+}
+
+/* ---- the model ---- */
+static int check_model(Loader *l, Graph *g) {
+  const Onnx__ModelProto *m = l->m;
+  int64_t irv = m->has_ir_version ? m->ir_version : 0;
+  if (irv < 3 || irv > 12)
+    return fe_error(&l->c, "ir_version %lld is not supported (need 3..12)", (long long)irv);
+  if (!m->graph) return fe_error(&l->c, "model has no graph");
+  for (size_t i = 0; i < m->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+    const char *d = default_domain(o->domain) ? "ai.onnx" : o->domain;
+    if (!o->has_version || o->version < 1 || o->version > 10000)
+      return fe_error(&l->c, "opset_import for domain '%.100s' has version %lld", d, (long long)o->version);
+    if (opset_of(m, o->domain) != o->version)
+      return fe_error(&l->c, "opset_import lists domain '%.100s' twice with different versions", d);
+  }
+  g->opset = opset_of(m, "");
+  return 0;
+}
+
+static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, const FeOptions *opt) {
+  Onnx__ModelProto *m = (Onnx__ModelProto *)fe_unpack(&l->c, &onnx__model_proto__descriptor, buf, len);
+  free(owned); /* the unpacked model holds its own copy */
+  if (!m) return NULL;
+  l->m = m;
+  Graph *g = ir_graph_new();
+  l->c.arena = g->arena;
+  Scope s = {.g = g, .where = ""};
+  int rc = check_model(l, g) || check_unsupported(l) ? -1 : 0;
+  if (!rc) {
+    if (*str(m->graph->name)) g->name = arena_strdup(g->arena, m->graph->name);
+    rc = import_graph(l, &s, m->graph);
+  }
+  if (!rc) rc = apply_shapes(l, g, opt);
+  free(s.tab);
+  onnx__model_proto__free_unpacked(m, &l->c.pb_alloc);
+  if (rc) {
+    if (!l->c.failed) fe_error(&l->c, "import failed");
+    ir_graph_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+Graph *fe_load_buffer(const void *buf, size_t len, const char *model_dir, const FeOptions *opt, char *err,
+                      size_t errlen) {
+  Loader l;
+  fe_init(&l.c, "<buffer>", model_dir, opt ? opt->max_bytes : 0, err, errlen);
+  return load(&l, buf, len, NULL, opt);
+}
+
+Graph *fe_load(const char *path, const FeOptions *opt, char *err, size_t errlen) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  Loader l;
+  fe_init(&l.c, path, dir, opt ? opt->max_bytes : 0, err, errlen);
+  uint8_t *buf;
+  size_t len;
+  if (fe_read_file(&l.c, path, &buf, &len)) return NULL;
+  return load(&l, buf, len, buf, opt);
 }

@@ -50,18 +50,18 @@ static int open_contained(Fe *c, const char *what, const char *location) {
   if (location[0] == '/')
     return fe_error(c, "%s: external data location '%s' is an absolute path (must be relative to the "
                        "model's folder)", what, location);
+  for (const char *p = location; *p;) {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && p[0] == '.' && p[1] == '.')
+      return fe_error(c, "%s: external data location '%s' contains '..' (must stay inside the "
+                         "model's folder)", what, location);
+    p += n + (p[n] == '/');
+  }
   if (!c->dir)
     return fe_error(c, "%s: external data '%s' needs the model's folder, and none was given", what,
                     location);
   char *path = strdup(location);
   if (!path) return fe_error(c, "%s: out of memory", what);
-  for (char *s = path, *comp; (comp = strtok_r(s, "/", &s));)
-    if (!strcmp(comp, "..")) {
-      free(path);
-      return fe_error(c, "%s: external data location '%s' contains '..' (must stay inside the "
-                         "model's folder)", what, location);
-    }
-  strcpy(path, location);
   int dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {
     int e = errno;
@@ -74,14 +74,18 @@ static int open_contained(Fe *c, const char *what, const char *location) {
     int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (next ? O_DIRECTORY : O_NONBLOCK);
     int fd = openat(dirfd, comp, flags);
     int e = errno;
-    close(dirfd);
     if (fd < 0) {
-      const char *why = e == ELOOP ? "is a symbolic link (refused; copy the file into the model's folder)"
-                                   : strerror(e);
+      /* O_NOFOLLOW fails with ELOOP on a symlink, or ENOTDIR when O_DIRECTORY is also given */
+      struct stat st;
+      bool link = (e == ELOOP || e == ENOTDIR) && fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                  S_ISLNK(st.st_mode);
+      const char *why = link ? "is a symbolic link (refused; copy the file into the model's folder)" : strerror(e);
       fe_error(c, "%s: external data '%s': %s", what, location, why);
+      close(dirfd);
       free(path);
       return -1;
     }
+    close(dirfd);
     dirfd = fd;
     comp = next;
   }

@@ -142,58 +142,124 @@ void ir_value_replace_uses(Graph *g, Value *from, Value *to) {
     if (g->outputs[i] == from) g->outputs[i] = to;
 }
 
-/* Kahn's algorithm over producer edges; values produced outside the node list count as ready. */
+/* The values node n reads from g: its inputs, plus values its subgraphs capture from g (a
+ * capture in a nested subgraph reaches g through a chain of ->outer links). */
+static void collect_captures(const Graph *g, const Graph *sub, Value ***deps, int *n, int *cap) {
+  for (int i = 0; i < sub->nvalues; i++) {
+    Value *v = sub->values[i];
+    while (v && v->outer && v->kind != VK_TEMP) {
+      Value *o = v->outer;
+      if (o->id < g->nvalues && g->values[o->id] == o) {
+        if (*n == *cap) {
+          *cap = *cap ? *cap * 2 : 16;
+          *deps = realloc(*deps, sizeof(Value *) * (size_t)*cap);
+          if (!*deps) abort();
+        }
+        (*deps)[(*n)++] = o;
+        break;
+      }
+      v = o;
+    }
+  }
+  for (int k = 0; k < sub->nnodes; k++) {
+    const Node *m = sub->nodes[k];
+    for (int a = 0; a < m->nattr; a++) {
+      if (m->attrs[a].type == AT_GRAPH && m->attrs[a].g) collect_captures(g, m->attrs[a].g, deps, n, cap);
+      if (m->attrs[a].type == AT_GRAPHS)
+        for (int j = 0; j < m->attrs[a].n; j++) collect_captures(g, m->attrs[a].graphs[j], deps, n, cap);
+    }
+  }
+}
+
+static int node_deps(const Graph *g, const Node *nd, Value ***deps, int *cap) {
+  int n = 0;
+  for (int j = 0; j < nd->nin; j++) {
+    if (n == *cap) {
+      *cap = *cap ? *cap * 2 : 16;
+      *deps = realloc(*deps, sizeof(Value *) * (size_t)*cap);
+      if (!*deps) abort();
+    }
+    (*deps)[n++] = nd->in[j];
+  }
+  for (int a = 0; a < nd->nattr; a++) {
+    if (nd->attrs[a].type == AT_GRAPH && nd->attrs[a].g) collect_captures(g, nd->attrs[a].g, deps, &n, cap);
+    if (nd->attrs[a].type == AT_GRAPHS)
+      for (int j = 0; j < nd->attrs[a].n; j++) collect_captures(g, nd->attrs[a].graphs[j], deps, &n, cap);
+  }
+  return n;
+}
+
+/* Kahn's algorithm over producer edges (inputs and subgraph captures); values produced outside the
+ * node list count as ready. */
 int ir_graph_toposort(Graph *g) {
   int n = g->nnodes;
   if (n == 0) return 0;
   int *indeg = calloc((size_t)n, sizeof(int));
   Node **order = calloc((size_t)n, sizeof(Node *));
-  int *pos = calloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer index + 1 */
-  if (!indeg || !order || !pos) abort();
+  int *prod = calloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer index + 1 */
+  int *ucount = calloc((size_t)n + 1, sizeof(int));
+  if (!indeg || !order || !prod || !ucount) abort();
   for (int i = 0; i < n; i++) g->nodes[i]->id = i;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < g->nodes[i]->nout; j++) {
       Value *v = g->nodes[i]->out[j];
-      if (v && v->id < g->nvalues && g->values[v->id] == v) pos[v->id] = i + 1;
+      if (v && v->id < g->nvalues && g->values[v->id] == v) prod[v->id] = i + 1;
     }
-  /* successor lists built on the fly: count edges */
+  /* edges producer -> consumer, in CSR form */
+  Value **deps = NULL;
+  int cap = 0, nedges = 0;
   for (int i = 0; i < n; i++) {
-    Node *nd = g->nodes[i];
-    for (int j = 0; j < nd->nin; j++) {
-      Value *v = nd->in[j];
-      if (v && v->id < g->nvalues && g->values[v->id] == v && pos[v->id]) indeg[i]++;
+    int nd = node_deps(g, g->nodes[i], &deps, &cap);
+    for (int j = 0; j < nd; j++) {
+      Value *v = deps[j];
+      if (v && v->id < g->nvalues && g->values[v->id] == v && prod[v->id]) {
+        indeg[i]++;
+        ucount[prod[v->id] - 1]++;
+        nedges++;
+      }
+    }
+  }
+  int *start = calloc((size_t)n + 1, sizeof(int)), *fill = calloc((size_t)n + 1, sizeof(int));
+  int *succ = calloc((size_t)nedges + 1, sizeof(int));
+  if (!start || !fill || !succ) abort();
+  for (int i = 0; i < n; i++) start[i + 1] = start[i] + ucount[i];
+  for (int i = 0; i < n; i++) {
+    int nd = node_deps(g, g->nodes[i], &deps, &cap);
+    for (int j = 0; j < nd; j++) {
+      Value *v = deps[j];
+      if (v && v->id < g->nvalues && g->values[v->id] == v && prod[v->id]) {
+        int p = prod[v->id] - 1;
+        succ[start[p] + fill[p]++] = i;
+      }
     }
   }
   int head = 0, tail = 0;
   for (int i = 0; i < n; i++)
     if (indeg[i] == 0) order[tail++] = g->nodes[i];
   while (head < tail) {
-    Node *nd = order[head++];
-    for (int j = 0; j < nd->nout; j++) {
-      Value *v = nd->out[j];
-      if (!v) continue;
-      for (int k = 0; k < n; k++) {
-        Node *m = g->nodes[k];
-        for (int q = 0; q < m->nin; q++)
-          if (m->in[q] == v && --indeg[k] == 0) order[tail++] = m;
-      }
-    }
+    int p = order[head++]->id;
+    for (int e = start[p]; e < start[p + 1]; e++)
+      if (--indeg[succ[e]] == 0) order[tail++] = g->nodes[succ[e]];
   }
   int rc = 0;
   if (tail != n) {
     for (int i = 0; i < n; i++)
       if (indeg[i] > 0) {
-        rc = ir_node_error(g, g->nodes[i], "graph has a cycle through this node (or an input that is "
-                                           "produced later and never becomes ready)");
+        rc = ir_node_error(g, g->nodes[i], "graph has a cycle through this node");
         break;
       }
   } else {
     memcpy(g->nodes, order, sizeof(Node *) * (size_t)n);
     for (int i = 0; i < n; i++) g->nodes[i]->id = i;
   }
+  free(deps);
   free(indeg);
   free(order);
-  free(pos);
+  free(prod);
+  free(ucount);
+  free(start);
+  free(fill);
+  free(succ);
   return rc;
 }
 
