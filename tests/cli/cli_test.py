@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""cli_test.py — the onnxc command line on good and bad input: exit codes (0 ok, 1 bad input,
+2 usage), one-line error messages naming the problem, never a signal.
+
+  cli_test.py --onnxc build/onnxc --work DIR
+Ends with 'cli: N passed, N failed'."""
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXAMPLE = os.path.join(ROOT, "examples", "cnn")
+
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   %s" % name)
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, detail))
+
+
+def run(onnxc, *args):
+    p = subprocess.run([onnxc] + list(args), capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect_error(onnxc, name, args, code, needle):
+    rc, out, err = run(onnxc, *args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(name, rc == code and len(lines) == 1 and needle.lower() in err.lower(),
+          "(exit %d, stderr %r)" % (rc, err[:300]))
+
+
+def add_model(w, x_shape=(2, 3)):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x_shape))
+    c = numpy_helper.from_array(np.ones(x_shape, np.float32), "c")
+    g = helper.make_graph([helper.make_node("Add", ["x", "c"], ["y"])], "g", [x], [y], [c])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    w = a.work
+    shutil.rmtree(w, ignore_errors=True)
+    os.makedirs(w)
+    o = a.onnxc
+    rnd = random.Random(1)
+
+    # usage and help
+    rc, out, _ = run(o, "--help")
+    check("help exits 0", rc == 0 and "commands:" in out)
+    for cmd in ["info", "run", "compile", "bench", "dump"]:
+        rc, out, _ = run(o, cmd, "--help")
+        check("%s --help exits 0" % cmd, rc == 0 and ("usage: onnxc " + cmd) in out)
+    rc, _, err = run(o)
+    check("no command is a usage error (exit 2, usage on stderr)", rc == 2 and err.startswith("usage:"))
+    rc, _, err = run(o, "frobnicate")
+    check("unknown command exits 2", rc == 2 and "unknown command" in err)
+    expect_error(o, "unknown option exits 2", ["run", os.path.join(EXAMPLE, "model.onnx"), "--bogus"], 2, "unknown option")
+    expect_error(o, "bad --shape exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--shape", "x=1xZ"], 2, "bad dims")
+
+    # malformed model files
+    good = add_model(w).SerializeToString()
+    cases = {
+        "empty": b"",
+        "truncated": good[: len(good) // 2],
+        "random bytes": bytes(rnd.getrandbits(8) for _ in range(4096)),
+    }
+    for name, data in cases.items():
+        p = os.path.join(w, name.replace(" ", "_") + ".onnx")
+        open(p, "wb").write(data)
+        rc, _, err = run(o, "info", p)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check("malformed model (%s) -> exit 1, one line" % name, rc == 1 and len(lines) == 1, "(exit %d, %r)" % (rc, err[:300]))
+
+    m = add_model(w)
+    m.graph.initializer[0].dims[0] = -1
+    p = os.path.join(w, "negdim.onnx")
+    open(p, "wb").write(m.SerializeToString())
+    expect_error(o, "initializer dim -1 -> exit 1", ["info", p], 1, "'c'")
+
+    m = add_model(w)
+    m.graph.initializer[0].raw_data = m.graph.initializer[0].raw_data[:-4]
+    p = os.path.join(w, "rawlen.onnx")
+    open(p, "wb").write(m.SerializeToString())
+    expect_error(o, "raw_data of the wrong length -> exit 1", ["info", p], 1, "raw_data")
+
+    expect_error(o, "missing model file -> exit 1", ["info", os.path.join(w, "nope.onnx")], 1, "nope.onnx")
+    expect_error(o, "a folder as model -> exit 1", ["info", w], 1, w)
+
+    # unsupported ops: one error listing all, sorted
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    g = helper.make_graph([helper.make_node("Zeta", ["x"], ["t"]), helper.make_node("Alpha", ["t"], ["u"]),
+                           helper.make_node("Zeta", ["u"], ["y"])], "g", [x], [y])
+    p = os.path.join(w, "unsupported.onnx")
+    open(p, "wb").write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    rc, _, err = run(o, "info", p)
+    check("unsupported ops listed once, sorted", rc == 1 and "Alpha" in err and "Zeta" in err
+          and err.index("Alpha") < err.index("Zeta") and err.count("Zeta") == 1, err[:300])
+
+    # run: wrong input shape / dtype / missing input
+    p = os.path.join(w, "add.onnx")
+    onnx.save(add_model(w), p)
+    np.save(os.path.join(w, "x_bad.npy"), np.zeros((3, 3), np.float32))
+    np.save(os.path.join(w, "x_int.npy"), np.zeros((2, 3), np.int64))
+    np.save(os.path.join(w, "x.npy"), np.arange(6, dtype=np.float32).reshape(2, 3))
+    expect_error(o, "wrong input shape -> exit 1", ["run", p, os.path.join(w, "x_bad.npy")], 1, "dim 0")
+    expect_error(o, "wrong input dtype -> exit 1", ["run", p, os.path.join(w, "x_int.npy")], 1, "dtype")
+    expect_error(o, "missing input -> exit 1", ["run", p], 1, "no data for input 'x'")
+    expect_error(o, "unknown input name -> exit 1", ["run", p, "-i", "nope=" + os.path.join(w, "x.npy")], 1, "no input named")
+    open(os.path.join(w, "junk.npy"), "wb").write(b"\x93NUMPY\x01\x00garbage")
+    expect_error(o, "malformed .npy -> exit 1", ["run", p, os.path.join(w, "junk.npy")], 1, "junk.npy")
+
+    # run: a correct run writes output_0.npy
+    od = os.path.join(w, "out")
+    rc, out, err = run(o, "run", p, os.path.join(w, "x.npy"), "-o", od)
+    ok = rc == 0 and os.path.exists(os.path.join(od, "output_0.npy"))
+    if ok:
+        got = np.load(os.path.join(od, "output_0.npy"))
+        ok = np.array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3) + 1)
+    check("run writes output_0.npy with the right values", ok, err[:300])
+
+    print("cli: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
