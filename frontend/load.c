@@ -466,7 +466,8 @@ static int define_node(Loader *l, Scope *s, Onnx__NodeProto *np, size_t idx, Nod
   Op op = ir_op_lookup(op_type);
   if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
     return serr(l, s, "node '%.200s' has too many inputs or outputs", str(np->name));
-  Desc d, num, how;
+  Desc d, num;
+  char how[sizeof(Desc) + 16];
   snprintf(num, sizeof num, "#%zu", idx);
   const char *desc = node_desc(d, *str(np->name) ? np->name : num, op_type);
   if (op == OP_Constant) return import_constant(l, s, np, desc);
