@@ -143,6 +143,17 @@ KV kb_erf(KB *kb, KV x);
 KV kb_pow(KB *kb, KV x, KV y);
 KV kb_sin(KB *kb, KV x);
 KV kb_cos(KB *kb, KV x);
+KV kb_expm1(KB *kb, KV x);  /* e^x - 1, accurate near 0 */
+KV kb_log1p(KB *kb, KV x);  /* log(1 + x), accurate near 0 */
+KV kb_tan(KB *kb, KV x);
+KV kb_atan(KB *kb, KV x);
+KV kb_asin(KB *kb, KV x);
+KV kb_acos(KB *kb, KV x);
+KV kb_sinh(KB *kb, KV x);
+KV kb_cosh(KB *kb, KV x);
+KV kb_asinh(KB *kb, KV x);
+KV kb_acosh(KB *kb, KV x);
+KV kb_atanh(KB *kb, KV x);
 
 /* ---- variables and control flow ---- */
 KVar kb_var(KB *kb, KT t, KV init);

@@ -1,0 +1,75 @@
+/* gen_contract.h — internals of the F_CONTRACT generators (gen_contract.c, gen_gemm.c, gen_conv.c).
+ *
+ * The GEMM engine (gen_gemm.c) emits a parallel loop over tasks = batch × M-blocks × N-panels:
+ *
+ *     C[b](i, j) = post(alpha · Σ_k A[b](i, k) · B[b](k, j) + beta · bias[b](i, j))
+ *
+ * A is read as broadcast scalars (raw strides, or packed at compile time into MR-row panels);
+ * B is read as vectors from NR-wide panels: packed at compile time when constant, otherwise packed
+ * per task into per-thread scratch (by a strided copy, or by a caller-supplied packer such as
+ * im2col).  The microkernel keeps an MR × NR tile of accumulators in registers over a K block. */
+#ifndef ONNXC_GEN_CONTRACT_H
+#define ONNXC_GEN_CONTRACT_H
+
+#include "gen_util.h"
+
+#define GEMM_MAX_BD (IR_MAX_RANK + 2)
+
+typedef struct GemmSpec GemmSpec;
+
+/* Fills dst (klen rows of s->nrp compute-type elements, row stride nrp) with B(k0 + r, n0 + j) for
+ * r < klen, j < nrp (columns >= N may hold anything finite).  bidx: the batch indices. */
+typedef void (*GemmPackFn)(GenCtx *c, const GemmSpec *s, KV const *bidx, KV k0, KV klen, KV n0, KV dst,
+                           void *ud);
+/* optional epilogue hook applied to each result vector (compute type) before it is stored */
+typedef KV (*GemmPostFn)(KB *kb, KV v, void *ud);
+
+struct GemmSpec {
+  DType dt; /* storage dtype of A, B, C (and bias) */
+  int64_t M, N, K;
+  int nbd;                      /* batch dims */
+  int64_t bdims[GEMM_MAX_BD];
+  /* A(i, k) at a + a_off(b) + i*a_rs + k*a_cs (elements); a_const: pack at compile time from it */
+  KV a;
+  const Value *a_const;
+  int64_t a_rs, a_cs, a_bs[GEMM_MAX_BD];
+  /* B(k, n) likewise; b_const: pack at compile time; pack: custom run-time packer (then b unused) */
+  KV b;
+  const Value *b_const;
+  int64_t b_rs, b_cs, b_bs[GEMM_MAX_BD];
+  GemmPackFn pack;
+  void *pack_ud;
+  int64_t k_align; /* custom packers: K blocks are multiples of this (0/1: any) */
+  /* C(i, j) at c + c_off(b) + i*ldc + j */
+  KV c;
+  int64_t ldc, c_bs[GEMM_MAX_BD];
+  /* epilogue */
+  double alpha, beta;
+  KV bias; /* NULL: none */
+  int64_t bias_rs, bias_cs, bias_bs[GEMM_MAX_BD];
+  GemmPostFn post;
+  void *post_ud;
+  /* chosen by gemm_emit (readable by packers) */
+  int lanes, mr, nv, nrp;
+  KElem ce; /* compute element type */
+};
+
+/* Emits the whole GEMM into the current kernel; sets c->work, c->scratch_bytes. */
+void gemm_emit(GenCtx *c, GemmSpec *s);
+
+/* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
+KElem contract_elem(DType t);
+/* load/store one scalar or vector of storage dtype t as compute type ce (mask may be NULL) */
+KV ct_load(KB *kb, DType t, KElem ce, KV base, KV idx, int lanes, KV mask);
+void ct_store(KB *kb, DType t, KV base, KV idx, KV val, KV mask);
+/* a*b + c in the compute type (fma for floats) */
+KV ct_madd(KB *kb, KV a, KV b, KV c);
+KV ct_const(KB *kb, KElem ce, int lanes, double x);
+/* host: element i of constant v converted to compute type ce, stored at dst[j] */
+void ct_host_put(KElem ce, void *dst, int64_t j, const Value *v, int64_t i);
+
+int gen_conv(GenCtx *c);
+int gen_conv_transpose(GenCtx *c);
+int gen_einsum(GenCtx *c);
+
+#endif

@@ -1,0 +1,471 @@
+/* gen_conv.c — Conv and ConvTranspose (NCHW, any spatial rank, groups, strides, dilations, pads).
+ *
+ * Conv with enough output channels per group runs on the GEMM engine: Y[g] = W[g] · im2col(X[g])
+ * with W packed at compile time (MR-row panels, K = C/g · kernel) and im2col built per task, one
+ * NR-wide panel of output pixels and one K block at a time, in per-thread scratch.  Along the
+ * innermost spatial dim a panel row is made of contiguous runs of the input, so with unit stride
+ * it is assembled from a few masked vector loads (one per output row the panel touches); other
+ * strides use gathers.  A 1×1, stride-1, unpadded conv needs no im2col (B = X).
+ *
+ * Depthwise / few-channel groups and ConvTranspose use a direct kernel vectorized over the
+ * innermost output dim: a block of output rows × up to four vectors of accumulators, input
+ * vectors by masked loads (unit stride) or gathers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_contract.h"
+
+typedef struct ConvGeo {
+  int nsp;
+  bool transposed;
+  DType dt;
+  int64_t N, C, O, G, Cg, Og;
+  int64_t in[IR_MAX_RANK], out[IR_MAX_RANK], k[IR_MAX_RANK], s[IR_MAX_RANK], d[IR_MAX_RANK], pb[IR_MAX_RANK];
+  int64_t istr[IR_MAX_RANK], ostr[IR_MAX_RANK], kstr[IR_MAX_RANK];
+  int64_t HW, P, KS, OW, W, R; /* input/output spatial sizes, kernel size, last dims, output rows */
+  KV x;
+  int nseg;                    /* im2col: segments per vector (0: use gathers) */
+} ConvGeo;
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
+
+static int geo_init(GenCtx *c, ConvGeo *q) {
+  Node *n = c->n;
+  const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
+  memset(q, 0, sizeof *q);
+  q->nsp = x->rank - 2;
+  q->transposed = n->op == OP_ConvTranspose;
+  q->dt = y->dtype;
+  IrWindow win;
+  if (ir_window(c->g, n, q->nsp, x->dims + 2, w->dims + 2, &win)) return -1;
+  q->N = x->dims[0];
+  q->C = x->dims[1];
+  q->O = y->dims[1];
+  q->G = ir_attr_int(n, "group", 1);
+  q->Cg = q->C / q->G;
+  q->Og = q->O / q->G;
+  q->HW = q->P = q->KS = 1;
+  for (int i = 0; i < q->nsp; i++) {
+    q->in[i] = x->dims[2 + i];
+    q->out[i] = y->dims[2 + i];
+    q->k[i] = w->dims[2 + i];
+    q->s[i] = win.stride[i];
+    q->d[i] = win.dilation[i];
+    q->pb[i] = win.pad_begin[i];
+    q->HW *= q->in[i];
+    q->P *= q->out[i];
+    q->KS *= q->k[i];
+  }
+  gen_strides(q->nsp, q->in, q->istr);
+  gen_strides(q->nsp, q->out, q->ostr);
+  gen_strides(q->nsp, q->k, q->kstr);
+  q->OW = q->out[q->nsp - 1];
+  q->W = q->in[q->nsp - 1];
+  q->R = q->OW ? q->P / q->OW : 0;
+  return 0;
+}
+
+/* ---- im2col packers (GemmPackFn) ---- */
+
+/* lanes j of a vector: iota as i32 */
+static KV iota32(KB *kb, int L) { return kb_iota(kb, kt(KE_I32, L)); }
+static KV splat32(KB *kb, KV i64v, int L) { return kb_splat(kb, kb_cast(kb, i64v, kt_s(KE_I32), false, false), L); }
+static KV c32(KB *kb, int L, int64_t x) { return kb_int(kb, kt(KE_I32, L), x); }
+
+/* all strides: per lane index arithmetic and gathers */
+static void pack_gather(GenCtx *c, const GemmSpec *s, KV const *bidx, KV k0, KV klen, KV n0, KV dst, void *ud) {
+  const ConvGeo *q = ud;
+  KB *kb = c->kb;
+  int L = s->lanes, nv = s->nv, nsp = q->nsp;
+  KElem ce = s->ce;
+  KV xoff = kb_add(kb, kb_mul(kb, bidx[0], I(kb, q->C * q->HW)),
+                   kb_mul(kb, kb_add(kb, kb_mul(kb, bidx[1], I(kb, q->Cg)), kb_div(kb, k0, I(kb, q->KS), true)),
+                          I(kb, q->HW)));
+  KV xb = kb_gep(kb, kb_elem_of(q->dt), q->x, xoff);
+  KV base[8][IR_MAX_RANK], pval[8];
+  for (int v = 0; v < nv; v++) {
+    KV p = kb_add(kb, splat32(kb, kb_add(kb, n0, I(kb, (int64_t)v * L)), L), iota32(kb, L));
+    pval[v] = kb_cmp(kb, KC_LT, p, c32(kb, L, q->P), false);
+    for (int d = 0; d < nsp; d++) {
+      KV od = kb_div(kb, p, c32(kb, L, q->ostr[d]), true);
+      if (d > 0) od = kb_rem(kb, od, c32(kb, L, q->out[d]), true);
+      base[v][d] = kb_sub(kb, kb_mul(kb, od, c32(kb, L, q->s[d])), c32(kb, L, q->pb[d]));
+    }
+  }
+  KV nch = kb_div(kb, klen, I(kb, q->KS), true);
+  KV zero = ct_const(kb, ce, L, 0);
+  KV kpos = kb_for(kb, I(kb, 0), I(kb, q->KS), 1);
+  {
+    KV koff[IR_MAX_RANK];
+    for (int d = 0; d < nsp; d++) {
+      KV kd = kb_rem(kb, kb_div(kb, kpos, I(kb, q->kstr[d]), true), I(kb, q->k[d]), true);
+      koff[d] = splat32(kb, kb_mul(kb, kd, I(kb, q->d[d])), L);
+    }
+    KV idx[8], msk[8];
+    for (int v = 0; v < nv; v++) {
+      KV m = pval[v], ix = c32(kb, L, 0);
+      for (int d = 0; d < nsp; d++) {
+        KV id = kb_add(kb, base[v][d], koff[d]);
+        m = kb_and(kb, m, kb_cmp(kb, KC_GE, id, c32(kb, L, 0), false));
+        m = kb_and(kb, m, kb_cmp(kb, KC_LT, id, c32(kb, L, q->in[d]), false));
+        ix = kb_add(kb, ix, kb_mul(kb, id, c32(kb, L, q->istr[d])));
+      }
+      idx[v] = kb_select(kb, m, ix, c32(kb, L, 0));
+      msk[v] = m;
+    }
+    KV ch = kb_for(kb, I(kb, 0), nch, 1);
+    {
+      KV src = kb_gep(kb, kb_elem_of(q->dt), xb, kb_mul(kb, ch, I(kb, q->HW)));
+      KV drow = kb_mul(kb, kb_add(kb, kb_mul(kb, ch, I(kb, q->KS)), kpos), I(kb, s->nrp));
+      for (int v = 0; v < nv; v++) {
+        KElem se = kb_elem_of(q->dt);
+        KV val = kb_gather(kb, kt(se, L), src, idx[v], msk[v]);
+        if (se != ce) val = kb_cast(kb, val, kt(ce, L), false, false);
+        val = kb_select(kb, msk[v], val, zero);
+        kb_store(kb, val, kb_gep(kb, ce, dst, kb_add(kb, drow, I(kb, (int64_t)v * L))));
+      }
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
+/* stride sw <= 4 along the innermost dim: lane j of a vector reads input column col + sw*j, so a
+ * vector is q->nseg runs (one per output row it touches) of strided input; a run is sw masked
+ * vector loads of contiguous input, deinterleaved by shuffles when sw > 1 */
+static KV strided_pick(KB *kb, KV *ch, int sw, int L) {
+  if (sw == 1) return ch[0];
+  int idx[64];
+  for (int j = 0; j < L; j++) idx[j] = sw * j < 2 * L ? sw * j : -1;
+  KV r = kb_shuffle(kb, ch[0], ch[1], idx, L);
+  for (int c = 2; c < sw; c++) {
+    for (int j = 0; j < L; j++) {
+      int e = sw * j;
+      idx[j] = e < c * L ? j : e < (c + 1) * L ? L + e - c * L : -1;
+    }
+    r = kb_shuffle(kb, r, ch[c], idx, L);
+  }
+  return r;
+}
+
+static void pack_segments(GenCtx *c, const GemmSpec *s, KV const *bidx, KV k0, KV klen, KV n0, KV dst, void *ud) {
+  const ConvGeo *q = ud;
+  KB *kb = c->kb;
+  int L = s->lanes, nv = s->nv, nsp = q->nsp, S = q->nseg;
+  KElem ce = s->ce, se = kb_elem_of(q->dt);
+  int last = nsp - 1;
+  int64_t OW = q->OW, Wd = q->W, sw = q->s[last];
+  KV xoff = kb_add(kb, kb_mul(kb, bidx[0], I(kb, q->C * q->HW)),
+                   kb_mul(kb, kb_add(kb, kb_mul(kb, bidx[1], I(kb, q->Cg)), kb_div(kb, k0, I(kb, q->KS), true)),
+                          I(kb, q->HW)));
+  KV xb = kb_gep(kb, se, q->x, xoff);
+  /* per (vector, segment): lane range, outer input coordinate bases, column base */
+  KV lo_s[8][4], hi_s[8][4], cb[8][4], ob[8][4][IR_MAX_RANK];
+  for (int v = 0; v < nv; v++) {
+    KV q0 = kb_add(kb, n0, I(kb, (int64_t)v * L));
+    KV row0 = kb_div(kb, q0, I(kb, OW), true), ow0 = kb_rem(kb, q0, I(kb, OW), true);
+    KV plim = kb_sub(kb, I(kb, q->P), q0);
+    for (int sg = 0; sg < S; sg++) {
+      KV R = kb_add(kb, row0, I(kb, sg));
+      KV lo = kb_max(kb, I(kb, 0), kb_sub(kb, I(kb, sg * OW), ow0), false);
+      KV hi = kb_min(kb, I(kb, L), kb_sub(kb, I(kb, (sg + 1) * OW), ow0), false);
+      lo_s[v][sg] = lo;
+      hi_s[v][sg] = kb_min(kb, hi, plim, false);
+      /* input column of lane j (before the kernel offset): (ow0 + j - sg*OW)*sw - pad */
+      cb[v][sg] = kb_sub(kb, kb_mul(kb, kb_sub(kb, ow0, I(kb, sg * OW)), I(kb, sw)), I(kb, q->pb[last]));
+      for (int d = 0; d < last; d++) {
+        KV od = kb_div(kb, R, I(kb, q->ostr[d] / OW), true);
+        if (d > 0) od = kb_rem(kb, od, I(kb, q->out[d]), true);
+        ob[v][sg][d] = kb_sub(kb, kb_mul(kb, od, I(kb, q->s[d])), I(kb, q->pb[d]));
+      }
+    }
+  }
+  KV nch = kb_div(kb, klen, I(kb, q->KS), true);
+  KV iota = kb_iota(kb, kt(KE_I64, L));
+  KV kpos = kb_for(kb, I(kb, 0), I(kb, q->KS), 1);
+  {
+    KV koff[IR_MAX_RANK];
+    for (int d = 0; d < nsp; d++) {
+      KV kd = kb_rem(kb, kb_div(kb, kpos, I(kb, q->kstr[d]), true), I(kb, q->k[d]), true);
+      koff[d] = kb_mul(kb, kd, I(kb, q->d[d]));
+    }
+    KV off[8][4], lmask[8][4], emask[8][4][4];
+    for (int v = 0; v < nv; v++)
+      for (int sg = 0; sg < S; sg++) {
+        KV ok = kb_true(kb), rowoff = I(kb, 0);
+        for (int d = 0; d < last; d++) {
+          KV id = kb_add(kb, ob[v][sg][d], koff[d]);
+          ok = kb_and(kb, ok, kb_cmp(kb, KC_GE, id, I(kb, 0), false));
+          ok = kb_and(kb, ok, kb_cmp(kb, KC_LT, id, I(kb, q->in[d]), false));
+          rowoff = kb_add(kb, rowoff, kb_mul(kb, id, I(kb, q->istr[d])));
+        }
+        KV col = kb_add(kb, cb[v][sg], koff[last]); /* input column of lane 0 */
+        /* lanes with 0 <= col + sw*j < W */
+        KV jlo = kb_div(kb, kb_add(kb, kb_max(kb, kb_neg(kb, col), I(kb, 0), false), I(kb, sw - 1)), I(kb, sw), false);
+        KV jhi = kb_div(kb, kb_add(kb, kb_max(kb, kb_sub(kb, I(kb, Wd), col), I(kb, 0), false), I(kb, sw - 1)), I(kb, sw),
+                        false);
+        KV lo = kb_max(kb, lo_s[v][sg], jlo, false);
+        KV hi = kb_min(kb, hi_s[v][sg], jhi, false);
+        hi = kb_select(kb, ok, hi, I(kb, 0));
+        lmask[v][sg] = kb_and(kb, kb_cmp(kb, KC_GE, iota, kb_splat(kb, lo, L), false),
+                              kb_cmp(kb, KC_LT, iota, kb_splat(kb, hi, L), false));
+        if (sw > 1) /* element e = c*L + lane of the run is needed iff sw*lo <= e < sw*(hi-1) + 1 */
+          for (int ch = 0; ch < sw; ch++) {
+            KV e = kb_add(kb, iota, kb_int(kb, kt(KE_I64, L), ch * L));
+            emask[v][sg][ch] = kb_and(kb, kb_cmp(kb, KC_GE, e, kb_splat(kb, kb_mul(kb, lo, I(kb, sw)), L), false),
+                                      kb_cmp(kb, KC_LT, e, kb_splat(kb, kb_sub(kb, kb_mul(kb, hi, I(kb, sw)), I(kb, sw - 1)), L), false));
+          }
+        off[v][sg] = kb_add(kb, rowoff, col);
+      }
+    KV ch = kb_for(kb, I(kb, 0), nch, 1);
+    {
+      KV src = kb_gep(kb, se, xb, kb_mul(kb, ch, I(kb, q->HW)));
+      KV drow = kb_mul(kb, kb_add(kb, kb_mul(kb, ch, I(kb, q->KS)), kpos), I(kb, s->nrp));
+      KV zero = kb_is_float(se) ? kb_float(kb, kt(se, L), 0) : kb_int(kb, kt(se, L), 0);
+      for (int v = 0; v < nv; v++) {
+        KV val = zero;
+        for (int sg = 0; sg < S; sg++) {
+          KV p = kb_gep(kb, se, src, off[v][sg]);
+          if (sw == 1) {
+            val = kb_load_masked(kb, kt(se, L), p, lmask[v][sg], val);
+            continue;
+          }
+          KV chv[4];
+          for (int c2 = 0; c2 < sw; c2++)
+            chv[c2] = kb_load_masked(kb, kt(se, L), kb_gep(kb, se, p, I(kb, (int64_t)c2 * L)), emask[v][sg][c2], NULL);
+          val = kb_select(kb, lmask[v][sg], strided_pick(kb, chv, (int)sw, L), val);
+        }
+        if (se != ce) val = kb_cast(kb, val, kt(ce, L), false, false);
+        kb_store(kb, val, kb_gep(kb, ce, dst, kb_add(kb, drow, I(kb, (int64_t)v * L))));
+      }
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
+static void conv_gemm(GenCtx *c, ConvGeo *q) {
+  Node *n = c->n;
+  const Value *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
+  GemmSpec s;
+  memset(&s, 0, sizeof s);
+  s.dt = q->dt;
+  s.M = q->Og;
+  s.N = q->P;
+  s.K = q->Cg * q->KS;
+  s.nbd = 2;
+  s.bdims[0] = q->N;
+  s.bdims[1] = q->G;
+  s.a = kb_buf(c->kb, 1);
+  s.a_rs = s.K;
+  s.a_cs = 1;
+  s.a_bs[1] = q->Og * s.K;
+  if (is_const(w)) {
+    s.a_const = w;
+    c->const_unused |= 2u;
+  }
+  bool pointwise = q->KS == 1;
+  for (int i = 0; i < q->nsp; i++) pointwise = pointwise && q->s[i] == 1 && q->pb[i] == 0 && q->out[i] == q->in[i];
+  q->x = kb_buf(c->kb, 0);
+  if (pointwise) {
+    s.b = q->x;
+    s.b_rs = q->HW;
+    s.b_cs = 1;
+    s.b_bs[0] = q->C * q->HW;
+    s.b_bs[1] = q->Cg * q->HW;
+  } else {
+    int L = kb_lanes(c->kb, contract_elem(q->dt));
+    int64_t S = (q->OW + L - 2) / q->OW + 1;
+    q->nseg = q->s[q->nsp - 1] <= 4 && S <= 4 && !getenv("ONNXC_CONV_GATHER") ? (int)S : 0;
+    s.pack = q->nseg ? pack_segments : pack_gather;
+    s.pack_ud = q;
+    s.k_align = q->KS;
+  }
+  s.c = kb_buf(c->kb, n->nin);
+  s.ldc = q->P;
+  s.c_bs[0] = q->O * q->P;
+  s.c_bs[1] = q->Og * q->P;
+  s.alpha = 1.0;
+  s.beta = 1.0;
+  if (b) {
+    s.bias = kb_buf(c->kb, 2);
+    s.bias_rs = 1;
+    s.bias_bs[1] = q->Og;
+  }
+  gemm_emit(c, &s);
+}
+
+/* ---- direct kernel (Conv with few channels per group, ConvTranspose) ---- */
+static void conv_direct(GenCtx *c, ConvGeo *q) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  KElem ce = contract_elem(q->dt), se = kb_elem_of(q->dt);
+  int L = kb_lanes(kb, ce);
+  int nsp = q->nsp, last = nsp - 1;
+  int64_t OW = q->OW, Wd = q->W;
+  int nvw = (int)cdiv(OW, L);
+  if (nvw > 4) nvw = 4;
+  int rb = 8 / nvw;
+  if (rb > q->R) rb = (int)q->R;
+  if (rb < 1) rb = 1;
+  int64_t nrb = cdiv(q->R, rb);
+  int64_t ngrp = cdiv(OW, (int64_t)nvw * L);
+  int64_t ntask = q->N * q->O * nrb;
+  double flops = 2.0 * (double)(q->N * q->O * q->P) * (double)(q->Cg * q->KS);
+  c->work = flops >= 4e5 && ntask > 1 ? ntask : 1;
+  KV x = kb_buf(kb, 0), w = kb_buf(kb, 1), bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL,
+     y = kb_buf(kb, n->nin);
+  int64_t sw = q->s[last], dw = q->d[last], pw = q->pb[last];
+
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  KV r0 = kb_mul(kb, kb_rem(kb, t, I(kb, nrb), true), I(kb, rb));
+  KV no = kb_div(kb, t, I(kb, nrb), true);
+  KV o = kb_rem(kb, no, I(kb, q->O), true), nb = kb_div(kb, no, I(kb, q->O), true);
+  KV g = kb_div(kb, o, I(kb, q->Og), true);
+  KV xb = kb_gep(kb, se, x, kb_add(kb, kb_mul(kb, nb, I(kb, q->C * q->HW)), kb_mul(kb, g, I(kb, q->Cg * q->HW))));
+  /* weight of (ci, kpos) at wb + ci*wcs + kpos */
+  KV wb;
+  int64_t wcs;
+  if (!q->transposed) {
+    wb = kb_gep(kb, se, w, kb_mul(kb, o, I(kb, q->Cg * q->KS)));
+    wcs = q->KS;
+  } else {
+    KV ol = kb_sub(kb, o, kb_mul(kb, g, I(kb, q->Og)));
+    wb = kb_gep(kb, se, w, kb_add(kb, kb_mul(kb, g, I(kb, q->Cg * q->Og * q->KS)), kb_mul(kb, ol, I(kb, q->KS))));
+    wcs = q->Og * q->KS;
+  }
+  KV yb = kb_gep(kb, se, y, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P)));
+  KV bv = bias ? kb_splat(kb, ct_load(kb, q->dt, ce, bias, o, 1, NULL), L) : ct_const(kb, ce, L, 0);
+  /* outer coordinates of the block's rows */
+  KV rvalid[8], orow[8][IR_MAX_RANK];
+  for (int r = 0; r < rb; r++) {
+    KV R = kb_add(kb, r0, I(kb, r));
+    rvalid[r] = kb_cmp(kb, KC_LT, R, I(kb, q->R), false);
+    for (int d = 0; d < last; d++) {
+      KV od = kb_div(kb, R, I(kb, q->ostr[d] / OW), true);
+      if (d > 0) od = kb_rem(kb, od, I(kb, q->out[d]), true);
+      orow[r][d] = od;
+    }
+  }
+  KV iota = kb_iota(kb, kt(KE_I64, L));
+  KV gi = kb_for(kb, I(kb, 0), I(kb, ngrp), 1);
+  {
+    KV ow0 = kb_mul(kb, gi, I(kb, (int64_t)nvw * L));
+    KVar acc[8][4];
+    for (int r = 0; r < rb; r++)
+      for (int v = 0; v < nvw; v++) acc[r][v] = kb_var(kb, kt(ce, L), bv);
+    KV owv[4];
+    for (int v = 0; v < nvw; v++) owv[v] = kb_add(kb, kb_splat(kb, kb_add(kb, ow0, I(kb, (int64_t)v * L)), L), iota);
+    KV kpos = kb_for(kb, I(kb, 0), I(kb, q->KS), 1);
+    {
+      KV kd[IR_MAX_RANK];
+      for (int d = 0; d < nsp; d++) kd[d] = kb_rem(kb, kb_div(kb, kpos, I(kb, q->kstr[d]), true), I(kb, q->k[d]), true);
+      /* per row: input row offset and validity */
+      KV roff[8], rok[8];
+      for (int r = 0; r < rb; r++) {
+        KV ok = rvalid[r], off = I(kb, 0);
+        for (int d = 0; d < last; d++) {
+          KV id;
+          if (!q->transposed) {
+            id = kb_add(kb, kb_sub(kb, kb_mul(kb, orow[r][d], I(kb, q->s[d])), I(kb, q->pb[d])),
+                        kb_mul(kb, kd[d], I(kb, q->d[d])));
+          } else {
+            KV num = kb_sub(kb, kb_add(kb, orow[r][d], I(kb, q->pb[d])), kb_mul(kb, kd[d], I(kb, q->d[d])));
+            ok = kb_and(kb, ok, kb_cmp(kb, KC_GE, num, I(kb, 0), false));
+            if (q->s[d] > 1) ok = kb_and(kb, ok, kb_cmp(kb, KC_EQ, kb_rem(kb, num, I(kb, q->s[d]), false), I(kb, 0), false));
+            id = kb_div(kb, num, I(kb, q->s[d]), false);
+          }
+          ok = kb_and(kb, ok, kb_cmp(kb, KC_GE, id, I(kb, 0), false));
+          ok = kb_and(kb, ok, kb_cmp(kb, KC_LT, id, I(kb, q->in[d]), false));
+          off = kb_add(kb, off, kb_mul(kb, id, I(kb, q->istr[d])));
+        }
+        roff[r] = kb_select(kb, ok, off, I(kb, 0));
+        rok[r] = kb_splat(kb, ok, L);
+      }
+      /* per vector: input columns and lane validity */
+      KV kcol = kb_mul(kb, kd[last], I(kb, dw));
+      KV cidx[4], cmask[4];
+      bool contiguous = sw == 1;
+      for (int v = 0; v < nvw; v++) {
+        KV m = kb_cmp(kb, KC_LT, owv[v], kb_int(kb, kt(KE_I64, L), OW), false), iw;
+        if (!q->transposed) {
+          iw = kb_add(kb, kb_mul(kb, owv[v], kb_int(kb, kt(KE_I64, L), sw)),
+                      kb_splat(kb, kb_sub(kb, kcol, I(kb, pw)), L));
+        } else {
+          KV num = kb_sub(kb, kb_add(kb, owv[v], kb_int(kb, kt(KE_I64, L), pw)), kb_splat(kb, kcol, L));
+          m = kb_and(kb, m, kb_cmp(kb, KC_GE, num, kb_int(kb, kt(KE_I64, L), 0), false));
+          if (sw > 1) {
+            m = kb_and(kb, m, kb_cmp(kb, KC_EQ, kb_rem(kb, num, kb_int(kb, kt(KE_I64, L), sw), false),
+                                     kb_int(kb, kt(KE_I64, L), 0), false));
+            num = kb_div(kb, num, kb_int(kb, kt(KE_I64, L), sw), false);
+          }
+          iw = num;
+        }
+        m = kb_and(kb, m, kb_cmp(kb, KC_GE, iw, kb_int(kb, kt(KE_I64, L), 0), false));
+        m = kb_and(kb, m, kb_cmp(kb, KC_LT, iw, kb_int(kb, kt(KE_I64, L), Wd), false));
+        cidx[v] = contiguous ? NULL : kb_cast(kb, kb_select(kb, m, iw, kb_int(kb, kt(KE_I64, L), 0)), kt(KE_I32, L), false, false);
+        cmask[v] = m;
+      }
+      /* contiguous: lane j reads column col0 + j */
+      KV col0[4];
+      for (int v = 0; v < nvw; v++) {
+        KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
+        col0[v] = !q->transposed ? kb_add(kb, owf, kb_sub(kb, kcol, I(kb, pw))) : kb_sub(kb, kb_add(kb, owf, I(kb, pw)), kcol);
+      }
+      KV m2[8][4];
+      for (int r = 0; r < rb; r++)
+        for (int v = 0; v < nvw; v++) m2[r][v] = kb_and(kb, rok[r], cmask[v]);
+      KV ci = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+      {
+        KV wv = kb_splat(kb, ct_load(kb, q->dt, ce, wb, kb_add(kb, kb_mul(kb, ci, I(kb, wcs)), kpos), 1, NULL), L);
+        KV xc = kb_gep(kb, se, xb, kb_mul(kb, ci, I(kb, q->HW)));
+        for (int r = 0; r < rb; r++) {
+          KV xr = kb_gep(kb, se, xc, roff[r]);
+          for (int v = 0; v < nvw; v++) {
+            KV xv;
+            if (contiguous) xv = ct_load(kb, q->dt, ce, xr, col0[v], L, m2[r][v]);
+            else {
+              xv = kb_gather(kb, kt(se, L), xr, cidx[v], m2[r][v]);
+              if (se != ce) xv = kb_cast(kb, xv, kt(ce, L), false, false);
+              xv = kb_select(kb, m2[r][v], xv, ct_const(kb, ce, L, 0));
+            }
+            kb_set(kb, acc[r][v], ct_madd(kb, wv, xv, kb_get(kb, acc[r][v])));
+          }
+        }
+      }
+      kb_endfor(kb);
+    }
+    kb_endfor(kb);
+    for (int r = 0; r < rb; r++) {
+      KV R = kb_add(kb, r0, I(kb, r));
+      kb_if(kb, kb_cmp(kb, KC_LT, R, I(kb, q->R), false));
+      for (int v = 0; v < nvw; v++) {
+        KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
+        KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, OW), owf));
+        ct_store(kb, q->dt, yb, kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf), kb_get(kb, acc[r][v]), m);
+      }
+      kb_endif(kb);
+    }
+  }
+  kb_endfor(kb);
+  kb_endfor(kb);
+}
+
+int gen_conv(GenCtx *c) {
+  ConvGeo q;
+  if (geo_init(c, &q)) return -1;
+  if (q.N * q.O * q.P == 0) return 0;
+  if (q.Og >= 8 || (q.Og >= 4 && q.Cg * q.KS >= 64)) conv_gemm(c, &q);
+  else conv_direct(c, &q);
+  return 0;
+}
+
+int gen_conv_transpose(GenCtx *c) {
+  ConvGeo q;
+  if (geo_init(c, &q)) return -1;
+  if (q.N * q.O * q.P == 0) return 0;
+  conv_direct(c, &q);
+  return 0;
+}

@@ -1,0 +1,608 @@
+/* gen_gemm.c — the GEMM engine shared by MatMul, Gemm, Conv and Einsum (see gen_contract.h).
+ *
+ * Tiling: a microkernel keeps MR × NV vectors of accumulators in registers (MR·NV + NV B vectors
+ * + a broadcast fit the register file: 6 × 4 or 14 × 2 zmm on AVX-512); B is read from NR-wide
+ * panels (NR = NV · lanes, zero padded), A as broadcast scalars.  K is blocked so a B block
+ * (KC × NR) stays in L1 while the task walks down its rows of A; the task list is
+ * batch × M-blocks × N-panels and is what threads split. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_contract.h"
+
+/* ---- dtype helpers ---- */
+KElem contract_elem(DType t) {
+  switch (t) {
+  case DT_FLOAT:
+  case DT_FLOAT16:
+  case DT_BFLOAT16: return KE_F32;
+  case DT_DOUBLE: return KE_F64;
+  case DT_INT64:
+  case DT_UINT64: return KE_I64;
+  default: return KE_I32;
+  }
+}
+
+KV ct_load(KB *kb, DType t, KElem ce, KV base, KV idx, int lanes, KV mask) {
+  KV v = gen_load_vec(kb, t, base, idx, lanes, mask);
+  if (kb_type(kb, v).e != ce) v = kb_cast(kb, v, kt(ce, lanes), !dtype_is_signed(t), false);
+  return v;
+}
+
+static KV ct_gather(KB *kb, DType t, KElem ce, KV base, KV idxv, int lanes, KV mask) {
+  KElem se = kb_elem_of(t);
+  KV v = kb_gather(kb, kt(se, lanes), base, idxv, mask);
+  if (se != ce) v = kb_cast(kb, v, kt(ce, lanes), !dtype_is_signed(t), false);
+  return v;
+}
+
+void ct_store(KB *kb, DType t, KV base, KV idx, KV val, KV mask) {
+  KElem se = gen_compute_elem(t);
+  KT vt = kb_type(kb, val);
+  if (vt.e != se) val = kb_cast(kb, val, kt(se, vt.lanes), false, false);
+  gen_store_vec(kb, t, base, idx, val, mask);
+}
+
+KV ct_madd(KB *kb, KV a, KV b, KV c) {
+  if (kb_is_float(kb_type(kb, a).e)) return kb_fma(kb, a, b, c);
+  return kb_add(kb, kb_mul(kb, a, b), c);
+}
+
+KV ct_const(KB *kb, KElem ce, int lanes, double x) {
+  if (kb_is_float(ce)) return kb_float(kb, kt(ce, lanes), x);
+  return kb_int(kb, kt(ce, lanes), (int64_t)x);
+}
+
+void ct_host_put(KElem ce, void *dst, int64_t j, const Value *v, int64_t i) {
+  switch (ce) {
+  case KE_F32: ((float *)dst)[j] = v ? (float)ir_const_f64(v, i) : 0.0f; break;
+  case KE_F64: ((double *)dst)[j] = v ? ir_const_f64(v, i) : 0.0; break;
+  case KE_I32: ((int32_t *)dst)[j] = v ? (int32_t)ir_const_i64(v, i) : 0; break;
+  default: ((int64_t *)dst)[j] = v ? ir_const_i64(v, i) : 0; break;
+  }
+}
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- tiling choices ---- */
+static int regs_of(const Target *t) { return t->vector_bytes == 32 ? 16 : 32; }
+
+static int mr_for(const Target *t, int nv, KElem ce) {
+  int avail = regs_of(t) - nv - 1;            /* B vectors + one spare */
+  if (!t->has_avx512) avail--;                /* broadcast needs a register */
+  if (!kb_is_float(ce)) avail--;              /* mul + add needs a temporary */
+  int mr = avail / nv;
+  if (mr > 16) mr = 16;
+  return mr < 1 ? 1 : mr;
+}
+
+static int env_int(const char *name, int def) {
+  const char *e = getenv(name);
+  return e && *e ? atoi(e) : def;
+}
+
+/* ---- compile-time packing ---- */
+
+/* which batch dims an operand varies over, and the packed-matrix strides for them */
+static int64_t mat_strides(const GemmSpec *s, const int64_t *bs, int64_t *pst) {
+  int64_t n = 1;
+  for (int d = s->nbd - 1; d >= 0; d--) {
+    pst[d] = bs[d] ? n : 0;
+    if (bs[d]) n *= s->bdims[d];
+  }
+  return n;
+}
+
+/* host element offset of packed matrix q */
+static int64_t mat_host_off(const GemmSpec *s, const int64_t *bs, int64_t q) {
+  int64_t off = 0;
+  for (int d = s->nbd - 1; d >= 0; d--) {
+    if (!bs[d]) continue;
+    off += (q % s->bdims[d]) * bs[d];
+    q /= s->bdims[d];
+  }
+  return off;
+}
+
+/* A → [mat][mp][K][mr] */
+static KV pack_a_host(KB *kb, const GemmSpec *s, int mr, int64_t nmats) {
+  int64_t nmp = cdiv(s->M, mr);
+  size_t es = kb_elem_size(s->ce);
+  size_t n = (size_t)(nmats * nmp * s->K * mr);
+  char *buf = calloc(n ? n : 1, es);
+  size_t j = 0;
+  for (int64_t q = 0; q < nmats; q++) {
+    int64_t base = mat_host_off(s, s->a_bs, q);
+    for (int64_t mp = 0; mp < nmp; mp++)
+      for (int64_t k = 0; k < s->K; k++)
+        for (int i = 0; i < mr; i++, j++) {
+          int64_t m = mp * mr + i;
+          ct_host_put(s->ce, buf, (int64_t)j, m < s->M ? s->a_const : NULL, base + m * s->a_rs + k * s->a_cs);
+        }
+  }
+  KV p = kb_weight(kb, buf, n * es);
+  free(buf);
+  return p;
+}
+
+/* B → [mat][np][K][nrp] */
+static KV pack_b_host(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn) {
+  int nrp = s->nrp;
+  size_t es = kb_elem_size(s->ce);
+  size_t n = (size_t)(nmats * npn * s->K * nrp);
+  char *buf = calloc(n ? n : 1, es);
+  size_t j = 0;
+  for (int64_t q = 0; q < nmats; q++) {
+    int64_t base = mat_host_off(s, s->b_bs, q);
+    for (int64_t np = 0; np < npn; np++)
+      for (int64_t k = 0; k < s->K; k++)
+        for (int x = 0; x < nrp; x++, j++) {
+          int64_t col = np * nrp + x;
+          ct_host_put(s->ce, buf, (int64_t)j, col < s->N ? s->b_const : NULL, base + k * s->b_rs + col * s->b_cs);
+        }
+  }
+  KV p = kb_weight(kb, buf, n * es);
+  free(buf);
+  return p;
+}
+
+/* ---- run-time packing of a raw B block into scratch ---- */
+static void pack_b_raw(GenCtx *c, const GemmSpec *s, KV boff, KV k0, KV klen, KV n0, KV dst) {
+  KB *kb = c->kb;
+  int L = s->lanes;
+  KElem ce = s->ce;
+  KV nval = kb_min(kb, I(kb, s->nrp), kb_sub(kb, I(kb, s->N), n0), false);
+  KV masks[8];
+  for (int v = 0; v < s->nv; v++) masks[v] = kb_tail_mask(kb, L, kb_sub(kb, nval, I(kb, (int64_t)v * L)));
+  KV colbase = kb_add(kb, boff, kb_mul(kb, n0, I(kb, s->b_cs)));
+  KV r = kb_for(kb, I(kb, 0), klen, 1);
+  {
+    KV src = kb_add(kb, colbase, kb_mul(kb, kb_add(kb, k0, r), I(kb, s->b_rs)));
+    KV drow = kb_mul(kb, r, I(kb, s->nrp));
+    for (int v = 0; v < s->nv; v++) {
+      KV val;
+      if (s->b_cs == 1) val = ct_load(kb, s->dt, ce, s->b, kb_add(kb, src, I(kb, (int64_t)v * L)), L, masks[v]);
+      else {
+        KV idx = kb_add(kb, kb_splat(kb, kb_add(kb, src, I(kb, (int64_t)v * L * s->b_cs)), L),
+                        kb_mul(kb, kb_iota(kb, kt(KE_I64, L)), kb_int(kb, kt(KE_I64, L), s->b_cs)));
+        val = ct_gather(kb, s->dt, ce, s->b, idx, L, masks[v]);
+      }
+      kb_store(kb, val, kb_gep(kb, ce, dst, kb_add(kb, drow, I(kb, (int64_t)v * L))));
+    }
+  }
+  kb_endfor(kb);
+}
+
+/* ---- the microkernel ---- */
+typedef struct TileCtx {
+  GenCtx *c;
+  const GemmSpec *s;
+  bool a_packed;
+  int64_t ars, acs; /* A strides within the tile (packed: 1, mr) */
+  KV bptr;          /* B block: row r at bptr + r*nrp */
+  KV klen;
+  KV first, last;   /* runtime flags when K is blocked (NULL: compile-time true) */
+} TileCtx;
+
+static void k_step(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
+  KB *kb = t->c->kb;
+  const GemmSpec *s = t->s;
+  int L = s->lanes;
+  KElem ce = s->ce;
+  KV bv[8];
+  KV brow = kb_mul(kb, k, I(kb, s->nrp));
+  for (int v = 0; v < nv; v++)
+    bv[v] = kb_load(kb, kt(ce, L), kb_gep(kb, ce, t->bptr, kb_add(kb, brow, I(kb, (int64_t)v * L))));
+  KV kcol = kb_mul(kb, k, I(kb, t->acs));
+  for (int i = 0; i < mr; i++) {
+    KV aidx = kb_add(kb, kcol, I(kb, i * t->ars));
+    KV a = t->a_packed ? kb_load(kb, kt_s(ce), kb_gep(kb, ce, aptr, aidx)) : ct_load(kb, s->dt, ce, aptr, aidx, 1, NULL);
+    a = kb_splat(kb, a, L);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], ct_madd(kb, a, bv[v], kb_get(kb, acc[i * nv + v])));
+  }
+}
+
+static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV cptr, KV biasptr) {
+  GenCtx *c = t->c;
+  KB *kb = c->kb;
+  const GemmSpec *s = t->s;
+  int L = s->lanes;
+  KElem ce = s->ce;
+  KT vt = kt(ce, L);
+  KVar acc[16 * 8];
+  KV lmask = nlast < L ? kb_tail_mask(kb, L, I(kb, nlast)) : NULL;
+  for (int q = 0; q < mr * nv; q++) acc[q] = kb_var(kb, vt, NULL);
+  KV zero = ct_const(kb, ce, L, 0);
+  if (!t->first) {
+    for (int q = 0; q < mr * nv; q++) kb_set(kb, acc[q], zero);
+  } else {
+    kb_if(kb, t->first);
+    for (int q = 0; q < mr * nv; q++) kb_set(kb, acc[q], zero);
+    kb_else(kb);
+    for (int i = 0; i < mr; i++)
+      for (int v = 0; v < nv; v++)
+        kb_set(kb, acc[i * nv + v],
+               ct_load(kb, s->dt, ce, cptr, I(kb, i * s->ldc + (int64_t)v * L), L, v == nv - 1 ? lmask : NULL));
+    kb_endif(kb);
+  }
+  /* K loop, unrolled by U */
+  const int U = env_int("ONNXC_GEMM_U", 4);
+  KV kmain = kb_and(kb, t->klen, I(kb, ~(int64_t)(U - 1)));
+  KV k = kb_for(kb, I(kb, 0), kmain, U);
+  for (int u = 0; u < U; u++) k_step(t, mr, nv, aptr, acc, kb_add(kb, k, I(kb, u)));
+  kb_endfor(kb);
+  k = kb_for(kb, kmain, t->klen, 1);
+  k_step(t, mr, nv, aptr, acc, k);
+  kb_endfor(kb);
+  /* epilogue */
+  bool epi = s->alpha != 1.0 || s->bias || s->post;
+  if (epi) {
+    if (t->last) kb_if(kb, t->last);
+    KV alpha = s->alpha != 1.0 ? ct_const(kb, ce, L, s->alpha) : NULL;
+    KV beta = s->bias && s->beta != 1.0 ? ct_const(kb, ce, L, s->beta) : NULL;
+    for (int i = 0; i < mr; i++) {
+      KV brow = NULL;
+      if (s->bias && s->bias_cs == 0) brow = kb_splat(kb, ct_load(kb, s->dt, ce, biasptr, I(kb, i * s->bias_rs), 1, NULL), L);
+      for (int v = 0; v < nv; v++) {
+        KV x = kb_get(kb, acc[i * nv + v]);
+        if (alpha) x = kb_mul(kb, x, alpha);
+        if (s->bias) {
+          KV bb = brow ? brow
+                       : ct_load(kb, s->dt, ce, biasptr, I(kb, i * s->bias_rs + (int64_t)v * L * s->bias_cs), L,
+                                 v == nv - 1 ? lmask : NULL);
+          x = beta ? ct_madd(kb, bb, beta, x) : kb_add(kb, x, bb);
+        }
+        if (s->post) x = s->post(kb, x, s->post_ud);
+        kb_set(kb, acc[i * nv + v], x);
+      }
+    }
+    if (t->last) kb_endif(kb);
+  }
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++)
+      ct_store(kb, s->dt, cptr, I(kb, i * s->ldc + (int64_t)v * L), kb_get(kb, acc[i * nv + v]), v == nv - 1 ? lmask : NULL);
+}
+
+/* rows [m0, min(m0 + mc, M)) of one task for one N variant */
+typedef struct RowsCtx {
+  TileCtx t;
+  KV m0;          /* NULL: the whole of M (one block) */
+  int64_t mc;
+  KV abase;       /* raw: A at (0, k0) of this batch; packed: panel 0 at k0 of this matrix */
+  KV cbase;       /* C at (0, n0) */
+  KV biasbase;    /* bias at (0, n0) */
+} RowsCtx;
+
+static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
+  KB *kb = r->t.c->kb;
+  const GemmSpec *s = r->t.s;
+  KV aptr;
+  if (r->t.a_packed) /* m is a multiple of the panel height s->mr */
+    aptr = kb_gep(kb, s->ce, r->abase, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, s->K * s->mr)));
+  else
+    aptr = kb_gep(kb, kb_elem_of(s->dt), r->abase, kb_mul(kb, m, I(kb, s->a_rs)));
+  KV cptr = kb_gep(kb, kb_elem_of(s->dt), r->cbase, kb_mul(kb, m, I(kb, s->ldc)));
+  KV bptr = s->bias ? kb_gep(kb, kb_elem_of(s->dt), r->biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL;
+  emit_tile(&r->t, mr, nv, nlast, aptr, cptr, bptr);
+}
+
+static void emit_rows(const RowsCtx *r, int nv, int nlast) {
+  KB *kb = r->t.c->kb;
+  const GemmSpec *s = r->t.s;
+  int mr = s->mr;
+  int64_t mfull = s->M - s->M % mr;
+  int mt = (int)(s->M % mr);
+  if (!r->m0) {
+    if (mfull > 0) {
+      KV m = kb_for(kb, I(kb, 0), I(kb, mfull), mr);
+      tile_at(r, mr, nv, nlast, m);
+      kb_endfor(kb);
+    }
+    if (mt) tile_at(r, mt, nv, nlast, I(kb, mfull));
+    return;
+  }
+  KV mend = kb_min(kb, kb_add(kb, r->m0, I(kb, r->mc)), I(kb, mfull), false);
+  KV m = kb_for(kb, r->m0, mend, mr);
+  tile_at(r, mr, nv, nlast, m);
+  kb_endfor(kb);
+  if (mt) {
+    kb_if(kb, kb_cmp(kb, KC_GE, kb_add(kb, r->m0, I(kb, r->mc)), I(kb, s->M), false));
+    tile_at(r, mt, nv, nlast, I(kb, mfull));
+    kb_endif(kb);
+  }
+}
+
+/* ---- small N: dot products along K ----
+ * C(i, j) = A row i · B column j with both contiguous in k (B packed transposed at compile time
+ * when constant); R rows × N columns × U vectors of accumulators, a horizontal add at the end. */
+static bool dot_ok(const GemmSpec *s, int L) {
+  return s->N <= 4 && s->K >= L && !s->pack && (s->a_const || s->a_cs == 1) && (s->b_const || s->b_rs == 1);
+}
+
+static void dot_tile(GenCtx *c, const GemmSpec *s, int R, KV arow, int64_t ars, KV bcol, int64_t bcs, bool bc,
+                     KV cptr, KV biasptr) {
+  KB *kb = c->kb;
+  KElem ce = s->ce;
+  int L = s->lanes, N = (int)s->N, U = N == 1 ? 2 : 1;
+  KT vt = kt(ce, L);
+  KVar acc[4][4][2];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < N; j++)
+      for (int u = 0; u < U; u++) acc[i][j][u] = kb_var(kb, vt, ct_const(kb, ce, L, 0));
+  bool ac = s->a_const != NULL;
+  int64_t step = (int64_t)U * L, kfull = s->K - s->K % step;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && kfull == s->K) break;
+    KV k = pass == 0 ? kb_for(kb, kb_i64(kb, 0), kb_i64(kb, kfull), step) : kb_for(kb, kb_i64(kb, kfull), kb_i64(kb, s->K), L);
+    KV mask = pass == 0 ? NULL : kb_tail_mask(kb, L, kb_sub(kb, kb_i64(kb, s->K), k));
+    int uu = pass == 0 ? U : 1;
+    for (int u = 0; u < uu; u++) {
+      KV ku = kb_add(kb, k, kb_i64(kb, (int64_t)u * L));
+      KV bv[4];
+      for (int j = 0; j < N; j++) {
+        KV idx = kb_add(kb, ku, kb_i64(kb, j * bcs));
+        bv[j] = bc ? (mask ? kb_load_masked(kb, vt, kb_gep(kb, ce, bcol, idx), mask, NULL) : kb_load(kb, vt, kb_gep(kb, ce, bcol, idx)))
+                   : ct_load(kb, s->dt, ce, bcol, idx, L, mask);
+      }
+      for (int i = 0; i < R; i++) {
+        KV idx = kb_add(kb, ku, kb_i64(kb, i * ars));
+        KV av = ac ? (mask ? kb_load_masked(kb, vt, kb_gep(kb, ce, arow, idx), mask, NULL) : kb_load(kb, vt, kb_gep(kb, ce, arow, idx)))
+                   : ct_load(kb, s->dt, ce, arow, idx, L, mask);
+        for (int j = 0; j < N; j++) kb_set(kb, acc[i][j][u], ct_madd(kb, av, bv[j], kb_get(kb, acc[i][j][u])));
+      }
+    }
+    kb_endfor(kb);
+  }
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < N; j++) {
+      KV v = kb_get(kb, acc[i][j][0]);
+      for (int u = 1; u < U; u++) v = kb_add(kb, v, kb_get(kb, acc[i][j][u]));
+      KV x = kb_reduce_add(kb, v);
+      if (s->alpha != 1.0) x = kb_mul(kb, x, ct_const(kb, ce, 1, s->alpha));
+      if (s->bias) {
+        KV bb = ct_load(kb, s->dt, ce, biasptr, kb_i64(kb, i * s->bias_rs + j * s->bias_cs), 1, NULL);
+        x = s->beta != 1.0 ? ct_madd(kb, bb, ct_const(kb, ce, 1, s->beta), x) : kb_add(kb, x, bb);
+      }
+      if (s->post) x = s->post(kb, x, s->post_ud);
+      ct_store(kb, s->dt, cptr, kb_i64(kb, i * s->ldc + j), x, NULL);
+    }
+}
+
+static void gemm_dot(GenCtx *c, GemmSpec *s) {
+  KB *kb = c->kb;
+  KElem ce = s->ce, se = kb_elem_of(s->dt);
+  int64_t M = s->M, N = s->N, K = s->K;
+  int R = M < 4 ? (int)M : 4;
+  size_t es = kb_elem_size(ce);
+  int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
+  int64_t namat = mat_strides(s, s->a_bs, apst), nbmat = mat_strides(s, s->b_bs, bpst);
+  KV apack = NULL, bpack = NULL;
+  if (s->a_const) { /* row-major copy [mat][M][K] in the compute type */
+    size_t n = (size_t)(namat * M * K);
+    char *buf = calloc(n ? n : 1, es);
+    for (int64_t q = 0, j = 0; q < namat; q++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++, j++)
+          ct_host_put(ce, buf, j, s->a_const, mat_host_off(s, s->a_bs, q) + i * s->a_rs + k * s->a_cs);
+    apack = kb_weight(kb, buf, n * es);
+    free(buf);
+  }
+  if (s->b_const) { /* transposed [mat][N][K] */
+    size_t n = (size_t)(nbmat * N * K);
+    char *buf = calloc(n ? n : 1, es);
+    for (int64_t q = 0, j = 0; q < nbmat; q++)
+      for (int64_t x = 0; x < N; x++)
+        for (int64_t k = 0; k < K; k++, j++)
+          ct_host_put(ce, buf, j, s->b_const, mat_host_off(s, s->b_bs, q) + k * s->b_rs + x * s->b_cs);
+    bpack = kb_weight(kb, buf, n * es);
+    free(buf);
+  }
+  int64_t nb = 1;
+  for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
+  double flops = 2.0 * (double)nb * (double)M * (double)N * (double)K;
+  int64_t rtiles = cdiv(M, R), rows_per_task = rtiles, ntb = 1;
+  if (flops >= 4e5) {
+    int64_t desired = (int64_t)(flops / 2e6);
+    if (desired > 16) desired = 16;
+    if (desired < 2) desired = 2;
+    if (nb < desired) ntb = cdiv(desired, nb);
+    if (ntb > rtiles) ntb = rtiles;
+    rows_per_task = cdiv(rtiles, ntb);
+    ntb = cdiv(rtiles, rows_per_task);
+  }
+  int64_t ntask = nb * ntb;
+  c->work = flops >= 4e5 && ntask > 1 ? ntask : 1;
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  KV rb = kb_rem(kb, t, I(kb, ntb), true), b = kb_div(kb, t, I(kb, ntb), true);
+  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0);
+  for (int d = s->nbd - 1; d >= 0; d--) {
+    KV idx = d > 0 ? kb_rem(kb, b, I(kb, s->bdims[d]), true) : b;
+    if (d > 0) b = kb_div(kb, b, I(kb, s->bdims[d]), true);
+    aoff = kb_add(kb, aoff, kb_mul(kb, idx, I(kb, s->a_bs[d])));
+    boff = kb_add(kb, boff, kb_mul(kb, idx, I(kb, s->b_bs[d])));
+    coff = kb_add(kb, coff, kb_mul(kb, idx, I(kb, s->c_bs[d])));
+    if (s->bias) biasoff = kb_add(kb, biasoff, kb_mul(kb, idx, I(kb, s->bias_bs[d])));
+    amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
+    bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
+  }
+  KV abase = apack ? kb_gep(kb, ce, apack, kb_mul(kb, amat, I(kb, M * K))) : kb_gep(kb, se, s->a, aoff);
+  int64_t ars = apack ? K : s->a_rs;
+  KV bcol = bpack ? kb_gep(kb, ce, bpack, kb_mul(kb, bmat, I(kb, N * K))) : kb_gep(kb, se, s->b, boff);
+  int64_t bcs = bpack ? K : s->b_cs;
+  KV cbase = kb_gep(kb, se, s->c, coff);
+  KV biasbase = s->bias ? kb_gep(kb, se, s->bias, biasoff) : NULL;
+  int64_t mfull = M - M % R;
+  KV m0 = kb_mul(kb, rb, I(kb, rows_per_task * R));
+  KV mend = kb_min(kb, kb_add(kb, m0, I(kb, rows_per_task * R)), I(kb, mfull), false);
+  KV m = kb_for(kb, m0, mend, R);
+  dot_tile(c, s, R, kb_gep(kb, apack ? ce : se, abase, kb_mul(kb, m, I(kb, ars))), ars, bcol, bcs, bpack != NULL,
+           kb_gep(kb, se, cbase, kb_mul(kb, m, I(kb, s->ldc))),
+           s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL);
+  kb_endfor(kb);
+  if (M % R) {
+    KV mt = I(kb, mfull);
+    kb_if(kb, kb_cmp(kb, KC_GE, kb_add(kb, m0, I(kb, rows_per_task * R)), I(kb, M), false));
+    dot_tile(c, s, (int)(M % R), kb_gep(kb, apack ? ce : se, abase, kb_mul(kb, mt, I(kb, ars))), ars, bcol, bcs,
+             bpack != NULL, kb_gep(kb, se, cbase, kb_mul(kb, mt, I(kb, s->ldc))),
+             s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, mt, I(kb, s->bias_rs))) : NULL);
+    kb_endif(kb);
+  }
+  kb_endfor(kb);
+}
+
+void gemm_emit(GenCtx *c, GemmSpec *s) {
+  KB *kb = c->kb;
+  KElem ce = contract_elem(s->dt);
+  s->ce = ce;
+  int L = kb_lanes(kb, ce);
+  s->lanes = L;
+  size_t es = kb_elem_size(ce);
+  int64_t M = s->M, N = s->N, K = s->K;
+  bool runtime_b = !s->b_const;
+  bool a_packed = s->a_const != NULL;
+  if (dot_ok(s, L) && !getenv("ONNXC_GEMM_NODOT")) {
+    gemm_dot(c, s);
+    return;
+  }
+
+  /* tile shape: the NV (vectors of columns) that wastes the fewest padded columns, weighted by
+   * how well each microkernel shape runs; MR fills the register file */
+  int nvmax = env_int("ONNXC_GEMM_NV", 4);
+  if (nvmax < 1 || nvmax > 4) nvmax = 4;
+  static const double eff[5] = {0, 0.7, 0.96, 0.98, 1.0};
+  int nv = 1;
+  double best = 1e30;
+  for (int v = 1; v <= nvmax; v++) {
+    double cost = (double)(cdiv(N, (int64_t)v * L) * v * L) / (double)N / eff[v];
+    if (cost < best - 1e-9) best = cost, nv = v;
+    if ((int64_t)v * L >= N) break;
+  }
+  int mr = mr_for(c->target, nv, ce);
+  if (mr > M) mr = (int)M;
+  s->nv = nv;
+  s->mr = mr;
+  s->nrp = nv * L;
+  int64_t npn = cdiv(N, s->nrp);
+  int64_t nlast_cols = N - (npn - 1) * s->nrp; /* columns in the last panel */
+  int nv_t = (int)cdiv(nlast_cols, L), nlast_t = (int)(nlast_cols - (int64_t)(nv_t - 1) * L);
+
+  /* K blocks: a B block of ~32 KB stays in L1 (f16/bf16: unblocked, no rounded partial sums) */
+  int64_t ka = s->k_align > 1 ? s->k_align : 1;
+  int64_t kc = env_int("ONNXC_GEMM_KC", 0);
+  if (kc <= 0) kc = (int64_t)32768 / (int64_t)(s->nrp * (int)es);
+  if (kc < 16) kc = 16;
+  kc = kc / ka * ka;
+  if (kc < ka) kc = ka;
+  if (s->dt == DT_FLOAT16 || s->dt == DT_BFLOAT16 || K <= kc + kc / 2) kc = K;
+  int64_t nkb = cdiv(K, kc > 0 ? kc : 1);
+  if (nkb > 1) { /* even blocks */
+    kc = cdiv(cdiv(K, nkb), ka) * ka;
+    nkb = cdiv(K, kc);
+  }
+  if (K == 0) nkb = 1, kc = 0;
+
+  /* tasks: enough to balance a few threads; an M block keeps its A rows in L2 while the N panels
+   * pass by, but stays tall enough to amortize packing B per task */
+  int64_t nb = 1;
+  for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
+  double flops = 2.0 * (double)nb * (double)M * (double)N * (double)(K ? K : 1);
+  bool parallel = flops >= 4e5;
+  int64_t mtiles = cdiv(M, mr), base = nb * npn, nmb = 1;
+  int64_t desired = (int64_t)(flops / 2e6);
+  if (desired > 16) desired = 16;
+  if (parallel && desired < 2) desired = 2;
+  if (parallel && base < desired) nmb = cdiv(desired, base);
+  int64_t l2rows = (int64_t)(1 << 19) / ((K ? K : 1) * (int64_t)es);
+  if (npn > 1 && cdiv(M, nmb) > l2rows) nmb = cdiv(M, l2rows > 1 ? l2rows : 1);
+  int64_t min_rows = runtime_b ? 96 : 2 * mr;
+  if (nmb > M / min_rows) nmb = M / min_rows;
+  if (nmb < 1) nmb = 1;
+  int64_t mc_tiles = cdiv(mtiles, nmb);
+  nmb = cdiv(mtiles, mc_tiles);
+  int64_t mc = mc_tiles * mr;
+  int64_t ntask = nb * nmb * npn;
+  c->work = parallel && ntask > 1 ? ntask : 1;
+  if (runtime_b) {
+    int64_t sb = kc * s->nrp * (int64_t)es + 64;
+    if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  }
+
+  /* constant packing */
+  int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
+  int64_t namat = mat_strides(s, s->a_bs, apst), nbmat = mat_strides(s, s->b_bs, bpst);
+  KV apack = a_packed ? pack_a_host(kb, s, mr, namat) : NULL;
+  KV bpack = s->b_const ? pack_b_host(kb, s, nbmat, npn) : NULL;
+
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  KV np = kb_rem(kb, t, I(kb, npn), true);
+  KV rest = kb_div(kb, t, I(kb, npn), true);
+  KV mb = kb_rem(kb, rest, I(kb, nmb), true);
+  KV b = kb_div(kb, rest, I(kb, nmb), true);
+  /* batch offsets */
+  KV bidx[GEMM_MAX_BD];
+  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0);
+  for (int d = s->nbd - 1; d >= 0; d--) {
+    KV idx = d > 0 ? kb_rem(kb, b, I(kb, s->bdims[d]), true) : b;
+    if (d > 0) b = kb_div(kb, b, I(kb, s->bdims[d]), true);
+    bidx[d] = idx;
+    aoff = kb_add(kb, aoff, kb_mul(kb, idx, I(kb, s->a_bs[d])));
+    boff = kb_add(kb, boff, kb_mul(kb, idx, I(kb, s->b_bs[d])));
+    coff = kb_add(kb, coff, kb_mul(kb, idx, I(kb, s->c_bs[d])));
+    if (s->bias) biasoff = kb_add(kb, biasoff, kb_mul(kb, idx, I(kb, s->bias_bs[d])));
+    amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
+    bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
+  }
+  KV n0 = kb_mul(kb, np, I(kb, s->nrp));
+  KV m0 = kb_mul(kb, mb, I(kb, mc));
+  KElem se = kb_elem_of(s->dt);
+  KV cbase = kb_gep(kb, se, s->c, kb_add(kb, coff, n0));
+  KV biasbase = s->bias ? kb_gep(kb, se, s->bias, kb_add(kb, biasoff, kb_mul(kb, n0, I(kb, s->bias_cs)))) : NULL;
+  KV bpanel = bpack ? kb_gep(kb, ce, bpack, kb_mul(kb, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), I(kb, K * s->nrp)))
+                    : NULL;
+  KV apanel = apack ? kb_gep(kb, ce, apack, kb_mul(kb, amat, I(kb, cdiv(M, mr) * K * mr))) : NULL;
+
+  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K);
+  if (nkb > 1) {
+    pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
+    k0 = kb_mul(kb, pc, I(kb, kc));
+    klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
+  }
+  RowsCtx r;
+  memset(&r, 0, sizeof r);
+  r.t.c = c;
+  r.t.s = s;
+  r.t.a_packed = a_packed;
+  r.t.ars = a_packed ? 1 : s->a_rs;
+  r.t.acs = a_packed ? mr : s->a_cs;
+  r.t.klen = klen;
+  if (nkb > 1) {
+    r.t.first = kb_cmp(kb, KC_EQ, pc, I(kb, 0), false);
+    r.t.last = kb_cmp(kb, KC_EQ, pc, I(kb, nkb - 1), false);
+  }
+  if (runtime_b) {
+    KV dst = kb_scratch(kb);
+    if (s->pack) s->pack(c, s, bidx, k0, klen, n0, dst, s->pack_ud);
+    else pack_b_raw(c, s, boff, k0, klen, n0, dst);
+    r.t.bptr = dst;
+  } else
+    r.t.bptr = kb_gep(kb, ce, bpanel, kb_mul(kb, k0, I(kb, s->nrp)));
+  r.m0 = nmb > 1 ? m0 : NULL;
+  r.mc = mc;
+  if (a_packed) r.abase = kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr)));
+  else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
+  r.cbase = cbase;
+  r.biasbase = biasbase;
+  bool tail = nv_t != nv || nlast_t != L;
+  if (!tail) emit_rows(&r, nv, L);
+  else if (npn == 1) emit_rows(&r, nv_t, nlast_t);
+  else {
+    kb_if(kb, kb_cmp(kb, KC_EQ, np, I(kb, npn - 1), false));
+    emit_rows(&r, nv_t, nlast_t);
+    kb_else(kb);
+    emit_rows(&r, nv, L);
+    kb_endif(kb);
+  }
+  if (nkb > 1) kb_endfor(kb);
+  kb_endfor(kb);
+}
