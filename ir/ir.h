@@ -222,6 +222,7 @@ Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t
 
 /* shape.c: shape inference (+ folding of constant nodes) in topological order */
 int ir_infer_shapes(Graph *g);
+bool ir_is_shape_operand(const Node *n, int i); /* input i's values decide shapes/parameters */
 int ir_infer_node(Graph *g, Node *n);
 int ir_normalize_axis(Graph *g, const Node *n, int64_t axis, int rank, int *out);
 int ir_broadcast_shape(Graph *g, const Node *n, Value *const *ins, int nin, int *rank, int64_t *dims);

@@ -122,3 +122,36 @@ int ir_infer_shapes(Graph *g) {
   ir_graph_compact(g);
   return 0;
 }
+
+/* Inputs whose *values* (not just shapes) decide an output shape or a compile-time parameter.
+ * `onnxc run` binds graph inputs that feed these slots to the values in the input files. */
+bool ir_is_shape_operand(const Node *n, int i) {
+  switch (n->op) {
+  case OP_Reshape:
+  case OP_Expand:
+  case OP_Tile:
+  case OP_Split:
+  case OP_Squeeze:
+  case OP_Unsqueeze:
+  case OP_OneHot:
+  case OP_CumSum:
+  case OP_Trilu: return i == 1;
+  case OP_ReduceSum:
+  case OP_ReduceMean:
+  case OP_ReduceMax:
+  case OP_ReduceMin:
+  case OP_ReduceProd:
+  case OP_ReduceL1:
+  case OP_ReduceL2:
+  case OP_ReduceLogSum:
+  case OP_ReduceLogSumExp:
+  case OP_ReduceSumSquare: return i == 1;
+  case OP_Slice: return i >= 1;
+  case OP_Pad:
+  case OP_Resize: return i >= 1;
+  case OP_Range: return true;
+  case OP_ConstantOfShape: return i == 0;
+  case OP_Loop: return i <= 1;
+  default: return false;
+  }
+}

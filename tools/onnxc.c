@@ -212,6 +212,8 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
       snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", v->name, v->name);
       return -1;
     }
+    /* ONNX's numpy helpers store bfloat16 test data as uint16 of the same bits */
+    if (t->dtype == DT_UINT16 && v->dtype == DT_BFLOAT16) t->dtype = DT_BFLOAT16;
     if (t->dtype != v->dtype) {
       snprintf(err, errlen, "input '%s': file has dtype %s, the model expects %s", v->name, dtype_name(t->dtype),
                dtype_name(v->dtype));
@@ -232,6 +234,16 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
         return -1;
       }
     ir_value_set_shape(v, t->rank, t->dims);
+    /* specialize on the values of small inputs that decide shapes (Reshape's shape, Slice's
+     * starts, ...): the input stays a runtime input, but shape inference sees its data */
+    if (tensor_numel(t) <= 4096)
+      for (int k = 0; k < g->nnodes && v->kind != VK_CONST; k++)
+        for (int j = 0; j < g->nodes[k]->nin; j++)
+          if (g->nodes[k]->in[j] == v && ir_is_shape_operand(g->nodes[k], j)) {
+            v->kind = VK_CONST;
+            v->data = arena_dup(g->arena, t->data, t->bytes);
+            break;
+          }
   }
   return 0;
 }
