@@ -250,7 +250,7 @@ static bool supported(Op op) {
 int gen_binary(GenCtx *c) {
   Node *n = c->n;
   if (!supported(n->op)) return ir_node_error(c->g, n, "no code generator for this op");
-  if (!n->out[0]) return 0;
+  if (!n->out[0] || ir_value_numel(n->out[0]) == 0) return 0;
   if (n->nin > EW_MAX_OPS)
     return ir_node_error(c->g, n, "%d inputs; at most %d are supported", n->nin, EW_MAX_OPS);
   for (int i = 0; i < n->nin; i++)

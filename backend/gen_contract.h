@@ -1,4 +1,5 @@
-/* gen_contract.h — internals of the F_CONTRACT generators (gen_contract.c, gen_gemm.c, gen_conv.c).
+/* gen_contract.h — internals of the F_CONTRACT generators (gen_contract.c: MatMul, Gemm; gen_gemm.c;
+ * gen_conv.c; gen_einsum.c).
  *
  * The GEMM engine (gen_gemm.c) emits a parallel loop over tasks = batch × M-blocks × N-panels:
  *
@@ -7,7 +8,9 @@
  * A is read as broadcast scalars (raw strides, or packed at compile time into MR-row panels);
  * B is read as vectors from NR-wide panels: packed at compile time when constant, otherwise packed
  * per task into per-thread scratch (by a strided copy, or by a caller-supplied packer such as
- * im2col).  The microkernel keeps an MR × NR tile of accumulators in registers over a K block. */
+ * im2col).  The microkernel keeps an MR × NR tile of accumulators in registers over a K block.
+ * N <= 4 with A rows and B columns contiguous in k (e.g. matrix × vector) uses dot products
+ * along K instead.  `post` is the hook for fused activations. */
 #ifndef ONNXC_GEN_CONTRACT_H
 #define ONNXC_GEN_CONTRACT_H
 

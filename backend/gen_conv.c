@@ -1,16 +1,18 @@
-/* gen_conv.c — Conv and ConvTranspose (NCHW, any spatial rank, groups, strides, dilations, pads).
+/* gen_conv.c — Conv and ConvTranspose (NCHW, any spatial rank, groups, strides, dilations, pads;
+ * auto_pad resolved by ir_window, the geometry shape inference uses).
  *
  * Conv with enough output channels per group runs on the GEMM engine: Y[g] = W[g] · im2col(X[g])
  * with W packed at compile time (MR-row panels, K = C/g · kernel) and im2col built per task, one
  * NR-wide panel of output pixels and one K block at a time, in per-thread scratch.  Along the
- * innermost spatial dim a panel row is made of contiguous runs of the input, so with unit stride
- * it is assembled from a few masked vector loads (one per output row the panel touches); other
- * strides use gathers.  A 1×1, stride-1, unpadded conv needs no im2col (B = X).
+ * innermost spatial dim a panel vector is a few runs of input (one per output row it touches),
+ * each a masked vector load — or, for strides 2..4, that many loads deinterleaved by shuffles;
+ * larger strides or very short rows use gathers.  A 1×1, stride-1, unpadded conv needs no
+ * im2col (B = X).
  *
- * Depthwise / few-channel groups and ConvTranspose use a direct kernel vectorized over the
- * innermost output dim: a block of output rows × up to four vectors of accumulators, input
- * vectors by masked loads (unit stride) or gathers. */
-#include <stdlib.h>
+ * Depthwise-like convs (<= 4 input channels per group) copy the task's input planes into a
+ * zero-padded scratch buffer and run unmasked loads and FMAs over a block of output rows × up
+ * to four vectors.  Other few-output-channel groups and ConvTranspose use a direct kernel
+ * vectorized over the innermost output dim with masked loads (unit stride) or gathers. */
 #include <string.h>
 
 #include "gen_contract.h"
@@ -278,7 +280,7 @@ static void conv_gemm(GenCtx *c, ConvGeo *q) {
   } else {
     int L = kb_lanes(c->kb, contract_elem(q->dt));
     int64_t S = (q->OW + L - 2) / q->OW + 1;
-    q->nseg = q->s[q->nsp - 1] <= 4 && S <= 4 && !getenv("ONNXC_CONV_GATHER") ? (int)S : 0;
+    q->nseg = q->s[q->nsp - 1] <= 4 && S <= 4 ? (int)S : 0;
     s.pack = q->nseg ? pack_segments : pack_gather;
     s.pack_ud = q;
     s.k_align = q->KS;
@@ -314,7 +316,7 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
   int64_t ngrp = cdiv(OW, (int64_t)nvw * L);
   int64_t ntask = q->N * q->O * nrb;
   double flops = 2.0 * (double)(q->N * q->O * q->P) * (double)(q->Cg * q->KS);
-  c->work = flops >= 4e5 && ntask > 1 ? ntask : 1;
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
   KV x = kb_buf(kb, 0), w = kb_buf(kb, 1), bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL,
      y = kb_buf(kb, n->nin);
   int64_t sw = q->s[last], dw = q->d[last], pw = q->pb[last];
@@ -453,11 +455,166 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
   kb_endfor(kb);
 }
 
+/* ---- depthwise-like Conv (few input channels per group): the task's input planes are copied
+ * into a zero-padded buffer in scratch, so the inner loop is unmasked loads (deinterleaved for
+ * strides <= 4) and FMAs over a block of output rows × vectors ---- */
+typedef struct DwGeo {
+  int64_t E[IR_MAX_RANK], Est[IR_MAX_RANK], Etot, hi[IR_MAX_RANK];
+} DwGeo;
+
+static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
+  if (q->s[q->nsp - 1] > 4) return false;
+  for (int i = 0; i < q->nsp; i++) {
+    d->hi[i] = (q->out[i] - 1) * q->s[i] - q->pb[i] + (q->k[i] - 1) * q->d[i]; /* last input index read */
+    d->E[i] = d->hi[i] + q->pb[i] + 1;
+  }
+  /* the last dim also holds what the vectors past the row end read: up to ngrp·nvw·L outputs */
+  int64_t nvw = cdiv(q->OW, L) < 4 ? cdiv(q->OW, L) : 4, span = cdiv(q->OW, nvw * L) * nvw * L;
+  int last = q->nsp - 1;
+  d->E[last] = span * q->s[last] + (q->k[last] - 1) * q->d[last];
+  gen_strides(q->nsp, d->E, d->Est);
+  d->Etot = d->Est[0] * d->E[0];
+  return q->Cg * d->Etot * 4 <= (256 << 10);
+}
+
+static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  KElem ce = contract_elem(q->dt), se = kb_elem_of(q->dt);
+  int L = kb_lanes(kb, ce);
+  size_t es = kb_elem_size(ce);
+  int nsp = q->nsp, last = nsp - 1;
+  int64_t OW = q->OW, Wd = q->W, sw = q->s[last], dw = q->d[last], KW = q->k[last];
+  int nvw = (int)cdiv(OW, L);
+  if (nvw > 4) nvw = 4;
+  int rb = 8 / nvw;
+  if (rb > q->R) rb = (int)q->R;
+  int64_t ngrp = cdiv(OW, (int64_t)nvw * L), nrb = cdiv(q->R, rb);
+  int64_t ntask = q->N * q->O;
+  double flops = 2.0 * (double)(q->N * q->O * q->P) * (double)(q->Cg * q->KS);
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
+  int64_t sb = q->Cg * dg->Etot * (int64_t)es + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  KV x = kb_buf(kb, 0), w = kb_buf(kb, 1), bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL,
+     y = kb_buf(kb, n->nin);
+  KV buf = kb_scratch(kb);
+  KT vt = kt(ce, L);
+
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  KV o = kb_rem(kb, t, I(kb, q->O), true), nb = kb_div(kb, t, I(kb, q->O), true);
+  KV g = kb_div(kb, o, I(kb, q->Og), true);
+  KV xb = kb_gep(kb, se, x, kb_add(kb, kb_mul(kb, nb, I(kb, q->C * q->HW)), kb_mul(kb, g, I(kb, q->Cg * q->HW))));
+  KV wb = kb_gep(kb, se, w, kb_mul(kb, o, I(kb, q->Cg * q->KS)));
+  KV yb = kb_gep(kb, se, y, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P)));
+  /* 1. padded copy of the Cg input planes */
+  kb_memset(kb, buf, 0, I(kb, q->Cg * dg->Etot * (int64_t)es));
+  int64_t ncopy = dg->hi[last] + 1 < Wd ? dg->hi[last] + 1 : Wd; /* columns ever read */
+  int64_t rows_in = q->HW / Wd;
+  KV ci = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+  {
+    KV ir = kb_for(kb, I(kb, 0), I(kb, rows_in), 1);
+    KV ok = kb_true(kb), doff = kb_mul(kb, ci, I(kb, dg->Etot)), rem = ir;
+    for (int d = last - 1; d >= 0; d--) {
+      KV id = d > 0 ? kb_rem(kb, rem, I(kb, q->in[d]), true) : rem;
+      if (d > 0) rem = kb_div(kb, rem, I(kb, q->in[d]), true);
+      ok = kb_and(kb, ok, kb_cmp(kb, KC_LE, id, I(kb, dg->hi[d]), false));
+      doff = kb_add(kb, doff, kb_mul(kb, kb_add(kb, id, I(kb, q->pb[d])), I(kb, dg->Est[d])));
+    }
+    doff = kb_add(kb, doff, I(kb, q->pb[last]));
+    kb_if(kb, ok);
+    {
+      KV src = kb_add(kb, kb_mul(kb, ci, I(kb, q->HW)), kb_mul(kb, ir, I(kb, Wd)));
+      KV j = kb_for(kb, I(kb, 0), I(kb, ncopy), L);
+      KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, ncopy), j));
+      KV v = ct_load(kb, q->dt, ce, xb, kb_add(kb, src, j), L, m);
+      kb_store_masked(kb, v, kb_gep(kb, ce, buf, kb_add(kb, doff, j)), m);
+      kb_endfor(kb);
+    }
+    kb_endif(kb);
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  /* 2. compute */
+  KV bv = bias ? kb_splat(kb, ct_load(kb, q->dt, ce, bias, o, 1, NULL), L) : ct_const(kb, ce, L, 0);
+  KV rbi = kb_for(kb, I(kb, 0), I(kb, nrb), 1);
+  {
+    KV r0 = kb_mul(kb, rbi, I(kb, rb));
+    KV rowb[8];
+    for (int r = 0; r < rb; r++) { /* padded-buffer offset of the row's window origin (clamped rows are not stored) */
+      KV R = kb_min(kb, kb_add(kb, r0, I(kb, r)), I(kb, q->R - 1), false), off = I(kb, 0);
+      for (int d = 0; d < last; d++) {
+        KV od = kb_div(kb, R, I(kb, q->ostr[d] / OW), true);
+        if (d > 0) od = kb_rem(kb, od, I(kb, q->out[d]), true);
+        off = kb_add(kb, off, kb_mul(kb, od, I(kb, q->s[d] * dg->Est[d])));
+      }
+      rowb[r] = off;
+    }
+    KV gi = kb_for(kb, I(kb, 0), I(kb, ngrp), 1);
+    {
+      KV ow0 = kb_mul(kb, gi, I(kb, (int64_t)nvw * L));
+      KVar acc[8][4];
+      for (int r = 0; r < rb; r++)
+        for (int v = 0; v < nvw; v++) acc[r][v] = kb_var(kb, vt, bv);
+      KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+      {
+        KV kpo = kb_for(kb, I(kb, 0), I(kb, q->KS / KW), 1);
+        {
+          KV koff = kb_mul(kb, c2, I(kb, dg->Etot));
+          for (int d = 0; d < last; d++) {
+            KV kd = kb_rem(kb, kb_div(kb, kpo, I(kb, q->kstr[d] / KW), true), I(kb, q->k[d]), true);
+            koff = kb_add(kb, koff, kb_mul(kb, kd, I(kb, q->d[d] * dg->Est[d])));
+          }
+          KV wrow = kb_gep(kb, se, wb, kb_add(kb, kb_mul(kb, c2, I(kb, q->KS)), kb_mul(kb, kpo, I(kb, KW))));
+          bool unroll = KW <= 8;
+          KV kwv = unroll ? NULL : kb_for(kb, I(kb, 0), I(kb, KW), 1);
+          for (int64_t kw = 0; kw < (unroll ? KW : 1); kw++) {
+            KV kwi = unroll ? I(kb, kw) : kwv;
+            KV wv = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, kwi, 1, NULL), L);
+            KV cbase = kb_add(kb, koff, kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
+            for (int r = 0; r < rb; r++) {
+              KV p = kb_gep(kb, ce, buf, kb_add(kb, rowb[r], cbase));
+              for (int v = 0; v < nvw; v++) {
+                KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * sw));
+                KV xv;
+                if (sw == 1) xv = kb_load(kb, vt, pv);
+                else {
+                  KV chv[4];
+                  for (int k2 = 0; k2 < sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, pv, I(kb, (int64_t)k2 * L)));
+                  xv = strided_pick(kb, chv, (int)sw, L);
+                }
+                kb_set(kb, acc[r][v], ct_madd(kb, wv, xv, kb_get(kb, acc[r][v])));
+              }
+            }
+          }
+          if (!unroll) kb_endfor(kb);
+        }
+        kb_endfor(kb);
+      }
+      kb_endfor(kb);
+      for (int r = 0; r < rb; r++) {
+        KV R = kb_add(kb, r0, I(kb, r));
+        if (q->R % rb) kb_if(kb, kb_cmp(kb, KC_LT, R, I(kb, q->R), false));
+        for (int v = 0; v < nvw; v++) {
+          KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
+          KV m = OW % ((int64_t)nvw * L) ? kb_tail_mask(kb, L, kb_sub(kb, I(kb, OW), owf)) : NULL;
+          ct_store(kb, q->dt, yb, kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf), kb_get(kb, acc[r][v]), m);
+        }
+        if (q->R % rb) kb_endif(kb);
+      }
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  kb_endfor(kb);
+}
+
 int gen_conv(GenCtx *c) {
   ConvGeo q;
   if (geo_init(c, &q)) return -1;
   if (q.N * q.O * q.P == 0) return 0;
+  DwGeo dg;
   if (q.Og >= 8 || (q.Og >= 4 && q.Cg * q.KS >= 64)) conv_gemm(c, &q);
+  else if (q.Cg <= 4 && dw_geo(&q, kb_lanes(c->kb, contract_elem(q.dt)), &dg)) conv_dw(c, &q, &dg);
   else conv_direct(c, &q);
   return 0;
 }

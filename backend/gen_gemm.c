@@ -77,11 +77,6 @@ static int mr_for(const Target *t, int nv, KElem ce) {
   return mr < 1 ? 1 : mr;
 }
 
-static int env_int(const char *name, int def) {
-  const char *e = getenv(name);
-  return e && *e ? atoi(e) : def;
-}
-
 /* ---- compile-time packing ---- */
 
 /* which batch dims an operand varies over, and the packed-matrix strides for them */
@@ -227,7 +222,7 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
     kb_endif(kb);
   }
   /* K loop, unrolled by U */
-  const int U = env_int("ONNXC_GEMM_U", 4);
+  const int U = 4;
   KV kmain = kb_and(kb, t->klen, I(kb, ~(int64_t)(U - 1)));
   KV k = kb_for(kb, I(kb, 0), kmain, U);
   for (int u = 0; u < U; u++) k_step(t, mr, nv, aptr, acc, kb_add(kb, k, I(kb, u)));
@@ -402,7 +397,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
   double flops = 2.0 * (double)nb * (double)M * (double)N * (double)K;
   int64_t rtiles = cdiv(M, R), rows_per_task = rtiles, ntb = 1;
-  if (flops >= 4e5) {
+  if (flops >= 1e6) {
     int64_t desired = (int64_t)(flops / 2e6);
     if (desired > 16) desired = 16;
     if (desired < 2) desired = 2;
@@ -412,7 +407,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
     ntb = cdiv(rtiles, rows_per_task);
   }
   int64_t ntask = nb * ntb;
-  c->work = flops >= 4e5 && ntask > 1 ? ntask : 1;
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
   KV rb = kb_rem(kb, t, I(kb, ntb), true), b = kb_div(kb, t, I(kb, ntb), true);
   KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0);
@@ -461,15 +456,14 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t M = s->M, N = s->N, K = s->K;
   bool runtime_b = !s->b_const;
   bool a_packed = s->a_const != NULL;
-  if (dot_ok(s, L) && !getenv("ONNXC_GEMM_NODOT")) {
+  if (dot_ok(s, L)) {
     gemm_dot(c, s);
     return;
   }
 
   /* tile shape: the NV (vectors of columns) that wastes the fewest padded columns, weighted by
    * how well each microkernel shape runs; MR fills the register file */
-  int nvmax = env_int("ONNXC_GEMM_NV", 4);
-  if (nvmax < 1 || nvmax > 4) nvmax = 4;
+  const int nvmax = 4;
   static const double eff[5] = {0, 0.7, 0.96, 0.98, 1.0};
   int nv = 1;
   double best = 1e30;
@@ -487,10 +481,10 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t nlast_cols = N - (npn - 1) * s->nrp; /* columns in the last panel */
   int nv_t = (int)cdiv(nlast_cols, L), nlast_t = (int)(nlast_cols - (int64_t)(nv_t - 1) * L);
 
-  /* K blocks: a B block of ~32 KB stays in L1 (f16/bf16: unblocked, no rounded partial sums) */
+  /* K blocks: a B block of ~64 KB stays near L1 while a task walks down its rows (f16/bf16:
+   * unblocked, no rounded partial sums) */
   int64_t ka = s->k_align > 1 ? s->k_align : 1;
-  int64_t kc = env_int("ONNXC_GEMM_KC", 0);
-  if (kc <= 0) kc = (int64_t)32768 / (int64_t)(s->nrp * (int)es);
+  int64_t kc = (int64_t)65536 / (int64_t)(s->nrp * (int)es);
   if (kc < 16) kc = 16;
   kc = kc / ka * ka;
   if (kc < ka) kc = ka;
@@ -507,7 +501,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t nb = 1;
   for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
   double flops = 2.0 * (double)nb * (double)M * (double)N * (double)(K ? K : 1);
-  bool parallel = flops >= 4e5;
+  bool parallel = flops >= 1e6;
   int64_t mtiles = cdiv(M, mr), base = nb * npn, nmb = 1;
   int64_t desired = (int64_t)(flops / 2e6);
   if (desired > 16) desired = 16;
@@ -515,9 +509,15 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   if (parallel && base < desired) nmb = cdiv(desired, base);
   int64_t l2rows = (int64_t)(1 << 19) / ((K ? K : 1) * (int64_t)es);
   if (npn > 1 && cdiv(M, nmb) > l2rows) nmb = cdiv(M, l2rows > 1 ? l2rows : 1);
-  int64_t min_rows = runtime_b ? 96 : 2 * mr;
+  /* packing B per task costs about one pass over the block per task: custom packers (im2col)
+   * want tall M blocks, but at least a few tasks, and an even count when there are few */
+  int64_t min_rows = runtime_b ? (s->pack ? 256 : 32) : 2 * mr;
   if (nmb > M / min_rows) nmb = M / min_rows;
   if (nmb < 1) nmb = 1;
+  if (parallel && runtime_b && s->pack) {
+    while (base * nmb < 4 && M / (nmb + 1) >= 64) nmb++;
+    if (base * nmb < 16 && (base * nmb) % 2 && M / (2 * nmb) >= 64) nmb *= 2;
+  }
   int64_t mc_tiles = cdiv(mtiles, nmb);
   nmb = cdiv(mtiles, mc_tiles);
   int64_t mc = mc_tiles * mr;

@@ -1873,6 +1873,8 @@ static int gen_resize(GenCtx *c) {
   RzAxis ax[IR_MAX_RANK];
   memset(ax, 0, sizeof ax);
   if (r < 1) return ir_node_error(c->g, n, "cannot resize a scalar");
+  if (ir_value_numel(n->out[0]) == 0) return 0;
+  if (ir_value_numel(x) == 0) return ir_node_error(c->g, n, "cannot resize an empty tensor to a non-empty one");
   if (rz_setup(c, &p, ax)) return -1;
   for (int d = 0; d < r; d++) {
     if (ax[d].out != n->out[0]->dims[d]) return ir_node_error(c->g, n, "output shape mismatch");

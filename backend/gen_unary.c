@@ -252,7 +252,7 @@ int gen_unary(GenCtx *c) {
   if (n->op == OP_Identity || n->op == OP_Dropout) return gen_identity(c);
   if (n->op != OP_Clip && !supported(n->op)) return ir_node_error(c->g, n, "no code generator for this op");
   Value *x = n->in[0], *y = n->out[0];
-  if (!y) return 0;
+  if (!y || ir_value_numel(y) == 0) return 0;
   if (!dtype_size(x->dtype) || !dtype_size(y->dtype))
     return ir_node_error(c->g, n, "unsupported data type %s -> %s", dtype_name(x->dtype), dtype_name(y->dtype));
   UCtx u = {.op = n->op, .in = x->dtype, .out = y->dtype, .lo_op = -1, .hi_op = -1};

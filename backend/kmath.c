@@ -382,7 +382,7 @@ KV kb_pow(KB *kb, KV x, KV y) {
 
 /* ---- trigonometric ---- */
 /* x = k pi/2 + r, |r| <= pi/4 (Cody-Waite with fma, three parts of pi/2); returns r, *k = k.
- * Accurate while k fits the mantissa comfortably (|x| up to ~1e5 for f32, ~1e14 for f64). */
+ * Full accuracy up to |x| ~ 6e6 (f32) / 1e15 (f64). */
 static KV trig_reduce(M *m, KV x, KV *k) {
   KV n = round_mul(m, x, 0.6366197723675814, k);
   KV r;
@@ -395,7 +395,10 @@ static KV trig_reduce(M *m, KV x, KV *k) {
     r = FMA(n, C(4.371138828673793e-08), r);
     r = FMA(n, C(1.7151245100058819e-15), r);
   }
-  return r;
+  /* |r| exceeds pi/4 a little for large |x| (2/pi is rounded); past 2^22 (f32) / 2^51 (f64)
+   * quadrants the rounding trick fails and the answer is meaningless anyway: bound r so that it
+   * stays finite and in range (inf and NaN still give NaN) */
+  return clamp(m, r, -1.0, 1.0);
 }
 
 static KV sin_poly(M *m, KV r, KV z) {

@@ -98,6 +98,8 @@ static void run_graph(Graph *g, Value *y, double flops, const char *label) {
   char err[1024];
   const char *asm_path = getenv("BENCH_ASM"); /* write the kernel's assembly there */
   if (asm_path && be_emit(g, NULL, "asm", asm_path, err, sizeof err)) fprintf(stderr, "%s\n", err);
+  const char *ll_path = getenv("BENCH_LL"); /* and/or its optimized LLVM IR */
+  if (ll_path && be_emit(g, NULL, "llvm", ll_path, err, sizeof err)) fprintf(stderr, "%s\n", err);
   double c0 = now();
   BeModel *m = be_jit(g, NULL, err, sizeof err);
   double ct = now() - c0;

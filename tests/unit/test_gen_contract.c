@@ -255,6 +255,8 @@ Test(gemm, const_a_and_big_k) {
   add_gemm(t, DT_FLOAT, 301, 1, 300, 0, 0, 2, 301, 1, 2, 3, false, true);
   add_gemm(t, DT_FLOAT, 7, 4, 333, 1, 1, 1, 1, 4, 1, 1, false, true);
   add_gemm(t, DT_FLOAT, 1, 2, 1000, 0, 1, -1, 0, 0, 1, 1, false, false);
+  add_gemm(t, DT_FLOAT, 3, 5, 0, 0, 0, 1, 1, 5, 1, 1, true, false); /* K = 0: bias only */
+  add_gemm(t, DT_FLOAT, 4, 1, 0, 0, 0, -1, 0, 0, 1, 1, false, false);
   tg_run(t, 1e-4);
 }
 
@@ -500,7 +502,12 @@ Test(conv, groups_dilation_pads_1d_3d) {
   add_conv(t, (ConvCase){2, 1, 16, 32, 4, {12, 12}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
   /* grouped, 2 per group: direct path */
   add_conv(t, (ConvCase){2, 2, 12, 6, 3, {9, 10}, {3, 2}, {1, 2}, {0}, {1, 0, 1, 1}, .bias = true, .wconst = true});
-  /* depthwise 3x3 s1 / s2, with multiplier */
+  /* many input channels, few outputs per group: direct path */
+  add_conv(t, (ConvCase){2, 2, 32, 4, 2, {9, 21}, {3, 3}, {1, 2}, {1, 1}, {1, 1, 0, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 24, 2, 1, {11, 18}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true});
+  /* depthwise 3x3 s1 / s2, with multiplier, runtime weights, wide rows */
+  add_conv(t, (ConvCase){2, 1, 3, 3, 3, {5, 100}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true});
+  add_conv(t, (ConvCase){2, 1, 3, 6, 3, {6, 133}, {3, 5}, {2, 3}, {1, 2}, {0, 4, 1, 0}, .bias = true});
   add_conv(t, (ConvCase){2, 1, 8, 8, 8, {19, 40}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 8, 8, 8, {19, 40}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 4, 8, 4, {7, 70}, {5, 5}, {1, 1}, {0}, {2, 2, 2, 2}, .bias = true});
@@ -638,4 +645,31 @@ Test(einsum, forms) {
   add_einsum(t, DT_DOUBLE, "ii->", "ii->", 1, (int[]){2}, (const int64_t[][8]){{9, 9}}, 0);
   add_einsum(t, DT_INT8, "ij,jk->ik", "ij,jk->ik", 2, (int[]){2, 2}, (const int64_t[][8]){{3, 4}, {4, 5}}, 0);
   tg_run(t, 1e-4);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * the same generators for narrower targets (AVX2: 8 lanes, 16 registers; NEON: 4 lanes) must
+ * produce valid modules */
+Test(targets, avx2_and_neon_emit) {
+  const char *targets[] = {"x86-64-avx2", "aarch64"};
+  for (int ti = 0; ti < 2; ti++) {
+    TG *t = tg_new();
+    add_gemm(t, DT_FLOAT, 17, 100, 64, 0, 1, 1, 1, 100, 0.5f, 2, true, false);
+    add_gemm(t, DT_FLOAT, 9, 1, 64, 0, 0, -1, 0, 0, 1, 1, false, false);
+    add_gemm(t, DT_DOUBLE, 9, 30, 64, 0, 0, -1, 0, 0, 1, 1, false, false);
+    add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+    add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+    add_conv(t, (ConvCase){2, 1, 4, 4, 4, {13, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true});
+    add_conv(t, (ConvCase){2, 1, 4, 4, 1, {5, 6}, {3, 3}, {2, 2}, {0}, {0}, .transposed = true});
+    add_einsum(t, DT_FLOAT, "ij->j", "ij->j", 1, (int[]){2}, (const int64_t[][8]){{7, 37}}, 0);
+    char err[1024];
+    BeOptions o = {.target = targets[ti], .opt_level = 3};
+    int rc = be_emit(t->g, &o, "asm", "/dev/null", err, sizeof err);
+    if (rc && strstr(err, "is not available in this LLVM")) fprintf(stderr, "skipping %s: %s\n", targets[ti], err);
+    else cr_assert_eq(rc, 0, "%s: %s", targets[ti], err);
+    for (int i = 0; i < t->nout; i++) free(t->ref[i]), free(t->mag[i]);
+    for (int i = 0; i < t->nin; i++) free(t->inbuf[i]);
+    ir_graph_free(t->g);
+    free(t);
+  }
 }

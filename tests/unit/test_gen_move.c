@@ -931,7 +931,9 @@ static double ref_interp1(const RRef *p, const double *data, int64_t n, double s
   /* neighbors: the nc nearest indexes to xo in the edge-padded array, smaller first on ties */
   int64_t pad = (nc + 1) / 2, L = n + 2 * pad, idx[64];
   double xp = xo + pad;
-  bool used[4096] = {false};
+  bool used[512];
+  cr_assert(L <= 512);
+  memset(used, 0, (size_t)L);
   for (int k = 0; k < nc; k++) {
     int64_t best = -1;
     for (int64_t q = 0; q < L; q++) {
@@ -1050,7 +1052,7 @@ Test(move, resize_nearest) {
   RRef t = {"nearest", "tf_crop_and_resize", "round_prefer_floor", -0.75, 10, false, false, {0, 0, 0.4f, -0.2f, 1, 1, 0.6f, 1.3f}};
   int64_t sz2[4] = {1, 2, 3, 8};
   check_resize(&t, xd, NULL, sz2, DT_FLOAT);
-  int64_t big[4] = {2, 16, 40, 40};
+  int64_t big[4] = {1, 4, 24, 40}; /* output above the parallel threshold */
   float two[4] = {1, 1, 2, 2};
   check_resize(&p, big, two, NULL, DT_FLOAT);
 }
@@ -1085,7 +1087,7 @@ Test(move, resize_linear_cubic) {
   check_resize(&p, xd, up, NULL, DT_DOUBLE);
   check_resize(&p, xd, up, NULL, DT_UINT8);
   check_resize(&p, xd, up, NULL, DT_FLOAT16);
-  int64_t big[4] = {2, 8, 30, 64};
+  int64_t big[4] = {1, 4, 24, 40}; /* output above the parallel threshold */
   float two[4] = {1, 1, 2, 2};
   check_resize(&p, big, two, NULL, DT_FLOAT);
   float id[4] = {1, 1, 2, 1}; /* inner axis identity: contiguous loads */
@@ -1205,122 +1207,115 @@ Test(gen, eye_like_constant_of_shape) {
   free(Y);
   ir_graph_free(g);
 }
-Test(dbg, sl) {
-  int64_t d[3] = {6, 7, 37};
-  int64_t st[3] = {-1, 1, 30}, en[3] = {INT64_MIN, 6, 2}, ax[3] = {0, 1, 2}, sp[3] = {-1, 2, -1};
-  int64_t st1[1] = {30}, en1[1] = {2}, ax1[1] = {2}, sp1[1] = {-1};
-  check_slice(d, 1, st1, en1, ax1, sp1, DT_FLOAT);
-  if (0) check_slice(d, 3, st, en, ax, sp, DT_FLOAT);
+/* ---------------------------------------------------------------------------------------------
+ * more opset-18 forms
+ * ------------------------------------------------------------------------------------------- */
+Test(move, pad_axes_subset) {
+  Graph *g = newg();
+  int64_t xd[3] = {3, 4, 9}, pads[4] = {2, -1, 1, 3}, axes[2] = {-1, 0};
+  Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
+  Value *ins[4] = {x, ci64(g, 4, pads), NULL, ci64(g, 2, axes)};
+  Node *n = mk(g, OP_Pad, 4, ins, 1);
+  attr_s(g, n, "mode", "edge");
+  finish(g, n);
+  Value *y = n->out[0];
+  cr_assert(y->dims[0] == 5 && y->dims[1] == 4 && y->dims[2] == 12);
+  int64_t mo = ir_value_numel(y), co[3];
+  float *X = frand(108, 4), *Y = calloc((size_t)mo, 4);
+  const void *in[1] = {X};
+  void *out[1] = {Y};
+  run_ok(g, in, out);
+  for (int64_t i = 0; i < mo; i++) {
+    unravel(i, 3, y->dims, co);
+    int64_t a = ref_pad_src("edge", co[0], 3, -1, 3), c = ref_pad_src("edge", co[2], 9, 2, 1);
+    cr_assert_eq(Y[i], X[(a * 4 + co[1]) * 9 + c], "pad axes elem %lld", (long long)i);
+  }
+  free(X), free(Y);
+  ir_graph_free(g);
 }
-#include <stdio.h>
-#include <time.h>
-static double now_s(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-static void bench(const char *name, Graph *g, int nin, int64_t *inbytes, int nout, int64_t *outbytes) {
-  char err[512];
-  BeModel *m = be_jit(g, NULL, err, sizeof err);
-  cr_assert_not_null(m, "%s", err);
-  be_set_threads(m, 1);
-  void *in[4], *out[4];
-  int64_t tot = 0;
-  for (int i = 0; i < nin; i++) { in[i] = calloc((size_t)inbytes[i], 1); tot += inbytes[i]; }
-  for (int i = 0; i < nout; i++) { out[i] = calloc((size_t)outbytes[i], 1); tot += outbytes[i]; }
-  be_run(m, (const void *const *)in, out, err, sizeof err);
-  int reps = 50;
-  double t0 = now_s();
-  for (int r = 0; r < reps; r++) be_run(m, (const void *const *)in, out, err, sizeof err);
-  double t = (now_s() - t0) / reps;
-  fprintf(stderr, "%-28s %8.1f us  %6.1f GB/s (in+out bytes)\n", name, t * 1e6, tot / t / 1e9);
-  for (int i = 0; i < nin; i++) free(in[i]);
-  for (int i = 0; i < nout; i++) free(out[i]);
-  be_free(m);
+
+Test(move, split_num_outputs_uneven) {
+  Graph *g = newg();
+  int64_t d[2] = {3, 11};
+  Value *x = tu_input(g, "x", DT_INT8, 2, d);
+  Node *n = mk(g, OP_Split, 1, &x, 3);
+  attr_i(g, n, "axis", -1);
+  attr_i(g, n, "num_outputs", 3);
+  finish(g, n);
+  cr_assert(n->out[0]->dims[1] == 4 && n->out[2]->dims[1] == 3);
+  int8_t *X = brand(33, 5), Y0[12], Y1[12], Y2[9];
+  const void *in[1] = {X};
+  void *out[3] = {Y0, Y1, Y2};
+  run_ok(g, in, out);
+  for (int r = 0; r < 3; r++)
+    for (int c = 0; c < 11; c++) {
+      int8_t got = c < 4 ? Y0[r * 4 + c] : c < 8 ? Y1[r * 4 + c - 4] : Y2[r * 3 + c - 8];
+      cr_assert_eq(got, X[r * 11 + c]);
+    }
+  free(X);
+  ir_graph_free(g);
 }
-Test(dbg, perf) {
-  {
-    int64_t big[1] = {64 << 20};
-    void *a = calloc(big[0], 1), *b = calloc(big[0], 1);
-    double t0 = now_s();
-    for (int r = 0; r < 10; r++) memcpy(b, a, (size_t)big[0]);
-    fprintf(stderr, "memcpy 64MB: %.1f GB/s\n", 2.0 * big[0] * 10 / (now_s() - t0) / 1e9);
-    free(a), free(b);
-  }
-  struct { int64_t d[4]; int64_t p[4]; const char *nm; } tr[4] = {
-    {{1, 64, 112, 112}, {0, 2, 3, 1}, "transpose nchw->nhwc c64"},
-    {{1, 112, 112, 64}, {0, 3, 1, 2}, "transpose nhwc->nchw c64"},
-    {{1, 3, 224, 224}, {0, 2, 3, 1}, "transpose nchw->nhwc c3"},
-    {{8, 128, 12, 64}, {0, 2, 1, 3}, "transpose bshd->bhsd"}};
-  for (int k = 0; k < 4; k++) {
-    Graph *g = newg();
-    Value *x = tu_input(g, "x", DT_FLOAT, 4, tr[k].d);
-    Node *n = mk(g, OP_Transpose, 1, &x, 1);
-    attr_ints(g, n, "perm", 4, tr[k].p);
-    finish(g, n);
-    int64_t b = numel(4, tr[k].d) * 4;
-    bench(tr[k].nm, g, 1, &b, 1, &b);
-    ir_graph_free(g);
-  }
-  {
-    Graph *g = newg();
-    int64_t d[4] = {1, 64, 56, 56};
-    Value *ins[2] = {tu_input(g, "a", DT_FLOAT, 4, d), tu_input(g, "b", DT_FLOAT, 4, d)};
-    Node *n = mk(g, OP_Concat, 2, ins, 1);
-    attr_i(g, n, "axis", 1);
-    finish(g, n);
-    int64_t bi[2] = {64 * 56 * 56 * 4, 64 * 56 * 56 * 4}, bo = 2 * bi[0];
-    bench("concat c", g, 2, bi, 1, &bo);
-    ir_graph_free(g);
-  }
-  {
-    Graph *g = newg();
-    int64_t d[4] = {1, 64, 56, 56}, pads[8] = {0, 0, 1, 1, 0, 0, 1, 1};
-    Value *ins[2] = {tu_input(g, "a", DT_FLOAT, 4, d), ci64(g, 8, pads)};
-    Node *n = mk(g, OP_Pad, 2, ins, 1);
-    finish(g, n);
-    int64_t bi = 64 * 56 * 56 * 4, bo = 64 * 58 * 58 * 4;
-    bench("pad const 1", g, 1, &bi, 1, &bo);
-    ir_graph_free(g);
-  }
+
+Test(move, gather_small_types) {
+  DType ts[3] = {DT_BOOL, DT_INT8, DT_UINT16};
+  for (int k = 0; k < 3; k++)
+    for (int axis = 0; axis < 2; axis++) {
+      Graph *g = newg();
+      int64_t d[2] = {7, 45}, id[1] = {33};
+      Value *ins[2] = {tu_input(g, "x", ts[k], 2, d), tu_input(g, "i", DT_INT32, 1, id)};
+      Node *n = mk(g, OP_Gather, 2, ins, 1);
+      attr_i(g, n, "axis", axis);
+      finish(g, n);
+      size_t es = dtype_size(ts[k]);
+      unsigned char *X = brand(315 * (int64_t)es, 6), *Y = calloc(45 * 33, es);
+      if (ts[k] == DT_BOOL)
+        for (int i = 0; i < 315; i++) X[i] &= 1;
+      int32_t I[33];
+      for (int i = 0; i < 33; i++) I[i] = (int32_t)((i * 11) % d[axis]) - (i % 2 ? (int32_t)d[axis] : 0);
+      const void *in[2] = {X, I};
+      void *out[1] = {Y};
+      run_ok(g, in, out);
+      for (int i = 0; i < (axis ? 7 : 33); i++)
+        for (int j = 0; j < (axis ? 33 : 45); j++) {
+          int64_t src;
+          if (axis == 0) src = (I[i] < 0 ? I[i] + 7 : I[i]) * 45 + j;
+          else src = i * 45 + (I[j] < 0 ? I[j] + 45 : I[j]);
+          int64_t dst = axis == 0 ? i * 45 + j : i * 33 + j;
+          cr_assert(!memcmp(Y + dst * (int64_t)es, X + src * (int64_t)es, es), "type %d axis %d (%d,%d)", k, axis, i, j);
+        }
+      free(X), free(Y);
+      ir_graph_free(g);
+    }
+}
+
+Test(move, resize_axes_keep_aspect) {
   for (int mode = 0; mode < 2; mode++) {
     Graph *g = newg();
-    int64_t d[4] = {1, 64, 56, 56};
-    float sc[4] = {1, 1, 2, 2};
-    Value *ins[3] = {tu_input(g, "a", DT_FLOAT, 4, d), NULL, cf32(g, 4, sc)};
-    Node *n = mk(g, OP_Resize, 3, ins, 1);
+    int64_t xd[4] = {1, 2, 4, 5}, sz[2] = {7, 6}, axes[2] = {3, 2};
+    Value *ins[4] = {tu_input(g, "x", DT_FLOAT, 4, xd), NULL, NULL, ci64(g, 2, sz)};
+    Node *n = mk(g, OP_Resize, 4, ins, 1);
     attr_s(g, n, "mode", mode ? "linear" : "nearest");
+    attr_ints(g, n, "axes", 2, axes);
+    attr_s(g, n, "keep_aspect_ratio_policy", "not_larger");
     finish(g, n);
-    int64_t bi = 64 * 56 * 56 * 4, bo = 4 * bi;
-    bench(mode ? "resize linear 2x" : "resize nearest 2x", g, 1, &bi, 1, &bo);
+    Value *y = n->out[0];
+    cr_assert(y->dims[2] == 6 && y->dims[3] == 7, "shape %lldx%lld", (long long)y->dims[2], (long long)y->dims[3]);
+    RRef p = {mode ? "linear" : "nearest", "half_pixel", "round_prefer_floor", -0.75, 0, false, false,
+              {0, 0, 0, 0, 1, 1, 1, 1}};
+    double scale = fmin(7.0 / 5, 6.0 / 4), sc4[4] = {1, 1, scale, scale}, roi8[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+    int64_t mo = ir_value_numel(y), co[4];
+    float *X = frand(40, 7), *Y = calloc((size_t)mo, 4);
+    double XD[40];
+    for (int i = 0; i < 40; i++) XD[i] = X[i];
+    const void *in[1] = {X};
+    void *out[1] = {Y};
+    run_ok(g, in, out);
+    for (int64_t i = 0; i < mo; i++) {
+      unravel(i, 4, y->dims, co);
+      double ref = ref_interp_nd(&p, XD, 4, xd, sc4, y->dims, co, roi8);
+      cr_assert(fabs(Y[i] - ref) <= 1e-4 * (fabs(ref) + 1), "mode %d elem %lld: %g vs %g", mode, (long long)i, Y[i], ref);
+    }
+    free(X), free(Y);
     ir_graph_free(g);
   }
-  {
-    Graph *g = newg();
-    int64_t d[2] = {30000, 768}, id[1] = {512};
-    Value *ins[2] = {tu_input(g, "a", DT_FLOAT, 2, d), tu_input(g, "i", DT_INT64, 1, id)};
-    Node *n = mk(g, OP_Gather, 2, ins, 1);
-    finish(g, n);
-    int64_t bi[2] = {30000 * 768 * 4, 512 * 8}, bo = 512 * 768 * 4;
-    bench("gather embedding", g, 2, bi, 1, &bo);
-    ir_graph_free(g);
-  }
-  {
-    Graph *g = newg();
-    int64_t d[4] = {1, 64, 56, 56}, st[1] = {1}, en[1] = {55}, ax[1] = {3}, sp[1] = {1};
-    Value *ins[5] = {tu_input(g, "a", DT_FLOAT, 4, d), ci64(g, 1, st), ci64(g, 1, en), ci64(g, 1, ax), ci64(g, 1, sp)};
-    Node *n = mk(g, OP_Slice, 5, ins, 1);
-    finish(g, n);
-    int64_t bi = 64 * 56 * 56 * 4, bo = 64 * 56 * 54 * 4;
-    bench("slice inner", g, 1, &bi, 1, &bo);
-    ir_graph_free(g);
-  }
-}
-Test(dbg, asm_resize) {
-  Graph *g = newg();
-  int64_t d[4] = {1, 64, 56, 56};
-  float sc[4] = {1, 1, 2, 2};
-  Value *ins[3] = {tu_input(g, "a", DT_FLOAT, 4, d), NULL, cf32(g, 4, sc)};
-  Node *n = mk(g, OP_Resize, 3, ins, 1);
-  attr_s(g, n, "mode", getenv("RZMODE") ? getenv("RZMODE") : "linear");
-  finish(g, n);
-  char err[256];
-  cr_assert_eq(be_emit(g, NULL, "asm", "/tmp/rz.s", err, sizeof err), 0, "%s", err);
-  ir_graph_free(g);
 }
