@@ -11,46 +11,11 @@
 #define GG_PAR_BYTES (1 << 16)
 #define GG_CHUNK 16384 /* elements per parallel unit of a flat fill */
 
-static KElem raw_elem(size_t es) {
-  switch (es) {
-  case 1: return KE_I8;
-  case 2: return KE_I16;
-  case 4: return KE_I32;
-  default: return KE_I64;
-  }
-}
 
-static int lanes_for(GenCtx *c, size_t es, int cap) {
-  int w = gen_lanes_for(c, es);
-  return w > cap ? cap : w;
-}
 
 static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
 
-typedef void (*VecBody)(KB *kb, void *ud, KV j, KV mask);
-static void vec_loop(KB *kb, KV lo, KV hi, int W, VecBody body, void *ud) {
-  if (W <= 1) {
-    KV j = kb_for(kb, lo, hi, 1);
-    body(kb, ud, j, NULL);
-    kb_endfor(kb);
-    return;
-  }
-  KVar jv = kb_var(kb, kt_s(KE_I64), lo);
-  KV full = kb_sub(kb, hi, i64c(kb, W - 1));
-  KV j = kb_for(kb, lo, full, W);
-  body(kb, ud, j, NULL);
-  kb_set(kb, jv, kb_add(kb, j, i64c(kb, W)));
-  kb_endfor(kb);
-  KV jt = kb_get(kb, jv);
-  kb_if(kb, kb_cmp(kb, KC_LT, jt, hi, false));
-  body(kb, ud, jt, kb_tail_mask(kb, W, kb_sub(kb, hi, jt)));
-  kb_endif(kb);
-}
 
-static void vstore(KB *kb, KV v, KV p, KV mask) {
-  if (mask) kb_store_masked(kb, v, p, mask);
-  else kb_store(kb, v, p);
-}
 
 /* parallel loop over [0, units) (or the kernel's [begin, end) when worth it) */
 static KV par_for(GenCtx *c, int64_t units, int64_t bytes) {
@@ -134,20 +99,20 @@ typedef struct FillCtx {
 
 static void fill_body(KB *kb, void *ud, KV j, KV mask) {
   FillCtx *f = ud;
-  vstore(kb, f->val, kb_gep(kb, f->ke, f->dst, j), mask);
+  gen_vstore(kb, f->val, kb_gep(kb, f->ke, f->dst, j), mask);
 }
 
 static void flat_fill(GenCtx *c, KV dst, size_t es, int64_t count, int64_t bits) {
   KB *kb = c->kb;
   if (count <= 0) return;
-  KElem ke = raw_elem(es);
-  FillCtx f = {ke, lanes_for(c, es, 64), dst, NULL};
+  KElem ke = gen_raw_elem(es);
+  FillCtx f = {ke, gen_lanes_cap(c, es, 64), dst, NULL};
   f.val = kb_int(kb, kt(ke, f.W), bits);
   int64_t units = (count + GG_CHUNK - 1) / GG_CHUNK;
   KV it = par_for(c, units, count * (int64_t)es);
   KV lo = kb_mul(kb, it, i64c(kb, GG_CHUNK));
   KV hi = kb_min(kb, kb_add(kb, lo, i64c(kb, GG_CHUNK)), i64c(kb, count), false);
-  vec_loop(kb, lo, hi, f.W, fill_body, &f);
+  gen_vec_loop(kb, lo, hi, f.W, fill_body, &f);
   kb_endfor(kb);
 }
 
@@ -178,7 +143,7 @@ static void range_body(KB *kb, void *ud, KV j, KV mask) {
   KV i = kb_add(kb, kb_splat(kb, j, r->W), kb_iota(kb, kt(KE_I64, r->W)));
   KV fi = kb_cast(kb, i, t, false, false);
   KV v = kb_is_float(r->e) ? kb_fma(kb, fi, r->delta, r->start) : kb_add(kb, r->start, kb_mul(kb, fi, r->delta));
-  vstore(kb, v, kb_gep(kb, r->e, r->out, j), mask);
+  gen_vstore(kb, v, kb_gep(kb, r->e, r->out, j), mask);
 }
 
 static int gen_range(GenCtx *c) {
@@ -192,7 +157,7 @@ static int gen_range(GenCtx *c) {
   if (n->in[1]->kind == VK_CONST) c->const_unused |= 2u; /* limit only decides the length */
   if (m <= 0) return 0;
   size_t es = kb_elem_size(e);
-  RangeCtx r = {e, lanes_for(c, es, 16), kb_buf(kb, n->nin), NULL, NULL};
+  RangeCtx r = {e, gen_lanes_cap(c, es, 16), kb_buf(kb, n->nin), NULL, NULL};
   KV s = kb_load(kb, kt_s(e), kb_buf(kb, 0)), d = kb_load(kb, kt_s(e), kb_buf(kb, 2));
   r.start = kb_splat(kb, s, r.W);
   r.delta = kb_splat(kb, d, r.W);
@@ -200,7 +165,7 @@ static int gen_range(GenCtx *c) {
   KV it = par_for(c, units, m * (int64_t)es);
   KV lo = kb_mul(kb, it, i64c(kb, GG_CHUNK));
   KV hi = kb_min(kb, kb_add(kb, lo, i64c(kb, GG_CHUNK)), i64c(kb, m), false);
-  vec_loop(kb, lo, hi, r.W, range_body, &r);
+  gen_vec_loop(kb, lo, hi, r.W, range_body, &r);
   kb_endfor(kb);
   return 0;
 }
@@ -240,7 +205,7 @@ static void hot_body(KB *kb, void *ud, KV j, KV mask) {
     eq = kb_cmp(kb, KC_EQ, norm_idx(kb, v, h->depth, W), kb_splat(kb, h->d, W), false);
   } else
     eq = kb_cmp(kb, KC_EQ, kb_add(kb, kb_splat(kb, j, W), kb_iota(kb, t)), kb_splat(kb, h->target, W), false);
-  vstore(kb, kb_select(kb, eq, h->on, h->off_v), kb_gep(kb, h->ke, h->out, kb_add(kb, h->off, j)), mask);
+  gen_vstore(kb, kb_select(kb, eq, h->on, h->off_v), kb_gep(kb, h->ke, h->out, kb_add(kb, h->off, j)), mask);
 }
 
 static int gen_eye_like(GenCtx *c) {
@@ -253,8 +218,8 @@ static int gen_eye_like(GenCtx *c) {
   if (n->in[0]->kind == VK_CONST) c->const_unused |= 1u;
   HotCtx h;
   memset(&h, 0, sizeof h);
-  h.ke = raw_elem(es);
-  h.W = lanes_for(c, es, 64);
+  h.ke = gen_raw_elem(es);
+  h.W = gen_lanes_cap(c, es, 64);
   while (h.W > 2 && h.W / 2 >= C) h.W /= 2;
   h.on = kb_int(kb, kt(h.ke, h.W), bits_of(y->dtype, 1.0));
   h.off_v = kb_int(kb, kt(h.ke, h.W), 0);
@@ -262,7 +227,7 @@ static int gen_eye_like(GenCtx *c) {
   KV i = par_for(c, R, R * C * (int64_t)es);
   h.off = kb_mul(kb, i, i64c(kb, C));
   h.target = kb_add(kb, i, i64c(kb, k));
-  vec_loop(kb, i64c(kb, 0), i64c(kb, C), h.W, hot_body, &h);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, C), h.W, hot_body, &h);
   kb_endfor(kb);
   return 0;
 }
@@ -282,8 +247,8 @@ static int gen_one_hot(GenCtx *c) {
   if (ir_value_numel(y) == 0) return 0;
   HotCtx h;
   memset(&h, 0, sizeof h);
-  h.ke = raw_elem(es);
-  h.W = lanes_for(c, es, 16);
+  h.ke = gen_raw_elem(es);
+  h.W = gen_lanes_cap(c, es, 16);
   h.out = kb_buf(kb, n->nin);
   h.depth = depth;
   h.it = ix->dtype;
@@ -303,7 +268,7 @@ static int gen_one_hot(GenCtx *c) {
     /* negative → + depth; anything still outside [0, depth) matches no position */
     h.target = kb_select(kb, kb_cmp(kb, KC_LT, v, i64c(kb, 0), false), kb_add(kb, v, i64c(kb, depth)), v);
     h.off = kb_mul(kb, i, i64c(kb, depth));
-    vec_loop(kb, i64c(kb, 0), i64c(kb, depth), h.W, hot_body, &h);
+    gen_vec_loop(kb, i64c(kb, 0), i64c(kb, depth), h.W, hot_body, &h);
     kb_endfor(kb);
     return 0;
   }
@@ -317,7 +282,7 @@ static int gen_one_hot(GenCtx *c) {
   h.d = kb_rem(kb, it, i64c(kb, depth), true);
   h.ioff = kb_mul(kb, p, i64c(kb, post));
   h.off = kb_mul(kb, it, i64c(kb, post));
-  vec_loop(kb, i64c(kb, 0), i64c(kb, post), h.W, hot_body, &h);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, post), h.W, hot_body, &h);
   kb_endfor(kb);
   return 0;
 }

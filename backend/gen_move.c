@@ -29,14 +29,6 @@
 #define MV_MAX_SEGS 8
 #define ST_INDEX 3                /* ONNXC_ERR_INDEX */
 
-static KElem raw_elem(size_t es) {
-  switch (es) {
-  case 1: return KE_I8;
-  case 2: return KE_I16;
-  case 4: return KE_I32;
-  default: return KE_I64;
-  }
-}
 
 /* the bit pattern of x stored as dtype t (little endian), as an integer of the element's width */
 static int64_t raw_bits(DType t, double x) {
@@ -52,10 +44,6 @@ static void mark_unused(GenCtx *c, int i) {
   if (i >= 0 && i < n->nin && i < 32 && n->in[i] && n->in[i]->kind == VK_CONST) c->const_unused |= 1u << i;
 }
 
-static int vec_lanes(GenCtx *c, size_t es, int cap) {
-  int w = gen_lanes_for(c, es);
-  return w > cap ? cap : w;
-}
 
 static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
 
@@ -79,33 +67,7 @@ static void scatter(KB *kb, KV v, KV base, KV idx, KV mask) {
   else kb_scatter(kb, v, base, idx, mask);
 }
 
-/* A vector loop over [lo, hi) in steps of W with a masked tail: body(ud, j, mask) with mask NULL
- * for full vectors.  W == 1 has no tail. */
-typedef void (*VecBody)(KB *kb, void *ud, KV j, KV mask);
-static void vec_loop(KB *kb, KV lo, KV hi, int W, VecBody body, void *ud) {
-  if (W <= 1) {
-    KV j = kb_for(kb, lo, hi, 1);
-    body(kb, ud, j, NULL);
-    kb_endfor(kb);
-    return;
-  }
-  KVar jv = kb_var(kb, kt_s(KE_I64), lo);
-  KV full = kb_sub(kb, hi, i64c(kb, W - 1));
-  KV j = kb_for(kb, lo, full, W);
-  body(kb, ud, j, NULL);
-  kb_set(kb, jv, kb_add(kb, j, i64c(kb, W)));
-  kb_endfor(kb);
-  KV jt = kb_get(kb, jv);
-  kb_if(kb, kb_cmp(kb, KC_LT, jt, hi, false));
-  body(kb, ud, jt, kb_tail_mask(kb, W, kb_sub(kb, hi, jt)));
-  kb_endif(kb);
-}
 
-static KV vload(KB *kb, KT t, KV p, KV mask) { return mask ? kb_load_masked(kb, t, p, mask, NULL) : kb_load(kb, t, p); }
-static void vstore(KB *kb, KV v, KV p, KV mask) {
-  if (mask) kb_store_masked(kb, v, p, mask);
-  else kb_store(kb, v, p);
-}
 
 /* ---- contiguous copy of `len` elements (compile-time length) ---- */
 typedef struct RunCopy {
@@ -116,8 +78,8 @@ typedef struct RunCopy {
 
 static void run_body(KB *kb, void *ud, KV j, KV mask) {
   RunCopy *r = ud;
-  KV v = vload(kb, kt(r->ke, r->W), kb_gep(kb, r->ke, r->src, j), mask);
-  vstore(kb, v, kb_gep(kb, r->ke, r->dst, j), mask);
+  KV v = gen_vload(kb, kt(r->ke, r->W), kb_gep(kb, r->ke, r->src, j), mask);
+  gen_vstore(kb, v, kb_gep(kb, r->ke, r->dst, j), mask);
 }
 
 static void copy_run(GenCtx *c, KElem ke, KV dst, KV src, KV len, int64_t len_hint) {
@@ -127,14 +89,14 @@ static void copy_run(GenCtx *c, KElem ke, KV dst, KV src, KV len, int64_t len_hi
     kb_memcpy(kb, dst, src, kb_mul(kb, len, i64c(kb, (int64_t)es)));
     return;
   }
-  RunCopy r = {ke, vec_lanes(c, es, 64), dst, src};
+  RunCopy r = {ke, gen_lanes_cap(c, es, 64), dst, src};
   if (len_hint < r.W && len_hint > 1) {
     int w = 1;
     while (w < len_hint) w *= 2;
     r.W = w;
   } else if (len_hint == 1)
     r.W = 1;
-  vec_loop(kb, i64c(kb, 0), len, r.W, run_body, &r);
+  gen_vec_loop(kb, i64c(kb, 0), len, r.W, run_body, &r);
 }
 
 /* ================================================================================================
@@ -370,7 +332,7 @@ static void seg_body(KB *kb, void *ud, KV j, KV mask) {
   case SEG_FILL: v = kb_splat(kb, x->fill, W); break;
   case SEG_AFFINE:
     if (s->s == 1) {
-      v = vload(kb, vt, kb_gep(kb, x->ke, x->src, kb_add(kb, x->soff, kb_add(kb, i64c(kb, s->c0), j))), mask);
+      v = gen_vload(kb, vt, kb_gep(kb, x->ke, x->src, kb_add(kb, x->soff, kb_add(kb, i64c(kb, s->c0), j))), mask);
     } else if (s->s == 0) {
       KV e = kb_load(kb, kt_s(x->ke), kb_gep(kb, x->ke, x->src, kb_add(kb, x->soff, i64c(kb, s->c0))));
       v = kb_splat(kb, e, W);
@@ -379,7 +341,7 @@ static void seg_body(KB *kb, void *ud, KV j, KV mask) {
       for (int k = 0; k < W; k++) rev[k] = W - 1 - k;
       KV q = kb_sub(kb, kb_add(kb, x->soff, i64c(kb, s->c0 - (W - 1))), j);
       KV m = mask ? kb_shuffle(kb, mask, mask, rev, W) : NULL;
-      v = vload(kb, vt, kb_gep(kb, x->ke, x->src, q), m);
+      v = gen_vload(kb, vt, kb_gep(kb, x->ke, x->src, q), m);
       v = kb_shuffle(kb, v, v, rev, W);
     } else {
       KV b = kb_add(kb, x->soff, kb_add(kb, i64c(kb, s->c0), kb_mul(kb, j, i64c(kb, s->s))));
@@ -387,7 +349,7 @@ static void seg_body(KB *kb, void *ud, KV j, KV mask) {
     }
     break;
   default: { /* SEG_TABLE */
-    KV ti = vload(kb, kt(KE_I64, W), kb_gep(kb, KE_I64, x->table, j), mask);
+    KV ti = gen_vload(kb, kt(KE_I64, W), kb_gep(kb, KE_I64, x->table, j), mask);
     KV idx = kb_add(kb, ti, kb_splat(kb, x->soff, W));
     if (s->tfill) {
       KV ok = kb_cmp(kb, KC_NE, ti, kb_int(kb, kt(KE_I64, W), MV_FILL), false);
@@ -399,7 +361,7 @@ static void seg_body(KB *kb, void *ud, KV j, KV mask) {
   }
   }
   if (x->dstride == 1)
-    vstore(kb, v, kb_gep(kb, x->ke, x->dst, kb_add(kb, x->doff, j)), mask);
+    gen_vstore(kb, v, kb_gep(kb, x->ke, x->dst, kb_add(kb, x->doff, j)), mask);
   else {
     KV b = kb_add(kb, x->doff, kb_mul(kb, j, i64c(kb, x->dstride)));
     scatter(kb, v, x->dst, lane_idx(kb, b, x->dstride, W), mask);
@@ -416,7 +378,7 @@ static void seg_emit(GenCtx *c, SegCtx *x, KV lo, KV hi) {
     kb_memcpy(kb, d, p, kb_mul(kb, kb_sub(kb, hi, lo), i64c(kb, (int64_t)es)));
     return;
   }
-  int W = vec_lanes(c, es, 64);
+  int W = gen_lanes_cap(c, es, 64);
   bool gathers = (s->kind == SEG_AFFINE && s->s != 1 && s->s != 0 && s->s != -1) || s->kind == SEG_TABLE ||
                  x->dstride != 1;
   if (gathers && W > 16) W = 16;
@@ -424,7 +386,7 @@ static void seg_emit(GenCtx *c, SegCtx *x, KV lo, KV hi) {
   while (W > 2 && W / 2 >= len) W /= 2;
   if (len == 1 && (s->kind != SEG_AFFINE || s->s != -1)) W = 1;
   x->W = W;
-  vec_loop(kb, lo, hi, W, seg_body, x);
+  gen_vec_loop(kb, lo, hi, W, seg_body, x);
 }
 
 /* emit all rows of job j for units [lo, hi) (relative to the job) */
@@ -433,7 +395,7 @@ static void mv_emit_rows(GenCtx *c, MvJob *j, KV lo, KV hi) {
   int r = j->rank;
   MvSeg segs[MV_MAX_SEGS];
   KElem ke = kb_type(kb, j->fill).e;
-  int W = vec_lanes(c, kb_elem_size(ke), 64);
+  int W = gen_lanes_cap(c, kb_elem_size(ke), 64);
   int nseg = mv_segments(j, W, segs);
   KV tabs[MV_AXES] = {0};
   bool outer_fill = false;
@@ -607,8 +569,8 @@ static void mv_emit_t2d(GenCtx *c, MvJob *j, KV lo, KV hi) {
  * be set when it has MV_FILL entries (otherwise a zero of the element type is used). */
 static void mv_emit(GenCtx *c, MvJob *jobs, int nj, size_t es) {
   KB *kb = c->kb;
-  KElem ke = raw_elem(es);
-  int W = vec_lanes(c, es, 64);
+  KElem ke = gen_raw_elem(es);
+  int W = gen_lanes_cap(c, es, 64);
   int64_t total = 0, bytes = 0;
   for (int k = 0; k < nj; k++) {
     if (!jobs[k].fill) jobs[k].fill = kb_int(kb, kt_s(ke), 0);
@@ -829,7 +791,7 @@ static int gen_pad(GenCtx *c) {
   mark_unused(c, 3);
   const char *mode = ir_attr_str(n, "mode", "constant");
   size_t es = dtype_size(x->dtype);
-  KElem ke = raw_elem(es);
+  KElem ke = gen_raw_elem(es);
   KB *kb = c->kb;
   MvJob j;
   mv_init(&j, 0, n->nin);
@@ -888,7 +850,7 @@ static bool idx_uns(DType t) { return t == DT_UINT8 || t == DT_UINT16 || t == DT
 /* load W indices (dtype t) at p, as i64 lanes */
 static KV load_idx_vec(KB *kb, DType t, KV base, KV at, int W, KV mask) {
   KElem e = kb_elem_of(t);
-  KV v = vload(kb, kt(e, W), kb_gep(kb, e, base, at), mask);
+  KV v = gen_vload(kb, kt(e, W), kb_gep(kb, e, base, at), mask);
   if (kb_is_float(e)) return kb_cast(kb, v, kt(KE_I64, W), false, false);
   return kb_cast(kb, v, kt(KE_I64, W), idx_uns(t), false);
 }
@@ -943,7 +905,7 @@ static void gather_vec_body(KB *kb, void *ud, KV j, KV mask) {
   iv = check_idx_vec(kb, iv, g->dim, g->W, mask);
   if (g->dscale != 1) iv = kb_mul(kb, iv, kb_int(kb, kt(KE_I64, g->W), g->dscale));
   KV v = gather(kb, kt(g->ke, g->W), g->data, kb_add(kb, iv, kb_splat(kb, g->dbase, g->W)), mask);
-  vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->obase, j)), mask);
+  gen_vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->obase, j)), mask);
 }
 
 static int gen_gather(GenCtx *c) {
@@ -953,7 +915,7 @@ static int gen_gather(GenCtx *c) {
   int axis;
   if (ir_normalize_axis(c->g, n, ir_attr_int(n, "axis", 0), x->rank, &axis)) return -1;
   size_t es = dtype_size(x->dtype);
-  KElem ke = raw_elem(es);
+  KElem ke = gen_raw_elem(es);
   int64_t pre = 1, post = 1, A = x->dims[axis], ni = ir_value_numel(ix);
   for (int d = 0; d < axis; d++) pre *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) post *= x->dims[d];
@@ -967,9 +929,9 @@ static int gen_gather(GenCtx *c) {
     KV p = kb_div(kb, it, i64c(kb, nch), true), ch = kb_rem(kb, it, i64c(kb, nch), true);
     KV i0 = kb_mul(kb, ch, i64c(kb, CH));
     KV i1 = kb_min(kb, kb_add(kb, i0, i64c(kb, CH)), i64c(kb, ni), false);
-    GatherVec g = {ix->dtype, ke, vec_lanes(c, es, 16), data, idx, out, kb_mul(kb, p, i64c(kb, A)),
+    GatherVec g = {ix->dtype, ke, gen_lanes_cap(c, es, 16), data, idx, out, kb_mul(kb, p, i64c(kb, A)),
                    i64c(kb, 0), kb_mul(kb, p, i64c(kb, ni)), A, 1};
-    vec_loop(kb, i0, i1, g.W, gather_vec_body, &g);
+    gen_vec_loop(kb, i0, i1, g.W, gather_vec_body, &g);
     kb_endfor(kb);
     return 0;
   }
@@ -1003,7 +965,7 @@ static void gel_body(KB *kb, void *ud, KV j, KV mask) {
   KV off = kb_add(kb, kb_mul(kb, iv, kb_int(kb, kt(KE_I64, W), g->sa)), kb_splat(kb, g->rowd, W));
   if (!g->inner_is_axis) off = kb_add(kb, off, lane_idx(kb, j, 1, W));
   KV v = gather(kb, kt(g->ke, W), g->data, off, mask);
-  vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->rowi, j)), mask);
+  gen_vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->rowi, j)), mask);
 }
 
 static int gen_gather_elements(GenCtx *c) {
@@ -1024,9 +986,9 @@ static int gen_gather_elements(GenCtx *c) {
     if (d > 0) rem = kb_div(kb, rem, i64c(kb, ix->dims[d]), true);
     if (d != axis) rowd = kb_add(kb, rowd, kb_mul(kb, q, i64c(kb, xs[d])));
   }
-  GEl g = {ix->dtype, raw_elem(es), vec_lanes(c, es, 16), kb_buf(kb, 0), kb_buf(kb, 1), kb_buf(kb, n->nin),
+  GEl g = {ix->dtype, gen_raw_elem(es), gen_lanes_cap(c, es, 16), kb_buf(kb, 0), kb_buf(kb, 1), kb_buf(kb, n->nin),
            rowd, kb_mul(kb, it, i64c(kb, inner)), x->dims[axis], xs[axis], axis == r - 1};
-  vec_loop(kb, i64c(kb, 0), i64c(kb, inner), g.W, gel_body, &g);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, inner), g.W, gel_body, &g);
   kb_endfor(kb);
   return 0;
 }
@@ -1055,7 +1017,7 @@ static void gnd_body(KB *kb, void *ud, KV j, KV mask) {
     off = kb_add(kb, off, kb_mul(kb, iv, kb_int(kb, t, g->strides[q])));
   }
   KV v = gather(kb, kt(g->ke, W), g->data, off, mask);
-  vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->ibase, j)), mask);
+  gen_vstore(kb, v, kb_gep(kb, g->ke, g->out, kb_add(kb, g->ibase, j)), mask);
 }
 
 static int gen_gather_nd(GenCtx *c) {
@@ -1064,7 +1026,7 @@ static int gen_gather_nd(GenCtx *c) {
   Value *x = n->in[0], *ix = n->in[1], *y = n->out[0];
   int b = (int)ir_attr_int(n, "batch_dims", 0), k = (int)ix->dims[ix->rank - 1];
   size_t es = dtype_size(x->dtype);
-  KElem ke = raw_elem(es);
+  KElem ke = gen_raw_elem(es);
   int64_t xs[IR_MAX_RANK], nb = 1, nm = 1, R = 1, bstride = 1;
   gen_strides(x->rank, x->dims, xs);
   for (int d = 0; d < b; d++) nb *= ix->dims[d];
@@ -1087,10 +1049,10 @@ static int gen_gather_nd(GenCtx *c) {
   }
   if (R == 1) { /* vectorized over tuples */
     KV it = par_for(c, nb, total * (int64_t)es);
-    g.W = vec_lanes(c, es, 16);
+    g.W = gen_lanes_cap(c, es, 16);
     g.ibase = kb_mul(kb, it, i64c(kb, nm));
     g.dbase = kb_mul(kb, it, i64c(kb, bstride));
-    vec_loop(kb, i64c(kb, 0), i64c(kb, nm), g.W, gnd_body, &g);
+    gen_vec_loop(kb, i64c(kb, 0), i64c(kb, nm), g.W, gnd_body, &g);
     kb_endfor(kb);
     return 0;
   }
@@ -1183,11 +1145,11 @@ static int gen_scatter_nd(GenCtx *c) {
     off = kb_add(kb, off, kb_mul(kb, iv, i64c(kb, xs[q])));
   }
   size_t cs = x->dtype == DT_BOOL ? 1 : kb_elem_size(gen_compute_elem(x->dtype));
-  RowUpd ru = {x->dtype, red, vec_lanes(c, cs, 64), kb_buf(kb, n->nin), kb_buf(kb, 2), off, kb_mul(kb, it, i64c(kb, R))};
+  RowUpd ru = {x->dtype, red, gen_lanes_cap(c, cs, 64), kb_buf(kb, n->nin), kb_buf(kb, 2), off, kb_mul(kb, it, i64c(kb, R))};
   if (R == 1) ru.W = 1;
   else
     while (ru.W > 2 && ru.W / 2 >= R) ru.W /= 2;
-  vec_loop(kb, i64c(kb, 0), i64c(kb, R), ru.W, rowupd_body, &ru);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, R), ru.W, rowupd_body, &ru);
   kb_endfor(kb);
   return 0;
 }
@@ -1211,7 +1173,7 @@ static void sel_body(KB *kb, void *ud, KV j, KV mask) {
   KV off = kb_add(kb, kb_mul(kb, iv, kb_int(kb, kt(KE_I64, W), s->sa)), kb_splat(kb, s->rowd, W));
   if (!s->inner_is_axis) off = kb_add(kb, off, lane_idx(kb, j, 1, W));
   KElem e = kb_elem_of(s->t);
-  KV u = vload(kb, kt(e, W), kb_gep(kb, e, s->upd, kb_add(kb, s->rowi, j)), mask);
+  KV u = gen_vload(kb, kt(e, W), kb_gep(kb, e, s->upd, kb_add(kb, s->rowi, j)), mask);
   if (s->red != RED_NONE) {
     KV o = gather(kb, kt(e, W), s->out, off, mask);
     KElem ce = gen_compute_elem(s->t);
@@ -1248,10 +1210,10 @@ static int gen_scatter_elements(GenCtx *c) {
     if (d != axis) rowd = kb_add(kb, rowd, kb_mul(kb, q, i64c(kb, xs[d])));
   }
   size_t es = dtype_size(x->dtype);
-  SEl s = {x->dtype, ix->dtype, red, vec_lanes(c, es, 16), kb_buf(kb, n->nin), kb_buf(kb, 1), kb_buf(kb, 2),
+  SEl s = {x->dtype, ix->dtype, red, gen_lanes_cap(c, es, 16), kb_buf(kb, n->nin), kb_buf(kb, 1), kb_buf(kb, 2),
            rowd, kb_mul(kb, it, i64c(kb, inner)), x->dims[axis], xs[axis], axis == r - 1};
   if (s.inner_is_axis && red != RED_NONE) s.W = 1; /* duplicates within a row must accumulate */
-  vec_loop(kb, i64c(kb, 0), i64c(kb, inner), s.W, sel_body, &s);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, inner), s.W, sel_body, &s);
   kb_endfor(kb);
   return 0;
 }
@@ -1266,11 +1228,11 @@ typedef struct TriCtx {
 
 static void tri_body(KB *kb, void *ud, KV j, KV mask) {
   TriCtx *t = ud;
-  KV v = vload(kb, kt(t->ke, t->W), kb_gep(kb, t->ke, t->x, kb_add(kb, t->off, j)), mask);
+  KV v = gen_vload(kb, kt(t->ke, t->W), kb_gep(kb, t->ke, t->x, kb_add(kb, t->off, j)), mask);
   KV jv = lane_idx(kb, j, 1, t->W), lim = kb_splat(kb, t->lim, t->W);
   KV keep = kb_cmp(kb, t->upper ? KC_GE : KC_LE, jv, lim, false);
   v = kb_select(kb, keep, v, kb_int(kb, kt(t->ke, t->W), 0));
-  vstore(kb, v, kb_gep(kb, t->ke, t->y, kb_add(kb, t->off, j)), mask);
+  gen_vstore(kb, v, kb_gep(kb, t->ke, t->y, kb_add(kb, t->off, j)), mask);
 }
 
 static int gen_trilu(GenCtx *c) {
@@ -1291,10 +1253,10 @@ static int gen_trilu(GenCtx *c) {
   }
   KV it = par_for(c, rows, rows * cols * (int64_t)es);
   KV i = kb_rem(kb, it, i64c(kb, N), true);
-  TriCtx t = {raw_elem(es), vec_lanes(c, es, 64), ir_attr_int(n, "upper", 1) != 0, kb_buf(kb, 0),
+  TriCtx t = {gen_raw_elem(es), gen_lanes_cap(c, es, 64), ir_attr_int(n, "upper", 1) != 0, kb_buf(kb, 0),
               kb_buf(kb, n->nin), kb_mul(kb, it, i64c(kb, cols)), kb_add(kb, i, k)};
   while (t.W > 2 && t.W / 2 >= cols) t.W /= 2;
-  vec_loop(kb, i64c(kb, 0), i64c(kb, cols), t.W, tri_body, &t);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, cols), t.W, tri_body, &t);
   kb_endfor(kb);
   return 0;
 }
@@ -1530,7 +1492,7 @@ static int gen_resize_nearest(GenCtx *c, RzParams *p, RzAxis *ax) {
   MvJob j;
   mv_init(&j, 0, n->nin);
   size_t es = dtype_size(x->dtype);
-  j.fill = kb_int(c->kb, kt_s(raw_elem(es)), raw_bits(x->dtype, p->extrap));
+  j.fill = kb_int(c->kb, kt_s(gen_raw_elem(es)), raw_bits(x->dtype, p->extrap));
   for (int d = 0; d < r; d++) {
     int64_t *t = tab_new(y->dims[d]);
     for (int64_t o = 0; o < y->dims[d]; o++) t[o] = ax[d].ext[o] ? MV_FILL : ax[d].idx[o] * xs[d];
@@ -1568,16 +1530,16 @@ static void rz_inner_body(KB *kb, void *ud, KV j, KV mask) {
     KV xb = kb_gep(kb, le, z->x, z->xoff);
     for (int t = 0; t < z->taps; t++) {
       KV at = kb_add(kb, j, i64c(kb, t * z->n));
-      KV iv = vload(kb, kt(KE_I32, W), kb_gep(kb, KE_I32, z->idx, at), mask);
-      KV wv = vload(kb, ct, kb_gep(kb, z->ce, z->wt, at), mask);
+      KV iv = gen_vload(kb, kt(KE_I32, W), kb_gep(kb, KE_I32, z->idx, at), mask);
+      KV wv = gen_vload(kb, ct, kb_gep(kb, z->ce, z->wt, at), mask);
       KV v = gather(kb, kt(le, W), xb, iv, mask);
       v = kb_cast(kb, v, ct, !dtype_is_signed(z->t), false);
       sum = kb_fma(kb, v, wv, sum);
     }
   }
   KV p = kb_gep(kb, z->ce, z->acc, j);
-  KV a = vload(kb, ct, p, mask);
-  vstore(kb, kb_fma(kb, sum, kb_splat(kb, z->w, W), a), p, mask);
+  KV a = gen_vload(kb, ct, p, mask);
+  gen_vstore(kb, kb_fma(kb, sum, kb_splat(kb, z->w, W), a), p, mask);
 }
 
 typedef struct RzOut {
@@ -1593,9 +1555,9 @@ static void rz_out_body(KB *kb, void *ud, KV j, KV mask) {
   RzOut *z = ud;
   int W = z->W;
   KT ct = kt(z->ce, W);
-  KV v = vload(kb, ct, kb_gep(kb, z->ce, z->acc, j), mask);
+  KV v = gen_vload(kb, ct, kb_gep(kb, z->ce, z->acc, j), mask);
   if (z->ext) {
-    KV e = vload(kb, kt(KE_I8, W), kb_gep(kb, KE_I8, z->ext, j), mask);
+    KV e = gen_vload(kb, kt(KE_I8, W), kb_gep(kb, KE_I8, z->ext, j), mask);
     v = kb_select(kb, kb_cmp(kb, KC_NE, e, kb_int(kb, kt(KE_I8, W), 0), false), kb_float(kb, ct, z->extrap), v);
   }
   if (z->rowext) v = kb_select(kb, kb_splat(kb, z->rowext, W), kb_float(kb, ct, z->extrap), v);
@@ -1610,7 +1572,7 @@ static void rz_out_body(KB *kb, void *ud, KV j, KV mask) {
 
 static void rz_zero_body(KB *kb, void *ud, KV j, KV mask) {
   RzOut *z = ud;
-  vstore(kb, kb_float(kb, kt(z->ce, z->W), 0), kb_gep(kb, z->ce, z->acc, j), mask);
+  gen_vstore(kb, kb_float(kb, kt(z->ce, z->W), 0), kb_gep(kb, z->ce, z->acc, j), mask);
 }
 
 /* ---- separable 2-D schedule: only axes h = r-2 and w = r-1 are resized (no crop extrapolation).
@@ -1635,12 +1597,12 @@ static void rz_h_body(KB *kb, void *ud, KV j, KV mask) {
   KV sum = kb_float(kb, ct, 0);
   for (int t = 0; t < z->taps; t++) {
     KV at = kb_add(kb, j, i64c(kb, t * z->n));
-    KV iv = vload(kb, kt(KE_I32, z->W), kb_gep(kb, KE_I32, z->idx, at), mask);
-    KV wv = vload(kb, ct, kb_gep(kb, z->ce, z->wt, at), mask);
+    KV iv = gen_vload(kb, kt(KE_I32, z->W), kb_gep(kb, KE_I32, z->idx, at), mask);
+    KV wv = gen_vload(kb, ct, kb_gep(kb, z->ce, z->wt, at), mask);
     KV v = kb_cast(kb, gather(kb, kt(le, z->W), z->xrow, iv, mask), ct, !dtype_is_signed(z->t), false);
     sum = kb_fma(kb, v, wv, sum);
   }
-  vstore(kb, sum, kb_gep(kb, z->ce, z->dst, j), mask);
+  gen_vstore(kb, sum, kb_gep(kb, z->ce, z->dst, j), mask);
 }
 
 typedef struct RzV {
@@ -1663,7 +1625,7 @@ static void rz_v_body(KB *kb, void *ud, KV j, KV mask) {
   KT ct = kt(z->ce, z->W);
   KV acc = NULL;
   for (int t = 0; t < z->taps; t++) {
-    KV v = vload(kb, ct, kb_gep(kb, z->ce, z->rows[t], j), mask);
+    KV v = gen_vload(kb, ct, kb_gep(kb, z->ce, z->rows[t], j), mask);
     KV w = kb_splat(kb, z->w[t], z->W);
     acc = acc ? kb_fma(kb, v, w, acc) : kb_mul(kb, v, w);
   }
@@ -1729,7 +1691,7 @@ static int gen_resize_hv(GenCtx *c, RzAxis *ax, KElem ce) {
   free(tw);
   free(vw);
   int64_t planes = oh * ow > 0 ? ir_value_numel(y) / (oh * ow) : 0;
-  int W = vec_lanes(c, cs, 16);
+  int W = gen_lanes_cap(c, cs, 16);
   KV it = par_for(c, planes * nblk, ir_value_numel(y) * (int64_t)dtype_size(y->dtype) * 4);
   KV pl = kb_div(kb, it, i64c(kb, nblk), true), bk = kb_rem(kb, it, i64c(kb, nblk), true);
   KV lo = kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, tlo, bk));
@@ -1742,7 +1704,7 @@ static int gen_resize_hv(GenCtx *c, RzAxis *ax, KElem ce) {
   {
     KV xrow = kb_gep(kb, le, xbuf, kb_mul(kb, kb_add(kb, kb_mul(kb, pl, i64c(kb, ih)), kb_add(kb, lo, rr)), i64c(kb, iw)));
     RzH zh = {x->dtype, ce, W, Wa->taps, xrow, kb_gep(kb, ce, scratch, kb_mul(kb, rr, i64c(kb, rowel))), hidx, hw, ow};
-    vec_loop(kb, i64c(kb, 0), i64c(kb, ow), W, rz_h_body, &zh);
+    gen_vec_loop(kb, i64c(kb, 0), i64c(kb, ow), W, rz_h_body, &zh);
   }
   kb_endfor(kb);
   /* vertical pass */
@@ -1764,7 +1726,7 @@ static int gen_resize_hv(GenCtx *c, RzAxis *ax, KElem ce) {
       zv.rows[t] = kb_gep(kb, ce, scratch, kb_mul(kb, row, i64c(kb, rowel)));
       zv.w[t] = kb_load(kb, kt_s(ce), kb_gep(kb, ce, vwt, q));
     }
-    vec_loop(kb, i64c(kb, 0), i64c(kb, ow), W, rz_v_body, &zv);
+    gen_vec_loop(kb, i64c(kb, 0), i64c(kb, ow), W, rz_v_body, &zv);
   }
   kb_endfor(kb);
   kb_endfor(kb);
@@ -1825,7 +1787,7 @@ static int gen_resize_interp(GenCtx *c, RzParams *p, RzAxis *ax) {
   }
   if (in->anyext) itab_e = kb_weight(kb, in->ext, (size_t)ni);
   c->scratch_bytes = (ni * (int64_t)cs + 63) / 64 * 64 + 64;
-  int W = vec_lanes(c, cs, 16);
+  int W = gen_lanes_cap(c, cs, 16);
   KV it = par_for(c, rows, ir_value_numel(y) * (int64_t)dtype_size(y->dtype) * 4);
   KV acc = kb_scratch(kb), ybuf = kb_buf(kb, n->nin), xbuf = kb_buf(kb, 0);
   /* decompose the row index into outer output coordinates */
@@ -1841,7 +1803,7 @@ static int gen_resize_interp(GenCtx *c, RzParams *p, RzAxis *ax) {
     }
   }
   RzOut zo = {y->dtype, ce, W, acc, ybuf, kb_mul(kb, it, i64c(kb, ni)), itab_e, p->extrap, NULL};
-  vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_zero_body, &zo);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_zero_body, &zo);
   if (ext) kb_if(kb, kb_not(kb, ext));
   /* nested loops over the taps of the resized outer axes */
   KV off = xoff, wgt = kb_float(kb, kt_s(ce), 1);
@@ -1855,11 +1817,11 @@ static int gen_resize_interp(GenCtx *c, RzParams *p, RzAxis *ax) {
     nloops++;
   }
   RzInner zi = {x->dtype, ce, W, in->identity ? 1 : in->taps, in->identity, xbuf, acc, off, wgt, itab_i, itab_w, ni};
-  vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_inner_body, &zi);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_inner_body, &zi);
   for (int k = 0; k < nloops; k++) kb_endfor(kb);
   if (ext) kb_endif(kb);
   zo.rowext = ext;
-  vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_out_body, &zo);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, ni), W, rz_out_body, &zo);
   kb_endfor(kb);
   return 0;
 }

@@ -176,3 +176,44 @@ void gen_eltwise_node(GenCtx *c, int nops, const int *in_idx, EwFn fn, void *ud)
   }
   gen_eltwise(c, nops, ops, kb_buf(c->kb, n->nin), out->dtype, out->rank, out->dims, fn, ud);
 }
+
+void gen_vec_loop(KB *kb, KV lo, KV hi, int W, GenVecBody body, void *ud) {
+  if (W <= 1) {
+    KV j = kb_for(kb, lo, hi, 1);
+    body(kb, ud, j, NULL);
+    kb_endfor(kb);
+    return;
+  }
+  KVar jv = kb_var(kb, kt_s(KE_I64), lo);
+  KV j = kb_for(kb, lo, kb_sub(kb, hi, kb_i64(kb, W - 1)), W);
+  body(kb, ud, j, NULL);
+  kb_set(kb, jv, kb_add(kb, j, kb_i64(kb, W)));
+  kb_endfor(kb);
+  KV jt = kb_get(kb, jv);
+  kb_if(kb, kb_cmp(kb, KC_LT, jt, hi, false));
+  body(kb, ud, jt, kb_tail_mask(kb, W, kb_sub(kb, hi, jt)));
+  kb_endif(kb);
+}
+
+KV gen_vload(KB *kb, KT t, KV p, KV mask) {
+  return mask ? kb_load_masked(kb, t, p, mask, NULL) : kb_load(kb, t, p);
+}
+
+void gen_vstore(KB *kb, KV v, KV p, KV mask) {
+  if (mask) kb_store_masked(kb, v, p, mask);
+  else kb_store(kb, v, p);
+}
+
+KElem gen_raw_elem(size_t es) {
+  switch (es) {
+  case 1: return KE_I8;
+  case 2: return KE_I16;
+  case 4: return KE_I32;
+  default: return KE_I64;
+  }
+}
+
+int gen_lanes_cap(GenCtx *c, size_t es, int cap) {
+  int w = gen_lanes_for(c, es);
+  return w > cap ? cap : w;
+}

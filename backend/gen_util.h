@@ -40,4 +40,17 @@ void gen_store_vec(KB *kb, DType t, KV base, KV idx, KV val, KV mask);
 /* The register element type a dtype computes in (bool → I1, f16/bf16 → F32). */
 KElem gen_compute_elem(DType t);
 
+/* an integer element kind of es bytes, for moving raw elements of any dtype */
+KElem gen_raw_elem(size_t es);
+/* gen_lanes_for capped at cap lanes */
+int gen_lanes_cap(GenCtx *c, size_t es, int cap);
+
+/* A vector loop over [lo, hi) in steps of W with a masked tail: body(kb, ud, j, mask), mask NULL
+ * for full vectors.  W == 1 is a plain loop with no tail. */
+typedef void (*GenVecBody)(KB *kb, void *ud, KV j, KV mask);
+void gen_vec_loop(KB *kb, KV lo, KV hi, int W, GenVecBody body, void *ud);
+/* a load / store that is masked when mask is non-NULL */
+KV gen_vload(KB *kb, KT t, KV p, KV mask);
+void gen_vstore(KB *kb, KV v, KV p, KV mask);
+
 #endif
