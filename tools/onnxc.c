@@ -16,7 +16,7 @@
 #include "onnxc_rt.h"
 #include "tool.h"
 
-#define MAX_ARGS 256
+#define MAX_ARGS TOOL_MAX_IO
 
 static const char *USAGE =
     "usage: onnxc <command> [options]\n"
@@ -249,17 +249,17 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
 }
 
 /* Compile a loaded graph with fixed input shapes. */
-BeModel *tool_compile(Graph *g, const Opts *o, char *err, size_t errlen) {
+BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
   PassOptions po = {0};
   if (pass_run_all(g, &po)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     return NULL;
   }
-  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = o ? o->dump_llvm : false};
+  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm};
   return be_jit(g, &bo, err, errlen);
 }
 
-static int alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
+int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
   for (int i = 0; i < g->noutputs; i++) {
     Value *v = g->outputs[i];
     Tensor *t = &outs[i];
@@ -280,9 +280,9 @@ static int alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
   return 0;
 }
 
-static int run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen) {
-  const void *ip[MAX_ARGS];
-  void *op[MAX_ARGS];
+int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen) {
+  const void *ip[TOOL_MAX_IO];
+  void *op[TOOL_MAX_IO];
   for (int i = 0; i < g->ninputs; i++) ip[i] = ins[i].data;
   for (int i = 0; i < g->noutputs; i++) op[i] = outs[i].data;
   return be_run(m, ip, op, err, errlen);
@@ -355,10 +355,10 @@ static int cmd_run(int argc, char **argv) {
     goto out;
   }
   if (read_inputs(&o, g, ins, err, sizeof err)) goto fail;
-  if (!(m = tool_compile(g, &o, err, sizeof err))) goto fail;
+  if (!(m = tool_compile(g, o.dump_llvm, err, sizeof err))) goto fail;
   be_set_threads(m, o.threads);
-  if (alloc_outputs(g, outs, err, sizeof err)) goto fail;
-  if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+  if (tool_alloc_outputs(g, outs, err, sizeof err)) goto fail;
+  if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
   if (o.out) mkdir_p(o.out);
   for (int i = 0; i < g->noutputs; i++) {
     char s[128];
@@ -442,16 +442,16 @@ static int cmd_bench(int argc, char **argv) {
   else if (read_inputs(&o, g, ins, err, sizeof err))
     goto fail;
   double t0 = now_ms();
-  if (!(m = tool_compile(g, &o, err, sizeof err))) goto fail;
+  if (!(m = tool_compile(g, o.dump_llvm, err, sizeof err))) goto fail;
   double compile_ms = now_ms() - t0;
   be_set_threads(m, o.threads);
-  if (alloc_outputs(g, outs, err, sizeof err)) goto fail;
+  if (tool_alloc_outputs(g, outs, err, sizeof err)) goto fail;
   for (int i = 0; i < o.warmup; i++)
-    if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+    if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
   lat = malloc(sizeof(double) * (size_t)o.runs);
   for (int i = 0; i < o.runs; i++) {
     double s = now_ms();
-    if (run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+    if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
     lat[i] = now_ms() - s;
   }
   qsort(lat, (size_t)o.runs, sizeof(double), cmp_dbl);

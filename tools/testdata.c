@@ -5,10 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "passes.h"
 #include "tool.h"
 
-#define MAX_IO 256
+#define MAX_IO TOOL_MAX_IO
 
 static double get(const Tensor *t, int64_t i) {
   Value v = {.dtype = t->dtype, .data = t->data};
@@ -121,27 +120,10 @@ static int run_set(const char *model, const char *dir, const FeShape *shapes, in
     goto fail;
   }
   if (tool_bind_inputs(g, ins, err, sizeof err)) goto fail;
-  PassOptions po = {0};
-  if (pass_run_all(g, &po)) {
-    snprintf(err, sizeof err, "%s", ir_last_error(g));
-    goto fail;
-  }
-  BeOptions bo = {.opt_level = 3};
-  if (!(m = be_jit(g, &bo, err, sizeof err))) goto fail;
+  if (!(m = tool_compile(g, false, err, sizeof err))) goto fail;
   be_set_threads(m, threads);
-  const void *ip[MAX_IO];
-  void *op[MAX_IO];
-  for (int i = 0; i < g->ninputs; i++) ip[i] = ins[i].data;
-  for (int i = 0; i < g->noutputs; i++) {
-    Value *v = g->outputs[i];
-    got[i].dtype = v->dtype;
-    got[i].rank = v->rank;
-    memcpy(got[i].dims, v->dims, sizeof got[i].dims);
-    got[i].bytes = (size_t)ir_value_numel(v) * dtype_size(v->dtype);
-    got[i].data = calloc(1, got[i].bytes + 64);
-    op[i] = got[i].data;
-  }
-  if (be_run(m, ip, op, err, sizeof err)) goto fail;
+  if (tool_alloc_outputs(g, got, err, sizeof err)) goto fail;
+  if (tool_run_once(m, g, ins, got, err, sizeof err)) goto fail;
   rc = 0;
   for (int i = 0; i < nwant; i++) {
     char msg[512];

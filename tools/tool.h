@@ -7,6 +7,13 @@
 #include "be.h"
 #include "fe.h"
 
+#define TOOL_MAX_IO 256 /* graph inputs/outputs the CLI handles */
+
+/* pass pipeline + JIT for a graph whose input shapes are fixed */
+BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen);
+/* outs[i]: zeroed, 64-byte aligned buffers shaped like the graph's outputs (free data with free) */
+int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen);
+int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen);
 int tool_parse_dims(const char *s, FeShape *sh);
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen); /* .npy or .pb */
 /* checks host tensors against the graph's inputs and fixes the graph's input dims from them */
