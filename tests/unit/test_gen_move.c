@@ -17,36 +17,7 @@ static Graph *newg(void) {
   return g;
 }
 
-static Node *mk(Graph *g, Op op, int nin, Value **ins, int nout) {
-  Node *n = ir_node_new(g, op, NULL, nin, nout);
-  for (int i = 0; i < nin; i++) n->in[i] = ins[i];
-  for (int i = 0; i < nout; i++) {
-    Value *o = ir_value_new(g, NULL);
-    o->producer = n;
-    n->out[i] = o;
-  }
-  return n;
-}
 
-static Attr *add_attr(Graph *g, Node *n, const char *name, AttrType t) {
-  Attr *a = arena_alloc(g->arena, sizeof(Attr) * (size_t)(n->nattr + 1));
-  if (n->nattr) memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
-  n->attrs = a;
-  Attr *x = &a[n->nattr++];
-  x->name = arena_strdup(g->arena, name);
-  x->type = t;
-  return x;
-}
-static void attr_i(Graph *g, Node *n, const char *name, int64_t v) { add_attr(g, n, name, AT_INT)->i = v; }
-static void attr_f(Graph *g, Node *n, const char *name, float v) { add_attr(g, n, name, AT_FLOAT)->f = v; }
-static void attr_s(Graph *g, Node *n, const char *name, const char *v) {
-  add_attr(g, n, name, AT_STRING)->s = arena_strdup(g->arena, v);
-}
-static void attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v) {
-  Attr *a = add_attr(g, n, name, AT_INTS);
-  a->n = cnt;
-  a->ints = arena_dup(g->arena, v, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
-}
 
 static Value *ci64(Graph *g, int cnt, const int64_t *v) {
   int64_t d[1] = {cnt};
@@ -133,8 +104,8 @@ static void assert_bytes_eq(const void *a, const void *b, size_t n, const char *
 static void check_transpose(DType t, int r, const int64_t *dims, const int64_t *perm) {
   Graph *g = newg();
   Value *x = tu_input(g, "x", t, r, dims);
-  Node *n = mk(g, OP_Transpose, 1, &x, 1);
-  attr_ints(g, n, "perm", r, perm);
+  Node *n = tu_node_n(g, OP_Transpose, 1, &x, 1);
+  tu_attr_ints(g, n, "perm", r, perm);
   finish(g, n);
   size_t es = dtype_size(t);
   int64_t m = numel(r, dims), xs[8], od[8], co[8];
@@ -199,18 +170,18 @@ Test(move, reshape_flatten_squeeze) {
     if (op == 0) {
       int64_t s[2] = {-1, 350};
       Value *ins[2] = {x, ci64(g, 2, s)};
-      n = mk(g, OP_Reshape, 2, ins, 1);
+      n = tu_node_n(g, OP_Reshape, 2, ins, 1);
     } else if (op == 1) {
-      n = mk(g, OP_Flatten, 1, &x, 1);
-      attr_i(g, n, "axis", 2);
+      n = tu_node_n(g, OP_Flatten, 1, &x, 1);
+      tu_attr_int(g, n, "axis", 2);
     } else if (op == 2) {
       int64_t a[1] = {1};
       Value *ins[2] = {x, ci64(g, 1, a)};
-      n = mk(g, OP_Squeeze, 2, ins, 1);
+      n = tu_node_n(g, OP_Squeeze, 2, ins, 1);
     } else {
       int64_t a[2] = {0, -1};
       Value *ins[2] = {x, ci64(g, 2, a)};
-      n = mk(g, OP_Unsqueeze, 2, ins, 1);
+      n = tu_node_n(g, OP_Unsqueeze, 2, ins, 1);
     }
     finish(g, n);
     cr_assert_eq(ir_value_numel(n->out[0]), m);
@@ -243,8 +214,8 @@ static void check_concat(DType t, int axis, int ninp, const int64_t *sizes) {
     ins[i] = tu_input(g, nm, t, 3, d);
     X[i] = brand(numel(3, d) * (int64_t)es, (unsigned)i + 11);
   }
-  Node *n = mk(g, OP_Concat, ninp, ins, 1);
-  attr_i(g, n, "axis", axis - 3); /* negative axis */
+  Node *n = tu_node_n(g, OP_Concat, ninp, ins, 1);
+  tu_attr_int(g, n, "axis", axis - 3); /* negative axis */
   finish(g, n);
   int64_t m = numel(3, od), co[3], os[3];
   strides_of(3, od, os);
@@ -292,10 +263,10 @@ Test(move, split_sizes_and_equal) {
     Node *n;
     if (variant == 0) {
       Value *ins[2] = {x, ci64(g, 3, sz)};
-      n = mk(g, OP_Split, 2, ins, nout);
+      n = tu_node_n(g, OP_Split, 2, ins, nout);
     } else
-      n = mk(g, OP_Split, 1, &x, nout);
-    attr_i(g, n, "axis", axis);
+      n = tu_node_n(g, OP_Split, 1, &x, nout);
+    tu_attr_int(g, n, "axis", axis);
     finish(g, n);
     int64_t m = numel(3, d);
     float *X = frand(m, 5), *Y[4];
@@ -329,7 +300,7 @@ static void check_slice(const int64_t *dims, int cnt, const int64_t *st, const i
   Graph *g = newg();
   Value *x = tu_input(g, "x", t, 3, dims);
   Value *ins[5] = {x, ci64(g, cnt, st), ci64(g, cnt, en), ci64(g, cnt, ax), ci64(g, cnt, sp)};
-  Node *n = mk(g, OP_Slice, 5, ins, 1);
+  Node *n = tu_node_n(g, OP_Slice, 5, ins, 1);
   finish(g, n);
   /* reference: python slicing semantics */
   int64_t s0[3] = {0, 0, 0}, k[3] = {1, 1, 1}, len[3] = {dims[0], dims[1], dims[2]};
@@ -406,8 +377,8 @@ static void check_gather(int axis, DType it, int ir, const int64_t *idims, const
   Value *x = tu_input(g, "x", DT_FLOAT, 3, dims);
   Value *ix = tu_input(g, "i", it, ir, idims);
   Value *ins[2] = {x, ix};
-  Node *n = mk(g, OP_Gather, 2, ins, 1);
-  attr_i(g, n, "axis", axis);
+  Node *n = tu_node_n(g, OP_Gather, 2, ins, 1);
+  tu_attr_int(g, n, "axis", axis);
   finish(g, n);
   int64_t ni = numel(ir, idims), m = numel(3, dims), mo = ir_value_numel(n->out[0]);
   float *X = frand(m, 2), *Y = calloc((size_t)mo + 1, 4);
@@ -463,7 +434,7 @@ Test(move, gather_large_embedding) {
   Value *x = tu_input(g, "x", DT_FLOAT, 2, dims);
   Value *ix = tu_input(g, "i", DT_INT64, 2, idims);
   Value *ins[2] = {x, ix};
-  Node *n = mk(g, OP_Gather, 2, ins, 1);
+  Node *n = tu_node_n(g, OP_Gather, 2, ins, 1);
   finish(g, n);
   float *X = frand(256000, 4), *Y = calloc(400 * 256, 4);
   int64_t I[400];
@@ -488,8 +459,8 @@ Test(move, gather_elements) {
     Value *x = tu_input(g, "x", DT_FLOAT, 2, dims);
     Value *ix = tu_input(g, "i", DT_INT64, 2, idims);
     Value *ins[2] = {x, ix};
-    Node *n = mk(g, OP_GatherElements, 2, ins, 1);
-    attr_i(g, n, "axis", axis);
+    Node *n = tu_node_n(g, OP_GatherElements, 2, ins, 1);
+    tu_attr_int(g, n, "axis", axis);
     finish(g, n);
     float *X = frand(95, 6), Y[68];
     int64_t I[68];
@@ -525,8 +496,8 @@ Test(move, gather_nd) {
     else ir = 3, idims[0] = 4, idims[1] = 3, idims[2] = 2;
     Value *ix = tu_input(g, "i", DT_INT64, ir, idims);
     Value *ins[2] = {x, ix};
-    Node *n = mk(g, OP_GatherND, 2, ins, 1);
-    if (variant == 2) attr_i(g, n, "batch_dims", 1);
+    Node *n = tu_node_n(g, OP_GatherND, 2, ins, 1);
+    if (variant == 2) tu_attr_int(g, n, "batch_dims", 1);
     finish(g, n);
     int64_t ni = numel(ir, idims), k = idims[ir - 1], nt = ni / k, mo = ir_value_numel(n->out[0]);
     int64_t *I = malloc(sizeof(int64_t) * (size_t)ni);
@@ -571,7 +542,7 @@ Test(move, expand) {
     size_t es = dtype_size(dt);
     Value *x = tu_input(g, "x", dt, 3, xd);
     Value *ins[2] = {x, ci64(g, 4, sh)};
-    Node *n = mk(g, OP_Expand, 2, ins, 1);
+    Node *n = tu_node_n(g, OP_Expand, 2, ins, 1);
     finish(g, n);
     Value *y = n->out[0];
     cr_assert_eq(y->rank, 4);
@@ -597,7 +568,7 @@ Test(move, tile) {
     Graph *g = newg();
     Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
     Value *ins[2] = {x, ci64(g, 3, reps[v])};
-    Node *n = mk(g, OP_Tile, 2, ins, 1);
+    Node *n = tu_node_n(g, OP_Tile, 2, ins, 1);
     finish(g, n);
     Value *y = n->out[0];
     int64_t mo = ir_value_numel(y), co[3];
@@ -650,8 +621,8 @@ static void check_pad(const char *mode, const int64_t *pads, DType t, bool const
     av = ci64(g, 3, ax);
   }
   Value *ins[4] = {x, pv, cv, av};
-  Node *n = mk(g, OP_Pad, axes_in ? 4 : const_input ? 3 : 2, ins, 1);
-  attr_s(g, n, "mode", mode);
+  Node *n = tu_node_n(g, OP_Pad, axes_in ? 4 : const_input ? 3 : 2, ins, 1);
+  tu_attr_str(g, n, "mode", mode);
   finish(g, n);
   Value *y = n->out[0];
   size_t es = dtype_size(t);
@@ -702,14 +673,14 @@ Test(move, depth_to_space_and_back) {
     Node *n;
     if (mode < 2) {
       x = tu_input(g, "x", DT_FLOAT, 4, xd);
-      n = mk(g, OP_DepthToSpace, 1, &x, 1);
-      attr_s(g, n, "mode", mode ? "CRD" : "DCR");
+      n = tu_node_n(g, OP_DepthToSpace, 1, &x, 1);
+      tu_attr_str(g, n, "mode", mode ? "CRD" : "DCR");
     } else {
       int64_t sd[4] = {N, 2, H * b, W * b};
       x = tu_input(g, "x", DT_FLOAT, 4, sd);
-      n = mk(g, OP_SpaceToDepth, 1, &x, 1);
+      n = tu_node_n(g, OP_SpaceToDepth, 1, &x, 1);
     }
-    attr_i(g, n, "blocksize", b);
+    tu_attr_int(g, n, "blocksize", b);
     finish(g, n);
     Value *y = n->out[0];
     int64_t m = ir_value_numel(y), co[4];
@@ -746,8 +717,8 @@ Test(move, trilu) {
       Value *kc = ir_const_new(g, NULL, DT_INT64, 0, kv);
       ((int64_t *)kc->data)[0] = ks[kk];
       Value *ins[2] = {x, kc};
-      Node *n = mk(g, OP_Trilu, kk ? 2 : 1, ins, 1);
-      attr_i(g, n, "upper", upper);
+      Node *n = tu_node_n(g, OP_Trilu, kk ? 2 : 1, ins, 1);
+      tu_attr_int(g, n, "upper", upper);
       finish(g, n);
       float *X = frand(370, 13), Y[370];
       const void *in[1] = {X};
@@ -782,8 +753,8 @@ Test(move, scatter_nd) {
       for (int d = k; d < 3; d++) ud[ur++] = xd[d];
       Value *u = tu_input(g, "u", DT_FLOAT, (int)ur, ud);
       Value *ins[3] = {x, ix, u};
-      Node *n = mk(g, OP_ScatterND, 3, ins, 1);
-      attr_s(g, n, "reduction", reds[r]);
+      Node *n = tu_node_n(g, OP_ScatterND, 3, ins, 1);
+      tu_attr_str(g, n, "reduction", reds[r]);
       finish(g, n);
       float *X = frand(60, 1), Y[60], R[60];
       int64_t R1 = numel((int)ur - 1, ud + 1);
@@ -824,9 +795,9 @@ Test(move, scatter_elements) {
       Value *ix = tu_input(g, "i", DT_INT32, 2, id);
       Value *u = tu_input(g, "u", DT_FLOAT, 2, id);
       Value *ins[3] = {x, ix, u};
-      Node *n = mk(g, OP_ScatterElements, 3, ins, 1);
-      attr_s(g, n, "reduction", reds[r]);
-      attr_i(g, n, "axis", axis);
+      Node *n = tu_node_n(g, OP_ScatterElements, 3, ins, 1);
+      tu_attr_str(g, n, "reduction", reds[r]);
+      tu_attr_int(g, n, "axis", axis);
       finish(g, n);
       float *X = frand(84, 3), *U = frand(57, 4), Y[84], R[84];
       int32_t I[57];
@@ -988,14 +959,14 @@ static void check_resize(const RRef *p, const int64_t *xd, const float *scales, 
   if (sizes) sz = ci64(g, 4, sizes);
   else sc = cf32(g, 4, scales);
   Value *ins[4] = {x, roi, sc, sz};
-  Node *n = mk(g, OP_Resize, sizes ? 4 : 3, ins, 1);
-  attr_s(g, n, "mode", p->mode);
-  attr_s(g, n, "coordinate_transformation_mode", p->ctm);
-  if (p->nearest) attr_s(g, n, "nearest_mode", p->nearest);
-  attr_f(g, n, "cubic_coeff_a", (float)p->A);
-  attr_i(g, n, "exclude_outside", p->exclude);
-  attr_i(g, n, "antialias", p->antialias);
-  attr_f(g, n, "extrapolation_value", (float)p->extrap);
+  Node *n = tu_node_n(g, OP_Resize, sizes ? 4 : 3, ins, 1);
+  tu_attr_str(g, n, "mode", p->mode);
+  tu_attr_str(g, n, "coordinate_transformation_mode", p->ctm);
+  if (p->nearest) tu_attr_str(g, n, "nearest_mode", p->nearest);
+  tu_attr_float(g, n, "cubic_coeff_a", (float)p->A);
+  tu_attr_int(g, n, "exclude_outside", p->exclude);
+  tu_attr_int(g, n, "antialias", p->antialias);
+  tu_attr_float(g, n, "extrapolation_value", (float)p->extrap);
   finish(g, n);
   Value *y = n->out[0];
   int64_t m = numel(4, xd), mo = ir_value_numel(y), co[4];
@@ -1113,7 +1084,7 @@ Test(gen, range) {
     ir_store_f64(dt, cs->data, 0, t == 0 ? 1.5 : 37);
     ir_store_f64(dt, cd->data, 0, t == 0 ? 0.25 : -3);
     Value *cins[3] = {cs, l, cd};
-    Node *n = mk(g, OP_Range, 3, cins, 1);
+    Node *n = tu_node_n(g, OP_Range, 3, cins, 1);
     cr_assert_eq(ir_infer_node(g, n), 0, "%s", ir_last_error(g));
     n->in[0] = ins[0];
     n->in[2] = ins[2];
@@ -1145,8 +1116,8 @@ Test(gen, one_hot) {
     ((int64_t *)dep->data)[0] = 11;
     Value *vals = tu_input(g, "v", DT_FLOAT, 1, two);
     Value *ins[3] = {ix, dep, vals};
-    Node *n = mk(g, OP_OneHot, 3, ins, 1);
-    attr_i(g, n, "axis", axis);
+    Node *n = tu_node_n(g, OP_OneHot, 3, ins, 1);
+    tu_attr_int(g, n, "axis", axis);
     finish(g, n);
     Value *y = n->out[0];
     int64_t m = ir_value_numel(y), co[3];
@@ -1176,9 +1147,9 @@ Test(gen, eye_like_constant_of_shape) {
     Graph *g = newg();
     int64_t d[2] = {5, 9};
     Value *x = tu_input(g, "x", DT_FLOAT, 2, d);
-    Node *n = mk(g, OP_EyeLike, 1, &x, 1);
-    attr_i(g, n, "k", k);
-    attr_i(g, n, "dtype", DT_INT32);
+    Node *n = tu_node_n(g, OP_EyeLike, 1, &x, 1);
+    tu_attr_int(g, n, "k", k);
+    tu_attr_int(g, n, "dtype", DT_INT32);
     finish(g, n);
     float X[45] = {0};
     int32_t Y[45];
@@ -1193,8 +1164,8 @@ Test(gen, eye_like_constant_of_shape) {
   Graph *g = newg();
   int64_t s[3] = {3, 1000, 7};
   Value *sv = ci64(g, 3, s);
-  Node *n = mk(g, OP_ConstantOfShape, 1, &sv, 1);
-  Attr *a = add_attr(g, n, "value", AT_TENSOR);
+  Node *n = tu_node_n(g, OP_ConstantOfShape, 1, &sv, 1);
+  Attr *a = tu_attr(g, n, "value", AT_TENSOR);
   int64_t one[1] = {1};
   a->t = ir_const_new(g, NULL, DT_INT16, 1, one);
   ((int16_t *)a->t->data)[0] = -1234;
@@ -1215,8 +1186,8 @@ Test(move, pad_axes_subset) {
   int64_t xd[3] = {3, 4, 9}, pads[4] = {2, -1, 1, 3}, axes[2] = {-1, 0};
   Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
   Value *ins[4] = {x, ci64(g, 4, pads), NULL, ci64(g, 2, axes)};
-  Node *n = mk(g, OP_Pad, 4, ins, 1);
-  attr_s(g, n, "mode", "edge");
+  Node *n = tu_node_n(g, OP_Pad, 4, ins, 1);
+  tu_attr_str(g, n, "mode", "edge");
   finish(g, n);
   Value *y = n->out[0];
   cr_assert(y->dims[0] == 5 && y->dims[1] == 4 && y->dims[2] == 12);
@@ -1238,9 +1209,9 @@ Test(move, split_num_outputs_uneven) {
   Graph *g = newg();
   int64_t d[2] = {3, 11};
   Value *x = tu_input(g, "x", DT_INT8, 2, d);
-  Node *n = mk(g, OP_Split, 1, &x, 3);
-  attr_i(g, n, "axis", -1);
-  attr_i(g, n, "num_outputs", 3);
+  Node *n = tu_node_n(g, OP_Split, 1, &x, 3);
+  tu_attr_int(g, n, "axis", -1);
+  tu_attr_int(g, n, "num_outputs", 3);
   finish(g, n);
   cr_assert(n->out[0]->dims[1] == 4 && n->out[2]->dims[1] == 3);
   int8_t *X = brand(33, 5), Y0[12], Y1[12], Y2[9];
@@ -1263,8 +1234,8 @@ Test(move, gather_small_types) {
       Graph *g = newg();
       int64_t d[2] = {7, 45}, id[1] = {33};
       Value *ins[2] = {tu_input(g, "x", ts[k], 2, d), tu_input(g, "i", DT_INT32, 1, id)};
-      Node *n = mk(g, OP_Gather, 2, ins, 1);
-      attr_i(g, n, "axis", axis);
+      Node *n = tu_node_n(g, OP_Gather, 2, ins, 1);
+      tu_attr_int(g, n, "axis", axis);
       finish(g, n);
       size_t es = dtype_size(ts[k]);
       unsigned char *X = brand(315 * (int64_t)es, 6), *Y = calloc(45 * 33, es);
@@ -1293,10 +1264,10 @@ Test(move, resize_axes_keep_aspect) {
     Graph *g = newg();
     int64_t xd[4] = {1, 2, 4, 5}, sz[2] = {7, 6}, axes[2] = {3, 2};
     Value *ins[4] = {tu_input(g, "x", DT_FLOAT, 4, xd), NULL, NULL, ci64(g, 2, sz)};
-    Node *n = mk(g, OP_Resize, 4, ins, 1);
-    attr_s(g, n, "mode", mode ? "linear" : "nearest");
-    attr_ints(g, n, "axes", 2, axes);
-    attr_s(g, n, "keep_aspect_ratio_policy", "not_larger");
+    Node *n = tu_node_n(g, OP_Resize, 4, ins, 1);
+    tu_attr_str(g, n, "mode", mode ? "linear" : "nearest");
+    tu_attr_ints(g, n, "axes", 2, axes);
+    tu_attr_str(g, n, "keep_aspect_ratio_policy", "not_larger");
     finish(g, n);
     Value *y = n->out[0];
     cr_assert(y->dims[2] == 6 && y->dims[3] == 7, "shape %lldx%lld", (long long)y->dims[2], (long long)y->dims[3]);

@@ -11,37 +11,7 @@
 
 /* ---------------------------------------------------------------- graph helpers */
 
-static Node *mknode(Graph *g, Op op, int nin, Value **ins, int nout) {
-  Node *n = ir_node_new(g, op, NULL, nin, nout);
-  for (int i = 0; i < nin; i++) n->in[i] = ins[i];
-  for (int i = 0; i < nout; i++) {
-    Value *o = ir_value_new(g, NULL);
-    o->producer = n;
-    n->out[i] = o;
-  }
-  return n;
-}
 
-static Attr *add_attr(Graph *g, Node *n, const char *name, AttrType t) {
-  Attr *a = arena_alloc(g->arena, sizeof(Attr) * (size_t)(n->nattr + 1));
-  if (n->nattr) memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
-  n->attrs = a;
-  Attr *r = &a[n->nattr++];
-  r->name = arena_strdup(g->arena, name);
-  r->type = t;
-  return r;
-}
-static void ai(Graph *g, Node *n, const char *name, int64_t v) { add_attr(g, n, name, AT_INT)->i = v; }
-static void af(Graph *g, Node *n, const char *name, float v) { add_attr(g, n, name, AT_FLOAT)->f = v; }
-static void as(Graph *g, Node *n, const char *name, const char *s) {
-  add_attr(g, n, name, AT_STRING)->s = arena_strdup(g->arena, s);
-}
-static void ais(Graph *g, Node *n, const char *name, int cnt, const int64_t *v) {
-  Attr *a = add_attr(g, n, name, AT_INTS);
-  a->n = cnt;
-  a->ints = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
-  if (cnt) memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
-}
 
 static Value *const_i64(Graph *g, int64_t cnt, const int64_t *v, bool scalar) {
   int64_t d[1] = {cnt};
@@ -196,10 +166,10 @@ static void reduce_case(Op op, int rank, const int64_t *dims, int na, const int6
   Value *ins[2] = {x, NULL};
   int nin = 1;
   if (!attr && na >= 0) ins[1] = const_i64(g, na, axes, false), nin = 2;
-  Node *n = mknode(g, op, nin, ins, 1);
-  if (attr && na > 0) ais(g, n, "axes", na, axes);
-  if (keepdims >= 0) ai(g, n, "keepdims", keepdims);
-  if (noop) ai(g, n, "noop_with_empty_axes", 1);
+  Node *n = tu_node_n(g, op, nin, ins, 1);
+  if (attr && na > 0) tu_attr_ints(g, n, "axes", na, axes);
+  if (keepdims >= 0) tu_attr_int(g, n, "keepdims", keepdims);
+  if (noop) tu_attr_int(g, n, "noop_with_empty_axes", 1);
   int64_t ne = numel(rank, dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill_for(op, X, ne);
@@ -284,9 +254,9 @@ Test(reduce, dtypes) {
     g->opset = 18;
     DType t = cases[k].t;
     Value *x = tu_input(g, "x", t, 3, d);
-    Node *n = mknode(g, cases[k].op, 1, &x, 1);
-    ais(g, n, "axes", 1, &cases[k].axis);
-    ai(g, n, "keepdims", 0);
+    Node *n = tu_node_n(g, cases[k].op, 1, &x, 1);
+    tu_attr_ints(g, n, "axes", 1, &cases[k].axis);
+    tu_attr_int(g, n, "keepdims", 0);
     void *X = malloc((size_t)ne * 8);
     double *xd = malloc(sizeof(double) * (size_t)ne), *ref = malloc(sizeof(double) * (size_t)ne);
     for (int64_t i = 0; i < ne; i++) {
@@ -344,10 +314,10 @@ static void arg_case(Op op, int rank, const int64_t *dims, int axis, int keepdim
   Graph *g = ir_graph_new();
   g->opset = 13;
   Value *x = tu_input(g, "x", t, rank, dims);
-  Node *n = mknode(g, op, 1, &x, 1);
-  ai(g, n, "axis", axis);
-  ai(g, n, "keepdims", keepdims);
-  ai(g, n, "select_last_index", last);
+  Node *n = tu_node_n(g, op, 1, &x, 1);
+  tu_attr_int(g, n, "axis", axis);
+  tu_attr_int(g, n, "keepdims", keepdims);
+  tu_attr_int(g, n, "select_last_index", last);
   int64_t ne = numel(rank, dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill_q(X, ne, 5);
@@ -401,8 +371,8 @@ static void softmax_case(Op op, int64_t opset, int rank, const int64_t *dims, in
   Graph *g = ir_graph_new();
   g->opset = opset;
   Value *x = tu_input(g, "x", t, rank, dims);
-  Node *n = mknode(g, op, 1, &x, 1);
-  ai(g, n, "axis", axis);
+  Node *n = tu_node_n(g, op, 1, &x, 1);
+  tu_attr_int(g, n, "axis", axis);
   int64_t ne = numel(rank, dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill(X, ne, -4, 4);
@@ -486,9 +456,9 @@ static void cumsum_case(int rank, const int64_t *dims, int64_t axis, int excl, i
   g->opset = 14;
   Value *x = tu_input(g, "x", t, rank, dims);
   Value *ins[2] = {x, const_i64(g, 1, &axis, true)};
-  Node *n = mknode(g, OP_CumSum, 2, ins, 1);
-  ai(g, n, "exclusive", excl);
-  ai(g, n, "reverse", rev);
+  Node *n = tu_node_n(g, OP_CumSum, 2, ins, 1);
+  tu_attr_int(g, n, "exclusive", excl);
+  tu_attr_int(g, n, "reverse", rev);
   int64_t ne = numel(rank, dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   int32_t *Xi = malloc(sizeof(int32_t) * (size_t)ne);
@@ -548,16 +518,16 @@ static void pool_case(const PoolSpec *ps) {
   int rank = ps->nsp + 2;
   DType t = ps->t ? ps->t : DT_FLOAT;
   Value *x = tu_input(g, "x", t, rank, ps->dims);
-  Node *n = mknode(g, ps->op, 1, &x, ps->with_idx ? 2 : 1);
-  ais(g, n, "kernel_shape", ps->nsp, ps->k);
-  ais(g, n, "strides", ps->nsp, ps->s);
-  if (ps->op == OP_MaxPool) ais(g, n, "dilations", ps->nsp, ps->dil);
-  if (ps->auto_pad) as(g, n, "auto_pad", ps->auto_pad);
-  else ais(g, n, "pads", 2 * ps->nsp, ps->pads);
-  if (ps->ceil_mode) ai(g, n, "ceil_mode", 1);
-  if (ps->op == OP_AveragePool) ai(g, n, "count_include_pad", ps->count_include_pad);
-  if (ps->op == OP_MaxPool) ai(g, n, "storage_order", ps->storage_order);
-  if (ps->op == OP_LpPool) ai(g, n, "p", ps->p);
+  Node *n = tu_node_n(g, ps->op, 1, &x, ps->with_idx ? 2 : 1);
+  tu_attr_ints(g, n, "kernel_shape", ps->nsp, ps->k);
+  tu_attr_ints(g, n, "strides", ps->nsp, ps->s);
+  if (ps->op == OP_MaxPool) tu_attr_ints(g, n, "dilations", ps->nsp, ps->dil);
+  if (ps->auto_pad) tu_attr_str(g, n, "auto_pad", ps->auto_pad);
+  else tu_attr_ints(g, n, "pads", 2 * ps->nsp, ps->pads);
+  if (ps->ceil_mode) tu_attr_int(g, n, "ceil_mode", 1);
+  if (ps->op == OP_AveragePool) tu_attr_int(g, n, "count_include_pad", ps->count_include_pad);
+  if (ps->op == OP_MaxPool) tu_attr_int(g, n, "storage_order", ps->storage_order);
+  if (ps->op == OP_LpPool) tu_attr_int(g, n, "p", ps->p);
   int64_t ne = numel(rank, ps->dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   if (ps->op == OP_MaxPool) fill_q(X, ne, 7); /* ties: first index wins */
@@ -739,8 +709,8 @@ static void global_case(Op op, int rank, const int64_t *dims, int p) {
   Graph *g = ir_graph_new();
   g->opset = 13;
   Value *x = tu_input(g, "x", DT_FLOAT, rank, dims);
-  Node *n = mknode(g, op, 1, &x, 1);
-  if (p) ai(g, n, "p", p);
+  Node *n = tu_node_n(g, op, 1, &x, 1);
+  if (p) tu_attr_int(g, n, "p", p);
   int64_t ne = numel(rank, dims);
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill(X, ne, -2, 2);
@@ -803,8 +773,8 @@ Test(norm, batchnorm_const_and_runtime) {
           }
         }
       }
-      Node *n = mknode(g, OP_BatchNormalization, 5, ins, 1);
-      af(g, n, "epsilon", 1e-3f);
+      Node *n = tu_node_n(g, OP_BatchNormalization, 5, ins, 1);
+      tu_attr_float(g, n, "epsilon", 1e-3f);
       int64_t ne = numel(4, d);
       float *X = malloc(sizeof(float) * (size_t)ne);
       double *Xd = malloc(sizeof(double) * (size_t)ne), *ref = malloc(sizeof(double) * (size_t)ne);
@@ -838,9 +808,9 @@ static void layernorm_case(int rank, const int64_t *dims, int axis, bool with_b,
   fill(bb, R, -1, 1);
   Value *ins[3] = {x, const_scale ? tu_const_f32(g, "s", rank - a, dims + a, sc) : tu_input(g, "s", DT_FLOAT, rank - a, dims + a),
                    with_b ? tu_input(g, "b", DT_FLOAT, rank - a, dims + a) : NULL};
-  Node *n = mknode(g, OP_LayerNormalization, with_b ? 3 : 2, ins, stats ? 3 : 1);
-  ai(g, n, "axis", axis);
-  af(g, n, "epsilon", 1e-4f);
+  Node *n = tu_node_n(g, OP_LayerNormalization, with_b ? 3 : 2, ins, stats ? 3 : 1);
+  tu_attr_int(g, n, "axis", axis);
+  tu_attr_float(g, n, "epsilon", 1e-4f);
   int64_t ne = rows * R;
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill(X, ne, -3, 3);
@@ -896,8 +866,8 @@ Test(norm, layernorm_broadcast_scale) {
   float sc[45];
   fill(sc, 45, 0.5, 1.5);
   Value *ins[2] = {x, tu_const_f32(g, "s", 2, ds, sc)};
-  Node *n = mknode(g, OP_LayerNormalization, 2, ins, 1);
-  ai(g, n, "axis", 1);
+  Node *n = tu_node_n(g, OP_LayerNormalization, 2, ins, 1);
+  tu_attr_int(g, n, "axis", 1);
   int64_t ne = numel(3, d), R = 7 * 45;
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill(X, ne, -3, 3);
@@ -931,8 +901,8 @@ Test(norm, instancenorm_mvn_lpnorm) {
     Graph *g = ir_graph_new();
     g->opset = 6;
     Value *ins[3] = {tu_input(g, "x", DT_FLOAT, 4, d), tu_input(g, "s", DT_FLOAT, 1, ds), tu_input(g, "b", DT_FLOAT, 1, ds)};
-    Node *n = mknode(g, OP_InstanceNormalization, 3, ins, 1);
-    af(g, n, "epsilon", 1e-3f);
+    Node *n = tu_node_n(g, OP_InstanceNormalization, 3, ins, 1);
+    tu_attr_float(g, n, "epsilon", 1e-3f);
     const void *in[3] = {X, sc, bb};
     void **o = run(g, n, in, 0);
     for (int r = 0; r < 10; r++) {
@@ -952,9 +922,9 @@ Test(norm, instancenorm_mvn_lpnorm) {
     Graph *g = ir_graph_new();
     g->opset = 13;
     Value *x = tu_input(g, "x", DT_FLOAT, 4, d);
-    Node *n = mknode(g, OP_MeanVarianceNormalization, 1, &x, 1);
+    Node *n = tu_node_n(g, OP_MeanVarianceNormalization, 1, &x, 1);
     int64_t ax1[1] = {1};
-    if (variant) ais(g, n, "axes", 1, ax1);
+    if (variant) tu_attr_ints(g, n, "axes", 1, ax1);
     const void *in[1] = {X};
     void **o = run(g, n, in, 0);
     bool red[4] = {!variant, variant != 0, !variant, !variant};
@@ -991,9 +961,9 @@ Test(norm, instancenorm_mvn_lpnorm) {
       Graph *g = ir_graph_new();
       g->opset = 13;
       Value *x = tu_input(g, "x", DT_FLOAT, 4, d);
-      Node *n = mknode(g, OP_LpNormalization, 1, &x, 1);
-      ai(g, n, "axis", axis == 3 ? -1 : axis);
-      ai(g, n, "p", p);
+      Node *n = tu_node_n(g, OP_LpNormalization, 1, &x, 1);
+      tu_attr_int(g, n, "axis", axis == 3 ? -1 : axis);
+      tu_attr_int(g, n, "p", p);
       const void *in[1] = {X};
       void **o = run(g, n, in, 0);
       int64_t outer = axis == 1 ? 2 : 60, R = d[axis], inner = axis == 1 ? 42 : 1;
@@ -1020,11 +990,11 @@ static void lrn_case(float beta) {
   g->opset = 13;
   int64_t d[4] = {2, 7, 5, 9};
   Value *x = tu_input(g, "x", DT_FLOAT, 4, d);
-  Node *n = mknode(g, OP_LRN, 1, &x, 1);
-  ai(g, n, "size", 4);
-  af(g, n, "alpha", 0.02f);
-  af(g, n, "beta", beta);
-  af(g, n, "bias", 1.5f);
+  Node *n = tu_node_n(g, OP_LRN, 1, &x, 1);
+  tu_attr_int(g, n, "size", 4);
+  tu_attr_float(g, n, "alpha", 0.02f);
+  tu_attr_float(g, n, "beta", beta);
+  tu_attr_float(g, n, "bias", 1.5f);
   int64_t ne = numel(4, d);
   float *X = malloc(sizeof(float) * (size_t)ne);
   fill(X, ne, -3, 3);

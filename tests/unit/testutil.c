@@ -79,5 +79,6 @@ void tu_attr_str(Graph *g, Node *n, const char *name, const char *s) {
 void tu_attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v) {
   Attr *a = tu_attr(g, n, name, AT_INTS);
   a->n = cnt;
-  a->ints = arena_dup(g->arena, v, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+  a->ints = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+  if (cnt) memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
 }
