@@ -790,17 +790,8 @@ static int gen_cumsum(GenCtx *c) {
 /* ================================ dispatch ================================ */
 
 int gen_reduce(GenCtx *c) {
+  if (ir_op_is_reduce(c->n->op)) return gen_reduce_op(c);
   switch (c->n->op) {
-  case OP_ReduceSum:
-  case OP_ReduceMean:
-  case OP_ReduceMax:
-  case OP_ReduceMin:
-  case OP_ReduceProd:
-  case OP_ReduceL1:
-  case OP_ReduceL2:
-  case OP_ReduceLogSum:
-  case OP_ReduceLogSumExp:
-  case OP_ReduceSumSquare: return gen_reduce_op(c);
   case OP_ArgMax:
   case OP_ArgMin: return gen_arg(c);
   case OP_Softmax:

@@ -89,6 +89,8 @@ typedef struct OpInfo {
 
 extern const OpInfo ir_ops[OP_COUNT];
 Op ir_op_lookup(const char *name); /* OP_COUNT when unknown */
+/* the Reduce* ops (adjacent in ops.def: ReduceSum .. ReduceSumSquare) */
+static inline bool ir_op_is_reduce(Op op) { return op >= OP_ReduceSum && op <= OP_ReduceSumSquare; }
 
 /* ---- values, attributes, nodes, graphs ------------------------------------------------------ */
 typedef struct Node Node;

@@ -126,6 +126,7 @@ int ir_infer_shapes(Graph *g) {
 /* Inputs whose *values* (not just shapes) decide an output shape or a compile-time parameter.
  * `onnxc run` binds graph inputs that feed these slots to the values in the input files. */
 bool ir_is_shape_operand(const Node *n, int i) {
+  if (ir_op_is_reduce(n->op)) return i == 1;
   switch (n->op) {
   case OP_Reshape:
   case OP_Expand:
@@ -136,16 +137,6 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_OneHot:
   case OP_CumSum:
   case OP_Trilu: return i == 1;
-  case OP_ReduceSum:
-  case OP_ReduceMean:
-  case OP_ReduceMax:
-  case OP_ReduceMin:
-  case OP_ReduceProd:
-  case OP_ReduceL1:
-  case OP_ReduceL2:
-  case OP_ReduceLogSum:
-  case OP_ReduceLogSumExp:
-  case OP_ReduceSumSquare: return i == 1;
   case OP_Slice: return i >= 1;
   case OP_Pad:
   case OP_Resize: return i >= 1;

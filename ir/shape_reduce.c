@@ -131,17 +131,8 @@ static int shape_cumsum(Graph *g, Node *n) {
 }
 
 int shape_reduce(Graph *g, Node *n) {
+  if (ir_op_is_reduce(n->op)) return shape_reduce_op(g, n);
   switch (n->op) {
-  case OP_ReduceSum:
-  case OP_ReduceMean:
-  case OP_ReduceMax:
-  case OP_ReduceMin:
-  case OP_ReduceProd:
-  case OP_ReduceL1:
-  case OP_ReduceL2:
-  case OP_ReduceLogSum:
-  case OP_ReduceLogSumExp:
-  case OP_ReduceSumSquare: return shape_reduce_op(g, n);
   case OP_ArgMax:
   case OP_ArgMin: return shape_arg(g, n);
   case OP_Softmax:
