@@ -68,6 +68,28 @@ static KV load_operand(KB *kb, const EwOperand *o, KV off, KV j, int64_t s, int 
   return v;
 }
 
+/* one vector (or masked tail) of an elementwise nest */
+typedef struct EwBody {
+  const EwOperand *ops;
+  int nops;
+  KV *off, *hoisted;
+  int64_t (*st)[IR_MAX_RANK];
+  int r, W;
+  EwFn fn;
+  void *ud;
+  KV out;
+  DType out_dtype;
+  KV ooff;
+} EwBody;
+
+static void ew_body(KB *kb, void *ud, KV j, KV mask) {
+  EwBody *b = ud;
+  KV vals[EW_MAX_OPS];
+  for (int k = 0; k < b->nops; k++)
+    vals[k] = load_operand(kb, &b->ops[k], b->off[k], j, b->st[k][b->r - 1], b->W, mask, b->hoisted[k]);
+  gen_store_vec(kb, b->out_dtype, b->out, kb_add(kb, b->ooff, j), b->fn(kb, vals, b->W, b->ud), mask);
+}
+
 void gen_eltwise(GenCtx *c, int nops, const EwOperand *ops_in, KV out, DType out_dtype, int rank,
                  const int64_t *dims_in, EwFn fn, void *ud) {
   KB *kb = c->kb;
@@ -138,29 +160,8 @@ void gen_eltwise(GenCtx *c, int nops, const EwOperand *ops_in, KV out, DType out
       hoisted[k] = kb_splat(kb, s, W);
     }
   }
-  /* main loop: full vectors */
-  KV full_end = kb_sub(kb, j1, kb_i64(kb, W - 1));
-  KVar jv = kb_var(kb, kt_s(KE_I64), j0);
-  KV j = kb_for(kb, j0, full_end, W);
-  {
-    KV vals[EW_MAX_OPS];
-    for (int k = 0; k < nops; k++) vals[k] = load_operand(kb, &ops_in[k], off[k], j, st[k][r - 1], W, NULL, hoisted[k]);
-    KV res = fn(kb, vals, W, ud);
-    gen_store_vec(kb, out_dtype, out, kb_add(kb, ooff, j), res, NULL);
-    kb_set(kb, jv, kb_add(kb, j, kb_i64(kb, W)));
-  }
-  kb_endfor(kb);
-  /* masked tail */
-  KV jt = kb_get(kb, jv);
-  kb_if(kb, kb_cmp(kb, KC_LT, jt, j1, false));
-  {
-    KV mask = kb_tail_mask(kb, W, kb_sub(kb, j1, jt));
-    KV vals[EW_MAX_OPS];
-    for (int k = 0; k < nops; k++) vals[k] = load_operand(kb, &ops_in[k], off[k], jt, st[k][r - 1], W, mask, hoisted[k]);
-    KV res = fn(kb, vals, W, ud);
-    gen_store_vec(kb, out_dtype, out, kb_add(kb, ooff, jt), res, mask);
-  }
-  kb_endif(kb);
+  EwBody body = {ops_in, nops, off, hoisted, st, r, W, fn, ud, out, out_dtype, ooff};
+  gen_vec_loop(kb, j0, j1, W, ew_body, &body);
   kb_endfor(kb);
 }
 
