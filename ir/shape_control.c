@@ -214,8 +214,9 @@ static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
   free(r.map);
   free(state);
   free(slices);
-  Value *yes = ir_const_new(g, NULL, DT_BOOL, 0, NULL);
+  Value *yes = ir_const_new(g, NULL, DT_BOOL, 0, NULL), **init = arena_alloc(g->arena, sizeof(Value *) * (size_t)(nstate + 1));
   *(uint8_t *)yes->data = 1;
+  memcpy(init, n->in + 2, sizeof(Value *) * (size_t)nstate);
   n->op = OP_If;
   n->nin = 1;
   n->in[0] = yes;
@@ -223,7 +224,10 @@ static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
   n->attrs = arena_alloc(g->arena, 2 * sizeof(Attr));
   n->attrs[0] = (Attr){.name = "then_branch", .type = AT_GRAPH, .g = r.u};
   n->attrs[1] = (Attr){.name = "else_branch", .type = AT_GRAPH, .g = r.u};
-  return if_node(g, n);
+  if (if_node(g, n)) return -1;
+  for (int i = 0; i < nstate; i++) /* as for a loop that is not unrolled */
+    if (same_state(g, n, init[i], r.u->outputs[i], i)) return -1;
+  return 0;
 }
 
 /* Loop(M, cond, v...) with body(iter, cond, v...) -> (cond, v..., scan...) */

@@ -55,7 +55,7 @@ static void inline_branch(Graph *g, Node *n, Graph *br) {
   for (int i = 0; i < n->nout; i++) {
     Value *y = n->out[i], *src = outside(br->outputs[i]);
     if (!y) continue;
-    if (!y->is_output && src->kind == VK_TEMP) {
+    if (!y->is_output) {
       ir_value_replace_uses(g, y, src);
       recapture(g, y, src);
       continue;
