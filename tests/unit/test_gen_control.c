@@ -435,3 +435,37 @@ Test(control, loop_inside_if) {
     ir_graph_free(g);
   }
 }
+
+/* an If inside a Loop body, deciding on the iteration number and capturing the carried value
+ * (a body with a subgraph is never unrolled, so this is a real loop even for 4 trips) */
+Test(control, if_inside_loop) {
+  Graph *g = newg(17);
+  Value *s0 = tu_input(g, "s", DT_FLOAT, 1, D4);
+  Graph *b = ir_graph_new_sub(g);
+  Value *it = tu_input(b, "iter", DT_INT64, 0, NULL), *ci = tu_input(b, "cond_in", DT_BOOL, 0, NULL);
+  Value *s = tu_input(b, "s_in", DT_FLOAT, 1, D4);
+  Value *lt = node2(b, OP_Less, it, scalar_i64(b, 2));
+  Graph *t = ir_graph_new_sub(b), *e = ir_graph_new_sub(b);
+  float two = 2, one = 1;
+  tu_output(t, node2(t, OP_Mul, cap(t, s), tu_const_f32(t, NULL, 0, NULL, &two)));
+  tu_output(e, node2(e, OP_Add, cap(e, s), tu_const_f32(e, NULL, 0, NULL, &one)));
+  Node *f = tu_node_n(b, OP_If, 1, &lt, 1);
+  set_graph(b, f, "then_branch", t);
+  set_graph(b, f, "else_branch", e);
+  tu_output(b, ci);
+  tu_output(b, f->out[0]);
+  Value *ins[3] = {scalar_i64(g, 4), NULL, s0};
+  Node *n = tu_node_n(g, OP_Loop, 3, ins, 1);
+  set_graph(g, n, "body", b);
+  tu_output(g, n->out[0]);
+  float sv[4] = {1, -2, 0.5f, 3}, y[4], want[4];
+  const void *in[1] = {sv};
+  void *out[1] = {y};
+  run_ok(g, in, out);
+  for (int j = 0; j < 4; j++) {
+    want[j] = sv[j];
+    for (int k = 0; k < 4; k++) want[j] = k < 2 ? want[j] * 2 : want[j] + 1;
+  }
+  near(y, want, 4);
+  ir_graph_free(g);
+}
