@@ -101,7 +101,9 @@ static void call_sub(Ctl *s, const char *fn, KV io) {
   kb_endif(kb);
 }
 
-static KV load_flag(KB *kb, KV p) { return kb_cmp(kb, KC_NE, kb_load(kb, kt_s(KE_I8), p), kb_int(kb, kt_s(KE_I8), 0), false); }
+static KV load_flag(KB *kb, KV p) {
+  return kb_cmp(kb, KC_NE, kb_load(kb, kt_s(KE_I8), p), kb_int(kb, kt_s(KE_I8), 0), false);
+}
 
 /* ---- If ---- */
 typedef struct Branch {
@@ -243,8 +245,9 @@ static int gen_loop(Ctl *s) {
     io_set(s, io, 3 + nstate + i, kb_get(kb, cv[i].wr));
   }
   for (int k = 0; k < nscan; k++) {
-    KV p = scan_tmp[k] >= 0 ? region_ptr(s, scan_tmp[k])
-                            : kb_gep_bytes(kb, kb_buf(kb, n->nin + nstate + k), kb_mul(kb, t, kb_i64(kb, scan_slice[k])));
+    KV p = scan_tmp[k] >= 0
+               ? region_ptr(s, scan_tmp[k])
+               : kb_gep_bytes(kb, kb_buf(kb, n->nin + nstate + k), kb_mul(kb, t, kb_i64(kb, scan_slice[k])));
     io_set(s, io, 3 + 2 * nstate + k, p);
   }
   call_sub(s, fn, io);
@@ -286,7 +289,8 @@ static void scanned_plan(Ctl *s, Scanned *sc, const Value *slice, const int64_t 
 /* base of the slice's first block (idx from t and the direction) */
 static KV scanned_at(KB *kb, const Scanned *sc, KV base, KV b, KV t, int64_t len, int64_t o) {
   KV idx = sc->reverse ? kb_sub(kb, kb_i64(kb, len - 1), t) : t;
-  KV off = kb_add(kb, kb_mul(kb, b, kb_i64(kb, sc->batch)), kb_mul(kb, kb_add(kb, kb_i64(kb, o * len), idx), kb_i64(kb, sc->inner)));
+  KV off = kb_add(kb, kb_mul(kb, b, kb_i64(kb, sc->batch)),
+                  kb_mul(kb, kb_add(kb, kb_i64(kb, o * len), idx), kb_i64(kb, sc->inner)));
   return kb_gep_bytes(kb, base, off);
 }
 
@@ -363,12 +367,14 @@ static int gen_scan(Ctl *s) {
     io_set(s, io, nstate + k, si[k].tmp >= 0 ? region_ptr(s, si[k].tmp) : scanned_at(kb, &si[k], x, b, t, len, 0));
   }
   for (int k = 0; k < nscan_out; k++) {
-    KV p = so[k].tmp >= 0 ? region_ptr(s, so[k].tmp) : scanned_at(kb, &so[k], kb_buf(kb, n->nin + nstate + k), b, t, len, 0);
+    KV p = so[k].tmp >= 0 ? region_ptr(s, so[k].tmp)
+                          : scanned_at(kb, &so[k], kb_buf(kb, n->nin + nstate + k), b, t, len, 0);
     io_set(s, io, body->ninputs + nstate + k, p);
   }
   call_sub(s, fn, io);
   for (int k = 0; k < nscan_out; k++)
-    if (so[k].tmp >= 0 && n->out[nstate + k]) scanned_copy(s, &so[k], kb_buf(kb, n->nin + nstate + k), b, t, len, false);
+    if (so[k].tmp >= 0 && n->out[nstate + k])
+      scanned_copy(s, &so[k], kb_buf(kb, n->nin + nstate + k), b, t, len, false);
   for (int i = 0; i < nstate; i++) carried_swap(kb, &cv[i]);
   kb_endfor(kb);
   for (int i = 0; i < nstate; i++) carried_finish(kb, &cv[i]);

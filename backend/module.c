@@ -140,7 +140,8 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   for (int i = 0; i < g->noutputs; i++)
     g->outputs[i]->storage = ST_IO, g->outputs[i]->offset = g->ninputs + i;
   for (int i = 0, k = 0; i < g->nvalues; i++)
-    if (g->values[i]->kind == VK_OUTER) g->values[i]->storage = ST_IO, g->values[i]->offset = g->ninputs + g->noutputs + k++;
+    if (g->values[i]->kind == VK_OUTER)
+      g->values[i]->storage = ST_IO, g->values[i]->offset = g->ninputs + g->noutputs + k++;
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->storage == ST_IO) continue;

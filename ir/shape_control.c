@@ -179,7 +179,8 @@ static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
   for (int k = 0; k < nscan; k++) slices[k] = arena_alloc(g->arena, sizeof(Value *) * (size_t)trips);
   for (int64_t t = 0; t < trips; t++) {
     memset(r.map, 0, sizeof(Value *) * (size_t)body->nvalues);
-    Value *it = ir_const_new(r.u, body->inputs[0]->name, DT_INT64, 0, NULL), *c = ir_const_new(r.u, NULL, DT_BOOL, 0, NULL);
+    Value *it = ir_const_new(r.u, body->inputs[0]->name, DT_INT64, 0, NULL),
+          *c = ir_const_new(r.u, NULL, DT_BOOL, 0, NULL);
     memcpy(it->data, &t, sizeof t);
     *(uint8_t *)c->data = 1;
     r.map[body->inputs[0]->id] = it;
@@ -214,7 +215,8 @@ static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
   free(r.map);
   free(state);
   free(slices);
-  Value *yes = ir_const_new(g, NULL, DT_BOOL, 0, NULL), **init = arena_alloc(g->arena, sizeof(Value *) * (size_t)(nstate + 1));
+  Value *yes = ir_const_new(g, NULL, DT_BOOL, 0, NULL),
+        **init = arena_alloc(g->arena, sizeof(Value *) * (size_t)(nstate + 1));
   *(uint8_t *)yes->data = 1;
   memcpy(init, n->in + 2, sizeof(Value *) * (size_t)nstate);
   n->op = OP_If;
@@ -302,7 +304,8 @@ static int scan8_node(Graph *g, Node *n, Graph *body, int nin_scan) {
   if (bind_outer(g, n, body) || ir_infer_shapes(body)) return -1;
   for (int i = 0; i < nstate; i++) {
     Value *in = n->in[1 + i], *out = body->outputs[i];
-    if (out->dtype != in->dtype || out->rank != in->rank - 1 || memcmp(out->dims, in->dims + 1, sizeof(int64_t) * (size_t)out->rank))
+    if (out->dtype != in->dtype || out->rank != in->rank - 1 ||
+        memcmp(out->dims, in->dims + 1, sizeof(int64_t) * (size_t)out->rank))
       return ir_node_error(g, n, "state %d changes shape or type in the body", i);
     if (n->out[i]) set_like(n->out[i], in->dtype, in->rank, in->dims);
   }

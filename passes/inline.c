@@ -81,7 +81,8 @@ int pass_inline(Graph *g) {
     Value *c = n->op == OP_If && !n->dead ? n->in[0] : NULL;
     if (!c || c->kind != VK_CONST || !c->data) continue;
     Graph *br = attr_graph(n, ir_const_i64(c, 0) ? "then_branch" : "else_branch");
-    if (!br || br->noutputs != n->nout) return ir_node_error(g, n, "branch has %d outputs, the node %d", br ? br->noutputs : 0, n->nout);
+    if (!br || br->noutputs != n->nout)
+      return ir_node_error(g, n, "branch has %d outputs, the node %d", br ? br->noutputs : 0, n->nout);
     inline_branch(g, n, br);
     changed = true;
   }
