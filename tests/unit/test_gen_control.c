@@ -469,3 +469,96 @@ Test(control, if_inside_loop) {
   near(y, want, 4);
   ir_graph_free(g);
 }
+
+/* runtime If whose branches return constants (as ONNX's test_if does), one of them folded */
+Test(control, if_constant_branch_outputs) {
+  for (int cv = 0; cv < 2; cv++) {
+    Graph *g = newg(17);
+    Value *c = tu_input(g, "c", DT_BOOL, 0, NULL);
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, y[4], want[4];
+    Graph *t = ir_graph_new_sub(g), *e = ir_graph_new_sub(g);
+    tu_output(t, tu_const_f32(t, NULL, 1, D4, a));
+    Value *eb = tu_const_f32(e, NULL, 1, D4, b);
+    tu_output(e, node2(e, OP_Add, eb, eb)); /* folds to a constant inside the branch */
+    Node *n = tu_node_n(g, OP_If, 1, &c, 1);
+    set_graph(g, n, "then_branch", t);
+    set_graph(g, n, "else_branch", e);
+    tu_output(g, n->out[0]);
+    uint8_t cb = (uint8_t)cv;
+    const void *in[1] = {&cb};
+    void *out[1] = {y};
+    run_ok(g, in, out);
+    for (int j = 0; j < 4; j++) want[j] = cv ? a[j] : 2 * b[j];
+    near(y, want, 4);
+    ir_graph_free(g);
+  }
+}
+
+/* Loop whose final state is unused (only the scan output is a graph output), 30 trips */
+Test(control, loop_unused_state_output) {
+  Graph *g = newg(17);
+  Value *s0 = tu_input(g, "s", DT_FLOAT, 1, D4);
+  Graph *b = ir_graph_new_sub(g);
+  tu_input(b, "iter", DT_INT64, 0, NULL);
+  Value *ci = tu_input(b, "cond_in", DT_BOOL, 0, NULL), *s = tu_input(b, "s_in", DT_FLOAT, 1, D4);
+  float k = 1.5f;
+  Value *so = node2(b, OP_Sub, s, tu_const_f32(b, NULL, 0, NULL, &k));
+  tu_output(b, ci);
+  tu_output(b, so);
+  tu_output(b, tu_node(b, OP_Abs, 1, &so));
+  Value *ins[3] = {scalar_i64(g, 30), NULL, s0};
+  Node *n = tu_node_n(g, OP_Loop, 3, ins, 2);
+  set_graph(g, n, "body", b);
+  tu_output(g, n->out[1]);
+  float sv[4] = {10, 0, -3, 22.25f}, z[30 * 4], want[30 * 4];
+  const void *in[1] = {sv};
+  void *out[1] = {z};
+  run_ok(g, in, out);
+  for (int j = 0; j < 4; j++) {
+    float r = sv[j];
+    for (int t = 0; t < 30; t++) {
+      r -= 1.5f;
+      want[t * 4 + j] = r < 0 ? -r : r;
+    }
+  }
+  near(z, want, 30 * 4);
+  ir_graph_free(g);
+}
+
+Test(control, malformed_bodies_are_reported) {
+  Graph *g = newg(17);
+  Value *s0 = tu_input(g, "s", DT_FLOAT, 1, D4);
+  Graph *b = ir_graph_new_sub(g);
+  tu_input(b, "iter", DT_INT64, 0, NULL);
+  Value *ci = tu_input(b, "cond_in", DT_BOOL, 0, NULL);
+  tu_output(b, ci);
+  Value *ins[3] = {scalar_i64(g, 30), NULL, s0};
+  Node *n = tu_node_n(g, OP_Loop, 3, ins, 1);
+  set_graph(g, n, "body", b);
+  tu_output(g, n->out[0]);
+  expect_error(g, "body has 2 inputs / 1 outputs for 1 loop-carried values");
+  ir_graph_free(g);
+
+  g = newg(17);
+  Value *c = tu_input(g, "c", DT_BOOL, 0, NULL);
+  n = tu_node_n(g, OP_If, 1, &c, 1);
+  tu_output(g, n->out[0]);
+  expect_error(g, "attribute 'then_branch' is missing");
+  ir_graph_free(g);
+
+  g = newg(17);
+  int64_t d23[2] = {2, 3}, d24[2] = {2, 4};
+  Value *x1 = tu_input(g, "x1", DT_FLOAT, 2, d23), *x2 = tu_input(g, "x2", DT_FLOAT, 2, d24);
+  b = ir_graph_new_sub(g);
+  int64_t d2[1] = {2};
+  Value *a1 = tu_input(b, "a", DT_FLOAT, 1, d2), *a2 = tu_input(b, "b", DT_FLOAT, 1, d2);
+  tu_output(b, node2(b, OP_Add, a1, a2));
+  Value *sins[2] = {x1, x2};
+  n = tu_node_n(g, OP_Scan, 2, sins, 1);
+  set_graph(g, n, "body", b);
+  tu_attr_int(g, n, "num_scan_inputs", 2);
+  tu_attr_ints(g, n, "scan_input_axes", 2, (int64_t[]){1, 1});
+  tu_output(g, n->out[0]);
+  expect_error(g, "scan inputs have different lengths 3 and 4");
+  ir_graph_free(g);
+}
