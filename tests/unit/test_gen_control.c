@@ -562,3 +562,32 @@ Test(control, malformed_bodies_are_reported) {
   expect_error(g, "scan inputs have different lengths 3 and 4");
   ir_graph_free(g);
 }
+
+/* without the pass pipeline (no inlining), an If on a constant calls the taken branch only */
+Test(control, if_constant_condition_without_inlining) {
+  for (int cv = 0; cv < 2; cv++) {
+    Graph *g = if_graph();
+    Value *c = g->inputs[0];
+    c->kind = VK_CONST;
+    c->data = arena_alloc(g->arena, 1);
+    *(uint8_t *)c->data = (uint8_t)cv;
+    g->inputs[0] = g->inputs[1];
+    g->ninputs = 1;
+    cr_assert_eq(ir_infer_shapes(g), 0, "%s", ir_last_error(g));
+    float x[4] = {-1, 2, -3, 4}, y[4], z[4], wy[4], wz[4];
+    for (int i = 0; i < 4; i++) {
+      wy[i] = cv ? (x[i] > 0 ? x[i] : 0) * (float)(i + 1) : x[i] + 1;
+      wz[i] = cv ? -x[i] : x[i];
+    }
+    const void *in[1] = {x};
+    void *out[2] = {y, z};
+    char err[512];
+    BeModel *m = be_jit(g, NULL, err, sizeof err);
+    cr_assert_not_null(m, "%s", err);
+    cr_assert_eq(be_run(m, in, out, err, sizeof err), 0, "%s", err);
+    be_free(m);
+    near(y, wy, 4);
+    near(z, wz, 4);
+    ir_graph_free(g);
+  }
+}
