@@ -591,3 +591,48 @@ Test(control, if_constant_condition_without_inlining) {
     ir_graph_free(g);
   }
 }
+
+/* Loop in a Loop: the inner one unrolled and inlined into the outer body (5 trips) or a real
+ * loop inside a real loop (20 trips); the inner body captures x through two levels */
+static void nested_loops(int64_t inner_trips) {
+  Graph *g = newg(17);
+  Value *s0 = tu_input(g, "s", DT_FLOAT, 1, D4), *x = tu_input(g, "x", DT_FLOAT, 1, D4);
+  Graph *ob = ir_graph_new_sub(g);
+  tu_input(ob, "i", DT_INT64, 0, NULL);
+  Value *oc = tu_input(ob, "c", DT_BOOL, 0, NULL), *os = tu_input(ob, "s_in", DT_FLOAT, 1, D4);
+  Value *ox = cap(ob, x);
+  Graph *ib = ir_graph_new_sub(ob);
+  tu_input(ib, "j", DT_INT64, 0, NULL);
+  Value *ic = tu_input(ib, "c", DT_BOOL, 0, NULL), *iu = tu_input(ib, "u_in", DT_FLOAT, 1, D4);
+  float half = 0.5f;
+  tu_output(ib, ic);
+  tu_output(ib, node2(ib, OP_Add, node2(ib, OP_Mul, iu, tu_const_f32(ib, NULL, 0, NULL, &half)), cap(ib, ox)));
+  Value *iins[3] = {scalar_i64(ob, inner_trips), NULL, os};
+  Node *inner = tu_node_n(ob, OP_Loop, 3, iins, 1);
+  set_graph(ob, inner, "body", ib);
+  tu_output(ob, oc);
+  tu_output(ob, node2(ob, OP_Sub, inner->out[0], ox));
+  Value *oins[3] = {scalar_i64(g, 20), NULL, s0};
+  Node *outer = tu_node_n(g, OP_Loop, 3, oins, 1);
+  set_graph(g, outer, "body", ob);
+  tu_output(g, outer->out[0]);
+  float sv[4] = {1, -1, 4, 0}, xv[4] = {0.25f, 1, -2, 3}, y[4], want[4];
+  const void *in[2] = {sv, xv};
+  void *out[1] = {y};
+  run_ok(g, in, out);
+  for (int k = 0; k < 4; k++) {
+    float r = sv[k];
+    for (int a = 0; a < 20; a++) {
+      for (int b = 0; b < inner_trips; b++) r = r * 0.5f + xv[k];
+      r -= xv[k];
+    }
+    want[k] = r;
+  }
+  near(y, want, 4);
+  ir_graph_free(g);
+}
+
+Test(control, nested_loops) {
+  nested_loops(5);
+  nested_loops(20);
+}
