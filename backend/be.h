@@ -48,6 +48,10 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
+/* gen_loss.c: SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, Det; gen_select.c: TopK,
+ * ReverseSequence, MaxUnpool (called by gen_reduce / gen_move for these ops) */
+int gen_loss(GenCtx *c);
+int gen_select(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */
