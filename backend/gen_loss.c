@@ -3,7 +3,8 @@
  * The losses view the input as [N][C][D] (D = d1 * ... * dk) and the target as [N][D]; each vector
  * covers W positions along D, so every class row is a unit-stride load and the picked class a
  * gather.  SoftmaxCrossEntropyLoss is log_softmax over C (max, sum of exp, and the optional
- * log_prob output written in a third pass) followed by the NLL pick.  Ignored targets contribute
+ * log_prob output written in a third pass) followed by the NLL pick.  With no d dims (N, C) the
+ * vectors run along the class row instead.  Ignored targets contribute
  * neither loss nor weight; any other target outside [0, C) fails the run with ONNXC_ERR_INDEX.
  * mean = sum(loss) / sum(weight of the counted targets). */
 #include <math.h>
@@ -95,6 +96,74 @@ static void loss_body(KB *kb, void *ud, KV j, KV mask) {
   kb_set(kb, L->accw, kb_add(kb, kb_get(kb, L->accw), wv));
 }
 
+/* D == 1, the (N, C) classification case: log_softmax runs along the class row in vectors of Wc
+ * lanes (three passes: max, sum of exp, log_prob); the pick and the loss are scalar per row */
+typedef struct LossRow {
+  Loss *L;
+  int pass, Wc;
+  KV rowx, mx, lse;
+  KVar acc;
+} LossRow;
+
+static void loss_row_pass(KB *kb, void *ud, KV j, KV mask) {
+  LossRow *r = ud;
+  Loss *L = r->L;
+  KT ft = kt(L->ce, r->Wc);
+  KV off = kb_add(kb, r->rowx, j);
+  KV v = gr_load(kb, L->xt, L->x, off, r->Wc, 1, mask, L->ce);
+  if (r->pass == 0) {
+    if (mask) v = kb_select(kb, mask, v, kb_float(kb, ft, -INFINITY));
+    kb_set(kb, r->acc, kb_max(kb, kb_get(kb, r->acc), v, false));
+  } else if (r->pass == 1) {
+    KV e = kb_exp(kb, kb_sub(kb, v, r->mx));
+    if (mask) e = kb_select(kb, mask, e, kb_float(kb, ft, 0));
+    kb_set(kb, r->acc, kb_add(kb, kb_get(kb, r->acc), e));
+  } else {
+    gr_store(kb, L->xt, L->lp, off, kb_sub(kb, v, r->lse), 1, mask);
+  }
+}
+
+static void loss_row(GenCtx *c, Loss *L) {
+  KB *kb = c->kb;
+  KT st = kt_s(L->ce);
+  KV tv = kb_cast(kb, gen_load_vec(kb, L->tt, L->t, L->n, 1, NULL), kt_s(KE_I64), false, false);
+  KV valid = L->has_ii ? kb_cmp(kb, KC_NE, tv, kb_i64(kb, L->ii), false) : kb_true(kb);
+  kb_if(kb, kb_and(kb, valid, kb_cmp(kb, KC_GE, tv, kb_i64(kb, L->C), true)));
+  kb_return_status(kb, kb_i32(kb, ST_INDEX));
+  kb_endif(kb);
+  KV ts = kb_select(kb, valid, tv, kb_i64(kb, 0));
+  KV rowx = kb_mul(kb, L->n, kb_i64(kb, L->C));
+  KV picked = kb_cast(kb, gen_load_vec(kb, L->xt, L->x, kb_add(kb, rowx, ts), 1, NULL), st, false, false);
+  if (L->sce) {
+    LossRow r = {.L = L, .Wc = gr_lanes(c, kb_elem_size(L->ce), L->C), .rowx = rowx};
+    KT ft = kt(L->ce, r.Wc);
+    r.acc = kb_var(kb, ft, kb_float(kb, ft, -INFINITY));
+    gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, L->C), r.Wc, loss_row_pass, &r);
+    KV mx = kb_reduce_max(kb, kb_get(kb, r.acc), false);
+    r.pass = 1;
+    r.mx = kb_splat(kb, mx, r.Wc);
+    r.acc = kb_var(kb, ft, kb_float(kb, ft, 0));
+    gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, L->C), r.Wc, loss_row_pass, &r);
+    KV lse = kb_add(kb, mx, kb_log(kb, kb_reduce_add(kb, kb_get(kb, r.acc))));
+    if (L->lp) {
+      r.pass = 2;
+      r.lse = kb_splat(kb, lse, r.Wc);
+      gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, L->C), r.Wc, loss_row_pass, &r);
+    }
+    picked = kb_sub(kb, picked, lse);
+  }
+  KV zero = kb_float(kb, st, 0);
+  KV wv = L->w ? kb_cast(kb, gen_load_vec(kb, L->xt, L->w, ts, 1, NULL), st, false, false) : kb_float(kb, st, 1);
+  wv = kb_select(kb, valid, wv, zero);
+  KV loss = kb_select(kb, valid, kb_neg(kb, kb_mul(kb, picked, wv)), zero);
+  if (L->red == RED_NONE) {
+    gr_store(kb, L->xt, L->y, L->n, loss, 1, NULL);
+    return;
+  }
+  kb_set(kb, L->accl, kb_add(kb, kb_get(kb, L->accl), loss));
+  kb_set(kb, L->accw, kb_add(kb, kb_get(kb, L->accw), wv));
+}
+
 static int gen_nll(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
@@ -125,7 +194,8 @@ static int gen_nll(GenCtx *c) {
   L.accw = kb_var(kb, ft, kb_float(kb, ft, 0));
   if (L.C > 0) {
     L.n = kb_for(kb, kb_i64(kb, 0), kb_i64(kb, N), 1);
-    gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, L.D), L.W, loss_body, &L);
+    if (L.D == 1) loss_row(c, &L);
+    else gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, L.D), L.W, loss_body, &L);
     kb_endfor(kb);
   }
   if (L.red != RED_NONE) {

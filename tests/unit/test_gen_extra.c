@@ -185,7 +185,8 @@ Test(loss, nll_and_sce_ignore_index_weights_reductions) {
     for (int r = 0; r < 3; r++)
       for (int wt = 0; wt < 2; wt++) {
         check_loss((LossCase){sce, wt, true, -1, reds[r], 3, 5, 37});  /* vectors along d, masked tail */
-        check_loss((LossCase){sce, wt, true, 2, reds[r], 7, 4, 1});    /* (N, C): scalar path */
+        check_loss((LossCase){sce, wt, true, 2, reds[r], 7, 4, 1});    /* (N, C): vectors along C */
+        check_loss((LossCase){sce, wt, true, 5, reds[r], 4, 37, 1});   /* ... with a masked tail */
         check_loss((LossCase){sce, wt, false, 0, reds[r], 2, 6, 16});
       }
 }
