@@ -5,8 +5,10 @@
  * first).  That order is total, so round r needs only the previous pick (no marks, no scratch):
  * O(k L) with vector loads, good for the usual small k.  When S > 1 the lanes are W neighbouring
  * rows (unit-stride loads along S); when the axis is the last one (S == 1) the lanes run along the
- * row and each round ends with a horizontal reduction. */
+ * row and each round ends with a horizontal reduction.  Compress reaches here only without an axis,
+ * on runtime data with a constant condition (with an axis it became a Gather). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gen_reduce.h"
@@ -237,11 +239,46 @@ static int gen_max_unpool(GenCtx *c) {
   return 0;
 }
 
+/* ---- Compress without axis, on runtime data (the condition is a constant): y[k] = x[sel[k]] ---- */
+typedef struct Comp {
+  DType t;
+  int W;
+  KV x, y, sel;
+} Comp;
+
+static void compress_body(KB *kb, void *ud, KV j, KV mask) {
+  Comp *p = ud;
+  KElem e = kb_elem_of(p->t);
+  KV id = gen_vload(kb, kt(KE_I64, p->W), kb_gep(kb, KE_I64, p->sel, j), mask);
+  KV v = p->W == 1 ? kb_load(kb, kt_s(e), kb_gep(kb, e, p->x, id)) : kb_gather(kb, kt(e, p->W), p->x, id, mask);
+  gen_vstore(kb, v, kb_gep(kb, e, p->y, j), mask);
+}
+
+static int gen_compress(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  Value *cond = n->in[1];
+  int64_t cnt = ir_value_numel(n->out[0]), k = 0;
+  if (cond->kind != VK_CONST || !cond->data) return ir_node_error(c->g, n, "the condition must be a constant");
+  if (cnt == 0) return 0;
+  int64_t *sel = calloc((size_t)cnt, sizeof(int64_t));
+  if (!sel) return ir_node_error(c->g, n, "out of memory");
+  for (int64_t i = 0; i < cond->dims[0] && k < cnt; i++)
+    if (ir_const_i64(cond, i)) sel[k++] = i;
+  Comp p = {.t = n->in[0]->dtype, .W = gen_lanes_cap(c, 8, 16), .x = kb_buf(kb, 0), .y = kb_buf(kb, n->nin)};
+  p.sel = kb_weight(kb, sel, sizeof(int64_t) * (size_t)cnt);
+  free(sel);
+  c->const_unused |= 1u << 1;
+  gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, cnt), p.W, compress_body, &p);
+  return 0;
+}
+
 int gen_select(GenCtx *c) {
   switch (c->n->op) {
   case OP_TopK: return gen_topk(c);
   case OP_ReverseSequence: return gen_reverse_sequence(c);
   case OP_MaxUnpool: return gen_max_unpool(c);
+  case OP_Compress: return gen_compress(c);
   default:
     if (ir_output_depends_on_data(c->n->op))
       return ir_node_error(c->g, c->n, "output shape depends on input data");

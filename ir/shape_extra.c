@@ -43,7 +43,7 @@ static int need_const(Graph *g, const Node *n, int i) {
   return 0;
 }
 
-bool ir_output_depends_on_data(Op op) { return op == OP_NonZero || op == OP_Unique || op == OP_Compress; }
+bool ir_output_depends_on_data(Op op) { return op == OP_NonZero || op == OP_Unique; }
 
 /* ---- SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss ---- */
 static int shape_loss(Graph *g, Node *n) {
@@ -170,9 +170,9 @@ static int shape_compress(Graph *g, Node *n) {
     return ir_node_error(g, n, "condition has %lld entries, more than the %lld it selects from",
                          (long long)cond->dims[0], (long long)len);
   for (int64_t i = 0; i < cond->dims[0]; i++) c += ir_const_i64(cond, i) != 0;
-  if (axis < 0) {
+  if (axis < 0) { /* runtime data: gen_select gathers the selected elements */
     set_out(n, 0, x->dtype, 1, &c);
-    return need_const(g, n, 0);
+    return 0;
   }
   int64_t dims[IR_MAX_RANK];
   memcpy(dims, x->dims, sizeof dims);
