@@ -319,3 +319,36 @@ Test(shape, unique_and_nonzero_fold) {
   cr_assert_eq(nz->out[0]->dims[1], 6);
   ir_graph_free(g);
 }
+
+/* Compress on runtime data with a constant condition: a gather (no axis) or a Gather (axis) */
+Test(compress, runtime_data_constant_condition) {
+  for (int axis = -1; axis < 2; axis++) {
+    H h = h_new();
+    int64_t d[2] = {3, 37}, nc = axis < 0 ? 100 : d[axis];
+    float x[3 * 37];
+    double cond[111];
+    for (int i = 0; i < 111; i++) x[i] = (float)i, cond[i] = rnd(3) == 0;
+    Value *ins[2] = {h_in(&h, DT_FLOAT, 2, d, x), tu_const(h.g, DT_BOOL, 1, &nc, cond)};
+    h.n = tu_node_n(h.g, OP_Compress, 2, ins, 1);
+    if (axis >= 0) tu_attr_int(h.g, h.n, "axis", axis);
+    cr_assert_eq(h_run(&h), 0);
+    const float *y = h.out[0];
+    int64_t k = 0;
+    if (axis < 0) {
+      for (int64_t i = 0; i < nc; i++)
+        if (cond[i]) {
+          cr_expect_eq(y[k], x[i], "no axis: y[%lld]", (long long)k);
+          k++;
+        }
+    } else {
+      for (int64_t r = 0; r < d[0]; r++)
+        for (int64_t c = 0; c < d[1]; c++)
+          if (cond[axis ? c : r]) {
+            cr_expect_eq(y[k], x[r * d[1] + c], "axis %d: y[%lld]", axis, (long long)k);
+            k++;
+          }
+    }
+    cr_expect_eq(k, ir_value_numel(h.n->out[0]));
+    h_free(&h);
+  }
+}
