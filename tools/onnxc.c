@@ -207,9 +207,15 @@ static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t er
 /* an input no node reads data or shape from (unused, or only CastLike's `like`): ONNX's test data
  * for CastLike gives `like` a different shape than the model declares */
 static bool only_dtype_used(const Graph *g, const Value *v) {
-  for (int k = 0; k < g->nnodes; k++)
-    for (int j = 0; j < g->nodes[k]->nin; j++)
-      if (g->nodes[k]->in[j] == v && !(g->nodes[k]->op == OP_CastLike && j == 1)) return false;
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return false;
+  for (int k = 0; k < g->nnodes; k++) {
+    const Node *n = g->nodes[k];
+    for (int a = 0; a < n->nattr; a++) /* a subgraph may capture v */
+      if (n->attrs[a].type == AT_GRAPH || n->attrs[a].type == AT_GRAPHS) return false;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j] == v && !(n->op == OP_CastLike && j == 1)) return false;
+  }
   return true;
 }
 
