@@ -280,8 +280,9 @@ int gen_select(GenCtx *c) {
   case OP_MaxUnpool: return gen_max_unpool(c);
   case OP_Compress: return gen_compress(c);
   default:
-    if (ir_output_depends_on_data(c->n->op))
-      return ir_node_error(c->g, c->n, "output shape depends on input data");
+    if (ir_output_depends_on_data(c->n->op)) /* shape inference folds these unless too large */
+      return ir_node_error(c->g, c->n, "output shape depends on input data; onnxc computes it at compile time, "
+                           "but only for tensors of at most %d elements", IR_FOLD_LIMIT);
     return ir_node_error(c->g, c->n, "not a data-movement op");
   }
 }
