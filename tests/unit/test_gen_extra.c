@@ -352,3 +352,54 @@ Test(compress, runtime_data_constant_condition) {
     h_free(&h);
   }
 }
+
+/* integer TopK: signed and unsigned compares, ties by lower index, both layouts */
+static void check_topk_int(DType t, int64_t outer, int64_t L, int64_t S, int64_t k, int largest) {
+  H h = h_new();
+  int64_t d[3] = {outer, L, S}, one = 1, n = outer * L * S;
+  size_t es = dtype_size(t);
+  unsigned char *x = malloc((size_t)n * es);
+  double *xv = malloc(sizeof(double) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) {
+    xv[i] = t == DT_UINT8 ? rnd(4) * 60 : rnd(7) - 3;
+    if (t == DT_UINT8) x[i] = (unsigned char)xv[i];
+    else ((int32_t *)x)[i] = (int32_t)xv[i];
+  }
+  Value *ins[2] = {h_in(&h, t, 3, d, x), tu_const_i64(h.g, 1, &one, &k)};
+  h.n = tu_node_n(h.g, OP_TopK, 2, ins, 2);
+  tu_attr_int(h.g, h.n, "axis", 1);
+  tu_attr_int(h.g, h.n, "largest", largest);
+  cr_assert_eq(h_run(&h), 0);
+  const int64_t *yi = h.out[1];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t s = 0; s < S; s++) {
+      /* selection by the same order, naively: the r-th pick is the best not yet taken */
+      bool taken[64] = {0};
+      for (int64_t r = 0; r < k; r++) {
+        int64_t best = -1;
+        for (int64_t l = 0; l < L; l++) {
+          double v = xv[(o * L + l) * S + s];
+          if (taken[l]) continue;
+          if (best < 0 || (largest ? v > xv[(o * L + best) * S + s] : v < xv[(o * L + best) * S + s])) best = l;
+        }
+        taken[best] = true;
+        cr_expect_eq(yi[(o * k + r) * S + s], best, "%s L=%lld S=%lld largest=%d", dtype_name(t), (long long)L,
+                     (long long)S, largest);
+        double got = t == DT_UINT8 ? ((const unsigned char *)h.out[0])[(o * k + r) * S + s]
+                                   : ((const int32_t *)h.out[0])[(o * k + r) * S + s];
+        cr_expect_eq(got, xv[(o * L + best) * S + s]);
+      }
+    }
+  free(x);
+  free(xv);
+  h_free(&h);
+}
+
+Test(topk, integer_types) {
+  for (int largest = 0; largest < 2; largest++) {
+    check_topk_int(DT_INT32, 5, 23, 1, 6, largest);
+    check_topk_int(DT_UINT8, 5, 23, 1, 6, largest);
+    check_topk_int(DT_INT32, 3, 9, 7, 9, largest);
+    check_topk_int(DT_UINT8, 3, 9, 7, 4, largest);
+  }
+}
