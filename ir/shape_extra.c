@@ -90,6 +90,11 @@ static int shape_topk(Graph *g, Node *n) {
   int axis;
   int64_t k;
   if (check_type(g, n, 0, M_NUM, "a numeric type") || ir_topk_k(g, n, &k)) return -1;
+  for (int i = 0; i < 2; i++) {
+    const char *name = i ? "sorted" : "largest";
+    int64_t v = ir_attr_int(n, name, 1);
+    if (v != 0 && v != 1) return ir_node_error(g, n, "%s must be 0 or 1, got %lld", name, (long long)v);
+  }
   if (x->rank < 1) return ir_node_error(g, n, "input must have rank >= 1, got a scalar");
   if (ir_normalize_axis(g, n, ir_attr_int(n, "axis", -1), x->rank, &axis)) return -1;
   if (k < 0 || k > x->dims[axis])
