@@ -224,11 +224,17 @@ static void det_row(KB *kb, void *ud, KV j, KV mask) {
   gen_vstore(kb, v, pi, mask);
 }
 
+/* scratch a[j..] = (f64) x[at + j..] */
+typedef struct DetCopy {
+  DType t;
+  int W;
+  KV a, x, at;
+} DetCopy;
+
 static void det_copy(KB *kb, void *ud, KV j, KV mask) {
-  DetRow *r = ud; /* a = scratch, f = source base index; k = source pointer; m = dtype */
-  int W = kb_type(kb, r->i).lanes;
-  KV v = gen_load_vec(kb, (DType)r->m, r->k, kb_add(kb, r->f, j), W, mask);
-  gen_vstore(kb, kb_cast(kb, v, kt(KE_F64, W), false, false), kb_gep(kb, KE_F64, r->a, j), mask);
+  DetCopy *p = ud;
+  KV v = gen_load_vec(kb, p->t, p->x, kb_add(kb, p->at, j), p->W, mask);
+  gen_vstore(kb, kb_cast(kb, v, kt(KE_F64, p->W), false, false), kb_gep(kb, KE_F64, p->a, j), mask);
 }
 
 static KV ld(KB *kb, KV a, KV row, KV col, int64_t m) {
@@ -243,8 +249,7 @@ static int gen_det(GenCtx *c) {
   c->scratch_bytes = m * m * 8 + 64;
   KV a = kb_scratch(kb), one = kb_f64(kb, 1), zero = kb_f64(kb, 0);
   KV mat = gr_par_for(c, nmat, m * m * m * nmat);
-  DetRow cp = {.a = a, .k = kb_buf(kb, 0), .f = kb_mul(kb, mat, kb_i64(kb, m * m)), .m = x->dtype,
-               .i = W == 1 ? kb_i64(kb, 0) : kb_int(kb, kt(KE_I64, W), 0)};
+  DetCopy cp = {.t = x->dtype, .W = W, .a = a, .x = kb_buf(kb, 0), .at = kb_mul(kb, mat, kb_i64(kb, m * m))};
   gen_vec_loop(kb, kb_i64(kb, 0), kb_i64(kb, m * m), W, det_copy, &cp);
   KVar det = kb_var(kb, kt_s(KE_F64), one);
   KV k = kb_for(kb, kb_i64(kb, 0), kb_i64(kb, m), 1);
