@@ -61,6 +61,10 @@ void gen_control_captures(Graph *g, Node *n);
  * raises c->arena_end / c->scratch_bytes; *fn_name is the function to call:
  *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */
 int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
+/* gen_loss.c: SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, Det; gen_select.c: TopK,
+ * ReverseSequence, MaxUnpool (called by gen_reduce / gen_move for these ops) */
+int gen_loss(GenCtx *c);
+int gen_select(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

@@ -1877,6 +1877,6 @@ int gen_move(GenCtx *c) {
   case OP_ScatterElements: return gen_scatter_elements(c);
   case OP_ScatterND: return gen_scatter_nd(c);
   case OP_Resize: return gen_resize(c);
-  default: return ir_node_error(c->g, n, "not a data-movement op");
+  default: return gen_select(c);
   }
 }

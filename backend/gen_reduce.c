@@ -798,6 +798,7 @@ int gen_reduce(GenCtx *c) {
   case OP_LogSoftmax:
   case OP_Hardmax: return gen_softmax(c);
   case OP_CumSum: return gen_cumsum(c);
-  default: return ir_node_error(c->g, c->n, "not a reduction op");
+  case OP_TopK: return gen_select(c);
+  default: return gen_loss(c);
   }
 }

@@ -492,6 +492,20 @@ KV kb_cmp(KB *kb, KCmp c, KV a, KV b, bool uns) {
 
 KV kb_select(KB *kb, KV c, KV a, KV b) { return K(LLVMBuildSelect(kb->b, V(c), V(a), V(b), "")); }
 
+/* f32 → bf16 rounding to nearest even with integer ops: LLVM lowers an fptrunc to bfloat to a
+ * __truncsfbf2 libcall on CPUs without avx512bf16.  NaN stays NaN (quieted). */
+static KV f32_to_bf16(KB *kb, KV v) {
+  int W = kb_type(kb, v).lanes;
+  KT i32 = kt(KE_I32, W);
+  KV u = kb_bitcast(kb, v, i32);
+  KV hi = kb_shr(kb, u, kb_int(kb, i32, 16), true);
+  KV odd = kb_and(kb, hi, kb_int(kb, i32, 1));
+  KV rounded = kb_shr(kb, kb_add(kb, u, kb_add(kb, odd, kb_int(kb, i32, 0x7fff))), kb_int(kb, i32, 16), true);
+  KV nan = kb_or(kb, hi, kb_int(kb, i32, 0x40));
+  KV r = kb_select(kb, kb_cmp(kb, KC_UNORD, v, v, false), nan, rounded);
+  return kb_bitcast(kb, kb_cast(kb, r, kt(KE_I16, W), false, false), kt(KE_BF16, W));
+}
+
 KV kb_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   KT from = kb_type(kb, v);
   LLVMTypeRef tt = ty(kb, to);
@@ -504,6 +518,7 @@ KV kb_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   }
   if (ff && tf) {
     size_t fs = kb_elem_size(from.e), ts = kb_elem_size(to.e);
+    if (to.e == KE_BF16) return f32_to_bf16(kb, from.e == KE_F32 ? v : kb_cast(kb, v, kt(KE_F32, to.lanes), false, false));
     if (fs == ts) { /* f16 <-> bf16: through f32 */
       KV w = kb_cast(kb, v, kt(KE_F32, to.lanes), false, false);
       return K(LLVMBuildFPTrunc(b, V(w), tt, ""));

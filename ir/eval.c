@@ -972,7 +972,7 @@ static int dispatch(Graph *g, Node *n) {
   case OP_ReduceSumSquare: return eval_reduce(g, n);
   default:
     if (f == F_UNARY || f == F_BINARY || f == F_TERNARY) return eval_elementwise(g, n);
-    return 0;
+    return ir_eval_extra(g, n);
   }
 }
 

@@ -453,7 +453,8 @@ void ir_store_f64(DType t, void *d, int64_t i, double x) {
     float f = (float)x;
     uint32_t u;
     memcpy(&u, &f, 4);
-    u += 0x7fff + ((u >> 16) & 1); /* round to nearest even */
+    if (f != f) u = (u | 0x400000u); /* NaN stays NaN (quieted) */
+    else u += 0x7fff + ((u >> 16) & 1); /* round to nearest even */
     ((uint16_t *)d)[i] = (uint16_t)(u >> 16);
     break;
   }

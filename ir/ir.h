@@ -239,6 +239,15 @@ int shape_reduce(Graph *g, Node *n);
 int shape_move(Graph *g, Node *n);
 int shape_gen(Graph *g, Node *n);
 int shape_control(Graph *g, Node *n);
+/* shape_extra.c: losses, TopK, Det (F_REDUCE) and NonZero, Unique, Compress, ReverseSequence,
+ * MaxUnpool, Upsample, Scatter (F_MOVE); called by shape_reduce / shape_move for these ops */
+int shape_extra(Graph *g, Node *n);
+/* data-dependent output shapes (NonZero, Unique): the inputs must be constant */
+bool ir_output_depends_on_data(Op op);
+int ir_eval_extra(Graph *g, Node *n); /* host evaluation of those (like ir_eval_node) */
+int ir_topk_k(Graph *g, const Node *n, int64_t *k); /* TopK's k (input 1 or attribute) */
+/* MaxUnpool's shape inference; unpooled (may be NULL) gets the size the indices refer to */
+int ir_max_unpool_dims(Graph *g, Node *n, int64_t *unpooled);
 
 /* shape_pool.c: the sliding-window geometry Conv, ConvTranspose and the pools share.  Reads
  * strides/dilations/pads/auto_pad (+ ceil_mode for the others, output_padding/output_shape for

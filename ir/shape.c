@@ -144,6 +144,12 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_ConstantOfShape: return i == 0;
   case OP_Loop: return i <= 1;
   case OP_If: return i == 0; /* a constant condition inlines the branch (passes/inline.c) */
+  case OP_TopK:
+  case OP_Upsample: return i == 1;
+  case OP_MaxUnpool: return i == 2;
+  case OP_NonZero:
+  case OP_Unique:
+  case OP_Compress: return true; /* output shape depends on input data */
   default: return false;
   }
 }

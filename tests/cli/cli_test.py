@@ -138,6 +138,22 @@ def main():
         ok = np.array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3) + 1)
     check("run writes output_0.npy with the right values", ok, err[:300])
 
+    # data-dependent output shapes: compile names the node; run binds the input's values
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
+    g = helper.make_graph([helper.make_node("NonZero", ["x"], ["y"], name="nz")], "g", [x], [y])
+    p = os.path.join(w, "nonzero.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p)
+    expect_error(o, "compile NonZero of a runtime input -> exit 1", ["compile", p, "-o", os.path.join(w, "nz.so")], 1,
+                 "node 'nz' (NonZero): output shape depends on input data")
+    np.save(os.path.join(w, "xnz.npy"), np.array([[0, 1, 0], [2, 0, 3]], np.float32))
+    od = os.path.join(w, "out_nz")
+    rc, out, err = run(o, "run", p, os.path.join(w, "xnz.npy"), "-o", od)
+    ok = rc == 0 and os.path.exists(os.path.join(od, "output_0.npy"))
+    if ok:
+        ok = np.array_equal(np.load(os.path.join(od, "output_0.npy")), np.array([[0, 1, 1], [1, 0, 2]]))
+    check("run NonZero on the values of its input file", ok, err[:300])
+
     print("cli: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
