@@ -1,0 +1,50 @@
+# aot.cmake — what `onnxc compile` needs beside the compiler: the model ABI header embedded in
+# onnxc (pasted into every NAME.h), runtime archives per target architecture, and the install
+# rules with a pkg-config file and a CMake package (find_package(onnxc) + onnxc_add_model).
+include(GNUInstallDirs)
+
+# runtime/onnxc_model.h as a C string in onnxc
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/onnxc_model.h)
+file(READ ${CMAKE_SOURCE_DIR}/runtime/onnxc_model.h ONNXC_ABI_HEX HEX)
+string(REGEX REPLACE "(..)" "0x\\1," ONNXC_ABI_HEX "${ONNXC_ABI_HEX}")
+file(WRITE ${GEN}/model_abi.c.new
+     "/* generated from runtime/onnxc_model.h */\nconst char onnxc_model_abi_h[] = {${ONNXC_ABI_HEX}0};\n")
+file(COPY_FILE ${GEN}/model_abi.c.new ${GEN}/model_abi.c ONLY_IF_DIFFERENT)
+target_sources(onnxc PRIVATE ${GEN}/model_abi.c)
+target_compile_definitions(onnxc PRIVATE ONNXC_INSTALL_LIBDIR="${CMAKE_INSTALL_LIBDIR}")
+
+# The runtime for AArch64 (libonnxc_rt_aarch64.a beside onnxc), built with Debian's cross compiler
+# when it is installed: `onnxc compile --target aarch64` links it into the model.
+find_program(ONNXC_AARCH64_CC aarch64-linux-gnu-gcc)
+find_program(ONNXC_AARCH64_AR aarch64-linux-gnu-ar)
+if(ONNXC_AARCH64_CC AND ONNXC_AARCH64_AR)
+  set(rt64_objs)
+  foreach(src ${RT_SRC})
+    get_filename_component(base ${src} NAME_WE)
+    set(obj ${CMAKE_BINARY_DIR}/rt_aarch64/${base}.o)
+    add_custom_command(OUTPUT ${obj}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/rt_aarch64
+      COMMAND ${ONNXC_AARCH64_CC} -std=c11 -O2 -fPIC -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
+              -I${CMAKE_SOURCE_DIR}/runtime -c ${src} -o ${obj}
+      DEPENDS ${src} ${CMAKE_SOURCE_DIR}/runtime/onnxc_rt.h ${CMAKE_SOURCE_DIR}/runtime/onnxc_model.h
+      COMMENT "aarch64 runtime: ${base}.c")
+    list(APPEND rt64_objs ${obj})
+  endforeach()
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a
+    COMMAND ${CMAKE_COMMAND} -E rm -f ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a
+    COMMAND ${ONNXC_AARCH64_AR} rcs ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a ${rt64_objs}
+    DEPENDS ${rt64_objs})
+  add_custom_target(onnxc_rt_aarch64 ALL DEPENDS ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a)
+  install(FILES ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
+
+# install: onnxc, the runtime, its headers, pkg-config and CMake package files
+install(TARGETS onnxc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS onnxc_rt ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(FILES runtime/onnxc_model.h runtime/onnxc_rt.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnxc)
+configure_file(cmake/onnxc.pc.in ${CMAKE_BINARY_DIR}/onnxc.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/onnxc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+include(CMakePackageConfigHelpers)
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/onnxcConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES cmake/onnxcConfig.cmake ${CMAKE_BINARY_DIR}/onnxcConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onnxc)
