@@ -344,7 +344,7 @@ static int write_glue(const char *path, const char *name, const BeAotResult *r, 
   fprintf(f, "const onnxc_model_info %s_info = {\n  ONNXC_ABI_VERSION, \"%s\", \"%s\", %d, %d, inputs_, outputs_,\n"
              "  create_, onnxc_model_run, onnxc_model_error, onnxc_model_destroy,\n"
              "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL,\n};\n",
-          n, n, r->target, g->ninputs, g->noutputs, n, embedded ? n : "NULL", embedded ? "_weights" : "",
+          n, n, r->target, g->ninputs, g->noutputs, n, embedded ? n : "0", embedded ? "_weights" : "",
           (long long)r->weights_bytes, (unsigned long long)onnxc_hash_bytes(r->weights, r->weights_bytes),
           (long long)r->arena_bytes, (long long)r->scratch_bytes);
   fprintf(f, "int %s_create(%s **out, const onnxc_options *opts) {\n"
