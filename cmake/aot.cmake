@@ -44,7 +44,9 @@ install(TARGETS onnxc_rt ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES runtime/onnxc_model.h runtime/onnxc_rt.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnxc)
 configure_file(cmake/onnxc.pc.in ${CMAKE_BINARY_DIR}/onnxc.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/onnxc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+file(RELATIVE_PATH ONNXC_REL_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/cmake/onnxc /prefix)
+configure_file(cmake/onnxcConfig.cmake.in ${CMAKE_BINARY_DIR}/onnxcConfig.cmake @ONLY)
 include(CMakePackageConfigHelpers)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/onnxcConfigVersion.cmake COMPATIBILITY SameMinorVersion)
-install(FILES cmake/onnxcConfig.cmake ${CMAKE_BINARY_DIR}/onnxcConfigVersion.cmake
+install(FILES ${CMAKE_BINARY_DIR}/onnxcConfig.cmake ${CMAKE_BINARY_DIR}/onnxcConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onnxc)

@@ -61,7 +61,7 @@ class Model:
 def prepare_models(work, onnxc, quick):
     mdir = os.path.join(work, "models")
     names = ["lstm", "encoder"]
-    rc, out = sh([sys.executable, os.path.join(HERE, "make_models.py"), mdir] + names)
+    rc, out = sh([sys.executable, os.path.join(ROOT, "examples", "make_models.py"), mdir] + names)
     check("make lstm and encoder models", rc == 0, out[-2000:])
     models = [Model("cnn", os.path.join(ROOT, "examples", "cnn", "model.onnx"),
                     [os.path.join(ROOT, "examples", "cnn", "input.npy")])]
