@@ -42,6 +42,7 @@ endif()
 install(TARGETS onnxc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS onnxc_rt ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES runtime/onnxc_model.h runtime/onnxc_rt.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnxc)
+file(RELATIVE_PATH ONNXC_PC_REL_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix) # relocatable
 configure_file(cmake/onnxc.pc.in ${CMAKE_BINARY_DIR}/onnxc.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/onnxc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 file(RELATIVE_PATH ONNXC_REL_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/cmake/onnxc /prefix)

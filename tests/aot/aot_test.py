@@ -225,12 +225,74 @@ def test_aarch64(onnxc, models, refs, work):
                        wrap=[qemu, "-L", "/usr/aarch64-linux-gnu"])
 
 
+def parse_logits(out):
+    return np.array([float(l.split(":")[1]) for l in out.splitlines() if l.startswith("logit ")], np.float32)
+
+
+def test_package(onnxc, build, work):
+    """cmake --install into a temporary prefix, then examples/ as a consumer project:
+    find_package(onnxc), onnxc_add_model; pkg-config; each example run and checked"""
+    prefix, exb = os.path.join(work, "prefix"), os.path.join(work, "examples")
+    shutil.rmtree(prefix, ignore_errors=True)
+    shutil.rmtree(exb, ignore_errors=True)
+    rc, out = sh(["cmake", "--install", build, "--prefix", prefix])
+    files = ["bin/onnxc", "lib/libonnxc_rt.a", "include/onnxc/onnxc_model.h", "lib/pkgconfig/onnxc.pc",
+             "lib/cmake/onnxc/onnxcConfig.cmake"]
+    missing = [f for f in files if not os.path.exists(os.path.join(prefix, f))]
+    if not check("cmake --install to a temporary prefix", rc == 0 and not missing, out[-2000:] + str(missing)):
+        return
+    rc, out = sh(["cmake", "-S", os.path.join(ROOT, "examples"), "-B", exb, "-DCMAKE_PREFIX_PATH=" + prefix,
+                  "-DCMAKE_BUILD_TYPE=Release"])
+    if not check("examples configure with find_package(onnxc)", rc == 0, out[-3000:]):
+        return
+    rc, out = sh(["cmake", "--build", exb, "-j2"])
+    if not check("examples build (onnxc_add_model compiles the models)", rc == 0, out[-3000:]):
+        return
+    ex = lambda n: os.path.join(exb, n)
+    # classifier: top class and probability against torch's expected output
+    rc, out = sh([ex("classify"), os.path.join(ROOT, "examples", "cnn", "input.npy")])
+    want = np.load(os.path.join(ROOT, "examples", "cnn", "expected.npy")).ravel()
+    first = out.splitlines()[0].split() if rc == 0 and out else ["", "", "p=nan"]
+    check("classify: top class %s matches torch's %d" % (first[1:], want.argmax()),
+          first[1] == "%d:" % want.argmax() and abs(float(first[2][2:]) - want.max()) < 1e-5, out)
+    # sequence and transformer: logits against onnxc run on the same models and inputs
+    for exe, model, args, inp in (("sequence", "lstm", [os.path.join(exb, "models", "lstm", "input_0.npy")], None),
+                                  ("transformer", "encoder", ["--ids"], os.path.join(exb, "models", "encoder",
+                                                                                     "input_0.npy"))):
+        inp = inp or args[0]
+        rc, out = sh([ex(exe)] + args + ([inp] if args == ["--ids"] else []))
+        got = parse_logits(out) if rc == 0 else None
+        rc2, out2 = sh([onnxc, "run", os.path.join(exb, "models", model, "model.onnx"), inp, "-o",
+                        os.path.join(exb, "ref_" + model)])
+        want = np.load(os.path.join(exb, "ref_" + model, "output_0.npy")).ravel() if rc2 == 0 else None
+        check("%s: logits match onnxc run" % exe, got is not None and want is not None and got.shape == want.shape
+              and np.allclose(got, want, rtol=1e-5, atol=2e-6), out + out2)
+    rc, out = sh([ex("transformer"), "compiled", "models", "need", "no", "llvm"])
+    check("transformer: runs on words", rc == 0 and len(parse_logits(out)) == 3, out)
+    # loader: the generic descriptor of a shared library
+    rc, out = sh([ex("loader"), ex("libcnn_shared.so"), os.path.join(ROOT, "examples", "cnn", "input.npy")])
+    want = np.load(os.path.join(ROOT, "examples", "cnn", "expected.npy")).ravel()
+    ok = rc == 0 and "model cnn_shared" in out and "input 0 'image': float32[1x1x28x28]" in out
+    vals = [l for l in out.splitlines() if l.startswith("output 0:")]
+    ok = ok and vals and np.allclose([float(x) for x in vals[0].split()[2:7]], want[:5], atol=1e-5)
+    check("loader: dlopen + onnxc_model_descriptor", ok, out)
+    # pkg-config: the loader again, built with the flags from onnxc.pc
+    env = {"PKG_CONFIG_PATH": os.path.join(prefix, "lib", "pkgconfig")}
+    rc, flags = sh(["pkg-config", "--cflags", "--libs", "--static", "onnxc"], env=env)
+    exe = os.path.join(exb, "loader_pc")
+    rc2, out = sh(["cc", "-std=c11", "-I", os.path.join(ROOT, "examples", "common"),
+                   os.path.join(ROOT, "examples", "loader", "main.c"), "-o", exe] + flags.split() + ["-ldl"])
+    rc3, out3 = sh([exe, ex("libcnn_shared.so")]) if rc2 == 0 else (1, "")
+    check("pkg-config onnxc: %s" % flags.strip(), rc == 0 and rc2 == 0 and rc3 == 0, flags + out + out3)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--quick", action="store_true", help="skip ResNet-18")
+    ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
     a = ap.parse_args()
     onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
@@ -243,6 +305,8 @@ def main():
     if "cnn" in refs:
         test_variants(onnxc, a.cc, models, refs, a.work)
     test_aarch64(onnxc, [m for m in models if m.name in refs], refs, a.work)
+    if a.build:
+        test_package(onnxc, os.path.abspath(a.build), a.work)
     rt = os.path.join(os.path.dirname(onnxc), "libonnxc_rt.a")
     if os.path.exists(rt):
         rc, out = sh(["size", "-t", rt])
