@@ -58,7 +58,7 @@ class Model:
         self.name, self.path, self.inputs = name, path, inputs
 
 
-def prepare_models(work, onnxc, quick):
+def prepare_models(work, onnxc, quick, shared_models):
     mdir = os.path.join(work, "models")
     names = ["lstm", "encoder"]
     rc, out = sh([sys.executable, os.path.join(ROOT, "examples", "make_models.py"), mdir] + names)
@@ -67,10 +67,12 @@ def prepare_models(work, onnxc, quick):
                     [os.path.join(ROOT, "examples", "cnn", "input.npy")])]
     models += [Model(n, os.path.join(mdir, n, "model.onnx"), [os.path.join(mdir, n, "input_0.npy")]) for n in names]
     if not quick:
-        rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "export_models.py"), mdir, "resnet18"])
+        # the models test's export (skipped when up to date)
+        sdir = shared_models or mdir
+        rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "export_models.py"), sdir, "resnet18"])
         check("export resnet18", rc == 0, out[-2000:])
-        models.append(Model("resnet18", os.path.join(mdir, "resnet18", "model.onnx"),
-                            [os.path.join(mdir, "resnet18", "input_0.npy")]))
+        models.append(Model("resnet18", os.path.join(sdir, "resnet18", "model.onnx"),
+                            [os.path.join(sdir, "resnet18", "input_0.npy")]))
     return models
 
 
@@ -294,11 +296,12 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--quick", action="store_true", help="skip ResNet-18")
+    ap.add_argument("--models", help="folder of tests/models/export_models.py exports to reuse")
     ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
     a = ap.parse_args()
     onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
-    models = prepare_models(a.work, onnxc, a.quick)
+    models = prepare_models(a.work, onnxc, a.quick, a.models)
     refs = {}
     for m in models:
         r = test_so(onnxc, a.cc, m, a.work)
