@@ -13,34 +13,42 @@ file(COPY_FILE ${GEN}/model_abi.c.new ${GEN}/model_abi.c ONLY_IF_DIFFERENT)
 target_sources(onnxc PRIVATE ${GEN}/model_abi.c)
 target_compile_definitions(onnxc PRIVATE ONNXC_INSTALL_LIBDIR="${CMAKE_INSTALL_LIBDIR}")
 
-# The runtime for AArch64 (libonnxc_rt_aarch64.a beside onnxc), built with Debian's cross compiler
-# when it is installed: `onnxc compile --target aarch64` links it into the model.
+# The runtimes compiled models link, in ${CMAKE_BINARY_DIR}/rt (onnxc looks there, beside itself,
+# and in the installed library folder): libonnxc_rt.a for the host, never sanitized (a model
+# library must not need the sanitizer runtime), and libonnxc_rt_aarch64.a, built with Debian's
+# cross compiler when it is installed (`onnxc compile --target aarch64`).
+set(RT_DIR ${CMAKE_BINARY_DIR}/rt)
+add_library(onnxc_rt_aot STATIC ${RT_SRC})
+target_include_directories(onnxc_rt_aot PRIVATE runtime)
+target_compile_options(onnxc_rt_aot PRIVATE -fno-sanitize=all)
+set_target_properties(onnxc_rt_aot PROPERTIES OUTPUT_NAME onnxc_rt ARCHIVE_OUTPUT_DIRECTORY ${RT_DIR})
+add_dependencies(onnxc onnxc_rt_aot)
 find_program(ONNXC_AARCH64_CC aarch64-linux-gnu-gcc)
 find_program(ONNXC_AARCH64_AR aarch64-linux-gnu-ar)
 if(ONNXC_AARCH64_CC AND ONNXC_AARCH64_AR)
   set(rt64_objs)
   foreach(src ${RT_SRC})
     get_filename_component(base ${src} NAME_WE)
-    set(obj ${CMAKE_BINARY_DIR}/rt_aarch64/${base}.o)
+    set(obj ${RT_DIR}/aarch64/${base}.o)
     add_custom_command(OUTPUT ${obj}
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/rt_aarch64
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${RT_DIR}/aarch64
       COMMAND ${ONNXC_AARCH64_CC} -std=c11 -O2 -fPIC -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
               -I${CMAKE_SOURCE_DIR}/runtime -c ${src} -o ${obj}
       DEPENDS ${src} ${CMAKE_SOURCE_DIR}/runtime/onnxc_rt.h ${CMAKE_SOURCE_DIR}/runtime/onnxc_model.h
       COMMENT "aarch64 runtime: ${base}.c")
     list(APPEND rt64_objs ${obj})
   endforeach()
-  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a
-    COMMAND ${CMAKE_COMMAND} -E rm -f ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a
-    COMMAND ${ONNXC_AARCH64_AR} rcs ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a ${rt64_objs}
+  add_custom_command(OUTPUT ${RT_DIR}/libonnxc_rt_aarch64.a
+    COMMAND ${CMAKE_COMMAND} -E rm -f ${RT_DIR}/libonnxc_rt_aarch64.a
+    COMMAND ${ONNXC_AARCH64_AR} rcs ${RT_DIR}/libonnxc_rt_aarch64.a ${rt64_objs}
     DEPENDS ${rt64_objs})
-  add_custom_target(onnxc_rt_aarch64 ALL DEPENDS ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a)
-  install(FILES ${CMAKE_BINARY_DIR}/libonnxc_rt_aarch64.a DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  add_custom_target(onnxc_rt_aarch64 ALL DEPENDS ${RT_DIR}/libonnxc_rt_aarch64.a)
+  install(FILES ${RT_DIR}/libonnxc_rt_aarch64.a DESTINATION ${CMAKE_INSTALL_LIBDIR})
 endif()
 
 # install: onnxc, the runtime, its headers, pkg-config and CMake package files
 install(TARGETS onnxc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS onnxc_rt ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS onnxc_rt_aot ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES runtime/onnxc_model.h runtime/onnxc_rt.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnxc)
 file(RELATIVE_PATH ONNXC_PC_REL_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix) # relocatable
 configure_file(cmake/onnxc.pc.in ${CMAKE_BINARY_DIR}/onnxc.pc @ONLY)

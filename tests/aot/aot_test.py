@@ -195,6 +195,11 @@ def test_variants(onnxc, cc, models, refs, work):
             if check("cnn: driver builds (%s)" % label, rc == 0, out):
                 run_driver(exe, td, refs["cnn"], "cnn (%s)" % label, 1e-4)
 
+    hp = os.path.join(sd, "inc", "my_model.h")
+    os.makedirs(os.path.dirname(hp), exist_ok=True)
+    rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "libh.so"), "--header", hp])
+    check("compile --header PATH (another file name)", rc == 0 and "h_create" in open(hp).read(), out)
+
     # bad input: clear errors, exit codes
     rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "x.so"), "--target", "sparc"])
     check("unknown target is an error naming it", rc == 1 and "sparc" in out, out)
@@ -312,7 +317,7 @@ def main():
     test_aarch64(onnxc, [m for m in models if m.name in refs], refs, a.work)
     if a.build:
         test_package(onnxc, os.path.abspath(a.build), a.work)
-    rt = os.path.join(os.path.dirname(onnxc), "libonnxc_rt.a")
+    rt = os.path.join(os.path.dirname(onnxc), "rt", "libonnxc_rt.a")
     if os.path.exists(rt):
         rc, out = sh(["size", "-t", rt])
         print("size: runtime %s %d bytes; text+data+bss: %s" % (rt, os.path.getsize(rt), out.splitlines()[-1]))
