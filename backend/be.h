@@ -24,6 +24,7 @@ typedef struct Target {
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
 
 /* ---- code generation context handed to each generator ---- */
+struct KMod;
 typedef struct GenCtx {
   KB *kb;
   Graph *g;
@@ -34,7 +35,12 @@ typedef struct GenCtx {
                               (default 1: called once with [0,1)) */
   int64_t scratch_bytes;   /* per-thread scratch the kernel needs (bytes) */
   uint32_t const_unused;   /* bit i: constant input i was baked into the code (e.g. packed with
-                              kb_weight), so the original need not be in the weight blob */
+                              kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the module being built, the enclosing graph function's name,
+   * and the arena: [arena_top, arena_end) is free for the node's own use (raised by the generator,
+   * and by be_build_subgraph).  A control kernel gets the onnxc_rt pointer as its last buffer. */
+  struct KMod *mod;
+  const char *fn_name;
+  int64_t arena_top, arena_end;
 } GenCtx;
 
 /* Generators (backend/gen_<family>.c): emit the body of the current kernel for ctx->n.
@@ -48,6 +54,13 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
+/* Control nodes: append the values their subgraphs capture from g to the node's inputs, so that
+ * liveness and buffer passing see them (idempotent; gen_control.c). */
+void gen_control_captures(Graph *g, Node *n);
+/* Build subgraph `sub` of c->n as a graph function (module.c) with its arena values at arena_base;
+ * raises c->arena_end / c->scratch_bytes; *fn_name is the function to call:
+ *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */
+int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

@@ -4,7 +4,12 @@
  *     int32_t onnxc_graph_run(onnxc_rt *rt, void *const *io)   io = inputs then outputs
  *
  * Storage: graph inputs/outputs live in caller buffers (io), constants in the weight blob,
- * everything else in one arena laid out by liveness (first fit, largest first). */
+ * everything else in one arena laid out by liveness (first fit, largest first).
+ *
+ * A subgraph (If branch, Loop/Scan body) becomes a graph function of the same signature whose io
+ * is its inputs, then its outputs, then the values it captures (VK_OUTER, in value order); its
+ * arena values are planned at a fixed base beyond everything live in the enclosing graph (the
+ * control kernel passes that base, see gen_control.c), so the model keeps one arena. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,10 +121,14 @@ static int gen_dispatch(GenCtx *c) {
   }
 }
 
-int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
+/* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
+ * end of the arena it (and its subgraphs) use. */
+static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
   LLVMContextRef c = m->ctx;
   memset(info, 0, sizeof *info);
   materialize_outputs(g);
+  for (int k = 0; k < g->nnodes; k++)
+    if (ir_ops[g->nodes[k]->op].family == F_CONTROL) gen_control_captures(g, g->nodes[k]);
   if (ir_graph_toposort(g)) return -1;
   /* storage classes */
   for (int i = 0; i < g->nvalues; i++) {
@@ -130,6 +139,9 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
   for (int i = 0; i < g->ninputs; i++) g->inputs[i]->storage = ST_IO, g->inputs[i]->offset = i;
   for (int i = 0; i < g->noutputs; i++)
     g->outputs[i]->storage = ST_IO, g->outputs[i]->offset = g->ninputs + i;
+  for (int i = 0, k = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_OUTER)
+      g->values[i]->storage = ST_IO, g->values[i]->offset = g->ninputs + g->noutputs + k++;
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->storage == ST_IO) continue;
@@ -138,13 +150,15 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
         return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
     }
   }
-  info->arena_bytes = plan_arena(g);
+  int64_t arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
+  info->arena_bytes = arena_top;
 
   LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i32 = LLVMInt32TypeInContext(c),
               i64 = LLVMInt64TypeInContext(c);
   LLVMTypeRef gparams[2] = {ptr, ptr};
   LLVMValueRef gfn = LLVMAddFunction(m->mod, fn_name, LLVMFunctionType(i32, gparams, 2, 0));
   kb_set_fn_target_attrs(m, gfn);
+  if (g->parent) LLVMSetLinkage(gfn, LLVMInternalLinkage);
   LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
   LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, gfn, "entry");
   LLVMPositionBuilderAtEnd(b, entry);
@@ -156,7 +170,7 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
   LLVMValueRef scratch = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f2, 1, ""), "scratch");
   int maxbufs = 1;
   for (int k = 0; k < g->nnodes; k++)
-    if (g->nodes[k]->nin + g->nodes[k]->nout > maxbufs) maxbufs = g->nodes[k]->nin + g->nodes[k]->nout;
+    if (g->nodes[k]->nin + g->nodes[k]->nout + 1 > maxbufs) maxbufs = g->nodes[k]->nin + g->nodes[k]->nout + 1;
   LLVMValueRef bufs = LLVMBuildArrayAlloca(b, ptr, LLVMConstInt(i64, (unsigned long long)maxbufs, 0), "bufs");
   LLVMTypeRef kparams[5] = {ptr, ptr, ptr, i64, i64};
   LLVMTypeRef kty = LLVMFunctionType(i32, kparams, 5, 0);
@@ -172,13 +186,16 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
 
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
-    int nb = n->nin + n->nout;
-    KB *kb = kb_kernel_begin(m, arena_printf(g->arena, "%d", k), nb, false);
+    /* control kernels also get the runtime context, last, to call their subgraphs' functions */
+    bool ctl = ir_ops[n->op].family == F_CONTROL;
+    int nb = n->nin + n->nout + ctl;
+    KB *kb = kb_kernel_begin(m, arena_printf(g->arena, "%d", k), nb, ctl);
     if (!kb) {
       LLVMDisposeBuilder(b);
       return ir_node_error(g, n, "too many inputs/outputs");
     }
-    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1};
+    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .mod = m, .fn_name = fn_name,
+                  .arena_top = arena_top, .arena_end = arena_top};
     if (gen_dispatch(&ctx)) {
       kb_kernel_abandon(kb);
       LLVMDisposeBuilder(b);
@@ -186,11 +203,13 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
     }
     LLVMValueRef kfn = kb_kernel_end(kb);
     if (ctx.scratch_bytes > info->scratch_bytes) info->scratch_bytes = ctx.scratch_bytes;
+    if (ctx.arena_end > info->arena_bytes) info->arena_bytes = ctx.arena_end;
     /* fill bufs */
     for (int j = 0; j < nb; j++) {
       Value *v = j < n->nin ? n->in[j] : n->out[j - n->nin];
       LLVMValueRef p;
-      if (!v) p = LLVMConstNull(ptr);
+      if (ctl && j == n->nin + n->nout) p = rt;
+      else if (!v) p = LLVMConstNull(ptr);
       else if (v->storage == ST_IO) {
         LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
         p = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, io, &idx, 1, ""), "");
@@ -205,7 +224,7 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
           p = LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), weights, &off, 1, "");
         }
       } else {
-        LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
+        LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)(arena_base + v->offset), 0);
         p = LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), arena, &off, 1, "");
       }
       LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)j, 0);
@@ -231,5 +250,21 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
   if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
+  return 0;
+}
+
+int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
+  return build_graph(g, m, fn_name, 0, info);
+}
+
+int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {
+  KMod *m = c->mod;
+  const char *name = arena_printf(c->g->arena, "%s.%d.%s", c->fn_name, c->n->id, tag);
+  if (LLVMGetNamedFunction(m->mod, name)) return ir_node_error(c->g, c->n, "internal: %s built twice", name);
+  ModuleInfo info;
+  if (build_graph(sub, m, name, arena_base, &info)) return -1;
+  if (info.arena_bytes > c->arena_end) c->arena_end = info.arena_bytes;
+  if (info.scratch_bytes > c->scratch_bytes) c->scratch_bytes = info.scratch_bytes;
+  *fn_name = name;
   return 0;
 }

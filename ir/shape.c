@@ -49,7 +49,7 @@ static int check_arity(Graph *g, Node *n) {
   if (n->nout < oi->min_out || (oi->max_out >= 0 && n->nout > oi->max_out))
     return ir_node_error(g, n, "expects %d..%d outputs, got %d", oi->min_out, oi->max_out, n->nout);
   for (int i = 0; i < oi->min_in && i < n->nin; i++)
-    if (!n->in[i] && !(n->op == OP_Loop && i < 2) && n->op != OP_Clip)
+    if (!n->in[i] && !(n->op == OP_Loop && i < 2) && !(n->op == OP_Scan && i == 0) && n->op != OP_Clip)
       return ir_node_error(g, n, "required input %d is missing", i);
   for (int i = 0; i < n->nin; i++) {
     const Value *v = n->in[i];
@@ -143,6 +143,7 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_Range: return true;
   case OP_ConstantOfShape: return i == 0;
   case OP_Loop: return i <= 1;
+  case OP_If: return i == 0; /* a constant condition inlines the branch (passes/inline.c) */
   default: return false;
   }
 }

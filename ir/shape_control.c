@@ -5,11 +5,22 @@
  * unchanged; scan outputs gain a leading (Scan: scan_output_axes) dim of the trip count, so Loop
  * needs a constant M and a condition that stays true.
  * A branch's captured values (VK_OUTER) take their shapes from the enclosing graph; captured
- * constants become constants of the branch (same data) so shape chains inside it fold too. */
+ * constants become constants of the branch (same data) so shape chains inside it fold too.
+ *
+ * A Loop with a small constant trip count (and a condition that stays true) is unrolled: its body
+ * is copied once per iteration, with the iteration number a constant, into a new graph that
+ * becomes the then-branch of an If on a constant true (which passes/inline.c then inlines).  That
+ * lets shapes and slices that depend on the iteration number fold, as torch exports of short
+ * loops need (ONNX's own test_loop11 slices with the iteration number); longer loops run as
+ * loops (gen_control.c), so code size stays bounded. */
 #include "ir.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define LOOP_UNROLL_TRIPS 16   /* trip counts up to this are unrolled ... */
+#define LOOP_UNROLL_NODES 1024 /* ... when trips × body nodes stays under this */
 
 static int bind_outer(Graph *g, const Node *n, Graph *sub) {
   for (int i = 0; i < sub->nvalues; i++) {
@@ -93,6 +104,134 @@ static int same_state(Graph *g, const Node *n, const Value *in, const Value *out
                              "not supported", i, dtype_name(in->dtype), a, dtype_name(out->dtype), b);
 }
 
+/* ---- unrolling ---- */
+typedef struct Unroll {
+  Graph *u, *body;
+  Value **map; /* body value id -> its value in u for the current iteration */
+} Unroll;
+
+/* u's capture of parent value o (one per o) */
+static Value *capture(Graph *u, Value *o) {
+  for (int i = 0; i < u->nvalues; i++)
+    if (u->values[i]->kind == VK_OUTER && u->values[i]->outer == o) return u->values[i];
+  Value *c = ir_value_new(u, o->name);
+  c->kind = VK_OUTER;
+  c->outer = o;
+  c->dtype = o->dtype;
+  ir_value_set_shape(c, o->rank, o->dims);
+  return c;
+}
+
+static Value *mapped(Unroll *r, Value *v) {
+  if (!v) return NULL;
+  Value **m = &r->map[v->id];
+  if (*m) return *m;
+  if (v->kind == VK_OUTER) return *m = capture(r->u, v->outer);
+  Value *c = ir_value_new(r->u, v->name); /* constants: share the data */
+  c->kind = v->kind == VK_CONST ? VK_CONST : VK_TEMP;
+  c->dtype = v->dtype;
+  c->data = v->data;
+  ir_value_set_shape(c, v->rank, v->dims);
+  return *m = c;
+}
+
+static Node *node_in_u(Graph *u, Op op, const char *name, int nin, Value **in) {
+  Node *m = ir_node_new(u, op, name, nin, 1);
+  memcpy(m->in, in, sizeof(Value *) * (size_t)nin);
+  m->out[0] = ir_value_new(u, NULL);
+  m->out[0]->producer = m;
+  return m;
+}
+
+static bool body_cond_fixed(const Graph *body) {
+  const Value *bc = body->outputs[0];
+  return bc == body->inputs[1] || (bc->kind == VK_CONST && bc->data && ir_const_i64(bc, 0)) ||
+         (bc->producer && bc->producer->op == OP_Identity && bc->producer->in[0] == body->inputs[1]);
+}
+
+static bool unrollable(const Node *n, const Graph *body, int64_t *trips) {
+  Value *m = n->in[0], *c = n->in[1];
+  if (!m || m->kind != VK_CONST || !m->data || (c && (c->kind != VK_CONST || !ir_const_i64(c, 0))) ||
+      !body_cond_fixed(body))
+    return false;
+  *trips = ir_const_i64(m, 0);
+  if (*trips < 1 || *trips > LOOP_UNROLL_TRIPS || *trips * body->nnodes > LOOP_UNROLL_NODES) return false;
+  for (int k = 0; k < body->nnodes; k++)
+    for (int a = 0; a < body->nodes[k]->nattr; a++)
+      if (body->nodes[k]->attrs[a].type == AT_GRAPH || body->nodes[k]->attrs[a].type == AT_GRAPHS) return false;
+  return true;
+}
+
+/* Replaces Loop n by If(true) whose then-branch is the unrolled loop (see the top of the file). */
+static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
+  int nstate = n->nin - 2, nscan = n->nout - nstate;
+  Unroll r = {ir_graph_new_sub(g), body, NULL};
+  r.u->name = arena_printf(g->arena, "%s.unrolled", n->name);
+  if (ir_graph_toposort(body)) return -1;
+  r.map = calloc((size_t)body->nvalues + 1, sizeof(Value *));
+  Value **state = calloc((size_t)nstate + 1, sizeof(Value *));
+  Value ***slices = calloc((size_t)nscan + 1, sizeof(Value **));
+  if (!r.map || !state || !slices) abort();
+  for (int i = 0; i < nstate; i++) state[i] = capture(r.u, n->in[2 + i]);
+  int64_t one = 1, zero = 0;
+  Value *axes = ir_const_new(r.u, NULL, DT_INT64, 1, &one);
+  memcpy(axes->data, &zero, sizeof zero);
+  for (int k = 0; k < nscan; k++) slices[k] = arena_alloc(g->arena, sizeof(Value *) * (size_t)trips);
+  for (int64_t t = 0; t < trips; t++) {
+    memset(r.map, 0, sizeof(Value *) * (size_t)body->nvalues);
+    Value *it = ir_const_new(r.u, body->inputs[0]->name, DT_INT64, 0, NULL),
+          *c = ir_const_new(r.u, NULL, DT_BOOL, 0, NULL);
+    memcpy(it->data, &t, sizeof t);
+    *(uint8_t *)c->data = 1;
+    r.map[body->inputs[0]->id] = it;
+    r.map[body->inputs[1]->id] = c;
+    for (int i = 0; i < nstate; i++) r.map[body->inputs[2 + i]->id] = state[i];
+    for (int k = 0; k < body->nnodes; k++) {
+      Node *b = body->nodes[k];
+      Node *m = ir_node_new(r.u, b->op, arena_printf(g->arena, "%s@%lld", b->name, (long long)t), b->nin, b->nout);
+      m->domain = b->domain;
+      m->nattr = b->nattr;
+      m->attrs = b->attrs;
+      for (int j = 0; j < b->nin; j++) m->in[j] = mapped(&r, b->in[j]);
+      for (int j = 0; j < b->nout; j++)
+        if ((m->out[j] = mapped(&r, b->out[j]))) m->out[j]->producer = m;
+    }
+    for (int i = 0; i < nstate; i++) state[i] = mapped(&r, body->outputs[1 + i]);
+    for (int k = 0; k < nscan; k++) {
+      Value *in[2] = {mapped(&r, body->outputs[1 + nstate + k]), axes};
+      slices[k][t] = node_in_u(r.u, OP_Unsqueeze, NULL, 2, in)->out[0];
+    }
+  }
+  r.u->noutputs = nstate + nscan;
+  r.u->outputs = arena_alloc(g->arena, sizeof(Value *) * (size_t)(r.u->noutputs + 1));
+  for (int i = 0; i < nstate; i++) r.u->outputs[i] = state[i];
+  for (int k = 0; k < nscan; k++) {
+    Node *cat = node_in_u(r.u, OP_Concat, NULL, (int)trips, slices[k]);
+    cat->nattr = 1;
+    cat->attrs = arena_alloc(g->arena, sizeof(Attr));
+    cat->attrs[0] = (Attr){.name = "axis", .type = AT_INT, .i = 0};
+    r.u->outputs[nstate + k] = cat->out[0];
+  }
+  free(r.map);
+  free(state);
+  free(slices);
+  Value *yes = ir_const_new(g, NULL, DT_BOOL, 0, NULL),
+        **init = arena_alloc(g->arena, sizeof(Value *) * (size_t)(nstate + 1));
+  *(uint8_t *)yes->data = 1;
+  memcpy(init, n->in + 2, sizeof(Value *) * (size_t)nstate);
+  n->op = OP_If;
+  n->nin = 1;
+  n->in[0] = yes;
+  n->nattr = 2;
+  n->attrs = arena_alloc(g->arena, 2 * sizeof(Attr));
+  n->attrs[0] = (Attr){.name = "then_branch", .type = AT_GRAPH, .g = r.u};
+  n->attrs[1] = (Attr){.name = "else_branch", .type = AT_GRAPH, .g = r.u};
+  if (if_node(g, n)) return -1;
+  for (int i = 0; i < nstate; i++) /* as for a loop that is not unrolled */
+    if (same_state(g, n, init[i], r.u->outputs[i], i)) return -1;
+  return 0;
+}
+
 /* Loop(M, cond, v...) with body(iter, cond, v...) -> (cond, v..., scan...) */
 static int loop_node(Graph *g, Node *n) {
   Graph *body = branch(n, "body");
@@ -108,6 +247,8 @@ static int loop_node(Graph *g, Node *n) {
     if (!v) return ir_node_error(g, n, "loop-carried input %d is missing", i);
     set_like(body->inputs[2 + i], v->dtype, v->rank, v->dims);
   }
+  int64_t trips;
+  if (unrollable(n, body, &trips)) return unroll(g, n, body, trips);
   if (bind_outer(g, n, body) || ir_infer_shapes(body)) return -1;
   for (int i = 0; i < nstate; i++) {
     if (same_state(g, n, n->in[2 + i], body->outputs[1 + i], i)) return -1;
@@ -115,14 +256,13 @@ static int loop_node(Graph *g, Node *n) {
   }
   if (!nscan) return 0;
   /* scan outputs stack one slice per iteration: the trip count must be known */
-  Value *m = n->in[0], *c = n->in[1], *bc = body->outputs[0];
+  Value *m = n->in[0], *c = n->in[1];
   bool fixed = m && m->kind == VK_CONST && m->data && (!c || (c->kind == VK_CONST && ir_const_i64(c, 0))) &&
-               (bc == body->inputs[1] || (bc->kind == VK_CONST && bc->data && ir_const_i64(bc, 0)) ||
-                (bc->producer && bc->producer->op == OP_Identity && bc->producer->in[0] == body->inputs[1]));
+               body_cond_fixed(body);
   if (!fixed)
     return ir_node_error(g, n, "data-dependent shape: the trip count M must be a constant (and the "
                                "condition constant true) for scan outputs");
-  int64_t trips = ir_const_i64(m, 0);
+  trips = ir_const_i64(m, 0);
   if (trips < 0) trips = 0;
   for (int k = 0; k < nscan; k++) {
     Value *s = body->outputs[1 + nstate + k], *y = n->out[nstate + k];
@@ -141,13 +281,53 @@ static int64_t list_at(const Node *n, const char *name, int i, int64_t def) {
   return cnt > i ? p[i] : def;
 }
 
+/* Scan-8: Scan(sequence_lens, states..., scan inputs...): every tensor has a leading batch dim the
+ * body does not see; scan inputs are [batch, len, ...] and so are scan outputs. */
+static int scan8_node(Graph *g, Node *n, Graph *body, int nin_scan) {
+  int nstate = n->nin - 1 - nin_scan, nscan_out = n->nout - nstate;
+  if (n->in[0]) return ir_node_error(g, n, "Scan-8 sequence_lens is not supported");
+  if (nin_scan < 1 || nstate < 0 || nscan_out < 0 || body->ninputs != n->nin - 1 || body->noutputs != n->nout)
+    return ir_node_error(g, n, "body has %d inputs / %d outputs for %d states and %d scan inputs", body->ninputs,
+                         body->noutputs, nstate, nin_scan);
+  int64_t batch = -1, len = -1;
+  for (int i = 1; i < n->nin; i++) {
+    Value *v = n->in[i];
+    bool scan = i > nstate;
+    if (!v) return ir_node_error(g, n, "input %d is missing", i);
+    if (v->rank < (scan ? 2 : 1)) return ir_node_error(g, n, "input %d has no batch%s dim", i, scan ? "/sequence" : "");
+    if ((batch >= 0 && v->dims[0] != batch) || (scan && len >= 0 && v->dims[1] != len))
+      return ir_node_error(g, n, "inputs disagree on the batch or sequence length");
+    batch = v->dims[0];
+    if (scan) len = v->dims[1];
+    set_like(body->inputs[i - 1], v->dtype, v->rank - 1 - scan, v->dims + 1 + scan);
+  }
+  if (bind_outer(g, n, body) || ir_infer_shapes(body)) return -1;
+  for (int i = 0; i < nstate; i++) {
+    Value *in = n->in[1 + i], *out = body->outputs[i];
+    if (out->dtype != in->dtype || out->rank != in->rank - 1 ||
+        memcmp(out->dims, in->dims + 1, sizeof(int64_t) * (size_t)out->rank))
+      return ir_node_error(g, n, "state %d changes shape or type in the body", i);
+    if (n->out[i]) set_like(n->out[i], in->dtype, in->rank, in->dims);
+  }
+  for (int k = 0; k < nscan_out; k++) {
+    Value *s = body->outputs[nstate + k], *y = n->out[nstate + k];
+    int64_t dims[IR_MAX_RANK];
+    if (s->rank + 2 > IR_MAX_RANK) return ir_node_error(g, n, "scan output rank exceeds %d", IR_MAX_RANK);
+    dims[0] = batch;
+    dims[1] = len;
+    memcpy(dims + 2, s->dims, sizeof(int64_t) * (size_t)s->rank);
+    if (y) set_like(y, s->dtype, s->rank + 2, dims);
+  }
+  return 0;
+}
+
 /* Scan(states..., scan inputs...) with body(states..., slices...) -> (states..., slices...) */
 static int scan_node(Graph *g, Node *n) {
   Graph *body = branch(n, "body");
   if (!body) return ir_node_error(g, n, "attribute 'body' is missing");
   int nin_scan = (int)ir_attr_int(n, "num_scan_inputs", 0), nstate = n->nin - nin_scan;
   int nscan_out = n->nout - nstate;
-  if (g->opset > 0 && g->opset < 9) return ir_node_error(g, n, "Scan-8 (with a batch axis) is not supported");
+  if (g->opset > 0 && g->opset < 9) return scan8_node(g, n, body, nin_scan);
   if (nin_scan < 1 || nstate < 0 || nscan_out < 0 || body->ninputs != n->nin || body->noutputs != n->nout)
     return ir_node_error(g, n, "body has %d inputs / %d outputs for %d states and %d scan inputs", body->ninputs,
                          body->noutputs, nstate, nin_scan);

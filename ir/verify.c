@@ -38,7 +38,7 @@ static int check_source(Graph *g, const Node *n, const Value *v) {
 }
 
 static bool input_optional(const Node *n, int i) {
-  return i >= ir_ops[n->op].min_in || n->op == OP_Clip || (n->op == OP_Loop && i < 2);
+  return i >= ir_ops[n->op].min_in || n->op == OP_Clip || (n->op == OP_Loop && i < 2) || (n->op == OP_Scan && i == 0);
 }
 
 static int verify_graph(Graph *g);

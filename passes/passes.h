@@ -14,4 +14,5 @@ int pass_run_all(Graph *g, const PassOptions *opt);
 
 /* individual passes */
 int pass_dce(Graph *g);
+int pass_inline(Graph *g); /* If on a constant condition -> the branch taken */
 #endif

@@ -4,6 +4,7 @@
 int pass_run_all(Graph *g, const PassOptions *opt) {
   (void)opt;
   if (ir_infer_shapes(g)) return -1; /* also folds constant subgraphs */
+  if (pass_inline(g)) return -1;
   if (pass_dce(g)) return -1;
   if (ir_verify(g)) return -1;
   return 0;

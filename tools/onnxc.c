@@ -205,6 +205,33 @@ static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t er
   return tool_bind_inputs(g, ts, err, errlen);
 }
 
+/* Does v's value reach a shape operand (ir_is_shape_operand), directly or through other nodes, such
+ * as a Loop trip count computed from inputs or an If condition Equal(sr, 16000)?  Shape and Size
+ * read only shapes, so the search stops there. */
+static bool decides_shapes(const Graph *g, const Value *v) {
+  bool *seen = calloc((size_t)g->nvalues + 1, 1);
+  const Value **todo = calloc((size_t)g->nvalues + 1, sizeof *todo);
+  if (!seen || !todo) abort();
+  int head = 0, tail = 0;
+  bool hit = false;
+  todo[tail++] = v;
+  seen[v->id] = true;
+  while (head < tail && !hit)
+    for (int k = 0, x = head++; k < g->nnodes && !hit; k++) {
+      const Node *n = g->nodes[k];
+      for (int j = 0; j < n->nin && !hit; j++) {
+        if (n->in[j] != todo[x]) continue;
+        hit = ir_is_shape_operand(n, j);
+        for (int o = 0; o < n->nout && n->op != OP_Shape && n->op != OP_Size; o++)
+          if (n->out[o] && n->out[o]->id < g->nvalues && !seen[n->out[o]->id])
+            seen[n->out[o]->id] = true, todo[tail++] = n->out[o];
+      }
+    }
+  free(seen);
+  free(todo);
+  return hit;
+}
+
 int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
   for (int i = 0; i < g->ninputs; i++) {
     Value *v = g->inputs[i];
@@ -237,14 +264,10 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
     ir_value_set_shape(v, t->rank, t->dims);
     /* specialize on the values of small inputs that decide shapes (Reshape's shape, Slice's
      * starts, ...): the input stays a runtime input, but shape inference sees its data */
-    if (tensor_numel(t) <= 4096)
-      for (int k = 0; k < g->nnodes && v->kind != VK_CONST; k++)
-        for (int j = 0; j < g->nodes[k]->nin; j++)
-          if (g->nodes[k]->in[j] == v && ir_is_shape_operand(g->nodes[k], j)) {
-            v->kind = VK_CONST;
-            v->data = arena_dup(g->arena, t->data, t->bytes);
-            break;
-          }
+    if (tensor_numel(t) <= 4096 && decides_shapes(g, v)) {
+      v->kind = VK_CONST;
+      v->data = arena_dup(g->arena, t->data, t->bytes);
+    }
   }
   return 0;
 }
