@@ -3,22 +3,18 @@
 #ifndef ONNXC_RT_H
 #define ONNXC_RT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* status codes: small and stable (0 = ok) */
-enum {
-  ONNXC_OK = 0,
-  ONNXC_ERR_ARGUMENT = 1, /* NULL pointer, bad option */
-  ONNXC_ERR_NOMEM = 2,    /* allocation failed (create only) */
-  ONNXC_ERR_INDEX = 3,    /* an index tensor held an out-of-range value at run time */
-  ONNXC_ERR_IO = 4,       /* weights file missing or malformed */
-  ONNXC_ERR_INTERNAL = 5,
-};
-const char *onnxc_status_str(int status);
+/* status codes and the compiled-model ABI (onnxc_model_info, onnxc_model_create, ...) */
+#include "onnxc_model.h"
+
+/* FNV-1a, 64-bit: identifies a weights file (written by onnxc compile, checked at create) */
+uint64_t onnxc_hash_bytes(const void *data, size_t bytes);
 
 /* every generated kernel has this signature (see backend/kb.h) */
 typedef int32_t (*onnxc_kernel_fn)(void *const *bufs, const char *weights, char *scratch,

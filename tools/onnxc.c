@@ -25,7 +25,8 @@ static const char *USAGE =
     "  info     MODEL [--shape NAME=DIMS]...          inputs, outputs, opsets, op histogram, parameters, MACs\n"
     "  run      MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]\n"
     "                                                 JIT-compile and run; writes DIR/output_K.npy\n"
-    "  compile  MODEL -o OUT [--emit llvm|asm|obj] [--target T] [--shape NAME=DIMS]...\n"
+    "  compile  MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm] [--target T] [--weights-file F]\n"
+    "                                                 ahead of time: libNAME.so + NAME.h\n"
     "  bench    MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
     "  dump     MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...   the IR as text\n"
     "\n"
@@ -555,51 +556,6 @@ static int cmd_dump(int argc, char **argv) {
   return rc ? 1 : 0;
 }
 
-static int cmd_compile(int argc, char **argv) {
-  Opts o;
-  if (parse_opts(argc, argv, &o, "compile")) return 2;
-  if (o.help || !o.model || !o.out) {
-    usage_cmd("compile MODEL -o OUT [--emit llvm|asm|obj] [--target T] [--shape NAME=DIMS]...",
-              "Compiles the model ahead of time for fixed input shapes.\n"
-              "  -o OUT        output file\n"
-              "  --emit KIND   llvm (LLVM IR text), asm, obj (relocatable object); default obj\n"
-              "  --target T    native (default), x86-64-avx512, x86-64-avx2, aarch64\n");
-    return o.help ? 0 : 2;
-  }
-  const char *emit = o.emit ? o.emit : "obj";
-  if (strcmp(emit, "llvm") && strcmp(emit, "asm") && strcmp(emit, "obj")) {
-    fprintf(stderr, "onnxc compile: unknown --emit '%s' (expected llvm, asm or obj)\n", emit);
-    return 2;
-  }
-  char err[2048];
-  Graph *g = load_model(&o, err, sizeof err);
-  if (!g) {
-    fail(err);
-    return 1;
-  }
-  int rc = 1;
-  for (int i = 0; i < g->ninputs; i++)
-    if (!ir_value_shape_known(g->inputs[i])) {
-      snprintf(err, sizeof err, "input '%s' has symbolic dims: fix them with --shape %s=DIMS", g->inputs[i]->name,
-               g->inputs[i]->name);
-      goto fail;
-    }
-  PassOptions po = {0};
-  if (pass_run_all(g, &po)) {
-    snprintf(err, sizeof err, "%s", ir_last_error(g));
-    goto fail;
-  }
-  BeOptions bo = {.target = o.target, .opt_level = 3};
-  if (be_emit(g, &bo, emit, o.out, err, sizeof err)) goto fail;
-  rc = 0;
-  goto out;
-fail:
-  fail(err);
-out:
-  ir_graph_free(g);
-  return rc;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     fputs(USAGE, argc < 2 ? stderr : stdout);
@@ -614,7 +570,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
-  if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

@@ -23,6 +23,9 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen);
 int tool_print_info(Graph *g, FILE *f, char *err, size_t errlen);
 double tool_count_macs(const Graph *g); /* 0 if unknown */
 
+/* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
+int tool_cmd_compile(int argc, char **argv);
+
 /* testdata.c: run an ONNX test_data_set folder (or a folder of them); returns the exit code */
 int tool_run_test_data(const char *model, const char *dir, const FeShape *shapes, int nshapes, int threads,
                        double rtol, double atol, bool verbose);

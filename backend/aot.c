@@ -1,0 +1,122 @@
+/* aot.c — ahead-of-time code: the same module builder as the JIT (module.c), for any target
+ * LLVM knows here (x86-64 and AArch64), written as an object, assembly or LLVM IR. The C glue
+ * around it (descriptor, NAME_create/run/...) is written and linked by tools/compile.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Core.h>
+
+#include "aot.h"
+#include "module.h"
+
+static void aot_llvm_init(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86Target();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmPrinter();
+  LLVMInitializeAArch64TargetInfo();
+  LLVMInitializeAArch64Target();
+  LLVMInitializeAArch64TargetMC();
+  LLVMInitializeAArch64AsmPrinter();
+}
+
+/* be_target_get plus --cpu / --features overrides */
+static int aot_target(const BeAotOptions *o, Target *t, char *err, size_t errlen) {
+  if (be_target_get(o->target ? o->target : "native", t, err, errlen)) return -1;
+  if (o->cpu) t->cpu = o->cpu;
+  if (o->features) {
+    t->features = o->features;
+    t->has_avx512 = strstr(o->features, "+avx512f") != NULL;
+    t->has_vnni = strstr(o->features, "+avx512vnni") != NULL;
+    t->has_avx2 = strstr(o->features, "+avx2") != NULL;
+    t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
+  }
+  return 0;
+}
+
+/* only the graph function (and the weights) are visible outside the object */
+static void internalize(LLVMModuleRef mod, LLVMValueRef keep) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f))
+    if (f != keep && !LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
+  for (LLVMValueRef v = LLVMGetFirstGlobal(mod); v; v = LLVMGetNextGlobal(v))
+    if (!LLVMIsDeclaration(v)) LLVMSetLinkage(v, LLVMInternalLinkage);
+}
+
+static void add_weights(KMod *m, const char *name) {
+  char sym[300];
+  snprintf(sym, sizeof sym, "%s_weights", name);
+  size_t n = m->blob.size ? m->blob.size : 1;
+  unsigned char zero = 0;
+  LLVMValueRef init = LLVMConstStringInContext2(m->ctx, m->blob.size ? (const char *)m->blob.data : (const char *)&zero,
+                                                n, 1);
+  LLVMValueRef gv = LLVMAddGlobal(m->mod, LLVMTypeOf(init), sym);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetAlignment(gv, 64);
+  LLVMSetVisibility(gv, LLVMHiddenVisibility);
+}
+
+static int write_module(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *kind, const char *path, char *err,
+                        size_t errlen) {
+  char *msg = NULL;
+  int bad;
+  if (!strcmp(kind, "llvm")) bad = LLVMPrintModuleToFile(mod, path, &msg);
+  else if (!strcmp(kind, "asm") || !strcmp(kind, "obj"))
+    bad = LLVMTargetMachineEmitToFile(tm, mod, path, !strcmp(kind, "asm") ? LLVMAssemblyFile : LLVMObjectFile, &msg);
+  else {
+    snprintf(err, errlen, "unknown emit kind '%s'", kind);
+    return -1;
+  }
+  if (bad) snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+  LLVMDisposeMessage(msg);
+  return bad ? -1 : 0;
+}
+
+int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *r, char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  aot_llvm_init();
+  Target t;
+  if (aot_target(o, &t, err, errlen)) return -1;
+  snprintf(r->triple, sizeof r->triple, "%s", t.triple);
+  snprintf(r->target, sizeof r->target, "%s", t.name);
+  LLVMContextRef ctx = LLVMContextCreate();
+  KMod m = {.ctx = ctx, .target = &t};
+  m.mod = LLVMModuleCreateWithNameInContext(o->name, ctx);
+  ModuleInfo info;
+  int rc = -1;
+  LLVMTargetMachineRef tm = NULL;
+  char fn_name[300];
+  snprintf(fn_name, sizeof fn_name, "%s_graph", o->name);
+  if (be_build_module(g, &m, fn_name, &info)) {
+    snprintf(err, errlen, "%s", ir_last_error(g));
+    goto out;
+  }
+  if (!(tm = be_target_machine(&t, true, err, errlen))) goto out;
+  LLVMSetTarget(m.mod, t.triple);
+  LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(m.mod, dl);
+  LLVMDisposeTargetData(dl);
+  LLVMValueRef gfn = LLVMGetNamedFunction(m.mod, fn_name);
+  internalize(m.mod, gfn);
+  LLVMSetVisibility(gfn, LLVMHiddenVisibility);
+  if (be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen)) goto out;
+  /* after optimization: the passes need not look at megabytes of constant data */
+  if (o->embed_weights) add_weights(&m, o->name);
+  if (write_module(m.mod, tm, o->kind, path, err, errlen)) goto out;
+  r->arena_bytes = info.arena_bytes;
+  r->scratch_bytes = info.scratch_bytes;
+  r->weights = m.blob.data;
+  r->weights_bytes = m.blob.size;
+  m.blob.data = NULL;
+  rc = 0;
+out:
+  if (tm) LLVMDisposeTargetMachine(tm);
+  LLVMDisposeModule(m.mod);
+  LLVMContextDispose(ctx);
+  free(m.blob.data);
+  return rc;
+}

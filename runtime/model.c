@@ -1,0 +1,137 @@
+/* model.c — the compiled-model ABI: create / run / error / destroy over a model's descriptor.
+ *
+ * Everything is allocated at create time (arena, per-thread scratch, the io pointer array, the
+ * pool, weights read from a file); run only checks its arguments and calls the graph function.
+ * Instances share nothing writable, so separate instances may run concurrently. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnxc_rt.h"
+
+struct onnxc_model {
+  const onnxc_model_info *info;
+  onnxc_rt rt;
+  char *weights_owned; /* weights read from a file; NULL when embedded */
+  void **io;           /* inputs then outputs, as the graph function takes them */
+  char err[256];
+};
+
+/* create fails before there is an instance to hold its message */
+static _Thread_local char create_err[256];
+
+static int fail(char *buf, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, 256, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+uint64_t onnxc_hash_bytes(const void *data, size_t bytes) {
+  const unsigned char *p = data;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static void *alloc64(int64_t bytes) {
+  size_t n = ((size_t)(bytes > 0 ? bytes : 0) + 63) & ~(size_t)63;
+  return aligned_alloc(64, n ? n : 64);
+}
+
+static int load_weights(onnxc_model *m, const onnxc_options *opts) {
+  const onnxc_model_info *d = m->info;
+  const char *path = opts ? opts->weights_path : NULL;
+  if (!path)
+    return fail(create_err, ONNXC_ERR_ARGUMENT,
+                "%s: this model keeps its weights in a file; set onnxc_options.weights_path", d->name);
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail(create_err, ONNXC_ERR_IO, "%s: cannot open weights file '%s': %s", d->name, path, strerror(errno));
+  if (!(m->weights_owned = alloc64(d->weights_bytes))) {
+    fclose(f);
+    return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for %lld bytes of weights", d->name,
+                (long long)d->weights_bytes);
+  }
+  size_t got = fread(m->weights_owned, 1, (size_t)d->weights_bytes, f);
+  int extra = fgetc(f);
+  fclose(f);
+  if (got != (size_t)d->weights_bytes || extra != EOF)
+    return fail(create_err, ONNXC_ERR_IO, "%s: weights file '%s' has the wrong size (expected %lld bytes)", d->name,
+                path, (long long)d->weights_bytes);
+  if (onnxc_hash_bytes(m->weights_owned, (size_t)d->weights_bytes) != d->weights_hash)
+    return fail(create_err, ONNXC_ERR_IO, "%s: weights file '%s' belongs to another compilation of the model",
+                d->name, path);
+  m->rt.weights = m->weights_owned;
+  return ONNXC_OK;
+}
+
+int onnxc_model_create(const onnxc_model_info *d, onnxc_model **out, const onnxc_options *opts) {
+  if (!out) return fail(create_err, ONNXC_ERR_ARGUMENT, "create: the output pointer is NULL");
+  *out = NULL;
+  if (!d || d->abi_version != ONNXC_ABI_VERSION)
+    return fail(create_err, ONNXC_ERR_ARGUMENT, "create: model descriptor missing or of another ABI version");
+  if (opts && opts->threads < 0)
+    return fail(create_err, ONNXC_ERR_ARGUMENT, "%s: threads must be >= 0 (0 = all cores), got %d", d->name,
+                opts->threads);
+  onnxc_model *m = calloc(1, sizeof *m);
+  if (!m) return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory", d->name);
+  m->info = d;
+  int st = ONNXC_OK;
+  if (d->weights) m->rt.weights = d->weights;
+  else if ((st = load_weights(m, opts))) goto fail;
+  int threads = opts && opts->threads ? opts->threads : onnxc_cpu_count();
+  if (threads > 1 && !(m->rt.pool = onnxc_pool_create(threads))) threads = 1;
+  threads = onnxc_pool_threads(m->rt.pool);
+  m->rt.scratch_stride = (d->scratch_bytes + 63) & ~(int64_t)63;
+  m->rt.arena = alloc64(d->arena_bytes);
+  m->rt.scratch = alloc64(m->rt.scratch_stride * threads);
+  m->io = calloc((size_t)(d->num_inputs + d->num_outputs + 1), sizeof(void *));
+  if (!m->rt.arena || !m->rt.scratch || !m->io) {
+    st = fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for the arena (%lld bytes)", d->name,
+              (long long)d->arena_bytes);
+    goto fail;
+  }
+  *out = m;
+  return ONNXC_OK;
+fail:
+  onnxc_model_destroy(m);
+  return st;
+}
+
+static int check_buffers(onnxc_model *m, const void *const *bufs, int n, const onnxc_tensor_info *ti,
+                         const char *what) {
+  if (!bufs && n) return fail(m->err, ONNXC_ERR_ARGUMENT, "run: the %s array is NULL", what);
+  for (int i = 0; i < n; i++)
+    if (!bufs[i] && ti[i].bytes)
+      return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s') is NULL", what, i, ti[i].name);
+  return ONNXC_OK;
+}
+
+int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]) {
+  if (!m) return ONNXC_ERR_ARGUMENT;
+  const onnxc_model_info *d = m->info;
+  int st = check_buffers(m, inputs, d->num_inputs, d->inputs, "input");
+  if (!st) st = check_buffers(m, (const void *const *)outputs, d->num_outputs, d->outputs, "output");
+  if (st) return st;
+  for (int i = 0; i < d->num_inputs; i++) m->io[i] = (void *)inputs[i];
+  for (int i = 0; i < d->num_outputs; i++) m->io[d->num_inputs + i] = outputs[i];
+  st = d->graph(&m->rt, m->io);
+  if (st) return fail(m->err, st, "run: %s", onnxc_status_str(st));
+  m->err[0] = 0;
+  return ONNXC_OK;
+}
+
+const char *onnxc_model_error(const onnxc_model *m) { return m ? m->err : create_err; }
+
+void onnxc_model_destroy(onnxc_model *m) {
+  if (!m) return;
+  onnxc_pool_destroy(m->rt.pool);
+  free(m->rt.arena);
+  free(m->rt.scratch);
+  free(m->weights_owned);
+  free(m->io);
+  free(m);
+}

@@ -1,0 +1,82 @@
+/* onnxc_model.h — the public ABI of a compiled model, shared by every NAME.h.
+ *
+ * `onnxc compile` pastes this file into each generated NAME.h, so a header is self-contained and
+ * several model headers can be included in one translation unit (everything here is guarded).
+ * The runtime (runtime/model.c) implements the generic functions; NAME_create/run/error/destroy
+ * in a compiled library are thin wrappers bound to that model's descriptor. */
+#ifndef ONNXC_MODEL_ABI_H
+#define ONNXC_MODEL_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ONNXC_ABI_VERSION 1
+
+/* status codes: small and stable (0 = ok) */
+enum {
+  ONNXC_OK = 0,
+  ONNXC_ERR_ARGUMENT = 1, /* NULL pointer, bad option */
+  ONNXC_ERR_NOMEM = 2,    /* allocation failed (create only) */
+  ONNXC_ERR_INDEX = 3,    /* an index tensor held an out-of-range value at run time */
+  ONNXC_ERR_IO = 4,       /* weights file missing or malformed */
+  ONNXC_ERR_INTERNAL = 5,
+};
+
+/* element types: ONNX TensorProto.DataType codes */
+enum {
+  ONNXC_DT_FLOAT = 1, ONNXC_DT_UINT8 = 2, ONNXC_DT_INT8 = 3, ONNXC_DT_UINT16 = 4, ONNXC_DT_INT16 = 5,
+  ONNXC_DT_INT32 = 6, ONNXC_DT_INT64 = 7, ONNXC_DT_BOOL = 9, ONNXC_DT_FLOAT16 = 10, ONNXC_DT_DOUBLE = 11,
+  ONNXC_DT_UINT32 = 12, ONNXC_DT_UINT64 = 13, ONNXC_DT_BFLOAT16 = 16,
+};
+
+typedef struct onnxc_options {
+  int threads;              /* worker threads for this instance; 0 = all online cores */
+  const char *weights_path; /* models compiled with --weights-file: the file onnxc wrote */
+} onnxc_options;
+
+typedef struct onnxc_tensor_info {
+  const char *name;
+  int32_t dtype; /* ONNXC_DT_* */
+  int32_t rank;
+  const int64_t *dims;
+  int64_t numel;
+  int64_t bytes;
+} onnxc_tensor_info;
+
+typedef struct onnxc_model onnxc_model; /* one instance */
+
+/* The descriptor every compiled model exports (as NAME_info; a shared library also as
+ * `onnxc_model_descriptor`, so a host can dlopen any model without knowing its name). */
+typedef struct onnxc_model_info {
+  uint32_t abi_version; /* ONNXC_ABI_VERSION */
+  const char *name;
+  const char *target;
+  int32_t num_inputs, num_outputs;
+  const onnxc_tensor_info *inputs, *outputs;
+  int (*create)(onnxc_model **out, const onnxc_options *opts);
+  int (*run)(onnxc_model *m, const void *const inputs[], void *const outputs[]);
+  const char *(*error)(const onnxc_model *m);
+  void (*destroy)(onnxc_model *m);
+  /* for the runtime only */
+  int32_t (*graph)(void *rt, void *const *io);
+  const char *weights;   /* embedded weights; NULL when they live in a file */
+  int64_t weights_bytes;
+  uint64_t weights_hash; /* FNV-1a of the weight bytes, checked when loading a file */
+  int64_t arena_bytes, scratch_bytes;
+} onnxc_model_info;
+
+/* the runtime's generic entry points (what NAME_create etc. call) */
+int onnxc_model_create(const onnxc_model_info *info, onnxc_model **out, const onnxc_options *opts);
+int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]);
+/* m == NULL: the message of the last failed create on this thread */
+const char *onnxc_model_error(const onnxc_model *m);
+void onnxc_model_destroy(onnxc_model *m);
+const char *onnxc_status_str(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""aot_test.py — ahead-of-time compilation end to end.
+
+  aot_test.py --onnxc build/onnxc --work DIR [--quick]
+
+For ResNet-18 (torchvision export), an LSTM unrolled from primitives, a BERT-style encoder and
+the bundled CNN: `onnxc compile` -> libNAME.so + NAME.h; a C program written only against NAME.h
+(tests/aot/driver.c) runs it (two instances on two threads, error paths) and must reproduce
+`onnxc run`'s outputs (bit-exact or within 1e-5 relative). Also: ldd shows no LLVM/protobuf;
+--weights-file; --emit obj/lib (two models statically linked into one program), llvm, asm;
+--target x86-64-avx2; --target aarch64 run under qemu-aarch64 against the x86 outputs.
+Ends with 'aot: N passed, N failed'."""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   %s" % name, flush=True)
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, detail), flush=True)
+    return cond
+
+
+def sh(args, env=None, timeout=1200):
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
+    return p.returncode, p.stdout + p.stderr
+
+
+def compare(got, want, rtol, atol=1e-7):
+    """'exact', 'close (max abs err X)' (|got - want| <= atol + rtol |want|) or None"""
+    if got.shape != want.shape:
+        return None
+    if np.array_equal(got, want):
+        return "exact"
+    if got.dtype.kind != "f":
+        return None
+    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    tol = atol + rtol * np.abs(want.astype(np.float64))
+    return "close (max abs err %.2e)" % err.max() if (err <= tol).all() else None
+
+
+class Model:
+    def __init__(self, name, path, inputs):
+        self.name, self.path, self.inputs = name, path, inputs
+
+
+def prepare_models(work, onnxc, quick, shared_models):
+    mdir = os.path.join(work, "models")
+    names = ["lstm", "encoder"]
+    rc, out = sh([sys.executable, os.path.join(ROOT, "examples", "make_models.py"), mdir] + names)
+    check("make lstm and encoder models", rc == 0, out[-2000:])
+    models = [Model("cnn", os.path.join(ROOT, "examples", "cnn", "model.onnx"),
+                    [os.path.join(ROOT, "examples", "cnn", "input.npy")])]
+    models += [Model(n, os.path.join(mdir, n, "model.onnx"), [os.path.join(mdir, n, "input_0.npy")]) for n in names]
+    if not quick:
+        # the models test's export (skipped when up to date)
+        sdir = shared_models or mdir
+        rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "export_models.py"), sdir, "resnet18"])
+        check("export resnet18", rc == 0, out[-2000:])
+        models.append(Model("resnet18", os.path.join(sdir, "resnet18", "model.onnx"),
+                            [os.path.join(sdir, "resnet18", "input_0.npy")]))
+    return models
+
+
+def reference(onnxc, m, d):
+    """onnxc run's outputs (the JIT) as a list of arrays"""
+    rc, out = sh([onnxc, "run", m.path] + m.inputs + ["-o", os.path.join(d, "ref")])
+    if not check("%s: onnxc run" % m.name, rc == 0, out[-1000:]):
+        return None
+    refs, k = [], 0
+    while os.path.exists(os.path.join(d, "ref", "output_%d.npy" % k)):
+        refs.append(np.load(os.path.join(d, "ref", "output_%d.npy" % k)))
+        k += 1
+    return refs
+
+
+def write_inputs(m, d):
+    for k, p in enumerate(m.inputs):
+        np.ascontiguousarray(np.load(p)).tofile(os.path.join(d, "input_%d.bin" % k))
+
+
+def build_driver(cc, name, d, link, exe, extra=()):
+    args = [cc, "-std=c11", "-O1", "-Wall", "-Werror", "-DMODEL=%s" % name, "-DMODEL_H=\"%s.h\"" % name,
+            "-I", d, os.path.join(HERE, "driver.c"), "-o", exe] + list(link) + ["-lpthread"] + list(extra)
+    return sh(args)
+
+
+def run_driver(exe, d, refs, label, rtol, wrap=(), env=None, weights=None, threads=2, atol=1e-7):
+    args = list(wrap) + [exe, d, str(threads)] + ([weights] if weights else [])
+    rc, out = sh(args, env=env)
+    if not check("%s: driver" % label, rc == 0, out[-2000:]):
+        return
+    for k, want in enumerate(refs):
+        got = np.fromfile(os.path.join(d, "output_%d.bin" % k), dtype=want.dtype).reshape(want.shape)
+        how = compare(got, want, rtol, atol)
+        check("%s: output %d matches (%s)" % (label, k, how), how is not None,
+              "max abs diff %s" % (np.abs(got.astype(np.float64) - want).max() if got.shape == want.shape else "shape"))
+
+
+def test_so(onnxc, cc, m, work):
+    d = os.path.join(work, m.name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    refs = reference(onnxc, m, d)
+    if refs is None:
+        return None
+    write_inputs(m, d)
+    lib = os.path.join(d, "lib%s.so" % m.name)
+    rc, out = sh([onnxc, "compile", m.path, "-o", lib, "--name", m.name])
+    if not check("%s: compile -> lib%s.so + %s.h" % (m.name, m.name, m.name), rc == 0 and os.path.exists(
+            os.path.join(d, m.name + ".h")), out[-2000:]):
+        return None
+    rc, out = sh(["ldd", lib])
+    deps = [l.split()[0] for l in out.splitlines() if l.strip()]
+    allowed = ("linux-vdso", "libc.so", "libm.so", "libpthread.so", "/lib64/ld-linux")
+    check("%s: ldd shows only libc/libm/pthreads %s" % (m.name, deps),
+          rc == 0 and all(x.startswith(allowed) for x in deps) and "LLVM" not in out and "protobuf" not in out, out)
+    exe = os.path.join(d, "driver")
+    rc, out = build_driver(cc, m.name, d, ["-L", d, "-l" + m.name, "-Wl,-rpath," + d], exe)
+    if check("%s: driver builds against %s.h" % (m.name, m.name), rc == 0, out[-2000:]):
+        run_driver(exe, d, refs, m.name + " (so)", 1e-5)
+    print("size: lib%s.so %d bytes" % (m.name, os.path.getsize(lib)), flush=True)
+    return refs
+
+
+def test_variants(onnxc, cc, models, refs, work):
+    m = models[0]  # the CNN
+    d = os.path.join(work, m.name)
+    # weights beside the library
+    wd = os.path.join(work, "cnn_wfile")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    write_inputs(m, wd)
+    wpath = os.path.join(wd, "cnn.weights")
+    rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(wd, "libcnn.so"), "--weights-file", wpath])
+    check("cnn: compile --weights-file", rc == 0 and os.path.exists(wpath) and os.path.getsize(wpath) > 100000, out)
+    size = lambda p: os.path.getsize(p) if os.path.exists(p) else -1
+    embedded, separate = size(os.path.join(d, "libcnn.so")), size(os.path.join(wd, "libcnn.so"))
+    check("cnn: the library without weights is smaller (%d < %d)" % (separate, embedded),
+          0 < separate and separate + 100000 < embedded)
+    exe = os.path.join(wd, "driver")
+    rc, out = build_driver(cc, "cnn", wd, ["-L", wd, "-lcnn", "-Wl,-rpath," + wd], exe)
+    if check("cnn: driver builds (weights file)", rc == 0, out):
+        run_driver(exe, wd, refs["cnn"], "cnn (weights file)", 1e-5, weights=wpath)
+        rc, out = sh([exe, wd, "1"])
+        check("cnn: create without weights_path fails with a message", rc != 0 and "weights_path" in out, out)
+
+    # static: object and archive, two models linked into one program without clashes
+    sd = os.path.join(work, "static")
+    shutil.rmtree(sd, ignore_errors=True)
+    os.makedirs(sd)
+    write_inputs(m, sd)
+    rc1, o1 = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "cnn.o"), "--name", "cnn"])
+    lstm = [x for x in models if x.name == "lstm"][0]
+    rc2, o2 = sh([onnxc, "compile", lstm.path, "-o", os.path.join(sd, "liblstm.a"), "--name", "lstm"])
+    check("compile --emit obj and --emit lib", rc1 == 0 and rc2 == 0, o1 + o2)
+    rc, out = sh(["nm", "-g", "--defined-only", os.path.join(sd, "cnn.o")])
+    syms = [l.split()[-1] for l in out.splitlines() if l.strip()]
+    check("cnn.o: only cnn_* symbols are global %s" % syms, rc == 0 and syms and all(s.startswith("cnn_") for s in syms))
+    exe = os.path.join(sd, "driver")
+    rc, out = build_driver(cc, "cnn", sd, [os.path.join(sd, "cnn.o"), os.path.join(sd, "liblstm.a"), "-lm"], exe,
+                           ["-Wl,--undefined=lstm_create"])
+    if check("a program links cnn.o and liblstm.a together", rc == 0, out[-2000:]):
+        run_driver(exe, sd, refs["cnn"], "cnn (static object)", 1e-5)
+    for kind, ext in (("llvm", "ll"), ("asm", "s")):
+        p = os.path.join(sd, "cnn." + ext)
+        rc, out = sh([onnxc, "compile", m.path, "-o", p, "--emit", kind])
+        check("compile --emit %s" % kind, rc == 0 and os.path.getsize(p) > 1000 and "cnn_graph" in open(p).read(), out)
+
+    # another x86 target, and --cpu / --features
+    for label, args in (("x86-64-avx2", ["--target", "x86-64-avx2"]),
+                        ("--cpu x86-64-v2 --features +sse4.2", ["--cpu", "x86-64-v2", "--features", "+sse4.2"])):
+        td = os.path.join(work, "cnn_" + label.split()[0].strip("-"))
+        shutil.rmtree(td, ignore_errors=True)
+        os.makedirs(td)
+        write_inputs(m, td)
+        rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(td, "libcnn.so")] + args)
+        exe = os.path.join(td, "driver")
+        if check("cnn: compile %s" % label, rc == 0, out):
+            rc, out = build_driver(cc, "cnn", td, ["-L", td, "-lcnn", "-Wl,-rpath," + td], exe)
+            if check("cnn: driver builds (%s)" % label, rc == 0, out):
+                run_driver(exe, td, refs["cnn"], "cnn (%s)" % label, 1e-4)
+
+    hp = os.path.join(sd, "inc", "my_model.h")
+    os.makedirs(os.path.dirname(hp), exist_ok=True)
+    rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "libh.so"), "--header", hp])
+    check("compile --header PATH (another file name)", rc == 0 and "h_create" in open(hp).read(), out)
+
+    # bad input: clear errors, exit codes
+    rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "x.so"), "--target", "sparc"])
+    check("unknown target is an error naming it", rc == 1 and "sparc" in out, out)
+    rc, out = sh([onnxc, "compile", m.path, "-o", os.path.join(sd, "x.so"), "--name", "1bad"])
+    check("--name must be a C identifier", rc == 2 and "identifier" in out, out)
+
+
+def test_aarch64(onnxc, models, refs, work):
+    cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+    if not check("aarch64 cross compiler and qemu-aarch64 installed (scripts/setup.sh)", cc and qemu):
+        return
+    for m in models:
+        if m.name == "resnet18":
+            continue  # the same kernels as the CNN, and slow under emulation
+        d = os.path.join(work, "aarch64_" + m.name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        write_inputs(m, d)
+        lib = os.path.join(d, "lib%s.so" % m.name)
+        rc, out = sh([onnxc, "compile", m.path, "-o", lib, "--target", "aarch64", "--name", m.name])
+        if not check("%s: compile --target aarch64" % m.name, rc == 0, out[-2000:]):
+            continue
+        with open(lib, "rb") as f:
+            head = f.read(20)
+        check("%s: lib%s.so is an AArch64 ELF library" % (m.name, m.name),
+              head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 183, repr(head))
+        exe = os.path.join(d, "driver")
+        rc, out = build_driver(cc, m.name, d, ["-L", d, "-l" + m.name, "-Wl,-rpath," + d], exe)
+        if check("%s: aarch64 driver builds" % m.name, rc == 0, out[-2000:]):
+            # other ISA, other FMA contraction and reduction order: the suite's fp32 tolerance
+            run_driver(exe, d, refs[m.name], m.name + " (aarch64 under qemu vs x86)", 1e-4, atol=1e-5,
+                       wrap=[qemu, "-L", "/usr/aarch64-linux-gnu"])
+
+
+def parse_logits(out):
+    return np.array([float(l.split(":")[1]) for l in out.splitlines() if l.startswith("logit ")], np.float32)
+
+
+def test_package(onnxc, build, work):
+    """cmake --install into a temporary prefix, then examples/ as a consumer project:
+    find_package(onnxc), onnxc_add_model; pkg-config; each example run and checked"""
+    prefix, exb = os.path.join(work, "prefix"), os.path.join(work, "examples")
+    shutil.rmtree(prefix, ignore_errors=True)
+    shutil.rmtree(exb, ignore_errors=True)
+    rc, out = sh(["cmake", "--install", build, "--prefix", prefix])
+    files = ["bin/onnxc", "lib/libonnxc_rt.a", "include/onnxc/onnxc_model.h", "lib/pkgconfig/onnxc.pc",
+             "lib/cmake/onnxc/onnxcConfig.cmake"]
+    missing = [f for f in files if not os.path.exists(os.path.join(prefix, f))]
+    if not check("cmake --install to a temporary prefix", rc == 0 and not missing, out[-2000:] + str(missing)):
+        return
+    rc, out = sh(["cmake", "-S", os.path.join(ROOT, "examples"), "-B", exb, "-DCMAKE_PREFIX_PATH=" + prefix,
+                  "-DCMAKE_BUILD_TYPE=Release"])
+    if not check("examples configure with find_package(onnxc)", rc == 0, out[-3000:]):
+        return
+    rc, out = sh(["cmake", "--build", exb, "-j2"])
+    if not check("examples build (onnxc_add_model compiles the models)", rc == 0, out[-3000:]):
+        return
+    ex = lambda n: os.path.join(exb, n)
+    # classifier: top class and probability against torch's expected output
+    rc, out = sh([ex("classify"), os.path.join(ROOT, "examples", "cnn", "input.npy")])
+    want = np.load(os.path.join(ROOT, "examples", "cnn", "expected.npy")).ravel()
+    first = out.splitlines()[0].split() if rc == 0 and out else ["", "", "p=nan"]
+    check("classify: top class %s matches torch's %d" % (first[1:], want.argmax()),
+          first[1] == "%d:" % want.argmax() and abs(float(first[2][2:]) - want.max()) < 1e-5, out)
+    # sequence and transformer: logits against onnxc run on the same models and inputs
+    for exe, model, args, inp in (("sequence", "lstm", [os.path.join(exb, "models", "lstm", "input_0.npy")], None),
+                                  ("transformer", "encoder", ["--ids"], os.path.join(exb, "models", "encoder",
+                                                                                     "input_0.npy"))):
+        inp = inp or args[0]
+        rc, out = sh([ex(exe)] + args + ([inp] if args == ["--ids"] else []))
+        got = parse_logits(out) if rc == 0 else None
+        rc2, out2 = sh([onnxc, "run", os.path.join(exb, "models", model, "model.onnx"), inp, "-o",
+                        os.path.join(exb, "ref_" + model)])
+        want = np.load(os.path.join(exb, "ref_" + model, "output_0.npy")).ravel() if rc2 == 0 else None
+        check("%s: logits match onnxc run" % exe, got is not None and want is not None and got.shape == want.shape
+              and np.allclose(got, want, rtol=1e-5, atol=2e-6), out + out2)
+    rc, out = sh([ex("transformer"), "compiled", "models", "need", "no", "llvm"])
+    check("transformer: runs on words", rc == 0 and len(parse_logits(out)) == 3, out)
+    # loader: the generic descriptor of a shared library
+    rc, out = sh([ex("loader"), ex("libcnn_shared.so"), os.path.join(ROOT, "examples", "cnn", "input.npy")])
+    want = np.load(os.path.join(ROOT, "examples", "cnn", "expected.npy")).ravel()
+    ok = rc == 0 and "model cnn_shared" in out and "input 0 'image': float32[1x1x28x28]" in out
+    vals = [l for l in out.splitlines() if l.startswith("output 0:")]
+    ok = ok and vals and np.allclose([float(x) for x in vals[0].split()[2:7]], want[:5], atol=1e-5)
+    check("loader: dlopen + onnxc_model_descriptor", ok, out)
+    # pkg-config: the loader again, built with the flags from onnxc.pc
+    env = {"PKG_CONFIG_PATH": os.path.join(prefix, "lib", "pkgconfig")}
+    rc, flags = sh(["pkg-config", "--cflags", "--libs", "--static", "onnxc"], env=env)
+    exe = os.path.join(exb, "loader_pc")
+    rc2, out = sh(["cc", "-std=c11", "-I", os.path.join(ROOT, "examples", "common"),
+                   os.path.join(ROOT, "examples", "loader", "main.c"), "-o", exe] + flags.split() + ["-ldl"])
+    rc3, out3 = sh([exe, ex("libcnn_shared.so")]) if rc2 == 0 else (1, "")
+    check("pkg-config onnxc: %s" % flags.strip(), rc == 0 and rc2 == 0 and rc3 == 0, flags + out + out3)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--cc", default="cc")
+    ap.add_argument("--quick", action="store_true", help="skip ResNet-18")
+    ap.add_argument("--models", help="folder of tests/models/export_models.py exports to reuse")
+    ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
+    a = ap.parse_args()
+    onnxc = os.path.abspath(a.onnxc)
+    os.makedirs(a.work, exist_ok=True)
+    models = prepare_models(a.work, onnxc, a.quick, a.models)
+    refs = {}
+    for m in models:
+        r = test_so(onnxc, a.cc, m, a.work)
+        if r is not None:
+            refs[m.name] = r
+    if "cnn" in refs:
+        test_variants(onnxc, a.cc, models, refs, a.work)
+    test_aarch64(onnxc, [m for m in models if m.name in refs], refs, a.work)
+    if a.build:
+        test_package(onnxc, os.path.abspath(a.build), a.work)
+    rt = os.path.join(os.path.dirname(onnxc), "rt", "libonnxc_rt.a")
+    if os.path.exists(rt):
+        rc, out = sh(["size", "-t", rt])
+        print("size: runtime %s %d bytes; text+data+bss: %s" % (rt, os.path.getsize(rt), out.splitlines()[-1]))
+    print("aot: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
