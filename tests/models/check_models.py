@@ -191,6 +191,14 @@ class Checker:
             self.fail(name, "onnxc compile %s failed: %s" % (" ".join(shapes), p.stderr.strip()[:300]))
         else:
             print("ok   %s: onnxc compile %s" % (name, " ".join(shapes)))
+        # without --shape, compile has nothing to fix the dims with: exit 1 naming the input
+        p = self.onnxc("compile", model, "-o", obj)
+        first = (opts.get("input_names") or ["input"])[0]
+        if p.returncode != 1 or "'%s'" % first not in p.stderr or "--shape" not in p.stderr:
+            self.fail(name, "onnxc compile without --shape: exit %d, %r; want exit 1 naming input %s"
+                      % (p.returncode, p.stderr, first))
+        else:
+            print("ok   %s: onnxc compile without --shape: %s" % (name, p.stderr.strip()))
         # the input files choose the dims: a second shape, compared with torch and ORT
         ins = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.match(r"input_alt_\d+\.npy$", f)]
         t, got = self.run_onnxc(name + "(alt shape)", model, ins, os.path.join(d, "onnxc_out_alt"))
