@@ -102,6 +102,11 @@ class Bert(nn.Module):
                                            batch_first=True, layer_norm_eps=1e-12)
         self.enc = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.pool = nn.Linear(d, d)
+        # TransformerEncoder deep-copies one layer: give each layer its own weights (else all 12
+        # are equal and torch.onnx stores them once)
+        for p in self.enc.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
 
     def forward(self, ids, segs):  # ids, segs: (batch, seq) int64
         pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
