@@ -209,6 +209,12 @@ class Checker:
             self.fail(name, "onnxc compile %s failed: %s" % (" ".join(shapes), p.stderr.strip()[:300]))
         else:
             print("ok   %s: onnxc compile %s" % (name, " ".join(shapes)))
+        # bench compiles for --shape alone (zero-filled inputs) and runs
+        p = self.onnxc("bench", model, *shapes, "--runs", 1, "--warmup", 0, "--json")
+        if p.returncode or '"median_ms"' not in p.stdout:
+            self.fail(name, "onnxc bench %s failed: %s" % (" ".join(shapes), p.stderr.strip()[:300]))
+        else:
+            print("ok   %s: onnxc bench %s" % (name, " ".join(shapes)))
         # without --shape, compile has nothing to fix the dims with: exit 1 naming the input
         p = self.onnxc("compile", model, "-o", obj)
         first = (opts.get("input_names") or ["input"])[0]
