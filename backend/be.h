@@ -48,6 +48,9 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
+int gen_signal(GenCtx *c);
+int gen_vision(GenCtx *c);
+int gen_quant(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

@@ -1,0 +1,4 @@
+/* gen_signal.c — stub */
+#include "gen_util.h"
+
+int gen_signal(GenCtx *c) { return ir_node_error(c->g, c->n, "no code generator for this op"); }
