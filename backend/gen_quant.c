@@ -1,4 +1,314 @@
-/* gen_quant.c — stub */
+/* gen_quant.c — code generation for the F_QUANT family.
+ *
+ * QuantizeLinear / DequantizeLinear are elementwise nests (gen_eltwise) whose scale and zero point
+ * are operands with stride 1 along the quantization axis and 0 elsewhere.  DynamicQuantizeLinear is
+ * one kernel: a vector min/max pass, then the quantizing pass.  The integer contractions accumulate
+ * in i32 vectors: MatMulInteger / QLinearMatMul vectorize over N (one broadcast A element times a
+ * row of B per step); ConvInteger / QLinearConv over a strip of output columns (gathered input
+ * columns, masked at the padding, times one broadcast weight).  The QLinear ops requantize the
+ * i32 sums in f32: round half to even, add the zero point, saturate. */
+#include <string.h>
+
 #include "gen_util.h"
 
-int gen_quant(GenCtx *c) { return ir_node_error(c->g, c->n, "no code generator for this op"); }
+static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
+
+static bool uns_of(DType t) { return t == DT_UINT8 || t == DT_UINT16 || t == DT_UINT32 || t == DT_UINT64; }
+
+/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to dtype t (int8/uint8) */
+static KV requant(KB *kb, KV f, KV zp, DType t) {
+  KT ft = kb_type(kb, f);
+  bool u = t == DT_UINT8;
+  KV q = kb_add(kb, kb_round_even(kb, f), zp);
+  q = kb_max(kb, q, kb_float(kb, ft, u ? 0 : -128), false);
+  q = kb_min(kb, q, kb_float(kb, ft, u ? 255 : 127), false);
+  KV i = kb_cast(kb, q, kt(KE_I32, ft.lanes), false, false);
+  return kb_cast(kb, i, kt(KE_I8, ft.lanes), false, false);
+}
+
+/* a value of dtype t (int or float lanes) as f32 lanes */
+static KV to_f32(KB *kb, KV v, DType t) {
+  KT vt = kb_type(kb, v);
+  return kb_cast(kb, v, kt(KE_F32, vt.lanes), uns_of(t), false);
+}
+
+/* ---- QuantizeLinear / DequantizeLinear ---- */
+
+typedef struct QdqCtx {
+  bool quant, has_zp;
+  DType xt, zt, yt;
+} QdqCtx;
+
+static KV qdq_fn(KB *kb, KV *ops, int lanes, void *ud) {
+  QdqCtx *q = ud;
+  KT f = kt(KE_F32, lanes);
+  KV s = to_f32(kb, ops[1], DT_FLOAT);
+  KV zp = q->has_zp ? to_f32(kb, ops[2], q->zt) : kb_float(kb, f, 0);
+  if (q->quant) return requant(kb, kb_div(kb, to_f32(kb, ops[0], q->xt), s, false), zp, q->yt);
+  if (q->xt == DT_INT32 && q->has_zp) { /* subtract exactly in i32 */
+    KV d = kb_sub(kb, ops[0], kb_cast(kb, ops[2], kt(KE_I32, lanes), false, false));
+    return kb_mul(kb, to_f32(kb, d, DT_INT32), s);
+  }
+  return kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->xt), zp), s);
+}
+
+static int gen_qdq(GenCtx *c) {
+  Node *n = c->n;
+  KB *kb = c->kb;
+  Value *x = n->in[0], *y = n->out[0];
+  Value *z = n->nin > 2 ? n->in[2] : NULL;
+  int axis;
+  if (ir_quant_axis(c->g, n, &axis)) return -1;
+  if (n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
+  QdqCtx q = {n->op == OP_QuantizeLinear, z != NULL, x->dtype, z ? z->dtype : DT_UINT8, y->dtype};
+  EwOperand ops[3];
+  memset(ops, 0, sizeof ops);
+  ops[0].base = kb_buf(kb, 0), ops[0].dtype = x->dtype;
+  gen_strides(x->rank, x->dims, ops[0].strides);
+  for (int k = 1; k < (z ? 3 : 2); k++) {
+    ops[k].base = kb_buf(kb, k), ops[k].dtype = n->in[k]->dtype;
+    if (axis >= 0) ops[k].strides[axis] = 1;
+  }
+  gen_eltwise(c, z ? 3 : 2, ops, kb_buf(kb, n->nin), y->dtype, x->rank, x->dims, qdq_fn, &q);
+  return 0;
+}
+
+/* ---- DynamicQuantizeLinear ---- */
+
+typedef struct DqlCtx {
+  KV x, y;
+  KVar lo, hi;
+  KV scale, zp; /* splats for the second pass */
+  int W;
+} DqlCtx;
+
+/* masked-off lanes load 0, which min(0, ...) / max(0, ...) ignore */
+static void dql_minmax(KB *kb, void *ud, KV j, KV mask) {
+  DqlCtx *d = ud;
+  KV v = gen_vload(kb, kt(KE_F32, d->W), kb_gep(kb, KE_F32, d->x, j), mask);
+  kb_set(kb, d->lo, kb_min(kb, kb_get(kb, d->lo), v, false));
+  kb_set(kb, d->hi, kb_max(kb, kb_get(kb, d->hi), v, false));
+}
+
+static void dql_quant(KB *kb, void *ud, KV j, KV mask) {
+  DqlCtx *d = ud;
+  KV v = gen_vload(kb, kt(KE_F32, d->W), kb_gep(kb, KE_F32, d->x, j), mask);
+  gen_vstore(kb, requant(kb, kb_div(kb, v, d->scale, false), d->zp, DT_UINT8), kb_gep(kb, KE_I8, d->y, j), mask);
+}
+
+static int gen_dynamic_quant(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  int64_t m = ir_value_numel(n->in[0]);
+  DqlCtx d = {.x = kb_buf(kb, 0), .y = kb_buf(kb, 1), .W = gen_lanes_for(c, 4)};
+  KT vt = kt(KE_F32, d.W);
+  d.lo = kb_var(kb, vt, kb_float(kb, vt, 0));
+  d.hi = kb_var(kb, vt, kb_float(kb, vt, 0));
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, m), d.W, dql_minmax, &d);
+  KV lo = kb_reduce_min(kb, kb_get(kb, d.lo), false), hi = kb_reduce_max(kb, kb_get(kb, d.hi), false);
+  KV scale = kb_div(kb, kb_sub(kb, hi, lo), kb_f32(kb, 255), false);
+  /* an all-zero input has scale 0: divide by 1 instead (every x is 0, so y = zp = 0) */
+  KV div = kb_select(kb, kb_cmp(kb, KC_EQ, scale, kb_f32(kb, 0), false), kb_f32(kb, 1), scale);
+  KV zpf = kb_round_even(kb, kb_div(kb, kb_neg(kb, lo), div, false));
+  zpf = kb_min(kb, kb_max(kb, zpf, kb_f32(kb, 0), false), kb_f32(kb, 255), false);
+  d.scale = kb_splat(kb, div, d.W);
+  d.zp = kb_splat(kb, zpf, d.W);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, m), d.W, dql_quant, &d);
+  if (n->out[1]) kb_store(kb, scale, kb_buf(kb, 2));
+  if (n->out[2])
+    kb_store(kb, kb_cast(kb, kb_cast(kb, zpf, kt_s(KE_I32), false, false), kt_s(KE_I8), false, false), kb_buf(kb, 3));
+  return 0;
+}
+
+/* ---- integer matmul ---- */
+
+/* A zero point (or 0 when absent) as an i32 scalar */
+static KV zp_i32(KB *kb, const Node *n, int i, KV idx) {
+  if (i >= n->nin || !n->in[i]) return kb_i32(kb, 0);
+  DType t = n->in[i]->dtype;
+  KV v = kb_load(kb, kt_s(kb_elem_of(t)), kb_gep(kb, kb_elem_of(t), kb_buf(kb, i), idx));
+  return kb_cast(kb, v, kt_s(KE_I32), uns_of(t), false);
+}
+
+static KV scale_f32(KB *kb, int i, KV idx) { return kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, kb_buf(kb, i), idx)); }
+
+typedef struct QmmCtx {
+  GenCtx *c;
+  bool ql;
+  int ia, ib, W;
+  DType at, bt, yt;
+  int64_t K, N;
+  KV a_row, b_mat, y_row;   /* A[b, m, :], B[b, :, :], Y[b, m, :] */
+  KV za, zb, mult, zy;      /* i32 scalar, i32 splat, f32 splat, f32 splat */
+} QmmCtx;
+
+static void qmm_body(KB *kb, void *ud, KV j, KV mask) {
+  QmmCtx *q = ud;
+  KT it = kt(KE_I32, q->W);
+  KVar acc = kb_var(kb, it, kb_int(kb, it, 0));
+  KV k = kb_for(kb, i64c(kb, 0), i64c(kb, q->K), 1);
+  KV a = kb_load(kb, kt_s(kb_elem_of(q->at)), kb_gep(kb, kb_elem_of(q->at), q->a_row, k));
+  a = kb_sub(kb, kb_cast(kb, a, kt_s(KE_I32), uns_of(q->at), false), q->za);
+  KV bidx = kb_add(kb, kb_mul(kb, k, i64c(kb, q->N)), j);
+  KV bv = gen_load_vec(kb, q->bt, q->b_mat, bidx, q->W, mask);
+  bv = kb_sub(kb, kb_cast(kb, bv, it, uns_of(q->bt), false), q->zb);
+  kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_mul(kb, kb_splat(kb, a, q->W), bv)));
+  kb_endfor(kb);
+  KV r = kb_get(kb, acc);
+  if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult), q->zy, q->yt);
+  gen_store_vec(kb, q->yt, q->y_row, j, r, mask);
+}
+
+static int gen_matmul_q(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  int ia = 0, ib = ql ? 3 : 1;
+  Value *a = n->in[ia], *b = n->in[ib], *y = n->out[0];
+  int64_t K = a->dims[a->rank - 1], M = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+  int64_t N = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+  int ra = a->rank > 2 ? a->rank - 2 : 0, rbb = b->rank > 2 ? b->rank - 2 : 0;
+  int r = ra > rbb ? ra : rbb;
+  int64_t bd[IR_MAX_RANK], sa[IR_MAX_RANK], sb[IR_MAX_RANK], batches = 1;
+  /* batch dims of the output and the element strides of A's and B's matrices along them */
+  int64_t ma = M * K, mb = K * N;
+  for (int d = r - 1; d >= 0; d--) {
+    int da = d - (r - ra), db = d - (r - rbb);
+    int64_t xa = da >= 0 ? a->dims[da] : 1, xb = db >= 0 ? b->dims[db] : 1;
+    bd[d] = xa > xb ? xa : xb;
+    sa[d] = xa == 1 ? 0 : ma, sb[d] = xb == 1 ? 0 : mb;
+    if (da >= 0) ma *= xa;
+    if (db >= 0) mb *= xb;
+    batches *= bd[d];
+  }
+  QmmCtx q = {.c = c, .ql = ql, .ia = ia, .ib = ib, .W = gen_lanes_cap(c, 4, 16), .at = a->dtype, .bt = b->dtype,
+              .yt = y->dtype, .K = K, .N = N};
+  int64_t rows = batches * M;
+  c->work = rows * N * K >= (1 << 16) && rows > 1 ? rows : 1;
+  q.za = zp_i32(kb, n, ql ? 2 : 2, i64c(kb, 0));
+  q.zb = kb_splat(kb, zp_i32(kb, n, ql ? 5 : 3, i64c(kb, 0)), q.W);
+  if (ql) {
+    KV m = kb_div(kb, kb_mul(kb, scale_f32(kb, 1, i64c(kb, 0)), scale_f32(kb, 4, i64c(kb, 0))),
+                  scale_f32(kb, 6, i64c(kb, 0)), false);
+    q.mult = kb_splat(kb, m, q.W);
+    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  }
+  KV row = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, rows), 1);
+  KV bi = kb_div(kb, row, i64c(kb, M), false), mi = kb_rem(kb, row, i64c(kb, M), false);
+  KV offa = kb_mul(kb, mi, i64c(kb, K)), offb = i64c(kb, 0), rest = bi;
+  for (int d = r - 1; d >= 0; d--) {
+    KV id = kb_rem(kb, rest, i64c(kb, bd[d]), false);
+    rest = kb_div(kb, rest, i64c(kb, bd[d]), false);
+    offa = kb_add(kb, offa, kb_mul(kb, id, i64c(kb, sa[d])));
+    offb = kb_add(kb, offb, kb_mul(kb, id, i64c(kb, sb[d])));
+  }
+  q.a_row = kb_gep(kb, kb_elem_of(a->dtype), kb_buf(kb, ia), offa);
+  q.b_mat = kb_gep(kb, kb_elem_of(b->dtype), kb_buf(kb, ib), offb);
+  q.y_row = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, row, i64c(kb, N)));
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, N), q.W, qmm_body, &q);
+  kb_endfor(kb);
+  return 0;
+}
+
+/* ---- integer convolution (1-D / 2-D) ---- */
+
+typedef struct QcvCtx {
+  bool ql;
+  int W;
+  DType xt, wt, yt;
+  int64_t C, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, oh_n, ow_n;
+  KV x_img, w_oc, y_plane, oh; /* x at (b, first channel of the group); w at oc; y at (b, oc); row */
+  KV zx, zw, bias, mult, zy;   /* i32 splat, i32 splat, i32 scalar, f32 splat, f32 splat */
+} QcvCtx;
+
+static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
+  QcvCtx *q = ud;
+  KT it = kt(KE_I32, q->W), lt = kt(KE_I64, q->W);
+  KV valid = mask ? mask : kb_cmp(kb, KC_GE, kb_iota(kb, lt), kb_int(kb, lt, 0), false);
+  KVar acc = kb_var(kb, it, kb_int(kb, it, 0));
+  KV ow = kb_add(kb, kb_splat(kb, j, q->W), kb_iota(kb, lt));
+  KV iw0 = kb_sub(kb, kb_mul(kb, ow, kb_int(kb, lt, q->sw)), kb_int(kb, lt, q->pw));
+  KV ic = kb_for(kb, i64c(kb, 0), i64c(kb, q->C), 1);
+  KV kh = kb_for(kb, i64c(kb, 0), i64c(kb, q->kh), 1);
+  KV ih = kb_add(kb, kb_sub(kb, kb_mul(kb, q->oh, i64c(kb, q->sh)), i64c(kb, q->ph)), kb_mul(kb, kh, i64c(kb, q->dh)));
+  kb_if(kb, kb_and(kb, kb_cmp(kb, KC_GE, ih, i64c(kb, 0), false), kb_cmp(kb, KC_LT, ih, i64c(kb, q->H), false)));
+  KV xrow = kb_gep(kb, kb_elem_of(q->xt), q->x_img, kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->H)), ih), i64c(kb, q->Wd)));
+  KV wrow = kb_gep(kb, kb_elem_of(q->wt), q->w_oc, kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->kh)), kh), i64c(kb, q->kw)));
+  for (int64_t kw = 0; kw < q->kw; kw++) {
+    KV iw = kb_add(kb, iw0, kb_int(kb, lt, kw * q->dw));
+    KV in = kb_and(kb, valid, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, lt, 0), false),
+                                     kb_cmp(kb, KC_LT, iw, kb_int(kb, lt, q->Wd), false)));
+    KV xv = kb_gather(kb, kt(kb_elem_of(q->xt), q->W), xrow, iw, in);
+    xv = kb_sub(kb, kb_cast(kb, xv, it, uns_of(q->xt), false), q->zx);
+    xv = kb_select(kb, in, xv, kb_int(kb, it, 0)); /* padding contributes x_zero_point - x_zero_point */
+    KV wv = kb_load(kb, kt_s(kb_elem_of(q->wt)), kb_gep(kb, kb_elem_of(q->wt), wrow, i64c(kb, kw)));
+    wv = kb_sub(kb, kb_splat(kb, kb_cast(kb, wv, kt_s(KE_I32), uns_of(q->wt), false), q->W), q->zw);
+    kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_mul(kb, xv, wv)));
+  }
+  kb_endif(kb);
+  kb_endfor(kb);
+  kb_endfor(kb);
+  KV r = kb_add(kb, kb_get(kb, acc), kb_splat(kb, q->bias, q->W));
+  if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult), q->zy, q->yt);
+  gen_store_vec(kb, q->yt, q->y_plane, kb_add(kb, kb_mul(kb, q->oh, i64c(kb, q->ow_n)), j), r, mask);
+}
+
+static int gen_conv_q(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearConv;
+  int iw_ = ql ? 3 : 1, izw = ql ? 5 : 3;
+  Value *x = n->in[0], *w = n->in[iw_], *y = n->out[0];
+  int nsp = x->rank - 2;
+  if (nsp > 2) return ir_node_error(c->g, n, "only 1-D and 2-D convolutions are supported");
+  IrWindow win;
+  if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
+  int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0];
+  bool two = nsp == 2;
+  QcvCtx q = {.ql = ql, .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
+              .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp], .kh = two ? w->dims[2] : 1,
+              .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
+              .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
+              .pw = win.pad_begin[nsp - 1], .oh_n = two ? win.out[0] : 1, .ow_n = win.out[nsp - 1]};
+  int64_t planes = B * M;
+  c->work = planes > 1 && planes * q.oh_n * q.ow_n * Cg * q.kh * q.kw >= (1 << 16) ? planes : 1;
+  KV p = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, planes), 1);
+  KV b = kb_div(kb, p, i64c(kb, M), false), oc = kb_rem(kb, p, i64c(kb, M), false);
+  KV gi = kb_div(kb, oc, i64c(kb, M / group), false);
+  KV xoff = kb_mul(kb, kb_add(kb, kb_mul(kb, b, i64c(kb, x->dims[1])), kb_mul(kb, gi, i64c(kb, Cg))), i64c(kb, q.H * q.Wd));
+  q.x_img = kb_gep(kb, kb_elem_of(x->dtype), kb_buf(kb, 0), xoff);
+  q.w_oc = kb_gep(kb, kb_elem_of(w->dtype), kb_buf(kb, iw_), kb_mul(kb, oc, i64c(kb, Cg * q.kh * q.kw)));
+  q.y_plane = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, p, i64c(kb, q.oh_n * q.ow_n)));
+  q.zx = kb_splat(kb, zp_i32(kb, n, 2, i64c(kb, 0)), q.W);
+  bool zw_per = izw < n->nin && n->in[izw] && ir_value_numel(n->in[izw]) > 1;
+  q.zw = kb_splat(kb, zp_i32(kb, n, izw, zw_per ? oc : i64c(kb, 0)), q.W);
+  q.bias = kb_i32(kb, 0);
+  if (ql) {
+    if (n->nin > 8 && n->in[8]) q.bias = kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, kb_buf(kb, 8), oc));
+    KV ws = scale_f32(kb, 4, ir_value_numel(n->in[4]) > 1 ? oc : i64c(kb, 0));
+    KV m = kb_div(kb, kb_mul(kb, scale_f32(kb, 1, i64c(kb, 0)), ws), scale_f32(kb, 6, i64c(kb, 0)), false);
+    q.mult = kb_splat(kb, m, q.W);
+    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  }
+  q.oh = kb_for(kb, i64c(kb, 0), i64c(kb, q.oh_n), 1);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, q.ow_n), q.W, qcv_body, &q);
+  kb_endfor(kb);
+  kb_endfor(kb);
+  return 0;
+}
+
+int gen_quant(GenCtx *c) {
+  for (int i = 0; i < c->n->nin; i++)
+    if (c->n->in[i] && c->n->in[i]->dtype == DT_FLOAT16 && c->n->op != OP_QuantizeLinear)
+      return ir_node_error(c->g, c->n, "float16 quantization parameters are not supported");
+  switch (c->n->op) {
+  case OP_QuantizeLinear:
+  case OP_DequantizeLinear: return gen_qdq(c);
+  case OP_DynamicQuantizeLinear: return gen_dynamic_quant(c);
+  case OP_MatMulInteger:
+  case OP_QLinearMatMul: return gen_matmul_q(c);
+  case OP_ConvInteger:
+  case OP_QLinearConv: return gen_conv_q(c);
+  default: return ir_node_error(c->g, c->n, "no code generator for this op");
+  }
+}
