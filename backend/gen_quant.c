@@ -134,37 +134,49 @@ static KV scale_f32(KB *kb, int i, KV idx) { return kb_load(kb, kt_s(KE_F32), kb
 
 typedef struct QmmCtx {
   GenCtx *c;
-  bool ql;
+  bool ql, zb_col, sb_col;  /* b's zero point / scale per column */
   int ia, ib, W;
   DType at, bt, yt;
   int64_t K, N;
   KV a_row, b_mat, y_row;   /* A[b, m, :], B[b, :, :], Y[b, m, :] */
-  KV za, zb, mult, zy;      /* i32 scalar, i32 splat, f32 splat, f32 splat */
+  KV za, zb, sa, sb, sy, zy; /* za: i32; zb: i32 splat (per-tensor); sa, sb, sy: f32; zy: f32 splat */
 } QmmCtx;
 
 static void qmm_body(KB *kb, void *ud, KV j, KV mask) {
   QmmCtx *q = ud;
-  KT it = kt(KE_I32, q->W);
+  const Node *n = q->c->n;
+  KT it = kt(KE_I32, q->W), ft = kt(KE_F32, q->W);
+  int izb = q->ql ? 5 : 3;
+  KV zb = q->zb;
+  if (q->zb_col) zb = kb_cast(kb, gen_load_vec(kb, n->in[izb]->dtype, kb_buf(kb, izb), j, q->W, mask), it, uns_of(n->in[izb]->dtype), false);
   KVar acc = kb_var(kb, it, kb_int(kb, it, 0));
   KV k = kb_for(kb, i64c(kb, 0), i64c(kb, q->K), 1);
   KV a = kb_load(kb, kt_s(kb_elem_of(q->at)), kb_gep(kb, kb_elem_of(q->at), q->a_row, k));
   a = kb_sub(kb, kb_cast(kb, a, kt_s(KE_I32), uns_of(q->at), false), q->za);
   KV bidx = kb_add(kb, kb_mul(kb, k, i64c(kb, q->N)), j);
   KV bv = gen_load_vec(kb, q->bt, q->b_mat, bidx, q->W, mask);
-  bv = kb_sub(kb, kb_cast(kb, bv, it, uns_of(q->bt), false), q->zb);
+  bv = kb_sub(kb, kb_cast(kb, bv, it, uns_of(q->bt), false), zb);
   kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_mul(kb, kb_splat(kb, a, q->W), bv)));
   kb_endfor(kb);
   KV r = kb_get(kb, acc);
-  if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult), q->zy, q->yt);
+  if (q->ql) {
+    KV sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
+    KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa, q->W), sb), kb_splat(kb, q->sy, q->W), false);
+    if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
+    r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), mult), q->zy, q->yt);
+  }
   gen_store_vec(kb, q->yt, q->y_row, j, r, mask);
 }
+
+static bool per_elem(const Node *n, int i) { return i < n->nin && n->in[i] && ir_value_numel(n->in[i]) > 1; }
 
 static int gen_matmul_q(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
   bool ql = n->op == OP_QLinearMatMul;
-  int ia = 0, ib = ql ? 3 : 1;
+  int ia = 0, ib = ql ? 3 : 1, izb = ql ? 5 : 3;
   Value *a = n->in[ia], *b = n->in[ib], *y = n->out[0];
+  if (ql && n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
   int64_t K = a->dims[a->rank - 1], M = a->rank > 1 ? a->dims[a->rank - 2] : 1;
   int64_t N = b->rank > 1 ? b->dims[b->rank - 1] : 1;
   int ra = a->rank > 2 ? a->rank - 2 : 0, rbb = b->rank > 2 ? b->rank - 2 : 0;
@@ -181,20 +193,20 @@ static int gen_matmul_q(GenCtx *c) {
     if (db >= 0) mb *= xb;
     batches *= bd[d];
   }
-  QmmCtx q = {.c = c, .ql = ql, .ia = ia, .ib = ib, .W = gen_lanes_cap(c, 4, 16), .at = a->dtype, .bt = b->dtype,
-              .yt = y->dtype, .K = K, .N = N};
+  QmmCtx q = {.c = c, .ql = ql, .zb_col = per_elem(n, izb), .sb_col = ql && per_elem(n, 4), .ia = ia, .ib = ib,
+              .W = gen_lanes_cap(c, 4, 16), .at = a->dtype, .bt = b->dtype, .yt = y->dtype, .K = K, .N = N};
   int64_t rows = batches * M;
   c->work = rows * N * K >= (1 << 16) && rows > 1 ? rows : 1;
-  q.za = zp_i32(kb, n, ql ? 2 : 2, i64c(kb, 0));
-  q.zb = kb_splat(kb, zp_i32(kb, n, ql ? 5 : 3, i64c(kb, 0)), q.W);
+  if (!q.zb_col) q.zb = kb_splat(kb, zp_i32(kb, n, izb, i64c(kb, 0)), q.W);
   if (ql) {
-    KV m = kb_div(kb, kb_mul(kb, scale_f32(kb, 1, i64c(kb, 0)), scale_f32(kb, 4, i64c(kb, 0))),
-                  scale_f32(kb, 6, i64c(kb, 0)), false);
-    q.mult = kb_splat(kb, m, q.W);
+    q.sb = q.sb_col ? NULL : scale_f32(kb, 4, i64c(kb, 0));
+    q.sy = scale_f32(kb, 6, i64c(kb, 0));
     q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
   }
   KV row = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, rows), 1);
   KV bi = kb_div(kb, row, i64c(kb, M), false), mi = kb_rem(kb, row, i64c(kb, M), false);
+  q.za = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
+  if (ql) q.sa = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
   KV offa = kb_mul(kb, mi, i64c(kb, K)), offb = i64c(kb, 0), rest = bi;
   for (int d = r - 1; d >= 0; d--) {
     KV id = kb_rem(kb, rest, i64c(kb, bd[d]), false);

@@ -14,7 +14,7 @@ static bool is_8bit(DType t) { return t == DT_INT8 || t == DT_UINT8; }
 static int numel1(Graph *g, const Node *n, int i, const char *what) {
   const Value *v = n->in[i];
   if (v && ir_value_numel(v) != 1)
-    return ir_node_error(g, n, "%s must be a scalar (per-tensor); per-row/column values are not supported", what);
+    return ir_node_error(g, n, "%s must be a scalar", what);
   return 0;
 }
 
@@ -105,9 +105,21 @@ static int same_type(Graph *g, const Node *n, int i, int j, const char *what) {
   return 0;
 }
 
+/* a quantization parameter of a matmul operand: one value, or one per row of A / column of B */
+static int per_rc(Graph *g, const Node *n, int i, const Value *op, bool rows, const char *what) {
+  const Value *v = i < n->nin ? n->in[i] : NULL;
+  if (!v) return 0;
+  int64_t len = rows ? (op->rank > 1 ? op->dims[op->rank - 2] : 1) : (op->rank > 1 ? op->dims[op->rank - 1] : 1);
+  if (ir_value_numel(v) != 1 && (v->rank != 1 || v->dims[0] != len))
+    return ir_node_error(g, n, "%s must be a scalar or 1-D with one entry per %s (%lld)", what, rows ? "row" : "column",
+                         (long long)len);
+  return 0;
+}
+
 static int matmul_integer(Graph *g, Node *n) {
   if (check_8bit(g, n, 0, "A") || check_8bit(g, n, 1, "B") || same_type(g, n, 0, 2, "a_zero_point") ||
-      same_type(g, n, 1, 3, "b_zero_point") || numel1(g, n, 2, "a_zero_point") || numel1(g, n, 3, "b_zero_point"))
+      same_type(g, n, 1, 3, "b_zero_point") || per_rc(g, n, 2, n->in[0], true, "a_zero_point") ||
+      per_rc(g, n, 3, n->in[1], false, "b_zero_point"))
     return -1;
   return matmul_shape(g, n, n->in[0], n->in[1], DT_INT32);
 }
@@ -119,8 +131,13 @@ static int qlinear_matmul(Graph *g, Node *n) {
   static const char *names[8] = {"a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale",
                                  "y_zero_point"};
   for (int i = 1; i < 8; i++)
-    if (i != 3 && (!n->in[i] || numel1(g, n, i, names[i])))
-      return n->in[i] ? -1 : ir_node_error(g, n, "input %s is required", names[i]);
+    if (!n->in[i]) return ir_node_error(g, n, "input %s is required", names[i]);
+  if (!dtype_is_float(n->in[1]->dtype) || n->in[4]->dtype != n->in[1]->dtype || n->in[6]->dtype != n->in[1]->dtype)
+    return ir_node_error(g, n, "scales must be float tensors of one dtype");
+  if (per_rc(g, n, 1, n->in[0], true, "a_scale") || per_rc(g, n, 2, n->in[0], true, "a_zero_point") ||
+      per_rc(g, n, 4, n->in[3], false, "b_scale") || per_rc(g, n, 5, n->in[3], false, "b_zero_point") ||
+      numel1(g, n, 6, "y_scale") || numel1(g, n, 7, "y_zero_point"))
+    return -1;
   return matmul_shape(g, n, n->in[0], n->in[3], n->in[7]->dtype);
 }
 

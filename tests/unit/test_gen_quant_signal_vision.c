@@ -203,6 +203,34 @@ Test(quant, matmul_integer_batch_broadcast_threads) {
   t_free(t);
 }
 
+Test(quant, qlinear_matmul_per_row_and_column) {
+  enum { M = 5, K = 23, N = 35 };
+  int8_t a[M * K], b[K * N], za[M], zb[N];
+  float sa[M], sb[N], sy = 0.9f;
+  int8_t zy = -4;
+  for (int i = 0; i < M * K; i++) a[i] = (int8_t)rnd();
+  for (int i = 0; i < K * N; i++) b[i] = (int8_t)rnd();
+  for (int i = 0; i < M; i++) za[i] = (int8_t)(rnd() % 21) - 10, sa[i] = frnd(0.01f, 0.05f);
+  for (int i = 0; i < N; i++) zb[i] = (int8_t)(rnd() % 21) - 10, sb[i] = frnd(0.01f, 0.05f);
+  int64_t da[2] = {M, K}, db[2] = {K, N}, dm = M, dn = N;
+  T *t = t_new();
+  Node *n = t_node(t, OP_QLinearMatMul, 8,
+                   (Value *[]){t_in(t, DT_INT8, 2, da, a), t_const(t, DT_FLOAT, 1, &dm, sa), t_const(t, DT_INT8, 1, &dm, za),
+                               t_in(t, DT_INT8, 2, db, b), t_const(t, DT_FLOAT, 1, &dn, sb), t_const(t, DT_INT8, 1, &dn, zb),
+                               t_const(t, DT_FLOAT, 0, NULL, &sy), t_const(t, DT_INT8, 0, NULL, &zy)},
+                   1);
+  t_run(t, 1);
+  const int8_t *y = t_out(t, n, 0);
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      int32_t s = 0;
+      for (int k = 0; k < K; k++) s += (a[i * K + k] - za[i]) * (b[k * N + j] - zb[j]);
+      float r = (float)s * (sa[i] * sb[j] / sy);
+      cr_assert_eq(y[i * N + j], (int8_t)sat(rintf(r) + zy, false), "(%d,%d)", i, j);
+    }
+  t_free(t);
+}
+
 Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   enum { NB = 2, CI = 4, H = 9, W = 11, CO = 6, G = 2, KH = 3, KW = 2 };
   static uint8_t x[NB * CI * H * W];
