@@ -475,3 +475,83 @@ Test(vision, nms_folds_with_constant_inputs) {
   for (int i = 0; i < 6; i++) cr_assert_eq(y[i], want[i], "entry %d", i);
   t_free(t);
 }
+
+/* ---- RoiAlign: ONNX Runtime's sampling (adaptive grid, corners clamped, outside points count 0) ---- */
+
+/* the sum of the four weighted corners (avg); *mx tracks the largest weighted corner (max) */
+static double ra_sample(const float *img, int H, int W, double y, double x, double *mx) {
+  if (y < -1 || y > H || x < -1 || x > W) {
+    *mx = fmax(*mx, 0);
+    return 0;
+  }
+  y = fmax(y, 0), x = fmax(x, 0);
+  int yl = (int)y, xl = (int)x, yh, xh;
+  if (yl >= H - 1) yh = yl = H - 1, y = yl;
+  else yh = yl + 1;
+  if (xl >= W - 1) xh = xl = W - 1, x = xl;
+  else xh = xl + 1;
+  double ly = y - yl, lx = x - xl, hy = 1 - ly, hx = 1 - lx;
+  double v[4] = {hy * hx * img[yl * W + xl], hy * lx * img[yl * W + xh], ly * hx * img[yh * W + xl], ly * lx * img[yh * W + xh]};
+  for (int k = 0; k < 4; k++) *mx = fmax(*mx, v[k]);
+  return v[0] + v[1] + v[2] + v[3];
+}
+
+Test(vision, roialign_avg_and_max_adaptive_grid) {
+  enum { NB = 2, C = 19, H = 6, W = 7, R = 3, OH = 2, OW = 3 };
+  static float x[NB * C * H * W];
+  float rois[R * 4] = {0.5f, 1.0f, 5.5f, 4.0f, -2.0f, -1.0f, 8.0f, 9.0f, 2.0f, 2.0f, 2.5f, 2.2f};
+  int64_t bidx[R] = {1, 0, 1};
+  for (int i = 0; i < NB * C * H * W; i++) x[i] = frnd(0, 1);
+  int64_t dx[4] = {NB, C, H, W}, dr[2] = {R, 4}, dbi = R;
+  T *t = t_new();
+  Value *xv = t_in(t, DT_FLOAT, 4, dx, x), *rv = t_in(t, DT_FLOAT, 2, dr, rois), *bv = t_in(t, DT_INT64, 1, &dbi, bidx);
+  Node *ns[2];
+  for (int k = 0; k < 2; k++) {
+    ns[k] = t_node(t, OP_RoiAlign, 3, (Value *[]){xv, rv, bv}, 1);
+    tu_attr_int(t->g, ns[k], "output_height", OH);
+    tu_attr_int(t->g, ns[k], "output_width", OW);
+    tu_attr_float(t->g, ns[k], "spatial_scale", 0.75f);
+    tu_attr_str(t->g, ns[k], "mode", k ? "max" : "avg");
+  }
+  t_run(t, 1);
+  for (int k = 0; k < 2; k++) {
+    const float *y = t_out(t, ns[k], 0);
+    for (int r = 0; r < R; r++) {
+      double x1 = rois[r * 4] * 0.75 - 0.5, y1 = rois[r * 4 + 1] * 0.75 - 0.5;
+      double rw = rois[r * 4 + 2] * 0.75 - 0.5 - x1, rh = rois[r * 4 + 3] * 0.75 - 0.5 - y1;
+      double bw = rw / OW, bh = rh / OH;
+      int gw = (int)ceil(bw), gh = (int)ceil(bh), cnt = gw * gh > 1 ? gw * gh : 1;
+      for (int c = 0; c < C; c++)
+        for (int ph = 0; ph < OH; ph++)
+          for (int pw = 0; pw < OW; pw++) {
+            const float *img = x + (bidx[r] * C + c) * H * W;
+            double s = 0, mx = -INFINITY;
+            for (int iy = 0; iy < gh; iy++)
+              for (int ix = 0; ix < gw; ix++)
+                s += ra_sample(img, H, W, y1 + ph * bh + (iy + 0.5) * bh / gh, x1 + pw * bw + (ix + 0.5) * bw / gw, &mx);
+            double ref = k ? (isinf(mx) ? 0 : mx) : s / cnt;
+            cr_assert_float_eq(y[((r * C + c) * OH + ph) * OW + pw], ref, 1e-5, "%s roi %d c %d (%d,%d)", k ? "max" : "avg", r,
+                               c, ph, pw);
+          }
+    }
+  }
+  t_free(t);
+}
+
+Test(vision, roialign_batch_index_out_of_range_is_a_status) {
+  float x[1 * 1 * 2 * 2] = {1, 2, 3, 4}, rois[4] = {0, 0, 1, 1};
+  int64_t bidx[1] = {1}, dx[4] = {1, 1, 2, 2}, dr[2] = {1, 4}, dbi = 1;
+  T *t = t_new();
+  Node *n = t_node(t, OP_RoiAlign, 3,
+                   (Value *[]){t_in(t, DT_FLOAT, 4, dx, x), t_in(t, DT_FLOAT, 2, dr, rois), t_in(t, DT_INT64, 1, &dbi, bidx)}, 1);
+  cr_assert_eq(ir_infer_node(t->g, n), 0, "%s", ir_last_error(t->g));
+  tu_output(t->g, n->out[0]);
+  float y[1];
+  void *outs[1] = {y};
+  char err[256];
+  BeModel *m = be_jit(t->g, NULL, err, sizeof err);
+  cr_assert_not_null(m, "%s", err);
+  cr_assert_eq(be_run(m, t->in, outs, err, sizeof err), 3 /* ONNXC_ERR_INDEX */);
+  be_free(m);
+  t_free(t);
+}
