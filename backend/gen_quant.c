@@ -132,14 +132,18 @@ static KV zp_i32(KB *kb, const Node *n, int i, KV idx) {
 
 static KV scale_f32(KB *kb, int i, KV idx) { return kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, kb_buf(kb, i), idx)); }
 
+#define QMM_MR 4 /* rows of A per block: they share every B vector load */
+
 typedef struct QmmCtx {
   GenCtx *c;
   bool ql, zb_col, sb_col;  /* b's zero point / scale per column */
   int ia, ib, W;
   DType at, bt, yt;
   int64_t K, N;
-  KV a_row, b_mat, y_row;   /* A[b, m, :], B[b, :, :], Y[b, m, :] */
-  KV za, zb, sa, sb, sy, zy; /* za: i32; zb: i32 splat (per-tensor); sa, sb, sy: f32; zy: f32 splat */
+  KV nrows;                 /* rows in this block (the last block of a batch may be short) */
+  KV a_row[QMM_MR], y_row[QMM_MR], za[QMM_MR], sa[QMM_MR]; /* per row: A[b, m, :], Y[b, m, :], i32, f32 */
+  KV b_mat;                 /* B[b, :, :] */
+  KV zb, sb, sy, zy;        /* zb: i32 splat (per-tensor); sb, sy: f32; zy: f32 splat */
 } QmmCtx;
 
 static void qmm_body(KB *kb, void *ud, KV j, KV mask) {
@@ -149,27 +153,35 @@ static void qmm_body(KB *kb, void *ud, KV j, KV mask) {
   int izb = q->ql ? 5 : 3;
   KV zb = q->zb;
   if (q->zb_col) zb = kb_cast(kb, gen_load_vec(kb, n->in[izb]->dtype, kb_buf(kb, izb), j, q->W, mask), it, uns_of(n->in[izb]->dtype), false);
-  KVar acc = kb_var(kb, it, kb_int(kb, it, 0));
+  KVar acc[QMM_MR];
+  for (int r = 0; r < QMM_MR; r++) acc[r] = kb_var(kb, it, kb_int(kb, it, 0));
   KV k = kb_for(kb, i64c(kb, 0), i64c(kb, q->K), 1);
-  KV a = kb_load(kb, kt_s(kb_elem_of(q->at)), kb_gep(kb, kb_elem_of(q->at), q->a_row, k));
-  a = kb_sub(kb, kb_cast(kb, a, kt_s(KE_I32), uns_of(q->at), false), q->za);
-  KV bidx = kb_add(kb, kb_mul(kb, k, i64c(kb, q->N)), j);
-  KV bv = gen_load_vec(kb, q->bt, q->b_mat, bidx, q->W, mask);
+  KV bv = gen_load_vec(kb, q->bt, q->b_mat, kb_add(kb, kb_mul(kb, k, i64c(kb, q->N)), j), q->W, mask);
   bv = kb_sub(kb, kb_cast(kb, bv, it, uns_of(q->bt), false), zb);
-  kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_mul(kb, kb_splat(kb, a, q->W), bv)));
-  kb_endfor(kb);
-  KV r = kb_get(kb, acc);
-  if (q->ql) {
-    KV sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
-    KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa, q->W), sb), kb_splat(kb, q->sy, q->W), false);
-    if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
-    r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), mult), q->zy, q->yt);
+  for (int r = 0; r < QMM_MR; r++) {
+    KV a = kb_load(kb, kt_s(kb_elem_of(q->at)), kb_gep(kb, kb_elem_of(q->at), q->a_row[r], k));
+    a = kb_sub(kb, kb_cast(kb, a, kt_s(KE_I32), uns_of(q->at), false), q->za[r]);
+    kb_set(kb, acc[r], kb_add(kb, kb_get(kb, acc[r]), kb_mul(kb, kb_splat(kb, a, q->W), bv)));
   }
-  gen_store_vec(kb, q->yt, q->y_row, j, r, mask);
+  kb_endfor(kb);
+  KV sb = NULL;
+  if (q->ql) sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
+  for (int r = 0; r < QMM_MR; r++) {
+    if (r) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, r), q->nrows, false));
+    KV v = kb_get(kb, acc[r]);
+    if (q->ql) {
+      KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa[r], q->W), sb), kb_splat(kb, q->sy, q->W), false);
+      if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
+      v = requant(kb, kb_mul(kb, to_f32(kb, v, DT_INT32), mult), q->zy, q->yt);
+    }
+    gen_store_vec(kb, q->yt, q->y_row[r], j, v, mask);
+    if (r) kb_endif(kb);
+  }
 }
 
 static bool per_elem(const Node *n, int i) { return i < n->nin && n->in[i] && ir_value_numel(n->in[i]) > 1; }
 
+/* Y[b] = (A[b] - za)(B[b] - zb), in blocks of QMM_MR rows × a vector of columns */
 static int gen_matmul_q(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
@@ -195,28 +207,34 @@ static int gen_matmul_q(GenCtx *c) {
   }
   QmmCtx q = {.c = c, .ql = ql, .zb_col = per_elem(n, izb), .sb_col = ql && per_elem(n, 4), .ia = ia, .ib = ib,
               .W = gen_lanes_cap(c, 4, 16), .at = a->dtype, .bt = b->dtype, .yt = y->dtype, .K = K, .N = N};
-  int64_t rows = batches * M;
-  c->work = rows * N * K >= (1 << 16) && rows > 1 ? rows : 1;
+  int64_t nblk = (M + QMM_MR - 1) / QMM_MR, units = batches * nblk;
+  c->work = batches * M * N * K >= (1 << 16) && units > 1 ? units : 1;
   if (!q.zb_col) q.zb = kb_splat(kb, zp_i32(kb, n, izb, i64c(kb, 0)), q.W);
   if (ql) {
     q.sb = q.sb_col ? NULL : scale_f32(kb, 4, i64c(kb, 0));
     q.sy = scale_f32(kb, 6, i64c(kb, 0));
     q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
   }
-  KV row = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, rows), 1);
-  KV bi = kb_div(kb, row, i64c(kb, M), false), mi = kb_rem(kb, row, i64c(kb, M), false);
-  q.za = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
-  if (ql) q.sa = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
-  KV offa = kb_mul(kb, mi, i64c(kb, K)), offb = i64c(kb, 0), rest = bi;
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, units), 1);
+  KV bi = kb_div(kb, u, i64c(kb, nblk), false);
+  KV m0 = kb_mul(kb, kb_rem(kb, u, i64c(kb, nblk), false), i64c(kb, QMM_MR));
+  q.nrows = kb_min(kb, i64c(kb, QMM_MR), kb_sub(kb, i64c(kb, M), m0), false);
+  KV offa = i64c(kb, 0), offb = i64c(kb, 0), rest = bi;
   for (int d = r - 1; d >= 0; d--) {
     KV id = kb_rem(kb, rest, i64c(kb, bd[d]), false);
     rest = kb_div(kb, rest, i64c(kb, bd[d]), false);
     offa = kb_add(kb, offa, kb_mul(kb, id, i64c(kb, sa[d])));
     offb = kb_add(kb, offb, kb_mul(kb, id, i64c(kb, sb[d])));
   }
-  q.a_row = kb_gep(kb, kb_elem_of(a->dtype), kb_buf(kb, ia), offa);
+  for (int k = 0; k < QMM_MR; k++) {
+    /* rows past the end of a short block repeat the block's last row; their results are not stored */
+    KV mi = kb_min(kb, kb_add(kb, m0, i64c(kb, k)), i64c(kb, M - 1), false);
+    q.a_row[k] = kb_gep(kb, kb_elem_of(a->dtype), kb_buf(kb, ia), kb_add(kb, offa, kb_mul(kb, mi, i64c(kb, K))));
+    q.y_row[k] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, kb_add(kb, kb_mul(kb, bi, i64c(kb, M)), mi), i64c(kb, N)));
+    q.za[k] = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
+    if (ql) q.sa[k] = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
+  }
   q.b_mat = kb_gep(kb, kb_elem_of(b->dtype), kb_buf(kb, ib), offb);
-  q.y_row = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, row, i64c(kb, N)));
   gen_vec_loop(kb, i64c(kb, 0), i64c(kb, N), q.W, qmm_body, &q);
   kb_endfor(kb);
   return 0;
