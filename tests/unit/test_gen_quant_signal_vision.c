@@ -340,6 +340,7 @@ Test(signal, dft_non_power_of_two_lengths) {
   dft_case(4, 30, 1, 45, false, false); /* zero padded */
   dft_case(3, 50, 2, 21, false, false); /* truncated */
   dft_case(64, 243, 2, 243, true, false); /* 3^5, parallel over lines */
+  dft_case(2, 1031, 2, 1031, false, false); /* prime; 1031² twiddles: the gathered-table path */
 }
 
 Test(signal, stft_complex_signal_with_window) {
