@@ -242,47 +242,72 @@ static int gen_matmul_q(GenCtx *c) {
 
 /* ---- integer convolution (1-D / 2-D) ---- */
 
+#define QCV_OB 4 /* output channels per block: they share every input vector */
+
 typedef struct QcvCtx {
   bool ql;
   int W;
   DType xt, wt, yt;
   int64_t C, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, oh_n, ow_n;
-  KV x_img, w_oc, y_plane, oh; /* x at (b, first channel of the group); w at oc; y at (b, oc); row */
-  KV zx, zw, bias, mult, zy;   /* i32 splat, i32 splat, i32 scalar, f32 splat, f32 splat */
+  KV x_img, oh, nout;                          /* x at (b, first channel of the group); row; channels in block */
+  KV w_oc[QCV_OB], y_plane[QCV_OB], zw[QCV_OB]; /* per channel: w at oc; y at (b, oc); i32 zero point */
+  KV bias[QCV_OB], mult[QCV_OB];               /* i32 scalar; f32 splat */
+  KV zx, zy;                                   /* i32 splat; f32 splat */
 } QcvCtx;
+
+/* input columns iw = ow·sw - pw + kw·dw of row xrow for the strip at j, minus x's zero point;
+ * 0 where they fall in the padding */
+static KV qcv_cols(KB *kb, const QcvCtx *q, KV xrow, KV j, KV valid, int64_t kw) {
+  KT it = kt(KE_I32, q->W), lt = kt(KE_I64, q->W);
+  KV ow = kb_add(kb, kb_splat(kb, j, q->W), kb_iota(kb, lt));
+  KV iw = kb_add(kb, kb_mul(kb, ow, kb_int(kb, lt, q->sw)), kb_int(kb, lt, kw * q->dw - q->pw));
+  KV in = kb_and(kb, valid, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, lt, 0), false),
+                                   kb_cmp(kb, KC_LT, iw, kb_int(kb, lt, q->Wd), false)));
+  KT xt = kt(kb_elem_of(q->xt), q->W);
+  KV xv;
+  if (q->sw == 1) /* contiguous: a masked load (lanes in the padding are not touched) */
+    xv = kb_load_masked(kb, xt, kb_gep(kb, xt.e, xrow, kb_add(kb, j, i64c(kb, kw * q->dw - q->pw))), in, NULL);
+  else
+    xv = kb_gather(kb, xt, xrow, iw, in);
+  xv = kb_sub(kb, kb_cast(kb, xv, it, uns_of(q->xt), false), q->zx);
+  return kb_select(kb, in, xv, kb_int(kb, it, 0));
+}
 
 static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
   QcvCtx *q = ud;
   KT it = kt(KE_I32, q->W), lt = kt(KE_I64, q->W);
   KV valid = mask ? mask : kb_cmp(kb, KC_GE, kb_iota(kb, lt), kb_int(kb, lt, 0), false);
-  KVar acc = kb_var(kb, it, kb_int(kb, it, 0));
-  KV ow = kb_add(kb, kb_splat(kb, j, q->W), kb_iota(kb, lt));
-  KV iw0 = kb_sub(kb, kb_mul(kb, ow, kb_int(kb, lt, q->sw)), kb_int(kb, lt, q->pw));
+  KVar acc[QCV_OB];
+  for (int o = 0; o < QCV_OB; o++) acc[o] = kb_var(kb, it, kb_int(kb, it, 0));
   KV ic = kb_for(kb, i64c(kb, 0), i64c(kb, q->C), 1);
   KV kh = kb_for(kb, i64c(kb, 0), i64c(kb, q->kh), 1);
   KV ih = kb_add(kb, kb_sub(kb, kb_mul(kb, q->oh, i64c(kb, q->sh)), i64c(kb, q->ph)), kb_mul(kb, kh, i64c(kb, q->dh)));
   kb_if(kb, kb_and(kb, kb_cmp(kb, KC_GE, ih, i64c(kb, 0), false), kb_cmp(kb, KC_LT, ih, i64c(kb, q->H), false)));
   KV xrow = kb_gep(kb, kb_elem_of(q->xt), q->x_img, kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->H)), ih), i64c(kb, q->Wd)));
-  KV wrow = kb_gep(kb, kb_elem_of(q->wt), q->w_oc, kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->kh)), kh), i64c(kb, q->kw)));
+  KV woff = kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->kh)), kh), i64c(kb, q->kw));
   for (int64_t kw = 0; kw < q->kw; kw++) {
-    KV iw = kb_add(kb, iw0, kb_int(kb, lt, kw * q->dw));
-    KV in = kb_and(kb, valid, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, lt, 0), false),
-                                     kb_cmp(kb, KC_LT, iw, kb_int(kb, lt, q->Wd), false)));
-    KV xv = kb_gather(kb, kt(kb_elem_of(q->xt), q->W), xrow, iw, in);
-    xv = kb_sub(kb, kb_cast(kb, xv, it, uns_of(q->xt), false), q->zx);
-    xv = kb_select(kb, in, xv, kb_int(kb, it, 0)); /* padding contributes x_zero_point - x_zero_point */
-    KV wv = kb_load(kb, kt_s(kb_elem_of(q->wt)), kb_gep(kb, kb_elem_of(q->wt), wrow, i64c(kb, kw)));
-    wv = kb_sub(kb, kb_splat(kb, kb_cast(kb, wv, kt_s(KE_I32), uns_of(q->wt), false), q->W), q->zw);
-    kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_mul(kb, xv, wv)));
+    KV xv = qcv_cols(kb, q, xrow, j, valid, kw);
+    for (int o = 0; o < QCV_OB; o++) {
+      KV wp = kb_gep(kb, kb_elem_of(q->wt), q->w_oc[o], kb_add(kb, woff, i64c(kb, kw)));
+      KV wv = kb_cast(kb, kb_load(kb, kt_s(kb_elem_of(q->wt)), wp), kt_s(KE_I32), uns_of(q->wt), false);
+      wv = kb_splat(kb, kb_sub(kb, wv, q->zw[o]), q->W);
+      kb_set(kb, acc[o], kb_add(kb, kb_get(kb, acc[o]), kb_mul(kb, xv, wv)));
+    }
   }
   kb_endif(kb);
   kb_endfor(kb);
   kb_endfor(kb);
-  KV r = kb_add(kb, kb_get(kb, acc), kb_splat(kb, q->bias, q->W));
-  if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult), q->zy, q->yt);
-  gen_store_vec(kb, q->yt, q->y_plane, kb_add(kb, kb_mul(kb, q->oh, i64c(kb, q->ow_n)), j), r, mask);
+  KV at = kb_add(kb, kb_mul(kb, q->oh, i64c(kb, q->ow_n)), j);
+  for (int o = 0; o < QCV_OB; o++) {
+    if (o) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, o), q->nout, false));
+    KV r = kb_add(kb, kb_get(kb, acc[o]), kb_splat(kb, q->bias[o], q->W));
+    if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt);
+    gen_store_vec(kb, q->yt, q->y_plane[o], at, r, mask);
+    if (o) kb_endif(kb);
+  }
 }
 
+/* 1-D / 2-D integer convolution: units of (image, block of QCV_OB output channels of one group) */
 static int gen_conv_q(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
@@ -291,35 +316,43 @@ static int gen_conv_q(GenCtx *c) {
   Value *x = n->in[0], *w = n->in[iw_], *y = n->out[0];
   int nsp = x->rank - 2;
   if (nsp > 2) return ir_node_error(c->g, n, "only 1-D and 2-D convolutions are supported");
+  if (ql && n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
   IrWindow win;
   if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
-  int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0];
+  int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0], Mg = M / group;
   bool two = nsp == 2;
   QcvCtx q = {.ql = ql, .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
               .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp], .kh = two ? w->dims[2] : 1,
               .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
               .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
               .pw = win.pad_begin[nsp - 1], .oh_n = two ? win.out[0] : 1, .ow_n = win.out[nsp - 1]};
-  int64_t planes = B * M;
-  c->work = planes > 1 && planes * q.oh_n * q.ow_n * Cg * q.kh * q.kw >= (1 << 16) ? planes : 1;
-  KV p = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, planes), 1);
-  KV b = kb_div(kb, p, i64c(kb, M), false), oc = kb_rem(kb, p, i64c(kb, M), false);
-  KV gi = kb_div(kb, oc, i64c(kb, M / group), false);
+  int64_t bpg = (Mg + QCV_OB - 1) / QCV_OB, units = B * group * bpg;
+  c->work = units > 1 && B * M * q.oh_n * q.ow_n * Cg * q.kh * q.kw >= (1 << 16) ? units : 1;
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, units), 1);
+  KV b = kb_div(kb, u, i64c(kb, group * bpg), false), rest = kb_rem(kb, u, i64c(kb, group * bpg), false);
+  KV gi = kb_div(kb, rest, i64c(kb, bpg), false);
+  KV oc0 = kb_add(kb, kb_mul(kb, gi, i64c(kb, Mg)), kb_mul(kb, kb_rem(kb, rest, i64c(kb, bpg), false), i64c(kb, QCV_OB)));
+  KV oc_end = kb_mul(kb, kb_add(kb, gi, i64c(kb, 1)), i64c(kb, Mg));
+  q.nout = kb_min(kb, i64c(kb, QCV_OB), kb_sub(kb, oc_end, oc0), false);
   KV xoff = kb_mul(kb, kb_add(kb, kb_mul(kb, b, i64c(kb, x->dims[1])), kb_mul(kb, gi, i64c(kb, Cg))), i64c(kb, q.H * q.Wd));
   q.x_img = kb_gep(kb, kb_elem_of(x->dtype), kb_buf(kb, 0), xoff);
-  q.w_oc = kb_gep(kb, kb_elem_of(w->dtype), kb_buf(kb, iw_), kb_mul(kb, oc, i64c(kb, Cg * q.kh * q.kw)));
-  q.y_plane = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, p, i64c(kb, q.oh_n * q.ow_n)));
   q.zx = kb_splat(kb, zp_i32(kb, n, 2, i64c(kb, 0)), q.W);
-  bool zw_per = izw < n->nin && n->in[izw] && ir_value_numel(n->in[izw]) > 1;
-  q.zw = kb_splat(kb, zp_i32(kb, n, izw, zw_per ? oc : i64c(kb, 0)), q.W);
-  q.bias = kb_i32(kb, 0);
-  if (ql) {
-    if (n->nin > 8 && n->in[8]) q.bias = kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, kb_buf(kb, 8), oc));
-    KV ws = scale_f32(kb, 4, ir_value_numel(n->in[4]) > 1 ? oc : i64c(kb, 0));
-    KV m = kb_div(kb, kb_mul(kb, scale_f32(kb, 1, i64c(kb, 0)), ws), scale_f32(kb, 6, i64c(kb, 0)), false);
-    q.mult = kb_splat(kb, m, q.W);
-    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  bool zw_per = per_elem(n, izw);
+  KV ys = ql ? scale_f32(kb, 6, i64c(kb, 0)) : NULL, xs = ql ? scale_f32(kb, 1, i64c(kb, 0)) : NULL;
+  for (int o = 0; o < QCV_OB; o++) {
+    /* channels past the end of a short block repeat its last channel; their results are not stored */
+    KV oc = kb_min(kb, kb_add(kb, oc0, i64c(kb, o)), kb_sub(kb, oc_end, i64c(kb, 1)), false);
+    q.w_oc[o] = kb_gep(kb, kb_elem_of(w->dtype), kb_buf(kb, iw_), kb_mul(kb, oc, i64c(kb, Cg * q.kh * q.kw)));
+    q.y_plane[o] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin),
+                          kb_mul(kb, kb_add(kb, kb_mul(kb, b, i64c(kb, M)), oc), i64c(kb, q.oh_n * q.ow_n)));
+    q.zw[o] = zp_i32(kb, n, izw, zw_per ? oc : i64c(kb, 0));
+    q.bias[o] = ql && n->nin > 8 && n->in[8] ? kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, kb_buf(kb, 8), oc)) : kb_i32(kb, 0);
+    if (ql) {
+      KV ws = scale_f32(kb, 4, per_elem(n, 4) ? oc : i64c(kb, 0));
+      q.mult[o] = kb_splat(kb, kb_div(kb, kb_mul(kb, xs, ws), ys, false), q.W);
+    }
   }
+  if (ql) q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
   q.oh = kb_for(kb, i64c(kb, 0), i64c(kb, q.oh_n), 1);
   gen_vec_loop(kb, i64c(kb, 0), i64c(kb, q.ow_n), q.W, qcv_body, &q);
   kb_endfor(kb);

@@ -556,3 +556,34 @@ Test(vision, roialign_batch_index_out_of_range_is_a_status) {
   be_free(m);
   t_free(t);
 }
+
+Test(quant, convinteger_1d_strided_gather_path) {
+  enum { CI = 3, L = 41, CO = 9, KW = 4, S = 3, P = 2 };
+  int8_t x[CI * L], w[CO * CI * KW];
+  for (int i = 0; i < CI * L; i++) x[i] = (int8_t)rnd();
+  for (int i = 0; i < CO * CI * KW; i++) w[i] = (int8_t)rnd();
+  int8_t xz = 5, wz = -3;
+  int64_t dx[3] = {1, CI, L}, dw[3] = {CO, CI, KW}, pads[2] = {P, P}, strides[1] = {S};
+  T *t = t_new();
+  Node *n = t_node(t, OP_ConvInteger, 4,
+                   (Value *[]){t_in(t, DT_INT8, 3, dx, x), t_in(t, DT_INT8, 3, dw, w), t_const(t, DT_INT8, 0, NULL, &xz),
+                               t_const(t, DT_INT8, 0, NULL, &wz)},
+                   1);
+  tu_attr_ints(t->g, n, "pads", 2, pads);
+  tu_attr_ints(t->g, n, "strides", 1, strides);
+  t_run(t, 1);
+  int OL = (L + 2 * P - KW) / S + 1;
+  cr_assert_eq(n->out[0]->dims[2], OL);
+  const int32_t *y = t_out(t, n, 0);
+  for (int o = 0; o < CO; o++)
+    for (int i = 0; i < OL; i++) {
+      int32_t s = 0;
+      for (int c = 0; c < CI; c++)
+        for (int k = 0; k < KW; k++) {
+          int p = i * S - P + k;
+          if (p >= 0 && p < L) s += (x[c * L + p] - xz) * (w[(o * CI + c) * KW + k] - wz);
+        }
+      cr_assert_eq(y[o * OL + i], s, "(%d,%d)", o, i);
+    }
+  t_free(t);
+}
