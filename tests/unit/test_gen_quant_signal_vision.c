@@ -587,3 +587,43 @@ Test(quant, convinteger_1d_strided_gather_path) {
     }
   t_free(t);
 }
+
+/* ---- bad input: clear errors naming the node, never a crash ---- */
+
+static void expect_error(Graph *g, Node *n, const char *want) {
+  cr_assert_neq(ir_infer_node(g, n), 0, "expected an error containing '%s'", want);
+  cr_assert(strstr(ir_last_error(g), want), "got: %s", ir_last_error(g));
+  cr_assert(strstr(ir_last_error(g), ir_ops[n->op].name), "the error names the op: %s", ir_last_error(g));
+}
+
+Test(shape, bad_inputs_are_reported) {
+  int64_t d1[1] = {8}, d3[3] = {1, 8, 3}, d4[4] = {1, 2, 3, 4}, d5[5] = {1, 2, 3, 4, 5}, s3 = 3, big = -1;
+  Graph *g;
+#define FRESH() (g = ir_graph_new(), g->opset = 17)
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_DFT, 1, (Value *[]){tu_input(g, "x", DT_FLOAT, 1, d1)}, 1), "trailing dim");
+  ir_graph_free(g);
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_DFT, 1, (Value *[]){tu_input(g, "x", DT_FLOAT, 3, d3)}, 1), "trailing dim of 1");
+  ir_graph_free(g);
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_HannWindow, 1, (Value *[]){tu_input(g, "n", DT_INT64, 0, NULL)}, 1), "constant");
+  ir_graph_free(g);
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_HannWindow, 1, (Value *[]){tu_const_i64(g, 0, NULL, &big)}, 1), "window size");
+  ir_graph_free(g);
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_GridSample, 2, (Value *[]){tu_input(g, "x", DT_FLOAT, 5, d5), tu_input(g, "g", DT_FLOAT, 5, d5)}, 1),
+               "2-D sampling only");
+  ir_graph_free(g);
+  FRESH();
+  Node *q = tu_node_n(g, OP_QuantizeLinear, 2,
+                      (Value *[]){tu_input(g, "x", DT_FLOAT, 4, d4), tu_const(g, DT_FLOAT, 1, &s3, (double[]){1, 2, 3})}, 1);
+  expect_error(g, q, "scale has 3 entries");
+  ir_graph_free(g);
+  FRESH();
+  expect_error(g, tu_node_n(g, OP_MatMulInteger, 2, (Value *[]){tu_input(g, "a", DT_FLOAT, 4, d4), tu_input(g, "b", DT_INT8, 4, d4)}, 1),
+               "int8 or uint8");
+  ir_graph_free(g);
+#undef FRESH
+}
