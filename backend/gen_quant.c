@@ -240,6 +240,140 @@ static int gen_matmul_q(GenCtx *c) {
   return 0;
 }
 
+/* ---- u8 × s8 matmul with a constant B: byte dot products over B packed in groups of 4 k ----
+ * Σ(a - za)(b - zb) = Σab - zb·Σa - za·Σb + K·za·zb: Σab by kb_dot4_u8s8 (vpdpbusd with VNNI) on
+ * B packed as [N/W][K/4][W][4] bytes (zero padded), Σb per column at compile time, Σa per row. */
+
+typedef struct QpkCtx {
+  const Node *n;
+  bool ql, zb_col, sb_col;
+  int W;
+  DType yt;
+  int64_t K, G, N;            /* G = ceil(K/4) */
+  KV nrows, bp, colsum;
+  KV a_row[QMM_MR], y_row[QMM_MR], za[QMM_MR], sa[QMM_MR], rowsum[QMM_MR];
+  KV zb, sb, sy, zy;
+} QpkCtx;
+
+/* 4 bytes of an A row at group g as i8 × 4W (splat); the last group is masked when K % 4 != 0 */
+static KV qpk_a4(KB *kb, const QpkCtx *q, KV row, KV g, bool tail) {
+  KV p = kb_gep(kb, KE_I8, row, kb_mul(kb, g, i64c(kb, 4)));
+  KV v;
+  if (tail) {
+    KV m = kb_tail_mask(kb, 4, i64c(kb, q->K % 4));
+    v = kb_bitcast(kb, kb_load_masked(kb, kt(KE_I8, 4), p, m, NULL), kt_s(KE_I32));
+  } else
+    v = kb_load(kb, kt_s(KE_I32), p);
+  return kb_bitcast(kb, kb_splat(kb, v, q->W), kt(KE_I8, 4 * q->W));
+}
+
+static void qpk_groups(KB *kb, QpkCtx *q, KVar *acc, KV jb, bool tail) {
+  KV g = tail ? i64c(kb, q->K / 4) : kb_for(kb, i64c(kb, 0), i64c(kb, q->K / 4), 1);
+  KV bv = kb_load(kb, kt(KE_I8, 4 * q->W),
+                  kb_gep(kb, KE_I8, q->bp, kb_mul(kb, kb_add(kb, kb_mul(kb, jb, i64c(kb, q->G)), g), i64c(kb, 4 * q->W))));
+  for (int r = 0; r < QMM_MR; r++) kb_set(kb, acc[r], kb_dot4_u8s8(kb, kb_get(kb, acc[r]), qpk_a4(kb, q, q->a_row[r], g, tail), bv));
+  if (!tail) kb_endfor(kb);
+}
+
+static void qpk_body(KB *kb, void *ud, KV j, KV mask) {
+  QpkCtx *q = ud;
+  KT it = kt(KE_I32, q->W), ft = kt(KE_F32, q->W);
+  int izb = q->ql ? 5 : 3;
+  KV jb = kb_div(kb, j, i64c(kb, q->W), false);
+  KVar acc[QMM_MR];
+  for (int r = 0; r < QMM_MR; r++) acc[r] = kb_var(kb, it, kb_int(kb, it, 0));
+  qpk_groups(kb, q, acc, jb, false);
+  if (q->K % 4) qpk_groups(kb, q, acc, jb, true);
+  KV zb = q->zb;
+  if (q->zb_col) zb = kb_cast(kb, gen_load_vec(kb, q->n->in[izb]->dtype, kb_buf(kb, izb), j, q->W, mask), it, false, false);
+  KV cs = gen_vload(kb, it, kb_gep(kb, KE_I32, q->colsum, j), mask);
+  KV sb = NULL;
+  if (q->ql) sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
+  for (int r = 0; r < QMM_MR; r++) {
+    if (r) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, r), q->nrows, false));
+    KV za = kb_splat(kb, q->za[r], q->W);
+    KV v = kb_sub(kb, kb_get(kb, acc[r]), kb_mul(kb, zb, kb_splat(kb, q->rowsum[r], q->W)));
+    v = kb_add(kb, kb_sub(kb, v, kb_mul(kb, za, cs)), kb_mul(kb, kb_mul(kb, za, zb), kb_int(kb, it, q->K)));
+    if (q->ql) {
+      KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa[r], q->W), sb), kb_splat(kb, q->sy, q->W), false);
+      if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
+      v = requant(kb, kb_mul(kb, to_f32(kb, v, DT_INT32), mult), q->zy, q->yt);
+    }
+    gen_store_vec(kb, q->yt, q->y_row[r], j, v, mask);
+    if (r) kb_endif(kb);
+  }
+}
+
+/* Σ of an A row's bytes (u8) as i32 */
+static KV qpk_rowsum(KB *kb, const QpkCtx *q, KV row) {
+  KT bt = kt(KE_I8, 4 * q->W), it = kt(KE_I32, q->W);
+  KVar s = kb_var(kb, it, kb_int(kb, it, 0));
+  KV ones = kb_int(kb, bt, 1);
+  KV g = kb_for(kb, i64c(kb, 0), i64c(kb, q->K / 4), 1);
+  kb_set(kb, s, kb_dot4_u8s8(kb, kb_get(kb, s), qpk_a4(kb, q, row, g, false), ones));
+  kb_endfor(kb);
+  if (q->K % 4) kb_set(kb, s, kb_dot4_u8s8(kb, kb_get(kb, s), qpk_a4(kb, q, row, i64c(kb, q->K / 4), true), ones));
+  return kb_extract(kb, kb_get(kb, s), 0); /* every lane holds the sum */
+}
+
+static bool qpk_applies(const GenCtx *c) {
+  const Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  const Value *a = n->in[0], *b = n->in[ql ? 3 : 1];
+  return a->dtype == DT_UINT8 && b->dtype == DT_INT8 && b->kind == VK_CONST && b->data && b->rank == 2 &&
+         b->dims[0] >= 4 && (!ql || n->in[1]->dtype == DT_FLOAT);
+}
+
+static int gen_matmul_q_packed(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  int ib = ql ? 3 : 1, izb = ql ? 5 : 3;
+  Value *a = n->in[0], *b = n->in[ib], *y = n->out[0];
+  int64_t K = b->dims[0], N = b->dims[1], M = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+  int64_t rows = ir_value_numel(a) / K; /* B is shared: A's batch dims and M are one row range */
+  /* narrow B: 8 columns per vector (kb_dot4_u8s8's widening form) rather than mostly empty 16 */
+  QpkCtx q = {.n = n, .ql = ql, .zb_col = per_elem(n, izb), .sb_col = ql && per_elem(n, 4), .W = gen_lanes_cap(c, 4, N <= 8 ? 8 : 16),
+              .yt = y->dtype, .K = K, .G = (K + 3) / 4, .N = N};
+  int64_t nb = (N + q.W - 1) / q.W;
+  int8_t *pk = arena_alloc(c->g->arena, (size_t)(nb * q.G * q.W * 4));
+  int32_t *cs = arena_alloc(c->g->arena, sizeof(int32_t) * (size_t)(nb * q.W));
+  const int8_t *bd = b->data;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t col = 0; col < N; col++) {
+      int64_t jb = col / q.W, cc = col % q.W;
+      pk[((jb * q.G + k / 4) * q.W + cc) * 4 + k % 4] = bd[k * N + col];
+      cs[col] += bd[k * N + col];
+    }
+  q.bp = kb_weight(kb, pk, (size_t)(nb * q.G * q.W * 4));
+  q.colsum = kb_weight(kb, cs, sizeof(int32_t) * (size_t)(nb * q.W));
+  c->const_unused |= 1u << ib;
+  int64_t nblk = (rows + QMM_MR - 1) / QMM_MR;
+  c->work = rows * N * K >= (1 << 16) && nblk > 1 ? nblk : 1;
+  if (!q.zb_col) q.zb = kb_splat(kb, zp_i32(kb, n, izb, i64c(kb, 0)), q.W);
+  if (ql) {
+    q.sb = q.sb_col ? NULL : scale_f32(kb, 4, i64c(kb, 0));
+    q.sy = scale_f32(kb, 6, i64c(kb, 0));
+    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  }
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, nblk), 1);
+  KV r0 = kb_mul(kb, u, i64c(kb, QMM_MR));
+  q.nrows = kb_min(kb, i64c(kb, QMM_MR), kb_sub(kb, i64c(kb, rows), r0), false);
+  for (int k = 0; k < QMM_MR; k++) {
+    /* rows past the end repeat the last row; their results are not stored */
+    KV ri = kb_min(kb, kb_add(kb, r0, i64c(kb, k)), i64c(kb, rows - 1), false);
+    KV mi = kb_rem(kb, ri, i64c(kb, M), false);
+    q.a_row[k] = kb_gep(kb, KE_I8, kb_buf(kb, 0), kb_mul(kb, ri, i64c(kb, K)));
+    q.y_row[k] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, ri, i64c(kb, N)));
+    q.za[k] = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
+    if (ql) q.sa[k] = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
+    q.rowsum[k] = qpk_rowsum(kb, &q, q.a_row[k]);
+  }
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, N), q.W, qpk_body, &q);
+  kb_endfor(kb);
+  return 0;
+}
+
 /* ---- integer convolution (1-D / 2-D) ---- */
 
 #define QCV_OB 4 /* output channels per block: they share every input vector */
@@ -369,7 +503,7 @@ int gen_quant(GenCtx *c) {
   case OP_DequantizeLinear: return gen_qdq(c);
   case OP_DynamicQuantizeLinear: return gen_dynamic_quant(c);
   case OP_MatMulInteger:
-  case OP_QLinearMatMul: return gen_matmul_q(c);
+  case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
   case OP_ConvInteger:
   case OP_QLinearConv: return gen_conv_q(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");

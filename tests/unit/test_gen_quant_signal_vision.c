@@ -46,7 +46,8 @@ static Value *t_const(T *t, DType dt, int rank, const int64_t *dims, const void 
 
 static Node *t_node(T *t, Op op, int nin, Value **ins, int nout) { return tu_node_n(t->g, op, nin, ins, nout); }
 
-static void t_run(T *t, int threads) {
+/* infer every node, make its outputs graph outputs, JIT for target (NULL: native) and run */
+static void t_run_on(T *t, int threads, const char *target) {
   Graph *g = t->g;
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
@@ -59,12 +60,15 @@ static void t_run(T *t, int threads) {
     }
   }
   char err[512];
-  BeModel *m = be_jit(g, NULL, err, sizeof err);
+  BeOptions o = {.target = target, .opt_level = 3};
+  BeModel *m = be_jit(g, &o, err, sizeof err);
   cr_assert_not_null(m, "%s", err);
   if (threads) be_set_threads(m, threads);
   cr_assert_eq(be_run(m, t->in, t->out, err, sizeof err), 0, "%s", err);
   be_free(m);
 }
+
+static void t_run(T *t, int threads) { t_run_on(t, threads, NULL); }
 
 static void *t_out(T *t, const Node *n, int i) {
   for (int k = 0; k < t->nout; k++)
@@ -626,4 +630,53 @@ Test(shape, bad_inputs_are_reported) {
                "int8 or uint8");
   ir_graph_free(g);
 #undef FRESH
+}
+
+/* constant s8 B, u8 A: the packed byte-dot-product kernel (16 columns: vpdpbusd where the CPU has
+ * VNNI; N <= 8: 8 columns, kb_dot4_u8s8's widening form) */
+static void packed_case(int N) {
+  enum { B0 = 3, M = 7, K = 45, NMAX = 40 };
+  const char *target = NULL;
+  static uint8_t a[B0 * M * K];
+  static int8_t b[K * NMAX];
+  uint8_t za[M];
+  int8_t zb[NMAX], zy = 3;
+  float sa = 0.03f, sb[NMAX], sy = 0.8f;
+  for (int i = 0; i < B0 * M * K; i++) a[i] = (uint8_t)rnd();
+  for (int i = 0; i < K * N; i++) b[i] = (int8_t)rnd();
+  for (int i = 0; i < M; i++) za[i] = (uint8_t)rnd();
+  for (int i = 0; i < N; i++) zb[i] = (int8_t)(rnd() % 41) - 20, sb[i] = frnd(0.001f, 0.02f);
+  int64_t da[3] = {B0, M, K}, db[2] = {K, N}, dm = M, dn = N;
+  T *t = t_new();
+  Value *av = t_in(t, DT_UINT8, 3, da, a), *bc = t_const(t, DT_INT8, 2, db, b);
+  Value *zav = t_const(t, DT_UINT8, 1, &dm, za), *zbv = t_const(t, DT_INT8, 1, &dn, zb);
+  Node *mi = t_node(t, OP_MatMulInteger, 4, (Value *[]){av, bc, zav, zbv}, 1);
+  Node *ql = t_node(t, OP_QLinearMatMul, 8,
+                    (Value *[]){av, t_const(t, DT_FLOAT, 0, NULL, &sa), t_const(t, DT_UINT8, 0, NULL, &za[0]), bc,
+                                t_const(t, DT_FLOAT, 1, &dn, sb), zbv, t_const(t, DT_FLOAT, 0, NULL, &sy),
+                                t_const(t, DT_INT8, 0, NULL, &zy)},
+                    1);
+  t_run_on(t, 2, target);
+  cr_assert_eq(mi->out[0]->dims[2], N);
+  const int32_t *y = t_out(t, mi, 0);
+  const int8_t *yq = t_out(t, ql, 0);
+  for (int p = 0; p < B0; p++)
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) {
+        int32_t s = 0, s0 = 0;
+        for (int k = 0; k < K; k++) {
+          s += (a[(p * M + i) * K + k] - za[i]) * (b[k * N + j] - zb[j]);
+          s0 += (a[(p * M + i) * K + k] - za[0]) * (b[k * N + j] - zb[j]);
+        }
+        int at = (p * M + i) * N + j;
+        cr_assert_eq(y[at], s, "%s MatMulInteger (%d,%d,%d)", target ? target : "native", p, i, j);
+        float r = (float)s0 * (sa * sb[j] / sy);
+        cr_assert_eq(yq[at], (int8_t)sat(rintf(r) + zy, false), "%s QLinearMatMul (%d,%d,%d)", target ? target : "native", p, i, j);
+      }
+  t_free(t);
+}
+
+Test(quant, packed_u8s8_matmul_wide_and_narrow) {
+  packed_case(37);
+  packed_case(6);
 }
