@@ -117,6 +117,9 @@ static int gen_dispatch(GenCtx *c) {
   case F_MOVE: return gen_move(c);
   case F_GEN: return gen_gen(c);
   case F_CONTROL: return gen_control(c);
+  case F_SIGNAL: return gen_signal(c);
+  case F_VISION: return gen_vision(c);
+  case F_QUANT: return gen_quant(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }

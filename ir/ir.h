@@ -70,6 +70,9 @@ typedef enum OpFamily {
   F_MOVE,     /* data movement: Reshape .. Tile */
   F_GEN,      /* sources: Constant, Shape, Range, ConstantOfShape, ... */
   F_CONTROL,  /* If, Loop, Scan */
+  F_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT */
+  F_VISION,   /* GridSample, RoiAlign, NonMaxSuppression */
+  F_QUANT,    /* QuantizeLinear .. QLinearConv */
   F_COUNT
 } OpFamily;
 
@@ -248,6 +251,9 @@ int ir_eval_extra(Graph *g, Node *n); /* host evaluation of those (like ir_eval_
 int ir_topk_k(Graph *g, const Node *n, int64_t *k); /* TopK's k (input 1 or attribute) */
 /* MaxUnpool's shape inference; unpooled (may be NULL) gets the size the indices refer to */
 int ir_max_unpool_dims(Graph *g, Node *n, int64_t *unpooled);
+int shape_signal(Graph *g, Node *n);
+int shape_vision(Graph *g, Node *n);
+int shape_quant(Graph *g, Node *n);
 
 /* shape_pool.c: the sliding-window geometry Conv, ConvTranspose and the pools share.  Reads
  * strides/dilations/pads/auto_pad (+ ceil_mode for the others, output_padding/output_shape for
@@ -274,6 +280,16 @@ int ir_split_plan(Graph *g, const Node *n, int *axis, int64_t *sizes);
 /* eval.c: host evaluation of a node whose inputs are all constant (used by folding).
  * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */
 int ir_eval_node(Graph *g, Node *n);
+/* per-family host evaluation beside their shape functions (same contract as ir_eval_node) */
+int eval_signal(Graph *g, Node *n);
+int eval_vision(Graph *g, Node *n);
+int eval_quant(Graph *g, Node *n);
+/* shape_signal.c: DFT's signal axis (of the input) and transform length; STFT's frame geometry */
+int ir_dft_plan(Graph *g, const Node *n, int *axis, int64_t *len);
+int ir_stft_plan(Graph *g, const Node *n, int64_t *step, int64_t *flen, int64_t *frames);
+/* shape_quant.c: the axis a QuantizeLinear/DequantizeLinear's scale and zero point run along, or -1
+ * when they are per-tensor */
+int ir_quant_axis(Graph *g, const Node *n, int *axis);
 
 /* verify.c / print.c */
 int ir_verify(Graph *g);

@@ -78,6 +78,9 @@ int ir_infer_node(Graph *g, Node *n) {
   case F_MOVE: rc = shape_move(g, n); break;
   case F_GEN: rc = shape_gen(g, n); break;
   case F_CONTROL: rc = shape_control(g, n); break;
+  case F_SIGNAL: rc = shape_signal(g, n); break;
+  case F_VISION: rc = shape_vision(g, n); break;
+  case F_QUANT: rc = shape_quant(g, n); break;
   default: rc = ir_node_error(g, n, "no shape inference for this op");
   }
   if (rc) return rc;
@@ -150,6 +153,13 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_NonZero:
   case OP_Unique:
   case OP_Compress: return true; /* output shape depends on input data */
+  case OP_HannWindow:
+  case OP_HammingWindow:
+  case OP_BlackmanWindow:
+  case OP_MelWeightMatrix:
+  case OP_NonMaxSuppression: return true;
+  case OP_DFT: return i >= 1;
+  case OP_STFT: return i == 1 || i == 3;
   default: return false;
   }
 }
