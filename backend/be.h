@@ -48,6 +48,7 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
+int gen_rnn(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

@@ -112,6 +112,7 @@ static int gen_dispatch(GenCtx *c) {
   case F_MOVE: return gen_move(c);
   case F_GEN: return gen_gen(c);
   case F_CONTROL: return gen_control(c);
+  case F_RNN: return gen_rnn(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }

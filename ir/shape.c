@@ -78,6 +78,7 @@ int ir_infer_node(Graph *g, Node *n) {
   case F_MOVE: rc = shape_move(g, n); break;
   case F_GEN: rc = shape_gen(g, n); break;
   case F_CONTROL: rc = shape_control(g, n); break;
+  case F_RNN: rc = shape_rnn(g, n); break;
   default: rc = ir_node_error(g, n, "no shape inference for this op");
   }
   if (rc) return rc;
