@@ -10,7 +10,8 @@
  *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
  *      accumulators, R streamed from L2), then the gate math for each row, vectorized over H.
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
- * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].
+ * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
+ * outside [0, T] stops the run with ONNXC_ERR_INDEX.
  * Only float32 is generated. */
 #include <stdlib.h>
 #include <string.h>
@@ -200,15 +201,27 @@ static void for_rows(Rnn *r, KV n, int mr, RowsFn fn, void *ud) {
 
 /* ---------------------------------------------------------------- per-row helpers */
 
-static KV row_len(Rnn *r, KV bi) {
+#define ST_INDEX 3 /* ONNXC_ERR_INDEX */
+
+static KV row_len_raw(Rnn *r, KV bi) {
   KB *kb = r->kb;
-  if (!r->seq) return I(kb, r->s.T);
   KV b = kb_add(kb, r->b0, bi);
   bool i64 = r->c->n->in[4]->dtype == DT_INT64;
   KV v = kb_load(kb, kt_s(i64 ? KE_I64 : KE_I32), kb_gep(kb, i64 ? KE_I64 : KE_I32, r->seq, b));
-  if (!i64) v = kb_cast(kb, v, kt_s(KE_I64), false, false);
-  return kb_min(kb, kb_max(kb, v, I(kb, 0), false), I(kb, r->s.T), false);
+  return i64 ? v : kb_cast(kb, v, kt_s(KE_I64), false, false);
 }
+
+/* sequence_lens outside [0, T] is bad input: the run stops with ONNXC_ERR_INDEX, as for Gather */
+static void check_lens(Rnn *r) {
+  KB *kb = r->kb;
+  KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+  kb_if(kb, kb_cmp(kb, KC_GT, row_len_raw(r, bi), I(kb, r->s.T), true));
+  kb_return_status(kb, kb_i32(kb, ST_INDEX));
+  kb_endif(kb);
+  kb_endfor(kb);
+}
+
+static KV row_len(Rnn *r, KV bi) { return r->seq ? row_len_raw(r, bi) : I(r->kb, r->s.T); }
 
 /* the time index row bi reads at step s (clamped to >= 0 for inactive reverse steps) */
 static KV row_time(Rnn *r, KV s, KV len) {
@@ -543,6 +556,7 @@ int gen_rnn(GenCtx *c) {
   r.hs = kb_gep(kb, KE_F32, sc, I(kb, hoff));
   r.cs = kb_gep(kb, KE_F32, sc, I(kb, coff));
   r.rh = kb_gep(kb, KE_F32, sc, I(kb, rhoff));
+  if (r.seq) check_lens(&r);
   if (D == 2) {
     kb_if(kb, kb_cmp(kb, KC_EQ, r.d, I(kb, 0), false));
     emit_task(&r, false);

@@ -418,3 +418,32 @@ Test(rnn, bad_attributes_are_reported) {
   free(dt.x), free(dt.w), free(dt.r);
   ir_graph_free(g);
 }
+
+Test(rnn, sequence_lens_out_of_range_is_a_run_error) {
+  Case c = CASE(.op = OP_GRU, .T = 3, .B = 2, .I = 3, .H = 4, .seq = true, .bias = true);
+  Graph *g = ir_graph_new();
+  Data dt;
+  const void *feeds[8];
+  int nf;
+  Node *n = build(g, &c, &dt, feeds, &nf);
+  cr_assert_eq(ir_infer_node(g, n), 0, "%s", ir_last_error(g));
+  tu_output(g, n->out[0]);
+  tu_output(g, n->out[1]);
+  char err[1024];
+  BeModel *m = be_jit(g, NULL, err, sizeof err);
+  cr_assert_not_null(m, "jit: %s", err);
+  float y[3 * 2 * 4], yh[2 * 4];
+  void *outs[2] = {y, yh};
+  int32_t bad[2][2] = {{3, 4}, {-1, 2}};
+  for (int k = 0; k < 2; k++) {
+    feeds[4] = bad[k];
+    cr_assert_eq(be_run(m, feeds, outs, err, sizeof err), 3, "sequence_lens {%d, %d} must be rejected", bad[k][0],
+                 bad[k][1]);
+  }
+  int32_t good[2] = {3, 0};
+  feeds[4] = good;
+  cr_assert_eq(be_run(m, feeds, outs, err, sizeof err), 0, "%s", err);
+  be_free(m);
+  free(dt.x), free(dt.w), free(dt.r), free(dt.b), free(dt.seq);
+  ir_graph_free(g);
+}
