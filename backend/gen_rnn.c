@@ -499,7 +499,8 @@ int gen_rnn(GenCtx *c) {
   r.Hp = cdiv(s->H, r.L) * r.L;
   r.GHp = s->gates * r.Hp;
   int64_t B = s->B, D = s->ndir;
-  r.nbb = B <= 8 ? B : cdiv(B, cdiv(B, 8));
+  r.nbb = B <= 4 ? B : cdiv(B, cdiv(B, 4)); /* the recurrence tiles 4 rows anyway: blocks of 4 cost
+                                              nothing single-threaded and give threads work */
   int64_t nbt = B > 0 ? cdiv(B, r.nbb) : 0;
   if (r.nbb < 1) r.nbb = 1;
   r.tc = (int64_t)65536 / (r.nbb * r.GHp);
