@@ -447,3 +447,47 @@ Test(rnn, sequence_lens_out_of_range_is_a_run_error) {
   free(dt.x), free(dt.w), free(dt.r), free(dt.b), free(dt.seq);
   ir_graph_free(g);
 }
+
+Test(rnn, output_shapes_follow_layout) {
+  for (int layout = 0; layout < 2; layout++) {
+    Case c = CASE(.op = OP_LSTM, .T = 7, .B = 3, .I = 2, .H = 5, .direction = "bidirectional", .layout = layout);
+    Graph *g = ir_graph_new();
+    Data dt;
+    const void *feeds[8];
+    int nf;
+    Node *n = build(g, &c, &dt, feeds, &nf);
+    cr_assert_eq(ir_infer_node(g, n), 0, "%s", ir_last_error(g));
+    int64_t y0[4] = {7, 2, 3, 5}, y1[4] = {3, 7, 2, 5}, s0[3] = {2, 3, 5}, s1[3] = {3, 2, 5};
+    const int64_t *y = layout ? y1 : y0, *s = layout ? s1 : s0;
+    cr_assert_eq(n->out[0]->rank, 4);
+    for (int d = 0; d < 4; d++) cr_assert_eq(n->out[0]->dims[d], y[d], "layout %d Y dim %d", layout, d);
+    for (int k = 1; k < 3; k++) {
+      cr_assert_eq(n->out[k]->rank, 3);
+      for (int d = 0; d < 3; d++) cr_assert_eq(n->out[k]->dims[d], s[d], "layout %d output %d dim %d", layout, k, d);
+    }
+    free(dt.x), free(dt.w), free(dt.r);
+    ir_graph_free(g);
+  }
+}
+
+Test(rnn, bad_shapes_are_reported) {
+  Case c = CASE(.op = OP_GRU, .T = 3, .B = 2, .I = 3, .H = 4);
+  Graph *g = ir_graph_new();
+  Data dt;
+  const void *feeds[8];
+  int nf;
+  Node *n = build(g, &c, &dt, feeds, &nf);
+  n->attrs[0].i = 5; /* hidden_size disagrees with R */
+  cr_assert_neq(ir_infer_node(g, n), 0);
+  cr_assert(strstr(ir_last_error(g), "hidden_size"), "%s", ir_last_error(g));
+  free(dt.x), free(dt.w), free(dt.r);
+  ir_graph_free(g);
+  g = ir_graph_new(); /* the first error is the one kept */
+  n = build(g, &c, &dt, feeds, &nf);
+  int64_t wd[3] = {1, 12, 4}; /* input_size 4, X has 3 */
+  n->in[1] = tu_input(g, "W2", DT_FLOAT, 3, wd);
+  cr_assert_neq(ir_infer_node(g, n), 0);
+  cr_assert(strstr(ir_last_error(g), "(W) has shape 1x12x4; expected 1x12x3"), "%s", ir_last_error(g));
+  free(dt.x), free(dt.w), free(dt.r);
+  ir_graph_free(g);
+}
