@@ -399,15 +399,25 @@ static void emit_step(Rnn *r, KV s, KV s0) {
   KB *kb = r->kb;
   int64_t Hp = r->Hp;
   bool gru_split = r->s.gates == 3 && !r->s.linear_before_reset;
+  /* with a zero initial state the first step's H·Rᵀ is zero */
+  KV first = r->h0 ? NULL : kb_cmp(kb, KC_EQ, s, I(kb, 0), false);
+  if (first) {
+    kb_if(kb, first);
+    kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
+    kb_else(kb);
+  }
   RecUd ru = {r->hs, 0, gru_split ? 2 * Hp : r->GHp};
   for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
+  if (first) kb_endif(kb);
   if (gru_split) {
     KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
     Step sp = step_rows(r, s, s0, bi);
     gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
     kb_endfor(kb);
+    if (first) kb_if(kb, kb_not(kb, first));
     RecUd rh = {r->rh, 2 * Hp, 3 * Hp};
     for_rows(r, r->nb, rec_mr(r), rec_rows, &rh);
+    if (first) kb_endif(kb);
   }
   KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
   Step sp = step_rows(r, s, s0, bi);
@@ -482,6 +492,13 @@ static void emit_task(Rnn *r, bool rev) {
   if (r->yc) copy_state(r, r->yc, r->cs, false);
 }
 
+static bool all_zero(const Value *v) {
+  if (v->kind != VK_CONST) return false;
+  for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
+    if (ir_const_f64(v, i) != 0) return false;
+  return true;
+}
+
 int gen_rnn(GenCtx *c) {
   Graph *g = c->g;
   Node *n = c->n;
@@ -512,6 +529,9 @@ int gen_rnn(GenCtx *c) {
   r.x = kb_buf(kb, 0);
   r.wb = in[3] ? kb_buf(kb, 3) : NULL;
   r.seq = in[4] ? kb_buf(kb, 4) : NULL;
+  /* a constant all-zero initial state (torch exports one) is the same as none */
+  for (int i = 5; i <= 6; i++)
+    if (in[i] && all_zero(in[i])) in[i] = NULL, c->const_unused |= 1u << i;
   r.h0 = in[5] ? kb_buf(kb, 5) : NULL;
   r.c0 = in[6] ? kb_buf(kb, 6) : NULL;
   r.p = in[7] ? kb_buf(kb, 7) : NULL;
