@@ -22,6 +22,7 @@ typedef struct Case {
   int input_forget, lbr;
   bool bias, seq, h0, c0, peep;
   bool const_w;          /* W, R (and B) are initializers: packed at compile time */
+  bool zero_state;       /* initial_h / initial_c are all-zero initializers (as torch exports) */
   int nact;
   const char *acts[6];
   int nalpha, nbeta;
@@ -236,8 +237,15 @@ static Node *build(Graph *g, const Case *c, Data *dt, const void **feeds, int *n
     if (c->bias) ins[3] = tu_input(g, "B", DT_FLOAT, 2, bd), feeds[k++] = dt->b;
   }
   if (c->seq) ins[4] = tu_input(g, "seq", DT_INT32, 1, sd), feeds[k++] = dt->seq;
-  if (c->h0) ins[5] = tu_input(g, "h0", DT_FLOAT, 3, hd), feeds[k++] = dt->h0;
-  if (c->c0) ins[6] = tu_input(g, "c0", DT_FLOAT, 3, hd), feeds[k++] = dt->c0;
+  if (c->zero_state) {
+    memset(dt->h0, 0, sizeof(float) * (size_t)(D * B * H));
+    if (dt->c0) memset(dt->c0, 0, sizeof(float) * (size_t)(D * B * H));
+    ins[5] = tu_const_f32(g, "h0", 3, hd, dt->h0);
+    if (c->c0) ins[6] = tu_const_f32(g, "c0", 3, hd, dt->c0);
+  } else {
+    if (c->h0) ins[5] = tu_input(g, "h0", DT_FLOAT, 3, hd), feeds[k++] = dt->h0;
+    if (c->c0) ins[6] = tu_input(g, "c0", DT_FLOAT, 3, hd), feeds[k++] = dt->c0;
+  }
   if (c->peep) ins[7] = tu_input(g, "P", DT_FLOAT, 2, pd), feeds[k++] = dt->p;
   *nfeeds = k;
   int nout = c->op == OP_LSTM ? 3 : 2;
@@ -366,6 +374,13 @@ Test(rnn, gru_constant_weights) {
   run_case(&CASE(.op = OP_GRU, .T = 4, .B = 9, .I = 20, .H = 33, .direction = "bidirectional", .bias = true,
                  .const_w = true, .seq = true, .threads = 2));
   run_case(&CASE(.op = OP_GRU, .T = 4, .B = 2, .I = 20, .H = 33, .lbr = 1, .bias = true, .const_w = true));
+}
+
+Test(rnn, zero_constant_initial_state) {
+  run_case(&CASE(.op = OP_LSTM, .T = 5, .B = 3, .I = 4, .H = 10, .bias = true, .seq = true, .h0 = true, .c0 = true,
+                 .zero_state = true, .const_w = true));
+  run_case(&CASE(.op = OP_GRU, .T = 5, .B = 3, .I = 4, .H = 10, .direction = "bidirectional", .bias = true,
+                 .h0 = true, .zero_state = true));
 }
 
 Test(rnn, gru_missing_outputs) {
