@@ -2,9 +2,9 @@
  *
  * One kernel per node; its parallel range is direction × batch blocks (each task owns a few batch
  * rows of one direction, which the recurrence never mixes).  A task:
- *   1. packs Wᵀ and Rᵀ for its direction as [k][G·Hp] (gate g, unit j at column g·Hp + j, Hp = H
- *      rounded up to a vector; zero padding) — at compile time when W / R are constants, into
- *      scratch otherwise — and the summed biases Wb + Rb;
+ *   1. packs Wᵀ and Rᵀ for its direction as G·Hp columns (gate g, unit j at column g·Hp + j, Hp = H
+ *      rounded up to a vector; zero padding) in panels of one vector, each contiguous in k — at
+ *      compile time when W / R are constants, into scratch otherwise — and the summed biases;
  *   2. for a chunk of time steps, computes the input projection of every (step, batch row) of the
  *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias;
  *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
@@ -32,7 +32,7 @@ typedef struct Rnn {
   int64_t Hp, GHp, nbb, tc;
   /* buffers (NULL when absent) */
   KV x, wb, seq, h0, c0, p, y, yh, yc;
-  KV wconst, rconst; /* compile-time packed [D][K][GHp] */
+  KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (see panel_at) */
   /* the current task */
   bool rev;
   int dir_act; /* first activation of this direction */
@@ -73,6 +73,13 @@ static KV act(Rnn *r, int k, KV x) {
 
 /* ---------------------------------------------------------------- packing */
 
+/* Packed Wᵀ / Rᵀ: column col = g·Hp + j (gate g, unit j) lives in panel col / L, stored [k][L]:
+ * every vector of columns is one stream contiguous in k, which the prefetchers follow (rows of
+ * G·Hp floats would put each k on a new page once G·Hp·4 reaches 4 KB). */
+static int64_t panel_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  return (col / r->L * K + k) * r->L + col % r->L;
+}
+
 /* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R */
 static KV pack_const(Rnn *r, const Value *w, int64_t K) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
@@ -82,7 +89,7 @@ static KV pack_const(Rnn *r, const Value *w, int64_t K) {
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)
         for (int64_t j = 0; j < H; j++)
-          buf[(d * K + k) * r->GHp + g * r->Hp + j] = (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
+          buf[d * K * r->GHp + panel_at(r, g * r->Hp + j, k, K)] = (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
   KV p = kb_weight(r->kb, buf, n * sizeof(float));
   free(buf);
   return p;
@@ -103,7 +110,8 @@ static void pack_run(Rnn *r, KV src, int64_t K, KV dst) {
     KV idx = kb_add(kb, kb_splat(kb, kb_add(kb, kb_mul(kb, row, I(kb, K)), k), L), lane);
     KV v = kb_gather(kb, kt(KE_F32, L), src, kb_select(kb, mask, idx, kb_int(kb, it, 0)), mask);
     v = kb_select(kb, mask, v, vconst(r, 0));
-    kb_store(kb, v, kb_gep(kb, KE_F32, dst, kb_add(kb, kb_mul(kb, k, I(kb, r->GHp)), kb_add(kb, I(kb, g * r->Hp), j))));
+    KV col = kb_add(kb, I(kb, g * r->Hp), j); /* a multiple of L: panel col / L, lane 0 */
+    kb_store(kb, v, kb_gep(kb, KE_F32, dst, kb_add(kb, kb_mul(kb, col, I(kb, K)), kb_mul(kb, k, I(kb, L)))));
     kb_endfor(kb);
   }
   kb_endfor(kb);
@@ -133,8 +141,8 @@ static void pack_bias(Rnn *r) {
 
 /* ---------------------------------------------------------------- the register-blocked GEMM */
 
-/* C[i][col] (= init[col] or 0) + Σ_k A[i][k] · Bp[k][col] for m rows, columns [c0, c1) (multiples
- * of L; Bp row stride GHp) */
+/* C[i][col] (= init[col] or 0) + Σ_k A[i][k] · Bp(k, col) for m rows, columns [c0, c1) (multiples
+ * of L; Bp packed in panels, see panel_at) */
 typedef struct Mm {
   int m;
   KV a[8], cptr[8];
@@ -154,9 +162,9 @@ static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
     for (int i = 0; i < mm->m; i++) acc[i][v] = kb_var(kb, vt, init);
   }
   KV k = kb_for(kb, I(kb, 0), I(kb, mm->K), 1);
-  KV brow = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, k, I(kb, r->GHp)), col));
+  KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
   KV bv[8];
-  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, brow, I(kb, (int64_t)v * L)));
+  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
   for (int i = 0; i < mm->m; i++) {
     KV a = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, mm->a[i], k)), L);
     for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_fma(kb, a, bv[v], kb_get(kb, acc[i][v])));
