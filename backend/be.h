@@ -68,6 +68,7 @@ int gen_select(GenCtx *c);
 int gen_signal(GenCtx *c);
 int gen_vision(GenCtx *c);
 int gen_quant(GenCtx *c);
+int gen_rnn(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

@@ -120,6 +120,7 @@ static int gen_dispatch(GenCtx *c) {
   case F_SIGNAL: return gen_signal(c);
   case F_VISION: return gen_vision(c);
   case F_QUANT: return gen_quant(c);
+  case F_RNN: return gen_rnn(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }

@@ -73,6 +73,7 @@ typedef enum OpFamily {
   F_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT */
   F_VISION,   /* GridSample, RoiAlign, NonMaxSuppression */
   F_QUANT,    /* QuantizeLinear .. QLinearConv */
+  F_RNN,      /* recurrent: RNN, GRU, LSTM */
   F_COUNT
 } OpFamily;
 
@@ -254,6 +255,7 @@ int ir_max_unpool_dims(Graph *g, Node *n, int64_t *unpooled);
 int shape_signal(Graph *g, Node *n);
 int shape_vision(Graph *g, Node *n);
 int shape_quant(Graph *g, Node *n);
+int shape_rnn(Graph *g, Node *n);
 
 /* shape_pool.c: the sliding-window geometry Conv, ConvTranspose and the pools share.  Reads
  * strides/dilations/pads/auto_pad (+ ceil_mode for the others, output_padding/output_shape for
@@ -276,6 +278,28 @@ int ir_const_input(Graph *g, const Node *n, int i, Value **out);
 int ir_slice_plan(Graph *g, const Node *n, int64_t *start, int64_t *step, int64_t *len);
 int ir_pad_plan(Graph *g, const Node *n, int64_t *before, int64_t *after);
 int ir_split_plan(Graph *g, const Node *n, int *axis, int64_t *sizes);
+
+/* shape_rnn.c: the attributes and sizes of RNN / GRU / LSTM, checked once; shape inference and
+ * the backend (gen_rnn.c) both read them.  Activations are per direction: f (gates), g (candidate),
+ * h (LSTM output); alpha/beta are consumed in order by the activations that take them. */
+typedef enum IrRnnAct {
+  RA_RELU, RA_TANH, RA_SIGMOID, RA_AFFINE, RA_LEAKYRELU, RA_THRESHOLDEDRELU, RA_SCALEDTANH,
+  RA_HARDSIGMOID, RA_ELU, RA_SOFTSIGN, RA_SOFTPLUS
+} IrRnnAct;
+typedef struct IrRnn {
+  int gates;                 /* 1 RNN, 3 GRU (z r h), 4 LSTM (i o f c) */
+  int nact;                  /* activations per direction: 1, 2, 3 */
+  int ndir;                  /* 1 or 2 */
+  bool reverse;              /* direction == "reverse" (ndir 1) */
+  bool layout;               /* layout 1: batch-major X, Y, states */
+  int64_t T, B, I, H;        /* seq_length, batch, input_size, hidden_size */
+  IrRnnAct act[6];           /* [dir * nact + k] */
+  float alpha[6], beta[6];
+  float clip;                /* 0: none */
+  bool input_forget;         /* LSTM */
+  bool linear_before_reset;  /* GRU */
+} IrRnn;
+int ir_rnn_spec(Graph *g, const Node *n, IrRnn *s);
 
 /* eval.c: host evaluation of a node whose inputs are all constant (used by folding).
  * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */

@@ -81,6 +81,7 @@ int ir_infer_node(Graph *g, Node *n) {
   case F_SIGNAL: rc = shape_signal(g, n); break;
   case F_VISION: rc = shape_vision(g, n); break;
   case F_QUANT: rc = shape_quant(g, n); break;
+  case F_RNN: rc = shape_rnn(g, n); break;
   default: rc = ir_node_error(g, n, "no shape inference for this op");
   }
   if (rc) return rc;
