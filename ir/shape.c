@@ -147,6 +147,7 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_Range: return true;
   case OP_ConstantOfShape: return i == 0;
   case OP_Loop: return i <= 1;
+  case OP_Dropout: return i >= 1; /* training_mode (and ratio) decide whether it is an identity */
   case OP_If: return i == 0; /* a constant condition inlines the branch (passes/inline.c) */
   case OP_TopK:
   case OP_Upsample: return i == 1;
