@@ -328,10 +328,12 @@ def build():
          "more than the --max-memory limit", C)
 
     # ---- compile-time bounds: node count, checked before any node is built ----
+    # written as bytes: GraphProto.node (field 1) repeated, ModelProto.graph is field 7
     m = base()
-    relu = helper.make_node("Relu", ["x"], ["r"], name="r")
-    m.graph.node.extend([relu] * 1000001)
-    case("a million and one nodes", m, "more than 1000000 nodes")
+    nodes = field(1, 2, helper.make_node("Relu", ["x"], ["r"], name="r").SerializeToString()) * 1000001
+    graph = m.graph.SerializeToString() + nodes
+    m.ClearField("graph")
+    case("a million and one nodes", model_bytes(m) + field(7, 2, graph), "more than 1000000 nodes")
 
     # ---- run time: indices out of range give a status, not an out-of-bounds read ----
     R = ("run", "MODEL", "IN0")
@@ -341,6 +343,14 @@ def build():
         case("%s index out of range at run time" % op, m, "index out of range",
              ("run", "MODEL", "IN0", "IN1"), files={"in0.npy": np.ones((2, 3), np.float32),
                                                     "in1.npy": np.full(ishape, 1000, np.int64)})
+    # found by fuzzing: an empty constant (Shape with start past the rank) as the first weight made
+    # blob_add do pointer arithmetic on NULL (UBSan); the run then fails on the Gather index
+    m = mk([helper.make_node("Shape", ["x"], ["s"], name="shape", start=32767),
+            helper.make_node("Gather", ["x", "i"], ["z"], name="g", axis=0)],
+           [vi("x"), vi("i", TensorProto.INT64, (1,))], [vi("s", TensorProto.INT64, None), vi("z", shape=None)])
+    case("fuzz: empty first weight, then an index out of range", m, "index out of range",
+         ("run", "MODEL", "IN0", "IN1"), files={"in0.npy": np.ones((2, 3), np.float32),
+                                                "in1.npy": np.full((1,), 7, np.int64)})
     m = one_node("GatherND", ["x", "i"], ["y"], inputs=[vi("x"), vi("i", TensorProto.INT64, (1, 2))], name="g")
     case("GatherND index out of range at run time", m, "index out of range", ("run", "MODEL", "IN0", "IN1"),
          files={"in0.npy": np.ones((2, 3), np.float32), "in1.npy": np.array([[0, -7]], np.int64)})
