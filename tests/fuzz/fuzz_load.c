@@ -33,7 +33,7 @@ static void build_module(Graph *g) {
   char err[512];
   if (be_target_get("native", &t, err, sizeof err)) abort();
   LLVMContextRef ctx = LLVMContextCreate();
-  KMod m = {.ctx = ctx, .target = &t};
+  KMod m = {.ctx = ctx, .target = &t, .max_memory = FUZZ_MAX_BYTES};
   m.mod = LLVMModuleCreateWithNameInContext("fuzz", ctx);
   ModuleInfo info;
   if (!be_build_module(g, &m, "onnxc_graph_run", &info)) {
