@@ -47,6 +47,12 @@ if [ -z "$(ls -A "$CORPUS")" ]; then
 fi
 echo "fuzz.sh: corpus $(ls "$CORPUS" | wc -l) files, $SECONDS_ s"
 
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# inputs that once crashed (tests/fuzz/regressions) must run clean before fuzzing starts
+"$BUILD/tests/fuzz/fuzz_load" tests/fuzz/regressions/* >/dev/null 2>&1 || {
+  echo "fuzz.sh: a regression input crashes again:" >&2
+  "$BUILD/tests/fuzz/fuzz_load" tests/fuzz/regressions/* 2>&1 | grep -E "Running|ERROR|runtime error" >&2; exit 1; }
 ARGS=(-max_total_time="$SECONDS_" -rss_limit_mb=2048 -timeout=20 -max_len=1048576
       -artifact_prefix="$BUILD/crashes/" -print_final_stats=1)
 if ((KEEP)); then ARGS+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1); fi
