@@ -84,7 +84,7 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   snprintf(r->triple, sizeof r->triple, "%s", t.triple);
   snprintf(r->target, sizeof r->target, "%s", t.name);
   LLVMContextRef ctx = LLVMContextCreate();
-  KMod m = {.ctx = ctx, .target = &t};
+  KMod m = {.ctx = ctx, .target = &t, .max_memory = o->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext(o->name, ctx);
   ModuleInfo info;
   int rc = -1;

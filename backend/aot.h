@@ -12,6 +12,7 @@ typedef struct BeAotOptions {
   const char *kind;     /* "obj", "asm" or "llvm" */
   bool embed_weights;   /* NAME_weights in the object; else only returned in BeAotResult */
   int opt_level;        /* 0 = default (3) */
+  int64_t max_memory;   /* weights + arena + scratch + outputs budget; 0 = BE_DEFAULT_MAX_MEMORY */
 } BeAotOptions;
 
 typedef struct BeAotResult {

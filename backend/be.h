@@ -81,7 +81,11 @@ typedef struct BeOptions {
   const char *target;      /* NULL = "native" */
   int opt_level;           /* 0..3, default 3 */
   bool dump_llvm;          /* print the optimized module to stderr */
+  int64_t max_memory;      /* bytes for weights + arena + scratch + outputs; 0 = BE_DEFAULT_MAX_MEMORY.
+                              Checked while planning, before anything that size is allocated */
 } BeOptions;
+
+#define BE_DEFAULT_MAX_MEMORY (16LL << 30)
 
 typedef struct BeModel BeModel;
 

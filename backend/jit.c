@@ -130,7 +130,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     return NULL;
   }
   LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  KMod m = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc), .target = &t};
+  KMod m = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc), .target = &t, .max_memory = opt->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
   ModuleInfo info;
   if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
@@ -189,10 +189,16 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     return NULL;
   }
   BeModel *bm = calloc(1, sizeof *bm);
+  if (!bm) {
+    snprintf(err, errlen, "out of memory");
+    LLVMOrcDisposeLLJIT(jit);
+    free(m.blob.data);
+    return NULL;
+  }
   bm->jit = jit;
   bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
   bm->weights = xaligned(m.blob.size);
-  if (m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
+  if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
   free(m.blob.data);
   bm->rt.weights = (const char *)bm->weights;
   bm->rt.arena = xaligned((size_t)info.arena_bytes);
@@ -201,6 +207,12 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   bm->nout = g->noutputs;
   bm->io = calloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
   be_set_threads(bm, 1);
+  if (!bm->weights || !bm->rt.arena || !bm->io || !bm->rt.scratch) {
+    snprintf(err, errlen, "out of memory for the model's buffers (weights %zu, arena %lld, scratch %lld bytes)",
+             m.blob.size, (long long)info.arena_bytes, (long long)bm->scratch_bytes);
+    be_free(bm);
+    return NULL;
+  }
   return bm;
 
 fail_mod:
@@ -220,9 +232,27 @@ void be_set_threads(BeModel *m, int threads) {
   m->rt.scratch = xaligned((size_t)(m->scratch_bytes * m->threads));
 }
 
+/* Every pointer is checked before generated code sees it: a NULL model, array or buffer is
+ * ONNXC_ERR_ARGUMENT with a message naming it, never a fault inside a kernel. */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen) {
-  for (int i = 0; i < m->nin; i++) m->io[i] = (void *)inputs[i];
-  for (int i = 0; i < m->nout; i++) m->io[m->nin + i] = outputs[i];
+  if (!m || (!inputs && m->nin) || (!outputs && m->nout)) {
+    snprintf(err, errlen, "run: %s is NULL", !m ? "the model" : !inputs && m->nin ? "the inputs array" : "the outputs array");
+    return ONNXC_ERR_ARGUMENT;
+  }
+  if (!m->rt.scratch) { /* be_set_threads could not allocate scratch for its threads */
+    snprintf(err, errlen, "run: out of memory for %d threads' scratch", m->threads);
+    return ONNXC_ERR_NOMEM;
+  }
+  for (int i = 0; i < m->nin; i++)
+    if (!(m->io[i] = (void *)inputs[i])) {
+      snprintf(err, errlen, "run: input %d is NULL", i);
+      return ONNXC_ERR_ARGUMENT;
+    }
+  for (int i = 0; i < m->nout; i++)
+    if (!(m->io[m->nin + i] = outputs[i])) {
+      snprintf(err, errlen, "run: output %d is NULL", i);
+      return ONNXC_ERR_ARGUMENT;
+    }
   int32_t st = m->run(&m->rt, m->io);
   if (st) snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
   return st;
@@ -243,7 +273,7 @@ int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, 
   Target t;
   if (be_target_get(opt && opt->target ? opt->target : "native", &t, err, errlen)) return -1;
   LLVMContextRef ctx = LLVMContextCreate();
-  KMod m = {.ctx = ctx, .target = &t};
+  KMod m = {.ctx = ctx, .target = &t, .max_memory = opt ? opt->max_memory : 0};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", ctx);
   ModuleInfo info;
   int rc = -1;

@@ -52,7 +52,7 @@ size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
     w->data = p;
     w->cap = cap;
   }
-  memset(w->data + w->size, 0, off - w->size);
+  if (off > w->size) memset(w->data + w->size, 0, off - w->size); /* w->data is NULL until the first byte */
   if (bytes) memcpy(w->data + off, data, bytes);
   w->size = need;
   return off;

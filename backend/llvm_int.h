@@ -22,6 +22,7 @@ typedef struct KMod {
   const Target *target;
   WeightBlob blob;
   int nkernels;
+  int64_t max_memory;   /* be_build_module refuses a model needing more (0 = BE_DEFAULT_MAX_MEMORY) */
 } KMod;
 
 /* Start a kernel with nbufs buffer pointers; `written[i]` marks the buffers it writes (others get

@@ -105,6 +105,61 @@ static int64_t plan_arena(Graph *g) {
   return total;
 }
 
+static bool add_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
+
+/* "1.5 GiB" */
+static const char *size_str(char *buf, size_t len, int64_t bytes) {
+  static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = (double)bytes;
+  int u = 0;
+  while (x >= 1024 && u < 6) x /= 1024, u++;
+  snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+  return buf;
+}
+
+/* The memory budget (--max-memory): weights + arena + per-thread scratch + graph outputs, checked
+ * with overflow-safe sums before the weight blob, the arena or any output is allocated, so a small
+ * file that declares a huge tensor (Expand, Tile, ConstantOfShape...) gets an error, not an OOM.
+ * The message names the largest value and the node producing it. */
+static int check_budget(Graph *g, const KMod *m, int64_t arena, int64_t scratch) {
+  int64_t limit = m->max_memory > 0 ? m->max_memory : BE_DEFAULT_MAX_MEMORY;
+  int64_t weights = 0, outputs = 0, big = -1, total;
+  const Value *largest = NULL;
+  bool ovf = arena < 0 || scratch < 0;
+  for (int i = 0; i < g->nvalues; i++) {
+    const Value *v = g->values[i];
+    bool is_out = v->storage == ST_IO && v->offset >= g->ninputs;
+    if (v->storage != ST_CONST && v->storage != ST_ARENA && !is_out) continue;
+    int64_t b = value_bytes(v);
+    if (b < 0 && !v->producer && v->kind != VK_CONST) continue; /* unused, no storage */
+    if (b < 0) {
+      ovf = true;
+      largest = v;
+      break;
+    }
+    if (b > big) big = b, largest = v;
+    if (v->storage == ST_CONST) ovf |= !add_ok(weights, b, &weights);
+    else if (is_out) ovf |= !add_ok(outputs, b, &outputs);
+  }
+  ovf = ovf || !add_ok(weights, outputs, &total) || !add_ok(total, arena, &total) ||
+        !add_ok(total, scratch, &total);
+  if (!ovf && total <= limit) return 0;
+  char a[4][32], lim[32], lg[32];
+  const Node *p = largest ? largest->producer : NULL;
+  char who[300] = "";
+  if (largest)
+    snprintf(who, sizeof who, "; the largest value is '%.100s' (%s%s%.100s%s%s%s)", largest->name,
+             value_bytes(largest) < 0 ? "size overflows" : size_str(lg, sizeof lg, value_bytes(largest)),
+             p ? ", output of node '" : "", p && p->name ? p->name : "", p ? "' (" : "", p ? ir_ops[p->op].name : "",
+             p ? ")" : "");
+  if (ovf) return ir_error(g, "the model needs more memory than can be counted (more than the --max-memory limit of %s)%s",
+                           size_str(lim, sizeof lim, limit), who);
+  return ir_error(g, "the model needs %s of memory (weights %s, intermediates %s, scratch %s, outputs %s), "
+                  "more than the --max-memory limit of %s%s",
+                  size_str(lg, sizeof lg, total), size_str(a[0], 32, weights), size_str(a[1], 32, arena),
+                  size_str(a[2], 32, scratch), size_str(a[3], 32, outputs), size_str(lim, sizeof lim, limit), who);
+}
+
 static int gen_dispatch(GenCtx *c) {
   switch (ir_ops[c->n->op].family) {
   case F_UNARY: return gen_unary(c);
@@ -154,8 +209,11 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
         return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
     }
   }
+  /* every value within the budget first: then the arena plan's offset sums cannot overflow */
+  if (check_budget(g, m, 0, 0)) return -1;
   int64_t arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
   info->arena_bytes = arena_top;
+  if (check_budget(g, m, info->arena_bytes, 0)) return -1;
 
   LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i32 = LLVMInt32TypeInContext(c),
               i64 = LLVMInt64TypeInContext(c);
@@ -254,7 +312,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
-  return 0;
+  return check_budget(g, m, info->arena_bytes, info->scratch_bytes);
 }
 
 int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {

@@ -11,6 +11,12 @@
  * (Graph → Node → Attribute → Graph), so this leaves room for IR_MAX_DEPTH subgraph levels plus
  * tensors and nested TypeProtos, while keeping protobuf-c's recursive unpack far from the stack's end. */
 #define FE_MAX_PROTO_DEPTH 64
+/* Newest default-domain opset accepted: a model from a newer ONNX may use semantics this build
+ * does not know, so it is refused rather than guessed at. */
+#define FE_MAX_OPSET 24
+/* Nodes in the whole model, subgraphs included: bounds the compile time and the number of kernels
+ * before any Node is allocated. */
+#define FE_MAX_NODES 1000000
 
 /* One import: where messages point, the limits, and the first error. */
 typedef struct Fe {

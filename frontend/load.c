@@ -160,6 +160,19 @@ static void collect_unsupported(const Onnx__ModelProto *m, const Onnx__GraphProt
   }
 }
 
+/* nodes of gp and its subgraphs, stopping once past FE_MAX_NODES */
+static size_t count_nodes(const Onnx__GraphProto *gp, int depth) {
+  if (depth > IR_MAX_DEPTH) return 0; /* the import reports the nesting */
+  size_t n = gp->n_node;
+  for (size_t i = 0; i < gp->n_node && n <= FE_MAX_NODES; i++)
+    for (size_t j = 0; j < gp->node[i]->n_attribute; j++) {
+      const Onnx__AttributeProto *ap = gp->node[i]->attribute[j];
+      if (ap->g) n += count_nodes(ap->g, depth + 1);
+      for (size_t k = 0; k < ap->n_graphs; k++) n += count_nodes(ap->graphs[k], depth + 1);
+    }
+  return n;
+}
+
 static int unsup_cmp(const void *pa, const void *pb) {
   const Unsup *a = pa, *b = pb;
   int r = strcmp(a->domain, b->domain);
@@ -695,6 +708,12 @@ static int check_model(Loader *l, Graph *g) {
       return fe_error(&l->c, "opset_import lists domain '%.100s' twice with different versions", d);
   }
   g->opset = opset_of(m, "");
+  if (g->opset > FE_MAX_OPSET)
+    return fe_error(&l->c, "opset %lld of the default domain is newer than this build supports (at most %d)",
+                    (long long)g->opset, FE_MAX_OPSET);
+  size_t nodes = count_nodes(m->graph, 0);
+  if (nodes > FE_MAX_NODES)
+    return fe_error(&l->c, "the model has more than %d nodes (refused)", FE_MAX_NODES);
   return 0;
 }
 

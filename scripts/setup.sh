@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git
-      llvm-19-dev clang-19 lld-19 libzstd-dev zlib1g-dev libffi-dev libedit-dev libxml2-dev libncurses-dev
+      llvm-19-dev clang-19 lld-19 libclang-rt-19-dev libzstd-dev zlib1g-dev libffi-dev libedit-dev libxml2-dev libncurses-dev
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libxsmm-dev libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

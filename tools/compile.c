@@ -38,7 +38,7 @@ typedef struct CompileOpts {
 static const char *HELP =
     "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm] [--target T]\n"
     "                     [--cpu CPU] [--features F] [--weights-file PATH] [--header PATH]\n"
-    "                     [--shape NAME=DIMS]...\n"
+    "                     [--shape NAME=DIMS]... [--max-memory SIZE]\n"
     "Compiles the model ahead of time for fixed input shapes. so/obj/lib also write NAME.h (beside\n"
     "OUT unless --header) declaring NAME_create/run/error/destroy and the tensors' sizes.\n"
     "  -o OUT              output file\n"
@@ -52,6 +52,8 @@ static const char *HELP =
     "                      them at create time from onnxc_options.weights_path\n"
     "  --header PATH       where to write NAME.h\n"
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
+    "                      default 16G\n"
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
 
 static int parse(int argc, char **argv, CompileOpts *o) {
@@ -82,6 +84,13 @@ static int parse(int argc, char **argv, CompileOpts *o) {
       sh->name = strndup(v, (size_t)(eq - v));
       if (tool_parse_dims(eq + 1, sh)) {
         fprintf(stderr, "onnxc compile: bad dims '%s' in --shape (expected e.g. 1x3x224x224)\n", eq + 1);
+        return -1;
+      }
+      continue;
+    } else if (!strcmp(a, "--max-memory")) {
+      const char *v = i + 1 < argc ? argv[++i] : NULL;
+      if (!v || (tool_max_memory = tool_parse_size(v)) < 0) {
+        fprintf(stderr, "onnxc compile: bad size '%s' for --max-memory (e.g. 512M, 4G)\n", v ? v : "");
         return -1;
       }
       continue;
@@ -437,7 +446,7 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   snprintf(t.glue_o, sizeof t.glue_o, "%s/glue.o", t.dir);
   snprintf(t.merged, sizeof t.merged, "%s/merged.o", t.dir);
   snprintf(t.vs, sizeof t.vs, "%s/exports.map", t.dir);
-  BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .name = name, .kind = "obj",
+  BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = tool_max_memory, .name = name, .kind = "obj",
                      .embed_weights = !o->weights_file};
   BeAotResult r;
   Toolchain tc;
@@ -473,7 +482,7 @@ out_tmp:
 }
 
 static int emit_code(const CompileOpts *o, const char *emit, const char *name, Graph *g, char *err, size_t errlen) {
-  BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .name = name, .kind = emit,
+  BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = tool_max_memory, .name = name, .kind = emit,
                      .embed_weights = !o->weights_file};
   BeAotResult r;
   if (be_aot_emit(g, &bo, o->out, &r, err, errlen)) return -1;
@@ -505,7 +514,7 @@ int tool_cmd_compile(int argc, char **argv) {
   } else
     name_from_path(o.out, name, sizeof name);
   char err[2048];
-  FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes};
+  FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};
   Graph *g = fe_load(o.model, &fo, err, sizeof err);
   if (!g) {
     fprintf(stderr, "onnxc: %s\n", err);

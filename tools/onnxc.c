@@ -34,6 +34,8 @@ static const char *USAGE =
 
 static const char *HELP_COMMON =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
+    "                      bytes or with K/M/G suffix, default 16G\n"
     "  -h, --help          this help\n";
 
 static void usage_cmd(const char *cmd, const char *body) {
@@ -55,6 +57,23 @@ int tool_parse_dims(const char *s, FeShape *sh) {
     s = e;
   }
   return 0;
+}
+
+int64_t tool_max_memory; /* --max-memory; 0 = the defaults (FE_DEFAULT_MAX_BYTES, BE_DEFAULT_MAX_MEMORY) */
+
+/* "512", "64K", "1.5G" → bytes; -1 if malformed, not positive or above 2^62 */
+int64_t tool_parse_size(const char *s) {
+  char *e;
+  errno = 0;
+  double x = strtod(s, &e);
+  double mul = 1;
+  if (*e == 'k' || *e == 'K') mul = 1024.0, e++;
+  else if (*e == 'm' || *e == 'M') mul = 1024.0 * 1024, e++;
+  else if (*e == 'g' || *e == 'G') mul = 1024.0 * 1024 * 1024, e++;
+  else if (*e == 't' || *e == 'T') mul = 1024.0 * 1024 * 1024 * 1024, e++;
+  if (*e == 'b' || *e == 'B') e++;
+  if (e == s || *e || errno || !(x * mul >= 1) || x * mul > 0x1p62) return -1;
+  return (int64_t)(x * mul);
 }
 
 /* ---- options shared by commands ---- */
@@ -126,6 +145,13 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (!strcmp(a, "--threads")) o->threads = (int)x;
       else if (!strcmp(a, "--runs")) o->runs = (int)x;
       else o->warmup = (int)x;
+    } else if (!strcmp(a, "--max-memory")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      if ((tool_max_memory = tool_parse_size(v)) < 0) {
+        fprintf(stderr, "onnxc %s: bad size '%s' for --max-memory (e.g. 512M, 4G)\n", cmd, v);
+        return -1;
+      }
     } else if (!strcmp(a, "--rtol") || !strcmp(a, "--atol")) {
       const char *v = NEXT();
       if (!v) return -1;
@@ -172,7 +198,7 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
 }
 
 static Graph *load_model(const Opts *o, char *err, size_t errlen) {
-  FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes};
+  FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes, .max_bytes = tool_max_memory};
   return fe_load(o->model, &fo, err, errlen);
 }
 
@@ -295,7 +321,7 @@ BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     return NULL;
   }
-  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm};
+  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm, .max_memory = tool_max_memory};
   return be_jit(g, &bo, err, errlen);
 }
 

@@ -99,7 +99,7 @@ static bool exists(const char *p) {
 static int run_set(const char *model, const char *dir, const FeShape *shapes, int nshapes, int threads, double rtol,
                    double atol, bool verbose) {
   char err[2048], path[4096];
-  FeOptions fo = {.shapes = shapes, .nshapes = nshapes};
+  FeOptions fo = {.shapes = shapes, .nshapes = nshapes, .max_bytes = tool_max_memory};
   Graph *g = fe_load(model, &fo, err, sizeof err);
   if (!g) {
     fprintf(stderr, "onnxc: %s\n", err);

@@ -9,6 +9,10 @@
 
 #define TOOL_MAX_IO 256 /* graph inputs/outputs the CLI handles */
 
+extern int64_t tool_max_memory; /* --max-memory in bytes; 0 = the defaults */
+/* "512", "64K", "1.5G" -> bytes; -1 if malformed, not positive or above 2^62 */
+int64_t tool_parse_size(const char *s);
+
 /* pass pipeline + JIT for a graph whose input shapes are fixed */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen);
 /* outs[i]: zeroed, 64-byte aligned buffers shaped like the graph's outputs (free data with free) */

@@ -74,6 +74,8 @@ def main():
     rc, _, err = run(o, "frobnicate")
     check("unknown command exits 2", rc == 2 and "unknown command" in err)
     expect_error(o, "unknown option exits 2", ["run", os.path.join(EXAMPLE, "model.onnx"), "--bogus"], 2, "unknown option")
+    expect_error(o, "bad --max-memory exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--max-memory", "lots"], 2,
+                 "bad size")
     expect_error(o, "bad --shape exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--shape", "x=1xZ"], 2, "bad dims")
 
     # malformed model files
