@@ -91,6 +91,7 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMTargetMachineRef tm = NULL;
   char fn_name[300];
   snprintf(fn_name, sizeof fn_name, "%s_graph", o->name);
+  be_phase("kernel gen");
   if (be_build_module(g, &m, fn_name, &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     goto out;
@@ -103,10 +104,13 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMValueRef gfn = LLVMGetNamedFunction(m.mod, fn_name);
   internalize(m.mod, gfn);
   LLVMSetVisibility(gfn, LLVMHiddenVisibility);
+  be_phase("llvm opt");
   if (be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen)) goto out;
   /* after optimization: the passes need not look at megabytes of constant data */
   if (o->embed_weights) add_weights(&m, o->name);
+  be_phase("llvm codegen (obj)");
   if (write_module(m.mod, tm, o->kind, path, err, errlen)) goto out;
+  be_phase(NULL);
   r->arena_bytes = info.arena_bytes;
   r->scratch_bytes = info.scratch_bytes;
   r->weights = m.blob.data;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ir.h"
 #include "kb.h"
@@ -91,5 +92,12 @@ void be_free(BeModel *m);
 
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);
+
+/* Compile-time breakdown (--time-passes; jit.c).  be_phase("x") ends the running phase and starts
+ * phase x, be_phase(NULL) just ends it; a phase entered twice accumulates.  Costs two clock reads
+ * per call; be_phase_report prints wall and CPU ms per phase to f when enabled. */
+void be_phase_enable(bool on);
+void be_phase(const char *name);
+void be_phase_report(FILE *f);
 
 #endif
