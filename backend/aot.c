@@ -96,6 +96,7 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
     snprintf(err, errlen, "%s", ir_last_error(g));
     goto out;
   }
+  be_phase_kernels(info.nkernels, info.nshared);
   if (!(tm = be_target_machine(&t, true, err, errlen))) goto out;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);

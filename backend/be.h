@@ -99,5 +99,6 @@ int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, 
 void be_phase_enable(bool on);
 void be_phase(const char *name);
 void be_phase_report(FILE *f);
+void be_phase_kernels(int kernels, int shared); /* counted by be_jit / be_aot_emit for the report */
 
 #endif

@@ -104,6 +104,7 @@ static struct {
   bool on;
   int n, cur; /* cur: running phase or -1 */
   double t0, c0;
+  int kernels, shared;
   struct {
     const char *name;
     double wall, cpu;
@@ -117,6 +118,11 @@ static double clock_ms(clockid_t id) {
 }
 
 void be_phase_enable(bool on) { phases.on = on; }
+
+void be_phase_kernels(int kernels, int shared) {
+  phases.kernels += kernels;
+  phases.shared += shared;
+}
 
 void be_phase(const char *name) {
   if (!phases.on) return;
@@ -146,6 +152,9 @@ void be_phase_report(FILE *f) {
     fprintf(f, "  %-20s %10.1f %9.1f  %5.1f%%\n", phases.p[i].name, phases.p[i].wall, phases.p[i].cpu,
             tw > 0 ? 100 * phases.p[i].wall / tw : 0);
   fprintf(f, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
+  if (phases.kernels)
+    fprintf(f, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", phases.kernels,
+            phases.shared);
 }
 
 struct BeModel {
@@ -192,6 +201,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     free(m.blob.data);
     return NULL;
   }
+  be_phase_kernels(info.nkernels, info.nshared);
   LLVMTargetMachineRef tm = be_target_machine(&t, false, err, errlen);
   if (!tm) goto fail_mod;
   LLVMSetTarget(m.mod, t.triple);
