@@ -89,6 +89,8 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
 void be_set_threads(BeModel *m, int threads);
 void be_free(BeModel *m);
+/* kernels (one per node) and how many of them reuse an identical earlier kernel's code */
+int be_model_kernels(const BeModel *m, int *shared);
 
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);

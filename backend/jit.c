@@ -165,6 +165,7 @@ struct BeModel {
   int nin, nout;
   int64_t scratch_bytes;
   int threads;
+  int nkernels, nshared;
   void **io;
 };
 
@@ -255,6 +256,8 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   be_phase(NULL);
   BeModel *bm = calloc(1, sizeof *bm);
   bm->jit = jit;
+  bm->nkernels = info.nkernels;
+  bm->nshared = info.nshared;
   bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
   bm->weights = xaligned(m.blob.size);
   if (m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
@@ -291,6 +294,11 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
   int32_t st = m->run(&m->rt, m->io);
   if (st) snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
   return st;
+}
+
+int be_model_kernels(const BeModel *m, int *shared) {
+  if (shared) *shared = m->nshared;
+  return m->nkernels;
 }
 
 void be_free(BeModel *m) {
