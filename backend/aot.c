@@ -91,10 +91,12 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMTargetMachineRef tm = NULL;
   char fn_name[300];
   snprintf(fn_name, sizeof fn_name, "%s_graph", o->name);
+  be_phase("kernel gen");
   if (be_build_module(g, &m, fn_name, &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     goto out;
   }
+  be_phase_kernels(info.nkernels, info.nshared);
   if (!(tm = be_target_machine(&t, true, err, errlen))) goto out;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
@@ -103,10 +105,13 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMValueRef gfn = LLVMGetNamedFunction(m.mod, fn_name);
   internalize(m.mod, gfn);
   LLVMSetVisibility(gfn, LLVMHiddenVisibility);
+  be_phase("llvm opt");
   if (be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen)) goto out;
   /* after optimization: the passes need not look at megabytes of constant data */
   if (o->embed_weights) add_weights(&m, o->name);
+  be_phase("llvm codegen (obj)");
   if (write_module(m.mod, tm, o->kind, path, err, errlen)) goto out;
+  be_phase(NULL);
   r->arena_bytes = info.arena_bytes;
   r->scratch_bytes = info.scratch_bytes;
   r->weights = m.blob.data;

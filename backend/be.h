@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ir.h"
 #include "kb.h"
@@ -96,8 +97,18 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
 void be_set_threads(BeModel *m, int threads);
 void be_free(BeModel *m);
+/* kernels (one per node) and how many of them reuse an identical earlier kernel's code */
+int be_model_kernels(const BeModel *m, int *shared);
 
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);
+
+/* Compile-time breakdown (--time-passes; jit.c).  be_phase("x") ends the running phase and starts
+ * phase x, be_phase(NULL) just ends it; a phase entered twice accumulates.  Costs two clock reads
+ * per call; be_phase_report prints wall and CPU ms per phase to f when enabled. */
+void be_phase_enable(bool on);
+void be_phase(const char *name);
+void be_phase_report(FILE *f);
+void be_phase_kernels(int kernels, int shared); /* counted by be_jit / be_aot_emit for the report */
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
@@ -97,6 +98,65 @@ int be_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, char *err
   return 0;
 }
 
+/* ---- compile-time phases ---- */
+enum { MAX_PHASES = 16 };
+static struct {
+  bool on;
+  int n, cur; /* cur: running phase or -1 */
+  double t0, c0;
+  int kernels, shared;
+  struct {
+    const char *name;
+    double wall, cpu;
+  } p[MAX_PHASES];
+} phases = {.cur = -1};
+
+static double clock_ms(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void be_phase_enable(bool on) { phases.on = on; }
+
+void be_phase_kernels(int kernels, int shared) {
+  phases.kernels += kernels;
+  phases.shared += shared;
+}
+
+void be_phase(const char *name) {
+  if (!phases.on) return;
+  double w = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+  if (phases.cur >= 0) {
+    phases.p[phases.cur].wall += w - phases.t0;
+    phases.p[phases.cur].cpu += c - phases.c0;
+  }
+  phases.cur = -1;
+  if (!name) return;
+  int i = 0;
+  while (i < phases.n && strcmp(phases.p[i].name, name)) i++;
+  if (i == MAX_PHASES) return;
+  if (i == phases.n) phases.p[phases.n++].name = name;
+  phases.cur = i;
+  phases.t0 = w;
+  phases.c0 = c;
+}
+
+void be_phase_report(FILE *f) {
+  if (!phases.on) return;
+  be_phase(NULL);
+  double tw = 0, tc = 0;
+  for (int i = 0; i < phases.n; i++) tw += phases.p[i].wall, tc += phases.p[i].cpu;
+  fprintf(f, "compile phases:          wall ms    cpu ms\n");
+  for (int i = 0; i < phases.n; i++)
+    fprintf(f, "  %-20s %10.1f %9.1f  %5.1f%%\n", phases.p[i].name, phases.p[i].wall, phases.p[i].cpu,
+            tw > 0 ? 100 * phases.p[i].wall / tw : 0);
+  fprintf(f, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
+  if (phases.kernels)
+    fprintf(f, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", phases.kernels,
+            phases.shared);
+}
+
 struct BeModel {
   LLVMOrcLLJITRef jit;
   int32_t (*run)(onnxc_rt *rt, void *const *io);
@@ -105,6 +165,7 @@ struct BeModel {
   int nin, nout;
   int64_t scratch_bytes;
   int threads;
+  int nkernels, nshared;
   void **io;
 };
 
@@ -133,6 +194,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   KMod m = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc), .target = &t, .max_memory = opt->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
   ModuleInfo info;
+  be_phase("kernel gen");
   if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     LLVMDisposeModule(m.mod);
@@ -140,12 +202,14 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     free(m.blob.data);
     return NULL;
   }
+  be_phase_kernels(info.nkernels, info.nshared);
   LLVMTargetMachineRef tm = be_target_machine(&t, false, err, errlen);
   if (!tm) goto fail_mod;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
+  be_phase("llvm opt");
   if (be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
     LLVMDisposeTargetMachine(tm);
     goto fail_mod;
@@ -155,6 +219,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     fputs(s, stderr);
     LLVMDisposeMessage(s);
   }
+  be_phase("llvm codegen (jit)");
   LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
   LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
   LLVMOrcLLJITRef jit;
@@ -188,6 +253,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     free(m.blob.data);
     return NULL;
   }
+  be_phase(NULL);
   BeModel *bm = calloc(1, sizeof *bm);
   if (!bm) {
     snprintf(err, errlen, "out of memory");
@@ -196,6 +262,8 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     return NULL;
   }
   bm->jit = jit;
+  bm->nkernels = info.nkernels;
+  bm->nshared = info.nshared;
   bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
   bm->weights = xaligned(m.blob.size);
   if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
@@ -256,6 +324,11 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
   int32_t st = m->run(&m->rt, m->io);
   if (st) snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
   return st;
+}
+
+int be_model_kernels(const BeModel *m, int *shared) {
+  if (shared) *shared = m->nshared;
+  return m->nkernels;
 }
 
 void be_free(BeModel *m) {

@@ -3,7 +3,12 @@
  * A kernel is two functions: an inner one taking each buffer as its own `noalias` pointer
  * parameter (always inlined), and the outer one with the uniform kernel signature that loads the
  * pointers from bufs[] and calls the inner one.  Inlining turns the noalias parameters into
- * alias scopes, so loads from inputs can be hoisted past stores to outputs. */
+ * alias scopes, so loads from inputs can be hoisted past stores to outputs.
+ *
+ * Weights a generator adds (kb_weight) are reached through bufs[nbufs + k], which the caller fills,
+ * not through a constant offset: so kernels that differ only in their weights (ResNet's convs of
+ * one shape) have identical IR, and kb_kernel_end returns the first such kernel instead of
+ * keeping another copy for LLVM to optimize and compile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +33,9 @@ struct KB {
   LLVMTypeRef inner_ty;
   LLVMBasicBlockRef entry, body0;
   int nbufs;
-  LLVMValueRef weights, scratch, begin, end;
+  LLVMValueRef weights, scratch, begin, end, bufsp;
+  size_t *wofs; /* blob offsets of the kernel's kb_weight pointers, bufs[nbufs + k] */
+  int nw, capw;
   Frame frames[KB_MAX_FRAMES];
   int nframes;
   int ntmp;
@@ -248,12 +255,13 @@ KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   kb->outer = LLVMAddFunction(m->mod, nm, oty);
   LLVMSetLinkage(kb->outer, LLVMInternalLinkage);
   kb_set_fn_target_attrs(m, kb->outer);
-  /* inner: i32 (ptr b0, ..., ptr bN-1, ptr weights, ptr scratch, i64 begin, i64 end) */
-  int np = nbufs + 4;
+  /* inner: i32 (ptr b0, ..., ptr bN-1, ptr weights, ptr scratch, i64 begin, i64 end, ptr bufs) */
+  int np = nbufs + 5;
   LLVMTypeRef *ip = malloc(sizeof(LLVMTypeRef) * (size_t)np);
   for (int i = 0; i < nbufs + 2; i++) ip[i] = ptr;
   ip[nbufs + 2] = i64;
   ip[nbufs + 3] = i64;
+  ip[nbufs + 4] = ptr;
   kb->inner_ty = LLVMFunctionType(i32, ip, (unsigned)np, 0);
   free(ip);
   snprintf(nm, sizeof nm, "ki_%s", name);
@@ -267,6 +275,7 @@ KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   kb->scratch = LLVMGetParam(kb->inner, (unsigned)nbufs + 1);
   kb->begin = LLVMGetParam(kb->inner, (unsigned)nbufs + 2);
   kb->end = LLVMGetParam(kb->inner, (unsigned)nbufs + 3);
+  kb->bufsp = LLVMGetParam(kb->inner, (unsigned)nbufs + 4);
   kb->entry = LLVMAppendBasicBlockInContext(c, kb->inner, "entry");
   kb->body0 = LLVMAppendBasicBlockInContext(c, kb->inner, "body");
   kb->eb = LLVMCreateBuilderInContext(c);
@@ -277,16 +286,79 @@ KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   return kb;
 }
 
-LLVMValueRef kb_kernel_end(KB *kb) {
+static uint64_t fnv1a(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The IR text of the finished inner function under a fixed name, so that two kernels compare
+ * equal exactly when their code is the same. */
+static char *inner_text(KB *kb) {
+  size_t len;
+  const char *nm = LLVMGetValueName2(kb->inner, &len);
+  char *saved = strndup(nm, len);
+  LLVMSetValueName2(kb->inner, "ki", 2);
+  char *t = LLVMPrintValueToString(kb->inner);
+  LLVMSetValueName2(kb->inner, saved, strlen(saved));
+  free(saved);
+  return t;
+}
+
+/* An earlier kernel of this module with the same code, or NULL after remembering this one. */
+static LLVMValueRef kernel_seen(KB *kb) {
+  KMod *m = kb->m;
+  char *t = inner_text(kb);
+  uint64_t h = fnv1a(t);
+  for (int i = 0; i < m->nseen; i++)
+    if (m->seen[i].hash == h && !strcmp(m->seen[i].ir, t)) {
+      LLVMDisposeMessage(t);
+      return m->seen[i].outer;
+    }
+  if (m->nseen == m->capseen) {
+    m->capseen = m->capseen ? 2 * m->capseen : 64;
+    m->seen = realloc(m->seen, sizeof *m->seen * (size_t)m->capseen);
+    if (!m->seen) abort();
+  }
+  m->seen[m->nseen++] = (KernelSeen){h, t, kb->outer};
+  return NULL;
+}
+
+void kb_mod_forget_kernels(KMod *m) {
+  for (int i = 0; i < m->nseen; i++) LLVMDisposeMessage(m->seen[i].ir);
+  free(m->seen);
+  m->seen = NULL;
+  m->nseen = m->capseen = 0;
+}
+
+static void kb_free(KB *kb) {
+  LLVMDisposeBuilder(kb->b);
+  LLVMDisposeBuilder(kb->eb);
+  free(kb->wofs);
+  free(kb);
+}
+
+LLVMValueRef kb_kernel_end(KB *kb, size_t **weight_offsets, int *nweights) {
   LLVMContextRef c = kb->ctx;
   LLVMTypeRef i32 = LLVMInt32TypeInContext(c), ptr = LLVMPointerTypeInContext(c, 0);
   LLVMBuildRet(kb->b, LLVMConstInt(i32, 0, 0));
   LLVMBuildBr(kb->eb, kb->body0);
+  *weight_offsets = kb->wofs;
+  *nweights = kb->nw;
+  kb->wofs = NULL;
+  LLVMValueRef same = kernel_seen(kb);
+  if (same) {
+    LLVMDeleteFunction(kb->inner);
+    LLVMDeleteFunction(kb->outer);
+    kb->m->nshared++;
+    kb_free(kb);
+    return same;
+  }
   /* outer wrapper */
   LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c, kb->outer, "entry");
   LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
   LLVMPositionBuilderAtEnd(b, bb);
-  int np = kb->nbufs + 4;
+  int np = kb->nbufs + 5;
   LLVMValueRef *args = malloc(sizeof(LLVMValueRef) * (size_t)np);
   LLVMValueRef bufs = LLVMGetParam(kb->outer, 0);
   for (int i = 0; i < kb->nbufs; i++) {
@@ -295,23 +367,20 @@ LLVMValueRef kb_kernel_end(KB *kb) {
     args[i] = LLVMBuildLoad2(b, ptr, p, "");
   }
   for (int i = 0; i < 4; i++) args[kb->nbufs + i] = LLVMGetParam(kb->outer, (unsigned)i + 1);
+  args[kb->nbufs + 4] = bufs;
   LLVMValueRef r = LLVMBuildCall2(b, kb->inner_ty, kb->inner, args, (unsigned)np, "");
   LLVMBuildRet(b, r);
   free(args);
   LLVMDisposeBuilder(b);
   LLVMValueRef outer = kb->outer;
-  LLVMDisposeBuilder(kb->b);
-  LLVMDisposeBuilder(kb->eb);
-  free(kb);
+  kb_free(kb);
   return outer;
 }
 
 void kb_kernel_abandon(KB *kb) {
   LLVMDeleteFunction(kb->inner);
   LLVMDeleteFunction(kb->outer);
-  LLVMDisposeBuilder(kb->b);
-  LLVMDisposeBuilder(kb->eb);
-  free(kb);
+  kb_free(kb);
 }
 
 /* ---- arguments ---- */
@@ -328,8 +397,15 @@ KV kb_begin(KB *kb) { return K(kb->begin); }
 KV kb_end(KB *kb) { return K(kb->end); }
 
 KV kb_weight(KB *kb, const void *data, size_t bytes) {
-  size_t off = blob_add(&kb->m->blob, data, bytes);
-  return kb_gep_bytes(kb, K(kb->weights), kb_i64(kb, (int64_t)off));
+  if (kb->nw == kb->capw) {
+    kb->capw = kb->capw ? 2 * kb->capw : 8;
+    kb->wofs = realloc(kb->wofs, sizeof *kb->wofs * (size_t)kb->capw);
+    if (!kb->wofs) abort();
+  }
+  kb->wofs[kb->nw] = blob_add(&kb->m->blob, data, bytes);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(kb->ctx, 0);
+  LLVMValueRef idx = LLVMConstInt(LLVMInt64TypeInContext(kb->ctx), (unsigned long long)(kb->nbufs + kb->nw++), 0);
+  return K(LLVMBuildLoad2(kb->eb, ptr, LLVMBuildGEP2(kb->eb, ptr, kb->bufsp, &idx, 1, ""), ""));
 }
 
 /* ---- memory ---- */

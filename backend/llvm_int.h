@@ -16,6 +16,13 @@ typedef struct WeightBlob {
 } WeightBlob;
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset */
 
+/* a kernel already in the module, by the text of its code (kb_kernel_end shares it) */
+typedef struct KernelSeen {
+  uint64_t hash;
+  char *ir;
+  LLVMValueRef outer;
+} KernelSeen;
+
 typedef struct KMod {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
@@ -23,13 +30,20 @@ typedef struct KMod {
   WeightBlob blob;
   int nkernels;
   int64_t max_memory;   /* be_build_module refuses a model needing more (0 = BE_DEFAULT_MAX_MEMORY) */
+  int nshared; /* kernels that turned out identical to an earlier one and were dropped */
+  KernelSeen *seen;
+  int nseen, capseen;
 } KMod;
 
 /* Start a kernel with nbufs buffer pointers; `written[i]` marks the buffers it writes (others get
  * readonly); all get noalias unless `may_alias` is set. */
 KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias);
-/* Finish: returns the kernel (external-signature) function. */
-LLVMValueRef kb_kernel_end(KB *kb);
+/* Finish: returns the kernel (external-signature) function, an earlier one of the module if the
+ * code is identical.  *weight_offsets (malloc'd, caller frees) are the blob offsets of its
+ * kb_weight pointers, which the caller passes in bufs[nbufs + k], k < *nweights. */
+LLVMValueRef kb_kernel_end(KB *kb, size_t **weight_offsets, int *nweights);
+/* Drop the table of kernels kb_kernel_end compares against (after building a module). */
+void kb_mod_forget_kernels(KMod *m);
 void kb_kernel_abandon(KB *kb);
 
 LLVMTypeRef kb_llvm_type(LLVMContextRef ctx, KT t);

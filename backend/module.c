@@ -233,7 +233,8 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   int maxbufs = 1;
   for (int k = 0; k < g->nnodes; k++)
     if (g->nodes[k]->nin + g->nodes[k]->nout + 1 > maxbufs) maxbufs = g->nodes[k]->nin + g->nodes[k]->nout + 1;
-  LLVMValueRef bufs = LLVMBuildArrayAlloca(b, ptr, LLVMConstInt(i64, (unsigned long long)maxbufs, 0), "bufs");
+  /* its size is set after the kernels, which may add weight pointers (kb_kernel_end) */
+  LLVMValueRef bufs = LLVMBuildArrayAlloca(b, ptr, LLVMConstInt(i64, 1, 0), "bufs");
   LLVMTypeRef kparams[5] = {ptr, ptr, ptr, i64, i64};
   LLVMTypeRef kty = LLVMFunctionType(i32, kparams, 5, 0);
   LLVMTypeRef parparams[4] = {ptr, ptr, ptr, i64};
@@ -263,7 +264,9 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       LLVMDisposeBuilder(b);
       return -1;
     }
-    LLVMValueRef kfn = kb_kernel_end(kb);
+    size_t *wofs;
+    int nw;
+    LLVMValueRef kfn = kb_kernel_end(kb, &wofs, &nw);
     if (ctx.scratch_bytes > info->scratch_bytes) info->scratch_bytes = ctx.scratch_bytes;
     if (ctx.arena_end > info->arena_bytes) info->arena_bytes = ctx.arena_end;
     /* fill bufs */
@@ -292,6 +295,14 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)j, 0);
       LLVMBuildStore(b, p, LLVMBuildGEP2(b, ptr, bufs, &idx, 1, ""));
     }
+    for (int j = 0; j < nw; j++) {
+      LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)wofs[j], 0);
+      LLVMValueRef p = LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), weights, &off, 1, "");
+      LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)(nb + j), 0);
+      LLVMBuildStore(b, p, LLVMBuildGEP2(b, ptr, bufs, &idx, 1, ""));
+    }
+    free(wofs);
+    if (nb + nw > maxbufs) maxbufs = nb + nw;
     LLVMValueRef st;
     if (ctx.work <= 1) {
       LLVMValueRef args[5] = {bufs, weights, scratch, LLVMConstInt(i64, 0, 0), LLVMConstInt(i64, 1, 0)};
@@ -309,6 +320,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     info->nkernels++;
   }
   LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
+  LLVMSetOperand(bufs, 0, LLVMConstInt(i64, (unsigned long long)maxbufs, 0));
   if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
@@ -316,7 +328,10 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
 }
 
 int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
-  return build_graph(g, m, fn_name, 0, info);
+  int rc = build_graph(g, m, fn_name, 0, info);
+  info->nshared = m->nshared;
+  kb_mod_forget_kernels(m);
+  return rc;
 }
 
 int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {

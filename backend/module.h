@@ -9,6 +9,7 @@ typedef struct ModuleInfo {
   int64_t scratch_bytes; /* per thread */
   size_t weights_bytes;
   int nkernels;
+  int nshared; /* of which identical to an earlier kernel (one copy of the code, kb_kernel_end) */
 } ModuleInfo;
 
 /* Plans storage and emits every kernel plus the graph function `fn_name` into m.

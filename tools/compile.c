@@ -54,6 +54,8 @@ static const char *HELP =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      default 16G\n"
+    "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen, LLVM\n"
+    "                      opt, LLVM codegen, C glue + link) to stderr\n"
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
 
 static int parse(int argc, char **argv, CompileOpts *o) {
@@ -63,6 +65,10 @@ static int parse(int argc, char **argv, CompileOpts *o) {
     const char **slot = NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       o->help = true;
+      continue;
+    }
+    if (!strcmp(a, "--time-passes")) {
+      be_phase_enable(true);
       continue;
     }
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &o->out;
@@ -462,6 +468,7 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   Target tgt; /* find the toolchain before the (long) code generation */
   if (be_target_get(o->target, &tgt, err, errlen) || toolchain(tgt.triple, &tc, err, errlen)) goto out_tmp;
   if (be_aot_emit(g, &bo, t.obj, &r, err, errlen)) goto out_tmp;
+  be_phase("glue + link");
   if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
   if (write_header(header, name, o->model, &r, g, !o->weights_file, err, errlen)) goto out;
   if (write_glue(t.glue, header, name, &r, g, !o->weights_file, err, errlen)) goto out;
@@ -515,6 +522,7 @@ int tool_cmd_compile(int argc, char **argv) {
     name_from_path(o.out, name, sizeof name);
   char err[2048];
   FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};
+  be_phase("frontend load");
   Graph *g = fe_load(o.model, &fo, err, sizeof err);
   if (!g) {
     fprintf(stderr, "onnxc: %s\n", err);
@@ -528,6 +536,7 @@ int tool_cmd_compile(int argc, char **argv) {
       goto fail;
     }
   PassOptions po = {0};
+  be_phase("shapes + passes");
   if (pass_run_all(g, &po)) {
     snprintf(err, sizeof err, "%s", ir_last_error(g));
     goto fail;
@@ -543,6 +552,7 @@ int tool_cmd_compile(int argc, char **argv) {
   bool lib = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib");
   if ((lib ? build_library(&o, emit, name, g, err, sizeof err) : emit_code(&o, emit, name, g, err, sizeof err)))
     goto fail;
+  be_phase_report(stderr);
   rc = 0;
   goto out;
 fail:

@@ -173,6 +173,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (!(o->after = NEXT())) return -1;
     } else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
+    else if (!strcmp(a, "--time-passes")) be_phase_enable(true);
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -199,7 +200,10 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
 
 static Graph *load_model(const Opts *o, char *err, size_t errlen) {
   FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes, .max_bytes = tool_max_memory};
-  return fe_load(o->model, &fo, err, errlen);
+  be_phase("frontend load");
+  Graph *g = fe_load(o->model, &fo, err, errlen);
+  be_phase(NULL);
+  return g;
 }
 
 static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
@@ -317,12 +321,16 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
 /* Compile a loaded graph with fixed input shapes. */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
   PassOptions po = {0};
+  be_phase("shapes + passes");
   if (pass_run_all(g, &po)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     return NULL;
   }
   BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm, .max_memory = tool_max_memory};
-  return be_jit(g, &bo, err, errlen);
+  BeModel *m = be_jit(g, &bo, err, errlen);
+  fflush(stdout);
+  be_phase_report(stderr);
+  return m;
 }
 
 int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
@@ -403,7 +411,9 @@ static int cmd_run(int argc, char **argv) {
               "                      compare; DIR may also be a folder of test_data_set_* folders.\n"
               "                      Exit 0 only if every output matches.\n"
               "  --rtol X, --atol X  float tolerances for --test-data (default 1e-3, 1e-5)\n"
-              "  --dump-llvm         print the optimized LLVM IR to stderr\n");
+              "  --dump-llvm         print the optimized LLVM IR to stderr\n"
+              "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen,\n"
+              "                      LLVM opt, LLVM codegen) to stderr\n");
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -473,7 +483,8 @@ static int cmd_bench(int argc, char **argv) {
               "  --threads N   worker threads (default 0 = all cores)\n"
               "  --runs N      timed runs (default 20)\n"
               "  --warmup N    untimed runs first (default 3)\n"
-              "  --json        one JSON object on stdout\n");
+              "  --json        one JSON object on stdout\n"
+              "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n");
     return o.help ? 0 : 2;
   }
   char err[2048];
