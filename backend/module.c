@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_c.h"
 #include "llvm_int.h"
 #include "module.h"
 #include "onnxc_rt.h"
 
-enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
-
-static int64_t value_bytes(const Value *v) {
+int64_t be_value_bytes(const Value *v) {
   int64_t n = ir_value_numel(v), b;
   if (n < 0 || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &b)) return -1;
   return b;
@@ -74,7 +73,7 @@ static int64_t plan_arena(Graph *g) {
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
     if (v->storage != ST_ARENA || first[i] < 0) continue;
-    iv[n++] = (Interval){v, first[i], last[i], (value_bytes(v) + 63) & ~(int64_t)63};
+    iv[n++] = (Interval){v, first[i], last[i], (be_value_bytes(v) + 63) & ~(int64_t)63};
   }
   qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
   int64_t total = 0;
@@ -105,7 +104,7 @@ static int64_t plan_arena(Graph *g) {
   return total;
 }
 
-static int gen_dispatch(GenCtx *c) {
+int be_gen_node(GenCtx *c) {
   switch (ir_ops[c->n->op].family) {
   case F_UNARY: return gen_unary(c);
   case F_BINARY:
@@ -121,11 +120,7 @@ static int gen_dispatch(GenCtx *c) {
   }
 }
 
-/* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
- * end of the arena it (and its subgraphs) use. */
-static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
-  LLVMContextRef c = m->ctx;
-  memset(info, 0, sizeof *info);
+int be_plan_graph(Graph *g, int64_t arena_base, int64_t *arena_top) {
   materialize_outputs(g);
   for (int k = 0; k < g->nnodes; k++)
     if (ir_ops[g->nodes[k]->op].family == F_CONTROL) gen_control_captures(g, g->nodes[k]);
@@ -145,12 +140,22 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->storage == ST_IO) continue;
-    if (value_bytes(v) < 0) {
+    if (be_value_bytes(v) < 0) {
       if (v->producer || v->kind == VK_CONST)
         return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
     }
   }
-  int64_t arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
+  *arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
+  return 0;
+}
+
+/* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
+ * end of the arena it (and its subgraphs) use. */
+static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
+  LLVMContextRef c = m->ctx;
+  memset(info, 0, sizeof *info);
+  int64_t arena_top;
+  if (be_plan_graph(g, arena_base, &arena_top)) return -1;
   info->arena_bytes = arena_top;
 
   LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i32 = LLVMInt32TypeInContext(c),
@@ -196,7 +201,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     }
     GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .mod = m, .fn_name = fn_name,
                   .arena_top = arena_top, .arena_end = arena_top};
-    if (gen_dispatch(&ctx)) {
+    if (be_gen_node(&ctx)) {
       kb_kernel_abandon(kb);
       LLVMDisposeBuilder(b);
       return -1;
@@ -217,7 +222,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
         if (j < n->nin && (ctx.const_unused & (1u << j)) && j < 32) p = LLVMConstNull(ptr);
         else {
           if (v->offset < 0) {
-            int64_t bytes = value_bytes(v);
+            int64_t bytes = be_value_bytes(v);
             v->offset = (int64_t)blob_add(&m->blob, v->data, (size_t)(bytes > 0 ? bytes : 0));
           }
           LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
@@ -258,6 +263,7 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
 }
 
 int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {
+  if (KB_IS_C(c->kb)) return cm_build_subgraph(c, sub, tag, arena_base, fn_name);
   KMod *m = c->mod;
   const char *name = arena_printf(c->g->arena, "%s.%d.%s", c->fn_name, c->n->id, tag);
   if (LLVMGetNamedFunction(m->mod, name)) return ir_node_error(c->g, c->n, "internal: %s built twice", name);
