@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""cemit_test.py — `onnxc compile --emit c` end to end: for each model, emit C, build it with gcc
+and with clang-19 (-std=c11 -O2 -Wall -Wextra -Werror; clang also with -march=native), link with
+driver.c written only against NAME.h, run, and compare with `onnxc run` (the JIT): floats to
+rel 1e-5 of the output's largest magnitude, everything else exactly.
+
+  cemit_test.py --onnxc build/onnxc --work DIR [--cases CASES_DIR] [--only NAME...]
+"""
+import argparse, os, shutil, subprocess, sys, time
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+CFLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
+COMPILERS = [("gcc", ["gcc"] + CFLAGS), ("clang", ["clang-19"] + CFLAGS + ["-march=native"])]
+
+# conformance cases covering every generator family (and control flow, casts, f16)
+CASES = [
+    "test_tanh", "test_erf", "test_sigmoid", "test_clip", "test_cast_FLOAT_to_FLOAT16",
+    "test_cast_FLOAT16_to_FLOAT", "test_cast_FLOAT_to_BFLOAT16", "test_add_bcast", "test_pow",
+    "test_where_example", "test_bitshift_right_uint32", "test_mod_mixed_sign_int32", "test_min_float16",
+    "test_max_uint8", "test_layer_normalization_4d_axis1", "test_softmax_axis_1", "test_batchnorm_epsilon",
+    "test_gemm_default_matrix_bias", "test_matmul_4d", "test_einsum_batch_matmul", "test_conv_with_strides_padding",
+    "test_convtranspose", "test_maxpool_2d_pads", "test_averagepool_2d_default", "test_reduce_sum_keepdims_random",
+    "test_reduce_max_do_not_keepdims_example", "test_argmax_keepdims_random", "test_transpose_all_permutations_3",
+    "test_gather_1", "test_concat_3d_axis_1", "test_slice", "test_resize_upsample_scales_linear",
+    "test_range_float_type_positive_delta", "test_constantofshape_int_zeros", "test_eyelike_with_dtype",
+    "test_if", "test_loop11", "test_scan9_sum", "test_top_k", "test_sce_mean_weight", "test_nonzero_example",
+    "test_cumsum_1d", "test_lrn", "test_instancenorm_example", "test_gru_defaults", "test_isnan", "test_not_2d",
+    "test_round", "test_sign", "test_hardmax_example",
+]
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(cmd[:6]), r.stdout[-3000:]))
+    return r.stdout
+
+
+def pb_to_array(path):
+    import onnx
+    from onnx import numpy_helper
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def compare(got, ref):
+    if got.dtype.kind == "f" or ref.dtype == np.float16:
+        g, r = got.astype(np.float64), ref.astype(np.float64)
+        if not np.array_equal(np.isnan(g), np.isnan(r)):
+            return "NaNs differ"
+        m = np.isfinite(r)
+        if not np.array_equal(g[~m & ~np.isnan(r)], r[~m & ~np.isnan(r)]):
+            return "infinities differ"
+        scale = float(np.max(np.abs(r[m]))) if m.any() else 0.0
+        err = float(np.max(np.abs(g[m] - r[m]))) if m.any() else 0.0
+        return None if err <= 1e-5 * max(scale, 1e-30) or err == 0 else "max error %.3g (scale %.3g)" % (err, scale)
+    return None if np.array_equal(got, ref) else "values differ"
+
+
+def check_model(a, name, model, inputs, work, threads):
+    d = os.path.join(work, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    paths = []
+    for k, x in enumerate(inputs):
+        p = os.path.join(d, "input_%d.npy" % k)
+        np.save(p, x)
+        paths.append(p)
+    ref_dir = os.path.join(d, "jit")
+    run([a.onnxc, "run", model] + paths + ["-o", ref_dir, "--threads", "1"])
+    cdir = os.path.join(d, "c")
+    run([a.onnxc, "compile", model, "--emit", "c", "-o", cdir, "--name", "m"])
+    for k, x in enumerate(inputs):
+        np.ascontiguousarray(x).tofile(os.path.join(d, "input_%d.bin" % k))
+    refs = []
+    k = 0
+    while os.path.exists(os.path.join(ref_dir, "output_%d.npy" % k)):
+        refs.append(np.load(os.path.join(ref_dir, "output_%d.npy" % k)))
+        k += 1
+    fails = []
+    for cname, cc in COMPILERS:
+        exe = os.path.join(d, "driver_" + cname)
+        srcs = sorted(os.path.join(cdir, f) for f in os.listdir(cdir) if f.endswith(".c"))
+        run(cc + ["-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + cdir] + srcs +
+            [os.path.join(HERE, "driver.c"), "-o", exe, "-lm", "-lpthread"])
+        for f in os.listdir(d):
+            if f.startswith("output_"):
+                os.unlink(os.path.join(d, f))
+        out = subprocess.run([exe, d, str(threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if out.returncode:
+            fails.append("%s: driver failed: %s" % (cname, out.stdout.strip()[-500:]))
+            continue
+        for k, ref in enumerate(refs):
+            got = np.fromfile(os.path.join(d, "output_%d.bin" % k), dtype=ref.dtype).reshape(ref.shape)
+            why = compare(got, ref)
+            if why:
+                fails.append("%s: output %d: %s" % (cname, k, why))
+    return fails
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--cases", default=None, help="conformance cases folder")
+    ap.add_argument("--only", nargs="*")
+    a = ap.parse_args()
+    a.onnxc = os.path.abspath(a.onnxc)
+    os.makedirs(a.work, exist_ok=True)
+    rng = np.random.default_rng(0)
+    todo = []
+    # the bundled CNN and a small transformer encoder (examples/)
+    cnn = os.path.join(SRC, "examples", "cnn", "model.onnx")
+    todo.append(("cnn", cnn, lambda: [rng.standard_normal((1, 1, 28, 28)).astype(np.float32)], 2))
+    enc = os.path.join(SRC, "examples", "transformer", "model.onnx")
+    if os.path.exists(enc):
+        todo.append(("encoder", enc, None, 2))
+    if a.cases:
+        for c in CASES:
+            if os.path.isdir(os.path.join(a.cases, c)):
+                todo.append((c, os.path.join(a.cases, c, "model.onnx"), None, 1))
+    failed = 0
+    t0 = time.time()
+    for name, model, gen, threads in todo:
+        if a.only and name not in a.only:
+            continue
+        if gen is not None:
+            inputs = gen()
+        else:
+            td = os.path.join(os.path.dirname(model), "test_data_set_0")
+            if os.path.isdir(td):
+                inputs, k = [], 0
+                while os.path.exists(os.path.join(td, "input_%d.pb" % k)):
+                    inputs.append(pb_to_array(os.path.join(td, "input_%d.pb" % k)))
+                    k += 1
+            else:
+                inputs = None
+        if inputs is None:
+            print("SKIP-INPUTS %s" % name)
+            continue
+        try:
+            fails = check_model(a, name, model, inputs, a.work, threads)
+        except RuntimeError as e:
+            fails = [str(e)]
+        status = "ok" if not fails else "FAIL"
+        print("%-4s %s %s" % (status, name, "; ".join(fails)), flush=True)
+        failed += bool(fails)
+    print("%d failed, %.0f s" % (failed, time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
