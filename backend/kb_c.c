@@ -517,7 +517,36 @@ static KV wrap2(CB *b, const char *op, KV a, KV x) {
   return let(b, t, "(%s)((%s)%s %s (%s)%s)", tname(b, t), u, E(a), op, u, E(x));
 }
 
+/* x is a scalar integer literal (as int_lit writes them) */
+static bool lit_int(KV v, int64_t *x) {
+  if (v->named || v->t.lanes > 1 || !is_int(v->t.e)) return false;
+  const char *s = v->e + (v->e[0] == '(');
+  char *end;
+  long long r = strtoll(s, &end, 10);
+  if (end == s || (*end && !(*end == ')' && !end[1]))) return false;
+  *x = r;
+  return true;
+}
+
+/* scalar integer + - * with a literal operand: fold what LLVM's builder folds (x + 0, x * 1, ...) */
+static KV fold(CB *b, char op, KV a, KV x) {
+  int64_t va, vx;
+  bool la = lit_int(a, &va), lx = lit_int(x, &vx);
+  if (la && lx) {
+    uint64_t ua = (uint64_t)va, ux = (uint64_t)vx;
+    return kbc_int((KB *)(void *)b, a->t, (int64_t)(op == '+' ? ua + ux : op == '-' ? ua - ux : ua * ux));
+  }
+  if (op == '+' && la && va == 0) return x;
+  if ((op == '+' || op == '-') && lx && vx == 0) return a;
+  if (op == '*' && ((la && va == 0) || (lx && vx == 0))) return kbc_int((KB *)(void *)b, a->t, 0);
+  if (op == '*' && la && va == 1) return x;
+  if (op == '*' && lx && vx == 1) return a;
+  return NULL;
+}
+
 static KV binop(CB *b, const char *op, KV a, KV x) {
+  KV f = is_int(a->t.e) && a->t.lanes <= 1 ? fold(b, op[0], a, x) : NULL;
+  if (f) return f;
   if (is_int(a->t.e)) return wrap2(b, op, a, x);
   return let(b, a->t, "%s %s %s", E(a), op, E(x));
 }
