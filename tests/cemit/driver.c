@@ -1,11 +1,14 @@
 /* driver.c — runs a model emitted with `onnxc compile --emit c`, written only against its NAME.h:
  *   cc -DMODEL=NAME -DMODEL_H='"NAME.h"' -IDIR the .c files of DIR driver.c -lm -lpthread
- *   ./driver DIR [threads]   reads DIR/input_K.bin (raw, dense), writes DIR/output_K.bin
+ *   ./driver DIR [threads [runs]]   reads DIR/input_K.bin (raw, dense), writes DIR/output_K.bin;
+ *   with runs, also times that many more runs and prints the median in ms
  * Runs the model twice (the second run must reproduce the first: run allocates nothing and keeps
  * no state). Prints why and exits 1 on any failure. */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include MODEL_H
 
@@ -59,6 +62,25 @@ int main(int argc, char **argv) {
       printf("FAIL: cannot write %s\n", path);
       return 1;
     }
+  }
+  int runs = argc > 3 ? atoi(argv[3]) : 0;
+  if (runs > 0) {
+    double *ms = calloc((size_t)runs, sizeof *ms);
+    for (int r = 0; r < runs; r++) {
+      struct timespec a, b;
+      clock_gettime(CLOCK_MONOTONIC, &a);
+      if (FN(_run)(m, in, again)) return 1;
+      clock_gettime(CLOCK_MONOTONIC, &b);
+      ms[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) * 1e-6;
+    }
+    for (int i = 1; i < runs; i++) /* insertion sort */
+      for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+        double t = ms[j];
+        ms[j] = ms[j - 1];
+        ms[j - 1] = t;
+      }
+    printf("median %.3f ms over %d runs\n", ms[runs / 2], runs);
+    free(ms);
   }
   FN(_destroy)(m);
   return 0;
