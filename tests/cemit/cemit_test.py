@@ -184,6 +184,9 @@ def main():
     if not os.path.exists(misc):
         make_misc(misc)
     todo.append(("misc", misc, lambda: [rng.standard_normal((2, 3, 8)).astype(np.float32)], 2))
+    if a.cases and any(not os.path.isdir(os.path.join(a.cases, c)) for c in CASES):
+        # the conformance suite's generator (copies the cases python3-onnx ships)
+        run([sys.executable, os.path.join(SRC, "tests", "conformance", "gen_cases.py"), a.cases])
     if a.cases:
         for c in CASES:
             if not os.path.isdir(os.path.join(a.cases, c)):
