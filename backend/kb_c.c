@@ -358,19 +358,24 @@ KB *kb_c_kernel_begin(CMod *m, int nbufs, bool may_alias, const char **fn_name) 
   return (KB *)(void *)b;
 }
 
+/* Two functions, as in kb_llvm.c: the body takes each buffer as its own (restrict) parameter —
+ * compilers trust restrict on parameters — and is inlined into the uniform-signature kernel. */
 void kb_c_kernel_end(KB *kb) {
   CB *b = CBP(kb);
   CMod *m = b->m;
   static const char *sig = "(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end)";
   cstr_printf(&m->protos, "static int32_t %s%s;\n", b->fn, sig);
-  cstr_printf(&m->body, "static int32_t %s%s {\n", b->fn, sig);
-  cstr_printf(&m->body, "  (void)bufs, (void)weights, (void)scratch, (void)begin, (void)end;\n");
-  for (int i = 0; i < b->nbufs; i++)
-    cstr_printf(&m->body, "  ONNXC_U char *%sb%d = (char *)bufs[%d];\n", b->may_alias ? "" : "restrict ", i, i);
-  cstr_printf(&m->body, "  ONNXC_U char *w_ = (char *)weights;\n");
+  cstr_printf(&m->body, "static inline __attribute__((always_inline)) int32_t %s_body(", b->fn);
+  for (int i = 0; i < b->nbufs; i++) cstr_printf(&m->body, "char *%sb%d, ", b->may_alias ? "" : "restrict ", i);
+  cstr_printf(&m->body, "char *w_, char *scratch, int64_t begin, int64_t end) {\n");
+  for (int i = 0; i < b->nbufs; i++) cstr_printf(&m->body, "  (void)b%d;\n", i);
+  cstr_printf(&m->body, "  (void)w_, (void)scratch, (void)begin, (void)end;\n");
   if (b->decl.s) cstr_append(&m->body, b->decl.s, b->decl.n);
   if (b->code.s) cstr_append(&m->body, b->code.s, b->code.n);
   cstr_printf(&m->body, "  return 0;\n}\n\n");
+  cstr_printf(&m->body, "static int32_t %s%s {\n  (void)bufs;\n  return %s_body(", b->fn, sig, b->fn);
+  for (int i = 0; i < b->nbufs; i++) cstr_printf(&m->body, "(char *)bufs[%d], ", i);
+  cstr_printf(&m->body, "(char *)weights, scratch, begin, end);\n}\n\n");
   kb_c_kernel_abandon(kb);
 }
 
