@@ -65,6 +65,10 @@ int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base
  * ReverseSequence, MaxUnpool (called by gen_reduce / gen_move for these ops) */
 int gen_loss(GenCtx *c);
 int gen_select(GenCtx *c);
+int gen_signal(GenCtx *c);
+int gen_vision(GenCtx *c);
+int gen_quant(GenCtx *c);
+int gen_rnn(GenCtx *c);
 
 /* Index helpers shared by generators (gen_util.c). */
 /* strides (in elements) of a row-major shape */

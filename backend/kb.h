@@ -127,6 +127,11 @@ KV kb_extract(KB *kb, KV vec, int lane);
 KV kb_insert(KB *kb, KV vec, KV scalar, int lane);
 KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
 
+/* 4-way byte dot product: acc (i32 × L) plus, per lane i, Σ_{t<4} a[4i+t]·b[4i+t] with a unsigned and
+ * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; widening
+ * multiplies and adds elsewhere. */
+KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
+
 /* horizontal reductions of a vector to a scalar */
 KV kb_reduce_add(KB *kb, KV v);
 KV kb_reduce_mul(KB *kb, KV v);

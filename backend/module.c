@@ -116,6 +116,10 @@ int be_gen_node(GenCtx *c) {
   case F_MOVE: return gen_move(c);
   case F_GEN: return gen_gen(c);
   case F_CONTROL: return gen_control(c);
+  case F_SIGNAL: return gen_signal(c);
+  case F_VISION: return gen_vision(c);
+  case F_QUANT: return gen_quant(c);
+  case F_RNN: return gen_rnn(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }

@@ -972,6 +972,9 @@ static int dispatch(Graph *g, Node *n) {
   case OP_ReduceSumSquare: return eval_reduce(g, n);
   default:
     if (f == F_UNARY || f == F_BINARY || f == F_TERNARY) return eval_elementwise(g, n);
+    if (f == F_SIGNAL) return eval_signal(g, n);
+    if (f == F_VISION) return eval_vision(g, n);
+    if (f == F_QUANT) return eval_quant(g, n);
     return ir_eval_extra(g, n);
   }
 }

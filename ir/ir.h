@@ -70,6 +70,10 @@ typedef enum OpFamily {
   F_MOVE,     /* data movement: Reshape .. Tile */
   F_GEN,      /* sources: Constant, Shape, Range, ConstantOfShape, ... */
   F_CONTROL,  /* If, Loop, Scan */
+  F_SIGNAL,   /* windows, MelWeightMatrix, DFT, STFT */
+  F_VISION,   /* GridSample, RoiAlign, NonMaxSuppression */
+  F_QUANT,    /* QuantizeLinear .. QLinearConv */
+  F_RNN,      /* recurrent: RNN, GRU, LSTM */
   F_COUNT
 } OpFamily;
 
@@ -248,6 +252,10 @@ int ir_eval_extra(Graph *g, Node *n); /* host evaluation of those (like ir_eval_
 int ir_topk_k(Graph *g, const Node *n, int64_t *k); /* TopK's k (input 1 or attribute) */
 /* MaxUnpool's shape inference; unpooled (may be NULL) gets the size the indices refer to */
 int ir_max_unpool_dims(Graph *g, Node *n, int64_t *unpooled);
+int shape_signal(Graph *g, Node *n);
+int shape_vision(Graph *g, Node *n);
+int shape_quant(Graph *g, Node *n);
+int shape_rnn(Graph *g, Node *n);
 
 /* shape_pool.c: the sliding-window geometry Conv, ConvTranspose and the pools share.  Reads
  * strides/dilations/pads/auto_pad (+ ceil_mode for the others, output_padding/output_shape for
@@ -271,9 +279,41 @@ int ir_slice_plan(Graph *g, const Node *n, int64_t *start, int64_t *step, int64_
 int ir_pad_plan(Graph *g, const Node *n, int64_t *before, int64_t *after);
 int ir_split_plan(Graph *g, const Node *n, int *axis, int64_t *sizes);
 
+/* shape_rnn.c: the attributes and sizes of RNN / GRU / LSTM, checked once; shape inference and
+ * the backend (gen_rnn.c) both read them.  Activations are per direction: f (gates), g (candidate),
+ * h (LSTM output); alpha/beta are consumed in order by the activations that take them. */
+typedef enum IrRnnAct {
+  RA_RELU, RA_TANH, RA_SIGMOID, RA_AFFINE, RA_LEAKYRELU, RA_THRESHOLDEDRELU, RA_SCALEDTANH,
+  RA_HARDSIGMOID, RA_ELU, RA_SOFTSIGN, RA_SOFTPLUS
+} IrRnnAct;
+typedef struct IrRnn {
+  int gates;                 /* 1 RNN, 3 GRU (z r h), 4 LSTM (i o f c) */
+  int nact;                  /* activations per direction: 1, 2, 3 */
+  int ndir;                  /* 1 or 2 */
+  bool reverse;              /* direction == "reverse" (ndir 1) */
+  bool layout;               /* layout 1: batch-major X, Y, states */
+  int64_t T, B, I, H;        /* seq_length, batch, input_size, hidden_size */
+  IrRnnAct act[6];           /* [dir * nact + k] */
+  float alpha[6], beta[6];
+  float clip;                /* 0: none */
+  bool input_forget;         /* LSTM */
+  bool linear_before_reset;  /* GRU */
+} IrRnn;
+int ir_rnn_spec(Graph *g, const Node *n, IrRnn *s);
+
 /* eval.c: host evaluation of a node whose inputs are all constant (used by folding).
  * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */
 int ir_eval_node(Graph *g, Node *n);
+/* per-family host evaluation beside their shape functions (same contract as ir_eval_node) */
+int eval_signal(Graph *g, Node *n);
+int eval_vision(Graph *g, Node *n);
+int eval_quant(Graph *g, Node *n);
+/* shape_signal.c: DFT's signal axis (of the input) and transform length; STFT's frame geometry */
+int ir_dft_plan(Graph *g, const Node *n, int *axis, int64_t *len);
+int ir_stft_plan(Graph *g, const Node *n, int64_t *step, int64_t *flen, int64_t *frames);
+/* shape_quant.c: the axis a QuantizeLinear/DequantizeLinear's scale and zero point run along, or -1
+ * when they are per-tensor */
+int ir_quant_axis(Graph *g, const Node *n, int *axis);
 
 /* verify.c / print.c */
 int ir_verify(Graph *g);

@@ -78,6 +78,10 @@ int ir_infer_node(Graph *g, Node *n) {
   case F_MOVE: rc = shape_move(g, n); break;
   case F_GEN: rc = shape_gen(g, n); break;
   case F_CONTROL: rc = shape_control(g, n); break;
+  case F_SIGNAL: rc = shape_signal(g, n); break;
+  case F_VISION: rc = shape_vision(g, n); break;
+  case F_QUANT: rc = shape_quant(g, n); break;
+  case F_RNN: rc = shape_rnn(g, n); break;
   default: rc = ir_node_error(g, n, "no shape inference for this op");
   }
   if (rc) return rc;
@@ -143,6 +147,7 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_Range: return true;
   case OP_ConstantOfShape: return i == 0;
   case OP_Loop: return i <= 1;
+  case OP_Dropout: return i >= 1; /* training_mode (and ratio) decide whether it is an identity */
   case OP_If: return i == 0; /* a constant condition inlines the branch (passes/inline.c) */
   case OP_TopK:
   case OP_Upsample: return i == 1;
@@ -150,6 +155,13 @@ bool ir_is_shape_operand(const Node *n, int i) {
   case OP_NonZero:
   case OP_Unique:
   case OP_Compress: return true; /* output shape depends on input data */
+  case OP_HannWindow:
+  case OP_HammingWindow:
+  case OP_BlackmanWindow:
+  case OP_MelWeightMatrix:
+  case OP_NonMaxSuppression: return true;
+  case OP_DFT: return i >= 1;
+  case OP_STFT: return i == 1 || i == 3;
   default: return false;
   }
 }

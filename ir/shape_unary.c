@@ -92,6 +92,15 @@ static int shape_dropout(Graph *g, Node *n) {
   double ratio = ir_attr_float(n, "ratio", 0.5f);
   if (n->nin > 1 && n->in[1] && n->in[1]->kind == VK_CONST) ratio = ir_const_f64(n->in[1], 0);
   if (!(ratio >= 0 && ratio < 1)) return ir_node_error(g, n, "ratio %g is not in [0, 1)", ratio);
+  const Value *t = n->nin > 2 ? n->in[2] : NULL;
+  if (t && t->kind != VK_CONST)
+    return ir_node_error(g, n, "training_mode must be a constant: onnxc compiles inference graphs only");
+  if (t && ir_const_i64(t, 0)) {
+    if (n->nin > 1 && n->in[1] && n->in[1]->kind != VK_CONST)
+      return ir_node_error(g, n, "training_mode is true and ratio is not a constant: onnxc compiles inference graphs only");
+    if (ratio > 0)
+      return ir_node_error(g, n, "training_mode is true with ratio %g: random dropout is not supported (inference only)", ratio);
+  }
   set_out(n, 0, x->dtype, x);
   set_out(n, 1, DT_BOOL, x); /* the mask */
   return 0;

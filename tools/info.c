@@ -16,6 +16,13 @@ double tool_count_macs(const Graph *g) {
   double macs = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const Node *n = g->nodes[i];
+    if (ir_ops[n->op].family == F_RNN) { /* X·Wᵀ and H·Rᵀ for every step and direction */
+      const Value *x = n->in[0], *w = n->in[1], *r = n->in[2];
+      if (x->rank == 3 && w->rank == 3 && r->rank == 3 && ir_value_numel(x) >= 0 && ir_value_numel(w) >= 0)
+        macs += (double)x->dims[0] * (double)x->dims[1] * (double)ir_value_numel(w) / (double)w->dims[2] *
+                (double)(w->dims[2] + r->dims[2]);
+      continue;
+    }
     const Value *o = n->out[0];
     if (!o || ir_value_numel(o) < 0) continue;
     double on = (double)ir_value_numel(o);

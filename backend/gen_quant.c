@@ -1,0 +1,511 @@
+/* gen_quant.c — code generation for the F_QUANT family.
+ *
+ * QuantizeLinear / DequantizeLinear are elementwise nests (gen_eltwise) whose scale and zero point
+ * are operands with stride 1 along the quantization axis and 0 elsewhere.  DynamicQuantizeLinear is
+ * one kernel: a vector min/max pass, then the quantizing pass.  The integer contractions accumulate
+ * in i32 vectors: MatMulInteger / QLinearMatMul vectorize over N (one broadcast A element times a
+ * row of B per step); ConvInteger / QLinearConv over a strip of output columns (gathered input
+ * columns, masked at the padding, times one broadcast weight).  The QLinear ops requantize the
+ * i32 sums in f32: round half to even, add the zero point, saturate. */
+#include <string.h>
+
+#include "gen_util.h"
+
+static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
+
+static bool uns_of(DType t) { return t == DT_UINT8 || t == DT_UINT16 || t == DT_UINT32 || t == DT_UINT64; }
+
+/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to dtype t (int8/uint8) */
+static KV requant(KB *kb, KV f, KV zp, DType t) {
+  KT ft = kb_type(kb, f);
+  bool u = t == DT_UINT8;
+  KV q = kb_add(kb, kb_round_even(kb, f), zp);
+  q = kb_max(kb, q, kb_float(kb, ft, u ? 0 : -128), false);
+  q = kb_min(kb, q, kb_float(kb, ft, u ? 255 : 127), false);
+  KV i = kb_cast(kb, q, kt(KE_I32, ft.lanes), false, false);
+  return kb_cast(kb, i, kt(KE_I8, ft.lanes), false, false);
+}
+
+/* a value of dtype t (int or float lanes) as f32 lanes */
+static KV to_f32(KB *kb, KV v, DType t) {
+  KT vt = kb_type(kb, v);
+  return kb_cast(kb, v, kt(KE_F32, vt.lanes), uns_of(t), false);
+}
+
+/* ---- QuantizeLinear / DequantizeLinear ---- */
+
+typedef struct QdqCtx {
+  bool quant, has_zp;
+  DType xt, zt, yt;
+} QdqCtx;
+
+static KV qdq_fn(KB *kb, KV *ops, int lanes, void *ud) {
+  QdqCtx *q = ud;
+  KT f = kt(KE_F32, lanes);
+  KV s = to_f32(kb, ops[1], DT_FLOAT);
+  KV zp = q->has_zp ? to_f32(kb, ops[2], q->zt) : kb_float(kb, f, 0);
+  if (q->quant) return requant(kb, kb_div(kb, to_f32(kb, ops[0], q->xt), s, false), zp, q->yt);
+  if (q->xt == DT_INT32 && q->has_zp) { /* subtract exactly in i32 */
+    KV d = kb_sub(kb, ops[0], kb_cast(kb, ops[2], kt(KE_I32, lanes), false, false));
+    return kb_mul(kb, to_f32(kb, d, DT_INT32), s);
+  }
+  return kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->xt), zp), s);
+}
+
+static int gen_qdq(GenCtx *c) {
+  Node *n = c->n;
+  KB *kb = c->kb;
+  Value *x = n->in[0], *y = n->out[0];
+  Value *z = n->nin > 2 ? n->in[2] : NULL;
+  int axis;
+  if (ir_quant_axis(c->g, n, &axis)) return -1;
+  if (n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
+  QdqCtx q = {n->op == OP_QuantizeLinear, z != NULL, x->dtype, z ? z->dtype : DT_UINT8, y->dtype};
+  EwOperand ops[3];
+  memset(ops, 0, sizeof ops);
+  ops[0].base = kb_buf(kb, 0), ops[0].dtype = x->dtype;
+  gen_strides(x->rank, x->dims, ops[0].strides);
+  for (int k = 1; k < (z ? 3 : 2); k++) {
+    ops[k].base = kb_buf(kb, k), ops[k].dtype = n->in[k]->dtype;
+    if (axis >= 0) ops[k].strides[axis] = 1;
+  }
+  gen_eltwise(c, z ? 3 : 2, ops, kb_buf(kb, n->nin), y->dtype, x->rank, x->dims, qdq_fn, &q);
+  return 0;
+}
+
+/* ---- DynamicQuantizeLinear ---- */
+
+typedef struct DqlCtx {
+  KV x, y;
+  KVar lo, hi;
+  KV scale, zp; /* splats for the second pass */
+  int W;
+} DqlCtx;
+
+/* masked-off lanes load 0, which min(0, ...) / max(0, ...) ignore */
+static void dql_minmax(KB *kb, void *ud, KV j, KV mask) {
+  DqlCtx *d = ud;
+  KV v = gen_vload(kb, kt(KE_F32, d->W), kb_gep(kb, KE_F32, d->x, j), mask);
+  kb_set(kb, d->lo, kb_min(kb, kb_get(kb, d->lo), v, false));
+  kb_set(kb, d->hi, kb_max(kb, kb_get(kb, d->hi), v, false));
+}
+
+static void dql_quant(KB *kb, void *ud, KV j, KV mask) {
+  DqlCtx *d = ud;
+  KV v = gen_vload(kb, kt(KE_F32, d->W), kb_gep(kb, KE_F32, d->x, j), mask);
+  gen_vstore(kb, requant(kb, kb_div(kb, v, d->scale, false), d->zp, DT_UINT8), kb_gep(kb, KE_I8, d->y, j), mask);
+}
+
+static int gen_dynamic_quant(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  int64_t m = ir_value_numel(n->in[0]);
+  DqlCtx d = {.x = kb_buf(kb, 0), .y = kb_buf(kb, 1), .W = gen_lanes_for(c, 4)};
+  KT vt = kt(KE_F32, d.W);
+  d.lo = kb_var(kb, vt, kb_float(kb, vt, 0));
+  d.hi = kb_var(kb, vt, kb_float(kb, vt, 0));
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, m), d.W, dql_minmax, &d);
+  KV lo = kb_reduce_min(kb, kb_get(kb, d.lo), false), hi = kb_reduce_max(kb, kb_get(kb, d.hi), false);
+  KV scale = kb_div(kb, kb_sub(kb, hi, lo), kb_f32(kb, 255), false);
+  /* an all-zero input has scale 0: divide by 1 instead (every x is 0, so y = zp = 0) */
+  KV div = kb_select(kb, kb_cmp(kb, KC_EQ, scale, kb_f32(kb, 0), false), kb_f32(kb, 1), scale);
+  KV zpf = kb_round_even(kb, kb_div(kb, kb_neg(kb, lo), div, false));
+  zpf = kb_min(kb, kb_max(kb, zpf, kb_f32(kb, 0), false), kb_f32(kb, 255), false);
+  d.scale = kb_splat(kb, div, d.W);
+  d.zp = kb_splat(kb, zpf, d.W);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, m), d.W, dql_quant, &d);
+  if (n->out[1]) kb_store(kb, scale, kb_buf(kb, 2));
+  if (n->out[2])
+    kb_store(kb, kb_cast(kb, kb_cast(kb, zpf, kt_s(KE_I32), false, false), kt_s(KE_I8), false, false), kb_buf(kb, 3));
+  return 0;
+}
+
+/* ---- integer matmul ---- */
+
+/* A zero point (or 0 when absent) as an i32 scalar */
+static KV zp_i32(KB *kb, const Node *n, int i, KV idx) {
+  if (i >= n->nin || !n->in[i]) return kb_i32(kb, 0);
+  DType t = n->in[i]->dtype;
+  KV v = kb_load(kb, kt_s(kb_elem_of(t)), kb_gep(kb, kb_elem_of(t), kb_buf(kb, i), idx));
+  return kb_cast(kb, v, kt_s(KE_I32), uns_of(t), false);
+}
+
+static KV scale_f32(KB *kb, int i, KV idx) { return kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, kb_buf(kb, i), idx)); }
+
+#define QMM_MR 4 /* rows of A per block: they share every B vector load */
+
+typedef struct QmmCtx {
+  GenCtx *c;
+  bool ql, zb_col, sb_col;  /* b's zero point / scale per column */
+  int ia, ib, W;
+  DType at, bt, yt;
+  int64_t K, N;
+  KV nrows;                 /* rows in this block (the last block of a batch may be short) */
+  KV a_row[QMM_MR], y_row[QMM_MR], za[QMM_MR], sa[QMM_MR]; /* per row: A[b, m, :], Y[b, m, :], i32, f32 */
+  KV b_mat;                 /* B[b, :, :] */
+  KV zb, sb, sy, zy;        /* zb: i32 splat (per-tensor); sb, sy: f32; zy: f32 splat */
+} QmmCtx;
+
+static void qmm_body(KB *kb, void *ud, KV j, KV mask) {
+  QmmCtx *q = ud;
+  const Node *n = q->c->n;
+  KT it = kt(KE_I32, q->W), ft = kt(KE_F32, q->W);
+  int izb = q->ql ? 5 : 3;
+  KV zb = q->zb;
+  if (q->zb_col) zb = kb_cast(kb, gen_load_vec(kb, n->in[izb]->dtype, kb_buf(kb, izb), j, q->W, mask), it, uns_of(n->in[izb]->dtype), false);
+  KVar acc[QMM_MR];
+  for (int r = 0; r < QMM_MR; r++) acc[r] = kb_var(kb, it, kb_int(kb, it, 0));
+  KV k = kb_for(kb, i64c(kb, 0), i64c(kb, q->K), 1);
+  KV bv = gen_load_vec(kb, q->bt, q->b_mat, kb_add(kb, kb_mul(kb, k, i64c(kb, q->N)), j), q->W, mask);
+  bv = kb_sub(kb, kb_cast(kb, bv, it, uns_of(q->bt), false), zb);
+  for (int r = 0; r < QMM_MR; r++) {
+    KV a = kb_load(kb, kt_s(kb_elem_of(q->at)), kb_gep(kb, kb_elem_of(q->at), q->a_row[r], k));
+    a = kb_sub(kb, kb_cast(kb, a, kt_s(KE_I32), uns_of(q->at), false), q->za[r]);
+    kb_set(kb, acc[r], kb_add(kb, kb_get(kb, acc[r]), kb_mul(kb, kb_splat(kb, a, q->W), bv)));
+  }
+  kb_endfor(kb);
+  KV sb = NULL;
+  if (q->ql) sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
+  for (int r = 0; r < QMM_MR; r++) {
+    if (r) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, r), q->nrows, false));
+    KV v = kb_get(kb, acc[r]);
+    if (q->ql) {
+      KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa[r], q->W), sb), kb_splat(kb, q->sy, q->W), false);
+      if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
+      v = requant(kb, kb_mul(kb, to_f32(kb, v, DT_INT32), mult), q->zy, q->yt);
+    }
+    gen_store_vec(kb, q->yt, q->y_row[r], j, v, mask);
+    if (r) kb_endif(kb);
+  }
+}
+
+static bool per_elem(const Node *n, int i) { return i < n->nin && n->in[i] && ir_value_numel(n->in[i]) > 1; }
+
+/* Y[b] = (A[b] - za)(B[b] - zb), in blocks of QMM_MR rows × a vector of columns */
+static int gen_matmul_q(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  int ia = 0, ib = ql ? 3 : 1, izb = ql ? 5 : 3;
+  Value *a = n->in[ia], *b = n->in[ib], *y = n->out[0];
+  if (ql && n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
+  int64_t K = a->dims[a->rank - 1], M = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+  int64_t N = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+  int ra = a->rank > 2 ? a->rank - 2 : 0, rbb = b->rank > 2 ? b->rank - 2 : 0;
+  int r = ra > rbb ? ra : rbb;
+  int64_t bd[IR_MAX_RANK], sa[IR_MAX_RANK], sb[IR_MAX_RANK], batches = 1;
+  /* batch dims of the output and the element strides of A's and B's matrices along them */
+  int64_t ma = M * K, mb = K * N;
+  for (int d = r - 1; d >= 0; d--) {
+    int da = d - (r - ra), db = d - (r - rbb);
+    int64_t xa = da >= 0 ? a->dims[da] : 1, xb = db >= 0 ? b->dims[db] : 1;
+    bd[d] = xa > xb ? xa : xb;
+    sa[d] = xa == 1 ? 0 : ma, sb[d] = xb == 1 ? 0 : mb;
+    if (da >= 0) ma *= xa;
+    if (db >= 0) mb *= xb;
+    batches *= bd[d];
+  }
+  QmmCtx q = {.c = c, .ql = ql, .zb_col = per_elem(n, izb), .sb_col = ql && per_elem(n, 4), .ia = ia, .ib = ib,
+              .W = gen_lanes_cap(c, 4, 16), .at = a->dtype, .bt = b->dtype, .yt = y->dtype, .K = K, .N = N};
+  int64_t nblk = (M + QMM_MR - 1) / QMM_MR, units = batches * nblk;
+  c->work = batches * M * N * K >= (1 << 16) && units > 1 ? units : 1;
+  if (!q.zb_col) q.zb = kb_splat(kb, zp_i32(kb, n, izb, i64c(kb, 0)), q.W);
+  if (ql) {
+    q.sb = q.sb_col ? NULL : scale_f32(kb, 4, i64c(kb, 0));
+    q.sy = scale_f32(kb, 6, i64c(kb, 0));
+    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  }
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, units), 1);
+  KV bi = kb_div(kb, u, i64c(kb, nblk), false);
+  KV m0 = kb_mul(kb, kb_rem(kb, u, i64c(kb, nblk), false), i64c(kb, QMM_MR));
+  q.nrows = kb_min(kb, i64c(kb, QMM_MR), kb_sub(kb, i64c(kb, M), m0), false);
+  KV offa = i64c(kb, 0), offb = i64c(kb, 0), rest = bi;
+  for (int d = r - 1; d >= 0; d--) {
+    KV id = kb_rem(kb, rest, i64c(kb, bd[d]), false);
+    rest = kb_div(kb, rest, i64c(kb, bd[d]), false);
+    offa = kb_add(kb, offa, kb_mul(kb, id, i64c(kb, sa[d])));
+    offb = kb_add(kb, offb, kb_mul(kb, id, i64c(kb, sb[d])));
+  }
+  for (int k = 0; k < QMM_MR; k++) {
+    /* rows past the end of a short block repeat the block's last row; their results are not stored */
+    KV mi = kb_min(kb, kb_add(kb, m0, i64c(kb, k)), i64c(kb, M - 1), false);
+    q.a_row[k] = kb_gep(kb, kb_elem_of(a->dtype), kb_buf(kb, ia), kb_add(kb, offa, kb_mul(kb, mi, i64c(kb, K))));
+    q.y_row[k] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, kb_add(kb, kb_mul(kb, bi, i64c(kb, M)), mi), i64c(kb, N)));
+    q.za[k] = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
+    if (ql) q.sa[k] = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
+  }
+  q.b_mat = kb_gep(kb, kb_elem_of(b->dtype), kb_buf(kb, ib), offb);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, N), q.W, qmm_body, &q);
+  kb_endfor(kb);
+  return 0;
+}
+
+/* ---- u8 × s8 matmul with a constant B: byte dot products over B packed in groups of 4 k ----
+ * Σ(a - za)(b - zb) = Σab - zb·Σa - za·Σb + K·za·zb: Σab by kb_dot4_u8s8 (vpdpbusd with VNNI) on
+ * B packed as [N/W][K/4][W][4] bytes (zero padded), Σb per column at compile time, Σa per row. */
+
+typedef struct QpkCtx {
+  const Node *n;
+  bool ql, zb_col, sb_col;
+  int W;
+  DType yt;
+  int64_t K, G, N;            /* G = ceil(K/4) */
+  KV nrows, bp, colsum;
+  KV a_row[QMM_MR], y_row[QMM_MR], za[QMM_MR], sa[QMM_MR], rowsum[QMM_MR];
+  KV zb, sb, sy, zy;
+} QpkCtx;
+
+/* 4 bytes of an A row at group g as i8 × 4W (splat); the last group is masked when K % 4 != 0 */
+static KV qpk_a4(KB *kb, const QpkCtx *q, KV row, KV g, bool tail) {
+  KV p = kb_gep(kb, KE_I8, row, kb_mul(kb, g, i64c(kb, 4)));
+  KV v;
+  if (tail) {
+    KV m = kb_tail_mask(kb, 4, i64c(kb, q->K % 4));
+    v = kb_bitcast(kb, kb_load_masked(kb, kt(KE_I8, 4), p, m, NULL), kt_s(KE_I32));
+  } else
+    v = kb_load(kb, kt_s(KE_I32), p);
+  return kb_bitcast(kb, kb_splat(kb, v, q->W), kt(KE_I8, 4 * q->W));
+}
+
+static void qpk_groups(KB *kb, QpkCtx *q, KVar *acc, KV jb, bool tail) {
+  KV g = tail ? i64c(kb, q->K / 4) : kb_for(kb, i64c(kb, 0), i64c(kb, q->K / 4), 1);
+  KV bv = kb_load(kb, kt(KE_I8, 4 * q->W),
+                  kb_gep(kb, KE_I8, q->bp, kb_mul(kb, kb_add(kb, kb_mul(kb, jb, i64c(kb, q->G)), g), i64c(kb, 4 * q->W))));
+  for (int r = 0; r < QMM_MR; r++) kb_set(kb, acc[r], kb_dot4_u8s8(kb, kb_get(kb, acc[r]), qpk_a4(kb, q, q->a_row[r], g, tail), bv));
+  if (!tail) kb_endfor(kb);
+}
+
+static void qpk_body(KB *kb, void *ud, KV j, KV mask) {
+  QpkCtx *q = ud;
+  KT it = kt(KE_I32, q->W), ft = kt(KE_F32, q->W);
+  int izb = q->ql ? 5 : 3;
+  KV jb = kb_div(kb, j, i64c(kb, q->W), false);
+  KVar acc[QMM_MR];
+  for (int r = 0; r < QMM_MR; r++) acc[r] = kb_var(kb, it, kb_int(kb, it, 0));
+  qpk_groups(kb, q, acc, jb, false);
+  if (q->K % 4) qpk_groups(kb, q, acc, jb, true);
+  KV zb = q->zb;
+  if (q->zb_col) zb = kb_cast(kb, gen_load_vec(kb, q->n->in[izb]->dtype, kb_buf(kb, izb), j, q->W, mask), it, false, false);
+  KV cs = gen_vload(kb, it, kb_gep(kb, KE_I32, q->colsum, j), mask);
+  KV sb = NULL;
+  if (q->ql) sb = q->sb_col ? gen_load_vec(kb, DT_FLOAT, kb_buf(kb, 4), j, q->W, mask) : kb_splat(kb, q->sb, q->W);
+  for (int r = 0; r < QMM_MR; r++) {
+    if (r) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, r), q->nrows, false));
+    KV za = kb_splat(kb, q->za[r], q->W);
+    KV v = kb_sub(kb, kb_get(kb, acc[r]), kb_mul(kb, zb, kb_splat(kb, q->rowsum[r], q->W)));
+    v = kb_add(kb, kb_sub(kb, v, kb_mul(kb, za, cs)), kb_mul(kb, kb_mul(kb, za, zb), kb_int(kb, it, q->K)));
+    if (q->ql) {
+      KV mult = kb_div(kb, kb_mul(kb, kb_splat(kb, q->sa[r], q->W), sb), kb_splat(kb, q->sy, q->W), false);
+      if (q->sb_col && mask) mult = kb_select(kb, mask, mult, kb_float(kb, ft, 0));
+      v = requant(kb, kb_mul(kb, to_f32(kb, v, DT_INT32), mult), q->zy, q->yt);
+    }
+    gen_store_vec(kb, q->yt, q->y_row[r], j, v, mask);
+    if (r) kb_endif(kb);
+  }
+}
+
+/* Σ of an A row's bytes (u8) as i32 */
+static KV qpk_rowsum(KB *kb, const QpkCtx *q, KV row) {
+  KT bt = kt(KE_I8, 4 * q->W), it = kt(KE_I32, q->W);
+  KVar s = kb_var(kb, it, kb_int(kb, it, 0));
+  KV ones = kb_int(kb, bt, 1);
+  KV g = kb_for(kb, i64c(kb, 0), i64c(kb, q->K / 4), 1);
+  kb_set(kb, s, kb_dot4_u8s8(kb, kb_get(kb, s), qpk_a4(kb, q, row, g, false), ones));
+  kb_endfor(kb);
+  if (q->K % 4) kb_set(kb, s, kb_dot4_u8s8(kb, kb_get(kb, s), qpk_a4(kb, q, row, i64c(kb, q->K / 4), true), ones));
+  return kb_extract(kb, kb_get(kb, s), 0); /* every lane holds the sum */
+}
+
+static bool qpk_applies(const GenCtx *c) {
+  const Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  const Value *a = n->in[0], *b = n->in[ql ? 3 : 1];
+  return a->dtype == DT_UINT8 && b->dtype == DT_INT8 && b->kind == VK_CONST && b->data && b->rank == 2 &&
+         b->dims[0] >= 4 && (!ql || n->in[1]->dtype == DT_FLOAT);
+}
+
+static int gen_matmul_q_packed(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearMatMul;
+  int ib = ql ? 3 : 1, izb = ql ? 5 : 3;
+  Value *a = n->in[0], *b = n->in[ib], *y = n->out[0];
+  int64_t K = b->dims[0], N = b->dims[1], M = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+  int64_t rows = ir_value_numel(a) / K; /* B is shared: A's batch dims and M are one row range */
+  /* narrow B: 8 columns per vector (kb_dot4_u8s8's widening form) rather than mostly empty 16 */
+  QpkCtx q = {.n = n, .ql = ql, .zb_col = per_elem(n, izb), .sb_col = ql && per_elem(n, 4), .W = gen_lanes_cap(c, 4, N <= 8 ? 8 : 16),
+              .yt = y->dtype, .K = K, .G = (K + 3) / 4, .N = N};
+  int64_t nb = (N + q.W - 1) / q.W;
+  int8_t *pk = arena_alloc(c->g->arena, (size_t)(nb * q.G * q.W * 4));
+  int32_t *cs = arena_alloc(c->g->arena, sizeof(int32_t) * (size_t)(nb * q.W));
+  const int8_t *bd = b->data;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t col = 0; col < N; col++) {
+      int64_t jb = col / q.W, cc = col % q.W;
+      pk[((jb * q.G + k / 4) * q.W + cc) * 4 + k % 4] = bd[k * N + col];
+      cs[col] += bd[k * N + col];
+    }
+  q.bp = kb_weight(kb, pk, (size_t)(nb * q.G * q.W * 4));
+  q.colsum = kb_weight(kb, cs, sizeof(int32_t) * (size_t)(nb * q.W));
+  c->const_unused |= 1u << ib;
+  int64_t nblk = (rows + QMM_MR - 1) / QMM_MR;
+  c->work = rows * N * K >= (1 << 16) && nblk > 1 ? nblk : 1;
+  if (!q.zb_col) q.zb = kb_splat(kb, zp_i32(kb, n, izb, i64c(kb, 0)), q.W);
+  if (ql) {
+    q.sb = q.sb_col ? NULL : scale_f32(kb, 4, i64c(kb, 0));
+    q.sy = scale_f32(kb, 6, i64c(kb, 0));
+    q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  }
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, nblk), 1);
+  KV r0 = kb_mul(kb, u, i64c(kb, QMM_MR));
+  q.nrows = kb_min(kb, i64c(kb, QMM_MR), kb_sub(kb, i64c(kb, rows), r0), false);
+  for (int k = 0; k < QMM_MR; k++) {
+    /* rows past the end repeat the last row; their results are not stored */
+    KV ri = kb_min(kb, kb_add(kb, r0, i64c(kb, k)), i64c(kb, rows - 1), false);
+    KV mi = kb_rem(kb, ri, i64c(kb, M), false);
+    q.a_row[k] = kb_gep(kb, KE_I8, kb_buf(kb, 0), kb_mul(kb, ri, i64c(kb, K)));
+    q.y_row[k] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin), kb_mul(kb, ri, i64c(kb, N)));
+    q.za[k] = zp_i32(kb, n, 2, per_elem(n, 2) ? mi : i64c(kb, 0));
+    if (ql) q.sa[k] = scale_f32(kb, 1, per_elem(n, 1) ? mi : i64c(kb, 0));
+    q.rowsum[k] = qpk_rowsum(kb, &q, q.a_row[k]);
+  }
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, N), q.W, qpk_body, &q);
+  kb_endfor(kb);
+  return 0;
+}
+
+/* ---- integer convolution (1-D / 2-D) ---- */
+
+#define QCV_OB 4 /* output channels per block: they share every input vector */
+
+typedef struct QcvCtx {
+  bool ql;
+  int W;
+  DType xt, wt, yt;
+  int64_t C, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, oh_n, ow_n;
+  KV x_img, oh, nout;                          /* x at (b, first channel of the group); row; channels in block */
+  KV w_oc[QCV_OB], y_plane[QCV_OB], zw[QCV_OB]; /* per channel: w at oc; y at (b, oc); i32 zero point */
+  KV bias[QCV_OB], mult[QCV_OB];               /* i32 scalar; f32 splat */
+  KV zx, zy;                                   /* i32 splat; f32 splat */
+} QcvCtx;
+
+/* input columns iw = ow·sw - pw + kw·dw of row xrow for the strip at j, minus x's zero point;
+ * 0 where they fall in the padding */
+static KV qcv_cols(KB *kb, const QcvCtx *q, KV xrow, KV j, KV valid, int64_t kw) {
+  KT it = kt(KE_I32, q->W), lt = kt(KE_I64, q->W);
+  KV ow = kb_add(kb, kb_splat(kb, j, q->W), kb_iota(kb, lt));
+  KV iw = kb_add(kb, kb_mul(kb, ow, kb_int(kb, lt, q->sw)), kb_int(kb, lt, kw * q->dw - q->pw));
+  KV in = kb_and(kb, valid, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, lt, 0), false),
+                                   kb_cmp(kb, KC_LT, iw, kb_int(kb, lt, q->Wd), false)));
+  KT xt = kt(kb_elem_of(q->xt), q->W);
+  KV xv;
+  if (q->sw == 1) /* contiguous: a masked load (lanes in the padding are not touched) */
+    xv = kb_load_masked(kb, xt, kb_gep(kb, xt.e, xrow, kb_add(kb, j, i64c(kb, kw * q->dw - q->pw))), in, NULL);
+  else
+    xv = kb_gather(kb, xt, xrow, iw, in);
+  xv = kb_sub(kb, kb_cast(kb, xv, it, uns_of(q->xt), false), q->zx);
+  return kb_select(kb, in, xv, kb_int(kb, it, 0));
+}
+
+static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
+  QcvCtx *q = ud;
+  KT it = kt(KE_I32, q->W), lt = kt(KE_I64, q->W);
+  KV valid = mask ? mask : kb_cmp(kb, KC_GE, kb_iota(kb, lt), kb_int(kb, lt, 0), false);
+  KVar acc[QCV_OB];
+  for (int o = 0; o < QCV_OB; o++) acc[o] = kb_var(kb, it, kb_int(kb, it, 0));
+  KV ic = kb_for(kb, i64c(kb, 0), i64c(kb, q->C), 1);
+  KV kh = kb_for(kb, i64c(kb, 0), i64c(kb, q->kh), 1);
+  KV ih = kb_add(kb, kb_sub(kb, kb_mul(kb, q->oh, i64c(kb, q->sh)), i64c(kb, q->ph)), kb_mul(kb, kh, i64c(kb, q->dh)));
+  kb_if(kb, kb_and(kb, kb_cmp(kb, KC_GE, ih, i64c(kb, 0), false), kb_cmp(kb, KC_LT, ih, i64c(kb, q->H), false)));
+  KV xrow = kb_gep(kb, kb_elem_of(q->xt), q->x_img, kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->H)), ih), i64c(kb, q->Wd)));
+  KV woff = kb_mul(kb, kb_add(kb, kb_mul(kb, ic, i64c(kb, q->kh)), kh), i64c(kb, q->kw));
+  for (int64_t kw = 0; kw < q->kw; kw++) {
+    KV xv = qcv_cols(kb, q, xrow, j, valid, kw);
+    for (int o = 0; o < QCV_OB; o++) {
+      KV wp = kb_gep(kb, kb_elem_of(q->wt), q->w_oc[o], kb_add(kb, woff, i64c(kb, kw)));
+      KV wv = kb_cast(kb, kb_load(kb, kt_s(kb_elem_of(q->wt)), wp), kt_s(KE_I32), uns_of(q->wt), false);
+      wv = kb_splat(kb, kb_sub(kb, wv, q->zw[o]), q->W);
+      kb_set(kb, acc[o], kb_add(kb, kb_get(kb, acc[o]), kb_mul(kb, xv, wv)));
+    }
+  }
+  kb_endif(kb);
+  kb_endfor(kb);
+  kb_endfor(kb);
+  KV at = kb_add(kb, kb_mul(kb, q->oh, i64c(kb, q->ow_n)), j);
+  for (int o = 0; o < QCV_OB; o++) {
+    if (o) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, o), q->nout, false));
+    KV r = kb_add(kb, kb_get(kb, acc[o]), kb_splat(kb, q->bias[o], q->W));
+    if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt);
+    gen_store_vec(kb, q->yt, q->y_plane[o], at, r, mask);
+    if (o) kb_endif(kb);
+  }
+}
+
+/* 1-D / 2-D integer convolution: units of (image, block of QCV_OB output channels of one group) */
+static int gen_conv_q(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  bool ql = n->op == OP_QLinearConv;
+  int iw_ = ql ? 3 : 1, izw = ql ? 5 : 3;
+  Value *x = n->in[0], *w = n->in[iw_], *y = n->out[0];
+  int nsp = x->rank - 2;
+  if (nsp > 2) return ir_node_error(c->g, n, "only 1-D and 2-D convolutions are supported");
+  if (ql && n->in[1]->dtype != DT_FLOAT) return ir_node_error(c->g, n, "only float32 scales are supported");
+  IrWindow win;
+  if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
+  int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0], Mg = M / group;
+  bool two = nsp == 2;
+  QcvCtx q = {.ql = ql, .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
+              .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp], .kh = two ? w->dims[2] : 1,
+              .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
+              .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
+              .pw = win.pad_begin[nsp - 1], .oh_n = two ? win.out[0] : 1, .ow_n = win.out[nsp - 1]};
+  int64_t bpg = (Mg + QCV_OB - 1) / QCV_OB, units = B * group * bpg;
+  c->work = units > 1 && B * M * q.oh_n * q.ow_n * Cg * q.kh * q.kw >= (1 << 16) ? units : 1;
+  KV u = kb_for(kb, c->work > 1 ? kb_begin(kb) : i64c(kb, 0), c->work > 1 ? kb_end(kb) : i64c(kb, units), 1);
+  KV b = kb_div(kb, u, i64c(kb, group * bpg), false), rest = kb_rem(kb, u, i64c(kb, group * bpg), false);
+  KV gi = kb_div(kb, rest, i64c(kb, bpg), false);
+  KV oc0 = kb_add(kb, kb_mul(kb, gi, i64c(kb, Mg)), kb_mul(kb, kb_rem(kb, rest, i64c(kb, bpg), false), i64c(kb, QCV_OB)));
+  KV oc_end = kb_mul(kb, kb_add(kb, gi, i64c(kb, 1)), i64c(kb, Mg));
+  q.nout = kb_min(kb, i64c(kb, QCV_OB), kb_sub(kb, oc_end, oc0), false);
+  KV xoff = kb_mul(kb, kb_add(kb, kb_mul(kb, b, i64c(kb, x->dims[1])), kb_mul(kb, gi, i64c(kb, Cg))), i64c(kb, q.H * q.Wd));
+  q.x_img = kb_gep(kb, kb_elem_of(x->dtype), kb_buf(kb, 0), xoff);
+  q.zx = kb_splat(kb, zp_i32(kb, n, 2, i64c(kb, 0)), q.W);
+  bool zw_per = per_elem(n, izw);
+  KV ys = ql ? scale_f32(kb, 6, i64c(kb, 0)) : NULL, xs = ql ? scale_f32(kb, 1, i64c(kb, 0)) : NULL;
+  for (int o = 0; o < QCV_OB; o++) {
+    /* channels past the end of a short block repeat its last channel; their results are not stored */
+    KV oc = kb_min(kb, kb_add(kb, oc0, i64c(kb, o)), kb_sub(kb, oc_end, i64c(kb, 1)), false);
+    q.w_oc[o] = kb_gep(kb, kb_elem_of(w->dtype), kb_buf(kb, iw_), kb_mul(kb, oc, i64c(kb, Cg * q.kh * q.kw)));
+    q.y_plane[o] = kb_gep(kb, kb_elem_of(y->dtype), kb_buf(kb, n->nin),
+                          kb_mul(kb, kb_add(kb, kb_mul(kb, b, i64c(kb, M)), oc), i64c(kb, q.oh_n * q.ow_n)));
+    q.zw[o] = zp_i32(kb, n, izw, zw_per ? oc : i64c(kb, 0));
+    q.bias[o] = ql && n->nin > 8 && n->in[8] ? kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, kb_buf(kb, 8), oc)) : kb_i32(kb, 0);
+    if (ql) {
+      KV ws = scale_f32(kb, 4, per_elem(n, 4) ? oc : i64c(kb, 0));
+      q.mult[o] = kb_splat(kb, kb_div(kb, kb_mul(kb, xs, ws), ys, false), q.W);
+    }
+  }
+  if (ql) q.zy = kb_splat(kb, kb_cast(kb, zp_i32(kb, n, 7, i64c(kb, 0)), kt_s(KE_F32), false, false), q.W);
+  q.oh = kb_for(kb, i64c(kb, 0), i64c(kb, q.oh_n), 1);
+  gen_vec_loop(kb, i64c(kb, 0), i64c(kb, q.ow_n), q.W, qcv_body, &q);
+  kb_endfor(kb);
+  kb_endfor(kb);
+  return 0;
+}
+
+int gen_quant(GenCtx *c) {
+  for (int i = 0; i < c->n->nin; i++)
+    if (c->n->in[i] && c->n->in[i]->dtype == DT_FLOAT16 && c->n->op != OP_QuantizeLinear)
+      return ir_node_error(c->g, c->n, "float16 quantization parameters are not supported");
+  switch (c->n->op) {
+  case OP_QuantizeLinear:
+  case OP_DequantizeLinear: return gen_qdq(c);
+  case OP_DynamicQuantizeLinear: return gen_dynamic_quant(c);
+  case OP_MatMulInteger:
+  case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
+  case OP_ConvInteger:
+  case OP_QLinearConv: return gen_conv_q(c);
+  default: return ir_node_error(c->g, c->n, "no code generator for this op");
+  }
+}

@@ -1,0 +1,599 @@
+/* gen_rnn.c — code generation for the F_RNN family: RNN, GRU, LSTM (ONNX opsets up to 14, layout 0/1).
+ *
+ * One kernel per node; its parallel range is direction × batch blocks (each task owns a few batch
+ * rows of one direction, which the recurrence never mixes).  A task:
+ *   1. packs Wᵀ and Rᵀ for its direction as G·Hp columns (gate g, unit j at column g·Hp + j, Hp = H
+ *      rounded up to a vector; zero padding) in panels of one vector, each contiguous in k — at
+ *      compile time when W / R are constants, into scratch otherwise — and the summed biases;
+ *   2. for a chunk of time steps, computes the input projection of every (step, batch row) of the
+ *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias;
+ *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
+ *      accumulators, R streamed from L2), then the gate math for each row, vectorized over H.
+ * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
+ * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
+ * outside [0, T] stops the run with ONNXC_ERR_INDEX.
+ * Only float32 is generated. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_util.h"
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+enum { G_LSTM_I = 0, G_LSTM_O = 1, G_LSTM_F = 2, G_LSTM_C = 3 }; /* ONNX gate order i o f c */
+enum { G_GRU_Z = 0, G_GRU_R = 1, G_GRU_H = 2 };                  /* z r h */
+
+typedef struct Rnn {
+  GenCtx *c;
+  KB *kb;
+  IrRnn s;
+  int L, regs;
+  int64_t Hp, GHp, nbb, tc;
+  /* buffers (NULL when absent) */
+  KV x, wb, seq, h0, c0, p, y, yh, yc;
+  KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (see panel_at) */
+  /* the current task */
+  bool rev;
+  int dir_act; /* first activation of this direction */
+  KV d, b0, nb;
+  KV wt, rt, bias, rbh, proj, rec, hs, cs, rh;
+} Rnn;
+
+/* ---------------------------------------------------------------- activations */
+
+static KV vconst(Rnn *r, double v) { return kb_float(r->kb, kt(KE_F32, r->L), v); }
+
+/* activation k of this direction (LSTM: 0 f, 1 g, 2 h; GRU: f, g; RNN: f); clip bounds the
+ * gates' inputs, not the LSTM cell state h() reads */
+static KV act(Rnn *r, int k, KV x) {
+  KB *kb = r->kb;
+  int a = r->dir_act + k;
+  double al = r->s.alpha[a], be = r->s.beta[a];
+  KV zero = vconst(r, 0);
+  if (r->s.clip > 0 && k < 2) x = kb_min(kb, kb_max(kb, x, vconst(r, -r->s.clip), false), vconst(r, r->s.clip), false);
+  switch (r->s.act[a]) {
+  case RA_RELU: return kb_max(kb, x, zero, false);
+  case RA_TANH: return kb_tanh(kb, x);
+  case RA_SIGMOID: return kb_sigmoid(kb, x);
+  case RA_AFFINE: return kb_fma(kb, x, vconst(r, al), vconst(r, be));
+  case RA_LEAKYRELU: return kb_select(kb, kb_cmp(kb, KC_LT, x, zero, false), kb_mul(kb, x, vconst(r, al)), x);
+  case RA_THRESHOLDEDRELU: return kb_select(kb, kb_cmp(kb, KC_GT, x, vconst(r, al), false), x, zero);
+  case RA_SCALEDTANH: return kb_mul(kb, vconst(r, al), kb_tanh(kb, kb_mul(kb, x, vconst(r, be))));
+  case RA_HARDSIGMOID:
+    return kb_max(kb, kb_min(kb, kb_fma(kb, x, vconst(r, al), vconst(r, be)), vconst(r, 1), false), zero, false);
+  case RA_ELU:
+    return kb_select(kb, kb_cmp(kb, KC_LT, x, zero, false), kb_mul(kb, vconst(r, al), kb_expm1(kb, x)), x);
+  case RA_SOFTSIGN: return kb_div(kb, x, kb_add(kb, vconst(r, 1), kb_abs(kb, x)), false);
+  case RA_SOFTPLUS: /* max(x, 0) + log1p(exp(-|x|)): no overflow */
+    return kb_add(kb, kb_max(kb, x, zero, false), kb_log1p(kb, kb_exp(kb, kb_neg(kb, kb_abs(kb, x)))));
+  }
+  return x;
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/* Packed Wᵀ / Rᵀ: column col = g·Hp + j (gate g, unit j) lives in panel col / L, stored [k][L]:
+ * every vector of columns is one stream contiguous in k, which the prefetchers follow (rows of
+ * G·Hp floats would put each k on a new page once G·Hp·4 reaches 4 KB). */
+static int64_t panel_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  return (col / r->L * K + k) * r->L + col % r->L;
+}
+
+/* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R */
+static KV pack_const(Rnn *r, const Value *w, int64_t K) {
+  int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
+  size_t n = (size_t)(D * K * r->GHp);
+  float *buf = calloc(n ? n : 1, sizeof(float));
+  for (int64_t d = 0; d < D; d++)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t g = 0; g < G; g++)
+        for (int64_t j = 0; j < H; j++)
+          buf[d * K * r->GHp + panel_at(r, g * r->Hp + j, k, K)] = (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
+  KV p = kb_weight(r->kb, buf, n * sizeof(float));
+  free(buf);
+  return p;
+}
+
+/* run time: the same for this task's direction, from buffer src into dst (scratch) */
+static void pack_run(Rnn *r, KV src, int64_t K, KV dst) {
+  KB *kb = r->kb;
+  int L = r->L;
+  int64_t G = r->s.gates, H = r->s.H;
+  KT it = kt(KE_I64, L);
+  KV lane = kb_mul(kb, kb_iota(kb, it), kb_int(kb, it, K));
+  KV k = kb_for(kb, I(kb, 0), I(kb, K), 1);
+  for (int64_t g = 0; g < G; g++) {
+    KV j = kb_for(kb, I(kb, 0), I(kb, r->Hp), L);
+    KV mask = kb_tail_mask(kb, L, kb_sub(kb, I(kb, H), j));
+    KV row = kb_add(kb, kb_mul(kb, r->d, I(kb, G * H)), kb_add(kb, I(kb, g * H), j));
+    KV idx = kb_add(kb, kb_splat(kb, kb_add(kb, kb_mul(kb, row, I(kb, K)), k), L), lane);
+    KV v = kb_gather(kb, kt(KE_F32, L), src, kb_select(kb, mask, idx, kb_int(kb, it, 0)), mask);
+    v = kb_select(kb, mask, v, vconst(r, 0));
+    KV col = kb_add(kb, I(kb, g * r->Hp), j); /* a multiple of L: panel col / L, lane 0 */
+    kb_store(kb, v, kb_gep(kb, KE_F32, dst, kb_add(kb, kb_mul(kb, col, I(kb, K)), kb_mul(kb, k, I(kb, L)))));
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
+/* bias[g·Hp + j] = Wb + Rb (GRU with linear_before_reset: the h gate's Rb goes to rbh instead) */
+static void pack_bias(Rnn *r) {
+  KB *kb = r->kb;
+  int L = r->L;
+  int64_t G = r->s.gates, H = r->s.H;
+  bool split = r->s.gates == 3 && r->s.linear_before_reset;
+  for (int64_t g = 0; g < G; g++) {
+    KV j = kb_for(kb, I(kb, 0), I(kb, r->Hp), L);
+    KV v = vconst(r, 0), vr = vconst(r, 0);
+    if (r->wb) {
+      KV mask = kb_tail_mask(kb, L, kb_sub(kb, I(kb, H), j));
+      KV base = kb_add(kb, kb_mul(kb, r->d, I(kb, 2 * G * H)), kb_add(kb, I(kb, g * H), j));
+      v = kb_load_masked(kb, kt(KE_F32, L), kb_gep(kb, KE_F32, r->wb, base), mask, NULL);
+      vr = kb_load_masked(kb, kt(KE_F32, L), kb_gep(kb, KE_F32, r->wb, kb_add(kb, base, I(kb, G * H))), mask, NULL);
+    }
+    if (split && g == G_GRU_H) kb_store(kb, vr, kb_gep(kb, KE_F32, r->rbh, j));
+    else v = kb_add(kb, v, vr);
+    kb_store(kb, v, kb_gep(kb, KE_F32, r->bias, kb_add(kb, I(kb, g * r->Hp), j)));
+    kb_endfor(kb);
+  }
+}
+
+/* ---------------------------------------------------------------- the register-blocked GEMM */
+
+/* C[i][col] (= init[col] or 0) + Σ_k A[i][k] · Bp(k, col) for m rows, columns [c0, c1) (multiples
+ * of L; Bp packed in panels, see panel_at) */
+typedef struct Mm {
+  int m;
+  KV a[8], cptr[8];
+  int64_t K;
+  KV bp, init;
+  int64_t c0, c1;
+} Mm;
+
+static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
+  KB *kb = r->kb;
+  int L = r->L;
+  KT vt = kt(KE_F32, L);
+  KVar acc[8][8];
+  for (int v = 0; v < nv; v++) {
+    KV off = kb_add(kb, col, I(kb, (int64_t)v * L));
+    KV init = mm->init ? kb_load(kb, vt, kb_gep(kb, KE_F32, mm->init, off)) : vconst(r, 0);
+    for (int i = 0; i < mm->m; i++) acc[i][v] = kb_var(kb, vt, init);
+  }
+  KV k = kb_for(kb, I(kb, 0), I(kb, mm->K), 1);
+  KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
+  KV bv[8];
+  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
+  for (int i = 0; i < mm->m; i++) {
+    KV a = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, mm->a[i], k)), L);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_fma(kb, a, bv[v], kb_get(kb, acc[i][v])));
+  }
+  kb_endfor(kb);
+  for (int i = 0; i < mm->m; i++)
+    for (int v = 0; v < nv; v++)
+      kb_store(kb, kb_get(kb, acc[i][v]), kb_gep(kb, KE_F32, mm->cptr[i], kb_add(kb, col, I(kb, (int64_t)v * L))));
+}
+
+static void mm_emit(Rnn *r, const Mm *mm) {
+  KB *kb = r->kb;
+  int64_t nvec = (mm->c1 - mm->c0) / r->L;
+  int nv = (r->regs - 1) / (mm->m + 1);
+  if (nv > 8) nv = 8;
+  if (nv < 1) nv = 1;
+  if (nv > nvec) nv = (int)nvec;
+  int64_t nfull = nvec / nv, step = (int64_t)nv * r->L;
+  if (nfull > 0) {
+    KV blk = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
+    mm_block(r, mm, nv, kb_add(kb, I(kb, mm->c0), kb_mul(kb, blk, I(kb, step))));
+    kb_endfor(kb);
+  }
+  if (nvec % nv) mm_block(r, mm, (int)(nvec % nv), I(kb, mm->c0 + nfull * step));
+}
+
+/* calls fn for rows [0, n) in groups of mr (then single rows) */
+typedef void (*RowsFn)(Rnn *r, void *ud, KV row, int m);
+static void for_rows(Rnn *r, KV n, int mr, RowsFn fn, void *ud) {
+  KB *kb = r->kb;
+  KV full = I(kb, 0);
+  if (mr > 1) {
+    full = kb_sub(kb, n, kb_rem(kb, n, I(kb, mr), true));
+    KV i = kb_for(kb, I(kb, 0), full, mr);
+    fn(r, ud, i, mr);
+    kb_endfor(kb);
+  }
+  KV i = kb_for(kb, full, n, 1);
+  fn(r, ud, i, 1);
+  kb_endfor(kb);
+}
+
+/* ---------------------------------------------------------------- per-row helpers */
+
+#define ST_INDEX 3 /* ONNXC_ERR_INDEX */
+
+static KV row_len_raw(Rnn *r, KV bi) {
+  KB *kb = r->kb;
+  KV b = kb_add(kb, r->b0, bi);
+  bool i64 = r->c->n->in[4]->dtype == DT_INT64;
+  KV v = kb_load(kb, kt_s(i64 ? KE_I64 : KE_I32), kb_gep(kb, i64 ? KE_I64 : KE_I32, r->seq, b));
+  return i64 ? v : kb_cast(kb, v, kt_s(KE_I64), false, false);
+}
+
+/* sequence_lens outside [0, T] is bad input: the run stops with ONNXC_ERR_INDEX, as for Gather */
+static void check_lens(Rnn *r) {
+  KB *kb = r->kb;
+  KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+  kb_if(kb, kb_cmp(kb, KC_GT, row_len_raw(r, bi), I(kb, r->s.T), true));
+  kb_return_status(kb, kb_i32(kb, ST_INDEX));
+  kb_endif(kb);
+  kb_endfor(kb);
+}
+
+static KV row_len(Rnn *r, KV bi) { return r->seq ? row_len_raw(r, bi) : I(r->kb, r->s.T); }
+
+/* the time index row bi reads at step s (clamped to >= 0 for inactive reverse steps) */
+static KV row_time(Rnn *r, KV s, KV len) {
+  KB *kb = r->kb;
+  if (!r->rev) return s;
+  return kb_max(kb, kb_sub(kb, kb_sub(kb, len, I(kb, 1)), s), I(kb, 0), false);
+}
+
+static KV x_off(Rnn *r, KV t, KV b) {
+  KB *kb = r->kb;
+  const IrRnn *s = &r->s;
+  KV row = s->layout ? kb_add(kb, kb_mul(kb, b, I(kb, s->T)), t) : kb_add(kb, kb_mul(kb, t, I(kb, s->B)), b);
+  return kb_mul(kb, row, I(kb, s->I));
+}
+
+static KV y_off(Rnn *r, KV t, KV b) {
+  KB *kb = r->kb;
+  const IrRnn *s = &r->s;
+  int64_t D = s->ndir;
+  KV row = s->layout ? kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, b, I(kb, s->T)), t), I(kb, D)), r->d)
+                     : kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, t, I(kb, D)), r->d), I(kb, s->B)), b);
+  return kb_mul(kb, row, I(kb, s->H));
+}
+
+/* offset of state row (d, b) in initial_h / Y_h layouts */
+static KV st_off(Rnn *r, KV b) {
+  KB *kb = r->kb;
+  const IrRnn *s = &r->s;
+  KV row = s->layout ? kb_add(kb, kb_mul(kb, b, I(kb, s->ndir)), r->d) : kb_add(kb, kb_mul(kb, r->d, I(kb, s->B)), b);
+  return kb_mul(kb, row, I(kb, s->H));
+}
+
+/* ---------------------------------------------------------------- projection and recurrence */
+
+typedef struct ProjUd {
+  KV s0;
+} ProjUd;
+
+static void proj_rows(Rnn *r, void *ud, KV row, int m) {
+  KB *kb = r->kb;
+  ProjUd *pu = ud;
+  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp};
+  for (int i = 0; i < m; i++) {
+    KV q = kb_add(kb, row, I(kb, i));
+    KV bi = kb_rem(kb, q, r->nb, true);
+    KV s = kb_add(kb, pu->s0, kb_div(kb, q, r->nb, true));
+    KV t = row_time(r, s, row_len(r, bi));
+    mm.a[i] = kb_gep(kb, KE_F32, r->x, x_off(r, t, kb_add(kb, r->b0, bi)));
+    mm.cptr[i] = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, q, I(kb, r->GHp)));
+  }
+  mm_emit(r, &mm);
+}
+
+typedef struct RecUd {
+  KV a;          /* A rows: a + bi·Hp */
+  int64_t c0, c1;
+} RecUd;
+
+static void rec_rows(Rnn *r, void *ud, KV row, int m) {
+  KB *kb = r->kb;
+  RecUd *ru = ud;
+  Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1};
+  for (int i = 0; i < m; i++) {
+    KV bi = kb_add(kb, row, I(kb, i));
+    mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
+    mm.cptr[i] = kb_gep(kb, KE_F32, r->rec, kb_mul(kb, bi, I(kb, r->GHp)));
+  }
+  mm_emit(r, &mm);
+}
+
+static int rec_mr(Rnn *r) { return r->nbb >= 4 ? 4 : (int)r->nbb; }
+
+/* ---------------------------------------------------------------- gate math */
+
+typedef struct Step {
+  Rnn *r;
+  KV prow, rrow, hrow, crow, rhrow; /* proj row, rec row, state rows */
+  KV yptr;                          /* Y row for this step, or NULL */
+} Step;
+
+static KV ld(Rnn *r, KV base, KV j, int64_t off, KV mask) {
+  KB *kb = r->kb;
+  return gen_vload(kb, kt(KE_F32, r->L), kb_gep(kb, KE_F32, base, kb_add(kb, j, I(kb, off))), mask);
+}
+static void st(Rnn *r, KV v, KV base, KV j, KV mask) {
+  gen_vstore(r->kb, v, kb_gep(r->kb, KE_F32, base, j), mask);
+}
+/* the pre-activation of gate g: proj + rec */
+static KV pre(Step *sp, KV j, int g, KV mask) {
+  Rnn *r = sp->r;
+  return kb_add(r->kb, ld(r, sp->prow, j, g * r->Hp, mask), ld(r, sp->rrow, j, g * r->Hp, mask));
+}
+static KV peep(Rnn *r, KV j, int k, KV mask) {
+  KV base = kb_gep(r->kb, KE_F32, r->p, kb_mul(r->kb, r->d, I(r->kb, 3 * r->s.H)));
+  return ld(r, base, j, k * r->s.H, mask);
+}
+
+static void lstm_body(KB *kb, void *ud, KV j, KV mask) {
+  Step *sp = ud;
+  Rnn *r = sp->r;
+  KV c = ld(r, sp->crow, j, 0, mask);
+  KV xi = pre(sp, j, G_LSTM_I, mask), xf = pre(sp, j, G_LSTM_F, mask);
+  if (r->p) {
+    xi = kb_fma(kb, peep(r, j, 0, mask), c, xi);
+    xf = kb_fma(kb, peep(r, j, 2, mask), c, xf);
+  }
+  KV ig = act(r, 0, xi);
+  KV fg = r->s.input_forget ? kb_sub(kb, vconst(r, 1), ig) : act(r, 0, xf);
+  KV cand = act(r, 1, pre(sp, j, G_LSTM_C, mask));
+  KV cn = kb_fma(kb, fg, c, kb_mul(kb, ig, cand));
+  KV xo = pre(sp, j, G_LSTM_O, mask);
+  if (r->p) xo = kb_fma(kb, peep(r, j, 1, mask), cn, xo);
+  KV h = kb_mul(kb, act(r, 0, xo), act(r, 2, cn));
+  st(r, cn, sp->crow, j, mask);
+  st(r, h, sp->hrow, j, mask);
+  if (sp->yptr) st(r, h, sp->yptr, j, mask);
+}
+
+/* GRU without linear_before_reset, first half: z (kept in rec's z slot) and r ⊙ h */
+static void gru_zr_body(KB *kb, void *ud, KV j, KV mask) {
+  Step *sp = ud;
+  Rnn *r = sp->r;
+  KV z = act(r, 0, pre(sp, j, G_GRU_Z, mask));
+  KV rg = act(r, 0, pre(sp, j, G_GRU_R, mask));
+  st(r, z, kb_gep(kb, KE_F32, sp->rrow, I(kb, G_GRU_Z * r->Hp)), j, mask);
+  st(r, kb_mul(kb, rg, ld(r, sp->hrow, j, 0, mask)), sp->rhrow, j, mask);
+}
+
+static void gru_body(KB *kb, void *ud, KV j, KV mask) {
+  Step *sp = ud;
+  Rnn *r = sp->r;
+  KV h = ld(r, sp->hrow, j, 0, mask);
+  KV z, xh;
+  if (r->s.linear_before_reset) {
+    z = act(r, 0, pre(sp, j, G_GRU_Z, mask));
+    KV rg = act(r, 0, pre(sp, j, G_GRU_R, mask));
+    KV rech = kb_add(kb, ld(r, sp->rrow, j, G_GRU_H * r->Hp, mask), ld(r, r->rbh, j, 0, mask));
+    xh = kb_fma(kb, rg, rech, ld(r, sp->prow, j, G_GRU_H * r->Hp, mask));
+  } else {
+    z = ld(r, sp->rrow, j, G_GRU_Z * r->Hp, mask);
+    xh = pre(sp, j, G_GRU_H, mask);
+  }
+  KV hc = act(r, 1, xh);
+  KV hn = kb_fma(kb, z, kb_sub(kb, h, hc), hc); /* (1 - z) ⊙ h~ + z ⊙ h */
+  st(r, hn, sp->hrow, j, mask);
+  if (sp->yptr) st(r, hn, sp->yptr, j, mask);
+}
+
+static void rnn_body(KB *kb, void *ud, KV j, KV mask) {
+  Step *sp = ud;
+  Rnn *r = sp->r;
+  KV h = act(r, 0, pre(sp, j, 0, mask));
+  st(r, h, sp->hrow, j, mask);
+  if (sp->yptr) st(r, h, sp->yptr, j, mask);
+}
+
+static void zero_body(KB *kb, void *ud, KV j, KV mask) {
+  Step *sp = ud;
+  st(sp->r, vconst(sp->r, 0), sp->yptr, j, mask);
+}
+
+static Step step_rows(Rnn *r, KV s, KV s0, KV bi) {
+  KB *kb = r->kb;
+  Step sp = {r, NULL, NULL, NULL, NULL, NULL, NULL};
+  sp.prow = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, kb_add(kb, kb_mul(kb, kb_sub(kb, s, s0), r->nb), bi), I(kb, r->GHp)));
+  sp.rrow = kb_gep(kb, KE_F32, r->rec, kb_mul(kb, bi, I(kb, r->GHp)));
+  sp.hrow = kb_gep(kb, KE_F32, r->hs, kb_mul(kb, bi, I(kb, r->Hp)));
+  sp.crow = kb_gep(kb, KE_F32, r->cs, kb_mul(kb, bi, I(kb, r->Hp)));
+  sp.rhrow = kb_gep(kb, KE_F32, r->rh, kb_mul(kb, bi, I(kb, r->Hp)));
+  return sp;
+}
+
+/* one time step s (projection chunk starting at s0) for all rows of the task */
+static void emit_step(Rnn *r, KV s, KV s0) {
+  KB *kb = r->kb;
+  int64_t Hp = r->Hp;
+  bool gru_split = r->s.gates == 3 && !r->s.linear_before_reset;
+  /* with a zero initial state the first step's H·Rᵀ is zero */
+  KV first = r->h0 ? NULL : kb_cmp(kb, KC_EQ, s, I(kb, 0), false);
+  if (first) {
+    kb_if(kb, first);
+    kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
+    kb_else(kb);
+  }
+  RecUd ru = {r->hs, 0, gru_split ? 2 * Hp : r->GHp};
+  for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
+  if (first) kb_endif(kb);
+  if (gru_split) {
+    KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+    Step sp = step_rows(r, s, s0, bi);
+    gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
+    kb_endfor(kb);
+    if (first) kb_if(kb, kb_not(kb, first));
+    RecUd rh = {r->rh, 2 * Hp, 3 * Hp};
+    for_rows(r, r->nb, rec_mr(r), rec_rows, &rh);
+    if (first) kb_endif(kb);
+  }
+  KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+  Step sp = step_rows(r, s, s0, bi);
+  KV len = row_len(r, bi), b = kb_add(kb, r->b0, bi);
+  if (r->seq) kb_if(kb, kb_cmp(kb, KC_LT, s, len, false));
+  sp.yptr = r->y ? kb_gep(kb, KE_F32, r->y, y_off(r, row_time(r, s, len), b)) : NULL;
+  GenVecBody body = r->s.gates == 4 ? lstm_body : r->s.gates == 3 ? gru_body : rnn_body;
+  gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, body, &sp);
+  if (r->seq) {
+    kb_else(kb);
+    if (r->y) {
+      sp.yptr = kb_gep(kb, KE_F32, r->y, y_off(r, s, b));
+      gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, zero_body, &sp);
+    }
+    kb_endif(kb);
+  }
+  kb_endfor(kb);
+}
+
+/* ---------------------------------------------------------------- states in and out */
+
+typedef struct Copy {
+  Rnn *r;
+  KV dst, src; /* src NULL: zeros */
+} Copy;
+
+static void copy_body(KB *kb, void *ud, KV j, KV mask) {
+  Copy *cp = ud;
+  KV v = cp->src ? ld(cp->r, cp->src, j, 0, mask) : vconst(cp->r, 0);
+  st(cp->r, v, cp->dst, j, mask);
+}
+
+/* in: initial state (or zeros) into scratch; otherwise scratch into the output io */
+static void copy_state(Rnn *r, KV io, KV scr, bool in) {
+  KB *kb = r->kb;
+  KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+  KV srow = kb_gep(kb, KE_F32, scr, kb_mul(kb, bi, I(kb, r->Hp)));
+  KV iorow = io ? kb_gep(kb, KE_F32, io, st_off(r, kb_add(kb, r->b0, bi))) : NULL;
+  Copy cp = {r, in ? srow : iorow, in ? iorow : srow};
+  gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, copy_body, &cp);
+  kb_endfor(kb);
+}
+
+/* ---------------------------------------------------------------- the task */
+
+static void emit_task(Rnn *r, bool rev) {
+  KB *kb = r->kb;
+  const IrRnn *s = &r->s;
+  r->rev = rev;
+  r->dir_act = (rev && s->ndir == 2 ? 1 : 0) * s->nact;
+  int64_t K = s->I, H = s->H;
+  if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
+  else pack_run(r, kb_buf(kb, 1), K, r->wt);
+  if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
+  else pack_run(r, kb_buf(kb, 2), H, r->rt);
+  pack_bias(r);
+  copy_state(r, r->h0, r->hs, true);
+  if (s->gates == 4) copy_state(r, r->c0, r->cs, true);
+
+  KV s0 = kb_for(kb, I(kb, 0), I(kb, s->T), r->tc);
+  KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
+  ProjUd pu = {s0};
+  int pmr = (r->regs - 5) / 4; /* 4 vectors of columns */
+  if (pmr > 8) pmr = 8;
+  for_rows(r, kb_mul(kb, tcn, r->nb), pmr, proj_rows, &pu);
+  KV st_ = kb_for(kb, I(kb, 0), tcn, 1);
+  emit_step(r, kb_add(kb, s0, st_), s0);
+  kb_endfor(kb);
+  kb_endfor(kb);
+
+  if (r->yh) copy_state(r, r->yh, r->hs, false);
+  if (r->yc) copy_state(r, r->yc, r->cs, false);
+}
+
+static bool all_zero(const Value *v) {
+  if (v->kind != VK_CONST) return false;
+  for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
+    if (ir_const_f64(v, i) != 0) return false;
+  return true;
+}
+
+int gen_rnn(GenCtx *c) {
+  Graph *g = c->g;
+  Node *n = c->n;
+  KB *kb = c->kb;
+  Rnn r;
+  memset(&r, 0, sizeof r);
+  r.c = c;
+  r.kb = kb;
+  if (ir_rnn_spec(g, n, &r.s)) return -1;
+  if (n->in[0]->dtype != DT_FLOAT)
+    return ir_node_error(g, n, "data type %s is not supported (float32 only)", dtype_name(n->in[0]->dtype));
+  const IrRnn *s = &r.s;
+  r.L = kb_lanes(kb, KE_F32);
+  r.regs = c->target->vector_bytes == 64 ? 32 : 16;
+  r.Hp = cdiv(s->H, r.L) * r.L;
+  r.GHp = s->gates * r.Hp;
+  int64_t B = s->B, D = s->ndir;
+  r.nbb = B <= 4 ? B : cdiv(B, cdiv(B, 4)); /* the recurrence tiles 4 rows anyway: blocks of 4 cost
+                                              nothing single-threaded and give threads work */
+  int64_t nbt = B > 0 ? cdiv(B, r.nbb) : 0;
+  if (r.nbb < 1) r.nbb = 1;
+  r.tc = (int64_t)65536 / (r.nbb * r.GHp);
+  if (r.tc < 1) r.tc = 1;
+  if (r.tc > s->T) r.tc = s->T > 0 ? s->T : 1;
+
+  Value *in[8] = {0};
+  for (int i = 0; i < n->nin && i < 8; i++) in[i] = n->in[i];
+  r.x = kb_buf(kb, 0);
+  r.wb = in[3] ? kb_buf(kb, 3) : NULL;
+  r.seq = in[4] ? kb_buf(kb, 4) : NULL;
+  /* a constant all-zero initial state (torch exports one) is the same as none */
+  for (int i = 5; i <= 6; i++)
+    if (in[i] && all_zero(in[i])) in[i] = NULL, c->const_unused |= 1u << i;
+  r.h0 = in[5] ? kb_buf(kb, 5) : NULL;
+  r.c0 = in[6] ? kb_buf(kb, 6) : NULL;
+  r.p = in[7] ? kb_buf(kb, 7) : NULL;
+  KV *outs[3] = {&r.y, &r.yh, &r.yc};
+  for (int i = 0; i < n->nout && i < 3; i++)
+    if (n->out[i]) *outs[i] = kb_buf(kb, n->nin + i);
+  if (in[1]->kind == VK_CONST) r.wconst = pack_const(&r, in[1], s->I), c->const_unused |= 1u << 1;
+  if (in[2]->kind == VK_CONST) r.rconst = pack_const(&r, in[2], s->H), c->const_unused |= 1u << 2;
+
+  /* scratch, in floats (every piece a multiple of L) */
+  int64_t off = 0, woff = -1, roff = -1;
+  if (!r.wconst) woff = off, off += s->I * r.GHp;
+  if (!r.rconst) roff = off, off += s->H * r.GHp;
+  int64_t boff = off;
+  off += r.GHp;
+  int64_t rboff = off;
+  off += r.Hp;
+  int64_t poff = off;
+  off += r.tc * r.nbb * r.GHp;
+  int64_t recoff = off;
+  off += r.nbb * r.GHp;
+  int64_t hoff = off;
+  off += r.nbb * r.Hp;
+  int64_t coff = off;
+  off += r.nbb * r.Hp;
+  int64_t rhoff = off;
+  off += r.nbb * r.Hp;
+  c->scratch_bytes = off * (int64_t)sizeof(float) + 64;
+  int64_t ntask = D * nbt;
+  c->work = ntask > 1 ? ntask : 1;
+
+  KV sc = kb_scratch(kb);
+  KV task = kb_for(kb, kb_begin(kb), kb_min(kb, kb_end(kb), I(kb, ntask), false), 1);
+  r.d = kb_div(kb, task, I(kb, nbt > 0 ? nbt : 1), true);
+  r.b0 = kb_mul(kb, kb_rem(kb, task, I(kb, nbt > 0 ? nbt : 1), true), I(kb, r.nbb));
+  r.nb = kb_min(kb, I(kb, r.nbb), kb_sub(kb, I(kb, B), r.b0), false);
+  r.wt = woff >= 0 ? kb_gep(kb, KE_F32, sc, I(kb, woff)) : NULL;
+  r.rt = roff >= 0 ? kb_gep(kb, KE_F32, sc, I(kb, roff)) : NULL;
+  r.bias = kb_gep(kb, KE_F32, sc, I(kb, boff));
+  r.rbh = kb_gep(kb, KE_F32, sc, I(kb, rboff));
+  r.proj = kb_gep(kb, KE_F32, sc, I(kb, poff));
+  r.rec = kb_gep(kb, KE_F32, sc, I(kb, recoff));
+  r.hs = kb_gep(kb, KE_F32, sc, I(kb, hoff));
+  r.cs = kb_gep(kb, KE_F32, sc, I(kb, coff));
+  r.rh = kb_gep(kb, KE_F32, sc, I(kb, rhoff));
+  if (r.seq) check_lens(&r);
+  if (D == 2) {
+    kb_if(kb, kb_cmp(kb, KC_EQ, r.d, I(kb, 0), false));
+    emit_task(&r, false);
+    kb_else(kb);
+    emit_task(&r, true);
+    kb_endif(kb);
+  } else
+    emit_task(&r, s->reverse);
+  kb_endfor(kb);
+  return 0;
+}
