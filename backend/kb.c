@@ -1,6 +1,8 @@
 /* kb.c — the kernel builder's entry points (kb.h): each forwards to the emitter a KB belongs
  * to, LLVM IR (kb_llvm.c, kbl_*) or C source (kb_c.c, kbc_*).  Both emitters' KB structs start
  * with an int `kind`, read here. */
+#include <stdlib.h>
+
 #include "kb_impl.h"
 
 int kb_vector_bytes(const KB *kb) {
@@ -255,4 +257,21 @@ void kb_return_status(KB *kb, KV status_i32) {
 }
 KV kb_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
   return KB_IS_C(kb) ? kbc_call_rt(kb, name, ret, nargs, args) : kbl_call_rt(kb, name, ret, nargs, args);
+}
+KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
+  return KB_IS_C(kb) ? kb_dot4_u8s8_generic(kb, acc, a, b) : kbl_dot4_u8s8(kb, acc, a, b);
+}
+
+/* widening multiplies, then the four products of each lane added with shuffles */
+KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b) {
+  int L = kb_type(kb, acc).lanes;
+  KT wide = kt(KE_I32, 4 * L);
+  KV p = kb_mul(kb, kb_cast(kb, a, wide, true, false), kb_cast(kb, b, wide, false, false));
+  int idx[64];
+  if (L > 64) abort(); /* wider than any vector register */
+  for (int t = 0; t < 4; t++) {
+    for (int i = 0; i < L; i++) idx[i] = 4 * i + t;
+    acc = kb_add(kb, acc, kb_shuffle(kb, p, p, idx, L));
+  }
+  return acc;
 }

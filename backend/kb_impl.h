@@ -16,6 +16,10 @@ typedef struct WeightBlob {
 } WeightBlob;
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset */
 
+/* kb_dot4_u8s8 from widening multiplies and shuffles (kb.c); kb_llvm.c uses VNNI when it can */
+KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
+KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
+
 int kbl_vector_bytes(const KB *kb);
 int kbl_lanes(const KB *kb, KElem e);
 KT kbl_type(KB *kb, KV v);

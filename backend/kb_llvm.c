@@ -572,22 +572,14 @@ KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
   return K(LLVMBuildShuffleVector(kb->b, V(a), V(b), mask, ""));
 }
 
-KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
+KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
   int L = kb_type(kb, acc).lanes;
   if (kb->m->target->has_vnni && L == 16) {
     KT w = kt(KE_I32, 16);
     LLVMValueRef args[3] = {V(acc), V(kb_bitcast(kb, a, w)), V(kb_bitcast(kb, b, w))};
     return K(intrin(kb, "llvm.x86.avx512.vpdpbusd.512", NULL, 0, args, 3));
   }
-  KT wide = kt(KE_I32, 4 * L);
-  KV p = kb_mul(kb, kb_cast(kb, a, wide, true, false), kb_cast(kb, b, wide, false, false));
-  int idx[64];
-  if (L > 64) abort(); /* wider than any vector register */
-  for (int t = 0; t < 4; t++) {
-    for (int i = 0; i < L; i++) idx[i] = 4 * i + t;
-    acc = kb_add(kb, acc, kb_shuffle(kb, p, p, idx, L));
-  }
-  return acc;
+  return kb_dot4_u8s8_generic(kb, acc, a, b);
 }
 
 /* ---- reductions ---- */
