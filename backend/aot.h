@@ -29,4 +29,9 @@ typedef struct BeAotResult {
  * kernel is internal, so several models link into one program. 0 ok, -1 error (err written). */
 int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *r, char *err, size_t errlen);
 
+/* The same model as portable C11 (backend/emit_c.c): writes DIR/NAME_model.c (kernels and
+ * NAME_graph) and, when embed_weights, DIR/NAME_weights.c (const char NAME_weights[], 64-byte
+ * aligned).  o->target (NULL: 32-byte vectors) only sets the vector width. o->kind is ignored. */
+int be_c_emit(Graph *g, const BeAotOptions *o, const char *dir, BeAotResult *r, char *err, size_t errlen);
+
 #endif

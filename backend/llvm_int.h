@@ -8,13 +8,8 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "be.h"
+#include "kb_impl.h"
 
-/* weight blob under construction: 64-byte aligned pieces */
-typedef struct WeightBlob {
-  unsigned char *data;
-  size_t size, cap;
-} WeightBlob;
-size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset */
 
 /* a kernel already in the module, by the text of its code (kb_kernel_end shares it) */
 typedef struct KernelSeen {

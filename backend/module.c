@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_c.h"
 #include "llvm_int.h"
 #include "module.h"
 #include "onnxc_rt.h"
 
-enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
-
-static int64_t value_bytes(const Value *v) {
+int64_t be_value_bytes(const Value *v) {
   int64_t n = ir_value_numel(v), b;
   if (n < 0 || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &b)) return -1;
   return b;
@@ -74,7 +73,7 @@ static int64_t plan_arena(Graph *g) {
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
     if (v->storage != ST_ARENA || first[i] < 0) continue;
-    iv[n++] = (Interval){v, first[i], last[i], (value_bytes(v) + 63) & ~(int64_t)63};
+    iv[n++] = (Interval){v, first[i], last[i], (be_value_bytes(v) + 63) & ~(int64_t)63};
   }
   qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
   int64_t total = 0;
@@ -121,8 +120,8 @@ static const char *size_str(char *buf, size_t len, int64_t bytes) {
  * with overflow-safe sums before the weight blob, the arena or any output is allocated, so a small
  * file that declares a huge tensor (Expand, Tile, ConstantOfShape...) gets an error, not an OOM.
  * The message names the largest value and the node producing it. */
-static int check_budget(Graph *g, const KMod *m, int64_t arena, int64_t scratch) {
-  int64_t limit = m->max_memory > 0 ? m->max_memory : BE_DEFAULT_MAX_MEMORY;
+static int check_budget(Graph *g, int64_t max_memory, int64_t arena, int64_t scratch) {
+  int64_t limit = max_memory > 0 ? max_memory : BE_DEFAULT_MAX_MEMORY;
   int64_t weights = 0, outputs = 0, big = -1, total;
   const Value *largest = NULL;
   bool ovf = arena < 0 || scratch < 0;
@@ -130,7 +129,7 @@ static int check_budget(Graph *g, const KMod *m, int64_t arena, int64_t scratch)
     const Value *v = g->values[i];
     bool is_out = v->storage == ST_IO && v->offset >= g->ninputs;
     if (v->storage != ST_CONST && v->storage != ST_ARENA && !is_out) continue;
-    int64_t b = value_bytes(v);
+    int64_t b = be_value_bytes(v);
     if (b < 0 && !v->producer && v->kind != VK_CONST) continue; /* unused, no storage */
     if (b < 0) {
       ovf = true;
@@ -149,7 +148,7 @@ static int check_budget(Graph *g, const KMod *m, int64_t arena, int64_t scratch)
   char who[300] = "";
   if (largest)
     snprintf(who, sizeof who, "; the largest value is '%.100s' (%s%s%.100s%s%s%s)", largest->name,
-             value_bytes(largest) < 0 ? "size overflows" : size_str(lg, sizeof lg, value_bytes(largest)),
+             be_value_bytes(largest) < 0 ? "size overflows" : size_str(lg, sizeof lg, be_value_bytes(largest)),
              p ? ", output of node '" : "", p && p->name ? p->name : "", p ? "' (" : "", p ? ir_ops[p->op].name : "",
              p ? ")" : "");
   if (ovf) return ir_error(g, "the model needs more memory than can be counted (more than the --max-memory limit of %s)%s",
@@ -160,7 +159,7 @@ static int check_budget(Graph *g, const KMod *m, int64_t arena, int64_t scratch)
                   size_str(a[2], 32, scratch), size_str(a[3], 32, outputs), size_str(lim, sizeof lim, limit), who);
 }
 
-static int gen_dispatch(GenCtx *c) {
+int be_gen_node(GenCtx *c) {
   switch (ir_ops[c->n->op].family) {
   case F_UNARY: return gen_unary(c);
   case F_BINARY:
@@ -180,11 +179,7 @@ static int gen_dispatch(GenCtx *c) {
   }
 }
 
-/* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
- * end of the arena it (and its subgraphs) use. */
-static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
-  LLVMContextRef c = m->ctx;
-  memset(info, 0, sizeof *info);
+int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top) {
   materialize_outputs(g);
   for (int k = 0; k < g->nnodes; k++)
     if (ir_ops[g->nodes[k]->op].family == F_CONTROL) gen_control_captures(g, g->nodes[k]);
@@ -204,16 +199,25 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->storage == ST_IO) continue;
-    if (value_bytes(v) < 0) {
+    if (be_value_bytes(v) < 0) {
       if (v->producer || v->kind == VK_CONST)
         return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
     }
   }
   /* every value within the budget first: then the arena plan's offset sums cannot overflow */
-  if (check_budget(g, m, 0, 0)) return -1;
-  int64_t arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
+  if (check_budget(g, max_memory, 0, 0)) return -1;
+  *arena_top = arena_base + ((plan_arena(g) + 63) & ~(int64_t)63);
+  return check_budget(g, max_memory, *arena_top, 0);
+}
+
+/* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
+ * end of the arena it (and its subgraphs) use. */
+static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
+  LLVMContextRef c = m->ctx;
+  memset(info, 0, sizeof *info);
+  int64_t arena_top;
+  if (be_plan_graph(g, arena_base, m->max_memory, &arena_top)) return -1;
   info->arena_bytes = arena_top;
-  if (check_budget(g, m, info->arena_bytes, 0)) return -1;
 
   LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), i32 = LLVMInt32TypeInContext(c),
               i64 = LLVMInt64TypeInContext(c);
@@ -259,7 +263,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     }
     GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .mod = m, .fn_name = fn_name,
                   .arena_top = arena_top, .arena_end = arena_top};
-    if (gen_dispatch(&ctx)) {
+    if (be_gen_node(&ctx)) {
       kb_kernel_abandon(kb);
       LLVMDisposeBuilder(b);
       return -1;
@@ -282,7 +286,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
         if (j < n->nin && (ctx.const_unused & (1u << j)) && j < 32) p = LLVMConstNull(ptr);
         else {
           if (v->offset < 0) {
-            int64_t bytes = value_bytes(v);
+            int64_t bytes = be_value_bytes(v);
             v->offset = (int64_t)blob_add(&m->blob, v->data, (size_t)(bytes > 0 ? bytes : 0));
           }
           LLVMValueRef off = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
@@ -324,7 +328,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
-  return check_budget(g, m, info->arena_bytes, info->scratch_bytes);
+  return check_budget(g, m->max_memory, info->arena_bytes, info->scratch_bytes);
 }
 
 int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
@@ -335,6 +339,7 @@ int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
 }
 
 int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {
+  if (KB_IS_C(c->kb)) return cm_build_subgraph(c, sub, tag, arena_base, fn_name);
   KMod *m = c->mod;
   const char *name = arena_printf(c->g->arena, "%s.%d.%s", c->fn_name, c->n->id, tag);
   if (LLVMGetNamedFunction(m->mod, name)) return ir_node_error(c->g, c->n, "internal: %s built twice", name);

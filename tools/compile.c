@@ -27,6 +27,7 @@
 #include "tool.h"
 
 extern const char onnxc_model_abi_h[]; /* runtime/onnxc_model.h, embedded at build time */
+extern const char *const onnxc_rt_sources[][2]; /* runtime sources: {name, text}..., {0, 0} */
 
 typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
@@ -36,7 +37,7 @@ typedef struct CompileOpts {
 } CompileOpts;
 
 static const char *HELP =
-    "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm] [--target T]\n"
+    "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T]\n"
     "                     [--cpu CPU] [--features F] [--weights-file PATH] [--header PATH]\n"
     "                     [--shape NAME=DIMS]... [--max-memory SIZE]\n"
     "Compiles the model ahead of time for fixed input shapes. so/obj/lib also write NAME.h (beside\n"
@@ -44,8 +45,12 @@ static const char *HELP =
     "  -o OUT              output file\n"
     "  --name NAME         C prefix of the model's symbols (default: from OUT, libNAME.so -> NAME)\n"
     "  --emit KIND         so (shared library), obj (relocatable object), lib (static archive),\n"
-    "                      llvm (LLVM IR text), asm; default from OUT's extension, else so\n"
-    "  --target T          native (default), x86-64-avx512, x86-64-avx2, aarch64\n"
+    "                      llvm (LLVM IR text), asm; default from OUT's extension, else so;\n"
+    "                      c: OUT is a folder receiving portable C11 sources (NAME_model.c,\n"
+    "                      NAME_weights.c, NAME_glue.c, the runtime's sources, NAME.h) that build\n"
+    "                      without LLVM: cc -O2 -IOUT OUT/*.c app.c -lm -lpthread\n"
+    "  --target T          native (default), x86-64-avx512, x86-64-avx2, aarch64 (for c: only\n"
+    "                      the vector width; default 32-byte vectors)\n"
     "  --cpu CPU           LLVM CPU name overriding the target's (e.g. znver4, neoverse-n1)\n"
     "  --features F        LLVM feature string overriding the target's (e.g. +avx2,+fma)\n"
     "  --weights-file PATH write the weights to PATH instead of embedding them; the library reads\n"
@@ -498,6 +503,36 @@ static int emit_code(const CompileOpts *o, const char *emit, const char *name, G
   return rc;
 }
 
+/* --emit c: the model as C sources in the folder o->out, plus NAME.h, the glue and the runtime */
+static int build_c(const CompileOpts *o, const char *name, Graph *g, char *err, size_t errlen) {
+  const char *dir = o->out;
+  if (mkdir(dir, 0777) && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create folder %.1500s: %s", dir, strerror(errno));
+    return -1;
+  }
+  BeAotOptions bo = {.target = o->target, .name = name, .kind = "c", .embed_weights = !o->weights_file};
+  BeAotResult r;
+  if (be_c_emit(g, &bo, dir, &r, err, errlen)) return -1;
+  int rc = -1;
+  char header[4400], path[4400];
+  if (o->header) snprintf(header, sizeof header, "%s", o->header);
+  else snprintf(header, sizeof header, "%.4000s/%s.h", dir, name);
+  if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
+  if (write_header(header, name, o->model, &r, g, !o->weights_file, err, errlen)) goto out;
+  snprintf(path, sizeof path, "%.4000s/%s_glue.c", dir, name);
+  if (write_glue(path, header, name, &r, g, !o->weights_file, err, errlen)) goto out;
+  for (int i = 0; onnxc_rt_sources[i][0]; i++) {
+    const char *f = onnxc_rt_sources[i][0];
+    /* sources get a prefix (model.c is a likely name in an application); headers keep theirs */
+    snprintf(path, sizeof path, "%.4000s/%s%s", dir, ends_with(f, ".c") ? "onnxc_rt_" : "", f);
+    if (write_file(path, onnxc_rt_sources[i][1], strlen(onnxc_rt_sources[i][1]), err, errlen)) goto out;
+  }
+  rc = 0;
+out:
+  free(r.weights);
+  return rc;
+}
+
 int tool_cmd_compile(int argc, char **argv) {
   CompileOpts o;
   if (parse(argc, argv, &o)) return 2;
@@ -507,8 +542,8 @@ int tool_cmd_compile(int argc, char **argv) {
   }
   const char *emit = o.emit ? o.emit : emit_from_path(o.out);
   if (strcmp(emit, "so") && strcmp(emit, "obj") && strcmp(emit, "lib") && strcmp(emit, "llvm") &&
-      strcmp(emit, "asm")) {
-    fprintf(stderr, "onnxc compile: unknown --emit '%s' (expected so, obj, lib, llvm or asm)\n", emit);
+      strcmp(emit, "asm") && strcmp(emit, "c")) {
+    fprintf(stderr, "onnxc compile: unknown --emit '%s' (expected so, obj, lib, llvm, asm or c)\n", emit);
     return 2;
   }
   char name[256];
@@ -550,7 +585,9 @@ int tool_cmd_compile(int argc, char **argv) {
     }
   }
   bool lib = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib");
-  if ((lib ? build_library(&o, emit, name, g, err, sizeof err) : emit_code(&o, emit, name, g, err, sizeof err)))
+  if (!strcmp(emit, "c")) {
+    if (build_c(&o, name, g, err, sizeof err)) goto fail;
+  } else if ((lib ? build_library(&o, emit, name, g, err, sizeof err) : emit_code(&o, emit, name, g, err, sizeof err)))
     goto fail;
   be_phase_report(stderr);
   rc = 0;
