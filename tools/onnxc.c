@@ -76,6 +76,8 @@ typedef struct Opts {
   double rtol, atol;
 } Opts;
 
+static bool no_fuse; /* --no-fuse (any command): skip passes/fuse.c */
+
 static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   o->threads = 0;
@@ -147,6 +149,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (!(o->after = NEXT())) return -1;
     } else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
+    else if (!strcmp(a, "--no-fuse")) no_fuse = true;
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -290,7 +293,7 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
 
 /* Compile a loaded graph with fixed input shapes. */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
-  PassOptions po = {0};
+  PassOptions po = {.no_fuse = no_fuse};
   if (pass_run_all(g, &po)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     return NULL;
@@ -447,7 +450,8 @@ static int cmd_bench(int argc, char **argv) {
               "  --threads N   worker threads (default 0 = all cores)\n"
               "  --runs N      timed runs (default 20)\n"
               "  --warmup N    untimed runs first (default 3)\n"
-              "  --json        one JSON object on stdout\n");
+              "  --json        one JSON object on stdout\n"
+              "  --no-fuse     no operator fusion (to compare)\n");
     return o.help ? 0 : 2;
   }
   char err[2048];
@@ -547,7 +551,7 @@ static int cmd_dump(int argc, char **argv) {
   int rc = 0;
   if (!strcmp(after, "shapes")) rc = ir_infer_shapes(g);
   else if (!strcmp(after, "passes")) {
-    PassOptions po = {0};
+    PassOptions po = {.no_fuse = no_fuse};
     rc = pass_run_all(g, &po);
   }
   if (rc) fail(ir_last_error(g));
