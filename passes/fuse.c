@@ -7,9 +7,12 @@
  *    Conv/Gemm/MatMul become that node's epilogue (Node.epi, see ir.h): the backend applies them
  *    to the output tile while it is in registers instead of sweeping the tensor again.
  *
+ * 0. LayerNormalization and Gelu written out in primitive ops (torch's export) become one op again.
+ *
  * A value is fused away only if its one user is the fused node and it is not a graph output;
  * the fused node takes over the last node's output value.  Float types only. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
@@ -34,6 +37,119 @@ static void take_output(Graph *g, Node *p, Node *n) {
   p->out[0]->producer = NULL; /* the intermediate value is gone */
   p->out[0] = y;
   y->producer = p;
+}
+
+/* ---- 0. LayerNormalization and Gelu, decomposed as torch exports them, back into one op ---- */
+static bool const_scalar(const Value *v, double want, double rtol) {
+  return is_const(v) && ir_value_numel(v) == 1 && fabs(ir_const_f64(v, 0) - want) <= rtol * fabs(want);
+}
+
+/* the other operand of binary n besides v (NULL if v is not an operand) */
+static Value *other(const Node *n, const Value *v) {
+  return n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : NULL;
+}
+
+/* v's one user (users: the last user of each value), if it is an `op` */
+static Node *only_user(const Graph *g, Node **users, const Value *v, Op op) {
+  if (!v || !single_use(g, v)) return NULL;
+  Node *u = users[v->id];
+  return u && !u->dead && u->op == op && u->nout == 1 ? u : NULL;
+}
+
+static bool last_axis_mean(const Node *n, int rank) {
+  if (n->op != OP_ReduceMean || !ir_attr_int(n, "keepdims", 1)) return false;
+  const int64_t *ax;
+  int na = ir_attr_ints(n, "axes", &ax);
+  int64_t a;
+  if (na == 1) a = ax[0];
+  else if (na < 0 && n->nin > 1 && is_const(n->in[1]) && ir_value_numel(n->in[1]) == 1) a = ir_const_i64(n->in[1], 0);
+  else return false;
+  return a == -1 || a == rank - 1;
+}
+
+/* a row of D values (LayerNormalization's Scale / B) */
+static bool is_row(const Value *v, int64_t D, DType t) { return v && v->rank == 1 && v->dims[0] == D && v->dtype == t; }
+
+/* replaces nodes dead[0..n) by r, which takes over the output y */
+static void replace(Graph *g, Node **dead, int n, Node *r, Value *y) {
+  for (int i = 0; i < n; i++) ir_node_remove(g, dead[i]);
+  r->out[0] = y;
+  y->producer = r;
+}
+
+/* Sub(x, ReduceMean(x)) = d;  d / Sqrt(ReduceMean(Pow(d, 2)) + eps) * gamma + beta  (last axis);
+ * matched from the Pow */
+static bool fuse_layernorm(Graph *g, Node **users, Node *pw) {
+  if (pw->op != OP_Pow || !const_scalar(pw->in[1], 2.0, 0)) return false;
+  Value *d = pw->in[0];
+  Node *sub = d->producer;
+  if (!sub || sub->op != OP_Sub || d->nusers != 2 || is_graph_output(g, d)) return false;
+  Value *x = sub->in[0], *m = sub->in[1];
+  Node *rm = m->producer;
+  if (!rm || rm->in[0] != x || !single_use(g, m) || !fusable_float(x->dtype) || x->rank < 1 ||
+      !last_axis_mean(rm, x->rank) || !ir_same_shape(d, x))
+    return false;
+  Node *rv = only_user(g, users, pw->out[0], OP_ReduceMean);
+  if (!rv || !last_axis_mean(rv, x->rank)) return false;
+  Node *ae = only_user(g, users, rv->out[0], OP_Add);
+  Value *eps = ae ? other(ae, rv->out[0]) : NULL;
+  if (!eps || !is_const(eps) || ir_value_numel(eps) != 1) return false;
+  Node *sq = only_user(g, users, ae->out[0], OP_Sqrt);
+  Node *dv = sq ? only_user(g, users, sq->out[0], OP_Div) : NULL;
+  if (!dv || dv->in[0] != d || dv->in[1] != sq->out[0]) return false;
+  int64_t D = x->dims[x->rank - 1];
+  Node *mu = only_user(g, users, dv->out[0], OP_Mul);
+  Value *gamma = mu ? other(mu, dv->out[0]) : NULL;
+  Node *ad = is_row(gamma, D, x->dtype) ? only_user(g, users, mu->out[0], OP_Add) : NULL;
+  Value *beta = ad ? other(ad, mu->out[0]) : NULL;
+  if (!is_row(beta, D, x->dtype) || !ir_same_shape(ad->out[0], x)) return false;
+  Node *ln = ir_node_new(g, OP_LayerNormalization, arena_printf(g->arena, "%s.layernorm", rm->name), 3, 1);
+  ln->in[0] = x, ln->in[1] = gamma, ln->in[2] = beta;
+  ln->nattr = 2;
+  ln->attrs = arena_alloc(g->arena, sizeof(Attr) * 2);
+  ln->attrs[0] = (Attr){.name = "axis", .type = AT_INT, .i = -1};
+  ln->attrs[1] = (Attr){.name = "epsilon", .type = AT_FLOAT, .f = (float)ir_const_f64(eps, 0)};
+  Node *dead[] = {rm, sub, pw, rv, ae, sq, dv, mu, ad};
+  replace(g, dead, 9, ln, ad->out[0]);
+  return true;
+}
+
+/* x · (Erf(x / √2) + 1) · 0.5, matched from the Erf */
+static bool fuse_gelu(Graph *g, Node **users, Node *e) {
+  if (e->op != OP_Erf) return false;
+  Node *dv = e->in[0]->producer;
+  if (!dv || !single_use(g, e->in[0])) return false;
+  Value *x = NULL;
+  if (dv->op == OP_Div && const_scalar(dv->in[1], sqrt(2.0), 1e-6)) x = dv->in[0];
+  else if (dv->op == OP_Mul && const_scalar(dv->in[1], sqrt(0.5), 1e-6)) x = dv->in[0];
+  else if (dv->op == OP_Mul && const_scalar(dv->in[0], sqrt(0.5), 1e-6)) x = dv->in[1];
+  if (!x || !fusable_float(x->dtype) || !ir_same_shape(e->out[0], x)) return false;
+  Node *a1 = only_user(g, users, e->out[0], OP_Add);
+  if (!a1 || !const_scalar(other(a1, e->out[0]), 1.0, 0)) return false;
+  Node *m1 = only_user(g, users, a1->out[0], OP_Mul);
+  if (!m1 || other(m1, a1->out[0]) != x) return false;
+  Node *m2 = only_user(g, users, m1->out[0], OP_Mul);
+  if (!m2 || !const_scalar(other(m2, m1->out[0]), 0.5, 0) || !ir_same_shape(m2->out[0], x)) return false;
+  Node *ge = ir_node_new(g, OP_Gelu, arena_printf(g->arena, "%s.gelu", e->name), 1, 1);
+  ge->in[0] = x;
+  Node *dead[] = {dv, e, a1, m1, m2};
+  replace(g, dead, 5, ge, m2->out[0]);
+  return true;
+}
+
+static int fuse_patterns(Graph *g) {
+  Node **users = calloc((size_t)g->nvalues + 1, sizeof(Node *));
+  if (!users) return ir_error(g, "out of memory");
+  for (int k = 0; k < g->nnodes; k++)
+    for (int j = 0; j < g->nodes[k]->nin; j++)
+      if (g->nodes[k]->in[j]) users[g->nodes[k]->in[j]->id] = g->nodes[k];
+  int n = 0, nnodes = g->nnodes; /* nodes added here are not matched again */
+  for (int k = 0; k < nnodes; k++) {
+    Node *nd = g->nodes[k];
+    if (!nd->dead && (fuse_layernorm(g, users, nd) || fuse_gelu(g, users, nd))) n++;
+  }
+  free(users);
+  return n;
 }
 
 /* ---- 1. BatchNormalization into Conv ---- */
@@ -148,7 +264,13 @@ static bool fuse_add(Graph *g, Node *n) {
 
 int pass_fuse(Graph *g) {
   ir_graph_count_users(g);
-  int nfused = 0;
+  int nfused = fuse_patterns(g);
+  if (nfused < 0) return -1;
+  if (nfused) {
+    ir_graph_compact(g);
+    if (ir_graph_toposort(g)) return -1;
+    ir_graph_count_users(g);
+  }
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k], *conv;
     if (n->dead) continue;

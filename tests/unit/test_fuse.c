@@ -336,3 +336,82 @@ static void b_dense(Graph *g) {
 Test(fuse, numerics_resblock) { check_same(b_resblock, 11); }
 Test(fuse, numerics_depthwise_and_direct) { check_same(b_mobile, 22); }
 Test(fuse, numerics_dense) { check_same(b_dense, 33); }
+
+/* ---- decomposed LayerNormalization and Gelu (torch's export) ---- */
+static Value *scalar(Graph *g, double x) {
+  int64_t d[1] = {1};
+  return tu_const(g, DT_FLOAT, 0, d, &x);
+}
+
+static Node *mean_last(Graph *g, Value *x) {
+  Node *n = unary(g, OP_ReduceMean, x);
+  int64_t ax = -1;
+  tu_attr_ints(g, n, "axes", 1, &ax);
+  return n;
+}
+
+/* LayerNorm over the last axis of x as primitive ops; returns the final Add */
+static Node *ln_decomposed(Graph *g, Value *x, int64_t D) {
+  int64_t d[1] = {D};
+  Node *m = mean_last(g, x);
+  Node *sub = node(g, OP_Sub, 2, (Value *[]){x, m->out[0]});
+  Node *pw = node(g, OP_Pow, 2, (Value *[]){sub->out[0], scalar(g, 2.0)});
+  Node *v = mean_last(g, pw->out[0]);
+  Node *ae = add(g, v->out[0], scalar(g, 1e-5));
+  Node *sq = unary(g, OP_Sqrt, ae->out[0]);
+  Node *dv = node(g, OP_Div, 2, (Value *[]){sub->out[0], sq->out[0]});
+  Node *mu = node(g, OP_Mul, 2, (Value *[]){dv->out[0], rconst(g, 1, d, 0.5, 1.5)});
+  return add(g, mu->out[0], rconst(g, 1, d, -0.5, 0.5));
+}
+
+/* x · (Erf(x / √2) + 1) · 0.5 */
+static Node *gelu_decomposed(Graph *g, Value *x) {
+  Node *dv = node(g, OP_Div, 2, (Value *[]){x, scalar(g, 1.4142135381698608)});
+  Node *e = unary(g, OP_Erf, dv->out[0]);
+  Node *a = add(g, e->out[0], scalar(g, 1.0));
+  Node *m = node(g, OP_Mul, 2, (Value *[]){x, a->out[0]});
+  return node(g, OP_Mul, 2, (Value *[]){m->out[0], scalar(g, 0.5)});
+}
+
+/* MatMul + bias -> Gelu -> LayerNorm */
+static void b_encoder(Graph *g) {
+  int64_t xd[3] = {1, 6, 20}, wd[2] = {20, 24}, bd[1] = {24};
+  Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
+  Node *mm = node(g, OP_MatMul, 2, (Value *[]){x, rconst(g, 2, wd, -1, 1)});
+  Node *a = add(g, mm->out[0], rconst(g, 1, bd, -1, 1));
+  Node *ge = gelu_decomposed(g, a->out[0]);
+  Node *ln = ln_decomposed(g, ge->out[0], 24);
+  tu_output(g, ln->out[0]);
+}
+
+Test(fuse, layernorm_and_gelu_patterns) {
+  Graph *g = ir_graph_new();
+  b_encoder(g);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 2, "%d nodes", g->nnodes);
+  cr_assert_eq(g->nodes[0]->op, OP_MatMul);
+  cr_assert_eq(g->nodes[0]->epi->nact, 1);
+  cr_assert_eq(g->nodes[0]->epi->act[0]->op, OP_Gelu);
+  cr_assert_eq(g->nodes[1]->op, OP_LayerNormalization);
+  cr_assert_float_eq(ir_attr_float(g->nodes[1], "epsilon", 0), 1e-5f, 1e-9);
+  ir_graph_free(g);
+}
+
+Test(fuse, layernorm_with_a_used_intermediate_stays) {
+  /* the centred value is also a graph output: nothing may disappear */
+  Graph *g = ir_graph_new();
+  int64_t xd[2] = {3, 8};
+  Value *x = tu_input(g, "x", DT_FLOAT, 2, xd);
+  Node *ln = ln_decomposed(g, x, 8);
+  tu_output(g, ln->out[0]);
+  Node *sub = NULL;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_Sub) sub = g->nodes[i];
+  tu_output(g, sub->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_LayerNormalization), 0);
+  cr_assert_eq(live_nodes(g, OP_Pow), 1);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_encoder) { check_same(b_encoder, 44); }
