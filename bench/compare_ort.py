@@ -8,7 +8,10 @@ hits both alike), and prints a Markdown table of the median and min latency over
 the speedup (ORT median / onnxc median; > 1 means onnxc is faster).
 
 Usage: bench/compare_ort.py [--onnxc build/onnxc] [--models-dir DIR] [--models a,b,c]
-                            [--threads 1,2] [--reps 3] [--runs 20] [--warmup 3]
+                            [--threads 1,2] [--reps 3] [--runs 20] [--warmup 3] [--before ONNXC]
+--ort-modules DIR: node_modules with onnxruntime-node when bench/ort/setup.sh was not run here.
+--before ONNXC: also time another onnxc binary (e.g. the previous commit's) in the same turns and
+add its columns, for a before/after table.
 A model is DIR/<name>/model.onnx with its inputs DIR/<name>/input_<k>.npy.
 """
 import argparse
@@ -33,8 +36,8 @@ def inputs_of(mdir):
     return files
 
 
-def run_onnxc(args, model, ins, threads):
-    cmd = [args.onnxc, "bench", model, *ins, "--threads", str(threads), "--runs", str(args.runs),
+def run_onnxc(args, model, ins, threads, exe=None):
+    cmd = [exe or args.onnxc, "bench", model, *ins, "--threads", str(threads), "--runs", str(args.runs),
            "--warmup", str(args.warmup), "--json"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode:
@@ -46,7 +49,10 @@ def run_onnxc(args, model, ins, threads):
 def run_ort(args, model, ins, threads, outdir):
     cmd = ["node", os.path.join(HERE, "ort", "run_ort.js"), model, outdir, *ins, "--iters", str(args.runs),
            "--warmup", str(args.warmup), "--threads", str(threads)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if args.ort_modules:  # an onnxruntime-node installed elsewhere (bench/ort/setup.sh's node_modules)
+        env["NODE_PATH"] = os.path.abspath(args.ort_modules)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
     m = re.search(r"min ([0-9.]+) ms, median ([0-9.]+) ms", p.stderr)
@@ -64,6 +70,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--before", default=None)
+    ap.add_argument("--ort-modules", default=None, help="node_modules holding onnxruntime-node (NODE_PATH)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,19 +83,26 @@ def main():
                 return 1
             ins = inputs_of(mdir)
             for t in [int(x) for x in args.threads.split(",")]:
-                oc, ort = [], []
+                oc, ort, bef = [], [], []
                 for r in range(args.reps):
+                    if args.before:
+                        bef.append(run_onnxc(args, model, ins, t, args.before))
                     oc.append(run_onnxc(args, model, ins, t))
                     ort.append(run_ort(args, model, ins, t, tmp))
-                    print(f"{name} t={t} rep {r}: onnxc {oc[-1][0]:.2f} ms, ort {ort[-1][0]:.2f} ms (median)",
+                    print(f"{name} t={t} rep {r}: onnxc {oc[-1][0]:.3f} ms, ort {ort[-1][0]:.3f} ms (median)",
                           file=sys.stderr)
                 om, on = statistics.median(x[0] for x in oc), min(x[1] for x in oc)
                 rm, rn = statistics.median(x[0] for x in ort), min(x[1] for x in ort)
-                rows.append((name, t, om, on, rm, rn))
-    print("| model | threads | onnxc median ms | onnxc min ms | ORT median ms | ORT min ms | speedup (median) | speedup (min) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, t, om, on, rm, rn in rows:
-        print(f"| {name} | {t} | {om:.2f} | {on:.2f} | {rm:.2f} | {rn:.2f} | {rm / om:.2f}x | {rn / on:.2f}x |")
+                bm = statistics.median(x[0] for x in bef) if bef else None
+                bn = min(x[1] for x in bef) if bef else None
+                rows.append((name, t, om, on, rm, rn, bm, bn))
+    hb = "before median ms | before min ms | " if args.before else ""
+    print(f"| model | threads | {hb}onnxc median ms | onnxc min ms | ORT median ms | ORT min ms | "
+          "vs ORT (median) | vs ORT (min) |")
+    print("|---|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|---:|---:|")
+    for name, t, om, on, rm, rn, bm, bn in rows:
+        b = f"{bm:.3f} | {bn:.3f} | " if args.before else ""
+        print(f"| {name} | {t} | {b}{om:.2f} | {on:.2f} | {rm:.2f} | {rn:.2f} | {rm / om:.2f}x | {rn / on:.2f}x |")
     return 0
 
 
