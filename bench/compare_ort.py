@@ -102,7 +102,7 @@ def main():
     print("|---|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|---:|---:|")
     for name, t, om, on, rm, rn, bm, bn in rows:
         b = f"{bm:.3f} | {bn:.3f} | " if args.before else ""
-        print(f"| {name} | {t} | {b}{om:.2f} | {on:.2f} | {rm:.2f} | {rn:.2f} | {rm / om:.2f}x | {rn / on:.2f}x |")
+        print(f"| {name} | {t} | {b}{om:.3f} | {on:.3f} | {rm:.3f} | {rn:.3f} | {rm / om:.2f}x | {rn / on:.2f}x |")
     return 0
 
 
