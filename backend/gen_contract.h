@@ -52,6 +52,11 @@ struct GemmSpec {
   int64_t bias_rs, bias_cs, bias_bs[GEMM_MAX_BD];
   GemmPostFn post;
   void *post_ud;
+  /* fused epilogue (passes/fuse.c): res(i, j) at res + res_off(b) + i*res_rs + j (elements; NULL:
+   * none) is added after the bias, then epi's activations run */
+  const Epilogue *epi;
+  KV res;
+  int64_t res_rs, res_bs[GEMM_MAX_BD];
   /* chosen by gemm_emit (readable by packers) */
   int lanes, mr, nv, nrp;
   KElem ce; /* compute element type */
@@ -70,6 +75,13 @@ KV ct_madd(KB *kb, KV a, KV b, KV c);
 KV ct_const(KB *kb, KElem ce, int lanes, double x);
 /* host: element i of constant v converted to compute type ce, stored at dst[j] */
 void ct_host_put(KElem ce, void *dst, int64_t j, const Value *v, int64_t i);
+
+/* fused epilogues: x + r (r may be NULL), then e's activations (e may be NULL) */
+KV gen_epi_apply(KB *kb, const Epilogue *e, KV x, KV r);
+/* gen_unary.c: activation node act applied to a vector x of its (float) compute type */
+KV gen_act_vec(KB *kb, const Node *act, KV x);
+/* the node's fused residual buffer (NULL: none) */
+KV gen_epi_res(GenCtx *c);
 
 int gen_conv(GenCtx *c);
 int gen_conv_transpose(GenCtx *c);

@@ -296,7 +296,19 @@ static void conv_gemm(GenCtx *c, ConvGeo *q) {
     s.bias_rs = 1;
     s.bias_bs[1] = q->Og;
   }
+  s.epi = n->epi;
+  if ((s.res = gen_epi_res(c))) { /* same shape as Y */
+    s.res_rs = s.ldc;
+    memcpy(s.res_bs, s.c_bs, sizeof s.res_bs);
+  }
   gemm_emit(c, &s);
+}
+
+/* the fused epilogue on an output vector at resb's index yi (see passes/fuse.c) */
+static KV epi_vec(GenCtx *c, const ConvGeo *q, KV resb, KV yi, KV v, KV mask) {
+  if (!c->n->epi) return v;
+  KV r = resb ? ct_load(c->kb, q->dt, kb_type(c->kb, v).e, resb, yi, kb_type(c->kb, v).lanes, mask) : NULL;
+  return gen_epi_apply(c->kb, c->n->epi, v, r);
 }
 
 /* ---- direct kernel (Conv with few channels per group, ConvTranspose) ---- */
@@ -338,7 +350,8 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
     wb = kb_gep(kb, se, w, kb_add(kb, kb_mul(kb, g, I(kb, q->Cg * q->Og * q->KS)), kb_mul(kb, ol, I(kb, q->KS))));
     wcs = q->Og * q->KS;
   }
-  KV yb = kb_gep(kb, se, y, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P)));
+  KV yoff = kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P));
+  KV yb = kb_gep(kb, se, y, yoff), res = gen_epi_res(c), resb = res ? kb_gep(kb, se, res, yoff) : NULL;
   KV bv = bias ? kb_splat(kb, ct_load(kb, q->dt, ce, bias, o, 1, NULL), L) : ct_const(kb, ce, L, 0);
   /* outer coordinates of the block's rows */
   KV rvalid[8], orow[8][IR_MAX_RANK];
@@ -446,7 +459,8 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
       for (int v = 0; v < nvw; v++) {
         KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
         KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, OW), owf));
-        ct_store(kb, q->dt, yb, kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf), kb_get(kb, acc[r][v]), m);
+        KV yi = kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf);
+        ct_store(kb, q->dt, yb, yi, epi_vec(c, q, resb, yi, kb_get(kb, acc[r][v]), m), m);
       }
       kb_endif(kb);
     }
@@ -505,7 +519,8 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   KV g = kb_div(kb, o, I(kb, q->Og), true);
   KV xb = kb_gep(kb, se, x, kb_add(kb, kb_mul(kb, nb, I(kb, q->C * q->HW)), kb_mul(kb, g, I(kb, q->Cg * q->HW))));
   KV wb = kb_gep(kb, se, w, kb_mul(kb, o, I(kb, q->Cg * q->KS)));
-  KV yb = kb_gep(kb, se, y, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P)));
+  KV yoff = kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P));
+  KV yb = kb_gep(kb, se, y, yoff), res = gen_epi_res(c), resb = res ? kb_gep(kb, se, res, yoff) : NULL;
   /* 1. padded copy of the Cg input planes */
   kb_memset(kb, buf, 0, I(kb, q->Cg * dg->Etot * (int64_t)es));
   int64_t ncopy = dg->hi[last] + 1 < Wd ? dg->hi[last] + 1 : Wd; /* columns ever read */
@@ -597,7 +612,8 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
         for (int v = 0; v < nvw; v++) {
           KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
           KV m = OW % ((int64_t)nvw * L) ? kb_tail_mask(kb, L, kb_sub(kb, I(kb, OW), owf)) : NULL;
-          ct_store(kb, q->dt, yb, kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf), kb_get(kb, acc[r][v]), m);
+          KV yi = kb_add(kb, kb_mul(kb, R, I(kb, OW)), owf);
+          ct_store(kb, q->dt, yb, yi, epi_vec(c, q, resb, yi, kb_get(kb, acc[r][v]), m), m);
         }
         if (q->R % rb) kb_endif(kb);
       }

@@ -62,6 +62,17 @@ void ct_host_put(KElem ce, void *dst, int64_t j, const Value *v, int64_t i) {
   }
 }
 
+KV gen_epi_apply(KB *kb, const Epilogue *e, KV x, KV r) {
+  if (r) x = kb_add(kb, x, r);
+  for (int i = 0; e && i < e->nact; i++) x = gen_act_vec(kb, e->act[i], x);
+  return x;
+}
+
+KV gen_epi_res(GenCtx *c) {
+  const Node *n = c->n;
+  return n->epi && n->epi->res ? kb_buf(c->kb, ir_ops[n->op].max_in) : NULL;
+}
+
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -198,7 +209,7 @@ static void k_step(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
   }
 }
 
-static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV cptr, KV biasptr) {
+static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV cptr, KV biasptr, KV resptr) {
   GenCtx *c = t->c;
   KB *kb = c->kb;
   const GemmSpec *s = t->s;
@@ -231,7 +242,7 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
   k_step(t, mr, nv, aptr, acc, k);
   kb_endfor(kb);
   /* epilogue */
-  bool epi = s->alpha != 1.0 || s->bias || s->post;
+  bool epi = s->alpha != 1.0 || s->bias || s->post || s->res || s->epi;
   if (epi) {
     if (t->last) kb_if(kb, t->last);
     KV alpha = s->alpha != 1.0 ? ct_const(kb, ce, L, s->alpha) : NULL;
@@ -249,6 +260,9 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
           x = beta ? ct_madd(kb, bb, beta, x) : kb_add(kb, x, bb);
         }
         if (s->post) x = s->post(kb, x, s->post_ud);
+        KV r = s->res ? ct_load(kb, s->dt, ce, resptr, I(kb, i * s->res_rs + (int64_t)v * L), L, v == nv - 1 ? lmask : NULL)
+                      : NULL;
+        x = gen_epi_apply(kb, s->epi, x, r);
         kb_set(kb, acc[i * nv + v], x);
       }
     }
@@ -267,6 +281,7 @@ typedef struct RowsCtx {
   KV abase;       /* raw: A at (0, k0) of this batch; packed: panel 0 at k0 of this matrix */
   KV cbase;       /* C at (0, n0) */
   KV biasbase;    /* bias at (0, n0) */
+  KV resbase;     /* fused residual at (0, n0) */
 } RowsCtx;
 
 static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
@@ -279,7 +294,8 @@ static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
     aptr = kb_gep(kb, kb_elem_of(s->dt), r->abase, kb_mul(kb, m, I(kb, s->a_rs)));
   KV cptr = kb_gep(kb, kb_elem_of(s->dt), r->cbase, kb_mul(kb, m, I(kb, s->ldc)));
   KV bptr = s->bias ? kb_gep(kb, kb_elem_of(s->dt), r->biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL;
-  emit_tile(&r->t, mr, nv, nlast, aptr, cptr, bptr);
+  KV rptr = s->res ? kb_gep(kb, kb_elem_of(s->dt), r->resbase, kb_mul(kb, m, I(kb, s->res_rs))) : NULL;
+  emit_tile(&r->t, mr, nv, nlast, aptr, cptr, bptr, rptr);
 }
 
 static void emit_rows(const RowsCtx *r, int nv, int nlast) {
@@ -316,7 +332,7 @@ static bool dot_ok(const GemmSpec *s, int L) {
 }
 
 static void dot_tile(GenCtx *c, const GemmSpec *s, int R, KV arow, int64_t ars, KV bcol, int64_t bcs, bool bc,
-                     KV cptr, KV biasptr) {
+                     KV cptr, KV biasptr, KV resptr) {
   KB *kb = c->kb;
   KElem ce = s->ce;
   int L = s->lanes, N = (int)s->N, U = N == 1 ? 2 : 1;
@@ -360,6 +376,8 @@ static void dot_tile(GenCtx *c, const GemmSpec *s, int R, KV arow, int64_t ars, 
         x = s->beta != 1.0 ? ct_madd(kb, bb, ct_const(kb, ce, 1, s->beta), x) : kb_add(kb, x, bb);
       }
       if (s->post) x = s->post(kb, x, s->post_ud);
+      KV r = s->res ? ct_load(kb, s->dt, ce, resptr, kb_i64(kb, i * s->res_rs + j), 1, NULL) : NULL;
+      x = gen_epi_apply(kb, s->epi, x, r);
       ct_store(kb, s->dt, cptr, kb_i64(kb, i * s->ldc + j), x, NULL);
     }
 }
@@ -410,7 +428,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
   KV rb = kb_rem(kb, t, I(kb, ntb), true), b = kb_div(kb, t, I(kb, ntb), true);
-  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0);
+  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0), resoff = I(kb, 0);
   for (int d = s->nbd - 1; d >= 0; d--) {
     KV idx = d > 0 ? kb_rem(kb, b, I(kb, s->bdims[d]), true) : b;
     if (d > 0) b = kb_div(kb, b, I(kb, s->bdims[d]), true);
@@ -418,6 +436,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
     boff = kb_add(kb, boff, kb_mul(kb, idx, I(kb, s->b_bs[d])));
     coff = kb_add(kb, coff, kb_mul(kb, idx, I(kb, s->c_bs[d])));
     if (s->bias) biasoff = kb_add(kb, biasoff, kb_mul(kb, idx, I(kb, s->bias_bs[d])));
+    if (s->res) resoff = kb_add(kb, resoff, kb_mul(kb, idx, I(kb, s->res_bs[d])));
     amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
     bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
   }
@@ -427,20 +446,23 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   int64_t bcs = bpack ? K : s->b_cs;
   KV cbase = kb_gep(kb, se, s->c, coff);
   KV biasbase = s->bias ? kb_gep(kb, se, s->bias, biasoff) : NULL;
+  KV resbase = s->res ? kb_gep(kb, se, s->res, resoff) : NULL;
   int64_t mfull = M - M % R;
   KV m0 = kb_mul(kb, rb, I(kb, rows_per_task * R));
   KV mend = kb_min(kb, kb_add(kb, m0, I(kb, rows_per_task * R)), I(kb, mfull), false);
   KV m = kb_for(kb, m0, mend, R);
   dot_tile(c, s, R, kb_gep(kb, apack ? ce : se, abase, kb_mul(kb, m, I(kb, ars))), ars, bcol, bcs, bpack != NULL,
            kb_gep(kb, se, cbase, kb_mul(kb, m, I(kb, s->ldc))),
-           s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL);
+           s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL,
+           s->res ? kb_gep(kb, se, resbase, kb_mul(kb, m, I(kb, s->res_rs))) : NULL);
   kb_endfor(kb);
   if (M % R) {
     KV mt = I(kb, mfull);
     kb_if(kb, kb_cmp(kb, KC_GE, kb_add(kb, m0, I(kb, rows_per_task * R)), I(kb, M), false));
     dot_tile(c, s, (int)(M % R), kb_gep(kb, apack ? ce : se, abase, kb_mul(kb, mt, I(kb, ars))), ars, bcol, bcs,
              bpack != NULL, kb_gep(kb, se, cbase, kb_mul(kb, mt, I(kb, s->ldc))),
-             s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, mt, I(kb, s->bias_rs))) : NULL);
+             s->bias ? kb_gep(kb, se, biasbase, kb_mul(kb, mt, I(kb, s->bias_rs))) : NULL,
+             s->res ? kb_gep(kb, se, resbase, kb_mul(kb, mt, I(kb, s->res_rs))) : NULL);
     kb_endif(kb);
   }
   kb_endfor(kb);
@@ -541,7 +563,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   KV b = kb_div(kb, rest, I(kb, nmb), true);
   /* batch offsets */
   KV bidx[GEMM_MAX_BD];
-  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0);
+  KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0), resoff = I(kb, 0);
   for (int d = s->nbd - 1; d >= 0; d--) {
     KV idx = d > 0 ? kb_rem(kb, b, I(kb, s->bdims[d]), true) : b;
     if (d > 0) b = kb_div(kb, b, I(kb, s->bdims[d]), true);
@@ -550,6 +572,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     boff = kb_add(kb, boff, kb_mul(kb, idx, I(kb, s->b_bs[d])));
     coff = kb_add(kb, coff, kb_mul(kb, idx, I(kb, s->c_bs[d])));
     if (s->bias) biasoff = kb_add(kb, biasoff, kb_mul(kb, idx, I(kb, s->bias_bs[d])));
+    if (s->res) resoff = kb_add(kb, resoff, kb_mul(kb, idx, I(kb, s->res_bs[d])));
     amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
     bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
   }
@@ -593,6 +616,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
   r.cbase = cbase;
   r.biasbase = biasbase;
+  r.resbase = s->res ? kb_gep(kb, se, s->res, kb_add(kb, resoff, n0)) : NULL;
   bool tail = nv_t != nv || nlast_t != L;
   if (!tail) emit_rows(&r, nv, L);
   else if (npn == 1) emit_rows(&r, nv_t, nlast_t);

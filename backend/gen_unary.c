@@ -21,6 +21,8 @@ typedef struct UCtx {
   int64_t lo_i, hi_i;
 } UCtx;
 
+static void uctx_init(UCtx *u, const Node *n, DType in, DType out);
+
 static bool is_uns(DType t) { return t == DT_BOOL || !dtype_is_signed(t); }
 
 /* a constant of x's type (float or int) */
@@ -255,21 +257,45 @@ int gen_unary(GenCtx *c) {
   if (!y || ir_value_numel(y) == 0) return 0;
   if (!dtype_size(x->dtype) || !dtype_size(y->dtype))
     return ir_node_error(c->g, n, "unsupported data type %s -> %s", dtype_name(x->dtype), dtype_name(y->dtype));
-  UCtx u = {.op = n->op, .in = x->dtype, .out = y->dtype, .lo_op = -1, .hi_op = -1};
-  float alpha_def = n->op == OP_LeakyRelu ? 0.01f
-                  : n->op == OP_HardSigmoid ? 0.2f
-                  : n->op == OP_Selu ? 1.67326319217681884765625f
-                                     : 1.0f;
-  u.alpha = ir_attr_float(n, "alpha", alpha_def);
-  u.beta = ir_attr_float(n, "beta", 0.5f);
-  u.gamma = ir_attr_float(n, "gamma", 1.05070102214813232421875f);
-  u.bias = ir_attr_float(n, "bias", 0.0f);
-  u.lambd = ir_attr_float(n, "lambd", 0.5f);
-  u.det_pos = ir_attr_int(n, "detect_positive", 1) != 0;
-  u.det_neg = ir_attr_int(n, "detect_negative", 1) != 0;
-  u.gelu_tanh = !strcmp(ir_attr_str(n, "approximate", "none"), "tanh");
+  UCtx u;
+  uctx_init(&u, n, x->dtype, y->dtype);
   if (n->op == OP_Clip) return gen_clip(c, &u);
   int idx[1] = {0};
   gen_eltwise_node(c, 1, idx, f_unary, &u);
   return 0;
+}
+
+/* the op's parameters from its attributes (defaults per the ONNX spec) */
+static void uctx_init(UCtx *u, const Node *n, DType in, DType out) {
+  *u = (UCtx){.op = n->op, .in = in, .out = out, .lo_op = -1, .hi_op = -1};
+  float alpha_def = n->op == OP_LeakyRelu ? 0.01f
+                  : n->op == OP_HardSigmoid ? 0.2f
+                  : n->op == OP_Selu ? 1.67326319217681884765625f
+                                     : 1.0f;
+  u->alpha = ir_attr_float(n, "alpha", alpha_def);
+  u->beta = ir_attr_float(n, "beta", 0.5f);
+  u->gamma = ir_attr_float(n, "gamma", 1.05070102214813232421875f);
+  u->bias = ir_attr_float(n, "bias", 0.0f);
+  u->lambd = ir_attr_float(n, "lambd", 0.5f);
+  u->det_pos = ir_attr_int(n, "detect_positive", 1) != 0;
+  u->det_neg = ir_attr_int(n, "detect_negative", 1) != 0;
+  u->gelu_tanh = !strcmp(ir_attr_str(n, "approximate", "none"), "tanh");
+}
+
+KV gen_act_vec(KB *kb, const Node *act, KV x) {
+  UCtx u;
+  DType t = act->out[0]->dtype;
+  uctx_init(&u, act, t, t);
+  if (act->op == OP_Clip) { /* the fusion pass only takes constant scalar bounds */
+    const Attr *amin = ir_attr(act, "min"), *amax = ir_attr(act, "max");
+    if (amin) u.has_lo = true, u.lo_f = amin->f;
+    if (amax) u.has_hi = true, u.hi_f = amax->f;
+    for (int i = 1; i < 3 && i < act->nin; i++)
+      if (act->in[i]) {
+        *(i == 1 ? &u.has_lo : &u.has_hi) = true;
+        *(i == 1 ? &u.lo_f : &u.hi_f) = ir_const_f64(act->in[i], 0);
+      }
+  }
+  KV v[1] = {x};
+  return f_unary(kb, v, kb_type(kb, x).lanes, &u);
 }

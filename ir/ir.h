@@ -166,7 +166,19 @@ struct Node {
   int nattr;
   Attr *attrs;
   bool dead;
+  struct Epilogue *epi; /* passes/fuse.c: work fused into a Conv/Gemm/MatMul (NULL: none) */
 };
+
+/* An epilogue fused into a contraction (passes/fuse.c), applied to each result while it is in
+ * registers, after the op's own bias:  y = act[nact-1]( ... act[0](y + res) ... ).
+ * res (NULL: none) is the node's last input, in[ir_ops[op].max_in]: same shape as the output, or
+ * (Gemm/MatMul) a row of N values broadcast over the rows.  act[] are the removed unary nodes,
+ * kept for their op and attributes (Clip bounds are constants). */
+typedef struct Epilogue {
+  Value *res;
+  int nact;
+  Node *act[4];
+} Epilogue;
 
 struct Graph {
   Arena *arena;

@@ -148,6 +148,11 @@ static void pr_node(const Node *n, FILE *f, int ind) {
     pr_attr(f, sorted[i]);
   }
   if (n->nattr) fputc('}', f);
+  if (n->epi) { /* fused epilogue (passes/fuse.c): "+ Add + Relu" */
+    fputs(" +", f);
+    if (n->epi->res) fputs(" Add", f);
+    for (int i = 0; i < n->epi->nact; i++) fprintf(f, " %s", ir_ops[n->epi->act[i]->op].name);
+  }
   fprintf(f, "   # %s\n", n->name);
   for (int i = 0; i < n->nattr; i++) {
     const Attr *a = sorted[i];

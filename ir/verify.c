@@ -46,7 +46,8 @@ static int verify_graph(Graph *g);
 static int verify_node(Graph *g, const Node *n, int pos, int *def) {
   if (n->dead) return ir_node_error(g, n, "verify: dead node in the node list");
   const OpInfo *oi = &ir_ops[n->op];
-  if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in) || n->nout < oi->min_out ||
+  int extra = n->epi && n->epi->res ? 1 : 0; /* a fused residual input (passes/fuse.c) */
+  if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in + extra) || n->nout < oi->min_out ||
       (oi->max_out >= 0 && n->nout > oi->max_out))
     return ir_node_error(g, n, "verify: %d inputs / %d outputs do not match the op's arity", n->nin, n->nout);
   for (int i = 0; i < n->nin; i++) {

@@ -15,4 +15,5 @@ int pass_run_all(Graph *g, const PassOptions *opt);
 /* individual passes */
 int pass_dce(Graph *g);
 int pass_inline(Graph *g); /* If on a constant condition -> the branch taken */
+int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations into contraction epilogues */
 #endif

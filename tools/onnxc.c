@@ -95,6 +95,8 @@ typedef struct Opts {
   double rtol, atol;
 } Opts;
 
+static bool no_fuse; /* --no-fuse (any command): skip passes/fuse.c */
+
 static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   o->threads = 0;
@@ -174,6 +176,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     } else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
     else if (!strcmp(a, "--time-passes")) be_phase_enable(true);
+    else if (!strcmp(a, "--no-fuse")) no_fuse = true;
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -320,7 +323,7 @@ int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen) {
 
 /* Compile a loaded graph with fixed input shapes. */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
-  PassOptions po = {0};
+  PassOptions po = {.no_fuse = no_fuse};
   be_phase("shapes + passes");
   if (pass_run_all(g, &po)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
@@ -413,7 +416,8 @@ static int cmd_run(int argc, char **argv) {
               "  --rtol X, --atol X  float tolerances for --test-data (default 1e-3, 1e-5)\n"
               "  --dump-llvm         print the optimized LLVM IR to stderr\n"
               "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen,\n"
-              "                      LLVM opt, LLVM codegen) to stderr\n");
+              "                      LLVM opt, LLVM codegen) to stderr\n"
+              "  --no-fuse           no operator fusion (to compare)\n");
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -484,7 +488,8 @@ static int cmd_bench(int argc, char **argv) {
               "  --runs N      timed runs (default 20)\n"
               "  --warmup N    untimed runs first (default 3)\n"
               "  --json        one JSON object on stdout\n"
-              "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n");
+              "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n"
+              "  --no-fuse     no operator fusion (to compare)\n");
     return o.help ? 0 : 2;
   }
   char err[2048];
@@ -584,7 +589,7 @@ static int cmd_dump(int argc, char **argv) {
   int rc = 0;
   if (!strcmp(after, "shapes")) rc = ir_infer_shapes(g);
   else if (!strcmp(after, "passes")) {
-    PassOptions po = {0};
+    PassOptions po = {.no_fuse = no_fuse};
     rc = pass_run_all(g, &po);
   }
   if (rc) fail(ir_last_error(g));

@@ -1,0 +1,417 @@
+/* test_fuse.c — passes/fuse.c: what the pass rewrites (and what it must leave alone), and that
+ * fused graphs compute what the unfused ones do (JIT-compiled both ways, same inputs). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "be.h"
+#include "passes.h"
+#include "testutil.h"
+
+static uint32_t rng = 1;
+static double rnd(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (double)(rng >> 8) / (double)(1u << 24) * 2.0 - 1.0;
+}
+
+static Value *rconst(Graph *g, int rank, const int64_t *dims, double lo, double hi) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) n *= dims[i];
+  double *d = malloc(sizeof(double) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) d[i] = lo + (rnd() + 1) * 0.5 * (hi - lo);
+  Value *v = tu_const(g, DT_FLOAT, rank, dims, d);
+  free(d);
+  return v;
+}
+
+static Node *node(Graph *g, Op op, int nin, Value **ins) { return tu_node_n(g, op, nin, ins, 1); }
+static Node *unary(Graph *g, Op op, Value *x) { return node(g, op, 1, &x); }
+static Node *add(Graph *g, Value *a, Value *b) { return node(g, OP_Add, 2, (Value *[]){a, b}); }
+
+static Node *conv(Graph *g, Value *x, int64_t O, int64_t C, int64_t k, int64_t group, bool bias) {
+  int64_t wd[4] = {O, C / group, k, k}, bd[1] = {O}, pads[4] = {k / 2, k / 2, k / 2, k / 2};
+  Value *ins[3] = {x, rconst(g, 4, wd, -0.5, 0.5), bias ? rconst(g, 1, bd, -0.5, 0.5) : NULL};
+  Node *n = node(g, OP_Conv, bias ? 3 : 2, ins);
+  tu_attr_int(g, n, "group", group);
+  tu_attr_ints(g, n, "pads", 4, pads);
+  return n;
+}
+
+static Node *bnorm(Graph *g, Value *x, int64_t C) {
+  int64_t d[1] = {C};
+  Value *ins[5] = {x, rconst(g, 1, d, 0.5, 1.5), rconst(g, 1, d, -0.5, 0.5), rconst(g, 1, d, -0.3, 0.3),
+                   rconst(g, 1, d, 0.2, 2.0)};
+  return node(g, OP_BatchNormalization, 5, ins);
+}
+
+static int live_nodes(const Graph *g, Op op) {
+  int k = 0;
+  for (int i = 0; i < g->nnodes; i++) k += !g->nodes[i]->dead && g->nodes[i]->op == op;
+  return k;
+}
+
+static void run_passes(Graph *g, bool fuse) {
+  PassOptions po = {.no_fuse = !fuse};
+  cr_assert_eq(pass_run_all(g, &po), 0, "%s", ir_last_error(g));
+}
+
+/* ---- rewrites ---- */
+
+Test(fuse, conv_add_relu_becomes_one_node) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 6, 6};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *r = tu_input(g, "r", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *a = add(g, r, c->out[0]); /* the conv output as the second operand */
+  Node *relu = unary(g, OP_Relu, a->out[0]);
+  tu_output(g, relu->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 1);
+  Node *n = g->nodes[0];
+  cr_assert_eq(n->op, OP_Conv);
+  cr_assert_not_null(n->epi);
+  cr_assert_eq(n->epi->res, r);
+  cr_assert_eq(n->nin, 4);
+  cr_assert_eq(n->in[3], r);
+  cr_assert_eq(n->epi->nact, 1);
+  cr_assert_eq(n->epi->act[0]->op, OP_Relu);
+  cr_assert_eq(n->out[0], g->outputs[0]);
+  cr_assert_eq(g->outputs[0]->producer, n);
+  ir_graph_free(g);
+}
+
+Test(fuse, relu_of_a_graph_output_is_not_fused) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *relu = unary(g, OP_Relu, c->out[0]);
+  tu_output(g, c->out[0]);
+  tu_output(g, relu->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 2);
+  cr_assert_null(c->epi);
+  cr_assert_eq(c->out[0], g->outputs[0]);
+  ir_graph_free(g);
+}
+
+Test(fuse, two_users_block_fusion) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *r1 = unary(g, OP_Relu, c->out[0]), *s = unary(g, OP_Sigmoid, c->out[0]);
+  tu_output(g, r1->out[0]);
+  tu_output(g, s->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 3);
+  cr_assert_null(c->epi);
+  ir_graph_free(g);
+}
+
+Test(fuse, add_after_activation_stays) {
+  /* Conv -> Relu -> Add: the Relu joins the conv, the Add (after the activation) must not */
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *r = tu_input(g, "r", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *relu = unary(g, OP_Relu, c->out[0]);
+  Node *a = add(g, relu->out[0], r);
+  tu_output(g, a->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_Add), 1);
+  cr_assert_eq(live_nodes(g, OP_Relu), 0);
+  cr_assert_null(c->epi->res);
+  ir_graph_free(g);
+}
+
+Test(fuse, broadcast_add_into_conv_is_not_fused) {
+  /* a per-channel Add broadcasts: not a same-shape residual for Conv */
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5}, bd[4] = {1, 8, 1, 1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *b = tu_input(g, "b", DT_FLOAT, 4, bd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *a = add(g, c->out[0], b);
+  tu_output(g, a->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 2);
+  cr_assert_null(c->epi);
+  ir_graph_free(g);
+}
+
+Test(fuse, batchnorm_folds_into_conv_weights) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 4, 5, 5};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 4, 3, 1, false);
+  Value *w0 = c->in[1];
+  Node *bn = bnorm(g, c->out[0], 8);
+  tu_output(g, bn->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 1);
+  cr_assert_eq(g->nodes[0], c);
+  cr_assert_eq(c->nin, 3);
+  cr_assert_neq(c->in[1], w0, "the original weights may be shared: new constants expected");
+  cr_assert_not_null(c->in[2]);
+  cr_assert_eq(c->out[0], g->outputs[0]);
+  ir_graph_free(g);
+}
+
+Test(fuse, batchnorm_with_runtime_scale_stays) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 4, 5, 5}, cd[1] = {8};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *sc = tu_input(g, "scale", DT_FLOAT, 1, cd);
+  Node *c = conv(g, x, 8, 4, 3, 1, true);
+  Node *bn = bnorm(g, c->out[0], 8);
+  bn->in[1] = sc;
+  tu_output(g, bn->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_BatchNormalization), 1);
+  ir_graph_free(g);
+}
+
+Test(fuse, clip_with_runtime_bound_stays) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5}, sd[1] = {1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *hi = tu_input(g, "hi", DT_FLOAT, 0, sd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *cl = node(g, OP_Clip, 3, (Value *[]){c->out[0], NULL, hi});
+  tu_output(g, cl->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 2);
+  ir_graph_free(g);
+}
+
+Test(fuse, no_fuse_option_leaves_the_graph) {
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 8, 5, 5};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c = conv(g, x, 8, 8, 3, 1, true);
+  Node *relu = unary(g, OP_Relu, c->out[0]);
+  tu_output(g, relu->out[0]);
+  run_passes(g, false);
+  cr_assert_eq(g->nnodes, 2);
+  cr_assert_null(c->epi);
+  ir_graph_free(g);
+}
+
+Test(fuse, matmul_bias_row_and_gelu) {
+  Graph *g = ir_graph_new();
+  int64_t xd[3] = {2, 5, 16}, wd[2] = {16, 24}, bd[1] = {24}, cold[3] = {2, 5, 1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
+  Node *mm = node(g, OP_MatMul, 2, (Value *[]){x, rconst(g, 2, wd, -1, 1)});
+  Node *a = add(g, mm->out[0], rconst(g, 1, bd, -1, 1));
+  Node *ge = unary(g, OP_Gelu, a->out[0]);
+  /* a second MatMul + a column-broadcast Add: not a row, stays */
+  Node *mm2 = node(g, OP_MatMul, 2, (Value *[]){x, rconst(g, 2, wd, -1, 1)});
+  Node *a2 = add(g, mm2->out[0], tu_input(g, "col", DT_FLOAT, 3, cold));
+  tu_output(g, ge->out[0]);
+  tu_output(g, a2->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_Gelu), 0);
+  cr_assert_eq(live_nodes(g, OP_Add), 1);
+  cr_assert_eq(mm->nin, 3);
+  cr_assert_eq(mm->epi->nact, 1);
+  cr_assert_null(mm2->epi);
+  ir_graph_free(g);
+}
+
+/* ---- numerics: fused vs unfused ---- */
+
+typedef void (*Build)(Graph *g);
+
+static void check_same(Build build, uint32_t seed) {
+  float *outs[2][4] = {{0}};
+  int64_t nout[4] = {0};
+  int no = 0;
+  for (int f = 0; f < 2; f++) {
+    rng = seed;
+    Graph *g = ir_graph_new();
+    build(g);
+    run_passes(g, f == 1);
+    if (f == 1) {
+      bool any = false;
+      for (int i = 0; i < g->nnodes; i++) any |= g->nodes[i]->epi != NULL;
+      cr_assert(any, "nothing was fused");
+    }
+    char err[1024];
+    BeModel *m = be_jit(g, NULL, err, sizeof err);
+    cr_assert_not_null(m, "%s", err);
+    void *ins[8];
+    uint32_t irng = 777;
+    for (int i = 0; i < g->ninputs; i++) {
+      int64_t n = ir_value_numel(g->inputs[i]);
+      float *b = malloc(sizeof(float) * (size_t)n);
+      for (int64_t j = 0; j < n; j++) {
+        irng = irng * 1664525u + 1013904223u;
+        b[j] = (float)((double)(irng >> 8) / (double)(1u << 24) * 2.0 - 1.0);
+      }
+      ins[i] = b;
+    }
+    no = g->noutputs;
+    for (int i = 0; i < no; i++) {
+      nout[i] = ir_value_numel(g->outputs[i]);
+      outs[f][i] = calloc((size_t)nout[i], sizeof(float));
+    }
+    for (int th = 1; th <= 2; th++) {
+      be_set_threads(m, th);
+      cr_assert_eq(be_run(m, (const void *const *)ins, (void *const *)outs[f], err, sizeof err), 0, "%s", err);
+    }
+    for (int i = 0; i < g->ninputs; i++) free(ins[i]);
+    be_free(m);
+    ir_graph_free(g);
+  }
+  for (int i = 0; i < no; i++) {
+    for (int64_t j = 0; j < nout[i]; j++) {
+      float a = outs[0][i][j], b = outs[1][i][j];
+      if (!(fabsf(a - b) <= 1e-4f * (fabsf(a) + 1.0f))) {
+        cr_assert_fail("output %d element %lld: unfused %.8g, fused %.8g", i, (long long)j, a, b);
+      }
+    }
+    free(outs[0][i]);
+    free(outs[1][i]);
+  }
+}
+
+/* GEMM-engine conv (many output channels) + BN + residual + Relu, and a K-blocked Conv (K > kc) */
+static void b_resblock(Graph *g) {
+  int64_t xd[4] = {1, 16, 9, 11};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c1 = conv(g, x, 16, 16, 3, 1, false);
+  Node *bn = bnorm(g, c1->out[0], 16);
+  Node *r1 = unary(g, OP_Relu, bn->out[0]);
+  Node *c2 = conv(g, r1->out[0], 16, 16, 3, 1, true);
+  Node *a = add(g, c2->out[0], x);
+  Node *r2 = unary(g, OP_Relu, a->out[0]);
+  int64_t yd[4] = {1, 64, 9, 11};
+  Value *y = tu_input(g, "y", DT_FLOAT, 4, yd);
+  Node *c3 = conv(g, y, 32, 64, 3, 1, true); /* K = 576 */
+  Node *lr = unary(g, OP_LeakyRelu, c3->out[0]);
+  tu_attr_float(g, lr, "alpha", 0.2f);
+  tu_output(g, r2->out[0]);
+  tu_output(g, lr->out[0]);
+}
+
+/* depthwise (Clip 0..6) and direct-kernel (few output channels: HardSwish, residual) convs */
+static void b_mobile(Graph *g) {
+  int64_t xd[4] = {1, 12, 13, 10}, sd[1] = {1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *dw = conv(g, x, 12, 12, 3, 12, true);
+  double lo = 0, hi = 0.3;
+  Node *cl = node(g, OP_Clip, 3, (Value *[]){dw->out[0], tu_const(g, DT_FLOAT, 0, sd, &lo), tu_const(g, DT_FLOAT, 0, sd, &hi)});
+  int64_t rd[4] = {1, 2, 13, 10};
+  Value *r = tu_input(g, "r", DT_FLOAT, 4, rd);
+  Node *few = conv(g, cl->out[0], 2, 12, 3, 1, true);
+  Node *a = add(g, r, few->out[0]);
+  Node *hs = unary(g, OP_HardSwish, a->out[0]);
+  Node *dw2 = conv(g, x, 12, 12, 3, 12, false);
+  Node *a2 = add(g, dw2->out[0], x);
+  Node *sg = unary(g, OP_Sigmoid, a2->out[0]);
+  tu_output(g, hs->out[0]);
+  tu_output(g, sg->out[0]);
+}
+
+/* MatMul + row bias + Gelu, Gemm + residual + Tanh, matrix × vector (dot path) + residual + Relu */
+static void b_dense(Graph *g) {
+  int64_t xd[3] = {2, 7, 40}, wd[2] = {40, 36}, bd[1] = {36}, gd[2] = {7, 40}, gw[2] = {36, 40}, go[2] = {7, 36};
+  Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
+  Node *mm = node(g, OP_MatMul, 2, (Value *[]){x, rconst(g, 2, wd, -1, 1)});
+  Node *a = add(g, mm->out[0], rconst(g, 1, bd, -1, 1));
+  Node *ge = unary(g, OP_Gelu, a->out[0]);
+  Value *x2 = tu_input(g, "x2", DT_FLOAT, 2, gd), *res = tu_input(g, "res", DT_FLOAT, 2, go);
+  Node *gm = node(g, OP_Gemm, 3, (Value *[]){x2, rconst(g, 2, gw, -1, 1), rconst(g, 1, bd, -1, 1)});
+  tu_attr_int(g, gm, "transB", 1);
+  Node *a2 = add(g, gm->out[0], res);
+  Node *th = unary(g, OP_Tanh, a2->out[0]);
+  int64_t vd[2] = {40, 1}, vo[2] = {7, 1};
+  Node *mv = node(g, OP_MatMul, 2, (Value *[]){x2, rconst(g, 2, vd, -1, 1)});
+  Node *a3 = add(g, mv->out[0], tu_input(g, "vres", DT_FLOAT, 2, vo));
+  Node *re = unary(g, OP_Relu, a3->out[0]);
+  tu_output(g, ge->out[0]);
+  tu_output(g, th->out[0]);
+  tu_output(g, re->out[0]);
+}
+
+Test(fuse, numerics_resblock) { check_same(b_resblock, 11); }
+Test(fuse, numerics_depthwise_and_direct) { check_same(b_mobile, 22); }
+Test(fuse, numerics_dense) { check_same(b_dense, 33); }
+
+/* ---- decomposed LayerNormalization and Gelu (torch's export) ---- */
+static Value *scalar(Graph *g, double x) {
+  int64_t d[1] = {1};
+  return tu_const(g, DT_FLOAT, 0, d, &x);
+}
+
+static Node *mean_last(Graph *g, Value *x) {
+  Node *n = unary(g, OP_ReduceMean, x);
+  int64_t ax = -1;
+  tu_attr_ints(g, n, "axes", 1, &ax);
+  return n;
+}
+
+/* LayerNorm over the last axis of x as primitive ops; returns the final Add */
+static Node *ln_decomposed(Graph *g, Value *x, int64_t D) {
+  int64_t d[1] = {D};
+  Node *m = mean_last(g, x);
+  Node *sub = node(g, OP_Sub, 2, (Value *[]){x, m->out[0]});
+  Node *pw = node(g, OP_Pow, 2, (Value *[]){sub->out[0], scalar(g, 2.0)});
+  Node *v = mean_last(g, pw->out[0]);
+  Node *ae = add(g, v->out[0], scalar(g, 1e-5));
+  Node *sq = unary(g, OP_Sqrt, ae->out[0]);
+  Node *dv = node(g, OP_Div, 2, (Value *[]){sub->out[0], sq->out[0]});
+  Node *mu = node(g, OP_Mul, 2, (Value *[]){dv->out[0], rconst(g, 1, d, 0.5, 1.5)});
+  return add(g, mu->out[0], rconst(g, 1, d, -0.5, 0.5));
+}
+
+/* x · (Erf(x / √2) + 1) · 0.5 */
+static Node *gelu_decomposed(Graph *g, Value *x) {
+  Node *dv = node(g, OP_Div, 2, (Value *[]){x, scalar(g, 1.4142135381698608)});
+  Node *e = unary(g, OP_Erf, dv->out[0]);
+  Node *a = add(g, e->out[0], scalar(g, 1.0));
+  Node *m = node(g, OP_Mul, 2, (Value *[]){x, a->out[0]});
+  return node(g, OP_Mul, 2, (Value *[]){m->out[0], scalar(g, 0.5)});
+}
+
+/* MatMul + bias -> Gelu -> LayerNorm */
+static void b_encoder(Graph *g) {
+  int64_t xd[3] = {1, 6, 20}, wd[2] = {20, 24}, bd[1] = {24};
+  Value *x = tu_input(g, "x", DT_FLOAT, 3, xd);
+  Node *mm = node(g, OP_MatMul, 2, (Value *[]){x, rconst(g, 2, wd, -1, 1)});
+  Node *a = add(g, mm->out[0], rconst(g, 1, bd, -1, 1));
+  Node *ge = gelu_decomposed(g, a->out[0]);
+  Node *ln = ln_decomposed(g, ge->out[0], 24);
+  tu_output(g, ln->out[0]);
+}
+
+Test(fuse, layernorm_and_gelu_patterns) {
+  Graph *g = ir_graph_new();
+  b_encoder(g);
+  run_passes(g, true);
+  cr_assert_eq(g->nnodes, 2, "%d nodes", g->nnodes);
+  cr_assert_eq(g->nodes[0]->op, OP_MatMul);
+  cr_assert_eq(g->nodes[0]->epi->nact, 1);
+  cr_assert_eq(g->nodes[0]->epi->act[0]->op, OP_Gelu);
+  cr_assert_eq(g->nodes[1]->op, OP_LayerNormalization);
+  cr_assert_float_eq(ir_attr_float(g->nodes[1], "epsilon", 0), 1e-5f, 1e-9);
+  ir_graph_free(g);
+}
+
+Test(fuse, layernorm_with_a_used_intermediate_stays) {
+  /* the centred value is also a graph output: nothing may disappear */
+  Graph *g = ir_graph_new();
+  int64_t xd[2] = {3, 8};
+  Value *x = tu_input(g, "x", DT_FLOAT, 2, xd);
+  Node *ln = ln_decomposed(g, x, 8);
+  tu_output(g, ln->out[0]);
+  Node *sub = NULL;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_Sub) sub = g->nodes[i];
+  tu_output(g, sub->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_LayerNormalization), 0);
+  cr_assert_eq(live_nodes(g, OP_Pow), 1);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_encoder) { check_same(b_encoder, 44); }
