@@ -61,6 +61,11 @@ def run_ort(args, model, ins, threads, outdir):
     return float(m.group(2)), float(m.group(1))
 
 
+def ms(x):
+    """milliseconds with 4 significant digits (sub-microsecond runs stay readable)"""
+    return f"{x:.4g}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--onnxc", default="build/onnxc")
@@ -101,8 +106,8 @@ def main():
           "vs ORT (median) | vs ORT (min) |")
     print("|---|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|---:|---:|")
     for name, t, om, on, rm, rn, bm, bn in rows:
-        b = f"{bm:.3f} | {bn:.3f} | " if args.before else ""
-        print(f"| {name} | {t} | {b}{om:.3f} | {on:.3f} | {rm:.3f} | {rn:.3f} | {rm / om:.2f}x | {rn / on:.2f}x |")
+        b = f"{ms(bm)} | {ms(bn)} | " if args.before else ""
+        print(f"| {name} | {t} | {b}{ms(om)} | {ms(on)} | {ms(rm)} | {ms(rn)} | {rm / om:.2f}x | {rn / on:.2f}x |")
     return 0
 
 

@@ -542,8 +542,8 @@ static int cmd_bench(int argc, char **argv) {
   double gflops = macs > 0 ? 2.0 * macs / (med * 1e-3) / 1e9 : 0;
   int threads = o.threads ? o.threads : onnxc_cpu_count();
   if (o.json)
-    printf("{\"model\": \"%s\", \"threads\": %d, \"runs\": %d, \"compile_ms\": %.1f, \"min_ms\": %.4f, "
-           "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"max_ms\": %.4f, \"macs\": %.0f, \"gflops\": %.2f}\n",
+    printf("{\"model\": \"%s\", \"threads\": %d, \"runs\": %d, \"compile_ms\": %.1f, \"min_ms\": %.6f, "
+           "\"median_ms\": %.6f, \"p90_ms\": %.6f, \"max_ms\": %.6f, \"macs\": %.0f, \"gflops\": %.2f}\n",
            o.model, threads, o.runs, compile_ms, lat[0], med, p90, lat[o.runs - 1], macs, gflops);
   else
     printf("%s: threads %d, compile %.1f ms, %d runs: min %.3f ms, median %.3f ms, p90 %.3f ms, max %.3f ms, "
