@@ -39,7 +39,7 @@ typedef struct CompileOpts {
 static const char *HELP =
     "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T]\n"
     "                     [--cpu CPU] [--features F] [--weights-file PATH] [--header PATH]\n"
-    "                     [--shape NAME=DIMS]... [--max-memory SIZE]\n"
+    "                     [--shape NAME=DIMS]... [--max-memory SIZE] [--max-compile-time S]\n"
     "Compiles the model ahead of time for fixed input shapes. so/obj/lib also write NAME.h (beside\n"
     "OUT unless --header) declaring NAME_create/run/error/destroy and the tensors' sizes.\n"
     "  -o OUT              output file\n"
@@ -59,6 +59,8 @@ static const char *HELP =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      default 16G\n"
+    "  --max-compile-time S stop with an error when loading + code generation takes longer than\n"
+    "                      S seconds (default 600; 0 = no bound)\n"
     "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen, LLVM\n"
     "                      opt, LLVM codegen, C glue + link) to stderr\n"
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
@@ -97,6 +99,17 @@ static int parse(int argc, char **argv, CompileOpts *o) {
         fprintf(stderr, "onnxc compile: bad dims '%s' in --shape (expected e.g. 1x3x224x224)\n", eq + 1);
         return -1;
       }
+      continue;
+    } else if (!strcmp(a, "--max-compile-time")) {
+      const char *v = i + 1 < argc ? argv[++i] : NULL;
+      char *e = NULL;
+      double x = v ? strtod(v, &e) : -1;
+      if (!v || e == v || *e || !(x >= 0) || x > 1e7) {
+        fprintf(stderr, "onnxc compile: bad value '%s' for --max-compile-time (seconds, 0 = no bound)\n",
+                v ? v : "");
+        return -1;
+      }
+      tool_max_compile_time = x;
       continue;
     } else if (!strcmp(a, "--max-memory")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
@@ -449,6 +462,12 @@ static void tmp_cleanup(const Tmp *t) {
   rmdir(t->dir);
 }
 
+/* the temporary folder of the build in progress, removed if --max-compile-time expires */
+static const Tmp *live_tmp;
+static void live_tmp_cleanup(void) {
+  if (live_tmp) tmp_cleanup(live_tmp);
+}
+
 static int build_library(const CompileOpts *o, const char *emit, const char *name, Graph *g, char *err,
                          size_t errlen) {
   Tmp t;
@@ -462,6 +481,8 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   snprintf(t.glue_o, sizeof t.glue_o, "%s/glue.o", t.dir);
   snprintf(t.merged, sizeof t.merged, "%s/merged.o", t.dir);
   snprintf(t.vs, sizeof t.vs, "%s/exports.map", t.dir);
+  live_tmp = &t;
+  tool_deadline_cleanup(live_tmp_cleanup);
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = tool_max_memory, .name = name, .kind = "obj",
                      .embed_weights = !o->weights_file};
   BeAotResult r;
@@ -477,7 +498,11 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   dir_of(header, hdir, sizeof hdir);
   Target tgt; /* find the toolchain before the (long) code generation */
   if (be_target_get(o->target, &tgt, err, errlen) || toolchain(tgt.triple, &tc, err, errlen)) goto out_tmp;
-  if (be_aot_emit(g, &bo, t.obj, &r, err, errlen)) goto out_tmp;
+  int emitted = be_aot_emit(g, &bo, t.obj, &r, err, errlen);
+  tool_deadline_disarm(); /* the rest runs the C compiler on small glue: not interrupted midway */
+  tool_deadline_cleanup(NULL);
+  live_tmp = NULL;
+  if (emitted) goto out_tmp;
   be_phase("glue + link");
   if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
   if (write_header(header, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
@@ -494,6 +519,8 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
 out:
   free(r.weights);
 out_tmp:
+  tool_deadline_cleanup(NULL);
+  live_tmp = NULL;
   tmp_cleanup(&t);
   return rc;
 }
@@ -563,6 +590,7 @@ int tool_cmd_compile(int argc, char **argv) {
     name_from_path(o.out, name, sizeof name);
   char err[2048];
   FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};
+  tool_deadline_arm(o.model);
   be_phase("frontend load");
   Graph *g = fe_load(o.model, &fo, err, sizeof err);
   if (!g) {
@@ -595,6 +623,7 @@ int tool_cmd_compile(int argc, char **argv) {
     if (build_c(&o, name, g, err, sizeof err)) goto fail;
   } else if ((lib ? build_library(&o, emit, name, g, err, sizeof err) : emit_code(&o, emit, name, g, err, sizeof err)))
     goto fail;
+  tool_deadline_disarm();
   be_phase_report(stderr);
   rc = 0;
   goto out;

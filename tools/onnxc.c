@@ -2,12 +2,15 @@
  * Exit codes: 0 ok, 1 bad input or unsupported model, 2 usage. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "be.h"
 #include "fe.h"
@@ -36,6 +39,8 @@ static const char *HELP_COMMON =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      bytes or with K/M/G suffix, default 16G\n"
+    "  --max-compile-time S  stop with an error when loading + compiling takes longer than S\n"
+    "                      seconds (default 600; 0 = no bound)\n"
     "  -h, --help          this help\n";
 
 static void usage_cmd(const char *cmd, const char *body) {
@@ -60,6 +65,45 @@ int tool_parse_dims(const char *s, FeShape *sh) {
 }
 
 int64_t tool_max_memory; /* --max-memory; 0 = the defaults (FE_DEFAULT_MAX_BYTES, BE_DEFAULT_MAX_MEMORY) */
+
+double tool_max_compile_time = 600; /* --max-compile-time SECONDS */
+static char deadline_msg[600];
+static size_t deadline_len;
+
+static void (*volatile deadline_cleanup)(void);
+
+void tool_deadline_cleanup(void (*fn)(void)) { deadline_cleanup = fn; }
+
+static void deadline_hit(int sig) {
+  (void)sig;
+  if (deadline_cleanup) deadline_cleanup();
+  ssize_t w = write(2, deadline_msg, deadline_len);
+  (void)w;
+  _exit(1);
+}
+
+void tool_deadline_arm(const char *model) {
+  if (!(tool_max_compile_time > 0)) return;
+  int n = snprintf(deadline_msg, sizeof deadline_msg,
+                   "onnxc: compiling %.400s took longer than --max-compile-time %g s; stopped\n", model,
+                   tool_max_compile_time);
+  deadline_len = n < 0 ? 0 : (size_t)n < sizeof deadline_msg ? (size_t)n : sizeof deadline_msg - 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = deadline_hit;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, NULL);
+  double whole = floor(tool_max_compile_time);
+  struct itimerval t = {.it_value = {.tv_sec = (time_t)whole,
+                                     .tv_usec = (suseconds_t)((tool_max_compile_time - whole) * 1e6)}};
+  if (!t.it_value.tv_sec && !t.it_value.tv_usec) t.it_value.tv_usec = 1;
+  setitimer(ITIMER_REAL, &t, NULL);
+}
+
+void tool_deadline_disarm(void) {
+  struct itimerval t = {0};
+  setitimer(ITIMER_REAL, &t, NULL);
+}
 
 /* "512", "64K", "1.5G" → bytes; -1 if malformed, not positive or above 2^62 */
 int64_t tool_parse_size(const char *s) {
@@ -147,6 +191,16 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (!strcmp(a, "--threads")) o->threads = (int)x;
       else if (!strcmp(a, "--runs")) o->runs = (int)x;
       else o->warmup = (int)x;
+    } else if (!strcmp(a, "--max-compile-time")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      char *e;
+      double x = strtod(v, &e);
+      if (e == v || *e || !(x >= 0) || x > 1e7) {
+        fprintf(stderr, "onnxc %s: bad value '%s' for --max-compile-time (seconds, 0 = no bound)\n", cmd, v);
+        return -1;
+      }
+      tool_max_compile_time = x;
     } else if (!strcmp(a, "--max-memory")) {
       const char *v = NEXT();
       if (!v) return -1;
@@ -203,6 +257,7 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
 
 static Graph *load_model(const Opts *o, char *err, size_t errlen) {
   FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes, .max_bytes = tool_max_memory};
+  tool_deadline_arm(o->model);
   be_phase("frontend load");
   Graph *g = fe_load(o->model, &fo, err, errlen);
   be_phase(NULL);
@@ -331,6 +386,7 @@ BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
   }
   BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm, .max_memory = tool_max_memory};
   BeModel *m = be_jit(g, &bo, err, errlen);
+  tool_deadline_disarm();
   fflush(stdout);
   be_phase_report(stderr);
   return m;

@@ -100,6 +100,7 @@ static int run_set(const char *model, const char *dir, const FeShape *shapes, in
                    double atol, bool verbose) {
   char err[2048], path[4096];
   FeOptions fo = {.shapes = shapes, .nshapes = nshapes, .max_bytes = tool_max_memory};
+  tool_deadline_arm(model);
   be_phase("frontend load");
   Graph *g = fe_load(model, &fo, err, sizeof err);
   if (!g) {

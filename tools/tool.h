@@ -13,6 +13,16 @@ extern int64_t tool_max_memory; /* --max-memory in bytes; 0 = the defaults */
 /* "512", "64K", "1.5G" -> bytes; -1 if malformed, not positive or above 2^62 */
 int64_t tool_parse_size(const char *s);
 
+/* --max-compile-time: a wall-clock bound on loading + compiling one model (seconds; 0 = none).
+ * tool_deadline_arm starts it before a model is read; when it expires the process prints
+ * "onnxc: compiling MODEL took longer than --max-compile-time ..." and exits 1 (LLVM cannot be
+ * interrupted cleanly). tool_deadline_disarm stops it once the model is compiled. */
+extern double tool_max_compile_time;
+void tool_deadline_arm(const char *model);
+void tool_deadline_disarm(void);
+/* fn (async-signal-safe: unlink, rmdir) runs before the exit when the bound expires; NULL = none */
+void tool_deadline_cleanup(void (*fn)(void));
+
 /* pass pipeline + JIT for a graph whose input shapes are fixed */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen);
 /* outs[i]: zeroed, 64-byte aligned buffers shaped like the graph's outputs (free data with free) */

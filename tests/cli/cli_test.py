@@ -76,6 +76,17 @@ def main():
     expect_error(o, "unknown option exits 2", ["run", os.path.join(EXAMPLE, "model.onnx"), "--bogus"], 2, "unknown option")
     expect_error(o, "bad --max-memory exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--max-memory", "lots"], 2,
                  "bad size")
+    expect_error(o, "bad --max-compile-time exits 2",
+                 ["run", os.path.join(EXAMPLE, "model.onnx"), "--max-compile-time", "-1"], 2, "max-compile-time")
+    # the compile-time bound: a microsecond is over before the model is even read
+    expect_error(o, "run past --max-compile-time exits 1 naming the bound",
+                 ["run", os.path.join(EXAMPLE, "model.onnx"), os.path.join(EXAMPLE, "input.npy"),
+                  "--max-compile-time", "0.000001"], 1, "longer than --max-compile-time")
+    lib = os.path.join(w, "bound", "libbound.so")
+    expect_error(o, "compile past --max-compile-time exits 1 naming the bound",
+                 ["compile", os.path.join(EXAMPLE, "model.onnx"), "-o", lib, "--max-compile-time", "0.000001"], 1,
+                 "longer than --max-compile-time")
+    check("compile past --max-compile-time writes no library", not os.path.exists(lib))
     expect_error(o, "bad --shape exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--shape", "x=1xZ"], 2, "bad dims")
 
     # malformed model files
