@@ -129,8 +129,10 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
       } else
         cstr_printf(&s, "arena + %lld;\n", (long long)(arena_base + v->offset));
     }
-    if (ctx.work <= 1) cstr_printf(&s, "  if ((st = %s(bufs, weights, scratch, 0, 1))) return st;\n", kname);
-    else cstr_printf(&s, "  if ((st = onnxc_rt_parallel(rt, %s, bufs, %lld))) return st;\n", kname, (long long)ctx.work);
+    /* the top-level graph records the failing node for the runtime's message */
+    const char *ret = g->parent ? "return st;" : cm_strf(m, "{\n    rt->failed_node = %d;\n    return st;\n  }", k);
+    if (ctx.work <= 1) cstr_printf(&s, "  if ((st = %s(bufs, weights, scratch, 0, 1))) %s\n", kname, ret);
+    else cstr_printf(&s, "  if ((st = onnxc_rt_parallel(rt, %s, bufs, %lld))) %s\n", kname, (long long)ctx.work, ret);
   }
   cstr_printf(&s, "  return 0;\n}\n\n");
   cstr_append(&m->body, s.s, s.n);

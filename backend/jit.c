@@ -167,7 +167,22 @@ struct BeModel {
   int threads;
   int nkernels, nshared;
   void **io;
+  int nnodes;
+  char **nodes; /* "Op 'name'" per top-level node (one block): names the node a failed run stopped in */
 };
+
+static char **node_labels(Graph *g) {
+  size_t total = (size_t)g->nnodes * sizeof(char *);
+  for (int k = 0; k < g->nnodes; k++)
+    total += strlen(ir_ops[g->nodes[k]->op].name) + (g->nodes[k]->name ? strlen(g->nodes[k]->name) : 0) + 4;
+  char **tab = malloc(total ? total : 1), *p = (char *)(tab + g->nnodes);
+  for (int k = 0; tab && k < g->nnodes; k++) {
+    const Node *n = g->nodes[k];
+    tab[k] = p;
+    p += sprintf(p, n->name && *n->name ? "%s '%s'" : "%s", ir_ops[n->op].name, n->name) + 1;
+  }
+  return tab;
+}
 
 static int take_error(LLVMErrorRef e, const char *what, char *err, size_t errlen) {
   char *m = LLVMGetErrorMessage(e);
@@ -274,8 +289,10 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   bm->nin = g->ninputs;
   bm->nout = g->noutputs;
   bm->io = calloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
+  bm->nnodes = g->nnodes;
+  bm->nodes = node_labels(g);
   be_set_threads(bm, 1);
-  if (!bm->weights || !bm->rt.arena || !bm->io || !bm->rt.scratch) {
+  if (!bm->weights || !bm->rt.arena || !bm->io || !bm->rt.scratch || !bm->nodes) {
     snprintf(err, errlen, "out of memory for the model's buffers (weights %zu, arena %lld, scratch %lld bytes)",
              m.blob.size, (long long)info.arena_bytes, (long long)bm->scratch_bytes);
     be_free(bm);
@@ -321,8 +338,13 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
       snprintf(err, errlen, "run: output %d is NULL", i);
       return ONNXC_ERR_ARGUMENT;
     }
+  m->rt.failed_node = -1;
   int32_t st = m->run(&m->rt, m->io);
-  if (st) snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
+  int k = m->rt.failed_node;
+  if (st && k >= 0 && k < m->nnodes)
+    snprintf(err, errlen, "run failed: node %d (%s): %s", k, m->nodes[k], onnxc_status_str(st));
+  else if (st)
+    snprintf(err, errlen, "run failed: %s", onnxc_status_str(st));
   return st;
 }
 
@@ -339,6 +361,7 @@ void be_free(BeModel *m) {
   free(m->rt.scratch);
   free(m->weights);
   free(m->io);
+  free(m->nodes);
   free(m);
 }
 

@@ -247,7 +247,12 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
   LLVMBuilderRef fb = LLVMCreateBuilderInContext(c);
   LLVMPositionBuilderAtEnd(fb, fail);
-  LLVMValueRef fail_status = LLVMBuildPhi(fb, i32, "status");
+  LLVMValueRef fail_status = LLVMBuildPhi(fb, i32, "status"), fail_node = NULL;
+  if (!g->parent) { /* the top-level graph records the failing node for the runtime's message */
+    fail_node = LLVMBuildPhi(fb, i32, "node");
+    LLVMValueRef off = LLVMConstInt(i64, offsetof(onnxc_rt, failed_node), 0);
+    LLVMBuildStore(fb, fail_node, LLVMBuildGEP2(fb, LLVMInt8TypeInContext(c), rt, &off, 1, ""));
+  }
   LLVMBuildRet(fb, fail_status);
   LLVMDisposeBuilder(fb);
 
@@ -320,6 +325,10 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     LLVMBasicBlockRef here = LLVMGetInsertBlock(b);
     LLVMBuildCondBr(b, ok, next, fail);
     LLVMAddIncoming(fail_status, &st, &here, 1);
+    if (fail_node) {
+      LLVMValueRef kv = LLVMConstInt(i32, (unsigned long long)k, 0);
+      LLVMAddIncoming(fail_node, &kv, &here, 1);
+    }
     LLVMPositionBuilderAtEnd(b, next);
     info->nkernels++;
   }

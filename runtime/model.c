@@ -1,7 +1,10 @@
-/* model.c — the compiled-model ABI: create / run / error / destroy over a model's descriptor.
+/* model.c — the compiled-model ABI: create / run / run_tensors / error / destroy over a model's
+ * descriptor.
  *
  * Everything is allocated at create time (arena, per-thread scratch, the io pointer array, the
  * pool, weights read from a file); run only checks its arguments and calls the graph function.
+ * run_tensors first checks each caller tensor (dtype, rank, dims, bytes) against the descriptor.
+ * A kernel's failure is reported with the top-level node the graph function recorded.
  * Instances share nothing writable, so separate instances may run concurrently. */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,21 +14,23 @@
 
 #include "onnxc_rt.h"
 
+#define ONNXC_ERR_LEN 512 /* room for two rank-8 shapes and a tensor name */
+
 struct onnxc_model {
   const onnxc_model_info *info;
   onnxc_rt rt;
   char *weights_owned; /* weights read from a file; NULL when embedded */
   void **io;           /* inputs then outputs, as the graph function takes them */
-  char err[256];
+  char err[ONNXC_ERR_LEN];
 };
 
 /* create fails before there is an instance to hold its message */
-static _Thread_local char create_err[256];
+static _Thread_local char create_err[ONNXC_ERR_LEN];
 
 static int fail(char *buf, int status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, 256, fmt, ap);
+  vsnprintf(buf, ONNXC_ERR_LEN, fmt, ap);
   va_end(ap);
   return status;
 }
@@ -110,6 +115,22 @@ static int check_buffers(onnxc_model *m, const void *const *bufs, int n, const o
   return ONNXC_OK;
 }
 
+/* the graph function recorded the failing top-level node (rt.failed_node) */
+static int run_graph(onnxc_model *m) {
+  const onnxc_model_info *d = m->info;
+  m->rt.failed_node = -1;
+  int st = d->graph(&m->rt, m->io);
+  if (!st) {
+    m->err[0] = 0;
+    return ONNXC_OK;
+  }
+  int k = m->rt.failed_node;
+  const char *what = st == ONNXC_ERR_INDEX ? " (an index input holds a value outside the indexed axis)" : "";
+  if (d->nodes && k >= 0 && k < d->num_nodes)
+    return fail(m->err, st, "run: node %d (%s): %s%s", k, d->nodes[k], onnxc_status_str(st), what);
+  return fail(m->err, st, "run: %s%s", onnxc_status_str(st), what);
+}
+
 int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]) {
   if (!m) return ONNXC_ERR_ARGUMENT;
   const onnxc_model_info *d = m->info;
@@ -118,10 +139,86 @@ int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outp
   if (st) return st;
   for (int i = 0; i < d->num_inputs; i++) m->io[i] = (void *)inputs[i];
   for (int i = 0; i < d->num_outputs; i++) m->io[d->num_inputs + i] = outputs[i];
-  st = d->graph(&m->rt, m->io);
-  if (st) return fail(m->err, st, "run: %s", onnxc_status_str(st));
-  m->err[0] = 0;
+  return run_graph(m);
+}
+
+static const char *dtype_str(int32_t dt) {
+  switch (dt) {
+  case ONNXC_DT_FLOAT: return "float32";
+  case ONNXC_DT_UINT8: return "uint8";
+  case ONNXC_DT_INT8: return "int8";
+  case ONNXC_DT_UINT16: return "uint16";
+  case ONNXC_DT_INT16: return "int16";
+  case ONNXC_DT_INT32: return "int32";
+  case ONNXC_DT_INT64: return "int64";
+  case ONNXC_DT_BOOL: return "bool";
+  case ONNXC_DT_FLOAT16: return "float16";
+  case ONNXC_DT_DOUBLE: return "float64";
+  case ONNXC_DT_UINT32: return "uint32";
+  case ONNXC_DT_UINT64: return "uint64";
+  case ONNXC_DT_BFLOAT16: return "bfloat16";
+  default: return "unknown";
+  }
+}
+
+/* "1x3x224x224", "scalar" for rank 0 */
+static const char *dims_str(char *buf, size_t len, int32_t rank, const int64_t *dims) {
+  if (rank <= 0) return "scalar";
+  size_t n = 0;
+  buf[0] = 0;
+  for (int32_t i = 0; i < rank && i < 8 && n < len; i++)
+    n += (size_t)snprintf(buf + n, len - n, "%s%lld", i ? "x" : "", (long long)dims[i]);
+  if (rank > 8 && n < len) snprintf(buf + n, len - n, "x...");
+  return buf;
+}
+
+/* one caller tensor against the model's: the message names the tensor and what differs */
+static int check_tensor(onnxc_model *m, const onnxc_tensor *t, const onnxc_tensor_info *ti, const char *what,
+                        int i) {
+  char got[200], want[200];
+  if (!t->data && ti->bytes)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s') is NULL", what, i, ti->name);
+  if (t->dtype != ti->dtype)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dtype %s (%d), the model takes %s", what, i,
+                ti->name, dtype_str(t->dtype), (int)t->dtype, dtype_str(ti->dtype));
+  if (t->rank != ti->rank)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): rank %d, the model takes rank %d (%s)", what, i,
+                ti->name, (int)t->rank, (int)ti->rank, dims_str(want, sizeof want, ti->rank, ti->dims));
+  if (!t->dims && t->rank)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dims is NULL, the model takes %s", what, i,
+                ti->name, dims_str(want, sizeof want, ti->rank, ti->dims));
+  for (int32_t k = 0; k < t->rank; k++)
+    if (t->dims[k] != ti->dims[k])
+      return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dims %s, the model takes %s", what, i, ti->name,
+                  dims_str(got, sizeof got, t->rank, t->dims), dims_str(want, sizeof want, ti->rank, ti->dims));
+  if (t->bytes < ti->bytes)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): buffer of %lld bytes, needs %lld", what, i,
+                ti->name, (long long)t->bytes, (long long)ti->bytes);
   return ONNXC_OK;
+}
+
+static int check_tensors(onnxc_model *m, const onnxc_tensor *ts, int32_t n, const onnxc_tensor_info *ti,
+                         int32_t want, const char *what) {
+  if (n != want)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %d %ss given, the model takes %d", (int)n, what, (int)want);
+  if (!ts && n) return fail(m->err, ONNXC_ERR_ARGUMENT, "run: the %s array is NULL", what);
+  for (int32_t i = 0; i < n; i++) {
+    int st = check_tensor(m, &ts[i], &ti[i], what, i);
+    if (st) return st;
+  }
+  return ONNXC_OK;
+}
+
+int onnxc_model_run_tensors(onnxc_model *m, const onnxc_tensor *inputs, int32_t num_inputs,
+                            const onnxc_tensor *outputs, int32_t num_outputs) {
+  if (!m) return ONNXC_ERR_ARGUMENT;
+  const onnxc_model_info *d = m->info;
+  int st = check_tensors(m, inputs, num_inputs, d->inputs, d->num_inputs, "input");
+  if (!st) st = check_tensors(m, outputs, num_outputs, d->outputs, d->num_outputs, "output");
+  if (st) return st;
+  for (int i = 0; i < d->num_inputs; i++) m->io[i] = inputs[i].data;
+  for (int i = 0; i < d->num_outputs; i++) m->io[d->num_inputs + i] = outputs[i].data;
+  return run_graph(m);
 }
 
 const char *onnxc_model_error(const onnxc_model *m) { return m ? m->err : create_err; }

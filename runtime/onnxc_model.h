@@ -18,7 +18,7 @@ extern "C" {
 /* status codes: small and stable (0 = ok) */
 enum {
   ONNXC_OK = 0,
-  ONNXC_ERR_ARGUMENT = 1, /* NULL pointer, bad option */
+  ONNXC_ERR_ARGUMENT = 1, /* NULL pointer, bad option, tensor of the wrong dtype/shape/size */
   ONNXC_ERR_NOMEM = 2,    /* allocation failed (create only) */
   ONNXC_ERR_INDEX = 3,    /* an index tensor held an out-of-range value at run time */
   ONNXC_ERR_IO = 4,       /* weights file missing or malformed */
@@ -46,6 +46,18 @@ typedef struct onnxc_tensor_info {
   int64_t bytes;
 } onnxc_tensor_info;
 
+/* A caller's buffer with what it holds, for onnxc_model_run_tensors / NAME_run_tensors. Every
+ * field is checked against the model's onnxc_tensor_info before anything runs: dtype and rank
+ * must be equal, dims[0..rank) equal (dims may be NULL only when rank is 0), bytes at least the
+ * tensor's size; data may be NULL only for a tensor of 0 bytes. Nothing is "not given". */
+typedef struct onnxc_tensor {
+  void *data;          /* dense row-major; inputs are only read */
+  int64_t bytes;       /* size of the buffer at data */
+  int32_t dtype;       /* ONNXC_DT_* */
+  int32_t rank;
+  const int64_t *dims;
+} onnxc_tensor;
+
 typedef struct onnxc_model onnxc_model; /* one instance */
 
 /* The descriptor every compiled model exports (as NAME_info; a shared library also as
@@ -60,17 +72,25 @@ typedef struct onnxc_model_info {
   int (*run)(onnxc_model *m, const void *const inputs[], void *const outputs[]);
   const char *(*error)(const onnxc_model *m);
   void (*destroy)(onnxc_model *m);
+  int (*run_tensors)(onnxc_model *m, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,
+                     int32_t num_outputs);
   /* for the runtime only */
   int32_t (*graph)(void *rt, void *const *io);
   const char *weights;   /* embedded weights; NULL when they live in a file */
   int64_t weights_bytes;
   uint64_t weights_hash; /* FNV-1a of the weight bytes, checked when loading a file */
   int64_t arena_bytes, scratch_bytes;
+  int32_t num_nodes;
+  const char *const *nodes; /* "Op 'name'" per top-level node: names the node a run failed in */
 } onnxc_model_info;
 
 /* the runtime's generic entry points (what NAME_create etc. call) */
 int onnxc_model_create(const onnxc_model_info *info, onnxc_model **out, const onnxc_options *opts);
 int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]);
+/* run with sizes: counts, buffers, dtypes, shapes and byte sizes checked first (ONNXC_ERR_ARGUMENT
+ * and a message naming the tensor), then as onnxc_model_run */
+int onnxc_model_run_tensors(onnxc_model *m, const onnxc_tensor *inputs, int32_t num_inputs,
+                            const onnxc_tensor *outputs, int32_t num_outputs);
 /* m == NULL: the message of the last failed create on this thread */
 const char *onnxc_model_error(const onnxc_model *m);
 void onnxc_model_destroy(onnxc_model *m);

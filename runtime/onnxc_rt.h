@@ -30,6 +30,7 @@ typedef struct onnxc_rt {
   char *scratch;          /* threads × scratch_stride bytes */
   int64_t scratch_stride;
   onnxc_pool *pool;       /* NULL: single-threaded */
+  int32_t failed_node;    /* set by the top-level graph function when a node's kernel fails */
 } onnxc_rt;
 
 /* Split [0, work) over the pool's threads and call fn on each part; returns the first non-zero

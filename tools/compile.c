@@ -317,14 +317,18 @@ static int write_header(const char *path, const char *name, const char *model, c
             name);
   fprintf(f, " *   %s *m; %s_create(&m, NULL); %s_run(m, inputs, outputs); %s_destroy(m);\n"
              " * inputs/outputs: caller-owned buffers in the order below, dense row-major. Functions return\n"
-             " * 0 or an ONNXC_ERR_* code; %s_error(m) says why (%s_error(NULL): the last failed create). */\n",
-          name, name, name, name, name, name);
+             " * 0 or an ONNXC_ERR_* code; %s_error(m) says why (%s_error(NULL): the last failed create).\n"
+             " * %s_run_tensors takes onnxc_tensor {data, bytes, dtype, rank, dims} and checks each against\n"
+             " * the model's tensors first (ONNXC_ERR_ARGUMENT naming the tensor): what a host should call. */\n",
+          name, name, name, name, name, name, name);
   fprintf(f, "#ifndef ONNXC_MODEL_%s_H\n#define ONNXC_MODEL_%s_H\n\n", name, name);
   fputs(onnxc_model_abi_h, f);
   fprintf(f, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   fprintf(f, "typedef struct %s %s; /* one instance: its own arena and threads; weights are shared */\n", name, name);
   fprintf(f, "int %s_create(%s **out, const onnxc_options *opts); /* opts may be NULL */\n", name, name);
   fprintf(f, "int %s_run(%s *m, const void *const inputs[], void *const outputs[]);\n", name, name);
+  fprintf(f, "int %s_run_tensors(%s *m, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,\n"
+             "                     int32_t num_outputs);\n", name, name);
   fprintf(f, "const char *%s_error(const %s *m);\n", name, name);
   fprintf(f, "void %s_destroy(%s *m);\n", name, name);
   fprintf(f, "extern const onnxc_model_info %s_info;\n\n", name);
@@ -360,6 +364,21 @@ static void put_tensor_table(FILE *f, const char *tab, Value *const *vs, int n) 
   fprintf(f, "};\n");
 }
 
+/* "Op 'name'" per top-level node, in the graph function's order (rt->failed_node indexes it) */
+static void put_node_table(FILE *f, Graph *g) {
+  fprintf(f, "static const char *const nodes_[] = {\n");
+  for (int k = 0; k < g->nnodes; k++) {
+    const Node *n = g->nodes[k];
+    char label[200];
+    if (n->name && *n->name) snprintf(label, sizeof label, "%s '%.150s'", ir_ops[n->op].name, n->name);
+    else snprintf(label, sizeof label, "%s", ir_ops[n->op].name);
+    fprintf(f, "  ");
+    put_cstr(f, label);
+    fprintf(f, ",\n");
+  }
+  fprintf(f, "  0};\n");
+}
+
 static int write_glue(const char *path, const char *header, const char *name, const BeAotResult *r, Graph *g,
                       bool embedded, char *err, size_t errlen) {
   FILE *f = fopen(path, "w");
@@ -376,18 +395,23 @@ static int write_glue(const char *path, const char *header, const char *name, co
   if (embedded) fprintf(f, "HIDDEN extern const char %s_weights[];\n", n);
   put_tensor_table(f, "inputs_", g->inputs, g->ninputs);
   put_tensor_table(f, "outputs_", g->outputs, g->noutputs);
+  put_node_table(f, g);
   fprintf(f, "static int create_(onnxc_model **out, const onnxc_options *opts) {\n"
              "  return onnxc_model_create(&%s_info, out, opts);\n}\n", n);
   fprintf(f, "const onnxc_model_info %s_info = {\n  ONNXC_ABI_VERSION, \"%s\", \"%s\", %d, %d, inputs_, outputs_,\n"
-             "  create_, onnxc_model_run, onnxc_model_error, onnxc_model_destroy,\n"
-             "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL,\n};\n",
+             "  create_, onnxc_model_run, onnxc_model_error, onnxc_model_destroy, onnxc_model_run_tensors,\n"
+             "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL, %d, nodes_,\n};\n",
           n, n, r->target, g->ninputs, g->noutputs, n, embedded ? n : "0", embedded ? "_weights" : "",
           (long long)r->weights_bytes, (unsigned long long)onnxc_hash_bytes(r->weights, r->weights_bytes),
-          (long long)r->arena_bytes, (long long)r->scratch_bytes);
+          (long long)r->arena_bytes, (long long)r->scratch_bytes, g->nnodes);
   fprintf(f, "int %s_create(%s **out, const onnxc_options *opts) {\n"
              "  return onnxc_model_create(&%s_info, (onnxc_model **)out, opts);\n}\n", n, n, n);
   fprintf(f, "int %s_run(%s *m, const void *const inputs[], void *const outputs[]) {\n"
              "  return onnxc_model_run((onnxc_model *)m, inputs, outputs);\n}\n", n, n);
+  fprintf(f, "int %s_run_tensors(%s *m, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,\n"
+             "                     int32_t num_outputs) {\n"
+             "  return onnxc_model_run_tensors((onnxc_model *)m, inputs, num_inputs, outputs, num_outputs);\n}\n",
+          n, n);
   fprintf(f, "const char *%s_error(const %s *m) { return onnxc_model_error((const onnxc_model *)m); }\n", n, n);
   fprintf(f, "void %s_destroy(%s *m) { onnxc_model_destroy((onnxc_model *)m); }\n", n, n);
   fprintf(f, "#ifdef ONNXC_EXPORT_DESCRIPTOR\n"

@@ -1,5 +1,7 @@
 /* loader — runs any library made by `onnxc compile` through the one descriptor every compiled
  * shared library exports, `onnxc_model_descriptor` (onnxc_model.h): no model header needed.
+ * It runs through `run_tensors`, which checks each buffer's dtype, shape and size against the
+ * model (a generic host cannot know them at compile time, so it should let the model check).
  *
  *   loader libNAME.so [INPUT.npy...]   inputs in graph order (missing ones are zeros); prints the
  *                                      model's signature and each output's first values and sum */
@@ -48,18 +50,20 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("model %s (%s)\n", mi->name, mi->target);
-  void **bufs = calloc((size_t)(mi->num_inputs + mi->num_outputs), sizeof(void *));
+  /* one onnxc_tensor per input and output, described by what this host allocated */
+  int n = mi->num_inputs + mi->num_outputs;
+  onnxc_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
   int rc = 1;
-  for (int i = 0; i < mi->num_inputs; i++) {
-    const onnxc_tensor_info *t = &mi->inputs[i];
-    print_tensor("input", i, t);
-    bufs[i] = calloc(1, (size_t)t->bytes + 1);
-    if (i + 2 < argc && (!npy_descr(t->dtype) || npy_load(argv[i + 2], npy_descr(t->dtype), bufs[i], (size_t)t->bytes)))
-      goto out;
-  }
-  for (int i = 0; i < mi->num_outputs; i++) {
-    print_tensor("output", i, &mi->outputs[i]);
-    bufs[mi->num_inputs + i] = calloc(1, (size_t)mi->outputs[i].bytes + 1);
+  for (int i = 0; i < n; i++) {
+    const onnxc_tensor_info *t = i < mi->num_inputs ? &mi->inputs[i] : &mi->outputs[i - mi->num_inputs];
+    ts[i] = (onnxc_tensor){calloc(1, (size_t)t->bytes + 1), t->bytes, t->dtype, t->rank, t->dims};
+    if (i < mi->num_inputs) {
+      print_tensor("input", i, t);
+      if (i + 2 < argc &&
+          (!npy_descr(t->dtype) || npy_load(argv[i + 2], npy_descr(t->dtype), ts[i].data, (size_t)t->bytes)))
+        goto out;
+    } else
+      print_tensor("output", i - mi->num_inputs, t);
   }
   onnxc_model *m;
   onnxc_options opts = {.threads = 1};
@@ -67,7 +71,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "loader: %s\n", mi->error(NULL));
     goto out;
   }
-  if (mi->run(m, (const void *const *)bufs, bufs + mi->num_inputs)) {
+  if (mi->run_tensors(m, ts, mi->num_inputs, ts + mi->num_inputs, mi->num_outputs)) {
     fprintf(stderr, "loader: %s\n", mi->error(m));
     mi->destroy(m);
     goto out;
@@ -76,7 +80,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < mi->num_outputs; i++) {
     const onnxc_tensor_info *t = &mi->outputs[i];
     if (t->dtype != ONNXC_DT_FLOAT) continue;
-    const float *v = bufs[mi->num_inputs + i];
+    const float *v = ts[mi->num_inputs + i].data;
     double sum = 0;
     for (int64_t k = 0; k < t->numel; k++) sum += v[k];
     printf("output %d:", i);
@@ -85,8 +89,8 @@ int main(int argc, char **argv) {
   }
   rc = 0;
 out:
-  for (int i = 0; i < mi->num_inputs + mi->num_outputs; i++) free(bufs[i]);
-  free(bufs);
+  for (int i = 0; i < n; i++) free(ts[i].data);
+  free(ts);
   dlclose(h);
   return rc;
 }

@@ -6,7 +6,9 @@
 For ResNet-18 (torchvision export), an LSTM unrolled from primitives, a BERT-style encoder and
 the bundled CNN: `onnxc compile` -> libNAME.so + NAME.h; a C program written only against NAME.h
 (tests/aot/driver.c) runs it (two instances on two threads, error paths) and must reproduce
-`onnxc run`'s outputs (bit-exact or within 1e-5 relative). Also: ldd shows no LLVM/protobuf;
+`onnxc run`'s outputs (bit-exact or within 1e-5 relative). tests/aot/rtcheck.c checks the run-time
+input checks of NAME_run_tensors and a Gather index out of range (shared library with guard pages;
+--emit c under ASan+UBSan). Also: ldd shows no LLVM/protobuf;
 --weights-file; --emit obj/lib (two models statically linked into one program), llvm, asm;
 --target x86-64-avx2; --target aarch64 run under qemu-aarch64 against the x86 outputs.
 Ends with 'aot: N passed, N failed'."""
@@ -207,6 +209,60 @@ def test_variants(onnxc, cc, models, refs, work):
     check("--name must be a C identifier", rc == 2 and "identifier" in out, out)
 
 
+def make_gather_model(path):
+    """data float[5,4], idx int64[3] -> y = Gather(data, idx) (node 'gather_rows'), z = data + data"""
+    from onnx import helper, TensorProto as T, save
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["data", "idx"], ["y"], axis=0, name="gather_rows"),
+         helper.make_node("Add", ["data", "data"], ["z"], name="double")], "gather",
+        [helper.make_tensor_value_info("data", T.FLOAT, [5, 4]), helper.make_tensor_value_info("idx", T.INT64, [3])],
+        [helper.make_tensor_value_info("y", T.FLOAT, [3, 4]), helper.make_tensor_value_info("z", T.FLOAT, [5, 4])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_rtcheck(onnxc, cc, models, work):
+    """tests/aot/rtcheck.c against NAME.h: NAME_run_tensors refuses bad counts, NULLs, dtypes, ranks,
+    dims and short buffers (inputs and outputs) naming the tensor; Gather indices out of range give
+    ONNXC_ERR_INDEX naming the node; buffers against guard pages (shared library) or under
+    ASan+UBSan (--emit c, everything instrumented)"""
+    d = os.path.join(work, "rtcheck")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    gm = os.path.join(d, "gather.onnx")
+    make_gather_model(gm)
+    src = os.path.join(HERE, "rtcheck.c")
+    cflags = ["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror"]
+    ok = lambda rc, out: rc == 0 and ", 0 failures" in out
+    todo = [("gather", gm, ["-DGATHER_MODEL"])] + [(m.name, m.path, []) for m in models if m.name in ("cnn", "encoder")]
+    for name, path, defs in todo:
+        md = os.path.join(d, name)
+        os.makedirs(md)
+        lib = os.path.join(md, "lib%s.so" % name)
+        rc, out = sh([onnxc, "compile", path, "-o", lib, "--name", name])
+        if not check("rtcheck %s: compile" % name, rc == 0, out[-2000:]):
+            continue
+        exe = os.path.join(md, "rtcheck")
+        rc, out = sh([cc] + cflags + defs + ["-DMODEL=" + name, "-DMODEL_H=\"%s.h\"" % name, "-I", md, src, "-o", exe,
+                                             "-L", md, "-l" + name, "-Wl,-rpath," + md, "-lpthread"])
+        if check("rtcheck %s: builds against %s.h" % (name, name), rc == 0, out[-2000:]):
+            rc, out = sh([exe])
+            check("rtcheck %s (so, guard pages): %s" % (name, out.splitlines()[-1] if out else ""), ok(rc, out),
+                  out[-3000:])
+        cdir = os.path.join(md, "c")
+        rc, out = sh([onnxc, "compile", path, "--emit", "c", "-o", cdir, "--name", name])
+        if not check("rtcheck %s: compile --emit c" % name, rc == 0, out[-2000:]):
+            continue
+        exe = os.path.join(md, "rtcheck_asan")
+        srcs = sorted(os.path.join(cdir, f) for f in os.listdir(cdir) if f.endswith(".c"))
+        rc, out = sh(["gcc"] + cflags + ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"] + defs +
+                     ["-DMODEL=" + name, "-DMODEL_H=\"%s.h\"" % name, "-I", cdir] + srcs +
+                     [src, "-o", exe, "-lm", "-lpthread"])
+        if check("rtcheck %s: --emit c builds with ASan+UBSan" % name, rc == 0, out[-2000:]):
+            rc, out = sh([exe])
+            check("rtcheck %s (--emit c, ASan+UBSan): %s" % (name, out.splitlines()[-1] if out else ""),
+                  ok(rc, out), out[-3000:])
+
+
 def test_aarch64(onnxc, models, refs, work):
     cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
     if not check("aarch64 cross compiler and qemu-aarch64 installed (scripts/setup.sh)", cc and qemu):
@@ -303,10 +359,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip ResNet-18")
     ap.add_argument("--models", help="folder of tests/models/export_models.py exports to reuse")
     ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
+    ap.add_argument("--rtcheck-only", action="store_true", help="only the run-time input checks (rtcheck.c)")
     a = ap.parse_args()
     onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
     models = prepare_models(a.work, onnxc, a.quick, a.models)
+    test_rtcheck(onnxc, a.cc, models, a.work)
+    if a.rtcheck_only:
+        print("aot: %d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
     refs = {}
     for m in models:
         r = test_so(onnxc, a.cc, m, a.work)

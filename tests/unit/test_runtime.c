@@ -16,15 +16,19 @@ static int32_t mul_kernel(void *const *bufs, const char *weights, char *scratch,
 }
 
 static int32_t graph(void *rtp, void *const *io) {
-  return onnxc_rt_parallel(rtp, mul_kernel, io, 1000);
+  int32_t st = onnxc_rt_parallel(rtp, mul_kernel, io, 1000);
+  if (st) ((onnxc_rt *)rtp)->failed_node = 0; /* as generated top-level graphs do */
+  return st;
 }
 
 static float W[1000];
 static const int64_t dims[] = {1000};
 static const onnxc_tensor_info ins[] = {{"x", ONNXC_DT_FLOAT, 1, dims, 1000, 4000}};
 static const onnxc_tensor_info outs[] = {{"y", ONNXC_DT_FLOAT, 1, dims, 1000, 4000}};
+static const char *const nodes[] = {"Mul 'scale'"};
 static onnxc_model_info info = {ONNXC_ABI_VERSION, "toy", "native", 1, 1, ins, outs, NULL, onnxc_model_run,
-                                onnxc_model_error, onnxc_model_destroy, graph, (const char *)W, sizeof W, 0, 64, 0};
+                                onnxc_model_error, onnxc_model_destroy, onnxc_model_run_tensors, graph,
+                                (const char *)W, sizeof W, 0, 64, 0, 1, nodes};
 
 static void setup(void) {
   for (int i = 0; i < 1000; i++) W[i] = (float)i;
@@ -82,7 +86,7 @@ Test(runtime, bad_arguments_give_codes_and_messages) {
   /* a kernel's status stops the run and is reported */
   x[0] = -1;
   cr_assert_eq(onnxc_model_run(b, in, out), ONNXC_ERR_INDEX);
-  cr_assert(strstr(onnxc_model_error(b), "index out of range"), "%s", onnxc_model_error(b));
+  cr_assert(strstr(onnxc_model_error(b), "node 0 (Mul 'scale'): index out of range"), "%s", onnxc_model_error(b));
   x[0] = 0;
   cr_assert_eq(onnxc_model_run(b, in, out), 0);
   cr_assert_str_empty(onnxc_model_error(b), "success clears the message");
@@ -121,4 +125,57 @@ Test(runtime, weights_from_a_file) {
   cr_assert_eq(onnxc_model_create(&info, &m, &o), ONNXC_ERR_IO);
   cr_assert(strstr(onnxc_model_error(NULL), "wrong size"), "%s", onnxc_model_error(NULL));
   remove(path);
+}
+
+/* run_tensors: every field of every tensor checked against the descriptor, message naming it */
+Test(runtime, run_tensors_checks_dtype_shape_and_size) {
+  onnxc_model *m;
+  cr_assert_eq(onnxc_model_create(&info, &m, NULL), 0);
+  static float x[1000], y[1001];
+  for (int i = 0; i < 1000; i++) x[i] = 2;
+  int64_t d1000[] = {1000}, d999[] = {999}, d2[] = {10, 100};
+  onnxc_tensor in = {x, sizeof x, ONNXC_DT_FLOAT, 1, d1000}, out = {y, sizeof y, ONNXC_DT_FLOAT, 1, d1000};
+  struct {
+    onnxc_tensor in, out;
+    int nin, nout;
+    const char *msg;
+  } bad[] = {
+      {{NULL, 4000, 1, 1, d1000}, out, 1, 1, "input 0 ('x') is NULL"},
+      {in, {NULL, 4000, 1, 1, d1000}, 1, 1, "output 0 ('y') is NULL"},
+      {{x, 4000, ONNXC_DT_INT32, 1, d1000}, out, 1, 1, "input 0 ('x'): dtype int32 (6), the model takes float32"},
+      {in, {y, 4000, 0, 1, d1000}, 1, 1, "output 0 ('y'): dtype unknown (0), the model takes float32"},
+      {{x, 4000, 1, 2, d2}, out, 1, 1, "input 0 ('x'): rank 2, the model takes rank 1 (1000)"},
+      {in, {y, 4000, 1, 0, NULL}, 1, 1, "output 0 ('y'): rank 0, the model takes rank 1 (1000)"},
+      {{x, 4000, 1, 1, d999}, out, 1, 1, "input 0 ('x'): dims 999, the model takes 1000"},
+      {in, {y, 4000, 1, 1, NULL}, 1, 1, "output 0 ('y'): dims is NULL, the model takes 1000"},
+      {{x, 3999, 1, 1, d1000}, out, 1, 1, "input 0 ('x'): buffer of 3999 bytes, needs 4000"},
+      {in, {y, -1, 1, 1, d1000}, 1, 1, "output 0 ('y'): buffer of -1 bytes, needs 4000"},
+      {in, out, 2, 1, "2 inputs given, the model takes 1"},
+      {in, out, 1, 0, "0 outputs given, the model takes 1"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    y[0] = -7;
+    cr_assert_eq(onnxc_model_run_tensors(m, &bad[k].in, bad[k].nin, &bad[k].out, bad[k].nout), ONNXC_ERR_ARGUMENT,
+                 "case %zu", k);
+    cr_assert(strstr(onnxc_model_error(m), bad[k].msg), "case %zu: '%s', expected '%s'", k, onnxc_model_error(m),
+              bad[k].msg);
+    cr_assert_eq(y[0], -7, "case %zu: nothing ran", k);
+    /* the instance is usable again: a good call right after */
+    cr_assert_eq(onnxc_model_run_tensors(m, &in, 1, &out, 1), 0, "%s", onnxc_model_error(m));
+    cr_assert_str_empty(onnxc_model_error(m));
+    for (int i = 0; i < 1000; i++) cr_assert_eq(y[i], 2.0f * (float)i);
+  }
+  cr_assert_eq(onnxc_model_run_tensors(m, NULL, 1, &out, 1), ONNXC_ERR_ARGUMENT);
+  cr_assert(strstr(onnxc_model_error(m), "the input array is NULL"), "%s", onnxc_model_error(m));
+  cr_assert_eq(onnxc_model_run_tensors(m, &in, 1, NULL, 1), ONNXC_ERR_ARGUMENT);
+  cr_assert(strstr(onnxc_model_error(m), "the output array is NULL"), "%s", onnxc_model_error(m));
+  cr_assert_eq(onnxc_model_run_tensors(NULL, &in, 1, &out, 1), ONNXC_ERR_ARGUMENT);
+  /* a larger buffer is fine; a kernel failure names the node */
+  out.bytes = sizeof y + 4;
+  x[0] = -1;
+  cr_assert_eq(onnxc_model_run_tensors(m, &in, 1, &out, 1), ONNXC_ERR_INDEX);
+  cr_assert(strstr(onnxc_model_error(m), "node 0 (Mul 'scale')"), "%s", onnxc_model_error(m));
+  x[0] = 2;
+  cr_assert_eq(onnxc_model_run_tensors(m, &in, 1, &out, 1), 0, "%s", onnxc_model_error(m));
+  onnxc_model_destroy(m);
 }
