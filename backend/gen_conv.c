@@ -477,7 +477,9 @@ typedef struct DwGeo {
 } DwGeo;
 
 static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
-  if (q->s[q->nsp - 1] > 4) return false;
+  /* an empty input (a zero spatial dim, all output from padding) goes to conv_direct: the
+     padded-copy loop below divides by the row width */
+  if (q->s[q->nsp - 1] > 4 || q->W <= 0 || q->HW <= 0) return false;
   for (int i = 0; i < q->nsp; i++) {
     d->hi[i] = (q->out[i] - 1) * q->s[i] - q->pb[i] + (q->k[i] - 1) * q->d[i]; /* last input index read */
     d->E[i] = d->hi[i] + q->pb[i] + 1;
