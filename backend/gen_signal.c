@@ -51,6 +51,10 @@ static void dft_body(KB *kb, void *ud, KV j, KV mask) {
   KV k = kb_add(kb, kb_splat(kb, kb_cast(kb, j, kt_s(KE_I32), false, false), d->W), kb_iota(kb, it));
   KV L = kb_int(kb, it, p->L);
   KVar idx = d->matrix ? NULL : kb_var(kb, it, kb_int(kb, it, 0));
+  /* the table index advances by k mod L: the tail's lanes past the last bin have k >= nbins, up to
+   * L + W - 2 (the table is used only for L > 1024 > W), and one compare-and-subtract per sample
+   * keeps the index in [0, L) only for a step below L */
+  KV kstep = d->matrix ? NULL : kb_select(kb, kb_cmp(kb, KC_GE, k, L, false), kb_sub(kb, k, L), k);
   KVar re[DFT_LB], im[DFT_LB];
   for (int l = 0; l < DFT_LB; l++) re[l] = kb_var(kb, ft, kb_float(kb, ft, 0)), im[l] = kb_var(kb, ft, kb_float(kb, ft, 0));
   KV n = kb_for(kb, i64c(kb, 0), i64c(kb, p->nsamp), 1);
@@ -62,7 +66,7 @@ static void dft_body(KB *kb, void *ud, KV j, KV mask) {
   } else {
     KV t = kb_get(kb, idx);
     c = kb_gather(kb, ft, d->cos_t, t, NULL), s = kb_gather(kb, ft, d->sin_t, t, NULL);
-    KV nt = kb_add(kb, t, k);
+    KV nt = kb_add(kb, t, kstep);
     kb_set(kb, idx, kb_select(kb, kb_cmp(kb, KC_GE, nt, L, false), kb_sub(kb, nt, L), nt));
   }
   /* forward: (xr + i xi)(c - i s); inverse: (xr + i xi)(c + i s) */

@@ -11,6 +11,8 @@ PKGS=(build-essential cmake pkg-config git
       libxsmm-dev libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       python3 python3-numpy python3-onnx python3-torch python3-torchvision)
+# the sanitizer runtimes of scripts/test-sanitize.sh (libasan8, libubsan1, libtsan2) come with gcc-12
+# (build-essential); libclang-rt-19-dev is clang-19's (libFuzzer, for fuzz_short)
 
 missing=()
 for p in "${PKGS[@]}"; do

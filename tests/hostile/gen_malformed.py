@@ -17,7 +17,7 @@ import shutil
 import sys
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import AttributeProto, ModelProto, TensorProto, helper, numpy_helper
 
 OPSET = 13
 CASES = []  # (name, files {relpath: bytes}, args (MODEL = the model path), expected substring, setup)
@@ -224,14 +224,26 @@ def build():
 
     # ---- subgraphs ----
     def nested_if(depth):
+        """If nodes nested `depth` deep, both branches the level below: 2^depth leaves.  Built as
+        bytes (each level's graph serialized once and embedded twice), not by protobuf copies,
+        which take minutes for depth 20; returns what mk(...).SerializeToString() would parse as."""
         y = vi("y", shape=None)
-        body = helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="leaf")], "leaf", [], [y])
+        body = helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="leaf")], "leaf", [],
+                                 [y]).SerializeToString()
+        node = None
         for d in range(depth):
-            node = helper.make_node("If", ["cond"], ["y"], name="if%d" % d, then_branch=body, else_branch=body)
-            body = helper.make_graph([node], "b%d" % d, [], [y])
-        return mk(list(body.node), [vi("cond", TensorProto.BOOL, ()), vi("x")], [y])
+            # make_node orders attributes by name: else_branch, then then_branch (AttributeProto: name 1, g 6, type 20)
+            node = helper.make_node("If", ["cond"], ["y"], name="if%d" % d).SerializeToString()
+            for a in ("else_branch", "then_branch"):
+                node += field(5, 2, field(1, 2, a.encode()) + field(6, 2, body) + field(20, 0, varint(AttributeProto.GRAPH)))
+            body = field(1, 2, node) + helper.make_graph([], "b%d" % d, [], [y]).SerializeToString()
+        m = mk([], [vi("cond", TensorProto.BOOL, ()), vi("x")], [y])
+        top = m.graph.SerializeToString()
+        m.ClearField("graph")
+        return m.SerializeToString() + field(7, 2, field(1, 2, node) + top)
     case("subgraphs nested 20 deep", nested_if(20), "nested more than 16 levels deep")
-    m = nested_if(1)
+    m = ModelProto()
+    m.ParseFromString(nested_if(1))
     m.graph.node[0].attribute[0].g.node[0].input[0] = "undefined_inner"
     case("undefined name in a subgraph", m, "subgraph 'else_branch' of node 'if0': node 'leaf' (Identity): input 'undefined_inner'")
 
