@@ -126,10 +126,13 @@ static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   return false;
 }
 
-/* 0 ok; 1 malformed (at *bad); 2 too deep */
+/* 0 ok; 1 malformed (at *bad); 2 too deep; 3 subgraphs too deep.  graphs counts the GraphProto
+   messages on the path (the main graph is the first), so a model whose If/Loop/Scan bodies nest
+   past IR_MAX_DEPTH is refused here, before protobuf-c unpacks every one of its subgraphs. */
 static int wire_scan(const uint8_t *start, const uint8_t *p, const uint8_t *end,
-                     const ProtobufCMessageDescriptor *d, int depth, size_t *bad) {
+                     const ProtobufCMessageDescriptor *d, int depth, int graphs, size_t *bad) {
   if (depth > FE_MAX_PROTO_DEPTH) return 2;
+  if (d == &onnx__graph_proto__descriptor && ++graphs > IR_MAX_DEPTH + 1) return 3;
   while (p < end) {
     const uint8_t *at = p;
     uint64_t key, len, skip;
@@ -148,7 +151,7 @@ static int wire_scan(const uint8_t *start, const uint8_t *p, const uint8_t *end,
       if (!varint(&p, end, &len) || len > (uint64_t)(end - p)) goto malformed;
       const ProtobufCFieldDescriptor *f = d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3)) : NULL;
       if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-        int rc = wire_scan(start, p, p + len, f->descriptor, depth + 1, bad);
+        int rc = wire_scan(start, p, p + len, f->descriptor, depth + 1, graphs, bad);
         if (rc) return rc;
       }
       p += len;
@@ -174,13 +177,17 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
     return NULL;
   }
   size_t bad = 0;
-  int rc = wire_scan(buf, buf, buf + len, d, 0, &bad);
+  int rc = wire_scan(buf, buf, buf + len, d, 0, 0, &bad);
   if (rc == 1) {
     fe_error(c, "not a valid ONNX %s: protobuf is truncated or malformed at byte %zu", d->short_name, bad);
     return NULL;
   }
   if (rc == 2) {
     fe_error(c, "protobuf messages are nested more than %d levels deep (refused)", FE_MAX_PROTO_DEPTH);
+    return NULL;
+  }
+  if (rc == 3) {
+    fe_error(c, "subgraphs are nested more than %d levels deep (If/Loop/Scan bodies; refused)", IR_MAX_DEPTH);
     return NULL;
   }
   c->pb_used = 0;

@@ -702,6 +702,28 @@ Test(frontend, deep_protobuf_nesting_is_refused) {
   size_t len = cap - pos;
   pos -= put_varint(buf + pos, len);
   pos -= put_varint(buf + pos, 7 << 3 | 2); /* Model.graph */
+  /* the wire pre-scan meets the 18th GraphProto (at protobuf depth 52) before depth 64 */
+  assert_fails(fe_load_buffer(buf + pos, cap - pos, NULL, NULL, err, sizeof err), "subgraphs are nested more than 16 levels deep");
+  free(buf);
+}
+
+Test(frontend, deep_type_nesting_is_refused) {
+  /* Model.graph{ input{ type{ sequence_type{ elem_type{ sequence_type{ ... } } } } } }: no subgraph,
+     so the protobuf depth cap is what refuses it */
+  size_t cap = 1u << 20, pos = cap;
+  uint8_t *buf = malloc(cap);
+  static const int fields[2] = {1, 4}; /* Sequence.elem_type, Type.sequence_type, inside out */
+  for (int i = 0; i < 2 * 5000; i++) { /* ends with Type.sequence_type: the outermost is a Type */
+    size_t len = cap - pos;
+    pos -= put_varint(buf + pos, len);
+    pos -= put_varint(buf + pos, (uint64_t)fields[i % 2] << 3 | 2);
+  }
+  static const int outer[3] = {2, 11, 7}; /* ValueInfo.type, Graph.input, Model.graph */
+  for (int i = 0; i < 3; i++) {
+    size_t len = cap - pos;
+    pos -= put_varint(buf + pos, len);
+    pos -= put_varint(buf + pos, (uint64_t)outer[i] << 3 | 2);
+  }
   assert_fails(fe_load_buffer(buf + pos, cap - pos, NULL, NULL, err, sizeof err), "nested more than 64 levels");
   free(buf);
 }
