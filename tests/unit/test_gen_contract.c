@@ -530,6 +530,11 @@ Test(conv, groups_dilation_pads_1d_3d) {
   /* tiny spatial, 1x1 output */
   add_conv(t, (ConvCase){2, 3, 16, 16, 1, {3, 3}, {3, 3}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 16, 24, 1, {2, 1}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  /* an empty input (width 0): every output is padding, so bias only (found by fuzzing: the
+     depthwise path divided by the width) */
+  add_conv(t, (ConvCase){2, 1, 1, 1, 1, {44, 0}, {3, 10}, {1, 1}, {0}, {9, 91, 1, 1}, .bias = true});
+  add_conv(t, (ConvCase){2, 1, 4, 4, 4, {5, 0}, {3, 3}, {1, 1}, {0}, {1, 2, 1, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {0, 6}, {3, 3}, {1, 1}, {0}, {2, 1, 2, 1}, .bias = true, .wconst = true});
   tg_run(t, 1e-4);
 }
 
