@@ -138,7 +138,7 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   p->work = work;
   atomic_store(&p->status, 0);
   atomic_store(&p->pending, p->n - 1);
-  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  atomic_fetch_add(&p->gen, 1); /* seq_cst: a worker going to sleep either sees this or is counted in sleepers */
   if (atomic_load(&p->sleepers)) {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
