@@ -28,9 +28,10 @@ static const char *USAGE =
     "  info     MODEL [--shape NAME=DIMS]...          inputs, outputs, opsets, op histogram, parameters, MACs\n"
     "  run      MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]\n"
     "                                                 JIT-compile and run; writes DIR/output_K.npy\n"
-    "  compile  MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm] [--target T] [--weights-file F]\n"
-    "                                                 ahead of time: libNAME.so + NAME.h\n"
+    "  compile  MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T] [--weights-file F]\n"
+    "                                                 ahead of time: libNAME.so + NAME.h, or C sources\n"
     "  bench    MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
     "  dump     MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...   the IR as text\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
