@@ -12,6 +12,7 @@
 #include "ir.h"
 
 #define FE_DEFAULT_MAX_BYTES (16LL << 30) /* file size, protobuf memory and tensor data caps */
+#define FE_MAX_STREAM_BYTES (2LL << 30)   /* a model or tensor read from a pipe */
 
 /* --shape NAME=DIMS: fixes the dims of one graph input */
 typedef struct FeShape {

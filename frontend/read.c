@@ -70,26 +70,37 @@ int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len) {
     fclose(f);
     return fe_error(c, "is a directory, not a file");
   }
+  /* a regular file or a pipe; a device such as /dev/zero would stream forever */
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    fclose(f);
+    return fe_error(c, "not a regular file or a pipe");
+  }
   if (S_ISREG(st.st_mode) && st.st_size > c->max_bytes) {
     fclose(f);
     return fe_error(c, "file has %lld bytes, more than the limit of %lld", (long long)st.st_size,
                     (long long)c->max_bytes);
   }
-  /* regular files are read in one go; pipes grow the buffer until EOF or the limit */
+  /* regular files are read in one go; pipes grow the buffer until EOF or the limit, which for a
+   * pipe is also at most FE_MAX_STREAM_BYTES (a protobuf message cannot exceed 2 GiB; bigger
+   * models keep their weights in external data files) */
+  int64_t limit = c->max_bytes;
+  if (!S_ISREG(st.st_mode) && limit > FE_MAX_STREAM_BYTES) limit = FE_MAX_STREAM_BYTES;
   size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 1 << 16, n = 0;
   uint8_t *p = malloc(cap);
   while (p) {
     n += fread(p + n, 1, cap - n, f);
     if (n < cap || ferror(f)) break;
-    if ((int64_t)cap > c->max_bytes) {
+    if ((int64_t)n > limit) {
       free(p);
       fclose(f);
-      return fe_error(c, "file is larger than the limit of %lld bytes", (long long)c->max_bytes);
+      return fe_error(c, "file is larger than the limit of %lld bytes", (long long)limit);
     }
-    uint8_t *q = realloc(p, cap * 2);
+    size_t grow = cap * 2;
+    if ((int64_t)grow > limit + 1) grow = (size_t)limit + 1; /* one byte past the limit tells */
+    uint8_t *q = realloc(p, grow);
     if (!q) free(p);
     p = q;
-    cap *= 2;
+    cap = grow;
   }
   if (!p) {
     fclose(f);
@@ -102,6 +113,10 @@ int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len) {
     return fe_error(c, "read error: %s", strerror(e));
   }
   fclose(f);
+  if ((int64_t)n > limit) {
+    free(p);
+    return fe_error(c, "file is larger than the limit of %lld bytes", (long long)limit);
+  }
   if (n == 0) {
     free(p);
     return fe_error(c, "empty file");

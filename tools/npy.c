@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct {
   const char *descr;
@@ -47,6 +48,11 @@ int npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
   unsigned char pre[12];
   int rc = -1;
   char *hdr = NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file or a pipe");
+    goto out;
+  }
   if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) {
     snprintf(err, errlen, "%s: not a .npy file (bad magic)", path);
     goto out;

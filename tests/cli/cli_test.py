@@ -8,6 +8,7 @@ import argparse
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -32,9 +33,65 @@ def check(name, cond, detail=""):
         print("FAIL %s %s" % (name, detail))
 
 
-def run(onnxc, *args):
-    p = subprocess.run([onnxc] + list(args), capture_output=True, text=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+def run(onnxc, *args, stdin_bytes=None):
+    p = subprocess.run([onnxc] + list(args), capture_output=True, timeout=300, input=stdin_bytes)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def npy_bytes(header, body, version=1):
+    """a .npy file with the given header dict text (padded as numpy pads it)"""
+    h = header.encode()
+    lenbytes = 2 if version == 1 else 4
+    h += b" " * (16 - (6 + 2 + lenbytes + len(h) + 1) % 16) + b"\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<H" if version == 1 else "<I", len(h)) + h + body
+
+
+def hostile_inputs(o, w, model):
+    """input files that are broken, hostile or not files at all: exit 1, one line naming the file"""
+    good = np.arange(6, dtype=np.float32).tobytes()
+    hdr = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }"
+    cases = [
+        ("truncated data", npy_bytes(hdr % ("<f4", "False", "(2, 3)"), good[:10]), "truncated"),
+        ("dim product overflows", npy_bytes(hdr % ("<f4", "False", "(4611686018427387904, 4)"), good), "too large"),
+        ("negative dim", npy_bytes(hdr % ("<f4", "False", "(-2, 3)"), good), "malformed shape"),
+        ("Fortran order", npy_bytes(hdr % ("<f4", "True", "(2, 3)"), good), "fortran"),
+        ("big-endian dtype", npy_bytes(hdr % (">f4", "False", "(2, 3)"), good), "unsupported dtype"),
+        ("complex dtype", npy_bytes(hdr % ("<c8", "False", "(2, 3)"), good * 2), "unsupported dtype"),
+        ("object dtype", npy_bytes(hdr % ("|O", "False", "(2, 3)"), good), "unsupported dtype"),
+        ("no shape key", npy_bytes("{'descr': '<f4', 'fortran_order': False, }", good), "malformed .npy header"),
+        ("v2 header length 4 GiB", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFF00) + b"{", "header too long"),
+        ("unknown version", b"\x93NUMPY\x09\x00" + b"\x00" * 32, "version"),
+        ("empty file", b"", "bad magic"),
+    ]
+    for name, data, needle in cases:
+        f = os.path.join(w, "hostile_%s.npy" % name.replace(" ", "_"))
+        open(f, "wb").write(data)
+        expect_error(o, ".npy input: %s -> exit 1" % name, ["run", model, f], 1, needle)
+    # a well-formed v2 header is fine
+    f = os.path.join(w, "v2.npy")
+    open(f, "wb").write(npy_bytes(hdr % ("<f4", "False", "(2, 3)"), good, version=2))
+    rc, out, err = run(o, "run", model, f)
+    check(".npy version 2 input runs", rc == 0, err[:300])
+    d = os.path.join(w, "adir.npy")
+    os.makedirs(d, exist_ok=True)
+    expect_error(o, "input is a directory -> exit 1", ["run", model, d], 1, "is a directory")
+    ln = os.path.join(w, "dangling.npy")
+    if not os.path.lexists(ln):
+        os.symlink(os.path.join(w, "no", "such.npy"), ln)
+    expect_error(o, "input is a dangling symlink -> exit 1", ["run", model, ln], 1, "cannot open")
+    # devices stream forever: refused, not read (before, a .pb input of /dev/zero grew without end)
+    for dev in ("/dev/zero", "/dev/null"):
+        expect_error(o, "input %s -> exit 1" % dev, ["run", model, dev], 1, "not a regular file or a pipe")
+        expect_error(o, "input %s as .npy -> exit 1" % dev, ["run", model, "-i", "x=" + dev], 1, "not a regular file")
+        expect_error(o, "model %s -> exit 1" % dev, ["info", dev], 1, "not a regular file or a pipe")
+    # a model through a pipe works, and a pipe's length is bounded by --max-memory
+    data = open(model, "rb").read()
+    rc, out, err = run(o, "info", "/dev/stdin", stdin_bytes=data)
+    check("model read from a pipe", rc == 0 and "float32[2x3]" in out, err[:300])
+    rc, out, err = run(o, "info", "/dev/stdin", "--max-memory", "64", stdin_bytes=data + b"\0" * 200000)
+    lines = [l for l in err.splitlines() if l.strip()]
+    check("pipe longer than --max-memory -> exit 1", rc == 1 and len(lines) == 1 and "larger than the limit" in err,
+          "(exit %d, %r)" % (rc, err[:300]))
 
 
 def expect_error(onnxc, name, args, code, needle):
@@ -150,6 +207,7 @@ def main():
         got = np.load(os.path.join(od, "output_0.npy"))
         ok = np.array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3) + 1)
     check("run writes output_0.npy with the right values", ok, err[:300])
+    hostile_inputs(o, w, p)
 
     # data-dependent output shapes: compile names the node; run binds the input's values
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
