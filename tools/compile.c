@@ -44,6 +44,8 @@ static const char *HELP =
     "OUT unless --header) declaring NAME_create/run/error/destroy and the tensors' sizes.\n"
     "  -o OUT              output file\n"
     "  --name NAME         C prefix of the model's symbols (default: from OUT, libNAME.so -> NAME)\n"
+    "                      and the instance's type; a C identifier, not a keyword, not ending\n"
+    "                      in _t, not starting with onnxc\n"
     "  --emit KIND         so (shared library), obj (relocatable object), lib (static archive),\n"
     "                      llvm (LLVM IR text), asm; default from OUT's extension, else so;\n"
     "                      c: OUT is a folder receiving portable C11 sources (NAME_model.c,\n"
@@ -167,6 +169,25 @@ static bool is_ident(const char *s) {
   for (; *s; s++)
     if (!isalnum((unsigned char)*s) && *s != '_') return false;
   return true;
+}
+
+/* why NAME cannot prefix the model's C symbols (NAME is also the instance's struct and typedef
+ * name in NAME.h), or NULL if it can */
+static const char *bad_name(const char *s) {
+  static const char *const kw[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+      "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+      "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+      "volatile", "while", "alignas", "alignof", "bool", "constexpr", "false", "nullptr", "static_assert",
+      "thread_local", "true", "typeof", "typeof_unqual", "asm", "main", NULL};
+  if (!is_ident(s)) return "is not a C identifier";
+  for (int i = 0; kw[i]; i++)
+    if (!strcmp(s, kw[i])) return "is a C keyword";
+  size_t n = strlen(s);
+  if (s[0] == '_' && (s[1] == '_' || isupper((unsigned char)s[1]))) return "is reserved in C (leading _ + capital or __)";
+  if (n >= 2 && !strcmp(s + n - 2, "_t")) return "ends in _t, reserved for system types";
+  if (!strncmp(s, "onnxc", 5)) return "starts with onnxc, the runtime's prefix";
+  return NULL;
 }
 
 static void dir_of(const char *path, char *dir, size_t len) {
@@ -435,7 +456,7 @@ static int write_file(const char *path, const void *data, size_t bytes, char *er
 
 /* ---- linking ---- */
 typedef struct Tmp {
-  char dir[64], obj[128], glue[128], glue_o[128], merged[128], vs[128];
+  char dir[64], obj[128], glue[128], glue_o[128], merged[128], vs[128], hdr[400];
 } Tmp;
 
 static int link_so(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen) {
@@ -481,7 +502,7 @@ static int link_lib(const Tmp *t, const Toolchain *tc, const char *name, const c
 }
 
 static void tmp_cleanup(const Tmp *t) {
-  const char *files[] = {t->obj, t->glue, t->glue_o, t->merged, t->vs};
+  const char *files[] = {t->obj, t->glue, t->glue_o, t->merged, t->vs, t->hdr};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlink(files[i]);
   rmdir(t->dir);
 }
@@ -505,6 +526,7 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   snprintf(t.glue_o, sizeof t.glue_o, "%s/glue.o", t.dir);
   snprintf(t.merged, sizeof t.merged, "%s/merged.o", t.dir);
   snprintf(t.vs, sizeof t.vs, "%s/exports.map", t.dir);
+  t.hdr[0] = 0;
   live_tmp = &t;
   tool_deadline_cleanup(live_tmp_cleanup);
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = tool_max_memory, .name = name, .kind = "obj",
@@ -512,14 +534,13 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   BeAotResult r;
   Toolchain tc;
   int rc = -1;
-  char header[4400], hdir[4400];
+  char header[4400];
   if (o->header) snprintf(header, sizeof header, "%s", o->header);
   else {
     char d[4096];
     dir_of(o->out, d, sizeof d);
     snprintf(header, sizeof header, "%.4000s/%s.h", d, name);
   }
-  dir_of(header, hdir, sizeof hdir);
   Target tgt; /* find the toolchain before the (long) code generation */
   if (be_target_get(o->target, &tgt, err, errlen) || toolchain(tgt.triple, &tc, err, errlen)) goto out_tmp;
   int emitted = be_aot_emit(g, &bo, t.obj, &r, err, errlen);
@@ -528,18 +549,26 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   live_tmp = NULL;
   if (emitted) goto out_tmp;
   be_phase("glue + link");
-  if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
-  if (write_header(header, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
-  if (write_glue(t.glue, header, name, &r, g, !o->weights_file, err, errlen)) goto out;
+  /* the glue is built against a copy of NAME.h in the temporary folder; the user's paths (OUT,
+   * NAME.h, the weights file) are written only once the build has succeeded */
+  const char *hb = strrchr(header, '/');
+  snprintf(t.hdr, sizeof t.hdr, "%s/%.255s", t.dir, hb ? hb + 1 : header);
+  if (write_header(t.hdr, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
+  if (write_glue(t.glue, t.hdr, name, &r, g, !o->weights_file, err, errlen)) goto out;
   char inc[4500];
-  snprintf(inc, sizeof inc, "-I%s", hdir);
+  snprintf(inc, sizeof inc, "-I%s", t.dir);
   /* only a shared library exports the generic onnxc_model_descriptor (objects would clash) */
   char *def = !strcmp(emit, "so") ? "-DONNXC_EXPORT_DESCRIPTOR" : "-UONNXC_EXPORT_DESCRIPTOR";
   char *cc[] = {tc.cc, "-std=c11", "-O2", "-fPIC", "-c", inc, def, "-o", t.glue_o, t.glue, NULL};
   if (run_cmd(cc, err, errlen)) goto out;
-  if (!strcmp(emit, "so")) rc = link_so(&t, &tc, name, o->out, err, errlen);
-  else if (!strcmp(emit, "obj")) rc = link_obj(&t, &tc, name, o->out, err, errlen);
-  else rc = link_lib(&t, &tc, name, o->out, err, errlen);
+  int linked;
+  if (!strcmp(emit, "so")) linked = link_so(&t, &tc, name, o->out, err, errlen);
+  else if (!strcmp(emit, "obj")) linked = link_obj(&t, &tc, name, o->out, err, errlen);
+  else linked = link_lib(&t, &tc, name, o->out, err, errlen);
+  if (linked) goto out;
+  if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
+  if (write_header(header, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
+  rc = 0;
 out:
   free(r.weights);
 out_tmp:
@@ -604,14 +633,34 @@ int tool_cmd_compile(int argc, char **argv) {
     return 2;
   }
   char name[256];
+  const char *why;
   if (o.name) {
-    if (!is_ident(o.name)) {
-      fprintf(stderr, "onnxc compile: --name '%s' is not a C identifier\n", o.name);
+    if ((why = bad_name(o.name))) {
+      fprintf(stderr, "onnxc compile: --name '%s' %s\n", o.name, why);
       return 2;
     }
     snprintf(name, sizeof name, "%s", o.name);
-  } else
+  } else {
     name_from_path(o.out, name, sizeof name);
+    if ((why = bad_name(name))) {
+      fprintf(stderr, "onnxc compile: the C name '%s' taken from -o %s %s; give one with --name\n", name, o.out, why);
+      return 2;
+    }
+  }
+  /* OUT: a folder for --emit c, a file otherwise; checked before the (long) compile */
+  struct stat ost;
+  if (!stat(o.out, &ost) && S_ISDIR(ost.st_mode) != !strcmp(emit, "c")) {
+    fprintf(stderr, "onnxc compile: -o %s %s\n", o.out,
+            S_ISDIR(ost.st_mode) ? "is a folder (give the output file's path)" : "exists and is not a folder (--emit c writes a folder)");
+    return 2;
+  }
+  char odir[4096];
+  dir_of(o.out, odir, sizeof odir);
+  int serr = stat(odir, &ost) ? errno : 0;
+  if (serr || !S_ISDIR(ost.st_mode)) {
+    fprintf(stderr, "onnxc compile: -o %s: folder %s %s\n", o.out, odir, serr == ENOENT ? "does not exist" : "is not a folder");
+    return 2;
+  }
   char err[2048];
   FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};
   tool_deadline_arm(o.model);

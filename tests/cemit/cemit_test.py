@@ -155,6 +155,10 @@ def main():
     a = ap.parse_args()
     a.onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
+    # runtime objects are shared by this run's models only: an earlier run's may be of older sources
+    for f in os.listdir(a.work):
+        if f.startswith("rt_") and f.endswith(".o"):
+            os.unlink(os.path.join(a.work, f))
     rng = np.random.default_rng(0)
     todo = []
     # the bundled CNN and a small transformer encoder (examples/)

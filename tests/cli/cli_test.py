@@ -109,6 +109,35 @@ def add_model(w, x_shape=(2, 3)):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def compile_outputs(o, w, model):
+    """onnxc compile refuses bad output paths and C names before compiling, and writes nothing"""
+    d = os.path.join(w, "cout")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    plain = os.path.join(d, "plain")
+    open(plain, "w").write("x")
+    cases = [
+        ("-o is a folder", ["-o", d], "is a folder"),
+        ("-o in a missing folder", ["-o", os.path.join(d, "no", "libm.so")], "does not exist"),
+        ("-o under a file", ["-o", os.path.join(plain, "libm.so")], "is not a folder"),
+        ("--emit c onto a file", ["-o", plain, "--emit", "c"], "is not a folder"),
+        ("--name a C keyword", ["-o", os.path.join(d, "libm.so"), "--name", "int"], "keyword"),
+        ("--name ending in _t", ["-o", os.path.join(d, "libm.so"), "--name", "size_t"], "_t"),
+        ("--name with the runtime's prefix", ["-o", os.path.join(d, "libm.so"), "--name", "onnxc_model"], "onnxc"),
+        ("--name reserved", ["-o", os.path.join(d, "libm.so"), "--name", "__m"], "reserved"),
+        ("--name not an identifier", ["-o", os.path.join(d, "libm.so"), "--name", "m-1"], "identifier"),
+        ("C name from -o a keyword", ["-o", os.path.join(d, "libwhile.so")], "--name"),
+    ]
+    for name, args, needle in cases:
+        expect_error(o, "compile: %s -> exit 2" % name, ["compile", model] + args, 2, needle)
+    left = sorted(f for f in os.listdir(d) if f != "plain")
+    check("refused compiles wrote nothing", not left and not os.path.exists(os.path.join(w, "cout.h")), left)
+    # a good compile writes exactly the library and its header
+    rc, out, err = run(o, "compile", model, "-o", os.path.join(d, "libgood.so"))
+    check("compile writes libgood.so and good.h only", rc == 0 and sorted(os.listdir(d)) == ["good.h", "libgood.so", "plain"],
+          (rc, err[:300], sorted(os.listdir(d))))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -140,10 +169,12 @@ def main():
                  ["run", os.path.join(EXAMPLE, "model.onnx"), os.path.join(EXAMPLE, "input.npy"),
                   "--max-compile-time", "0.000001"], 1, "longer than --max-compile-time")
     lib = os.path.join(w, "bound", "libbound.so")
+    os.makedirs(os.path.dirname(lib), exist_ok=True)
     expect_error(o, "compile past --max-compile-time exits 1 naming the bound",
                  ["compile", os.path.join(EXAMPLE, "model.onnx"), "-o", lib, "--max-compile-time", "0.000001"], 1,
                  "longer than --max-compile-time")
-    check("compile past --max-compile-time writes no library", not os.path.exists(lib))
+    check("compile past --max-compile-time writes no library or header",
+          not os.path.exists(lib) and not os.path.exists(os.path.join(w, "bound", "bound.h")))
     expect_error(o, "bad --shape exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--shape", "x=1xZ"], 2, "bad dims")
 
     # malformed model files
@@ -208,6 +239,7 @@ def main():
         ok = np.array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3) + 1)
     check("run writes output_0.npy with the right values", ok, err[:300])
     hostile_inputs(o, w, p)
+    compile_outputs(o, w, p)
 
     # data-dependent output shapes: compile names the node; run binds the input's values
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
