@@ -288,7 +288,13 @@ static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t er
                o->named[k]);
       return -1;
     }
-    tensor_free(&ts[idx]);
+    bool twice = idx < o->npos;
+    for (int j = 0; j < k && !twice; j++)
+      twice = !strncmp(o->named[j], o->named[k], (size_t)(eq - o->named[k]) + 1);
+    if (twice) {
+      snprintf(err, errlen, "-i %s: input '%s' is given twice", o->named[k], g->inputs[idx]->name);
+      return -1;
+    }
     if (tool_read_tensor(eq + 1, &ts[idx], err, errlen)) return -1;
   }
   return tool_bind_inputs(g, ts, err, errlen);

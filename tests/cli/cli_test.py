@@ -227,6 +227,9 @@ def main():
     expect_error(o, "wrong input dtype -> exit 1", ["run", p, os.path.join(w, "x_int.npy")], 1, "dtype")
     expect_error(o, "missing input -> exit 1", ["run", p], 1, "no data for input 'x'")
     expect_error(o, "unknown input name -> exit 1", ["run", p, "-i", "nope=" + os.path.join(w, "x.npy")], 1, "no input named")
+    xf = os.path.join(w, "x.npy")
+    expect_error(o, "input given twice by -i -> exit 1", ["run", p, "-i", "x=" + xf, "-i", "x=" + xf], 1, "given twice")
+    expect_error(o, "input given by position and -i -> exit 1", ["run", p, xf, "-i", "x=" + xf], 1, "given twice")
     open(os.path.join(w, "junk.npy"), "wb").write(b"\x93NUMPY\x01\x00garbage")
     expect_error(o, "malformed .npy -> exit 1", ["run", p, os.path.join(w, "junk.npy")], 1, "junk.npy")
 
