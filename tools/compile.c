@@ -11,6 +11,7 @@
  * pthreads live for each target (cc here, aarch64-linux-gnu-gcc for AArch64); lld would need
  * those paths spelled out. */
 #include <errno.h>
+#include <limits.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,26 @@ static void dir_of(const char *path, char *dir, size_t len) {
   if (!s) snprintf(dir, len, ".");
   else if (s == path) snprintf(dir, len, "/");
   else snprintf(dir, len, "%.*s", (int)(s - path), path);
+}
+
+/* path with its folder resolved (the file itself need not exist) */
+static void canon_path(const char *path, char *buf, size_t len) {
+  char d[4096], rd[PATH_MAX];
+  dir_of(path, d, sizeof d);
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  if (realpath(d, rd)) snprintf(buf, len, "%.3000s/%.1000s", rd, b);
+  else snprintf(buf, len, "%s", path);
+}
+
+/* do a and b name the same file (existing: same inode; else the same resolved path)? */
+static bool same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (!stat(a, &sa) && !stat(b, &sb)) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char ca[4200], cb[4200];
+  canon_path(a, ca, sizeof ca);
+  canon_path(b, cb, sizeof cb);
+  return !strcmp(ca, cb);
 }
 
 /* ---- toolchain ---- */
@@ -660,6 +681,23 @@ int tool_cmd_compile(int argc, char **argv) {
   if (serr || !S_ISDIR(ost.st_mode)) {
     fprintf(stderr, "onnxc compile: -o %s: folder %s %s\n", o.out, odir, serr == ENOENT ? "does not exist" : "is not a folder");
     return 2;
+  }
+  /* the files this writes must differ from each other and from the model */
+  {
+    char hpath[4400];
+    bool hdr = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib") || !strcmp(emit, "c");
+    if (o.header) snprintf(hpath, sizeof hpath, "%s", o.header);
+    else if (!strcmp(emit, "c")) snprintf(hpath, sizeof hpath, "%.4000s/%s.h", o.out, name);
+    else snprintf(hpath, sizeof hpath, "%.4000s/%s.h", odir, name);
+    const char *paths[4] = {o.model, strcmp(emit, "c") ? o.out : NULL, hdr ? hpath : NULL, o.weights_file};
+    static const char *const what[4] = {"the model", "-o", "the header", "--weights-file"};
+    for (int i = 0; i < 4; i++)
+      for (int j = i + 1; j < 4; j++)
+        if (paths[i] && paths[j] && same_file(paths[i], paths[j])) {
+          fprintf(stderr, "onnxc compile: %s and %s are the same file (%s); refusing to overwrite\n", what[i],
+                  what[j], paths[j]);
+          return 2;
+        }
   }
   char err[2048];
   FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};

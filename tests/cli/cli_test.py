@@ -127,11 +127,18 @@ def compile_outputs(o, w, model):
         ("--name reserved", ["-o", os.path.join(d, "libm.so"), "--name", "__m"], "reserved"),
         ("--name not an identifier", ["-o", os.path.join(d, "libm.so"), "--name", "m-1"], "identifier"),
         ("C name from -o a keyword", ["-o", os.path.join(d, "libwhile.so")], "--name"),
+        ("-o the model itself", ["-o", model], "same file"),
+        ("--weights-file the library", ["-o", os.path.join(d, "libm.so"), "--weights-file",
+                                        os.path.join(d, "..", "cout", "libm.so")], "same file"),
+        ("--header the library", ["-o", os.path.join(d, "libm.so"), "--header", os.path.join(d, "libm.so")], "same file"),
+        ("--header the model", ["-o", os.path.join(d, "libm.so"), "--header", model], "same file"),
     ]
+    model_bytes = open(model, "rb").read()
     for name, args, needle in cases:
         expect_error(o, "compile: %s -> exit 2" % name, ["compile", model] + args, 2, needle)
     left = sorted(f for f in os.listdir(d) if f != "plain")
-    check("refused compiles wrote nothing", not left and not os.path.exists(os.path.join(w, "cout.h")), left)
+    check("refused compiles wrote nothing", not left and not os.path.exists(os.path.join(w, "cout.h"))
+          and open(model, "rb").read() == model_bytes, left)
     # a good compile writes exactly the library and its header
     rc, out, err = run(o, "compile", model, "-o", os.path.join(d, "libgood.so"))
     check("compile writes libgood.so and good.h only", rc == 0 and sorted(os.listdir(d)) == ["good.h", "libgood.so", "plain"],
