@@ -44,9 +44,11 @@ static const char *HELP_COMMON =
     "                      seconds (default 600; 0 = no bound)\n"
     "  -h, --help          this help\n";
 
-static void usage_cmd(const char *cmd, const char *body) {
-  printf("usage: onnxc %s\n%s%s", cmd, body, HELP_COMMON);
+/* --help on stdout (exit 0); a usage error on stderr (exit 2) */
+static void usage_cmd(bool help, const char *cmd, const char *body) {
+  fprintf(help ? stdout : stderr, "usage: onnxc %s\n%s%s", cmd, body, HELP_COMMON);
 }
+
 
 int tool_parse_dims(const char *s, FeShape *sh) {
   sh->rank = 0;
@@ -428,17 +430,25 @@ int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, si
   return be_run(m, ip, op, err, errlen);
 }
 
+/* info and dump take the model only */
+static int no_extra_args(const Opts *o, const char *cmd) {
+  if (o->npos == 0) return 0;
+  fprintf(stderr, "onnxc %s: unexpected argument '%s' (%s takes one model)\n", cmd, o->pos[0], cmd);
+  return 2;
+}
+
 /* ---- commands ---- */
 static int cmd_info(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "info")) return 2;
   if (o.help || !o.model) {
-    usage_cmd("info MODEL [--shape NAME=DIMS]...",
+    usage_cmd(o.help, "info MODEL [--shape NAME=DIMS]...",
               "Prints the model's inputs and outputs (symbolic dims by name), opset imports, a\n"
               "histogram of its ops, its parameter count, and (when every input shape is known)\n"
               "its multiply-accumulate count.\n\n");
     return o.help ? 0 : 2;
   }
+  if (no_extra_args(&o, "info")) return 2;
   char err[2048];
   Graph *g = load_model(&o, err, sizeof err);
   if (!g) {
@@ -467,7 +477,7 @@ static int cmd_run(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "run")) return 2;
   if (o.help || !o.model) {
-    usage_cmd("run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]",
+    usage_cmd(o.help, "run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]",
               "JIT-compiles the model for the shapes of the given inputs and runs it once.\n"
               "Inputs are .npy files or ONNX TensorProto .pb files, positional in graph-input order\n"
               "or by name with -i. Outputs go to DIR/output_K.npy (K = graph output index).\n\n"
@@ -543,7 +553,7 @@ static int cmd_bench(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "bench")) return 2;
   if (o.help || !o.model) {
-    usage_cmd("bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]",
+    usage_cmd(o.help, "bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]",
               "JIT-compiles the model and times repeated runs: compile time, latency min/median/p90/max,\n"
               "and GFLOP/s from the model's multiply-accumulate count (2 FLOP per MAC).\n"
               "Inputs without a file are filled with zeros if their shape is fixed (--shape).\n\n"
@@ -631,13 +641,14 @@ static int cmd_dump(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "dump")) return 2;
   if (o.help || !o.model) {
-    usage_cmd("dump MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...",
+    usage_cmd(o.help, "dump MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...",
               "Prints the IR as text after the named stage (default: passes, the graph the backend sees).\n"
               "  --after import   as read from the file\n"
               "  --after shapes   after shape inference and folding of constant subgraphs\n"
               "  --after passes   after the whole pass pipeline\n");
     return o.help ? 0 : 2;
   }
+  if (no_extra_args(&o, "dump")) return 2;
   const char *after = o.after ? o.after : "passes";
   if (strcmp(after, "import") && strcmp(after, "shapes") && strcmp(after, "passes")) {
     fprintf(stderr, "onnxc dump: unknown stage '%s' (expected import, shapes or passes)\n", after);

@@ -162,6 +162,12 @@ def main():
     for cmd in ["info", "run", "compile", "bench", "dump"]:
         rc, out, _ = run(o, cmd, "--help")
         check("%s --help exits 0" % cmd, rc == 0 and ("usage: onnxc " + cmd) in out)
+        rc, out, err = run(o, cmd)
+        check("%s without a model: exit 2, usage on stderr" % cmd, rc == 2 and not out and
+              err.startswith("usage: onnxc " + cmd), (rc, out[:100], err[:100]))
+    for cmd in ["info", "dump"]:
+        expect_error(o, "%s with an extra argument exits 2" % cmd, [cmd, os.path.join(EXAMPLE, "model.onnx"), "extra"], 2,
+                     "unexpected argument 'extra'")
     rc, _, err = run(o)
     check("no command is a usage error (exit 2, usage on stderr)", rc == 2 and err.startswith("usage:"))
     rc, _, err = run(o, "frobnicate")
