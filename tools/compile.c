@@ -682,6 +682,14 @@ int tool_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "onnxc compile: -o %s: folder %s %s\n", o.out, odir, serr == ENOENT ? "does not exist" : "is not a folder");
     return 2;
   }
+  {
+    Target tgt;
+    char terr[512];
+    if (be_target_get(o.target ? o.target : "native", &tgt, terr, sizeof terr)) {
+      fprintf(stderr, "onnxc compile: %s\n", terr);
+      return 2;
+    }
+  }
   /* the files this writes must differ from each other and from the model */
   {
     char hpath[4400];
