@@ -11,15 +11,6 @@ static int64_t numel(const Value *v) {
   return n < 0 ? 0 : n;
 }
 
-/* the fused epilogue: a residual shaped like y (C's layout) or a row of N values (passes/fuse.c) */
-static void set_epi(GenCtx *c, GemmSpec *s, const Value *y) {
-  s->epi = c->n->epi;
-  if (!(s->res = gen_epi_res(c))) return;
-  if (!ir_same_shape(c->n->epi->res, y)) return; /* a row: res_rs = 0, res_bs = 0 */
-  s->res_rs = s->ldc;
-  memcpy(s->res_bs, s->c_bs, sizeof s->res_bs);
-}
-
 /* ---- MatMul: numpy semantics (1-D promotion, batch broadcasting) ---- */
 static int gen_matmul(GenCtx *c) {
   Node *n = c->n;
@@ -74,7 +65,7 @@ static int gen_matmul(GenCtx *c) {
     s.a_const = a;
     c->const_unused |= 1u;
   }
-  set_epi(c, &s, y);
+  gemm_set_epi(c, &s, y);
   gemm_emit(c, &s);
   return 0;
 }
@@ -118,7 +109,7 @@ static int gen_gemm(GenCtx *c) {
     s.a_const = a;
     c->const_unused |= 1u;
   }
-  set_epi(c, &s, y);
+  gemm_set_epi(c, &s, y);
   gemm_emit(c, &s);
   return 0;
 }

@@ -82,6 +82,9 @@ KV gen_epi_apply(KB *kb, const Epilogue *e, KV x, KV r);
 KV gen_act_vec(KB *kb, const Node *act, KV x);
 /* the node's fused residual buffer (NULL: none) */
 KV gen_epi_res(GenCtx *c);
+/* s's fused epilogue from the node: a residual shaped like its output y (C's layout, strides set
+ * after s->ldc and s->c_bs) or a row of N values (passes/fuse.c) */
+void gemm_set_epi(GenCtx *c, GemmSpec *s, const Value *y);
 
 int gen_conv(GenCtx *c);
 int gen_conv_transpose(GenCtx *c);

@@ -296,11 +296,7 @@ static void conv_gemm(GenCtx *c, ConvGeo *q) {
     s.bias_rs = 1;
     s.bias_bs[1] = q->Og;
   }
-  s.epi = n->epi;
-  if ((s.res = gen_epi_res(c))) { /* same shape as Y */
-    s.res_rs = s.ldc;
-    memcpy(s.res_bs, s.c_bs, sizeof s.res_bs);
-  }
+  gemm_set_epi(c, &s, n->out[0]);
   gemm_emit(c, &s);
 }
 

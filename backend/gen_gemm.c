@@ -73,6 +73,14 @@ KV gen_epi_res(GenCtx *c) {
   return n->epi && n->epi->res ? kb_buf(c->kb, ir_ops[n->op].max_in) : NULL;
 }
 
+void gemm_set_epi(GenCtx *c, GemmSpec *s, const Value *y) {
+  s->epi = c->n->epi;
+  if (!(s->res = gen_epi_res(c))) return;
+  if (!ir_same_shape(c->n->epi->res, y)) return; /* a row: res_rs = 0, res_bs = 0 */
+  s->res_rs = s->ldc;
+  memcpy(s->res_bs, s->c_bs, sizeof s->res_bs);
+}
+
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -179,7 +179,8 @@ static char **node_labels(Graph *g) {
   for (int k = 0; tab && k < g->nnodes; k++) {
     const Node *n = g->nodes[k];
     tab[k] = p;
-    p += sprintf(p, n->name && *n->name ? "%s '%s'" : "%s", ir_ops[n->op].name, n->name) + 1;
+    ir_node_label(n, p, strlen(ir_ops[n->op].name) + (n->name ? strlen(n->name) : 0) + 4);
+    p += strlen(p) + 1;
   }
   return tab;
 }

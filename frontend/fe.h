@@ -36,5 +36,8 @@ Graph *fe_load_buffer(const void *buf, size_t len, const char *model_dir, const 
 /* Read a serialized TensorProto (.pb file, as in ONNX test_data_set_N/input_K.pb) into a host
  * Tensor (data malloc'd; free with tensor_free). 0 on success, -1 with err set on failure. */
 int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen);
+/* why a file of this st_mode is not read as a model or tensor (a directory, a device), or NULL for
+ * a regular file or a pipe */
+const char *fe_unreadable_mode(unsigned mode);
 
 #endif

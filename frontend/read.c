@@ -56,6 +56,13 @@ int fe_error(Fe *c, const char *fmt, ...) {
   return -1;
 }
 
+const char *fe_unreadable_mode(unsigned mode) {
+  if (S_ISDIR(mode)) return "is a directory, not a file";
+  /* a device such as /dev/zero would stream forever */
+  if (!S_ISREG(mode) && !S_ISFIFO(mode)) return "not a regular file or a pipe";
+  return NULL;
+}
+
 int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len) {
   *buf = NULL;
   *len = 0;
@@ -66,14 +73,10 @@ int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len) {
     fclose(f);
     return fe_error(c, "cannot stat: %s", strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) {
+  const char *why = fe_unreadable_mode(st.st_mode);
+  if (why) {
     fclose(f);
-    return fe_error(c, "is a directory, not a file");
-  }
-  /* a regular file or a pipe; a device such as /dev/zero would stream forever */
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-    fclose(f);
-    return fe_error(c, "not a regular file or a pipe");
+    return fe_error(c, "%s", why);
   }
   if (S_ISREG(st.st_mode) && st.st_size > c->max_bytes) {
     fclose(f);
@@ -89,12 +92,7 @@ int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len) {
   uint8_t *p = malloc(cap);
   while (p) {
     n += fread(p + n, 1, cap - n, f);
-    if (n < cap || ferror(f)) break;
-    if ((int64_t)n > limit) {
-      free(p);
-      fclose(f);
-      return fe_error(c, "file is larger than the limit of %lld bytes", (long long)limit);
-    }
+    if (n < cap || ferror(f) || (int64_t)n > limit) break;
     size_t grow = cap * 2;
     if ((int64_t)grow > limit + 1) grow = (size_t)limit + 1; /* one byte past the limit tells */
     uint8_t *q = realloc(p, grow);

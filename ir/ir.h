@@ -330,6 +330,8 @@ int ir_quant_axis(Graph *g, const Node *n, int *axis);
 /* verify.c / print.c */
 int ir_verify(Graph *g);
 void ir_print(const Graph *g, void *file /* FILE* */);
+/* "Op 'name'" (or "Op" for an unnamed node), as run-time errors name the node that failed */
+void ir_node_label(const Node *n, char *buf, size_t len);
 
 
 

@@ -215,3 +215,8 @@ static void pr_graph(const Graph *g, FILE *f, int ind, const char *label) {
 }
 
 void ir_print(const Graph *g, void *file) { pr_graph(g, file, 0, NULL); }
+
+void ir_node_label(const Node *n, char *buf, size_t len) {
+  if (n->name && *n->name) snprintf(buf, len, "%s '%s'", ir_ops[n->op].name, n->name);
+  else snprintf(buf, len, "%s", ir_ops[n->op].name);
+}

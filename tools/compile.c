@@ -105,14 +105,11 @@ static int parse(int argc, char **argv, CompileOpts *o) {
       continue;
     } else if (!strcmp(a, "--max-compile-time")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
-      char *e = NULL;
-      double x = v ? strtod(v, &e) : -1;
-      if (!v || e == v || *e || !(x >= 0) || x > 1e7) {
+      if ((tool_max_compile_time = tool_parse_seconds(v)) < 0) {
         fprintf(stderr, "onnxc compile: bad value '%s' for --max-compile-time (seconds, 0 = no bound)\n",
                 v ? v : "");
         return -1;
       }
-      tool_max_compile_time = x;
       continue;
     } else if (!strcmp(a, "--max-memory")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
@@ -196,6 +193,17 @@ static void dir_of(const char *path, char *dir, size_t len) {
   if (!s) snprintf(dir, len, ".");
   else if (s == path) snprintf(dir, len, "/");
   else snprintf(dir, len, "%.*s", (int)(s - path), path);
+}
+
+/* where NAME.h goes: --header, else inside OUT for --emit c, else beside OUT */
+static void header_path(const CompileOpts *o, bool c_sources, const char *name, char *buf, size_t len) {
+  char d[4096];
+  if (o->header) snprintf(buf, len, "%s", o->header);
+  else if (c_sources) snprintf(buf, len, "%.4000s/%s.h", o->out, name);
+  else {
+    dir_of(o->out, d, sizeof d);
+    snprintf(buf, len, "%.4000s/%s.h", d, name);
+  }
 }
 
 /* path with its folder resolved (the file itself need not exist) */
@@ -410,10 +418,8 @@ static void put_tensor_table(FILE *f, const char *tab, Value *const *vs, int n) 
 static void put_node_table(FILE *f, Graph *g) {
   fprintf(f, "static const char *const nodes_[] = {\n");
   for (int k = 0; k < g->nnodes; k++) {
-    const Node *n = g->nodes[k];
     char label[200];
-    if (n->name && *n->name) snprintf(label, sizeof label, "%s '%.150s'", ir_ops[n->op].name, n->name);
-    else snprintf(label, sizeof label, "%s", ir_ops[n->op].name);
+    ir_node_label(g->nodes[k], label, sizeof label);
     fprintf(f, "  ");
     put_cstr(f, label);
     fprintf(f, ",\n");
@@ -534,8 +540,8 @@ static void live_tmp_cleanup(void) {
   if (live_tmp) tmp_cleanup(live_tmp);
 }
 
-static int build_library(const CompileOpts *o, const char *emit, const char *name, Graph *g, char *err,
-                         size_t errlen) {
+static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name, Graph *g,
+                         char *err, size_t errlen) {
   Tmp t;
   snprintf(t.dir, sizeof t.dir, "/tmp/onnxc-XXXXXX");
   if (!mkdtemp(t.dir)) {
@@ -556,14 +562,8 @@ static int build_library(const CompileOpts *o, const char *emit, const char *nam
   Toolchain tc;
   int rc = -1;
   char header[4400];
-  if (o->header) snprintf(header, sizeof header, "%s", o->header);
-  else {
-    char d[4096];
-    dir_of(o->out, d, sizeof d);
-    snprintf(header, sizeof header, "%.4000s/%s.h", d, name);
-  }
-  Target tgt; /* find the toolchain before the (long) code generation */
-  if (be_target_get(o->target, &tgt, err, errlen) || toolchain(tgt.triple, &tc, err, errlen)) goto out_tmp;
+  header_path(o, false, name, header, sizeof header);
+  if (toolchain(tgt->triple, &tc, err, errlen)) goto out_tmp; /* before the (long) code generation */
   int emitted = be_aot_emit(g, &bo, t.obj, &r, err, errlen);
   tool_deadline_disarm(); /* the rest runs the C compiler on small glue: not interrupted midway */
   tool_deadline_cleanup(NULL);
@@ -622,8 +622,7 @@ static int build_c(const CompileOpts *o, const char *name, Graph *g, char *err, 
   if (be_c_emit(g, &bo, dir, &r, err, errlen)) return -1;
   int rc = -1;
   char header[4400], path[4400];
-  if (o->header) snprintf(header, sizeof header, "%s", o->header);
-  else snprintf(header, sizeof header, "%.4000s/%s.h", dir, name);
+  header_path(o, true, name, header, sizeof header);
   if (o->weights_file && write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
   if (write_header(header, name, o->model, &r, g, !o->weights_file, true, err, errlen)) goto out;
   snprintf(path, sizeof path, "%.4000s/%s_glue.c", dir, name);
@@ -653,6 +652,7 @@ int tool_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "onnxc compile: unknown --emit '%s' (expected so, obj, lib, llvm, asm or c)\n", emit);
     return 2;
   }
+  bool c_src = !strcmp(emit, "c"), lib = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib");
   char name[256];
   const char *why;
   if (o.name) {
@@ -670,7 +670,7 @@ int tool_cmd_compile(int argc, char **argv) {
   }
   /* OUT: a folder for --emit c, a file otherwise; checked before the (long) compile */
   struct stat ost;
-  if (!stat(o.out, &ost) && S_ISDIR(ost.st_mode) != !strcmp(emit, "c")) {
+  if (!stat(o.out, &ost) && S_ISDIR(ost.st_mode) != c_src) {
     fprintf(stderr, "onnxc compile: -o %s %s\n", o.out,
             S_ISDIR(ost.st_mode) ? "is a folder (give the output file's path)" : "exists and is not a folder (--emit c writes a folder)");
     return 2;
@@ -682,22 +682,17 @@ int tool_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "onnxc compile: -o %s: folder %s %s\n", o.out, odir, serr == ENOENT ? "does not exist" : "is not a folder");
     return 2;
   }
-  {
-    Target tgt;
-    char terr[512];
-    if (be_target_get(o.target ? o.target : "native", &tgt, terr, sizeof terr)) {
-      fprintf(stderr, "onnxc compile: %s\n", terr);
-      return 2;
-    }
+  Target tgt;
+  char err[2048];
+  if (be_target_get(o.target ? o.target : "native", &tgt, err, sizeof err)) {
+    fprintf(stderr, "onnxc compile: %s\n", err);
+    return 2;
   }
   /* the files this writes must differ from each other and from the model */
   {
     char hpath[4400];
-    bool hdr = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib") || !strcmp(emit, "c");
-    if (o.header) snprintf(hpath, sizeof hpath, "%s", o.header);
-    else if (!strcmp(emit, "c")) snprintf(hpath, sizeof hpath, "%.4000s/%s.h", o.out, name);
-    else snprintf(hpath, sizeof hpath, "%.4000s/%s.h", odir, name);
-    const char *paths[4] = {o.model, strcmp(emit, "c") ? o.out : NULL, hdr ? hpath : NULL, o.weights_file};
+    header_path(&o, c_src, name, hpath, sizeof hpath);
+    const char *paths[4] = {o.model, c_src ? NULL : o.out, lib || c_src ? hpath : NULL, o.weights_file};
     static const char *const what[4] = {"the model", "-o", "the header", "--weights-file"};
     for (int i = 0; i < 4; i++)
       for (int j = i + 1; j < 4; j++)
@@ -707,7 +702,6 @@ int tool_cmd_compile(int argc, char **argv) {
           return 2;
         }
   }
-  char err[2048];
   FeOptions fo = {.shapes = o.shapes, .nshapes = o.nshapes, .max_bytes = tool_max_memory};
   tool_deadline_arm(o.model);
   be_phase("frontend load");
@@ -737,10 +731,10 @@ int tool_cmd_compile(int argc, char **argv) {
       goto fail;
     }
   }
-  bool lib = !strcmp(emit, "so") || !strcmp(emit, "obj") || !strcmp(emit, "lib");
-  if (!strcmp(emit, "c")) {
+  if (c_src) {
     if (build_c(&o, name, g, err, sizeof err)) goto fail;
-  } else if ((lib ? build_library(&o, emit, name, g, err, sizeof err) : emit_code(&o, emit, name, g, err, sizeof err)))
+  } else if ((lib ? build_library(&o, &tgt, emit, name, g, err, sizeof err)
+                  : emit_code(&o, emit, name, g, err, sizeof err)))
     goto fail;
   tool_deadline_disarm();
   be_phase_report(stderr);

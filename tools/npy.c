@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fe.h"
+
 static const struct {
   const char *descr;
   DType t;
@@ -49,8 +51,9 @@ int npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
   int rc = -1;
   char *hdr = NULL;
   struct stat st;
-  if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-    snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file or a pipe");
+  const char *why = fstat(fileno(f), &st) ? NULL : fe_unreadable_mode(st.st_mode);
+  if (why) {
+    snprintf(err, errlen, "%s: %s", path, why);
     goto out;
   }
   if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) {

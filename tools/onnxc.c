@@ -49,7 +49,6 @@ static void usage_cmd(bool help, const char *cmd, const char *body) {
   fprintf(help ? stdout : stderr, "usage: onnxc %s\n%s%s", cmd, body, HELP_COMMON);
 }
 
-
 int tool_parse_dims(const char *s, FeShape *sh) {
   sh->rank = 0;
   if (!*s) return 0; /* scalar */
@@ -106,6 +105,13 @@ void tool_deadline_arm(const char *model) {
 void tool_deadline_disarm(void) {
   struct itimerval t = {0};
   setitimer(ITIMER_REAL, &t, NULL);
+}
+
+/* --max-compile-time: seconds >= 0 (0 = no bound), at most 1e7; -1 if malformed */
+double tool_parse_seconds(const char *s) {
+  char *e;
+  double x = s ? strtod(s, &e) : -1;
+  return !s || e == s || *e || !(x >= 0) || x > 1e7 ? -1 : x;
 }
 
 /* "512", "64K", "1.5G" → bytes; -1 if malformed, not positive or above 2^62 */
@@ -197,13 +203,10 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     } else if (!strcmp(a, "--max-compile-time")) {
       const char *v = NEXT();
       if (!v) return -1;
-      char *e;
-      double x = strtod(v, &e);
-      if (e == v || *e || !(x >= 0) || x > 1e7) {
+      if ((tool_max_compile_time = tool_parse_seconds(v)) < 0) {
         fprintf(stderr, "onnxc %s: bad value '%s' for --max-compile-time (seconds, 0 = no bound)\n", cmd, v);
         return -1;
       }
-      tool_max_compile_time = x;
     } else if (!strcmp(a, "--max-memory")) {
       const char *v = NEXT();
       if (!v) return -1;

@@ -18,6 +18,7 @@ int64_t tool_parse_size(const char *s);
  * "onnxc: compiling MODEL took longer than --max-compile-time ..." and exits 1 (LLVM cannot be
  * interrupted cleanly). tool_deadline_disarm stops it once the model is compiled. */
 extern double tool_max_compile_time;
+double tool_parse_seconds(const char *s); /* seconds >= 0, at most 1e7; -1 if malformed */
 void tool_deadline_arm(const char *model);
 void tool_deadline_disarm(void);
 /* fn (async-signal-safe: unlink, rmdir) runs before the exit when the bound expires; NULL = none */
