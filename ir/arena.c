@@ -1,9 +1,36 @@
 /* arena.c — bump allocator: one per compilation, freed once. */
 #include "ir.h"
 
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The innermost out-of-memory handler of this thread (see ir_oom in ir.h). */
+static _Thread_local jmp_buf *oom_target;
+
+jmp_buf *ir_oom_swap(jmp_buf *target) {
+  jmp_buf *prev = oom_target;
+  oom_target = target;
+  return prev;
+}
+
+_Noreturn void ir_oom(void) {
+  if (oom_target) longjmp(*oom_target, 1);
+  abort(); /* no library entry point is active: a unit test or a tool calling the IR directly */
+}
+
+void *ir_xmalloc(size_t bytes) {
+  void *p = malloc(bytes ? bytes : 1);
+  if (!p) ir_oom();
+  return p;
+}
+
+void *ir_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) ir_oom();
+  return p;
+}
 
 struct ArenaBlock {
   ArenaBlock *next;
@@ -42,16 +69,8 @@ void *arena_try_alloc(Arena *a, size_t bytes) {
 }
 
 void *arena_alloc(Arena *a, size_t bytes) {
-  size_t need = (bytes + 63) & ~(size_t)63;
-  if (need < bytes) {
-    fprintf(stderr, "onnxc: allocation size overflow\n");
-    abort();
-  }
   void *p = arena_try_alloc(a, bytes);
-  if (!p) {
-    fprintf(stderr, "onnxc: out of memory (%zu bytes)\n", need > ARENA_BLOCK ? need : ARENA_BLOCK);
-    exit(1);
-  }
+  if (!p) ir_oom();
   return p;
 }
 

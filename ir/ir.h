@@ -6,6 +6,7 @@
 #ifndef ONNXC_IR_H
 #define ONNXC_IR_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,12 +23,26 @@ typedef struct Arena {
   size_t total;
 } Arena;
 
-void *arena_alloc(Arena *a, size_t bytes); /* zeroed, 64-byte aligned; never NULL (aborts on OOM) */
+void *arena_alloc(Arena *a, size_t bytes); /* zeroed, 64-byte aligned; never NULL (ir_oom on OOM) */
 void *arena_try_alloc(Arena *a, size_t bytes); /* same, but NULL on OOM (untrusted sizes) */
 void *arena_dup(Arena *a, const void *p, size_t bytes);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_printf(Arena *a, const char *fmt, ...);
 void arena_free(Arena *a);
+
+/* Out of memory.  Compiler code never checks an allocation it cannot do without: it calls
+ * ir_oom(), which longjmps to this thread's innermost handler.  Library entry points install one
+ * around their work and turn the jump into a status code:
+ *     jmp_buf jb; jmp_buf *prev = ir_oom_swap(&jb);
+ *     if (setjmp(jb)) { ir_oom_swap(prev); ...; return ONNXC_ERR_NOMEM; }
+ *     ... work ...
+ *     ir_oom_swap(prev);
+ * With no handler installed (unit tests) ir_oom aborts.  The handler is per thread: no
+ * process-wide state.  Memory malloc'd by the interrupted work leaks; the arena does not. */
+_Noreturn void ir_oom(void);
+jmp_buf *ir_oom_swap(jmp_buf *target); /* installs target (NULL: none); returns the previous one */
+void *ir_xmalloc(size_t bytes);          /* malloc that calls ir_oom instead of returning NULL */
+void *ir_xcalloc(size_t n, size_t size); /* calloc likewise */
 
 /* ---- data types (ONNX TensorProto.DataType numbering) ------------------------------------- */
 typedef enum DType {

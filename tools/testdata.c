@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "passes.h"
 #include "tool.h"
 
 #define MAX_IO TOOL_MAX_IO
@@ -132,7 +133,7 @@ static int run_set(const char *model, const char *dir, const FeShape *shapes, in
     snprintf(err, sizeof err, "%s has %d output files, the model has %d outputs", dir, nwant, g->noutputs);
     goto fail;
   }
-  if (tool_bind_inputs(g, ins, err, sizeof err)) goto fail;
+  if (pass_specialize(g, ins, err, sizeof err)) goto fail;
   if (!(m = tool_compile(g, false, err, sizeof err))) goto fail;
   be_set_threads(m, threads);
   if (tool_alloc_outputs(g, got, err, sizeof err)) goto fail;

@@ -31,8 +31,6 @@ int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen);
 int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen);
 int tool_parse_dims(const char *s, FeShape *sh);
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen); /* .npy or .pb */
-/* checks host tensors against the graph's inputs and fixes the graph's input dims from them */
-int tool_bind_inputs(Graph *g, Tensor *ts, char *err, size_t errlen);
 
 /* info.c */
 int tool_print_info(Graph *g, FILE *f, char *err, size_t errlen);
