@@ -55,9 +55,6 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
-/* Control nodes: append the values their subgraphs capture from g to the node's inputs, so that
- * liveness and buffer passing see them (idempotent; gen_control.c). */
-void gen_control_captures(Graph *g, Node *n);
 /* Build subgraph `sub` of c->n as a graph function (module.c) with its arena values at arena_base;
  * raises c->arena_end / c->scratch_bytes; *fn_name is the function to call:
  *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */

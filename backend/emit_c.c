@@ -12,6 +12,7 @@
 
 #include "aot.h"
 #include "kb_c.h"
+#include "passes.h"
 
 /* helpers the kernels use: float16 / bfloat16 bits <-> float (round to nearest even) */
 static const char PRELUDE[] =
@@ -121,7 +122,7 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
         if (j < n->nin && j < 32 && (ctx.const_unused & (1u << j))) cstr_printf(&s, "0;\n");
         else {
           if (v->offset < 0) {
-            int64_t bytes = be_value_bytes(v);
+            int64_t bytes = pass_value_bytes(v);
             v->offset = (int64_t)blob_add(&m->blob, v->data, (size_t)(bytes > 0 ? bytes : 0));
           }
           cstr_printf(&s, "(void *)(weights + %lld);\n", (long long)v->offset);

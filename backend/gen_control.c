@@ -21,26 +21,6 @@ static Graph *sub_attr(const Node *n, const char *name) {
   return a && a->type == AT_GRAPH ? a->g : NULL;
 }
 
-static bool has_input(const Node *n, const Value *v) {
-  for (int j = 0; j < n->nin; j++)
-    if (n->in[j] == v) return true;
-  return false;
-}
-
-void gen_control_captures(Graph *g, Node *n) {
-  for (int a = 0; a < n->nattr; a++) {
-    Graph *sub = n->attrs[a].type == AT_GRAPH ? n->attrs[a].g : NULL;
-    for (int i = 0; sub && i < sub->nvalues; i++) {
-      Value *v = sub->values[i];
-      if (v->kind != VK_OUTER || !v->outer || has_input(n, v->outer)) continue;
-      Value **in = arena_alloc(g->arena, sizeof(Value *) * (size_t)(n->nin + 1));
-      memcpy(in, n->in, sizeof(Value *) * (size_t)n->nin);
-      in[n->nin++] = v->outer;
-      n->in = in;
-    }
-  }
-}
-
 /* ---- the kernel's region, io arrays and subgraph calls ---- */
 typedef struct Ctl {
   GenCtx *c;

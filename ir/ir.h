@@ -122,6 +122,26 @@ typedef enum ValueKind {
   VK_OUTER, /* in a subgraph: a value captured from an enclosing graph (see Value.outer) */
 } ValueKind;
 
+/* How a value's elements sit in its buffer (passes/layout.c decides).  VL_PLAIN is dense
+ * row-major (C order) over dims[]: every generator indexes that way today, and the layout pass
+ * checks that no generator is handed anything else.  A blocked layout comes next (VL_NCHW16C:
+ * the channel dim split into blocks of 16 that are innermost, the last block zero-padded, so the
+ * buffer holds ceil(C/16)*16 channels).  A generator that accepts a non-plain value must check
+ * the layout of every input and output it is given (and the padded size), and say so through
+ * the layout pass's per-op predicate; everything else keeps seeing VL_PLAIN. */
+typedef enum ValueLayout {
+  VL_PLAIN = 0,
+  VL_COUNT
+} ValueLayout;
+const char *ir_layout_name(ValueLayout l); /* "plain", ...; "?" when out of range */
+
+/* Where a value lives at run time (passes/plan.c):  ST_IO: the caller's buffer io[offset]
+ * (graph inputs, then outputs, then a subgraph's captured values); ST_CONST: the weight blob
+ * (offset -1 until the backend adds it to the blob it builds); ST_ARENA: the arena at
+ * base + offset, where base is 0 for the main graph and, for a subgraph, where its control
+ * kernel places it during code generation. */
+typedef enum ValueStorage { ST_NONE, ST_IO, ST_CONST, ST_ARENA } ValueStorage;
+
 typedef struct Value {
   int id;
   const char *name;
@@ -134,10 +154,11 @@ typedef struct Value {
   Node *producer;
   struct Value *outer;             /* VK_OUTER: the captured value */
   bool is_output;
+  ValueLayout layout;              /* passes/layout.c; VL_PLAIN until then */
   /* filled by analyses / planning */
   int nusers;
   int64_t offset;                  /* memory planning: byte offset in its storage */
-  int storage;                     /* backend-defined */
+  ValueStorage storage;            /* memory planning; ST_NONE before passes/plan.c */
 } Value;
 
 typedef enum AttrType {
@@ -211,6 +232,10 @@ struct Graph {
   int noutputs;
   char *err;            /* root graph: first error message (see ir_error) */
   int64_t max_memory;   /* bytes; 0 = default limit */
+  /* passes/plan.c: storage and arena offsets of this graph's values (and its subgraphs') are
+   * set; arena_bytes is the arena they use from this graph's base, a multiple of 64 */
+  bool planned;
+  int64_t arena_bytes;
 };
 
 /* graph.c */
@@ -344,6 +369,9 @@ int ir_quant_axis(Graph *g, const Node *n, int *axis);
 
 /* verify.c / print.c */
 int ir_verify(Graph *g);
+/* live ranges by node position: first[id] = the node defining value id, last[id] = its last user
+ * (-1 for values no node defines or uses); arrays of g->nvalues + 1 (verify.c, used by planning) */
+void ir_live_ranges(const Graph *g, int *first, int *last);
 void ir_print(const Graph *g, void *file /* FILE* */);
 /* "Op 'name'" (or "Op" for an unnamed node), as run-time errors name the node that failed */
 void ir_node_label(const Node *n, char *buf, size_t len);

@@ -123,6 +123,19 @@ static void pr_attr(FILE *f, const Attr *a) {
 
 static void pr_graph(const Graph *g, FILE *f, int ind, const char *label);
 
+const char *ir_layout_name(ValueLayout l) {
+  static const char *const names[VL_COUNT] = {[VL_PLAIN] = "plain"};
+  return (unsigned)l < VL_COUNT && names[l] ? names[l] : "?";
+}
+
+/* what layout and planning decided, after the type: " <NCHW16c>" when not plain, then
+ * " @io[1]" or " @arena+4096" once planned (constants: the backend places them) */
+static void pr_place(FILE *f, const Value *v) {
+  if (v->layout != VL_PLAIN) fprintf(f, " <%s>", ir_layout_name(v->layout));
+  if (v->storage == ST_IO) fprintf(f, " @io[%lld]", (long long)v->offset);
+  else if (v->storage == ST_ARENA && v->offset >= 0) fprintf(f, " @arena+%lld", (long long)v->offset);
+}
+
 static void pr_node(const Node *n, FILE *f, int ind) {
   fprintf(f, "%*s", ind, "");
   for (int i = 0; i < n->nout; i++) {
@@ -131,6 +144,7 @@ static void pr_node(const Node *n, FILE *f, int ind) {
     if (n->out[i]) {
       fputs(": ", f);
       pr_type(f, n->out[i]);
+      pr_place(f, n->out[i]);
     }
   }
   fprintf(f, " = %s%s%s(", n->domain, *n->domain ? "." : "", ir_ops[n->op].name);
@@ -139,8 +153,7 @@ static void pr_node(const Node *n, FILE *f, int ind) {
     pr_ref(f, n->in[i]);
   }
   fputc(')', f);
-  const Attr **sorted = malloc(sizeof(Attr *) * (size_t)(n->nattr ? n->nattr : 1));
-  if (!sorted) abort();
+  const Attr **sorted = ir_xmalloc(sizeof(Attr *) * (size_t)(n->nattr ? n->nattr : 1));
   for (int i = 0; i < n->nattr; i++) sorted[i] = &n->attrs[i];
   qsort(sorted, (size_t)n->nattr, sizeof *sorted, attr_cmp);
   for (int i = 0; i < n->nattr; i++) {
@@ -171,6 +184,7 @@ static void pr_decl(FILE *f, int ind, const char *kw, const Value *v) {
   pr_ref(f, v);
   fputs(": ", f);
   pr_type(f, v);
+  pr_place(f, v);
   if (v->kind == VK_CONST) pr_data(f, v);
   if (v->kind == VK_OUTER && v->outer && strcmp(v->outer->name, v->name)) {
     fputs(" <- ", f);
@@ -182,12 +196,13 @@ static void pr_decl(FILE *f, int ind, const char *kw, const Value *v) {
 static void pr_graph(const Graph *g, FILE *f, int ind, const char *label) {
   fprintf(f, "%*s", ind, "");
   if (label) fprintf(f, "%s: ", label);
-  fprintf(f, "graph %s (opset %lld)\n", g->name ? g->name : "?", (long long)g->opset);
+  fprintf(f, "graph %s (opset %lld)", g->name ? g->name : "?", (long long)g->opset);
+  if (g->planned) fprintf(f, " arena %lld", (long long)g->arena_bytes);
+  fputc('\n', f);
   ind += 2;
   for (int i = 0; i < g->ninputs; i++) pr_decl(f, ind, "input", g->inputs[i]);
   /* constants and captured values that live nodes or the outputs use, in value order */
-  bool *used = calloc((size_t)g->nvalues + 1, 1);
-  if (!used) abort();
+  bool *used = ir_xcalloc((size_t)g->nvalues + 1, 1);
   for (int i = 0; i < g->nnodes; i++) {
     const Node *n = g->nodes[i];
     for (int j = 0; j < n->nin && !n->dead; j++) {

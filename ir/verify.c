@@ -1,7 +1,11 @@
-/* verify.c — IR invariants, checked between passes in debug builds (ir_verify).
+/* verify.c — IR invariants, checked after every pass in debug builds and the test suite
+ * (ir_verify; passes/pipeline.c).
  * Every node in the list is live, has its op's arity and is in topological order: each input is a
  * graph input, a constant, a captured outer value, or the output of an earlier node. Producer
- * pointers agree with the node list; each value is produced once. Subgraphs are checked too. */
+ * pointers agree with the node list; each value is produced once; its layout is a known one.
+ * Once planned (passes/plan.c): every arena value that a node defines has an offset that is a
+ * multiple of 64, its bytes fit in the graph's arena, and no two values live at the same time
+ * overlap; io slots are distinct.  Subgraphs are checked too. */
 #include "ir.h"
 
 #include <stdlib.h>
@@ -47,6 +51,7 @@ static int verify_node(Graph *g, const Node *n, int pos, int *def) {
   if (n->dead) return ir_node_error(g, n, "verify: dead node in the node list");
   const OpInfo *oi = &ir_ops[n->op];
   int extra = n->epi && n->epi->res ? 1 : 0; /* a fused residual input (passes/fuse.c) */
+  if (g->planned && oi->family == F_CONTROL) extra = n->nin; /* + captured values (passes/plan.c) */
   if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in + extra) || n->nout < oi->min_out ||
       (oi->max_out >= 0 && n->nout > oi->max_out))
     return ir_node_error(g, n, "verify: %d inputs / %d outputs do not match the op's arity", n->nin, n->nout);
@@ -68,6 +73,7 @@ static int verify_node(Graph *g, const Node *n, int pos, int *def) {
     }
     if (!owns(g, v)) return ir_node_error(g, n, "verify: output '%s' belongs to another graph", v->name);
     if (def[v->id]) return ir_node_error(g, n, "verify: '%s' is produced twice", v->name);
+    if ((unsigned)v->layout >= VL_COUNT) return ir_node_error(g, n, "verify: '%s' has no valid layout", v->name);
     if (v->producer != n) return ir_node_error(g, n, "verify: producer pointer of '%s' is wrong", v->name);
     if (v->kind != VK_TEMP)
       return ir_node_error(g, n, "verify: output '%s' is also an input/constant/outer value", v->name);
@@ -86,9 +92,70 @@ static int verify_node(Graph *g, const Node *n, int pos, int *def) {
   return 0;
 }
 
+void ir_live_ranges(const Graph *g, int *first, int *last) {
+  for (int i = 0; i < g->nvalues; i++) first[i] = -1, last[i] = -1;
+  for (int k = 0; k < g->nnodes; k++) {
+    const Node *nd = g->nodes[k];
+    for (int j = 0; j < nd->nout; j++)
+      if (nd->out[j] && first[nd->out[j]->id] < 0) first[nd->out[j]->id] = last[nd->out[j]->id] = k;
+    for (int j = 0; j < nd->nin; j++)
+      if (nd->in[j]) last[nd->in[j]->id] = k;
+  }
+}
+
+/* each arena value's [offset, offset + bytes) inside the arena, 64-aligned */
+static int check_placement(Graph *g, const Value *v, int64_t *bytes) {
+  int64_t n = ir_value_numel(v);
+  if (n < 0 || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), bytes))
+    return ir_error(g, "verify: arena value '%s' has no static size", v->name);
+  if (v->offset < 0 || v->offset % 64 || *bytes > g->arena_bytes - v->offset)
+    return ir_error(g, "verify: arena value '%s' at offset %lld (%lld bytes) is not 64-aligned inside the arena of "
+                    "%lld bytes", v->name, (long long)v->offset, (long long)*bytes, (long long)g->arena_bytes);
+  return 0;
+}
+
+static int check_io_slots(Graph *g) {
+  int nio = g->ninputs + g->noutputs;
+  for (int i = 0; i < g->nvalues; i++) nio += g->values[i]->kind == VK_OUTER;
+  bool *seen = ir_xcalloc((size_t)nio + 1, 1);
+  int rc = 0;
+  for (int i = 0; i < g->nvalues && !rc; i++) {
+    const Value *v = g->values[i];
+    if (v->storage != ST_IO) continue;
+    if (v->offset < 0 || v->offset >= nio || seen[v->offset])
+      rc = ir_error(g, "verify: io value '%s' has a bad or shared slot %lld", v->name, (long long)v->offset);
+    else seen[v->offset] = true;
+  }
+  free(seen);
+  return rc;
+}
+
+/* the plan (passes/plan.c): placement of each arena value, then no two live at once overlap */
+static int verify_plan(Graph *g) {
+  int nv = g->nvalues, rc = check_io_slots(g);
+  int *first = ir_xmalloc(sizeof(int) * (size_t)(nv + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  int64_t *bytes = ir_xcalloc((size_t)nv + 1, sizeof(int64_t));
+  ir_live_ranges(g, first, last);
+  for (int i = 0; i < nv && !rc; i++)
+    if (g->values[i]->storage == ST_ARENA && first[i] >= 0) rc = check_placement(g, g->values[i], &bytes[i]);
+  for (int i = 0; i < nv && !rc; i++) {
+    const Value *a = g->values[i];
+    if (a->storage != ST_ARENA || first[i] < 0 || !bytes[i]) continue;
+    for (int j = i + 1; j < nv && !rc; j++) {
+      const Value *b = g->values[j];
+      if (b->storage != ST_ARENA || first[j] < 0 || !bytes[j] || first[i] > last[j] || first[j] > last[i]) continue;
+      if (a->offset < b->offset + bytes[j] && b->offset < a->offset + bytes[i])
+        rc = ir_error(g, "verify: '%s' and '%s' are live at the same time and overlap in the arena", a->name, b->name);
+    }
+  }
+  free(first);
+  free(last);
+  free(bytes);
+  return rc;
+}
+
 static int verify_graph(Graph *g) {
-  int *def = calloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer position + 1 */
-  if (!def) abort();
+  int *def = ir_xcalloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer position + 1 */
   int rc = 0;
   for (int i = 0; i < g->nvalues && !rc; i++)
     if (!g->values[i] || g->values[i]->id != i) rc = ir_error(g, "verify: value list entry %d has a wrong id", i);
@@ -105,7 +172,7 @@ static int verify_graph(Graph *g) {
       rc = ir_error(g, "verify: '%s' names a producer that is not in the node list", v->name);
   }
   free(def);
-  return rc;
+  return rc || !g->planned ? rc : verify_plan(g);
 }
 
 int ir_verify(Graph *g) { return verify_graph(g); }

@@ -1,16 +1,33 @@
-/* passes.h — the optimization pipeline: one file per pass, run in a fixed order. */
+/* passes.h — the optimization pipeline: one file per pass, run in a fixed order (pipeline.c). */
 #ifndef ONNXC_PASSES_H
 #define ONNXC_PASSES_H
 
 #include "ir.h"
 
 typedef struct PassOptions {
-  bool no_fold;   /* --no-fold: skip constant folding beyond shape inference */
-  bool no_fuse;   /* --no-fuse */
+  bool no_fold;        /* --no-fold: skip constant folding beyond shape inference */
+  bool no_fuse;        /* --no-fuse: same as disabling "fuse" */
+  const char *disable; /* comma-separated names of optional passes to skip ("fuse,dce"); NULL: none */
+  bool verify_each;    /* ir_verify after every pass (always on in builds without NDEBUG) */
+  int64_t max_memory;  /* plan: memory budget in bytes (see pass_plan_budget); 0: only the
+                          overflow bound (the backend checks its own limit again) */
 } PassOptions;
+
+/* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, layout, plan. */
+extern const char *const pass_names[];
+/* Index of a pass name in pass_names, -1 if unknown. */
+int pass_index(const char *name);
+/* Whether the pass can be switched off (inline, dce, fuse; the others are needed by the backend). */
+bool pass_optional(int index);
+/* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
+ * lists the valid names. */
+int pass_check_disable(const char *list, char *err, size_t errlen);
 
 /* Run the pipeline on a graph whose input shapes are fixed. 0 ok, -1 error (ir_last_error). */
 int pass_run_all(Graph *g, const PassOptions *opt);
+/* Run the pipeline up to and including pass `last` (a name in pass_names; "import": none; NULL:
+ * all).  0 ok, -1 error (ir_last_error), also for an unknown name or disable list. */
+int pass_run_until(Graph *g, const PassOptions *opt, const char *last);
 
 /* individual passes */
 /* Binds the graph inputs to ts[0..g->ninputs) (graph-input order): each must have data of the
@@ -21,4 +38,16 @@ int pass_specialize(Graph *g, Tensor *ts, char *err, size_t errlen);
 int pass_dce(Graph *g);
 int pass_inline(Graph *g); /* If on a constant condition -> the branch taken */
 int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations into contraction epilogues */
+/* Sets each value's layout (today VL_PLAIN everywhere) and checks that every node's generator
+ * accepts the layouts of its inputs and outputs. */
+int pass_layout(Graph *g);
+/* Memory planning (plan.c): outputs materialized, captured values added to control nodes,
+ * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
+ * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */
+int pass_plan(Graph *g, int64_t max_memory);
+/* The memory budget: weights + arena + scratch + outputs of a planned g within limit bytes, or
+ * an error naming the largest value.  The backend calls it again once it knows scratch sizes
+ * and where subgraphs sit. */
+int pass_plan_budget(Graph *g, int64_t limit, int64_t arena, int64_t scratch);
+int64_t pass_value_bytes(const Value *v); /* numel * dtype size; -1 if unknown or overflowing */
 #endif

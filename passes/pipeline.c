@@ -1,11 +1,116 @@
-/* pipeline.c — the pass order, as one straight-line function. */
+/* pipeline.c — the pass order, as one straight-line function (pass_run_until).
+ *
+ *   shapes   shape inference + folding of constant subgraphs (ir/shape.c)
+ *   inline   If on a constant condition -> the branch taken          (optional)
+ *   dce      nodes whose outputs reach no graph output               (optional)
+ *   fuse     BatchNorm into Conv, epilogues, LayerNorm/Gelu         (optional)
+ *   layout   each value's layout (plain today; blocked layouts next)
+ *   plan     storage classes and arena offsets (memory planning)
+ *
+ * plan runs last because it is the interface to the backend: it materializes outputs and adds
+ * control nodes' captured values as inputs, and the sizes it lays out are final only once layout
+ * has chosen (padded) layouts.  It needs nothing from the backend but the memory budget (an
+ * option) and the 64-byte alignment the runtime ABI fixes; where a subgraph's arena begins is
+ * decided during code generation, and its offsets are relative to that base.
+ * The verifier runs after every pass when opt->verify_each is set or in builds without NDEBUG,
+ * and always at the end. */
+#include <stdio.h>
+#include <string.h>
+
 #include "passes.h"
 
-int pass_run_all(Graph *g, const PassOptions *opt) {
-  if (ir_infer_shapes(g)) return -1; /* also folds constant subgraphs */
-  if (pass_inline(g)) return -1;
-  if (pass_dce(g)) return -1;
-  if (!(opt && opt->no_fuse) && pass_fuse(g)) return -1;
-  if (ir_verify(g)) return -1;
+const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "layout", "plan", NULL};
+
+int pass_index(const char *name) {
+  for (int i = 0; name && pass_names[i]; i++)
+    if (!strcmp(pass_names[i], name)) return i;
+  return -1;
+}
+
+bool pass_optional(int index) { return index >= 1 && index <= 3; }
+
+/* "shapes, inline, ..." */
+static void list_names(char *buf, size_t len) {
+  size_t n = 0;
+  buf[0] = 0;
+  for (int i = 0; pass_names[i] && n < len; i++)
+    n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", pass_names[i]);
+}
+
+int pass_check_disable(const char *list, char *err, size_t errlen) {
+  char names[128];
+  list_names(names, sizeof names);
+  for (const char *p = list; p && *p;) {
+    size_t len = strcspn(p, ",");
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
+    int i = len < 31 ? pass_index(name) : -1;
+    if (i < 0) {
+      snprintf(err, errlen, "unknown pass '%.*s' (passes: %s)", (int)(len < 100 ? len : 100), p, names);
+      return -1;
+    }
+    if (!pass_optional(i)) {
+      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse)", name);
+      return -1;
+    }
+    p += len + (p[len] == ',');
+  }
   return 0;
 }
+
+static bool disabled(const PassOptions *o, const char *name) {
+  if (o->no_fuse && !strcmp(name, "fuse")) return true;
+  size_t n = strlen(name);
+  for (const char *p = o->disable; p && *p;) {
+    size_t len = strcspn(p, ",");
+    if (len == n && !strncmp(p, name, n)) return true;
+    p += len + (p[len] == ',');
+  }
+  return false;
+}
+
+typedef struct Run {
+  Graph *g;
+  const PassOptions *opt;
+  int last; /* index of the last pass to run */
+  int rc;
+} Run;
+
+/* Runs pass `name` unless disabled; true when the pipeline stops here (error or last pass). */
+static bool step(Run *r, const char *name, int (*pass)(Graph *, const PassOptions *)) {
+  int i = pass_index(name);
+  if (!disabled(r->opt, name)) r->rc = pass(r->g, r->opt);
+#ifdef NDEBUG
+  bool verify = r->opt->verify_each || i == r->last;
+#else
+  bool verify = true;
+#endif
+  if (!r->rc && verify) r->rc = ir_verify(r->g);
+  return r->rc || i >= r->last;
+}
+
+/* the passes behind one signature */
+static int run_shapes(Graph *g, const PassOptions *o) { return (void)o, ir_infer_shapes(g); }
+static int run_inline(Graph *g, const PassOptions *o) { return (void)o, pass_inline(g); }
+static int run_dce(Graph *g, const PassOptions *o) { return (void)o, pass_dce(g); }
+static int run_fuse(Graph *g, const PassOptions *o) { return (void)o, pass_fuse(g); }
+static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
+static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
+
+int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
+  static const PassOptions none = {0};
+  Run r = {g, opt ? opt : &none, last ? pass_index(last) : pass_index("plan"), 0};
+  char err[300];
+  if (r.opt->disable && pass_check_disable(r.opt->disable, err, sizeof err)) return ir_error(g, "%s", err);
+  if (last && !strcmp(last, "import")) return 0;
+  if (r.last < 0) {
+    list_names(err, sizeof err);
+    return ir_error(g, "unknown pass '%.100s' (passes: import, %s)", last, err);
+  }
+  if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
+      step(&r, "fuse", run_fuse) || step(&r, "layout", run_layout) || step(&r, "plan", run_plan))
+    return r.rc;
+  return 0;
+}
+
+int pass_run_all(Graph *g, const PassOptions *opt) { return pass_run_until(g, opt, NULL); }

@@ -66,6 +66,7 @@ static const char *HELP =
     "                      S seconds (default 600; 0 = no bound)\n"
     "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen, LLVM\n"
     "                      opt, LLVM codegen, C glue + link) to stderr\n"
+    "  --no-fuse           no operator fusion\n" TOOL_HELP_PASSES
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
 
 static int parse(int argc, char **argv, CompileOpts *o) {
@@ -73,6 +74,7 @@ static int parse(int argc, char **argv, CompileOpts *o) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = NULL;
+    int pf;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       o->help = true;
       continue;
@@ -117,6 +119,9 @@ static int parse(int argc, char **argv, CompileOpts *o) {
         fprintf(stderr, "onnxc compile: bad size '%s' for --max-memory (e.g. 512M, 4G)\n", v ? v : "");
         return -1;
       }
+      continue;
+    } else if ((pf = tool_pass_flag("compile", argc, argv, &i))) {
+      if (pf < 0) return -1;
       continue;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc compile: unknown option '%s' (see onnxc compile --help)\n", a);
@@ -717,7 +722,7 @@ int tool_cmd_compile(int argc, char **argv) {
                g->inputs[i]->name);
       goto fail;
     }
-  PassOptions po = {0};
+  PassOptions po = tool_pass_options();
   be_phase("shapes + passes");
   if (pass_run_all(g, &po)) {
     snprintf(err, sizeof err, "%s", ir_last_error(g));

@@ -32,7 +32,7 @@ static const char *USAGE =
     "                                                 ahead of time: libNAME.so + NAME.h, or C sources\n"
     "  bench    MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
     "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
-    "  dump     MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...   the IR as text\n"
+    "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -148,7 +148,27 @@ typedef struct Opts {
   double rtol, atol;
 } Opts;
 
-static bool no_fuse; /* --no-fuse (any command): skip passes/fuse.c */
+static bool no_fuse;              /* --no-fuse (any command): skip passes/fuse.c */
+static const char *disable_passes; /* --disable-pass LIST */
+
+int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
+  if (!strcmp(argv[*i], "--no-fuse")) return no_fuse = true, 1;
+  if (strcmp(argv[*i], "--disable-pass")) return 0;
+  char err[512];
+  const char *v = *i + 1 < argc ? argv[++*i] : "";
+  if (pass_check_disable(v, err, sizeof err)) {
+    fprintf(stderr, "onnxc %s: --disable-pass: %s\n", cmd, *v ? err : "needs pass names");
+    return -1;
+  }
+  disable_passes = v;
+  return 1;
+}
+
+PassOptions tool_pass_options(void) {
+  const char *ve = getenv("ONNXC_VERIFY_EACH");
+  return (PassOptions){.no_fuse = no_fuse, .disable = disable_passes, .verify_each = ve && !strcmp(ve, "1"),
+                       .max_memory = tool_max_memory > 0 ? tool_max_memory : BE_DEFAULT_MAX_MEMORY};
+}
 
 static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
@@ -159,6 +179,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
   o->atol = 1e-5;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
+    int pf;
 #define NEXT()                                                                       \
   (i + 1 < argc ? argv[++i]                                                          \
                 : (fprintf(stderr, "onnxc %s: option %s needs a value\n", cmd, a), (char *)NULL))
@@ -236,8 +257,9 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     } else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
     else if (!strcmp(a, "--time-passes")) be_phase_enable(true);
-    else if (!strcmp(a, "--no-fuse")) no_fuse = true;
-    else if (a[0] == '-' && a[1]) {
+    else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
+    } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
     } else if (!o->model) o->model = a;
@@ -307,7 +329,7 @@ static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t er
 
 /* Compile a loaded graph with fixed input shapes. */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
-  PassOptions po = {.no_fuse = no_fuse};
+  PassOptions po = tool_pass_options();
   be_phase("shapes + passes");
   if (pass_run_all(g, &po)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
@@ -410,7 +432,7 @@ static int cmd_run(int argc, char **argv) {
               "  --dump-llvm         print the optimized LLVM IR to stderr\n"
               "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen,\n"
               "                      LLVM opt, LLVM codegen) to stderr\n"
-              "  --no-fuse           no operator fusion (to compare)\n");
+              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -482,7 +504,7 @@ static int cmd_bench(int argc, char **argv) {
               "  --warmup N    untimed runs first (default 3)\n"
               "  --json        one JSON object on stdout\n"
               "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n"
-              "  --no-fuse     no operator fusion (to compare)\n");
+              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
   char err[2048];
@@ -561,17 +583,25 @@ static int cmd_dump(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "dump")) return 2;
   if (o.help || !o.model) {
-    usage_cmd(o.help, "dump MODEL [--after import|shapes|passes] [--shape NAME=DIMS]...",
-              "Prints the IR as text after the named stage (default: passes, the graph the backend sees).\n"
+    usage_cmd(o.help, "dump MODEL [--after PASS] [--shape NAME=DIMS]...",
+              "Prints the IR as text after the named pass (default: the whole pipeline, the graph the\n"
+              "backend sees: with each value's place, @io[K] or @arena+OFFSET).\n"
               "  --after import   as read from the file\n"
               "  --after shapes   after shape inference and folding of constant subgraphs\n"
-              "  --after passes   after the whole pass pipeline\n");
+              "  --after inline   after If on a constant condition is replaced by its branch\n"
+              "  --after dce      after dead nodes are removed\n"
+              "  --after fuse     after fusion (epilogues print as 'Conv(...) + Add Relu')\n"
+              "  --after layout   after each value's layout is chosen (printed when not plain)\n"
+              "  --after plan     after memory planning (= passes, the whole pipeline)\n"
+              "  --no-fuse        no operator fusion\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
   if (no_extra_args(&o, "dump")) return 2;
-  const char *after = o.after ? o.after : "passes";
-  if (strcmp(after, "import") && strcmp(after, "shapes") && strcmp(after, "passes")) {
-    fprintf(stderr, "onnxc dump: unknown stage '%s' (expected import, shapes or passes)\n", after);
+  const char *after = !o.after || !strcmp(o.after, "passes") ? "plan" : o.after;
+  if (strcmp(after, "import") && pass_index(after) < 0) {
+    fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import", after);
+    for (int i = 0; pass_names[i]; i++) fprintf(stderr, ", %s", pass_names[i]);
+    fprintf(stderr, " or passes)\n");
     return 2;
   }
   char err[2048];
@@ -580,12 +610,8 @@ static int cmd_dump(int argc, char **argv) {
     fail(err);
     return 1;
   }
-  int rc = 0;
-  if (!strcmp(after, "shapes")) rc = ir_infer_shapes(g);
-  else if (!strcmp(after, "passes")) {
-    PassOptions po = {.no_fuse = no_fuse};
-    rc = pass_run_all(g, &po);
-  }
+  PassOptions po = tool_pass_options();
+  int rc = pass_run_until(g, &po, after);
   if (rc) fail(ir_last_error(g));
   else ir_print(g, stdout);
   ir_graph_free(g);

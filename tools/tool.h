@@ -6,6 +6,7 @@
 
 #include "be.h"
 #include "fe.h"
+#include "passes.h"
 
 #define TOOL_MAX_IO 256 /* graph inputs/outputs the CLI handles */
 
@@ -23,6 +24,16 @@ void tool_deadline_arm(const char *model);
 void tool_deadline_disarm(void);
 /* fn (async-signal-safe: unlink, rmdir) runs before the exit when the bound expires; NULL = none */
 void tool_deadline_cleanup(void (*fn)(void));
+
+/* --no-fuse and --disable-pass NAME[,NAME] (run, bench, compile, dump): *i at the option;
+ * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
+int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
+/* the pass options from those flags, --max-memory, and ONNXC_VERIFY_EACH=1 (the test suite sets it:
+ * the verifier after every pass) */
+PassOptions tool_pass_options(void);
+#define TOOL_HELP_PASSES                                                                             \
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse (the pipeline is shapes,\n" \
+  "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n"
 
 /* pass pipeline + JIT for a graph whose input shapes are fixed */
 BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen);

@@ -1,0 +1,224 @@
+/* plan.c — memory planning: where every value lives at run time.
+ *
+ *   graph inputs, outputs, captured values  ST_IO     the caller's buffers: io[offset]
+ *   constants                               ST_CONST  the weight blob (the backend builds it)
+ *   everything else                         ST_ARENA  one arena, offsets by liveness
+ *
+ * The arena is laid out first fit, largest first, over live ranges in node order; every offset
+ * and the arena size are multiples of 64 (the widest vector, so kernels may use aligned loads).
+ *
+ * Subgraphs (If branches, Loop/Scan bodies) are planned here too, with offsets relative to a
+ * base the backend picks while it generates the control kernel: beyond everything live in the
+ * enclosing graph and the kernel's own temporaries (gen_control.c), so the model keeps one
+ * arena.  The base is only known during code generation, but planning does not need it: the
+ * backend adds it when it forms an address.  The values a subgraph captures become extra inputs
+ * of the control node, so the enclosing graph keeps them alive and can pass their buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+
+int64_t pass_value_bytes(const Value *v) {
+  int64_t n = ir_value_numel(v), b;
+  if (n < 0 || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &b)) return -1;
+  return b;
+}
+
+/* Graph outputs must be written by a node into the caller's buffer: an output that is an input,
+ * a constant, or listed twice gets an Identity copy. */
+static void materialize_outputs(Graph *g) {
+  for (int i = 0; i < g->noutputs; i++) {
+    Value *v = g->outputs[i];
+    bool dup = false;
+    for (int j = 0; j < i; j++) dup |= g->outputs[j] == v;
+    if (v->producer && !dup && v->kind == VK_TEMP) continue;
+    Node *n = ir_node_new(g, OP_Identity, NULL, 1, 1);
+    Value *o = ir_value_new(g, v->name);
+    o->dtype = v->dtype;
+    o->layout = v->layout;
+    ir_value_set_shape(o, v->rank, v->dims);
+    o->producer = n;
+    o->is_output = true;
+    n->in[0] = v;
+    n->out[0] = o;
+    g->outputs[i] = o;
+  }
+}
+
+static bool has_input(const Node *n, const Value *v) {
+  for (int j = 0; j < n->nin; j++)
+    if (n->in[j] == v) return true;
+  return false;
+}
+
+/* A control node's subgraphs capture values of g: append them to the node's inputs (once each),
+ * so that liveness and buffer passing see them. */
+static void add_captures(Graph *g, Node *n) {
+  for (int a = 0; a < n->nattr; a++) {
+    Graph *sub = n->attrs[a].type == AT_GRAPH ? n->attrs[a].g : NULL;
+    for (int i = 0; sub && i < sub->nvalues; i++) {
+      Value *v = sub->values[i];
+      if (v->kind != VK_OUTER || !v->outer || has_input(n, v->outer)) continue;
+      Value **in = arena_alloc(g->arena, sizeof(Value *) * (size_t)(n->nin + 1));
+      memcpy(in, n->in, sizeof(Value *) * (size_t)n->nin);
+      in[n->nin++] = v->outer;
+      n->in = in;
+    }
+  }
+}
+
+typedef struct Interval {
+  Value *v;
+  int first, last;
+  int64_t bytes;
+} Interval;
+
+static int by_size_desc(const void *a, const void *b) {
+  const Interval *x = a, *y = b;
+  return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->first - y->first;
+}
+
+/* lowest offset for iv[i] clear of the earlier-placed intervals live at the same time: 0 or the
+ * end of one of them */
+static int64_t first_fit(const Interval *iv, int i, int64_t (*busy)[2]) {
+  int nb = 0;
+  for (int j = 0; j < i; j++)
+    if (iv[j].first <= iv[i].last && iv[i].first <= iv[j].last) {
+      busy[nb][0] = iv[j].v->offset;
+      busy[nb][1] = iv[j].v->offset + iv[j].bytes;
+      nb++;
+    }
+  int64_t best = -1;
+  for (int c = -1; c < nb; c++) {
+    int64_t off = c < 0 ? 0 : busy[c][1];
+    bool ok = true;
+    for (int j = 0; j < nb && ok; j++) ok = off + iv[i].bytes <= busy[j][0] || off >= busy[j][1];
+    if (ok && (best < 0 || off < best)) best = off;
+  }
+  return best;
+}
+
+/* first-fit over live-range conflicts; returns arena size */
+static int64_t plan_arena(Graph *g) {
+  int nv = g->nvalues, n = 0;
+  Interval *iv = ir_xcalloc((size_t)nv + 1, sizeof *iv);
+  int *first = ir_xmalloc(sizeof(int) * (size_t)(nv + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  ir_live_ranges(g, first, last);
+  for (int i = 0; i < nv; i++) {
+    Value *v = g->values[i];
+    if (v->storage != ST_ARENA || first[i] < 0) continue;
+    iv[n++] = (Interval){v, first[i], last[i], (pass_value_bytes(v) + 63) & ~(int64_t)63};
+  }
+  qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
+  int64_t total = 0;
+  int64_t (*busy)[2] = ir_xmalloc(sizeof(int64_t[2]) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    int64_t best = first_fit(iv, i, busy);
+    iv[i].v->offset = best;
+    if (best + iv[i].bytes > total) total = best + iv[i].bytes;
+  }
+  free(busy);
+  free(iv);
+  free(first);
+  free(last);
+  return total;
+}
+
+static bool add_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
+
+/* "1.5 GiB" */
+static const char *size_str(char *buf, size_t len, int64_t bytes) {
+  static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = (double)bytes;
+  int u = 0;
+  while (x >= 1024 && u < 6) x /= 1024, u++;
+  snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+  return buf;
+}
+
+/* The memory budget (--max-memory): weights + arena + per-thread scratch + graph outputs, checked
+ * with overflow-safe sums before the weight blob, the arena or any output is allocated, so a small
+ * file that declares a huge tensor (Expand, Tile, ConstantOfShape...) gets an error, not an OOM.
+ * The message names the largest value and the node producing it. */
+int pass_plan_budget(Graph *g, int64_t limit, int64_t arena, int64_t scratch) {
+  int64_t weights = 0, outputs = 0, big = -1, total;
+  const Value *largest = NULL;
+  bool ovf = arena < 0 || scratch < 0;
+  for (int i = 0; i < g->nvalues; i++) {
+    const Value *v = g->values[i];
+    bool is_out = v->storage == ST_IO && v->offset >= g->ninputs;
+    if (v->storage != ST_CONST && v->storage != ST_ARENA && !is_out) continue;
+    int64_t b = pass_value_bytes(v);
+    if (b < 0 && !v->producer && v->kind != VK_CONST) continue; /* unused, no storage */
+    if (b < 0) {
+      ovf = true;
+      largest = v;
+      break;
+    }
+    if (b > big) big = b, largest = v;
+    if (v->storage == ST_CONST) ovf |= !add_ok(weights, b, &weights);
+    else if (is_out) ovf |= !add_ok(outputs, b, &outputs);
+  }
+  ovf = ovf || !add_ok(weights, outputs, &total) || !add_ok(total, arena, &total) ||
+        !add_ok(total, scratch, &total);
+  if (!ovf && total <= limit) return 0;
+  char a[4][32], lim[32], lg[32];
+  const Node *p = largest ? largest->producer : NULL;
+  char who[300] = "";
+  if (largest)
+    snprintf(who, sizeof who, "; the largest value is '%.100s' (%s%s%.100s%s%s%s)", largest->name,
+             pass_value_bytes(largest) < 0 ? "size overflows" : size_str(lg, sizeof lg, pass_value_bytes(largest)),
+             p ? ", output of node '" : "", p && p->name ? p->name : "", p ? "' (" : "", p ? ir_ops[p->op].name : "",
+             p ? ")" : "");
+  if (ovf) return ir_error(g, "the model needs more memory than can be counted (more than the --max-memory limit of %s)%s",
+                           size_str(lim, sizeof lim, limit), who);
+  return ir_error(g, "the model needs %s of memory (weights %s, intermediates %s, scratch %s, outputs %s), "
+                  "more than the --max-memory limit of %s%s",
+                  size_str(lg, sizeof lg, total), size_str(a[0], 32, weights), size_str(a[1], 32, arena),
+                  size_str(a[2], 32, scratch), size_str(a[3], 32, outputs), size_str(lim, sizeof lim, limit), who);
+}
+
+/* storage classes: io slots in order (inputs, outputs, captures), constants, the arena */
+static int assign_storage(Graph *g) {
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    v->storage = v->kind == VK_CONST ? ST_CONST : ST_ARENA;
+    v->offset = -1;
+  }
+  for (int i = 0; i < g->ninputs; i++) g->inputs[i]->storage = ST_IO, g->inputs[i]->offset = i;
+  for (int i = 0; i < g->noutputs; i++)
+    g->outputs[i]->storage = ST_IO, g->outputs[i]->offset = g->ninputs + i;
+  for (int i = 0, k = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_OUTER)
+      g->values[i]->storage = ST_IO, g->values[i]->offset = g->ninputs + g->noutputs + k++;
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->storage != ST_IO && pass_value_bytes(v) < 0 && (v->producer || v->kind == VK_CONST))
+      return ir_error(g, "value '%s' has no static shape; give input shapes with --shape", v->name);
+  }
+  return 0;
+}
+
+static int plan_graph(Graph *g, int64_t limit) {
+  materialize_outputs(g);
+  for (int k = 0; k < g->nnodes; k++)
+    if (ir_ops[g->nodes[k]->op].family == F_CONTROL) add_captures(g, g->nodes[k]);
+  if (ir_graph_toposort(g) || assign_storage(g)) return -1;
+  /* every value within the budget first: then the arena plan's offset sums cannot overflow */
+  if (pass_plan_budget(g, limit, 0, 0)) return -1;
+  g->arena_bytes = (plan_arena(g) + 63) & ~(int64_t)63;
+  if (pass_plan_budget(g, limit, g->arena_bytes, 0)) return -1;
+  g->planned = true;
+  for (int k = 0; k < g->nnodes; k++)
+    for (int a = 0; a < g->nodes[k]->nattr; a++) {
+      const Attr *at = &g->nodes[k]->attrs[a];
+      if (at->type == AT_GRAPH && at->g && plan_graph(at->g, limit)) return -1;
+    }
+  return 0;
+}
+
+int pass_plan(Graph *g, int64_t max_memory) {
+  /* no limit: still one small enough that sums of 64-rounded sizes cannot overflow */
+  return plan_graph(g, max_memory > 0 ? max_memory : INT64_MAX / 4);
+}
