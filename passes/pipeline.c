@@ -40,9 +40,14 @@ static void list_names(char *buf, size_t len) {
 int pass_check_disable(const char *list, char *err, size_t errlen) {
   char names[128];
   list_names(names, sizeof names);
-  for (const char *p = list; p && *p;) {
+  const char *p = list ? list : "";
+  do {
     size_t len = strcspn(p, ",");
     char name[32];
+    if (!len) {
+      snprintf(err, errlen, "empty pass name in '%.100s' (passes: %s)", list ? list : "", names);
+      return -1;
+    }
     snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
     int i = len < 31 ? pass_index(name) : -1;
     if (i < 0) {
@@ -53,8 +58,8 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
       snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse)", name);
       return -1;
     }
-    p += len + (p[len] == ',');
-  }
+    p += len;
+  } while (*p++ == ',');
   return 0;
 }
 

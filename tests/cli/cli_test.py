@@ -6,6 +6,7 @@
 Ends with 'cli: N passed, N failed'."""
 import argparse
 import os
+import re
 import random
 import shutil
 import struct
@@ -145,6 +146,75 @@ def compile_outputs(o, w, model):
           (rc, err[:300], sorted(os.listdir(d))))
 
 
+def conv_relu_model():
+    """Conv -> Relu (fuse makes it an epilogue), a dead Neg (dce removes it), x also an output
+    (plan copies it into the caller's buffer)"""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    xo = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
+    wt = numpy_helper.from_array(np.linspace(-1, 1, 54, dtype=np.float32).reshape(3, 2, 3, 3), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["y"], name="relu"), helper.make_node("Neg", ["x"], ["dead"], name="neg")]
+    g = helper.make_graph(nodes, "g", [x], [y, xo], [wt])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def dump_after(o, w):
+    """onnxc dump --after PASS for every pass, --disable-pass, and the pass names in --help"""
+    names = ["import", "shapes", "inline", "dce", "fuse", "layout", "plan"]
+    p = os.path.join(w, "convrelu.onnx")
+    onnx.save(conv_relu_model(), p)
+    outs = {}
+    for name in names:
+        rc, out, err = run(o, "dump", p, "--after", name)
+        check("dump --after %s exits 0" % name, rc == 0 and "graph g" in out, err[:300])
+        outs[name] = out
+    check("dump --after import: Relu and the dead Neg are nodes", "= Relu(" in outs["import"] and "= Neg(" in outs["import"])
+    check("dump --after dce: the dead Neg is gone", "= Neg(" not in outs["dce"] and "= Relu(" in outs["dce"], outs["dce"])
+    check("dump --after fuse: Relu is the Conv's epilogue", "+ Relu" in outs["fuse"] and "= Relu(" not in outs["fuse"],
+          outs["fuse"])
+    check("dump --after layout: no offsets yet", "@arena" not in outs["layout"] and "@io" not in outs["layout"])
+    plan = outs["plan"]
+    check("dump --after plan: io slots, arena offsets and size, the input output copied",
+          "%x: float32[1x2x4x4] @io[0]" in plan and "@io[2] = Identity(%x)" in plan and " @io[1] = Conv(" in plan
+          and re.search(r"^graph g \(opset 13\) arena \d+$", plan, re.M) is not None, plan)
+    rc, out, _ = run(o, "dump", p)
+    check("dump without --after is dump --after plan", rc == 0 and out == plan)
+    rc, out, _ = run(o, "dump", p, "--after", "passes")
+    check("dump --after passes is dump --after plan", rc == 0 and out == plan)
+    for flags in (["--disable-pass", "fuse"], ["--no-fuse"]):
+        rc, out, err = run(o, "dump", p, "--after", "fuse", *flags)
+        check("dump --after fuse %s: no epilogue" % " ".join(flags), rc == 0 and "+ Relu" not in out and "= Relu(" in out,
+              err[:300])
+    rc, out, err = run(o, "dump", p, "--disable-pass", "dce,fuse,inline")
+    check("--disable-pass dce,fuse,inline keeps the dead Neg and the Relu", rc == 0 and "= Neg(" in out and
+          "= Relu(" in out and "@arena" in out, err[:300])
+    rc, _, err = run(o, "dump", p, "--after", "bogus")
+    check("dump --after an unknown pass exits 2 listing the passes",
+          rc == 2 and "bogus" in err and all(n in err for n in names), err[:300])
+    for bad, needle in (("bogus", "unknown pass 'bogus'"), ("plan", "cannot be disabled"), ("fuse,", "empty pass name"),
+                        ("", "needs pass names")):
+        for cmd in ("dump", "run", "bench", "compile"):
+            expect_error(o, "%s --disable-pass '%s' exits 2" % (cmd, bad), [cmd, p, "--disable-pass", bad], 2, needle)
+    rc, out, _ = run(o, "dump", "--help")
+    check("dump --help lists every pass", rc == 0 and all("--after " + n in out for n in names), out[:600])
+    for cmd in ("run", "bench", "compile"):
+        rc, out, _ = run(o, cmd, "--help")
+        check("%s --help shows --disable-pass" % cmd, rc == 0 and "--disable-pass" in out)
+    # the same outputs with the optional passes off
+    x = np.linspace(-2, 2, 32, dtype=np.float32).reshape(1, 2, 4, 4)
+    xf = os.path.join(w, "xconv.npy")
+    np.save(xf, x)
+    res = []
+    for flags in ([], ["--disable-pass", "inline,dce,fuse"]):
+        od = os.path.join(w, "out_conv%d" % len(flags))
+        rc, _, err = run(o, "run", p, xf, "-o", od, *flags)
+        check("run %s exits 0" % " ".join(flags), rc == 0, err[:300])
+        res.append([np.load(os.path.join(od, "output_%d.npy" % k)) for k in range(2)] if rc == 0 else None)
+    check("run with inline, dce, fuse disabled: the same outputs", res[0] is not None and res[1] is not None and
+          np.allclose(res[0][0], res[1][0], atol=1e-6) and np.array_equal(res[1][1], x) and res[0][0].min() >= 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -256,6 +326,7 @@ def main():
     check("run writes output_0.npy with the right values", ok, err[:300])
     hostile_inputs(o, w, p)
     compile_outputs(o, w, p)
+    dump_after(o, w)
 
     # data-dependent output shapes: compile names the node; run binds the input's values
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])

@@ -1,0 +1,143 @@
+/* test_passes.c — the pass pipeline by name (passes/pipeline.c), memory planning (passes/plan.c)
+ * and the verifier's plan checks (ir/verify.c). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+#include "testutil.h"
+
+static const int64_t D[2] = {4, 8};
+
+/* x -> Relu -> Neg -> Exp -> Add(., x) -> y: a chain whose temporaries can share arena space */
+static Graph *chain(void) {
+  Graph *g = ir_graph_new();
+  g->opset = 17;
+  Value *x = tu_input(g, "x", DT_FLOAT, 2, D);
+  Value *a = tu_node(g, OP_Relu, 1, &x);
+  Value *b = tu_node(g, OP_Neg, 1, &a);
+  Value *c = tu_node(g, OP_Exp, 1, &b);
+  tu_output(g, tu_node(g, OP_Add, 2, (Value *[]){c, x}));
+  return g;
+}
+
+static Value *by_name(Graph *g, Op op) {
+  for (int k = 0; k < g->nnodes; k++)
+    if (g->nodes[k]->op == op) return g->nodes[k]->out[0];
+  cr_assert_fail("no %s node", ir_ops[op].name);
+  return NULL;
+}
+
+Test(passes, names_in_order) {
+  const char *want[] = {"shapes", "inline", "dce", "fuse", "layout", "plan"};
+  for (int i = 0; i < 6; i++) {
+    cr_assert_str_eq(pass_names[i], want[i]);
+    cr_assert_eq(pass_index(want[i]), i);
+    cr_assert_eq(pass_optional(i), i >= 1 && i <= 3, "%s", want[i]);
+  }
+  cr_assert_null(pass_names[6]);
+  cr_assert_eq(pass_index("import"), -1);
+}
+
+Test(passes, check_disable) {
+  char err[300];
+  cr_assert_eq(pass_check_disable("fuse", err, sizeof err), 0);
+  cr_assert_eq(pass_check_disable("inline,dce,fuse", err, sizeof err), 0);
+  cr_assert_eq(pass_check_disable("fuse,bogus", err, sizeof err), -1);
+  cr_assert(strstr(err, "unknown pass 'bogus'") && strstr(err, "shapes, inline, dce, fuse, layout, plan"), "%s", err);
+  cr_assert_eq(pass_check_disable("plan", err, sizeof err), -1);
+  cr_assert(strstr(err, "cannot be disabled"), "%s", err);
+  cr_assert_eq(pass_check_disable("fuse,", err, sizeof err), -1);
+  cr_assert_eq(pass_check_disable("", err, sizeof err), -1);
+}
+
+Test(passes, run_until_stops_after_the_named_pass) {
+  Graph *g = chain();
+  cr_assert_eq(pass_run_until(g, NULL, "import"), 0);
+  cr_assert_eq(by_name(g, OP_Relu)->rank, -1, "import runs nothing");
+  cr_assert_eq(pass_run_until(g, NULL, "fuse"), 0, "%s", ir_last_error(g));
+  cr_assert_eq(by_name(g, OP_Relu)->rank, 2);
+  cr_assert(!g->planned && by_name(g, OP_Relu)->storage == ST_NONE);
+  cr_assert_eq(pass_run_until(g, NULL, "bogus"), -1);
+  cr_assert(strstr(ir_last_error(g), "unknown pass 'bogus'"), "%s", ir_last_error(g));
+  ir_graph_free(g);
+}
+
+Test(passes, unknown_disable_is_an_error) {
+  Graph *g = chain();
+  PassOptions po = {.disable = "fuse,nope"};
+  cr_assert_eq(pass_run_all(g, &po), -1);
+  cr_assert(strstr(ir_last_error(g), "unknown pass 'nope'"), "%s", ir_last_error(g));
+  ir_graph_free(g);
+}
+
+Test(passes, plan_places_values) {
+  Graph *g = chain();
+  PassOptions po = {.verify_each = true};
+  cr_assert_eq(pass_run_all(g, &po), 0, "%s", ir_last_error(g));
+  cr_assert(g->planned);
+  cr_assert_eq(g->inputs[0]->storage, ST_IO);
+  cr_assert_eq(g->inputs[0]->offset, 0);
+  cr_assert_eq(g->outputs[0]->storage, ST_IO);
+  cr_assert_eq(g->outputs[0]->offset, 1);
+  Value *a = by_name(g, OP_Relu), *b = by_name(g, OP_Neg), *c = by_name(g, OP_Exp);
+  cr_assert(a->storage == ST_ARENA && b->storage == ST_ARENA && c->storage == ST_ARENA);
+  cr_assert_eq(a->layout, VL_PLAIN);
+  /* 128-byte temporaries: Relu's and Exp's outputs are never live together, Neg's overlaps both */
+  cr_assert_eq(a->offset % 64, 0);
+  cr_assert_neq(a->offset, b->offset);
+  cr_assert_eq(a->offset, c->offset);
+  cr_assert_eq(g->arena_bytes, 256);
+  ir_graph_free(g);
+}
+
+Test(passes, verify_checks_the_plan) {
+  Graph *g = chain();
+  cr_assert_eq(pass_run_all(g, NULL), 0, "%s", ir_last_error(g));
+  Value *a = by_name(g, OP_Relu), *b = by_name(g, OP_Neg);
+  int64_t keep = b->offset;
+  b->offset = a->offset; /* live at the same time */
+  cr_assert_eq(ir_verify(g), -1);
+  cr_assert(strstr(ir_last_error(g), "overlap"), "%s", ir_last_error(g));
+  b->offset = keep + 8;
+  free(g->err), g->err = NULL;
+  cr_assert_eq(ir_verify(g), -1);
+  cr_assert(strstr(ir_last_error(g), "64-aligned"), "%s", ir_last_error(g));
+  b->offset = g->arena_bytes;
+  free(g->err), g->err = NULL;
+  cr_assert_eq(ir_verify(g), -1, "beyond the arena");
+  b->offset = keep;
+  g->outputs[0]->offset = 0; /* the input's io slot */
+  free(g->err), g->err = NULL;
+  cr_assert_eq(ir_verify(g), -1);
+  cr_assert(strstr(ir_last_error(g), "slot"), "%s", ir_last_error(g));
+  ir_graph_free(g);
+}
+
+Test(passes, verify_checks_the_layout) {
+  Graph *g = chain();
+  cr_assert_eq(pass_run_until(g, NULL, "layout"), 0, "%s", ir_last_error(g));
+  by_name(g, OP_Neg)->layout = VL_COUNT;
+  cr_assert_eq(ir_verify(g), -1);
+  cr_assert(strstr(ir_last_error(g), "layout"), "%s", ir_last_error(g));
+  ir_graph_free(g);
+}
+
+Test(passes, plan_copies_an_input_that_is_an_output) {
+  Graph *g = chain();
+  tu_output(g, g->inputs[0]);
+  cr_assert_eq(pass_run_all(g, NULL), 0, "%s", ir_last_error(g));
+  Value *o = g->outputs[1];
+  cr_assert(o != g->inputs[0] && o->producer && o->producer->op == OP_Identity);
+  cr_assert_eq(o->storage, ST_IO);
+  cr_assert_eq(o->offset, 2);
+  ir_graph_free(g);
+}
+
+Test(passes, plan_checks_the_budget) {
+  Graph *g = chain();
+  PassOptions po = {.max_memory = 200};
+  cr_assert_eq(pass_run_all(g, &po), -1);
+  cr_assert(strstr(ir_last_error(g), "more than the --max-memory limit of 200 bytes"), "%s", ir_last_error(g));
+  ir_graph_free(g);
+}
