@@ -130,26 +130,45 @@ static int check_io_slots(Graph *g) {
   return rc;
 }
 
-/* the plan (passes/plan.c): placement of each arena value, then no two live at once overlap */
+/* Live arena values (ids) in order of definition; each is checked against the values still live
+ * when it is defined, so the cost is values x values-live-at-once, not values squared. */
+static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int *last, const int64_t *bytes) {
+  int *live = ir_xmalloc(sizeof(int) * (size_t)(n + 1)), nlive = 0, rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const Value *a = g->values[ids[i]];
+    int k = 0;
+    for (int j = 0; j < nlive; j++) /* keep those still live when a is defined */
+      if (last[live[j]] >= first[ids[i]]) live[k++] = live[j];
+    nlive = k;
+    for (int j = 0; j < nlive && !rc; j++) {
+      const Value *b = g->values[live[j]];
+      if (a->offset < b->offset + bytes[live[j]] && b->offset < a->offset + bytes[ids[i]])
+        rc = ir_error(g, "verify: '%s' and '%s' are live at the same time and overlap in the arena", b->name, a->name);
+    }
+    live[nlive++] = ids[i];
+  }
+  free(live);
+  return rc;
+}
+
+/* the plan (passes/plan.c): io slots, placement of each arena value, no two live at once overlap */
 static int verify_plan(Graph *g) {
-  int nv = g->nvalues, rc = check_io_slots(g);
+  int nv = g->nvalues, n = 0, rc = check_io_slots(g);
   int *first = ir_xmalloc(sizeof(int) * (size_t)(nv + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  int *ids = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
   int64_t *bytes = ir_xcalloc((size_t)nv + 1, sizeof(int64_t));
   ir_live_ranges(g, first, last);
-  for (int i = 0; i < nv && !rc; i++)
-    if (g->values[i]->storage == ST_ARENA && first[i] >= 0) rc = check_placement(g, g->values[i], &bytes[i]);
-  for (int i = 0; i < nv && !rc; i++) {
-    const Value *a = g->values[i];
-    if (a->storage != ST_ARENA || first[i] < 0 || !bytes[i]) continue;
-    for (int j = i + 1; j < nv && !rc; j++) {
-      const Value *b = g->values[j];
-      if (b->storage != ST_ARENA || first[j] < 0 || !bytes[j] || first[i] > last[j] || first[j] > last[i]) continue;
-      if (a->offset < b->offset + bytes[j] && b->offset < a->offset + bytes[i])
-        rc = ir_error(g, "verify: '%s' and '%s' are live at the same time and overlap in the arena", a->name, b->name);
+  for (int k = 0; k < g->nnodes && !rc; k++) /* in order of definition */
+    for (int j = 0; j < g->nodes[k]->nout && !rc; j++) {
+      const Value *v = g->nodes[k]->out[j];
+      if (!v || v->storage != ST_ARENA || first[v->id] != k) continue;
+      rc = check_placement(g, v, &bytes[v->id]);
+      if (bytes[v->id]) ids[n++] = v->id;
     }
-  }
+  if (!rc) rc = check_overlaps(g, ids, n, first, last, bytes);
   free(first);
   free(last);
+  free(ids);
   free(bytes);
   return rc;
 }
