@@ -279,6 +279,10 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
     rc = ONNXC_ERR_MODEL;
     goto out;
   }
+  if (be_deadline_passed()) { /* checkpoint before glue + link */
+    rc = ONNXC_ERR_TIMEOUT;
+    goto out;
+  }
   /* the rest runs the C compiler on small glue: not interrupted midway */
   be_phase("glue + link");
   /* the glue is built against a copy of NAME.h in the temporary folder; the user's paths (OUT,

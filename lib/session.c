@@ -84,14 +84,16 @@ typedef struct LoadArgs {
   const char *path;
   const void *data;
   size_t bytes;
+  bool buffer;
 } LoadArgs;
 
 static void copy_options(onnxc_session *s, const onnxc_session_options *o) {
   if (!o) return;
   s->opt = *o;
+  s->opt.shapes = NULL, s->opt.dims = NULL; /* the caller's until copied */
+  s->opt.nshapes = s->opt.ndims = 0;
   s->opt.shapes = ir_xcalloc((size_t)o->nshapes + 1, sizeof *o->shapes);
   s->opt.dims = ir_xcalloc((size_t)o->ndims + 1, sizeof *o->dims);
-  s->opt.nshapes = s->opt.ndims = 0;
   for (int i = 0; i < o->nshapes; i++, s->opt.nshapes++) {
     s->opt.shapes[i] = o->shapes[i];
     s->opt.shapes[i].name = strcpy(ir_xmalloc(strlen(o->shapes[i].name) + 1), o->shapes[i].name);
@@ -119,7 +121,7 @@ static int do_load(onnxc_session *s, void *arg) {
   FeOptions fo = {.shapes = s->opt.shapes, .nshapes = s->opt.nshapes, .max_bytes = s->opt.max_memory};
   lib_deadline_start(s);
   be_phase("frontend load");
-  s->g = a->data ? fe_load_buffer(a->data, a->bytes, NULL, &fo, s->err, sizeof s->err)
+  s->g = a->buffer ? fe_load_buffer(a->data, a->bytes, NULL, &fo, s->err, sizeof s->err)
                  : fe_load(a->path, &fo, s->err, sizeof s->err);
   be_phase(NULL);
   lib_deadline_stop(s);
@@ -136,7 +138,8 @@ static int create(const LoadArgs *a, onnxc_session **out) {
   onnxc_session *s = *out = calloc(1, sizeof *s);
   if (!s) return ONNXC_ERR_NOMEM;
   s->state = LIB_FAILED;
-  if (!a->path || (a->data == NULL && a->bytes)) return lib_fail(s, ONNXC_ERR_ARGUMENT, "no model: the %s is NULL", a->path ? "buffer" : "path");
+  if (a->buffer ? !a->data : !a->path)
+    return lib_fail(s, ONNXC_ERR_ARGUMENT, "no model: the %s is NULL", a->buffer ? "buffer" : "path");
   s->state = LIB_LOADED;
   int rc = lib_guard(s, do_load, (void *)a);
   if (rc) s->state = LIB_FAILED;
@@ -150,8 +153,7 @@ int onnxc_session_create_from_file(const char *path, const onnxc_session_options
 
 int onnxc_session_create_from_buffer(const void *data, size_t bytes, const onnxc_session_options *opts,
                                      onnxc_session **out) {
-  LoadArgs a = {.opt = opts, .path = "<buffer>", .data = data, .bytes = bytes};
-  if (!data) a.path = NULL;
+  LoadArgs a = {.opt = opts, .path = "<buffer>", .data = data, .bytes = bytes, .buffer = true};
   return create(&a, out);
 }
 

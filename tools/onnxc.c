@@ -324,20 +324,9 @@ onnxc_tensor tool_tensor(const Tensor *t) {
 }
 
 void tool_shape_str(const onnxc_value_info *v, char *buf, size_t len) {
-  if (v->rank < 0) {
-    snprintf(buf, len, "?");
-    return;
-  }
-  if (v->rank == 0) {
-    snprintf(buf, len, "scalar");
-    return;
-  }
-  size_t o = 0;
-  buf[0] = 0;
-  for (int i = 0; i < v->rank && o < len; i++) {
-    if (v->dims[i] >= 0) o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)v->dims[i]);
-    else o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "x" : "", v->dim_names[i] ? v->dim_names[i] : "?");
-  }
+  Value iv = {.rank = v->rank}; /* the IR's printer, on the API's description */
+  for (int d = 0; d < IR_MAX_RANK && d < ONNXC_MAX_RANK; d++) iv.dims[d] = v->dims[d], iv.sym[d] = v->dim_names[d];
+  ir_shape_str(&iv, buf, len);
 }
 
 /* ONNX's numpy helpers store bfloat16 test data as uint16 of the same bits */
