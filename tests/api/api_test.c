@@ -15,6 +15,7 @@
 #include <onnxc.h>
 
 static int passed, failed;
+static void expect(const char *what, int st, int want, const onnxc_session *s);
 
 static void check(const char *what, int ok, const char *detail) {
   if (ok) passed++;
@@ -69,6 +70,7 @@ static onnxc_tensor tensor_of(const Npy *a) {
 typedef struct Job {
   const char *models, *refs, *name;
   int threads, no_fuse, from_buffer, runs;
+  const char *const *dim_names; /* fix these symbolic dims to the input's, then prepare without tensors */
   char msg[600];
   int ok;
 } Job;
@@ -85,7 +87,7 @@ static void *read_all(const char *path, size_t *n) {
   return p;
 }
 
-static onnxc_session *open_model(const Job *j, int *st) {
+static onnxc_session *open_model(const Job *j, const Npy *in, int *st) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s/model.onnx", j->models, j->name);
   onnxc_session_options *o;
@@ -93,6 +95,8 @@ static onnxc_session *open_model(const Job *j, int *st) {
   if ((*st = onnxc_options_create(&o))) return NULL;
   onnxc_options_set_threads(o, j->threads);
   if (j->no_fuse) onnxc_options_disable_pass(o, "fuse");
+  for (int d = 0; j->dim_names && d < in->rank; d++)
+    if (j->dim_names[d]) onnxc_options_fix_dim(o, j->dim_names[d], in->dims[d]);
   if (j->from_buffer) {
     size_t n = 0;
     void *buf = read_all(path, &n);
@@ -122,10 +126,11 @@ static void *run_job(void *arg) {
     return NULL;
   }
   int st;
-  onnxc_session *s = open_model(j, &st);
+  onnxc_session *s = open_model(j, &in, &st);
   onnxc_value_info oi;
   onnxc_tensor ti = tensor_of(&in);
-  if (st || (st = onnxc_session_prepare(s, &ti, 1)) || (st = onnxc_session_output_info(s, 0, &oi))) {
+  if (st || (st = j->dim_names ? onnxc_session_prepare(s, NULL, 0) : onnxc_session_prepare(s, &ti, 1)) ||
+      (st = onnxc_session_output_info(s, 0, &oi))) {
     snprintf(j->msg, sizeof j->msg, "%s: %s", onnxc_status_string(st), onnxc_session_error(s));
     goto out;
   }
@@ -186,6 +191,26 @@ static void check_models(const char *models, const char *refs) {
   Job l = {models, refs, "lstm", .threads = 1, .from_buffer = 1, .runs = 2};
   run_job(&l);
   check("lstm (from a buffer) equals onnxc run", l.ok, l.msg);
+}
+
+/* symbolic dims: named in the introspection, fixed by name in the options */
+static void check_free_dims(const char *models, const char *refs) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/dyn_cnn/model.onnx", models);
+  onnxc_session *s;
+  int st = onnxc_session_create_from_file(path, NULL, &s);
+  onnxc_value_info ii;
+  int ok = !st && !onnxc_session_input_info(s, 0, &ii) && ii.rank == 4 && ii.dims[0] == -1 && ii.dims[1] == 3 &&
+           ii.dim_names[0] && !strcmp(ii.dim_names[0], "batch") && ii.dim_names[2] && !strcmp(ii.dim_names[2], "height") &&
+           !ii.dim_names[1];
+  check("dyn_cnn's input shows its symbolic dims by name (batch x 3 x height x width)", ok, onnxc_session_error(s));
+  st = st ? st : onnxc_session_prepare(s, NULL, 0);
+  expect("preparing without tensors while dims are free is ONNXC_ERR_ARGUMENT", st, ONNXC_ERR_ARGUMENT, s);
+  onnxc_session_free(s);
+  static const char *const names[] = {"batch", NULL, "height", "width"};
+  Job j = {models, refs, "dyn_cnn", .threads = 2, .runs = 1, .dim_names = names};
+  run_job(&j);
+  check("dyn_cnn with batch, height, width fixed by name equals onnxc run", j.ok, j.msg);
 }
 
 /* two sessions, different thread counts and pass switches, created, compiled and run at once */
@@ -291,6 +316,7 @@ int main(int argc, char **argv) {
   }
   int only = argc > 3 && !strcmp(argv[3], "--concurrency-only");
   if (!only) check_models(argv[1], argv[2]);
+  if (!only) check_free_dims(argv[1], argv[2]);
   check_concurrency(argv[1], argv[2]);
   if (!only) check_failures(argv[1]);
   printf("api: %d of %d checks passed\n", passed, passed + failed);

@@ -2,7 +2,7 @@
 """libonnxc as an application sees it: install onnxc into a temporary prefix, build
 tests/api/api_test.c against the installed onnxc.h once with pkg-config and once with a
 find_package(onnxc) project (tests/api/project), write `onnxc run`'s outputs for ResNet-18 and the
-LSTM as references, and run both builds (each compares with the references, runs two sessions
+LSTM (and dyn_cnn, for symbolic dims) as references, and run both builds (each compares with the references, runs two sessions
 concurrently and checks the failure statuses; see api_test.c)."""
 import argparse
 import os
@@ -50,7 +50,7 @@ def main():
     missing = [f for f in files if not os.path.exists(os.path.join(prefix, f))]
     check("cmake --install: onnxc.h, libonnxc.so/.a, onnxc.pc, onnxcConfig.cmake", rc == 0 and not missing,
           out[-2000:] + str(missing))
-    for name in ("resnet18", "lstm"):
+    for name in ("resnet18", "lstm", "dyn_cnn"):
         m = os.path.join(a.models, name)
         rc, out = sh([a.onnxc, "run", os.path.join(m, "model.onnx"), os.path.join(m, "input_0.npy"), "-o",
                       os.path.join(refs, name)])
