@@ -3,8 +3,8 @@
  *
  * backend/aot.c writes the model's code (NAME_graph, NAME_weights); lib/glue.c writes NAME.h and
  * a small C glue file (the descriptor NAME_info and NAME_create/run/error/destroy); this file
- * compiles the glue with the target's C compiler and links both with the target's runtime
- * archive (libonnxc_rt.a):
+ * checks the arguments and drives the build, which compiles the glue with the target's C compiler
+ * and links both with the target's runtime archive (libonnxc_rt.a; lib/toolchain.c):
  *   so:  cc -shared, a version script exports only NAME_* and onnxc_model_descriptor
  *   obj: cc -r, then objcopy keeps only NAME_* global (runtime symbols become local)
  *   lib: that object in an ar archive
@@ -12,15 +12,12 @@
  * pthreads live for each target (cc here, aarch64-linux-gnu-gcc for AArch64); lld would need
  * those paths spelled out. */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "compile.h"
@@ -76,12 +73,6 @@ static const char *bad_name(const char *s) {
   return NULL;
 }
 
-static void dir_of(const char *path, char *dir, size_t len) {
-  const char *s = strrchr(path, '/');
-  if (!s) snprintf(dir, len, ".");
-  else if (s == path) snprintf(dir, len, "/");
-  else snprintf(dir, len, "%.*s", (int)(s - path), path);
-}
 
 /* where NAME.h goes: --header, else inside OUT for --emit c, else beside OUT */
 static void header_path(const CompileOpts *o, bool c_sources, const char *name, char *buf, size_t len) {
@@ -89,7 +80,7 @@ static void header_path(const CompileOpts *o, bool c_sources, const char *name, 
   if (o->header) snprintf(buf, len, "%s", o->header);
   else if (c_sources) snprintf(buf, len, "%.4000s/%s.h", o->out, name);
   else {
-    dir_of(o->out, d, sizeof d);
+    lib_dir_of(o->out, d, sizeof d);
     snprintf(buf, len, "%.4000s/%s.h", d, name);
   }
 }
@@ -97,7 +88,7 @@ static void header_path(const CompileOpts *o, bool c_sources, const char *name, 
 /* path with its folder resolved (the file itself need not exist) */
 static void canon_path(const char *path, char *buf, size_t len) {
   char d[4096], rd[PATH_MAX];
-  dir_of(path, d, sizeof d);
+  lib_dir_of(path, d, sizeof d);
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
   if (realpath(d, rd)) snprintf(buf, len, "%.3000s/%.1000s", rd, b);
@@ -112,145 +103,6 @@ static bool same_file(const char *a, const char *b) {
   canon_path(a, ca, sizeof ca);
   canon_path(b, cb, sizeof cb);
   return !strcmp(ca, cb);
-}
-
-/* ---- toolchain ---- */
-typedef struct Toolchain {
-  char cc[256], objcopy[256], ar[256], rtlib[4096];
-} Toolchain;
-
-static bool host_arch_is(const char *arch) {
-  struct utsname u;
-  return !uname(&u) && !strcmp(u.machine, arch);
-}
-
-static bool file_exists(const char *p) {
-  struct stat st;
-  return !stat(p, &st) && S_ISREG(st.st_mode);
-}
-
-/* the runtime archive for an architecture: $ONNXC_RT_DIR, beside libonnxc (its installed library
- * folder) or in rt/ there (build tree), rt/ beside the executable (build tree), or the installed
- * library folder beside the executable's bin/ */
-static int find_rtlib(const char *arch, bool native, char *out, size_t len, char *err, size_t errlen) {
-  char file[64], exe[4096], dirs[6][4096];
-  snprintf(file, sizeof file, native ? "libonnxc_rt.a" : "libonnxc_rt_%s.a", arch);
-  int nd = 0;
-  const char *env = getenv("ONNXC_RT_DIR");
-  if (env) snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-  Dl_info dl;
-  if (dladdr((void *)onnxc_session_compile, &dl) && dl.dli_fname && strchr(dl.dli_fname, '/')) {
-    char d[4096];
-    dir_of(dl.dli_fname, d, sizeof d);
-    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s", d);
-    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s/rt", d);
-  }
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    char d[4096];
-    dir_of(exe, d, sizeof d);
-    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s/rt", d);
-    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s/../%s", d, ONNXC_INSTALL_LIBDIR);
-  }
-  for (int i = 0; i < nd; i++) {
-    snprintf(out, len, "%.4000s/%s", dirs[i], file);
-    if (file_exists(out)) return 0;
-  }
-  snprintf(err, errlen, "no onnxc runtime for %s: %s not found in rt/ beside onnxc, in ../%s or in $ONNXC_RT_DIR%s", arch,
-           file, ONNXC_INSTALL_LIBDIR,
-           native ? "" : " (the build makes it when the cross compiler is installed, e.g. gcc-aarch64-linux-gnu)");
-  return -1;
-}
-
-static int toolchain(const char *triple, Toolchain *tc, char *err, size_t errlen) {
-  char arch[32];
-  snprintf(arch, sizeof arch, "%.*s", (int)strcspn(triple, "-"), triple);
-  bool native = host_arch_is(arch);
-  if (native) {
-    const char *cc = getenv("ONNXC_CC");
-    snprintf(tc->cc, sizeof tc->cc, "%s", cc && *cc ? cc : "cc");
-    snprintf(tc->objcopy, sizeof tc->objcopy, "objcopy");
-    snprintf(tc->ar, sizeof tc->ar, "ar");
-  } else {
-    snprintf(tc->cc, sizeof tc->cc, "%s-linux-gnu-gcc", arch);
-    snprintf(tc->objcopy, sizeof tc->objcopy, "%s-linux-gnu-objcopy", arch);
-    snprintf(tc->ar, sizeof tc->ar, "%s-linux-gnu-ar", arch);
-  }
-  return find_rtlib(arch, native, tc->rtlib, sizeof tc->rtlib, err, errlen);
-}
-
-/* runs argv (no shell); 0 if it exited 0 */
-static int run_cmd(char *const argv[], char *err, size_t errlen) {
-  pid_t pid = fork();
-  if (pid < 0) {
-    snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(errno));
-    return -1;
-  }
-  if (pid == 0) {
-    execvp(argv[0], argv);
-    _exit(127); /* the parent's message says so (nothing prints in the library) */
-  }
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) break;
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  snprintf(err, errlen, "%s failed (exit %d)%s", argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-           WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is it installed?" : "");
-  return -1;
-}
-
-/* ---- linking ---- */
-typedef struct Tmp {
-  char dir[64], obj[128], glue[128], glue_o[128], merged[128], vs[128], hdr[400];
-} Tmp;
-
-static int link_so(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen) {
-  FILE *f = fopen(t->vs, "w");
-  if (!f) {
-    snprintf(err, errlen, "cannot write %s", t->vs);
-    return -1;
-  }
-  fprintf(f, "{\n  global: %s_*; onnxc_model_descriptor;\n  local: *;\n};\n", name);
-  fclose(f);
-  char soname[300], vsopt[200];
-  const char *b = strrchr(out, '/');
-  snprintf(soname, sizeof soname, "-Wl,-soname,%s", b ? b + 1 : out);
-  snprintf(vsopt, sizeof vsopt, "-Wl,--version-script=%s", t->vs);
-  char *argv[] = {(char *)tc->cc, "-shared", "-o", (char *)out, (char *)t->obj, (char *)t->glue_o,
-                  (char *)tc->rtlib, "-lm", "-lpthread", vsopt, soname, "-Wl,-z,noexecstack", "-Wl,--as-needed",
-                  NULL};
-  return run_cmd(argv, err, errlen);
-}
-
-/* one relocatable object holding the model, the glue and the runtime; only NAME_* stay global */
-static int link_obj(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen) {
-  char *ld[] = {(char *)tc->cc, "-r", "-nostdlib", "-o", (char *)t->merged, (char *)t->obj, (char *)t->glue_o,
-                "-Wl,--whole-archive", (char *)tc->rtlib, "-Wl,--no-whole-archive", NULL};
-  if (run_cmd(ld, err, errlen)) return -1;
-  char keep[300];
-  snprintf(keep, sizeof keep, "%s_*", name);
-  char *oc[] = {(char *)tc->objcopy, "--wildcard", "--keep-global-symbol", keep, (char *)t->merged, (char *)out,
-                NULL};
-  return run_cmd(oc, err, errlen);
-}
-
-static int link_lib(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err,
-                    size_t errlen) {
-  char obj[400];
-  snprintf(obj, sizeof obj, "%s/%s.o", t->dir, name);
-  if (link_obj(t, tc, name, obj, err, errlen)) return -1;
-  unlink(out); /* ar would add to an existing archive */
-  char *ar[] = {(char *)tc->ar, "rcs", (char *)out, obj, NULL};
-  int rc = run_cmd(ar, err, errlen);
-  unlink(obj);
-  return rc;
-}
-
-static void tmp_cleanup(const Tmp *t) {
-  const char *files[] = {t->obj, t->glue, t->glue_o, t->merged, t->vs, t->hdr};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlink(files[i]);
-  rmdir(t->dir);
 }
 
 static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name, Graph *g,
@@ -274,7 +126,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   int rc = ONNXC_ERR_TOOL;
   char header[4400];
   header_path(o, false, name, header, sizeof header);
-  if (toolchain(tgt->triple, &tc, err, errlen)) goto out; /* before the (long) code generation */
+  if (lib_toolchain(tgt->triple, &tc, err, errlen)) goto out; /* before the (long) code generation */
   if (be_aot_emit(g, &bo, t.obj, &r, err, errlen)) {
     rc = ONNXC_ERR_MODEL;
     goto out;
@@ -298,11 +150,11 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   char *def = !strcmp(emit, "so") ? "-DONNXC_EXPORT_DESCRIPTOR" : "-UONNXC_EXPORT_DESCRIPTOR";
   char *cc[] = {tc.cc, "-std=c11", "-O2", "-fPIC", "-c", inc, def, "-o", t.glue_o, t.glue, NULL};
   rc = ONNXC_ERR_TOOL;
-  if (run_cmd(cc, err, errlen)) goto out;
+  if (lib_run_cmd(cc, err, errlen)) goto out;
   int linked;
-  if (!strcmp(emit, "so")) linked = link_so(&t, &tc, name, o->out, err, errlen);
-  else if (!strcmp(emit, "obj")) linked = link_obj(&t, &tc, name, o->out, err, errlen);
-  else linked = link_lib(&t, &tc, name, o->out, err, errlen);
+  if (!strcmp(emit, "so")) linked = lib_link_so(&t, &tc, name, o->out, err, errlen);
+  else if (!strcmp(emit, "obj")) linked = lib_link_obj(&t, &tc, name, o->out, err, errlen);
+  else linked = lib_link_lib(&t, &tc, name, o->out, err, errlen);
   if (linked) goto out;
   rc = ONNXC_ERR_IO;
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
@@ -310,7 +162,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   rc = ONNXC_OK;
 out:
   free(r.weights);
-  tmp_cleanup(&t);
+  lib_tmp_cleanup(&t);
   return rc;
 }
 
@@ -406,7 +258,7 @@ static int check_paths(const CompileOpts *o, const char *name, char *err, size_t
     return ONNXC_ERR_ARGUMENT;
   }
   char odir[4096];
-  dir_of(o->out, odir, sizeof odir);
+  lib_dir_of(o->out, odir, sizeof odir);
   int serr = stat(odir, &ost) ? errno : 0;
   if (serr || !S_ISDIR(ost.st_mode)) {
     snprintf(err, errlen, "-o %.1500s: folder %.1500s %s", o->out, odir,

@@ -304,7 +304,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
 
 int tool_prepare(onnxc_session *s, const char *model, Tensor *ins, int n) {
   onnxc_tensor ts[MAX_ARGS];
-  for (int i = 0; i < n; i++) ts[i] = tool_tensor(&ins[i]);
+  for (int i = 0; ins && i < n; i++) ts[i] = tool_tensor(&ins[i]);
   int rc = onnxc_session_prepare(s, ins ? ts : NULL, ins ? n : 0);
   tool_deadline_disarm();
   fflush(stdout);
