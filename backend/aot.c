@@ -1,6 +1,7 @@
 /* aot.c — ahead-of-time code: the same module builder as the JIT (module.c), for any target
  * LLVM knows here (x86-64 and AArch64), written as an object, assembly or LLVM IR. The C glue
  * around it (descriptor, NAME_create/run/...) is written and linked by tools/compile.c. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,10 @@
 #include "aot.h"
 #include "module.h"
 
-static void aot_llvm_init(void) {
-  static int done;
-  if (done) return;
-  done = 1;
+/* once per process, whichever thread gets here first */
+static pthread_once_t aot_once = PTHREAD_ONCE_INIT;
+
+static void aot_llvm_register(void) {
   LLVMInitializeX86TargetInfo();
   LLVMInitializeX86Target();
   LLVMInitializeX86TargetMC();
@@ -23,6 +24,8 @@ static void aot_llvm_init(void) {
   LLVMInitializeAArch64TargetMC();
   LLVMInitializeAArch64AsmPrinter();
 }
+
+static void aot_llvm_init(void) { pthread_once(&aot_once, aot_llvm_register); }
 
 /* be_target_get plus --cpu / --features overrides */
 static int aot_target(const BeAotOptions *o, Target *t, char *err, size_t errlen) {
@@ -106,6 +109,10 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   internalize(m.mod, gfn);
   LLVMSetVisibility(gfn, LLVMHiddenVisibility);
   be_phase("llvm opt");
+  if (be_deadline_passed()) {
+    snprintf(err, errlen, "the compile-time bound passed before LLVM optimization");
+    goto out;
+  }
   if (be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen)) goto out;
   /* after optimization: the passes need not look at megabytes of constant data */
   if (o->embed_weights) add_weights(&m, o->name);

@@ -100,12 +100,33 @@ int be_model_kernels(const BeModel *m, int *shared);
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);
 
-/* Compile-time breakdown (--time-passes; jit.c).  be_phase("x") ends the running phase and starts
- * phase x, be_phase(NULL) just ends it; a phase entered twice accumulates.  Costs two clock reads
- * per call; be_phase_report prints wall and CPU ms per phase to f when enabled. */
-void be_phase_enable(bool on);
+/* Compile-time breakdown (--time-passes) and the cooperative compile deadline (jit.c).
+ * A BePhases record belongs to one compilation (libonnxc keeps one per session); be_phase_use
+ * installs it for the calling thread and returns the one it replaces.  be_phase("x") ends the
+ * running phase and starts phase x, be_phase(NULL) just ends it; a phase entered twice
+ * accumulates; without an installed record (or with on == false) it only checks the deadline.
+ * be_deadline_passed: has the installed record's deadline_ms (CLOCK_MONOTONIC, be_now_ms; 0 =
+ * none) passed?  Checked at every phase boundary and before each kernel is generated
+ * (module.c), so a compile stops within one kernel's generation or one LLVM phase of it. */
+enum { BE_MAX_PHASES = 16 };
+typedef struct BePhases {
+  bool on;             /* time the phases */
+  int n, cur;          /* cur: running phase or -1 (set it to -1 before use) */
+  double t0, c0;
+  int kernels, shared;
+  struct {
+    const char *name;
+    double wall, cpu;
+  } p[BE_MAX_PHASES];
+  double deadline_ms;  /* 0 = none */
+  bool expired;        /* set once the deadline was seen passed */
+} BePhases;
+BePhases *be_phase_use(BePhases *p);
 void be_phase(const char *name);
-void be_phase_report(FILE *f);
+bool be_deadline_passed(void);
+double be_now_ms(void);
+/* the report (wall and thread-CPU ms per phase) as text in buf; its length, 0 when off */
+size_t be_phase_report(BePhases *p, char *buf, size_t len);
 void be_phase_kernels(int kernels, int shared); /* counted by be_jit / be_aot_emit for the report */
 
 #endif

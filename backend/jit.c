@@ -1,4 +1,6 @@
 /* jit.c — targets, the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,28 +15,29 @@
 #include "module.h"
 #include "onnxc_rt.h"
 
-static void llvm_init(void) {
-  static int done;
-  if (done) return;
-  done = 1;
+/* the host target's LLVM registration and its triple/CPU/features: once per process, whichever
+ * session's thread gets here first (the only process-wide state, never changed after) */
+static pthread_once_t native_once = PTHREAD_ONCE_INIT;
+static char *native_triple, *native_cpu, *native_features;
+
+static void native_init(void) {
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
+  native_triple = LLVMGetDefaultTargetTriple();
+  native_cpu = LLVMGetHostCPUName();
+  native_features = LLVMGetHostCPUFeatures();
 }
+
+static void llvm_init(void) { pthread_once(&native_once, native_init); }
 
 int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
   llvm_init();
   memset(t, 0, sizeof *t);
   if (!name || !strcmp(name, "native")) {
-    static char *triple, *cpu, *features;
-    if (!triple) {
-      triple = LLVMGetDefaultTargetTriple();
-      cpu = LLVMGetHostCPUName();
-      features = LLVMGetHostCPUFeatures();
-    }
     t->name = "native";
-    t->triple = triple;
-    t->cpu = cpu;
-    t->features = features;
+    t->triple = native_triple;
+    t->cpu = native_cpu;
+    t->features = native_features;
   } else if (!strcmp(name, "x86-64-avx512")) {
     t->name = name;
     t->triple = "x86_64-unknown-linux-gnu";
@@ -99,17 +102,9 @@ int be_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, char *err
 }
 
 /* ---- compile-time phases ---- */
-enum { MAX_PHASES = 16 };
-static struct {
-  bool on;
-  int n, cur; /* cur: running phase or -1 */
-  double t0, c0;
-  int kernels, shared;
-  struct {
-    const char *name;
-    double wall, cpu;
-  } p[MAX_PHASES];
-} phases = {.cur = -1};
+/* The record be_phase writes to: the calling thread's, installed by whoever compiles (libonnxc's
+ * entry points install their session's), so sessions on different threads never share one. */
+static _Thread_local BePhases *cur_phases;
 
 static double clock_ms(clockid_t id) {
   struct timespec ts;
@@ -117,44 +112,75 @@ static double clock_ms(clockid_t id) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-void be_phase_enable(bool on) { phases.on = on; }
+BePhases *be_phase_use(BePhases *p) {
+  BePhases *old = cur_phases;
+  cur_phases = p;
+  return old;
+}
+
+double be_now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+
+bool be_deadline_passed(void) {
+  BePhases *ph = cur_phases;
+  if (!ph || !(ph->deadline_ms > 0)) return false;
+  if (!ph->expired && clock_ms(CLOCK_MONOTONIC) > ph->deadline_ms) ph->expired = true;
+  return ph->expired;
+}
 
 void be_phase_kernels(int kernels, int shared) {
-  phases.kernels += kernels;
-  phases.shared += shared;
+  if (!cur_phases) return;
+  cur_phases->kernels += kernels;
+  cur_phases->shared += shared;
 }
 
 void be_phase(const char *name) {
-  if (!phases.on) return;
-  double w = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-  if (phases.cur >= 0) {
-    phases.p[phases.cur].wall += w - phases.t0;
-    phases.p[phases.cur].cpu += c - phases.c0;
+  BePhases *ph = cur_phases;
+  be_deadline_passed(); /* phase boundaries are deadline checkpoints */
+  if (!ph || !ph->on) return;
+  double w = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+  if (ph->cur >= 0) {
+    ph->p[ph->cur].wall += w - ph->t0;
+    ph->p[ph->cur].cpu += c - ph->c0;
   }
-  phases.cur = -1;
+  ph->cur = -1;
   if (!name) return;
   int i = 0;
-  while (i < phases.n && strcmp(phases.p[i].name, name)) i++;
-  if (i == MAX_PHASES) return;
-  if (i == phases.n) phases.p[phases.n++].name = name;
-  phases.cur = i;
-  phases.t0 = w;
-  phases.c0 = c;
+  while (i < ph->n && strcmp(ph->p[i].name, name)) i++;
+  if (i == BE_MAX_PHASES) return;
+  if (i == ph->n) ph->p[ph->n++].name = name;
+  ph->cur = i;
+  ph->t0 = w;
+  ph->c0 = c;
 }
 
-void be_phase_report(FILE *f) {
-  if (!phases.on) return;
+/* appends to buf[*o..len) what snprintf would, never past len */
+static void put(char *buf, size_t len, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t len, size_t *o, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = *o < len ? vsnprintf(buf + *o, len - *o, fmt, ap) : 0;
+  va_end(ap);
+  if (n > 0) *o = *o + (size_t)n < len ? *o + (size_t)n : len;
+}
+
+size_t be_phase_report(BePhases *ph, char *buf, size_t len) {
+  size_t o = 0;
+  if (len) buf[0] = 0;
+  if (!ph || !ph->on) return 0;
+  BePhases *old = be_phase_use(ph);
   be_phase(NULL);
+  be_phase_use(old);
   double tw = 0, tc = 0;
-  for (int i = 0; i < phases.n; i++) tw += phases.p[i].wall, tc += phases.p[i].cpu;
-  fprintf(f, "compile phases:          wall ms    cpu ms\n");
-  for (int i = 0; i < phases.n; i++)
-    fprintf(f, "  %-20s %10.1f %9.1f  %5.1f%%\n", phases.p[i].name, phases.p[i].wall, phases.p[i].cpu,
-            tw > 0 ? 100 * phases.p[i].wall / tw : 0);
-  fprintf(f, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
-  if (phases.kernels)
-    fprintf(f, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", phases.kernels,
-            phases.shared);
+  for (int i = 0; i < ph->n; i++) tw += ph->p[i].wall, tc += ph->p[i].cpu;
+  put(buf, len, &o, "compile phases:          wall ms    cpu ms\n");
+  for (int i = 0; i < ph->n; i++)
+    put(buf, len, &o, "  %-20s %10.1f %9.1f  %5.1f%%\n", ph->p[i].name, ph->p[i].wall, ph->p[i].cpu,
+        tw > 0 ? 100 * ph->p[i].wall / tw : 0);
+  put(buf, len, &o, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
+  if (ph->kernels)
+    put(buf, len, &o, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", ph->kernels,
+        ph->shared);
+  return o;
 }
 
 struct BeModel {
@@ -226,6 +252,11 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
   be_phase("llvm opt");
+  if (be_deadline_passed()) {
+    snprintf(err, errlen, "the compile-time bound passed before LLVM optimization");
+    LLVMDisposeTargetMachine(tm);
+    goto fail_mod;
+  }
   if (be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
     LLVMDisposeTargetMachine(tm);
     goto fail_mod;
@@ -236,6 +267,11 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     LLVMDisposeMessage(s);
   }
   be_phase("llvm codegen (jit)");
+  if (be_deadline_passed()) {
+    snprintf(err, errlen, "the compile-time bound passed before LLVM code generation");
+    LLVMDisposeTargetMachine(tm);
+    goto fail_mod;
+  }
   LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
   LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
   LLVMOrcLLJITRef jit;

@@ -110,6 +110,11 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     }
     GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .mod = m, .fn_name = fn_name,
                   .arena_top = arena_top, .arena_end = arena_top};
+    if (be_deadline_passed()) { /* the compile-time bound, checked between kernels */
+      kb_kernel_abandon(kb);
+      LLVMDisposeBuilder(b);
+      return ir_node_error(g, n, "the compile-time bound passed before this node's kernel");
+    }
     if (be_gen_node(&ctx)) {
       kb_kernel_abandon(kb);
       LLVMDisposeBuilder(b);

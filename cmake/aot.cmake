@@ -1,6 +1,7 @@
 # aot.cmake — what `onnxc compile` needs beside the compiler: the model ABI header embedded in
-# onnxc (pasted into every NAME.h), runtime archives per target architecture, and the install
-# rules with a pkg-config file and a CMake package (find_package(onnxc) + onnxc_add_model).
+# libonnxc (pasted into every NAME.h), runtime archives per target architecture, and the install
+# rules with a pkg-config file and a CMake package (find_package(onnxc) + onnxc_add_model;
+# cmake/lib.cmake adds libonnxc to both).
 include(GNUInstallDirs)
 
 # runtime/onnxc_model.h as a C string in onnxc
@@ -10,8 +11,8 @@ string(REGEX REPLACE "(..)" "0x\\1," ONNXC_ABI_HEX "${ONNXC_ABI_HEX}")
 file(WRITE ${GEN}/model_abi.c.new
      "/* generated from runtime/onnxc_model.h */\nconst char onnxc_model_abi_h[] = {${ONNXC_ABI_HEX}0};\n")
 file(COPY_FILE ${GEN}/model_abi.c.new ${GEN}/model_abi.c ONLY_IF_DIFFERENT)
-target_sources(onnxc PRIVATE ${GEN}/model_abi.c)
-target_compile_definitions(onnxc PRIVATE ONNXC_INSTALL_LIBDIR="${CMAKE_INSTALL_LIBDIR}")
+target_sources(onnxc_lib PRIVATE ${GEN}/model_abi.c)
+target_compile_definitions(onnxc_lib PRIVATE ONNXC_INSTALL_LIBDIR="${CMAKE_INSTALL_LIBDIR}")
 
 # The runtimes compiled models link, in ${CMAKE_BINARY_DIR}/rt (onnxc looks there, beside itself,
 # and in the installed library folder): libonnxc_rt.a for the host, never sanitized (a model

@@ -1,4 +1,4 @@
-# cemit.cmake — the runtime's sources embedded in onnxc for `onnxc compile --emit c`, which copies
+# cemit.cmake — the runtime's sources embedded in libonnxc for `onnxc compile --emit c`, which copies
 # them beside the generated model: onnxc_rt_sources[] = {{file name, contents}, ..., {0, 0}}.
 file(GLOB ONNXC_RT_FILES ${CMAKE_SOURCE_DIR}/runtime/*.c ${CMAKE_SOURCE_DIR}/runtime/*.h)
 list(SORT ONNXC_RT_FILES)
@@ -16,4 +16,4 @@ foreach(f ${ONNXC_RT_FILES})
 endforeach()
 file(WRITE ${GEN}/rt_sources.c.new "${rt_text}${rt_table}  {0, 0},\n};\n")
 file(COPY_FILE ${GEN}/rt_sources.c.new ${GEN}/rt_sources.c ONLY_IF_DIFFERENT)
-target_sources(onnxc PRIVATE ${GEN}/rt_sources.c)
+target_sources(onnxc_lib PRIVATE ${GEN}/rt_sources.c)

@@ -12,11 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "be.h"
 #include "fe.h"
 #include "npy.h"
 #include "passes.h"
-#include "onnxc_rt.h"
 #include "tool.h"
 
 #define MAX_ARGS TOOL_MAX_IO
@@ -67,23 +65,22 @@ int tool_parse_dims(const char *s, FeShape *sh) {
 }
 
 int64_t tool_max_memory; /* --max-memory; 0 = the defaults (FE_DEFAULT_MAX_BYTES, BE_DEFAULT_MAX_MEMORY) */
+bool tool_no_fuse, tool_time_passes, tool_dump_llvm, tool_deadline_hard;
 
 double tool_max_compile_time = 600; /* --max-compile-time SECONDS */
 static char deadline_msg[600];
 static size_t deadline_len;
 
-static void (*volatile deadline_cleanup)(void);
-
-void tool_deadline_cleanup(void (*fn)(void)) { deadline_cleanup = fn; }
-
 static void deadline_hit(int sig) {
   (void)sig;
-  if (deadline_cleanup) deadline_cleanup();
   ssize_t w = write(2, deadline_msg, deadline_len);
   (void)w;
   _exit(1);
 }
 
+/* The library's bound is cooperative (checked between phases and kernels); this alarm is the
+ * hard backstop for a phase that will not end (an LLVM phase cannot be interrupted): it fires at
+ * twice the bound plus a second, or at the bound itself for `dump`, which has no library call. */
 void tool_deadline_arm(const char *model) {
   if (!(tool_max_compile_time > 0)) return;
   int n = snprintf(deadline_msg, sizeof deadline_msg,
@@ -95,11 +92,11 @@ void tool_deadline_arm(const char *model) {
   sa.sa_handler = deadline_hit;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, NULL);
-  double whole = floor(tool_max_compile_time);
-  struct itimerval t = {.it_value = {.tv_sec = (time_t)whole,
-                                     .tv_usec = (suseconds_t)((tool_max_compile_time - whole) * 1e6)}};
-  if (!t.it_value.tv_sec && !t.it_value.tv_usec) t.it_value.tv_usec = 1;
-  setitimer(ITIMER_REAL, &t, NULL);
+  double t = tool_deadline_hard ? tool_max_compile_time : 2 * tool_max_compile_time + 1;
+  double whole = floor(t);
+  struct itimerval it = {.it_value = {.tv_sec = (time_t)whole, .tv_usec = (suseconds_t)((t - whole) * 1e6)}};
+  if (!it.it_value.tv_sec && !it.it_value.tv_usec) it.it_value.tv_usec = 1;
+  setitimer(ITIMER_REAL, &it, NULL);
 }
 
 void tool_deadline_disarm(void) {
@@ -144,15 +141,14 @@ typedef struct Opts {
   FeShape shapes[MAX_ARGS];
   int nshapes;
   int threads, runs, warmup;
-  bool json, dump_llvm, help;
+  bool json, help;
   double rtol, atol;
 } Opts;
 
-static bool no_fuse;              /* --no-fuse (any command): skip passes/fuse.c */
 static const char *disable_passes; /* --disable-pass LIST */
 
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
-  if (!strcmp(argv[*i], "--no-fuse")) return no_fuse = true, 1;
+  if (!strcmp(argv[*i], "--no-fuse")) return tool_no_fuse = true, 1;
   if (strcmp(argv[*i], "--disable-pass")) return 0;
   char err[512];
   const char *v = *i + 1 < argc ? argv[++*i] : "";
@@ -164,10 +160,27 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
   return 1;
 }
 
-PassOptions tool_pass_options(void) {
+static bool verify_each(void) {
   const char *ve = getenv("ONNXC_VERIFY_EACH");
-  return (PassOptions){.no_fuse = no_fuse, .disable = disable_passes, .verify_each = ve && !strcmp(ve, "1"),
-                       .max_memory = tool_max_memory > 0 ? tool_max_memory : BE_DEFAULT_MAX_MEMORY};
+  return ve && !strcmp(ve, "1");
+}
+
+PassOptions tool_pass_options(void) {
+  return (PassOptions){.no_fuse = tool_no_fuse, .disable = disable_passes, .verify_each = verify_each(),
+                       .max_memory = tool_max_memory};
+}
+
+/* --no-fuse, --disable-pass and ONNXC_VERIFY_EACH into a session's options */
+static int pass_options_to(onnxc_session_options *op) {
+  int rc = tool_no_fuse ? onnxc_options_disable_pass(op, "fuse") : ONNXC_OK;
+  for (const char *p = disable_passes; p && *p && !rc;) {
+    size_t n = strcspn(p, ",");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+    rc = onnxc_options_disable_pass(op, name);
+    p += n + (p[n] == ',');
+  }
+  return rc ? rc : onnxc_options_set_verify_each(op, verify_each());
 }
 
 static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
@@ -255,8 +268,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     } else if (!strcmp(a, "--after")) {
       if (!(o->after = NEXT())) return -1;
     } else if (!strcmp(a, "--json")) o->json = true;
-    else if (!strcmp(a, "--dump-llvm")) o->dump_llvm = true;
-    else if (!strcmp(a, "--time-passes")) be_phase_enable(true);
+    else if (!strcmp(a, "--dump-llvm")) tool_dump_llvm = true;
+    else if (!strcmp(a, "--time-passes")) tool_time_passes = true;
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
     } else if (a[0] == '-' && a[1]) {
@@ -283,33 +296,115 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
   return fe_read_tensor_pb(path, t, err, errlen);
 }
 
+/* dump works on the IR directly (the library has no call for it yet) */
 static Graph *load_model(const Opts *o, char *err, size_t errlen) {
   FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes, .max_bytes = tool_max_memory};
+  tool_deadline_hard = true;
   tool_deadline_arm(o->model);
-  be_phase("frontend load");
-  Graph *g = fe_load(o->model, &fo, err, errlen);
-  be_phase(NULL);
-  return g;
+  return fe_load(o->model, &fo, err, errlen);
 }
 
 static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
 
+void tool_fail_session(const onnxc_session *s, int status, const char *model) {
+  if (status == ONNXC_ERR_TIMEOUT)
+    fprintf(stderr, "onnxc: compiling %s took longer than --max-compile-time %g s; stopped\n", model,
+            tool_max_compile_time);
+  else
+    fail(onnxc_session_error(s));
+}
+
+onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, int threads) {
+  onnxc_session_options *op;
+  if (onnxc_options_create(&op)) {
+    fail("out of memory");
+    return NULL;
+  }
+  int rc = onnxc_options_set_threads(op, threads);
+  for (int i = 0; i < nshapes && !rc; i++) rc = onnxc_options_fix_input(op, shapes[i].name, shapes[i].rank, shapes[i].dims);
+  if (!rc) rc = pass_options_to(op);
+  if (!rc) rc = onnxc_options_set_max_memory(op, tool_max_memory);
+  if (!rc) rc = onnxc_options_set_max_compile_time(op, tool_max_compile_time);
+  if (!rc) rc = onnxc_options_set_time_phases(op, tool_time_passes);
+  if (!rc) rc = onnxc_options_set_dump_llvm(op, tool_dump_llvm);
+  onnxc_session *s = NULL;
+  if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
+  else {
+    tool_deadline_arm(model);
+    if ((rc = onnxc_session_create_from_file(model, op, &s))) {
+      tool_fail_session(s, rc, model);
+      onnxc_session_free(s);
+      s = NULL;
+    }
+  }
+  onnxc_options_free(op);
+  return s;
+}
+
+int tool_prepare(onnxc_session *s, const char *model, Tensor *ins, int n) {
+  onnxc_tensor ts[MAX_ARGS];
+  for (int i = 0; ins && i < n; i++) ts[i] = tool_tensor(&ins[i]);
+  int rc = onnxc_session_prepare(s, ins ? ts : NULL, ins ? n : 0);
+  tool_deadline_disarm();
+  fflush(stdout);
+  tool_print_phases(s);
+  if (rc) tool_fail_session(s, rc, model);
+  return rc;
+}
+
+void tool_print_phases(onnxc_session *s) {
+  char buf[4096];
+  if (onnxc_session_phase_report(s, buf, sizeof buf)) fputs(buf, stderr);
+}
+
+onnxc_tensor tool_tensor(const Tensor *t) {
+  return (onnxc_tensor){.data = t->data, .bytes = (int64_t)t->bytes, .dtype = (int32_t)t->dtype, .rank = t->rank,
+                        .dims = t->dims};
+}
+
+void tool_shape_str(const onnxc_value_info *v, char *buf, size_t len) {
+  Value iv = {.rank = v->rank}; /* the IR's printer, on the API's description */
+  for (int d = 0; d < IR_MAX_RANK && d < ONNXC_MAX_RANK; d++) iv.dims[d] = v->dims[d], iv.sym[d] = v->dim_names[d];
+  ir_shape_str(&iv, buf, len);
+}
+
+/* ONNX's numpy helpers store bfloat16 test data as uint16 of the same bits */
+void tool_bf16_inputs(const onnxc_session *s, Tensor *ts, int n) {
+  for (int i = 0; i < n; i++) {
+    onnxc_value_info vi;
+    if (ts[i].dtype == DT_UINT16 && !onnxc_session_input_info(s, i, &vi) && vi.dtype == ONNXC_DT_BFLOAT16)
+      ts[i].dtype = DT_BFLOAT16;
+  }
+}
+
+/* the given inputs all have data (the message the CLI has always given) */
+int tool_check_given(const onnxc_session *s, const Tensor *ts, char *err, size_t errlen) {
+  for (int i = 0; i < onnxc_session_num_inputs(s); i++) {
+    onnxc_value_info vi;
+    onnxc_session_input_info(s, i, &vi);
+    if (!ts[i].data && !ts[i].bytes && !ts[i].dtype) {
+      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", vi.name, vi.name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* Gathers the inputs for `run`/`bench`: positional files in graph-input order, -i NAME=FILE by
- * name; fixes each input's dims from its file and checks dtype/shape against the model. */
-static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t errlen) {
-  if (o->npos > g->ninputs) {
-    snprintf(err, errlen, "%d input files given but the model has %d inputs", o->npos, g->ninputs);
+ * name (the session checks dtype/shape against the model when it compiles for them). */
+static int read_inputs(const Opts *o, const onnxc_session *s, Tensor *ts, char *err, size_t errlen) {
+  int nin = onnxc_session_num_inputs(s);
+  if (o->npos > nin) {
+    snprintf(err, errlen, "%d input files given but the model has %d inputs", o->npos, nin);
     return -1;
   }
   for (int i = 0; i < o->npos; i++)
     if (tool_read_tensor(o->pos[i], &ts[i], err, errlen)) return -1;
   for (int k = 0; k < o->nnamed; k++) {
     const char *eq = strchr(o->named[k], '=');
-    int idx = -1;
-    for (int i = 0; i < g->ninputs; i++)
-      if (strlen(g->inputs[i]->name) == (size_t)(eq - o->named[k]) &&
-          !strncmp(g->inputs[i]->name, o->named[k], (size_t)(eq - o->named[k])))
-        idx = i;
+    char name[4096];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - o->named[k]), o->named[k]);
+    int idx = onnxc_session_input_index(s, name);
     if (idx < 0) {
       snprintf(err, errlen, "-i %s: the model has no input named '%.*s'", o->named[k], (int)(eq - o->named[k]),
                o->named[k]);
@@ -319,44 +414,30 @@ static int read_inputs(const Opts *o, Graph *g, Tensor *ts, char *err, size_t er
     for (int j = 0; j < k && !twice; j++)
       twice = !strncmp(o->named[j], o->named[k], (size_t)(eq - o->named[k]) + 1);
     if (twice) {
-      snprintf(err, errlen, "-i %s: input '%s' is given twice", o->named[k], g->inputs[idx]->name);
+      snprintf(err, errlen, "-i %s: input '%.1000s' is given twice", o->named[k], name);
       return -1;
     }
     if (tool_read_tensor(eq + 1, &ts[idx], err, errlen)) return -1;
   }
-  return pass_specialize(g, ts, err, errlen);
+  tool_bf16_inputs(s, ts, nin);
+  return tool_check_given(s, ts, err, errlen);
 }
 
-/* Compile a loaded graph with fixed input shapes. */
-BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen) {
-  PassOptions po = tool_pass_options();
-  be_phase("shapes + passes");
-  if (pass_run_all(g, &po)) {
-    snprintf(err, errlen, "%s", ir_last_error(g));
-    return NULL;
-  }
-  BeOptions bo = {.target = NULL, .opt_level = 3, .dump_llvm = dump_llvm, .max_memory = tool_max_memory};
-  BeModel *m = be_jit(g, &bo, err, errlen);
-  tool_deadline_disarm();
-  fflush(stdout);
-  be_phase_report(stderr);
-  return m;
-}
-
-int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
-  for (int i = 0; i < g->noutputs; i++) {
-    Value *v = g->outputs[i];
+int tool_alloc_outputs(const onnxc_session *s, Tensor *outs, char *err, size_t errlen) {
+  for (int i = 0; i < onnxc_session_num_outputs(s); i++) {
+    onnxc_value_info vi;
+    onnxc_session_output_info(s, i, &vi);
     Tensor *t = &outs[i];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", v->name);
-    t->dtype = v->dtype;
-    t->rank = v->rank;
-    memcpy(t->dims, v->dims, sizeof(int64_t) * IR_MAX_RANK);
-    int64_t n = ir_value_numel(v);
-    t->bytes = (size_t)n * dtype_size(v->dtype);
-    t->data = aligned_alloc(64, (t->bytes + 63) & ~(size_t)63 ? (t->bytes + 63) & ~(size_t)63 : 64);
+    snprintf(t->name, sizeof t->name, "%s", vi.name);
+    t->dtype = (DType)vi.dtype;
+    t->rank = vi.rank;
+    memcpy(t->dims, vi.dims, sizeof(int64_t) * IR_MAX_RANK);
+    t->bytes = (size_t)tensor_numel(t) * dtype_size(t->dtype);
+    size_t cap = (t->bytes + 63) & ~(size_t)63;
+    t->data = aligned_alloc(64, cap ? cap : 64);
     if (!t->data) {
-      snprintf(err, errlen, "out of memory for output '%s'", v->name);
+      snprintf(err, errlen, "out of memory for output '%s'", vi.name);
       return -1;
     }
     memset(t->data, 0, t->bytes);
@@ -364,12 +445,19 @@ int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen) {
   return 0;
 }
 
-int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen) {
-  const void *ip[TOOL_MAX_IO];
-  void *op[TOOL_MAX_IO];
-  for (int i = 0; i < g->ninputs; i++) ip[i] = ins[i].data;
-  for (int i = 0; i < g->noutputs; i++) op[i] = outs[i].data;
-  return be_run(m, ip, op, err, errlen);
+int tool_run_once(onnxc_session *s, const Tensor *ins, const Tensor *outs) {
+  onnxc_tensor ti[MAX_ARGS], to[MAX_ARGS];
+  int nin = onnxc_session_num_inputs(s), nout = onnxc_session_num_outputs(s);
+  for (int i = 0; i < nin; i++) ti[i] = tool_tensor(&ins[i]);
+  for (int i = 0; i < nout; i++) to[i] = tool_tensor(&outs[i]);
+  return onnxc_session_run(s, ti, nin, to, nout);
+}
+
+/* the model's inputs/outputs fit the CLI's arrays */
+static int fits(const onnxc_session *s) {
+  if (onnxc_session_num_inputs(s) <= MAX_ARGS && onnxc_session_num_outputs(s) <= MAX_ARGS) return 1;
+  fail("too many graph inputs or outputs");
+  return 0;
 }
 
 /* info and dump take the model only */
@@ -391,15 +479,11 @@ static int cmd_info(int argc, char **argv) {
     return o.help ? 0 : 2;
   }
   if (no_extra_args(&o, "info")) return 2;
-  char err[2048];
-  Graph *g = load_model(&o, err, sizeof err);
-  if (!g) {
-    fail(err);
-    return 1;
-  }
-  int rc = tool_print_info(g, stdout, err, sizeof err);
-  ir_graph_free(g);
-  if (rc) fail(err);
+  onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
+  if (!s) return 1;
+  tool_deadline_disarm();
+  int rc = tool_print_info(s, stdout);
+  onnxc_session_free(s);
   return rc ? 1 : 0;
 }
 
@@ -437,46 +521,41 @@ static int cmd_run(int argc, char **argv) {
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
   char err[2048];
-  Graph *g = load_model(&o, err, sizeof err);
-  if (!g) {
-    fail(err);
-    return 1;
-  }
+  onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, o.threads);
+  if (!s) return 1;
   Tensor ins[MAX_ARGS] = {0}, outs[MAX_ARGS] = {0};
   int rc = 1;
-  BeModel *m = NULL;
-  if (g->ninputs > MAX_ARGS || g->noutputs > MAX_ARGS) {
-    fail("too many graph inputs or outputs");
-    goto out;
-  }
-  if (read_inputs(&o, g, ins, err, sizeof err)) goto fail;
-  if (!(m = tool_compile(g, o.dump_llvm, err, sizeof err))) goto fail;
-  be_set_threads(m, o.threads);
-  if (tool_alloc_outputs(g, outs, err, sizeof err)) goto fail;
-  if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+  if (!fits(s)) goto out;
+  if (read_inputs(&o, s, ins, err, sizeof err)) goto fail;
+  if (tool_prepare(s, o.model, ins, onnxc_session_num_inputs(s))) goto out;
+  if (tool_alloc_outputs(s, outs, err, sizeof err)) goto fail;
+  if (tool_run_once(s, ins, outs)) goto fail_s;
   if (o.out) mkdir_p(o.out);
-  for (int i = 0; i < g->noutputs; i++) {
-    char s[128];
-    ir_shape_str(g->outputs[i], s, sizeof s);
+  for (int i = 0; i < onnxc_session_num_outputs(s); i++) {
+    char sh[128];
+    onnxc_value_info vi;
+    onnxc_session_output_info(s, i, &vi);
+    tool_shape_str(&vi, sh, sizeof sh);
     if (o.out) {
       char path[4096];
       snprintf(path, sizeof path, "%s/output_%d.npy", o.out, i);
       if (npy_write(path, &outs[i], err, sizeof err)) goto fail;
-      printf("output %d '%s': %s[%s] -> %s\n", i, g->outputs[i]->name, dtype_name(outs[i].dtype), s, path);
+      printf("output %d '%s': %s[%s] -> %s\n", i, vi.name, dtype_name(outs[i].dtype), sh, path);
     } else
-      printf("output %d '%s': %s[%s]\n", i, g->outputs[i]->name, dtype_name(outs[i].dtype), s);
+      printf("output %d '%s': %s[%s]\n", i, vi.name, dtype_name(outs[i].dtype), sh);
   }
   rc = 0;
   goto out;
+fail_s:
+  snprintf(err, sizeof err, "%s", onnxc_session_error(s));
 fail:
   fail(err);
 out:
-  be_free(m);
+  onnxc_session_free(s);
   for (int i = 0; i < MAX_ARGS; i++) {
     tensor_free(&ins[i]);
     free(outs[i].data);
   }
-  ir_graph_free(g);
   return rc;
 }
 
@@ -508,54 +587,51 @@ static int cmd_bench(int argc, char **argv) {
     return o.help ? 0 : 2;
   }
   char err[2048];
-  Graph *g = load_model(&o, err, sizeof err);
-  if (!g) {
-    fail(err);
-    return 1;
-  }
+  onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, o.threads);
+  if (!s) return 1;
   Tensor ins[MAX_ARGS] = {0}, outs[MAX_ARGS] = {0};
-  int rc = 1;
-  BeModel *m = NULL;
+  int rc = 1, nin = onnxc_session_num_inputs(s);
   double *lat = NULL;
-  if (g->ninputs > MAX_ARGS || g->noutputs > MAX_ARGS) {
-    fail("too many graph inputs or outputs");
-    goto out;
-  }
+  if (!fits(s)) goto out;
   /* inputs without files: zeros of the model's fixed shape */
-  if (o.npos == 0 && o.nnamed == 0)
-    for (int i = 0; i < g->ninputs; i++) {
-      Value *v = g->inputs[i];
-      if (!ir_value_shape_known(v)) {
-        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", v->name, v->name);
+  bool zeros = o.npos == 0 && o.nnamed == 0;
+  if (zeros)
+    for (int i = 0; i < nin; i++) {
+      onnxc_value_info vi;
+      onnxc_session_input_info(s, i, &vi);
+      Tensor *t = &ins[i];
+      t->dtype = (DType)vi.dtype;
+      t->rank = vi.rank;
+      memcpy(t->dims, vi.dims, sizeof t->dims);
+      bool known = vi.rank >= 0;
+      for (int d = 0; d < vi.rank; d++) known &= vi.dims[d] >= 0;
+      if (!known) {
+        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", vi.name, vi.name);
         goto fail;
       }
-      Tensor *t = &ins[i];
-      t->dtype = v->dtype;
-      t->rank = v->rank;
-      memcpy(t->dims, v->dims, sizeof t->dims);
-      t->bytes = (size_t)ir_value_numel(v) * dtype_size(v->dtype);
+      t->bytes = (size_t)tensor_numel(t) * dtype_size(t->dtype);
       t->data = calloc(1, t->bytes ? t->bytes : 1);
     }
-  else if (read_inputs(&o, g, ins, err, sizeof err))
+  else if (read_inputs(&o, s, ins, err, sizeof err))
     goto fail;
   double t0 = now_ms();
-  if (!(m = tool_compile(g, o.dump_llvm, err, sizeof err))) goto fail;
+  if (tool_prepare(s, o.model, zeros ? NULL : ins, nin)) goto out;
   double compile_ms = now_ms() - t0;
-  be_set_threads(m, o.threads);
-  if (tool_alloc_outputs(g, outs, err, sizeof err)) goto fail;
+  if (tool_alloc_outputs(s, outs, err, sizeof err)) goto fail;
   for (int i = 0; i < o.warmup; i++)
-    if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
+    if (tool_run_once(s, ins, outs)) goto fail_s;
   lat = malloc(sizeof(double) * (size_t)o.runs);
   for (int i = 0; i < o.runs; i++) {
-    double s = now_ms();
-    if (tool_run_once(m, g, ins, outs, err, sizeof err)) goto fail;
-    lat[i] = now_ms() - s;
+    double st = now_ms();
+    if (tool_run_once(s, ins, outs)) goto fail_s;
+    lat[i] = now_ms() - st;
   }
   qsort(lat, (size_t)o.runs, sizeof(double), cmp_dbl);
   double med = lat[o.runs / 2], p90 = lat[(int)((o.runs - 1) * 0.9)];
-  double macs = tool_count_macs(g);
+  onnxc_facts f;
+  double macs = onnxc_session_facts(s, &f) || f.macs < 0 ? 0 : f.macs;
   double gflops = macs > 0 ? 2.0 * macs / (med * 1e-3) / 1e9 : 0;
-  int threads = o.threads ? o.threads : onnxc_cpu_count();
+  int threads = onnxc_session_threads(s);
   if (o.json)
     printf("{\"model\": \"%s\", \"threads\": %d, \"runs\": %d, \"compile_ms\": %.1f, \"min_ms\": %.6f, "
            "\"median_ms\": %.6f, \"p90_ms\": %.6f, \"max_ms\": %.6f, \"macs\": %.0f, \"gflops\": %.2f}\n",
@@ -566,16 +642,17 @@ static int cmd_bench(int argc, char **argv) {
            o.model, threads, compile_ms, o.runs, lat[0], med, p90, lat[o.runs - 1], gflops);
   rc = 0;
   goto out;
+fail_s:
+  snprintf(err, sizeof err, "%s", onnxc_session_error(s));
 fail:
   fail(err);
 out:
   free(lat);
-  be_free(m);
+  onnxc_session_free(s);
   for (int i = 0; i < MAX_ARGS; i++) {
     tensor_free(&ins[i]);
     free(outs[i].data);
   }
-  ir_graph_free(g);
   return rc;
 }
 

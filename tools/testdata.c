@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "passes.h"
 #include "tool.h"
 
 #define MAX_IO TOOL_MAX_IO
@@ -100,28 +99,22 @@ static bool exists(const char *p) {
 static int run_set(const char *model, const char *dir, const FeShape *shapes, int nshapes, int threads, double rtol,
                    double atol, bool verbose) {
   char err[2048], path[4096];
-  FeOptions fo = {.shapes = shapes, .nshapes = nshapes, .max_bytes = tool_max_memory};
-  tool_deadline_arm(model);
-  be_phase("frontend load");
-  Graph *g = fe_load(model, &fo, err, sizeof err);
-  if (!g) {
-    fprintf(stderr, "onnxc: %s\n", err);
-    return 1;
-  }
+  onnxc_session *s = tool_open(model, shapes, nshapes, threads);
+  if (!s) return 1;
+  int nin = onnxc_session_num_inputs(s), nout = onnxc_session_num_outputs(s);
   Tensor ins[MAX_IO] = {0}, want[MAX_IO] = {0}, got[MAX_IO] = {0};
   int nwant = 0, rc = 1;
-  BeModel *m = NULL;
-  if (g->ninputs > MAX_IO || g->noutputs > MAX_IO) {
+  if (nin > MAX_IO || nout > MAX_IO) {
     snprintf(err, sizeof err, "too many inputs/outputs");
     goto fail;
   }
-  for (int i = 0; i < g->ninputs; i++) {
+  for (int i = 0; i < nin; i++) {
     snprintf(path, sizeof path, "%s/input_%d.pb", dir, i);
     if (fe_read_tensor_pb(path, &ins[i], err, sizeof err)) goto fail;
   }
-  snprintf(path, sizeof path, "%s/input_%d.pb", dir, g->ninputs);
+  snprintf(path, sizeof path, "%s/input_%d.pb", dir, nin);
   if (exists(path)) {
-    snprintf(err, sizeof err, "%s: more input files than the model's %d inputs", dir, g->ninputs);
+    snprintf(err, sizeof err, "%s: more input files than the model's %d inputs", dir, nin);
     goto fail;
   }
   for (nwant = 0; nwant < MAX_IO; nwant++) {
@@ -129,33 +122,35 @@ static int run_set(const char *model, const char *dir, const FeShape *shapes, in
     if (!exists(path)) break;
     if (fe_read_tensor_pb(path, &want[nwant], err, sizeof err)) goto fail;
   }
-  if (nwant != g->noutputs) {
-    snprintf(err, sizeof err, "%s has %d output files, the model has %d outputs", dir, nwant, g->noutputs);
+  if (nwant != nout) {
+    snprintf(err, sizeof err, "%s has %d output files, the model has %d outputs", dir, nwant, nout);
     goto fail;
   }
-  if (pass_specialize(g, ins, err, sizeof err)) goto fail;
-  if (!(m = tool_compile(g, false, err, sizeof err))) goto fail;
-  be_set_threads(m, threads);
-  if (tool_alloc_outputs(g, got, err, sizeof err)) goto fail;
-  if (tool_run_once(m, g, ins, got, err, sizeof err)) goto fail;
+  tool_bf16_inputs(s, ins, nin);
+  if (tool_check_given(s, ins, err, sizeof err)) goto fail;
+  if (tool_prepare(s, model, ins, nin)) goto out;
+  if (tool_alloc_outputs(s, got, err, sizeof err)) goto fail;
+  if (tool_run_once(s, ins, got)) {
+    snprintf(err, sizeof err, "%s", onnxc_session_error(s));
+    goto fail;
+  }
   rc = 0;
   for (int i = 0; i < nwant; i++) {
     char msg[512];
     bool ok = tool_compare(&got[i], &want[i], rtol, atol, msg, sizeof msg);
     if (!ok) rc = 1;
-    if (verbose || !ok) printf("%s: output %d '%s': %s\n", dir, i, g->outputs[i]->name, msg);
+    if (verbose || !ok) printf("%s: output %d '%s': %s\n", dir, i, got[i].name, msg);
   }
   goto out;
 fail:
   fprintf(stderr, "onnxc: %s\n", err);
 out:
-  be_free(m);
+  onnxc_session_free(s);
   for (int i = 0; i < MAX_IO; i++) {
     tensor_free(&ins[i]);
     tensor_free(&want[i]);
     free(got[i].data);
   }
-  ir_graph_free(g);
   return rc;
 }
 

@@ -1,51 +1,61 @@
-/* tool.h — pieces of the CLI shared between its files. */
+/* tool.h — pieces of the CLI shared between its files.  The CLI is a client of libonnxc
+ * (include/onnxc.h): it parses arguments, reads and writes files (.npy, .pb) and prints. */
 #ifndef ONNXC_TOOL_H
 #define ONNXC_TOOL_H
 
 #include <stdio.h>
 
-#include "be.h"
 #include "fe.h"
+#include "onnxc.h"
 #include "passes.h"
 
 #define TOOL_MAX_IO 256 /* graph inputs/outputs the CLI handles */
 
+/* options that hold for any command */
 extern int64_t tool_max_memory; /* --max-memory in bytes; 0 = the defaults */
+extern bool tool_no_fuse, tool_time_passes, tool_dump_llvm;
 /* "512", "64K", "1.5G" -> bytes; -1 if malformed, not positive or above 2^62 */
 int64_t tool_parse_size(const char *s);
 
-/* --max-compile-time: a wall-clock bound on loading + compiling one model (seconds; 0 = none).
- * tool_deadline_arm starts it before a model is read; when it expires the process prints
- * "onnxc: compiling MODEL took longer than --max-compile-time ..." and exits 1 (LLVM cannot be
- * interrupted cleanly). tool_deadline_disarm stops it once the model is compiled. */
+/* --max-compile-time: a wall-clock bound on loading + compiling one model (seconds; 0 = none),
+ * given to the library (which stops cooperatively).  tool_deadline_arm starts a SIGALRM
+ * backstop before a model is read; when it expires the process prints "onnxc: compiling MODEL
+ * took longer than --max-compile-time ..." and exits 1.  tool_deadline_disarm stops it. */
 extern double tool_max_compile_time;
+extern bool tool_deadline_hard; /* the alarm at the bound itself (dump) rather than a backstop */
 double tool_parse_seconds(const char *s); /* seconds >= 0, at most 1e7; -1 if malformed */
 void tool_deadline_arm(const char *model);
 void tool_deadline_disarm(void);
-/* fn (async-signal-safe: unlink, rmdir) runs before the exit when the bound expires; NULL = none */
-void tool_deadline_cleanup(void (*fn)(void));
 
 /* --no-fuse and --disable-pass NAME[,NAME] (run, bench, compile, dump): *i at the option;
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 /* the pass options from those flags, --max-memory, and ONNXC_VERIFY_EACH=1 (the test suite sets it:
- * the verifier after every pass) */
+ * the verifier after every pass); sessions get the same through tool_open */
 PassOptions tool_pass_options(void);
 #define TOOL_HELP_PASSES                                                                             \
   "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse (the pipeline is shapes,\n" \
   "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n"
 
-/* pass pipeline + JIT for a graph whose input shapes are fixed */
-BeModel *tool_compile(Graph *g, bool dump_llvm, char *err, size_t errlen);
-/* outs[i]: zeroed, 64-byte aligned buffers shaped like the graph's outputs (free data with free) */
-int tool_alloc_outputs(Graph *g, Tensor *outs, char *err, size_t errlen);
-int tool_run_once(BeModel *m, Graph *g, Tensor *ins, Tensor *outs, char *err, size_t errlen);
+/* a session for model with the command-line options (prints why and returns NULL on failure) */
+onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, int threads);
+/* prints a failed call's message ("onnxc: ..."; the --max-compile-time wording for a timeout) */
+void tool_fail_session(const onnxc_session *s, int status, const char *model);
+/* compiles for ins (NULL: the fixed shapes), prints the phase report if asked; 0 or a status (printed) */
+int tool_prepare(onnxc_session *s, const char *model, Tensor *ins, int n);
+void tool_print_phases(onnxc_session *s);
+onnxc_tensor tool_tensor(const Tensor *t);
+void tool_shape_str(const onnxc_value_info *v, char *buf, size_t len);
+void tool_bf16_inputs(const onnxc_session *s, Tensor *ts, int n);
+int tool_check_given(const onnxc_session *s, const Tensor *ts, char *err, size_t errlen);
+/* outs[i]: zeroed, 64-byte aligned buffers shaped like the compiled outputs (free data with free) */
+int tool_alloc_outputs(const onnxc_session *s, Tensor *outs, char *err, size_t errlen);
+int tool_run_once(onnxc_session *s, const Tensor *ins, const Tensor *outs); /* a status */
 int tool_parse_dims(const char *s, FeShape *sh);
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen); /* .npy or .pb */
 
 /* info.c */
-int tool_print_info(Graph *g, FILE *f, char *err, size_t errlen);
-double tool_count_macs(const Graph *g); /* 0 if unknown */
+int tool_print_info(onnxc_session *s, FILE *f);
 
 /* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
 int tool_cmd_compile(int argc, char **argv);

@@ -1,0 +1,172 @@
+/* onnxc.h — libonnxc, the compiler as a library: load an ONNX model into a session, look at its
+ * inputs and outputs, JIT-compile it for this machine and run it over caller-owned tensors, or
+ * compile it ahead of time into a library, object or C sources (what `onnxc compile` does).
+ *
+ * Conventions (every function):
+ * - Returns a status: ONNXC_OK (0) or one of the small, stable ONNXC_ERR_* codes; the message of
+ *   the last failure is onnxc_session_error(s) (or written to a caller's buffer where there is no
+ *   session yet).  onnxc_status_string names a code.
+ * - Nothing prints, exits or aborts on bad input or out of memory: a failed allocation returns
+ *   ONNXC_ERR_NOMEM.  (The one exception is on request: onnxc_options_set_dump_llvm prints the
+ *   optimized LLVM IR to stderr, a debugging aid.)
+ * - No process-wide mutable state: sessions are independent and may be created, compiled and run
+ *   on different threads at the same time.  One session is used by one thread at a time.
+ *
+ * Status codes, element types (ONNXC_DT_*) and the tensor descriptor onnxc_tensor come from
+ * onnxc_model.h, the ABI of compiled models, so the same descriptors drive both. */
+#ifndef ONNXC_H
+#define ONNXC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnxc_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ONNXC_VERSION_MAJOR 0
+#define ONNXC_VERSION_MINOR 1
+#define ONNXC_MAX_RANK 8
+
+/* status codes beyond onnxc_model.h's OK/ARGUMENT/NOMEM/INDEX/IO/INTERNAL */
+enum {
+  ONNXC_ERR_MODEL = 6,   /* the model is malformed, or uses what onnxc does not support */
+  ONNXC_ERR_LIMIT = 7,   /* the model needs more than max_memory (file, weights, buffers) */
+  ONNXC_ERR_TIMEOUT = 8, /* compiling took longer than max_compile_time */
+  ONNXC_ERR_TOOL = 9,    /* compile: the C compiler/linker failed, or no runtime archive found */
+  ONNXC_ERR_STATE = 10,  /* the call does not fit the session's state (e.g. run after a failed compile) */
+};
+/* "ok", "invalid argument", "out of memory", ... ("unknown status" for other values) */
+const char *onnxc_status_string(int status);
+
+/* ---- options: copied into a session when it is created (free or reuse them after) ---- */
+typedef struct onnxc_session_options onnxc_session_options; /* (onnxc_options is a compiled model's) */
+int onnxc_options_create(onnxc_session_options **out);
+void onnxc_options_free(onnxc_session_options *o);
+/* worker threads for runs; 0 (default) = all online cores */
+int onnxc_options_set_threads(onnxc_session_options *o, int threads);
+/* fix the dims of input `input` (like --shape NAME=DIMS); rank <= ONNXC_MAX_RANK */
+int onnxc_options_fix_input(onnxc_session_options *o, const char *input, int32_t rank, const int64_t *dims);
+/* fix every dim named `dim_name` (a symbolic dim such as "batch") in the inputs to `value` */
+int onnxc_options_fix_dim(onnxc_session_options *o, const char *dim_name, int64_t value);
+/* switch an optional pass off by name: "inline" (If on a constant condition), "dce" (dead code),
+ * "fuse" (operator fusion); an unknown or required pass (shapes, layout, plan) is
+ * ONNXC_ERR_ARGUMENT.  Call once per pass. */
+int onnxc_options_disable_pass(onnxc_session_options *o, const char *pass);
+/* run the IR verifier after every pass, not only at the end (the test suite turns it on) */
+int onnxc_options_set_verify_each(onnxc_session_options *o, int on);
+/* refuse models needing more bytes (file, weights, intermediates, outputs); 0 = default 16 GiB */
+int onnxc_options_set_max_memory(onnxc_session_options *o, int64_t bytes);
+/* stop compiling after this many seconds of wall time (0 = no bound, the default).  Cooperative:
+ * checked between compile phases (load, passes, kernel generation, LLVM optimization, LLVM code
+ * generation, glue + link) and before each kernel is generated, so a compile stops at most one
+ * kernel's generation or one LLVM phase after the bound (LLVM cannot be interrupted midway). */
+int onnxc_options_set_max_compile_time(onnxc_session_options *o, double seconds);
+/* target of onnxc_session_compile when its options name none: "native" (default),
+ * "x86-64-avx512", "x86-64-avx2", "aarch64".  The JIT always runs natively. */
+int onnxc_options_set_target(onnxc_session_options *o, const char *target);
+/* record the compile time per phase (onnxc_session_phase_report) */
+int onnxc_options_set_time_phases(onnxc_session_options *o, int on);
+/* print the optimized LLVM IR of the JIT to stderr (debugging) */
+int onnxc_options_set_dump_llvm(onnxc_session_options *o, int on);
+
+/* ---- sessions ---- */
+typedef struct onnxc_session onnxc_session;
+/* Load a model (opts may be NULL for the defaults).  As with sqlite3_open, *out receives a
+ * session even when loading fails (so onnxc_session_error tells why; free it with
+ * onnxc_session_free), except when not even that could be allocated: then *out is NULL and the
+ * status ONNXC_ERR_NOMEM.  Compiling waits for onnxc_session_prepare or the first run. */
+int onnxc_session_create_from_file(const char *path, const onnxc_session_options *opts, onnxc_session **out);
+/* the same from memory; external data is refused (there is no model folder) */
+int onnxc_session_create_from_buffer(const void *data, size_t bytes, const onnxc_session_options *opts,
+                                     onnxc_session **out);
+void onnxc_session_free(onnxc_session *s);
+/* the message of the session's last failure ("" if none); NULL session: "out of memory" */
+const char *onnxc_session_error(const onnxc_session *s);
+
+/* ---- inputs and outputs ---- */
+typedef struct onnxc_value_info {
+  const char *name;   /* valid while the session lives */
+  int32_t dtype;      /* ONNXC_DT_* */
+  int32_t rank;       /* -1: unknown */
+  int64_t dims[ONNXC_MAX_RANK];           /* -1 where not fixed */
+  const char *dim_names[ONNXC_MAX_RANK];  /* the symbolic name of a dim not fixed, or NULL */
+} onnxc_value_info;
+int32_t onnxc_session_num_inputs(const onnxc_session *s);
+int32_t onnxc_session_num_outputs(const onnxc_session *s);
+/* dims as the session knows them: as declared (with fixed dims applied) before prepare; the
+ * compiled shapes after (so the outputs' sizes are known before the first run) */
+int onnxc_session_input_info(const onnxc_session *s, int32_t index, onnxc_value_info *out);
+int onnxc_session_output_info(const onnxc_session *s, int32_t index, onnxc_value_info *out);
+/* index of the input/output called name, or -1 */
+int32_t onnxc_session_input_index(const onnxc_session *s, const char *name);
+int32_t onnxc_session_output_index(const onnxc_session *s, const char *name);
+
+/* ---- compile and run ---- */
+/* JIT-compile for these inputs (graph-input order, n == num_inputs; onnxc_session_input_index
+ * maps names to positions): their shapes fix the free dims, and the values of small inputs that
+ * decide shapes (a Reshape's shape, a Loop's trip count) are compiled in — later runs must pass
+ * the same values.  inputs NULL and n 0: compile for the declared shapes, which must all be fixed.
+ * Once only: a prepared session keeps its compiled code. */
+int onnxc_session_prepare(onnxc_session *s, const onnxc_tensor *inputs, int32_t n);
+/* Run on caller-owned tensors, inputs and outputs in graph order (prepares on the first call).
+ * Every field is checked before anything runs (ONNXC_ERR_ARGUMENT, the message names the
+ * tensor): counts, dtypes, ranks, dims equal to the compiled ones, bytes at least the tensor's
+ * size, data not NULL unless 0 bytes.  Outputs are written in place; their shapes are
+ * onnxc_session_output_info's after prepare. */
+int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,
+                      int32_t num_outputs);
+/* worker threads of a prepared session (0 = all cores); the options' value otherwise */
+int onnxc_session_set_threads(onnxc_session *s, int threads);
+/* the threads runs use (all cores resolved to a number) */
+int onnxc_session_threads(const onnxc_session *s);
+/* the compile-phase report (with onnxc_options_set_time_phases) as text in buf (NUL-terminated,
+ * cut at len); returns the length written, 0 when phases are not timed */
+size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len);
+
+/* ---- facts (what `onnxc info` and `onnxc bench` print) ---- */
+typedef struct onnxc_facts {
+  const char *graph_name;
+  int64_t opset;          /* the default domain's */
+  int32_t num_nodes;
+  int32_t num_constants;  /* initializers and Constant values holding data */
+  double parameters;      /* their elements */
+  double macs;            /* multiply-accumulates of the contractions; -1 if unknown */
+  const char *macs_unknown; /* why macs is -1: "symbolic" (an input has free dims) or the shape
+                               inference error; NULL when known */
+} onnxc_facts;
+/* Before prepare, runs shape inference when every input shape is fixed (output dims in
+ * onnxc_session_output_info then follow); after prepare, the compiled graph's facts. */
+int onnxc_session_facts(onnxc_session *s, onnxc_facts *out);
+/* op histogram, most frequent first (ties by op table order): i in [0, onnxc_session_num_op_types) */
+int32_t onnxc_session_num_op_types(const onnxc_session *s);
+int onnxc_session_op_type(const onnxc_session *s, int32_t i, const char **op, int32_t *count);
+
+/* ---- ahead-of-time compilation (onnxc compile) ---- */
+typedef struct onnxc_compile_options {
+  const char *output;       /* a file; for emit "c" a folder */
+  const char *name;         /* C prefix of the model's symbols; NULL: from output (libNAME.so -> NAME) */
+  const char *emit;         /* "so", "obj", "lib", "llvm", "asm", "c"; NULL: from output's extension */
+  const char *target;       /* NULL: the session options' target, else "native" */
+  const char *cpu;          /* LLVM CPU / feature string overriding the target's; NULL: the target's */
+  const char *features;
+  const char *weights_file; /* write the weights there instead of embedding them; NULL: embed */
+  const char *header;       /* where NAME.h goes; NULL: beside output (inside it for "c") */
+  const char *model_path;   /* for onnxc_compile_check's same-file test and NAME.h's comment;
+                               NULL: the session's file */
+} onnxc_compile_options;
+/* The checks onnxc_session_compile makes before compiling (emit kind, name, output path and
+ * folder, target, no two written files the same and none the model), without a model loaded:
+ * ONNXC_ERR_ARGUMENT with the message in err.  The onnxc CLI calls it first to exit 2 early. */
+int onnxc_compile_check(const onnxc_compile_options *co, char *err, size_t errlen);
+/* Compile the session's model ahead of time: so/obj/lib also write NAME.h (and link the runtime,
+ * found in $ONNXC_RT_DIR, beside libonnxc, or in the installation), c writes a folder of C11
+ * sources with NAME.h, llvm/asm write the module.  Every input shape must be fixed. */
+int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,77 @@
+/* lib.h — libonnxc's internals shared by its files (lib/): the session and options objects and
+ * the guard every entry point runs its work under. */
+#ifndef ONNXC_LIB_H
+#define ONNXC_LIB_H
+
+#include <stdbool.h>
+
+#include "be.h"
+#include "fe.h"
+#include "onnxc.h"
+#include "passes.h"
+
+/* a symbolic dim fixed by name (onnxc_options_fix_dim) */
+typedef struct LibDim {
+  char *name;
+  int64_t value;
+} LibDim;
+
+struct onnxc_session_options {
+  int threads;
+  FeShape *shapes; /* fixed inputs; names owned */
+  int nshapes;
+  LibDim *dims;
+  int ndims;
+  char *disable;   /* comma-separated passes switched off (PassOptions.disable); NULL: none */
+  bool verify_each; /* the verifier after every pass */
+  int64_t max_memory;
+  double max_compile_time;
+  char target[64]; /* "" = native */
+  bool time_phases, dump_llvm;
+};
+
+typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED } LibState;
+
+struct onnxc_session {
+  onnxc_session_options opt;
+  char *path;         /* the model file; "<buffer>" from memory */
+  Graph *g;           /* NULL if loading failed */
+  LibState state;
+  bool passed;        /* the pass pipeline ran on g (prepare or compile) */
+  BeModel *m;         /* after prepare */
+  BePhases phases;    /* compile-phase times and the compile deadline of this session */
+  double spent_ms;    /* compile time already used (load), counted against max_compile_time */
+  int64_t (*given)[ONNXC_MAX_RANK + 1]; /* per input: rank, dims prepare was given */
+  const void **in_ptrs;
+  void **out_ptrs;
+  bool inferred;      /* onnxc_session_facts ran shape inference (why: its error, or NULL) */
+  const char *why;
+  int (*ops)[2];      /* op histogram (op, count), most frequent first; nops rows */
+  int nops;
+  char err[2048];
+};
+
+/* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the
+ * session's; an allocation failure inside returns ONNXC_ERR_NOMEM (the session then fails for
+ * good if it was compiling).  Restores both before returning. */
+int lib_guard(onnxc_session *s, int (*fn)(onnxc_session *s, void *arg), void *arg);
+/* writes the message (printf-style) into s->err and returns status */
+int lib_fail(onnxc_session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* a message from the frontend, passes or backend: ONNXC_ERR_LIMIT for a memory limit,
+ * ONNXC_ERR_TIMEOUT once the compile deadline passed, else ONNXC_ERR_MODEL */
+int lib_fail_compile(onnxc_session *s, const char *msg);
+/* starts the compile deadline for a compile step (what create's load left of max_compile_time) */
+void lib_deadline_start(onnxc_session *s);
+/* ends it, adding the time used to s->spent_ms */
+void lib_deadline_stop(onnxc_session *s);
+/* the pass pipeline with the session's switches; 0 or a status */
+int lib_run_passes(onnxc_session *s);
+
+/* lib/facts.c: multiply-accumulates of the contractions (0 if unknown) */
+double lib_count_macs(const Graph *g);
+
+/* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
+extern const char onnxc_model_abi_h[];
+extern const char *const onnxc_rt_sources[][2];
+
+#endif
