@@ -159,26 +159,6 @@ static int check_budget(Graph *g, int64_t max_memory, int64_t arena, int64_t scr
                   size_str(a[2], 32, scratch), size_str(a[3], 32, outputs), size_str(lim, sizeof lim, limit), who);
 }
 
-int be_gen_node(GenCtx *c) {
-  switch (ir_ops[c->n->op].family) {
-  case F_UNARY: return gen_unary(c);
-  case F_BINARY:
-  case F_TERNARY: return gen_binary(c);
-  case F_NORM: return gen_norm(c);
-  case F_CONTRACT: return gen_contract(c);
-  case F_POOL: return gen_pool(c);
-  case F_REDUCE: return gen_reduce(c);
-  case F_MOVE: return gen_move(c);
-  case F_GEN: return gen_gen(c);
-  case F_CONTROL: return gen_control(c);
-  case F_SIGNAL: return gen_signal(c);
-  case F_VISION: return gen_vision(c);
-  case F_QUANT: return gen_quant(c);
-  case F_RNN: return gen_rnn(c);
-  default: return ir_node_error(c->g, c->n, "no code generator for this op");
-  }
-}
-
 int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top) {
   materialize_outputs(g);
   for (int k = 0; k < g->nnodes; k++)

@@ -11,49 +11,8 @@ static void print_value(FILE *f, const char *kind, const Value *v) {
   fprintf(f, "  %-6s %-32s %s[%s]\n", kind, v->name, dtype_name(v->dtype), s);
 }
 
-/* multiply-accumulates of the contractions (the bulk of any model's FLOPs) */
-double tool_count_macs(const Graph *g) {
-  double macs = 0;
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (ir_ops[n->op].family == F_RNN) { /* X·Wᵀ and H·Rᵀ for every step and direction */
-      const Value *x = n->in[0], *w = n->in[1], *r = n->in[2];
-      if (x->rank == 3 && w->rank == 3 && r->rank == 3 && ir_value_numel(x) >= 0 && ir_value_numel(w) >= 0)
-        macs += (double)x->dims[0] * (double)x->dims[1] * (double)ir_value_numel(w) / (double)w->dims[2] *
-                (double)(w->dims[2] + r->dims[2]);
-      continue;
-    }
-    const Value *o = n->out[0];
-    if (!o || ir_value_numel(o) < 0) continue;
-    double on = (double)ir_value_numel(o);
-    switch (n->op) {
-    case OP_Conv: {
-      const Value *w = n->in[1];
-      if (w->rank < 2 || ir_value_numel(w) < 0) break;
-      macs += on * (double)(ir_value_numel(w) / w->dims[0]);
-      break;
-    }
-    case OP_ConvTranspose: {
-      const Value *x = n->in[0], *w = n->in[1];
-      if (ir_value_numel(x) < 0 || ir_value_numel(w) < 0 || w->rank < 2) break;
-      macs += (double)ir_value_numel(x) * (double)(ir_value_numel(w) / w->dims[0]);
-      break;
-    }
-    case OP_MatMul: {
-      const Value *a = n->in[0];
-      if (a->rank >= 1) macs += on * (double)a->dims[a->rank - 1];
-      break;
-    }
-    case OP_Gemm: {
-      const Value *a = n->in[0];
-      if (a->rank == 2) macs += on * (double)a->dims[ir_attr_int(n, "transA", 0) ? 0 : 1];
-      break;
-    }
-    default: break;
-    }
-  }
-  return macs;
-}
+/* multiply-accumulates of the contractions (ir/cost.c; kept for the CLI's callers) */
+double tool_count_macs(const Graph *g) { return ir_graph_macs(g); }
 
 static int by_count(const void *a, const void *b) {
   const int *x = a, *y = b;
