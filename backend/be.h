@@ -47,6 +47,7 @@ typedef struct GenCtx {
 /* Generators (backend/gen_<family>.c), named in ops.def's gen column (gen_table.c builds the
  * table be_gen_node dispatches through): emit the body of the current kernel for ctx->n.
  * Return 0, or ir_node_error(...) for something unsupported. */
+bool be_has_gen(Op op); /* the op's row names a generator (the unit tests check the table) */
 int gen_unary(GenCtx *c);
 int gen_binary(GenCtx *c);  /* F_BINARY and F_TERNARY */
 int gen_norm(GenCtx *c);

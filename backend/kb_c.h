@@ -49,8 +49,7 @@ int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base
  * the arena this graph uses at arena_base.  0 ok, -1 error (ir_last_error(g)). */
 enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
 int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
-int be_gen_node(GenCtx *c);      /* the generator c->n's ops.def row names */
-bool be_has_gen(Op op);          /* the op's row names a generator (tests check the table) */
+int be_gen_node(GenCtx *c);      /* the generator c->n's ops.def row names (gen_table.c) */
 int64_t be_value_bytes(const Value *v);
 
 #endif
