@@ -7,7 +7,7 @@
  * in the output dtype with ir_store_f64 / ir_store_i64. Anything the evaluator cannot do exactly
  * (unsupported op or dtype, integer division by zero, training-mode Dropout) returns 0 and is left to
  * the backend.  Each op's fold function (eval_<op> here, eval_<family> beside a family's shape
- * function) is named in its ops.def row; ir_eval_node calls it through ir_ops. */
+ * function) is named in its ops.def row; ir_eval_node (shape.c) calls it through its fold table. */
 #include "ir.h"
 
 #include <math.h>
@@ -913,7 +913,7 @@ int eval_reduce(Graph *g, Node *n) {
   return 1;
 }
 
-/* ---- copies and the folding driver ---- */
+/* ---- copies ---- */
 int eval_copy(Graph *g, Node *n) { /* Identity, Reshape, Flatten, (Un)squeeze: same bytes */
   Value *x = n->in[0], *y = n->out[0];
   if (numel(x) != numel(y) || x->dtype != y->dtype) return 0;
@@ -921,32 +921,9 @@ int eval_copy(Graph *g, Node *n) { /* Identity, Reshape, Flatten, (Un)squeeze: s
   return 1;
 }
 
-static bool evaluable(const Node *n) {
-  if (*n->domain) return false;
-  bool shape_only = n->op == OP_Shape || n->op == OP_Size;
-  for (int i = 0; i < n->nin; i++) {
-    const Value *v = n->in[i];
-    if (!v) continue;
-    if (!ir_value_shape_known(v)) return false;
-    if (shape_only) continue;
-    if (v->kind != VK_CONST || !v->data || !dtype_size(v->dtype) || numel(v) > IR_FOLD_LIMIT) return false;
-  }
-  for (int i = 0; i < n->nout; i++) {
-    const Value *v = n->out[i];
-    if (!v) continue;
-    if (!ir_value_shape_known(v) || !dtype_size(v->dtype) || numel(v) > IR_FOLD_LIMIT) return false;
-  }
-  return true;
-}
-
-int ir_eval_node(Graph *g, Node *n) {
-  if (!evaluable(n)) return 0;
-  int rc = ir_ops[n->op].fold(g, n); /* the row's fold function (ops.def) */
-  for (int i = 0; i < n->nout; i++) {
-    Value *v = n->out[i];
-    if (!v) continue;
-    if (rc > 0) v->kind = VK_CONST;
-    else v->data = NULL;
-  }
-  return rc;
+/* the fold column of ops that are never folded on the host */
+int eval_none(Graph *g, Node *n) {
+  (void)g;
+  (void)n;
+  return 0;
 }

@@ -109,14 +109,14 @@ enum {
   FU_ACT = 4, /* an activation that may run in an FU_EPI op's epilogue */
 };
 
-/* one row of ops.def; the backend builds its generator table from the same file */
+/* the data of one ops.def row.  The function columns become tables in the files that dispatch
+ * through them (shape.c: shape and fold; ir/cost.c: cost; backend/gen_table.c: gen), so this table
+ * depends on nothing and every file may read it. */
 typedef struct OpInfo {
   const char *name;
   OpFamily family;
   int min_in, max_in;   /* max -1: variadic */
   int min_out, max_out; /* max -1: variadic */
-  int (*shape)(Graph *g, Node *n); /* fills the outputs' dtypes and shapes; 0 ok, -1 error */
-  int (*fold)(Graph *g, Node *n);  /* host evaluation: 1 folded, 0 not, -1 error (ir_eval_node) */
   uint32_t opt_in;   /* inputs below min_in that may be absent (bit i: input i) */
   uint32_t shape_in; /* inputs whose values decide shapes/parameters (bit 31: inputs 31 and up) */
   unsigned fuse;     /* FU_* */
@@ -273,10 +273,13 @@ void ir_store_f64(DType t, void *data, int64_t i, double x);
 void ir_store_i64(DType t, void *data, int64_t i, int64_t x);
 Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims); /* zeroed */
 
-/* shape.c: shape inference (+ folding of constant nodes) in topological order */
+/* shape.c: shape inference (+ folding of constant nodes) in topological order, through the shape
+ * and fold tables it builds from ops.def */
 int ir_infer_shapes(Graph *g);
 bool ir_is_shape_operand(const Node *n, int i); /* input i's values decide shapes/parameters */
 int ir_infer_node(Graph *g, Node *n);
+bool ir_op_has_shape(Op op); /* the row's shape function is in the table (tests check every row) */
+bool ir_op_has_fold(Op op);  /* likewise its fold function (eval_none: never folded) */
 /* dims.c: axis normalization and broadcasting (shape inference and folding share them) */
 int ir_normalize_axis(Graph *g, const Node *n, int64_t axis, int rank, int *out);
 int ir_broadcast_shape(Graph *g, const Node *n, Value *const *ins, int nin, int *rank, int64_t *dims);
@@ -350,9 +353,9 @@ typedef struct IrRnn {
 } IrRnn;
 int ir_rnn_spec(Graph *g, const Node *n, IrRnn *s);
 
-/* eval.c: host evaluation of a node whose inputs are all constant (used by folding), through the
- * fold function its ops.def row names (eval_<op> in eval.c, eval_<family> beside the family's
- * shape function; declared by ir/ops.c from the rows).
+/* shape.c: host evaluation of a node whose inputs are all constant (used by folding), through the
+ * fold function its ops.def row names (eval_<op> in eval.c, eval_<family> beside the family's shape
+ * function; shape.c declares them from the rows).
  * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */
 int ir_eval_node(Graph *g, Node *n);
 

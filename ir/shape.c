@@ -1,10 +1,33 @@
 /* shape.c — shape inference driver: per node in topological order, the shape function its ops.def
- * row names fills output dtypes/shapes; nodes whose inputs are all constant are then folded on the host
- * (ir_eval_node), which is how torch's Shape/Gather/Unsqueeze/Concat/Reshape chains disappear. */
+ * row names fills output dtypes/shapes; nodes whose inputs are all constant are then folded on the
+ * host by the fold function the row names (ir_eval_node), which is how torch's
+ * Shape/Gather/Unsqueeze/Concat/Reshape chains disappear. */
 #include "ir.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The shape and fold columns of ops.def: functions of shape_<family>.c and eval.c (or beside a
+ * family's shape function), declared here from the rows so adding an op needs no header edit. */
+typedef int (*NodeFn)(Graph *g, Node *n);
+#define OP(name, fam, min_in, max_in, min_out, max_out, shape, fold, ...) \
+  int shape(Graph *g, Node *n);                                            \
+  int fold(Graph *g, Node *n);
+#include "ops.def"
+#undef OP
+static const NodeFn shapes[OP_COUNT] = {
+#define OP(name, fam, min_in, max_in, min_out, max_out, shape, ...) [OP_##name] = shape,
+#include "ops.def"
+#undef OP
+};
+static const NodeFn folds[OP_COUNT] = {
+#define OP(name, fam, min_in, max_in, min_out, max_out, shape, fold, ...) [OP_##name] = fold,
+#include "ops.def"
+#undef OP
+};
+
+bool ir_op_has_shape(Op op) { return (unsigned)op < OP_COUNT && shapes[op]; }
+bool ir_op_has_fold(Op op) { return (unsigned)op < OP_COUNT && folds[op]; }
 
 static int check_arity(Graph *g, Node *n) {
   const OpInfo *oi = &ir_ops[n->op];
@@ -29,7 +52,7 @@ static int check_arity(Graph *g, Node *n) {
 
 int ir_infer_node(Graph *g, Node *n) {
   if (check_arity(g, n)) return -1;
-  int rc = ir_ops[n->op].shape(g, n); /* the row's shape function (ops.def) */
+  int rc = shapes[n->op](g, n); /* the row's shape function */
   if (rc) return rc;
   for (int i = 0; i < n->nout; i++) {
     Value *v = n->out[i];
@@ -54,6 +77,37 @@ static bool foldable(const Node *n) {
   for (int i = 0; i < n->nout; i++)
     if (n->out[i] && (ir_value_numel(n->out[i]) > IR_FOLD_LIMIT)) return false;
   return true;
+}
+
+/* folding: every input constant (Shape/Size: known shapes suffice) and nothing too large */
+static bool evaluable(const Node *n) {
+  if (*n->domain) return false;
+  bool shape_only = n->op == OP_Shape || n->op == OP_Size;
+  for (int i = 0; i < n->nin; i++) {
+    const Value *v = n->in[i];
+    if (!v) continue;
+    if (!ir_value_shape_known(v)) return false;
+    if (shape_only) continue;
+    if (v->kind != VK_CONST || !v->data || !dtype_size(v->dtype) || ir_value_numel(v) > IR_FOLD_LIMIT) return false;
+  }
+  for (int i = 0; i < n->nout; i++) {
+    const Value *v = n->out[i];
+    if (!v) continue;
+    if (!ir_value_shape_known(v) || !dtype_size(v->dtype) || ir_value_numel(v) > IR_FOLD_LIMIT) return false;
+  }
+  return true;
+}
+
+int ir_eval_node(Graph *g, Node *n) {
+  if (!evaluable(n)) return 0;
+  int rc = folds[n->op](g, n);
+  for (int i = 0; i < n->nout; i++) {
+    Value *v = n->out[i];
+    if (!v) continue;
+    if (rc > 0) v->kind = VK_CONST;
+    else v->data = NULL;
+  }
+  return rc;
 }
 
 int ir_infer_shapes(Graph *g) {

@@ -420,7 +420,7 @@ static int upsample_to_resize(Graph *g, Node *n) {
   }
   if (g->opset >= 11) return ir_node_error(g, n, "Upsample is not part of opset %lld", (long long)g->opset);
   n->op = OP_Resize; /* Resize-10 takes (X, scales) and the same mode attribute */
-  return ir_ops[n->op].shape(g, n);
+  return shape_move(g, n); /* inferred as the op it became */
 }
 
 int shape_extra(Graph *g, Node *n) {
@@ -435,7 +435,7 @@ int shape_extra(Graph *g, Node *n) {
   case OP_ReverseSequence: return shape_reverse_sequence(g, n);
   case OP_MaxUnpool: return ir_max_unpool_dims(g, n, NULL);
   case OP_Upsample: return upsample_to_resize(g, n);
-  case OP_Scatter: n->op = OP_ScatterElements; return ir_ops[n->op].shape(g, n); /* the renamed op's row */
+  case OP_Scatter: n->op = OP_ScatterElements; return shape_move(g, n);
   default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }
