@@ -44,12 +44,13 @@ typedef struct GenCtx {
   int64_t arena_top, arena_end;
 } GenCtx;
 
-/* Generators (backend/gen_<family>.c): emit the body of the current kernel for ctx->n.
+/* Generators (backend/gen_<family>.c), named in ops.def's gen column (gen_table.c builds the
+ * table be_gen_node dispatches through): emit the body of the current kernel for ctx->n.
  * Return 0, or ir_node_error(...) for something unsupported. */
+bool be_has_gen(Op op); /* the op's row names a generator (the unit tests check the table) */
 int gen_unary(GenCtx *c);
 int gen_binary(GenCtx *c);  /* F_BINARY and F_TERNARY */
 int gen_norm(GenCtx *c);
-int gen_contract(GenCtx *c);
 int gen_pool(GenCtx *c);
 int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
@@ -60,7 +61,7 @@ int gen_control(GenCtx *c);
  *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */
 int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 /* gen_loss.c: SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, Det; gen_select.c: TopK,
- * ReverseSequence, MaxUnpool (called by gen_reduce / gen_move for these ops) */
+ * ReverseSequence, MaxUnpool, Compress (and the data-dependent NonZero/Unique's error) */
 int gen_loss(GenCtx *c);
 int gen_select(GenCtx *c);
 int gen_signal(GenCtx *c);

@@ -1,5 +1,6 @@
-/* gen_contract.c — code generation for the F_CONTRACT family: MatMul and Gemm (on the GEMM engine,
- * gen_gemm.c), Conv / ConvTranspose (gen_conv.c) and Einsum (gen_einsum.c). */
+/* gen_contract.c — code generation for MatMul and Gemm (F_CONTRACT, on the GEMM engine, gen_gemm.c);
+ * the family's other generators are gen_conv.c (Conv, ConvTranspose) and gen_einsum.c.  Each op's
+ * ops.def row names its generator. */
 #include <string.h>
 
 #include "gen_contract.h"
@@ -12,8 +13,9 @@ static int64_t numel(const Value *v) {
 }
 
 /* ---- MatMul: numpy semantics (1-D promotion, batch broadcasting) ---- */
-static int gen_matmul(GenCtx *c) {
+int gen_matmul(GenCtx *c) {
   Node *n = c->n;
+  if (contract_outputs_static(c)) return -1;
   const Value *a = n->in[0], *b = n->in[1], *y = n->out[0];
   if (numel(y) == 0) return 0;
   GemmSpec s;
@@ -71,8 +73,9 @@ static int gen_matmul(GenCtx *c) {
 }
 
 /* ---- Gemm: Y = alpha · A' · B' + beta · C ---- */
-static int gen_gemm(GenCtx *c) {
+int gen_gemm(GenCtx *c) {
   Node *n = c->n;
+  if (contract_outputs_static(c)) return -1;
   const Value *a = n->in[0], *b = n->in[1], *cc = n->nin > 2 ? n->in[2] : NULL, *y = n->out[0];
   if (numel(y) == 0) return 0;
   int ta = (int)ir_attr_int(n, "transA", 0), tb = (int)ir_attr_int(n, "transB", 0);
@@ -112,18 +115,4 @@ static int gen_gemm(GenCtx *c) {
   gemm_set_epi(c, &s, y);
   gemm_emit(c, &s);
   return 0;
-}
-
-int gen_contract(GenCtx *c) {
-  Node *n = c->n;
-  for (int i = 0; i < n->nout; i++)
-    if (n->out[i] && !ir_value_shape_known(n->out[i])) return ir_node_error(c->g, n, "output shape is not static");
-  switch (n->op) {
-  case OP_MatMul: return gen_matmul(c);
-  case OP_Gemm: return gen_gemm(c);
-  case OP_Conv: return gen_conv(c);
-  case OP_ConvTranspose: return gen_conv_transpose(c);
-  case OP_Einsum: return gen_einsum(c);
-  default: return ir_node_error(c->g, n, "not a contraction op");
-  }
 }

@@ -86,8 +86,18 @@ KV gen_epi_res(GenCtx *c);
  * after s->ldc and s->c_bs) or a row of N values (passes/fuse.c) */
 void gemm_set_epi(GenCtx *c, GemmSpec *s, const Value *y);
 
+/* the F_CONTRACT generators (named in ops.def's gen column) */
+int gen_matmul(GenCtx *c);
+int gen_gemm(GenCtx *c);
 int gen_conv(GenCtx *c);
 int gen_conv_transpose(GenCtx *c);
 int gen_einsum(GenCtx *c);
+/* every output has a static shape (else a node error, -1) */
+static inline int contract_outputs_static(GenCtx *c) {
+  for (int i = 0; i < c->n->nout; i++)
+    if (c->n->out[i] && !ir_value_shape_known(c->n->out[i]))
+      return ir_node_error(c->g, c->n, "output shape is not static");
+  return 0;
+}
 
 #endif

@@ -35,6 +35,7 @@ static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->dat
 
 static int geo_init(GenCtx *c, ConvGeo *q) {
   Node *n = c->n;
+  if (contract_outputs_static(c)) return -1;
   const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   memset(q, 0, sizeof *q);
   q->nsp = x->rank - 2;

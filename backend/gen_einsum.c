@@ -384,6 +384,7 @@ static void ein_nest(GenCtx *c, const Ein *e) {
 
 int gen_einsum(GenCtx *c) {
   Ein e;
+  if (contract_outputs_static(c)) return -1;
   if (ein_parse(c, &e)) return -1;
   int64_t ny = ir_value_numel(c->n->out[0]);
   if (ny == 0) return 0;

@@ -1851,11 +1851,7 @@ static int gen_resize(GenCtx *c) {
 
 int gen_move(GenCtx *c) {
   Node *n = c->n;
-  for (int i = 0; i < n->nout; i++)
-    if (n->out[i] && !ir_value_shape_known(n->out[i]))
-      return ir_node_error(c->g, n, "output %d has no static shape", i);
-  if (n->nin > 0 && n->in[0] && dtype_size(n->in[0]->dtype) == 0)
-    return ir_node_error(c->g, n, "data type %s is not supported", dtype_name(n->in[0]->dtype));
+  if (gen_check_movable(c)) return -1;
   switch (n->op) {
   case OP_Reshape:
   case OP_Flatten:
@@ -1877,6 +1873,6 @@ int gen_move(GenCtx *c) {
   case OP_ScatterElements: return gen_scatter_elements(c);
   case OP_ScatterND: return gen_scatter_nd(c);
   case OP_Resize: return gen_resize(c);
-  default: return gen_select(c);
+  default: return ir_node_error(c->g, n, "not a data-movement op");
   }
 }

@@ -798,7 +798,6 @@ int gen_reduce(GenCtx *c) {
   case OP_LogSoftmax:
   case OP_Hardmax: return gen_softmax(c);
   case OP_CumSum: return gen_cumsum(c);
-  case OP_TopK: return gen_select(c);
-  default: return gen_loss(c);
+  default: return ir_node_error(c->g, c->n, "not a reduction op");
   }
 }

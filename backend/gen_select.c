@@ -274,6 +274,7 @@ static int gen_compress(GenCtx *c) {
 }
 
 int gen_select(GenCtx *c) {
+  if (gen_check_movable(c)) return -1;
   switch (c->n->op) {
   case OP_TopK: return gen_topk(c);
   case OP_ReverseSequence: return gen_reverse_sequence(c);

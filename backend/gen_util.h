@@ -53,4 +53,16 @@ void gen_vec_loop(KB *kb, KV lo, KV hi, int W, GenVecBody body, void *ud);
 KV gen_vload(KB *kb, KT t, KV p, KV mask);
 void gen_vstore(KB *kb, KV v, KV p, KV mask);
 
+/* the data movers' common checks (gen_move.c, gen_select.c): static output shapes and a data input
+ * of a dtype with a size; else a node error, -1 */
+static inline int gen_check_movable(GenCtx *c) {
+  const Node *n = c->n;
+  for (int i = 0; i < n->nout; i++)
+    if (n->out[i] && !ir_value_shape_known(n->out[i]))
+      return ir_node_error(c->g, n, "output %d has no static shape", i);
+  if (n->nin > 0 && n->in[0] && dtype_size(n->in[0]->dtype) == 0)
+    return ir_node_error(c->g, n, "data type %s is not supported", dtype_name(n->in[0]->dtype));
+  return 0;
+}
+
 #endif

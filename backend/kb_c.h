@@ -48,6 +48,6 @@ int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base
  * planned here if the caller skipped the pipeline) placed at arena_base, and the budget checked;
  * *arena_top is the end of the arena this graph uses.  0 ok, -1 error (ir_last_error(g)). */
 int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
-int be_gen_node(GenCtx *c);      /* the generator of c->n's family */
+int be_gen_node(GenCtx *c);      /* the generator c->n's ops.def row names (gen_table.c) */
 
 #endif

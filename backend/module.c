@@ -20,29 +20,6 @@
 #include "onnxc_rt.h"
 #include "passes.h"
 
-int be_gen_node(GenCtx *c) {
-  switch (ir_ops[c->n->op].family) {
-  case F_UNARY: return gen_unary(c);
-  case F_BINARY:
-  case F_TERNARY: return gen_binary(c);
-  case F_NORM: return gen_norm(c);
-  case F_CONTRACT: return gen_contract(c);
-  case F_POOL: return gen_pool(c);
-  case F_REDUCE: return gen_reduce(c);
-  case F_MOVE: return gen_move(c);
-  case F_GEN: return gen_gen(c);
-  case F_CONTROL: return gen_control(c);
-  case F_SIGNAL: return gen_signal(c);
-  case F_VISION: return gen_vision(c);
-  case F_QUANT: return gen_quant(c);
-  case F_RNN: return gen_rnn(c);
-  default: return ir_node_error(c->g, c->n, "no code generator for this op");
-  }
-}
-
-/* The plan of g (passes/plan.c) placed at arena_base: *arena_top is where the arena it uses
- * ends.  A graph that did not go through the pass pipeline (unit tests build graphs by hand) is
- * planned here.  Weight-blob offsets belong to the module being built, so they start unset. */
 int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top) {
   int64_t limit = max_memory > 0 ? max_memory : BE_DEFAULT_MAX_MEMORY;
   if (!g->planned && pass_plan(g, limit)) return -1;

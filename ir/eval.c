@@ -6,7 +6,8 @@
  * reduction loop. Arithmetic is done in double, or exactly in int64 for integer tensors, and stored
  * in the output dtype with ir_store_f64 / ir_store_i64. Anything the evaluator cannot do exactly
  * (unsupported op or dtype, integer division by zero, training-mode Dropout) returns 0 and is left to
- * the backend. */
+ * the backend.  Each op's fold function (eval_<op> here, eval_<family> beside a family's shape
+ * function) is named in its ops.def row; ir_eval_node (shape.c) calls it through its fold table. */
 #include "ir.h"
 
 #include <math.h>
@@ -280,7 +281,7 @@ static void ew_params(const Node *n, Ew *e) {
   if (n->op == OP_Clip) clip_bounds(n, e);
 }
 
-static int eval_elementwise(Graph *g, Node *n) {
+int eval_elementwise(Graph *g, Node *n) {
   Value *y = n->out[0];
   int k = n->op == OP_Clip || n->op == OP_Dropout ? 1 : n->nin; /* the rest are parameters */
   if (k > EW_MAX_IN) return 0;
@@ -301,8 +302,7 @@ static int eval_elementwise(Graph *g, Node *n) {
     for (int d = 0; d < v->rank; d++)
       if (v->dims[d] != 1 && v->dims[d] != y->dims[d + y->rank - v->rank]) return 0;
   }
-  Iter *it = malloc(sizeof *it);
-  if (!it) abort();
+  Iter *it = ir_xmalloc(sizeof *it);
   it_shape(it, y->rank, y->dims);
   for (int i = 0; i < k; i++) it_operand(it, i, n->in[i]);
   char *out = out_data(g, y);
@@ -332,7 +332,7 @@ static int eval_elementwise(Graph *g, Node *n) {
 
 /* Cast, CastLike: float sources go through double (truncation toward zero into integers),
  * integer sources stay exact in int64 unless the destination is floating point. */
-static int eval_cast(Graph *g, Node *n) {
+int eval_cast(Graph *g, Node *n) {
   Value *x = n->in[0], *y = n->out[0];
   char *out = out_data(g, y);
   bool via_f64 = dtype_is_float(x->dtype) || dtype_is_float(y->dtype);
@@ -420,7 +420,7 @@ static void mover_init(Mover *m, Value *const *x, int rank) {
   }
 }
 
-static int eval_transpose(Graph *g, Node *n) {
+int eval_transpose(Graph *g, Node *n) {
   Value *x = n->in[0], *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -432,7 +432,7 @@ static int eval_transpose(Graph *g, Node *n) {
   return 1;
 }
 
-static int eval_slice(Graph *g, Node *n) {
+int eval_slice(Graph *g, Node *n) {
   Value *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -443,7 +443,7 @@ static int eval_slice(Graph *g, Node *n) {
   return 1;
 }
 
-static int eval_split(Graph *g, Node *n) {
+int eval_split(Graph *g, Node *n) {
   int axis;
   int64_t *sizes = arena_alloc(g->arena, sizeof(int64_t) * (size_t)n->nout), off = 0;
   if (ir_split_plan(g, n, &axis, sizes)) return -1;
@@ -459,7 +459,7 @@ static int eval_split(Graph *g, Node *n) {
   return 1;
 }
 
-static int eval_expand(Graph *g, Node *n) { /* also Tile */
+int eval_expand(Graph *g, Node *n) { /* also Tile */
   Value *x = n->in[0], *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -474,7 +474,7 @@ static int eval_expand(Graph *g, Node *n) { /* also Tile */
   return 1;
 }
 
-static int eval_pad(Graph *g, Node *n) {
+int eval_pad(Graph *g, Node *n) {
   Value *x = n->in[0], *y = n->out[0];
   int64_t before[R], after[R];
   if (ir_pad_plan(g, n, before, after)) return -1;
@@ -515,7 +515,7 @@ static int64_t concat_src(const Mover *m, const int64_t *o, int *src) {
   return j;
 }
 
-static int eval_concat(Graph *g, Node *n) {
+int eval_concat(Graph *g, Node *n) {
   Value *y = n->out[0], **srcs = arena_alloc(g->arena, sizeof(Value *) * (size_t)n->nin);
   int64_t *offs = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(n->nin + 1));
   int k = 0;
@@ -590,7 +590,7 @@ static bool indices_ok(const Value *idx, const Value *x, int axis) {
   return true;
 }
 
-static int eval_gather(Graph *g, Node *n) {
+int eval_gather(Graph *g, Node *n) {
   Value *x = n->in[0], *idx = n->in[1], *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -633,7 +633,7 @@ static int64_t d2s_src(const Mover *m, const int64_t *o, int *src) {
   return o[0] * m->xstride[0] + c * m->xstride[1] + h * m->xstride[2] + w * m->xstride[3];
 }
 
-static int eval_depth_space(Graph *g, Node *n) {
+int eval_depth_space(Graph *g, Node *n) {
   Value *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -653,7 +653,7 @@ static int64_t trilu_src(const Mover *m, const int64_t *o, int *src) {
   return flat;
 }
 
-static int eval_trilu(Graph *g, Node *n) {
+int eval_trilu(Graph *g, Node *n) {
   Value *y = n->out[0];
   Mover m;
   mover_init(&m, n->in, y->rank);
@@ -676,7 +676,7 @@ static int64_t one_hot_src(const Mover *m, const int64_t *o, int *src) {
   return c == o[m->axis];
 }
 
-static int eval_one_hot(Graph *g, Node *n) {
+int eval_one_hot(Graph *g, Node *n) {
   Value *y = n->out[0];
   Mover m;
   memset(&m, 0, sizeof m);
@@ -697,7 +697,7 @@ static int64_t eye_src(const Mover *m, const int64_t *o, int *src) {
   return o[1] - o[0] == m->k;
 }
 
-static int eval_eye_like(Graph *g, Node *n) {
+int eval_eye_like(Graph *g, Node *n) {
   Value *y = n->out[0], tmp;
   int64_t buf[2] = {0, 0};
   ir_store_i64(y->dtype, buf, 0, 0);
@@ -733,7 +733,7 @@ static void scatter_one(Value *y, int64_t dst, const Value *u, int64_t j, const 
   }
 }
 
-static int eval_scatter(Graph *g, Node *n) {
+int eval_scatter(Graph *g, Node *n) {
   Value *x = n->in[0], *idx = n->in[1], *u = n->in[2], *y = n->out[0];
   const char *red = ir_attr_str(n, "reduction", "none");
   if (strcmp(red, "none") && strcmp(red, "add") && strcmp(red, "mul") && strcmp(red, "max") &&
@@ -771,7 +771,7 @@ static int eval_scatter(Graph *g, Node *n) {
 }
 
 /* ---- generators ---- */
-static int eval_shape(Graph *g, Node *n) {
+int eval_shape(Graph *g, Node *n) {
   Value *x = n->in[0], *y = n->out[0];
   int64_t r = x->rank, s = ir_attr_int(n, "start", 0);
   if (s < 0) s += r;
@@ -781,7 +781,12 @@ static int eval_shape(Graph *g, Node *n) {
   return 1;
 }
 
-static int eval_constant(Graph *g, Node *n) {
+int eval_size(Graph *g, Node *n) {
+  *(int64_t *)out_data(g, n->out[0]) = numel(n->in[0]);
+  return 1;
+}
+
+int eval_constant(Graph *g, Node *n) {
   Value *y = n->out[0];
   char *out = out_data(g, y);
   for (int i = 0; i < n->nattr; i++) {
@@ -802,7 +807,7 @@ static int eval_constant(Graph *g, Node *n) {
   return 0;
 }
 
-static int eval_constant_of_shape(Graph *g, Node *n) {
+int eval_constant_of_shape(Graph *g, Node *n) {
   Value *y = n->out[0];
   const Attr *v = ir_attr(n, "value");
   char *out = out_data(g, y);
@@ -812,7 +817,7 @@ static int eval_constant_of_shape(Graph *g, Node *n) {
   return 1;
 }
 
-static int eval_range(Graph *g, Node *n) {
+int eval_range(Graph *g, Node *n) {
   Value *y = n->out[0], *a = n->in[0], *d = n->in[2];
   char *out = out_data(g, y);
   bool fl = dtype_is_float(y->dtype);
@@ -824,7 +829,7 @@ static int eval_range(Graph *g, Node *n) {
 }
 
 /* ---- reductions: each input element accumulates into its output element ---- */
-static int eval_reduce(Graph *g, Node *n) {
+int eval_reduce(Graph *g, Node *n) {
   Value *x = n->in[0], *y = n->out[0];
   int64_t axes[R];
   int cnt = -1;
@@ -856,9 +861,8 @@ static int eval_reduce(Graph *g, Node *n) {
   Op op = n->op;
   bool imode = !dtype_is_float(x->dtype) && (op == OP_ReduceSum || op == OP_ReduceProd ||
                                              op == OP_ReduceMax || op == OP_ReduceMin);
-  double *af = calloc((size_t)(m ? m : 1), sizeof(double));
-  int64_t *ai = calloc((size_t)(m ? m : 1), sizeof(int64_t));
-  if (!af || !ai) abort();
+  double *af = ir_xcalloc((size_t)(m ? m : 1), sizeof(double));
+  int64_t *ai = ir_xcalloc((size_t)(m ? m : 1), sizeof(int64_t));
   for (int64_t j = 0; j < m; j++) {
     af[j] = op == OP_ReduceProd ? 1 : op == OP_ReduceMax ? -INFINITY : op == OP_ReduceMin ? INFINITY : 0;
     ai[j] = op == OP_ReduceProd ? 1 : op == OP_ReduceMax ? INT64_MIN : op == OP_ReduceMin ? INT64_MAX : 0;
@@ -909,84 +913,17 @@ static int eval_reduce(Graph *g, Node *n) {
   return 1;
 }
 
-/* ---- dispatch ---- */
-static int eval_copy(Graph *g, Node *n) { /* Identity, Reshape, Flatten, (Un)squeeze: same bytes */
+/* ---- copies ---- */
+int eval_copy(Graph *g, Node *n) { /* Identity, Reshape, Flatten, (Un)squeeze: same bytes */
   Value *x = n->in[0], *y = n->out[0];
   if (numel(x) != numel(y) || x->dtype != y->dtype) return 0;
   memcpy(out_data(g, y), x->data, (size_t)numel(x) * dtype_size(x->dtype));
   return 1;
 }
 
-static bool evaluable(const Node *n) {
-  if (*n->domain) return false;
-  bool shape_only = n->op == OP_Shape || n->op == OP_Size;
-  for (int i = 0; i < n->nin; i++) {
-    const Value *v = n->in[i];
-    if (!v) continue;
-    if (!ir_value_shape_known(v)) return false;
-    if (shape_only) continue;
-    if (v->kind != VK_CONST || !v->data || !dtype_size(v->dtype) || numel(v) > IR_FOLD_LIMIT) return false;
-  }
-  for (int i = 0; i < n->nout; i++) {
-    const Value *v = n->out[i];
-    if (!v) continue;
-    if (!ir_value_shape_known(v) || !dtype_size(v->dtype) || numel(v) > IR_FOLD_LIMIT) return false;
-  }
-  return true;
-}
-
-static int dispatch(Graph *g, Node *n) {
-  OpFamily f = ir_ops[n->op].family;
-  switch (n->op) {
-  case OP_Cast:
-  case OP_CastLike: return eval_cast(g, n);
-  case OP_Identity:
-  case OP_Reshape:
-  case OP_Flatten:
-  case OP_Squeeze:
-  case OP_Unsqueeze: return eval_copy(g, n);
-  case OP_Transpose: return eval_transpose(g, n);
-  case OP_Concat: return eval_concat(g, n);
-  case OP_Split: return eval_split(g, n);
-  case OP_Slice: return eval_slice(g, n);
-  case OP_Gather:
-  case OP_GatherElements:
-  case OP_GatherND: return eval_gather(g, n);
-  case OP_Expand:
-  case OP_Tile: return eval_expand(g, n);
-  case OP_Pad: return eval_pad(g, n);
-  case OP_DepthToSpace:
-  case OP_SpaceToDepth: return eval_depth_space(g, n);
-  case OP_Trilu: return eval_trilu(g, n);
-  case OP_ScatterElements:
-  case OP_ScatterND: return eval_scatter(g, n);
-  case OP_Constant: return eval_constant(g, n);
-  case OP_ConstantOfShape: return eval_constant_of_shape(g, n);
-  case OP_Shape: return eval_shape(g, n);
-  case OP_Size: *(int64_t *)out_data(g, n->out[0]) = numel(n->in[0]); return 1;
-  case OP_Range: return eval_range(g, n);
-  case OP_EyeLike: return eval_eye_like(g, n);
-  case OP_OneHot: return eval_one_hot(g, n);
-  case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin: case OP_ReduceProd:
-  case OP_ReduceL1: case OP_ReduceL2: case OP_ReduceLogSum: case OP_ReduceLogSumExp:
-  case OP_ReduceSumSquare: return eval_reduce(g, n);
-  default:
-    if (f == F_UNARY || f == F_BINARY || f == F_TERNARY) return eval_elementwise(g, n);
-    if (f == F_SIGNAL) return eval_signal(g, n);
-    if (f == F_VISION) return eval_vision(g, n);
-    if (f == F_QUANT) return eval_quant(g, n);
-    return ir_eval_extra(g, n);
-  }
-}
-
-int ir_eval_node(Graph *g, Node *n) {
-  if (!evaluable(n)) return 0;
-  int rc = dispatch(g, n);
-  for (int i = 0; i < n->nout; i++) {
-    Value *v = n->out[i];
-    if (!v) continue;
-    if (rc > 0) v->kind = VK_CONST;
-    else v->data = NULL;
-  }
-  return rc;
+/* the fold column of ops that are never folded on the host */
+int eval_none(Graph *g, Node *n) {
+  (void)g;
+  (void)n;
+  return 0;
 }

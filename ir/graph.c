@@ -6,18 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const OpInfo ir_ops[OP_COUNT] = {
-#define OP(name, fam, min_in, max_in, min_out, max_out) {#name, fam, min_in, max_in, min_out, max_out},
-#include "ops.def"
-#undef OP
-};
-
-Op ir_op_lookup(const char *name) {
-  for (int i = 0; i < OP_COUNT; i++)
-    if (!strcmp(ir_ops[i].name, name)) return (Op)i;
-  return OP_COUNT;
-}
-
 /* ---- dtypes ---- */
 static const struct {
   const char *name;

@@ -93,27 +93,47 @@ typedef enum OpFamily {
 } OpFamily;
 
 typedef enum Op {
-#define OP(name, fam, min_in, max_in, min_out, max_out) OP_##name,
+#define OP(name, ...) OP_##name,
 #include "ops.def"
 #undef OP
   OP_COUNT
 } Op;
 
+typedef struct Graph Graph;
+typedef struct Node Node;
+
+/* fusion flags (ops.def's fuse column, read by passes/fuse.c) */
+enum {
+  FU_EPI = 1, /* may take a fused epilogue: activations and a residual of its output's shape */
+  FU_ROW = 2, /* with FU_EPI: the residual may also be a row broadcast along the last dim */
+  FU_ACT = 4, /* an activation that may run in an FU_EPI op's epilogue */
+};
+
+/* the data of one ops.def row.  The function columns become tables in the files that dispatch
+ * through them (shape.c: shape and fold; ir/cost.c: cost; backend/gen_table.c: gen), so this table
+ * depends on nothing and every file may read it. */
 typedef struct OpInfo {
   const char *name;
   OpFamily family;
   int min_in, max_in;   /* max -1: variadic */
   int min_out, max_out; /* max -1: variadic */
+  uint32_t opt_in;   /* inputs below min_in that may be absent (bit i: input i) */
+  uint32_t shape_in; /* inputs whose values decide shapes/parameters (bit 31: inputs 31 and up) */
+  unsigned fuse;     /* FU_* */
 } OpInfo;
 
 extern const OpInfo ir_ops[OP_COUNT];
 Op ir_op_lookup(const char *name); /* OP_COUNT when unknown */
 /* the Reduce* ops (adjacent in ops.def: ReduceSum .. ReduceSumSquare) */
 static inline bool ir_op_is_reduce(Op op) { return op >= OP_ReduceSum && op <= OP_ReduceSumSquare; }
+/* bit i of an input mask; bit 31 stands for every input from 31 up */
+static inline bool ir_in_mask(uint32_t mask, int i) { return (mask >> (i < 31 ? i : 31)) & 1u; }
+/* input i of an op may be absent (an empty name in the model) */
+static inline bool ir_op_input_optional(Op op, int i) {
+  return i >= ir_ops[op].min_in || ir_in_mask(ir_ops[op].opt_in, i);
+}
 
 /* ---- values, attributes, nodes, graphs ------------------------------------------------------ */
-typedef struct Node Node;
-typedef struct Graph Graph;
 
 typedef enum ValueKind {
   VK_TEMP,  /* produced by a node */
@@ -278,14 +298,19 @@ void ir_store_f64(DType t, void *data, int64_t i, double x);
 void ir_store_i64(DType t, void *data, int64_t i, int64_t x);
 Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims); /* zeroed */
 
-/* shape.c: shape inference (+ folding of constant nodes) in topological order */
+/* shape.c: shape inference (+ folding of constant nodes) in topological order, through the shape
+ * and fold tables it builds from ops.def */
 int ir_infer_shapes(Graph *g);
 bool ir_is_shape_operand(const Node *n, int i); /* input i's values decide shapes/parameters */
 int ir_infer_node(Graph *g, Node *n);
+bool ir_op_has_shape(Op op); /* the row's shape function is in the table (tests check every row) */
+bool ir_op_has_fold(Op op);  /* likewise its fold function (eval_none: never folded) */
+/* dims.c: axis normalization and broadcasting (shape inference and folding share them) */
 int ir_normalize_axis(Graph *g, const Node *n, int64_t axis, int rank, int *out);
 int ir_broadcast_shape(Graph *g, const Node *n, Value *const *ins, int nin, int *rank, int64_t *dims);
 
-/* per-family shape functions (shape_<family>.c): fill n->out[*] dtype and shape */
+/* shape functions (shape_<family>.c) named in ops.def's shape column: fill n->out[*] dtype and
+ * shape.  A family function picks among its own ops. */
 int shape_unary(Graph *g, Node *n);
 int shape_binary(Graph *g, Node *n);
 int shape_norm(Graph *g, Node *n);
@@ -296,11 +321,11 @@ int shape_move(Graph *g, Node *n);
 int shape_gen(Graph *g, Node *n);
 int shape_control(Graph *g, Node *n);
 /* shape_extra.c: losses, TopK, Det (F_REDUCE) and NonZero, Unique, Compress, ReverseSequence,
- * MaxUnpool, Upsample, Scatter (F_MOVE); called by shape_reduce / shape_move for these ops */
+ * MaxUnpool, Upsample, Scatter (F_MOVE); their rows name it (and eval_nonzero, eval_unique,
+ * eval_compress for folding) */
 int shape_extra(Graph *g, Node *n);
 /* data-dependent output shapes (NonZero, Unique): the inputs must be constant */
 bool ir_output_depends_on_data(Op op);
-int ir_eval_extra(Graph *g, Node *n); /* host evaluation of those (like ir_eval_node) */
 int ir_topk_k(Graph *g, const Node *n, int64_t *k); /* TopK's k (input 1 or attribute) */
 /* MaxUnpool's shape inference; unpooled (may be NULL) gets the size the indices refer to */
 int ir_max_unpool_dims(Graph *g, Node *n, int64_t *unpooled);
@@ -353,13 +378,14 @@ typedef struct IrRnn {
 } IrRnn;
 int ir_rnn_spec(Graph *g, const Node *n, IrRnn *s);
 
-/* eval.c: host evaluation of a node whose inputs are all constant (used by folding).
+/* shape.c: host evaluation of a node whose inputs are all constant (used by folding), through the
+ * fold function its ops.def row names (eval_<op> in eval.c, eval_<family> beside the family's shape
+ * function; shape.c declares them from the rows).
  * Returns 1 if evaluated (outputs now VK_CONST with data), 0 if not supported, -1 on error. */
 int ir_eval_node(Graph *g, Node *n);
-/* per-family host evaluation beside their shape functions (same contract as ir_eval_node) */
-int eval_signal(Graph *g, Node *n);
-int eval_vision(Graph *g, Node *n);
-int eval_quant(Graph *g, Node *n);
+
+/* cost.c: multiply-accumulates of the graph's nodes (ops.def's cost column); 0 if unknown */
+double ir_graph_macs(const Graph *g);
 /* shape_signal.c: DFT's signal axis (of the input) and transform length; STFT's frame geometry */
 int ir_dft_plan(Graph *g, const Node *n, int *axis, int64_t *len);
 int ir_stft_plan(Graph *g, const Node *n, int64_t *step, int64_t *flen, int64_t *frames);

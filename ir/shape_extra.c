@@ -5,8 +5,9 @@
  * Shapes are static in onnxc, so a data-dependent op needs its inputs at compile time: constants,
  * or inputs `onnxc run` binds to the values in its input files (ir_is_shape_operand).  The shape
  * function then computes the result on the host already (the count decides the shape) and
- * ir_eval_extra fills the data.  Upsample and Scatter are deprecated spellings of Resize and
- * ScatterElements: the node is renamed and handled as those. */
+ * eval_nonzero / eval_unique / eval_compress (their rows' fold column) fill the data.  Upsample and
+ * Scatter are deprecated spellings of Resize and ScatterElements: the node is renamed and handled as
+ * those. */
 #include "ir.h"
 
 #include <stdlib.h>
@@ -137,7 +138,7 @@ static int shape_nonzero(Graph *g, Node *n) {
   return 0;
 }
 
-static int eval_nonzero(Graph *g, Node *n) {
+int eval_nonzero(Graph *g, Node *n) {
   const Value *x = n->in[0];
   Value *y = n->out[0];
   int64_t cnt = y->dims[1], numel = ir_value_numel(x), k = 0, r = x->rank > 0 ? x->rank : 1;
@@ -183,7 +184,7 @@ static int shape_compress(Graph *g, Node *n) {
   memcpy(dims, x->dims, sizeof dims);
   dims[axis] = c;
   set_out(n, 0, x->dtype, x->rank, dims);
-  if (x->kind == VK_CONST && x->data) return 0; /* folded by ir_eval_extra */
+  if (x->kind == VK_CONST && x->data) return 0; /* folded by eval_compress */
   /* runtime data, constant condition: a Gather of the selected indices along axis */
   Value *idx = ir_const_new(g, NULL, DT_INT64, 1, &c);
   for (int64_t i = 0, k = 0; i < cond->dims[0]; i++)
@@ -197,7 +198,7 @@ static int shape_compress(Graph *g, Node *n) {
   return 0;
 }
 
-static int eval_compress(Graph *g, Node *n) {
+int eval_compress(Graph *g, Node *n) {
   const Value *x = n->in[0], *cond = n->in[1];
   Value *y = n->out[0];
   int axis;
@@ -326,7 +327,7 @@ static int shape_unique(Graph *g, Node *n) {
   return 0;
 }
 
-static int eval_unique(Graph *g, Node *n) {
+int eval_unique(Graph *g, Node *n) {
   Uq u;
   int64_t *first, *inv, *cnt;
   int64_t nu = uq_run(g, n, &u, &first, &inv, &cnt);
@@ -419,7 +420,7 @@ static int upsample_to_resize(Graph *g, Node *n) {
   }
   if (g->opset >= 11) return ir_node_error(g, n, "Upsample is not part of opset %lld", (long long)g->opset);
   n->op = OP_Resize; /* Resize-10 takes (X, scales) and the same mode attribute */
-  return shape_move(g, n);
+  return shape_move(g, n); /* inferred as the op it became */
 }
 
 int shape_extra(Graph *g, Node *n) {
@@ -436,14 +437,5 @@ int shape_extra(Graph *g, Node *n) {
   case OP_Upsample: return upsample_to_resize(g, n);
   case OP_Scatter: n->op = OP_ScatterElements; return shape_move(g, n);
   default: return ir_node_error(g, n, "no shape inference for this op");
-  }
-}
-
-int ir_eval_extra(Graph *g, Node *n) {
-  switch (n->op) {
-  case OP_NonZero: return eval_nonzero(g, n);
-  case OP_Unique: return eval_unique(g, n);
-  case OP_Compress: return eval_compress(g, n);
-  default: return 0;
   }
 }

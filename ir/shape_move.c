@@ -656,6 +656,6 @@ int shape_move(Graph *g, Node *n) {
   case OP_SpaceToDepth: return depth_space(g, n);
   case OP_Trilu: return trilu(g, n);
   case OP_Resize: return resize(g, n);
-  default: return shape_extra(g, n);
+  default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }

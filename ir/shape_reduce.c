@@ -139,6 +139,6 @@ int shape_reduce(Graph *g, Node *n) {
   case OP_LogSoftmax:
   case OP_Hardmax: return shape_softmax(g, n);
   case OP_CumSum: return shape_cumsum(g, n);
-  default: return shape_extra(g, n);
+  default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }

@@ -41,10 +41,6 @@ static int check_source(Graph *g, const Node *n, const Value *v) {
   }
 }
 
-static bool input_optional(const Node *n, int i) {
-  return i >= ir_ops[n->op].min_in || n->op == OP_Clip || (n->op == OP_Loop && i < 2) || (n->op == OP_Scan && i == 0);
-}
-
 static int verify_graph(Graph *g);
 
 static int verify_node(Graph *g, const Node *n, int pos, int *def) {
@@ -58,7 +54,7 @@ static int verify_node(Graph *g, const Node *n, int pos, int *def) {
   for (int i = 0; i < n->nin; i++) {
     const Value *v = n->in[i];
     if (!v) {
-      if (!input_optional(n, i)) return ir_node_error(g, n, "verify: required input %d is missing", i);
+      if (!ir_op_input_optional(n->op, i)) return ir_node_error(g, n, "verify: required input %d is missing", i);
       continue;
     }
     if (!owns(g, v)) return ir_node_error(g, n, "verify: input '%s' belongs to another graph", v->name);

@@ -67,9 +67,6 @@ void lib_deadline_stop(onnxc_session *s);
 /* the pass pipeline with the session's switches; 0 or a status */
 int lib_run_passes(onnxc_session *s);
 
-/* lib/facts.c: multiply-accumulates of the contractions (0 if unknown) */
-double lib_count_macs(const Graph *g);
-
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];
 extern const char *const onnxc_rt_sources[][2];

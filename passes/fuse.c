@@ -5,7 +5,8 @@
  * 2. An Add of a same-shaped tensor (a residual; for Gemm/MatMul also a row of N values, a bias)
  *    and then unary activations (Relu, Clip, LeakyRelu, Sigmoid, HardSwish, Gelu, ...) after a
  *    Conv/Gemm/MatMul become that node's epilogue (Node.epi, see ir.h): the backend applies them
- *    to the output tile while it is in registers instead of sweeping the tensor again.
+ *    to the output tile while it is in registers instead of sweeping the tensor again.  Which ops
+ *    take an epilogue (FU_EPI, FU_ROW) and which activations fit (FU_ACT) is ops.def's fuse column.
  *
  * 0. LayerNormalization and Gelu written out in primitive ops (torch's export) become one op again.
  *
@@ -196,24 +197,20 @@ static void bn_fold(Graph *g, Node *bn, Node *conv) {
 }
 
 /* ---- 2. epilogues ---- */
-static bool is_contraction(Op op) { return op == OP_Conv || op == OP_Gemm || op == OP_MatMul; }
+/* which ops take an epilogue and which activations fit in one: ops.def's fuse column */
+static bool takes_epilogue(Op op) { return ir_ops[op].fuse & FU_EPI; }
 
 static bool fusable_act(const Node *n) {
-  switch (n->op) {
-  case OP_Relu: case OP_LeakyRelu: case OP_Sigmoid: case OP_HardSigmoid: case OP_HardSwish:
-  case OP_Tanh: case OP_Gelu: case OP_Elu: case OP_Softplus: case OP_Mish: return true;
-  case OP_Clip: /* bounds: absent or constant scalars */
-    for (int i = 1; i < n->nin; i++)
-      if (n->in[i] && (!is_const(n->in[i]) || ir_value_numel(n->in[i]) != 1)) return false;
-    return true;
-  default: return false;
-  }
+  if (!(ir_ops[n->op].fuse & FU_ACT)) return false;
+  for (int i = 1; i < n->nin; i++) /* parameters (Clip's bounds): absent or constant scalars */
+    if (n->in[i] && (!is_const(n->in[i]) || ir_value_numel(n->in[i]) != 1)) return false;
+  return true;
 }
 
-/* the contraction whose output x is, if its work may be extended past x */
+/* the epilogue-taking op (a contraction) whose output x is, if its work may be extended past x */
 static Node *fusable_producer(const Graph *g, const Value *x) {
   Node *p = x->producer;
-  if (!p || p->dead || !is_contraction(p->op) || p->out[0] != x || !single_use(g, x)) return NULL;
+  if (!p || p->dead || !takes_epilogue(p->op) || p->out[0] != x || !single_use(g, x)) return NULL;
   if (!fusable_float(x->dtype) || !ir_value_shape_known(x)) return NULL;
   return p;
 }
@@ -237,7 +234,7 @@ static bool fuse_act(Graph *g, Node *n) {
 static bool res_ok(const Node *p, const Value *y, const Value *r) {
   if (r->dtype != y->dtype || !ir_value_shape_known(r)) return false;
   if (ir_same_shape(r, y)) return true;
-  if (p->op == OP_Conv || r->rank > y->rank || r->rank < 1 || y->rank < 1) return false;
+  if (!(ir_ops[p->op].fuse & FU_ROW) || r->rank > y->rank || r->rank < 1 || y->rank < 1) return false;
   for (int d = 0; d < r->rank - 1; d++)
     if (r->dims[d] != 1) return false;
   return r->dims[r->rank - 1] == y->dims[y->rank - 1];
