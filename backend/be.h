@@ -23,10 +23,18 @@ typedef struct Target {
 
 /* Fills t for a target name ("native" = this host). 0 ok, -1 unknown name (err written). */
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
+/* The host's triple, CPU name and features ("+avx2,+fma,..."), kept for the process. */
+void be_host_cpu(const char **triple, const char **cpu, const char **features);
 
 /* ---- code generation context handed to each generator ---- */
-struct KMod;
-typedef struct GenCtx {
+typedef struct GenCtx GenCtx;
+/* Builds subgraph `sub` of c->n as a graph function with its arena values at arena_base; raises
+ * c->arena_end / c->scratch_bytes; *fn_name is the function to call:
+ *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures
+ * Supplied by the driver building the module (drive/module_llvm.c for LLVM, drive/emit_c.c for C),
+ * so control-flow generation (gen_control.c) does not depend on either. */
+typedef int (*BeBuildSubgraph)(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
+struct GenCtx {
   KB *kb;
   Graph *g;
   Node *n;
@@ -36,13 +44,15 @@ typedef struct GenCtx {
                               (default 1: called once with [0,1)) */
   int64_t scratch_bytes;   /* per-thread scratch the kernel needs (bytes) */
   uint32_t const_unused;   /* bit i: constant input i was baked into the code (e.g. packed with
-                              kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the module being built, the enclosing graph function's name,
-   * and the arena: [arena_top, arena_end) is free for the node's own use (raised by the generator,
-   * and by be_build_subgraph).  A control kernel gets the onnxc_rt pointer as its last buffer. */
-  struct KMod *mod;
+                              kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the driver's subgraph builder and its module (KMod, CMod), the
+   * enclosing graph function's name, and the arena: [arena_top, arena_end) is free for the node's
+   * own use (raised by the generator, and by build_subgraph).  A control kernel gets the onnxc_rt
+   * pointer as its last buffer. */
+  BeBuildSubgraph build_subgraph;
+  void *mod;
   const char *fn_name;
   int64_t arena_top, arena_end;
-} GenCtx;
+};
 
 /* Generators (backend/gen_<family>.c): emit the body of the current kernel for ctx->n.
  * Return 0, or ir_node_error(...) for something unsupported. */
@@ -58,10 +68,6 @@ int gen_control(GenCtx *c);
 /* Control nodes: append the values their subgraphs capture from g to the node's inputs, so that
  * liveness and buffer passing see them (idempotent; gen_control.c). */
 void gen_control_captures(Graph *g, Node *n);
-/* Build subgraph `sub` of c->n as a graph function (module.c) with its arena values at arena_base;
- * raises c->arena_end / c->scratch_bytes; *fn_name is the function to call:
- *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */
-int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 /* gen_loss.c: SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, Det; gen_select.c: TopK,
  * ReverseSequence, MaxUnpool (called by gen_reduce / gen_move for these ops) */
 int gen_loss(GenCtx *c);
@@ -76,6 +82,16 @@ int gen_rnn(GenCtx *c);
 void gen_strides(int rank, const int64_t *dims, int64_t *strides);
 /* strides of `in` broadcast to an output of rank `rank` (0 where broadcast) */
 void gen_bcast_strides(const Value *in, int rank, const int64_t *out_dims, int64_t *strides);
+
+/* ---- storage planning and node dispatch (drive/module.c), shared by the LLVM and C drivers ----
+ * be_plan_graph: outputs materialized, captures added, topological order, storage classes, arena
+ * offsets; *arena_top is the end of the arena this graph uses at arena_base.  0 ok, -1 error
+ * (ir_last_error(g)).  be_check_budget: the --max-memory check of the finished graph. */
+enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
+int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
+int be_check_budget(Graph *g, int64_t max_memory, int64_t arena, int64_t scratch);
+int be_gen_node(GenCtx *c);      /* the generator of c->n's family */
+int64_t be_value_bytes(const Value *v);
 
 /* ---- compiled models ---- */
 typedef struct BeOptions {
@@ -103,7 +119,7 @@ int be_model_kernels(const BeModel *m, int *shared);
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);
 
-/* Compile-time breakdown (--time-passes; jit.c).  be_phase("x") ends the running phase and starts
+/* Compile-time breakdown (--time-passes; phase.c).  be_phase("x") ends the running phase and starts
  * phase x, be_phase(NULL) just ends it; a phase entered twice accumulates.  Costs two clock reads
  * per call; be_phase_report prints wall and CPU ms per phase to f when enabled. */
 void be_phase_enable(bool on);

@@ -1,4 +1,4 @@
-/* jit.c — targets, the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
+/* jit.c — the host CPU, the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,46 +21,18 @@ static void llvm_init(void) {
   LLVMInitializeNativeAsmPrinter();
 }
 
-int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
+/* the host's triple, CPU and features for the target "native" (target.c), asked of LLVM once */
+void be_host_cpu(const char **triple, const char **cpu, const char **features) {
+  static char *t, *c, *f;
   llvm_init();
-  memset(t, 0, sizeof *t);
-  if (!name || !strcmp(name, "native")) {
-    static char *triple, *cpu, *features;
-    if (!triple) {
-      triple = LLVMGetDefaultTargetTriple();
-      cpu = LLVMGetHostCPUName();
-      features = LLVMGetHostCPUFeatures();
-    }
-    t->name = "native";
-    t->triple = triple;
-    t->cpu = cpu;
-    t->features = features;
-  } else if (!strcmp(name, "x86-64-avx512")) {
-    t->name = name;
-    t->triple = "x86_64-unknown-linux-gnu";
-    t->cpu = "x86-64-v4";
-    t->features = "+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx2,+fma,+f16c";
-  } else if (!strcmp(name, "x86-64-avx2")) {
-    t->name = name;
-    t->triple = "x86_64-unknown-linux-gnu";
-    t->cpu = "x86-64-v3";
-    t->features = "+avx2,+fma,+f16c";
-  } else if (!strcmp(name, "aarch64")) {
-    t->name = name;
-    t->triple = "aarch64-unknown-linux-gnu";
-    t->cpu = "generic";
-    t->features = "+neon";
-  } else {
-    snprintf(err, errlen, "unknown target '%s' (expected native, x86-64-avx512, x86-64-avx2 or aarch64)", name);
-    return -1;
+  if (!t) {
+    t = LLVMGetDefaultTargetTriple();
+    c = LLVMGetHostCPUName();
+    f = LLVMGetHostCPUFeatures();
   }
-  const char *f = t->features;
-  t->has_avx512 = strstr(f, "+avx512f") != NULL;
-  t->has_vnni = strstr(f, "+avx512vnni") != NULL;
-  t->has_avx2 = strstr(f, "+avx2") != NULL;
-  t->has_neon = strstr(t->triple, "aarch64") != NULL;
-  t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
-  return 0;
+  *triple = t;
+  *cpu = c;
+  *features = f;
 }
 
 LLVMTargetMachineRef be_target_machine(const Target *t, bool pic, char *err, size_t errlen) {
@@ -96,65 +68,6 @@ int be_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, char *err
     return -1;
   }
   return 0;
-}
-
-/* ---- compile-time phases ---- */
-enum { MAX_PHASES = 16 };
-static struct {
-  bool on;
-  int n, cur; /* cur: running phase or -1 */
-  double t0, c0;
-  int kernels, shared;
-  struct {
-    const char *name;
-    double wall, cpu;
-  } p[MAX_PHASES];
-} phases = {.cur = -1};
-
-static double clock_ms(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-void be_phase_enable(bool on) { phases.on = on; }
-
-void be_phase_kernels(int kernels, int shared) {
-  phases.kernels += kernels;
-  phases.shared += shared;
-}
-
-void be_phase(const char *name) {
-  if (!phases.on) return;
-  double w = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-  if (phases.cur >= 0) {
-    phases.p[phases.cur].wall += w - phases.t0;
-    phases.p[phases.cur].cpu += c - phases.c0;
-  }
-  phases.cur = -1;
-  if (!name) return;
-  int i = 0;
-  while (i < phases.n && strcmp(phases.p[i].name, name)) i++;
-  if (i == MAX_PHASES) return;
-  if (i == phases.n) phases.p[phases.n++].name = name;
-  phases.cur = i;
-  phases.t0 = w;
-  phases.c0 = c;
-}
-
-void be_phase_report(FILE *f) {
-  if (!phases.on) return;
-  be_phase(NULL);
-  double tw = 0, tc = 0;
-  for (int i = 0; i < phases.n; i++) tw += phases.p[i].wall, tc += phases.p[i].cpu;
-  fprintf(f, "compile phases:          wall ms    cpu ms\n");
-  for (int i = 0; i < phases.n; i++)
-    fprintf(f, "  %-20s %10.1f %9.1f  %5.1f%%\n", phases.p[i].name, phases.p[i].wall, phases.p[i].cpu,
-            tw > 0 ? 100 * phases.p[i].wall / tw : 0);
-  fprintf(f, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
-  if (phases.kernels)
-    fprintf(f, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", phases.kernels,
-            phases.shared);
 }
 
 struct BeModel {

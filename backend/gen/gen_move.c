@@ -140,8 +140,7 @@ static void mv_free(MvJob *j) {
 static int64_t ax_val(const MvAxis *a, int64_t i) { return a->t ? a->t[i] : i * a->s; }
 
 static int64_t *tab_new(int64_t n) {
-  int64_t *t = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
-  if (!t) abort();
+  int64_t *t = ir_xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
   return t;
 }
 
@@ -651,8 +650,7 @@ static int gen_concat(GenCtx *c) {
   if (ir_normalize_axis(c->g, n, ir_attr_int(n, "axis", 1), r, &axis)) return -1;
   int64_t ys[IR_MAX_RANK];
   gen_strides(r, y->dims, ys);
-  MvJob *jobs = calloc((size_t)n->nin + 1, sizeof *jobs);
-  if (!jobs) abort();
+  MvJob *jobs = ir_xcalloc((size_t)n->nin + 1, sizeof *jobs);
   int nj = 0;
   int64_t off = 0;
   for (int i = 0; i < n->nin; i++) {
@@ -675,9 +673,8 @@ static int gen_split(GenCtx *c) {
   Node *n = c->n;
   Value *x = n->in[0];
   int r = x->rank, axis;
-  int64_t *sizes = calloc((size_t)n->nout + 1, sizeof(int64_t));
-  MvJob *jobs = calloc((size_t)n->nout + 1, sizeof *jobs);
-  if (!sizes || !jobs) abort();
+  int64_t *sizes = ir_xcalloc((size_t)n->nout + 1, sizeof(int64_t));
+  MvJob *jobs = ir_xcalloc((size_t)n->nout + 1, sizeof *jobs);
   if (ir_split_plan(c->g, n, &axis, sizes)) {
     free(sizes);
     free(jobs);
@@ -1331,10 +1328,9 @@ static void rz_axis_plan(const RzParams *p, RzAxis *a) {
     taps = 2 - 2 * start;
   }
   a->taps = taps;
-  a->idx = calloc((size_t)(a->out * taps + 1), sizeof(int64_t));
-  a->w = calloc((size_t)(a->out * taps + 1), sizeof(double));
-  a->ext = calloc((size_t)a->out + 1, 1);
-  if (!a->idx || !a->w || !a->ext) abort();
+  a->idx = ir_xcalloc((size_t)(a->out * taps + 1), sizeof(int64_t));
+  a->w = ir_xcalloc((size_t)(a->out * taps + 1), sizeof(double));
+  a->ext = ir_xcalloc((size_t)a->out + 1, 1);
   for (int64_t o = 0; o < a->out; o++) {
     bool ext;
     double x = rz_coord(p, a, o, &ext), xf = floor(x), ratio;
@@ -1672,9 +1668,8 @@ static int gen_resize_hv(GenCtx *c, RzAxis *ax, KElem ce) {
   free(bcnt);
   /* tables: horizontal [tap][ow] (i32 index, ce weight); vertical [oh][tap] (i64 row, ce weight) */
   int64_t mw = ow * Wa->taps, mh = oh * H->taps;
-  int32_t *ti = malloc(sizeof(int32_t) * (size_t)mw + 4);
-  void *tw = malloc((size_t)mw * cs + 8), *vw = malloc((size_t)mh * cs + 8);
-  if (!ti || !tw || !vw) abort();
+  int32_t *ti = ir_xmalloc(sizeof(int32_t) * (size_t)mw + 4);
+  void *tw = ir_xmalloc((size_t)mw * cs + 8), *vw = ir_xmalloc((size_t)mh * cs + 8);
   for (int64_t o = 0; o < ow; o++)
     for (int t = 0; t < Wa->taps; t++) {
       ti[t * ow + o] = (int32_t)Wa->idx[o * Wa->taps + t];
@@ -1755,8 +1750,7 @@ static int gen_resize_interp(GenCtx *c, RzParams *p, RzAxis *ax) {
     if (a->identity) continue;
     int64_t m = a->out * a->taps;
     int64_t *ti = tab_new(m);
-    void *tw = malloc((size_t)m * cs + 8);
-    if (!tw) abort();
+    void *tw = ir_xmalloc((size_t)m * cs + 8);
     for (int64_t q = 0; q < m; q++) {
       ti[q] = a->idx[q] * xs[d];
       if (ce == KE_F64) ((double *)tw)[q] = a->w[q];
@@ -1771,9 +1765,8 @@ static int gen_resize_interp(GenCtx *c, RzParams *p, RzAxis *ax) {
   KV itab_i = NULL, itab_w = NULL, itab_e = NULL;
   if (!in->identity) {
     int64_t m = ni * in->taps;
-    int32_t *ti = malloc(sizeof(int32_t) * (size_t)m + 4);
-    void *tw = malloc((size_t)m * cs + 8);
-    if (!ti || !tw) abort();
+    int32_t *ti = ir_xmalloc(sizeof(int32_t) * (size_t)m + 4);
+    void *tw = ir_xmalloc((size_t)m * cs + 8);
     for (int64_t o = 0; o < ni; o++) /* transposed: [tap][o], contiguous over o */
       for (int t = 0; t < in->taps; t++) {
         ti[t * ni + o] = (int32_t)in->idx[o * in->taps + t];

@@ -39,17 +39,5 @@ const char *cm_ident(CMod *m, const char *name);
 KB *kb_c_kernel_begin(CMod *m, int nbufs, bool may_alias, const char **fn_name);
 void kb_c_kernel_end(KB *kb);
 void kb_c_kernel_abandon(KB *kb);
-CMod *kb_c_mod(KB *kb);
-
-/* emit_c.c: the graph function of a control node's subgraph (called by be_build_subgraph) */
-int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
-
-/* module.c, shared by the LLVM and C graph builders: storage planning (outputs materialized,
- * captures added, topological order, storage classes, arena offsets); *arena_top is the end of
- * the arena this graph uses at arena_base.  0 ok, -1 error (ir_last_error(g)). */
-enum { ST_NONE, ST_IO, ST_CONST, ST_ARENA };
-int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
-int be_gen_node(GenCtx *c);      /* the generator of c->n's family */
-int64_t be_value_bytes(const Value *v);
 
 #endif
