@@ -21,20 +21,6 @@ static void llvm_init(void) {
   LLVMInitializeNativeAsmPrinter();
 }
 
-/* the host's triple, CPU and features for the target "native" (target.c), asked of LLVM once */
-void be_host_cpu(const char **triple, const char **cpu, const char **features) {
-  static char *t, *c, *f;
-  llvm_init();
-  if (!t) {
-    t = LLVMGetDefaultTargetTriple();
-    c = LLVMGetHostCPUName();
-    f = LLVMGetHostCPUFeatures();
-  }
-  *triple = t;
-  *cpu = c;
-  *features = f;
-}
-
 LLVMTargetMachineRef be_target_machine(const Target *t, bool pic, char *err, size_t errlen) {
   llvm_init();
   LLVMTargetRef tgt;

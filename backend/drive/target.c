@@ -1,4 +1,4 @@
-/* target.c — the targets onnxc knows by name; "native" asks be_host_cpu (jit.c with LLVM,
+/* target.c — the targets onnxc knows by name; "native" asks be_host_cpu (host_llvm.c with LLVM,
  * nollvm.c without). */
 #include <stdio.h>
 #include <string.h>
