@@ -23,10 +23,18 @@ typedef struct Target {
 
 /* Fills t for a target name ("native" = this host). 0 ok, -1 unknown name (err written). */
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
+/* The host's triple, CPU name and features ("+avx2,+fma,..."), kept for the process. */
+void be_host_cpu(const char **triple, const char **cpu, const char **features);
 
 /* ---- code generation context handed to each generator ---- */
-struct KMod;
-typedef struct GenCtx {
+typedef struct GenCtx GenCtx;
+/* Builds subgraph `sub` of c->n as a graph function with its arena values at arena_base; raises
+ * c->arena_end / c->scratch_bytes; *fn_name is the function to call:
+ *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures
+ * Supplied by the driver building the module (drive/module_llvm.c for LLVM, drive/emit_c.c for C),
+ * so control-flow generation (gen_control.c) does not depend on either. */
+typedef int (*BeBuildSubgraph)(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
+struct GenCtx {
   KB *kb;
   Graph *g;
   Node *n;
@@ -36,13 +44,15 @@ typedef struct GenCtx {
                               (default 1: called once with [0,1)) */
   int64_t scratch_bytes;   /* per-thread scratch the kernel needs (bytes) */
   uint32_t const_unused;   /* bit i: constant input i was baked into the code (e.g. packed with
-                              kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the module being built, the enclosing graph function's name,
-   * and the arena: [arena_top, arena_end) is free for the node's own use (raised by the generator,
-   * and by be_build_subgraph).  A control kernel gets the onnxc_rt pointer as its last buffer. */
-  struct KMod *mod;
+                              kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the driver's subgraph builder and its module (KMod, CMod), the
+   * enclosing graph function's name, and the arena: [arena_top, arena_end) is free for the node's
+   * own use (raised by the generator, and by build_subgraph).  A control kernel gets the onnxc_rt
+   * pointer as its last buffer. */
+  BeBuildSubgraph build_subgraph;
+  void *mod;
   const char *fn_name;
   int64_t arena_top, arena_end;
-} GenCtx;
+};
 
 /* Generators (backend/gen_<family>.c), named in ops.def's gen column (gen_table.c builds the
  * table be_gen_node dispatches through): emit the body of the current kernel for ctx->n.
@@ -56,10 +66,6 @@ int gen_reduce(GenCtx *c);
 int gen_move(GenCtx *c);
 int gen_gen(GenCtx *c);
 int gen_control(GenCtx *c);
-/* Build subgraph `sub` of c->n as a graph function (module.c) with its arena values at arena_base;
- * raises c->arena_end / c->scratch_bytes; *fn_name is the function to call:
- *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captures */
-int be_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 /* gen_loss.c: SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, Det; gen_select.c: TopK,
  * ReverseSequence, MaxUnpool, Compress (and the data-dependent NonZero/Unique's error) */
 int gen_loss(GenCtx *c);
@@ -74,6 +80,14 @@ int gen_rnn(GenCtx *c);
 void gen_strides(int rank, const int64_t *dims, int64_t *strides);
 /* strides of `in` broadcast to an output of rank `rank` (0 where broadcast) */
 void gen_bcast_strides(const Value *in, int rank, const int64_t *out_dims, int64_t *strides);
+
+/* ---- the storage plan and node dispatch, shared by the LLVM and C drivers ----
+ * be_plan_graph (drive/module.c): the storage plan of g (passes/plan.c; planned here if the
+ * caller skipped the pipeline) placed at arena_base, and the budget checked; *arena_top is the end
+ * of the arena this graph uses.  0 ok, -1 error (ir_last_error(g)).
+ * be_gen_node (gen/gen_table.c): runs the generator c->n's ops.def row names. */
+int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
+int be_gen_node(GenCtx *c);
 
 /* ---- compiled models ---- */
 typedef struct BeOptions {

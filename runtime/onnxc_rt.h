@@ -16,7 +16,7 @@ extern "C" {
 /* FNV-1a, 64-bit: identifies a weights file (written by onnxc compile, checked at create) */
 uint64_t onnxc_hash_bytes(const void *data, size_t bytes);
 
-/* every generated kernel has this signature (see backend/kb.h) */
+/* every generated kernel has this signature (see backend/kb/kb.h) */
 typedef int32_t (*onnxc_kernel_fn)(void *const *bufs, const char *weights, char *scratch,
                                     int64_t begin, int64_t end);
 

@@ -70,9 +70,12 @@ typedef struct GraphInfo {
   int64_t arena_bytes, scratch_bytes;
 } GraphInfo;
 
+static int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
+
 static void add_name(CMod *m, const char *name) {
-  m->names = realloc(m->names, sizeof(char *) * (size_t)(m->nnames + 1));
-  if (!m->names) abort();
+  char **names = realloc(m->names, sizeof(char *) * (size_t)(m->nnames + 1));
+  if (!names) ir_oom();
+  m->names = names;
   m->names[m->nnames++] = (char *)name;
 }
 
@@ -98,8 +101,8 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
     int nb = n->nin + n->nout + ctl;
     const char *kname;
     KB *kb = kb_c_kernel_begin(m, nb, ctl, &kname);
-    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .fn_name = fn,
-                  .arena_top = arena_top, .arena_end = arena_top};
+    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .build_subgraph = cm_build_subgraph,
+                  .mod = m, .fn_name = fn, .arena_top = arena_top, .arena_end = arena_top};
     if (be_gen_node(&ctx)) {
       kb_c_kernel_abandon(kb);
       free(s.s);
@@ -141,8 +144,9 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
   return 0;
 }
 
-int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {
-  CMod *m = kb_c_mod(c->kb);
+/* GenCtx.build_subgraph for the C module: a static graph function in the same file */
+static int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name) {
+  CMod *m = c->mod;
   const char *name = cm_ident(m, cm_strf(m, "%s.%d.%s", c->fn_name, c->n->id, tag));
   for (int i = 0; i < m->nnames; i++)
     if (!strcmp(m->names[i], name)) return ir_node_error(c->g, c->n, "internal: %s built twice", name);

@@ -1,6 +1,5 @@
-/* jit.c — targets, the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
+/* jit.c — the optimization pipeline, and the ORC LLJIT path (onnxc run / bench). */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,56 +14,16 @@
 #include "module.h"
 #include "onnxc_rt.h"
 
-/* the host target's LLVM registration and its triple/CPU/features: once per process, whichever
- * session's thread gets here first (the only process-wide state, never changed after) */
+/* the host target's LLVM registration: once per process, whichever session's thread gets here
+ * first (process-wide, but never changed after) */
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
-static char *native_triple, *native_cpu, *native_features;
 
 static void native_init(void) {
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
-  native_triple = LLVMGetDefaultTargetTriple();
-  native_cpu = LLVMGetHostCPUName();
-  native_features = LLVMGetHostCPUFeatures();
 }
 
 static void llvm_init(void) { pthread_once(&native_once, native_init); }
-
-int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
-  llvm_init();
-  memset(t, 0, sizeof *t);
-  if (!name || !strcmp(name, "native")) {
-    t->name = "native";
-    t->triple = native_triple;
-    t->cpu = native_cpu;
-    t->features = native_features;
-  } else if (!strcmp(name, "x86-64-avx512")) {
-    t->name = name;
-    t->triple = "x86_64-unknown-linux-gnu";
-    t->cpu = "x86-64-v4";
-    t->features = "+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx2,+fma,+f16c";
-  } else if (!strcmp(name, "x86-64-avx2")) {
-    t->name = name;
-    t->triple = "x86_64-unknown-linux-gnu";
-    t->cpu = "x86-64-v3";
-    t->features = "+avx2,+fma,+f16c";
-  } else if (!strcmp(name, "aarch64")) {
-    t->name = name;
-    t->triple = "aarch64-unknown-linux-gnu";
-    t->cpu = "generic";
-    t->features = "+neon";
-  } else {
-    snprintf(err, errlen, "unknown target '%s' (expected native, x86-64-avx512, x86-64-avx2 or aarch64)", name);
-    return -1;
-  }
-  const char *f = t->features;
-  t->has_avx512 = strstr(f, "+avx512f") != NULL;
-  t->has_vnni = strstr(f, "+avx512vnni") != NULL;
-  t->has_avx2 = strstr(f, "+avx2") != NULL;
-  t->has_neon = strstr(t->triple, "aarch64") != NULL;
-  t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
-  return 0;
-}
 
 LLVMTargetMachineRef be_target_machine(const Target *t, bool pic, char *err, size_t errlen) {
   llvm_init();
@@ -99,88 +58,6 @@ int be_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, char *err
     return -1;
   }
   return 0;
-}
-
-/* ---- compile-time phases ---- */
-/* The record be_phase writes to: the calling thread's, installed by whoever compiles (libonnxc's
- * entry points install their session's), so sessions on different threads never share one. */
-static _Thread_local BePhases *cur_phases;
-
-static double clock_ms(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-BePhases *be_phase_use(BePhases *p) {
-  BePhases *old = cur_phases;
-  cur_phases = p;
-  return old;
-}
-
-double be_now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
-
-bool be_deadline_passed(void) {
-  BePhases *ph = cur_phases;
-  if (!ph || !(ph->deadline_ms > 0)) return false;
-  if (!ph->expired && clock_ms(CLOCK_MONOTONIC) > ph->deadline_ms) ph->expired = true;
-  return ph->expired;
-}
-
-void be_phase_kernels(int kernels, int shared) {
-  if (!cur_phases) return;
-  cur_phases->kernels += kernels;
-  cur_phases->shared += shared;
-}
-
-void be_phase(const char *name) {
-  BePhases *ph = cur_phases;
-  be_deadline_passed(); /* phase boundaries are deadline checkpoints */
-  if (!ph || !ph->on) return;
-  double w = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_THREAD_CPUTIME_ID);
-  if (ph->cur >= 0) {
-    ph->p[ph->cur].wall += w - ph->t0;
-    ph->p[ph->cur].cpu += c - ph->c0;
-  }
-  ph->cur = -1;
-  if (!name) return;
-  int i = 0;
-  while (i < ph->n && strcmp(ph->p[i].name, name)) i++;
-  if (i == BE_MAX_PHASES) return;
-  if (i == ph->n) ph->p[ph->n++].name = name;
-  ph->cur = i;
-  ph->t0 = w;
-  ph->c0 = c;
-}
-
-/* appends to buf[*o..len) what snprintf would, never past len */
-static void put(char *buf, size_t len, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t len, size_t *o, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = *o < len ? vsnprintf(buf + *o, len - *o, fmt, ap) : 0;
-  va_end(ap);
-  if (n > 0) *o = *o + (size_t)n < len ? *o + (size_t)n : len;
-}
-
-size_t be_phase_report(BePhases *ph, char *buf, size_t len) {
-  size_t o = 0;
-  if (len) buf[0] = 0;
-  if (!ph || !ph->on) return 0;
-  BePhases *old = be_phase_use(ph);
-  be_phase(NULL);
-  be_phase_use(old);
-  double tw = 0, tc = 0;
-  for (int i = 0; i < ph->n; i++) tw += ph->p[i].wall, tc += ph->p[i].cpu;
-  put(buf, len, &o, "compile phases:          wall ms    cpu ms\n");
-  for (int i = 0; i < ph->n; i++)
-    put(buf, len, &o, "  %-20s %10.1f %9.1f  %5.1f%%\n", ph->p[i].name, ph->p[i].wall, ph->p[i].cpu,
-        tw > 0 ? 100 * ph->p[i].wall / tw : 0);
-  put(buf, len, &o, "  %-20s %10.1f %9.1f\n", "total", tw, tc);
-  if (ph->kernels)
-    put(buf, len, &o, "  %d kernels, %d of them identical to an earlier one (compiled once)\n", ph->kernels,
-        ph->shared);
-  return o;
 }
 
 struct BeModel {

@@ -1,4 +1,4 @@
-/* module.h — building the LLVM module for a graph (module.c), shared by JIT and AOT. */
+/* module.h — building the LLVM module for a graph (module_llvm.c), shared by JIT and AOT. */
 #ifndef ONNXC_MODULE_H
 #define ONNXC_MODULE_H
 

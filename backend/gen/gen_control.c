@@ -1,6 +1,6 @@
 /* gen_control.c — code generation for the F_CONTROL family: If, Loop, Scan.
  *
- * Each subgraph is compiled into its own graph function (be_build_subgraph, module.c):
+ * Each subgraph is compiled into its own graph function (c->build_subgraph, from the driver):
  *     int32_t fn(onnxc_rt *rt, void *const *io)   io = sub inputs, sub outputs, captured values
  * The control kernel gets the onnxc_rt pointer as its last buffer; it fills io arrays and keeps
  * its other temporaries (loop counter, condition bytes, the second buffer of each loop-carried
@@ -122,7 +122,7 @@ static int gen_if(Ctl *s) {
   }
   int64_t base = region_close(s);
   for (int b = 0; b < 2; b++) /* the branches exclude each other: both use the arena after the region */
-    if ((only < 0 || only == b) && be_build_subgraph(c, br[b].g, br[b].tag, base, &br[b].fn)) return -1;
+    if ((only < 0 || only == b) && c->build_subgraph(c, br[b].g, br[b].tag, base, &br[b].fn)) return -1;
   if (only >= 0) {
     if_call(s, &br[only], tmp);
     return 0;
@@ -199,7 +199,7 @@ static int gen_loop(Ctl *s) {
     scan_tmp[k] = y ? -1 : region_alloc(s, scan_slice[k]);
   }
   const char *fn;
-  if (be_build_subgraph(c, body, "body", region_close(s), &fn)) return -1;
+  if (c->build_subgraph(c, body, "body", region_close(s), &fn)) return -1;
 
   KV io = region_ptr(s, io_off), iter_p = region_ptr(s, iter_off);
   KV cin_p = region_ptr(s, cin_off), cout_p = region_ptr(s, cout_off);
@@ -326,7 +326,7 @@ static int gen_scan(Ctl *s) {
     scanned_plan(s, &so[k], sl, sl->dims, axis, len, v8, rev, !y);
   }
   const char *fn;
-  if (be_build_subgraph(c, body, "body", region_close(s), &fn)) return -1;
+  if (c->build_subgraph(c, body, "body", region_close(s), &fn)) return -1;
 
   KV io = region_ptr(s, io_off);
   io_captures(s, io, body, nio);

@@ -35,7 +35,7 @@ struct KVar_ {
 };
 
 typedef struct CB {
-  int kind; /* KB_C (kb_impl.h) */
+  KBHead h; /* first: kb_c_emitter */
   CMod *m;
   CStr decl, code;
   int depth, ntmp, nbufs;
@@ -46,16 +46,18 @@ typedef struct CB {
 
 #define CBP(kb) ((CB *)(void *)(kb))
 
+/* this file's half of kb_impl.h's emitter table */
+#define DECL(R, name, params, args) static R kbc_##name params;
+#define DECLV(name, params, args) static void kbc_##name params;
+KB_EMITTER_OPS(DECL, DECLV)
+
 /* ---- text and allocation ---- */
 void cstr_append(CStr *b, const char *s, size_t n) {
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->n + n + 1) cap *= 2;
     char *p = realloc(b->s, cap);
-    if (!p) {
-      fprintf(stderr, "onnxc: out of memory for C source\n");
-      exit(1);
-    }
+    if (!p) ir_oom();
     b->s = p;
     b->cap = cap;
   }
@@ -74,8 +76,7 @@ void cstr_printf(CStr *b, const char *fmt, ...) {
     cstr_append(b, small, (size_t)n);
     return;
   }
-  char *big = malloc((size_t)n + 1);
-  if (!big) abort();
+  char *big = ir_xmalloc((size_t)n + 1);
   va_start(ap, fmt);
   vsnprintf(big, (size_t)n + 1, fmt, ap);
   va_end(ap);
@@ -86,11 +87,11 @@ void cstr_printf(CStr *b, const char *fmt, ...) {
 void *cm_alloc(CMod *m, size_t bytes) {
   if (m->nchunks == m->capchunks) {
     m->capchunks = m->capchunks ? m->capchunks * 2 : 256;
-    m->chunks = realloc(m->chunks, sizeof(void *) * (size_t)m->capchunks);
-    if (!m->chunks) abort();
+    void **chunks = realloc(m->chunks, sizeof(void *) * (size_t)m->capchunks);
+    if (!chunks) ir_oom();
+    m->chunks = chunks;
   }
-  void *p = calloc(1, bytes ? bytes : 1);
-  if (!p) abort();
+  void *p = ir_xcalloc(1, bytes);
   return m->chunks[m->nchunks++] = p;
 }
 
@@ -307,22 +308,22 @@ static KV splat_lit(CB *b, KT t, const char *lit) {
   return vec_const(b, t, l);
 }
 
-KV kbc_int(KB *kb, KT t, int64_t x) {
+static KV kbc_int(KB *kb, KT t, int64_t x) {
   CB *b = CBP(kb);
   if (t.e == KE_I1 && t.lanes > 1) return splat_lit(b, t, x ? "-1" : "0");
   if (kb_is_float(t.e)) return splat_lit(b, t, float_lit(b, t.e, (double)x));
   return splat_lit(b, t, int_lit(b, t.e, x));
 }
-KV kbc_i64(KB *kb, int64_t x) { return kbc_int(kb, kt_s(KE_I64), x); }
-KV kbc_i32(KB *kb, int32_t x) { return kbc_int(kb, kt_s(KE_I32), x); }
-KV kbc_float(KB *kb, KT t, double x) { return splat_lit(CBP(kb), t, float_lit(CBP(kb), t.e, x)); }
-KV kbc_f32(KB *kb, float x) { return kbc_float(kb, kt_s(KE_F32), x); }
-KV kbc_f64(KB *kb, double x) { return kbc_float(kb, kt_s(KE_F64), x); }
-KV kbc_true(KB *kb) { return kbc_int(kb, kt_s(KE_I1), 1); }
-KV kbc_false(KB *kb) { return kbc_int(kb, kt_s(KE_I1), 0); }
-KV kbc_null(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "((char *)0)", false); }
+static KV kbc_i64(KB *kb, int64_t x) { return kbc_int(kb, kt_s(KE_I64), x); }
+static KV kbc_i32(KB *kb, int32_t x) { return kbc_int(kb, kt_s(KE_I32), x); }
+static KV kbc_float(KB *kb, KT t, double x) { return splat_lit(CBP(kb), t, float_lit(CBP(kb), t.e, x)); }
+static KV kbc_f32(KB *kb, float x) { return kbc_float(kb, kt_s(KE_F32), x); }
+static KV kbc_f64(KB *kb, double x) { return kbc_float(kb, kt_s(KE_F64), x); }
+static KV kbc_true(KB *kb) { return kbc_int(kb, kt_s(KE_I1), 1); }
+static KV kbc_false(KB *kb) { return kbc_int(kb, kt_s(KE_I1), 0); }
+static KV kbc_null(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "((char *)0)", false); }
 
-KV kbc_iota(KB *kb, KT t) {
+static KV kbc_iota(KB *kb, KT t) {
   CB *b = CBP(kb);
   if (t.lanes <= 1) return kbc_int(kb, t, 0);
   const char **l = cm_alloc(b->m, sizeof(char *) * (size_t)t.lanes);
@@ -332,23 +333,21 @@ KV kbc_iota(KB *kb, KT t) {
 }
 
 /* ---- target facts and types ---- */
-int kbc_vector_bytes(const KB *kb) { return CBP(kb)->m->target->vector_bytes; }
-int kbc_lanes(const KB *kb, KElem e) {
+static int kbc_vector_bytes(const KB *kb) { return CBP(kb)->m->target->vector_bytes; }
+static int kbc_lanes(const KB *kb, KElem e) {
   size_t s = lane_bytes(e);
   return s ? (int)((size_t)CBP(kb)->m->target->vector_bytes / s) : 1;
 }
-KT kbc_type(KB *kb, KV v) {
+static KT kbc_type(KB *kb, KV v) {
   (void)kb;
   return v->t;
 }
 
 /* ---- kernel lifecycle ---- */
-CMod *kb_c_mod(KB *kb) { return CBP(kb)->m; }
 
 KB *kb_c_kernel_begin(CMod *m, int nbufs, bool may_alias, const char **fn_name) {
-  CB *b = calloc(1, sizeof *b + sizeof(KV) * (size_t)(nbufs > 0 ? nbufs : 1));
-  if (!b) abort();
-  b->kind = KB_C;
+  CB *b = ir_xcalloc(1, sizeof *b + sizeof(KV) * (size_t)(nbufs > 0 ? nbufs : 1));
+  b->h.em = &kb_c_emitter;
   b->m = m;
   b->nbufs = nbufs;
   b->may_alias = may_alias;
@@ -387,7 +386,7 @@ void kb_c_kernel_abandon(KB *kb) {
 }
 
 /* ---- arguments ---- */
-KV kbc_buf(KB *kb, int i) {
+static KV kbc_buf(KB *kb, int i) {
   CB *b = CBP(kb);
   if (i < 0 || i >= b->nbufs) {
     fprintf(stderr, "onnxc: internal error: kb_buf(%d) of %d\n", i, b->nbufs);
@@ -395,27 +394,27 @@ KV kbc_buf(KB *kb, int i) {
   }
   return b->bufs[i];
 }
-KV kbc_weights(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "w_", true); }
-KV kbc_scratch(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "scratch", true); }
-KV kbc_begin(KB *kb) { return mkv(CBP(kb), kt_s(KE_I64), "begin", true); }
-KV kbc_end(KB *kb) { return mkv(CBP(kb), kt_s(KE_I64), "end", true); }
+static KV kbc_weights(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "w_", true); }
+static KV kbc_scratch(KB *kb) { return mkv(CBP(kb), kt_s(KE_PTR), "scratch", true); }
+static KV kbc_begin(KB *kb) { return mkv(CBP(kb), kt_s(KE_I64), "begin", true); }
+static KV kbc_end(KB *kb) { return mkv(CBP(kb), kt_s(KE_I64), "end", true); }
 
-KV kbc_weight(KB *kb, const void *data, size_t bytes) {
+static KV kbc_weight(KB *kb, const void *data, size_t bytes) {
   CB *b = CBP(kb);
   size_t off = blob_add(&b->m->blob, data, bytes);
   return mkv(b, kt_s(KE_PTR), cm_strf(b->m, "(w_ + %zu)", off), false);
 }
 
 /* ---- memory ---- */
-KV kbc_gep(KB *kb, KElem e, KV p, KV idx) {
+static KV kbc_gep(KB *kb, KElem e, KV p, KV idx) {
   return let(CBP(kb), kt_s(KE_PTR), "%s + (%s) * %zu", E(p), E(idx), e == KE_PTR ? sizeof(void *) : lane_bytes(e));
 }
-KV kbc_gep_bytes(KB *kb, KV p, KV off) { return let(CBP(kb), kt_s(KE_PTR), "%s + (%s)", E(p), E(off)); }
+static KV kbc_gep_bytes(KB *kb, KV p, KV off) { return let(CBP(kb), kt_s(KE_PTR), "%s + (%s)", E(p), E(off)); }
 
 /* bytes the logical lanes of t occupy in memory */
 static size_t mem_bytes(KT t) { return (size_t)t.lanes * (t.e == KE_PTR ? sizeof(void *) : lane_bytes(t.e)); }
 
-KV kbc_load(KB *kb, KT t, KV p) {
+static KV kbc_load(KB *kb, KT t, KV p) {
   CB *b = CBP(kb);
   if (t.e == KE_I1) return kbc_load_bool(kb, t.lanes, p, NULL);
   if (t.e == KE_PTR) {
@@ -429,7 +428,7 @@ KV kbc_load(KB *kb, KT t, KV p) {
   return r;
 }
 
-void kbc_store(KB *kb, KV val, KV p) {
+static void kbc_store(KB *kb, KV val, KV p) {
   CB *b = CBP(kb);
   if (val->t.e == KE_I1) {
     kbc_store_bool(kb, val, p, NULL);
@@ -439,7 +438,7 @@ void kbc_store(KB *kb, KV val, KV p) {
   stmt(b, "memcpy(%s, &%s, %zu);", E(p), E(val), mem_bytes(val->t));
 }
 
-KV kbc_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
+static KV kbc_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
   CB *b = CBP(kb);
   KV r = fresh(b, t);
   mask = named(b, mask);
@@ -450,7 +449,7 @@ KV kbc_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
   return r;
 }
 
-void kbc_store_masked(KB *kb, KV val, KV p, KV mask) {
+static void kbc_store_masked(KB *kb, KV val, KV p, KV mask) {
   CB *b = CBP(kb);
   val = named(b, val);
   mask = named(b, mask);
@@ -459,7 +458,7 @@ void kbc_store_masked(KB *kb, KV val, KV p, KV mask) {
        val->t.lanes, E(mask), E(p), es, E(val), es, es);
 }
 
-KV kbc_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
+static KV kbc_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
   CB *b = CBP(kb);
   KV r = fresh(b, t);
   idx = named(b, idx);
@@ -470,7 +469,7 @@ KV kbc_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
   return r;
 }
 
-void kbc_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
+static void kbc_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
   CB *b = CBP(kb);
   val = named(b, val);
   idx = named(b, idx);
@@ -480,7 +479,7 @@ void kbc_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
        val->t.lanes, mask ? cm_strf(b->m, "if (%s[l]) ", E(mask)) : "", E(base), E(idx), es, E(val), es, es);
 }
 
-KV kbc_load_bool(KB *kb, int lanes, KV p, KV mask) {
+static KV kbc_load_bool(KB *kb, int lanes, KV p, KV mask) {
   CB *b = CBP(kb);
   KT t = kt(KE_I8, lanes);
   if (lanes <= 1) {
@@ -491,7 +490,7 @@ KV kbc_load_bool(KB *kb, int lanes, KV p, KV mask) {
   return let(b, kt(KE_I1, lanes), "%s != (%s){0}", E(by), tname(b, t));
 }
 
-void kbc_store_bool(KB *kb, KV val, KV p, KV mask) {
+static void kbc_store_bool(KB *kb, KV val, KV p, KV mask) {
   CB *b = CBP(kb);
   KT t = kt(KE_I8, val->t.lanes);
   KV by = val->t.lanes <= 1 ? let(b, t, "(int8_t)%s", E(val)) : let(b, t, "-%s", E(val));
@@ -499,15 +498,15 @@ void kbc_store_bool(KB *kb, KV val, KV p, KV mask) {
   else kbc_store(kb, by, p);
 }
 
-void kbc_memcpy(KB *kb, KV dst, KV src, KV bytes) {
+static void kbc_memcpy(KB *kb, KV dst, KV src, KV bytes) {
   stmt(CBP(kb), "memcpy(%s, %s, (size_t)(%s));", E(dst), E(src), E(bytes));
 }
-void kbc_memset(KB *kb, KV dst, int byte, KV bytes) {
+static void kbc_memset(KB *kb, KV dst, int byte, KV bytes) {
   stmt(CBP(kb), "memset(%s, %d, (size_t)(%s));", E(dst), byte & 255, E(bytes));
 }
-void kbc_prefetch(KB *kb, KV p) { stmt(CBP(kb), "__builtin_prefetch(%s, 0, 3);", E(p)); }
+static void kbc_prefetch(KB *kb, KV p) { stmt(CBP(kb), "__builtin_prefetch(%s, 0, 3);", E(p)); }
 
-KV kbc_tail_mask(KB *kb, int lanes, KV remaining) {
+static KV kbc_tail_mask(KB *kb, int lanes, KV remaining) {
   CB *b = CBP(kb);
   KV io = kbc_iota(kb, kt(KE_I64, lanes));
   KV r = kbc_splat(kb, remaining, lanes);
@@ -556,11 +555,11 @@ static KV binop(CB *b, const char *op, KV a, KV x) {
   return let(b, a->t, "%s %s %s", E(a), op, E(x));
 }
 
-KV kbc_add(KB *kb, KV a, KV b) { return binop(CBP(kb), "+", a, b); }
-KV kbc_sub(KB *kb, KV a, KV b) { return binop(CBP(kb), "-", a, b); }
-KV kbc_mul(KB *kb, KV a, KV b) { return binop(CBP(kb), "*", a, b); }
+static KV kbc_add(KB *kb, KV a, KV b) { return binop(CBP(kb), "+", a, b); }
+static KV kbc_sub(KB *kb, KV a, KV b) { return binop(CBP(kb), "-", a, b); }
+static KV kbc_mul(KB *kb, KV a, KV b) { return binop(CBP(kb), "*", a, b); }
 
-KV kbc_div(KB *kb, KV a, KV x, bool uns) {
+static KV kbc_div(KB *kb, KV a, KV x, bool uns) {
   CB *b = CBP(kb);
   if (uns && is_int(a->t.e)) return wrap2(b, "/", a, x);
   return let(b, a->t, "%s / %s", E(a), E(x));
@@ -615,20 +614,20 @@ static KV fcall2(CB *b, const char *fn, KV a, KV x) {
   return lanewise(b, a->t, cm_strf(b->m, "%s(A, B)", fbuiltin(b, a->t.e, fn)), a, x, NULL);
 }
 
-KV kbc_rem(KB *kb, KV a, KV x, bool uns) {
+static KV kbc_rem(KB *kb, KV a, KV x, bool uns) {
   CB *b = CBP(kb);
   if (kb_is_float(a->t.e)) return fcall2(b, "fmod", a, x);
   if (uns) return wrap2(b, "%", a, x);
   return let(b, a->t, "%s %% %s", E(a), E(x));
 }
 
-KV kbc_neg(KB *kb, KV a) {
+static KV kbc_neg(KB *kb, KV a) {
   CB *b = CBP(kb);
   if (is_int(a->t.e)) return let(b, a->t, "(%s)(-(%s)%s)", tname(b, a->t), tname_u(b, a->t, true), E(a));
   return let(b, a->t, "-%s", E(a));
 }
 
-KV kbc_fma(KB *kb, KV a, KV x, KV c) {
+static KV kbc_fma(KB *kb, KV a, KV x, KV c) {
   CB *b = CBP(kb);
   return lanewise(b, a->t, cm_strf(b->m, "%s(A, B, C)", fbuiltin(b, a->t.e, "fma")), a, x, c);
 }
@@ -675,15 +674,15 @@ static KV minmax(CB *b, KV a, KV x, bool uns, bool max) {
   return vselect_w(b, m, a, x);
 }
 
-KV kbc_min(KB *kb, KV a, KV b, bool uns) { return minmax(CBP(kb), a, b, uns, false); }
-KV kbc_max(KB *kb, KV a, KV b, bool uns) { return minmax(CBP(kb), a, b, uns, true); }
+static KV kbc_min(KB *kb, KV a, KV b, bool uns) { return minmax(CBP(kb), a, b, uns, false); }
+static KV kbc_max(KB *kb, KV a, KV b, bool uns) { return minmax(CBP(kb), a, b, uns, true); }
 
-KV kbc_fmin_nan(KB *kb, KV a, KV x) {
+static KV kbc_fmin_nan(KB *kb, KV a, KV x) {
   CB *b = CBP(kb);
   return lanewise(b, a->t,
                   "(A != A || B != B) ? A + B : A < B ? A : B < A ? B : __builtin_signbit(A) ? A : B", a, x, NULL);
 }
-KV kbc_fmax_nan(KB *kb, KV a, KV x) {
+static KV kbc_fmax_nan(KB *kb, KV a, KV x) {
   CB *b = CBP(kb);
   return lanewise(b, a->t,
                   "(A != A || B != B) ? A + B : A > B ? A : B > A ? B : __builtin_signbit(A) ? B : A", a, x, NULL);
@@ -707,7 +706,7 @@ static KV fbits(CB *b, KV a, const char *op_a, KV s, const char *op_s) {
 static const char *sign_mask(KElem e) { return e == KE_F64 ? "(int64_t)0x8000000000000000ULL" : "(int32_t)0x80000000U"; }
 static const char *abs_mask(KElem e) { return e == KE_F64 ? "0x7fffffffffffffffLL" : "0x7fffffff"; }
 
-KV kbc_abs(KB *kb, KV a) {
+static KV kbc_abs(KB *kb, KV a) {
   CB *b = CBP(kb);
   if (kb_is_float(a->t.e)) return fbits(b, a, cm_strf(b->m, "& %s", abs_mask(a->t.e)), NULL, NULL);
   if (a->t.lanes <= 1)
@@ -719,13 +718,13 @@ KV kbc_abs(KB *kb, KV a) {
   return let(b, a->t, "(%s)(((%s)%s ^ (%s)%s) - (%s)%s)", tname(b, a->t), u, E(a), u, E(m), u, E(m));
 }
 
-KV kbc_sqrt(KB *kb, KV a) { return fcall1(CBP(kb), "sqrt", a); }
-KV kbc_floor(KB *kb, KV a) { return fcall1(CBP(kb), "floor", a); }
-KV kbc_ceil(KB *kb, KV a) { return fcall1(CBP(kb), "ceil", a); }
-KV kbc_round_even(KB *kb, KV a) { return fcall1(CBP(kb), "roundeven", a); }
-KV kbc_trunc(KB *kb, KV a) { return fcall1(CBP(kb), "trunc", a); }
+static KV kbc_sqrt(KB *kb, KV a) { return fcall1(CBP(kb), "sqrt", a); }
+static KV kbc_floor(KB *kb, KV a) { return fcall1(CBP(kb), "floor", a); }
+static KV kbc_ceil(KB *kb, KV a) { return fcall1(CBP(kb), "ceil", a); }
+static KV kbc_round_even(KB *kb, KV a) { return fcall1(CBP(kb), "roundeven", a); }
+static KV kbc_trunc(KB *kb, KV a) { return fcall1(CBP(kb), "trunc", a); }
 
-KV kbc_copysign(KB *kb, KV m, KV s) {
+static KV kbc_copysign(KB *kb, KV m, KV s) {
   CB *b = CBP(kb);
   return fbits(b, m, cm_strf(b->m, "& %s", abs_mask(m->t.e)), s, cm_strf(b->m, "& %s", sign_mask(m->t.e)));
 }
@@ -734,10 +733,10 @@ static KV bitop(CB *b, const char *op, KV a, KV x) {
   if (a->t.e == KE_I1 && a->t.lanes <= 1) return let(b, a->t, "%s %s %s", E(a), op, E(x));
   return let(b, a->t, "(%s)(%s %s %s)", tname(b, a->t), E(a), op, E(x));
 }
-KV kbc_and(KB *kb, KV a, KV b) { return bitop(CBP(kb), "&", a, b); }
-KV kbc_or(KB *kb, KV a, KV b) { return bitop(CBP(kb), "|", a, b); }
-KV kbc_xor(KB *kb, KV a, KV b) { return bitop(CBP(kb), "^", a, b); }
-KV kbc_not(KB *kb, KV a) {
+static KV kbc_and(KB *kb, KV a, KV b) { return bitop(CBP(kb), "&", a, b); }
+static KV kbc_or(KB *kb, KV a, KV b) { return bitop(CBP(kb), "|", a, b); }
+static KV kbc_xor(KB *kb, KV a, KV b) { return bitop(CBP(kb), "^", a, b); }
+static KV kbc_not(KB *kb, KV a) {
   CB *b = CBP(kb);
   if (a->t.e == KE_I1 && a->t.lanes <= 1) return let(b, a->t, "!%s", E(a));
   return let(b, a->t, "(%s)~%s", tname(b, a->t), E(a));
@@ -755,10 +754,10 @@ static KV shift(CB *b, KV a, KV x, const char *op, bool uns) {
   KV cnt = kbc_int((KB *)(void *)b, t, bits - 1);
   return let(b, t, "(%s)((%s)%s %s ((%s)%s & (%s)%s))", tname(b, t), ty, E(a), op, u, E(x), u, E(cnt));
 }
-KV kbc_shl(KB *kb, KV a, KV b) { return shift(CBP(kb), a, b, "<<", true); }
-KV kbc_shr(KB *kb, KV a, KV b, bool uns) { return shift(CBP(kb), a, b, ">>", uns); }
+static KV kbc_shl(KB *kb, KV a, KV b) { return shift(CBP(kb), a, b, "<<", true); }
+static KV kbc_shr(KB *kb, KV a, KV b, bool uns) { return shift(CBP(kb), a, b, ">>", uns); }
 
-KV kbc_cmp(KB *kb, KCmp c, KV a, KV x, bool uns) {
+static KV kbc_cmp(KB *kb, KCmp c, KV a, KV x, bool uns) {
   CB *b = CBP(kb);
   static const char *ops[] = {"==", "!=", "<", "<=", ">", ">="};
   KT t = a->t;
@@ -778,7 +777,7 @@ KV kbc_cmp(KB *kb, KCmp c, KV a, KV x, bool uns) {
   return let(b, rt, "__builtin_convertvector(%s, %s)", expr, tname(b, rt));
 }
 
-KV kbc_select(KB *kb, KV c, KV a, KV x) {
+static KV kbc_select(KB *kb, KV c, KV a, KV x) {
   CB *b = CBP(kb);
   if (c->t.lanes <= 1) return let(b, a->t, "%s ? %s : %s", E(c), E(a), E(x));
   KV m = lane_bytes(a->t.e) == 1 ? c : wide_mask(b, c, a->t);
@@ -790,7 +789,7 @@ static KV f16_to_f32(CB *b, KV v, bool bf) {
   return lanewise(b, kt(KE_F32, v->t.lanes), bf ? "onnxc_bf2f(A)" : "onnxc_h2f(A)", v, NULL, NULL);
 }
 
-KV kbc_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
+static KV kbc_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   CB *b = CBP(kb);
   KT from = v->t;
   if (from.e == to.e) return v;
@@ -840,7 +839,7 @@ KV kbc_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   return vec ? let(b, to, "__builtin_convertvector(%s, %s)", src, tt) : let(b, to, "(%s)%s", tt, src);
 }
 
-KV kbc_bitcast(KB *kb, KV v, KT to) {
+static KV kbc_bitcast(KB *kb, KV v, KT to) {
   CB *b = CBP(kb);
   v = named(b, v);
   KV r = fresh(b, to);
@@ -848,7 +847,7 @@ KV kbc_bitcast(KB *kb, KV v, KT to) {
   return r;
 }
 
-KV kbc_splat(KB *kb, KV s, int lanes) {
+static KV kbc_splat(KB *kb, KV s, int lanes) {
   CB *b = CBP(kb);
   if (lanes <= 1) return s;
   KT t = kt(s->t.e, lanes);
@@ -861,14 +860,14 @@ KV kbc_splat(KB *kb, KV s, int lanes) {
   return r;
 }
 
-KV kbc_extract(KB *kb, KV v, int lane) {
+static KV kbc_extract(KB *kb, KV v, int lane) {
   CB *b = CBP(kb);
   v = named(b, v);
   if (v->t.e == KE_I1) return let(b, kt_s(KE_I1), "%s[%d] != 0", E(v), lane);
   return let(b, kt_s(v->t.e), "%s[%d]", E(v), lane);
 }
 
-KV kbc_insert(KB *kb, KV v, KV s, int lane) {
+static KV kbc_insert(KB *kb, KV v, KV s, int lane) {
   CB *b = CBP(kb);
   KV r = fresh(b, v->t);
   stmt(b, "%s = %s;", E(r), E(v));
@@ -876,7 +875,7 @@ KV kbc_insert(KB *kb, KV v, KV s, int lane) {
   return r;
 }
 
-KV kbc_shuffle(KB *kb, KV a, KV x, const int *lanes, int n) {
+static KV kbc_shuffle(KB *kb, KV a, KV x, const int *lanes, int n) {
   CB *b = CBP(kb);
   a = named(b, a);
   x = named(b, x);
@@ -893,6 +892,9 @@ KV kbc_shuffle(KB *kb, KV a, KV x, const int *lanes, int n) {
   return r;
 }
 
+/* C has no portable 4-way byte dot product: widening multiplies and shuffles */
+static KV kbc_dot4_u8s8(KB *kb, KV acc, KV a, KV x) { return kb_dot4_u8s8_generic(kb, acc, a, x); }
+
 /* ---- reductions (a pairwise tree, as LLVM's reassociated reductions) ---- */
 static KV reduce(CB *b, KV v, const char *fmt, KT st) {
   int n = v->t.lanes;
@@ -908,7 +910,7 @@ static KV reduce(CB *b, KV v, const char *fmt, KT st) {
   return lane[0];
 }
 
-KV kbc_reduce_add(KB *kb, KV v) {
+static KV kbc_reduce_add(KB *kb, KV v) {
   CB *b = CBP(kb);
   KT st = kt_s(v->t.e);
   if (is_int(v->t.e)) {
@@ -917,7 +919,7 @@ KV kbc_reduce_add(KB *kb, KV v) {
   }
   return reduce(b, v, "A + B", st);
 }
-KV kbc_reduce_mul(KB *kb, KV v) {
+static KV kbc_reduce_mul(KB *kb, KV v) {
   CB *b = CBP(kb);
   KT st = kt_s(v->t.e);
   if (is_int(v->t.e)) {
@@ -935,9 +937,9 @@ static KV reduce_mm(CB *b, KV v, bool uns, bool max) {
   }
   return reduce(b, v, max ? "A > B ? A : B" : "A < B ? A : B", st);
 }
-KV kbc_reduce_min(KB *kb, KV v, bool uns) { return reduce_mm(CBP(kb), v, uns, false); }
-KV kbc_reduce_max(KB *kb, KV v, bool uns) { return reduce_mm(CBP(kb), v, uns, true); }
-KV kbc_reduce_or(KB *kb, KV v) {
+static KV kbc_reduce_min(KB *kb, KV v, bool uns) { return reduce_mm(CBP(kb), v, uns, false); }
+static KV kbc_reduce_max(KB *kb, KV v, bool uns) { return reduce_mm(CBP(kb), v, uns, true); }
+static KV kbc_reduce_or(KB *kb, KV v) {
   CB *b = CBP(kb);
   if (v->t.lanes <= 1) return v;
   v = named(b, v);
@@ -947,7 +949,7 @@ KV kbc_reduce_or(KB *kb, KV v) {
 }
 
 /* ---- variables and control flow ---- */
-KVar kbc_var(KB *kb, KT t, KV init) {
+static KVar kbc_var(KB *kb, KT t, KV init) {
   CB *b = CBP(kb);
   KVar v = cm_alloc(b->m, sizeof *v);
   v->t = t;
@@ -958,10 +960,10 @@ KVar kbc_var(KB *kb, KT t, KV init) {
   return v;
 }
 
-KV kbc_get(KB *kb, KVar v) { return let(CBP(kb), v->t, "%s", v->name); }
-void kbc_set(KB *kb, KVar v, KV val) { stmt(CBP(kb), "%s = %s;", v->name, E(val)); }
+static KV kbc_get(KB *kb, KVar v) { return let(CBP(kb), v->t, "%s", v->name); }
+static void kbc_set(KB *kb, KVar v, KV val) { stmt(CBP(kb), "%s = %s;", v->name, E(val)); }
 
-KV kbc_for(KB *kb, KV lo, KV hi, int64_t step) {
+static KV kbc_for(KB *kb, KV lo, KV hi, int64_t step) {
   CB *b = CBP(kb);
   const char *i = cm_strf(b->m, "i%d", b->ntmp++);
   stmt(b, "for (int64_t %s = %s; %s < %s; %s += %lld) {", i, E(lo), i, E(hi), i, (long long)step);
@@ -969,30 +971,30 @@ KV kbc_for(KB *kb, KV lo, KV hi, int64_t step) {
   return mkv(b, kt_s(KE_I64), i, true);
 }
 
-void kbc_endfor(KB *kb) {
+static void kbc_endfor(KB *kb) {
   CB *b = CBP(kb);
   b->depth--;
   stmt(b, "}");
 }
 
-void kbc_if(KB *kb, KV cond) {
+static void kbc_if(KB *kb, KV cond) {
   CB *b = CBP(kb);
   stmt(b, "if (%s) {", E(cond));
   b->depth++;
 }
 
-void kbc_else(KB *kb) {
+static void kbc_else(KB *kb) {
   CB *b = CBP(kb);
   b->depth--;
   stmt(b, "} else {");
   b->depth++;
 }
 
-void kbc_endif(KB *kb) { kbc_endfor(kb); }
+static void kbc_endif(KB *kb) { kbc_endfor(kb); }
 
-void kbc_return_status(KB *kb, KV status) { stmt(CBP(kb), "return %s;", E(status)); }
+static void kbc_return_status(KB *kb, KV status) { stmt(CBP(kb), "return %s;", E(status)); }
 
-KV kbc_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
+static KV kbc_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
   CB *b = CBP(kb);
   CMod *m = b->m;
   const char *fn = cm_ident(m, name);
@@ -1010,3 +1012,7 @@ KV kbc_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
   free(p.s);
   return r;
 }
+
+#define ENTRY(R, name, params, args) .op_##name = kbc_##name,
+#define ENTRYV(name, params, args) .op_##name = kbc_##name,
+const KbEmitter kb_c_emitter = {.name = "c", KB_EMITTER_OPS(ENTRY, ENTRYV)};

@@ -39,15 +39,5 @@ const char *cm_ident(CMod *m, const char *name);
 KB *kb_c_kernel_begin(CMod *m, int nbufs, bool may_alias, const char **fn_name);
 void kb_c_kernel_end(KB *kb);
 void kb_c_kernel_abandon(KB *kb);
-CMod *kb_c_mod(KB *kb);
-
-/* emit_c.c: the graph function of a control node's subgraph (called by be_build_subgraph) */
-int cm_build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
-
-/* module.c, shared by the LLVM and C graph builders: the storage plan of g (passes/plan.c;
- * planned here if the caller skipped the pipeline) placed at arena_base, and the budget checked;
- * *arena_top is the end of the arena this graph uses.  0 ok, -1 error (ir_last_error(g)). */
-int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *arena_top);
-int be_gen_node(GenCtx *c);      /* the generator c->n's ops.def row names (gen_table.c) */
 
 #endif

@@ -1,185 +1,131 @@
-/* kb_impl.h — the two implementations of the kernel builder behind kb.h's entry points (kb.c):
- * kbl_* emit LLVM IR (kb_llvm.c), kbc_* emit C source (kb_c.c).  Every KB starts with an int
- * kind (KB_LLVM or KB_C). */
+/* kb_impl.h — what an emitter of the kernel builder implements.  kb.h's entry points (kb.c) call
+ * through the emitter a KB belongs to: kb_llvm.c emits LLVM IR, kb_c.c emits C source.  Each
+ * emitter's KB struct starts with a KBHead naming its KbEmitter, a struct of function pointers
+ * (as QBE's per-target `Target` and ggml's backends); nothing else in the builder knows which
+ * emitter it is talking to. */
 #ifndef ONNXC_KB_IMPL_H
 #define ONNXC_KB_IMPL_H
 
 #include "kb.h"
 
-enum { KB_LLVM, KB_C };
-#define KB_IS_C(kb) (*(const int *)(const void *)(kb) == KB_C)
+/* The operations of kb.h an emitter implements, one row each, in kb.h's order:
+ *     X(return type, name, (parameters), (arguments))   XV(name, (parameters), (arguments)) if void
+ * kb_NAME(...) forwards to em->op_NAME(...); an emitter defines its own prefix_NAME for each row and
+ * fills its KbEmitter with KB_EMITTER_OPS.  kb_dot4_u8s8_generic (kb.c) serves an emitter without
+ * a faster dot product. */
+#define KB_EMITTER_OPS(X, XV) \
+  X(int, vector_bytes, (const KB *kb), (kb))                                                            \
+  X(int, lanes, (const KB *kb, KElem e), (kb, e))                                                       \
+  X(KT, type, (KB *kb, KV v), (kb, v))                                                                  \
+  X(KV, i64, (KB *kb, int64_t x), (kb, x))                                                              \
+  X(KV, i32, (KB *kb, int32_t x), (kb, x))                                                              \
+  X(KV, int, (KB *kb, KT t, int64_t x), (kb, t, x))                                                     \
+  X(KV, f32, (KB *kb, float x), (kb, x))                                                                \
+  X(KV, f64, (KB *kb, double x), (kb, x))                                                               \
+  X(KV, float, (KB *kb, KT t, double x), (kb, t, x))                                                    \
+  X(KV, true, (KB *kb), (kb))                                                                           \
+  X(KV, false, (KB *kb), (kb))                                                                          \
+  X(KV, iota, (KB *kb, KT t), (kb, t))                                                                  \
+  X(KV, null, (KB *kb), (kb))                                                                           \
+  X(KV, buf, (KB *kb, int i), (kb, i))                                                                  \
+  X(KV, weights, (KB *kb), (kb))                                                                        \
+  X(KV, scratch, (KB *kb), (kb))                                                                        \
+  X(KV, begin, (KB *kb), (kb))                                                                          \
+  X(KV, end, (KB *kb), (kb))                                                                            \
+  X(KV, weight, (KB *kb, const void *data, size_t bytes), (kb, data, bytes))                            \
+  X(KV, gep, (KB *kb, KElem e, KV ptr, KV idx), (kb, e, ptr, idx))                                      \
+  X(KV, gep_bytes, (KB *kb, KV ptr, KV byte_offset), (kb, ptr, byte_offset))                            \
+  X(KV, load, (KB *kb, KT t, KV ptr), (kb, t, ptr))                                                     \
+  XV(store, (KB *kb, KV val, KV ptr), (kb, val, ptr))                                                   \
+  X(KV, load_masked, (KB *kb, KT t, KV ptr, KV mask, KV passthru), (kb, t, ptr, mask, passthru))        \
+  XV(store_masked, (KB *kb, KV val, KV ptr, KV mask), (kb, val, ptr, mask))                             \
+  X(KV, gather, (KB *kb, KT t, KV base, KV idx_vec, KV mask), (kb, t, base, idx_vec, mask))             \
+  XV(scatter, (KB *kb, KV val, KV base, KV idx_vec, KV mask), (kb, val, base, idx_vec, mask))           \
+  X(KV, load_bool, (KB *kb, int lanes, KV ptr, KV mask), (kb, lanes, ptr, mask))                        \
+  XV(store_bool, (KB *kb, KV val, KV ptr, KV mask), (kb, val, ptr, mask))                               \
+  XV(memcpy, (KB *kb, KV dst, KV src, KV bytes), (kb, dst, src, bytes))                                 \
+  XV(memset, (KB *kb, KV dst, int byte, KV bytes), (kb, dst, byte, bytes))                              \
+  XV(prefetch, (KB *kb, KV ptr), (kb, ptr))                                                             \
+  X(KV, tail_mask, (KB *kb, int lanes, KV remaining), (kb, lanes, remaining))                           \
+  X(KV, add, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, sub, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, mul, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, div, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, rem, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, neg, (KB *kb, KV a), (kb, a))                                                                   \
+  X(KV, fma, (KB *kb, KV a, KV b, KV c), (kb, a, b, c))                                                 \
+  X(KV, min, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, max, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, fmin_nan, (KB *kb, KV a, KV b), (kb, a, b))                                                     \
+  X(KV, fmax_nan, (KB *kb, KV a, KV b), (kb, a, b))                                                     \
+  X(KV, abs, (KB *kb, KV a), (kb, a))                                                                   \
+  X(KV, sqrt, (KB *kb, KV a), (kb, a))                                                                  \
+  X(KV, floor, (KB *kb, KV a), (kb, a))                                                                 \
+  X(KV, ceil, (KB *kb, KV a), (kb, a))                                                                  \
+  X(KV, round_even, (KB *kb, KV a), (kb, a))                                                            \
+  X(KV, trunc, (KB *kb, KV a), (kb, a))                                                                 \
+  X(KV, copysign, (KB *kb, KV mag, KV sign), (kb, mag, sign))                                           \
+  X(KV, and, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, or, (KB *kb, KV a, KV b), (kb, a, b))                                                           \
+  X(KV, xor, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, not, (KB *kb, KV a), (kb, a))                                                                   \
+  X(KV, shl, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
+  X(KV, shr, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, cmp, (KB *kb, KCmp c, KV a, KV b, bool uns), (kb, c, a, b, uns))                                \
+  X(KV, select, (KB *kb, KV cond, KV a, KV b), (kb, cond, a, b))                                        \
+  X(KV, cast, (KB *kb, KV v, KT to, bool src_uns, bool dst_uns), (kb, v, to, src_uns, dst_uns))         \
+  X(KV, bitcast, (KB *kb, KV v, KT to), (kb, v, to))                                                    \
+  X(KV, splat, (KB *kb, KV scalar, int lanes), (kb, scalar, lanes))                                     \
+  X(KV, extract, (KB *kb, KV vec, int lane), (kb, vec, lane))                                           \
+  X(KV, insert, (KB *kb, KV vec, KV scalar, int lane), (kb, vec, scalar, lane))                         \
+  X(KV, shuffle, (KB *kb, KV a, KV b, const int *lanes, int n), (kb, a, b, lanes, n))                   \
+  X(KV, dot4_u8s8, (KB *kb, KV acc, KV a, KV b), (kb, acc, a, b))                                       \
+  X(KV, reduce_add, (KB *kb, KV v), (kb, v))                                                            \
+  X(KV, reduce_mul, (KB *kb, KV v), (kb, v))                                                            \
+  X(KV, reduce_min, (KB *kb, KV v, bool uns), (kb, v, uns))                                             \
+  X(KV, reduce_max, (KB *kb, KV v, bool uns), (kb, v, uns))                                             \
+  X(KV, reduce_or, (KB *kb, KV v), (kb, v))                                                             \
+  X(KVar, var, (KB *kb, KT t, KV init), (kb, t, init))                                                  \
+  X(KV, get, (KB *kb, KVar v), (kb, v))                                                                 \
+  XV(set, (KB *kb, KVar v, KV val), (kb, v, val))                                                       \
+  X(KV, for, (KB *kb, KV lo, KV hi, int64_t step), (kb, lo, hi, step))                                  \
+  XV(endfor, (KB *kb), (kb))                                                                            \
+  XV(if, (KB *kb, KV cond), (kb, cond))                                                                 \
+  XV(else, (KB *kb), (kb))                                                                              \
+  XV(endif, (KB *kb), (kb))                                                                             \
+  XV(return_status, (KB *kb, KV status_i32), (kb, status_i32))                                          \
+  X(KV, call_rt, (KB *kb, const char *name, KT ret, int nargs, KV *args), (kb, name, ret, nargs, args))
 
-/* weight blob under construction: 64-byte aligned pieces (kb_llvm.c) */
+typedef struct KbEmitter {
+  const char *name; /* "llvm", "c" */
+/* op_NAME: kb_for, kb_if and kb_else would make fields named after C keywords */
+#define KB_EM_FIELD(R, name, params, args) R(*op_##name) params;
+#define KB_EM_FIELDV(name, params, args) void(*op_##name) params;
+  KB_EMITTER_OPS(KB_EM_FIELD, KB_EM_FIELDV)
+#undef KB_EM_FIELD
+#undef KB_EM_FIELDV
+} KbEmitter;
+
+/* the first member of every emitter's KB */
+typedef struct KBHead {
+  const KbEmitter *em;
+} KBHead;
+#define KB_EM(kb) (((const KBHead *)(const void *)(kb))->em)
+
+/* Each emitter file declares its functions and fills its table from the same rows:
+ *     #define DECL(R, name, params, args) static R kbl_##name params;   KB_EMITTER_OPS(DECL, ...)
+ *     #define ENTRY(R, name, params, args) .op_##name = kbl_##name,          {KB_EMITTER_OPS(ENTRY, ...)} */
+extern const KbEmitter kb_llvm_emitter; /* kb_llvm.c */
+extern const KbEmitter kb_c_emitter;    /* kb_c.c */
+
+/* kb_dot4_u8s8 from widening multiplies and shuffles (kb.c); kb_llvm.c uses VNNI when it can */
+KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
+
+/* weight blob under construction: 64-byte aligned pieces (kb_common.c) */
 typedef struct WeightBlob {
   unsigned char *data;
   size_t size, cap;
 } WeightBlob;
-size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset */
-
-/* kb_dot4_u8s8 from widening multiplies and shuffles (kb.c); kb_llvm.c uses VNNI when it can */
-KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
-KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
-
-int kbl_vector_bytes(const KB *kb);
-int kbl_lanes(const KB *kb, KElem e);
-KT kbl_type(KB *kb, KV v);
-KV kbl_i64(KB *kb, int64_t x);
-KV kbl_i32(KB *kb, int32_t x);
-KV kbl_int(KB *kb, KT t, int64_t x);
-KV kbl_f32(KB *kb, float x);
-KV kbl_f64(KB *kb, double x);
-KV kbl_float(KB *kb, KT t, double x);
-KV kbl_true(KB *kb);
-KV kbl_false(KB *kb);
-KV kbl_iota(KB *kb, KT t);
-KV kbl_null(KB *kb);
-KV kbl_buf(KB *kb, int i);
-KV kbl_weights(KB *kb);
-KV kbl_scratch(KB *kb);
-KV kbl_begin(KB *kb);
-KV kbl_end(KB *kb);
-KV kbl_weight(KB *kb, const void *data, size_t bytes);
-KV kbl_gep(KB *kb, KElem e, KV ptr, KV idx);
-KV kbl_gep_bytes(KB *kb, KV ptr, KV byte_offset);
-KV kbl_load(KB *kb, KT t, KV ptr);
-void kbl_store(KB *kb, KV val, KV ptr);
-KV kbl_load_masked(KB *kb, KT t, KV ptr, KV mask, KV passthru);
-void kbl_store_masked(KB *kb, KV val, KV ptr, KV mask);
-KV kbl_gather(KB *kb, KT t, KV base, KV idx_vec, KV mask);
-void kbl_scatter(KB *kb, KV val, KV base, KV idx_vec, KV mask);
-KV kbl_load_bool(KB *kb, int lanes, KV ptr, KV mask);
-void kbl_store_bool(KB *kb, KV val, KV ptr, KV mask);
-void kbl_memcpy(KB *kb, KV dst, KV src, KV bytes);
-void kbl_memset(KB *kb, KV dst, int byte, KV bytes);
-void kbl_prefetch(KB *kb, KV ptr);
-KV kbl_tail_mask(KB *kb, int lanes, KV remaining);
-KV kbl_add(KB *kb, KV a, KV b);
-KV kbl_sub(KB *kb, KV a, KV b);
-KV kbl_mul(KB *kb, KV a, KV b);
-KV kbl_div(KB *kb, KV a, KV b, bool uns);
-KV kbl_rem(KB *kb, KV a, KV b, bool uns);
-KV kbl_neg(KB *kb, KV a);
-KV kbl_fma(KB *kb, KV a, KV b, KV c);
-KV kbl_min(KB *kb, KV a, KV b, bool uns);
-KV kbl_max(KB *kb, KV a, KV b, bool uns);
-KV kbl_fmin_nan(KB *kb, KV a, KV b);
-KV kbl_fmax_nan(KB *kb, KV a, KV b);
-KV kbl_abs(KB *kb, KV a);
-KV kbl_sqrt(KB *kb, KV a);
-KV kbl_floor(KB *kb, KV a);
-KV kbl_ceil(KB *kb, KV a);
-KV kbl_round_even(KB *kb, KV a);
-KV kbl_trunc(KB *kb, KV a);
-KV kbl_copysign(KB *kb, KV mag, KV sign);
-KV kbl_and(KB *kb, KV a, KV b);
-KV kbl_or(KB *kb, KV a, KV b);
-KV kbl_xor(KB *kb, KV a, KV b);
-KV kbl_not(KB *kb, KV a);
-KV kbl_shl(KB *kb, KV a, KV b);
-KV kbl_shr(KB *kb, KV a, KV b, bool uns);
-KV kbl_cmp(KB *kb, KCmp c, KV a, KV b, bool uns);
-KV kbl_select(KB *kb, KV cond, KV a, KV b);
-KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns);
-KV kbl_bitcast(KB *kb, KV v, KT to);
-KV kbl_splat(KB *kb, KV scalar, int lanes);
-KV kbl_extract(KB *kb, KV vec, int lane);
-KV kbl_insert(KB *kb, KV vec, KV scalar, int lane);
-KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n);
-KV kbl_reduce_add(KB *kb, KV v);
-KV kbl_reduce_mul(KB *kb, KV v);
-KV kbl_reduce_min(KB *kb, KV v, bool uns);
-KV kbl_reduce_max(KB *kb, KV v, bool uns);
-KV kbl_reduce_or(KB *kb, KV v);
-KVar kbl_var(KB *kb, KT t, KV init);
-KV kbl_get(KB *kb, KVar v);
-void kbl_set(KB *kb, KVar v, KV val);
-KV kbl_for(KB *kb, KV lo, KV hi, int64_t step);
-void kbl_endfor(KB *kb);
-void kbl_if(KB *kb, KV cond);
-void kbl_else(KB *kb);
-void kbl_endif(KB *kb);
-void kbl_return_status(KB *kb, KV status_i32);
-KV kbl_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args);
-
-int kbc_vector_bytes(const KB *kb);
-int kbc_lanes(const KB *kb, KElem e);
-KT kbc_type(KB *kb, KV v);
-KV kbc_i64(KB *kb, int64_t x);
-KV kbc_i32(KB *kb, int32_t x);
-KV kbc_int(KB *kb, KT t, int64_t x);
-KV kbc_f32(KB *kb, float x);
-KV kbc_f64(KB *kb, double x);
-KV kbc_float(KB *kb, KT t, double x);
-KV kbc_true(KB *kb);
-KV kbc_false(KB *kb);
-KV kbc_iota(KB *kb, KT t);
-KV kbc_null(KB *kb);
-KV kbc_buf(KB *kb, int i);
-KV kbc_weights(KB *kb);
-KV kbc_scratch(KB *kb);
-KV kbc_begin(KB *kb);
-KV kbc_end(KB *kb);
-KV kbc_weight(KB *kb, const void *data, size_t bytes);
-KV kbc_gep(KB *kb, KElem e, KV ptr, KV idx);
-KV kbc_gep_bytes(KB *kb, KV ptr, KV byte_offset);
-KV kbc_load(KB *kb, KT t, KV ptr);
-void kbc_store(KB *kb, KV val, KV ptr);
-KV kbc_load_masked(KB *kb, KT t, KV ptr, KV mask, KV passthru);
-void kbc_store_masked(KB *kb, KV val, KV ptr, KV mask);
-KV kbc_gather(KB *kb, KT t, KV base, KV idx_vec, KV mask);
-void kbc_scatter(KB *kb, KV val, KV base, KV idx_vec, KV mask);
-KV kbc_load_bool(KB *kb, int lanes, KV ptr, KV mask);
-void kbc_store_bool(KB *kb, KV val, KV ptr, KV mask);
-void kbc_memcpy(KB *kb, KV dst, KV src, KV bytes);
-void kbc_memset(KB *kb, KV dst, int byte, KV bytes);
-void kbc_prefetch(KB *kb, KV ptr);
-KV kbc_tail_mask(KB *kb, int lanes, KV remaining);
-KV kbc_add(KB *kb, KV a, KV b);
-KV kbc_sub(KB *kb, KV a, KV b);
-KV kbc_mul(KB *kb, KV a, KV b);
-KV kbc_div(KB *kb, KV a, KV b, bool uns);
-KV kbc_rem(KB *kb, KV a, KV b, bool uns);
-KV kbc_neg(KB *kb, KV a);
-KV kbc_fma(KB *kb, KV a, KV b, KV c);
-KV kbc_min(KB *kb, KV a, KV b, bool uns);
-KV kbc_max(KB *kb, KV a, KV b, bool uns);
-KV kbc_fmin_nan(KB *kb, KV a, KV b);
-KV kbc_fmax_nan(KB *kb, KV a, KV b);
-KV kbc_abs(KB *kb, KV a);
-KV kbc_sqrt(KB *kb, KV a);
-KV kbc_floor(KB *kb, KV a);
-KV kbc_ceil(KB *kb, KV a);
-KV kbc_round_even(KB *kb, KV a);
-KV kbc_trunc(KB *kb, KV a);
-KV kbc_copysign(KB *kb, KV mag, KV sign);
-KV kbc_and(KB *kb, KV a, KV b);
-KV kbc_or(KB *kb, KV a, KV b);
-KV kbc_xor(KB *kb, KV a, KV b);
-KV kbc_not(KB *kb, KV a);
-KV kbc_shl(KB *kb, KV a, KV b);
-KV kbc_shr(KB *kb, KV a, KV b, bool uns);
-KV kbc_cmp(KB *kb, KCmp c, KV a, KV b, bool uns);
-KV kbc_select(KB *kb, KV cond, KV a, KV b);
-KV kbc_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns);
-KV kbc_bitcast(KB *kb, KV v, KT to);
-KV kbc_splat(KB *kb, KV scalar, int lanes);
-KV kbc_extract(KB *kb, KV vec, int lane);
-KV kbc_insert(KB *kb, KV vec, KV scalar, int lane);
-KV kbc_shuffle(KB *kb, KV a, KV b, const int *lanes, int n);
-KV kbc_reduce_add(KB *kb, KV v);
-KV kbc_reduce_mul(KB *kb, KV v);
-KV kbc_reduce_min(KB *kb, KV v, bool uns);
-KV kbc_reduce_max(KB *kb, KV v, bool uns);
-KV kbc_reduce_or(KB *kb, KV v);
-KVar kbc_var(KB *kb, KT t, KV init);
-KV kbc_get(KB *kb, KVar v);
-void kbc_set(KB *kb, KVar v, KV val);
-KV kbc_for(KB *kb, KV lo, KV hi, int64_t step);
-void kbc_endfor(KB *kb);
-void kbc_if(KB *kb, KV cond);
-void kbc_else(KB *kb);
-void kbc_endif(KB *kb);
-void kbc_return_status(KB *kb, KV status_i32);
-KV kbc_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args);
+size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset; ir_oom if out of memory */
 
 #endif

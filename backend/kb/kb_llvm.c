@@ -27,7 +27,7 @@ typedef struct Frame {
 } Frame;
 
 struct KB {
-  int kind; /* KB_LLVM (kb_impl.h) */
+  KBHead h; /* first: kb_llvm_emitter */
   KMod *m;
   LLVMContextRef ctx;
   LLVMBuilderRef b, eb; /* body builder, entry (alloca) builder */
@@ -46,54 +46,12 @@ struct KB {
 #define V(x) ((LLVMValueRef)(x))
 #define K(x) ((KV)(x))
 
-/* ---- blob ---- */
-size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
-  size_t off = (w->size + 63) & ~(size_t)63;
-  size_t need = off + bytes;
-  if (need > w->cap) {
-    size_t cap = w->cap ? w->cap : 1 << 16;
-    while (cap < need) cap *= 2;
-    unsigned char *p = realloc(w->data, cap);
-    if (!p) {
-      fprintf(stderr, "onnxc: out of memory for weights (%zu bytes)\n", cap);
-      exit(1);
-    }
-    w->data = p;
-    w->cap = cap;
-  }
-  if (off > w->size) memset(w->data + w->size, 0, off - w->size); /* w->data is NULL until the first byte */
-  if (bytes) memcpy(w->data + off, data, bytes);
-  w->size = need;
-  return off;
-}
+/* this file's half of kb_impl.h's emitter table */
+#define DECL(R, name, params, args) static R kbl_##name params;
+#define DECLV(name, params, args) static void kbl_##name params;
+KB_EMITTER_OPS(DECL, DECLV)
 
 /* ---- types ---- */
-KElem kb_elem_of(DType t) {
-  switch (t) {
-  case DT_FLOAT: return KE_F32;
-  case DT_DOUBLE: return KE_F64;
-  case DT_FLOAT16: return KE_F16;
-  case DT_BFLOAT16: return KE_BF16;
-  case DT_INT8:
-  case DT_UINT8:
-  case DT_BOOL: return KE_I8;
-  case DT_INT16:
-  case DT_UINT16: return KE_I16;
-  case DT_INT32:
-  case DT_UINT32: return KE_I32;
-  case DT_INT64:
-  case DT_UINT64: return KE_I64;
-  default: return KE_VOID;
-  }
-}
-
-size_t kb_elem_size(KElem e) {
-  static const size_t sz[] = {0, 1, 1, 2, 4, 8, 2, 2, 4, 8, 8};
-  return sz[e];
-}
-
-bool kb_is_float(KElem e) { return e == KE_F16 || e == KE_BF16 || e == KE_F32 || e == KE_F64; }
-
 static LLVMTypeRef elem_ty(LLVMContextRef c, KElem e) {
   switch (e) {
   case KE_VOID: return LLVMVoidTypeInContext(c);
@@ -118,7 +76,7 @@ LLVMTypeRef kb_llvm_type(LLVMContextRef c, KT t) {
 
 static LLVMTypeRef ty(KB *kb, KT t) { return kb_llvm_type(kb->ctx, t); }
 
-KT kbl_type(KB *kb, KV v) {
+static KT kbl_type(KB *kb, KV v) {
   (void)kb;
   LLVMTypeRef t = LLVMTypeOf(V(v));
   int lanes = 1;
@@ -149,8 +107,8 @@ KT kbl_type(KB *kb, KV v) {
 
 static bool is_fp(KB *kb, KV v) { return kb_is_float(kb_type(kb, v).e); }
 
-int kbl_vector_bytes(const KB *kb) { return kb->m->target->vector_bytes; }
-int kbl_lanes(const KB *kb, KElem e) {
+static int kbl_vector_bytes(const KB *kb) { return kb->m->target->vector_bytes; }
+static int kbl_lanes(const KB *kb, KElem e) {
   size_t s = kb_elem_size(e);
   if (e == KE_I1) s = 1;
   return s ? (int)(kb->m->target->vector_bytes / (int)s) : 1;
@@ -190,19 +148,19 @@ static KV splat_const(KB *kb, KT t, LLVMValueRef s) {
   return K(r);
 }
 
-KV kbl_int(KB *kb, KT t, int64_t x) {
+static KV kbl_int(KB *kb, KT t, int64_t x) {
   return splat_const(kb, t, LLVMConstInt(elem_ty(kb->ctx, t.e), (unsigned long long)x, 1));
 }
-KV kbl_i64(KB *kb, int64_t x) { return kb_int(kb, kt_s(KE_I64), x); }
-KV kbl_i32(KB *kb, int32_t x) { return kb_int(kb, kt_s(KE_I32), x); }
-KV kbl_float(KB *kb, KT t, double x) { return splat_const(kb, t, LLVMConstReal(elem_ty(kb->ctx, t.e), x)); }
-KV kbl_f32(KB *kb, float x) { return kb_float(kb, kt_s(KE_F32), x); }
-KV kbl_f64(KB *kb, double x) { return kb_float(kb, kt_s(KE_F64), x); }
-KV kbl_true(KB *kb) { return kb_int(kb, kt_s(KE_I1), 1); }
-KV kbl_false(KB *kb) { return kb_int(kb, kt_s(KE_I1), 0); }
-KV kbl_null(KB *kb) { return K(LLVMConstNull(elem_ty(kb->ctx, KE_PTR))); }
+static KV kbl_i64(KB *kb, int64_t x) { return kb_int(kb, kt_s(KE_I64), x); }
+static KV kbl_i32(KB *kb, int32_t x) { return kb_int(kb, kt_s(KE_I32), x); }
+static KV kbl_float(KB *kb, KT t, double x) { return splat_const(kb, t, LLVMConstReal(elem_ty(kb->ctx, t.e), x)); }
+static KV kbl_f32(KB *kb, float x) { return kb_float(kb, kt_s(KE_F32), x); }
+static KV kbl_f64(KB *kb, double x) { return kb_float(kb, kt_s(KE_F64), x); }
+static KV kbl_true(KB *kb) { return kb_int(kb, kt_s(KE_I1), 1); }
+static KV kbl_false(KB *kb) { return kb_int(kb, kt_s(KE_I1), 0); }
+static KV kbl_null(KB *kb) { return K(LLVMConstNull(elem_ty(kb->ctx, KE_PTR))); }
 
-KV kbl_iota(KB *kb, KT t) {
+static KV kbl_iota(KB *kb, KT t) {
   LLVMValueRef *v = malloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
   for (int i = 0; i < t.lanes; i++)
     v[i] = kb_is_float(t.e) ? LLVMConstReal(elem_ty(kb->ctx, t.e), i)
@@ -243,7 +201,7 @@ KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   if (nbufs > KB_MAX_BUFS) return NULL;
   KB *kb = calloc(1, sizeof *kb);
   if (!kb) abort();
-  kb->kind = KB_LLVM;
+  kb->h.em = &kb_llvm_emitter;
   kb->m = m;
   kb->ctx = m->ctx;
   kb->nbufs = nbufs;
@@ -387,19 +345,19 @@ void kb_kernel_abandon(KB *kb) {
 }
 
 /* ---- arguments ---- */
-KV kbl_buf(KB *kb, int i) {
+static KV kbl_buf(KB *kb, int i) {
   if (i < 0 || i >= kb->nbufs) {
     fprintf(stderr, "onnxc: internal error: kb_buf(%d) of %d\n", i, kb->nbufs);
     abort();
   }
   return K(LLVMGetParam(kb->inner, (unsigned)i));
 }
-KV kbl_weights(KB *kb) { return K(kb->weights); }
-KV kbl_scratch(KB *kb) { return K(kb->scratch); }
-KV kbl_begin(KB *kb) { return K(kb->begin); }
-KV kbl_end(KB *kb) { return K(kb->end); }
+static KV kbl_weights(KB *kb) { return K(kb->weights); }
+static KV kbl_scratch(KB *kb) { return K(kb->scratch); }
+static KV kbl_begin(KB *kb) { return K(kb->begin); }
+static KV kbl_end(KB *kb) { return K(kb->end); }
 
-KV kbl_weight(KB *kb, const void *data, size_t bytes) {
+static KV kbl_weight(KB *kb, const void *data, size_t bytes) {
   if (kb->nw == kb->capw) {
     kb->capw = kb->capw ? 2 * kb->capw : 8;
     kb->wofs = realloc(kb->wofs, sizeof *kb->wofs * (size_t)kb->capw);
@@ -412,34 +370,34 @@ KV kbl_weight(KB *kb, const void *data, size_t bytes) {
 }
 
 /* ---- memory ---- */
-KV kbl_gep(KB *kb, KElem e, KV p, KV idx) {
+static KV kbl_gep(KB *kb, KElem e, KV p, KV idx) {
   LLVMValueRef i = V(idx);
   return K(LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, e), V(p), &i, 1, ""));
 }
 
-KV kbl_gep_bytes(KB *kb, KV p, KV off) { return kb_gep(kb, KE_I8, p, off); }
+static KV kbl_gep_bytes(KB *kb, KV p, KV off) { return kb_gep(kb, KE_I8, p, off); }
 
 static unsigned align_of(KT t) { return (unsigned)(t.e == KE_I1 ? 1 : kb_elem_size(t.e)); }
 
-KV kbl_load(KB *kb, KT t, KV p) {
+static KV kbl_load(KB *kb, KT t, KV p) {
   LLVMValueRef l = LLVMBuildLoad2(kb->b, ty(kb, t), V(p), "");
   LLVMSetAlignment(l, align_of(t));
   return K(l);
 }
 
-void kbl_store(KB *kb, KV val, KV p) {
+static void kbl_store(KB *kb, KV val, KV p) {
   LLVMValueRef s = LLVMBuildStore(kb->b, V(val), V(p));
   LLVMSetAlignment(s, align_of(kb_type(kb, val)));
 }
 
-KV kbl_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
+static KV kbl_load_masked(KB *kb, KT t, KV p, KV mask, KV passthru) {
   LLVMTypeRef ovl[2] = {ty(kb, t), LLVMPointerTypeInContext(kb->ctx, 0)};
   LLVMValueRef pt = passthru ? V(passthru) : LLVMConstNull(ovl[0]);
   LLVMValueRef args[4] = {V(p), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0), V(mask), pt};
   return K(intrin(kb, "llvm.masked.load", ovl, 2, args, 4));
 }
 
-void kbl_store_masked(KB *kb, KV val, KV p, KV mask) {
+static void kbl_store_masked(KB *kb, KV val, KV p, KV mask) {
   KT t = kb_type(kb, val);
   LLVMTypeRef ovl[2] = {ty(kb, t), LLVMPointerTypeInContext(kb->ctx, 0)};
   LLVMValueRef args[4] = {V(val), V(p), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), align_of(t), 0),
@@ -449,7 +407,7 @@ void kbl_store_masked(KB *kb, KV val, KV p, KV mask) {
 
 static KV all_true(KB *kb, int lanes) { return kb_int(kb, kt(KE_I1, lanes), 1); }
 
-KV kbl_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
+static KV kbl_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
   LLVMValueRef i = V(idx);
   LLVMValueRef ptrs = LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, t.e), V(base), &i, 1, "");
   LLVMTypeRef ovl[2] = {ty(kb, t), LLVMTypeOf(ptrs)};
@@ -458,7 +416,7 @@ KV kbl_gather(KB *kb, KT t, KV base, KV idx, KV mask) {
   return K(intrin(kb, "llvm.masked.gather", ovl, 2, args, 4));
 }
 
-void kbl_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
+static void kbl_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
   KT t = kb_type(kb, val);
   LLVMValueRef i = V(idx);
   LLVMValueRef ptrs = LLVMBuildGEP2(kb->b, elem_ty(kb->ctx, t.e), V(base), &i, 1, "");
@@ -468,96 +426,96 @@ void kbl_scatter(KB *kb, KV val, KV base, KV idx, KV mask) {
   intrin(kb, "llvm.masked.scatter", ovl, 2, args, 4);
 }
 
-KV kbl_load_bool(KB *kb, int lanes, KV p, KV mask) {
+static KV kbl_load_bool(KB *kb, int lanes, KV p, KV mask) {
   KT t = kt(KE_I8, lanes);
   KV bytes = mask ? kb_load_masked(kb, t, p, mask, NULL) : kb_load(kb, t, p);
   return kb_cmp(kb, KC_NE, bytes, kb_int(kb, t, 0), false);
 }
 
-void kbl_store_bool(KB *kb, KV val, KV p, KV mask) {
+static void kbl_store_bool(KB *kb, KV val, KV p, KV mask) {
   KT t = kb_type(kb, val);
   KV bytes = K(LLVMBuildZExt(kb->b, V(val), ty(kb, kt(KE_I8, t.lanes)), ""));
   if (mask) kb_store_masked(kb, bytes, p, mask);
   else kb_store(kb, bytes, p);
 }
 
-void kbl_memcpy(KB *kb, KV dst, KV src, KV bytes) { LLVMBuildMemCpy(kb->b, V(dst), 1, V(src), 1, V(bytes)); }
+static void kbl_memcpy(KB *kb, KV dst, KV src, KV bytes) { LLVMBuildMemCpy(kb->b, V(dst), 1, V(src), 1, V(bytes)); }
 
-void kbl_memset(KB *kb, KV dst, int byte, KV bytes) {
+static void kbl_memset(KB *kb, KV dst, int byte, KV bytes) {
   LLVMBuildMemSet(kb->b, V(dst), LLVMConstInt(LLVMInt8TypeInContext(kb->ctx), (unsigned)byte & 255, 0),
                   V(bytes), 1);
 }
 
-void kbl_prefetch(KB *kb, KV p) {
+static void kbl_prefetch(KB *kb, KV p) {
   LLVMTypeRef ovl[1] = {LLVMPointerTypeInContext(kb->ctx, 0)};
   LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
   LLVMValueRef args[4] = {V(p), LLVMConstInt(i32, 0, 0), LLVMConstInt(i32, 3, 0), LLVMConstInt(i32, 1, 0)};
   intrin(kb, "llvm.prefetch", ovl, 1, args, 4);
 }
 
-KV kbl_tail_mask(KB *kb, int lanes, KV remaining) {
+static KV kbl_tail_mask(KB *kb, int lanes, KV remaining) {
   KV r = kb_splat(kb, remaining, lanes);
   return kb_cmp(kb, KC_LT, kb_iota(kb, kt(KE_I64, lanes)), r, false);
 }
 
 /* ---- arithmetic ---- */
-KV kbl_add(KB *kb, KV a, KV b) {
+static KV kbl_add(KB *kb, KV a, KV b) {
   return K(is_fp(kb, a) ? LLVMBuildFAdd(kb->b, V(a), V(b), "") : LLVMBuildAdd(kb->b, V(a), V(b), ""));
 }
-KV kbl_sub(KB *kb, KV a, KV b) {
+static KV kbl_sub(KB *kb, KV a, KV b) {
   return K(is_fp(kb, a) ? LLVMBuildFSub(kb->b, V(a), V(b), "") : LLVMBuildSub(kb->b, V(a), V(b), ""));
 }
-KV kbl_mul(KB *kb, KV a, KV b) {
+static KV kbl_mul(KB *kb, KV a, KV b) {
   return K(is_fp(kb, a) ? LLVMBuildFMul(kb->b, V(a), V(b), "") : LLVMBuildMul(kb->b, V(a), V(b), ""));
 }
-KV kbl_div(KB *kb, KV a, KV b, bool uns) {
+static KV kbl_div(KB *kb, KV a, KV b, bool uns) {
   if (is_fp(kb, a)) return K(LLVMBuildFDiv(kb->b, V(a), V(b), ""));
   return K(uns ? LLVMBuildUDiv(kb->b, V(a), V(b), "") : LLVMBuildSDiv(kb->b, V(a), V(b), ""));
 }
-KV kbl_rem(KB *kb, KV a, KV b, bool uns) {
+static KV kbl_rem(KB *kb, KV a, KV b, bool uns) {
   if (is_fp(kb, a)) return K(LLVMBuildFRem(kb->b, V(a), V(b), ""));
   return K(uns ? LLVMBuildURem(kb->b, V(a), V(b), "") : LLVMBuildSRem(kb->b, V(a), V(b), ""));
 }
-KV kbl_neg(KB *kb, KV a) {
+static KV kbl_neg(KB *kb, KV a) {
   return K(is_fp(kb, a) ? LLVMBuildFNeg(kb->b, V(a), "") : LLVMBuildNeg(kb->b, V(a), ""));
 }
-KV kbl_fma(KB *kb, KV a, KV b, KV c) {
+static KV kbl_fma(KB *kb, KV a, KV b, KV c) {
   LLVMTypeRef t = LLVMTypeOf(V(a));
   LLVMValueRef args[3] = {V(a), V(b), V(c)};
   return K(intrin(kb, "llvm.fma", &t, 1, args, 3));
 }
-KV kbl_min(KB *kb, KV a, KV b, bool uns) {
+static KV kbl_min(KB *kb, KV a, KV b, bool uns) {
   if (is_fp(kb, a)) return intrin2(kb, "llvm.minnum", a, b);
   return intrin2(kb, uns ? "llvm.umin" : "llvm.smin", a, b);
 }
-KV kbl_max(KB *kb, KV a, KV b, bool uns) {
+static KV kbl_max(KB *kb, KV a, KV b, bool uns) {
   if (is_fp(kb, a)) return intrin2(kb, "llvm.maxnum", a, b);
   return intrin2(kb, uns ? "llvm.umax" : "llvm.smax", a, b);
 }
-KV kbl_fmin_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.minimum", a, b); }
-KV kbl_fmax_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.maximum", a, b); }
-KV kbl_abs(KB *kb, KV a) {
+static KV kbl_fmin_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.minimum", a, b); }
+static KV kbl_fmax_nan(KB *kb, KV a, KV b) { return intrin2(kb, "llvm.maximum", a, b); }
+static KV kbl_abs(KB *kb, KV a) {
   if (is_fp(kb, a)) return intrin1(kb, "llvm.fabs", a);
   LLVMTypeRef t = LLVMTypeOf(V(a));
   LLVMValueRef args[2] = {V(a), LLVMConstInt(LLVMInt1TypeInContext(kb->ctx), 0, 0)};
   return K(intrin(kb, "llvm.abs", &t, 1, args, 2));
 }
-KV kbl_sqrt(KB *kb, KV a) { return intrin1(kb, "llvm.sqrt", a); }
-KV kbl_floor(KB *kb, KV a) { return intrin1(kb, "llvm.floor", a); }
-KV kbl_ceil(KB *kb, KV a) { return intrin1(kb, "llvm.ceil", a); }
-KV kbl_round_even(KB *kb, KV a) { return intrin1(kb, "llvm.roundeven", a); }
-KV kbl_trunc(KB *kb, KV a) { return intrin1(kb, "llvm.trunc", a); }
-KV kbl_copysign(KB *kb, KV m, KV s) { return intrin2(kb, "llvm.copysign", m, s); }
-KV kbl_and(KB *kb, KV a, KV b) { return K(LLVMBuildAnd(kb->b, V(a), V(b), "")); }
-KV kbl_or(KB *kb, KV a, KV b) { return K(LLVMBuildOr(kb->b, V(a), V(b), "")); }
-KV kbl_xor(KB *kb, KV a, KV b) { return K(LLVMBuildXor(kb->b, V(a), V(b), "")); }
-KV kbl_not(KB *kb, KV a) { return K(LLVMBuildNot(kb->b, V(a), "")); }
-KV kbl_shl(KB *kb, KV a, KV b) { return K(LLVMBuildShl(kb->b, V(a), V(b), "")); }
-KV kbl_shr(KB *kb, KV a, KV b, bool uns) {
+static KV kbl_sqrt(KB *kb, KV a) { return intrin1(kb, "llvm.sqrt", a); }
+static KV kbl_floor(KB *kb, KV a) { return intrin1(kb, "llvm.floor", a); }
+static KV kbl_ceil(KB *kb, KV a) { return intrin1(kb, "llvm.ceil", a); }
+static KV kbl_round_even(KB *kb, KV a) { return intrin1(kb, "llvm.roundeven", a); }
+static KV kbl_trunc(KB *kb, KV a) { return intrin1(kb, "llvm.trunc", a); }
+static KV kbl_copysign(KB *kb, KV m, KV s) { return intrin2(kb, "llvm.copysign", m, s); }
+static KV kbl_and(KB *kb, KV a, KV b) { return K(LLVMBuildAnd(kb->b, V(a), V(b), "")); }
+static KV kbl_or(KB *kb, KV a, KV b) { return K(LLVMBuildOr(kb->b, V(a), V(b), "")); }
+static KV kbl_xor(KB *kb, KV a, KV b) { return K(LLVMBuildXor(kb->b, V(a), V(b), "")); }
+static KV kbl_not(KB *kb, KV a) { return K(LLVMBuildNot(kb->b, V(a), "")); }
+static KV kbl_shl(KB *kb, KV a, KV b) { return K(LLVMBuildShl(kb->b, V(a), V(b), "")); }
+static KV kbl_shr(KB *kb, KV a, KV b, bool uns) {
   return K(uns ? LLVMBuildLShr(kb->b, V(a), V(b), "") : LLVMBuildAShr(kb->b, V(a), V(b), ""));
 }
 
-KV kbl_cmp(KB *kb, KCmp c, KV a, KV b, bool uns) {
+static KV kbl_cmp(KB *kb, KCmp c, KV a, KV b, bool uns) {
   if (is_fp(kb, a)) {
     static const LLVMRealPredicate fp[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE,
                                            LLVMRealOGT, LLVMRealOGE, LLVMRealUNO};
@@ -569,7 +527,7 @@ KV kbl_cmp(KB *kb, KCmp c, KV a, KV b, bool uns) {
   return K(LLVMBuildICmp(kb->b, uns ? ui[c] : si[c], V(a), V(b), ""));
 }
 
-KV kbl_select(KB *kb, KV c, KV a, KV b) { return K(LLVMBuildSelect(kb->b, V(c), V(a), V(b), "")); }
+static KV kbl_select(KB *kb, KV c, KV a, KV b) { return K(LLVMBuildSelect(kb->b, V(c), V(a), V(b), "")); }
 
 /* f32 → bf16 rounding to nearest even with integer ops: LLVM lowers an fptrunc to bfloat to a
  * __truncsfbf2 libcall on CPUs without avx512bf16.  NaN stays NaN (quieted). */
@@ -585,7 +543,7 @@ static KV f32_to_bf16(KB *kb, KV v) {
   return kb_bitcast(kb, kb_cast(kb, r, kt(KE_I16, W), false, false), kt(KE_BF16, W));
 }
 
-KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
+static KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   KT from = kb_type(kb, v);
   LLVMTypeRef tt = ty(kb, to);
   LLVMBuilderRef b = kb->b;
@@ -620,9 +578,9 @@ KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
   return K(src_uns ? LLVMBuildZExt(b, V(v), tt, "") : LLVMBuildSExt(b, V(v), tt, ""));
 }
 
-KV kbl_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
+static KV kbl_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
 
-KV kbl_splat(KB *kb, KV s, int lanes) {
+static KV kbl_splat(KB *kb, KV s, int lanes) {
   if (lanes <= 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(V(s)), (unsigned)lanes);
   LLVMValueRef z = LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), 0, 0);
@@ -631,15 +589,15 @@ KV kbl_splat(KB *kb, KV s, int lanes) {
   return K(LLVMBuildShuffleVector(kb->b, ins, LLVMGetPoison(vt), mask, ""));
 }
 
-KV kbl_extract(KB *kb, KV v, int lane) {
+static KV kbl_extract(KB *kb, KV v, int lane) {
   return K(LLVMBuildExtractElement(kb->b, V(v), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), (unsigned)lane, 0), ""));
 }
 
-KV kbl_insert(KB *kb, KV v, KV s, int lane) {
+static KV kbl_insert(KB *kb, KV v, KV s, int lane) {
   return K(LLVMBuildInsertElement(kb->b, V(v), V(s), LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), (unsigned)lane, 0), ""));
 }
 
-KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
+static KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
   LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
   LLVMValueRef *m = malloc(sizeof(LLVMValueRef) * (size_t)n);
   for (int i = 0; i < n; i++) m[i] = lanes[i] < 0 ? LLVMGetUndef(i32) : LLVMConstInt(i32, (unsigned)lanes[i], 0);
@@ -648,7 +606,7 @@ KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
   return K(LLVMBuildShuffleVector(kb->b, V(a), V(b), mask, ""));
 }
 
-KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
+static KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
   int L = kb_type(kb, acc).lanes;
   if (kb->m->target->has_vnni && L == 16) {
     KT w = kt(KE_I32, 16);
@@ -668,27 +626,27 @@ static KV reduce_fp(KB *kb, const char *name, KV v, double start) {
   return K(r);
 }
 
-KV kbl_reduce_add(KB *kb, KV v) {
+static KV kbl_reduce_add(KB *kb, KV v) {
   if (kb_type(kb, v).lanes <= 1) return v;
   if (is_fp(kb, v)) return reduce_fp(kb, "llvm.vector.reduce.fadd", v, -0.0);
   return intrin1(kb, "llvm.vector.reduce.add", v);
 }
-KV kbl_reduce_mul(KB *kb, KV v) {
+static KV kbl_reduce_mul(KB *kb, KV v) {
   if (kb_type(kb, v).lanes <= 1) return v;
   if (is_fp(kb, v)) return reduce_fp(kb, "llvm.vector.reduce.fmul", v, 1.0);
   return intrin1(kb, "llvm.vector.reduce.mul", v);
 }
-KV kbl_reduce_min(KB *kb, KV v, bool uns) {
+static KV kbl_reduce_min(KB *kb, KV v, bool uns) {
   if (kb_type(kb, v).lanes <= 1) return v;
   if (is_fp(kb, v)) return intrin1(kb, "llvm.vector.reduce.fmin", v);
   return intrin1(kb, uns ? "llvm.vector.reduce.umin" : "llvm.vector.reduce.smin", v);
 }
-KV kbl_reduce_max(KB *kb, KV v, bool uns) {
+static KV kbl_reduce_max(KB *kb, KV v, bool uns) {
   if (kb_type(kb, v).lanes <= 1) return v;
   if (is_fp(kb, v)) return intrin1(kb, "llvm.vector.reduce.fmax", v);
   return intrin1(kb, uns ? "llvm.vector.reduce.umax" : "llvm.vector.reduce.smax", v);
 }
-KV kbl_reduce_or(KB *kb, KV v) {
+static KV kbl_reduce_or(KB *kb, KV v) {
   if (kb_type(kb, v).lanes <= 1) return v;
   return intrin1(kb, "llvm.vector.reduce.or", v);
 }
@@ -699,7 +657,7 @@ struct KVar_ {
   KT t;
 };
 
-KVar kbl_var(KB *kb, KT t, KV init) {
+static KVar kbl_var(KB *kb, KT t, KV init) {
   /* allocas in the entry block so mem2reg/SROA promote them */
   LLVMValueRef slot = LLVMBuildAlloca(kb->eb, ty(kb, t), "");
   KVar v = (KVar)(void *)slot;
@@ -707,12 +665,12 @@ KVar kbl_var(KB *kb, KT t, KV init) {
   return v;
 }
 
-KV kbl_get(KB *kb, KVar v) {
+static KV kbl_get(KB *kb, KVar v) {
   LLVMValueRef slot = (LLVMValueRef)(void *)v;
   return K(LLVMBuildLoad2(kb->b, LLVMGetAllocatedType(slot), slot, ""));
 }
 
-void kbl_set(KB *kb, KVar v, KV val) { LLVMBuildStore(kb->b, V(val), (LLVMValueRef)(void *)v); }
+static void kbl_set(KB *kb, KVar v, KV val) { LLVMBuildStore(kb->b, V(val), (LLVMValueRef)(void *)v); }
 
 static Frame *push(KB *kb) {
   if (kb->nframes >= KB_MAX_FRAMES) {
@@ -724,7 +682,7 @@ static Frame *push(KB *kb) {
   return f;
 }
 
-KV kbl_for(KB *kb, KV lo, KV hi, int64_t step) {
+static KV kbl_for(KB *kb, KV lo, KV hi, int64_t step) {
   LLVMContextRef c = kb->ctx;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(kb->b);
   Frame *f = push(kb);
@@ -744,7 +702,7 @@ KV kbl_for(KB *kb, KV lo, KV hi, int64_t step) {
   return K(f->phi);
 }
 
-void kbl_endfor(KB *kb) {
+static void kbl_endfor(KB *kb) {
   Frame *f = &kb->frames[--kb->nframes];
   LLVMBasicBlockRef cur = LLVMGetInsertBlock(kb->b);
   LLVMValueRef next = LLVMBuildNSWAdd(kb->b, f->phi, f->step, "");
@@ -753,7 +711,7 @@ void kbl_endfor(KB *kb) {
   LLVMPositionBuilderAtEnd(kb->b, f->exit);
 }
 
-void kbl_if(KB *kb, KV cond) {
+static void kbl_if(KB *kb, KV cond) {
   LLVMContextRef c = kb->ctx;
   Frame *f = push(kb);
   f->kind = 1;
@@ -764,14 +722,14 @@ void kbl_if(KB *kb, KV cond) {
   LLVMPositionBuilderAtEnd(kb->b, then);
 }
 
-void kbl_else(KB *kb) {
+static void kbl_else(KB *kb) {
   Frame *f = &kb->frames[kb->nframes - 1];
   LLVMBuildBr(kb->b, f->merge);
   LLVMPositionBuilderAtEnd(kb->b, f->els);
   f->has_else = true;
 }
 
-void kbl_endif(KB *kb) {
+static void kbl_endif(KB *kb) {
   Frame *f = &kb->frames[--kb->nframes];
   LLVMBuildBr(kb->b, f->merge);
   if (!f->has_else) {
@@ -781,13 +739,13 @@ void kbl_endif(KB *kb) {
   LLVMPositionBuilderAtEnd(kb->b, f->merge);
 }
 
-void kbl_return_status(KB *kb, KV status) {
+static void kbl_return_status(KB *kb, KV status) {
   LLVMBuildRet(kb->b, V(status));
   LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(kb->ctx, kb->inner, "after.ret");
   LLVMPositionBuilderAtEnd(kb->b, after);
 }
 
-KV kbl_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
+static KV kbl_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
   LLVMTypeRef *pt = malloc(sizeof(LLVMTypeRef) * (size_t)(nargs ? nargs : 1));
   for (int i = 0; i < nargs; i++) pt[i] = LLVMTypeOf(V(args[i]));
   LLVMTypeRef ft = LLVMFunctionType(ty(kb, ret), pt, (unsigned)nargs, 0);
@@ -797,3 +755,7 @@ KV kbl_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
   free(pt);
   return K(r);
 }
+
+#define ENTRY(R, name, params, args) .op_##name = kbl_##name,
+#define ENTRYV(name, params, args) .op_##name = kbl_##name,
+const KbEmitter kb_llvm_emitter = {.name = "llvm", KB_EMITTER_OPS(ENTRY, ENTRYV)};

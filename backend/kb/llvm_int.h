@@ -1,4 +1,4 @@
-/* llvm_int.h — internals shared by the LLVM-facing backend files (kb_llvm.c, module.c, jit.c).
+/* llvm_int.h — internals shared by the LLVM-facing backend files (kb_llvm.c, module_llvm.c, jit.c, aot.c).
  * Generators never include this: they see only kb.h. */
 #ifndef ONNXC_LLVM_INT_H
 #define ONNXC_LLVM_INT_H

@@ -4,7 +4,10 @@ and with clang-19 (-std=c11 -O2 -Wall -Wextra -Werror; clang also with -march=na
 driver.c written only against NAME.h, run, and compare with `onnxc run` (the JIT): floats to
 rel 1e-5 of the output's largest magnitude, everything else exactly.
 
-  cemit_test.py --onnxc build/onnxc --work DIR [--cases CASES_DIR] [--only NAME...]
+  cemit_test.py --onnxc build/onnxc --work DIR [--cases CASES_DIR] [--only NAME...] [--ref-onnxc R]
+
+--ref-onnxc: the onnxc whose JIT gives the expected outputs (default --onnxc; the no-LLVM build's
+test, nollvm_test.py, passes an onnxc built with LLVM).
 """
 import argparse, concurrent.futures, os, shutil, subprocess, sys, threading, time
 import numpy as np
@@ -71,7 +74,7 @@ def check_model(a, name, model, inputs, work, threads):
         np.save(p, x)
         paths.append(p)
     ref_dir = os.path.join(d, "jit")
-    run([a.onnxc, "run", model] + paths + ["-o", ref_dir, "--threads", "1"])
+    run([a.ref_onnxc or a.onnxc, "run", model] + paths + ["-o", ref_dir, "--threads", "1"])
     cdir = os.path.join(d, "c")
     run([a.onnxc, "compile", model, "--emit", "c", "-o", cdir, "--name", "m"])
     for k, x in enumerate(inputs):
@@ -145,14 +148,15 @@ def make_misc(path):
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--cases", default=None, help="conformance cases folder")
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--jobs", type=int, default=2)
-    a = ap.parse_args()
+    ap.add_argument("--ref-onnxc", default=None, help="onnxc whose `run` gives the expected outputs")
+    a = ap.parse_args(argv)
     a.onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
     # runtime objects are shared by this run's models only: an earlier run's may be of older sources

@@ -1,0 +1,39 @@
+/* target.c — the targets onnxc knows by name; "native" asks be_host_cpu (host_llvm.c with LLVM,
+ * nollvm.c without). */
+#include <stdio.h>
+#include <string.h>
+
+#include "be.h"
+
+int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  if (!name || !strcmp(name, "native")) {
+    t->name = "native";
+    be_host_cpu(&t->triple, &t->cpu, &t->features);
+  } else if (!strcmp(name, "x86-64-avx512")) {
+    t->name = name;
+    t->triple = "x86_64-unknown-linux-gnu";
+    t->cpu = "x86-64-v4";
+    t->features = "+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx2,+fma,+f16c";
+  } else if (!strcmp(name, "x86-64-avx2")) {
+    t->name = name;
+    t->triple = "x86_64-unknown-linux-gnu";
+    t->cpu = "x86-64-v3";
+    t->features = "+avx2,+fma,+f16c";
+  } else if (!strcmp(name, "aarch64")) {
+    t->name = name;
+    t->triple = "aarch64-unknown-linux-gnu";
+    t->cpu = "generic";
+    t->features = "+neon";
+  } else {
+    snprintf(err, errlen, "unknown target '%s' (expected native, x86-64-avx512, x86-64-avx2 or aarch64)", name);
+    return -1;
+  }
+  const char *f = t->features;
+  t->has_avx512 = strstr(f, "+avx512f") != NULL;
+  t->has_vnni = strstr(f, "+avx512vnni") != NULL;
+  t->has_avx2 = strstr(f, "+avx2") != NULL;
+  t->has_neon = strstr(t->triple, "aarch64") != NULL;
+  t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
+  return 0;
+}
