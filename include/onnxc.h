@@ -126,6 +126,19 @@ int onnxc_session_threads(const onnxc_session *s);
  * cut at len); returns the length written, 0 when phases are not timed */
 size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len);
 
+/* ---- the pass pipeline ---- */
+/* the passes in pipeline order: shapes, inline, dce, fuse, layout, plan; NULL past the end */
+const char *onnxc_pass_name(int32_t i);
+/* Checks a comma-separated list of passes to switch off ("fuse,dce"), as onnxc_options_disable_pass
+ * would take them one by one: ONNXC_OK, or ONNXC_ERR_ARGUMENT with the reason (naming the valid
+ * passes) in err. */
+int onnxc_pass_list_check(const char *list, char *err, size_t errlen);
+/* The IR as text after pass `after` ("import" for the graph as read, a pass name, or NULL for the
+ * whole pipeline), with the session's options; what `onnxc dump` prints.  *text is malloc'd (free
+ * it).  A session that was dumped cannot be prepared or compiled afterwards (ONNXC_ERR_STATE):
+ * its graph stays at the stage dumped. */
+int onnxc_session_dump(onnxc_session *s, const char *after, char **text);
+
 /* ---- facts (what `onnxc info` and `onnxc bench` print) ---- */
 typedef struct onnxc_facts {
   const char *graph_name;

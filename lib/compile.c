@@ -326,6 +326,7 @@ out:
 
 int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co) {
   if (!s) return ONNXC_ERR_ARGUMENT;
+  if (s->state == LIB_DUMPED) return lib_fail(s, ONNXC_ERR_STATE, "the session was dumped; create another to compile");
   if (s->state == LIB_FAILED || !s->g)
     return lib_fail(s, ONNXC_ERR_STATE, "the session failed to %s before; create another", s->g ? "compile" : "load");
   return lib_guard(s, do_compile, (void *)co);

@@ -30,7 +30,7 @@ struct onnxc_session_options {
   bool time_phases, dump_llvm;
 };
 
-typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED } LibState;
+typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
 
 struct onnxc_session {
   onnxc_session_options opt;
@@ -66,6 +66,7 @@ void lib_deadline_start(onnxc_session *s);
 void lib_deadline_stop(onnxc_session *s);
 /* the pass pipeline with the session's switches; 0 or a status */
 int lib_run_passes(onnxc_session *s);
+PassOptions lib_pass_options(const onnxc_session *s); /* the session's pass switches and budget */
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

@@ -132,6 +132,7 @@ static int usable(onnxc_session *s) {
   if (!s) return ONNXC_ERR_ARGUMENT;
   if (s->state == LIB_FAILED)
     return lib_fail(s, ONNXC_ERR_STATE, "the session failed to %s before; create another", s->g ? "compile" : "load");
+  if (s->state == LIB_DUMPED) return lib_fail(s, ONNXC_ERR_STATE, "the session was dumped; create another to run");
   return ONNXC_OK;
 }
 

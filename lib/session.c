@@ -64,10 +64,14 @@ int lib_guard(onnxc_session *s, int (*fn)(onnxc_session *s, void *arg), void *ar
   return rc;
 }
 
+PassOptions lib_pass_options(const onnxc_session *s) {
+  return (PassOptions){.disable = s->opt.disable, .verify_each = s->opt.verify_each,
+                       .max_memory = s->opt.max_memory > 0 ? s->opt.max_memory : BE_DEFAULT_MAX_MEMORY};
+}
+
 int lib_run_passes(onnxc_session *s) {
   if (s->passed) return ONNXC_OK;
-  PassOptions po = {.disable = s->opt.disable, .verify_each = s->opt.verify_each,
-                    .max_memory = s->opt.max_memory > 0 ? s->opt.max_memory : BE_DEFAULT_MAX_MEMORY};
+  PassOptions po = lib_pass_options(s);
   s->passed = true;
   be_phase("shapes + passes");
   int rc = pass_run_all(s->g, &po);

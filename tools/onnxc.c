@@ -14,7 +14,6 @@
 
 #include "fe.h"
 #include "npy.h"
-#include "passes.h"
 #include "tool.h"
 
 #define MAX_ARGS TOOL_MAX_IO
@@ -65,7 +64,7 @@ int tool_parse_dims(const char *s, FeShape *sh) {
 }
 
 int64_t tool_max_memory; /* --max-memory; 0 = the defaults (FE_DEFAULT_MAX_BYTES, BE_DEFAULT_MAX_MEMORY) */
-bool tool_no_fuse, tool_time_passes, tool_dump_llvm, tool_deadline_hard;
+bool tool_no_fuse, tool_time_passes, tool_dump_llvm;
 
 double tool_max_compile_time = 600; /* --max-compile-time SECONDS */
 static char deadline_msg[600];
@@ -92,7 +91,7 @@ void tool_deadline_arm(const char *model) {
   sa.sa_handler = deadline_hit;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, NULL);
-  double t = tool_deadline_hard ? tool_max_compile_time : 2 * tool_max_compile_time + 1;
+  double t = 2 * tool_max_compile_time + 1; /* a backstop: the library stops at the bound itself */
   double whole = floor(t);
   struct itimerval it = {.it_value = {.tv_sec = (time_t)whole, .tv_usec = (suseconds_t)((t - whole) * 1e6)}};
   if (!it.it_value.tv_sec && !it.it_value.tv_usec) it.it_value.tv_usec = 1;
@@ -152,7 +151,7 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
   if (strcmp(argv[*i], "--disable-pass")) return 0;
   char err[512];
   const char *v = *i + 1 < argc ? argv[++*i] : "";
-  if (pass_check_disable(v, err, sizeof err)) {
+  if (onnxc_pass_list_check(v, err, sizeof err)) {
     fprintf(stderr, "onnxc %s: --disable-pass: %s\n", cmd, *v ? err : "needs pass names");
     return -1;
   }
@@ -163,11 +162,6 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
 static bool verify_each(void) {
   const char *ve = getenv("ONNXC_VERIFY_EACH");
   return ve && !strcmp(ve, "1");
-}
-
-PassOptions tool_pass_options(void) {
-  return (PassOptions){.no_fuse = tool_no_fuse, .disable = disable_passes, .verify_each = verify_each(),
-                       .max_memory = tool_max_memory};
 }
 
 /* --no-fuse, --disable-pass and ONNXC_VERIFY_EACH into a session's options */
@@ -294,14 +288,6 @@ static bool ends_with(const char *s, const char *suf) {
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
   if (ends_with(path, ".npy")) return npy_read(path, t, err, errlen);
   return fe_read_tensor_pb(path, t, err, errlen);
-}
-
-/* dump works on the IR directly (the library has no call for it yet) */
-static Graph *load_model(const Opts *o, char *err, size_t errlen) {
-  FeOptions fo = {.shapes = o->shapes, .nshapes = o->nshapes, .max_bytes = tool_max_memory};
-  tool_deadline_hard = true;
-  tool_deadline_arm(o->model);
-  return fe_load(o->model, &fo, err, errlen);
 }
 
 static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
@@ -675,23 +661,23 @@ static int cmd_dump(int argc, char **argv) {
   }
   if (no_extra_args(&o, "dump")) return 2;
   const char *after = !o.after || !strcmp(o.after, "passes") ? "plan" : o.after;
-  if (strcmp(after, "import") && pass_index(after) < 0) {
+  bool known = !strcmp(after, "import");
+  for (int i = 0; onnxc_pass_name(i); i++) known |= !strcmp(after, onnxc_pass_name(i));
+  if (!known) {
     fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import", after);
-    for (int i = 0; pass_names[i]; i++) fprintf(stderr, ", %s", pass_names[i]);
+    for (int i = 0; onnxc_pass_name(i); i++) fprintf(stderr, ", %s", onnxc_pass_name(i));
     fprintf(stderr, " or passes)\n");
     return 2;
   }
-  char err[2048];
-  Graph *g = load_model(&o, err, sizeof err);
-  if (!g) {
-    fail(err);
-    return 1;
-  }
-  PassOptions po = tool_pass_options();
-  int rc = pass_run_until(g, &po, after);
-  if (rc) fail(ir_last_error(g));
-  else ir_print(g, stdout);
-  ir_graph_free(g);
+  onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
+  if (!s) return 1;
+  char *text = NULL;
+  int rc = onnxc_session_dump(s, after, &text);
+  tool_deadline_disarm();
+  if (rc) tool_fail_session(s, rc, o.model);
+  else fputs(text, stdout);
+  free(text);
+  onnxc_session_free(s);
   return rc ? 1 : 0;
 }
 

@@ -7,7 +7,6 @@
 
 #include "fe.h"
 #include "onnxc.h"
-#include "passes.h"
 
 #define TOOL_MAX_IO 256 /* graph inputs/outputs the CLI handles */
 
@@ -22,7 +21,6 @@ int64_t tool_parse_size(const char *s);
  * backstop before a model is read; when it expires the process prints "onnxc: compiling MODEL
  * took longer than --max-compile-time ..." and exits 1.  tool_deadline_disarm stops it. */
 extern double tool_max_compile_time;
-extern bool tool_deadline_hard; /* the alarm at the bound itself (dump) rather than a backstop */
 double tool_parse_seconds(const char *s); /* seconds >= 0, at most 1e7; -1 if malformed */
 void tool_deadline_arm(const char *model);
 void tool_deadline_disarm(void);
@@ -30,9 +28,6 @@ void tool_deadline_disarm(void);
 /* --no-fuse and --disable-pass NAME[,NAME] (run, bench, compile, dump): *i at the option;
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
-/* the pass options from those flags, --max-memory, and ONNXC_VERIFY_EACH=1 (the test suite sets it:
- * the verifier after every pass); sessions get the same through tool_open */
-PassOptions tool_pass_options(void);
 #define TOOL_HELP_PASSES                                                                             \
   "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse (the pipeline is shapes,\n" \
   "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n"

@@ -309,6 +309,36 @@ static void check_failures(const char *models) {
   onnxc_session_free(s);
 }
 
+/* the IR after a pass, the pass list, and a dumped session's state */
+static void check_dump(const char *models) {
+  char path[4096], err[256];
+  snprintf(path, sizeof path, "%s/resnet18/model.onnx", models);
+  int np = 0;
+  while (onnxc_pass_name(np)) np++;
+  check("the pass list is shapes .. plan", np >= 2 && !strcmp(onnxc_pass_name(0), "shapes") &&
+                                               !strcmp(onnxc_pass_name(np - 1), "plan"), NULL);
+  check("a pass list naming an unknown pass is refused with the valid names",
+        onnxc_pass_list_check("fuse,nope", err, sizeof err) == ONNXC_ERR_ARGUMENT && strstr(err, "dce"), err);
+  check("a pass list of optional passes is accepted", onnxc_pass_list_check("dce,fuse", err, sizeof err) == 0, err);
+  onnxc_session *s = NULL;
+  char *text = NULL;
+  int st = onnxc_session_create_from_file(path, NULL, &s);
+  if (!st) st = onnxc_session_dump(s, "fuse", &text);
+  check("resnet18 dumped after fuse shows a fused Conv epilogue", !st && text && strstr(text, "Conv(") &&
+                                                                     strstr(text, "+ Add Relu"),
+        onnxc_session_error(s));
+  free(text);
+  expect("a dumped session cannot be prepared (ONNXC_ERR_STATE)", onnxc_session_prepare(s, NULL, 0),
+         ONNXC_ERR_STATE, s);
+  onnxc_session_free(s);
+  st = onnxc_session_create_from_file(path, NULL, &s);
+  text = NULL;
+  expect("an unknown pass to dump after is ONNXC_ERR_ARGUMENT", onnxc_session_dump(s, "nope", &text),
+         ONNXC_ERR_ARGUMENT, s);
+  check("and gives no text", !text, NULL);
+  onnxc_session_free(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: api_test MODELS REFS [--concurrency-only]\n");
@@ -319,6 +349,7 @@ int main(int argc, char **argv) {
   if (!only) check_free_dims(argv[1], argv[2]);
   check_concurrency(argv[1], argv[2]);
   if (!only) check_failures(argv[1]);
+  if (!only) check_dump(argv[1]);
   printf("api: %d of %d checks passed\n", passed, passed + failed);
   return failed ? 1 : 0;
 }
