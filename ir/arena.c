@@ -26,6 +26,12 @@ void *ir_xmalloc(size_t bytes) {
   return p;
 }
 
+void *ir_xrealloc(void *p, size_t bytes) {
+  void *q = realloc(p, bytes ? bytes : 1);
+  if (!q) ir_oom();
+  return q;
+}
+
 void *ir_xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
   if (!p) ir_oom();

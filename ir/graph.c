@@ -33,8 +33,7 @@ bool dtype_supported(DType t) { return t > DT_UNDEF && t < DT_COUNT && dtype_siz
 
 /* ---- graphs ---- */
 Graph *ir_graph_new(void) {
-  Arena *a = calloc(1, sizeof *a);
-  if (!a) abort();
+  Arena *a = ir_xcalloc(1, sizeof *a);
   Graph *g = arena_alloc(a, sizeof *g);
   g->arena = a;
   g->name = "main";
@@ -140,8 +139,7 @@ static void collect_captures(const Graph *g, const Graph *sub, Value ***deps, in
       if (o->id < g->nvalues && g->values[o->id] == o) {
         if (*n == *cap) {
           *cap = *cap ? *cap * 2 : 16;
-          *deps = realloc(*deps, sizeof(Value *) * (size_t)*cap);
-          if (!*deps) abort();
+          *deps = ir_xrealloc(*deps, sizeof(Value *) * (size_t)*cap);
         }
         (*deps)[(*n)++] = o;
         break;
@@ -164,8 +162,7 @@ static int node_deps(const Graph *g, const Node *nd, Value ***deps, int *cap) {
   for (int j = 0; j < nd->nin; j++) {
     if (n == *cap) {
       *cap = *cap ? *cap * 2 : 16;
-      *deps = realloc(*deps, sizeof(Value *) * (size_t)*cap);
-      if (!*deps) abort();
+      *deps = ir_xrealloc(*deps, sizeof(Value *) * (size_t)*cap);
     }
     (*deps)[n++] = nd->in[j];
   }
@@ -182,11 +179,10 @@ static int node_deps(const Graph *g, const Node *nd, Value ***deps, int *cap) {
 int ir_graph_toposort(Graph *g) {
   int n = g->nnodes;
   if (n == 0) return 0;
-  int *indeg = calloc((size_t)n, sizeof(int));
-  Node **order = calloc((size_t)n, sizeof(Node *));
-  int *prod = calloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer index + 1 */
-  int *ucount = calloc((size_t)n + 1, sizeof(int));
-  if (!indeg || !order || !prod || !ucount) abort();
+  int *indeg = ir_xcalloc((size_t)n, sizeof(int));
+  Node **order = ir_xcalloc((size_t)n, sizeof(Node *));
+  int *prod = ir_xcalloc((size_t)g->nvalues + 1, sizeof(int)); /* value id -> producer index + 1 */
+  int *ucount = ir_xcalloc((size_t)n + 1, sizeof(int));
   for (int i = 0; i < n; i++) g->nodes[i]->id = i;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < g->nodes[i]->nout; j++) {
@@ -207,9 +203,8 @@ int ir_graph_toposort(Graph *g) {
       }
     }
   }
-  int *start = calloc((size_t)n + 1, sizeof(int)), *fill = calloc((size_t)n + 1, sizeof(int));
-  int *succ = calloc((size_t)nedges + 1, sizeof(int));
-  if (!start || !fill || !succ) abort();
+  int *start = ir_xcalloc((size_t)n + 1, sizeof(int)), *fill = ir_xcalloc((size_t)n + 1, sizeof(int));
+  int *succ = ir_xcalloc((size_t)nedges + 1, sizeof(int));
   for (int i = 0; i < n; i++) start[i + 1] = start[i] + ucount[i];
   for (int i = 0; i < n; i++) {
     int nd = node_deps(g, g->nodes[i], &deps, &cap);

@@ -43,6 +43,7 @@ _Noreturn void ir_oom(void);
 jmp_buf *ir_oom_swap(jmp_buf *target); /* installs target (NULL: none); returns the previous one */
 void *ir_xmalloc(size_t bytes);          /* malloc that calls ir_oom instead of returning NULL */
 void *ir_xcalloc(size_t n, size_t size); /* calloc likewise */
+void *ir_xrealloc(void *p, size_t bytes); /* realloc likewise */
 
 /* ---- data types (ONNX TensorProto.DataType numbering) ------------------------------------- */
 typedef enum DType {

@@ -168,10 +168,9 @@ static int unroll(Graph *g, Node *n, Graph *body, int64_t trips) {
   Unroll r = {ir_graph_new_sub(g), body, NULL};
   r.u->name = arena_printf(g->arena, "%s.unrolled", n->name);
   if (ir_graph_toposort(body)) return -1;
-  r.map = calloc((size_t)body->nvalues + 1, sizeof(Value *));
-  Value **state = calloc((size_t)nstate + 1, sizeof(Value *));
-  Value ***slices = calloc((size_t)nscan + 1, sizeof(Value **));
-  if (!r.map || !state || !slices) abort();
+  r.map = ir_xcalloc((size_t)body->nvalues + 1, sizeof(Value *));
+  Value **state = ir_xcalloc((size_t)nstate + 1, sizeof(Value *));
+  Value ***slices = ir_xcalloc((size_t)nscan + 1, sizeof(Value **));
   for (int i = 0; i < nstate; i++) state[i] = capture(r.u, n->in[2 + i]);
   int64_t one = 1, zero = 0;
   Value *axes = ir_const_new(r.u, NULL, DT_INT64, 1, &one);

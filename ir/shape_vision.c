@@ -92,7 +92,7 @@ static int64_t nms_run(Graph *g, const Node *n, int64_t *out) {
   float st = has_st ? (float)ir_const_f64(n->in[4], 0) : 0;
   bool center = ir_attr_int(n, "center_point_box", 0) != 0;
   if (maxout <= 0 || ns == 0) return 0;
-  NmsCand *c = malloc(sizeof *c * (size_t)ns);
+  NmsCand *c = ir_xmalloc(sizeof *c * (size_t)ns);
   int64_t *sel = malloc(sizeof *sel * (size_t)ns);
   double (*bx)[4] = malloc(sizeof *bx * (size_t)ns);
   if (!c || !sel || !bx) {

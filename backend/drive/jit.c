@@ -78,7 +78,7 @@ static char **node_labels(Graph *g) {
   size_t total = (size_t)g->nnodes * sizeof(char *);
   for (int k = 0; k < g->nnodes; k++)
     total += strlen(ir_ops[g->nodes[k]->op].name) + (g->nodes[k]->name ? strlen(g->nodes[k]->name) : 0) + 4;
-  char **tab = malloc(total ? total : 1), *p = (char *)(tab + g->nnodes);
+  char **tab = ir_xmalloc(total ? total : 1), *p = (char *)(tab + g->nnodes);
   for (int k = 0; tab && k < g->nnodes; k++) {
     const Node *n = g->nodes[k];
     tab[k] = p;
@@ -202,7 +202,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   bm->scratch_bytes = (info.scratch_bytes + 63) & ~(int64_t)63;
   bm->nin = g->ninputs;
   bm->nout = g->noutputs;
-  bm->io = calloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
+  bm->io = ir_xcalloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
   bm->nnodes = g->nnodes;
   bm->nodes = node_labels(g);
   be_set_threads(bm, 1);

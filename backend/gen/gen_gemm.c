@@ -124,7 +124,7 @@ static KV pack_a_host(KB *kb, const GemmSpec *s, int mr, int64_t nmats) {
   int64_t nmp = cdiv(s->M, mr);
   size_t es = kb_elem_size(s->ce);
   size_t n = (size_t)(nmats * nmp * s->K * mr);
-  char *buf = calloc(n ? n : 1, es);
+  char *buf = ir_xcalloc(n ? n : 1, es);
   size_t j = 0;
   for (int64_t q = 0; q < nmats; q++) {
     int64_t base = mat_host_off(s, s->a_bs, q);
@@ -145,7 +145,7 @@ static KV pack_b_host(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn) {
   int nrp = s->nrp;
   size_t es = kb_elem_size(s->ce);
   size_t n = (size_t)(nmats * npn * s->K * nrp);
-  char *buf = calloc(n ? n : 1, es);
+  char *buf = ir_xcalloc(n ? n : 1, es);
   size_t j = 0;
   for (int64_t q = 0; q < nmats; q++) {
     int64_t base = mat_host_off(s, s->b_bs, q);
@@ -401,7 +401,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   KV apack = NULL, bpack = NULL;
   if (s->a_const) { /* row-major copy [mat][M][K] in the compute type */
     size_t n = (size_t)(namat * M * K);
-    char *buf = calloc(n ? n : 1, es);
+    char *buf = ir_xcalloc(n ? n : 1, es);
     for (int64_t q = 0, j = 0; q < namat; q++)
       for (int64_t i = 0; i < M; i++)
         for (int64_t k = 0; k < K; k++, j++)
@@ -411,7 +411,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   }
   if (s->b_const) { /* transposed [mat][N][K] */
     size_t n = (size_t)(nbmat * N * K);
-    char *buf = calloc(n ? n : 1, es);
+    char *buf = ir_xcalloc(n ? n : 1, es);
     for (int64_t q = 0, j = 0; q < nbmat; q++)
       for (int64_t x = 0; x < N; x++)
         for (int64_t k = 0; k < K; k++, j++)

@@ -63,7 +63,7 @@ static int gen_batchnorm(GenCtx *c) {
   for (int i = 1; i < 5; i++) all_const &= n->in[i]->kind == VK_CONST;
   if (all_const) {
     size_t es = kb_elem_size(b.ce);
-    char *ab = malloc((size_t)(2 * P) * es + 1);
+    char *ab = ir_xmalloc((size_t)(2 * P) * es + 1);
     for (int64_t i = 0; i < P; i++) {
       double s = ir_const_f64(n->in[1], i), bias = ir_const_f64(n->in[2], i), m = ir_const_f64(n->in[3], i),
              v = ir_const_f64(n->in[4], i);
@@ -300,7 +300,7 @@ static int ln_param(GenCtx *c, Nm *m, int i, int axis, KV *p, DType *pt, bool *o
     vst[k] = vk < 0 || v->dims[vk] == 1 ? 0 : vs[vk];
   }
   size_t es = kb_elem_size(m->ce);
-  char *buf = malloc((size_t)R * es + 1);
+  char *buf = ir_xmalloc((size_t)R * es + 1);
   for (int64_t j = 0; j < R; j++) {
     int64_t rem = j, src = 0;
     for (int k = nd - 1; k >= 0; k--) {

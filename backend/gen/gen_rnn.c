@@ -84,7 +84,7 @@ static int64_t panel_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
 static KV pack_const(Rnn *r, const Value *w, int64_t K) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
   size_t n = (size_t)(D * K * r->GHp);
-  float *buf = calloc(n ? n : 1, sizeof(float));
+  float *buf = ir_xcalloc(n ? n : 1, sizeof(float));
   for (int64_t d = 0; d < D; d++)
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)

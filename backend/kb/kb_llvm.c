@@ -141,7 +141,7 @@ static KV intrin2(KB *kb, const char *name, KV a, KV b) {
 /* ---- constants ---- */
 static KV splat_const(KB *kb, KT t, LLVMValueRef s) {
   if (t.lanes <= 1) return K(s);
-  LLVMValueRef *v = malloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
+  LLVMValueRef *v = ir_xmalloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
   for (int i = 0; i < t.lanes; i++) v[i] = s;
   LLVMValueRef r = LLVMConstVector(v, (unsigned)t.lanes);
   free(v);
@@ -161,7 +161,7 @@ static KV kbl_false(KB *kb) { return kb_int(kb, kt_s(KE_I1), 0); }
 static KV kbl_null(KB *kb) { return K(LLVMConstNull(elem_ty(kb->ctx, KE_PTR))); }
 
 static KV kbl_iota(KB *kb, KT t) {
-  LLVMValueRef *v = malloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
+  LLVMValueRef *v = ir_xmalloc(sizeof(LLVMValueRef) * (size_t)t.lanes);
   for (int i = 0; i < t.lanes; i++)
     v[i] = kb_is_float(t.e) ? LLVMConstReal(elem_ty(kb->ctx, t.e), i)
                             : LLVMConstInt(elem_ty(kb->ctx, t.e), (unsigned long long)i, 0);
@@ -199,8 +199,7 @@ static void add_enum_attr(LLVMContextRef c, LLVMValueRef fn, unsigned idx, const
 
 KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   if (nbufs > KB_MAX_BUFS) return NULL;
-  KB *kb = calloc(1, sizeof *kb);
-  if (!kb) abort();
+  KB *kb = ir_xcalloc(1, sizeof *kb);
   kb->h.em = &kb_llvm_emitter;
   kb->m = m;
   kb->ctx = m->ctx;
@@ -218,7 +217,7 @@ KB *kb_kernel_begin(KMod *m, const char *name, int nbufs, bool may_alias) {
   kb_set_fn_target_attrs(m, kb->outer);
   /* inner: i32 (ptr b0, ..., ptr bN-1, ptr weights, ptr scratch, i64 begin, i64 end, ptr bufs) */
   int np = nbufs + 5;
-  LLVMTypeRef *ip = malloc(sizeof(LLVMTypeRef) * (size_t)np);
+  LLVMTypeRef *ip = ir_xmalloc(sizeof(LLVMTypeRef) * (size_t)np);
   for (int i = 0; i < nbufs + 2; i++) ip[i] = ptr;
   ip[nbufs + 2] = i64;
   ip[nbufs + 3] = i64;
@@ -278,8 +277,7 @@ static LLVMValueRef kernel_seen(KB *kb) {
     }
   if (m->nseen == m->capseen) {
     m->capseen = m->capseen ? 2 * m->capseen : 64;
-    m->seen = realloc(m->seen, sizeof *m->seen * (size_t)m->capseen);
-    if (!m->seen) abort();
+    m->seen = ir_xrealloc(m->seen, sizeof *m->seen * (size_t)m->capseen);
   }
   m->seen[m->nseen++] = (KernelSeen){h, t, kb->outer};
   return NULL;
@@ -320,7 +318,7 @@ LLVMValueRef kb_kernel_end(KB *kb, size_t **weight_offsets, int *nweights) {
   LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
   LLVMPositionBuilderAtEnd(b, bb);
   int np = kb->nbufs + 5;
-  LLVMValueRef *args = malloc(sizeof(LLVMValueRef) * (size_t)np);
+  LLVMValueRef *args = ir_xmalloc(sizeof(LLVMValueRef) * (size_t)np);
   LLVMValueRef bufs = LLVMGetParam(kb->outer, 0);
   for (int i = 0; i < kb->nbufs; i++) {
     LLVMValueRef idx = LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)i, 0);
@@ -360,8 +358,7 @@ static KV kbl_end(KB *kb) { return K(kb->end); }
 static KV kbl_weight(KB *kb, const void *data, size_t bytes) {
   if (kb->nw == kb->capw) {
     kb->capw = kb->capw ? 2 * kb->capw : 8;
-    kb->wofs = realloc(kb->wofs, sizeof *kb->wofs * (size_t)kb->capw);
-    if (!kb->wofs) abort();
+    kb->wofs = ir_xrealloc(kb->wofs, sizeof *kb->wofs * (size_t)kb->capw);
   }
   kb->wofs[kb->nw] = blob_add(&kb->m->blob, data, bytes);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(kb->ctx, 0);
@@ -599,7 +596,7 @@ static KV kbl_insert(KB *kb, KV v, KV s, int lane) {
 
 static KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
   LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
-  LLVMValueRef *m = malloc(sizeof(LLVMValueRef) * (size_t)n);
+  LLVMValueRef *m = ir_xmalloc(sizeof(LLVMValueRef) * (size_t)n);
   for (int i = 0; i < n; i++) m[i] = lanes[i] < 0 ? LLVMGetUndef(i32) : LLVMConstInt(i32, (unsigned)lanes[i], 0);
   LLVMValueRef mask = LLVMConstVector(m, (unsigned)n);
   free(m);
@@ -746,7 +743,7 @@ static void kbl_return_status(KB *kb, KV status) {
 }
 
 static KV kbl_call_rt(KB *kb, const char *name, KT ret, int nargs, KV *args) {
-  LLVMTypeRef *pt = malloc(sizeof(LLVMTypeRef) * (size_t)(nargs ? nargs : 1));
+  LLVMTypeRef *pt = ir_xmalloc(sizeof(LLVMTypeRef) * (size_t)(nargs ? nargs : 1));
   for (int i = 0; i < nargs; i++) pt[i] = LLVMTypeOf(V(args[i]));
   LLVMTypeRef ft = LLVMFunctionType(ty(kb, ret), pt, (unsigned)nargs, 0);
   LLVMValueRef f = LLVMGetNamedFunction(kb->m->mod, name);
