@@ -12,6 +12,21 @@ static int64_t numel(const Value *v) {
   return n < 0 ? 0 : n;
 }
 
+/* A constant B (else a constant A) is packed at compile time, and not kept in the weight blob. */
+static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const Value *b, const Value *y) {
+  if (is_const(b)) {
+    s->b_const = b;
+    c->const_unused |= 2u;
+  }
+  if (is_const(a) && !is_const(b)) {
+    s->a_const = a;
+    c->const_unused |= 1u;
+  }
+  gemm_set_epi(c, s, y);
+  gemm_emit(c, s);
+  return 0;
+}
+
 /* ---- MatMul: numpy semantics (1-D promotion, batch broadcasting) ---- */
 int gen_matmul(GenCtx *c) {
   Node *n = c->n;
@@ -59,17 +74,7 @@ int gen_matmul(GenCtx *c) {
   s.c = kb_buf(c->kb, n->nin);
   s.ldc = s.N;
   s.alpha = 1.0;
-  if (is_const(b)) {
-    s.b_const = b;
-    c->const_unused |= 2u;
-  }
-  if (is_const(a) && !is_const(b)) {
-    s.a_const = a;
-    c->const_unused |= 1u;
-  }
-  gemm_set_epi(c, &s, y);
-  gemm_emit(c, &s);
-  return 0;
+  return emit_with_const_operand(c, &s, a, b, y);
 }
 
 /* ---- Gemm: Y = alpha · A' · B' + beta · C ---- */
@@ -104,15 +109,5 @@ int gen_gemm(GenCtx *c) {
       s.bias_cs = cc->dims[0] == 1 ? 0 : 1;
     }
   }
-  if (is_const(b)) {
-    s.b_const = b;
-    c->const_unused |= 2u;
-  }
-  if (is_const(a) && !is_const(b)) {
-    s.a_const = a;
-    c->const_unused |= 1u;
-  }
-  gemm_set_epi(c, &s, y);
-  gemm_emit(c, &s);
-  return 0;
+  return emit_with_const_operand(c, &s, a, b, y);
 }
