@@ -11,7 +11,7 @@ Usage: bench/compare_ort.py [--onnxc build/onnxc] [--models-dir DIR] [--models a
                             [--threads 1,2] [--reps 3] [--runs 20] [--warmup 3] [--before ONNXC]
 --ort-modules DIR: node_modules with onnxruntime-node when bench/ort/setup.sh was not run here.
 --before ONNXC: also time another onnxc binary (e.g. the previous commit's) in the same turns and
-add its columns, for a before/after table.
+add its columns, for a before/after table (latency and JIT compile time, medians over the reps).
 A model is DIR/<name>/model.onnx with its inputs DIR/<name>/input_<k>.npy.
 """
 import argparse
@@ -43,7 +43,7 @@ def run_onnxc(args, model, ins, threads, exe=None):
     if p.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
     j = json.loads(p.stdout.strip().splitlines()[-1])
-    return j["median_ms"], j["min_ms"]
+    return j["median_ms"], j["min_ms"], j["compile_ms"]
 
 
 def run_ort(args, model, ins, threads, outdir):
@@ -100,14 +100,19 @@ def main():
                 rm, rn = statistics.median(x[0] for x in ort), min(x[1] for x in ort)
                 bm = statistics.median(x[0] for x in bef) if bef else None
                 bn = min(x[1] for x in bef) if bef else None
-                rows.append((name, t, om, on, rm, rn, bm, bn))
+                cb = statistics.median(x[2] for x in bef) if bef else None
+                co = statistics.median(x[2] for x in oc)
+                rows.append((name, t, om, on, rm, rn, bm, bn, cb, co))
     hb = "before median ms | before min ms | " if args.before else ""
+    hc = " before compile ms | onnxc compile ms | after/before (median) |" if args.before else ""
     print(f"| model | threads | {hb}onnxc median ms | onnxc min ms | ORT median ms | ORT min ms | "
-          "vs ORT (median) | vs ORT (min) |")
-    print("|---|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|---:|---:|")
-    for name, t, om, on, rm, rn, bm, bn in rows:
+          f"vs ORT (median) | vs ORT (min) |{hc}")
+    print("|---|---:|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|---:|---:|" +
+          ("---:|---:|---:|" if args.before else ""))
+    for name, t, om, on, rm, rn, bm, bn, cb, co in rows:
         b = f"{ms(bm)} | {ms(bn)} | " if args.before else ""
-        print(f"| {name} | {t} | {b}{ms(om)} | {ms(on)} | {ms(rm)} | {ms(rn)} | {rm / om:.2f}x | {rn / on:.2f}x |")
+        c = f" {cb:.0f} | {co:.0f} | {om / bm:.2f} |" if args.before else ""
+        print(f"| {name} | {t} | {b}{ms(om)} | {ms(on)} | {ms(rm)} | {ms(rn)} | {rm / om:.2f}x | {rn / on:.2f}x |{c}")
     return 0
 
 

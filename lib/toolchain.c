@@ -30,9 +30,11 @@ static bool file_exists(const char *p) {
   return !stat(p, &st) && S_ISREG(st.st_mode);
 }
 
-/* the runtime archive for an architecture: $ONNXC_RT_DIR, beside libonnxc (its installed library
- * folder) or in rt/ there (build tree), rt/ beside the executable (build tree), or the installed
- * library folder beside the executable's bin/ */
+/* the runtime archive for an architecture: $ONNXC_RT_DIR, in rt/ beside libonnxc (build tree) or
+ * beside it (its installed library folder), rt/ beside the executable (build tree), or the
+ * installed library folder beside the executable's bin/.  rt/ comes first: the build tree's own
+ * folder also holds the internal libonnxc_rt.a, which is sanitized in sanitizer builds, while a
+ * model library must not need the sanitizer runtime (cmake/aot.cmake). */
 static int find_rtlib(const char *arch, bool native, char *out, size_t len, char *err, size_t errlen) {
   char file[64], exe[4096], dirs[6][4096];
   snprintf(file, sizeof file, native ? "libonnxc_rt.a" : "libonnxc_rt_%s.a", arch);
@@ -43,8 +45,8 @@ static int find_rtlib(const char *arch, bool native, char *out, size_t len, char
   if (dladdr((void *)onnxc_session_compile, &dl) && dl.dli_fname && strchr(dl.dli_fname, '/')) {
     char d[4096];
     lib_dir_of(dl.dli_fname, d, sizeof d);
-    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s", d);
     snprintf(dirs[nd++], sizeof dirs[0], "%.4000s/rt", d);
+    snprintf(dirs[nd++], sizeof dirs[0], "%.4000s", d);
   }
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
