@@ -37,10 +37,13 @@ static const char *emit_from_path(const char *out) {
 
 /* libNAME.so -> NAME; anything not an identifier character becomes '_' */
 static void name_from_path(const char *out, char *name, size_t len) {
-  const char *b = strrchr(out, '/');
-  b = b ? b + 1 : out;
+  size_t end = strlen(out);
+  while (end > 1 && out[end - 1] == '/') end--; /* --emit c -o net/: the folder net */
+  const char *b = out;
+  for (size_t i = 0; i < end; i++)
+    if (out[i] == '/') b = out + i + 1;
   if (!strncmp(b, "lib", 3) && b[3] && b[3] != '.') b += 3;
-  size_t n = strcspn(b, ".");
+  size_t n = strcspn(b, "./");
   if (n >= len) n = len - 1;
   for (size_t i = 0; i < n; i++) name[i] = isalnum((unsigned char)b[i]) ? b[i] : '_';
   name[n] = 0;

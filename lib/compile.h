@@ -26,7 +26,7 @@ typedef struct Toolchain {
 typedef struct Tmp {
   char dir[64], obj[128], glue[128], glue_o[128], merged[128], vs[128], hdr[400];
 } Tmp;
-void lib_dir_of(const char *path, char *dir, size_t len); /* "." for a bare name */
+void lib_dir_of(const char *path, char *dir, size_t len); /* "." for a bare name; trailing slashes ignored */
 /* the C compiler, objcopy, ar and runtime archive for a target triple; -1 with err written */
 int lib_toolchain(const char *triple, Toolchain *tc, char *err, size_t errlen);
 int lib_run_cmd(char *const argv[], char *err, size_t errlen); /* no shell; 0 if it exited 0 */

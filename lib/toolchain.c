@@ -14,7 +14,11 @@
 #include "compile.h"
 
 void lib_dir_of(const char *path, char *dir, size_t len) {
-  const char *s = strrchr(path, '/');
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--; /* "net/" is the folder net, in "." */
+  const char *s = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (path[i] == '/') s = path + i;
   if (!s) snprintf(dir, len, ".");
   else if (s == path) snprintf(dir, len, "/");
   else snprintf(dir, len, "%.*s", (int)(s - path), path);

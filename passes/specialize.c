@@ -60,8 +60,12 @@ int pass_specialize(Graph *g, Tensor *ts, char *err, size_t errlen) {
     /* ONNX's numpy helpers store bfloat16 test data as uint16 of the same bits */
     if (t->dtype == DT_UINT16 && v->dtype == DT_BFLOAT16) t->dtype = DT_BFLOAT16;
     if (t->dtype != v->dtype) {
-      snprintf(err, errlen, "input '%s': file has dtype %s, the model expects %s", v->name, dtype_name(t->dtype),
-               dtype_name(v->dtype));
+      /* numpy's default dtype is float64: say how to write what the model takes */
+      char hint[64] = "";
+      if (dtype_is_float(t->dtype) && dtype_is_float(v->dtype) && v->dtype != DT_BFLOAT16)
+        snprintf(hint, sizeof hint, " (save it with numpy as x.astype(numpy.%s))", dtype_name(v->dtype));
+      snprintf(err, errlen, "input '%s': file has dtype %s, the model expects %s%s", v->name, dtype_name(t->dtype),
+               dtype_name(v->dtype), hint);
       return -1;
     }
     if (only_dtype_used(g, v) && ir_value_shape_known(v)) continue; /* its shape does not matter */

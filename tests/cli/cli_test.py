@@ -144,6 +144,11 @@ def compile_outputs(o, w, model):
     rc, out, err = run(o, "compile", model, "-o", os.path.join(d, "libgood.so"))
     check("compile writes libgood.so and good.h only", rc == 0 and sorted(os.listdir(d)) == ["good.h", "libgood.so", "plain"],
           (rc, err[:300], sorted(os.listdir(d))))
+    # --emit c -o DIR/ (a trailing slash, as docs/aot.md writes it): the folder DIR, named DIR
+    rc, out, err = run(o, "compile", model, "--emit", "c", "-o", os.path.join(d, "net") + "/")
+    made = sorted(os.listdir(os.path.join(d, "net"))) if os.path.isdir(os.path.join(d, "net")) else []
+    check("compile --emit c -o net/ writes the folder net with net.h", rc == 0 and "net.h" in made
+          and "net_model.c" in made, (rc, err[:300], made))
 
 
 def conv_relu_model():
@@ -308,6 +313,9 @@ def main():
     np.save(os.path.join(w, "x.npy"), np.arange(6, dtype=np.float32).reshape(2, 3))
     expect_error(o, "wrong input shape -> exit 1", ["run", p, os.path.join(w, "x_bad.npy")], 1, "dim 0")
     expect_error(o, "wrong input dtype -> exit 1", ["run", p, os.path.join(w, "x_int.npy")], 1, "dtype")
+    np.save(os.path.join(w, "x_f64.npy"), np.zeros((2, 3)))  # numpy's default dtype
+    expect_error(o, "a float64 .npy for a float32 input says how to convert it -> exit 1",
+                 ["run", p, os.path.join(w, "x_f64.npy")], 1, "x.astype(numpy.float32)")
     expect_error(o, "missing input -> exit 1", ["run", p], 1, "no data for input 'x'")
     expect_error(o, "unknown input name -> exit 1", ["run", p, "-i", "nope=" + os.path.join(w, "x.npy")], 1, "no input named")
     xf = os.path.join(w, "x.npy")
