@@ -139,6 +139,8 @@ typedef struct BePhases {
 BePhases *be_phase_use(BePhases *p);
 void be_phase(const char *name);
 bool be_deadline_passed(void);
+/* be_phase(name), then the deadline: -1 with "the compile-time bound passed before WHAT" in err */
+int be_phase_checked(const char *name, const char *what, char *err, size_t errlen);
 double be_now_ms(void);
 /* the report (wall and thread-CPU ms per phase) as text in buf; its length, 0 when off */
 size_t be_phase_report(BePhases *p, char *buf, size_t len);

@@ -5,8 +5,6 @@
 #include "ir.h"
 
 typedef struct PassOptions {
-  bool no_fold;        /* --no-fold: skip constant folding beyond shape inference */
-  bool no_fuse;        /* --no-fuse: same as disabling "fuse" */
   const char *disable; /* comma-separated names of optional passes to skip ("fuse,dce"); NULL: none */
   bool verify_each;    /* ir_verify after every pass (always on in builds without NDEBUG) */
   int64_t max_memory;  /* plan: memory budget in bytes (see pass_plan_budget); 0: only the

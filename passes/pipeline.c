@@ -64,7 +64,6 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
 }
 
 static bool disabled(const PassOptions *o, const char *name) {
-  if (o->no_fuse && !strcmp(name, "fuse")) return true;
   size_t n = strlen(name);
   for (const char *p = o->disable; p && *p;) {
     size_t len = strcspn(p, ",");

@@ -108,12 +108,9 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMValueRef gfn = LLVMGetNamedFunction(m.mod, fn_name);
   internalize(m.mod, gfn);
   LLVMSetVisibility(gfn, LLVMHiddenVisibility);
-  be_phase("llvm opt");
-  if (be_deadline_passed()) {
-    snprintf(err, errlen, "the compile-time bound passed before LLVM optimization");
+  if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
+      be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen))
     goto out;
-  }
-  if (be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen)) goto out;
   /* after optimization: the passes need not look at megabytes of constant data */
   if (o->embed_weights) add_weights(&m, o->name);
   be_phase("llvm codegen (obj)");

@@ -128,13 +128,8 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
-  be_phase("llvm opt");
-  if (be_deadline_passed()) {
-    snprintf(err, errlen, "the compile-time bound passed before LLVM optimization");
-    LLVMDisposeTargetMachine(tm);
-    goto fail_mod;
-  }
-  if (be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
+  if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
+      be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
     LLVMDisposeTargetMachine(tm);
     goto fail_mod;
   }
@@ -143,9 +138,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     fputs(s, stderr);
     LLVMDisposeMessage(s);
   }
-  be_phase("llvm codegen (jit)");
-  if (be_deadline_passed()) {
-    snprintf(err, errlen, "the compile-time bound passed before LLVM code generation");
+  if (be_phase_checked("llvm codegen (jit)", "LLVM code generation", err, errlen)) {
     LLVMDisposeTargetMachine(tm);
     goto fail_mod;
   }

@@ -39,6 +39,13 @@ void be_phase_kernels(int kernels, int shared) {
   cur_phases->shared += shared;
 }
 
+int be_phase_checked(const char *name, const char *what, char *err, size_t errlen) {
+  be_phase(name);
+  if (!be_deadline_passed()) return 0;
+  snprintf(err, errlen, "the compile-time bound passed before %s", what);
+  return -1;
+}
+
 void be_phase(const char *name) {
   BePhases *ph = cur_phases;
   be_deadline_passed(); /* phase boundaries are deadline checkpoints */

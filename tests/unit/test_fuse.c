@@ -52,7 +52,7 @@ static int live_nodes(const Graph *g, Op op) {
 }
 
 static void run_passes(Graph *g, bool fuse) {
-  PassOptions po = {.no_fuse = !fuse};
+  PassOptions po = {.disable = fuse ? NULL : "fuse"};
   cr_assert_eq(pass_run_all(g, &po), 0, "%s", ir_last_error(g));
 }
 
