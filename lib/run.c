@@ -7,15 +7,14 @@
 #include "lib.h"
 #include "onnxc_rt.h"
 
-/* bytes of a tensor of this dtype and shape; -1 if the dtype has no fixed size or it overflows */
+/* bytes of a tensor of this dtype and shape; -1 if the dtype has no fixed size, a dim is negative
+ * or the size overflows */
 static int64_t tensor_bytes(int32_t dtype, int32_t rank, const int64_t *dims) {
-  if (dtype <= 0 || dtype >= DT_COUNT || !dtype_size((DType)dtype)) return -1;
-  int64_t n = 1;
-  for (int d = 0; d < rank; d++) {
-    if (dims[d] < 0 || (dims[d] && n > INT64_MAX / 4 / dims[d])) return -1;
-    n *= dims[d];
-  }
-  return n * (int64_t)dtype_size((DType)dtype);
+  int64_t n, b;
+  if (dtype <= 0 || dtype >= DT_COUNT || !dtype_size((DType)dtype) || !ir_numel_ok(rank, dims, &n) ||
+      !ir_mul_ok(n, (int64_t)dtype_size((DType)dtype), &b))
+    return -1;
+  return b;
 }
 
 /* the descriptor on its own: rank, dims, dtype, bytes and data consistent */
