@@ -16,7 +16,9 @@ Options: --force (re-export), --verbose (show torch.onnx warnings).
 
 To add a model: write a constructor returning an nn.Module and add an entry
 to MODELS: name -> (constructor, [input shapes], options).
-Names: `all` = every model, `quick` = those marked quick (ctest's `models` test).
+Names: `all` = every model but the benchmark-only ones, `quick` = those marked quick (ctest's
+`models` test), `bench` = the benchmark-only ones (bench/harness.py: larger RNNs, ConvNeXt-T,
+ViT-B/16, batch-8 ResNet-50 and BERT).
 """
 import hashlib
 import os
@@ -86,6 +88,26 @@ class BiGRUModel(nn.Module):
     def forward(self, x):  # x: (batch=2, seq=12, 16)
         out, _ = self.gru(x)
         return self.head(out)
+
+
+class RNN256(nn.Module):
+    """2-layer LSTM or GRU, input and hidden 256, batch 1 (the benchmark's recurrent rows)."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(input_size=256, hidden_size=256, num_layers=2)
+
+    def forward(self, x):  # x: (seq=100, batch=1, 256)
+        out, _ = self.rnn(x)
+        return out
+
+
+def make_vit_b16():
+    """torchvision's ViT-B/16 with random weights (its zero-initialized head given weights)."""
+    import torchvision
+    vit = torchvision.models.vit_b_16(weights=None)
+    nn.init.normal_(vit.heads.head.weight, std=0.02)
+    return vit
 
 
 class Bert(nn.Module):
@@ -218,6 +240,15 @@ MODELS = {
                  "dynamic_axes": {"input_ids": {0: "batch", 1: "sequence"},
                                   "logits": {0: "batch", 1: "sequence"}},
                  "alt": [ids((1, 40), 512)], "quick": True}),
+    # Benchmark-only models (bench/harness.py): not in `all`; export them by name or with `bench`.
+    "lstm256": (lambda: RNN256("LSTM"), [(100, 1, 256)], {"bench": True}),
+    "gru256": (lambda: RNN256("GRU"), [(100, 1, 256)], {"bench": True}),
+    "convnext_t": (tv("convnext_tiny"), [(1, 3, 224, 224)], {"bench": True}),
+    "vit_b16": (make_vit_b16, [(1, 3, 224, 224)], {"bench": True}),
+    "resnet50_b8": (tv("resnet50"), [(8, 3, 224, 224)], {"bench": True}),
+    "bert_b8": (Bert, [ids((8, 128), 30522), ids((8, 128), 2)],
+                {"input_names": ["input_ids", "token_type_ids"],
+                 "output_names": ["last_hidden_state", "pooler_output"], "bench": True}),
 }
 
 
@@ -366,7 +397,9 @@ def select(args):
     names = []
     for a in args or ["all"]:
         if a == "all":
-            names += list(MODELS)
+            names += [n for n, m in MODELS.items() if not m[2].get("bench")]
+        elif a == "bench":
+            names += [n for n, m in MODELS.items() if m[2].get("bench")]
         elif a == "quick":
             names += [n for n, m in MODELS.items() if m[2].get("quick")]
         else:
