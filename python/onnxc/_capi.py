@@ -71,7 +71,12 @@ def _candidates():
     if env:
         return [env]  # asked for: no fallback that could hide a wrong path
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [os.path.join(here, "libonnxc.so")]  # bundled by setup.py
+    out = [os.path.join(here, "libonnxc.so")]  # bundled by setup.py, or linked in the build tree
+    try:  # written by cmake --install: where libonnxc went
+        from ._where import LIBDIR
+        out.append(os.path.join(LIBDIR, "libonnxc.so"))
+    except ImportError:
+        pass
     found = ctypes.util.find_library("onnxc")
     if found:
         out.append(found)
