@@ -149,3 +149,4 @@ def test_threads_share_a_session_and_run_sessions_in_parallel(models):
     for t in ts:
         t.join()
     assert not bad
+
