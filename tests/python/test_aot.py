@@ -42,3 +42,21 @@ def test_compile_bad_arguments(models, tmp_path):
         onnxc.compile(path, str(tmp_path / "libx.so"), emit="exe")
     with pytest.raises(onnxc.OnnxcError, match="free|fix|shape"):
         onnxc.compile(os.path.join(models, "dyn_cnn", "model.onnx"), str(tmp_path / "libd.so"))
+
+
+def test_example_classifies_an_image(models, tmp_path):
+    """examples/python/classify.py on ResNet-18 (random weights here) and a generated image"""
+    from conftest import ROOT
+    import sys
+    PIL = pytest.importorskip("PIL.Image")
+    img = tmp_path / "cat.png"
+    rng = np.random.default_rng(0)
+    PIL.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(img)
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "classify.py"),
+                        os.path.join(models, "resnet18", "model.onnx"), str(img), "--threads", "1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = p.stdout.decode(errors="replace")
+    lines = out.strip().splitlines()
+    assert p.returncode == 0 and len(lines) == 5, out
+    probs = [float(l.split()[0]) for l in lines]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001, out
