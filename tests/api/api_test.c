@@ -306,6 +306,7 @@ static void check_variants(const char *models, const char *refs) {
   check("variants: the session runs after a failed variant compile", !st && worst_diff(out, ref.data, ref.numel) <= 1,
         onnxc_session_error(s));
   free(out);
+  out = NULL;
   onnxc_session_free(s);
   /* without max_variants a session keeps one shape, as before */
   st = onnxc_session_create_from_file(path, NULL, &s);
