@@ -104,6 +104,31 @@ def parallel(models, name, runs):
     return r
 
 
+def control():
+    """the same comparison for numpy's sort (which releases the GIL too): what the machine allows
+    (on a machine other jobs load, neither ratio can reach 0.5)"""
+    a = np.random.default_rng(0).random(1_000_000)
+
+    def work():
+        for _ in range(8):
+            np.sort(a)
+    seq, par = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        work()
+        work()
+        seq.append(time.perf_counter() - t)
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        t = time.perf_counter()
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        par.append(time.perf_counter() - t)
+    print(f"control, numpy sort on two Python threads: ratio {min(par) / min(seq):.2f} (load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="build/models")
@@ -112,6 +137,7 @@ def main():
     a = ap.parse_args()
     overhead()
     parallel(a.models, a.model, a.runs)
+    control()
 
 
 if __name__ == "__main__":

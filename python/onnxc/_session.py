@@ -127,7 +127,7 @@ def _create(model, opts):
 
 class InferenceSession:
     """InferenceSession(path_or_bytes, sess_options=None, providers=None, provider_options=None, *,
-    threads=None, shapes=None, dims=None, max_variants=8, precompile=None, disable_passes=None,
+    threads=None, shapes=None, dims=None, max_variants=4, precompile=None, disable_passes=None,
     max_memory=None, max_compile_time=None)
 
     An ONNX model loaded and JIT-compiled for this machine by onnxc, with ONNX Runtime's API:
@@ -148,8 +148,10 @@ class InferenceSession:
                         (like ORT's free-dimension overrides).
       max_variants      a model with free dims (batch, sequence, image size) runs any shape: each
                         new set of input shapes compiles once, and up to this many compiled
-                        variants are kept (the least recently used is evicted).  1: the first
-                        shape run is the only one the session accepts.
+                        variants are kept (the least recently used is evicted).  Each variant
+                        holds its own compiled copy of the model, weights included, so this
+                        bounds the memory too.  1: the first shape run is the only one the
+                        session accepts.
       precompile        a list of {input name: dims} to compile at once (a model with one input
                         may list dims alone: [(1, 3, 224, 224), (8, 3, 224, 224)]).
       disable_passes    optional passes to switch off: "fuse", "dce", "inline" (str or list).
@@ -162,7 +164,7 @@ class InferenceSession:
     (their runs take turns); different sessions run in parallel."""
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None, *, threads=None,
-                 shapes=None, dims=None, max_variants=8, precompile=None, disable_passes=None, max_memory=None,
+                 shapes=None, dims=None, max_variants=4, precompile=None, disable_passes=None, max_memory=None,
                  max_compile_time=None, **kwargs):
         if kwargs:
             raise TypeError(f"InferenceSession: unknown argument(s) {', '.join(sorted(kwargs))}")
@@ -272,32 +274,18 @@ class InferenceSession:
             missing = [a.name for a, x in zip(self._inputs, arrays) if x is None]
             raise InvalidArgument(f"required inputs {missing} are missing from the input feed "
                                   f"{list(input_feed)}", 1)
-        tin = self._tin
+        tin, din = self._tin, self._din
         for i, a in enumerate(arrays):
-            t = tin[i]
-            t.data = a.ctypes.data
-            t.bytes = a.nbytes
-            t.rank = a.ndim
-            t.dtype = _DT_CODE[a.dtype.char]
-            d = self._din[i]
-            for k, v in enumerate(a.shape):
-                d[k] = v
+            _describe(tin[i], din[i], a)
         key = tuple(a.shape for a in arrays)
         with self._lock:
             if self._s is None:
                 raise error(10, "the session is closed")
             outs = self._out_shapes.get(key) or self._select(key, arrays)
             results = [np.empty(shape, dtype) for shape, dtype in outs]
-            tout = self._tout
+            tout, dout = self._tout, self._dout
             for i, r in enumerate(results):
-                t = tout[i]
-                t.data = r.ctypes.data
-                t.bytes = r.nbytes
-                t.rank = r.ndim
-                t.dtype = _DT_CODE[r.dtype.char]
-                d = self._dout[i]
-                for k, v in enumerate(r.shape):
-                    d[k] = v
+                _describe(tout[i], dout[i], r)
             st = lib.onnxc_session_run(self._s, tin, n_in, tout, len(results))
             if st:
                 _check(st, self._s)
@@ -366,6 +354,16 @@ class InferenceSession:
 _NP = {code: np.dtype(name) for code, (name, _) in DTYPES.items() if name}
 _DT_CODE = {dt.char: code for code, dt in _NP.items()}
 _DT_CODE.update({"q": 7, "Q": 13, "l": 7, "L": 13})
+
+
+def _describe(t, dims, a):
+    """write array a into the onnxc_tensor t whose dims point at the int64[8] dims"""
+    t.data = a.ctypes.data
+    t.bytes = a.nbytes
+    t.rank = a.ndim
+    t.dtype = _DT_CODE[a.dtype.char]
+    for k, v in enumerate(a.shape):
+        dims[k] = v
 
 
 def _np_dtype(ort_type):
