@@ -85,22 +85,24 @@ def parallel(models, name, runs):
     def work(s):
         for _ in range(runs):
             s.run(None, feed)
-    seq, par = [], []
+    seq, par, busy = [], [], []
     for _ in range(3):
         t = time.perf_counter()
         work(ss[0])
         work(ss[1])
         seq.append(time.perf_counter() - t)
         ts = [threading.Thread(target=work, args=(s,)) for s in ss]
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for th in ts:
             th.start()
         for th in ts:
             th.join()
         par.append(time.perf_counter() - t)
+        busy.append((time.process_time() - c) / par[-1])
     r = min(par) / min(seq)
+    # CPU time over wall time while both threads run: above 1 only if they ran at the same time
     print(f"{name}: two sessions x {runs} runs, 1 thread each: one after the other {min(seq):.3f} s, "
-          f"two Python threads {min(par):.3f} s, ratio {r:.2f}")
+          f"two Python threads {min(par):.3f} s, ratio {r:.2f}; cores busy at once {max(busy):.2f}")
     return r
 
 

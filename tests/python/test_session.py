@@ -150,3 +150,13 @@ def test_threads_share_a_session_and_run_sessions_in_parallel(models):
         t.join()
     assert not bad
 
+
+
+def test_run_call_releases_the_gil():
+    """the library is called through ctypes.CDLL, whose calls release the GIL (PyDLL's keep it):
+    runs of different sessions on different threads then proceed at once
+    (bench/python_overhead.py times it)"""
+    import ctypes
+    from onnxc import _capi
+    assert isinstance(_capi.lib, ctypes.CDLL) and not isinstance(_capi.lib, ctypes.PyDLL)
+    assert not _capi.lib.onnxc_session_run._flags_ & ctypes._FUNCFLAG_PYTHONAPI
