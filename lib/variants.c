@@ -183,16 +183,19 @@ static int select_variant(onnxc_session *s, const onnxc_tensor *in, int32_t n, b
   return ONNXC_OK;
 }
 
+static int no_variants(onnxc_session *s) {
+  return s ? lib_fail(s, ONNXC_ERR_STATE, "the session has no variants (max_variants < 2 or no free dims)")
+           : ONNXC_ERR_ARGUMENT;
+}
+
 int onnxc_session_select_variant(onnxc_session *s, const onnxc_tensor *inputs, int32_t n) {
-  if (!s || !s->vars) return s ? lib_fail(s, ONNXC_ERR_STATE, "the session has no variants (max_variants < 2 or no free dims)") : ONNXC_ERR_ARGUMENT;
   Variant *v;
-  return select_variant(s, inputs, n, false, &v);
+  return s && s->vars ? select_variant(s, inputs, n, false, &v) : no_variants(s);
 }
 
 int onnxc_session_add_variant(onnxc_session *s, const onnxc_tensor *inputs, int32_t n) {
-  if (!s || !s->vars) return s ? lib_fail(s, ONNXC_ERR_STATE, "the session has no variants (max_variants < 2 or no free dims)") : ONNXC_ERR_ARGUMENT;
   Variant *v;
-  return select_variant(s, inputs, n, true, &v);
+  return s && s->vars ? select_variant(s, inputs, n, true, &v) : no_variants(s);
 }
 
 int32_t onnxc_session_num_variants(const onnxc_session *s) { return s && s->vars ? s->vars->n : 0; }
