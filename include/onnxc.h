@@ -126,6 +126,22 @@ int onnxc_session_threads(const onnxc_session *s);
  * cut at len); returns the length written, 0 when phases are not timed */
 size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len);
 
+/* ---- free dims at run time: compiled variants (lib/variants.c) ---- */
+/* A session whose inputs have free dims (after the fixed ones are applied) keeps up to n compiled
+ * variants, one per set of input shapes: onnxc_session_run (and prepare with tensors) on a new
+ * shape compiles once for it, the least recently used variant is evicted when n are kept.
+ * 0 or 1 (the default): one shape per session (a run of another is ONNXC_ERR_ARGUMENT).  A failed
+ * variant compile leaves the session usable for other shapes.  Values compiled in by prepare (a
+ * Reshape's shape input) are bound per variant. */
+int onnxc_options_set_max_variants(onnxc_session_options *o, int n);
+/* pre-compile the variant for these input shapes (graph order; data unused, may be NULL) */
+int onnxc_session_add_variant(onnxc_session *s, const onnxc_tensor *inputs, int32_t n);
+/* make the variant for these inputs the current one, compiling it if new: onnxc_session_output_info
+ * then gives its output shapes (to allocate outputs before running a new shape).  A run selects too. */
+int onnxc_session_select_variant(onnxc_session *s, const onnxc_tensor *inputs, int32_t n);
+/* variants compiled and kept (0 for a session without) */
+int32_t onnxc_session_num_variants(const onnxc_session *s);
+
 /* ---- the pass pipeline ---- */
 /* the passes in pipeline order: shapes, inline, dce, fuse, layout, plan; NULL past the end */
 const char *onnxc_pass_name(int32_t i);

@@ -28,6 +28,7 @@ struct onnxc_session_options {
   double max_compile_time;
   char target[64]; /* "" = native */
   bool time_phases, dump_llvm;
+  int max_variants; /* > 1: a session with free dims keeps this many compiled shapes (lib/variants.c) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -49,6 +50,7 @@ struct onnxc_session {
   int (*ops)[2];      /* op histogram (op, count), most frequent first; nops rows */
   int nops;
   char err[2048];
+  struct LibVariants *vars; /* compiled variants per input shape (lib/variants.c); NULL: none */
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the
@@ -67,6 +69,15 @@ void lib_deadline_stop(onnxc_session *s);
 /* the pass pipeline with the session's switches; 0 or a status */
 int lib_run_passes(onnxc_session *s);
 PassOptions lib_pass_options(const onnxc_session *s); /* the session's pass switches and budget */
+
+/* lib/variants.c: a session with free dims and max_variants > 1 compiles per input shape */
+typedef struct LibVariants LibVariants;
+int lib_variants_init(onnxc_session *s, const void *buf, size_t bytes); /* after loading; buf NULL: s->path */
+void lib_variants_free(LibVariants *lv);
+int lib_variants_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,
+                     int32_t num_outputs);
+void lib_variants_set_threads(onnxc_session *s, int threads);
+int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info *out); /* -1: none current */
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

@@ -138,6 +138,7 @@ static int usable(onnxc_session *s) {
 int onnxc_session_prepare(onnxc_session *s, const onnxc_tensor *inputs, int32_t n) {
   int rc = usable(s);
   if (rc) return rc;
+  if (s->vars && inputs) return onnxc_session_select_variant(s, inputs, n);
   if (s->state == LIB_PREPARED) return lib_fail(s, ONNXC_ERR_STATE, "the session is already prepared");
   if (s->passed) return lib_fail(s, ONNXC_ERR_STATE, "the session was compiled ahead of time; create another to run");
   if (inputs ? n != s->g->ninputs : n != 0)
@@ -162,6 +163,7 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
                       int32_t num_outputs) {
   int rc = usable(s);
   if (rc) return rc;
+  if (s->vars) return lib_variants_run(s, inputs, num_inputs, outputs, num_outputs);
   Graph *g = s->g;
   if (num_inputs != g->ninputs || num_outputs != g->noutputs || (num_inputs && !inputs) || (num_outputs && !outputs))
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "run: %d inputs and %d outputs given (%s), the model has %d and %d",
@@ -187,6 +189,7 @@ int onnxc_session_set_threads(onnxc_session *s, int threads) {
   if (!s || threads < 0 || threads > 100000) return ONNXC_ERR_ARGUMENT;
   s->opt.threads = threads;
   if (s->m) be_set_threads(s->m, threads);
+  lib_variants_set_threads(s, threads);
   return ONNXC_OK;
 }
 

@@ -148,6 +148,7 @@ static int create(const LoadArgs *a, onnxc_session **out) {
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "no model: the %s is NULL", a->buffer ? "buffer" : "path");
   s->state = LIB_LOADED;
   int rc = lib_guard(s, do_load, (void *)a);
+  if (!rc) rc = lib_variants_init(s, a->buffer ? a->data : NULL, a->bytes);
   if (rc) s->state = LIB_FAILED;
   return rc;
 }
@@ -165,6 +166,7 @@ int onnxc_session_create_from_buffer(const void *data, size_t bytes, const onnxc
 
 void onnxc_session_free(onnxc_session *s) {
   if (!s) return;
+  lib_variants_free(s->vars);
   be_free(s->m);
   if (s->g) ir_graph_free(s->g);
   for (int i = 0; i < s->opt.nshapes; i++) free((char *)s->opt.shapes[i].name);
@@ -206,6 +208,7 @@ int onnxc_session_input_info(const onnxc_session *s, int32_t i, onnxc_value_info
   return value_info(s, true, i, out);
 }
 int onnxc_session_output_info(const onnxc_session *s, int32_t i, onnxc_value_info *out) {
+  if (s && s->vars && lib_variants_output_info(s, i, out) >= 0) return ONNXC_OK; /* the current variant's */
   return value_info(s, false, i, out);
 }
 

@@ -10,7 +10,10 @@ PKGS=(build-essential cmake pkg-config git
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libxsmm-dev libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-      python3 python3-numpy python3-onnx python3-torch python3-torchvision)
+      python3 python3-numpy python3-onnx python3-torch python3-torchvision
+      python3-pytest python3-setuptools python3-wheel python3-pip python3-pil)
+# (python3-setuptools/-wheel/-pip build and install the onnxc Python package offline, python3-pytest
+# runs its tests, python3-pil reads images in examples/python)
 # the sanitizer runtimes of scripts/test-sanitize.sh (libasan8, libubsan1, libtsan2) come with gcc-12
 # (build-essential); libclang-rt-19-dev is clang-19's (libFuzzer, for fuzz_short)
 
@@ -40,3 +43,9 @@ CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 [ "${SANITIZE:-}" = "1" ] && CMAKE_ARGS+=(-DONNXC_SANITIZE=ON)
 cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
+
+# the onnxc Python package (python/, docs/python.md) for Debian's python3, with this build's
+# libonnxc.so bundled: afterwards `python3 -c "import onnxc"` works.  Offline (--no-index): numpy
+# comes from python3-numpy; --break-system-packages: Debian marks its python3 as externally managed.
+ONNXC_BUILD="$(cd "$BUILD" && pwd)" /usr/bin/python3 -m pip install -q --no-build-isolation --no-index --no-deps --root-user-action=ignore \
+  --break-system-packages --upgrade ./python

@@ -213,6 +213,114 @@ static void check_free_dims(const char *models, const char *refs) {
   check("dyn_cnn with batch, height, width fixed by name equals onnxc run", j.ok, j.msg);
 }
 
+/* ---- free dims at run time: compiled variants per input shape (lib/variants.c) ---- */
+/* worst |out - ref| / (1e-6 + 1e-5 |ref|) over n values; NaN counts as the worst */
+static double worst_diff(const float *out, const float *ref, int64_t n) {
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double e = fabs((double)out[i] - ref[i]) / (1e-6 + 1e-5 * fabs((double)ref[i]));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+/* run s on in (batch copies of the reference input) into a fresh output; returns the status */
+static int run_batch(onnxc_session *s, const Npy *in, int copies, int variants, float **out, int64_t *n) {
+  Npy big = *in;
+  big.dims[0] *= copies, big.numel *= copies;
+  big.data = malloc((size_t)big.numel * 4);
+  for (int c = 0; c < copies; c++) memcpy(big.data + c * in->numel, in->data, (size_t)in->numel * 4);
+  onnxc_tensor ti = tensor_of(&big);
+  onnxc_value_info oi;
+  /* a session without variants is prepared by its first run_batch (after which output_info is set) */
+  int st = variants ? onnxc_session_select_variant(s, &ti, 1) : copies == 1 ? onnxc_session_prepare(s, &ti, 1) : 0;
+  if (!st) st = onnxc_session_output_info(s, 0, &oi);
+  *out = NULL;
+  if (!st) {
+    *n = 1;
+    for (int d = 0; d < oi.rank; d++) *n *= oi.dims[d];
+    *out = malloc((size_t)*n * 4 + 4);
+    onnxc_tensor to = {.data = *out, .bytes = *n * 4, .dtype = oi.dtype, .rank = oi.rank, .dims = oi.dims};
+    st = onnxc_session_run(s, &ti, 1, &to, 1);
+  }
+  free(big.data);
+  return st;
+}
+
+static void check_variants(const char *models, const char *refs) {
+  char path[4096], rpath[4096];
+  snprintf(path, sizeof path, "%s/dyn_cnn/model.onnx", models);
+  snprintf(rpath, sizeof rpath, "%s/dyn_cnn/input_0.npy", models);
+  Npy in, ref;
+  int ok_in = !npy_load(rpath, &in);
+  snprintf(rpath, sizeof rpath, "%s/dyn_cnn/output_0.npy", refs);
+  if (!ok_in || npy_load(rpath, &ref)) {
+    check("variants: dyn_cnn's input and reference read", 0, rpath);
+    return;
+  }
+  onnxc_session_options *o;
+  onnxc_session *s = NULL;
+  onnxc_options_create(&o);
+  onnxc_options_set_threads(o, 1);
+  int st = onnxc_options_set_max_variants(o, 2);
+  if (!st) st = onnxc_session_create_from_file(path, o, &s);
+  onnxc_options_free(o);
+  check("variants: a session with max_variants 2 over dyn_cnn (free batch, height, width) loads", !st,
+        onnxc_session_error(s));
+  /* pre-compile batch 3 from dims alone (no data) */
+  int64_t d3[4] = {3 * in.dims[0], in.dims[1], in.dims[2], in.dims[3]};
+  onnxc_tensor shape_only = {.data = NULL, .bytes = 0, .dtype = ONNXC_DT_FLOAT, .rank = 4, .dims = d3};
+  st = st ? st : onnxc_session_add_variant(s, &shape_only, 1);
+  check("variants: add_variant pre-compiles a shape without data", !st && onnxc_session_num_variants(s) == 1,
+        onnxc_session_error(s));
+  float *out = NULL;
+  int64_t n = 0;
+  char msg[600];
+  int copies[] = {1, 2, 3}; /* 3 was pre-compiled, then evicted by 1 and 2 (the least recently used) */
+  for (int k = 0; k < 3; k++) {
+    st = run_batch(s, &in, copies[k], 1, &out, &n);
+    double w = 0;
+    for (int c = 0; !st && c < copies[k]; c++) w = fmax(w, worst_diff(out + c * ref.numel, ref.data, ref.numel));
+    snprintf(msg, sizeof msg, "%s: %.300s; %lld values, worst %.3g, %d variants", onnxc_status_string(st),
+             onnxc_session_error(s), (long long)n, w, onnxc_session_num_variants(s));
+    char what[200];
+    snprintf(what, sizeof what, "variants: batch x%d runs in the same session and equals onnxc run", copies[k]);
+    check(what, !st && n == copies[k] * ref.numel && w <= 1 && onnxc_session_num_variants(s) == 2, msg);
+    free(out);
+  }
+  onnxc_value_info ii;
+  st = onnxc_session_input_info(s, 0, &ii);
+  check("variants: the session's input still shows its free dims", !st && ii.dims[0] == -1 && ii.dim_names[0], "");
+  int64_t bad[4] = {in.dims[0], in.dims[1] + 1, in.dims[2], in.dims[3]};
+  Npy wrong = in;
+  memcpy(wrong.dims, bad, sizeof bad);
+  wrong.numel = in.numel / in.dims[1] * (in.dims[1] + 1);
+  wrong.data = calloc((size_t)wrong.numel, 4);
+  onnxc_tensor tw = tensor_of(&wrong);
+  st = onnxc_session_select_variant(s, &tw, 1);
+  snprintf(msg, sizeof msg, "%s (%d): %.500s", onnxc_status_string(st), st, onnxc_session_error(s));
+  check("variants: a shape the model cannot take (one channel more) fails with a message",
+        st != ONNXC_OK && *onnxc_session_error(s), msg);
+  free(wrong.data);
+  st = run_batch(s, &in, 1, 1, &out, &n);
+  check("variants: the session runs after a failed variant compile", !st && worst_diff(out, ref.data, ref.numel) <= 1,
+        onnxc_session_error(s));
+  free(out);
+  out = NULL;
+  onnxc_session_free(s);
+  /* without max_variants a session keeps one shape, as before */
+  st = onnxc_session_create_from_file(path, NULL, &s);
+  if (!st) st = run_batch(s, &in, 1, 0, &out, &n);
+  free(out);
+  out = NULL;
+  int st2 = st ? st : run_batch(s, &in, 2, 0, &out, &n);
+  free(out);
+  expect("variants: without max_variants another shape is ONNXC_ERR_ARGUMENT", st2, ONNXC_ERR_ARGUMENT, s);
+  onnxc_session_free(s);
+  free(in.data);
+  free(ref.data);
+}
+
 /* two sessions, different thread counts and pass switches, created, compiled and run at once */
 static void check_concurrency(const char *models, const char *refs) {
   Job a = {models, refs, "lstm", .threads = 1, .runs = 3}, b = {models, refs, "lstm", .threads = 2, .no_fuse = 1, .runs = 3};
@@ -347,6 +455,7 @@ int main(int argc, char **argv) {
   int only = argc > 3 && !strcmp(argv[3], "--concurrency-only");
   if (!only) check_models(argv[1], argv[2]);
   if (!only) check_free_dims(argv[1], argv[2]);
+  if (!only) check_variants(argv[1], argv[2]);
   check_concurrency(argv[1], argv[2]);
   if (!only) check_failures(argv[1]);
   if (!only) check_dump(argv[1]);
