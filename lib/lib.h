@@ -8,6 +8,7 @@
 #include "be.h"
 #include "fe.h"
 #include "onnxc.h"
+#include "onnxc_rt.h"
 #include "passes.h"
 
 /* a symbolic dim fixed by name (onnxc_options_fix_dim) */
@@ -28,6 +29,7 @@ struct onnxc_session_options {
   double max_compile_time;
   char target[64]; /* "" = native */
   bool time_phases, dump_llvm;
+  double max_run_time; /* seconds a run may take (0 = no bound) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -48,6 +50,7 @@ struct onnxc_session {
   const char *why;
   int (*ops)[2];      /* op histogram (op, count), most frequent first; nops rows */
   int nops;
+  onnxc_watch watch;  /* cancel request and run deadline (runtime/watch.c) */
   char err[2048];
 };
 

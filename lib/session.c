@@ -12,7 +12,8 @@ const char *onnxc_status_string(int status) {
   static const char *const names[] = {
       "ok",           "invalid argument",        "out of memory",         "index out of range",
       "I/O error",    "internal error",          "malformed or unsupported model", "memory limit exceeded",
-      "compile time limit exceeded", "C compiler, linker or runtime archive failed", "wrong session state"};
+      "compile time limit exceeded", "C compiler, linker or runtime archive failed", "wrong session state",
+      "run cancelled or past its max run time", "input values ask for more work than the kernel's bound"};
   return status >= 0 && status < (int)(sizeof names / sizeof names[0]) ? names[status] : "unknown status";
 }
 
