@@ -190,7 +190,7 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
   if (st == ONNXC_ERR_BOUND) { /* be_run named the node; say what its bound is about */
     char msg[sizeof s->err];
     snprintf(msg, sizeof msg, "%s", s->err);
-    return lib_fail(s, st, "%.1800s (a value such as a RoiAlign roi's size asks for work the kernel cannot bound)",
+    return lib_fail(s, st, "%.1800s (e.g. a RoiAlign roi too large to bound its sampling grid)",
                     msg);
   }
   return st ? (st > 0 && (st <= ONNXC_ERR_INTERNAL || st == ONNXC_ERR_BOUND) ? st : ONNXC_ERR_INTERNAL) : ONNXC_OK;

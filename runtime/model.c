@@ -125,7 +125,7 @@ static int check_buffers(onnxc_model *m, const void *const *bufs, int n, const o
 static const char *run_status_detail(const onnxc_model *m, int st, char *buf, size_t len) {
   char reason[96];
   if (st == ONNXC_ERR_INDEX) return " (an index input holds a value outside the indexed axis)";
-  if (st == ONNXC_ERR_BOUND) return " (a value such as a RoiAlign roi's size asks for work the kernel cannot bound)";
+  if (st == ONNXC_ERR_BOUND) return " (e.g. a RoiAlign roi too large to bound its sampling grid)";
   if (st != ONNXC_ERR_CANCELLED) return "";
   snprintf(buf, len, " (%s; the instance stays usable)", onnxc_watch_reason(&m->watch, reason, sizeof reason));
   return buf;

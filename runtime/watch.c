@@ -5,6 +5,9 @@
  * kernel or one iteration, and the instance's buffers are left as a later run expects them (every
  * run writes its intermediates before reading them).  The check is one relaxed atomic load, plus
  * a monotonic clock read when a deadline is set. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 (the --emit c sources' documented build) */
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
