@@ -190,10 +190,9 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
   if (st == ONNXC_ERR_BOUND) { /* be_run named the node; say what its bound is about */
     char msg[sizeof s->err];
     snprintf(msg, sizeof msg, "%s", s->err);
-    return lib_fail(s, st, "%.1800s (e.g. a RoiAlign roi too large to bound its sampling grid)",
-                    msg);
+    return lib_fail(s, st, "%.1800s (e.g. a RoiAlign roi too large to bound its sampling grid)", msg);
   }
-  return st ? (st > 0 && (st <= ONNXC_ERR_INTERNAL || st == ONNXC_ERR_BOUND) ? st : ONNXC_ERR_INTERNAL) : ONNXC_OK;
+  return st ? (st > 0 && st <= ONNXC_ERR_INTERNAL ? st : ONNXC_ERR_INTERNAL) : ONNXC_OK;
 }
 
 /* be_run's message names the node the run stopped in; add why it stopped */
