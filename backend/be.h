@@ -108,6 +108,9 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
  * threads: 0 = all cores. Returns 0 or a runtime status code (err written). */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
 void be_set_threads(BeModel *m, int threads);
+/* what may stop the model's runs (runtime/watch.c: cancel, deadline); NULL: nothing */
+struct onnxc_watch;
+void be_set_watch(BeModel *m, struct onnxc_watch *w);
 void be_free(BeModel *m);
 /* kernels (one per node) and how many of them reuse an identical earlier kernel's code */
 int be_model_kernels(const BeModel *m, int *shared);

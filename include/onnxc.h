@@ -122,6 +122,20 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
 int onnxc_session_set_threads(onnxc_session *s, int threads);
 /* the threads runs use (all cores resolved to a number) */
 int onnxc_session_threads(const onnxc_session *s);
+/* ---- run deadlines and cancellation ---- */
+/* A run that takes longer than this many seconds of wall time (0 = no bound, the default) stops
+ * with ONNXC_ERR_CANCELLED and a message naming the bound; the session stays usable.  Counts the
+ * run only, not the first run's compilation (max_compile_time bounds that).  Checked before each
+ * kernel and at each Loop/Scan iteration, so a run stops within one kernel of the bound. */
+int onnxc_options_set_max_run_time(onnxc_session_options *o, double seconds);
+/* the same for later runs of this session */
+int onnxc_session_set_max_run_time(onnxc_session *s, double seconds);
+/* Stops the session's run in progress from another thread (the one exception to "one thread at a
+ * time"): it returns ONNXC_ERR_CANCELLED at its next check (as above) and the session stays
+ * usable, so the next run works.  A cancel while no run is in progress has no effect; one during
+ * the first run's compilation stops that run as soon as its code starts. */
+int onnxc_session_cancel(onnxc_session *s);
+
 /* the compile-phase report (with onnxc_options_set_time_phases) as text in buf (NUL-terminated,
  * cut at len); returns the length written, 0 when phases are not timed */
 size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len);

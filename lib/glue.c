@@ -55,6 +55,20 @@ static void put_tensor_macros(FILE *f, const char *name, const char *kind, int i
   fprintf(f, "#define %s_%s_%d_BYTES %lld\n", name, kind, i, (long long)(n * (int64_t)dtype_size(v->dtype)));
 }
 
+/* run deadlines and cancellation (runtime/watch.c): NAME_cancel may be called from any thread */
+static void put_stop_decls(FILE *f, const char *name) {
+  fprintf(f, "/* stop the run in progress from another thread (it returns ONNXC_ERR_CANCELLED; m stays usable) */\n"
+             "void %s_cancel(%s *m);\n"
+             "/* seconds later runs may take, 0 = no bound (as onnxc_options.max_run_time) */\n"
+             "int %s_set_max_run_time(%s *m, double seconds);\n", name, name, name, name);
+}
+
+static void put_stop_defs(FILE *f, const char *n) {
+  fprintf(f, "void %s_cancel(%s *m) { onnxc_model_cancel((onnxc_model *)m); }\n"
+             "int %s_set_max_run_time(%s *m, double seconds) {\n"
+             "  return onnxc_model_set_max_run_time((onnxc_model *)m, seconds);\n}\n", n, n, n, n);
+}
+
 int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r, Graph *g,
                         bool embedded, bool c_sources, char *err, size_t errlen) {
   FILE *f = fopen(path, "w");
@@ -86,6 +100,7 @@ int lib_write_header(const char *path, const char *name, const char *model, cons
              "                     int32_t num_outputs);\n", name, name);
   fprintf(f, "const char *%s_error(const %s *m);\n", name, name);
   fprintf(f, "void %s_destroy(%s *m);\n", name, name);
+  put_stop_decls(f, name);
   fprintf(f, "extern const onnxc_model_info %s_info;\n\n", name);
   fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", name, g->ninputs, name, g->noutputs);
   fprintf(f, "#define %s_WEIGHTS_EMBEDDED %d\n#define %s_WEIGHTS_BYTES %zu\n", name, embedded ? 1 : 0, name,
@@ -167,6 +182,7 @@ int lib_write_glue(const char *path, const char *header, const char *name, const
           n, n);
   fprintf(f, "const char *%s_error(const %s *m) { return onnxc_model_error((const onnxc_model *)m); }\n", n, n);
   fprintf(f, "void %s_destroy(%s *m) { onnxc_model_destroy((onnxc_model *)m); }\n", n, n);
+  put_stop_defs(f, n);
   fprintf(f, "#ifdef ONNXC_EXPORT_DESCRIPTOR\n"
              "extern const onnxc_model_info onnxc_model_descriptor __attribute__((alias(\"%s_info\")));\n#endif\n", n);
   if (fclose(f)) {

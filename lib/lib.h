@@ -8,6 +8,7 @@
 #include "be.h"
 #include "fe.h"
 #include "onnxc.h"
+#include "onnxc_rt.h"
 #include "passes.h"
 
 /* a symbolic dim fixed by name (onnxc_options_fix_dim) */
@@ -29,6 +30,7 @@ struct onnxc_session_options {
   char target[64]; /* "" = native */
   bool time_phases, dump_llvm;
   int max_variants; /* > 1: a session with free dims keeps this many compiled shapes (lib/variants.c) */
+  double max_run_time; /* seconds a run may take (0 = no bound) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -49,6 +51,8 @@ struct onnxc_session {
   const char *why;
   int (*ops)[2];      /* op histogram (op, count), most frequent first; nops rows */
   int nops;
+  onnxc_watch watch;  /* cancel request and run deadline (runtime/watch.c) */
+  onnxc_watch *wp;    /* the watch runs use: &watch, or for a variant its parent's (one cancel reaches all) */
   char err[2048];
   struct LibVariants *vars; /* compiled variants per input shape (lib/variants.c); NULL: none */
 };

@@ -101,3 +101,9 @@ int onnxc_options_set_dump_llvm(onnxc_session_options *o, int on) {
   o->dump_llvm = on != 0;
   return ONNXC_OK;
 }
+
+int onnxc_options_set_max_run_time(onnxc_session_options *o, double seconds) {
+  if (!o || !(seconds >= 0) || seconds > 1e9) return ONNXC_ERR_ARGUMENT;
+  o->max_run_time = seconds;
+  return ONNXC_OK;
+}

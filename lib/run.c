@@ -59,6 +59,8 @@ static int check_against(onnxc_session *s, const char *kind, int i, const Value 
   return ONNXC_OK;
 }
 
+static int stopped(onnxc_session *s);
+
 typedef struct PrepArgs {
   const onnxc_tensor *in;
   int32_t n;
@@ -121,6 +123,7 @@ static int do_prepare(onnxc_session *s, void *arg) {
     goto out;
   }
   be_set_threads(s->m, s->opt.threads);
+  be_set_watch(s->m, s->wp);
   s->state = LIB_PREPARED;
 out:
   lib_deadline_stop(s); /* a compile that finished past the bound stands: only work not begun stops */
@@ -169,6 +172,7 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "run: %d inputs and %d outputs given (%s), the model has %d and %d",
                     num_inputs, num_outputs, (num_inputs && !inputs) || (num_outputs && !outputs) ? "an array is NULL" : "counts differ",
                     g->ninputs, g->noutputs);
+  onnxc_watch_start(s->wp, 0); /* clears a cancel of an earlier run (the deadline is set again below) */
   if (s->state != LIB_PREPARED && (rc = onnxc_session_prepare(s, inputs, num_inputs))) return rc;
   for (int i = 0; i < g->ninputs; i++) {
     if ((rc = check_against(s, "input", i, g->inputs[i], &inputs[i], (int32_t)s->given[i][0], &s->given[i][1])))
@@ -181,8 +185,39 @@ int onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_
     if ((rc = check_against(s, "output", i, v, &outputs[i], v->rank, v->dims))) return rc;
     s->out_ptrs[i] = outputs[i].data ? outputs[i].data : (void *)s->err; /* 0 bytes: never written */
   }
+  s->wp->max_run_time = s->opt.max_run_time;
+  onnxc_watch_start(s->wp, 1);
   int st = be_run(s->m, s->in_ptrs, s->out_ptrs, s->err, sizeof s->err);
+  if (st == ONNXC_ERR_CANCELLED) return stopped(s);
+  if (st == ONNXC_ERR_BOUND) { /* be_run named the node; say what its bound is about */
+    char msg[sizeof s->err];
+    snprintf(msg, sizeof msg, "%s", s->err);
+    return lib_fail(s, st, "%.1800s (e.g. a RoiAlign roi too large to bound its sampling grid)", msg);
+  }
   return st ? (st > 0 && st <= ONNXC_ERR_INTERNAL ? st : ONNXC_ERR_INTERNAL) : ONNXC_OK;
+}
+
+/* be_run's message names the node the run stopped in; add why it stopped */
+static int stopped(onnxc_session *s) {
+  char why[96], msg[sizeof s->err];
+  snprintf(msg, sizeof msg, "%s", s->err);
+  return lib_fail(s, ONNXC_ERR_CANCELLED, "%.1800s (%s; the session stays usable)", msg,
+                  onnxc_watch_reason(s->wp, why, sizeof why));
+}
+
+int onnxc_session_set_max_run_time(onnxc_session *s, double seconds) {
+  if (!s) return ONNXC_ERR_ARGUMENT;
+  if (!(seconds >= 0) || seconds > 1e9)
+    return lib_fail(s, ONNXC_ERR_ARGUMENT, "max run time %g s: give 0 (no bound) up to 1e9 seconds", seconds);
+  s->opt.max_run_time = seconds;
+  return ONNXC_OK;
+}
+
+/* only the watch's atomic flag is touched: safe while another thread runs the session */
+int onnxc_session_cancel(onnxc_session *s) {
+  if (!s) return ONNXC_ERR_ARGUMENT;
+  onnxc_watch_cancel(s->wp);
+  return ONNXC_OK;
 }
 
 int onnxc_session_set_threads(onnxc_session *s, int threads) {

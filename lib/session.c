@@ -12,7 +12,8 @@ const char *onnxc_status_string(int status) {
   static const char *const names[] = {
       "ok",           "invalid argument",        "out of memory",         "index out of range",
       "I/O error",    "internal error",          "malformed or unsupported model", "memory limit exceeded",
-      "compile time limit exceeded", "C compiler, linker or runtime archive failed", "wrong session state"};
+      "compile time limit exceeded", "C compiler, linker or runtime archive failed", "wrong session state",
+      "run cancelled or past its max run time", "input values ask for more work than the kernel's bound"};
   return status >= 0 && status < (int)(sizeof names / sizeof names[0]) ? names[status] : "unknown status";
 }
 
@@ -144,6 +145,7 @@ static int create(const LoadArgs *a, onnxc_session **out) {
   onnxc_session *s = *out = calloc(1, sizeof *s);
   if (!s) return ONNXC_ERR_NOMEM;
   s->state = LIB_FAILED;
+  s->wp = &s->watch;
   if (a->buffer ? !a->data : !a->path)
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "no model: the %s is NULL", a->buffer ? "buffer" : "path");
   s->state = LIB_LOADED;

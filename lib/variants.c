@@ -146,6 +146,7 @@ static int compile(onnxc_session *s, const onnxc_tensor *in, bool shapes_only, o
   rc = lv->buf ? onnxc_session_create_from_buffer(lv->buf, lv->bytes, &o, &c)
                : onnxc_session_create_from_file(s->path, &o, &c);
   free(tmp);
+  if (!rc) c->wp = s->wp; /* a cancel of the parent stops the variant's run */
   if (!rc) rc = shapes_only ? onnxc_session_prepare(c, NULL, 0) : onnxc_session_prepare(c, in, s->g->ninputs);
   if (rc) {
     lib_fail(s, rc, "%s", c ? onnxc_session_error(c) : "out of memory");
@@ -205,6 +206,7 @@ int lib_variants_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_i
   Variant *v;
   int rc = select_variant(s, inputs, num_inputs, false, &v);
   if (rc) return rc;
+  v->s->opt.max_run_time = s->opt.max_run_time; /* onnxc_session_set_max_run_time may have changed it */
   if ((rc = onnxc_session_run(v->s, inputs, num_inputs, outputs, num_outputs)))
     lib_fail(s, rc, "%s", onnxc_session_error(v->s));
   return rc;

@@ -21,6 +21,7 @@ struct onnxc_model {
   onnxc_rt rt;
   char *weights_owned; /* weights read from a file; NULL when embedded */
   void **io;           /* inputs then outputs, as the graph function takes them */
+  onnxc_watch watch;   /* cancel request and deadline (watch.c); rt.watch points here */
   char err[ONNXC_ERR_LEN];
 };
 
@@ -81,9 +82,14 @@ int onnxc_model_create(const onnxc_model_info *d, onnxc_model **out, const onnxc
   if (opts && opts->threads < 0)
     return fail(create_err, ONNXC_ERR_ARGUMENT, "%s: threads must be >= 0 (0 = all cores), got %d", d->name,
                 opts->threads);
+  if (opts && !(opts->max_run_time >= 0))
+    return fail(create_err, ONNXC_ERR_ARGUMENT, "%s: max_run_time must be >= 0 seconds (0 = no bound), got %g",
+                d->name, opts->max_run_time);
   onnxc_model *m = calloc(1, sizeof *m);
   if (!m) return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory", d->name);
   m->info = d;
+  m->rt.watch = &m->watch;
+  m->watch.max_run_time = opts ? opts->max_run_time : 0;
   int st = ONNXC_OK;
   if (d->weights) m->rt.weights = d->weights;
   else if ((st = load_weights(m, opts))) goto fail;
@@ -115,17 +121,41 @@ static int check_buffers(onnxc_model *m, const void *const *bufs, int n, const o
   return ONNXC_OK;
 }
 
+/* what a failed run's message adds to the status's name */
+static const char *run_status_detail(const onnxc_model *m, int st, char *buf, size_t len) {
+  char reason[96];
+  if (st == ONNXC_ERR_INDEX) return " (an index input holds a value outside the indexed axis)";
+  if (st == ONNXC_ERR_BOUND) return " (e.g. a RoiAlign roi too large to bound its sampling grid)";
+  if (st != ONNXC_ERR_CANCELLED) return "";
+  snprintf(buf, len, " (%s; the instance stays usable)", onnxc_watch_reason(&m->watch, reason, sizeof reason));
+  return buf;
+}
+
+void onnxc_model_cancel(onnxc_model *m) {
+  if (m) onnxc_watch_cancel(&m->watch);
+}
+
+int onnxc_model_set_max_run_time(onnxc_model *m, double seconds) {
+  if (!m) return ONNXC_ERR_ARGUMENT;
+  if (!(seconds >= 0))
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "max_run_time must be >= 0 seconds (0 = no bound), got %g", seconds);
+  m->watch.max_run_time = seconds;
+  return ONNXC_OK;
+}
+
 /* the graph function recorded the failing top-level node (rt.failed_node) */
 static int run_graph(onnxc_model *m) {
   const onnxc_model_info *d = m->info;
   m->rt.failed_node = -1;
+  onnxc_watch_start(&m->watch, 0);
   int st = d->graph(&m->rt, m->io);
   if (!st) {
     m->err[0] = 0;
     return ONNXC_OK;
   }
   int k = m->rt.failed_node;
-  const char *what = st == ONNXC_ERR_INDEX ? " (an index input holds a value outside the indexed axis)" : "";
+  char why[128];
+  const char *what = run_status_detail(m, st, why, sizeof why);
   if (d->nodes && k >= 0 && k < d->num_nodes)
     return fail(m->err, st, "run: node %d (%s): %s%s", k, d->nodes[k], onnxc_status_str(st), what);
   return fail(m->err, st, "run: %s%s", onnxc_status_str(st), what);

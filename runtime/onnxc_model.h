@@ -24,6 +24,13 @@ enum {
   ONNXC_ERR_IO = 4,       /* weights file missing or malformed */
   ONNXC_ERR_INTERNAL = 5,
 };
+/* run-time stops (after libonnxc's 6..10 in onnxc.h, so one numbering serves both) */
+enum {
+  ONNXC_ERR_CANCELLED = 11, /* the run was cancelled (onnxc_model_cancel) or passed its max run time;
+                               the instance stays usable */
+  ONNXC_ERR_BOUND = 12,     /* an input's values ask a kernel for more work than its ceiling (a RoiAlign
+                               roi whose adaptive sampling grid is too large) */
+};
 
 /* element types: ONNX TensorProto.DataType codes */
 enum {
@@ -35,6 +42,8 @@ enum {
 typedef struct onnxc_options {
   int threads;              /* worker threads for this instance; 0 = all online cores */
   const char *weights_path; /* models compiled with --weights-file: the file onnxc wrote */
+  double max_run_time;      /* seconds a run may take, 0 = no bound: a longer run stops with
+                               ONNXC_ERR_CANCELLED (checked by Loop/Scan iterations and between kernels) */
 } onnxc_options;
 
 typedef struct onnxc_tensor_info {
@@ -95,6 +104,13 @@ int onnxc_model_run_tensors(onnxc_model *m, const onnxc_tensor *inputs, int32_t 
 const char *onnxc_model_error(const onnxc_model *m);
 void onnxc_model_destroy(onnxc_model *m);
 const char *onnxc_status_str(int status);
+/* Stops the instance's run in progress, if any, from any thread: the run returns
+ * ONNXC_ERR_CANCELLED at its next check (each Loop/Scan iteration, each kernel) and the instance
+ * stays usable.  A cancel with no run in progress has no effect on later runs. */
+void onnxc_model_cancel(onnxc_model *m);
+/* the max run time of later runs of this instance, in seconds (0 = no bound); as
+ * onnxc_options.max_run_time.  ONNXC_ERR_ARGUMENT if negative or not a number. */
+int onnxc_model_set_max_run_time(onnxc_model *m, double seconds);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,20 @@ typedef int32_t (*onnxc_kernel_fn)(void *const *bufs, const char *weights, char 
 
 typedef struct onnxc_pool onnxc_pool;
 
+/* What may stop a run early (runtime/watch.c): a cancel request from another thread and a
+ * deadline.  The instance (compiled model, JIT session) owns one; rt->watch points at it. */
+typedef struct onnxc_watch {
+#ifdef __cplusplus
+  int32_t cancel;
+#else
+  _Atomic int32_t cancel; /* set by onnxc_watch_cancel from any thread; cleared when a run starts */
+#endif
+  int32_t stopped;        /* why the last run stopped: 0, ONNXC_STOP_CANCEL or ONNXC_STOP_DEADLINE */
+  double max_run_time;    /* seconds, 0 = none */
+  int64_t deadline_ns;    /* CLOCK_MONOTONIC of this run's end; 0 = none */
+} onnxc_watch;
+enum { ONNXC_STOP_CANCEL = 1, ONNXC_STOP_DEADLINE = 2 };
+
 /* Execution context of one model instance.  Generated code reads the first four fields by
  * position: keep their order. */
 typedef struct onnxc_rt {
@@ -31,7 +45,18 @@ typedef struct onnxc_rt {
   int64_t scratch_stride;
   onnxc_pool *pool;       /* NULL: single-threaded */
   int32_t failed_node;    /* set by the top-level graph function when a node's kernel fails */
+  onnxc_watch *watch;     /* NULL: nothing stops a run */
 } onnxc_rt;
+
+/* a run begins: sets the deadline from max_run_time and clears the cancel request, unless
+ * keep_cancel (libonnxc clears it before the first run compiles, so a cancel then still counts) */
+void onnxc_watch_start(onnxc_watch *w, int keep_cancel);
+void onnxc_watch_cancel(onnxc_watch *w);
+/* "cancelled" / "past the max run time of 2 s" into buf (NUL-terminated); returns buf */
+const char *onnxc_watch_reason(const onnxc_watch *w, char *buf, size_t len);
+/* 0, or ONNXC_ERR_CANCELLED once the run was cancelled or passed its deadline (recorded in
+ * watch->stopped).  Called by onnxc_rt_parallel before each kernel and by Loop/Scan iterations. */
+int32_t onnxc_rt_check(void *rt); /* an onnxc_rt *: generated C declares it so */
 
 /* Split [0, work) over the pool's threads and call fn on each part; returns the first non-zero
  * status a part returned. */

@@ -43,6 +43,8 @@ const char *onnxc_status_str(int s) {
   case ONNXC_ERR_NOMEM: return "out of memory";
   case ONNXC_ERR_INDEX: return "index out of range";
   case ONNXC_ERR_IO: return "weights file missing or malformed";
+  case ONNXC_ERR_CANCELLED: return "run cancelled or past its max run time";
+  case ONNXC_ERR_BOUND: return "input values ask for more work than the kernel's bound";
   default: return "internal error";
   }
 }
@@ -128,6 +130,8 @@ void onnxc_pool_destroy(onnxc_pool *p) {
 int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
 
 int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
+  int32_t stop = onnxc_rt_check(rt); /* a cancel or the deadline stops the run before the next kernel */
+  if (stop) return stop;
   onnxc_pool *p = rt->pool;
   if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, 0, work);
   p->fn = fn;

@@ -67,6 +67,7 @@ int64_t tool_max_memory; /* --max-memory; 0 = the defaults (FE_DEFAULT_MAX_BYTES
 bool tool_no_fuse, tool_time_passes, tool_dump_llvm;
 
 double tool_max_compile_time = 600; /* --max-compile-time SECONDS */
+static double tool_max_run_time;         /* --max-run-time SECONDS (run, bench); 0 = no bound */
 static char deadline_msg[600];
 static size_t deadline_len;
 
@@ -235,6 +236,13 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
         fprintf(stderr, "onnxc %s: bad value '%s' for --max-compile-time (seconds, 0 = no bound)\n", cmd, v);
         return -1;
       }
+    } else if (!strcmp(a, "--max-run-time")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      if ((tool_max_run_time = tool_parse_seconds(v)) < 0) {
+        fprintf(stderr, "onnxc %s: bad value '%s' for --max-run-time (seconds, 0 = no bound)\n", cmd, v);
+        return -1;
+      }
     } else if (!strcmp(a, "--max-memory")) {
       const char *v = NEXT();
       if (!v) return -1;
@@ -311,6 +319,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (!rc) rc = pass_options_to(op);
   if (!rc) rc = onnxc_options_set_max_memory(op, tool_max_memory);
   if (!rc) rc = onnxc_options_set_max_compile_time(op, tool_max_compile_time);
+  if (!rc) rc = onnxc_options_set_max_run_time(op, tool_max_run_time);
   if (!rc) rc = onnxc_options_set_time_phases(op, tool_time_passes);
   if (!rc) rc = onnxc_options_set_dump_llvm(op, tool_dump_llvm);
   onnxc_session *s = NULL;
@@ -499,6 +508,8 @@ static int cmd_run(int argc, char **argv) {
               "                      compare; DIR may also be a folder of test_data_set_* folders.\n"
               "                      Exit 0 only if every output matches.\n"
               "  --rtol X, --atol X  float tolerances for --test-data (default 1e-3, 1e-5)\n"
+              "  --max-run-time S    stop a run (not the compile) after S seconds: exit 1 naming the\n"
+              "                      bound (default 0 = no bound)\n"
               "  --dump-llvm         print the optimized LLVM IR to stderr\n"
               "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen,\n"
               "                      LLVM opt, LLVM codegen) to stderr\n"
@@ -568,6 +579,7 @@ static int cmd_bench(int argc, char **argv) {
               "  --runs N      timed runs (default 20)\n"
               "  --warmup N    untimed runs first (default 3)\n"
               "  --json        one JSON object on stdout\n"
+              "  --max-run-time S  stop any one run after S seconds (exit 1; default 0 = no bound)\n"
               "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n"
               "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;

@@ -224,6 +224,8 @@ void be_set_threads(BeModel *m, int threads) {
   m->rt.scratch = xaligned((size_t)(m->scratch_bytes * m->threads));
 }
 
+void be_set_watch(BeModel *m, onnxc_watch *w) { m->rt.watch = w; }
+
 /* Every pointer is checked before generated code sees it: a NULL model, array or buffer is
  * ONNXC_ERR_ARGUMENT with a message naming it, never a fault inside a kernel. */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen) {

@@ -52,6 +52,8 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
 
 void be_set_threads(BeModel *m, int threads) {}
 
+void be_set_watch(BeModel *m, struct onnxc_watch *w) {}
+
 void be_free(BeModel *m) {}
 
 int be_model_kernels(const BeModel *m, int *shared) {

@@ -71,15 +71,25 @@ static void io_captures(Ctl *s, KV io, const Graph *sub, int first) {
   }
 }
 
-/* call fn(rt, io); a non-zero status stops the kernel and is returned */
-static void call_sub(Ctl *s, const char *fn, KV io) {
+/* a runtime call returning a status; non-zero stops the kernel and is returned */
+static void call_checked(Ctl *s, const char *fn, int nargs, KV *args) {
   KB *kb = s->kb;
-  KV args[2] = {s->rt, io};
-  KV st = kb_call_rt(kb, fn, kt_s(KE_I32), 2, args);
+  KV st = kb_call_rt(kb, fn, kt_s(KE_I32), nargs, args);
   kb_if(kb, kb_cmp(kb, KC_NE, st, kb_i32(kb, 0), false));
   kb_return_status(kb, st);
   kb_endif(kb);
 }
+
+/* call fn(rt, io) */
+static void call_sub(Ctl *s, const char *fn, KV io) {
+  KV args[2] = {s->rt, io};
+  call_checked(s, fn, 2, args);
+}
+
+/* Every iteration of a Loop or Scan asks the runtime whether the run was cancelled or passed
+ * its deadline (runtime/watch.c): a trip count of 2^62 or a body of Identity nodes (which launch
+ * no kernel that would check) must still stop. */
+static void check_stop(Ctl *s) { call_checked(s, "onnxc_rt_check", 1, &s->rt); }
 
 static KV load_flag(KB *kb, KV p) {
   return kb_cmp(kb, KC_NE, kb_load(kb, kt_s(KE_I8), p), kb_int(kb, kt_s(KE_I8), 0), false);
@@ -218,6 +228,7 @@ static int gen_loop(Ctl *s) {
   for (int i = 0; i < nstate; i++) carried_finish(kb, &cv[i]);
   kb_return_status(kb, kb_i32(kb, 0));
   kb_endif(kb);
+  check_stop(s);
   kb_store(kb, t, iter_p);
   kb_store_bool(kb, kb_get(kb, go), cin_p, NULL);
   for (int i = 0; i < nstate; i++) {
@@ -337,6 +348,7 @@ static int gen_scan(Ctl *s) {
     carried_start(s, &cv[i], out, kb_gep_bytes(kb, kb_buf(kb, first + i), boff));
   }
   KV t = kb_for(kb, kb_i64(kb, 0), kb_i64(kb, len), 1);
+  check_stop(s);
   for (int i = 0; i < nstate; i++) {
     io_set(s, io, i, kb_get(kb, cv[i].rd));
     io_set(s, io, body->ninputs + i, kb_get(kb, cv[i].wr));

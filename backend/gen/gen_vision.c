@@ -8,14 +8,21 @@
  * image, zeros drops out-of-bounds taps; bicubic (A = -0.75) applies the padding per tap.
  *
  * RoiAlign vectorizes over channels: per output bin and sample point the bilinear corners and
- * weights are scalars (the sample grid is adaptive, so its size is a run-time loop bound), and a
- * strip of channels is gathered at plane stride. */
+ * weights are scalars, and a strip of channels is gathered at plane stride.  The adaptive sample
+ * grid (sampling_ratio 0) has ceil(bin size) points per axis, so its size comes from the rois'
+ * values: a roi of 3e7 pixels would ask for 1e14 samples per bin.  Only samples inside [-1, size]
+ * contribute (the others count in the average with weight 0), so each bin visits just the index
+ * range that can land there (a few more for rounding), at most ~2×(size+1) per axis whatever the
+ * roi: the result is the full grid's, in bounded time.  A range the arithmetic cannot bound (a
+ * grid over 2^52 points per axis, coordinates too large for their precision) returns
+ * ONNXC_ERR_BOUND instead of running. */
 #include <math.h>
 #include <string.h>
 
 #include "gen_util.h"
 
-#define ST_INDEX 3 /* ONNXC_ERR_INDEX */
+#define ST_INDEX 3  /* ONNXC_ERR_INDEX */
+#define ST_BOUND 12 /* ONNXC_ERR_BOUND */
 
 static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
 
@@ -170,16 +177,61 @@ typedef struct RaCtx {
   KElem fe;
   int W;
   bool avg;
-  int64_t C, H, Wd, oh, ow;
+  int64_t C, H, Wd, oh, ow, sr;
   KV x_img, y_roi;                      /* X[b], Y[r] */
-  KV x1, y1, bin_w, bin_h, gw, gh, cnt; /* scalars of this roi (gw, gh: i64) */
+  KV x1, y1, bin_w, bin_h, gw, gh, cnt; /* scalars of this roi (gw, gh: grid points per axis, floats) */
 } RaCtx;
+
+/* Grid points per axis: ceil(bin), or 0 for an empty, negative or NaN bin (no samples). */
+static KV ra_grid(KB *kb, KV bin) {
+  KT t = kb_type(kb, bin);
+  KV g = kb_ceil(kb, bin);
+  return kb_select(kb, kb_cmp(kb, KC_GE, g, kb_float(kb, t, 1), false), g, kb_float(kb, t, 0));
+}
+
+/* The sample indices [lo, hi) (i64) of one bin along an axis of size S that may land in [-1, S]
+ * (sampling_ratio 0): sample k sits at start + (k + 0.5)·bin/g.  Worked out in double with a margin for the rounding
+ * of the kernel's own arithmetic (eps: a few ulps of its type), clamped to [0, g).  *over is set
+ * (i1) when the range is wider than any roi can need (cap) or g is too large to index: the
+ * arithmetic lost the precision to bound it. */
+static void ra_range(KB *kb, const RaCtx *r, KV start, KV bin, KV g, int64_t S, KV *lo, KV *hi, KV *over) {
+  if (r->sr > 0) { /* a fixed grid: sr points, a compile-time bound */
+    *lo = i64c(kb, 0), *hi = i64c(kb, r->sr), *over = kb_false(kb);
+    return;
+  }
+  KT d = kt_s(KE_F64);
+  /* g >= 1 means bin > 0 (g = ceil(bin)), so step > 0; at most ~2(S+1) samples plus the slack */
+  int64_t cap = 2 * S + 80;
+  double eps = r->fe == KE_F64 ? 0x1p-48 : 0x1p-20;
+  start = kb_cast(kb, start, d, false, false), bin = kb_cast(kb, bin, d, false, false);
+  g = kb_cast(kb, g, d, false, false);
+  KV zero = kb_float(kb, d, 0);
+  KV step = kb_div(kb, bin, kb_select(kb, kb_cmp(kb, KC_GT, g, zero, false), g, kb_float(kb, d, 1)), false);
+  KV base = kb_add(kb, start, kb_mul(kb, step, kb_float(kb, d, 0.5)));
+  KV slack = kb_add(kb, kb_float(kb, d, 2),
+                    kb_div(kb, kb_mul(kb, kb_add(kb, kb_abs(kb, start), kb_abs(kb, bin)), kb_float(kb, d, eps)), step, false));
+  KV l = kb_sub(kb, kb_floor(kb, kb_div(kb, kb_sub(kb, kb_float(kb, d, -1), base), step, false)), slack);
+  KV h = kb_add(kb, kb_floor(kb, kb_div(kb, kb_sub(kb, kb_float(kb, d, (double)S), base), step, false)),
+                kb_add(kb, slack, kb_float(kb, d, 1)));
+  /* selects, not min/max: a NaN bound gives the empty range */
+  l = kb_select(kb, kb_cmp(kb, KC_GT, l, zero, false), l, zero);
+  l = kb_select(kb, kb_cmp(kb, KC_LT, l, g, false), l, g);
+  h = kb_select(kb, kb_cmp(kb, KC_GT, h, l, false), h, l);
+  h = kb_select(kb, kb_cmp(kb, KC_LT, h, g, false), h, g);
+  *over = kb_or(kb, kb_cmp(kb, KC_GT, g, kb_float(kb, d, 0x1p52), false),
+                kb_cmp(kb, KC_GT, kb_sub(kb, h, l), kb_float(kb, d, (double)cap), false));
+  KV safe = kb_not(kb, *over);
+  *lo = kb_cast(kb, kb_select(kb, safe, l, zero), kt_s(KE_I64), false, false);
+  *hi = kb_cast(kb, kb_select(kb, safe, h, zero), kt_s(KE_I64), false, false);
+}
 
 /* one axis of a sample point: clamped low/high corner (i64) and the fraction, or "skip" (i1) */
 static void ra_axis(KB *kb, KV v, int64_t S, KV *lo, KV *hi, KV *frac, KV *skip) {
   KT t = kb_type(kb, v);
   *skip = kb_or(kb, kb_cmp(kb, KC_LT, v, kb_float(kb, t, -1), false), kb_cmp(kb, KC_GT, v, kb_float(kb, t, (double)S), false));
-  v = kb_max(kb, v, kb_float(kb, t, 0), false);
+  /* into [0, S] before the integer conversion (selects: NaN goes to 0), so it is always defined */
+  v = kb_select(kb, kb_cmp(kb, KC_GT, v, kb_float(kb, t, 0), false), v, kb_float(kb, t, 0));
+  v = kb_select(kb, kb_cmp(kb, KC_LT, v, kb_float(kb, t, (double)S), false), v, kb_float(kb, t, (double)S));
   KV l = kb_cast(kb, v, kt_s(KE_I64), false, false);
   KV top = kb_cmp(kb, KC_GE, l, i64c(kb, S - 1), false);
   *lo = kb_select(kb, top, i64c(kb, S - 1), l);
@@ -195,15 +247,28 @@ static void ra_body(KB *kb, void *ud, KV j, KV mask) {
   KV all = mask ? mask : kb_cmp(kb, KC_GE, cv, kb_int(kb, it, 0), false);
   KV cbase = kb_mul(kb, cv, kb_int(kb, it, r->H * r->Wd));
   KV half = kb_float(kb, st, 0.5), zero = kb_float(kb, st, 0), one = kb_float(kb, st, 1);
-  KV gwf = kb_cast(kb, r->gw, st, false, false), ghf = kb_cast(kb, r->gh, st, false, false);
+  KV gwf = r->gw, ghf = r->gh, y0, y9, yover, x0, x9, xover; /* sample ranges [y0, y9), [x0, x9) */
   KV ph = kb_for(kb, i64c(kb, 0), i64c(kb, r->oh), 1);
+  KV ystart = kb_add(kb, r->y1, kb_mul(kb, kb_cast(kb, ph, st, false, false), r->bin_h));
+  ra_range(kb, r, ystart, r->bin_h, ghf, r->H, &y0, &y9, &yover);
   KV pw = kb_for(kb, i64c(kb, 0), i64c(kb, r->ow), 1);
-  KVar acc = kb_var(kb, ft, kb_float(kb, ft, r->avg ? 0 : -INFINITY));
-  KV iy = kb_for(kb, i64c(kb, 0), r->gh, 1);
-  KV yy = kb_add(kb, kb_add(kb, r->y1, kb_mul(kb, kb_cast(kb, ph, st, false, false), r->bin_h)),
+  KV xstart = kb_add(kb, r->x1, kb_mul(kb, kb_cast(kb, pw, st, false, false), r->bin_w));
+  ra_range(kb, r, xstart, r->bin_w, gwf, r->Wd, &x0, &x9, &xover);
+  kb_if(kb, kb_or(kb, yover, xover));
+  kb_return_status(kb, kb_i32(kb, ST_BOUND));
+  kb_endif(kb);
+  KV init = kb_float(kb, st, 0);
+  if (!r->avg) { /* samples left out would each have added a 0 to the max */
+    KV seen = kb_mul(kb, kb_sub(kb, y9, y0), kb_sub(kb, x9, x0));
+    KV part = kb_cmp(kb, KC_GT, kb_mul(kb, gwf, ghf), kb_cast(kb, seen, st, false, false), false);
+    init = kb_select(kb, part, zero, kb_float(kb, st, -INFINITY));
+  }
+  KVar acc = kb_var(kb, ft, kb_splat(kb, init, r->W));
+  KV iy = kb_for(kb, y0, y9, 1);
+  KV yy = kb_add(kb, ystart,
                  kb_div(kb, kb_mul(kb, kb_add(kb, kb_cast(kb, iy, st, false, false), half), r->bin_h), ghf, false));
-  KV ix = kb_for(kb, i64c(kb, 0), r->gw, 1);
-  KV xx = kb_add(kb, kb_add(kb, r->x1, kb_mul(kb, kb_cast(kb, pw, st, false, false), r->bin_w)),
+  KV ix = kb_for(kb, x0, x9, 1);
+  KV xx = kb_add(kb, xstart,
                  kb_div(kb, kb_mul(kb, kb_add(kb, kb_cast(kb, ix, st, false, false), half), r->bin_w), gwf, false));
   KV ylo, yhi, ly, sy, xlo, xhi, lx, sx;
   ra_axis(kb, yy, r->H, &ylo, &yhi, &ly, &sy);
@@ -263,13 +328,10 @@ static int gen_roialign(GenCtx *c) {
   r.x1 = co[0], r.y1 = co[1];
   r.bin_w = kb_div(kb, rw, kb_float(kb, st, (double)r.ow), false);
   r.bin_h = kb_div(kb, rh, kb_float(kb, st, (double)r.oh), false);
-  if (sr > 0) r.gw = r.gh = i64c(kb, sr);
-  else {
-    r.gw = kb_cast(kb, kb_ceil(kb, r.bin_w), kt_s(KE_I64), false, false);
-    r.gh = kb_cast(kb, kb_ceil(kb, r.bin_h), kt_s(KE_I64), false, false);
-  }
-  KV cnt = kb_max(kb, kb_mul(kb, r.gw, r.gh), i64c(kb, 1), false);
-  r.cnt = kb_cast(kb, cnt, st, false, false);
+  if (sr > 0) r.gw = r.gh = kb_float(kb, st, (double)sr);
+  else r.gw = ra_grid(kb, r.bin_w), r.gh = ra_grid(kb, r.bin_h);
+  r.sr = sr > 0 ? sr : 0;
+  r.cnt = kb_max(kb, kb_mul(kb, r.gw, r.gh), kb_float(kb, st, 1), false);
   r.x_img = kb_gep(kb, r.fe, kb_buf(kb, 0), kb_mul(kb, b, i64c(kb, r.C * r.H * r.Wd)));
   r.y_roi = kb_gep(kb, r.fe, kb_buf(kb, 3), kb_mul(kb, ri, i64c(kb, r.C * r.oh * r.ow)));
   gen_vec_loop(kb, i64c(kb, 0), i64c(kb, r.C), r.W, ra_body, &r);
