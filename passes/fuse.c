@@ -138,6 +138,76 @@ static bool fuse_gelu(Graph *g, Node **users, Node *e) {
   return true;
 }
 
+/* v = c · w (either order) with c a constant scalar near `want`: w, else NULL */
+static Value *times_const(const Value *v, double want, double rtol) {
+  Node *m = v ? v->producer : NULL;
+  if (!m || m->dead || m->op != OP_Mul) return NULL;
+  if (const_scalar(m->in[1], want, rtol)) return m->in[0];
+  return const_scalar(m->in[0], want, rtol) ? m->in[1] : NULL;
+}
+
+/* v = x³ as Pow(x, 3) or (x · x) · x: x, else NULL */
+static Value *cube_of(const Value *v) {
+  Node *p = v->producer;
+  if (!p || p->dead) return NULL;
+  if (p->op == OP_Pow && const_scalar(p->in[1], 3.0, 0)) return p->in[0];
+  if (p->op != OP_Mul) return NULL;
+  for (int k = 0; k < 2; k++) {
+    Node *sq = p->in[k]->producer;
+    if (sq && !sq->dead && sq->op == OP_Mul && sq->in[0] == sq->in[1] && sq->in[0] == p->in[1 - k]) return sq->in[0];
+  }
+  return NULL;
+}
+
+/* GELU's tanh form  0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³)))  as torch and HF export it, in
+ * the orders (0.5·x)·(1+t), (x·(1+t))·0.5 and x·(0.5·(1+t)); matched from the Tanh.  The nodes
+ * between x and the Tanh must have no other user (x itself has several). */
+static bool fuse_gelu_tanh(Graph *g, Node **users, Node *t) {
+  if (t->op != OP_Tanh || !single_use(g, t->in[0])) return false;
+  Node *mu = t->in[0]->producer;
+  Value *r = times_const(t->in[0], 0.7978845608028654, 1e-5);
+  Node *ad = r ? r->producer : NULL;
+  if (!ad || ad->dead || ad->op != OP_Add || !single_use(g, r)) return false;
+  Value *x = NULL, *q = NULL;
+  for (int k = 0; k < 2 && !x; k++) {
+    Value *c = times_const(ad->in[k], 0.044715, 1e-4);
+    if (c && single_use(g, ad->in[k]) && single_use(g, c) && cube_of(c) == ad->in[1 - k]) x = ad->in[1 - k], q = ad->in[k];
+  }
+  if (!x || !fusable_float(x->dtype) || !ir_same_shape(t->out[0], x)) return false;
+  Node *qm = q->producer, *pw = times_const(q, 0.044715, 1e-4)->producer, *sq = NULL;
+  if (pw->op == OP_Mul) { /* (x·x)·x: the x·x node goes too */
+    sq = (pw->in[0] == x ? pw->in[1] : pw->in[0])->producer;
+    if (!single_use(g, sq->out[0])) return false;
+  }
+  Node *a1 = only_user(g, users, t->out[0], OP_Add);
+  if (!a1 || !const_scalar(other(a1, t->out[0]), 1.0, 0)) return false;
+  Node *m1 = only_user(g, users, a1->out[0], OP_Mul), *m2 = NULL, *h = NULL;
+  if (!m1) return false;
+  Value *o = other(m1, a1->out[0]);
+  if (o == x) { /* (x·(1+t))·0.5 */
+    m2 = only_user(g, users, m1->out[0], OP_Mul);
+    if (!m2 || !const_scalar(other(m2, m1->out[0]), 0.5, 0)) return false;
+  } else if (const_scalar(o, 0.5, 0)) { /* x·(0.5·(1+t)) */
+    m2 = only_user(g, users, m1->out[0], OP_Mul);
+    if (!m2 || other(m2, m1->out[0]) != x) return false;
+  } else if (times_const(o, 0.5, 0) == x && single_use(g, o)) { /* (0.5·x)·(1+t) */
+    h = o->producer;
+  } else return false;
+  Node *last = m2 ? m2 : m1;
+  if (!ir_same_shape(last->out[0], x)) return false;
+  Node *ge = ir_node_new(g, OP_Gelu, arena_printf(g->arena, "%s.gelu", t->name), 1, 1);
+  ge->in[0] = x;
+  ge->nattr = 1;
+  ge->attrs = arena_alloc(g->arena, sizeof(Attr));
+  ge->attrs[0] = (Attr){.name = "approximate", .type = AT_STRING, .s = "tanh"};
+  Node *dead[10] = {pw, qm, ad, mu, t, a1, m1};
+  int nd = 7;
+  if (sq) dead[nd++] = sq;
+  dead[nd++] = m2 ? m2 : h;
+  replace(g, dead, nd, ge, last->out[0]);
+  return true;
+}
+
 /* x · Sigmoid(x) (SiLU) or x · Sigmoid(alpha·x), matched from the Sigmoid: one Swish node, which
  * then fits in a producer's epilogue like any activation (EfficientNet, YOLO) */
 static bool fuse_swish(Graph *g, Node **users, Node *sg) {
@@ -225,7 +295,7 @@ static int fuse_patterns(Graph *g) {
   int n = 0, nnodes = g->nnodes; /* nodes added here are not matched again */
   for (int k = 0; k < nnodes; k++) {
     Node *nd = g->nodes[k];
-    if (!nd->dead && (fuse_layernorm(g, users, nd) || fuse_gelu(g, users, nd) || fuse_swish(g, users, nd) ||
+    if (!nd->dead && (fuse_layernorm(g, users, nd) || fuse_gelu(g, users, nd) || fuse_swish(g, users, nd) || fuse_gelu_tanh(g, users, nd) ||
                       fuse_hardswish(g, users, nd)))
       n++;
   }
