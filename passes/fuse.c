@@ -1,14 +1,18 @@
 /* fuse.c — operator fusion for inference.
  *
- * 1. BatchNormalization (inference form, one output) after a Conv with constant weights is folded
- *    into new constant weights and bias:  W' = W·s,  B' = (B - mean)·s + beta,  s = scale/√(var+ε).
+ * 1. BatchNormalization (inference form, one output) after a Conv/ConvTranspose with constant
+ *    weights is folded into new constant weights and bias:  W' = W·s,  B' = (B - mean)·s + beta,
+ *    s = scale/√(var+ε); so is an Add/Sub/Mul/Div by a per-channel or scalar constant.
  * 2. An Add of a same-shaped tensor (a residual; for Gemm/MatMul also a row of N values, a bias)
- *    and then unary activations (Relu, Clip, LeakyRelu, Sigmoid, HardSwish, Gelu, ...) after a
- *    Conv/Gemm/MatMul become that node's epilogue (Node.epi, see ir.h): the backend applies them
- *    to the output tile while it is in registers instead of sweeping the tensor again.  Which ops
- *    take an epilogue (FU_EPI, FU_ROW) and which activations fit (FU_ACT) is ops.def's fuse column.
+ *    and then unary activations (Relu, Clip, LeakyRelu, Sigmoid, HardSwish, Gelu, ...) or
+ *    arithmetic with a constant scalar after a Conv/ConvTranspose/Gemm/MatMul become that node's
+ *    epilogue (Node.epi, see ir.h): the backend applies them to the output tile while it is in
+ *    registers instead of sweeping the tensor again.  Which ops take an epilogue (FU_EPI, FU_ROW)
+ *    and which activations fit (FU_ACT) is ops.def's fuse column.
+ * 3. A ConvTranspose with kernel = stride becomes a 1×1 Conv + DepthToSpace (see convt_rewrite).
  *
- * 0. LayerNormalization and Gelu written out in primitive ops (torch's export) become one op again.
+ * 0. LayerNormalization, Gelu (erf and tanh forms), SiLU (→ Swish) and HardSwish written out in
+ *    primitive ops (torch's, PaddlePaddle's exports) become one op again.
  *
  * A value is fused away only if its one user is the fused node and it is not a graph output;
  * the fused node takes over the last node's output value.  Float types only. */
