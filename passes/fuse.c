@@ -395,6 +395,12 @@ static bool per_channel(const Value *c, const Value *y, int64_t *step) {
   return y->rank >= 2 && n == y->dims[1];
 }
 
+static bool nonzero(const Value *c) {
+  for (int64_t i = 0, n = ir_value_numel(c); i < n; i++)
+    if (ir_const_f64(c, i) == 0.0) return false;
+  return true;
+}
+
 /* Mul/Add/Sub/Div of a conv's output by a per-channel constant (an export's scale and shift, a
  * bias written as an Add): folded into the conv's constant weights and bias */
 static int fold_affine(Graph *g, Node *n) {
@@ -410,6 +416,7 @@ static int fold_affine(Graph *g, Node *n) {
       continue;
     if (!per_channel(cv, x, &step) || !ir_same_shape(n->out[0], x)) continue;
     if ((n->op == OP_Sub || n->op == OP_Div) && k != 0) continue; /* c - x, c / x: not affine in x */
+    if (n->op == OP_Div && !nonzero(cv)) continue; /* x / 0 keeps its infinities unfolded */
     int64_t O = out_channels(p);
     double *scale = malloc(sizeof(double) * (size_t)(2 * O + 1)), *shift = scale + O;
     if (!scale) return ir_error(g, "out of memory");

@@ -519,3 +519,39 @@ Test(fuse, convtranspose_with_padding_stays) {
   cr_assert_eq(live_nodes(g, OP_DepthToSpace), 0);
   ir_graph_free(g);
 }
+
+/* the rebuilt activations without a producer to join: standalone Swish (α = 1 and 1.702) and
+ * HardSwish (from HardSigmoid with α = 1/6) kernels, and a conv so that something is fused */
+static void b_standalone(Graph *g) {
+  int64_t xd[4] = {1, 4, 5, 6};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *y = tu_input(g, "y", DT_FLOAT, 4, xd);
+  Value *a = add(g, x, y)->out[0];
+  Node *s1 = silu_decomposed(g, a);
+  Node *sa = unary(g, OP_Sigmoid, mul(g, a, scalar(g, 1.702))->out[0]);
+  Node *s2 = mul(g, sa->out[0], a);
+  Node *hsg = unary(g, OP_HardSigmoid, a);
+  tu_attr_float(g, hsg, "alpha", 1.0f / 6.0f);
+  Node *hs = mul(g, a, hsg->out[0]);
+  Node *r = unary(g, OP_Relu, conv(g, x, 4, 4, 3, 1, true)->out[0]);
+  tu_output(g, s1->out[0]);
+  tu_output(g, s2->out[0]);
+  tu_output(g, hs->out[0]);
+  tu_output(g, r->out[0]);
+}
+
+Test(fuse, standalone_swish_and_hardswish) {
+  Graph *g = ir_graph_new();
+  b_standalone(g);
+  run_passes(g, true);
+  cr_expect_eq(live_nodes(g, OP_Sigmoid), 0);
+  cr_expect_eq(live_nodes(g, OP_HardSigmoid), 0);
+  cr_expect_eq(live_nodes(g, OP_Mul), 0);
+  cr_expect_eq(live_nodes(g, OP_Swish), 2);
+  cr_expect_eq(live_nodes(g, OP_HardSwish), 1);
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_Swish && ir_attr(g->nodes[i], "alpha"))
+      cr_expect_float_eq(ir_attr_float(g->nodes[i], "alpha", 0), 1.702f, 1e-6);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_standalone_activations) { check_same(b_standalone, 66); }
