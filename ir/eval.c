@@ -111,6 +111,7 @@ static bool ew_f(const Ew *e, const double *x, int k, double *r) {
   case OP_Softplus: *r = softplus(a); break;
   case OP_Softsign: *r = a / (1 + fabs(a)); break;
   case OP_Mish: *r = a * tanh(softplus(a)); break;
+  case OP_Swish: *r = a / (1 + exp(-e->alpha * a)); break;
   case OP_Gelu:
     *r = e->gelu_tanh ? 0.5 * a * (1 + tanh(0.79788456080286535588 /* sqrt(2/pi) */ * (a + 0.044715 * a * a * a)))
                       : 0.5 * a * (1 + erf(a / sqrt(2)));
@@ -264,7 +265,7 @@ static void clip_bounds(const Node *n, Ew *e) {
 static void ew_params(const Node *n, Ew *e) {
   static const struct { Op op; float alpha, beta; } defs[] = {
       {OP_LeakyRelu, 0.01f, 0}, {OP_Elu, 1, 0}, {OP_Selu, 1.67326319217681884765625f, 0},
-      {OP_Celu, 1, 0}, {OP_ThresholdedRelu, 1, 0}, {OP_HardSigmoid, 0.2f, 0.5f}};
+      {OP_Celu, 1, 0}, {OP_ThresholdedRelu, 1, 0}, {OP_HardSigmoid, 0.2f, 0.5f}, {OP_Swish, 1, 0}};
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
     if (defs[i].op == n->op) {
       e->alpha = ir_attr_float(n, "alpha", defs[i].alpha);

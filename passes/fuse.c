@@ -1,14 +1,18 @@
 /* fuse.c — operator fusion for inference.
  *
- * 1. BatchNormalization (inference form, one output) after a Conv with constant weights is folded
- *    into new constant weights and bias:  W' = W·s,  B' = (B - mean)·s + beta,  s = scale/√(var+ε).
+ * 1. BatchNormalization (inference form, one output) after a Conv/ConvTranspose with constant
+ *    weights is folded into new constant weights and bias:  W' = W·s,  B' = (B - mean)·s + beta,
+ *    s = scale/√(var+ε); so is an Add/Sub/Mul/Div by a per-channel or scalar constant.
  * 2. An Add of a same-shaped tensor (a residual; for Gemm/MatMul also a row of N values, a bias)
- *    and then unary activations (Relu, Clip, LeakyRelu, Sigmoid, HardSwish, Gelu, ...) after a
- *    Conv/Gemm/MatMul become that node's epilogue (Node.epi, see ir.h): the backend applies them
- *    to the output tile while it is in registers instead of sweeping the tensor again.  Which ops
- *    take an epilogue (FU_EPI, FU_ROW) and which activations fit (FU_ACT) is ops.def's fuse column.
+ *    and then unary activations (Relu, Clip, LeakyRelu, Sigmoid, HardSwish, Gelu, ...) or
+ *    arithmetic with a constant scalar after a Conv/ConvTranspose/Gemm/MatMul become that node's
+ *    epilogue (Node.epi, see ir.h): the backend applies them to the output tile while it is in
+ *    registers instead of sweeping the tensor again.  Which ops take an epilogue (FU_EPI, FU_ROW)
+ *    and which activations fit (FU_ACT) is ops.def's fuse column.
+ * 3. A ConvTranspose with kernel = stride becomes a 1×1 Conv + DepthToSpace (see convt_rewrite).
  *
- * 0. LayerNormalization and Gelu written out in primitive ops (torch's export) become one op again.
+ * 0. LayerNormalization, Gelu (erf and tanh forms), SiLU (→ Swish) and HardSwish written out in
+ *    primitive ops (torch's, PaddlePaddle's exports) become one op again.
  *
  * A value is fused away only if its one user is the fused node and it is not a graph output;
  * the fused node takes over the last node's output value.  Float types only. */
@@ -138,6 +142,154 @@ static bool fuse_gelu(Graph *g, Node **users, Node *e) {
   return true;
 }
 
+/* v = c · w (either order) with c a constant scalar near `want`: w, else NULL */
+static Value *times_const(const Value *v, double want, double rtol) {
+  Node *m = v ? v->producer : NULL;
+  if (!m || m->dead || m->op != OP_Mul) return NULL;
+  if (const_scalar(m->in[1], want, rtol)) return m->in[0];
+  return const_scalar(m->in[0], want, rtol) ? m->in[1] : NULL;
+}
+
+/* v = x³ as Pow(x, 3) or (x · x) · x: x, else NULL */
+static Value *cube_of(const Value *v) {
+  Node *p = v->producer;
+  if (!p || p->dead) return NULL;
+  if (p->op == OP_Pow && const_scalar(p->in[1], 3.0, 0)) return p->in[0];
+  if (p->op != OP_Mul) return NULL;
+  for (int k = 0; k < 2; k++) {
+    Node *sq = p->in[k]->producer;
+    if (sq && !sq->dead && sq->op == OP_Mul && sq->in[0] == sq->in[1] && sq->in[0] == p->in[1 - k]) return sq->in[0];
+  }
+  return NULL;
+}
+
+/* GELU's tanh form  0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³)))  as torch and HF export it, in
+ * the orders (0.5·x)·(1+t), (x·(1+t))·0.5 and x·(0.5·(1+t)); matched from the Tanh.  The nodes
+ * between x and the Tanh must have no other user (x itself has several). */
+static bool fuse_gelu_tanh(Graph *g, Node **users, Node *t) {
+  if (t->op != OP_Tanh || !single_use(g, t->in[0])) return false;
+  Node *mu = t->in[0]->producer;
+  Value *r = times_const(t->in[0], 0.7978845608028654, 1e-5);
+  Node *ad = r ? r->producer : NULL;
+  if (!ad || ad->dead || ad->op != OP_Add || !single_use(g, r)) return false;
+  Value *x = NULL, *q = NULL;
+  for (int k = 0; k < 2 && !x; k++) {
+    Value *c = times_const(ad->in[k], 0.044715, 1e-4);
+    if (c && single_use(g, ad->in[k]) && single_use(g, c) && cube_of(c) == ad->in[1 - k]) x = ad->in[1 - k], q = ad->in[k];
+  }
+  if (!x || !fusable_float(x->dtype) || !ir_same_shape(t->out[0], x)) return false;
+  Node *qm = q->producer, *pw = times_const(q, 0.044715, 1e-4)->producer, *sq = NULL;
+  if (pw->op == OP_Mul) { /* (x·x)·x: the x·x node goes too */
+    sq = (pw->in[0] == x ? pw->in[1] : pw->in[0])->producer;
+    if (!single_use(g, sq->out[0])) return false;
+  }
+  Node *a1 = only_user(g, users, t->out[0], OP_Add);
+  if (!a1 || !const_scalar(other(a1, t->out[0]), 1.0, 0)) return false;
+  Node *m1 = only_user(g, users, a1->out[0], OP_Mul), *m2 = NULL, *h = NULL;
+  if (!m1) return false;
+  Value *o = other(m1, a1->out[0]);
+  if (o == x) { /* (x·(1+t))·0.5 */
+    m2 = only_user(g, users, m1->out[0], OP_Mul);
+    if (!m2 || !const_scalar(other(m2, m1->out[0]), 0.5, 0)) return false;
+  } else if (const_scalar(o, 0.5, 0)) { /* x·(0.5·(1+t)) */
+    m2 = only_user(g, users, m1->out[0], OP_Mul);
+    if (!m2 || other(m2, m1->out[0]) != x) return false;
+  } else if (times_const(o, 0.5, 0) == x && single_use(g, o)) { /* (0.5·x)·(1+t) */
+    h = o->producer;
+  } else return false;
+  Node *last = m2 ? m2 : m1;
+  if (!ir_same_shape(last->out[0], x)) return false;
+  Node *ge = ir_node_new(g, OP_Gelu, arena_printf(g->arena, "%s.gelu", t->name), 1, 1);
+  ge->in[0] = x;
+  ge->nattr = 1;
+  ge->attrs = arena_alloc(g->arena, sizeof(Attr));
+  ge->attrs[0] = (Attr){.name = "approximate", .type = AT_STRING, .s = "tanh"};
+  Node *dead[10] = {pw, qm, ad, mu, t, a1, m1};
+  int nd = 7;
+  if (sq) dead[nd++] = sq;
+  dead[nd++] = m2 ? m2 : h;
+  replace(g, dead, nd, ge, last->out[0]);
+  return true;
+}
+
+/* x · Sigmoid(x) (SiLU) or x · Sigmoid(alpha·x), matched from the Sigmoid: one Swish node, which
+ * then fits in a producer's epilogue like any activation (EfficientNet, YOLO) */
+static bool fuse_swish(Graph *g, Node **users, Node *sg) {
+  if (sg->op != OP_Sigmoid) return false;
+  Value *x = sg->in[0];
+  Node *am = x->producer, *dead[3];
+  double alpha = 1.0;
+  int nd = 0;
+  if (am && !am->dead && am->op == OP_Mul && single_use(g, x)) { /* Sigmoid(alpha·x) */
+    int k = is_const(am->in[0]) ? 0 : 1;
+    if (is_const(am->in[k]) && ir_value_numel(am->in[k]) == 1 && ir_same_shape(am->in[1 - k], x)) {
+      alpha = ir_const_f64(am->in[k], 0);
+      x = am->in[1 - k];
+      dead[nd++] = am;
+    }
+  }
+  Node *m = only_user(g, users, sg->out[0], OP_Mul);
+  if (!m || other(m, sg->out[0]) != x || !fusable_float(x->dtype) || !ir_same_shape(m->out[0], x)) return false;
+  Node *sw = ir_node_new(g, OP_Swish, arena_printf(g->arena, "%s.swish", sg->name), 1, 1);
+  sw->in[0] = x;
+  if (alpha != 1.0) {
+    sw->nattr = 1;
+    sw->attrs = arena_alloc(g->arena, sizeof(Attr));
+    sw->attrs[0] = (Attr){.name = "alpha", .type = AT_FLOAT, .f = (float)alpha};
+  }
+  dead[nd++] = sg;
+  dead[nd++] = m;
+  replace(g, dead, nd, sw, m->out[0]);
+  return true;
+}
+
+/* Clip's bounds lo, hi (inputs, or attributes before opset 11) */
+static bool clip_bounds(const Node *c, double lo, double hi) {
+  if (c->nin >= 3 && c->in[1] && c->in[2]) return const_scalar(c->in[1], lo, 0) && const_scalar(c->in[2], hi, 0);
+  const Attr *a = ir_attr(c, "min"), *b = ir_attr(c, "max");
+  return c->nin == 1 && a && b && a->f == (float)lo && b->f == (float)hi;
+}
+
+/* a Mul by 1/6 or a Div by 6 after v (the last step of HardSwish written out) */
+static Node *sixth_of(const Graph *g, Node **users, const Value *v) {
+  Node *d = only_user(g, users, v, OP_Div);
+  if (d && d->in[0] == v && const_scalar(d->in[1], 6.0, 0)) return d;
+  Node *m = only_user(g, users, v, OP_Mul);
+  return m && const_scalar(other(m, v), 1.0 / 6.0, 1e-6) ? m : NULL;
+}
+
+/* x · Clip(x + 3, 0, 6) / 6 (PaddlePaddle's, torch's older exports) or x · HardSigmoid(x) with
+ * alpha 1/6, beta 0.5: one HardSwish, matched from the Clip / HardSigmoid */
+static bool fuse_hardswish(Graph *g, Node **users, Node *c) {
+  Node *dead[4];
+  int nd = 0;
+  Value *x;
+  if (c->op == OP_Clip && clip_bounds(c, 0, 6)) {
+    Node *a = c->in[0]->producer;
+    if (!a || a->dead || a->op != OP_Add || !single_use(g, c->in[0])) return false;
+    x = const_scalar(a->in[1], 3.0, 0) ? a->in[0] : const_scalar(a->in[0], 3.0, 0) ? a->in[1] : NULL;
+    dead[nd++] = a;
+  } else if (c->op == OP_HardSigmoid && fabs(ir_attr_float(c, "alpha", 0.2f) - 1.0 / 6.0) < 1e-6 &&
+             ir_attr_float(c, "beta", 0.5f) == 0.5f) {
+    x = c->in[0];
+  } else return false;
+  if (!x || !fusable_float(x->dtype) || !ir_same_shape(c->out[0], x)) return false;
+  dead[nd++] = c;
+  Node *m = only_user(g, users, c->out[0], OP_Mul);
+  if (!m || other(m, c->out[0]) != x || !ir_same_shape(m->out[0], x)) return false;
+  dead[nd++] = m;
+  if (c->op == OP_Clip) {
+    Node *d = sixth_of(g, users, m->out[0]);
+    if (!d || !ir_same_shape(d->out[0], x)) return false;
+    dead[nd++] = d;
+  }
+  Node *last = dead[nd - 1];
+  Node *hs = ir_node_new(g, OP_HardSwish, arena_printf(g->arena, "%s.hardswish", c->name), 1, 1);
+  hs->in[0] = x;
+  replace(g, dead, nd, hs, last->out[0]);
+  return true;
+}
+
 static int fuse_patterns(Graph *g) {
   Node **users = calloc((size_t)g->nvalues + 1, sizeof(Node *));
   if (!users) return ir_error(g, "out of memory");
@@ -147,13 +299,32 @@ static int fuse_patterns(Graph *g) {
   int n = 0, nnodes = g->nnodes; /* nodes added here are not matched again */
   for (int k = 0; k < nnodes; k++) {
     Node *nd = g->nodes[k];
-    if (!nd->dead && (fuse_layernorm(g, users, nd) || fuse_gelu(g, users, nd))) n++;
+    if (!nd->dead && (fuse_layernorm(g, users, nd) || fuse_gelu(g, users, nd) || fuse_swish(g, users, nd) || fuse_gelu_tanh(g, users, nd) ||
+                      fuse_hardswish(g, users, nd)))
+      n++;
   }
   free(users);
   return n;
 }
 
-/* ---- 1. BatchNormalization into Conv ---- */
+/* ---- 1. BatchNormalization (and a per-channel scale and shift) into Conv / ConvTranspose ---- */
+/* the output channel weight element j of p (Conv: O×Cg×k…, ConvTranspose: C×Og×k…) feeds */
+static int64_t w_outch(const Node *p, const Value *w, int64_t j) {
+  int64_t per = 1;
+  for (int d = 2; d < w->rank; d++) per *= w->dims[d];
+  if (p->op == OP_Conv) return j / (per * w->dims[1]);
+  int64_t G = ir_attr_int(p, "group", 1), Og = w->dims[1], Cg = w->dims[0] / (G > 0 ? G : 1);
+  return (j / (per * Og)) / (Cg ? Cg : 1) * Og + (j / per) % Og;
+}
+
+/* output channels of p (from its output) */
+static int64_t out_channels(const Node *p) { return p->out[0]->dims[1]; }
+
+static bool folds_into_weights(const Node *p) {
+  if (p->op == OP_Conv) return true;
+  return p->op == OP_ConvTranspose && p->in[1]->rank >= 3 && ir_attr_int(p, "group", 1) >= 1 &&
+         p->in[1]->dims[0] % ir_attr_int(p, "group", 1) == 0;
+}
 static bool bn_foldable(const Graph *g, const Node *bn, Node **conv) {
   if (bn->op != OP_BatchNormalization || bn->dead || ir_attr_int(bn, "training_mode", 0)) return false;
   for (int i = 1; i < bn->nout; i++)
@@ -162,29 +333,28 @@ static bool bn_foldable(const Graph *g, const Node *bn, Node **conv) {
     if (!is_const(bn->in[i]) || bn->in[i]->rank != 1) return false;
   Value *x = bn->in[0];
   Node *p = x->producer;
-  if (!p || p->dead || p->op != OP_Conv || p->epi || p->out[0] != x || !single_use(g, x)) return false;
+  if (!p || p->dead || !folds_into_weights(p) || p->epi || p->out[0] != x || !single_use(g, x)) return false;
   if (!fusable_float(x->dtype) || !is_const(p->in[1]) || (p->nin > 2 && p->in[2] && !is_const(p->in[2])))
     return false;
-  int64_t O = p->in[1]->dims[0];
+  if (!ir_value_shape_known(x) || x->rank < 2) return false;
+  int64_t O = out_channels(p);
   for (int i = 1; i < 5; i++)
     if (bn->in[i]->dims[0] != O || bn->in[i]->dtype != x->dtype) return false;
   *conv = p;
   return true;
 }
 
-static void bn_fold(Graph *g, Node *bn, Node *conv) {
+/* conv's weights and bias become W·scale[o], B·scale[o] + shift[o] (new constants: the old ones
+ * may be shared); the caller removes the folded node */
+static void fold_scale_shift(Graph *g, Node *conv, const double *scale, const double *shift, const char *tag) {
   Value *w = conv->in[1], *b = conv->nin > 2 ? conv->in[2] : NULL;
-  Value *sc = bn->in[1], *bi = bn->in[2], *mean = bn->in[3], *var = bn->in[4];
-  double eps = ir_attr_float(bn, "epsilon", 1e-5f);
-  int64_t O = w->dims[0], per = ir_value_numel(w) / (O ? O : 1);
-  Value *nw = ir_const_new(g, arena_printf(g->arena, "%s.bnfold", w->name), w->dtype, w->rank, w->dims);
-  Value *nb = ir_const_new(g, arena_printf(g->arena, "%s.bnfold_bias", conv->name), w->dtype, 1, &O);
-  for (int64_t o = 0; o < O; o++) {
-    double s = ir_const_f64(sc, o) / sqrt(ir_const_f64(var, o) + eps);
-    for (int64_t j = 0; j < per; j++) ir_store_f64(w->dtype, nw->data, o * per + j, ir_const_f64(w, o * per + j) * s);
-    double b0 = b ? ir_const_f64(b, o) : 0.0;
-    ir_store_f64(w->dtype, nb->data, o, (b0 - ir_const_f64(mean, o)) * s + ir_const_f64(bi, o));
-  }
+  int64_t O = out_channels(conv), nw_n = ir_value_numel(w);
+  Value *nw = ir_const_new(g, arena_printf(g->arena, "%s.%s", w->name, tag), w->dtype, w->rank, w->dims);
+  Value *nb = ir_const_new(g, arena_printf(g->arena, "%s.%s_bias", conv->name, tag), w->dtype, 1, &O);
+  for (int64_t j = 0; j < nw_n; j++)
+    ir_store_f64(w->dtype, nw->data, j, ir_const_f64(w, j) * scale[w_outch(conv, w, j)]);
+  for (int64_t o = 0; o < O; o++)
+    ir_store_f64(w->dtype, nb->data, o, (b ? ir_const_f64(b, o) : 0.0) * scale[o] + shift[o]);
   if (conv->nin < 3) { /* room for the bias input */
     Value **in = arena_alloc(g->arena, sizeof(Value *) * 3);
     memcpy(in, conv->in, sizeof(Value *) * (size_t)conv->nin);
@@ -193,7 +363,74 @@ static void bn_fold(Graph *g, Node *bn, Node *conv) {
   }
   conv->in[1] = nw;
   conv->in[2] = nb;
+}
+
+static int bn_fold(Graph *g, Node *bn, Node *conv) {
+  Value *sc = bn->in[1], *bi = bn->in[2], *mean = bn->in[3], *var = bn->in[4];
+  double eps = ir_attr_float(bn, "epsilon", 1e-5f);
+  int64_t O = out_channels(conv);
+  double *scale = malloc(sizeof(double) * (size_t)(2 * O + 1)), *shift = scale + O;
+  if (!scale) return ir_error(g, "out of memory");
+  for (int64_t o = 0; o < O; o++) {
+    scale[o] = ir_const_f64(sc, o) / sqrt(ir_const_f64(var, o) + eps);
+    shift[o] = ir_const_f64(bi, o) - ir_const_f64(mean, o) * scale[o];
+  }
+  fold_scale_shift(g, conv, scale, shift, "bnfold");
+  free(scale);
   take_output(g, conv, bn);
+  return 1;
+}
+
+/* c (constant) holds one value per channel of y (axis 1) or a single value: its value for channel
+ * o is c[o · *step] */
+static bool per_channel(const Value *c, const Value *y, int64_t *step) {
+  if (!is_const(c) || c->dtype != y->dtype || c->rank > y->rank) return false;
+  int64_t n = ir_value_numel(c);
+  if (n == 1) return *step = 0, true;
+  for (int d = 0; d < c->rank; d++) {
+    int yd = d + y->rank - c->rank;
+    if (c->dims[d] != (yd == 1 ? y->dims[1] : 1)) return false;
+  }
+  *step = 1;
+  return y->rank >= 2 && n == y->dims[1];
+}
+
+static bool nonzero(const Value *c) {
+  for (int64_t i = 0, n = ir_value_numel(c); i < n; i++)
+    if (ir_const_f64(c, i) == 0.0) return false;
+  return true;
+}
+
+/* Mul/Add/Sub/Div of a conv's output by a per-channel constant (an export's scale and shift, a
+ * bias written as an Add): folded into the conv's constant weights and bias */
+static int fold_affine(Graph *g, Node *n) {
+  if ((n->op != OP_Add && n->op != OP_Mul && n->op != OP_Sub && n->op != OP_Div) || !n->in[0] || !n->in[1])
+    return 0;
+  for (int k = 0; k < 2; k++) {
+    Value *x = n->in[k], *cv = n->in[1 - k];
+    Node *p = x->producer;
+    int64_t step;
+    if (!p || p->dead || !folds_into_weights(p) || p->epi || p->out[0] != x || !single_use(g, x)) continue;
+    if (!fusable_float(x->dtype) || !ir_value_shape_known(x) || !is_const(p->in[1]) ||
+        (p->nin > 2 && p->in[2] && !is_const(p->in[2])) || p->in[1]->dtype != x->dtype)
+      continue;
+    if (!per_channel(cv, x, &step) || !ir_same_shape(n->out[0], x)) continue;
+    if ((n->op == OP_Sub || n->op == OP_Div) && k != 0) continue; /* c - x, c / x: not affine in x */
+    if (n->op == OP_Div && !nonzero(cv)) continue; /* x / 0 keeps its infinities unfolded */
+    int64_t O = out_channels(p);
+    double *scale = malloc(sizeof(double) * (size_t)(2 * O + 1)), *shift = scale + O;
+    if (!scale) return ir_error(g, "out of memory");
+    for (int64_t o = 0; o < O; o++) {
+      double c = ir_const_f64(cv, o * step);
+      scale[o] = n->op == OP_Mul ? c : n->op == OP_Div ? 1.0 / c : 1.0;
+      shift[o] = n->op == OP_Add ? c : n->op == OP_Sub ? -c : 0.0;
+    }
+    fold_scale_shift(g, p, scale, shift, "affine");
+    free(scale);
+    take_output(g, p, n);
+    return 1;
+  }
+  return 0;
 }
 
 /* ---- 2. epilogues ---- */
@@ -220,9 +457,26 @@ static Epilogue *epi_of(Graph *g, Node *p) {
   return p->epi;
 }
 
+/* Add/Sub/Mul/Div of the running value by a constant scalar (after an activation, where it cannot
+ * fold into the weights): its input carrying the value, else NULL */
+static Value *scalar_act_input(const Node *n) {
+  if ((n->op != OP_Add && n->op != OP_Mul && n->op != OP_Sub && n->op != OP_Div) || !n->in[0] || !n->in[1])
+    return NULL;
+  for (int k = 0; k < 2; k++) {
+    const Value *c = n->in[1 - k];
+    if (is_const(c) && !is_const(n->in[k]) && ir_value_numel(c) == 1 && fusable_float(c->dtype) &&
+        c->dtype == n->out[0]->dtype && ir_same_shape(n->in[k], n->out[0]))
+      return n->in[k];
+  }
+  return NULL;
+}
+
 static bool fuse_act(Graph *g, Node *n) {
-  if (!fusable_act(n) || n->in[0]->dtype != n->out[0]->dtype) return false;
-  Node *p = fusable_producer(g, n->in[0]);
+  Value *x = scalar_act_input(n);
+  if (!x && !fusable_act(n)) return false;
+  if (!x) x = n->in[0];
+  if (x->dtype != n->out[0]->dtype) return false;
+  Node *p = fusable_producer(g, x);
   if (!p || (p->epi && p->epi->nact == 4)) return false;
   Epilogue *e = epi_of(g, p);
   e->act[e->nact++] = n;
@@ -259,6 +513,76 @@ static bool fuse_add(Graph *g, Node *n) {
   return false;
 }
 
+/* ---- 3. ConvTranspose with kernel = stride (no overlap, no padding): a 1×1 Conv to Og·s·s
+ * channels, then DepthToSpace (CRD) — Y[o, h·s+i, w·s+j] = Σ_c X[c, h, w] W[c, o, i, j] — so the
+ * work runs on the GEMM engine instead of the direct kernel that visits every (output, tap) pair
+ * and discards the taps off the stride.  Its epilogue's activations run before the DepthToSpace
+ * (they are elementwise); a fused residual keeps the node as it is. ---- */
+static bool convt_plain(const Node *p) {
+  const Value *x = p->in[0], *w = p->in[1], *y = p->out[0];
+  if (p->op != OP_ConvTranspose || p->dead || (p->epi && p->epi->res) || !is_const(w) || x->rank != 4 ||
+      w->rank != 4 || !ir_value_shape_known(x) || !ir_value_shape_known(y) || !fusable_float(x->dtype) ||
+      w->dtype != x->dtype || ir_attr_int(p, "group", 1) != 1 || (p->nin > 2 && p->in[2] && !is_const(p->in[2])))
+    return false;
+  int64_t s = w->dims[2];
+  if (s < 2 || w->dims[3] != s || w->dims[0] != x->dims[1]) return false;
+  const char *ap = ir_attr_str(p, "auto_pad", "NOTSET");
+  if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return false;
+  const int64_t *v;
+  int nv = ir_attr_ints(p, "strides", &v);
+  if (nv != 2 || v[0] != s || v[1] != s) return false;
+  nv = ir_attr_ints(p, "dilations", &v);
+  if (nv >= 0 && (nv != 2 || v[0] != 1 || v[1] != 1)) return false;
+  const char *zero_lists[] = {"pads", "output_padding"};
+  for (int l = 0; l < 2; l++) {
+    nv = ir_attr_ints(p, zero_lists[l], &v);
+    for (int i = 0; i < nv; i++)
+      if (v[i]) return false;
+  }
+  return y->dims[0] == x->dims[0] && y->dims[1] == w->dims[1] && y->dims[2] == x->dims[2] * s &&
+         y->dims[3] == x->dims[3] * s;
+}
+
+static void convt_rewrite(Graph *g, Node *p) {
+  Value *x = p->in[0], *w = p->in[1], *b = p->nin > 2 ? p->in[2] : NULL, *y = p->out[0];
+  int64_t C = w->dims[0], Og = w->dims[1], s = w->dims[2], M = Og * s * s;
+  int64_t wd[4] = {M, C, 1, 1}, zd[4] = {x->dims[0], M, x->dims[2], x->dims[3]};
+  Value *nw = ir_const_new(g, arena_printf(g->arena, "%s.as_conv", w->name), w->dtype, 4, wd);
+  for (int64_t c = 0; c < C; c++) /* W'[o·s·s + i·s + j, c] = W[c, o, i, j] */
+    for (int64_t m = 0; m < M; m++) ir_store_f64(w->dtype, nw->data, m * C + c, ir_const_f64(w, c * M + m));
+  Value *nb = NULL;
+  if (b) {
+    nb = ir_const_new(g, arena_printf(g->arena, "%s.as_conv", b->name), b->dtype, 1, &M);
+    for (int64_t m = 0; m < M; m++) ir_store_f64(b->dtype, nb->data, m, ir_const_f64(b, m / (s * s)));
+  }
+  Value *z = ir_value_new(g, arena_printf(g->arena, "%s.phases", p->name));
+  z->kind = VK_TEMP;
+  z->dtype = y->dtype;
+  ir_value_set_shape(z, 4, zd);
+  Node *cv = ir_node_new(g, OP_Conv, arena_printf(g->arena, "%s.conv", p->name), b ? 3 : 2, 1);
+  cv->in[0] = x, cv->in[1] = nw;
+  if (b) cv->in[2] = nb;
+  cv->out[0] = z;
+  z->producer = cv;
+  cv->epi = p->epi;
+  Node *ds = ir_node_new(g, OP_DepthToSpace, arena_printf(g->arena, "%s.d2s", p->name), 1, 1);
+  ds->in[0] = z;
+  ds->nattr = 2;
+  ds->attrs = arena_alloc(g->arena, sizeof(Attr) * 2);
+  ds->attrs[0] = (Attr){.name = "blocksize", .type = AT_INT, .i = s};
+  ds->attrs[1] = (Attr){.name = "mode", .type = AT_STRING, .s = "CRD"};
+  ir_node_remove(g, p);
+  ds->out[0] = y;
+  y->producer = ds;
+}
+
+static int convt_rewrite_all(Graph *g) {
+  int n = 0, nnodes = g->nnodes;
+  for (int k = 0; k < nnodes; k++)
+    if (convt_plain(g->nodes[k])) convt_rewrite(g, g->nodes[k]), n++;
+  return n;
+}
+
 int pass_fuse(Graph *g) {
   ir_graph_count_users(g);
   int nfused = fuse_patterns(g);
@@ -271,9 +595,13 @@ int pass_fuse(Graph *g) {
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k], *conv;
     if (n->dead) continue;
-    if (bn_foldable(g, n, &conv)) bn_fold(g, n, conv), nfused++;
-    else if (fuse_add(g, n) || fuse_act(g, n)) nfused++;
+    int r = bn_foldable(g, n, &conv) ? bn_fold(g, n, conv) : fold_affine(g, n);
+    if (r < 0) return -1;
+    if (r || fuse_add(g, n) || fuse_act(g, n)) nfused++;
   }
+  int nt = convt_rewrite_all(g);
+  if (nt < 0) return -1;
+  nfused += nt;
   if (!nfused) return 0;
   ir_graph_compact(g);
   return ir_graph_toposort(g); /* a residual may be computed after the node that now reads it */

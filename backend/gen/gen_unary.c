@@ -122,6 +122,8 @@ static KV f_unary(KB *kb, KV *v, int lanes, void *ud) {
   case OP_Softplus: return softplus(kb, x);
   case OP_Softsign: return kb_div(kb, x, kb_add(kb, F(1), kb_abs(kb, x)), false);
   case OP_Mish: return kb_mul(kb, x, kb_tanh(kb, softplus(kb, x)));
+  case OP_Swish: /* x·sigmoid(alpha·x); SiLU when alpha = 1 (passes/fuse.c finds it spelled out) */
+    return kb_mul(kb, x, kb_sigmoid(kb, u->alpha == 1.0f ? x : kb_mul(kb, x, F(u->alpha))));
   case OP_Gelu: {
     KV h = kb_mul(kb, x, F(0.5));
     if (u->gelu_tanh) {
@@ -241,7 +243,7 @@ static bool supported(Op op) {
   case OP_Floor: case OP_Ceil: case OP_Round: case OP_Sign: case OP_Relu: case OP_LeakyRelu:
   case OP_Elu: case OP_Selu: case OP_Celu: case OP_ThresholdedRelu: case OP_Sigmoid:
   case OP_HardSigmoid: case OP_HardSwish: case OP_Tanh: case OP_Softplus: case OP_Softsign:
-  case OP_Mish: case OP_Gelu: case OP_Erf: case OP_Sin: case OP_Cos: case OP_Tan: case OP_Asin:
+  case OP_Mish: case OP_Swish: case OP_Gelu: case OP_Erf: case OP_Sin: case OP_Cos: case OP_Tan: case OP_Asin:
   case OP_Acos: case OP_Atan: case OP_Sinh: case OP_Cosh: case OP_Asinh: case OP_Acosh:
   case OP_Atanh: case OP_Not: case OP_BitwiseNot: case OP_IsNaN: case OP_IsInf: case OP_Shrink:
   case OP_Cast: case OP_CastLike: return true;
@@ -282,7 +284,21 @@ static void uctx_init(UCtx *u, const Node *n, DType in, DType out) {
   u->gelu_tanh = !strcmp(ir_attr_str(n, "approximate", "none"), "tanh");
 }
 
+/* an arithmetic op with one constant scalar operand in an epilogue (passes/fuse.c: the scale and
+ * shift an export writes after an activation); the other operand is the running value x */
+static KV scalar_act(KB *kb, const Node *act, KV x) {
+  int k = act->in[0]->kind == VK_CONST ? 0 : 1;
+  KV cv = kb_float(kb, kb_type(kb, x), ir_const_f64(act->in[k], 0));
+  switch (act->op) {
+  case OP_Add: return kb_add(kb, x, cv);
+  case OP_Mul: return kb_mul(kb, x, cv);
+  case OP_Sub: return k ? kb_sub(kb, x, cv) : kb_sub(kb, cv, x);
+  default: return k ? kb_div(kb, x, cv, false) : kb_div(kb, cv, x, false); /* OP_Div */
+  }
+}
+
 KV gen_act_vec(KB *kb, const Node *act, KV x) {
+  if (ir_ops[act->op].family == F_BINARY) return scalar_act(kb, act, x);
   UCtx u;
   DType t = act->out[0]->dtype;
   uctx_init(&u, act, t, t);

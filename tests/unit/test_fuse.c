@@ -415,3 +415,143 @@ Test(fuse, layernorm_with_a_used_intermediate_stays) {
 }
 
 Test(fuse, numerics_encoder) { check_same(b_encoder, 44); }
+
+/* ---- activations spelled out, scale and shift, ConvTranspose as Conv + DepthToSpace ---- */
+static Node *mul(Graph *g, Value *a, Value *b) { return node(g, OP_Mul, 2, (Value *[]){a, b}); }
+
+/* x · Sigmoid(x) */
+static Node *silu_decomposed(Graph *g, Value *x) { return mul(g, x, unary(g, OP_Sigmoid, x)->out[0]); }
+
+/* x · Clip(x + 3, 0, 6) / 6 */
+static Node *hardswish_decomposed(Graph *g, Value *x) {
+  Node *a = add(g, x, scalar(g, 3.0));
+  Node *c = node(g, OP_Clip, 3, (Value *[]){a->out[0], scalar(g, 0.0), scalar(g, 6.0)});
+  Node *m = mul(g, x, c->out[0]);
+  return node(g, OP_Div, 2, (Value *[]){m->out[0], scalar(g, 6.0)});
+}
+
+/* (0.5·x)·(1 + Tanh(0.79788·(x + 0.044715·Pow(x, 3)))) */
+static Node *gelu_tanh_decomposed(Graph *g, Value *x) {
+  Node *h = mul(g, x, scalar(g, 0.5));
+  Node *p = node(g, OP_Pow, 2, (Value *[]){x, scalar(g, 3.0)});
+  Node *q = mul(g, p->out[0], scalar(g, 0.044715));
+  Node *r = add(g, x, q->out[0]);
+  Node *u = mul(g, r->out[0], scalar(g, 0.7978845608028654));
+  Node *t = unary(g, OP_Tanh, u->out[0]);
+  Node *a = add(g, t->out[0], scalar(g, 1.0));
+  return mul(g, h->out[0], a->out[0]);
+}
+
+/* ConvTranspose C → O, kernel k, stride s, bias */
+static Node *convt(Graph *g, Value *x, int64_t O, int64_t C, int64_t k, int64_t s) {
+  int64_t wd[4] = {C, O, k, k}, bd[1] = {O}, st[2] = {s, s};
+  Node *n = node(g, OP_ConvTranspose, 3, (Value *[]){x, rconst(g, 4, wd, -0.5, 0.5), rconst(g, 1, bd, -0.5, 0.5)});
+  tu_attr_ints(g, n, "strides", 2, st);
+  return n;
+}
+
+/* conv → SiLU; conv → HardSwish (Clip form) → ·scalar + scalar; conv → ·per-channel + per-channel
+ * → Relu; ConvTranspose k = s → + bias → BN → Relu; ConvTranspose k = 3, s = 2 → Swish form;
+ * MatMul → GELU (tanh form) */
+static void b_acts(Graph *g) {
+  int64_t xd[4] = {1, 8, 7, 9}, cd[4] = {1, 8, 1, 1}, bd[3] = {8, 1, 1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *c1 = conv(g, x, 8, 8, 3, 1, true);
+  Node *s1 = silu_decomposed(g, c1->out[0]);
+  Node *c2 = conv(g, s1->out[0], 8, 8, 1, 1, false);
+  Node *h2 = hardswish_decomposed(g, c2->out[0]);
+  Node *m2 = mul(g, scalar(g, 0.75), h2->out[0]);
+  Node *a2 = add(g, m2->out[0], scalar(g, -0.25));
+  Node *c3 = conv(g, a2->out[0], 8, 8, 3, 8, true);
+  Node *m3 = mul(g, c3->out[0], rconst(g, 4, cd, 0.5, 1.5));
+  Node *a3 = add(g, rconst(g, 3, bd, -0.5, 0.5), m3->out[0]);
+  Node *r3 = unary(g, OP_Relu, a3->out[0]);
+  Node *t4 = convt(g, r3->out[0], 6, 8, 2, 2);
+  Node *a4 = add(g, t4->out[0], rconst(g, 3, (int64_t[]){6, 1, 1}, -0.5, 0.5));
+  Node *b4 = bnorm(g, a4->out[0], 6);
+  Node *r4 = unary(g, OP_Relu, b4->out[0]);
+  Node *t5 = convt(g, x, 4, 8, 3, 2);
+  Node *s5 = silu_decomposed(g, t5->out[0]);
+  int64_t md[2] = {5, 12}, wd[2] = {12, 10};
+  Node *mm = node(g, OP_MatMul, 2, (Value *[]){tu_input(g, "v", DT_FLOAT, 2, md), rconst(g, 2, wd, -1, 1)});
+  Node *ge = gelu_tanh_decomposed(g, mm->out[0]);
+  tu_output(g, r4->out[0]);
+  tu_output(g, s5->out[0]);
+  tu_output(g, ge->out[0]);
+}
+
+Test(fuse, activation_scale_shift_and_convtranspose_patterns) {
+  Graph *g = ir_graph_new();
+  b_acts(g);
+  run_passes(g, true);
+  const Op gone[] = {OP_Sigmoid, OP_Mul, OP_Add, OP_Clip, OP_Div, OP_Tanh, OP_Pow, OP_Relu, OP_BatchNormalization};
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+    cr_expect_eq(live_nodes(g, gone[i]), 0, "%s left", ir_ops[gone[i]].name);
+  cr_expect_eq(live_nodes(g, OP_ConvTranspose), 1); /* k = 3, s = 2 stays (with its Swish) */
+  cr_expect_eq(live_nodes(g, OP_DepthToSpace), 1);
+  cr_expect_eq(live_nodes(g, OP_Conv), 4);
+  cr_expect_eq(live_nodes(g, OP_MatMul), 1);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->op == OP_MatMul) cr_expect(n->epi && n->epi->nact == 1 && n->epi->act[0]->op == OP_Gelu);
+    if (n->op == OP_ConvTranspose) cr_expect(n->epi && n->epi->nact == 1 && n->epi->act[0]->op == OP_Swish);
+    if (n->op == OP_Conv && n->epi && n->epi->nact == 3) { /* HardSwish, ·0.75, −0.25 */
+      cr_expect_eq(n->epi->act[0]->op, OP_HardSwish);
+      cr_expect_eq(n->epi->act[1]->op, OP_Mul);
+      cr_expect_eq(n->epi->act[2]->op, OP_Add);
+    }
+  }
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_activations_and_convtranspose) { check_same(b_acts, 55); }
+
+Test(fuse, convtranspose_with_padding_stays) {
+  /* k = s but padded: no DepthToSpace form */
+  Graph *g = ir_graph_new();
+  int64_t xd[4] = {1, 4, 5, 5}, pads[4] = {1, 1, 1, 1};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *t = convt(g, x, 3, 4, 2, 2);
+  tu_attr_ints(g, t, "pads", 4, pads);
+  tu_output(g, t->out[0]);
+  run_passes(g, true);
+  cr_assert_eq(live_nodes(g, OP_ConvTranspose), 1);
+  cr_assert_eq(live_nodes(g, OP_DepthToSpace), 0);
+  ir_graph_free(g);
+}
+
+/* the rebuilt activations without a producer to join: standalone Swish (α = 1 and 1.702) and
+ * HardSwish (from HardSigmoid with α = 1/6) kernels, and a conv so that something is fused */
+static void b_standalone(Graph *g) {
+  int64_t xd[4] = {1, 4, 5, 6};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *y = tu_input(g, "y", DT_FLOAT, 4, xd);
+  Value *a = add(g, x, y)->out[0];
+  Node *s1 = silu_decomposed(g, a);
+  Node *sa = unary(g, OP_Sigmoid, mul(g, a, scalar(g, 1.702))->out[0]);
+  Node *s2 = mul(g, sa->out[0], a);
+  Node *hsg = unary(g, OP_HardSigmoid, a);
+  tu_attr_float(g, hsg, "alpha", 1.0f / 6.0f);
+  Node *hs = mul(g, a, hsg->out[0]);
+  Node *r = unary(g, OP_Relu, conv(g, x, 4, 4, 3, 1, true)->out[0]);
+  tu_output(g, s1->out[0]);
+  tu_output(g, s2->out[0]);
+  tu_output(g, hs->out[0]);
+  tu_output(g, r->out[0]);
+}
+
+Test(fuse, standalone_swish_and_hardswish) {
+  Graph *g = ir_graph_new();
+  b_standalone(g);
+  run_passes(g, true);
+  cr_expect_eq(live_nodes(g, OP_Sigmoid), 0);
+  cr_expect_eq(live_nodes(g, OP_HardSigmoid), 0);
+  cr_expect_eq(live_nodes(g, OP_Mul), 0);
+  cr_expect_eq(live_nodes(g, OP_Swish), 2);
+  cr_expect_eq(live_nodes(g, OP_HardSwish), 1);
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_Swish && ir_attr(g->nodes[i], "alpha"))
+      cr_expect_float_eq(ir_attr_float(g->nodes[i], "alpha", 0), 1.702f, 1e-6);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_standalone_activations) { check_same(b_standalone, 66); }
