@@ -515,6 +515,8 @@ static int link_node(Loader *l, Scope *s, Onnx__NodeProto *np, Node *n) {
       if (!strcmp(n->attrs[k].name, n->attrs[j].name))
         return serr(l, s, "%s: attribute '%.100s' is given twice", desc, n->attrs[j].name);
   }
+  char why[400];
+  if (ir_attrs_check(n, s->g->opset, why, sizeof why)) return serr(l, s, "%s: %s", desc, why);
   return 0;
 }
 
@@ -537,6 +539,26 @@ static int import_initializers(Loader *l, Scope *s, Onnx__GraphProto *gp) {
   return 0;
 }
 
+/* a graph input that an initializer of the same name feeds must be declared as that initializer is
+ * (an unknown dtype or dim agrees with anything): otherwise which of the two the model means is a
+ * guess, and guessing silently either way has hidden the clash */
+static int check_shadow(Loader *l, Scope *s, const Value *v, const TypeInfo *ti, const char *what) {
+  bool same = !ti->has_type || ti->dtype == v->dtype;
+  if (ti->rank >= 0) {
+    same &= ti->rank == v->rank;
+    for (int d = 0; same && d < ti->rank; d++) same &= ti->dims[d] < 0 || ti->dims[d] == v->dims[d];
+  }
+  if (same) return 0;
+  Value decl = {.dtype = ti->has_type ? ti->dtype : v->dtype};
+  ir_value_set_shape(&decl, ti->rank, ti->dims);
+  memcpy(decl.sym, ti->sym, sizeof decl.sym);
+  char ds[200], vs[200];
+  ir_shape_str(&decl, ds, sizeof ds);
+  ir_shape_str(v, vs, sizeof vs);
+  return serr(l, s, "%s is declared %s %s, but the initializer of the same name is %s %s (an initializer that "
+              "shadows a graph input must agree with it)", what, dtype_name(decl.dtype), ds, dtype_name(v->dtype), vs);
+}
+
 /* graph inputs that name an initializer are constants (older exporters list them); the rest are
  * runtime inputs, which the main graph needs typed */
 static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
@@ -553,7 +575,7 @@ static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
     Entry *e = scope_find(s, name);
     if (e && e->v->kind == VK_CONST && !e->is_input) {
       e->is_input = true;
-      if (check_dtype(l, s, e->v, &ti, what)) return -1;
+      if (check_shadow(l, s, e->v, &ti, what)) return -1;
       continue;
     }
     if (!ti.has_type && !g->parent) return serr(l, s, "%s has no tensor type", what);
@@ -637,19 +659,57 @@ static int bind_sym(Loader *l, Binding *b, int *nb, const char *sym, int64_t dim
   return 0;
 }
 
+/* the inputs' free dim names, quoted, for a message */
+static void dim_names(const Graph *g, char *list, size_t len) {
+  size_t o = 0;
+  char nm[64];
+  list[0] = 0;
+  for (int i = 0; i < g->ninputs; i++)
+    for (int d = 0; d < g->inputs[i]->rank && o < len; d++) {
+      const char *sym = g->inputs[i]->sym[d];
+      bool seen = !sym;
+      for (int j = 0; j <= i && !seen; j++)
+        for (int e = 0; e < (j < i ? g->inputs[j]->rank : d) && !seen; e++)
+          seen = g->inputs[j]->sym[e] && !strcmp(g->inputs[j]->sym[e], sym);
+      if (!seen) o += (size_t)snprintf(list + o, len - o, "%s'%s'", o ? ", " : "", ir_name_msg(sym, nm, sizeof nm));
+    }
+}
+
+/* --shape DIM=N where DIM is a free dim's name (dim_param, as ONNX Runtime's free-dimension
+ * overrides take it), not an input's: every input dim of that name becomes N.  1 if bound. */
+static int shape_by_dim(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *nb) {
+  bool found = false;
+  for (int i = 0; i < g->ninputs; i++)
+    for (int d = 0; d < g->inputs[i]->rank; d++)
+      found |= g->inputs[i]->sym[d] && !strcmp(g->inputs[i]->sym[d], sh->name);
+  if (!found) return 0;
+  char nm[IR_NAME_MSG];
+  if (sh->rank != 1 || sh->dims[0] < 0)
+    return fe_error(&l->c, "--shape '%s': a dim name takes one size (e.g. %s=4)", ir_name_msg(sh->name, nm, sizeof nm),
+                    nm);
+  return bind_sym(l, b, nb, sh->name, sh->dims[0]) ? -1 : 1;
+}
+
 static int apply_shape(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *nb) {
   const char *name = str(sh->name);
   Value *v = NULL;
+  char nm[IR_NAME_MSG];
   for (int i = 0; i < g->ninputs && !v; i++)
     if (!strcmp(g->inputs[i]->name, name)) v = g->inputs[i];
   if (!v) {
+    int rc = shape_by_dim(l, g, sh, b, nb);
+    if (rc) return rc < 0 ? -1 : 0;
     for (int i = 0; i < g->nvalues; i++)
       if (g->values[i]->kind == VK_CONST && !strcmp(g->values[i]->name, name))
-        return fe_error(&l->c, "--shape '%.200s': that is an initializer, not a graph input", name);
-    char list[256] = "";
+        return fe_error(&l->c, "--shape '%s': that is an initializer, not a graph input",
+                        ir_name_msg(name, nm, sizeof nm));
+    char list[256] = "", dims[256];
     for (int i = 0, o = 0; i < g->ninputs && o < (int)sizeof list; i++)
-      o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "", g->inputs[i]->name);
-    return fe_error(&l->c, "--shape '%.200s': the model has no input of that name (inputs: %s)", name, list);
+      o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "",
+                    ir_name_msg(g->inputs[i]->name, nm, 64));
+    dim_names(g, dims, sizeof dims);
+    return fe_error(&l->c, "--shape '%s': the model has no input or dim of that name (inputs: %s; dims: %s)",
+                    ir_name_msg(name, nm, sizeof nm), list, *dims ? dims : "none");
   }
   char have[200];
   ir_shape_str(v, have, sizeof have);
