@@ -543,7 +543,10 @@ static int import_initializers(Loader *l, Scope *s, Onnx__GraphProto *gp) {
  * (an unknown dtype or dim agrees with anything): otherwise which of the two the model means is a
  * guess, and guessing silently either way has hidden the clash */
 static int check_shadow(Loader *l, Scope *s, const Value *v, const TypeInfo *ti, const char *what) {
-  bool same = !ti->has_type || ti->dtype == v->dtype;
+  if (ti->has_type && ti->dtype != v->dtype)
+    return serr(l, s, "%s is declared %s but the value is %s (an initializer of the same name, which must agree "
+                "with it)", what, dtype_name(ti->dtype), dtype_name(v->dtype));
+  bool same = true;
   if (ti->rank >= 0) {
     same &= ti->rank == v->rank;
     for (int d = 0; same && d < ti->rank; d++) same &= ti->dims[d] < 0 || ti->dims[d] == v->dims[d];
@@ -708,7 +711,7 @@ static int apply_shape(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *
       o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "",
                     ir_name_msg(g->inputs[i]->name, nm, 64));
     dim_names(g, dims, sizeof dims);
-    return fe_error(&l->c, "--shape '%s': the model has no input or dim of that name (inputs: %s; dims: %s)",
+    return fe_error(&l->c, "--shape '%s': the model has no input of that name (inputs: %s), nor a dim (dims: %s)",
                     ir_name_msg(name, nm, sizeof nm), list, *dims ? dims : "none");
   }
   char have[200];

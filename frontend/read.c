@@ -39,7 +39,7 @@ void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *
 }
 
 /* Keeps the first error; later ones are usually consequences. Control characters from names in the
- * file are replaced so the message stays one line. */
+ * file are escaped (C-style) so the message stays one line. */
 int fe_error(Fe *c, const char *fmt, ...) {
   if (c->failed) return -1;
   c->failed = true;
@@ -51,8 +51,7 @@ int fe_error(Fe *c, const char *fmt, ...) {
     vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
     va_end(ap);
   }
-  for (char *p = c->err; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+  ir_msg_escape(c->err, c->errlen);
   return -1;
 }
 

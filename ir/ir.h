@@ -305,6 +305,7 @@ const char *ir_attr_type_name(AttrType t); /* "INTS" */
 size_t ir_name_escape(const char *s, char *out, size_t cap);
 size_t ir_name_escape_c(const char *s, char *out, size_t cap);
 const char *ir_name_msg(const char *s, char *buf, size_t len);
+void ir_msg_escape(char *buf, size_t cap); /* a message's control bytes escaped in place (cut to cap) */
 
 /* constant data access: element i of a constant as double / int64 (any dtype) */
 double ir_const_f64(const Value *v, int64_t i);

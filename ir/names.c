@@ -74,3 +74,26 @@ const char *ir_name_msg(const char *s, char *buf, size_t len) {
   memcpy(part + o, tail, (size_t)t + 1);
   return buf;
 }
+
+/* escapes the control bytes of a finished message in place (cut to cap - 1 bytes): the sink of
+ * every error message, so no name reaches a terminal or a log raw, whatever the format string did */
+void ir_msg_escape(char *buf, size_t cap) {
+  if (!cap) return;
+  size_t n = strlen(buf), fit = 0, out = 0;
+  char e[6];
+  while (fit < n) { /* how many source bytes fit once escaped */
+    size_t k = esc_byte((unsigned char)buf[fit], false, e);
+    if (buf[fit] == '\\' || buf[fit] == '"') k = 1; /* a message's own quotes and backslashes stay */
+    if (out + k > cap - 1) break;
+    out += k;
+    fit++;
+  }
+  buf[out] = 0;
+  for (size_t i = fit, o = out; i-- > 0;) { /* back to front: the source is never overwritten unread */
+    unsigned char c = (unsigned char)buf[i];
+    size_t k = c == '\\' || c == '"' ? 1 : esc_byte(c, false, e);
+    if (k == 1) e[0] = (char)c;
+    o -= k;
+    memmove(buf + o, e, k);
+  }
+}

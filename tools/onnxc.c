@@ -468,7 +468,7 @@ static int cmd_info(int argc, char **argv) {
   onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
   if (!s) return 1;
   tool_deadline_disarm();
-  int rc = tool_print_info(s, stdout);
+  int rc = tool_print_info(s, o.model, stdout);
   onnxc_session_free(s);
   return rc ? 1 : 0;
 }
