@@ -47,6 +47,7 @@ static const char *HELP =
     "  --header PATH       where to write NAME.h\n"
     "  -q, --quiet         do not list the files written (by default one line each, with its size)\n"
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "                      or every input dim named NAME (a dim_param), e.g. --shape batch=4\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      default 16G\n"
     "  --max-compile-time S stop with an error when loading + code generation takes longer than\n"

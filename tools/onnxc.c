@@ -35,6 +35,7 @@ static const char *USAGE =
 
 static const char *HELP_COMMON =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "                      or every input dim named NAME (a dim_param), e.g. --shape batch=4\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      bytes or with K/M/G suffix, default 16G\n"
     "  --max-compile-time S  stop with an error when loading + compiling takes longer than S\n"
@@ -290,7 +291,12 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
   return fe_read_tensor_pb(path, t, err, errlen);
 }
 
-static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
+static void fail(const char *msg) { /* names in msg (from the model or the command line) escaped */
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", msg);
+  ir_msg_escape(buf, sizeof buf);
+  fprintf(stderr, "onnxc: %s\n", buf);
+}
 
 void tool_fail_session(const onnxc_session *s, int status, const char *model) {
   if (status == ONNXC_ERR_TIMEOUT)
@@ -518,7 +524,7 @@ static int cmd_run(int argc, char **argv) {
   if (tool_run_once(s, ins, outs)) goto fail_s;
   if (o.out) mkdir_p(o.out);
   for (int i = 0; i < onnxc_session_num_outputs(s); i++) {
-    char sh[128];
+    char sh[128], nm[IR_NAME_MSG];
     onnxc_value_info vi;
     onnxc_session_output_info(s, i, &vi);
     tool_shape_str(&vi, sh, sizeof sh);
@@ -526,9 +532,9 @@ static int cmd_run(int argc, char **argv) {
       char path[4096];
       snprintf(path, sizeof path, "%s/output_%d.npy", o.out, i);
       if (npy_write(path, &outs[i], err, sizeof err)) goto fail;
-      printf("output %d '%s': %s[%s] -> %s\n", i, vi.name, dtype_name(outs[i].dtype), sh, path);
+      printf("output %d '%s': %s[%s] -> %s\n", i, ir_name_msg(vi.name, nm, sizeof nm), dtype_name(outs[i].dtype), sh, path);
     } else
-      printf("output %d '%s': %s[%s]\n", i, vi.name, dtype_name(outs[i].dtype), sh);
+      printf("output %d '%s': %s[%s]\n", i, ir_name_msg(vi.name, nm, sizeof nm), dtype_name(outs[i].dtype), sh);
   }
   rc = 0;
   goto out;
