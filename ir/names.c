@@ -26,14 +26,14 @@ static size_t esc_byte(unsigned char c, bool all_bytes, char e[6]) {
 }
 
 static size_t escape(const char *s, char *out, size_t cap, bool all_bytes) {
-  size_t o = 0;
+  size_t o = 0, kept = 0; /* kept: bytes written, whole escapes only */
   char e[6];
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     size_t k = esc_byte(*p, all_bytes, e);
-    if (o + k < cap) memcpy(out + o, e, k);
+    if (kept == o && o + k < cap) memcpy(out + o, e, k), kept += k;
     o += k;
   }
-  if (cap) out[o < cap ? o : cap - 1] = 0;
+  if (cap) out[kept] = 0;
   return o;
 }
 
