@@ -14,8 +14,6 @@
 #include <string.h>
 
 #include "fe_int.h"
-/* a name from the file as a message shows it: escaped, shortened (a temporary of the statement) */
-#define NM(name) ir_name_msg((name), (char[IR_NAME_MSG]){0}, IR_NAME_MSG)
 
 typedef struct Loader {
   Fe c;
@@ -86,7 +84,7 @@ static Entry *scope_insert(Scope *s, Value *v) {
 /* defines v in s; what says how ("output of node 'n' (Add)") for the duplicate error */
 static Entry *define(Loader *l, Scope *s, Value *v, const char *what) {
   if (scope_find(s, v->name)) {
-    serr(l, s, "value '%s' is defined twice (again as %s)", NM(v->name), what);
+    serr(l, s, "value '%s' is defined twice (again as %s)", IR_NM(v->name), what);
     return NULL;
   }
   Entry *e = scope_insert(s, v);
@@ -463,7 +461,7 @@ static int check_arity(Loader *l, Scope *s, Op op, const Onnx__NodeProto *np, co
 typedef char Desc[400]; /* "node 'name' (Op)", on the stack: only needed when reporting */
 
 static const char *node_desc(Desc d, const char *name, const char *op) {
-  snprintf(d, sizeof(Desc), "node '%s' (%.100s)", NM(name), op);
+  snprintf(d, sizeof(Desc), "node '%s' (%.100s)", IR_NM(name), op);
   return d;
 }
 
@@ -472,15 +470,15 @@ static int define_node(Loader *l, Scope *s, Onnx__NodeProto *np, size_t idx, Nod
   Graph *g = s->g;
   const char *op_type = str(np->op_type);
   *out = NULL;
-  if (!*op_type) return serr(l, s, "node #%zu ('%s') has no op_type", idx, NM(str(np->name)));
+  if (!*op_type) return serr(l, s, "node #%zu ('%s') has no op_type", idx, IR_NM(str(np->name)));
   if (!default_domain(np->domain) || ir_op_lookup(op_type) == OP_COUNT) /* check_unsupported caught these */
-    return serr(l, s, "node '%s': unsupported operator %.100s", NM(str(np->name)), op_type);
+    return serr(l, s, "node '%s': unsupported operator %.100s", IR_NM(str(np->name)), op_type);
   if (g->opset <= 0)
     return serr(l, s, "node '%s' (%.100s) uses the default domain, but the model imports no opset for it",
-                NM(str(np->name)), op_type);
+                IR_NM(str(np->name)), op_type);
   Op op = ir_op_lookup(op_type);
   if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
-    return serr(l, s, "node '%s' has too many inputs or outputs", NM(str(np->name)));
+    return serr(l, s, "node '%s' has too many inputs or outputs", IR_NM(str(np->name)));
   Desc d, num;
   char how[sizeof(Desc) + 16];
   snprintf(num, sizeof num, "#%zu", idx);
@@ -507,7 +505,7 @@ static int link_node(Loader *l, Scope *s, Onnx__NodeProto *np, Node *n) {
   for (int j = 0; j < n->nin; j++) {
     if (!*np->input[j]) continue; /* missing optional input */
     if (!(n->in[j] = resolve(l, s, np->input[j])))
-      return l->c.failed ? -1 : serr(l, s, "%s: input '%s' is not defined", desc, NM(np->input[j]));
+      return l->c.failed ? -1 : serr(l, s, "%s: input '%s' is not defined", desc, IR_NM(np->input[j]));
   }
   n->nattr = (int)np->n_attribute;
   n->attrs = arena_alloc(s->g->arena, sizeof(Attr) * (np->n_attribute ? np->n_attribute : 1));
@@ -533,7 +531,7 @@ static int import_initializers(Loader *l, Scope *s, Onnx__GraphProto *gp) {
     Onnx__TensorProto *tp = gp->initializer[i];
     if (!*str(tp->name)) return serr(l, s, "initializer #%zu has no name", i);
     char what[700];
-    snprintf(what, sizeof what, "%sinitializer '%s'", s->where, NM(tp->name));
+    snprintf(what, sizeof what, "%sinitializer '%s'", s->where, IR_NM(tp->name));
     FeTensor t;
     if (fe_tensor_decode(&l->c, tp, what, &t)) return -1;
     if (!define(l, s, const_value(s->g, tp->name, &t, true), "an initializer")) return -1;
@@ -574,7 +572,7 @@ static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
     const char *name = str(vi->name);
     if (!*name) return serr(l, s, "graph input #%zu has no name", i);
     Desc what;
-    snprintf(what, sizeof what, "graph input '%s'", NM(name));
+    snprintf(what, sizeof what, "graph input '%s'", IR_NM(name));
     TypeInfo ti;
     if (parse_type(l, s, vi, what, &ti)) return -1;
     Entry *e = scope_find(s, name);
@@ -596,14 +594,14 @@ static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
 
 static int import_outputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
   Graph *g = s->g;
-  if (!gp->n_output) return serr(l, s, "graph '%s' has no outputs", NM(g->name));
+  if (!gp->n_output) return serr(l, s, "graph '%s' has no outputs", IR_NM(g->name));
   g->outputs = value_list(g, gp->n_output);
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
     const char *name = str(vi->name);
     if (!*name) return serr(l, s, "graph output #%zu has no name", i);
     Desc what;
-    snprintf(what, sizeof what, "graph output '%s'", NM(name));
+    snprintf(what, sizeof what, "graph output '%s'", IR_NM(name));
     TypeInfo ti;
     if (parse_type(l, s, vi, what, &ti)) return -1;
     Value *v = resolve(l, s, name);
@@ -634,13 +632,13 @@ static int import_graph(Loader *l, Scope *s, Onnx__GraphProto *gp) {
 static Graph *import_subgraph(Loader *l, Scope *parent, const Node *n, const char *attr, Onnx__GraphProto *gp) {
   Graph *pg = parent->g;
   if (pg->depth + 1 > IR_MAX_DEPTH) {
-    serr(l, parent, "node '%s': subgraphs are nested more than %d levels deep", NM(n->name), IR_MAX_DEPTH);
+    serr(l, parent, "node '%s': subgraphs are nested more than %d levels deep", IR_NM(n->name), IR_MAX_DEPTH);
     return NULL;
   }
   Graph *g = ir_graph_new_sub(pg);
   g->name = *str(gp->name) ? arena_strdup(g->arena, gp->name) : arena_printf(g->arena, "%s.%s", n->name, attr);
   Scope s = {.parent = parent, .g = g};
-  s.where = arena_printf(g->arena, "%ssubgraph '%s' of node '%s': ", parent->where, attr, NM(n->name));
+  s.where = arena_printf(g->arena, "%ssubgraph '%s' of node '%s': ", parent->where, attr, IR_NM(n->name));
   int rc = import_graph(l, &s, gp);
   free(s.tab);
   return rc ? NULL : g;
@@ -720,15 +718,15 @@ static int apply_shape(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *
   ir_shape_str(v, have, sizeof have);
   int64_t n;
   if (sh->rank < 0 || sh->rank > IR_MAX_RANK)
-    return fe_error(&l->c, "--shape '%s': rank %d is not supported (at most %d)", NM(name), sh->rank, IR_MAX_RANK);
+    return fe_error(&l->c, "--shape '%s': rank %d is not supported (at most %d)", IR_NM(name), sh->rank, IR_MAX_RANK);
   if (!ir_numel_ok(sh->rank, sh->dims, &n) || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &n))
-    return fe_error(&l->c, "--shape '%s': dims must be >= 0 and their product must not overflow", NM(name));
+    return fe_error(&l->c, "--shape '%s': dims must be >= 0 and their product must not overflow", IR_NM(name));
   if (v->rank >= 0 && v->rank != sh->rank)
-    return fe_error(&l->c, "--shape '%s': rank %d does not match the model's rank %d (%s)", NM(name),
+    return fe_error(&l->c, "--shape '%s': rank %d does not match the model's rank %d (%s)", IR_NM(name),
                     sh->rank, v->rank, have);
   for (int d = 0; d < sh->rank; d++) {
     if (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != sh->dims[d])
-      return fe_error(&l->c, "--shape '%s': dim %d is %lld, but the model fixes it to %lld (%s)", NM(name), d,
+      return fe_error(&l->c, "--shape '%s': dim %d is %lld, but the model fixes it to %lld (%s)", IR_NM(name), d,
                       (long long)sh->dims[d], (long long)v->dims[d], have);
     if (v->rank >= 0 && v->sym[d] && bind_sym(l, b, nb, v->sym[d], sh->dims[d])) return -1;
   }

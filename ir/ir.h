@@ -306,6 +306,8 @@ size_t ir_name_escape(const char *s, char *out, size_t cap);
 size_t ir_name_escape_c(const char *s, char *out, size_t cap);
 const char *ir_name_msg(const char *s, char *buf, size_t len);
 void ir_msg_escape(char *buf, size_t cap); /* a message's control bytes escaped in place (cut to cap) */
+/* ir_name_msg into a temporary that lives until the end of the enclosing block (for one message) */
+#define IR_NM(name) ir_name_msg((name), (char[IR_NAME_MSG]){0}, IR_NAME_MSG)
 
 /* constant data access: element i of a constant as double / int64 (any dtype) */
 double ir_const_f64(const Value *v, int64_t i);

@@ -375,7 +375,7 @@ int tool_check_given(const onnxc_session *s, const Tensor *ts, char *err, size_t
     onnxc_value_info vi;
     onnxc_session_input_info(s, i, &vi);
     if (!ts[i].data && !ts[i].bytes && !ts[i].dtype) {
-      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", vi.name, vi.name);
+      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", IR_NM(vi.name), IR_NM(vi.name));
       return -1;
     }
   }
@@ -598,7 +598,7 @@ static int cmd_bench(int argc, char **argv) {
       bool known = vi.rank >= 0;
       for (int d = 0; d < vi.rank; d++) known &= vi.dims[d] >= 0;
       if (!known) {
-        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", vi.name, vi.name);
+        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", IR_NM(vi.name), IR_NM(vi.name));
         goto fail;
       }
       t->bytes = (size_t)tensor_numel(t) * dtype_size(t->dtype);
