@@ -84,7 +84,7 @@ static Entry *scope_insert(Scope *s, Value *v) {
 /* defines v in s; what says how ("output of node 'n' (Add)") for the duplicate error */
 static Entry *define(Loader *l, Scope *s, Value *v, const char *what) {
   if (scope_find(s, v->name)) {
-    serr(l, s, "value '%.200s' is defined twice (again as %s)", v->name, what);
+    serr(l, s, "value '%s' is defined twice (again as %s)", IR_NM(v->name), what);
     return NULL;
   }
   Entry *e = scope_insert(s, v);
@@ -461,7 +461,7 @@ static int check_arity(Loader *l, Scope *s, Op op, const Onnx__NodeProto *np, co
 typedef char Desc[400]; /* "node 'name' (Op)", on the stack: only needed when reporting */
 
 static const char *node_desc(Desc d, const char *name, const char *op) {
-  snprintf(d, sizeof(Desc), "node '%.200s' (%.100s)", name, op);
+  snprintf(d, sizeof(Desc), "node '%s' (%.100s)", IR_NM(name), op);
   return d;
 }
 
@@ -470,15 +470,15 @@ static int define_node(Loader *l, Scope *s, Onnx__NodeProto *np, size_t idx, Nod
   Graph *g = s->g;
   const char *op_type = str(np->op_type);
   *out = NULL;
-  if (!*op_type) return serr(l, s, "node #%zu ('%.200s') has no op_type", idx, str(np->name));
+  if (!*op_type) return serr(l, s, "node #%zu ('%s') has no op_type", idx, IR_NM(str(np->name)));
   if (!default_domain(np->domain) || ir_op_lookup(op_type) == OP_COUNT) /* check_unsupported caught these */
-    return serr(l, s, "node '%.200s': unsupported operator %.100s", str(np->name), op_type);
+    return serr(l, s, "node '%s': unsupported operator %.100s", IR_NM(str(np->name)), op_type);
   if (g->opset <= 0)
-    return serr(l, s, "node '%.200s' (%.100s) uses the default domain, but the model imports no opset for it",
-                str(np->name), op_type);
+    return serr(l, s, "node '%s' (%.100s) uses the default domain, but the model imports no opset for it",
+                IR_NM(str(np->name)), op_type);
   Op op = ir_op_lookup(op_type);
   if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
-    return serr(l, s, "node '%.200s' has too many inputs or outputs", str(np->name));
+    return serr(l, s, "node '%s' has too many inputs or outputs", IR_NM(str(np->name)));
   Desc d, num;
   char how[sizeof(Desc) + 16];
   snprintf(num, sizeof num, "#%zu", idx);
@@ -505,7 +505,7 @@ static int link_node(Loader *l, Scope *s, Onnx__NodeProto *np, Node *n) {
   for (int j = 0; j < n->nin; j++) {
     if (!*np->input[j]) continue; /* missing optional input */
     if (!(n->in[j] = resolve(l, s, np->input[j])))
-      return l->c.failed ? -1 : serr(l, s, "%s: input '%.200s' is not defined", desc, np->input[j]);
+      return l->c.failed ? -1 : serr(l, s, "%s: input '%s' is not defined", desc, IR_NM(np->input[j]));
   }
   n->nattr = (int)np->n_attribute;
   n->attrs = arena_alloc(s->g->arena, sizeof(Attr) * (np->n_attribute ? np->n_attribute : 1));
@@ -515,6 +515,8 @@ static int link_node(Loader *l, Scope *s, Onnx__NodeProto *np, Node *n) {
       if (!strcmp(n->attrs[k].name, n->attrs[j].name))
         return serr(l, s, "%s: attribute '%.100s' is given twice", desc, n->attrs[j].name);
   }
+  char why[400];
+  if (ir_attrs_check(n, s->g->opset, why, sizeof why)) return serr(l, s, "%s: %s", desc, why);
   return 0;
 }
 
@@ -529,12 +531,35 @@ static int import_initializers(Loader *l, Scope *s, Onnx__GraphProto *gp) {
     Onnx__TensorProto *tp = gp->initializer[i];
     if (!*str(tp->name)) return serr(l, s, "initializer #%zu has no name", i);
     char what[700];
-    snprintf(what, sizeof what, "%sinitializer '%.200s'", s->where, tp->name);
+    snprintf(what, sizeof what, "%sinitializer '%s'", s->where, IR_NM(tp->name));
     FeTensor t;
     if (fe_tensor_decode(&l->c, tp, what, &t)) return -1;
     if (!define(l, s, const_value(s->g, tp->name, &t, true), "an initializer")) return -1;
   }
   return 0;
+}
+
+/* a graph input that an initializer of the same name feeds must be declared as that initializer is
+ * (an unknown dtype or dim agrees with anything): otherwise which of the two the model means is a
+ * guess, and guessing silently either way has hidden the clash */
+static int check_shadow(Loader *l, Scope *s, const Value *v, const TypeInfo *ti, const char *what) {
+  if (ti->has_type && ti->dtype != v->dtype)
+    return serr(l, s, "%s is declared %s but the value is %s (an initializer of the same name, which must agree "
+                "with it)", what, dtype_name(ti->dtype), dtype_name(v->dtype));
+  bool same = true;
+  if (ti->rank >= 0) {
+    same &= ti->rank == v->rank;
+    for (int d = 0; same && d < ti->rank; d++) same &= ti->dims[d] < 0 || ti->dims[d] == v->dims[d];
+  }
+  if (same) return 0;
+  Value decl = {.dtype = ti->has_type ? ti->dtype : v->dtype};
+  ir_value_set_shape(&decl, ti->rank, ti->dims);
+  memcpy(decl.sym, ti->sym, sizeof decl.sym);
+  char ds[200], vs[200];
+  ir_shape_str(&decl, ds, sizeof ds);
+  ir_shape_str(v, vs, sizeof vs);
+  return serr(l, s, "%s is declared %s %s, but the initializer of the same name is %s %s (an initializer that "
+              "shadows a graph input must agree with it)", what, dtype_name(decl.dtype), ds, dtype_name(v->dtype), vs);
 }
 
 /* graph inputs that name an initializer are constants (older exporters list them); the rest are
@@ -547,13 +572,13 @@ static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
     const char *name = str(vi->name);
     if (!*name) return serr(l, s, "graph input #%zu has no name", i);
     Desc what;
-    snprintf(what, sizeof what, "graph input '%.200s'", name);
+    snprintf(what, sizeof what, "graph input '%s'", IR_NM(name));
     TypeInfo ti;
     if (parse_type(l, s, vi, what, &ti)) return -1;
     Entry *e = scope_find(s, name);
     if (e && e->v->kind == VK_CONST && !e->is_input) {
       e->is_input = true;
-      if (check_dtype(l, s, e->v, &ti, what)) return -1;
+      if (check_shadow(l, s, e->v, &ti, what)) return -1;
       continue;
     }
     if (!ti.has_type && !g->parent) return serr(l, s, "%s has no tensor type", what);
@@ -569,14 +594,14 @@ static int import_inputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
 
 static int import_outputs(Loader *l, Scope *s, Onnx__GraphProto *gp) {
   Graph *g = s->g;
-  if (!gp->n_output) return serr(l, s, "graph '%.200s' has no outputs", g->name);
+  if (!gp->n_output) return serr(l, s, "graph '%s' has no outputs", IR_NM(g->name));
   g->outputs = value_list(g, gp->n_output);
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
     const char *name = str(vi->name);
     if (!*name) return serr(l, s, "graph output #%zu has no name", i);
     Desc what;
-    snprintf(what, sizeof what, "graph output '%.200s'", name);
+    snprintf(what, sizeof what, "graph output '%s'", IR_NM(name));
     TypeInfo ti;
     if (parse_type(l, s, vi, what, &ti)) return -1;
     Value *v = resolve(l, s, name);
@@ -607,13 +632,13 @@ static int import_graph(Loader *l, Scope *s, Onnx__GraphProto *gp) {
 static Graph *import_subgraph(Loader *l, Scope *parent, const Node *n, const char *attr, Onnx__GraphProto *gp) {
   Graph *pg = parent->g;
   if (pg->depth + 1 > IR_MAX_DEPTH) {
-    serr(l, parent, "node '%.200s': subgraphs are nested more than %d levels deep", n->name, IR_MAX_DEPTH);
+    serr(l, parent, "node '%s': subgraphs are nested more than %d levels deep", IR_NM(n->name), IR_MAX_DEPTH);
     return NULL;
   }
   Graph *g = ir_graph_new_sub(pg);
   g->name = *str(gp->name) ? arena_strdup(g->arena, gp->name) : arena_printf(g->arena, "%s.%s", n->name, attr);
   Scope s = {.parent = parent, .g = g};
-  s.where = arena_printf(g->arena, "%ssubgraph '%s' of node '%.200s': ", parent->where, attr, n->name);
+  s.where = arena_printf(g->arena, "%ssubgraph '%s' of node '%s': ", parent->where, attr, IR_NM(n->name));
   int rc = import_graph(l, &s, gp);
   free(s.tab);
   return rc ? NULL : g;
@@ -637,33 +662,71 @@ static int bind_sym(Loader *l, Binding *b, int *nb, const char *sym, int64_t dim
   return 0;
 }
 
+/* the inputs' free dim names, quoted, for a message */
+static void dim_names(const Graph *g, char *list, size_t len) {
+  size_t o = 0;
+  char nm[64];
+  list[0] = 0;
+  for (int i = 0; i < g->ninputs; i++)
+    for (int d = 0; d < g->inputs[i]->rank && o < len; d++) {
+      const char *sym = g->inputs[i]->sym[d];
+      bool seen = !sym;
+      for (int j = 0; j <= i && !seen; j++)
+        for (int e = 0; e < (j < i ? g->inputs[j]->rank : d) && !seen; e++)
+          seen = g->inputs[j]->sym[e] && !strcmp(g->inputs[j]->sym[e], sym);
+      if (!seen) o += (size_t)snprintf(list + o, len - o, "%s'%s'", o ? ", " : "", ir_name_msg(sym, nm, sizeof nm));
+    }
+}
+
+/* --shape DIM=N where DIM is a free dim's name (dim_param, as ONNX Runtime's free-dimension
+ * overrides take it), not an input's: every input dim of that name becomes N.  1 if bound. */
+static int shape_by_dim(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *nb) {
+  bool found = false;
+  for (int i = 0; i < g->ninputs; i++)
+    for (int d = 0; d < g->inputs[i]->rank; d++)
+      found |= g->inputs[i]->sym[d] && !strcmp(g->inputs[i]->sym[d], sh->name);
+  if (!found) return 0;
+  char nm[IR_NAME_MSG];
+  if (sh->rank != 1 || sh->dims[0] < 0)
+    return fe_error(&l->c, "--shape '%s': a dim name takes one size (e.g. %s=4)", ir_name_msg(sh->name, nm, sizeof nm),
+                    nm);
+  return bind_sym(l, b, nb, sh->name, sh->dims[0]) ? -1 : 1;
+}
+
 static int apply_shape(Loader *l, Graph *g, const FeShape *sh, Binding *b, int *nb) {
   const char *name = str(sh->name);
   Value *v = NULL;
+  char nm[IR_NAME_MSG];
   for (int i = 0; i < g->ninputs && !v; i++)
     if (!strcmp(g->inputs[i]->name, name)) v = g->inputs[i];
   if (!v) {
+    int rc = shape_by_dim(l, g, sh, b, nb);
+    if (rc) return rc < 0 ? -1 : 0;
     for (int i = 0; i < g->nvalues; i++)
       if (g->values[i]->kind == VK_CONST && !strcmp(g->values[i]->name, name))
-        return fe_error(&l->c, "--shape '%.200s': that is an initializer, not a graph input", name);
-    char list[256] = "";
+        return fe_error(&l->c, "--shape '%s': that is an initializer, not a graph input",
+                        ir_name_msg(name, nm, sizeof nm));
+    char list[256] = "", dims[256];
     for (int i = 0, o = 0; i < g->ninputs && o < (int)sizeof list; i++)
-      o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "", g->inputs[i]->name);
-    return fe_error(&l->c, "--shape '%.200s': the model has no input of that name (inputs: %s)", name, list);
+      o += snprintf(list + o, sizeof list - (size_t)o, "%s'%s'", i ? ", " : "",
+                    ir_name_msg(g->inputs[i]->name, nm, 64));
+    dim_names(g, dims, sizeof dims);
+    return fe_error(&l->c, "--shape '%s': the model has no input of that name (inputs: %s), nor a dim (dims: %s)",
+                    ir_name_msg(name, nm, sizeof nm), list, *dims ? dims : "none");
   }
   char have[200];
   ir_shape_str(v, have, sizeof have);
   int64_t n;
   if (sh->rank < 0 || sh->rank > IR_MAX_RANK)
-    return fe_error(&l->c, "--shape '%.200s': rank %d is not supported (at most %d)", name, sh->rank, IR_MAX_RANK);
+    return fe_error(&l->c, "--shape '%s': rank %d is not supported (at most %d)", IR_NM(name), sh->rank, IR_MAX_RANK);
   if (!ir_numel_ok(sh->rank, sh->dims, &n) || !ir_mul_ok(n, (int64_t)dtype_size(v->dtype), &n))
-    return fe_error(&l->c, "--shape '%.200s': dims must be >= 0 and their product must not overflow", name);
+    return fe_error(&l->c, "--shape '%s': dims must be >= 0 and their product must not overflow", IR_NM(name));
   if (v->rank >= 0 && v->rank != sh->rank)
-    return fe_error(&l->c, "--shape '%.200s': rank %d does not match the model's rank %d (%s)", name,
+    return fe_error(&l->c, "--shape '%s': rank %d does not match the model's rank %d (%s)", IR_NM(name),
                     sh->rank, v->rank, have);
   for (int d = 0; d < sh->rank; d++) {
     if (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != sh->dims[d])
-      return fe_error(&l->c, "--shape '%.200s': dim %d is %lld, but the model fixes it to %lld (%s)", name, d,
+      return fe_error(&l->c, "--shape '%s': dim %d is %lld, but the model fixes it to %lld (%s)", IR_NM(name), d,
                       (long long)sh->dims[d], (long long)v->dims[d], have);
     if (v->rank >= 0 && v->sym[d] && bind_sym(l, b, nb, v->sym[d], sh->dims[d])) return -1;
   }

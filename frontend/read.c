@@ -39,7 +39,7 @@ void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *
 }
 
 /* Keeps the first error; later ones are usually consequences. Control characters from names in the
- * file are replaced so the message stays one line. */
+ * file are escaped (C-style) so the message stays one line. */
 int fe_error(Fe *c, const char *fmt, ...) {
   if (c->failed) return -1;
   c->failed = true;
@@ -51,8 +51,7 @@ int fe_error(Fe *c, const char *fmt, ...) {
     vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
     va_end(ap);
   }
-  for (char *p = c->err; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+  ir_msg_escape(c->err, c->errlen);
   return -1;
 }
 
@@ -139,7 +138,13 @@ static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   return false;
 }
 
-/* 0 ok; 1 malformed (at *bad); 2 too deep; 3 subgraphs too deep.  graphs counts the GraphProto
+/* protobuf-c ends a string field at its first NUL byte, so "w\0/../x" would be read as "w" (an
+ * external data location, a name): such strings are refused, not cut */
+static bool string_has_nul(const ProtobufCFieldDescriptor *f, const uint8_t *p, uint64_t len) {
+  return f && f->type == PROTOBUF_C_TYPE_STRING && len && memchr(p, 0, (size_t)len);
+}
+
+/* 0 ok; 1 malformed (at *bad); 2 too deep; 3 subgraphs too deep; 4 a string with a NUL (at *bad).  graphs counts the GraphProto
    messages on the path (the main graph is the first), so a model whose If/Loop/Scan bodies nest
    past IR_MAX_DEPTH is refused here, before protobuf-c unpacks every one of its subgraphs. */
 static int wire_scan(const uint8_t *start, const uint8_t *p, const uint8_t *end,
@@ -163,6 +168,10 @@ static int wire_scan(const uint8_t *start, const uint8_t *p, const uint8_t *end,
     case 2: {
       if (!varint(&p, end, &len) || len > (uint64_t)(end - p)) goto malformed;
       const ProtobufCFieldDescriptor *f = d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3)) : NULL;
+      if (string_has_nul(f, p, len)) {
+        *bad = (size_t)(p - start);
+        return 4;
+      }
       if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
         int rc = wire_scan(start, p, p + len, f->descriptor, depth + 1, graphs, bad);
         if (rc) return rc;
@@ -197,6 +206,10 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
   }
   if (rc == 2) {
     fe_error(c, "protobuf messages are nested more than %d levels deep (refused)", FE_MAX_PROTO_DEPTH);
+    return NULL;
+  }
+  if (rc == 4) {
+    fe_error(c, "not a valid ONNX %s: a string field holds a NUL byte (at byte %zu; refused)", d->short_name, bad);
     return NULL;
   }
   if (rc == 3) {

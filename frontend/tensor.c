@@ -44,6 +44,18 @@ static bool parse_size(const char *s, int64_t *out) {
   return true;
 }
 
+/* a location must name a file: not empty, not a folder-like "w.bin/" (which the component walk
+ * below would read as "w.bin").  A NUL inside it is refused earlier, by the wire scan (read.c):
+ * protobuf-c's strings end at the first NUL, so "w\0/../x" would arrive here as "w". */
+static int check_location(Fe *c, const char *what, const char *location) {
+  char nm[IR_NAME_MSG];
+  if (!*location) return fe_error(c, "%s: external data location is empty", what);
+  if (location[strlen(location) - 1] == '/')
+    return fe_error(c, "%s: external data location '%s' ends in '/' (must name a file)", what,
+                    ir_name_msg(location, nm, sizeof nm));
+  return 0;
+}
+
 /* Opens location below c->dir one component at a time with O_NOFOLLOW, so no symlink anywhere on
  * the path is followed, and no check-then-open race exists. Returns an fd or -1 (error set). */
 static int open_contained(Fe *c, const char *what, const char *location) {
@@ -108,7 +120,8 @@ static int read_external(Fe *c, Onnx__TensorProto *tp, const char *what, void *d
     *slot = v;
   }
   int64_t offset = 0, length = (int64_t)bytes;
-  if (!location || !*location) return fe_error(c, "%s: external data has no 'location'", what);
+  if (!location) return fe_error(c, "%s: external data has no 'location'", what);
+  if (check_location(c, what, location)) return -1;
   if (offset_s && !parse_size(offset_s, &offset))
     return fe_error(c, "%s: external data offset '%.40s' is not a non-negative integer", what, offset_s);
   if (length_s && !parse_size(length_s, &length))

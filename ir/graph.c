@@ -258,6 +258,7 @@ static int verror(Graph *g, const char *prefix, const char *fmt, va_list ap) {
   char buf[1024];
   int n = snprintf(buf, sizeof buf, "%s", prefix);
   vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+  ir_msg_escape(buf, sizeof buf);
   r->err = strdup(buf);
   return -1;
 }
@@ -271,8 +272,8 @@ int ir_error(Graph *g, const char *fmt, ...) {
 }
 
 int ir_node_error(Graph *g, const Node *n, const char *fmt, ...) {
-  char prefix[300];
-  snprintf(prefix, sizeof prefix, "node '%.200s' (%s): ", n->name, ir_ops[n->op].name);
+  char prefix[300], nm[IR_NAME_MSG];
+  snprintf(prefix, sizeof prefix, "node '%s' (%s): ", ir_name_msg(n->name, nm, sizeof nm), ir_ops[n->op].name);
   va_list ap;
   va_start(ap, fmt);
   verror(g, prefix, fmt, ap);

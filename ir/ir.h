@@ -292,6 +292,23 @@ float ir_attr_float(const Node *n, const char *name, float def);
 const char *ir_attr_str(const Node *n, const char *name, const char *def);
 int ir_attr_ints(const Node *n, const char *name, const int64_t **out); /* count, or -1 if absent */
 
+/* attrs.c: a node's attributes against ir/attrs.def: 0, or -1 with msg ("attribute 'strides' is
+ * FLOATS, expected INTS", "required attribute 'axis' (INT) is missing") */
+int ir_attrs_check(const Node *n, int64_t opset, char *msg, size_t len);
+const char *ir_attr_type_name(AttrType t); /* "INTS" */
+
+/* names.c: names as shown.  ir_name_escape: C-style escapes of control bytes, '\\' and '"' (UTF-8 kept);
+ * ir_name_escape_c: also bytes >= 0x80 and '?', for a C string literal; both return the length the
+ * whole escape needs (snprintf-like, out NUL-terminated when cap > 0).  ir_name_msg: escaped and, if
+ * longer than len - 1, cut to its head and "...(N bytes)"; returns buf (len >= 32). */
+#define IR_NAME_MSG 160
+size_t ir_name_escape(const char *s, char *out, size_t cap);
+size_t ir_name_escape_c(const char *s, char *out, size_t cap);
+const char *ir_name_msg(const char *s, char *buf, size_t len);
+void ir_msg_escape(char *buf, size_t cap); /* a message's control bytes escaped in place (cut to cap) */
+/* ir_name_msg into a temporary that lives until the end of the enclosing block (for one message) */
+#define IR_NM(name) ir_name_msg((name), (char[IR_NAME_MSG]){0}, IR_NAME_MSG)
+
 /* constant data access: element i of a constant as double / int64 (any dtype) */
 double ir_const_f64(const Value *v, int64_t i);
 int64_t ir_const_i64(const Value *v, int64_t i);

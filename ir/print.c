@@ -35,6 +35,15 @@ static void pr_name(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* a node, graph or attribute name from the file, C-style escaped (one line per node stays one line) */
+static void pr_text(FILE *f, const char *s) {
+  char buf[256], *p = buf;
+  size_t n = ir_name_escape(s, buf, sizeof buf);
+  if (n >= sizeof buf && (p = malloc(n + 1))) ir_name_escape(s, p, n + 1);
+  fputs(p ? p : buf, f);
+  if (p != buf) free(p);
+}
+
 static void pr_ref(FILE *f, const Value *v) {
   if (v) pr_name(f, v->name);
   else fputc('_', f);
@@ -87,7 +96,8 @@ static int attr_cmp(const void *a, const void *b) {
 }
 
 static void pr_attr(FILE *f, const Attr *a) {
-  fprintf(f, "%s=", a->name);
+  pr_text(f, a->name);
+  fputc('=', f);
   switch (a->type) {
   case AT_INT: fprintf(f, "%lld", (long long)a->i); break;
   case AT_FLOAT: pr_float(f, a->f); break;
@@ -166,7 +176,9 @@ static void pr_node(const Node *n, FILE *f, int ind) {
     if (n->epi->res) fputs(" Add", f);
     for (int i = 0; i < n->epi->nact; i++) fprintf(f, " %s", ir_ops[n->epi->act[i]->op].name);
   }
-  fprintf(f, "   # %s\n", n->name);
+  fputs("   # ", f);
+  pr_text(f, n->name);
+  fputc('\n', f);
   for (int i = 0; i < n->nattr; i++) {
     const Attr *a = sorted[i];
     if (a->type == AT_GRAPH && a->g) pr_graph(a->g, f, ind + 4, a->name);
@@ -196,7 +208,9 @@ static void pr_decl(FILE *f, int ind, const char *kw, const Value *v) {
 static void pr_graph(const Graph *g, FILE *f, int ind, const char *label) {
   fprintf(f, "%*s", ind, "");
   if (label) fprintf(f, "%s: ", label);
-  fprintf(f, "graph %s (opset %lld)", g->name ? g->name : "?", (long long)g->opset);
+  fputs("graph ", f);
+  pr_text(f, g->name ? g->name : "?");
+  fprintf(f, " (opset %lld)", (long long)g->opset);
   if (g->planned) fprintf(f, " arena %lld", (long long)g->arena_bytes);
   fputc('\n', f);
   ind += 2;

@@ -36,7 +36,11 @@ static int do_facts(onnxc_session *s, void *arg) {
     s->inferred = true;
     if (ir_infer_shapes(g)) s->why = ir_last_error(g);
   }
-  f->macs_unknown = !fixed && !s->passed ? "symbolic" : s->why;
+  if (!s->passed && !fixed && !s->inferred) { /* no shapes to infer, but a cycle is still an error */
+    s->inferred = true;
+    if (ir_graph_toposort(g)) s->why = ir_last_error(g);
+  }
+  f->macs_unknown = !fixed && !s->passed && !s->why ? "symbolic" : s->why;
   f->macs = f->macs_unknown ? -1 : ir_graph_macs(g);
   return ONNXC_OK;
 }

@@ -28,19 +28,19 @@ const char *lib_c_type(DType t) {
 }
 
 static void put_cstr(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-    else if (isprint((unsigned char)*s)) fputc(*s, f);
-    else fprintf(f, "\\%03o", (unsigned char)*s);
-  fputc('"', f);
+  char buf[256], *p = buf;
+  size_t n = ir_name_escape_c(s, buf, sizeof buf); /* also '?': "??/" is a trigraph under -std=c11 */
+  if (n >= sizeof buf && (p = malloc(n + 1))) ir_name_escape_c(s, p, n + 1);
+  fprintf(f, "\"%s\"", p ? p : "");
+  if (p != buf) free(p);
 }
 
 static void put_tensor_macros(FILE *f, const char *name, const char *kind, int i, const Value *v) {
   char shape[256];
   ir_shape_str(v, shape, sizeof shape);
   fprintf(f, "/* %s %d: ", kind, i);
-  for (const char *s = v->name; *s; s++) fputc(*s == '*' || *s == '/' ? '_' : *s, f);
+  char nm[IR_NAME_MSG];
+  for (const char *s = ir_name_msg(v->name, nm, sizeof nm); *s; s++) fputc(*s == '*' || *s == '/' ? '_' : *s, f);
   fprintf(f, " %s[%s] */\n", dtype_name(v->dtype), shape);
   fprintf(f, "#define %s_%s_%d_NAME ", name, kind, i);
   put_cstr(f, v->name);

@@ -22,6 +22,7 @@ int lib_fail(onnxc_session *s, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(s->err, sizeof s->err, fmt, ap);
   va_end(ap);
+  ir_msg_escape(s->err, sizeof s->err); /* names from the model or the caller, escaped */
   return status;
 }
 
@@ -33,7 +34,9 @@ int lib_fail_compile(onnxc_session *s, const char *msg) {
   int st = strstr(msg, "limit of") ? ONNXC_ERR_LIMIT
            : strstr(msg, "cannot open") ? ONNXC_ERR_IO
                                         : ONNXC_ERR_MODEL;
-  if (msg != s->err) snprintf(s->err, sizeof s->err, "%s", msg);
+  /* a message from the graph (shape inference, passes) names the model's file, as the loader's do */
+  if (msg != s->err) snprintf(s->err, sizeof s->err, "%.1000s: %s", s->path, msg);
+  ir_msg_escape(s->err, sizeof s->err);
   return st;
 }
 

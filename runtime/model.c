@@ -28,11 +28,25 @@ struct onnxc_model {
 /* create fails before there is an instance to hold its message */
 static _Thread_local char create_err[ONNXC_ERR_LEN];
 
+/* a tensor's name may hold any byte: NAME_error's text gets C-style escapes for control bytes
+ * (cut to ONNXC_ERR_LEN), so a caller printing it prints one clean line */
+static void escape_controls(char *buf) {
+  char tmp[ONNXC_ERR_LEN];
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)buf; *p && o + 5 < sizeof tmp; p++)
+    if (*p == '\n' || *p == '\t' || *p == '\r') o += (size_t)snprintf(tmp + o, 3, "\\%c", "ntr"[*p == '\t' ? 1 : *p == '\r' ? 2 : 0]);
+    else if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(tmp + o, 5, "\\%03o", *p);
+    else tmp[o++] = (char)*p;
+  tmp[o] = 0;
+  memcpy(buf, tmp, o + 1);
+}
+
 static int fail(char *buf, int status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, ONNXC_ERR_LEN, fmt, ap);
   va_end(ap);
+  escape_controls(buf);
   return status;
 }
 

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fe.h"
@@ -18,7 +20,7 @@ typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
   FeShape shapes[TOOL_MAX_IO];
   int nshapes;
-  bool help;
+  bool help, quiet;
 } CompileOpts;
 
 static const char *HELP =
@@ -43,7 +45,9 @@ static const char *HELP =
     "  --weights-file PATH write the weights to PATH instead of embedding them; the library reads\n"
     "                      them at create time from onnxc_options.weights_path\n"
     "  --header PATH       where to write NAME.h\n"
+    "  -q, --quiet         do not list the files written (by default one line each, with its size)\n"
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "                      or every input dim named NAME (a dim_param), e.g. --shape batch=4\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      default 16G\n"
     "  --max-compile-time S stop with an error when loading + code generation takes longer than\n"
@@ -65,6 +69,10 @@ static int parse(int argc, char **argv, CompileOpts *o) {
     }
     if (!strcmp(a, "--time-passes")) {
       tool_time_passes = true;
+      continue;
+    }
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      o->quiet = true;
       continue;
     }
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &o->out;
@@ -126,6 +134,53 @@ static int parse(int argc, char **argv, CompileOpts *o) {
   return 0;
 }
 
+/* ---- the success report: each file this compile wrote, with its size ---- */
+static void report_file(const char *path, const struct timespec *since) {
+  struct stat st;
+  if (stat(path, &st) || !S_ISREG(st.st_mode)) return;
+  if (st.st_mtim.tv_sec < since->tv_sec || (st.st_mtim.tv_sec == since->tv_sec && st.st_mtim.tv_nsec < since->tv_nsec))
+    return; /* there before this compile */
+  char nm[IR_NAME_MSG];
+  printf("wrote %s (%lld bytes)\n", ir_name_msg(path, nm, sizeof nm), (long long)st.st_size);
+}
+
+/* files in dir written since `since`, sorted; only_h: headers only (NAME.h beside OUT) */
+static void report_dir(const char *dir, const struct timespec *since, bool only_h) {
+  struct dirent **ents;
+  int n = scandir(dir, &ents, NULL, alphasort);
+  for (int i = 0; i < n; i++) {
+    const char *e = ents[i]->d_name;
+    size_t len = strlen(e);
+    char path[4400];
+    if (e[0] != '.' && (!only_h || (len > 2 && !strcmp(e + len - 2, ".h")))) {
+      size_t dl = strlen(dir);
+      while (dl > 1 && dir[dl - 1] == '/') dl--; /* -o net/ */
+      snprintf(path, sizeof path, "%.*s/%s", (int)dl, dir, e);
+      report_file(path, since);
+    }
+    free(ents[i]);
+  }
+  if (n >= 0) free(ents);
+}
+
+/* Which files a compile writes depends on the emit kind, NAME (from OUT), --header and
+ * --weights-file, all decided by libonnxc: the report lists what is new where they can be,
+ * rather than repeat those rules here. */
+static void report_written(const CompileOpts *o, const struct timespec *since) {
+  struct stat st;
+  if (!stat(o->out, &st) && S_ISDIR(st.st_mode)) { /* --emit c: the folder */
+    report_dir(o->out, since, false);
+  } else {
+    report_file(o->out, since);
+    char dir[4096];
+    const char *slash = strrchr(o->out, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->out + (slash == o->out)) : 1, slash ? o->out : ".");
+    if (!o->header) report_dir(dir, since, true);
+  }
+  if (o->header) report_file(o->header, since);
+  if (o->weights_file) report_file(o->weights_file, since);
+}
+
 int tool_cmd_compile(int argc, char **argv) {
   CompileOpts o;
   if (parse(argc, argv, &o)) return 2;
@@ -141,6 +196,11 @@ int tool_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "onnxc compile: %s\n", err);
     return 2;
   }
+  struct timespec start;
+  timespec_get(&start, TIME_UTC);
+  /* file times come from the kernel's coarse clock, which may trail this one by a tick */
+  start.tv_nsec -= 50000000;
+  if (start.tv_nsec < 0) start.tv_sec--, start.tv_nsec += 1000000000;
   onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
   int rc = 1;
   if (s) {
@@ -149,6 +209,7 @@ int tool_cmd_compile(int argc, char **argv) {
     if (st) tool_fail_session(s, st, o.model);
     else {
       tool_print_phases(s);
+      if (!o.quiet) report_written(&o, &start);
       rc = 0;
     }
   }

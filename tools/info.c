@@ -6,19 +6,22 @@
 #include "tool.h"
 
 static void print_value(FILE *f, const char *kind, const onnxc_value_info *v) {
-  char s[256];
+  char s[256], nm[IR_NAME_MSG];
   tool_shape_str(v, s, sizeof s);
-  fprintf(f, "  %-6s %-32s %s[%s]\n", kind, v->name, dtype_name((DType)v->dtype), s);
+  fprintf(f, "  %-6s %-32s %s[%s]\n", kind, ir_name_msg(v->name, nm, sizeof nm), dtype_name((DType)v->dtype), s);
 }
 
-int tool_print_info(onnxc_session *s, FILE *f) {
+/* prints what it can; 1 (after the report, with the error on stderr) when the model fails to
+ * verify or infer shapes, so scripts do not take a broken model for a good one */
+int tool_print_info(onnxc_session *s, const char *model, FILE *f) {
   onnxc_facts fa;
   int rc = onnxc_session_facts(s, &fa); /* runs shape inference when every input shape is fixed */
   if (rc) {
     fprintf(stderr, "onnxc: %s\n", onnxc_session_error(s));
     return rc;
   }
-  fprintf(f, "graph %s: opset %lld, %d nodes\n", fa.graph_name, (long long)fa.opset, fa.num_nodes);
+  char nm[IR_NAME_MSG];
+  fprintf(f, "graph %s: opset %lld, %d nodes\n", ir_name_msg(fa.graph_name, nm, sizeof nm), (long long)fa.opset, fa.num_nodes);
   onnxc_value_info v;
   for (int i = 0; i < onnxc_session_num_inputs(s); i++)
     if (!onnxc_session_input_info(s, i, &v)) print_value(f, "input", &v);
@@ -35,5 +38,10 @@ int tool_print_info(onnxc_session *s, FILE *f) {
     fprintf(f, "MACs: unknown (inputs have symbolic dims; fix them with --shape NAME=DIMS)\n");
   else if (fa.macs_unknown) fprintf(f, "MACs: unknown (shape inference failed: %s)\n", fa.macs_unknown);
   else fprintf(f, "MACs: %.0f (%.3f GMAC)\n", fa.macs, fa.macs / 1e9);
+  if (fa.macs_unknown && strcmp(fa.macs_unknown, "symbolic")) {
+    fflush(f);
+    fprintf(stderr, "onnxc: %s: %s\n", model, fa.macs_unknown);
+    return 1;
+  }
   return 0;
 }

@@ -35,6 +35,7 @@ static const char *USAGE =
 
 static const char *HELP_COMMON =
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
+    "                      or every input dim named NAME (a dim_param), e.g. --shape batch=4\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      bytes or with K/M/G suffix, default 16G\n"
     "  --max-compile-time S  stop with an error when loading + compiling takes longer than S\n"
@@ -298,7 +299,12 @@ int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen) {
   return fe_read_tensor_pb(path, t, err, errlen);
 }
 
-static void fail(const char *msg) { fprintf(stderr, "onnxc: %s\n", msg); }
+static void fail(const char *msg) { /* names in msg (from the model or the command line) escaped */
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", msg);
+  ir_msg_escape(buf, sizeof buf);
+  fprintf(stderr, "onnxc: %s\n", buf);
+}
 
 void tool_fail_session(const onnxc_session *s, int status, const char *model) {
   if (status == ONNXC_ERR_TIMEOUT)
@@ -378,7 +384,7 @@ int tool_check_given(const onnxc_session *s, const Tensor *ts, char *err, size_t
     onnxc_value_info vi;
     onnxc_session_input_info(s, i, &vi);
     if (!ts[i].data && !ts[i].bytes && !ts[i].dtype) {
-      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", vi.name, vi.name);
+      snprintf(err, errlen, "no data for input '%s' (give it positionally or with -i %s=FILE)", IR_NM(vi.name), IR_NM(vi.name));
       return -1;
     }
   }
@@ -477,7 +483,7 @@ static int cmd_info(int argc, char **argv) {
   onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
   if (!s) return 1;
   tool_deadline_disarm();
-  int rc = tool_print_info(s, stdout);
+  int rc = tool_print_info(s, o.model, stdout);
   onnxc_session_free(s);
   return rc ? 1 : 0;
 }
@@ -529,7 +535,7 @@ static int cmd_run(int argc, char **argv) {
   if (tool_run_once(s, ins, outs)) goto fail_s;
   if (o.out) mkdir_p(o.out);
   for (int i = 0; i < onnxc_session_num_outputs(s); i++) {
-    char sh[128];
+    char sh[128], nm[IR_NAME_MSG];
     onnxc_value_info vi;
     onnxc_session_output_info(s, i, &vi);
     tool_shape_str(&vi, sh, sizeof sh);
@@ -537,9 +543,9 @@ static int cmd_run(int argc, char **argv) {
       char path[4096];
       snprintf(path, sizeof path, "%s/output_%d.npy", o.out, i);
       if (npy_write(path, &outs[i], err, sizeof err)) goto fail;
-      printf("output %d '%s': %s[%s] -> %s\n", i, vi.name, dtype_name(outs[i].dtype), sh, path);
+      printf("output %d '%s': %s[%s] -> %s\n", i, ir_name_msg(vi.name, nm, sizeof nm), dtype_name(outs[i].dtype), sh, path);
     } else
-      printf("output %d '%s': %s[%s]\n", i, vi.name, dtype_name(outs[i].dtype), sh);
+      printf("output %d '%s': %s[%s]\n", i, ir_name_msg(vi.name, nm, sizeof nm), dtype_name(outs[i].dtype), sh);
   }
   rc = 0;
   goto out;
@@ -604,7 +610,7 @@ static int cmd_bench(int argc, char **argv) {
       bool known = vi.rank >= 0;
       for (int d = 0; d < vi.rank; d++) known &= vi.dims[d] >= 0;
       if (!known) {
-        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", vi.name, vi.name);
+        snprintf(err, sizeof err, "input '%s' has no fixed shape: give a file or --shape %s=DIMS", IR_NM(vi.name), IR_NM(vi.name));
         goto fail;
       }
       t->bytes = (size_t)tensor_numel(t) * dtype_size(t->dtype);

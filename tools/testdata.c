@@ -139,7 +139,8 @@ static int run_set(const char *model, const char *dir, const FeShape *shapes, in
     char msg[512];
     bool ok = tool_compare(&got[i], &want[i], rtol, atol, msg, sizeof msg);
     if (!ok) rc = 1;
-    if (verbose || !ok) printf("%s: output %d '%s': %s\n", dir, i, got[i].name, msg);
+    char nm[IR_NAME_MSG];
+    if (verbose || !ok) printf("%s: output %d '%s': %s\n", dir, i, ir_name_msg(got[i].name, nm, sizeof nm), msg);
   }
   goto out;
 fail:

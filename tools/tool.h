@@ -50,7 +50,7 @@ int tool_parse_dims(const char *s, FeShape *sh);
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen); /* .npy or .pb */
 
 /* info.c */
-int tool_print_info(onnxc_session *s, FILE *f);
+int tool_print_info(onnxc_session *s, const char *model, FILE *f);
 
 /* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
 int tool_cmd_compile(int argc, char **argv);

@@ -112,8 +112,10 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
     if (ctx.scratch_bytes > info->scratch_bytes) info->scratch_bytes = ctx.scratch_bytes;
     if (ctx.arena_end > info->arena_bytes) info->arena_bytes = ctx.arena_end;
     cstr_printf(&s, "  /* %s", ir_ops[n->op].name);
-    for (const char *p = n->name ? n->name : ""; *p; p++)
-      if (p[0] != '*' && p[0] != '/') cstr_printf(&s, "%s%c", p == n->name ? " " : "", *p);
+    char nm[IR_NAME_MSG];
+    cstr_printf(&s, " ");
+    for (const char *p = ir_name_msg(n->name, nm, sizeof nm); *p; p++) /* escaped; no comment end */
+      if (p[0] != '*' && p[0] != '/') cstr_printf(&s, "%c", *p);
     cstr_printf(&s, " */\n");
     for (int j = 0; j < nb; j++) {
       Value *v = j < n->nin ? n->in[j] : n->out[j - n->nin];

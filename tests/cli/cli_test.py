@@ -220,6 +220,119 @@ def dump_after(o, w):
           np.allclose(res[0][0], res[1][0], atol=1e-6) and np.array_equal(res[1][1], x) and res[0][0].min() >= 0)
 
 
+def save_graph(path, nodes, inputs, outputs, inits=(), opset=13):
+    m = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, list(inits)),
+                          opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    return path
+
+
+def dim_names(o, w):
+    """--shape DIM=N by a free dim's name (as ONNX Runtime's free-dimension overrides) in every command"""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+    p = save_graph(os.path.join(w, "dyn.onnx"), [helper.make_node("Relu", ["x"], ["y"], name="r")], [x], [y])
+    rc, out, err = run(o, "info", p, "--shape", "batch=4")
+    check("info --shape batch=4 (a dim name)", rc == 0 and "float32[4x3]" in out, (rc, out, err))
+    od = os.path.join(w, "out_dyn")
+    x4, x2 = os.path.join(w, "x4.npy"), os.path.join(w, "x2.npy")
+    np.save(x4, np.ones((4, 3), np.float32))
+    np.save(x2, np.ones((2, 3), np.float32))
+    rc, out, err = run(o, "run", p, x4, "--shape", "batch=4", "-o", od)
+    ok = rc == 0 and np.load(os.path.join(od, "output_0.npy")).shape == (4, 3)
+    check("run --shape batch=4 with a 4x3 input", ok, (rc, out, err[:300]))
+    expect_error(o, "run --shape batch=4 refuses a 2x3 input", ["run", p, x2, "--shape", "batch=4"], 1, "dim 0")
+    rc, out, err = run(o, "dump", p, "--shape", "batch=5")
+    check("dump --shape batch=5", rc == 0 and "float32[5x3]" in out, (rc, err[:300]))
+    rc, out, err = run(o, "bench", p, "--shape", "batch=2", "--runs", "2")
+    check("bench --shape batch=2", rc == 0, (rc, err[:300]))
+    rc, out, err = run(o, "compile", p, "--shape", "batch=2", "-o", os.path.join(w, "dyn.ll"))
+    check("compile --shape batch=2", rc == 0 and os.path.exists(os.path.join(w, "dyn.ll")), (rc, err[:300]))
+    expect_error(o, "--shape by an unknown name lists the inputs and the dims", ["info", p, "--shape", "nope=4"], 1,
+                 "(inputs: 'x'), nor a dim (dims: 'batch')")
+    expect_error(o, "--shape a dim name with several dims", ["info", p, "--shape", "batch=2x3"], 1,
+                 "a dim name takes one size")
+    expect_error(o, "--shape the dim and its input disagree", ["info", p, "--shape", "batch=2", "--shape", "x=3x3"], 1,
+                 "given as both")
+
+
+def info_exit_codes(o, w):
+    """info prints what it can, then exits 1 naming the file when the model fails to infer shapes"""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    wt = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    p = save_graph(os.path.join(w, "stride0.onnx"),
+                   [helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1], name="conv")], [x], [y], [wt])
+    rc, out, err = run(o, "info", p)
+    check("info on a zero stride: report on stdout, exit 1, the error naming file and node on stderr",
+          rc == 1 and "graph g" in out and p in err and "node 'conv' (Conv)" in err, (rc, out, err))
+    xf = os.path.join(w, "x1388.npy")
+    np.save(xf, np.ones((1, 3, 8, 8), np.float32))
+    expect_error(o, "run: a shape error names the model file", ["run", p, xf], 1, p + ": node 'conv' (Conv)")
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [4, 5])
+    p = save_graph(os.path.join(w, "nobroadcast.onnx"), [helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+                   [a, b], [y])
+    expect_error(o, "compile: a shape error names the model file", ["compile", p, "-o", os.path.join(w, "nb.ll")], 1,
+                 p + ": node 'add' (Add)")
+    rc, out, err = run(o, "info", os.path.join(EXAMPLE, "model.onnx"))
+    check("info on a good model exits 0", rc == 0 and not err, err[:300])
+
+
+def escaped_names(o, w):
+    """names with control bytes are printed escaped, long ones shortened; NAME_error and NAME.h too"""
+    bad = "in\tput\n\x1b[31m??/"
+    x = helper.make_tensor_value_info(bad, TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y" * 100000, TensorProto.FLOAT, [2, 3])
+    p = save_graph(os.path.join(w, "names.onnx"), [helper.make_node("Relu", [bad], ["y" * 100000], name="r\nr")], [x], [y])
+    rc, out, err = run(o, "info", p)
+    check("info prints names escaped and shortened", rc == 0 and "in\\tput\\n\\033[31m" in out and "\x1b" not in out
+          and "\t" not in out and max(len(l) for l in out.splitlines()) < 400, (rc, out[:400], err[:300]))
+    rc, out, err = run(o, "dump", p)
+    check("dump prints node names escaped", rc == 0 and "# r\\nr" in out and "\x1b" not in out, (rc, err[:300]))
+    expect_error(o, "a message with a 100000-byte name is short", ["run", p, "-i", "y" * 100000 + "=nope.npy"], 1, "-i")
+    rc, _, err = run(o, "run", p, "-i", "y" * 100000 + "=nope.npy")
+    check("... under 5000 bytes", len(err) < 5000, len(err))
+    d = os.path.join(w, "names_so")
+    os.makedirs(d, exist_ok=True)
+    so = os.path.join(d, "libnm.so")
+    rc, out, err = run(o, "compile", p, "-o", so)
+    check("compile lists what it wrote with sizes", rc == 0 and ("wrote %s (" % so) in out
+          and ("wrote %s (" % os.path.join(d, "nm.h")) in out and "bytes)" in out, (rc, out, err[:300]))
+    rc, out, err = run(o, "compile", "-q", p, "-o", so)
+    check("compile -q prints nothing", rc == 0 and not out and not err, (rc, out, err[:300]))
+    if rc:
+        return
+    # NAME.h's name macro is the exact name, even under -std=c11 (trigraphs); NAME_error escapes it
+    src = os.path.join(d, "t.c")
+    open(src, "w").write('''#include <stdio.h>
+#include <string.h>
+#include "nm.h"
+int main(void) {
+  nm *m;
+  if (nm_create(&m, NULL)) return 2;
+  float out[6];
+  const void *in[1] = {NULL};
+  void *outs[1] = {out};
+  if (!nm_run(m, in, outs)) return 3;
+  printf("%s|%d\\n", nm_error(m), (int)strlen(nm_INPUT_0_NAME));
+  nm_destroy(m);
+  return 0;
+}
+''')
+    exe = os.path.join(d, "t")
+    cc = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", d, src, so, "-o", exe, "-Wl,-rpath," + d],
+                        capture_output=True, text=True)
+    check("NAME.h with hostile names compiles under -std=c11", cc.returncode == 0, cc.stderr[:400])
+    if cc.returncode == 0:
+        r = subprocess.run([exe], capture_output=True)
+        line = r.stdout.decode(errors="replace")
+        check("NAME_error escapes the name; NAME_INPUT_0_NAME is the exact name",
+              r.returncode == 0 and "in\\tput\\n\\033[31m" in line and "\x1b" not in line
+              and line.strip().endswith("|%d" % len(bad.encode())), (r.returncode, line))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -351,6 +464,10 @@ def main():
     if ok:
         ok = np.array_equal(np.load(os.path.join(od, "output_0.npy")), np.array([[0, 1, 1], [1, 0, 2]]))
     check("run NonZero on the values of its input file", ok, err[:300])
+
+    dim_names(o, w)
+    info_exit_codes(o, w)
+    escaped_names(o, w)
 
     print("cli: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -126,6 +126,7 @@ def build():
     m = mk([helper.make_node("Relu", ["b"], ["a"], name="r1"), helper.make_node("Relu", ["a"], ["b"], name="r2"),
             helper.make_node("Add", ["x", "a"], ["y"], name="add")], [vi("x")], [vi("y")])
     case("cycle", m, "cycle", args=("dump", "MODEL"))
+    case("cycle (info exits 1)", m, "cycle")
     m = base(); m.graph.output[0].name = "ghost"
     case("output nobody produces", m, "graph output 'ghost' is not produced")
     m = base(); m.graph.output.append(m.graph.output[0])
@@ -140,7 +141,53 @@ def build():
     case("attribute given twice", m, "attribute 'a' is given twice")
     m = base(); m.graph.node[0].name = "bad\nname"
     m.graph.node[0].input[0] = "nope"
-    case("control characters in a name", m, "node 'bad?name'")
+    case("control characters in a name", m, "node 'bad\\nname'")  # C-style escaped
+    m = base(); m.graph.node[0].name = "esc\x1b[2J\x07"; m.graph.node[0].input[0] = "nope"
+    case("terminal escape in a name", m, "node 'esc\\033[2J\\007'")
+    m = base(); m.graph.node[0].name = "n" * (1 << 20); m.graph.node[0].input[0] = "nope"
+    case("1 MB name shortened", m, "...(1048576 bytes)", args=("dump", "MODEL"))
+    m = base(); m.graph.node[0].input[0] = "x\0evil"
+    case("NUL byte in a name", m, "NUL byte")
+
+    # ---- attributes against the op's schema (ir/attrs.def): type, required ones present ----
+    cv = lambda attrs: one_node("Conv", ["x", "w"], ["y"], attrs, inputs=[vi("x", shape=(1, 3, 8, 8))],
+                                inits=[const("w", np.ones((4, 3, 3, 3), np.float32))], name="conv")
+    case("Conv strides as FLOATS", cv({"strides": [2.0, 2.0]}), "node 'conv' (Conv): attribute 'strides' is FLOATS, expected INTS")
+    case("Conv group as FLOAT", cv({"group": 1.0}), "attribute 'group' is FLOAT, expected INT")
+    case("Conv auto_pad as INT", cv({"auto_pad": 1}), "attribute 'auto_pad' is INT, expected STRING")
+    case("Concat axis as STRING", one_node("Concat", ["x", "x"], ["y"], {"axis": "1"}, inputs=[vi("x")], name="cat"),
+         "node 'cat' (Concat): attribute 'axis' is STRING, expected INT")
+    case("Concat without axis", one_node("Concat", ["x", "x"], ["y"], inputs=[vi("x")], name="cat"),
+         "node 'cat' (Concat): required attribute 'axis' (INT) is missing")
+    case("Cast without to", one_node("Cast", ["x"], ["y"], name="cast"), "node 'cast' (Cast): required attribute 'to'")
+    case("Cast to as FLOAT", one_node("Cast", ["x"], ["y"], {"to": 1.0}, name="cast"), "attribute 'to' is FLOAT, expected INT")
+    case("Cast to as STRING at opset 13", one_node("Cast", ["x"], ["y"], {"to": "FLOAT"}, name="cast"),
+         "attribute 'to' is STRING, expected INT")
+    case("Softmax axis as INTS", one_node("Softmax", ["x"], ["y"], {"axis": [1]}, name="sm"), "attribute 'axis' is INTS, expected INT")
+    case("LeakyRelu alpha as INT", one_node("LeakyRelu", ["x"], ["y"], {"alpha": 1}, name="lr"), "attribute 'alpha' is INT, expected FLOAT")
+    case("Gemm transA as FLOAT", one_node("Gemm", ["x", "b"], ["y"], {"transA": 1.0}, inputs=[vi("x"), vi("b", shape=(3, 2))],
+                                         name="gemm"), "attribute 'transA' is FLOAT, expected INT")
+    case("MaxPool without kernel_shape", one_node("MaxPool", ["x"], ["y"], inputs=[vi("x", shape=(1, 3, 8, 8))], name="pool"),
+         "node 'pool' (MaxPool): required attribute 'kernel_shape' (INTS) is missing")
+    case("Transpose perm as STRINGS", one_node("Transpose", ["x"], ["y"], {"perm": ["a", "b"]}, name="tr"),
+         "attribute 'perm' is STRINGS, expected INTS")
+    m = mk([helper.make_node("Loop", ["", "c"], ["y"], name="loop")], [vi("c", TensorProto.BOOL, ())], [vi("y", shape=None)])
+    case("Loop without body", m, "node 'loop' (Loop): required attribute 'body' (GRAPH) is missing")
+    m = mk([helper.make_node("Loop", ["", "c"], ["y"], name="loop", body=1)], [vi("c", TensorProto.BOOL, ())], [vi("y", shape=None)])
+    case("Loop body as INT", m, "attribute 'body' is INT, expected GRAPH")
+
+    # ---- an initializer shadowing a graph input must agree with it ----
+    m = mk([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x")], [vi("y", shape=None)],
+           [const("x", np.ones((4, 5), np.float32))])
+    case("initializer shadows an input with another shape", m,
+         "graph input 'x' is declared float32 2x3, but the initializer of the same name is float32 4x5")
+    case("initializer shadowing an input (run)", m, "initializer of the same name", args=("run", "MODEL"))
+    m = mk([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x")], [vi("y", shape=None)],
+           [const("x", np.ones((2, 3, 1), np.float32))])
+    case("initializer shadows an input with another rank", m, "is float32 2x3x1")
+    m = mk([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TensorProto.INT64)], [vi("y", shape=None)],
+           [const("x", np.ones((2, 3), np.float32))])
+    case("initializer shadows an input with another dtype", m, "graph input 'x' is declared int64 but the value is float32")
 
     # ---- types ----
     m = base(); m.graph.input[0].type.tensor_type.elem_type = TensorProto.STRING
@@ -214,6 +261,9 @@ def build():
         "external data missing file": ext("nope.bin", expect="nope.bin"),
         "external data a folder": ext("sub", setup="mkdir sub", expect="sub"),
         "external data without location": ext("", expect="location"),
+        "external data location with a NUL byte": ext("w.bin\0/../x", extra_files={"w.bin": bytes(24)}, expect="NUL byte"),
+        "external data location ending in /": ext("w.bin/", extra_files={"w.bin": bytes(24)}, expect="ends in '/'"),
+        "external data location only /": ext("/", expect="location '/'"),
         "external data huge offset": ext("w.bin", offset=(1 << 63) - 1, extra_files={"w.bin": bytes(24)},
                                          expect="offset"),
         "external data offset + length overflows": ext("w.bin", offset=(1 << 62), extra_files={"w.bin": bytes(24)},
@@ -255,6 +305,9 @@ def build():
                         inits=[const("w", np.ones(wshape, np.float32))], name="conv")
     case("Conv strides 0", conv({"strides": [0, 1]}), "node 'conv' (Conv)", D)
     case("Conv dilations 0", conv({"dilations": [1, 0]}), "node 'conv' (Conv)", D)
+    case("Conv strides 0 (info exits 1)", conv({"strides": [0, 1]}), "node 'conv' (Conv)")
+    case("Softmax axis out of range (info exits 1)", one_node("Softmax", ["x"], ["y"], {"axis": 5}, name="sm"),
+         "node 'sm' (Softmax): axis 5")
     case("Conv group 0", conv({"group": 0}), "node 'conv' (Conv)", D)
     case("Conv group not dividing channels", conv({"group": 2}), "node 'conv' (Conv)", D)
     case("Conv kernel larger than the input", conv({}, wshape=(4, 3, 9, 9)), "node 'conv' (Conv)", D)
