@@ -1,8 +1,10 @@
 /* cancel_api.c — run deadlines and cancellation through libonnxc (include/onnxc.h), on the loop
  * model of tests/runtime/models.py (y = x + 1 repeated while y < limit, up to 2^62 times):
  *
- *   cancel_api MODEL.onnx
+ *   cancel_api MODEL.onnx FREE.onnx
  *
+ * (FREE.onnx: the same with x's dim free, run by a session keeping variants per shape: a cancel or
+ * max run time of the session reaches the variant running.)
  * A session cancelled from another thread mid-run returns ONNXC_ERR_CANCELLED and then runs again
  * correctly; a max run time stops an endless run naming the bound; the setters refuse bad values.
  * Prints one line per failed check; exits 0 only if all pass. */
@@ -76,7 +78,7 @@ static void check_cancel(onnxc_session *s, const char *when) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) return fprintf(stderr, "usage: cancel_api MODEL.onnx\n"), 2;
+  if (argc != 3) return fprintf(stderr, "usage: cancel_api MODEL.onnx FREE.onnx\n"), 2;
   onnxc_session_options *o;
   onnxc_options_create(&o);
   onnxc_options_set_threads(o, 1);
@@ -107,6 +109,23 @@ int main(int argc, char **argv) {
   run(&r);
   CHECK(rc == 0 && r.rc == ONNXC_ERR_CANCELLED, "options max run time 0.2: rc %d (%s)", r.rc, onnxc_session_error(s));
   check_usable(s, "the deadline from the options");
+  onnxc_session_free(s);
+  /* free dims: the run goes to a compiled variant, which the session's cancel and bound reach */
+  onnxc_options_set_max_run_time(o, 0);
+  onnxc_options_set_max_variants(o, 2);
+  rc = onnxc_session_create_from_file(argv[2], o, &s);
+  CHECK(rc == 0, "create (free dims): %s", onnxc_session_error(s));
+  if (!rc) {
+    check_cancel(s, "a variant's first run");
+    check_cancel(s, "a variant's later run");
+    CHECK(onnxc_session_num_variants(s) == 1, "one variant compiled: %d", onnxc_session_num_variants(s));
+    onnxc_session_set_max_run_time(s, 0.2);
+    r = (Run){s, 0, 1e30f, 0, -1, 0};
+    run(&r);
+    CHECK(r.rc == ONNXC_ERR_CANCELLED && strstr(onnxc_session_error(s), "max run time of 0.2 s"),
+          "a variant under the session's max run time 0.2: rc %d (%s)", r.rc, onnxc_session_error(s));
+    check_usable(s, "a variant's deadline");
+  }
   onnxc_session_free(s);
   onnxc_options_free(o);
   printf("%d checks, %d failures\n", checks, failures);

@@ -5,10 +5,11 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = [helper.make_opsetid("", 17)]
 
 
-def loop_model(trips=2 ** 62):
+def loop_model(trips=2 ** 62, free=False):
     """y = x + 1 repeated `trips` times while x < limit: Loop(M = trips, cond = true, v = x) whose
     body adds 1 and continues while the sum is below `limit` (an input the loop captures, so a
-    caller chooses per run how long it lasts; limit = 1e30 never stops: float x + 1 stalls at 2^24)."""
+    caller chooses per run how long it lasts; limit = 1e30 never stops: float x + 1 stalls at 2^24).
+    free: x's dim is the symbolic "n" (a session keeping variants per shape runs it)."""
     body = helper.make_graph(
         [helper.make_node("Add", ["v_in", "one"], ["v_out"]),
          helper.make_node("Less", ["v_out", "limit"], ["cond_out"])],
@@ -22,7 +23,7 @@ def loop_model(trips=2 ** 62):
     g = helper.make_graph(
         [helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)],
         "loop_forever",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n" if free else 1]),
          helper.make_tensor_value_info("limit", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
         [numpy_helper.from_array(np.array(trips, np.int64), "M"),
