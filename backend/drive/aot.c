@@ -85,6 +85,27 @@ static int write_module(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *
   return bad ? -1 : 0;
 }
 
+/* Each graph function the module builder adds declares the runtime's onnxc_rt_parallel again, and
+ * LLVM renames a second declaration (onnxc_rt_parallel.1), which no library defines: the calls
+ * of every copy go to the first one. */
+static void unify_declarations(LLVMModuleRef mod, const char *name) {
+  LLVMValueRef first = LLVMGetNamedFunction(mod, name);
+  size_t n = strlen(name);
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod), next; f; f = next) {
+    next = LLVMGetNextFunction(f);
+    size_t len;
+    const char *fname = LLVMGetValueName2(f, &len);
+    if (f == first || !LLVMIsDeclaration(f) || len <= n || strncmp(fname, name, n) || fname[n] != '.') continue;
+    if (!first) {
+      LLVMSetValueName2(f, name, n);
+      first = f;
+      continue;
+    }
+    LLVMReplaceAllUsesWith(f, first);
+    LLVMDeleteFunction(f);
+  }
+}
+
 /* every variant's graph function into m, over one blob (identical pieces shared when several) */
 static int build_variants(Graph *const *gs, int n, KMod *m, const char *name, BeAotResult *r, char *err,
                           size_t errlen) {
@@ -106,6 +127,7 @@ static int build_variants(Graph *const *gs, int n, KMod *m, const char *name, Be
     if (info.scratch_bytes > r->scratch_bytes) r->scratch_bytes = info.scratch_bytes;
   }
   blob_share_end(&m->blob);
+  unify_declarations(m->mod, "onnxc_rt_parallel");
   r->nvariants = n;
   be_phase_kernels(nk, m->nshared);
   return 0;
