@@ -100,9 +100,9 @@ static int check_distinct(onnxc_session *s, const LibVariants *vs) {
 int lib_variants_load(onnxc_session *s, const onnxc_compile_options *co, LibVariants *vs) {
   memset(vs, 0, sizeof *vs);
   vs->owned = true;
-  if (co->num_variants > ONNXC_MAX_VARIANTS || !co->variants)
-    return lib_fail(s, ONNXC_ERR_ARGUMENT, "%d shapes: a library holds at most %d", (int)co->num_variants,
-                    ONNXC_MAX_VARIANTS);
+  if (co->num_variants < 1 || co->num_variants > ONNXC_MAX_VARIANTS || !co->variants)
+    return lib_fail(s, ONNXC_ERR_ARGUMENT, "%d shapes%s: a library holds 1 to %d", (int)co->num_variants,
+                    co->variants ? "" : " (variants NULL)", ONNXC_MAX_VARIANTS);
   if (!strcmp(s->path, "<buffer>"))
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "a multi-shape library loads the model once per shape: "
                                            "create the session from a file");
