@@ -199,7 +199,16 @@ typedef struct onnxc_compile_options {
   const char *header;       /* where NAME.h goes; NULL: beside output (inside it for "c") */
   const char *model_path;   /* for onnxc_compile_check's same-file test and NAME.h's comment;
                                NULL: the session's file */
+  /* A multi-shape library (onnxc compile --shape batch=1,4,16): one variant per options object,
+   * the shapes it fixes (onnxc_options_fix_input / onnxc_options_fix_dim; its other settings are
+   * not used) added to the session's.  Each variant is compiled on its own load of the model's
+   * file (a session from a buffer cannot), all into one library with one copy of the weights;
+   * NAME_run_tensors runs the variant whose input dims it is given.  NULL / 0: the session's
+   * shapes only.  At most ONNXC_MAX_VARIANTS; no two may give the same input dims. */
+  const onnxc_session_options *const *variants;
+  int32_t num_variants;
 } onnxc_compile_options;
+#define ONNXC_MAX_VARIANTS 32
 /* The checks onnxc_session_compile makes before compiling (emit kind, name, output path and
  * folder, target, no two written files the same and none the model), without a model loaded:
  * ONNXC_ERR_ARGUMENT with the message in err.  The onnxc CLI calls it first to exit 2 early. */

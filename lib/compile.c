@@ -108,8 +108,8 @@ static bool same_file(const char *a, const char *b) {
   return !strcmp(ca, cb);
 }
 
-static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name, Graph *g,
-                         char *err, size_t errlen) {
+static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name,
+                         const LibVariants *vs, char *err, size_t errlen) {
   Tmp t;
   snprintf(t.dir, sizeof t.dir, "/tmp/onnxc-XXXXXX");
   if (!mkdtemp(t.dir)) {
@@ -130,7 +130,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   char header[4400];
   header_path(o, false, name, header, sizeof header);
   if (lib_toolchain(tgt->triple, &tc, err, errlen)) goto out; /* before the (long) code generation */
-  if (be_aot_emit(g, &bo, t.obj, &r, err, errlen)) {
+  if (be_aot_emit_variants(vs->g, vs->n, &bo, t.obj, &r, err, errlen)) {
     rc = ONNXC_ERR_MODEL;
     goto out;
   }
@@ -145,8 +145,8 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   const char *hb = strrchr(header, '/');
   snprintf(t.hdr, sizeof t.hdr, "%s/%.255s", t.dir, hb ? hb + 1 : header);
   rc = ONNXC_ERR_IO;
-  if (lib_write_header(t.hdr, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
-  if (lib_write_glue(t.glue, t.hdr, name, &r, g, !o->weights_file, err, errlen)) goto out;
+  if (lib_write_header(t.hdr, name, o->model, &r, vs, !o->weights_file, false, err, errlen)) goto out;
+  if (lib_write_glue(t.glue, t.hdr, name, &r, vs, !o->weights_file, err, errlen)) goto out;
   char inc[4500];
   snprintf(inc, sizeof inc, "-I%s", t.dir);
   /* only a shared library exports the generic onnxc_model_descriptor (objects would clash) */
@@ -161,7 +161,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   if (linked) goto out;
   rc = ONNXC_ERR_IO;
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
-  if (lib_write_header(header, name, o->model, &r, g, !o->weights_file, false, err, errlen)) goto out;
+  if (lib_write_header(header, name, o->model, &r, vs, !o->weights_file, false, err, errlen)) goto out;
   rc = ONNXC_OK;
 out:
   free(r.weights);
@@ -169,18 +169,19 @@ out:
   return rc;
 }
 
-static int emit_code(const CompileOpts *o, const char *emit, const char *name, Graph *g, char *err, size_t errlen) {
+static int emit_code(const CompileOpts *o, const char *emit, const char *name, const LibVariants *vs, char *err,
+                     size_t errlen) {
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
                      .name = name, .kind = emit, .embed_weights = !o->weights_file};
   BeAotResult r;
-  if (be_aot_emit(g, &bo, o->out, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  if (be_aot_emit_variants(vs->g, vs->n, &bo, o->out, &r, err, errlen)) return ONNXC_ERR_MODEL;
   int rc = o->weights_file ? lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen) : 0;
   free(r.weights);
   return rc ? ONNXC_ERR_IO : ONNXC_OK;
 }
 
 /* --emit c: the model as C sources in the folder o->out, plus NAME.h, the glue and the runtime */
-static int build_c(const CompileOpts *o, const char *name, Graph *g, char *err, size_t errlen) {
+static int build_c(const CompileOpts *o, const char *name, const LibVariants *vs, char *err, size_t errlen) {
   const char *dir = o->out;
   if (mkdir(dir, 0777) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create folder %.1500s: %s", dir, strerror(errno));
@@ -189,14 +190,14 @@ static int build_c(const CompileOpts *o, const char *name, Graph *g, char *err, 
   BeAotOptions bo = {.target = o->target, .max_memory = o->max_memory, .name = name, .kind = "c",
                      .embed_weights = !o->weights_file};
   BeAotResult r;
-  if (be_c_emit(g, &bo, dir, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  if (be_c_emit_variants(vs->g, vs->n, &bo, dir, &r, err, errlen)) return ONNXC_ERR_MODEL;
   int rc = ONNXC_ERR_IO;
   char header[4400], path[4400];
   header_path(o, true, name, header, sizeof header);
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
-  if (lib_write_header(header, name, o->model, &r, g, !o->weights_file, true, err, errlen)) goto out;
+  if (lib_write_header(header, name, o->model, &r, vs, !o->weights_file, true, err, errlen)) goto out;
   snprintf(path, sizeof path, "%.4000s/%s_glue.c", dir, name);
-  if (lib_write_glue(path, header, name, &r, g, !o->weights_file, err, errlen)) goto out;
+  if (lib_write_glue(path, header, name, &r, vs, !o->weights_file, err, errlen)) goto out;
   for (int i = 0; onnxc_rt_sources[i][0]; i++) {
     const char *f = onnxc_rt_sources[i][0];
     /* sources get a prefix (model.c is a likely name in an application); headers keep theirs */
@@ -292,6 +293,25 @@ int onnxc_compile_check(const onnxc_compile_options *co, char *err, size_t errle
   return rc ? rc : check_paths(&o, name, err, errlen);
 }
 
+/* the session's graph through the passes: a library of one shape */
+static int single_variant(onnxc_session *s, LibVariants *vs) {
+  memset(vs, 0, sizeof *vs);
+  int rc = lib_run_passes(s);
+  if (!rc) vs->g[vs->n++] = s->g;
+  return rc;
+}
+
+/* inputs and outputs of dtypes a compiled model can pass (the same in every variant) */
+static int check_io_types(onnxc_session *s, Graph *g) {
+  for (int i = 0; i < g->ninputs + g->noutputs; i++) {
+    Value *v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
+    if (!lib_c_type(v->dtype))
+      return lib_fail(s, ONNXC_ERR_MODEL, "%s '%s' has dtype %s, which compiled models cannot pass",
+                      i < g->ninputs ? "input" : "output", v->name, dtype_name(v->dtype));
+  }
+  return ONNXC_OK;
+}
+
 static int do_compile(onnxc_session *s, void *arg) {
   const onnxc_compile_options *co = arg;
   char name[256];
@@ -300,29 +320,26 @@ static int do_compile(onnxc_session *s, void *arg) {
   if (rc || (rc = check_paths(&o, name, s->err, sizeof s->err))) return rc;
   o.max_memory = s->opt.max_memory;
   Graph *g = s->g;
-  if (!s->passed)
+  bool multi = co->num_variants > 0 || co->variants;
+  if (!s->passed && !multi)
     for (int i = 0; i < g->ninputs; i++)
       if (!ir_value_shape_known(g->inputs[i]))
         return lib_fail(s, ONNXC_ERR_MODEL, "input '%s' has symbolic dims: fix them with --shape %s=DIMS",
                         g->inputs[i]->name, g->inputs[i]->name);
+  LibVariants vs;
   lib_deadline_start(s);
-  if ((rc = lib_run_passes(s))) goto out;
-  for (int i = 0; i < g->ninputs + g->noutputs; i++) {
-    Value *v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
-    if (!lib_c_type(v->dtype)) {
-      rc = lib_fail(s, ONNXC_ERR_MODEL, "%s '%s' has dtype %s, which compiled models cannot pass",
-                    i < g->ninputs ? "input" : "output", v->name, dtype_name(v->dtype));
-      goto out;
-    }
-  }
+  rc = multi ? lib_variants_load(s, co, &vs) : single_variant(s, &vs);
+  if (rc) goto out;
+  if ((rc = check_io_types(s, vs.g[0]))) goto out;
   Target tgt;
   be_target_get(o.target ? o.target : "native", &tgt, s->err, sizeof s->err); /* known: check_paths */
   bool lib = !strcmp(o.emit, "so") || !strcmp(o.emit, "obj") || !strcmp(o.emit, "lib");
-  if (!strcmp(o.emit, "c")) rc = build_c(&o, name, g, s->err, sizeof s->err);
-  else if (lib) rc = build_library(&o, &tgt, o.emit, name, g, s->err, sizeof s->err);
-  else rc = emit_code(&o, o.emit, name, g, s->err, sizeof s->err);
+  if (!strcmp(o.emit, "c")) rc = build_c(&o, name, &vs, s->err, sizeof s->err);
+  else if (lib) rc = build_library(&o, &tgt, o.emit, name, &vs, s->err, sizeof s->err);
+  else rc = emit_code(&o, o.emit, name, &vs, s->err, sizeof s->err);
   if (rc == ONNXC_ERR_MODEL || (rc && s->phases.expired)) rc = lib_fail_compile(s, s->err);
 out:
+  lib_variants_free(&vs);
   lib_deadline_stop(s);
   return rc;
 }

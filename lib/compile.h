@@ -12,11 +12,23 @@ typedef struct CompileOpts {
   int64_t max_memory;
 } CompileOpts;
 
+/* the graphs a library is built from: the session's (n = 1, label "") or one per shape of a
+ * multi-shape compile, each specialized and through the passes (lib/multishape.c) */
+typedef struct LibVariants {
+  int n;
+  Graph *g[ONNXC_MAX_VARIANTS];
+  char label[ONNXC_MAX_VARIANTS][160]; /* "batch=4", "input=4x3x224x224, seq=8" */
+  bool owned;                          /* loaded for the compile: freed by lib_variants_free */
+} LibVariants;
+/* loads, specializes and optimizes one graph per co->variants[k]; 0 or a status (s->err) */
+int lib_variants_load(onnxc_session *s, const onnxc_compile_options *co, LibVariants *vs);
+void lib_variants_free(LibVariants *vs);
+
 const char *lib_c_type(DType t); /* the C type of a dtype compiled models can pass, or NULL */
-int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r, Graph *g,
-                     bool embedded, bool c_sources, char *err, size_t errlen);
-int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r, Graph *g,
-                   bool embedded, char *err, size_t errlen);
+int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r,
+                     const LibVariants *vs, bool embedded, bool c_sources, char *err, size_t errlen);
+int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r,
+                   const LibVariants *vs, bool embedded, char *err, size_t errlen);
 int lib_write_file(const char *path, const void *data, size_t bytes, char *err, size_t errlen);
 
 /* lib/toolchain.c */

@@ -35,6 +35,21 @@ static void put_cstr(FILE *f, const char *s) {
   if (p != buf) free(p);
 }
 
+/* text inside a C comment: no comment end can form */
+static void put_comment(FILE *f, const char *s) {
+  for (; *s; s++) fputc(*s == '*' || *s == '/' ? '_' : *s, f);
+}
+
+/* NAME_KIND_i_DIMS, _NUMEL, _BYTES */
+static void put_size_macros(FILE *f, const char *name, const char *kind, int i, const Value *v) {
+  fprintf(f, "#define %s_%s_%d_DIMS {", name, kind, i);
+  for (int d = 0; d < v->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)v->dims[d]);
+  fprintf(f, "%s}\n", v->rank ? "" : "0");
+  int64_t n = ir_value_numel(v);
+  fprintf(f, "#define %s_%s_%d_NUMEL %lld\n", name, kind, i, (long long)n);
+  fprintf(f, "#define %s_%s_%d_BYTES %lld\n", name, kind, i, (long long)(n * (int64_t)dtype_size(v->dtype)));
+}
+
 static void put_tensor_macros(FILE *f, const char *name, const char *kind, int i, const Value *v) {
   char shape[256];
   ir_shape_str(v, shape, sizeof shape);
@@ -47,12 +62,7 @@ static void put_tensor_macros(FILE *f, const char *name, const char *kind, int i
   fprintf(f, "\n#define %s_%s_%d_DTYPE %d\n", name, kind, i, (int)v->dtype);
   fprintf(f, "#define %s_%s_%d_CTYPE %s\n", name, kind, i, lib_c_type(v->dtype));
   fprintf(f, "#define %s_%s_%d_RANK %d\n", name, kind, i, v->rank);
-  fprintf(f, "#define %s_%s_%d_DIMS {", name, kind, i);
-  for (int d = 0; d < v->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)v->dims[d]);
-  fprintf(f, "%s}\n", v->rank ? "" : "0");
-  int64_t n = ir_value_numel(v);
-  fprintf(f, "#define %s_%s_%d_NUMEL %lld\n", name, kind, i, (long long)n);
-  fprintf(f, "#define %s_%s_%d_BYTES %lld\n", name, kind, i, (long long)(n * (int64_t)dtype_size(v->dtype)));
+  put_size_macros(f, name, kind, i, v);
 }
 
 /* run deadlines and cancellation (runtime/watch.c): NAME_cancel may be called from any thread */
@@ -69,8 +79,44 @@ static void put_stop_defs(FILE *f, const char *n) {
              "  return onnxc_model_set_max_run_time((onnxc_model *)m, seconds);\n}\n", n, n, n, n);
 }
 
-int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r, Graph *g,
-                        bool embedded, bool c_sources, char *err, size_t errlen) {
+/* a multi-shape library: the shapes, and each variant's tensor sizes (the macros above are variant 0's) */
+static void put_variant_macros(FILE *f, const char *name, const BeAotResult *r, const LibVariants *vs) {
+  fprintf(f, "\n/* %d shapes, one copy of the weights: %s_run_tensors runs the one whose input dims it is\n"
+             " * given (ONNXC_ERR_ARGUMENT listing these otherwise); %s_run runs shape 0,\n"
+             " * %s_run_variant(m, K, inputs, outputs) shape K.\n",
+          vs->n, name, name, name);
+  for (int k = 0; k < vs->n; k++) {
+    Graph *g = vs->g[k];
+    fprintf(f, " *   %d: ", k);
+    put_comment(f, vs->label[k]);
+    fprintf(f, ":");
+    for (int i = 0; i < g->ninputs + g->noutputs; i++) {
+      char sh[256];
+      ir_shape_str(i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs], sh, sizeof sh);
+      fprintf(f, "%s %s", i == g->ninputs ? " ->" : i ? "," : "", sh);
+    }
+    fprintf(f, "\n");
+  }
+  fprintf(f, " */\n");
+  for (int k = 0; k < vs->n; k++) {
+    char kind[64];
+    fprintf(f, "#define %s_VARIANT_%d_LABEL ", name, k);
+    put_cstr(f, vs->label[k]);
+    fprintf(f, "\n#define %s_VARIANT_%d_ARENA_BYTES %lld\n", name, k, (long long)r->variant[k].arena_bytes);
+    for (int i = 0; i < vs->g[k]->ninputs; i++) {
+      snprintf(kind, sizeof kind, "VARIANT_%d_INPUT", k);
+      put_size_macros(f, name, kind, i, vs->g[k]->inputs[i]);
+    }
+    for (int i = 0; i < vs->g[k]->noutputs; i++) {
+      snprintf(kind, sizeof kind, "VARIANT_%d_OUTPUT", k);
+      put_size_macros(f, name, kind, i, vs->g[k]->outputs[i]);
+    }
+  }
+}
+
+int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r,
+                     const LibVariants *vs, bool embedded, bool c_sources, char *err, size_t errlen) {
+  Graph *g = vs->g[0];
   FILE *f = fopen(path, "w");
   if (!f) {
     snprintf(err, errlen, "cannot write %.1500s: %s", path, strerror(errno));
@@ -98,6 +144,8 @@ int lib_write_header(const char *path, const char *name, const char *model, cons
   fprintf(f, "int %s_run(%s *m, const void *const inputs[], void *const outputs[]);\n", name, name);
   fprintf(f, "int %s_run_tensors(%s *m, const onnxc_tensor *inputs, int32_t num_inputs, const onnxc_tensor *outputs,\n"
              "                     int32_t num_outputs);\n", name, name);
+  fprintf(f, "int %s_run_variant(%s *m, int32_t variant, const void *const inputs[], void *const outputs[]);\n",
+          name, name);
   fprintf(f, "const char *%s_error(const %s *m);\n", name, name);
   fprintf(f, "void %s_destroy(%s *m);\n", name, name);
   put_stop_decls(f, name);
@@ -105,9 +153,11 @@ int lib_write_header(const char *path, const char *name, const char *model, cons
   fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", name, g->ninputs, name, g->noutputs);
   fprintf(f, "#define %s_WEIGHTS_EMBEDDED %d\n#define %s_WEIGHTS_BYTES %zu\n", name, embedded ? 1 : 0, name,
           r->weights_bytes);
-  fprintf(f, "#define %s_ARENA_BYTES %lld\n\n", name, (long long)r->arena_bytes);
+  fprintf(f, "#define %s_ARENA_BYTES %lld\n", name, (long long)r->arena_bytes);
+  fprintf(f, "#define %s_NUM_VARIANTS %d\n\n", name, vs->n);
   for (int i = 0; i < g->ninputs; i++) put_tensor_macros(f, name, "INPUT", i, g->inputs[i]);
   for (int i = 0; i < g->noutputs; i++) put_tensor_macros(f, name, "OUTPUT", i, g->outputs[i]);
+  if (vs->n > 1) put_variant_macros(f, name, r, vs);
   fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
   if (fclose(f)) {
     snprintf(err, errlen, "cannot write %.1500s", path);
@@ -135,8 +185,8 @@ static void put_tensor_table(FILE *f, const char *tab, Value *const *vs, int n) 
 }
 
 /* "Op 'name'" per top-level node, in the graph function's order (rt->failed_node indexes it) */
-static void put_node_table(FILE *f, Graph *g) {
-  fprintf(f, "static const char *const nodes_[] = {\n");
+static void put_node_table(FILE *f, const char *tab, Graph *g) {
+  fprintf(f, "static const char *const %s[] = {\n", tab);
   for (int k = 0; k < g->nnodes; k++) {
     char label[200];
     ir_node_label(g->nodes[k], label, sizeof label);
@@ -147,8 +197,39 @@ static void put_node_table(FILE *f, Graph *g) {
   fprintf(f, "  0};\n");
 }
 
-int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r, Graph *g,
-                      bool embedded, char *err, size_t errlen) {
+/* per variant: its graph function, tensor and node tables (variant 0's are the descriptor's own
+ * inputs_, outputs_, nodes_), then the list of variants */
+static void put_variants(FILE *f, const char *n, const BeAotResult *r, const LibVariants *vs) {
+  char fn[300], tab[3][32];
+  for (int k = 0; k < vs->n; k++) {
+    Graph *g = vs->g[k];
+    be_aot_graph_name(n, k, fn, sizeof fn);
+    if (k) fprintf(f, "HIDDEN int32_t %s(void *rt, void *const *io);\n", fn);
+    snprintf(tab[0], sizeof tab[0], k ? "inputs_v%d" : "inputs_", k);
+    snprintf(tab[1], sizeof tab[1], k ? "outputs_v%d" : "outputs_", k);
+    snprintf(tab[2], sizeof tab[2], k ? "nodes_v%d" : "nodes_", k);
+    put_tensor_table(f, tab[0], g->inputs, g->ninputs);
+    put_tensor_table(f, tab[1], g->outputs, g->noutputs);
+    put_node_table(f, tab[2], g);
+  }
+  fprintf(f, "static const onnxc_model_variant variants_[] = {\n");
+  for (int k = 0; k < vs->n; k++) {
+    be_aot_graph_name(n, k, fn, sizeof fn);
+    fprintf(f, "  {");
+    put_cstr(f, vs->label[k]);
+    if (k) fprintf(f, ", inputs_v%d, outputs_v%d, ", k, k);
+    else fprintf(f, ", inputs_, outputs_, ");
+    fprintf(f, "%s, %lldLL, %lldLL, %d, nodes_", fn, (long long)r->variant[k].arena_bytes,
+            (long long)r->variant[k].scratch_bytes, vs->g[k]->nnodes);
+    if (k) fprintf(f, "v%d", k);
+    fprintf(f, "},\n");
+  }
+  fprintf(f, "};\n");
+}
+
+int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r,
+                   const LibVariants *vs, bool embedded, char *err, size_t errlen) {
+  Graph *g = vs->g[0];
   FILE *f = fopen(path, "w");
   if (!f) {
     snprintf(err, errlen, "cannot write %.1500s: %s", path, strerror(errno));
@@ -161,17 +242,16 @@ int lib_write_glue(const char *path, const char *header, const char *name, const
   fprintf(f, "#define HIDDEN __attribute__((visibility(\"hidden\")))\n");
   fprintf(f, "HIDDEN int32_t %s_graph(void *rt, void *const *io);\n", n);
   if (embedded) fprintf(f, "HIDDEN extern const char %s_weights[];\n", n);
-  put_tensor_table(f, "inputs_", g->inputs, g->ninputs);
-  put_tensor_table(f, "outputs_", g->outputs, g->noutputs);
-  put_node_table(f, g);
+  put_variants(f, n, r, vs);
   fprintf(f, "static int create_(onnxc_model **out, const onnxc_options *opts) {\n"
              "  return onnxc_model_create(&%s_info, out, opts);\n}\n", n);
   fprintf(f, "const onnxc_model_info %s_info = {\n  ONNXC_ABI_VERSION, \"%s\", \"%s\", %d, %d, inputs_, outputs_,\n"
              "  create_, onnxc_model_run, onnxc_model_error, onnxc_model_destroy, onnxc_model_run_tensors,\n"
-             "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL, %d, nodes_,\n};\n",
+             "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL, %d, nodes_,\n"
+             "  .num_variants = %d, .variants = variants_,\n};\n",
           n, n, r->target, g->ninputs, g->noutputs, n, embedded ? n : "0", embedded ? "_weights" : "",
           (long long)r->weights_bytes, (unsigned long long)onnxc_hash_bytes(r->weights, r->weights_bytes),
-          (long long)r->arena_bytes, (long long)r->scratch_bytes, g->nnodes);
+          (long long)r->arena_bytes, (long long)r->scratch_bytes, g->nnodes, vs->n);
   fprintf(f, "int %s_create(%s **out, const onnxc_options *opts) {\n"
              "  return onnxc_model_create(&%s_info, (onnxc_model **)out, opts);\n}\n", n, n, n);
   fprintf(f, "int %s_run(%s *m, const void *const inputs[], void *const outputs[]) {\n"
@@ -180,6 +260,8 @@ int lib_write_glue(const char *path, const char *header, const char *name, const
              "                     int32_t num_outputs) {\n"
              "  return onnxc_model_run_tensors((onnxc_model *)m, inputs, num_inputs, outputs, num_outputs);\n}\n",
           n, n);
+  fprintf(f, "int %s_run_variant(%s *m, int32_t variant, const void *const inputs[], void *const outputs[]) {\n"
+             "  return onnxc_model_run_variant((onnxc_model *)m, variant, inputs, outputs);\n}\n", n, n);
   fprintf(f, "const char *%s_error(const %s *m) { return onnxc_model_error((const onnxc_model *)m); }\n", n, n);
   fprintf(f, "void %s_destroy(%s *m) { onnxc_model_destroy((onnxc_model *)m); }\n", n, n);
   put_stop_defs(f, n);

@@ -8,13 +8,14 @@
  * Instances share nothing writable, so separate instances may run concurrently. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "onnxc_rt.h"
 
-#define ONNXC_ERR_LEN 512 /* room for two rank-8 shapes and a tensor name */
+#define ONNXC_ERR_LEN 1024 /* room for two rank-8 shapes and a tensor name, or a list of variants */
 
 struct onnxc_model {
   const onnxc_model_info *info;
@@ -22,6 +23,9 @@ struct onnxc_model {
   char *weights_owned; /* weights read from a file; NULL when embedded */
   void **io;           /* inputs then outputs, as the graph function takes them */
   onnxc_watch watch;   /* cancel request and deadline (watch.c); rt.watch points here */
+  const onnxc_model_variant *vars, *cur; /* the shapes compiled (own if the descriptor lists none); cur runs */
+  int32_t nvars;
+  onnxc_model_variant own;
   char err[ONNXC_ERR_LEN];
 };
 
@@ -60,6 +64,28 @@ uint64_t onnxc_hash_bytes(const void *data, size_t bytes) {
 static void *alloc64(int64_t bytes) {
   size_t n = ((size_t)(bytes > 0 ? bytes : 0) + 63) & ~(size_t)63;
   return aligned_alloc(64, n ? n : 64);
+}
+
+/* ---- variants (multi-shape libraries) ---- */
+/* a descriptor without a variant list is its own single variant */
+static void variants_init(onnxc_model *m) {
+  const onnxc_model_info *d = m->info;
+  m->own = (onnxc_model_variant){"", d->inputs, d->outputs, d->graph, d->arena_bytes, d->scratch_bytes,
+                                 d->num_nodes, d->nodes};
+  bool listed = d->num_variants > 0 && d->variants;
+  m->vars = listed ? d->variants : &m->own;
+  m->nvars = listed ? d->num_variants : 1;
+  m->cur = &m->vars[0];
+}
+
+/* one instance runs every variant: the arena and scratch fit the largest */
+static void variants_largest(const onnxc_model *m, int64_t *arena, int64_t *scratch) {
+  *arena = m->info->arena_bytes;
+  *scratch = m->info->scratch_bytes;
+  for (int32_t k = 0; k < m->nvars; k++) {
+    if (m->vars[k].arena_bytes > *arena) *arena = m->vars[k].arena_bytes;
+    if (m->vars[k].scratch_bytes > *scratch) *scratch = m->vars[k].scratch_bytes;
+  }
 }
 
 static int load_weights(onnxc_model *m, const onnxc_options *opts) {
@@ -104,19 +130,22 @@ int onnxc_model_create(const onnxc_model_info *d, onnxc_model **out, const onnxc
   m->info = d;
   m->rt.watch = &m->watch;
   m->watch.max_run_time = opts ? opts->max_run_time : 0;
+  variants_init(m);
   int st = ONNXC_OK;
   if (d->weights) m->rt.weights = d->weights;
   else if ((st = load_weights(m, opts))) goto fail;
   int threads = opts && opts->threads ? opts->threads : onnxc_cpu_count();
   if (threads > 1 && !(m->rt.pool = onnxc_pool_create(threads))) threads = 1;
   threads = onnxc_pool_threads(m->rt.pool);
-  m->rt.scratch_stride = (d->scratch_bytes + 63) & ~(int64_t)63;
-  m->rt.arena = alloc64(d->arena_bytes);
+  int64_t arena_bytes, scratch_bytes;
+  variants_largest(m, &arena_bytes, &scratch_bytes);
+  m->rt.scratch_stride = (scratch_bytes + 63) & ~(int64_t)63;
+  m->rt.arena = alloc64(arena_bytes);
   m->rt.scratch = alloc64(m->rt.scratch_stride * threads);
   m->io = calloc((size_t)(d->num_inputs + d->num_outputs + 1), sizeof(void *));
   if (!m->rt.arena || !m->rt.scratch || !m->io) {
     st = fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for the arena (%lld bytes)", d->name,
-              (long long)d->arena_bytes);
+              (long long)arena_bytes);
     goto fail;
   }
   *out = m;
@@ -159,7 +188,7 @@ int onnxc_model_set_max_run_time(onnxc_model *m, double seconds) {
 
 /* the graph function recorded the failing top-level node (rt.failed_node) */
 static int run_graph(onnxc_model *m) {
-  const onnxc_model_info *d = m->info;
+  const onnxc_model_variant *d = m->cur;
   m->rt.failed_node = -1;
   onnxc_watch_start(&m->watch, 0);
   int st = d->graph(&m->rt, m->io);
@@ -176,11 +205,20 @@ static int run_graph(onnxc_model *m) {
 }
 
 int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]) {
+  return onnxc_model_run_variant(m, 0, inputs, outputs);
+}
+
+int onnxc_model_run_variant(onnxc_model *m, int32_t variant, const void *const inputs[], void *const outputs[]) {
   if (!m) return ONNXC_ERR_ARGUMENT;
   const onnxc_model_info *d = m->info;
-  int st = check_buffers(m, inputs, d->num_inputs, d->inputs, "input");
-  if (!st) st = check_buffers(m, (const void *const *)outputs, d->num_outputs, d->outputs, "output");
+  if (variant < 0 || variant >= m->nvars)
+    return fail(m->err, ONNXC_ERR_ARGUMENT, "run: variant %d does not exist (the model has %d)", (int)variant,
+                (int)m->nvars);
+  const onnxc_model_variant *v = &m->vars[variant];
+  int st = check_buffers(m, inputs, d->num_inputs, v->inputs, "input");
+  if (!st) st = check_buffers(m, (const void *const *)outputs, d->num_outputs, v->outputs, "output");
   if (st) return st;
+  m->cur = v;
   for (int i = 0; i < d->num_inputs; i++) m->io[i] = (void *)inputs[i];
   for (int i = 0; i < d->num_outputs; i++) m->io[d->num_inputs + i] = outputs[i];
   return run_graph(m);
@@ -216,11 +254,12 @@ static const char *dims_str(char *buf, size_t len, int32_t rank, const int64_t *
   return buf;
 }
 
-/* one caller tensor against the model's: the message names the tensor and what differs */
+/* one caller tensor against the model's: the message names the tensor and what differs; without
+ * `dims`, neither the dims' values nor the size (the variant is not chosen yet) */
 static int check_tensor(onnxc_model *m, const onnxc_tensor *t, const onnxc_tensor_info *ti, const char *what,
-                        int i) {
+                        int i, bool dims) {
   char got[200], want[200];
-  if (!t->data && ti->bytes)
+  if (!t->data && ti->bytes && dims) /* (a variant's size is known once it is chosen) */
     return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s') is NULL", what, i, ti->name);
   if (t->dtype != ti->dtype)
     return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dtype %s (%d), the model takes %s", what, i,
@@ -231,6 +270,7 @@ static int check_tensor(onnxc_model *m, const onnxc_tensor *t, const onnxc_tenso
   if (!t->dims && t->rank)
     return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dims is NULL, the model takes %s", what, i,
                 ti->name, dims_str(want, sizeof want, ti->rank, ti->dims));
+  if (!dims) return ONNXC_OK;
   for (int32_t k = 0; k < t->rank; k++)
     if (t->dims[k] != ti->dims[k])
       return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %s %d ('%s'): dims %s, the model takes %s", what, i, ti->name,
@@ -242,24 +282,76 @@ static int check_tensor(onnxc_model *m, const onnxc_tensor *t, const onnxc_tenso
 }
 
 static int check_tensors(onnxc_model *m, const onnxc_tensor *ts, int32_t n, const onnxc_tensor_info *ti,
-                         int32_t want, const char *what) {
+                         int32_t want, const char *what, bool dims) {
   if (n != want)
     return fail(m->err, ONNXC_ERR_ARGUMENT, "run: %d %ss given, the model takes %d", (int)n, what, (int)want);
   if (!ts && n) return fail(m->err, ONNXC_ERR_ARGUMENT, "run: the %s array is NULL", what);
   for (int32_t i = 0; i < n; i++) {
-    int st = check_tensor(m, &ts[i], &ti[i], what, i);
+    int st = check_tensor(m, &ts[i], &ti[i], what, i, dims);
     if (st) return st;
   }
   return ONNXC_OK;
+}
+
+/* the variant whose input dims are the caller's (inputs already checked but for their dims) */
+static const onnxc_model_variant *variant_of(const onnxc_model *m, const onnxc_tensor *in) {
+  for (int32_t k = 0; k < m->nvars; k++) {
+    const onnxc_model_variant *v = &m->vars[k];
+    bool same = true;
+    for (int32_t i = 0; same && i < m->info->num_inputs; i++)
+      for (int32_t r = 0; same && r < in[i].rank; r++) same = in[i].dims[r] == v->inputs[i].dims[r];
+    if (same) return v;
+  }
+  return NULL;
+}
+
+/* appends to buf (len bytes, *o used); a message cut at the end says so with "..." */
+static void put(char *buf, size_t len, size_t *o, const char *fmt, ...) {
+  if (*o + 1 >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + *o, len - *o, fmt, ap);
+  va_end(ap);
+  *o = n < 0 || (size_t)n >= len - *o ? len - 1 : *o + (size_t)n;
+  if (*o == len - 1 && len > 4) memcpy(buf + len - 4, "...", 4);
+}
+
+/* "1x8" for one input, "(1x8, 1x4)" for several: the caller's (t) or a variant's (ti) */
+static void put_shapes(char *buf, size_t len, size_t *o, int32_t n, const onnxc_tensor_info *ti,
+                       const onnxc_tensor *t) {
+  char d[200];
+  for (int32_t i = 0; i < n; i++)
+    put(buf, len, o, "%s%s%s", i ? ", " : n > 1 ? "(" : "",
+        t ? dims_str(d, sizeof d, t[i].rank, t[i].dims) : dims_str(d, sizeof d, ti[i].rank, ti[i].dims),
+        i == n - 1 && n > 1 ? ")" : "");
+}
+
+/* no variant has these input dims: the message lists the shapes the library has */
+static int no_variant(onnxc_model *m, const onnxc_tensor *in) {
+  int32_t n = m->info->num_inputs;
+  size_t o = 0, len = ONNXC_ERR_LEN;
+  put(m->err, len, &o, "run: input dims ");
+  put_shapes(m->err, len, &o, n, NULL, in);
+  put(m->err, len, &o, " match none of the model's %d shapes: ", (int)m->nvars);
+  for (int32_t k = 0; k < m->nvars; k++) {
+    if (k) put(m->err, len, &o, "%s", k == m->nvars - 1 ? " or " : ", ");
+    put_shapes(m->err, len, &o, n, m->vars[k].inputs, NULL);
+    if (m->vars[k].label && *m->vars[k].label) put(m->err, len, &o, " (%s)", m->vars[k].label);
+  }
+  return ONNXC_ERR_ARGUMENT;
 }
 
 int onnxc_model_run_tensors(onnxc_model *m, const onnxc_tensor *inputs, int32_t num_inputs,
                             const onnxc_tensor *outputs, int32_t num_outputs) {
   if (!m) return ONNXC_ERR_ARGUMENT;
   const onnxc_model_info *d = m->info;
-  int st = check_tensors(m, inputs, num_inputs, d->inputs, d->num_inputs, "input");
-  if (!st) st = check_tensors(m, outputs, num_outputs, d->outputs, d->num_outputs, "output");
+  const onnxc_model_variant *v = m->nvars > 1 ? NULL : &m->vars[0];
+  int st = v ? 0 : check_tensors(m, inputs, num_inputs, d->inputs, d->num_inputs, "input", false);
+  if (!st && !v && !(v = variant_of(m, inputs))) st = no_variant(m, inputs);
+  if (!st) st = check_tensors(m, inputs, num_inputs, v->inputs, d->num_inputs, "input", true);
+  if (!st) st = check_tensors(m, outputs, num_outputs, v->outputs, d->num_outputs, "output", true);
   if (st) return st;
+  m->cur = v;
   for (int i = 0; i < d->num_inputs; i++) m->io[i] = inputs[i].data;
   for (int i = 0; i < d->num_outputs; i++) m->io[d->num_inputs + i] = outputs[i].data;
   return run_graph(m);

@@ -58,7 +58,9 @@ typedef struct onnxc_tensor_info {
 /* A caller's buffer with what it holds, for onnxc_model_run_tensors / NAME_run_tensors. Every
  * field is checked against the model's onnxc_tensor_info before anything runs: dtype and rank
  * must be equal, dims[0..rank) equal (dims may be NULL only when rank is 0), bytes at least the
- * tensor's size; data may be NULL only for a tensor of 0 bytes. Nothing is "not given". */
+ * tensor's size; data may be NULL only for a tensor of 0 bytes. Nothing is "not given". A
+ * multi-shape library compares the input dims with each variant's and runs the one they equal
+ * (ONNXC_ERR_ARGUMENT listing the shapes it has when none does). */
 typedef struct onnxc_tensor {
   void *data;          /* dense row-major; inputs are only read */
   int64_t bytes;       /* size of the buffer at data */
@@ -68,6 +70,18 @@ typedef struct onnxc_tensor {
 } onnxc_tensor;
 
 typedef struct onnxc_model onnxc_model; /* one instance */
+
+/* One shape of a multi-shape library (`onnxc compile --shape batch=1,4,16`): its own tensors'
+ * dims and graph function over the library's one copy of the weights. run_tensors picks the
+ * variant whose input dims equal the caller's; run runs variant 0 (the first shape given). */
+typedef struct onnxc_model_variant {
+  const char *label; /* the dims fixed for it, e.g. "batch=4" ("" for a single-shape library) */
+  const onnxc_tensor_info *inputs, *outputs;
+  int32_t (*graph)(void *rt, void *const *io);
+  int64_t arena_bytes, scratch_bytes;
+  int32_t num_nodes;
+  const char *const *nodes;
+} onnxc_model_variant;
 
 /* The descriptor every compiled model exports (as NAME_info; a shared library also as
  * `onnxc_model_descriptor`, so a host can dlopen any model without knowing its name). */
@@ -91,15 +105,23 @@ typedef struct onnxc_model_info {
   int64_t arena_bytes, scratch_bytes;
   int32_t num_nodes;
   const char *const *nodes; /* "Op 'name'" per top-level node: names the node a run failed in */
+  /* the shapes it was compiled for: variants[0] is the fields above (inputs, outputs, graph,
+   * nodes; arena/scratch above are the largest of all variants); 0 / NULL: only those fields */
+  int32_t num_variants;
+  const onnxc_model_variant *variants;
 } onnxc_model_info;
 
 /* the runtime's generic entry points (what NAME_create etc. call) */
 int onnxc_model_create(const onnxc_model_info *info, onnxc_model **out, const onnxc_options *opts);
 int onnxc_model_run(onnxc_model *m, const void *const inputs[], void *const outputs[]);
 /* run with sizes: counts, buffers, dtypes, shapes and byte sizes checked first (ONNXC_ERR_ARGUMENT
- * and a message naming the tensor), then as onnxc_model_run */
+ * and a message naming the tensor), then as onnxc_model_run; a multi-shape library runs the
+ * variant whose input dims these are */
 int onnxc_model_run_tensors(onnxc_model *m, const onnxc_tensor *inputs, int32_t num_inputs,
                             const onnxc_tensor *outputs, int32_t num_outputs);
+/* raw buffers (as onnxc_model_run) for variant k of a multi-shape library (0 <= k < num_variants);
+ * ONNXC_ERR_ARGUMENT for another k */
+int onnxc_model_run_variant(onnxc_model *m, int32_t variant, const void *const inputs[], void *const outputs[]);
 /* m == NULL: the message of the last failed create on this thread */
 const char *onnxc_model_error(const onnxc_model *m);
 void onnxc_model_destroy(onnxc_model *m);

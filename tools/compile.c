@@ -16,9 +16,14 @@
 #include "fe.h"
 #include "tool.h"
 
+/* --shape NAME=VALUES as given; read once the model's inputs are known (shape_values) */
+typedef struct ShapeArg {
+  const char *name, *values;
+} ShapeArg;
+
 typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
-  FeShape shapes[TOOL_MAX_IO];
+  ShapeArg shapes[TOOL_MAX_IO];
   int nshapes;
   bool help, quiet;
 } CompileOpts;
@@ -26,7 +31,7 @@ typedef struct CompileOpts {
 static const char *HELP =
     "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T]\n"
     "                     [--cpu CPU] [--features F] [--weights-file PATH] [--header PATH]\n"
-    "                     [--shape NAME=DIMS]... [--max-memory SIZE] [--max-compile-time S]\n"
+    "                     [--shape NAME=DIMS[,DIMS...]]... [--max-memory SIZE] [--max-compile-time S]\n"
     "Compiles the model ahead of time for fixed input shapes. so/obj/lib also write NAME.h (beside\n"
     "OUT unless --header) declaring NAME_create/run/error/destroy and the tensors' sizes.\n"
     "  -o OUT              output file\n"
@@ -46,8 +51,12 @@ static const char *HELP =
     "                      them at create time from onnxc_options.weights_path\n"
     "  --header PATH       where to write NAME.h\n"
     "  -q, --quiet         do not list the files written (by default one line each, with its size)\n"
-    "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224\n"
-    "                      or every input dim named NAME (a dim_param), e.g. --shape batch=4\n"
+    "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224, or every\n"
+    "                      input dim called NAME, e.g. --shape batch=4\n"
+    "  --shape NAME=A,B,.. several shapes (batch=1,4,16; input=1x3x224x224,4x3x224x224): one\n"
+    "                      library with a variant per shape (per combination when several\n"
+    "                      --shape list values, at most 32) and one copy of the weights;\n"
+    "                      NAME_run_tensors runs the variant of the dims it is given\n"
     "  --max-memory SIZE   refuse models needing more (file, weights, intermediates, outputs);\n"
     "                      default 16G\n"
     "  --max-compile-time S stop with an error when loading + code generation takes longer than\n"
@@ -90,10 +99,12 @@ static int parse(int argc, char **argv, CompileOpts *o) {
         fprintf(stderr, "onnxc compile: --shape expects NAME=DIMS (e.g. input=1x3x224x224)\n");
         return -1;
       }
-      FeShape *sh = &o->shapes[o->nshapes++];
+      ShapeArg *sh = &o->shapes[o->nshapes++];
       sh->name = strndup(v, (size_t)(eq - v));
-      if (tool_parse_dims(eq + 1, sh)) {
-        fprintf(stderr, "onnxc compile: bad dims '%s' in --shape (expected e.g. 1x3x224x224)\n", eq + 1);
+      sh->values = eq + 1;
+      FeShape t;
+      if (tool_parse_dims(eq + 1, &t)) {
+        fprintf(stderr, "onnxc compile: bad dims '%s' in --shape (expected e.g. 1x3x224x224 or 1,4,16)\n", eq + 1);
         return -1;
       }
       continue;
@@ -181,6 +192,79 @@ static void report_written(const CompileOpts *o, const struct timespec *since) {
   if (o->weights_file) report_file(o->weights_file, since);
 }
 
+/* The values of --shape NAME=VALUES, each a shape (FeShape) for an input NAME or a value (rank 1)
+ * for a dim NAME. "1,4,16" lists values for a dim and for a rank-1 input; for an input of another
+ * rank, commas separate shapes only when they are written with x (1x3x8x8,4x3x8x8), else they
+ * separate the dims of one shape (1,3,8,8, as --shape has always read). 0 or -1 (printed). */
+static int shape_values(onnxc_session *s, const ShapeArg *a, FeShape *vals, int *n, bool *is_dim) {
+  int32_t in = onnxc_session_input_index(s, a->name);
+  onnxc_value_info vi = {0};
+  if (in >= 0) onnxc_session_input_info(s, in, &vi);
+  *is_dim = false;
+  for (int32_t i = 0; in < 0 && i < onnxc_session_num_inputs(s) && !*is_dim; i++) {
+    onnxc_session_input_info(s, i, &vi);
+    for (int d = 0; d < vi.rank && !*is_dim; d++) *is_dim = vi.dim_names[d] && !strcmp(vi.dim_names[d], a->name);
+  }
+  if (in < 0 && !*is_dim) {
+    fprintf(stderr, "onnxc compile: --shape %s: the model has no input and no input dim of that name\n", a->name);
+    return -1;
+  }
+  bool list = *is_dim || vi.rank == 1 || strpbrk(a->values, "xX");
+  *n = 0;
+  for (const char *p = a->values;; p++) {
+    size_t len = list ? strcspn(p, ",") : strlen(p);
+    char item[512];
+    if (*n == ONNXC_MAX_VARIANTS || len >= sizeof item) {
+      fprintf(stderr, "onnxc compile: --shape %s: more than %d values\n", a->name, ONNXC_MAX_VARIANTS);
+      return -1;
+    }
+    memcpy(item, p, len);
+    item[len] = 0;
+    FeShape *v = &vals[(*n)++];
+    v->name = a->name;
+    if (tool_parse_dims(item, v) || (*is_dim && v->rank != 1)) {
+      fprintf(stderr, "onnxc compile: --shape %s: bad %s '%s'\n", a->name, *is_dim ? "dim value" : "dims", item);
+      return -1;
+    }
+    p += len;
+    if (!*p) return 0;
+  }
+}
+
+/* one options object per combination of the --shape values, the first --shape varying slowest;
+ * NULL (printed) on a bad --shape */
+static onnxc_session_options **shape_variants(onnxc_session *s, const CompileOpts *o, int *nvar) {
+  static FeShape vals[TOOL_MAX_IO][ONNXC_MAX_VARIANTS];
+  int n[TOOL_MAX_IO];
+  bool dim[TOOL_MAX_IO];
+  long total = 1;
+  for (int j = 0; j < o->nshapes; j++) {
+    if (shape_values(s, &o->shapes[j], vals[j], &n[j], &dim[j])) return NULL;
+    if ((total *= n[j]) > ONNXC_MAX_VARIANTS) {
+      fprintf(stderr, "onnxc compile: the --shape lists make more than %d combinations\n", ONNXC_MAX_VARIANTS);
+      return NULL;
+    }
+  }
+  onnxc_session_options **vs = calloc((size_t)total, sizeof *vs);
+  int rc = vs ? 0 : ONNXC_ERR_NOMEM;
+  for (long k = 0; k < total && !rc; k++) {
+    if ((rc = onnxc_options_create(&vs[k]))) break;
+    long stride = total;
+    for (int j = 0; j < o->nshapes && !rc; j++) {
+      stride /= n[j];
+      const FeShape *v = &vals[j][(k / stride) % n[j]];
+      rc = dim[j] ? onnxc_options_fix_dim(vs[k], v->name, v->dims[0])
+                  : onnxc_options_fix_input(vs[k], v->name, v->rank, v->dims);
+    }
+  }
+  *nvar = (int)total;
+  if (!rc) return vs;
+  fprintf(stderr, "onnxc compile: --shape: %s\n", onnxc_status_string(rc));
+  for (long k = 0; vs && k < total; k++) onnxc_options_free(vs[k]);
+  free(vs);
+  return NULL;
+}
+
 int tool_cmd_compile(int argc, char **argv) {
   CompileOpts o;
   if (parse(argc, argv, &o)) return 2;
@@ -201,9 +285,14 @@ int tool_cmd_compile(int argc, char **argv) {
   /* file times come from the kernel's coarse clock, which may trail this one by a tick */
   start.tv_nsec -= 50000000;
   if (start.tv_nsec < 0) start.tv_sec--, start.tv_nsec += 1000000000;
-  onnxc_session *s = tool_open(o.model, o.shapes, o.nshapes, 0);
-  int rc = 1;
-  if (s) {
+  /* --shape is read against the model's inputs and dims: every shape is a variant (one or more) */
+  onnxc_session *s = tool_open(o.model, NULL, 0, 0);
+  onnxc_session_options **vs = NULL;
+  int nvar = 0, rc = 1;
+  if (s && o.nshapes && !(vs = shape_variants(s, &o, &nvar))) rc = 2;
+  else if (s) {
+    co.variants = (const onnxc_session_options *const *)vs;
+    co.num_variants = nvar;
     int st = onnxc_session_compile(s, &co);
     tool_deadline_disarm();
     if (st) tool_fail_session(s, st, o.model);
@@ -214,6 +303,8 @@ int tool_cmd_compile(int argc, char **argv) {
     }
   }
   onnxc_session_free(s);
+  for (int k = 0; k < nvar; k++) onnxc_options_free(vs[k]);
+  free(vs);
   for (int i = 0; i < o.nshapes; i++) free((char *)o.shapes[i].name);
   return rc;
 }

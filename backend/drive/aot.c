@@ -41,10 +41,16 @@ static int aot_target(const BeAotOptions *o, Target *t, char *err, size_t errlen
   return 0;
 }
 
-/* only the graph function (and the weights) are visible outside the object */
-static void internalize(LLVMModuleRef mod, LLVMValueRef keep) {
+static bool kept(LLVMValueRef f, const LLVMValueRef *keep, int nkeep) {
+  for (int i = 0; i < nkeep; i++)
+    if (f == keep[i]) return true;
+  return false;
+}
+
+/* only the graph functions (and the weights) are visible outside the object */
+static void internalize(LLVMModuleRef mod, const LLVMValueRef *keep, int nkeep) {
   for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f))
-    if (f != keep && !LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
+    if (!kept(f, keep, nkeep) && !LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
   for (LLVMValueRef v = LLVMGetFirstGlobal(mod); v; v = LLVMGetNextGlobal(v))
     if (!LLVMIsDeclaration(v)) LLVMSetLinkage(v, LLVMInternalLinkage);
 }
@@ -79,8 +85,65 @@ static int write_module(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *
   return bad ? -1 : 0;
 }
 
+/* Each graph function the module builder adds declares the runtime's onnxc_rt_parallel again, and
+ * LLVM renames a second declaration (onnxc_rt_parallel.1), which no library defines: the calls
+ * of every copy go to the first one. */
+static void unify_declarations(LLVMModuleRef mod, const char *name) {
+  LLVMValueRef first = LLVMGetNamedFunction(mod, name);
+  size_t n = strlen(name);
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod), next; f; f = next) {
+    next = LLVMGetNextFunction(f);
+    size_t len;
+    const char *fname = LLVMGetValueName2(f, &len);
+    if (f == first || !LLVMIsDeclaration(f) || len <= n || strncmp(fname, name, n) || fname[n] != '.') continue;
+    if (!first) {
+      LLVMSetValueName2(f, name, n);
+      first = f;
+      continue;
+    }
+    LLVMReplaceAllUsesWith(f, first);
+    LLVMDeleteFunction(f);
+  }
+}
+
+/* every variant's graph function into m, over one blob (identical pieces shared when several) */
+static int build_variants(Graph *const *gs, int n, KMod *m, const char *name, BeAotResult *r, char *err,
+                          size_t errlen) {
+  if (n > 1) blob_share_begin(&m->blob);
+  int nk = 0;
+  for (int k = 0; k < n; k++) {
+    char fn[300];
+    be_aot_graph_name(name, k, fn, sizeof fn);
+    ModuleInfo info;
+    if (be_build_module(gs[k], m, fn, &info)) {
+      snprintf(err, errlen, "%s", ir_last_error(gs[k]));
+      blob_share_end(&m->blob);
+      return -1;
+    }
+    nk += info.nkernels;
+    r->variant[k].arena_bytes = info.arena_bytes;
+    r->variant[k].scratch_bytes = info.scratch_bytes;
+    if (info.arena_bytes > r->arena_bytes) r->arena_bytes = info.arena_bytes;
+    if (info.scratch_bytes > r->scratch_bytes) r->scratch_bytes = info.scratch_bytes;
+  }
+  blob_share_end(&m->blob);
+  unify_declarations(m->mod, "onnxc_rt_parallel");
+  r->nvariants = n;
+  be_phase_kernels(nk, m->nshared);
+  return 0;
+}
+
 int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *r, char *err, size_t errlen) {
+  return be_aot_emit_variants(&g, 1, o, path, r, err, errlen);
+}
+
+int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const char *path, BeAotResult *r,
+                         char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
+  if (n < 1 || n > BE_AOT_MAX_VARIANTS) {
+    snprintf(err, errlen, "%d shapes: a library holds 1 to %d", n, BE_AOT_MAX_VARIANTS);
+    return -1;
+  }
   aot_llvm_init();
   Target t;
   if (aot_target(o, &t, err, errlen)) return -1;
@@ -89,25 +152,23 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   LLVMContextRef ctx = LLVMContextCreate();
   KMod m = {.ctx = ctx, .target = &t, .max_memory = o->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext(o->name, ctx);
-  ModuleInfo info;
   int rc = -1;
   LLVMTargetMachineRef tm = NULL;
-  char fn_name[300];
-  snprintf(fn_name, sizeof fn_name, "%s_graph", o->name);
   be_phase("kernel gen");
-  if (be_build_module(g, &m, fn_name, &info)) {
-    snprintf(err, errlen, "%s", ir_last_error(g));
-    goto out;
-  }
-  be_phase_kernels(info.nkernels, info.nshared);
+  if (build_variants(gs, n, &m, o->name, r, err, errlen)) goto out;
   if (!(tm = be_target_machine(&t, true, err, errlen))) goto out;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
-  LLVMValueRef gfn = LLVMGetNamedFunction(m.mod, fn_name);
-  internalize(m.mod, gfn);
-  LLVMSetVisibility(gfn, LLVMHiddenVisibility);
+  LLVMValueRef gfn[BE_AOT_MAX_VARIANTS];
+  for (int k = 0; k < n; k++) {
+    char fn[300];
+    be_aot_graph_name(o->name, k, fn, sizeof fn);
+    gfn[k] = LLVMGetNamedFunction(m.mod, fn);
+  }
+  internalize(m.mod, gfn, n);
+  for (int k = 0; k < n; k++) LLVMSetVisibility(gfn[k], LLVMHiddenVisibility);
   if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
       be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen))
     goto out;
@@ -116,8 +177,6 @@ int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *
   be_phase("llvm codegen (obj)");
   if (write_module(m.mod, tm, o->kind, path, err, errlen)) goto out;
   be_phase(NULL);
-  r->arena_bytes = info.arena_bytes;
-  r->scratch_bytes = info.scratch_bytes;
   r->weights = m.blob.data;
   r->weights_bytes = m.blob.size;
   m.blob.data = NULL;

@@ -15,10 +15,16 @@ typedef struct BeAotOptions {
   int64_t max_memory;   /* weights + arena + scratch + outputs budget; 0 = BE_DEFAULT_MAX_MEMORY */
 } BeAotOptions;
 
+#define BE_AOT_MAX_VARIANTS 32 /* shapes in one multi-shape library */
+
 typedef struct BeAotResult {
   char triple[96];      /* the target triple the code was generated for */
   char target[32];      /* target name */
-  int64_t arena_bytes, scratch_bytes;
+  int64_t arena_bytes, scratch_bytes; /* the largest of the variants' */
+  int nvariants;
+  struct {
+    int64_t arena_bytes, scratch_bytes;
+  } variant[BE_AOT_MAX_VARIANTS];
   unsigned char *weights; /* the weight blob (free() it); also embedded when embed_weights */
   size_t weights_bytes;
 } BeAotResult;
@@ -28,10 +34,20 @@ typedef struct BeAotResult {
  * plus `const char NAME_weights[]` (hidden, 64-byte aligned) when weights are embedded; every
  * kernel is internal, so several models link into one program. 0 ok, -1 error (err written). */
 int be_aot_emit(Graph *g, const BeAotOptions *o, const char *path, BeAotResult *r, char *err, size_t errlen);
+/* A multi-shape library: gs[k] is the model specialized to the k-th shape (1 <= n <=
+ * BE_AOT_MAX_VARIANTS), written as graph function k (be_aot_graph_name) into one module with one
+ * weight blob, identical constants and packed weights stored once.  be_aot_emit is n = 1. */
+int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const char *path, BeAotResult *r,
+                         char *err, size_t errlen);
+/* NAME_graph for variant 0, NAME_graph_vK for variant K */
+void be_aot_graph_name(const char *name, int variant, char *buf, size_t len);
 
 /* The same model as portable C11 (backend/emit_c.c): writes DIR/NAME_model.c (kernels and
  * NAME_graph) and, when embed_weights, DIR/NAME_weights.c (const char NAME_weights[], 64-byte
  * aligned).  o->target (NULL: 32-byte vectors) only sets the vector width. o->kind is ignored. */
 int be_c_emit(Graph *g, const BeAotOptions *o, const char *dir, BeAotResult *r, char *err, size_t errlen);
+/* the same for several shapes (as be_aot_emit_variants): graph function k of each in NAME_model.c */
+int be_c_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const char *dir, BeAotResult *r, char *err,
+                       size_t errlen);
 
 #endif

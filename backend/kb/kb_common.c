@@ -6,7 +6,9 @@
 #include "kb_impl.h"
 
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
-  size_t off = (w->size + 63) & ~(size_t)63;
+  size_t off;
+  if (w->share && blob_share_find(w, data, bytes, &off)) return off;
+  off = (w->size + 63) & ~(size_t)63;
   size_t need = off + bytes;
   if (need > w->cap) {
     size_t cap = w->cap ? w->cap : 1 << 16;
@@ -19,6 +21,7 @@ size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
   if (off > w->size) memset(w->data + w->size, 0, off - w->size); /* w->data is NULL until the first byte */
   if (bytes) memcpy(w->data + off, data, bytes);
   w->size = need;
+  if (w->share) blob_share_note(w, off, bytes);
   return off;
 }
 

@@ -122,10 +122,18 @@ extern const KbEmitter kb_c_emitter;    /* kb_c.c */
 KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
 
 /* weight blob under construction: 64-byte aligned pieces (kb_common.c) */
+typedef struct BlobShare BlobShare;
 typedef struct WeightBlob {
   unsigned char *data;
   size_t size, cap;
+  BlobShare *share; /* non-NULL: identical pieces are stored once (drive/blob_share.c) */
 } WeightBlob;
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset; ir_oom if out of memory */
+/* drive/blob_share.c: from begin on, blob_add shares identical pieces (multi-shape libraries);
+ * end frees the index (the blob stays) */
+void blob_share_begin(WeightBlob *w);
+void blob_share_end(WeightBlob *w);
+bool blob_share_find(const WeightBlob *w, const void *data, size_t bytes, size_t *off);
+void blob_share_note(WeightBlob *w, size_t off, size_t bytes);
 
 #endif

@@ -263,6 +263,170 @@ def test_rtcheck(onnxc, cc, models, work):
                   ok(rc, out), out[-3000:])
 
 
+def make_dyn_model(path):
+    """x float[batch, seq, 8] -> y = Softmax(Relu(x W + B)) [batch, seq, 16], z = its Transpose
+    [seq, batch, 16]: two free dims, weights, contraction, elementwise, reduction, data movement"""
+    from onnx import helper, numpy_helper, TensorProto as T, save
+    rng = np.random.RandomState(3)
+    w = numpy_helper.from_array(rng.standard_normal((8, 16)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "B")
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["a"]),
+         helper.make_node("Relu", ["a"], ["r"]), helper.make_node("Softmax", ["r"], ["y"], axis=-1),
+         helper.make_node("Transpose", ["r"], ["z"], perm=[1, 0, 2])], "dyn",
+        [helper.make_tensor_value_info("x", T.FLOAT, ["batch", "seq", 8])],
+        [helper.make_tensor_value_info("y", T.FLOAT, ["batch", "seq", 16]),
+         helper.make_tensor_value_info("z", T.FLOAT, ["seq", "batch", 16])], initializer=[w, b])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def header_dims(header, name, k):
+    """NAME_VARIANT_k_INPUT_0_DIMS of a multi-shape NAME.h as a tuple"""
+    key = "#define %s_VARIANT_%d_INPUT_0_DIMS {" % (name, k)
+    line = [l for l in open(header).read().splitlines() if l.startswith(key)][0]
+    return tuple(int(x) for x in line[len(key):].rstrip("}").split(","))
+
+
+def run_multishape(onnxc, label, model, d, name, shapes_of, inputs_of, build, rtol=1e-5):
+    """the variants of d/NAME.h: inputs_of(dims) -> arrays (written as vK_input_I.bin); the
+    program build(exe) made from tests/aot/multishape.c runs them; each variant's outputs must
+    equal onnxc run's on the same inputs"""
+    header = os.path.join(d, name + ".h")
+    n = int([l.split()[-1] for l in open(header).read().splitlines()
+             if l.startswith("#define %s_NUM_VARIANTS " % name)][0])
+    check("%s: %s.h lists %d shapes" % (label, name, len(shapes_of)), n == len(shapes_of))
+    refs = []
+    for k in range(n):
+        dims = header_dims(header, name, k)
+        check("%s: variant %d has dims %s" % (label, k, dims), dims == shapes_of[k])
+        ins = inputs_of(dims)
+        paths = []
+        for i, a in enumerate(ins):
+            a.tofile(os.path.join(d, "v%d_input_%d.bin" % (k, i)))
+            paths.append(os.path.join(d, "v%d_input_%d.npy" % (k, i)))
+            np.save(paths[-1], a)
+        ref = os.path.join(d, "ref_v%d" % k)
+        rc, out = sh([onnxc, "run", model] + paths + ["-o", ref])
+        if not check("%s: onnxc run at %s" % (label, "x".join(map(str, dims))), rc == 0, out[-1000:]):
+            return
+        refs.append([np.load(os.path.join(ref, f)) for f in sorted(os.listdir(ref)) if f.startswith("output_")])
+    exe = os.path.join(d, "multishape")
+    rc, out = build(exe)
+    if not check("%s: multishape.c builds against %s.h" % (label, name), rc == 0, out[-2000:]):
+        return
+    rc, out = sh([exe, d])
+    if not check("%s: %s" % (label, out.strip().splitlines()[-1] if out.strip() else "multishape"),
+                 rc == 0, out[-3000:]):
+        return
+    for k, outs in enumerate(refs):
+        for i, want in enumerate(outs):
+            got = np.fromfile(os.path.join(d, "v%d_output_%d.bin" % (k, i)), dtype=want.dtype)
+            how = compare(got.reshape(want.shape), want, rtol) if got.size == want.size else None
+            check("%s: variant %d output %d equals onnxc run (%s)" % (label, k, i, how), how is not None)
+
+
+def test_multishape(onnxc, cc, work):
+    """--shape with lists of values: one library (so, lib, c) with a variant per combination,
+    each equal to onnxc run at its shape; the refusals of --shape"""
+    d0 = os.path.join(work, "multishape")
+    shutil.rmtree(d0, ignore_errors=True)
+    os.makedirs(d0)
+    model = os.path.join(d0, "dyn.onnx")
+    make_dyn_model(model)
+    rng = np.random.RandomState(5)
+    inputs_of = lambda dims: [rng.standard_normal(dims).astype(np.float32)]
+    shapes = [(1, 2, 8), (1, 5, 8), (3, 2, 8), (3, 5, 8)]  # the first --shape varies slowest
+    src = os.path.join(HERE, "multishape.c")
+    cflags = ["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-DMODEL=dyn", "-DMODEL_H=\"dyn.h\""]
+    for emit in ("so", "lib", "c"):
+        d = os.path.join(d0, emit)
+        os.makedirs(d)
+        out_path = {"so": os.path.join(d, "libdyn.so"), "lib": os.path.join(d, "libdyn.a"),
+                    "c": os.path.join(d, "src")}[emit]
+        rc, out = sh([onnxc, "compile", model, "-o", out_path, "--name", "dyn", "--emit", emit,
+                      "--shape", "batch=1,3", "--shape", "seq=2,5"])
+        if not check("multishape %s: compile --shape batch=1,3 --shape seq=2,5" % emit, rc == 0, out[-2000:]):
+            continue
+        if emit == "c":
+            hd = out_path
+            srcs = sorted(os.path.join(hd, f) for f in os.listdir(hd) if f.endswith(".c"))
+            build = lambda exe: sh(["gcc"] + cflags + ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                                                      "-I", hd] + srcs + [src, "-o", exe, "-lm", "-lpthread"])
+            shutil.copy(os.path.join(hd, "dyn.h"), os.path.join(d, "dyn.h"))
+        elif emit == "so":
+            build = lambda exe: sh([cc] + cflags + ["-I", d, src, "-o", exe, "-L", d, "-ldyn", "-Wl,-rpath," + d,
+                                                    "-lpthread"])
+        else:
+            build = lambda exe: sh([cc] + cflags + ["-I", d, src, "-o", exe, out_path, "-lm", "-lpthread"])
+        run_multishape(onnxc, "multishape %s" % emit, model, d, "dyn", shapes, inputs_of, build)
+
+    # input names take lists of shapes too; one value of a dim name is an ordinary library
+    d = os.path.join(d0, "byinput")
+    os.makedirs(d)
+    rc, out = sh([onnxc, "compile", model, "-o", os.path.join(d, "libdyn.so"), "--shape", "x=2x3x8,4x1x8"])
+    check("multishape: --shape x=2x3x8,4x1x8 (an input's shapes)", rc == 0 and
+          "#define dyn_NUM_VARIANTS 2" in open(os.path.join(d, "dyn.h")).read() and
+          header_dims(os.path.join(d, "dyn.h"), "dyn", 1) == (4, 1, 8), out)
+    rc, out = sh([onnxc, "compile", model, "-o", os.path.join(d, "libone.so"), "--name", "one", "--shape", "batch=2",
+                  "--shape", "seq=3"])
+    hdr = open(os.path.join(d, "one.h")).read() if rc == 0 else ""
+    check("multishape: --shape batch=2 --shape seq=3 (dim names, one shape)", rc == 0 and
+          "#define one_NUM_VARIANTS 1" in hdr and "#define one_INPUT_0_DIMS {2, 3, 8}" in hdr, out + hdr[-500:])
+    # refusals: a name neither input nor dim, too many combinations, two equal shapes, a dim left free
+    bad = [(["--shape", "nosuch=1,2"], 2, "nosuch"),
+           (["--shape", "batch=1,2,3,4,5,6", "--shape", "seq=1,2,3,4,5,6"], 2, "more than 32"),
+           (["--shape", "batch=1,4,1", "--shape", "seq=2"], 1, "same input dims"),
+           (["--shape", "batch=1,4"], 1, "seq"),
+           (["--shape", "batch=1,x"], 2, "bad dims")]
+    for args, code, words in bad:
+        rc, out = sh([onnxc, "compile", model, "-o", os.path.join(d, "libbad.so")] + args)
+        check("multishape: compile %s exits %d naming %r" % (" ".join(args), code, words),
+              rc == code and words in out, "exit %d: %s" % (rc, out))
+
+
+def test_multishape_resnet(onnxc, cc, work, shared_models):
+    """ISSUE17: a library compiled with --shape batch=1,4,16 from a dynamic-batch ResNet-18 runs all
+    three batch sizes through NAME_run_tensors, each equal to onnxc run at that batch, and is
+    smaller than three separate libraries together"""
+    mdir = shared_models or os.path.join(work, "models")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "export_models.py"), mdir, "resnet18_dyn"])
+    if not check("export resnet18_dyn", rc == 0, out[-2000:]):
+        return
+    model = os.path.join(mdir, "resnet18_dyn", "model.onnx")
+    d = os.path.join(work, "multishape_resnet18")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    lib = os.path.join(d, "libr18.so")
+    rc, out = sh([onnxc, "compile", model, "-o", lib, "--shape", "batch=1,4,16"])
+    if not check("resnet18_dyn: compile --shape batch=1,4,16", rc == 0, out[-2000:]):
+        return
+    rng = np.random.RandomState(7)
+    inputs_of = lambda dims: [rng.standard_normal(dims).astype(np.float32)]
+    src = os.path.join(HERE, "multishape.c")
+    build = lambda exe: sh([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-DMODEL=r18",
+                            "-DMODEL_H=\"r18.h\"", "-I", d, src, "-o", exe, "-L", d, "-lr18", "-Wl,-rpath," + d,
+                            "-lpthread"])
+    run_multishape(onnxc, "resnet18_dyn", model, d, "r18", [(b, 3, 224, 224) for b in (1, 4, 16)], inputs_of, build)
+    # one separate library (batch 1): the weights are the same bytes, and the three-shape library
+    # is smaller than two such libraries; a separate library for batch 4 or 16 holds those weights
+    # too, so three separate libraries are larger still. The static ResNet-18 export (the same
+    # seeded weights) compiled by test_so is that library when it is there.
+    one, one_h = os.path.join(work, "resnet18", "libresnet18.so"), os.path.join(work, "resnet18", "resnet18.h")
+    if not os.path.exists(one) or not os.path.exists(one_h):
+        one, one_h = os.path.join(d, "libr18b1.so"), os.path.join(d, "r18b1.h")
+        rc, out = sh([onnxc, "compile", model, "-o", one, "--shape", "batch=1"])
+        if not check("resnet18_dyn: compile --shape batch=1", rc == 0, out[-2000:]):
+            return
+    wbytes = lambda h: int([l.split()[-1] for l in open(h).read().splitlines() if "_WEIGHTS_BYTES" in l][0])
+    multi, single = os.path.getsize(lib), os.path.getsize(one)
+    w3, w1 = wbytes(os.path.join(d, "r18.h")), wbytes(one_h)
+    check("resnet18_dyn: one copy of the weights (%d bytes in both libraries)" % w3, w3 == w1 and w1 > 40000000)
+    check("resnet18_dyn: the 3-shape library (%d bytes) is smaller than 2 separate ones (%d)" % (multi, 2 * single),
+          multi < 2 * single)
+    print("size: libr18.so (batch 1,4,16) %d bytes, batch 1 alone (%s) %d bytes" % (multi, os.path.basename(one), single),
+          flush=True)
+
+
 def test_aarch64(onnxc, models, refs, work):
     cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
     if not check("aarch64 cross compiler and qemu-aarch64 installed (scripts/setup.sh)", cc and qemu):
@@ -360,9 +524,16 @@ def main():
     ap.add_argument("--models", help="folder of tests/models/export_models.py exports to reuse")
     ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
     ap.add_argument("--rtcheck-only", action="store_true", help="only the run-time input checks (rtcheck.c)")
+    ap.add_argument("--multishape-only", action="store_true", help="only the multi-shape libraries (multishape.c)")
     a = ap.parse_args()
     onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
+    if a.multishape_only:
+        test_multishape(onnxc, a.cc, a.work)
+        if not a.quick:
+            test_multishape_resnet(onnxc, a.cc, a.work, a.models)
+        print("aot: %d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
     models = prepare_models(a.work, onnxc, a.quick, a.models)
     test_rtcheck(onnxc, a.cc, models, a.work)
     if a.rtcheck_only:
@@ -375,6 +546,9 @@ def main():
             refs[m.name] = r
     if "cnn" in refs:
         test_variants(onnxc, a.cc, models, refs, a.work)
+    test_multishape(onnxc, a.cc, a.work)
+    if not a.quick:
+        test_multishape_resnet(onnxc, a.cc, a.work, a.models)
     test_aarch64(onnxc, [m for m in models if m.name in refs], refs, a.work)
     if a.build:
         test_package(onnxc, os.path.abspath(a.build), a.work)

@@ -216,6 +216,9 @@ def ids(shape, hi):
 MODELS = {
     "mlp": (MLP, [(1, 64)], {"quick": True}),
     "resnet18": (tv("resnet18"), [(1, 3, 224, 224)], {"quick": True}),
+    "resnet18_dyn": (tv("resnet18"), [(1, 3, 224, 224)],
+                     {"dynamic_axes": {"input": {0: "batch"}, "output": {0: "batch"}},
+                      "alt": [(4, 3, 224, 224)]}),
     "resnet50": (tv("resnet50"), [(1, 3, 224, 224)], {}),
     "mobilenet_v2": (tv("mobilenet_v2"), [(1, 3, 224, 224)], {"quick": True}),
     "squeezenet": (tv("squeezenet1_1"), [(1, 3, 224, 224)], {"quick": True}),
