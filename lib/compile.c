@@ -109,7 +109,7 @@ static bool same_file(const char *a, const char *b) {
 }
 
 static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name,
-                         const LibVariants *vs, char *err, size_t errlen) {
+                         const LibShapeSet *vs, char *err, size_t errlen) {
   Tmp t;
   snprintf(t.dir, sizeof t.dir, "/tmp/onnxc-XXXXXX");
   if (!mkdtemp(t.dir)) {
@@ -169,7 +169,7 @@ out:
   return rc;
 }
 
-static int emit_code(const CompileOpts *o, const char *emit, const char *name, const LibVariants *vs, char *err,
+static int emit_code(const CompileOpts *o, const char *emit, const char *name, const LibShapeSet *vs, char *err,
                      size_t errlen) {
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
                      .name = name, .kind = emit, .embed_weights = !o->weights_file};
@@ -181,7 +181,7 @@ static int emit_code(const CompileOpts *o, const char *emit, const char *name, c
 }
 
 /* --emit c: the model as C sources in the folder o->out, plus NAME.h, the glue and the runtime */
-static int build_c(const CompileOpts *o, const char *name, const LibVariants *vs, char *err, size_t errlen) {
+static int build_c(const CompileOpts *o, const char *name, const LibShapeSet *vs, char *err, size_t errlen) {
   const char *dir = o->out;
   if (mkdir(dir, 0777) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create folder %.1500s: %s", dir, strerror(errno));
@@ -294,7 +294,7 @@ int onnxc_compile_check(const onnxc_compile_options *co, char *err, size_t errle
 }
 
 /* the session's graph through the passes: a library of one shape */
-static int single_variant(onnxc_session *s, LibVariants *vs) {
+static int single_variant(onnxc_session *s, LibShapeSet *vs) {
   memset(vs, 0, sizeof *vs);
   int rc = lib_run_passes(s);
   if (!rc) vs->g[vs->n++] = s->g;
@@ -326,9 +326,9 @@ static int do_compile(onnxc_session *s, void *arg) {
       if (!ir_value_shape_known(g->inputs[i]))
         return lib_fail(s, ONNXC_ERR_MODEL, "input '%s' has symbolic dims: fix them with --shape %s=DIMS",
                         g->inputs[i]->name, g->inputs[i]->name);
-  LibVariants vs;
+  LibShapeSet vs;
   lib_deadline_start(s);
-  rc = multi ? lib_variants_load(s, co, &vs) : single_variant(s, &vs);
+  rc = multi ? lib_shapes_load(s, co, &vs) : single_variant(s, &vs);
   if (rc) goto out;
   if ((rc = check_io_types(s, vs.g[0]))) goto out;
   Target tgt;
@@ -339,7 +339,7 @@ static int do_compile(onnxc_session *s, void *arg) {
   else rc = emit_code(&o, o.emit, name, &vs, s->err, sizeof s->err);
   if (rc == ONNXC_ERR_MODEL || (rc && s->phases.expired)) rc = lib_fail_compile(s, s->err);
 out:
-  lib_variants_free(&vs);
+  lib_shapes_free(&vs);
   lib_deadline_stop(s);
   return rc;
 }

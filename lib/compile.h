@@ -14,21 +14,21 @@ typedef struct CompileOpts {
 
 /* the graphs a library is built from: the session's (n = 1, label "") or one per shape of a
  * multi-shape compile, each specialized and through the passes (lib/multishape.c) */
-typedef struct LibVariants {
+typedef struct LibShapeSet {
   int n;
   Graph *g[ONNXC_MAX_VARIANTS];
   char label[ONNXC_MAX_VARIANTS][160]; /* "batch=4", "input=4x3x224x224, seq=8" */
-  bool owned;                          /* loaded for the compile: freed by lib_variants_free */
-} LibVariants;
+  bool owned;                          /* loaded for the compile: freed by lib_shapes_free */
+} LibShapeSet;
 /* loads, specializes and optimizes one graph per co->variants[k]; 0 or a status (s->err) */
-int lib_variants_load(onnxc_session *s, const onnxc_compile_options *co, LibVariants *vs);
-void lib_variants_free(LibVariants *vs);
+int lib_shapes_load(onnxc_session *s, const onnxc_compile_options *co, LibShapeSet *vs);
+void lib_shapes_free(LibShapeSet *vs);
 
 const char *lib_c_type(DType t); /* the C type of a dtype compiled models can pass, or NULL */
 int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r,
-                     const LibVariants *vs, bool embedded, bool c_sources, char *err, size_t errlen);
+                     const LibShapeSet *vs, bool embedded, bool c_sources, char *err, size_t errlen);
 int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r,
-                   const LibVariants *vs, bool embedded, char *err, size_t errlen);
+                   const LibShapeSet *vs, bool embedded, char *err, size_t errlen);
 int lib_write_file(const char *path, const void *data, size_t bytes, char *err, size_t errlen);
 
 /* lib/toolchain.c */

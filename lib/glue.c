@@ -80,7 +80,7 @@ static void put_stop_defs(FILE *f, const char *n) {
 }
 
 /* a multi-shape library: the shapes, and each variant's tensor sizes (the macros above are variant 0's) */
-static void put_variant_macros(FILE *f, const char *name, const BeAotResult *r, const LibVariants *vs) {
+static void put_variant_macros(FILE *f, const char *name, const BeAotResult *r, const LibShapeSet *vs) {
   fprintf(f, "\n/* %d shapes, one copy of the weights: %s_run_tensors runs the one whose input dims it is\n"
              " * given (ONNXC_ERR_ARGUMENT listing these otherwise); %s_run runs shape 0,\n"
              " * %s_run_variant(m, K, inputs, outputs) shape K.\n",
@@ -115,7 +115,7 @@ static void put_variant_macros(FILE *f, const char *name, const BeAotResult *r, 
 }
 
 int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r,
-                     const LibVariants *vs, bool embedded, bool c_sources, char *err, size_t errlen) {
+                     const LibShapeSet *vs, bool embedded, bool c_sources, char *err, size_t errlen) {
   Graph *g = vs->g[0];
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -199,7 +199,7 @@ static void put_node_table(FILE *f, const char *tab, Graph *g) {
 
 /* per variant: its graph function, tensor and node tables (variant 0's are the descriptor's own
  * inputs_, outputs_, nodes_), then the list of variants */
-static void put_variants(FILE *f, const char *n, const BeAotResult *r, const LibVariants *vs) {
+static void put_variants(FILE *f, const char *n, const BeAotResult *r, const LibShapeSet *vs) {
   char fn[300], tab[3][32];
   for (int k = 0; k < vs->n; k++) {
     Graph *g = vs->g[k];
@@ -228,7 +228,7 @@ static void put_variants(FILE *f, const char *n, const BeAotResult *r, const Lib
 }
 
 int lib_write_glue(const char *path, const char *header, const char *name, const BeAotResult *r,
-                   const LibVariants *vs, bool embedded, char *err, size_t errlen) {
+                   const LibShapeSet *vs, bool embedded, char *err, size_t errlen) {
   Graph *g = vs->g[0];
   FILE *f = fopen(path, "w");
   if (!f) {

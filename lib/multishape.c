@@ -82,7 +82,7 @@ static int check_variant(onnxc_session *s, Graph *g, const char *label, int k) {
 }
 
 /* two variants with the same input dims: run_tensors could never pick the second */
-static int check_distinct(onnxc_session *s, const LibVariants *vs) {
+static int check_distinct(onnxc_session *s, const LibShapeSet *vs) {
   for (int a = 0; a < vs->n; a++)
     for (int b = a + 1; b < vs->n; b++) {
       bool same = true;
@@ -97,7 +97,7 @@ static int check_distinct(onnxc_session *s, const LibVariants *vs) {
   return ONNXC_OK;
 }
 
-int lib_variants_load(onnxc_session *s, const onnxc_compile_options *co, LibVariants *vs) {
+int lib_shapes_load(onnxc_session *s, const onnxc_compile_options *co, LibShapeSet *vs) {
   memset(vs, 0, sizeof *vs);
   vs->owned = true;
   if (co->num_variants < 1 || co->num_variants > ONNXC_MAX_VARIANTS || !co->variants)
@@ -129,7 +129,7 @@ int lib_variants_load(onnxc_session *s, const onnxc_compile_options *co, LibVari
   return check_distinct(s, vs);
 }
 
-void lib_variants_free(LibVariants *vs) {
+void lib_shapes_free(LibShapeSet *vs) {
   if (vs->owned)
     for (int k = 0; k < vs->n; k++) ir_graph_free(vs->g[k]);
   vs->n = 0;
