@@ -3,6 +3,7 @@
 #define ONNXC_MODULE_H
 
 #include "llvm_int.h"
+#include "module_key.h"
 
 typedef struct ModuleInfo {
   int64_t arena_bytes;
