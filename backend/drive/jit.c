@@ -68,7 +68,7 @@ struct BeModel {
   int nin, nout;
   int64_t scratch_bytes;
   int threads;
-  int nkernels, nshared;
+  int nkernels, nshared, nkeyed;
   void **io;
   int nnodes;
   char **nodes; /* "Op 'name'" per top-level node (one block): names the node a failed run stopped in */
@@ -186,6 +186,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   bm->jit = jit;
   bm->nkernels = info.nkernels;
   bm->nshared = info.nshared;
+  bm->nkeyed = info.nkeyed;
   bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
   bm->weights = xaligned(m.blob.size);
   if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
@@ -259,6 +260,8 @@ int be_model_kernels(const BeModel *m, int *shared) {
   if (shared) *shared = m->nshared;
   return m->nkernels;
 }
+
+int be_model_kernels_keyed(const BeModel *m) { return m->nkeyed; }
 
 void be_free(BeModel *m) {
   if (!m) return;

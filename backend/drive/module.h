@@ -11,6 +11,7 @@ typedef struct ModuleInfo {
   size_t weights_bytes;
   int nkernels;
   int nshared; /* of which identical to an earlier kernel (one copy of the code, kb_kernel_end) */
+  int nkeyed;  /* of those, found so before being generated (module_key.c) */
 } ModuleInfo;
 
 /* Plans storage and emits every kernel plus the graph function `fn_name` into m.

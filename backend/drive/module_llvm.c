@@ -109,6 +109,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       ctx.arena_end = arena_top + same->arena_extra;
       ctx.const_unused = same->const_unused;
       m->nshared++;
+      info->nkeyed++;
     } else {
       if (!(kfn = gen_kernel(m, &ctx, k, nb, ctl, &wofs, &nw))) {
         LLVMDisposeBuilder(b);
