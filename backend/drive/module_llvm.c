@@ -73,17 +73,6 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMTypeRef parparams[4] = {ptr, ptr, ptr, i64};
   LLVMTypeRef party = LLVMFunctionType(i32, parparams, 4, 0);
   LLVMValueRef parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
-  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
-  LLVMBuilderRef fb = LLVMCreateBuilderInContext(c);
-  LLVMPositionBuilderAtEnd(fb, fail);
-  LLVMValueRef fail_status = LLVMBuildPhi(fb, i32, "status"), fail_node = NULL;
-  if (!g->parent) { /* the top-level graph records the failing node for the runtime's message */
-    fail_node = LLVMBuildPhi(fb, i32, "node");
-    LLVMValueRef off = LLVMConstInt(i64, offsetof(onnxc_rt, failed_node), 0);
-    LLVMBuildStore(fb, fail_node, LLVMBuildGEP2(fb, LLVMInt8TypeInContext(c), rt, &off, 1, ""));
-  }
-  LLVMBuildRet(fb, fail_status);
-  LLVMDisposeBuilder(fb);
 
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
@@ -168,21 +157,24 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       LLVMValueRef args[4] = {rt, kfn, bufs, LLVMConstInt(i64, (unsigned long long)ctx.work, 0)};
       st = LLVMBuildCall2(b, party, parfn, args, 4, "");
     }
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next");
+    /* Each kernel has its own failure exit: one shared exit whose phis had an incoming value per
+     * node made LLVM's code generation quadratic (PHINode::removeIncomingValue) on long graphs. */
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next"),
+                      fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
     LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntEQ, st, LLVMConstInt(i32, 0, 0), "");
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(b);
     LLVMBuildCondBr(b, ok, next, fail);
-    LLVMAddIncoming(fail_status, &st, &here, 1);
-    if (fail_node) {
-      LLVMValueRef kv = LLVMConstInt(i32, (unsigned long long)k, 0);
-      LLVMAddIncoming(fail_node, &kv, &here, 1);
+    LLVMPositionBuilderAtEnd(b, fail);
+    if (!g->parent) { /* the top-level graph records the failing node for the runtime's message */
+      LLVMValueRef off = LLVMConstInt(i64, offsetof(onnxc_rt, failed_node), 0);
+      LLVMBuildStore(b, LLVMConstInt(i32, (unsigned long long)k, 0),
+                     LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), rt, &off, 1, ""));
     }
+    LLVMBuildRet(b, st);
     LLVMPositionBuilderAtEnd(b, next);
     info->nkernels++;
   }
   LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
   LLVMSetOperand(bufs, 0, LLVMConstInt(i64, (unsigned long long)maxbufs, 0));
-  if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
   return pass_plan_budget(g, m->max_memory > 0 ? m->max_memory : BE_DEFAULT_MAX_MEMORY, info->arena_bytes,
