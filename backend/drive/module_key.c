@@ -88,6 +88,14 @@ static void put_node(Key *k, const Graph *g, const Node *n) {
   put_str(k, n->domain);
   for (int i = 0; i < n->nin; i++) put_value(k, n->in[i]);
   for (int i = 0; i < n->nout; i++) put_value(k, n->out[i]);
+  /* which operands are the same value (x + x): a generator may tell */
+  for (int i = 0; i < n->nin + n->nout; i++) {
+    const Value *v = i < n->nin ? n->in[i] : n->out[i - n->nin];
+    int first = i;
+    for (int j = 0; j < i && first == i; j++)
+      if (v && v == (j < n->nin ? n->in[j] : n->out[j - n->nin])) first = j;
+    put_i64(k, first);
+  }
   for (int i = 0; i < n->nattr; i++) put_attr(k, &n->attrs[i]);
 }
 
