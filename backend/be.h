@@ -114,6 +114,8 @@ void be_set_watch(BeModel *m, struct onnxc_watch *w);
 void be_free(BeModel *m);
 /* kernels (one per node) and how many of them reuse an identical earlier kernel's code */
 int be_model_kernels(const BeModel *m, int *shared);
+/* of the shared kernels, how many were found so before being generated (module_key.c) */
+int be_model_kernels_keyed(const BeModel *m);
 
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);

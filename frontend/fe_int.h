@@ -32,14 +32,25 @@ typedef struct Fe {
   ProtobufCAllocator pb_alloc;
   int64_t pb_used;
   bool pb_refused;      /* an allocation was refused or failed */
+  bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
+  const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
+  size_t wire_len;
 } Fe;
 
 void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *err, size_t errlen);
 int fe_error(Fe *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* returns -1 */
 
 /* read.c: whole-file reading and the wire-format pre-scan */
+/* fe_read_file maps a regular file (reads a pipe); the buffer must outlive the unpacked message's
+ * use, since large raw_data stay in it (fe_raw_ref); fe_release_file gives it back */
 int fe_read_file(Fe *c, const char *path, uint8_t **buf, size_t *len);
+void fe_release_file(Fe *c, uint8_t *buf, size_t len);
 ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len);
+/* The field number that stands for a TensorProto's large raw_data in what protobuf-c unpacks: the
+ * highest one protobuf allows, unknown to ONNX. */
+#define FE_REF_FIELD 0x1fffffffu
+/* the raw_data of tensor m left in fe_unpack's buffer, if it was; false otherwise */
+bool fe_raw_ref(const Fe *c, const ProtobufCMessage *m, const uint8_t **data, size_t *len);
 
 /* tensor.c: TensorProto → dense little-endian data */
 typedef struct FeTensor {

@@ -782,8 +782,10 @@ static int check_model(Loader *l, Graph *g) {
 
 static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, const FeOptions *opt) {
   Onnx__ModelProto *m = (Onnx__ModelProto *)fe_unpack(&l->c, &onnx__model_proto__descriptor, buf, len);
-  free(owned); /* the unpacked model holds its own copy */
-  if (!m) return NULL;
+  if (!m) {
+    fe_release_file(&l->c, owned, len);
+    return NULL;
+  }
   l->m = m;
   Graph *g = ir_graph_new();
   l->c.arena = g->arena;
@@ -796,6 +798,7 @@ static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, co
   if (!rc) rc = apply_shapes(l, g, opt);
   free(s.tab);
   onnx__model_proto__free_unpacked(m, &l->c.pb_alloc);
+  fe_release_file(&l->c, owned, len); /* large raw_data were copied from it (read.c's skeleton) */
   if (rc) {
     if (!l->c.failed) fe_error(&l->c, "import failed");
     ir_graph_free(g);

@@ -245,8 +245,14 @@ int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *o
     return fe_error(c, "%s: tensor data (%lld bytes for %s) exceeds the limit of %lld bytes in total",
                     what, (long long)bytes, desc, (long long)c->max_bytes);
 
+  /* large raw_data stay in the file's buffer (read.c's skeleton): same checks, one copy */
+  const uint8_t *raw = tp->raw_data.data;
+  size_t raw_len = tp->raw_data.len;
+  bool has_raw = tp->has_raw_data, ref = fe_raw_ref(c, &tp->base, &raw, &raw_len);
+  if (ref && has_raw) return fe_error(c, "%s: raw_data is given twice", what); /* the skeleton keeps a lone one only */
+  has_raw |= ref;
   bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-  size_t counts[SRC_N] = {tp->has_raw_data ? 1 : 0, external ? 1 : 0, tp->n_float_data, tp->n_int32_data,
+  size_t counts[SRC_N] = {has_raw ? 1 : 0, external ? 1 : 0, tp->n_float_data, tp->n_int32_data,
                           tp->n_string_data, tp->n_int64_data, tp->n_double_data, tp->n_uint64_data};
   int src = -1;
   for (int s = 0; s < SRC_N; s++) {
@@ -262,8 +268,8 @@ int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *o
   if (src == SRC_STRING) return fe_error(c, "%s: string_data is set (string tensors are not supported)", what);
   if (src >= SRC_FLOAT && !src_allows(src, out->dtype))
     return fe_error(c, "%s: %s cannot hold %s data", what, src_names[src], dtype_name(out->dtype));
-  if (src == SRC_RAW && tp->raw_data.len != (size_t)bytes)
-    return fe_error(c, "%s: raw_data has %zu bytes, expected %lld (%s)", what, tp->raw_data.len,
+  if (src == SRC_RAW && raw_len != (size_t)bytes)
+    return fe_error(c, "%s: raw_data has %zu bytes, expected %lld (%s)", what, raw_len,
                     (long long)bytes, desc);
   if (src >= SRC_FLOAT && counts[src] != (size_t)numel)
     return fe_error(c, "%s: %s has %zu values, expected %lld (%s)", what, src_names[src], counts[src],
@@ -274,9 +280,9 @@ int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *o
   int rc = 0;
   switch (src) {
   case SRC_RAW: /* memcpy: raw_data has no alignment guarantee */
-    if (bytes) memcpy(d, tp->raw_data.data, (size_t)bytes);
+    if (bytes) memcpy(d, raw, (size_t)bytes);
     /* the copy now lives in d: release protobuf-c's to keep the peak near one copy of the weights */
-    c->pb_alloc.free(c->pb_alloc.allocator_data, tp->raw_data.data);
+    if (!ref) c->pb_alloc.free(c->pb_alloc.allocator_data, tp->raw_data.data);
     tp->raw_data.data = NULL;
     tp->raw_data.len = 0;
     break;
@@ -311,8 +317,10 @@ int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen) {
   size_t len;
   if (fe_read_file(&c, path, &buf, &len)) return -1;
   Onnx__TensorProto *tp = (Onnx__TensorProto *)fe_unpack(&c, &onnx__tensor_proto__descriptor, buf, len);
-  free(buf);
-  if (!tp) return -1;
+  if (!tp) {
+    fe_release_file(&c, buf, len);
+    return -1;
+  }
   char what[300];
   snprintf(what, sizeof what, "tensor '%.200s'", tp->name ? tp->name : "");
   FeTensor t;
@@ -326,5 +334,6 @@ int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen) {
     out->bytes = t.bytes;
   }
   onnx__tensor_proto__free_unpacked(tp, &c.pb_alloc);
+  fe_release_file(&c, buf, len); /* after decoding: its raw_data may have stayed in buf */
   return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "module.h"
 #include "onnxc_rt.h"
+#include "passes.h"
 
 /* the host target's LLVM registration: once per process, whichever session's thread gets here
  * first (process-wide, but never changed after) */
@@ -68,7 +69,7 @@ struct BeModel {
   int nin, nout;
   int64_t scratch_bytes;
   int threads;
-  int nkernels, nshared;
+  int nkernels, nshared, nkeyed;
   void **io;
   int nnodes;
   char **nodes; /* "Op 'name'" per top-level node (one block): names the node a failed run stopped in */
@@ -100,6 +101,21 @@ static void *xaligned(size_t bytes) {
   return aligned_alloc(64, n ? n : 64);
 }
 
+/* The weight blob is reserved 64-aligned and large enough for the packed weights (twice the
+ * constants, plus room): then be_jit keeps it as the model's weights instead of copying them once
+ * more.  Pages never written cost nothing; if the guess is short, blob_add reallocates and the
+ * copy is made as before. */
+static void reserve_blob(const Graph *g, WeightBlob *w) {
+  size_t total = 1 << 20;
+  for (int i = 0; i < g->nvalues; i++) {
+    int64_t b = g->values[i]->data ? pass_value_bytes(g->values[i]) : 0;
+    if (b > 0 && (uint64_t)b < SIZE_MAX / 4 - total) total += 2 * (size_t)b;
+  }
+  total = (total + 63) & ~(size_t)63;
+  w->data = aligned_alloc(64, total);
+  w->cap = w->data ? total : 0;
+}
+
 BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   BeOptions dflt = {.opt_level = 3};
   if (!opt) opt = &dflt;
@@ -114,6 +130,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
   ModuleInfo info;
   be_phase("kernel gen");
+  reserve_blob(g, &m.blob);
   if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
     LLVMDisposeModule(m.mod);
@@ -186,10 +203,15 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   bm->jit = jit;
   bm->nkernels = info.nkernels;
   bm->nshared = info.nshared;
+  bm->nkeyed = info.nkeyed;
   bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
-  bm->weights = xaligned(m.blob.size);
-  if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
-  free(m.blob.data);
+  if (m.blob.data && (uintptr_t)m.blob.data % 64 == 0) { /* reserve_blob's guess held: no copy */
+    bm->weights = m.blob.data;
+  } else {
+    bm->weights = xaligned(m.blob.size);
+    if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
+    free(m.blob.data);
+  }
   bm->rt.weights = (const char *)bm->weights;
   bm->rt.arena = xaligned((size_t)info.arena_bytes);
   bm->scratch_bytes = (info.scratch_bytes + 63) & ~(int64_t)63;
@@ -261,6 +283,8 @@ int be_model_kernels(const BeModel *m, int *shared) {
   if (shared) *shared = m->nshared;
   return m->nkernels;
 }
+
+int be_model_kernels_keyed(const BeModel *m) { return m->nkeyed; }
 
 void be_free(BeModel *m) {
   if (!m) return;

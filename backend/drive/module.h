@@ -3,6 +3,7 @@
 #define ONNXC_MODULE_H
 
 #include "llvm_int.h"
+#include "module_key.h"
 
 typedef struct ModuleInfo {
   int64_t arena_bytes;
@@ -10,6 +11,7 @@ typedef struct ModuleInfo {
   size_t weights_bytes;
   int nkernels;
   int nshared; /* of which identical to an earlier kernel (one copy of the code, kb_kernel_end) */
+  int nkeyed;  /* of those, found so before being generated (module_key.c) */
 } ModuleInfo;
 
 /* Plans storage and emits every kernel plus the graph function `fn_name` into m.

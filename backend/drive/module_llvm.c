@@ -12,9 +12,27 @@
 
 static int build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 
+/* Generates node k's kernel (kb_kernel_end may find it identical to an earlier one); NULL on error */
+static LLVMValueRef gen_kernel(KMod *m, GenCtx *ctx, int k, int nb, bool ctl, size_t **wofs, int *nw) {
+  Graph *g = ctx->g;
+  KB *kb = kb_kernel_begin(m, arena_printf(g->arena, "%d", k), nb, ctl);
+  if (!kb) {
+    ir_node_error(g, ctx->n, "too many inputs/outputs");
+    return NULL;
+  }
+  ctx->kb = kb;
+  if (be_gen_node(ctx)) {
+    kb_kernel_abandon(kb);
+    return NULL;
+  }
+  return kb_kernel_end(kb, wofs, nw);
+}
+
 /* Builds the graph function for g with its arena values at arena_base; info->arena_bytes is the
- * end of the arena it (and its subgraphs) use. */
-static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info) {
+ * end of the arena it (and its subgraphs) use.  keys (NULL: none) finds nodes whose kernel an
+ * earlier node already has (module_key.c). */
+static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_base, ModuleInfo *info,
+                       KernelKeys *keys) {
   LLVMContextRef c = m->ctx;
   memset(info, 0, sizeof *info);
   int64_t arena_top;
@@ -26,6 +44,15 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMTypeRef gparams[2] = {ptr, ptr};
   LLVMValueRef gfn = LLVMAddFunction(m->mod, fn_name, LLVMFunctionType(i32, gparams, 2, 0));
   kb_set_fn_target_attrs(m, gfn);
+  /* The graph function only fills buffer tables and calls kernels: nothing to optimize, while
+   * LLVM's passes over one long function are superlinear (the SLP vectorizer's dependencies
+   * among its thousands of stores; once the kernels' constant status is propagated, one block).
+   * optnone keeps its compile time linear in the number of nodes (optnone needs noinline). */
+  static const char *const graph_attrs[2] = {"noinline", "optnone"};
+  for (int i = 0; i < 2; i++)
+    LLVMAddAttributeAtIndex(gfn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName(graph_attrs[i],
+                                                                                        strlen(graph_attrs[i])), 0));
   if (g->parent) LLVMSetLinkage(gfn, LLVMInternalLinkage);
   LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
   LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, gfn, "entry");
@@ -46,43 +73,41 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMTypeRef parparams[4] = {ptr, ptr, ptr, i64};
   LLVMTypeRef party = LLVMFunctionType(i32, parparams, 4, 0);
   LLVMValueRef parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
-  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
-  LLVMBuilderRef fb = LLVMCreateBuilderInContext(c);
-  LLVMPositionBuilderAtEnd(fb, fail);
-  LLVMValueRef fail_status = LLVMBuildPhi(fb, i32, "status"), fail_node = NULL;
-  if (!g->parent) { /* the top-level graph records the failing node for the runtime's message */
-    fail_node = LLVMBuildPhi(fb, i32, "node");
-    LLVMValueRef off = LLVMConstInt(i64, offsetof(onnxc_rt, failed_node), 0);
-    LLVMBuildStore(fb, fail_node, LLVMBuildGEP2(fb, LLVMInt8TypeInContext(c), rt, &off, 1, ""));
-  }
-  LLVMBuildRet(fb, fail_status);
-  LLVMDisposeBuilder(fb);
 
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
     /* control kernels also get the runtime context, last, to call their subgraphs' functions */
     bool ctl = ir_ops[n->op].family == F_CONTROL;
     int nb = n->nin + n->nout + ctl;
-    KB *kb = kb_kernel_begin(m, arena_printf(g->arena, "%d", k), nb, ctl);
-    if (!kb) {
-      LLVMDisposeBuilder(b);
-      return ir_node_error(g, n, "too many inputs/outputs");
-    }
-    GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .build_subgraph = build_subgraph,
+    GenCtx ctx = {.g = g, .n = n, .target = m->target, .work = 1, .build_subgraph = build_subgraph,
                   .mod = m, .fn_name = fn_name, .arena_top = arena_top, .arena_end = arena_top};
     if (be_deadline_passed()) { /* the compile-time bound, checked between kernels */
-      kb_kernel_abandon(kb);
       LLVMDisposeBuilder(b);
       return ir_node_error(g, n, "the compile-time bound passed before this node's kernel");
     }
-    if (be_gen_node(&ctx)) {
-      kb_kernel_abandon(kb);
-      LLVMDisposeBuilder(b);
-      return -1;
-    }
     size_t *wofs;
     int nw;
-    LLVMValueRef kfn = kb_kernel_end(kb, &wofs, &nw);
+    LLVMValueRef kfn;
+    const KeyedKernel *same = be_keys_find(keys, g, n);
+    if (same) {
+      kfn = same->kfn;
+      wofs = same->wofs;
+      nw = same->nw;
+      ctx.work = same->work;
+      ctx.scratch_bytes = same->scratch_bytes;
+      ctx.arena_end = arena_top + same->arena_extra;
+      ctx.const_unused = same->const_unused;
+      m->nshared++;
+      info->nkeyed++;
+    } else {
+      if (!(kfn = gen_kernel(m, &ctx, k, nb, ctl, &wofs, &nw))) {
+        LLVMDisposeBuilder(b);
+        return -1;
+      }
+      KeyedKernel e = {.kfn = kfn, .wofs = wofs, .nw = nw, .work = ctx.work, .scratch_bytes = ctx.scratch_bytes,
+                       .arena_extra = ctx.arena_end - arena_top, .const_unused = ctx.const_unused};
+      be_keys_add(keys, g, n, &e);
+    }
     if (ctx.scratch_bytes > info->scratch_bytes) info->scratch_bytes = ctx.scratch_bytes;
     if (ctx.arena_end > info->arena_bytes) info->arena_bytes = ctx.arena_end;
     /* fill bufs */
@@ -117,31 +142,39 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)(nb + j), 0);
       LLVMBuildStore(b, p, LLVMBuildGEP2(b, ptr, bufs, &idx, 1, ""));
     }
-    free(wofs);
+    if (!same) free(wofs);
     if (nb + nw > maxbufs) maxbufs = nb + nw;
     LLVMValueRef st;
     if (ctx.work <= 1) {
       LLVMValueRef args[5] = {bufs, weights, scratch, LLVMConstInt(i64, 0, 0), LLVMConstInt(i64, 1, 0)};
       st = LLVMBuildCall2(b, kty, kfn, args, 5, "");
+      /* Kernels stay calls: inlined, a long chain of small kernels became one basic block (their
+       * status checks fold away) whose machine scheduling is quadratic — 2,000 elementwise nodes
+       * took minutes in codegen.  A call costs nothing beside a kernel's loop. */
+      unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+      LLVMAddCallSiteAttribute(st, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c, noinline, 0));
     } else {
       LLVMValueRef args[4] = {rt, kfn, bufs, LLVMConstInt(i64, (unsigned long long)ctx.work, 0)};
       st = LLVMBuildCall2(b, party, parfn, args, 4, "");
     }
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next");
+    /* Each kernel has its own failure exit: one shared exit whose phis had an incoming value per
+     * node made LLVM's code generation quadratic (PHINode::removeIncomingValue) on long graphs. */
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next"),
+                      fail = LLVMAppendBasicBlockInContext(c, gfn, "fail");
     LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntEQ, st, LLVMConstInt(i32, 0, 0), "");
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(b);
     LLVMBuildCondBr(b, ok, next, fail);
-    LLVMAddIncoming(fail_status, &st, &here, 1);
-    if (fail_node) {
-      LLVMValueRef kv = LLVMConstInt(i32, (unsigned long long)k, 0);
-      LLVMAddIncoming(fail_node, &kv, &here, 1);
+    LLVMPositionBuilderAtEnd(b, fail);
+    if (!g->parent) { /* the top-level graph records the failing node for the runtime's message */
+      LLVMValueRef off = LLVMConstInt(i64, offsetof(onnxc_rt, failed_node), 0);
+      LLVMBuildStore(b, LLVMConstInt(i32, (unsigned long long)k, 0),
+                     LLVMBuildGEP2(b, LLVMInt8TypeInContext(c), rt, &off, 1, ""));
     }
+    LLVMBuildRet(b, st);
     LLVMPositionBuilderAtEnd(b, next);
     info->nkernels++;
   }
   LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
   LLVMSetOperand(bufs, 0, LLVMConstInt(i64, (unsigned long long)maxbufs, 0));
-  if (!LLVMGetFirstUse(LLVMBasicBlockAsValue(fail))) LLVMDeleteBasicBlock(fail);
   LLVMDisposeBuilder(b);
   info->weights_bytes = m->blob.size;
   return pass_plan_budget(g, m->max_memory > 0 ? m->max_memory : BE_DEFAULT_MAX_MEMORY, info->arena_bytes,
@@ -149,7 +182,9 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
 }
 
 int be_build_module(Graph *g, KMod *m, const char *fn_name, ModuleInfo *info) {
-  int rc = build_graph(g, m, fn_name, 0, info);
+  KernelKeys *keys = be_keys_new();
+  int rc = build_graph(g, m, fn_name, 0, info, keys);
+  be_keys_free(keys);
   info->nshared = m->nshared;
   kb_mod_forget_kernels(m);
   return rc;
@@ -162,7 +197,7 @@ static int build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_
   const char *name = arena_printf(c->g->arena, "%s.%d.%s", c->fn_name, c->n->id, tag);
   if (LLVMGetNamedFunction(m->mod, name)) return ir_node_error(c->g, c->n, "internal: %s built twice", name);
   ModuleInfo info;
-  if (build_graph(sub, m, name, arena_base, &info)) return -1;
+  if (build_graph(sub, m, name, arena_base, &info, NULL)) return -1;
   if (info.arena_bytes > c->arena_end) c->arena_end = info.arena_bytes;
   if (info.scratch_bytes > c->scratch_bytes) c->scratch_bytes = info.scratch_bytes;
   *fn_name = name;

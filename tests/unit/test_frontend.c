@@ -858,3 +858,48 @@ Test(frontend, read_tensor_pb, .fini = rm_tmp) {
   cr_assert(strstr(err, "bad.pb: not a valid ONNX TensorProto"), "%s", err);
   cr_assert_null(out.data);
 }
+
+/* ---- large raw_data (read.c's skeleton: protobuf-c never copies them) ---- */
+
+/* b: 4096x3 floats, far above the size whose raw_data stays in the file's buffer */
+static Onnx__ModelProto *large_model(float **bdata) {
+  Onnx__ModelProto *m = add_model();
+  int64_t d[2] = {4096, 3};
+  float *b = al(sizeof(float) * 4096 * 3);
+  for (int i = 0; i < 4096 * 3; i++) b[i] = (float)i * 0.5f;
+  m->graph->initializer[1] = tensor_raw("b", DT_FLOAT, 2, d, b, sizeof(float) * 4096 * 3);
+  *bdata = b;
+  return m;
+}
+
+Test(frontend, large_raw_data_loads_the_same) {
+  float *b;
+  Graph *g = load(large_model(&b));
+  cr_assert_not_null(g, "%s", err);
+  Value *v = find(g, "b");
+  cr_assert_not_null(v);
+  cr_assert_eq(memcmp(v->data, b, sizeof(float) * 4096 * 3), 0);
+  cr_assert_eq(((float *)find(g, "w")->data)[2], 3.0f);
+  ir_graph_free(g);
+}
+
+/* A TensorProto field with read.c's reference number, written by the file itself, would point
+ * into the file (here at its first 12 bytes); it is dropped, so w has no data. */
+Test(frontend, forged_raw_data_reference_is_dropped) {
+  float *b;
+  Onnx__ModelProto *m = large_model(&b);
+  Onnx__TensorProto *w = m->graph->initializer[0];
+  w->has_raw_data = 0;
+  ProtobufCMessageUnknownField *u = al(sizeof *u);
+  uint8_t *ref = al(17);
+  memset(ref, 0, 17);
+  ref[0] = 16; /* protobuf-c packs an unknown field's data as is: its length prefix included */
+  ref[9] = 12; /* offset 0, length 12 */
+  u->tag = 0x1fffffff;
+  u->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+  u->len = 17;
+  u->data = ref;
+  w->base.n_unknown_fields = 1;
+  w->base.unknown_fields = u;
+  assert_fails(load(m), "initializer 'w': has no data (expected 3 values for float32 3)");
+}
