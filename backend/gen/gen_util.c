@@ -119,6 +119,7 @@ void gen_eltwise(GenCtx *c, int nops, const EwOperand *ops_in, KV out, DType out
   }
   int64_t inner = dims[r - 1], outer = 1;
   for (int d = 0; d < r - 1; d++) outer *= dims[d];
+  if (inner == 0 || outer == 0) return; /* an empty tensor: nothing to write (and no chunk to divide by) */
 
   size_t maxb = dtype_size(out_dtype);
   for (int k = 0; k < nops; k++)
