@@ -280,6 +280,8 @@ def main():
             if 1 in per_t and 2 in per_t:
                 speedups.append((label, per_t[1] / per_t[2]))
             compiles.append((label, compile_time(args, model, ins)))
+            # written after every model, so an interrupted run leaves the rows measured so far
+            write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started)
     write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started)
     print(f"harness: wrote {args.out}", file=sys.stderr)
     return 0
