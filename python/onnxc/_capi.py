@@ -34,7 +34,8 @@ class ValueInfo(ctypes.Structure):
 class CompileOptions(ctypes.Structure):
     """onnxc_compile_options"""
     _fields_ = [(f, ctypes.c_char_p) for f in ("output", "name", "emit", "target", "cpu", "features",
-                                               "weights_file", "header", "model_path")]
+                                               "weights_file", "header", "model_path")] + \
+        [("variants", ctypes.c_void_p), ("num_variants", ctypes.c_int32)]  # none: the session's shape
 
 
 class TensorInfo(ctypes.Structure):
@@ -45,7 +46,7 @@ class TensorInfo(ctypes.Structure):
 
 class ModelOptions(ctypes.Structure):
     """onnxc_options (a compiled model's create options)"""
-    _fields_ = [("threads", ctypes.c_int), ("weights_path", ctypes.c_char_p)]
+    _fields_ = [("threads", ctypes.c_int), ("weights_path", ctypes.c_char_p), ("max_run_time", ctypes.c_double)]
 
 
 _P = ctypes.c_void_p
