@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check.h"
+
 #include MODEL_H
 
 #define CAT_(a, b) a##b
@@ -17,16 +19,6 @@
 #define FN(x) CAT(MODEL, x)
 #define MODEL_T MODEL
 #define INFO FN(_info)
-
-static int failures;
-#define CHECK(cond, ...)                \
-  do {                                  \
-    if (!(cond)) {                      \
-      printf("FAIL: " __VA_ARGS__);     \
-      printf("\n");                     \
-      failures++;                       \
-    }                                   \
-  } while (0)
 
 typedef struct Job {
   MODEL_T *m;
@@ -41,17 +33,6 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
-static void *read_file(const char *path, size_t bytes) {
-  FILE *f = fopen(path, "rb");
-  void *p = malloc(bytes ? bytes : 1);
-  if (!f || fread(p, 1, bytes, f) != bytes) {
-    printf("FAIL: cannot read %zu bytes from %s\n", bytes, path);
-    exit(1);
-  }
-  fclose(f);
-  return p;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   const char *dir = argv[1];
@@ -62,7 +43,7 @@ int main(int argc, char **argv) {
   Job a = {.runs = 3}, b = {.runs = 3};
   for (int i = 0; i < nin; i++) {
     snprintf(path, sizeof path, "%s/input_%d.bin", dir, i);
-    a.in[i] = b.in[i] = read_file(path, (size_t)INFO.inputs[i].bytes);
+    a.in[i] = b.in[i] = check_read_file(path, (size_t)INFO.inputs[i].bytes);
   }
   for (int i = 0; i < nout; i++) {
     a.out[i] = calloc(1, (size_t)INFO.outputs[i].bytes + 1);

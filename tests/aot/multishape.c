@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check.h"
+
 #include MODEL_H
 
 #define CAT_(a, b) a##b
@@ -23,27 +25,6 @@
 #define FN(x) CAT(MODEL, x)
 #define INFO FN(_info)
 #define MAXIO 16
-
-static int failures;
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
-
-static void *read_file(const char *path, size_t bytes) {
-  FILE *f = fopen(path, "rb");
-  void *p = malloc(bytes ? bytes : 1);
-  if (!f || fread(p, 1, bytes, f) != bytes) {
-    printf("FAIL: cannot read %zu bytes from %s\n", bytes, path);
-    exit(1);
-  }
-  fclose(f);
-  return p;
-}
 
 static onnxc_tensor tensor_of(const onnxc_tensor_info *ti, void *data) {
   return (onnxc_tensor){.data = data, .bytes = ti->bytes, .dtype = ti->dtype, .rank = ti->rank, .dims = ti->dims};
@@ -81,7 +62,7 @@ int main(int argc, char **argv) {
     const onnxc_model_variant *mv = &INFO.variants[k];
     for (int i = 0; i < nin; i++) {
       snprintf(path, sizeof path, "%s/v%d_input_%d.bin", dir, k, i);
-      v[k].raw_in[i] = read_file(path, (size_t)mv->inputs[i].bytes);
+      v[k].raw_in[i] = check_read_file(path, (size_t)mv->inputs[i].bytes);
       v[k].in[i] = tensor_of(&mv->inputs[i], (void *)v[k].raw_in[i]);
     }
     for (int i = 0; i < nout; i++) {

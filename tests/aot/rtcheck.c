@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../common/check.h"
+
 #include MODEL_H
 
 #define CAT_(a, b) a##b
@@ -35,17 +37,6 @@
 #define USE_MALLOC 1
 #endif
 #endif
-
-static int failures, checks;
-#define CHECK(cond, ...)            \
-  do {                              \
-    checks++;                       \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
 
 enum { MAXT = 64 };
 

@@ -15,24 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/check.h"
+
 #include "onnxc.h"
-
-static int failures, checks;
-#define CHECK(cond, ...)            \
-  do {                              \
-    checks++;                       \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 typedef struct Run {
   onnxc_session *s;
@@ -46,9 +31,9 @@ static void *run(void *arg) {
   int64_t one = 1;
   onnxc_tensor in[2] = {{&r->x, 4, ONNXC_DT_FLOAT, 1, &one}, {&r->limit, 4, ONNXC_DT_FLOAT, 1, &one}};
   onnxc_tensor out[1] = {{&r->y, 4, ONNXC_DT_FLOAT, 1, &one}};
-  double t = now_s();
+  double t = check_now_s();
   r->rc = onnxc_session_run(r->s, in, 2, out, 1);
-  r->secs = now_s() - t;
+  r->secs = check_now_s() - t;
   return NULL;
 }
 
@@ -64,10 +49,10 @@ static void check_cancel(onnxc_session *s, const char *when) {
   pthread_t th;
   pthread_create(&th, NULL, run, &bg);
   usleep(400 * 1000);
-  double t = now_s();
+  double t = check_now_s();
   CHECK(onnxc_session_cancel(s) == ONNXC_OK, "cancel returns ok");
   pthread_join(th, NULL);
-  double lag = now_s() - t;
+  double lag = check_now_s() - t;
   CHECK(bg.rc == ONNXC_ERR_CANCELLED, "%s: cancel from another thread: rc %d (%s)", when, bg.rc, onnxc_session_error(s));
   CHECK(lag < 1.0, "%s: the run stopped %.2f s after the cancel", when, lag);
   CHECK(strstr(onnxc_session_error(s), "cancelled") && strstr(onnxc_session_error(s), "Loop"),

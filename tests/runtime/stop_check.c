@@ -14,28 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/check.h"
+
 #include MODEL_H
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(x) CAT(MODEL, x)
-
-static int failures, checks;
-#define CHECK(cond, ...)            \
-  do {                              \
-    checks++;                       \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 typedef struct Run {
   MODEL *m;
@@ -48,9 +33,9 @@ static void *run(void *arg) {
   Run *r = arg;
   const void *in[2] = {&r->x, &r->limit};
   void *out[1] = {&r->y};
-  double t = now_s();
+  double t = check_now_s();
   r->rc = FN(_run)(r->m, in, out);
-  r->secs = now_s() - t;
+  r->secs = check_now_s() - t;
   return NULL;
 }
 
@@ -82,10 +67,10 @@ int main(void) {
   pthread_t th;
   pthread_create(&th, NULL, run, &bg);
   usleep(300 * 1000);
-  double t = now_s();
+  double t = check_now_s();
   FN(_cancel)(m);
   pthread_join(th, NULL);
-  double lag = now_s() - t;
+  double lag = check_now_s() - t;
   CHECK(bg.rc == ONNXC_ERR_CANCELLED, "cancel from another thread: rc %d (%s)", bg.rc, FN(_error)(m));
   CHECK(bg.secs >= 0.25, "the run was in progress when cancelled (it took %.2f s)", bg.secs);
   CHECK(lag < 1.0, "the run stopped %.2f s after the cancel", lag);
