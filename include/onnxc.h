@@ -217,6 +217,11 @@ int onnxc_compile_check(const onnxc_compile_options *co, char *err, size_t errle
  * found in $ONNXC_RT_DIR, beside libonnxc, or in the installation), c writes a folder of C11
  * sources with NAME.h, llvm/asm write the module.  Every input shape must be fixed. */
 int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co);
+/* The files the last successful onnxc_session_compile wrote, in the order written (OUT, a
+ * weights file, NAME.h; for emit "c" every source in the folder): what `onnxc compile` reports.
+ * 0 / NULL before a compile, after a failed one, or for i out of range. */
+int32_t onnxc_session_num_written(const onnxc_session *s);
+const char *onnxc_session_written(const onnxc_session *s, int32_t i);
 
 #ifdef __cplusplus
 }

@@ -159,9 +159,12 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   else if (!strcmp(emit, "obj")) linked = lib_link_obj(&t, &tc, name, o->out, err, errlen);
   else linked = lib_link_lib(&t, &tc, name, o->out, err, errlen);
   if (linked) goto out;
+  lib_wrote(o, o->out);
   rc = ONNXC_ERR_IO;
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
+  if (o->weights_file) lib_wrote(o, o->weights_file);
   if (lib_write_header(header, name, o->model, &r, vs, !o->weights_file, false, err, errlen)) goto out;
+  lib_wrote(o, header);
   rc = ONNXC_OK;
 out:
   free(r.weights);
@@ -175,7 +178,9 @@ static int emit_code(const CompileOpts *o, const char *emit, const char *name, c
                      .name = name, .kind = emit, .embed_weights = !o->weights_file};
   BeAotResult r;
   if (be_aot_emit_variants(vs->g, vs->n, &bo, o->out, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  lib_wrote(o, o->out);
   int rc = o->weights_file ? lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen) : 0;
+  if (!rc && o->weights_file) lib_wrote(o, o->weights_file);
   free(r.weights);
   return rc ? ONNXC_ERR_IO : ONNXC_OK;
 }
@@ -191,23 +196,50 @@ static int build_c(const CompileOpts *o, const char *name, const LibShapeSet *vs
                      .embed_weights = !o->weights_file};
   BeAotResult r;
   if (be_c_emit_variants(vs->g, vs->n, &bo, dir, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  for (int i = 0; i < r.nfiles; i++) lib_wrote(o, r.files[i]);
   int rc = ONNXC_ERR_IO;
   char header[4400], path[4400];
   header_path(o, true, name, header, sizeof header);
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
+  if (o->weights_file) lib_wrote(o, o->weights_file);
   if (lib_write_header(header, name, o->model, &r, vs, !o->weights_file, true, err, errlen)) goto out;
+  lib_wrote(o, header);
   snprintf(path, sizeof path, "%.4000s/%s_glue.c", dir, name);
   if (lib_write_glue(path, header, name, &r, vs, !o->weights_file, err, errlen)) goto out;
+  lib_wrote(o, path);
   for (int i = 0; onnxc_rt_sources[i][0]; i++) {
     const char *f = onnxc_rt_sources[i][0];
     /* sources get a prefix (model.c is a likely name in an application); headers keep theirs */
     snprintf(path, sizeof path, "%.4000s/%s%s", dir, ends_with(f, ".c") ? "onnxc_rt_" : "", f);
     if (lib_write_file(path, onnxc_rt_sources[i][1], strlen(onnxc_rt_sources[i][1]), err, errlen)) goto out;
+    lib_wrote(o, path);
   }
   rc = ONNXC_OK;
 out:
   free(r.weights);
   return rc;
+}
+
+/* ---- the files written (onnxc_session_written) ---- */
+void lib_wrote(const CompileOpts *o, const char *path) {
+  onnxc_session *s = o->s;
+  s->written = ir_xrealloc(s->written, (size_t)(s->nwritten + 1) * sizeof *s->written);
+  size_t len = strlen(path) + 1;
+  s->written[s->nwritten] = memcpy(ir_xmalloc(len), path, len); /* under lib_guard: OOM is a status */
+  s->nwritten++;
+}
+
+void lib_written_clear(onnxc_session *s) {
+  for (int32_t i = 0; i < s->nwritten; i++) free(s->written[i]);
+  free(s->written);
+  s->written = NULL;
+  s->nwritten = 0;
+}
+
+int32_t onnxc_session_num_written(const onnxc_session *s) { return s ? s->nwritten : 0; }
+
+const char *onnxc_session_written(const onnxc_session *s, int32_t i) {
+  return s && i >= 0 && i < s->nwritten ? s->written[i] : NULL;
 }
 
 /* ---- the driver ---- */
@@ -316,9 +348,11 @@ static int do_compile(onnxc_session *s, void *arg) {
   const onnxc_compile_options *co = arg;
   char name[256];
   CompileOpts o;
+  lib_written_clear(s);
   int rc = resolve(co, s->path, s->opt.target[0] ? s->opt.target : NULL, &o, name, s->err, sizeof s->err);
   if (rc || (rc = check_paths(&o, name, s->err, sizeof s->err))) return rc;
   o.max_memory = s->opt.max_memory;
+  o.s = s;
   Graph *g = s->g;
   bool multi = co->num_variants > 0 || co->variants;
   if (!s->passed && !multi)
@@ -349,5 +383,7 @@ int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co) {
   if (s->state == LIB_DUMPED) return lib_fail(s, ONNXC_ERR_STATE, "the session was dumped; create another to compile");
   if (s->state == LIB_FAILED || !s->g)
     return lib_fail(s, ONNXC_ERR_STATE, "the session failed to %s before; create another", s->g ? "compile" : "load");
-  return lib_guard(s, do_compile, (void *)co);
+  int rc = lib_guard(s, do_compile, (void *)co);
+  if (rc) lib_written_clear(s); /* a failed compile reports no files */
+  return rc;
 }

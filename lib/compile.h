@@ -10,7 +10,10 @@
 typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
   int64_t max_memory;
+  onnxc_session *s; /* records the files written (lib_wrote) */
 } CompileOpts;
+/* adds path to the files the compile wrote (s->written) */
+void lib_wrote(const CompileOpts *o, const char *path);
 
 /* the graphs a library is built from: the session's (n = 1, label "") or one per shape of a
  * multi-shape compile, each specialized and through the passes (lib/multishape.c) */

@@ -55,6 +55,8 @@ struct onnxc_session {
   onnxc_watch *wp;    /* the watch runs use: &watch, or for a variant its parent's (one cancel reaches all) */
   char err[2048];
   struct LibVariants *vars; /* compiled variants per input shape (lib/variants.c); NULL: none */
+  char **written;           /* the files the last successful compile wrote (onnxc_session_written) */
+  int32_t nwritten;
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the
@@ -72,6 +74,7 @@ void lib_deadline_start(onnxc_session *s);
 void lib_deadline_stop(onnxc_session *s);
 /* the pass pipeline with the session's switches; 0 or a status */
 int lib_run_passes(onnxc_session *s);
+void lib_written_clear(onnxc_session *s); /* forgets the files of the last compile (lib/compile.c) */
 PassOptions lib_pass_options(const onnxc_session *s); /* the session's pass switches and budget */
 
 /* lib/variants.c: a session with free dims and max_variants > 1 compiles per input shape */

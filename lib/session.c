@@ -172,6 +172,7 @@ int onnxc_session_create_from_buffer(const void *data, size_t bytes, const onnxc
 void onnxc_session_free(onnxc_session *s) {
   if (!s) return;
   lib_variants_free(s->vars);
+  lib_written_clear(s);
   be_free(s->m);
   if (s->g) ir_graph_free(s->g);
   for (int i = 0; i < s->opt.nshapes; i++) free((char *)s->opt.shapes[i].name);

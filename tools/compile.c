@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,51 +144,14 @@ static int parse(int argc, char **argv, CompileOpts *o) {
   return 0;
 }
 
-/* ---- the success report: each file this compile wrote, with its size ---- */
-static void report_file(const char *path, const struct timespec *since) {
-  struct stat st;
-  if (stat(path, &st) || !S_ISREG(st.st_mode)) return;
-  if (st.st_mtim.tv_sec < since->tv_sec || (st.st_mtim.tv_sec == since->tv_sec && st.st_mtim.tv_nsec < since->tv_nsec))
-    return; /* there before this compile */
-  char nm[IR_NAME_MSG];
-  printf("wrote %s (%lld bytes)\n", ir_name_msg(path, nm, sizeof nm), (long long)st.st_size);
-}
-
-/* files in dir written since `since`, sorted; only_h: headers only (NAME.h beside OUT) */
-static void report_dir(const char *dir, const struct timespec *since, bool only_h) {
-  struct dirent **ents;
-  int n = scandir(dir, &ents, NULL, alphasort);
-  for (int i = 0; i < n; i++) {
-    const char *e = ents[i]->d_name;
-    size_t len = strlen(e);
-    char path[4400];
-    if (e[0] != '.' && (!only_h || (len > 2 && !strcmp(e + len - 2, ".h")))) {
-      size_t dl = strlen(dir);
-      while (dl > 1 && dir[dl - 1] == '/') dl--; /* -o net/ */
-      snprintf(path, sizeof path, "%.*s/%s", (int)dl, dir, e);
-      report_file(path, since);
-    }
-    free(ents[i]);
+/* ---- the success report: each file this compile wrote (libonnxc lists them), with its size ---- */
+static void report_written(const onnxc_session *s) {
+  for (int32_t i = 0; i < onnxc_session_num_written(s); i++) {
+    const char *path = onnxc_session_written(s, i);
+    struct stat st;
+    char nm[IR_NAME_MSG];
+    if (!stat(path, &st)) printf("wrote %s (%lld bytes)\n", ir_name_msg(path, nm, sizeof nm), (long long)st.st_size);
   }
-  if (n >= 0) free(ents);
-}
-
-/* Which files a compile writes depends on the emit kind, NAME (from OUT), --header and
- * --weights-file, all decided by libonnxc: the report lists what is new where they can be,
- * rather than repeat those rules here. */
-static void report_written(const CompileOpts *o, const struct timespec *since) {
-  struct stat st;
-  if (!stat(o->out, &st) && S_ISDIR(st.st_mode)) { /* --emit c: the folder */
-    report_dir(o->out, since, false);
-  } else {
-    report_file(o->out, since);
-    char dir[4096];
-    const char *slash = strrchr(o->out, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->out + (slash == o->out)) : 1, slash ? o->out : ".");
-    if (!o->header) report_dir(dir, since, true);
-  }
-  if (o->header) report_file(o->header, since);
-  if (o->weights_file) report_file(o->weights_file, since);
 }
 
 /* The values of --shape NAME=VALUES, each a shape (FeShape) for an input NAME or a value (rank 1)
@@ -280,11 +242,6 @@ int tool_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "onnxc compile: %s\n", err);
     return 2;
   }
-  struct timespec start;
-  timespec_get(&start, TIME_UTC);
-  /* file times come from the kernel's coarse clock, which may trail this one by a tick */
-  start.tv_nsec -= 50000000;
-  if (start.tv_nsec < 0) start.tv_sec--, start.tv_nsec += 1000000000;
   /* --shape is read against the model's inputs and dims: every shape is a variant (one or more) */
   onnxc_session *s = tool_open(o.model, NULL, 0, 0);
   onnxc_session_options **vs = NULL;
@@ -298,7 +255,7 @@ int tool_cmd_compile(int argc, char **argv) {
     if (st) tool_fail_session(s, st, o.model);
     else {
       tool_print_phases(s);
-      if (!o.quiet) report_written(&o, &start);
+      if (!o.quiet) report_written(s);
       rc = 0;
     }
   }

@@ -27,6 +27,8 @@ typedef struct BeAotResult {
   } variant[BE_AOT_MAX_VARIANTS];
   unsigned char *weights; /* the weight blob (free() it); also embedded when embed_weights */
   size_t weights_bytes;
+  int nfiles;             /* be_c_emit: the sources it wrote (NAME_model.c, NAME_weights.c) */
+  char files[2][4400];
 } BeAotResult;
 
 /* Builds, optimizes and writes g's code to path: the graph function

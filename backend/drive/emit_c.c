@@ -257,9 +257,11 @@ int be_c_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const cha
   const char *parts[] = {head, PRELUDE, "/* vector types */\n", m.types.s, "\n/* functions */\n", m.protos.s, "\n",
                          m.body.s};
   if (write_text(path, parts, (int)(sizeof parts / sizeof parts[0]), err, errlen)) goto out;
+  snprintf(r->files[r->nfiles++], sizeof r->files[0], "%s", path);
   if (o->embed_weights) {
     snprintf(path, sizeof path, "%.4000s/%s_weights.c", dir, o->name);
     if (write_weights(path, o->name, &m.blob, err, errlen)) goto out;
+    snprintf(r->files[r->nfiles++], sizeof r->files[0], "%s", path);
   }
   r->weights = m.blob.data;
   r->weights_bytes = m.blob.size;

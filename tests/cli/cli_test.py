@@ -302,6 +302,16 @@ def escaped_names(o, w):
           and ("wrote %s (" % os.path.join(d, "nm.h")) in out and "bytes)" in out, (rc, out, err[:300]))
     rc, out, err = run(o, "compile", "-q", p, "-o", so)
     check("compile -q prints nothing", rc == 0 and not out and not err, (rc, out, err[:300]))
+    # what libonnxc says it wrote (onnxc_session_written), not what the folder happens to hold
+    open(os.path.join(d, "other.h"), "w").write("/* not the compile's */\n")
+    rc, out, err = run(o, "compile", p, "-o", so)
+    check("compile lists exactly the files it wrote", rc == 0 and sorted(out.split("\n")[:-1]) == sorted(
+        "wrote %s (%d bytes)" % (f, os.path.getsize(f)) for f in (so, os.path.join(d, "nm.h"))), (rc, out, err[:300]))
+    c_dir = os.path.join(d, "nm_c")
+    rc, out, err = run(o, "compile", p, "--emit", "c", "-o", c_dir)
+    listed = sorted(l.split(" ")[1] for l in out.splitlines())
+    check("compile --emit c lists every file of the folder", rc == 0 and listed == sorted(
+        os.path.join(c_dir, f) for f in os.listdir(c_dir)), (rc, out, err[:300]))
     if rc:
         return
     # NAME.h's name macro is the exact name, even under -std=c11 (trigraphs); NAME_error escapes it
