@@ -125,7 +125,8 @@ int be_model_kernels_keyed(const BeModel *m);
  * per node its name, op, output shape, FLOPs (2 per MAC, ir_node_macs) and the kernel function
  * that runs it (several nodes may share one), and the runtime's timing record (onnxc_rt.prof). */
 typedef struct BeProfNode {
-  const char *name, *op, *kernel, *shape; /* kernel: "" until the module is built */
+  const char *name, *op, *kernel, *shape; /* op with its fused epilogue ("Conv+Add+Relu"); kernel: ""
+                                             until the module is built */
   double flops;                           /* 0: the op has no FLOP count */
 } BeProfNode;
 typedef struct BeProf {

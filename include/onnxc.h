@@ -152,7 +152,7 @@ int onnxc_options_set_profile(onnxc_session_options *o, int on);
 int onnxc_options_set_perf_map(onnxc_session_options *o, int on);
 typedef struct onnxc_profile_node {
   const char *name;     /* the node's name ("" if it has none); strings valid while the session lives */
-  const char *op;       /* its op (after fusion: a Conv with a fused Relu is the Conv) */
+  const char *op;       /* its op with what fusion put in its epilogue: "Conv+Add+Relu" */
   const char *kernel;   /* the compiled function that ran it (nodes with identical code share one) */
   const char *shape;    /* its first output's shape, "1x64x56x56" */
   double flops;         /* per run, 2 per multiply-accumulate; 0 where the op has no count */

@@ -15,6 +15,16 @@ static char *dup_str(const char *s) {
   return d;
 }
 
+/* the op with its fused epilogue (passes/fuse.c), as onnxc dump shows it: "Conv+Add+Relu" */
+static char *op_text(const Node *nd) {
+  char buf[160];
+  size_t o = (size_t)snprintf(buf, sizeof buf, "%s", ir_ops[nd->op].name);
+  if (nd->epi && nd->epi->res && o < sizeof buf) o += (size_t)snprintf(buf + o, sizeof buf - o, "+Add");
+  for (int i = 0; nd->epi && i < nd->epi->nact && o < sizeof buf; i++)
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "+%s", ir_ops[nd->epi->act[i]->op].name);
+  return dup_str(buf);
+}
+
 BeProf *be_prof_new(const Graph *g, bool timing) {
   BeProf *p = calloc(1, sizeof *p);
   if (!p) return NULL;
@@ -37,11 +47,11 @@ BeProf *be_prof_new(const Graph *g, bool timing) {
     char shape[256] = "";
     if (nd->nout && nd->out[0]) ir_shape_str(nd->out[0], shape, sizeof shape);
     e->name = dup_str(nd->name ? nd->name : "");
-    e->op = ir_ops[nd->op].name;
+    e->op = op_text(nd);
     e->kernel = dup_str("");
     e->shape = dup_str(shape);
     e->flops = 2 * ir_node_macs(nd);
-    if (!e->name || !e->kernel || !e->shape) {
+    if (!e->name || !e->op || !e->kernel || !e->shape) {
       be_prof_free(p);
       return NULL;
     }
@@ -63,6 +73,7 @@ void be_prof_free(BeProf *p) {
   if (!p) return;
   for (int k = 0; p->nodes && k < p->n; k++) {
     free((char *)p->nodes[k].name);
+    free((char *)p->nodes[k].op);
     free((char *)p->nodes[k].kernel);
     free((char *)p->nodes[k].shape);
   }
