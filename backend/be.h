@@ -96,6 +96,9 @@ typedef struct BeOptions {
   bool dump_llvm;          /* print the optimized module to stderr */
   int64_t max_memory;      /* bytes for weights + arena + scratch + outputs; 0 = BE_DEFAULT_MAX_MEMORY.
                               Checked while planning, before anything that size is allocated */
+  /* profiling (drive/prof.c): time every top-level node (a graph function with timing calls;
+   * without it the graph function has none), and write /tmp/perf-PID.map lines for the JIT's code */
+  bool profile, perf_map;
 } BeOptions;
 
 #define BE_DEFAULT_MAX_MEMORY (16LL << 30)
@@ -116,6 +119,27 @@ void be_free(BeModel *m);
 int be_model_kernels(const BeModel *m, int *shared);
 /* of the shared kernels, how many were found so before being generated (module_key.c) */
 int be_model_kernels_keyed(const BeModel *m);
+
+/* ---- profiling (drive/prof.c, drive/prof_llvm.c) ----
+ * A BeProf describes the top-level nodes of a model built with BeOptions.profile or .perf_map:
+ * per node its name, op, output shape, FLOPs (2 per MAC, ir_node_macs) and the kernel function
+ * that runs it (several nodes may share one), and the runtime's timing record (onnxc_rt.prof). */
+typedef struct BeProfNode {
+  const char *name, *op, *kernel, *shape; /* op with its fused epilogue ("Conv+Add+Relu"); kernel: ""
+                                             until the module is built */
+  double flops;                           /* 0: the op has no FLOP count */
+} BeProfNode;
+typedef struct BeProf {
+  int n;
+  BeProfNode *nodes;
+  bool timing;           /* the graph function calls onnxc_prof_start / onnxc_prof_node */
+  struct onnxc_prof *rt; /* the per-node times the runtime fills */
+} BeProf;
+BeProf *be_prof_new(const Graph *g, bool timing); /* NULL: out of memory */
+void be_prof_set_kernel(BeProf *p, int k, const char *kernel, size_t len);
+void be_prof_free(BeProf *p);
+/* the model's profile (NULL unless built with BeOptions.profile or .perf_map) */
+const BeProf *be_model_prof(const BeModel *m);
 
 /* Emit the model's LLVM module as text (--emit llvm) or assembly/object (AOT, later). */
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen);

@@ -140,6 +140,40 @@ int onnxc_session_cancel(onnxc_session *s);
  * cut at len); returns the length written, 0 when phases are not timed */
 size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len);
 
+/* ---- profiling (lib/profile.c; onnxc bench --profile, --profile-json, --perf-map) ---- */
+/* Time every top-level node of each run.  The session's code then has a second kind of graph
+ * function, which reads a monotonic clock after every node; without this option the code has no
+ * timing call at all (profiling costs nothing when off). */
+int onnxc_options_set_profile(onnxc_session_options *o, int on);
+/* When the session is compiled, append one line per JIT-compiled function to /tmp/perf-PID.map
+ * (perf's convention for JIT code: "START SIZE NAME", hex), so `perf report` names kernels
+ * ("onnxc:k_12:Conv:/layer1/conv1") instead of showing [JIT] addresses.  Off by default; the CLI
+ * turns it on with --perf-map or ONNXC_PERF_MAP=1 (the library itself reads no environment). */
+int onnxc_options_set_perf_map(onnxc_session_options *o, int on);
+typedef struct onnxc_profile_node {
+  const char *name;     /* the node's name ("" if it has none); strings valid while the session lives */
+  const char *op;       /* its op with what fusion put in its epilogue: "Conv+Add+Relu" */
+  const char *kernel;   /* the compiled function that ran it (nodes with identical code share one) */
+  const char *shape;    /* its first output's shape, "1x64x56x56" */
+  double flops;         /* per run, 2 per multiply-accumulate; 0 where the op has no count */
+  double total_ms;      /* summed over the runs counted (onnxc_session_profile's runs) */
+  double last_start_ms; /* in the last run: when it began, from the run's start */
+  double last_ms;       /* in the last run: how long it took */
+} onnxc_profile_node;
+/* The profile of a prepared session built with onnxc_options_set_profile: its top-level nodes in
+ * run order (*num_nodes), the runs counted since the last reset, and the sum of their times (the
+ * graph function from entry to its last node: the nodes' total_ms add up to it).  Any out pointer
+ * may be NULL.  ONNXC_ERR_STATE when not prepared or not profiled. */
+int onnxc_session_profile(const onnxc_session *s, int32_t *num_nodes, int64_t *runs, double *run_total_ms);
+int onnxc_session_profile_node(const onnxc_session *s, int32_t i, onnxc_profile_node *out);
+/* forget the runs counted so far (e.g. after warm-up runs) */
+int onnxc_session_profile_reset(onnxc_session *s);
+/* Writes the last run as a Chrome trace (chrome://tracing, Perfetto; the format ONNX Runtime's
+ * profiler writes): {"traceEvents": [...]} with one "X" event per node (cat "Node", ts and dur
+ * in microseconds from the run's start, args: op_name, kernel, output_shape, flops) and one for
+ * the whole run (cat "Session", name "model_run"). */
+int onnxc_session_profile_write_json(onnxc_session *s, const char *path);
+
 /* ---- free dims at run time: compiled variants (lib/variants.c) ---- */
 /* A session whose inputs have free dims (after the fixed ones are applied) keeps up to n compiled
  * variants, one per set of input shapes: onnxc_session_run (and prepare with tensors) on a new

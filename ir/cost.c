@@ -60,3 +60,5 @@ double ir_graph_macs(const Graph *g) {
   }
   return macs;
 }
+
+double ir_node_macs(const Node *n) { return costs[n->op] ? costs[n->op](n) : 0; }

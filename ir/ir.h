@@ -404,6 +404,7 @@ int ir_eval_node(Graph *g, Node *n);
 
 /* cost.c: multiply-accumulates of the graph's nodes (ops.def's cost column); 0 if unknown */
 double ir_graph_macs(const Graph *g);
+double ir_node_macs(const Node *n); /* one node's (0 if its op has no count) */
 /* shape_signal.c: DFT's signal axis (of the input) and transform length; STFT's frame geometry */
 int ir_dft_plan(Graph *g, const Node *n, int *axis, int64_t *len);
 int ir_stft_plan(Graph *g, const Node *n, int64_t *step, int64_t *flen, int64_t *frames);

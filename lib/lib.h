@@ -31,6 +31,7 @@ struct onnxc_session_options {
   bool time_phases, dump_llvm;
   int max_variants; /* > 1: a session with free dims keeps this many compiled shapes (lib/variants.c) */
   double max_run_time; /* seconds a run may take (0 = no bound) */
+  bool profile, perf_map; /* per-node times; /tmp/perf-PID.map for the JIT's code (lib/profile.c) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;

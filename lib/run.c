@@ -116,7 +116,8 @@ static int do_prepare(onnxc_session *s, void *arg) {
       memcpy(&s->given[i][1], v->dims, sizeof(int64_t) * (size_t)v->rank);
     }
   if ((rc = lib_run_passes(s))) goto out;
-  BeOptions bo = {.opt_level = 3, .dump_llvm = s->opt.dump_llvm, .max_memory = s->opt.max_memory};
+  BeOptions bo = {.opt_level = 3, .dump_llvm = s->opt.dump_llvm, .max_memory = s->opt.max_memory,
+                  .profile = s->opt.profile, .perf_map = s->opt.perf_map};
   if (!(s->m = be_jit(g, &bo, s->err, sizeof s->err))) {
     s->state = LIB_FAILED;
     rc = lib_fail_compile(s, s->err);

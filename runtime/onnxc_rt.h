@@ -46,6 +46,7 @@ typedef struct onnxc_rt {
   onnxc_pool *pool;       /* NULL: single-threaded */
   int32_t failed_node;    /* set by the top-level graph function when a node's kernel fails */
   onnxc_watch *watch;     /* NULL: nothing stops a run */
+  struct onnxc_prof *prof; /* per-node times of a graph function built for profiling; else NULL */
 } onnxc_rt;
 
 /* a run begins: sets the deadline from max_run_time and clears the cancel request, unless
@@ -57,6 +58,22 @@ const char *onnxc_watch_reason(const onnxc_watch *w, char *buf, size_t len);
 /* 0, or ONNXC_ERR_CANCELLED once the run was cancelled or passed its deadline (recorded in
  * watch->stopped).  Called by onnxc_rt_parallel before each kernel and by Loop/Scan iterations. */
 int32_t onnxc_rt_check(void *rt); /* an onnxc_rt *: generated C declares it so */
+
+/* Per-node times (runtime/prof.c), filled by a graph function built for profiling, which calls
+ * onnxc_prof_start on entry and onnxc_prof_node(rt, k) after top-level node k (graph order).
+ * The three arrays have nnodes entries each and belong to whoever set rt->prof. */
+typedef struct onnxc_prof {
+  int32_t nnodes;
+  int64_t runs;            /* runs started since the last reset */
+  int64_t run_total_ns;    /* sum of the completed runs' graph-function times */
+  int64_t *total_ns;       /* per node, summed over the runs */
+  int64_t *last_start_ns;  /* per node, in the last run: start, from the run's start */
+  int64_t *last_ns;        /* per node, in the last run: duration */
+  int64_t run_start_ns, mark_ns; /* CLOCK_MONOTONIC of the run's start and of the last mark */
+} onnxc_prof;
+void onnxc_prof_start(onnxc_rt *rt);
+void onnxc_prof_node(onnxc_rt *rt, int32_t k);
+void onnxc_prof_reset(onnxc_prof *p); /* zeroes the sums and the run count */
 
 /* Split [0, work) over the pool's threads and call fn on each part; returns the first non-zero
  * status a part returned. */

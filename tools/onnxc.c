@@ -28,6 +28,7 @@ static const char *USAGE =
     "  compile  MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T] [--weights-file F]\n"
     "                                                 ahead of time: libNAME.so + NAME.h, or C sources\n"
     "  bench    MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "           [--profile] [--profile-json FILE] [--perf-map]\n"
     "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
     "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
     "\n"
@@ -69,6 +70,8 @@ bool tool_no_fuse, tool_time_passes, tool_dump_llvm;
 
 double tool_max_compile_time = 600; /* --max-compile-time SECONDS */
 static double tool_max_run_time;         /* --max-run-time SECONDS (run, bench); 0 = no bound */
+static bool tool_profile, tool_perf_map; /* --profile (bench), --perf-map (run, bench) */
+static const char *tool_profile_json;    /* --profile-json FILE (bench; implies --profile) */
 static char deadline_msg[600];
 static size_t deadline_len;
 
@@ -270,7 +273,12 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (!(o->target = NEXT())) return -1;
     } else if (!strcmp(a, "--after")) {
       if (!(o->after = NEXT())) return -1;
-    } else if (!strcmp(a, "--json")) o->json = true;
+    } else if (!strcmp(a, "--profile-json")) {
+      if (!(tool_profile_json = NEXT())) return -1;
+      tool_profile = true;
+    } else if (!strcmp(a, "--profile")) tool_profile = true;
+    else if (!strcmp(a, "--perf-map")) tool_perf_map = true;
+    else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) tool_dump_llvm = true;
     else if (!strcmp(a, "--time-passes")) tool_time_passes = true;
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
@@ -328,6 +336,9 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (!rc) rc = onnxc_options_set_max_run_time(op, tool_max_run_time);
   if (!rc) rc = onnxc_options_set_time_phases(op, tool_time_passes);
   if (!rc) rc = onnxc_options_set_dump_llvm(op, tool_dump_llvm);
+  if (!rc) rc = onnxc_options_set_profile(op, tool_profile);
+  const char *pm = getenv("ONNXC_PERF_MAP"); /* the CLI reads it; the library reads no environment */
+  if (!rc) rc = onnxc_options_set_perf_map(op, tool_perf_map || (pm && !strcmp(pm, "1")));
   onnxc_session *s = NULL;
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
@@ -519,6 +530,8 @@ static int cmd_run(int argc, char **argv) {
               "  --dump-llvm         print the optimized LLVM IR to stderr\n"
               "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen,\n"
               "                      LLVM opt, LLVM codegen) to stderr\n"
+              "  --perf-map          write /tmp/perf-PID.map so `perf record`/`perf report` name the\n"
+              "                      JIT's kernels (also ONNXC_PERF_MAP=1)\n"
               "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
@@ -599,11 +612,20 @@ static double process_age_ms(void) {
   return age;
 }
 
+/* --profile's table, against the mean of the timed runs (the runs the profile counted) */
+static int print_profile(onnxc_session *s, const double *lat, int runs, FILE *f) {
+  double sum = 0;
+  for (int i = 0; i < runs; i++) sum += lat[i];
+  fflush(stdout);
+  return tool_print_profile(s, runs ? sum / runs : 0, f);
+}
+
 static int cmd_bench(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "bench")) return 2;
   if (o.help || !o.model) {
-    usage_cmd(o.help, "bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]",
+    usage_cmd(o.help, "bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
+                      "      [--profile] [--profile-json FILE] [--perf-map]",
               "JIT-compiles the model and times repeated runs: compile time (from process start, so loading\n"
               "the model counts), latency min/median/p90/max,\n"
               "and GFLOP/s from the model's multiply-accumulate count (2 FLOP per MAC).\n"
@@ -614,6 +636,13 @@ static int cmd_bench(int argc, char **argv) {
               "  --json        one JSON object on stdout\n"
               "  --max-run-time S  stop any one run after S seconds (exit 1; default 0 = no bound)\n"
               "  --time-passes print the compile time per phase to stderr (see onnxc run --help)\n"
+              "  --profile     time every node (a separate graph function; none when off) and print\n"
+              "                per node: ms/run, % of the run, GFLOP/s, op, kernel, output shape, name,\n"
+              "                sorted by time, then a per-op-type summary (to stderr with --json)\n"
+              "  --profile-json FILE  also write the last run as a Chrome trace (chrome://tracing,\n"
+              "                Perfetto; ONNX Runtime's profiler format); implies --profile\n"
+              "  --perf-map    write /tmp/perf-PID.map so `perf report` names the JIT's kernels\n"
+              "                (also ONNXC_PERF_MAP=1; run takes it too)\n"
               "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
@@ -650,6 +679,7 @@ static int cmd_bench(int argc, char **argv) {
   if (tool_alloc_outputs(s, outs, err, sizeof err)) goto fail;
   for (int i = 0; i < o.warmup; i++)
     if (tool_run_once(s, ins, outs)) goto fail_s;
+  if (tool_profile && onnxc_session_profile_reset(s)) goto fail_s; /* warm-up runs not counted */
   lat = malloc(sizeof(double) * (size_t)o.runs);
   for (int i = 0; i < o.runs; i++) {
     double st = now_ms();
@@ -670,6 +700,9 @@ static int cmd_bench(int argc, char **argv) {
     printf("%s: threads %d, compile %.1f ms, %d runs: min %.3f ms, median %.3f ms, p90 %.3f ms, max %.3f ms, "
            "%.2f GFLOP/s\n",
            o.model, threads, compile_ms, o.runs, lat[0], med, p90, lat[o.runs - 1], gflops);
+  if (tool_profile && (print_profile(s, lat, o.runs, o.json ? stderr : stdout) ||
+                       (tool_profile_json && onnxc_session_profile_write_json(s, tool_profile_json))))
+    goto fail_s;
   rc = 0;
   goto out;
 fail_s:

@@ -49,6 +49,9 @@ int tool_run_once(onnxc_session *s, const Tensor *ins, const Tensor *outs); /* a
 int tool_parse_dims(const char *s, FeShape *sh);
 int tool_read_tensor(const char *path, Tensor *t, char *err, size_t errlen); /* .npy or .pb */
 
+/* profile.c: the --profile table of a profiled session (wall_ms: the mean run as the caller timed it) */
+int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f);
+
 /* info.c */
 int tool_print_info(onnxc_session *s, const char *model, FILE *f);
 

@@ -14,6 +14,7 @@
 #include "module.h"
 #include "onnxc_rt.h"
 #include "passes.h"
+#include "prof_llvm.h"
 
 /* the host target's LLVM registration: once per process, whichever session's thread gets here
  * first (process-wide, but never changed after) */
@@ -73,6 +74,7 @@ struct BeModel {
   void **io;
   int nnodes;
   char **nodes; /* "Op 'name'" per top-level node (one block): names the node a failed run stopped in */
+  BeProf *prof; /* BeOptions.profile / perf_map (drive/prof.c); NULL otherwise */
 };
 
 static char **node_labels(Graph *g) {
@@ -131,8 +133,13 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   ModuleInfo info;
   be_phase("kernel gen");
   reserve_blob(g, &m.blob);
+  if ((opt->profile || opt->perf_map) && !(m.prof = be_prof_new(g, opt->profile))) {
+    snprintf(err, errlen, "out of memory for the profile");
+    goto fail_mod;
+  }
   if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
+    be_prof_free(m.prof);
     LLVMDisposeModule(m.mod);
     LLVMOrcDisposeThreadSafeContext(tsc);
     free(m.blob.data);
@@ -175,32 +182,42 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     goto fail_mod;
   }
   LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
+  BePerfMap *pm = opt->perf_map ? be_perfmap_attach(jit, "onnxc_graph_run") : NULL; /* sees the object linked */
   LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m.mod, tsc);
   LLVMOrcDisposeThreadSafeContext(tsc);
   e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
   if (e) {
     take_error(e, "JIT rejected the module", err, errlen);
+    be_perfmap_free(pm, jit);
+    be_prof_free(m.prof);
     LLVMOrcDisposeLLJIT(jit);
     free(m.blob.data);
     return NULL;
   }
   LLVMOrcExecutorAddress addr;
   e = LLVMOrcLLJITLookup(jit, &addr, "onnxc_graph_run");
-  if (e) {
-    take_error(e, "JIT compilation failed", err, errlen);
+  if (e || (opt->perf_map && (!pm || be_perfmap_write(pm, jit, m.prof, err, errlen)))) {
+    if (e) take_error(e, "JIT compilation failed", err, errlen);
+    else if (!pm) snprintf(err, errlen, "out of memory for the perf map");
+    be_perfmap_free(pm, jit);
+    be_prof_free(m.prof);
     LLVMOrcDisposeLLJIT(jit);
     free(m.blob.data);
     return NULL;
   }
+  be_perfmap_free(pm, jit);
   be_phase(NULL);
   BeModel *bm = calloc(1, sizeof *bm);
   if (!bm) {
     snprintf(err, errlen, "out of memory");
+    be_prof_free(m.prof);
     LLVMOrcDisposeLLJIT(jit);
     free(m.blob.data);
     return NULL;
   }
   bm->jit = jit;
+  bm->prof = m.prof;
+  bm->rt.prof = m.prof && m.prof->timing ? m.prof->rt : NULL;
   bm->nkernels = info.nkernels;
   bm->nshared = info.nshared;
   bm->nkeyed = info.nkeyed;
@@ -230,6 +247,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   return bm;
 
 fail_mod:
+  be_prof_free(m.prof);
   LLVMDisposeModule(m.mod);
   LLVMOrcDisposeThreadSafeContext(tsc);
   free(m.blob.data);
@@ -295,8 +313,11 @@ void be_free(BeModel *m) {
   free(m->weights);
   free(m->io);
   free(m->nodes);
+  be_prof_free(m->prof);
   free(m);
 }
+
+const BeProf *be_model_prof(const BeModel *m) { return m ? m->prof : NULL; }
 
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen) {
   Target t;

@@ -9,6 +9,7 @@
 #include "module.h"
 #include "passes.h"
 #include "onnxc_rt.h"
+#include "prof_llvm.h"
 
 static int build_subgraph(GenCtx *c, Graph *sub, const char *tag, int64_t arena_base, const char **fn_name);
 
@@ -63,6 +64,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMValueRef arena = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f0, 1, ""), "arena");
   LLVMValueRef weights = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f1, 1, ""), "weights");
   LLVMValueRef scratch = LLVMBuildLoad2(b, ptr, LLVMBuildGEP2(b, ptr, rt, &f2, 1, ""), "scratch");
+  if (!g->parent) be_prof_emit_start(m, b, rt); /* profiling only (m->prof) */
   int maxbufs = 1;
   for (int k = 0; k < g->nnodes; k++)
     if (g->nodes[k]->nin + g->nodes[k]->nout + 1 > maxbufs) maxbufs = g->nodes[k]->nin + g->nodes[k]->nout + 1;
@@ -157,6 +159,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       LLVMValueRef args[4] = {rt, kfn, bufs, LLVMConstInt(i64, (unsigned long long)ctx.work, 0)};
       st = LLVMBuildCall2(b, party, parfn, args, 4, "");
     }
+    if (!g->parent) be_prof_emit_node(m, b, rt, k, kfn); /* profiling only (m->prof) */
     /* Each kernel has its own failure exit: one shared exit whose phis had an incoming value per
      * node made LLVM's code generation quadratic (PHINode::removeIncomingValue) on long graphs. */
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c, gfn, "next"),

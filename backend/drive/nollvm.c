@@ -61,6 +61,8 @@ int be_model_kernels(const BeModel *m, int *shared) {
   return 0;
 }
 
+const BeProf *be_model_prof(const BeModel *m) { return NULL; }
+
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen) {
   snprintf(err, errlen, "%s", NO_LLVM);
   return -1;

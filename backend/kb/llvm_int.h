@@ -28,6 +28,7 @@ typedef struct KMod {
   int nshared; /* kernels that turned out identical to an earlier one and were dropped */
   KernelSeen *seen;
   int nseen, capseen;
+  BeProf *prof; /* NULL, or the top-level nodes' kernels are recorded there (drive/prof_llvm.c) */
 } KMod;
 
 /* Start a kernel with nbufs buffer pointers; `written[i]` marks the buffers it writes (others get

@@ -13,6 +13,9 @@
 #include <time.h>
 
 #include "be.h"
+#ifdef BENCH_XSMM
+#include <libxsmm.h>
+#endif
 
 static double now(void) {
   struct timespec ts;
@@ -130,6 +133,53 @@ static void run_graph(Graph *g, Value *y, double flops, const char *label) {
   be_free(m);
 }
 
+#ifdef BENCH_XSMM
+/* The same row-major sgemm C = A·B through libxsmm (the GEMM provider to compare, ISSUE14 Deliver
+ * 4), one thread: libxsmm is column-major, so C' = B'·A' with C' the N×M column-major view of C;
+ * C is cut into 64×64 tiles, each one dispatched kernel call over all of K (B unpacked). */
+static void xsmm_mm(int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *c) {
+  const float alpha = 1, beta = 0;
+  const libxsmm_blasint bn = 64, bm = 64;
+  for (int64_t i = 0; i < M; i += bm)
+    for (int64_t j = 0; j < N; j += bn) {
+      libxsmm_blasint mj = (libxsmm_blasint)(N - j < bn ? N - j : bn), ni = (libxsmm_blasint)(M - i < bm ? M - i : bm);
+      libxsmm_blasint lda = (libxsmm_blasint)N, ldb = (libxsmm_blasint)K, ldc = (libxsmm_blasint)N;
+      libxsmm_smmfunction k =
+          libxsmm_smmdispatch(mj, ni, (libxsmm_blasint)K, &lda, &ldb, &ldc, &alpha, &beta, NULL, NULL);
+      if (!k) {
+        fprintf(stderr, "libxsmm: no kernel for %dx%dx%lld\n", (int)mj, (int)ni, (long long)K);
+        exit(1);
+      }
+      k(b + j, a + i * K, c + i * N + j);
+    }
+}
+
+static void bench_xsmm(int64_t M, int64_t N, int64_t K, const char *label) {
+  float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N)),
+        *c = malloc(sizeof(float) * (size_t)(M * N));
+  for (int64_t j = 0; j < M * K; j++) a[j] = (float)((j * 31) % 97) / 97.0f - 0.5f;
+  for (int64_t j = 0; j < K * N; j++) b[j] = (float)((j * 7919) % 1000) / 1000.0f - 0.5f;
+  libxsmm_init();
+  for (int i = 0; i < 3; i++) xsmm_mm(M, N, K, a, b, c);
+  double t0 = now();
+  int reps = 0;
+  while (now() - t0 < 0.05) xsmm_mm(M, N, K, a, b, c), reps++;
+  double best = 1e30, bestc = 1e30;
+  for (int r = 0; r < 7; r++) {
+    double s = now(), sc = cpu_now();
+    for (int i = 0; i < reps; i++) xsmm_mm(M, N, K, a, b, c);
+    double e = (now() - s) / reps, ec = (cpu_now() - sc) / reps;
+    if (e < best) best = e;
+    if (ec < bestc) bestc = ec;
+  }
+  double flops = 2.0 * (double)M * (double)N * (double)K;
+  printf("%-34s %7.3f GFLOP  1T %6.1f GFLOP/s (cpu time %6.1f)  libxsmm 1.17, 64x64 tiles\n", label, flops * 1e-9,
+         flops / best * 1e-9, flops / bestc * 1e-9);
+  fflush(stdout);
+  free(a), free(b), free(c);
+}
+#endif
+
 static void bench_mm(int64_t M, int64_t N, int64_t K, bool bconst) {
   Graph *g = ir_graph_new();
   int64_t ad[2] = {M, K}, bd[2] = {K, N};
@@ -143,6 +193,12 @@ static void bench_mm(int64_t M, int64_t N, int64_t K, bool bconst) {
            bconst ? "" : " (B runtime)");
   run_graph(g, n->out[0], 2.0 * (double)M * (double)N * (double)K, label);
   ir_graph_free(g);
+#ifdef BENCH_XSMM
+  if (bconst) { /* the provider to compare, on the same shape */
+    snprintf(label, sizeof label, "  libxsmm %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+    bench_xsmm(M, N, K, label);
+  }
+#endif
 }
 
 static void bench_conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t S,
