@@ -6,9 +6,11 @@
  *      rounded up to a vector; zero padding) in panels of one vector, each contiguous in k — at
  *      compile time when W / R are constants, into scratch otherwise — and the summed biases;
  *   2. for a chunk of time steps, computes the input projection of every (step, batch row) of the
- *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias;
+ *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias (column blocks outside, so a
+ *      block of Wᵀ is reused from cache by every row);
  *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
- *      accumulators, R streamed from L2), then the gate math for each row, vectorized over H.
+ *      accumulators, R streamed from L2, its column blocks walked forwards on even steps and
+ *      backwards on odd ones), then the gate math for each row, vectorized over H.
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
