@@ -6,9 +6,11 @@
  *      rounded up to a vector; zero padding) in panels of one vector, each contiguous in k — at
  *      compile time when W / R are constants, into scratch otherwise — and the summed biases;
  *   2. for a chunk of time steps, computes the input projection of every (step, batch row) of the
- *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias;
+ *      chunk as one register-blocked GEMM: proj = X_t · Wᵀ + bias (column blocks outside, so a
+ *      block of Wᵀ is reused from cache by every row);
  *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
- *      accumulators, R streamed from L2), then the gate math for each row, vectorized over H.
+ *      accumulators, R streamed from L2, its column blocks walked forwards on even steps and
+ *      backwards on odd ones), then the gate math for each row, vectorized over H.
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
@@ -149,6 +151,7 @@ typedef struct Mm {
   int64_t K;
   KV bp, init;
   int64_t c0, c1;
+  KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
 } Mm;
 
 static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
@@ -185,6 +188,7 @@ static void mm_emit(Rnn *r, const Mm *mm) {
   int64_t nfull = nvec / nv, step = (int64_t)nv * r->L;
   if (nfull > 0) {
     KV blk = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
+    if (mm->flip) blk = kb_select(kb, mm->flip, kb_sub(kb, I(kb, nfull - 1), blk), blk);
     mm_block(r, mm, nv, kb_add(kb, I(kb, mm->c0), kb_mul(kb, blk, I(kb, step))));
     kb_endfor(kb);
   }
@@ -266,6 +270,8 @@ static KV st_off(Rnn *r, KV b) {
 
 typedef struct ProjUd {
   KV s0;
+  KV col; /* the column block [col, col + nv·L) */
+  int nv;
 } ProjUd;
 
 static void proj_rows(Rnn *r, void *ud, KV row, int m) {
@@ -280,18 +286,42 @@ static void proj_rows(Rnn *r, void *ud, KV row, int m) {
     mm.a[i] = kb_gep(kb, KE_F32, r->x, x_off(r, t, kb_add(kb, r->b0, bi)));
     mm.cptr[i] = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, q, I(kb, r->GHp)));
   }
-  mm_emit(r, &mm);
+  mm_block(r, &mm, pu->nv, pu->col);
+}
+
+/* proj = X_t · Wᵀ + bias for the chunk's tcn steps.  Column blocks outside, rows inside: a block
+ * of Wᵀ (nv panels, K·nv·L floats) stays in cache for every row group, where rows outside would
+ * stream all of Wᵀ (as large as L2 at H = 256) again for each group of pmr rows. */
+static void emit_proj(Rnn *r, KV s0, KV tcn) {
+  KB *kb = r->kb;
+  int pmr = (r->regs - 5) / 4; /* 4 vectors of columns */
+  if (pmr > 8) pmr = 8;
+  int64_t nvec = r->GHp / r->L;
+  int nv = nvec < 4 ? (int)nvec : 4;
+  int64_t nfull = nvec / nv;
+  KV rows = kb_mul(kb, tcn, r->nb);
+  ProjUd pu = {s0, NULL, nv};
+  KV cb = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
+  pu.col = kb_mul(kb, cb, I(kb, (int64_t)nv * r->L));
+  for_rows(r, rows, pmr, proj_rows, &pu);
+  kb_endfor(kb);
+  if (nvec % nv) {
+    pu.col = I(kb, nfull * nv * r->L);
+    pu.nv = (int)(nvec % nv);
+    for_rows(r, rows, pmr, proj_rows, &pu);
+  }
 }
 
 typedef struct RecUd {
   KV a;          /* A rows: a + bi·Hp */
   int64_t c0, c1;
+  KV flip;
 } RecUd;
 
 static void rec_rows(Rnn *r, void *ud, KV row, int m) {
   KB *kb = r->kb;
   RecUd *ru = ud;
-  Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1};
+  Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip};
   for (int i = 0; i < m; i++) {
     KV bi = kb_add(kb, row, I(kb, i));
     mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
@@ -407,6 +437,10 @@ static void emit_step(Rnn *r, KV s, KV s0) {
   KB *kb = r->kb;
   int64_t Hp = r->Hp;
   bool gru_split = r->s.gates == 3 && !r->s.linear_before_reset;
+  /* Rᵀ is streamed once per step; at H = 256 it is as large as L2, and a cyclic walk over
+   * slightly more than the cache misses on every line.  Odd steps walk the column blocks
+   * backwards, so a step starts on the blocks the previous one read last, still in cache. */
+  KV flip = kb_cmp(kb, KC_NE, kb_and(kb, s, I(kb, 1)), I(kb, 0), false);
   /* with a zero initial state the first step's H·Rᵀ is zero */
   KV first = r->h0 ? NULL : kb_cmp(kb, KC_EQ, s, I(kb, 0), false);
   if (first) {
@@ -414,7 +448,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
     kb_else(kb);
   }
-  RecUd ru = {r->hs, 0, gru_split ? 2 * Hp : r->GHp};
+  RecUd ru = {r->hs, 0, gru_split ? 2 * Hp : r->GHp, flip};
   for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
   if (first) kb_endif(kb);
   if (gru_split) {
@@ -423,7 +457,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
     kb_endfor(kb);
     if (first) kb_if(kb, kb_not(kb, first));
-    RecUd rh = {r->rh, 2 * Hp, 3 * Hp};
+    RecUd rh = {r->rh, 2 * Hp, 3 * Hp, flip};
     for_rows(r, r->nb, rec_mr(r), rec_rows, &rh);
     if (first) kb_endif(kb);
   }
@@ -487,10 +521,7 @@ static void emit_task(Rnn *r, bool rev) {
 
   KV s0 = kb_for(kb, I(kb, 0), I(kb, s->T), r->tc);
   KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
-  ProjUd pu = {s0};
-  int pmr = (r->regs - 5) / 4; /* 4 vectors of columns */
-  if (pmr > 8) pmr = 8;
-  for_rows(r, kb_mul(kb, tcn, r->nb), pmr, proj_rows, &pu);
+  emit_proj(r, s0, tcn);
   KV st_ = kb_for(kb, I(kb, 0), tcn, 1);
   emit_step(r, kb_add(kb, s0, st_), s0);
   kb_endfor(kb);

@@ -353,6 +353,17 @@ Test(rnn, lstm_batch_blocks_threads) {
                  .seq = true, .h0 = true, .c0 = true, .threads = 2, .const_w = true));
 }
 
+Test(rnn, batch1_wide_steps_walk_blocks_both_ways) {
+  /* B = 1, G·Hp = 4·160: five register blocks of H·Rᵀ, walked forwards on even steps and
+   * backwards on odd ones (and the GRU's split z/r, h blocks with a remainder) */
+  run_case(&CASE(.op = OP_LSTM, .T = 5, .B = 1, .I = 24, .H = 150, .bias = true, .h0 = true, .c0 = true,
+                 .const_w = true));
+  run_case(&CASE(.op = OP_LSTM, .T = 4, .B = 1, .I = 24, .H = 150, .direction = "bidirectional", .bias = true));
+  run_case(&CASE(.op = OP_GRU, .T = 5, .B = 1, .I = 24, .H = 150, .bias = true, .h0 = true, .const_w = true));
+  run_case(&CASE(.op = OP_GRU, .T = 5, .B = 1, .I = 24, .H = 150, .lbr = 1, .direction = "reverse", .bias = true,
+                 .seq = true, .h0 = true));
+}
+
 /* ---------------------------------------------------------------- GRU */
 
 Test(rnn, gru_defaults) {
