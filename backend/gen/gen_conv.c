@@ -471,6 +471,7 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
  * strides <= 4) and FMAs over a block of output rows × vectors ---- */
 typedef struct DwGeo {
   int64_t E[IR_MAX_RANK], Est[IR_MAX_RANK], Etot, hi[IR_MAX_RANK];
+  int64_t lm; /* left margin of a padded row: input column 0 sits at lm + pad, a multiple of L */
 } DwGeo;
 
 static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
@@ -485,6 +486,10 @@ static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
   int64_t nvw = cdiv(q->OW, L) < 4 ? cdiv(q->OW, L) : 4, span = cdiv(q->OW, nvw * L) * nvw * L;
   int last = q->nsp - 1;
   d->E[last] = span * q->s[last] + (q->k[last] - 1) * q->d[last];
+  /* rows start on a vector boundary and the copy's stores are aligned (a misaligned vector
+     store splits two cache lines: it made the copy half of a stride-2 depthwise conv) */
+  d->lm = (L - q->pb[last] % L) % L;
+  d->E[last] = cdiv(d->lm + d->E[last], L) * L;
   gen_strides(q->nsp, d->E, d->Est);
   d->Etot = d->Est[0] * d->E[0];
   return q->Cg * d->Etot * 4 <= (256 << 10);
@@ -534,7 +539,7 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
       ok = kb_and(kb, ok, kb_cmp(kb, KC_LE, id, I(kb, dg->hi[d]), false));
       doff = kb_add(kb, doff, kb_mul(kb, kb_add(kb, id, I(kb, q->pb[d])), I(kb, dg->Est[d])));
     }
-    doff = kb_add(kb, doff, I(kb, q->pb[last]));
+    doff = kb_add(kb, doff, I(kb, q->pb[last] + dg->lm));
     kb_if(kb, ok);
     {
       KV src = kb_add(kb, kb_mul(kb, ci, I(kb, q->HW)), kb_mul(kb, ir, I(kb, Wd)));
@@ -584,7 +589,8 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
           for (int64_t kw = 0; kw < (unroll ? KW : 1); kw++) {
             KV kwi = unroll ? I(kb, kw) : kwv;
             KV wv = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, kwi, 1, NULL), L);
-            KV cbase = kb_add(kb, koff, kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
+            KV cbase = kb_add(kb, kb_add(kb, koff, I(kb, dg->lm)),
+                              kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
             for (int r = 0; r < rb; r++) {
               KV p = kb_gep(kb, ce, buf, kb_add(kb, rowb[r], cbase));
               for (int v = 0; v < nvw; v++) {
