@@ -495,6 +495,57 @@ static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
   return q->Cg * d->Etot * 4 <= (256 << 10);
 }
 
+/* one row block × vector group of the depthwise compute (2-D): kernel column kw outer, then the
+ * block's input rows i, each loaded once and added into every output row r with a kernel row kh,
+ * i = r·sh + kh·dh */
+typedef struct DwBlock {
+  KV buf, wb, r0, ow0;
+  int rb, nvw;
+  int64_t KH, rows_in;
+} DwBlock;
+
+static void dw_rows_reuse(GenCtx *c, const ConvGeo *q, const DwGeo *dg, DwBlock b, KVar acc[8][4]) {
+  KB *kb = c->kb;
+  KElem ce = contract_elem(q->dt);
+  int L = kb_lanes(kb, ce);
+  KT vt = kt(ce, L);
+  int64_t KW = q->k[1], sh = q->s[0], dh = q->d[0], sw = q->s[1], dw = q->d[1], Est0 = dg->Est[0];
+  KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+  {
+    KV base = kb_gep(kb, ce, b.buf,
+                     kb_add(kb, kb_add(kb, kb_mul(kb, c2, I(kb, dg->Etot)), kb_mul(kb, b.r0, I(kb, sh * Est0))),
+                            kb_add(kb, I(kb, dg->lm), kb_mul(kb, b.ow0, I(kb, sw)))));
+    KV wrow = kb_gep(kb, kb_elem_of(q->dt), b.wb, kb_mul(kb, c2, I(kb, q->KS)));
+    for (int64_t kw = 0; kw < KW; kw++) {
+      KV wv[8];
+      for (int64_t kh = 0; kh < b.KH; kh++) wv[kh] = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, I(kb, kh * KW + kw), 1, NULL), L);
+      for (int64_t i = 0; i < b.rows_in; i++) {
+        int64_t khr[8];
+        bool any = false;
+        for (int r = 0; r < b.rb; r++) {
+          int64_t t = i - r * sh;
+          khr[r] = t >= 0 && t % dh == 0 && t / dh < b.KH ? t / dh : -1;
+          any |= khr[r] >= 0;
+        }
+        if (!any) continue;
+        KV p = kb_gep(kb, ce, base, I(kb, i * Est0 + kw * dw));
+        for (int v = 0; v < b.nvw; v++) {
+          KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * sw)), xv;
+          if (sw == 1) xv = kb_load(kb, vt, pv);
+          else {
+            KV chv[4];
+            for (int k2 = 0; k2 < sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, pv, I(kb, (int64_t)k2 * L)));
+            xv = strided_pick(kb, chv, (int)sw, L);
+          }
+          for (int r = 0; r < b.rb; r++)
+            if (khr[r] >= 0) kb_set(kb, acc[r][v], ct_madd(kb, wv[khr[r]], xv, kb_get(kb, acc[r][v])));
+        }
+      }
+    }
+  }
+  kb_endfor(kb);
+}
+
 static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   KB *kb = c->kb;
   Node *n = c->n;
@@ -505,9 +556,14 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   int64_t OW = q->OW, Wd = q->W, sw = q->s[last], dw = q->d[last], KW = q->k[last];
   int nvw = (int)cdiv(OW, L);
   if (nvw > 4) nvw = 4;
-  int rb = 8 / nvw;
-  if (rb > q->R) rb = (int)q->R;
+  /* blocks of up to 8/nvw rows, split evenly (14 rows: 7 + 7, not 8 + 6 with two rows wasted) */
+  int rb = (int)cdiv(q->R, cdiv(q->R, 8 / nvw));
   int64_t ngrp = cdiv(OW, (int64_t)nvw * L), nrb = cdiv(q->R, rb);
+  /* 2-D with whole blocks: each input row vector is loaded once per kernel column and feeds
+     every (output row, kernel row) pair of the block that reads it, instead of once per pair */
+  int64_t KH = nsp == 2 ? q->k[0] : 0, sh = nsp == 2 ? q->s[0] : 0, dh = nsp == 2 ? q->d[0] : 0;
+  int64_t rows_in = (rb - 1) * sh + (KH - 1) * dh + 1;
+  bool reuse = nsp == 2 && q->R % rb == 0 && KH <= 8 && KW <= 8 && rows_in <= 32;
   int64_t ntask = q->N * q->O;
   double flops = 2.0 * (double)(q->N * q->O * q->P) * (double)(q->Cg * q->KS);
   c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
@@ -587,8 +643,9 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
       KVar acc[8][4];
       for (int r = 0; r < rb; r++)
         for (int v = 0; v < nvw; v++) acc[r][v] = kb_var(kb, vt, bv);
-      KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
-      {
+      if (reuse) dw_rows_reuse(c, q, dg, (DwBlock){buf, wb, r0, ow0, rb, nvw, KH, rows_in}, acc);
+      KV c2 = reuse ? NULL : kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+      if (!reuse) {
         KV kpo = kb_for(kb, I(kb, 0), I(kb, q->KS / KW), 1);
         {
           KV koff = kb_mul(kb, c2, I(kb, dg->Etot));
@@ -623,7 +680,7 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
         }
         kb_endfor(kb);
       }
-      kb_endfor(kb);
+      if (!reuse) kb_endfor(kb);
       for (int r = 0; r < rb; r++) {
         KV R = kb_add(kb, r0, I(kb, r));
         if (q->R % rb) kb_if(kb, kb_cmp(kb, KC_LT, R, I(kb, q->R), false));
