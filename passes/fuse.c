@@ -8,7 +8,8 @@
  *    arithmetic with a constant scalar after a Conv/ConvTranspose/Gemm/MatMul become that node's
  *    epilogue (Node.epi, see ir.h): the backend applies them to the output tile while it is in
  *    registers instead of sweeping the tensor again.  Which ops take an epilogue (FU_EPI, FU_ROW)
- *    and which activations fit (FU_ACT) is ops.def's fuse column.
+ *    and which activations fit (FU_ACT) is ops.def's fuse column.  A BatchNormalization that could
+ *    not fold takes the activations after it the same way (no residual).
  * 3. A ConvTranspose with kernel = stride becomes a 1×1 Conv + DepthToSpace (see convt_rewrite).
  *
  * 0. LayerNormalization, Gelu (erf and tanh forms), SiLU (→ Swish) and HardSwish written out in
@@ -452,6 +453,18 @@ static Node *fusable_producer(const Graph *g, const Value *x) {
   return p;
 }
 
+/* an inference BatchNormalization (one output) whose output x only an activation reads: the
+ * activation runs in the BN kernel's epilogue (DenseNet's BN → ReLU after each Concat, where the
+ * BN cannot fold into a Conv), saving a sweep over the tensor; no residual */
+static Node *bn_act_producer(const Graph *g, const Value *x) {
+  Node *p = x->producer;
+  if (!p || p->dead || p->op != OP_BatchNormalization || p->out[0] != x || !single_use(g, x)) return NULL;
+  for (int i = 1; i < p->nout; i++)
+    if (p->out[i]) return NULL;
+  if (ir_attr_int(p, "training_mode", 0) || !fusable_float(x->dtype) || !ir_value_shape_known(x)) return NULL;
+  return p;
+}
+
 static Epilogue *epi_of(Graph *g, Node *p) {
   if (!p->epi) p->epi = arena_alloc(g->arena, sizeof(Epilogue));
   return p->epi;
@@ -477,6 +490,7 @@ static bool fuse_act(Graph *g, Node *n) {
   if (!x) x = n->in[0];
   if (x->dtype != n->out[0]->dtype) return false;
   Node *p = fusable_producer(g, x);
+  if (!p) p = bn_act_producer(g, x);
   if (!p || (p->epi && p->epi->nact == 4)) return false;
   Epilogue *e = epi_of(g, p);
   e->act[e->nact++] = n;

@@ -471,6 +471,7 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
  * strides <= 4) and FMAs over a block of output rows × vectors ---- */
 typedef struct DwGeo {
   int64_t E[IR_MAX_RANK], Est[IR_MAX_RANK], Etot, hi[IR_MAX_RANK];
+  int64_t lm; /* left margin of a padded row: input column 0 sits at lm + pad, a multiple of L */
 } DwGeo;
 
 static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
@@ -485,9 +486,64 @@ static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
   int64_t nvw = cdiv(q->OW, L) < 4 ? cdiv(q->OW, L) : 4, span = cdiv(q->OW, nvw * L) * nvw * L;
   int last = q->nsp - 1;
   d->E[last] = span * q->s[last] + (q->k[last] - 1) * q->d[last];
+  /* rows start on a vector boundary and the copy's stores are aligned (a misaligned vector
+     store splits two cache lines: it made the copy half of a stride-2 depthwise conv) */
+  d->lm = (L - q->pb[last] % L) % L;
+  d->E[last] = cdiv(d->lm + d->E[last], L) * L;
   gen_strides(q->nsp, d->E, d->Est);
   d->Etot = d->Est[0] * d->E[0];
   return q->Cg * d->Etot * 4 <= (256 << 10);
+}
+
+/* one row block × vector group of the depthwise compute (2-D): kernel column kw outer, then the
+ * block's input rows i, each loaded once and added into every output row r with a kernel row kh,
+ * i = r·sh + kh·dh */
+typedef struct DwBlock {
+  KV buf, wb, r0, ow0;
+  int rb, nvw;
+  int64_t KH, rows_in;
+} DwBlock;
+
+static void dw_rows_reuse(GenCtx *c, const ConvGeo *q, const DwGeo *dg, DwBlock b, KVar acc[8][4]) {
+  KB *kb = c->kb;
+  KElem ce = contract_elem(q->dt);
+  int L = kb_lanes(kb, ce);
+  KT vt = kt(ce, L);
+  int64_t KW = q->k[1], sh = q->s[0], dh = q->d[0], sw = q->s[1], dw = q->d[1], Est0 = dg->Est[0];
+  KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+  {
+    KV base = kb_gep(kb, ce, b.buf,
+                     kb_add(kb, kb_add(kb, kb_mul(kb, c2, I(kb, dg->Etot)), kb_mul(kb, b.r0, I(kb, sh * Est0))),
+                            kb_add(kb, I(kb, dg->lm), kb_mul(kb, b.ow0, I(kb, sw)))));
+    KV wrow = kb_gep(kb, kb_elem_of(q->dt), b.wb, kb_mul(kb, c2, I(kb, q->KS)));
+    for (int64_t kw = 0; kw < KW; kw++) {
+      KV wv[8];
+      for (int64_t kh = 0; kh < b.KH; kh++) wv[kh] = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, I(kb, kh * KW + kw), 1, NULL), L);
+      for (int64_t i = 0; i < b.rows_in; i++) {
+        int64_t khr[8];
+        bool any = false;
+        for (int r = 0; r < b.rb; r++) {
+          int64_t t = i - r * sh;
+          khr[r] = t >= 0 && t % dh == 0 && t / dh < b.KH ? t / dh : -1;
+          any |= khr[r] >= 0;
+        }
+        if (!any) continue;
+        KV p = kb_gep(kb, ce, base, I(kb, i * Est0 + kw * dw));
+        for (int v = 0; v < b.nvw; v++) {
+          KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * sw)), xv;
+          if (sw == 1) xv = kb_load(kb, vt, pv);
+          else {
+            KV chv[4];
+            for (int k2 = 0; k2 < sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, pv, I(kb, (int64_t)k2 * L)));
+            xv = strided_pick(kb, chv, (int)sw, L);
+          }
+          for (int r = 0; r < b.rb; r++)
+            if (khr[r] >= 0) kb_set(kb, acc[r][v], ct_madd(kb, wv[khr[r]], xv, kb_get(kb, acc[r][v])));
+        }
+      }
+    }
+  }
+  kb_endfor(kb);
 }
 
 static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
@@ -500,9 +556,14 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   int64_t OW = q->OW, Wd = q->W, sw = q->s[last], dw = q->d[last], KW = q->k[last];
   int nvw = (int)cdiv(OW, L);
   if (nvw > 4) nvw = 4;
-  int rb = 8 / nvw;
-  if (rb > q->R) rb = (int)q->R;
+  /* blocks of up to 8/nvw rows, split evenly (14 rows: 7 + 7, not 8 + 6 with two rows wasted) */
+  int rb = (int)cdiv(q->R, cdiv(q->R, 8 / nvw));
   int64_t ngrp = cdiv(OW, (int64_t)nvw * L), nrb = cdiv(q->R, rb);
+  /* 2-D with whole blocks: each input row vector is loaded once per kernel column and feeds
+     every (output row, kernel row) pair of the block that reads it, instead of once per pair */
+  int64_t KH = nsp == 2 ? q->k[0] : 0, sh = nsp == 2 ? q->s[0] : 0, dh = nsp == 2 ? q->d[0] : 0;
+  int64_t rows_in = (rb - 1) * sh + (KH - 1) * dh + 1;
+  bool reuse = nsp == 2 && q->R % rb == 0 && KH <= 8 && KW <= 8 && rows_in <= 32;
   int64_t ntask = q->N * q->O;
   double flops = 2.0 * (double)(q->N * q->O * q->P) * (double)(q->Cg * q->KS);
   c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
@@ -520,28 +581,41 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   KV wb = kb_gep(kb, se, w, kb_mul(kb, o, I(kb, q->Cg * q->KS)));
   KV yoff = kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q->O)), o), I(kb, q->P));
   KV yb = kb_gep(kb, se, y, yoff), res = gen_epi_res(c), resb = res ? kb_gep(kb, se, res, yoff) : NULL;
-  /* 1. padded copy of the Cg input planes */
-  kb_memset(kb, buf, 0, I(kb, q->Cg * dg->Etot * (int64_t)es));
+  /* 1. padded copy of the Cg input planes, each buffer row written once with whole aligned
+     vectors: zeros, the input row (zero past its end), zeros; rows of padding all zeros (a memset
+     of the buffer before the copy wrote it twice and was a tenth of a depthwise conv's time) */
   int64_t ncopy = dg->hi[last] + 1 < Wd ? dg->hi[last] + 1 : Wd; /* columns ever read */
-  int64_t rows_in = q->HW / Wd;
+  int64_t EW = dg->E[last], lead = dg->lm + q->pb[last], nbr = dg->Etot / EW;
+  int64_t ncv = cdiv(ncopy, L);
+  KV zv = ct_const(kb, ce, L, 0);
   KV ci = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
   {
-    KV ir = kb_for(kb, I(kb, 0), I(kb, rows_in), 1);
-    KV ok = kb_true(kb), doff = kb_mul(kb, ci, I(kb, dg->Etot)), rem = ir;
+    KV br = kb_for(kb, I(kb, 0), I(kb, nbr), 1);
+    KV ok = kb_true(kb), soff = kb_mul(kb, ci, I(kb, q->HW)), rem = br;
     for (int d = last - 1; d >= 0; d--) {
-      KV id = d > 0 ? kb_rem(kb, rem, I(kb, q->in[d]), true) : rem;
-      if (d > 0) rem = kb_div(kb, rem, I(kb, q->in[d]), true);
-      ok = kb_and(kb, ok, kb_cmp(kb, KC_LE, id, I(kb, dg->hi[d]), false));
-      doff = kb_add(kb, doff, kb_mul(kb, kb_add(kb, id, I(kb, q->pb[d])), I(kb, dg->Est[d])));
+      KV e = d > 0 ? kb_rem(kb, rem, I(kb, dg->E[d]), true) : rem;
+      if (d > 0) rem = kb_div(kb, rem, I(kb, dg->E[d]), true);
+      KV id = kb_sub(kb, e, I(kb, q->pb[d]));
+      ok = kb_and(kb, ok, kb_cmp(kb, KC_GE, id, I(kb, 0), false));
+      ok = kb_and(kb, ok, kb_cmp(kb, KC_LT, id, I(kb, q->in[d]), false));
+      soff = kb_add(kb, soff, kb_mul(kb, id, I(kb, q->istr[d])));
     }
-    doff = kb_add(kb, doff, I(kb, q->pb[last]));
+    KV drow = kb_gep(kb, ce, buf, kb_add(kb, kb_mul(kb, ci, I(kb, dg->Etot)), kb_mul(kb, br, I(kb, EW))));
     kb_if(kb, ok);
     {
-      KV src = kb_add(kb, kb_mul(kb, ci, I(kb, q->HW)), kb_mul(kb, ir, I(kb, Wd)));
+      for (int64_t j = 0; j < lead; j += L) kb_store(kb, zv, kb_gep(kb, ce, drow, I(kb, j)));
       KV j = kb_for(kb, I(kb, 0), I(kb, ncopy), L);
-      KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, ncopy), j));
-      KV v = ct_load(kb, q->dt, ce, xb, kb_add(kb, src, j), L, m);
-      kb_store_masked(kb, v, kb_gep(kb, ce, buf, kb_add(kb, doff, j)), m);
+      {
+        KV m = ncopy % L ? kb_tail_mask(kb, L, kb_sub(kb, I(kb, ncopy), j)) : NULL;
+        kb_store(kb, ct_load(kb, q->dt, ce, xb, kb_add(kb, soff, j), L, m), kb_gep(kb, ce, drow, kb_add(kb, j, I(kb, lead))));
+      }
+      kb_endfor(kb);
+      for (int64_t j2 = lead + ncv * L; j2 < EW; j2 += L) kb_store(kb, zv, kb_gep(kb, ce, drow, I(kb, j2)));
+    }
+    kb_else(kb);
+    {
+      KV j = kb_for(kb, I(kb, 0), I(kb, EW), L);
+      kb_store(kb, zv, kb_gep(kb, ce, drow, j));
       kb_endfor(kb);
     }
     kb_endif(kb);
@@ -569,8 +643,9 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
       KVar acc[8][4];
       for (int r = 0; r < rb; r++)
         for (int v = 0; v < nvw; v++) acc[r][v] = kb_var(kb, vt, bv);
-      KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
-      {
+      if (reuse) dw_rows_reuse(c, q, dg, (DwBlock){buf, wb, r0, ow0, rb, nvw, KH, rows_in}, acc);
+      KV c2 = reuse ? NULL : kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
+      if (!reuse) {
         KV kpo = kb_for(kb, I(kb, 0), I(kb, q->KS / KW), 1);
         {
           KV koff = kb_mul(kb, c2, I(kb, dg->Etot));
@@ -584,7 +659,8 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
           for (int64_t kw = 0; kw < (unroll ? KW : 1); kw++) {
             KV kwi = unroll ? I(kb, kw) : kwv;
             KV wv = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, kwi, 1, NULL), L);
-            KV cbase = kb_add(kb, koff, kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
+            KV cbase = kb_add(kb, kb_add(kb, koff, I(kb, dg->lm)),
+                              kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
             for (int r = 0; r < rb; r++) {
               KV p = kb_gep(kb, ce, buf, kb_add(kb, rowb[r], cbase));
               for (int v = 0; v < nvw; v++) {
@@ -604,7 +680,7 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
         }
         kb_endfor(kb);
       }
-      kb_endfor(kb);
+      if (!reuse) kb_endfor(kb);
       for (int r = 0; r < rb; r++) {
         KV R = kb_add(kb, r0, I(kb, r));
         if (q->R % rb) kb_if(kb, kb_cmp(kb, KC_LT, R, I(kb, q->R), false));

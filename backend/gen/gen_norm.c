@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_contract.h"
 #include "gen_reduce.h"
 
 /* ================================ BatchNormalization ================================ */
@@ -16,6 +17,7 @@
 typedef struct Bn {
   KElem ce;
   double eps;
+  const Epilogue *epi; /* activations fused after the BN (passes/fuse.c), or NULL */
 } Bn;
 
 static KV to_ce(KB *kb, KV v, KElem ce) {
@@ -25,7 +27,7 @@ static KV to_ce(KB *kb, KV v, KElem ce) {
 
 static KV f_bn_folded(KB *kb, KV *v, int lanes, void *ud) {
   Bn *b = ud;
-  return kb_fma(kb, v[0], to_ce(kb, v[1], b->ce), to_ce(kb, v[2], b->ce));
+  return gen_epi_apply(kb, b->epi, kb_fma(kb, v[0], to_ce(kb, v[1], b->ce), to_ce(kb, v[2], b->ce)), NULL);
 }
 
 static KV f_bn(KB *kb, KV *v, int lanes, void *ud) {
@@ -34,7 +36,7 @@ static KV f_bn(KB *kb, KV *v, int lanes, void *ud) {
   KV scale = to_ce(kb, v[1], b->ce), bias = to_ce(kb, v[2], b->ce), mean = to_ce(kb, v[3], b->ce),
      var = to_ce(kb, v[4], b->ce);
   KV a = kb_div(kb, scale, kb_sqrt(kb, kb_add(kb, var, kb_float(kb, t, b->eps))), false);
-  return kb_fma(kb, kb_sub(kb, v[0], mean), a, bias);
+  return gen_epi_apply(kb, b->epi, kb_fma(kb, kb_sub(kb, v[0], mean), a, bias), NULL);
 }
 
 static int gen_batchnorm(GenCtx *c) {
@@ -47,7 +49,7 @@ static int gen_batchnorm(GenCtx *c) {
   for (int i = 1; i < n->nout; i++)
     if (n->out[i])
       return ir_node_error(g, n, "output %d (training statistics) is not supported (inference only)", i);
-  Bn b = {gr_ce(x->dtype, false), ir_attr_float(n, "epsilon", 1e-5f)};
+  Bn b = {gr_ce(x->dtype, false), ir_attr_float(n, "epsilon", 1e-5f), n->epi};
   int rank = x->rank;
   bool per_elem = g->opset > 0 && g->opset < 9 && ir_attr_int(n, "spatial", 1) == 0;
   int64_t P = per_elem ? ir_value_numel(x) / x->dims[0] : x->dims[1];

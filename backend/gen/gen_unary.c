@@ -58,6 +58,30 @@ static KV softplus(KB *kb, KV x) {
   return kb_add(kb, pos, kb_log1p(kb, kb_exp(kb, kb_neg(kb, kb_abs(kb, x)))));
 }
 
+/* Swish in f32, x / (1 + e^(-alpha·x)): the hot epilogue of EfficientNet-style nets, so e^t here
+ * skips what only matters outside the range a sigmoid needs (kb_exp's denormal results and
+ * two-step scaling): t is clamped to [-80, 88] first (beyond, 1 + e^t is 1 or e^t is so large that
+ * the quotient is below 1e-35 in magnitude), then e^t = 2^n·P(r), r = t - n·ln2 in [-ln2/2, ln2/2]
+ * and P the degree-7 Taylor polynomial (truncation error < 6e-9 relative), with 2^n added to P's
+ * exponent bits.  A NaN x stays NaN through the numerator. */
+static KV swish_f32(KB *kb, KV x, double alpha) {
+  KT t = kb_type(kb, x), it = kt(KE_I32, t.lanes);
+#define F(c) kb_float(kb, t, (c))
+  KV a = kb_mul(kb, x, F(-alpha));
+  a = kb_min(kb, kb_max(kb, a, F(-80.0), false), F(88.0), false);
+  KV tm = kb_fma(kb, a, F(1.4426950408889634), F(12582912.0)); /* 1.5·2^23: rounds to an integer */
+  KV n = kb_sub(kb, tm, F(12582912.0));
+  KV ni = kb_sub(kb, kb_bitcast(kb, tm, it), kb_bitcast(kb, F(12582912.0), it));
+  KV r = kb_fma(kb, n, F(-0.693145751953125), a);
+  r = kb_fma(kb, n, F(-1.4286068203094173e-06), r);
+  static const double tay[8] = {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0};
+  KV p = F(tay[0]);
+  for (int i = 1; i < 8; i++) p = kb_fma(kb, p, r, F(tay[i]));
+  KV e = kb_bitcast(kb, kb_add(kb, kb_bitcast(kb, p, it), kb_shl(kb, ni, kb_int(kb, it, 23))), t);
+  return kb_div(kb, x, kb_add(kb, F(1.0), e), false);
+#undef F
+}
+
 static KV sign_of(KB *kb, KV x, bool uns) {
   KT t = kb_type(kb, x);
   KV z = num(kb, t, 0), one = num(kb, t, 1);
@@ -123,6 +147,7 @@ static KV f_unary(KB *kb, KV *v, int lanes, void *ud) {
   case OP_Softsign: return kb_div(kb, x, kb_add(kb, F(1), kb_abs(kb, x)), false);
   case OP_Mish: return kb_mul(kb, x, kb_tanh(kb, softplus(kb, x)));
   case OP_Swish: /* x·sigmoid(alpha·x); SiLU when alpha = 1 (passes/fuse.c finds it spelled out) */
+    if (t.e == KE_F32) return swish_f32(kb, x, u->alpha);
     return kb_mul(kb, x, kb_sigmoid(kb, u->alpha == 1.0f ? x : kb_mul(kb, x, F(u->alpha))));
   case OP_Gelu: {
     KV h = kb_mul(kb, x, F(0.5));

@@ -555,3 +555,41 @@ Test(fuse, standalone_swish_and_hardswish) {
 }
 
 Test(fuse, numerics_standalone_activations) { check_same(b_standalone, 66); }
+
+/* DenseNet's pre-activation: a BatchNormalization that cannot fold into a Conv (its input is a
+ * graph input here, a Concat there) takes the activation after it as its epilogue; a BN read by
+ * two nodes keeps its activation separate */
+static void b_bn_act(Graph *g) {
+  int64_t xd[4] = {2, 6, 5, 7};
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *bn = bnorm(g, x, 6);
+  Node *r = unary(g, OP_Relu, bn->out[0]);
+  Node *bn2 = bnorm(g, x, 6);
+  Node *cl = node(g, OP_Clip, 3, (Value *[]){bn2->out[0], scalar(g, -0.25), scalar(g, 0.5)});
+  Node *bn3 = bnorm(g, x, 6);
+  Node *r3 = unary(g, OP_Relu, bn3->out[0]);
+  tu_output(g, r->out[0]);
+  tu_output(g, cl->out[0]);
+  tu_output(g, r3->out[0]);
+  tu_output(g, bn3->out[0]);
+}
+
+Test(fuse, batchnorm_takes_activation_epilogue) {
+  Graph *g = ir_graph_new();
+  b_bn_act(g);
+  run_passes(g, true);
+  cr_expect_eq(live_nodes(g, OP_BatchNormalization), 3);
+  cr_expect_eq(live_nodes(g, OP_Clip), 0);
+  cr_expect_eq(live_nodes(g, OP_Relu), 1); /* bn3's output is also a graph output */
+  int fused = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_BatchNormalization && g->nodes[i]->epi) {
+      cr_expect_eq(g->nodes[i]->epi->nact, 1);
+      cr_expect_null(g->nodes[i]->epi->res);
+      fused++;
+    }
+  cr_expect_eq(fused, 2);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_batchnorm_activation) { check_same(b_bn_act, 67); }

@@ -511,6 +511,10 @@ Test(conv, groups_dilation_pads_1d_3d) {
   add_conv(t, (ConvCase){2, 1, 8, 8, 8, {19, 40}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 8, 8, 8, {19, 40}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 4, 8, 4, {7, 70}, {5, 5}, {1, 1}, {0}, {2, 2, 2, 2}, .bias = true});
+  /* depthwise 5x5 on a 7x7 plane (EfficientNet's last stage); pads wider than a vector (the
+     padded copy's zero lead and tail, and rows of padding only) */
+  add_conv(t, (ConvCase){2, 2, 6, 6, 6, {7, 7}, {5, 5}, {1, 1}, {0}, {2, 2, 2, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {6, 9}, {3, 3}, {1, 2}, {0}, {17, 18, 2, 3}, .bias = true, .wconst = true});
   /* dilated */
   add_conv(t, (ConvCase){2, 1, 8, 16, 1, {17, 17}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, .bias = true, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 8, 16, 1, {17, 17}, {3, 3}, {2, 1}, {2, 3}, {0, 1, 2, 3}, .wconst = true});

@@ -311,6 +311,7 @@ static double r_celu(double x, const double *p) { return fmax(0, x) + fmin(0, p[
 static double r_thr(double x, const double *p) { return x > p[0] ? x : 0; }
 static double r_hsig(double x, const double *p) { return fmax(0, fmin(1, p[0] * x + p[1])); }
 static double r_hswish(double x, const double *p) { (void)p; return x * fmax(0, fmin(1, x / 6 + 0.5)); }
+static double r_swish(double x, const double *p) { return x / (1 + exp(-p[0] * x)); }
 static double r_softsign(double x, const double *p) { (void)p; return x / (1 + fabs(x)); }
 static double r_gelu_tanh(double x, const double *p) {
   (void)p;
@@ -340,6 +341,8 @@ Test(unary, activations_f32) {
       {OP_HardSigmoid, r_hsig, {"alpha", "beta"}, {0.3, 0.4}},
       {OP_HardSigmoid, r_hsig, {0}, {0.2, 0.5}},
       {OP_HardSwish, r_hswish, {0}, {0}},
+      {OP_Swish, r_swish, {0}, {1.0}},
+      {OP_Swish, r_swish, {"alpha"}, {1.702}},
       {OP_Softsign, r_softsign, {0}, {0}},
       {OP_Softplus, r_softplus, {0}, {0}},
       {OP_Gelu, r_gelu_tanh, {"approximate"}, {0}},
