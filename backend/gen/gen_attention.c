@@ -1,0 +1,213 @@
+/* gen_attention.c — FusedAttention (passes/attention.c): per head h and block of MR query rows,
+ *     scores = scale · Q_rows·K_hᵀ (+ mask rows)   MR × L, in this thread's scratch
+ *     P = exp(scores - rowmax), sum                  in place
+ *     Y_rows = (P·V_h) / sum                          written straight to Y [S,H,Dv]
+ * so a block of score rows goes from QKᵀ through the softmax to ·V while it sits in L1 (the
+ * unfused graph writes and rereads the whole H×S×L tensor three times), and Q, K, V are read in
+ * their [S,H,D] layout (no head transposes).  Each task (a head × a range of rows) first packs
+ * K_hᵀ into scratch as [D][Lp] (Lp = L rounded up to a vector) so QKᵀ runs as a register-tiled
+ * GEMM: MR rows × NV vectors of accumulators, Q as broadcast scalars, Kᵀ rows as vectors; P·V is
+ * the same shape of tile with V's rows (contiguous in Dv) as the vectors. */
+#include <math.h>
+
+#include "gen_util.h"
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+typedef struct Att {
+  GenCtx *c;
+  int64_t S, L, H, D, Dv, Lp;
+  int W;      /* lanes */
+  int nv;     /* score vectors per tile column block */
+  int nvd;    /* vectors across Dv */
+  float scale;
+  KV q, k, v, mask, y; /* buffers */
+  KV kt, p;            /* scratch: Kᵀ [D][Lp], score rows [MR][Lp] */
+  KV h;                /* this task's head */
+} Att;
+
+static KT vf(const Att *a) { return kt(KE_F32, a->W); }
+
+/* Kᵀ of head h into kt[d][l]: gathers down K's column d (stride H·D), zero past L */
+static void pack_kt(const Att *a) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KV d = kb_for(kb, I(kb, 0), I(kb, a->D), 1);
+  KV col = kb_add(kb, kb_mul(kb, a->h, I(kb, a->D)), d);
+  KV l = kb_for(kb, I(kb, 0), I(kb, a->Lp), W);
+  KV mask = kb_tail_mask(kb, W, kb_sub(kb, I(kb, a->L), l));
+  KV lv = kb_add(kb, kb_splat(kb, l, W), kb_iota(kb, kt(KE_I64, W)));
+  KV idx = kb_add(kb, kb_mul(kb, lv, kb_int(kb, kt(KE_I64, W), a->H * a->D)), kb_splat(kb, col, W));
+  KV x = kb_gather(kb, vf(a), a->k, idx, mask);
+  kb_store(kb, x, kb_gep(kb, KE_F32, a->kt, kb_add(kb, kb_mul(kb, d, I(kb, a->Lp)), l)));
+  kb_endfor(kb);
+  kb_endfor(kb);
+}
+
+/* scores for rows m.. (mr of them), columns [c0, c0 + nv·W): scale·q·kᵀ + mask, into p */
+static void score_block(const Att *a, int mr, int nv, KV m, KV c0) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KT t = vf(a);
+  KVar acc[8 * 4];
+  for (int i = 0; i < mr * nv; i++) acc[i] = kb_var(kb, t, kb_float(kb, t, 0));
+  KV qrow = kb_gep(kb, KE_F32, a->q, kb_add(kb, kb_mul(kb, m, I(kb, a->H * a->D)), kb_mul(kb, a->h, I(kb, a->D))));
+  KV d = kb_for(kb, I(kb, 0), I(kb, a->D), 1);
+  KV b[4];
+  KV krow = kb_add(kb, kb_mul(kb, d, I(kb, a->Lp)), c0);
+  for (int v = 0; v < nv; v++) b[v] = kb_load(kb, t, kb_gep(kb, KE_F32, a->kt, kb_add(kb, krow, I(kb, (int64_t)v * W))));
+  for (int i = 0; i < mr; i++) {
+    KV s = kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, qrow, kb_add(kb, d, I(kb, (int64_t)i * a->H * a->D))));
+    KV sv = kb_splat(kb, s, W);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], kb_fma(kb, sv, b[v], kb_get(kb, acc[i * nv + v])));
+  }
+  kb_endfor(kb);
+  KV sc = kb_float(kb, t, a->scale);
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++) {
+      KV col = kb_add(kb, c0, I(kb, (int64_t)v * W));
+      KV x = kb_mul(kb, kb_get(kb, acc[i * nv + v]), sc);
+      if (a->mask) { /* columns past L read nothing (they are never used) */
+        KV lm = kb_tail_mask(kb, W, kb_sub(kb, I(kb, a->L), col));
+        KV mrow = kb_mul(kb, kb_add(kb, m, I(kb, i)), I(kb, a->L));
+        x = kb_add(kb, x, kb_load_masked(kb, t, kb_gep(kb, KE_F32, a->mask, kb_add(kb, mrow, col)), lm, NULL));
+      }
+      kb_store(kb, x, kb_gep(kb, KE_F32, a->p, kb_add(kb, I(kb, (int64_t)i * a->Lp), col)));
+    }
+}
+
+/* softmax numerators of score row i in place; returns 1/sum (scalar) */
+static KV softmax_row(const Att *a, int i) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KT t = vf(a);
+  KV row = kb_gep(kb, KE_F32, a->p, I(kb, (int64_t)i * a->Lp));
+  int64_t nfull = a->L / W * W;
+  KV ninf = kb_float(kb, t, -INFINITY);
+  KVar mx = kb_var(kb, t, ninf);
+  if (nfull) {
+    KV l = kb_for(kb, I(kb, 0), I(kb, nfull), W);
+    kb_set(kb, mx, kb_max(kb, kb_get(kb, mx), kb_load(kb, t, kb_gep(kb, KE_F32, row, l)), false));
+    kb_endfor(kb);
+  }
+  KV tmask = nfull < a->L ? kb_tail_mask(kb, W, I(kb, a->L - nfull)) : NULL;
+  if (tmask)
+    kb_set(kb, mx, kb_max(kb, kb_get(kb, mx), kb_load_masked(kb, t, kb_gep(kb, KE_F32, row, I(kb, nfull)), tmask, ninf), false));
+  KV m = kb_splat(kb, kb_reduce_max(kb, kb_get(kb, mx), false), W);
+  KVar sum = kb_var(kb, t, kb_float(kb, t, 0));
+  if (nfull) {
+    KV l = kb_for(kb, I(kb, 0), I(kb, nfull), W);
+    KV ptr = kb_gep(kb, KE_F32, row, l);
+    KV e = kb_exp(kb, kb_sub(kb, kb_load(kb, t, ptr), m));
+    kb_store(kb, e, ptr);
+    kb_set(kb, sum, kb_add(kb, kb_get(kb, sum), e));
+    kb_endfor(kb);
+  }
+  if (tmask) {
+    KV ptr = kb_gep(kb, KE_F32, row, I(kb, nfull));
+    KV e = kb_exp(kb, kb_sub(kb, kb_load_masked(kb, t, ptr, tmask, ninf), m));
+    kb_store_masked(kb, e, ptr, tmask);
+    kb_set(kb, sum, kb_add(kb, kb_get(kb, sum), kb_select(kb, tmask, e, kb_float(kb, t, 0))));
+  }
+  return kb_div(kb, kb_float(kb, kt_s(KE_F32), 1), kb_reduce_add(kb, kb_get(kb, sum)), false);
+}
+
+/* one tile of mr query rows starting at m */
+static void tile(const Att *a, int mr, KV m) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KT t = vf(a);
+  int64_t nvec = a->Lp / W, cw = (int64_t)a->nv * W, nblk = nvec / a->nv;
+  int ntail = (int)(nvec % a->nv);
+  if (nblk) {
+    KV c0 = kb_for(kb, I(kb, 0), I(kb, nblk * cw), cw);
+    score_block(a, mr, a->nv, m, c0);
+    kb_endfor(kb);
+  }
+  if (ntail) score_block(a, mr, ntail, m, I(kb, nblk * cw));
+  KV rs[8];
+  for (int i = 0; i < mr; i++) rs[i] = kb_splat(kb, softmax_row(a, i), W);
+  /* Y rows = P·V_h */
+  int nvd = a->nvd;
+  int64_t dlast = a->Dv - (int64_t)(nvd - 1) * W;
+  KV dmask = dlast < W ? kb_tail_mask(kb, W, I(kb, dlast)) : NULL;
+  KVar acc[8 * 4];
+  for (int i = 0; i < mr * nvd; i++) acc[i] = kb_var(kb, t, kb_float(kb, t, 0));
+  KV vbase = kb_gep(kb, KE_F32, a->v, kb_mul(kb, a->h, I(kb, a->Dv)));
+  KV l = kb_for(kb, I(kb, 0), I(kb, a->L), 1);
+  KV vrow = kb_mul(kb, l, I(kb, a->H * a->Dv));
+  KV b[4];
+  for (int v = 0; v < nvd; v++) {
+    KV ptr = kb_gep(kb, KE_F32, vbase, kb_add(kb, vrow, I(kb, (int64_t)v * W)));
+    b[v] = v == nvd - 1 && dmask ? kb_load_masked(kb, t, ptr, dmask, NULL) : kb_load(kb, t, ptr);
+  }
+  for (int i = 0; i < mr; i++) {
+    KV pv = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, a->p, kb_add(kb, l, I(kb, (int64_t)i * a->Lp)))), W);
+    for (int v = 0; v < nvd; v++) kb_set(kb, acc[i * nvd + v], kb_fma(kb, pv, b[v], kb_get(kb, acc[i * nvd + v])));
+  }
+  kb_endfor(kb);
+  KV ybase = kb_gep(kb, KE_F32, a->y, kb_add(kb, kb_mul(kb, m, I(kb, a->H * a->Dv)), kb_mul(kb, a->h, I(kb, a->Dv))));
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nvd; v++) {
+      KV ptr = kb_gep(kb, KE_F32, ybase, I(kb, (int64_t)i * a->H * a->Dv + (int64_t)v * W));
+      KV x = kb_mul(kb, kb_get(kb, acc[i * nvd + v]), rs[i]);
+      if (v == nvd - 1 && dmask) kb_store_masked(kb, x, ptr, dmask);
+      else kb_store(kb, x, ptr);
+    }
+}
+
+/* register tiles: MR rows × NV vectors of accumulators + NV operand vectors + a broadcast */
+static int rows_for(const GenCtx *c, int nv) {
+  int regs = c->target->vector_bytes == 32 ? 16 : 32;
+  int mr = (regs - nv - 2) / nv;
+  return mr > 8 ? 8 : mr < 1 ? 1 : mr;
+}
+
+int gen_attention(GenCtx *c) {
+  KB *kb = c->kb;
+  Node *n = c->n;
+  const Value *q = n->in[0], *k = n->in[1], *v = n->in[2];
+  Att a = {.c = c, .S = q->dims[0], .H = q->dims[1], .D = q->dims[2], .L = k->dims[0], .Dv = v->dims[2]};
+  if (a.L < 1 || a.D < 1 || a.Dv < 1) return ir_node_error(c->g, n, "empty key, head or value dims");
+  a.W = kb_lanes(kb, KE_F32);
+  a.Lp = cdiv(a.L, a.W) * a.W;
+  int64_t nvec = a.Lp / a.W;
+  a.nv = nvec < 4 ? (int)nvec : 4;
+  a.nvd = (int)cdiv(a.Dv, a.W);
+  if (a.nvd > 4) return ir_node_error(c->g, n, "value head size %lld is above %d", (long long)a.Dv, 4 * a.W);
+  int mr = rows_for(c, a.nv > a.nvd ? a.nv : a.nvd);
+  if (mr > a.S) mr = (int)a.S;
+  a.scale = ir_attr_float(n, "scale", 1.0f);
+  a.q = kb_buf(kb, 0), a.k = kb_buf(kb, 1), a.v = kb_buf(kb, 2);
+  a.mask = n->nin > 3 && n->in[3] ? kb_buf(kb, 3) : NULL;
+  a.y = kb_buf(kb, n->nin);
+  c->scratch_bytes = (a.D + mr) * a.Lp * 4 + 64;
+
+  /* tasks: head × row block; enough blocks for a few threads, each a multiple of MR rows */
+  int64_t mtiles = cdiv(a.S, mr), nrb = cdiv(4, a.H);
+  if (nrb > mtiles) nrb = mtiles;
+  int64_t rows = cdiv(mtiles, nrb) * mr;
+  nrb = cdiv(a.S, rows);
+  double flops = 2.0 * (double)(a.S * a.H * a.L) * (double)(a.D + a.Dv);
+  int64_t ntask = a.H * nrb;
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
+  KV tk = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  a.h = kb_div(kb, tk, I(kb, nrb), true);
+  KV r0 = kb_mul(kb, kb_rem(kb, tk, I(kb, nrb), true), I(kb, rows));
+  a.kt = kb_scratch(kb);
+  a.p = kb_gep(kb, KE_F32, a.kt, I(kb, a.D * a.Lp));
+  pack_kt(&a);
+  int64_t sfull = a.S - a.S % mr;
+  KV rend = kb_min(kb, kb_add(kb, r0, I(kb, rows)), I(kb, sfull), false);
+  KV m = kb_for(kb, r0, rend, mr);
+  tile(&a, mr, m);
+  kb_endfor(kb);
+  if (a.S % mr) {
+    kb_if(kb, kb_cmp(kb, KC_GE, kb_add(kb, r0, I(kb, rows)), I(kb, a.S), false));
+    tile(&a, (int)(a.S % mr), I(kb, sfull));
+    kb_endif(kb);
+  }
+  kb_endfor(kb);
+  return 0;
+}
