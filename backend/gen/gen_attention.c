@@ -29,24 +29,76 @@ typedef struct Att {
 
 static KT vf(const Att *a) { return kt(KE_F32, a->W); }
 
-/* Kᵀ of head h into kt[d][l]: gathers down K's column d (stride H·D), zero past L */
+/* rows r[0..W) → columns, in place: log2(W) butterfly stages, stage b swapping the off-diagonal
+ * b×b blocks of every 2b×2b block (row bit b with lane bit b) */
+static void transpose_regs(KB *kb, KV *r, int W) {
+  int lo[16], hi[16];
+  for (int b = W / 2; b >= 1; b /= 2) {
+    for (int l = 0; l < W; l++) {
+      lo[l] = l & b ? W + l - b : l; /* top row: its left half, then the bottom row's left half */
+      hi[l] = l & b ? W + l : l + b; /* bottom row: the top row's right half, then its own */
+    }
+    for (int i = 0; i < W; i++)
+      if (!(i & b)) {
+        KV x = r[i], y = r[i + b];
+        r[i] = kb_shuffle(kb, x, y, lo, W);
+        r[i + b] = kb_shuffle(kb, x, y, hi, W);
+      }
+  }
+}
+
+/* one W×W block of Kᵀ: keys l0.. (nl valid), dims d0.. (nd valid) → kt[d0 + i][l0 ..]; keys
+ * past L are zeros */
+static void kt_block(const Att *a, KV l0, int nl, KV d0, int nd) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KT t = vf(a);
+  KV r[16];
+  KV dmask = nd < W ? kb_tail_mask(kb, W, I(kb, nd)) : NULL;
+  KV base = kb_add(kb, kb_mul(kb, a->h, I(kb, a->D)), d0);
+  for (int i = 0; i < W; i++) {
+    if (i >= nl) {
+      r[i] = kb_float(kb, t, 0);
+      continue;
+    }
+    KV ptr = kb_gep(kb, KE_F32, a->k, kb_add(kb, base, kb_mul(kb, kb_add(kb, l0, I(kb, i)), I(kb, a->H * a->D))));
+    r[i] = dmask ? kb_load_masked(kb, t, ptr, dmask, NULL) : kb_load(kb, t, ptr);
+  }
+  transpose_regs(kb, r, W);
+  for (int i = 0; i < nd; i++)
+    kb_store(kb, r[i], kb_gep(kb, KE_F32, a->kt, kb_add(kb, kb_mul(kb, kb_add(kb, d0, I(kb, i)), I(kb, a->Lp)), l0)));
+}
+
+/* the keys of one D chunk (nd dims at d0) */
+static void kt_rows(const Att *a, KV d0, int nd) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  int64_t lfull = a->L / W * W;
+  if (lfull) {
+    KV l0 = kb_for(kb, I(kb, 0), I(kb, lfull), W);
+    kt_block(a, l0, W, d0, nd);
+    kb_endfor(kb);
+  }
+  if (lfull < a->L) kt_block(a, I(kb, lfull), (int)(a->L - lfull), d0, nd);
+}
+
+/* Kᵀ of head h into kt[d][l] (zero past L), by W×W register transposes of K's rows */
 static void pack_kt(const Att *a) {
   KB *kb = a->c->kb;
   int W = a->W;
-  KV d = kb_for(kb, I(kb, 0), I(kb, a->D), 1);
-  KV col = kb_add(kb, kb_mul(kb, a->h, I(kb, a->D)), d);
-  KV l = kb_for(kb, I(kb, 0), I(kb, a->Lp), W);
-  KV mask = kb_tail_mask(kb, W, kb_sub(kb, I(kb, a->L), l));
-  KV lv = kb_add(kb, kb_splat(kb, l, W), kb_iota(kb, kt(KE_I64, W)));
-  KV idx = kb_add(kb, kb_mul(kb, lv, kb_int(kb, kt(KE_I64, W), a->H * a->D)), kb_splat(kb, col, W));
-  KV x = kb_gather(kb, vf(a), a->k, idx, mask);
-  kb_store(kb, x, kb_gep(kb, KE_F32, a->kt, kb_add(kb, kb_mul(kb, d, I(kb, a->Lp)), l)));
-  kb_endfor(kb);
-  kb_endfor(kb);
+  int64_t dfull = a->D / W * W;
+  if (dfull) {
+    KV d0 = kb_for(kb, I(kb, 0), I(kb, dfull), W);
+    kt_rows(a, d0, W);
+    kb_endfor(kb);
+  }
+  if (dfull < a->D) kt_rows(a, I(kb, dfull), (int)(a->D - dfull));
 }
 
-/* scores for rows m.. (mr of them), columns [c0, c0 + nv·W): scale·q·kᵀ + mask, into p */
-static void score_block(const Att *a, int mr, int nv, KV m, KV c0) {
+/* scores for rows m.. (mr of them), columns [c0, c0 + nv·W): scale·q·kᵀ + mask, into p, and
+ * their running row maxima (rmax); tail: the block holds column L-1, so columns from L on
+ * become -inf (exp 0; P·V never reads them) */
+static void score_block(const Att *a, int mr, int nv, KV m, KV c0, bool tail, KVar *rmax) {
   KB *kb = a->c->kb;
   int W = a->W;
   KT t = vf(a);
@@ -64,52 +116,38 @@ static void score_block(const Att *a, int mr, int nv, KV m, KV c0) {
   }
   kb_endfor(kb);
   KV sc = kb_float(kb, t, a->scale);
+  int lastv = nv - 1;                        /* in the tail block: the vector of column L-1 */
+  int64_t valid = a->L - (a->L - 1) / W * W; /* its valid lanes */
+  KV vmask = tail && valid < W ? kb_tail_mask(kb, W, I(kb, valid)) : NULL;
   for (int i = 0; i < mr; i++)
     for (int v = 0; v < nv; v++) {
       KV col = kb_add(kb, c0, I(kb, (int64_t)v * W));
       KV x = kb_mul(kb, kb_get(kb, acc[i * nv + v]), sc);
-      if (a->mask) { /* columns past L read nothing (they are never used) */
-        KV lm = kb_tail_mask(kb, W, kb_sub(kb, I(kb, a->L), col));
-        KV mrow = kb_mul(kb, kb_add(kb, m, I(kb, i)), I(kb, a->L));
-        x = kb_add(kb, x, kb_load_masked(kb, t, kb_gep(kb, KE_F32, a->mask, kb_add(kb, mrow, col)), lm, NULL));
+      KV lm = tail && v == lastv ? vmask : NULL;
+      if (a->mask) {
+        KV ptr = kb_gep(kb, KE_F32, a->mask, kb_add(kb, kb_mul(kb, kb_add(kb, m, I(kb, i)), I(kb, a->L)), col));
+        x = kb_add(kb, x, lm ? kb_load_masked(kb, t, ptr, lm, NULL) : kb_load(kb, t, ptr));
       }
+      if (lm) x = kb_select(kb, lm, x, kb_float(kb, t, -INFINITY));
+      kb_set(kb, rmax[i], kb_max(kb, kb_get(kb, rmax[i]), x, false));
       kb_store(kb, x, kb_gep(kb, KE_F32, a->p, kb_add(kb, I(kb, (int64_t)i * a->Lp), col)));
     }
 }
 
-/* softmax numerators of score row i in place; returns 1/sum (scalar) */
-static KV softmax_row(const Att *a, int i) {
+/* softmax numerators of score row i in place (all Lp columns: the padding is -inf); 1/sum */
+static KV softmax_row(const Att *a, int i, KV rmax) {
   KB *kb = a->c->kb;
   int W = a->W;
   KT t = vf(a);
   KV row = kb_gep(kb, KE_F32, a->p, I(kb, (int64_t)i * a->Lp));
-  int64_t nfull = a->L / W * W;
-  KV ninf = kb_float(kb, t, -INFINITY);
-  KVar mx = kb_var(kb, t, ninf);
-  if (nfull) {
-    KV l = kb_for(kb, I(kb, 0), I(kb, nfull), W);
-    kb_set(kb, mx, kb_max(kb, kb_get(kb, mx), kb_load(kb, t, kb_gep(kb, KE_F32, row, l)), false));
-    kb_endfor(kb);
-  }
-  KV tmask = nfull < a->L ? kb_tail_mask(kb, W, I(kb, a->L - nfull)) : NULL;
-  if (tmask)
-    kb_set(kb, mx, kb_max(kb, kb_get(kb, mx), kb_load_masked(kb, t, kb_gep(kb, KE_F32, row, I(kb, nfull)), tmask, ninf), false));
-  KV m = kb_splat(kb, kb_reduce_max(kb, kb_get(kb, mx), false), W);
+  KV m = kb_splat(kb, kb_reduce_max(kb, rmax, false), W);
   KVar sum = kb_var(kb, t, kb_float(kb, t, 0));
-  if (nfull) {
-    KV l = kb_for(kb, I(kb, 0), I(kb, nfull), W);
-    KV ptr = kb_gep(kb, KE_F32, row, l);
-    KV e = kb_exp(kb, kb_sub(kb, kb_load(kb, t, ptr), m));
-    kb_store(kb, e, ptr);
-    kb_set(kb, sum, kb_add(kb, kb_get(kb, sum), e));
-    kb_endfor(kb);
-  }
-  if (tmask) {
-    KV ptr = kb_gep(kb, KE_F32, row, I(kb, nfull));
-    KV e = kb_exp(kb, kb_sub(kb, kb_load_masked(kb, t, ptr, tmask, ninf), m));
-    kb_store_masked(kb, e, ptr, tmask);
-    kb_set(kb, sum, kb_add(kb, kb_get(kb, sum), kb_select(kb, tmask, e, kb_float(kb, t, 0))));
-  }
+  KV l = kb_for(kb, I(kb, 0), I(kb, a->Lp), W);
+  KV ptr = kb_gep(kb, KE_F32, row, l);
+  KV e = kb_exp(kb, kb_sub(kb, kb_load(kb, t, ptr), m));
+  kb_store(kb, e, ptr);
+  kb_set(kb, sum, kb_add(kb, kb_get(kb, sum), e));
+  kb_endfor(kb);
   return kb_div(kb, kb_float(kb, kt_s(KE_F32), 1), kb_reduce_add(kb, kb_get(kb, sum)), false);
 }
 
@@ -118,16 +156,20 @@ static void tile(const Att *a, int mr, KV m) {
   KB *kb = a->c->kb;
   int W = a->W;
   KT t = vf(a);
-  int64_t nvec = a->Lp / W, cw = (int64_t)a->nv * W, nblk = nvec / a->nv;
-  int ntail = (int)(nvec % a->nv);
+  /* blocks of nv vectors wholly below L run in a loop; the rest (at most nv vectors, the last
+   * one partial) is one tail block */
+  int64_t nvec = a->Lp / W, cw = (int64_t)a->nv * W, nblk = a->L / W / a->nv;
+  int ntail = (int)(nvec - nblk * a->nv);
+  KVar rmax[8];
+  for (int i = 0; i < mr; i++) rmax[i] = kb_var(kb, t, kb_float(kb, t, -INFINITY));
   if (nblk) {
     KV c0 = kb_for(kb, I(kb, 0), I(kb, nblk * cw), cw);
-    score_block(a, mr, a->nv, m, c0);
+    score_block(a, mr, a->nv, m, c0, false, rmax);
     kb_endfor(kb);
   }
-  if (ntail) score_block(a, mr, ntail, m, I(kb, nblk * cw));
+  if (ntail) score_block(a, mr, ntail, m, I(kb, nblk * cw), true, rmax);
   KV rs[8];
-  for (int i = 0; i < mr; i++) rs[i] = kb_splat(kb, softmax_row(a, i), W);
+  for (int i = 0; i < mr; i++) rs[i] = kb_splat(kb, softmax_row(a, i, kb_get(kb, rmax[i])), W);
   /* Y rows = P·V_h */
   int nvd = a->nvd;
   int64_t dlast = a->Dv - (int64_t)(nvd - 1) * W;
@@ -171,6 +213,7 @@ int gen_attention(GenCtx *c) {
   Att a = {.c = c, .S = q->dims[0], .H = q->dims[1], .D = q->dims[2], .L = k->dims[0], .Dv = v->dims[2]};
   if (a.L < 1 || a.D < 1 || a.Dv < 1) return ir_node_error(c->g, n, "empty key, head or value dims");
   a.W = kb_lanes(kb, KE_F32);
+  if (a.W > 16 || (a.W & (a.W - 1))) return ir_node_error(c->g, n, "%d float lanes are not supported", a.W);
   a.Lp = cdiv(a.L, a.W) * a.W;
   int64_t nvec = a.Lp / a.W;
   a.nv = nvec < 4 ? (int)nvec : 4;
