@@ -20,7 +20,7 @@ typedef struct Att {
   int64_t S, L, H, D, Dv, Lp;
   int W;      /* lanes */
   int nv;     /* score vectors per tile column block */
-  int nvd;    /* vectors across Dv */
+  int nvd;    /* vectors across Dv, at most 4 (P·V runs in chunks of 4 vectors) */
   float scale;
   KV q, k, v, mask, y; /* buffers */
   KV kt, p;            /* scratch: Kᵀ [D][Lp], score rows [MR][Lp] */
@@ -151,6 +151,41 @@ static KV softmax_row(const Att *a, int i, KV rmax) {
   return kb_div(kb, kb_float(kb, kt_s(KE_F32), 1), kb_reduce_add(kb, kb_get(kb, sum)), false);
 }
 
+/* columns [c0, c0 + 4W) ∩ [0, Dv) of Y's rows m..: (P·V_h) times each row's 1/sum (rs) */
+static void pv_chunk(const Att *a, int mr, KV m, int64_t c0, const KV *rs) {
+  KB *kb = a->c->kb;
+  int W = a->W;
+  KT t = vf(a);
+  int64_t cols = a->Dv - c0 < 4 * (int64_t)W ? a->Dv - c0 : 4 * (int64_t)W;
+  int nvd = (int)cdiv(cols, W);
+  int64_t dlast = cols - (int64_t)(nvd - 1) * W;
+  KV dmask = dlast < W ? kb_tail_mask(kb, W, I(kb, dlast)) : NULL;
+  KVar acc[8 * 4];
+  for (int i = 0; i < mr * nvd; i++) acc[i] = kb_var(kb, t, kb_float(kb, t, 0));
+  KV vbase = kb_gep(kb, KE_F32, a->v, kb_add(kb, kb_mul(kb, a->h, I(kb, a->Dv)), I(kb, c0)));
+  KV l = kb_for(kb, I(kb, 0), I(kb, a->L), 1);
+  KV vrow = kb_mul(kb, l, I(kb, a->H * a->Dv));
+  KV b[4];
+  for (int v = 0; v < nvd; v++) {
+    KV ptr = kb_gep(kb, KE_F32, vbase, kb_add(kb, vrow, I(kb, (int64_t)v * W)));
+    b[v] = v == nvd - 1 && dmask ? kb_load_masked(kb, t, ptr, dmask, NULL) : kb_load(kb, t, ptr);
+  }
+  for (int i = 0; i < mr; i++) {
+    KV pv = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, a->p, kb_add(kb, l, I(kb, (int64_t)i * a->Lp)))), W);
+    for (int v = 0; v < nvd; v++) kb_set(kb, acc[i * nvd + v], kb_fma(kb, pv, b[v], kb_get(kb, acc[i * nvd + v])));
+  }
+  kb_endfor(kb);
+  KV ybase = kb_gep(kb, KE_F32, a->y,
+                    kb_add(kb, kb_mul(kb, m, I(kb, a->H * a->Dv)), kb_add(kb, kb_mul(kb, a->h, I(kb, a->Dv)), I(kb, c0))));
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nvd; v++) {
+      KV ptr = kb_gep(kb, KE_F32, ybase, I(kb, (int64_t)i * a->H * a->Dv + (int64_t)v * W));
+      KV x = kb_mul(kb, kb_get(kb, acc[i * nvd + v]), rs[i]);
+      if (v == nvd - 1 && dmask) kb_store_masked(kb, x, ptr, dmask);
+      else kb_store(kb, x, ptr);
+    }
+}
+
 /* one tile of mr query rows starting at m */
 static void tile(const Att *a, int mr, KV m) {
   KB *kb = a->c->kb;
@@ -170,33 +205,8 @@ static void tile(const Att *a, int mr, KV m) {
   if (ntail) score_block(a, mr, ntail, m, I(kb, nblk * cw), true, rmax);
   KV rs[8];
   for (int i = 0; i < mr; i++) rs[i] = kb_splat(kb, softmax_row(a, i, kb_get(kb, rmax[i])), W);
-  /* Y rows = P·V_h */
-  int nvd = a->nvd;
-  int64_t dlast = a->Dv - (int64_t)(nvd - 1) * W;
-  KV dmask = dlast < W ? kb_tail_mask(kb, W, I(kb, dlast)) : NULL;
-  KVar acc[8 * 4];
-  for (int i = 0; i < mr * nvd; i++) acc[i] = kb_var(kb, t, kb_float(kb, t, 0));
-  KV vbase = kb_gep(kb, KE_F32, a->v, kb_mul(kb, a->h, I(kb, a->Dv)));
-  KV l = kb_for(kb, I(kb, 0), I(kb, a->L), 1);
-  KV vrow = kb_mul(kb, l, I(kb, a->H * a->Dv));
-  KV b[4];
-  for (int v = 0; v < nvd; v++) {
-    KV ptr = kb_gep(kb, KE_F32, vbase, kb_add(kb, vrow, I(kb, (int64_t)v * W)));
-    b[v] = v == nvd - 1 && dmask ? kb_load_masked(kb, t, ptr, dmask, NULL) : kb_load(kb, t, ptr);
-  }
-  for (int i = 0; i < mr; i++) {
-    KV pv = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, a->p, kb_add(kb, l, I(kb, (int64_t)i * a->Lp)))), W);
-    for (int v = 0; v < nvd; v++) kb_set(kb, acc[i * nvd + v], kb_fma(kb, pv, b[v], kb_get(kb, acc[i * nvd + v])));
-  }
-  kb_endfor(kb);
-  KV ybase = kb_gep(kb, KE_F32, a->y, kb_add(kb, kb_mul(kb, m, I(kb, a->H * a->Dv)), kb_mul(kb, a->h, I(kb, a->Dv))));
-  for (int i = 0; i < mr; i++)
-    for (int v = 0; v < nvd; v++) {
-      KV ptr = kb_gep(kb, KE_F32, ybase, I(kb, (int64_t)i * a->H * a->Dv + (int64_t)v * W));
-      KV x = kb_mul(kb, kb_get(kb, acc[i * nvd + v]), rs[i]);
-      if (v == nvd - 1 && dmask) kb_store_masked(kb, x, ptr, dmask);
-      else kb_store(kb, x, ptr);
-    }
+  /* Y rows = P·V_h, in chunks of up to 4 vectors of Dv */
+  for (int64_t c0 = 0; c0 < a->Dv; c0 += 4 * (int64_t)W) pv_chunk(a, mr, m, c0, rs);
 }
 
 /* register tiles: MR rows × NV vectors of accumulators + NV operand vectors + a broadcast */
@@ -217,8 +227,7 @@ int gen_attention(GenCtx *c) {
   a.Lp = cdiv(a.L, a.W) * a.W;
   int64_t nvec = a.Lp / a.W;
   a.nv = nvec < 4 ? (int)nvec : 4;
-  a.nvd = (int)cdiv(a.Dv, a.W);
-  if (a.nvd > 4) return ir_node_error(c->g, n, "value head size %lld is above %d", (long long)a.Dv, 4 * a.W);
+  a.nvd = a.Dv > 4 * (int64_t)a.W ? 4 : (int)cdiv(a.Dv, a.W);
   int mr = rows_for(c, a.nv > a.nvd ? a.nv : a.nvd);
   if (mr > a.S) mr = (int)a.S;
   a.scale = ir_attr_float(n, "scale", 1.0f);

@@ -141,6 +141,7 @@ Test(attention, odd_lengths_heads_and_cross) {
   check((Shape){.S = 13, .L = 71, .H = 2, .D = 24, .Dv = 40, .mask = 1}, 1); /* cross attention */
   check((Shape){.S = 50, .L = 3, .H = 1, .D = 17, .Dv = 63, .scale = 1}, 1);
   check((Shape){.S = 31, .L = 129, .H = 7, .D = 64, .Dv = 64}, 1);
+  check((Shape){.S = 12, .L = 40, .H = 2, .D = 100, .Dv = 150, .mask = 2}, 1); /* head sizes above 4 vectors */
 }
 
 Test(attention, left_alone) {
