@@ -144,6 +144,26 @@ Test(attention, odd_lengths_heads_and_cross) {
   check((Shape){.S = 12, .L = 40, .H = 2, .D = 100, .Dv = 150, .mask = 2}, 1); /* head sizes above 4 vectors */
 }
 
+/* narrower targets (AVX2: 8 lanes, 16 registers; NEON: 4 lanes) must give valid modules (the JIT
+ * runs the host's only; the C emitter's test runs 8 lanes) */
+Test(attention, avx2_and_neon_emit) {
+  const char *targets[] = {"x86-64-avx2", "aarch64"};
+  Shape shapes[] = {{.S = 29, .L = 29, .H = 3, .D = 20, .Dv = 36, .mask = 2}, {.S = 9, .L = 70, .H = 2, .D = 64, .Dv = 64}};
+  for (int ti = 0; ti < 2; ti++)
+    for (int si = 0; si < 2; si++) {
+      Graph *g = ir_graph_new();
+      build(g, &shapes[si]);
+      cr_assert_eq(pass_run_all(g, NULL), 0, "%s", ir_last_error(g));
+      cr_assert_eq(count(g, OP_FusedAttention), 1);
+      char err[1024];
+      BeOptions o = {.target = targets[ti], .opt_level = 3};
+      int rc = be_emit(g, &o, "asm", "/dev/null", err, sizeof err);
+      if (rc && strstr(err, "is not available in this LLVM")) fprintf(stderr, "skipping %s: %s\n", targets[ti], err);
+      else cr_assert_eq(rc, 0, "%s: %s", targets[ti], err);
+      ir_graph_free(g);
+    }
+}
+
 Test(attention, left_alone) {
   check((Shape){.S = 8, .L = 8, .H = 2, .D = 8, .Dv = 8, .bad_perm = true}, 0);
   check((Shape){.S = 8, .L = 8, .H = 2, .D = 8, .Dv = 8, .shared = true}, 0);
