@@ -45,6 +45,13 @@ static double cost_rnn(const Node *n) {
          (double)(w->dims[2] + r->dims[2]);
 }
 
+/* FusedAttention: Q·Kᵀ (S·L·D per head) and P·V (S·L·Dv per head) */
+static double cost_attention(const Node *n) {
+  const Value *q = n->in[0], *k = n->in[1], *v = n->in[2];
+  if (q->rank != 3 || k->rank != 3 || v->rank != 3 || ir_value_numel(q) < 0 || ir_value_numel(v) < 0) return 0;
+  return (double)q->dims[0] * (double)q->dims[1] * (double)k->dims[0] * (double)(q->dims[2] + v->dims[2]);
+}
+
 static const CostFn costs[OP_COUNT] = {
 #define OP(name, fam, min_in, max_in, min_out, max_out, shape, fold, gen, opt_in, shape_in, fuse, cost) \
   [OP_##name] = cost,

@@ -4,6 +4,7 @@
  *   inline   If on a constant condition -> the branch taken          (optional)
  *   dce      nodes whose outputs reach no graph output               (optional)
  *   fuse     BatchNorm into Conv, epilogues, LayerNorm/Gelu         (optional)
+ *            first its part "attention" (passes/attention.c, also off on its own by name)
  *   layout   each value's layout (plain today; blocked layouts next)
  *   plan     storage classes and arena offsets (memory planning)
  *
@@ -29,6 +30,10 @@ int pass_index(const char *name) {
 
 bool pass_optional(int index) { return index >= 1 && index <= 3; }
 
+/* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
+ * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
+bool pass_is_fuse_part(const char *name) { return name && !strcmp(name, "attention"); }
+
 /* "shapes, inline, ..." */
 static void list_names(char *buf, size_t len) {
   size_t n = 0;
@@ -50,6 +55,7 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
     }
     snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
     int i = len < 31 ? pass_index(name) : -1;
+    if (i < 0 && pass_is_fuse_part(name)) i = pass_index("fuse");
     if (i < 0) {
       snprintf(err, errlen, "unknown pass '%.*s' (passes: %s)", (int)(len < 100 ? len : 100), p, names);
       return -1;
@@ -97,7 +103,10 @@ static bool step(Run *r, const char *name, int (*pass)(Graph *, const PassOption
 static int run_shapes(Graph *g, const PassOptions *o) { return (void)o, ir_infer_shapes(g); }
 static int run_inline(Graph *g, const PassOptions *o) { return (void)o, pass_inline(g); }
 static int run_dce(Graph *g, const PassOptions *o) { return (void)o, pass_dce(g); }
-static int run_fuse(Graph *g, const PassOptions *o) { return (void)o, pass_fuse(g); }
+static int run_fuse(Graph *g, const PassOptions *o) {
+  if (!disabled(o, "attention") && pass_attention(g)) return -1; /* before fuse takes the scale Mul */
+  return pass_fuse(g);
+}
 static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
 static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
 

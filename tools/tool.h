@@ -30,7 +30,8 @@ void tool_deadline_disarm(void);
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
   "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse (the pipeline is shapes,\n" \
-  "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n"
+  "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n" \
+  "                      attention: only fuse's multi-head attention -> FusedAttention part\n"
 
 /* a session for model with the command-line options (prints why and returns NULL on failure) */
 onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, int threads);
