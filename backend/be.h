@@ -90,12 +90,30 @@ int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *are
 int be_gen_node(GenCtx *c);
 
 /* ---- compiled models ---- */
+/* The compiled form of a JIT model that libonnxc's on-disk cache keeps (lib/cache.c): the host
+ * object file of the whole module, the weight blob its kernels read, and what the runtime needs
+ * besides (arena and per-thread scratch sizes), plus counts that tie it to its graph. */
+typedef struct BeArtifact {
+  const void *obj;
+  size_t obj_bytes;
+  const void *blob;       /* 64-aligned */
+  size_t blob_bytes;
+  int64_t arena_bytes, scratch_bytes;
+  int32_t nkernels, nshared, nkeyed;
+  int32_t ninputs, noutputs, nnodes; /* of the graph compiled (checked again on load) */
+} BeArtifact;
+/* BeOptions.keep: be_jit hands the artifact it made to this before the JIT takes the object (the
+ * pointers are valid during the call only); a failure to keep it is the keeper's business. */
+typedef void (*BeKeep)(void *ctx, const BeArtifact *a);
+
 typedef struct BeOptions {
   const char *target;      /* NULL = "native" */
   int opt_level;           /* 0..3, default 3 */
   bool dump_llvm;          /* print the optimized module to stderr */
   int64_t max_memory;      /* bytes for weights + arena + scratch + outputs; 0 = BE_DEFAULT_MAX_MEMORY.
                               Checked while planning, before anything that size is allocated */
+  BeKeep keep;             /* be_jit: called with the object and weights made (the cache); NULL: none */
+  void *keep_ctx;
 } BeOptions;
 
 #define BE_DEFAULT_MAX_MEMORY (16LL << 30)
@@ -104,6 +122,12 @@ typedef struct BeModel BeModel;
 
 /* Build the LLVM module for g (shapes must be static) and JIT it. NULL on failure (err written). */
 BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
+/* A model from an artifact be_jit made before (the cache's entry) for the same graph after the
+ * same passes: the object is linked by the JIT, a->blob becomes the model's weights without a copy
+ * and release(release_ctx) is called when the model is freed (also when this fails).  NULL on
+ * failure (err written): a mismatch with g, or an object the JIT cannot link. */
+BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *), void *release_ctx, char *err,
+                         size_t errlen);
 /* Run on caller-owned buffers: inputs in graph-input order, outputs in graph-output order.
  * threads: 0 = all cores. Returns 0 or a runtime status code (err written). */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
