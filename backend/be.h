@@ -25,6 +25,8 @@ typedef struct Target {
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
 /* The host's triple, CPU name and features ("+avx2,+fma,..."), kept for the process. */
 void be_host_cpu(const char **triple, const char **cpu, const char **features);
+/* the version of the LLVM linked ("19.1.7"; "none" without LLVM), for the cache's key */
+const char *be_llvm_version(void);
 
 /* ---- code generation context handed to each generator ---- */
 typedef struct GenCtx GenCtx;
