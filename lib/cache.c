@@ -168,13 +168,19 @@ static char *make_key(onnxc_session *s) {
           t.features);
   key_put(&k, "model %016llx %lld\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
           (long long)s->model_bytes, s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
+  /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
+  Key v = {0};
   for (int i = 0; i < g->ninputs; i++)
-    if (key_value(&k, g->inputs[i])) goto no;
+    if (key_value(&v, g->inputs[i])) goto no;
   for (int i = 0; i < g->nvalues; i++)
-    if (g->values[i]->data && key_value(&k, g->values[i])) goto no;
+    if (g->values[i]->data && key_value(&v, g->values[i])) goto no;
+  key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)lib_cache_hash(v.text, v.len, 19),
+          (unsigned long long)lib_cache_hash(v.text, v.len, 23), v.len);
+  free(v.text);
   return k.text;
 no:
+  free(v.text);
   free(k.text);
   return NULL;
 }
@@ -272,16 +278,16 @@ static int entry_read(const char *path, const char *key, BeArtifact *a, Mapped *
   snprintf(why, whylen, "cannot map");
   if (p == MAP_FAILED) goto out;
   const char *base = p;
-  if (memcmp(base + sizeof h, key, klen)) {
-    munmap(p, (size_t)st.st_size);
-    rc = -1;
-    snprintf(why, whylen, "another key");
-    goto out;
-  }
   if (payload_hash(base + sizeof h, klen, base + h.blob_off, h.blob_bytes, base + h.obj_off, h.obj_bytes) !=
       h.payload_hash) {
     munmap(p, (size_t)st.st_size);
     snprintf(why, whylen, "checksum mismatch");
+    goto out;
+  }
+  if (memcmp(base + sizeof h, key, klen)) { /* whole, but another key's (a collision of the names) */
+    munmap(p, (size_t)st.st_size);
+    rc = -1;
+    snprintf(why, whylen, "another key");
     goto out;
   }
   *m = (Mapped){p, (size_t)st.st_size};
