@@ -25,6 +25,8 @@ typedef struct Target {
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
 /* The host's triple, CPU name and features ("+avx2,+fma,..."), kept for the process. */
 void be_host_cpu(const char **triple, const char **cpu, const char **features);
+/* the version of the LLVM linked ("19.1.7"; "none" without LLVM), for the cache's key */
+const char *be_llvm_version(void);
 
 /* ---- code generation context handed to each generator ---- */
 typedef struct GenCtx GenCtx;
@@ -90,6 +92,22 @@ int be_plan_graph(Graph *g, int64_t arena_base, int64_t max_memory, int64_t *are
 int be_gen_node(GenCtx *c);
 
 /* ---- compiled models ---- */
+/* The compiled form of a JIT model that libonnxc's on-disk cache keeps (lib/cache.c): the host
+ * object file of the whole module, the weight blob its kernels read, and what the runtime needs
+ * besides (arena and per-thread scratch sizes), plus counts that tie it to its graph. */
+typedef struct BeArtifact {
+  const void *obj;
+  size_t obj_bytes;
+  const void *blob;       /* 64-aligned */
+  size_t blob_bytes;
+  int64_t arena_bytes, scratch_bytes;
+  int32_t nkernels, nshared, nkeyed;
+  int32_t ninputs, noutputs, nnodes; /* of the graph compiled (checked again on load) */
+} BeArtifact;
+/* BeOptions.keep: be_jit hands the artifact it made to this before the JIT takes the object (the
+ * pointers are valid during the call only); a failure to keep it is the keeper's business. */
+typedef void (*BeKeep)(void *ctx, const BeArtifact *a);
+
 typedef struct BeOptions {
   const char *target;      /* NULL = "native" */
   int opt_level;           /* 0..3, default 3 */
@@ -99,6 +117,8 @@ typedef struct BeOptions {
   /* profiling (drive/prof.c): time every top-level node (a graph function with timing calls;
    * without it the graph function has none), and write /tmp/perf-PID.map lines for the JIT's code */
   bool profile, perf_map;
+  BeKeep keep;             /* be_jit: called with the object and weights made (the cache); NULL: none */
+  void *keep_ctx;
 } BeOptions;
 
 #define BE_DEFAULT_MAX_MEMORY (16LL << 30)
@@ -107,6 +127,12 @@ typedef struct BeModel BeModel;
 
 /* Build the LLVM module for g (shapes must be static) and JIT it. NULL on failure (err written). */
 BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen);
+/* A model from an artifact be_jit made before (the cache's entry) for the same graph after the
+ * same passes: the object is linked by the JIT, a->blob becomes the model's weights without a copy
+ * and release(release_ctx) is called when the model is freed (also when this fails).  NULL on
+ * failure (err written): a mismatch with g, or an object the JIT cannot link. */
+BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *), void *release_ctx, char *err,
+                         size_t errlen);
 /* Run on caller-owned buffers: inputs in graph-input order, outputs in graph-output order.
  * threads: 0 = all cores. Returns 0 or a runtime status code (err written). */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);

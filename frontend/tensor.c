@@ -23,9 +23,10 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
     o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)dims[i]);
 }
 
-static void *data_alloc(Fe *c, size_t bytes, const char *what) {
+/* raw: every byte is copied in at once, so the arena need not zero it first */
+static void *data_alloc(Fe *c, size_t bytes, const char *what, bool raw) {
   size_t n = bytes ? bytes : 1;
-  void *p = c->arena ? arena_try_alloc(c->arena, n) : calloc(1, n);
+  void *p = c->arena ? (raw ? arena_try_alloc_uninit(c->arena, n) : arena_try_alloc(c->arena, n)) : calloc(1, n);
   if (!p) fe_error(c, "%s: out of memory allocating %zu bytes", what, bytes);
   return p;
 }
@@ -275,7 +276,7 @@ int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *o
     return fe_error(c, "%s: %s has %zu values, expected %lld (%s)", what, src_names[src], counts[src],
                     (long long)numel, desc);
 
-  void *d = data_alloc(c, (size_t)bytes, what);
+  void *d = data_alloc(c, (size_t)bytes, what, src == SRC_RAW);
   if (!d) return -1;
   int rc = 0;
   switch (src) {

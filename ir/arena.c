@@ -47,6 +47,12 @@ struct ArenaBlock {
 #define ARENA_BLOCK (1u << 20)
 
 void *arena_try_alloc(Arena *a, size_t bytes) {
+  void *p = arena_try_alloc_uninit(a, bytes);
+  if (p) memset(p, 0, (bytes + 63) & ~(size_t)63);
+  return p;
+}
+
+void *arena_try_alloc_uninit(Arena *a, size_t bytes) {
   size_t need = (bytes + 63) & ~(size_t)63;
   if (need < bytes) return NULL;
   ArenaBlock *b = a->head;
@@ -70,7 +76,6 @@ void *arena_try_alloc(Arena *a, size_t bytes) {
   }
   void *p = b->data + b->used;
   b->used += need;
-  memset(p, 0, need);
   return p;
 }
 

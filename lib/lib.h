@@ -32,6 +32,8 @@ struct onnxc_session_options {
   int max_variants; /* > 1: a session with free dims keeps this many compiled shapes (lib/variants.c) */
   double max_run_time; /* seconds a run may take (0 = no bound) */
   bool profile, perf_map; /* per-node times; /tmp/perf-PID.map for the JIT's code (lib/profile.c) */
+  char cache_dir[1024];    /* on-disk cache of compiled code (lib/cache.c); "" = none */
+  int64_t cache_max_bytes; /* its bound; 0 = the default */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -58,6 +60,10 @@ struct onnxc_session {
   struct LibVariants *vars; /* compiled variants per input shape (lib/variants.c); NULL: none */
   char **written;           /* the files the last successful compile wrote (onnxc_session_written) */
   int32_t nwritten;
+  uint64_t model_digest;    /* lib/cache.c: hash of the model's bytes (0: none, nothing cached) */
+  int64_t model_bytes;
+  int cache_state;          /* ONNXC_CACHE_* of the last prepare */
+  char cache_note[2048];    /* what the cache did, for the phase report */
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the
@@ -86,6 +92,15 @@ int lib_variants_run(onnxc_session *s, const onnxc_tensor *inputs, int32_t num_i
                      int32_t num_outputs);
 void lib_variants_set_threads(onnxc_session *s, int threads);
 int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info *out); /* -1: none current */
+
+/* lib/cache.c: the on-disk cache of JIT-compiled code */
+uint64_t lib_cache_hash(const void *data, size_t n, uint64_t seed);
+/* at load: the digest of the model's bytes (buf, or s->path's file when buf is NULL), when a cache
+ * dir is set */
+void lib_cache_digest(onnxc_session *s, const void *buf, size_t bytes);
+/* be_jit(s->g) through the cache: a valid entry for the session's key is linked, else the model is
+ * compiled and stored; NULL on failure (s->err) */
+BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

@@ -1,4 +1,5 @@
 /* options.c — onnxc_session_options: what a session is created with (copied into it). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,18 @@ int onnxc_options_set_time_phases(onnxc_session_options *o, int on) {
 int onnxc_options_set_dump_llvm(onnxc_session_options *o, int on) {
   if (!o) return ONNXC_ERR_ARGUMENT;
   o->dump_llvm = on != 0;
+  return ONNXC_OK;
+}
+
+int onnxc_options_set_cache_dir(onnxc_session_options *o, const char *dir) {
+  if (!o || (dir && strlen(dir) >= sizeof o->cache_dir)) return ONNXC_ERR_ARGUMENT;
+  snprintf(o->cache_dir, sizeof o->cache_dir, "%s", dir ? dir : "");
+  return ONNXC_OK;
+}
+
+int onnxc_options_set_cache_max_bytes(onnxc_session_options *o, int64_t bytes) {
+  if (!o || bytes < 0) return ONNXC_ERR_ARGUMENT;
+  o->cache_max_bytes = bytes;
   return ONNXC_OK;
 }
 

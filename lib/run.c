@@ -118,7 +118,7 @@ static int do_prepare(onnxc_session *s, void *arg) {
   if ((rc = lib_run_passes(s))) goto out;
   BeOptions bo = {.opt_level = 3, .dump_llvm = s->opt.dump_llvm, .max_memory = s->opt.max_memory,
                   .profile = s->opt.profile, .perf_map = s->opt.perf_map};
-  if (!(s->m = be_jit(g, &bo, s->err, sizeof s->err))) {
+  if (!(s->m = lib_cache_jit(s, &bo))) {
     s->state = LIB_FAILED;
     rc = lib_fail_compile(s, s->err);
     goto out;
@@ -235,5 +235,9 @@ int onnxc_session_threads(const onnxc_session *s) {
 
 size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len) {
   char one;
-  return s ? be_phase_report(&s->phases, buf && len ? buf : &one, buf && len ? len : 1) : 0;
+  if (!s) return 0;
+  size_t n = be_phase_report(&s->phases, buf && len ? buf : &one, buf && len ? len : 1);
+  if (n && s->cache_note[0] && buf && n + 1 < len) /* what the on-disk cache did */
+    n += (size_t)snprintf(buf + n, len - n, "  cache: %s\n", s->cache_note) ;
+  return n < len ? n : len ? len - 1 : 0;
 }

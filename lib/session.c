@@ -140,6 +140,7 @@ static int do_load(onnxc_session *s, void *arg) {
     return lib_fail_compile(s, s->err);
   }
   fix_named_dims(s);
+  lib_cache_digest(s, a->buffer ? a->data : NULL, a->bytes);
   return ONNXC_OK;
 }
 

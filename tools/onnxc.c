@@ -150,6 +150,26 @@ typedef struct Opts {
 } Opts;
 
 static const char *disable_passes; /* --disable-pass LIST */
+static bool no_cache;              /* --no-cache */
+static const char *cache_dir;      /* --cache-dir DIR */
+
+/* --no-cache / ONNXC_NO_CACHE=1, --cache-dir / the default folder, ONNXC_CACHE_MAX_SIZE into a
+ * session's options (the library caches nothing unless told a folder) */
+static int cache_options_to(onnxc_session_options *op) {
+  const char *off = getenv("ONNXC_NO_CACHE"), *max = getenv("ONNXC_CACHE_MAX_SIZE");
+  char dir[1024];
+  if (no_cache || (off && *off && strcmp(off, "0"))) return ONNXC_OK;
+  if (cache_dir) snprintf(dir, sizeof dir, "%s", cache_dir);
+  else if (onnxc_cache_default_dir(dir, sizeof dir)) return ONNXC_OK; /* no HOME: no cache */
+  int rc = onnxc_options_set_cache_dir(op, dir);
+  if (rc) fprintf(stderr, "onnxc: cache folder '%s' is too long\n", dir);
+  int64_t b = max && *max ? tool_parse_size(max) : 0;
+  if (!rc && b < 0) {
+    fprintf(stderr, "onnxc: bad size '%s' in ONNXC_CACHE_MAX_SIZE (e.g. 512M, 4G)\n", max);
+    return ONNXC_ERR_ARGUMENT;
+  }
+  return rc ? rc : onnxc_options_set_cache_max_bytes(op, b);
+}
 
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
   if (!strcmp(argv[*i], "--no-fuse")) return tool_no_fuse = true, 1;
@@ -281,6 +301,10 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--dump-llvm")) tool_dump_llvm = true;
     else if (!strcmp(a, "--time-passes")) tool_time_passes = true;
+    else if (!strcmp(a, "--no-cache")) no_cache = true;
+    else if (!strcmp(a, "--cache-dir")) {
+      if (!(cache_dir = NEXT())) return -1;
+    }
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
     } else if (a[0] == '-' && a[1]) {
@@ -339,6 +363,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (!rc) rc = onnxc_options_set_profile(op, tool_profile);
   const char *pm = getenv("ONNXC_PERF_MAP"); /* the CLI reads it; the library reads no environment */
   if (!rc) rc = onnxc_options_set_perf_map(op, tool_perf_map || (pm && !strcmp(pm, "1")));
+  if (!rc) rc = cache_options_to(op);
   onnxc_session *s = NULL;
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
@@ -532,7 +557,7 @@ static int cmd_run(int argc, char **argv) {
               "                      LLVM opt, LLVM codegen) to stderr\n"
               "  --perf-map          write /tmp/perf-PID.map so `perf record`/`perf report` name the\n"
               "                      JIT's kernels (also ONNXC_PERF_MAP=1)\n"
-              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES);
+              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE);
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -643,7 +668,7 @@ static int cmd_bench(int argc, char **argv) {
               "                Perfetto; ONNX Runtime's profiler format); implies --profile\n"
               "  --perf-map    write /tmp/perf-PID.map so `perf report` names the JIT's kernels\n"
               "                (also ONNXC_PERF_MAP=1; run takes it too)\n"
-              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES);
+              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE);
     return o.help ? 0 : 2;
   }
   char err[2048];

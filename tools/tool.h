@@ -33,6 +33,13 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
   "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n" \
   "                      attention: only fuse's multi-head attention -> FusedAttention part\n"
 
+#define TOOL_HELP_CACHE                                                                              \
+  "  --no-cache          compile, neither using nor storing the on-disk cache of compiled code\n"   \
+  "                      (also ONNXC_NO_CACHE=1); the cache is $ONNXC_CACHE_DIR, else\n"           \
+  "                      $XDG_CACHE_HOME/onnxc, else ~/.cache/onnxc, bounded by\n"                 \
+  "                      $ONNXC_CACHE_MAX_SIZE (default 2G; oldest entries removed)\n"            \
+  "  --cache-dir DIR     keep the cache in DIR\n"
+
 /* a session for model with the command-line options (prints why and returns NULL on failure) */
 onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, int threads);
 /* prints a failed call's message ("onnxc: ..."; the --max-compile-time wording for a timeout) */

@@ -74,6 +74,8 @@ struct BeModel {
   void **io;
   int nnodes;
   char **nodes; /* "Op 'name'" per top-level node (one block): names the node a failed run stopped in */
+  void (*release)(void *); /* frees weights (a cache entry's mapping); NULL: free(weights) */
+  void *release_ctx;
   BeProf *prof; /* BeOptions.profile / perf_map (drive/prof.c); NULL otherwise */
 };
 
@@ -118,6 +120,96 @@ static void reserve_blob(const Graph *g, WeightBlob *w) {
   w->cap = w->data ? total : 0;
 }
 
+/* An LLJIT for the host with the process's symbols visible (the runtime the graph function calls);
+ * takes tm.  NULL on failure (err written). */
+static LLVMOrcLLJITRef jit_create(LLVMTargetMachineRef tm, char *err, size_t errlen) {
+  LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+  LLVMOrcLLJITRef jit;
+  LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, jb);
+  if (e) {
+    take_error(e, "cannot create the JIT", err, errlen);
+    return NULL;
+  }
+  LLVMOrcDefinitionGeneratorRef gen;
+  e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL);
+  if (e) {
+    take_error(e, "cannot expose runtime symbols to the JIT", err, errlen);
+    LLVMOrcDisposeLLJIT(jit);
+    return NULL;
+  }
+  LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
+  return jit;
+}
+
+/* links the object in buf (taken) and finds the graph function; 0 or -1 (err written) */
+static int jit_link(LLVMOrcLLJITRef jit, LLVMMemoryBufferRef buf, LLVMOrcExecutorAddress *addr, char *err,
+                    size_t errlen) {
+  LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buf);
+  if (e) return take_error(e, "JIT rejected the object", err, errlen);
+  e = LLVMOrcLLJITLookup(jit, addr, "onnxc_graph_run");
+  if (e) return take_error(e, "JIT linking failed", err, errlen);
+  return 0;
+}
+
+/* The model around a linked JIT: weights are the blob (adopted; release(ctx) frees it, or free()
+ * when release is NULL), the profile (adopted; NULL: none), buffers for the arena, io and one
+ * thread's scratch.  Frees all on failure. */
+static BeModel *model_new(Graph *g, LLVMOrcLLJITRef jit, LLVMOrcExecutorAddress addr, const BeArtifact *a,
+                          unsigned char *weights, void (*release)(void *), void *ctx, BeProf *prof, char *err,
+                          size_t errlen) {
+  BeModel *bm = calloc(1, sizeof *bm);
+  if (!bm) {
+    snprintf(err, errlen, "out of memory");
+    be_prof_free(prof);
+    LLVMOrcDisposeLLJIT(jit);
+    if (release) release(ctx);
+    else free(weights);
+    return NULL;
+  }
+  bm->jit = jit;
+  bm->release = release;
+  bm->release_ctx = ctx;
+  bm->prof = prof;
+  bm->rt.prof = prof && prof->timing ? prof->rt : NULL;
+  bm->nkernels = a->nkernels;
+  bm->nshared = a->nshared;
+  bm->nkeyed = a->nkeyed;
+  bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
+  bm->weights = weights;
+  bm->rt.weights = (const char *)weights;
+  bm->rt.arena = xaligned((size_t)a->arena_bytes);
+  bm->scratch_bytes = (a->scratch_bytes + 63) & ~(int64_t)63;
+  bm->nin = g->ninputs;
+  bm->nout = g->noutputs;
+  bm->io = ir_xcalloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
+  bm->nnodes = g->nnodes;
+  bm->nodes = node_labels(g);
+  be_set_threads(bm, 1);
+  if ((!bm->weights && a->blob_bytes) || !bm->rt.arena || !bm->io || !bm->rt.scratch || !bm->nodes) {
+    snprintf(err, errlen, "out of memory for the model's buffers (weights %zu, arena %lld, scratch %lld bytes)",
+             a->blob_bytes, (long long)a->arena_bytes, (long long)bm->scratch_bytes);
+    be_free(bm);
+    return NULL;
+  }
+  return bm;
+}
+
+/* the optimized module as a host object file in memory (the JIT links it, the cache keeps it) */
+static LLVMMemoryBufferRef emit_object(LLVMTargetMachineRef tm, LLVMModuleRef mod, char *err, size_t errlen) {
+  char *msg = NULL;
+  LLVMMemoryBufferRef buf = NULL;
+  if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &buf)) {
+    snprintf(err, errlen, "internal error: LLVM code generation failed: %s", msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  return buf;
+}
+
+/* Kernel gen, optimization and code generation to an object, which the JIT then links (rather
+ * than giving it the IR) so that the same bytes can be kept by opt->keep and linked again by
+ * be_jit_artifact in a later process. */
 BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   BeOptions dflt = {.opt_level = 3};
   if (!opt) opt = &dflt;
@@ -127,131 +219,115 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     snprintf(err, errlen, "the JIT runs on the host only (target '%s' is for `onnxc compile`)", t.name);
     return NULL;
   }
-  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  KMod m = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc), .target = &t, .max_memory = opt->max_memory};
+  LLVMContextRef ctx = LLVMContextCreate();
+  KMod m = {.ctx = ctx, .target = &t, .max_memory = opt->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
   ModuleInfo info;
+  LLVMTargetMachineRef tm = NULL;
+  LLVMMemoryBufferRef obj = NULL;
   be_phase("kernel gen");
   reserve_blob(g, &m.blob);
   if ((opt->profile || opt->perf_map) && !(m.prof = be_prof_new(g, opt->profile))) {
     snprintf(err, errlen, "out of memory for the profile");
-    goto fail_mod;
+    goto fail;
   }
   if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
     snprintf(err, errlen, "%s", ir_last_error(g));
-    be_prof_free(m.prof);
-    LLVMDisposeModule(m.mod);
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    free(m.blob.data);
-    return NULL;
+    goto fail;
   }
   be_phase_kernels(info.nkernels, info.nshared);
-  LLVMTargetMachineRef tm = be_target_machine(&t, false, err, errlen);
-  if (!tm) goto fail_mod;
+  if (!(tm = be_target_machine(&t, false, err, errlen))) goto fail;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
   if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
-      be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen)) {
-    LLVMDisposeTargetMachine(tm);
-    goto fail_mod;
-  }
+      be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen))
+    goto fail;
   if (opt->dump_llvm) {
     char *s = LLVMPrintModuleToString(m.mod);
     fputs(s, stderr);
     LLVMDisposeMessage(s);
   }
-  if (be_phase_checked("llvm codegen (jit)", "LLVM code generation", err, errlen)) {
-    LLVMDisposeTargetMachine(tm);
-    goto fail_mod;
-  }
-  LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
-  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-  LLVMOrcLLJITRef jit;
-  LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, jb);
-  if (e) {
-    take_error(e, "cannot create the JIT", err, errlen);
-    goto fail_mod;
-  }
-  LLVMOrcDefinitionGeneratorRef gen;
-  e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL);
-  if (e) {
-    take_error(e, "cannot expose runtime symbols to the JIT", err, errlen);
-    LLVMOrcDisposeLLJIT(jit);
-    goto fail_mod;
-  }
-  LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
-  BePerfMap *pm = opt->perf_map ? be_perfmap_attach(jit, "onnxc_graph_run") : NULL; /* sees the object linked */
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m.mod, tsc);
-  LLVMOrcDisposeThreadSafeContext(tsc);
-  e = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
-  if (e) {
-    take_error(e, "JIT rejected the module", err, errlen);
-    be_perfmap_free(pm, jit);
-    be_prof_free(m.prof);
-    LLVMOrcDisposeLLJIT(jit);
-    free(m.blob.data);
-    return NULL;
-  }
-  LLVMOrcExecutorAddress addr;
-  e = LLVMOrcLLJITLookup(jit, &addr, "onnxc_graph_run");
-  if (e || (opt->perf_map && (!pm || be_perfmap_write(pm, jit, m.prof, err, errlen)))) {
-    if (e) take_error(e, "JIT compilation failed", err, errlen);
-    else if (!pm) snprintf(err, errlen, "out of memory for the perf map");
-    be_perfmap_free(pm, jit);
-    be_prof_free(m.prof);
-    LLVMOrcDisposeLLJIT(jit);
-    free(m.blob.data);
-    return NULL;
-  }
-  be_perfmap_free(pm, jit);
-  be_phase(NULL);
-  BeModel *bm = calloc(1, sizeof *bm);
-  if (!bm) {
-    snprintf(err, errlen, "out of memory");
-    be_prof_free(m.prof);
-    LLVMOrcDisposeLLJIT(jit);
-    free(m.blob.data);
-    return NULL;
-  }
-  bm->jit = jit;
-  bm->prof = m.prof;
-  bm->rt.prof = m.prof && m.prof->timing ? m.prof->rt : NULL;
-  bm->nkernels = info.nkernels;
-  bm->nshared = info.nshared;
-  bm->nkeyed = info.nkeyed;
-  bm->run = (int32_t(*)(onnxc_rt *, void *const *))(uintptr_t)addr;
-  if (m.blob.data && (uintptr_t)m.blob.data % 64 == 0) { /* reserve_blob's guess held: no copy */
-    bm->weights = m.blob.data;
-  } else {
-    bm->weights = xaligned(m.blob.size);
-    if (bm->weights && m.blob.size) memcpy(bm->weights, m.blob.data, m.blob.size);
-    free(m.blob.data);
-  }
-  bm->rt.weights = (const char *)bm->weights;
-  bm->rt.arena = xaligned((size_t)info.arena_bytes);
-  bm->scratch_bytes = (info.scratch_bytes + 63) & ~(int64_t)63;
-  bm->nin = g->ninputs;
-  bm->nout = g->noutputs;
-  bm->io = ir_xcalloc((size_t)(bm->nin + bm->nout + 1), sizeof(void *));
-  bm->nnodes = g->nnodes;
-  bm->nodes = node_labels(g);
-  be_set_threads(bm, 1);
-  if (!bm->weights || !bm->rt.arena || !bm->io || !bm->rt.scratch || !bm->nodes) {
-    snprintf(err, errlen, "out of memory for the model's buffers (weights %zu, arena %lld, scratch %lld bytes)",
-             m.blob.size, (long long)info.arena_bytes, (long long)bm->scratch_bytes);
-    be_free(bm);
-    return NULL;
-  }
-  return bm;
-
-fail_mod:
-  be_prof_free(m.prof);
+  if (be_phase_checked("llvm codegen (jit)", "LLVM code generation", err, errlen) ||
+      !(obj = emit_object(tm, m.mod, err, errlen)))
+    goto fail;
   LLVMDisposeModule(m.mod);
-  LLVMOrcDisposeThreadSafeContext(tsc);
+  LLVMContextDispose(ctx);
+  m.mod = NULL, ctx = NULL;
+  unsigned char *weights = m.blob.data;
+  if (weights && (uintptr_t)weights % 64) { /* reserve_blob's guess did not hold: copy once, aligned */
+    weights = xaligned(m.blob.size);
+    if (weights && m.blob.size) memcpy(weights, m.blob.data, m.blob.size);
+    free(m.blob.data);
+  }
+  m.blob.data = NULL;
+  BeArtifact a = {.obj = LLVMGetBufferStart(obj), .obj_bytes = LLVMGetBufferSize(obj), .blob = weights,
+                  .blob_bytes = m.blob.size, .arena_bytes = info.arena_bytes, .scratch_bytes = info.scratch_bytes,
+                  .nkernels = info.nkernels, .nshared = info.nshared, .nkeyed = info.nkeyed,
+                  .ninputs = g->ninputs, .noutputs = g->noutputs, .nnodes = g->nnodes};
+  if (opt->keep && weights) {
+    be_phase("cache store");
+    opt->keep(opt->keep_ctx, &a);
+    be_phase("llvm codegen (jit)");
+  }
+  LLVMOrcLLJITRef jit = jit_create(tm, err, errlen); /* takes tm */
+  tm = NULL;
+  /* attached before the object is linked, so it sees the object's symbols */
+  BePerfMap *pm = jit && opt->perf_map ? be_perfmap_attach(jit, "onnxc_graph_run") : NULL;
+  LLVMOrcExecutorAddress addr;
+  int linked = jit ? jit_link(jit, obj, &addr, err, errlen) : -1;
+  if (!linked && opt->perf_map && (!pm || be_perfmap_write(pm, jit, m.prof, err, errlen))) {
+    if (!pm) snprintf(err, errlen, "out of memory for the perf map");
+    linked = -1;
+  }
+  if (jit) be_perfmap_free(pm, jit);
+  if (linked) {
+    if (jit) LLVMOrcDisposeLLJIT(jit);
+    else LLVMDisposeMemoryBuffer(obj);
+    be_prof_free(m.prof);
+    free(weights);
+    return NULL;
+  }
+  be_phase(NULL);
+  return model_new(g, jit, addr, &a, weights, NULL, NULL, m.prof, err, errlen);
+
+fail:
+  be_prof_free(m.prof);
+  if (obj) LLVMDisposeMemoryBuffer(obj);
+  if (tm) LLVMDisposeTargetMachine(tm);
+  if (m.mod) LLVMDisposeModule(m.mod);
+  if (ctx) LLVMContextDispose(ctx);
   free(m.blob.data);
   return NULL;
+}
+
+BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *), void *release_ctx, char *err,
+                         size_t errlen) {
+  if (a->ninputs != g->ninputs || a->noutputs != g->noutputs || a->nnodes != g->nnodes ||
+      (uintptr_t)a->blob % 64 || a->arena_bytes < 0 || a->scratch_bytes < 0) {
+    snprintf(err, errlen, "the compiled code does not fit the graph (%d/%d/%d inputs/outputs/nodes, the graph has %d/%d/%d)",
+             a->ninputs, a->noutputs, a->nnodes, g->ninputs, g->noutputs, g->nnodes);
+    release(release_ctx);
+    return NULL;
+  }
+  Target t;
+  LLVMTargetMachineRef tm = NULL;
+  if (be_target_get("native", &t, err, errlen) || !(tm = be_target_machine(&t, false, err, errlen))) {
+    release(release_ctx);
+    return NULL;
+  }
+  LLVMOrcLLJITRef jit = jit_create(tm, err, errlen);
+  LLVMMemoryBufferRef obj = LLVMCreateMemoryBufferWithMemoryRangeCopy(a->obj, a->obj_bytes, "onnxc_cached");
+  LLVMOrcExecutorAddress addr;
+  if (!jit || !obj || jit_link(jit, obj, &addr, err, errlen)) {
+    if (!obj) snprintf(err, errlen, "out of memory");
+    if (jit) LLVMOrcDisposeLLJIT(jit);
+    else if (obj) LLVMDisposeMemoryBuffer(obj);
+    release(release_ctx);
+    return NULL;
+  }
+  return model_new(g, jit, addr, a, (unsigned char *)(uintptr_t)a->blob, release, release_ctx, NULL, err, errlen);
 }
 
 void be_set_threads(BeModel *m, int threads) {
@@ -310,7 +386,8 @@ void be_free(BeModel *m) {
   onnxc_pool_destroy(m->rt.pool);
   free(m->rt.arena);
   free(m->rt.scratch);
-  free(m->weights);
+  if (m->release) m->release(m->release_ctx);
+  else free(m->weights);
   free(m->io);
   free(m->nodes);
   be_prof_free(m->prof);

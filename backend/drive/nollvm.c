@@ -79,3 +79,13 @@ int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const c
   (void)gs, (void)n;
   return be_aot_emit(NULL, o, path, r, err, errlen);
 }
+
+BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *), void *release_ctx, char *err,
+                         size_t errlen) {
+  (void)g, (void)a;
+  snprintf(err, errlen, "%s", NO_LLVM);
+  release(release_ctx);
+  return NULL;
+}
+
+const char *be_llvm_version(void) { return "none"; }

@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""cache_test.py — the on-disk cache of compiled code (lib/cache.c) through `onnxc run`: a miss
+stores an entry and the next run hits it with the same outputs; a corrupt, truncated or foreign
+entry is rebuilt, never trusted; options, shapes and weights change the key; --no-cache and
+ONNXC_NO_CACHE neither read nor write; the folder stays within ONNXC_CACHE_MAX_SIZE; two processes
+compiling the same model at once both succeed.  Always in a folder under --work (HOME is pointed
+there too, so nothing can reach the user's cache).
+
+  cache_test.py --onnxc build/onnxc --work DIR
+Ends with 'cache: N passed, N failed'."""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   %s" % name)
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, detail))
+
+
+def make_model(path, w, b):
+    """Y = Relu(X·W + B), X float[n, 8] with a free dim n"""
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["t"]), helper.make_node("Add", ["t", "B"], ["u"]),
+         helper.make_node("Relu", ["u"], ["Y"])], "cached",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+class Env:
+    def __init__(self, onnxc, work):
+        self.onnxc, self.work = onnxc, work
+        self.cache = os.path.join(work, "cache")
+        self.env = dict(os.environ)
+        self.env.pop("ONNXC_NO_CACHE", None)  # the suite turns the cache off for every other test
+        self.env.pop("ONNXC_CACHE_MAX_SIZE", None)
+        self.env.pop("XDG_CACHE_HOME", None)
+        self.env["HOME"] = os.path.join(work, "home")
+        self.env["ONNXC_CACHE_DIR"] = self.cache
+
+    def run(self, model, x, *args, env=None):
+        """onnxc run: (exit status, stderr, output array or None)"""
+        out = os.path.join(self.work, "out")
+        shutil.rmtree(out, ignore_errors=True)
+        xin = os.path.join(self.work, "x.npy")
+        np.save(xin, x)
+        e = dict(self.env)
+        e.update(env or {})
+        p = subprocess.run([self.onnxc, "run", model, xin, "-o", out, "--time-passes"] + list(args),
+                           capture_output=True, timeout=300, env=e)
+        err = p.stderr.decode(errors="replace")
+        y = os.path.join(out, "output_0.npy")
+        return p.returncode, err, np.load(y) if os.path.exists(y) else None
+
+    def entries(self, folder=None):
+        return sorted(glob.glob(os.path.join(folder or self.cache, "*.onnxc")))
+
+
+def note(err):
+    """the 'cache: ...' line of the phase report"""
+    for line in err.splitlines():
+        if line.strip().startswith("cache:"):
+            return line.strip()
+    return ""
+
+
+def expect(x, w, b):
+    return np.maximum(x @ w + b, 0)
+
+
+def test_hit_miss(t, model, x, w, b):
+    rc, err, y = t.run(model, x)
+    check("first run compiles and stores", rc == 0 and "miss; stored" in note(err) and len(t.entries()) == 1,
+          note(err) + err[-300:])
+    check("first run's output", y is not None and np.allclose(y, expect(x, w, b), rtol=1e-5, atol=1e-6))
+    rc, err, y2 = t.run(model, x)
+    check("second run hits", rc == 0 and note(err).startswith("cache: hit"), note(err) + err[-300:])
+    check("hit's output equals the compiled one", y2 is not None and y is not None and np.array_equal(y, y2))
+    check("a hit runs no code generation", "kernel gen" not in err and "llvm opt" not in err, err)
+
+
+def damage(t, model, x, w, b, how, edit):
+    [entry] = t.entries()
+    data = bytearray(open(entry, "rb").read())
+    open(entry, "wb").write(edit(data))
+    rc, err, y = t.run(model, x)
+    check("%s entry: rebuilt" % how, rc == 0 and "bad entry" in note(err) and "rebuilt" in note(err),
+          note(err) + err[-300:])
+    check("%s entry: output right" % how, y is not None and np.allclose(y, expect(x, w, b), rtol=1e-5, atol=1e-6))
+    rc, err, _ = t.run(model, x)
+    check("%s entry: the rebuilt entry hits" % how, rc == 0 and note(err).startswith("cache: hit"), note(err))
+
+
+def flip(pos):
+    def f(d):
+        i = pos if pos >= 0 else len(d) + pos
+        d[i] ^= 0x40
+        return bytes(d)
+    return f
+
+
+def test_damaged(t, model, x, w, b):
+    damage(t, model, x, w, b, "object byte flipped", flip(-100))
+    damage(t, model, x, w, b, "weight byte flipped", flip(4096 + 8))
+    damage(t, model, x, w, b, "header byte flipped", flip(20))
+    damage(t, model, x, w, b, "key byte flipped", flip(200))
+    damage(t, model, x, w, b, "truncated", lambda d: bytes(d[: len(d) // 2]))
+    damage(t, model, x, w, b, "empty", lambda d: b"")
+    damage(t, model, x, w, b, "foreign (not an entry)", lambda d: b"\x7fELF" + bytes(len(d)))
+
+
+def test_key(t, model, x, w, b):
+    n0 = len(t.entries())
+    rc, err, y = t.run(model, x, "--disable-pass", "fuse")
+    check("another pass switch: a miss", rc == 0 and "miss; stored" in note(err) and len(t.entries()) == n0 + 1,
+          note(err))
+    check("another pass switch: output right", y is not None and np.allclose(y, expect(x, w, b), rtol=1e-5, atol=1e-6))
+    x3 = np.random.RandomState(3).randn(3, 8).astype(np.float32)
+    rc, err, y = t.run(model, x3)
+    check("another input shape: a miss", rc == 0 and "miss; stored" in note(err) and len(t.entries()) == n0 + 2,
+          note(err))
+    check("another input shape: output right", y is not None and np.allclose(y, expect(x3, w, b), rtol=1e-5, atol=1e-6))
+    # the same file name with other weights: never the old code and weights
+    w2, b2 = w * -2.0, b + 1.0
+    model2 = os.path.join(t.work, "model2.onnx")
+    make_model(model2, w2, b2)
+    shutil.copy(model2, model)
+    rc, err, y = t.run(model, x)
+    check("other weights in the same file: a miss", rc == 0 and "miss; stored" in note(err), note(err))
+    check("other weights: their output", y is not None and np.allclose(y, expect(x, w2, b2), rtol=1e-5, atol=1e-6))
+    make_model(model, w, b)
+    rc, err, y = t.run(model, x)
+    check("the first weights again: a hit", rc == 0 and note(err).startswith("cache: hit"), note(err))
+
+
+def test_no_cache(t, model, x, w, b):
+    other = os.path.join(t.work, "cache_off")
+    for what, args, env in (("--no-cache", ["--no-cache"], {}), ("ONNXC_NO_CACHE=1", [], {"ONNXC_NO_CACHE": "1"})):
+        rc, err, y = t.run(model, x, *args, env=dict(env, ONNXC_CACHE_DIR=other))
+        check("%s: runs" % what, rc == 0 and y is not None and np.allclose(y, expect(x, w, b), rtol=1e-5, atol=1e-6),
+              err[-300:])
+        check("%s: no cache line, nothing written" % what, note(err) == "" and not os.path.exists(other),
+              note(err))
+        rc, err, y = t.run(model, x, *args, env=env)
+        check("%s: the existing entry is not used" % what, rc == 0 and note(err) == "" and "llvm opt" in err,
+              note(err))
+    rc, err, _ = t.run(model, x, "--cache-dir", other)
+    check("--cache-dir: stores there", rc == 0 and "stored " + other in note(err) and len(t.entries(other)) == 1,
+          note(err))
+    check("the home folder is never written", not os.path.exists(os.path.join(t.work, "home", ".cache")))
+
+
+def test_bound(t, model, x, w, b):
+    folder = os.path.join(t.work, "bounded")
+    env = {"ONNXC_CACHE_DIR": folder}
+    rc, err, _ = t.run(model, x, env=env)
+    [entry] = t.entries(folder)
+    size = os.path.getsize(entry)
+    bound = int(size * 2.5)  # room for two entries of this model, not three
+    env["ONNXC_CACHE_MAX_SIZE"] = str(bound)
+    for k, args in enumerate((["--disable-pass", "fuse"], ["--disable-pass", "dce"], ["--disable-pass", "fuse,dce"])):
+        rc, err, _ = t.run(model, x, *args, env=env)
+        total = sum(os.path.getsize(e) for e in t.entries(folder))
+        check("bound: entry %d stored, folder within the bound" % (k + 2),
+              rc == 0 and "stored" in note(err) and total <= bound and len(t.entries(folder)) == 2,
+              "%s; %d bytes in %d entries, bound %d" % (note(err), total, len(t.entries(folder)), bound))
+    rc, err, _ = t.run(model, x, "--disable-pass", "fuse,dce", env=env)
+    check("bound: the newest entry was kept", note(err).startswith("cache: hit"), note(err))
+    rc, err, _ = t.run(model, x, env=env)
+    check("bound: the oldest entry was evicted", "miss; stored" in note(err), note(err))
+    env["ONNXC_CACHE_MAX_SIZE"] = str(size // 2)
+    shutil.rmtree(folder)
+    rc, err, y = t.run(model, x, env=env)
+    check("bound: an entry larger than the bound is not stored",
+          rc == 0 and "larger than the cache's bound" in note(err) and not t.entries(folder) and y is not None,
+          note(err))
+
+
+def test_concurrent(t, model, x, w, b):
+    folder = os.path.join(t.work, "racing")
+    xin = os.path.join(t.work, "xr.npy")
+    np.save(xin, x)
+    e = dict(t.env, ONNXC_CACHE_DIR=folder)
+    ps = [subprocess.Popen([t.onnxc, "run", model, xin, "-o", os.path.join(t.work, "race%d" % i)], env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(3)]
+    rcs = [p.wait(timeout=300) for p in ps]
+    outs = [np.load(os.path.join(t.work, "race%d" % i, "output_0.npy")) for i in range(3) if rcs[i] == 0]
+    check("three processes compiling at once all succeed", rcs == [0, 0, 0] and len(outs) == 3 and
+          all(np.allclose(o, expect(x, w, b), rtol=1e-5, atol=1e-6) for o in outs), str(rcs))
+    left = os.listdir(folder) if os.path.isdir(folder) else []
+    check("one entry, no temporary files left", len(left) == 1 and left[0].endswith(".onnxc"), str(left))
+    rc, err, _ = t.run(model, x, env={"ONNXC_CACHE_DIR": folder})
+    check("the raced entry is whole (hits)", note(err).startswith("cache: hit"), note(err))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    t = Env(os.path.abspath(a.onnxc), a.work)
+    rs = np.random.RandomState(1)
+    w = rs.randn(8, 4).astype(np.float32)
+    b = rs.randn(4).astype(np.float32)
+    x = rs.randn(2, 8).astype(np.float32)
+    model = os.path.join(a.work, "model.onnx")
+    make_model(model, w, b)
+    for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent):
+        test(t, model, x, w, b)
+    print("cache: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
