@@ -29,8 +29,9 @@ void tool_deadline_disarm(void);
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
-  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse (the pipeline is shapes,\n" \
-  "                      inline, dce, fuse, layout, plan); --no-fuse = --disable-pass fuse\n"
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd (the pipeline\n" \
+  "                      is shapes, inline, dce, fuse, winograd, layout, plan); --no-fuse =\n"       \
+  "                      --disable-pass fuse\n"
 
 /* a session for model with the command-line options (prints why and returns NULL on failure) */
 onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, int threads);

@@ -4,8 +4,9 @@
  * The output is cut into m×m tiles, each read from an a×a input patch (a = m + 2); per tile
  * element e < E = a²,  Y_tile = Aᵀ [ Σ_c U[e](o, c) · V[e](c, tile) ] A  with U = G g Gᵀ (the
  * weights, transformed and packed at compile time into the GEMM engine's MR-row panels) and
- * V = Bᵀ d B (the input patch d, transformed at run time).  The E GEMMs do a²/9 of the direct
- * conv's multiplies per output pixel... per m² outputs: 36/16 = 2.25 vs 9 for m = 4.
+ * V = Bᵀ d B (the input patch d, transformed at run time): a² multiplies per m² outputs instead
+ * of 9 m² (36/16 = 2.25 per output for m = 4, against 9), for a few transform adds, and rounding
+ * of ~1e-6 of the sum of |terms| (F(4×4): within the fp32 model tests' rtol 1e-3).
  *
  * One task = one block of NRP tiles (lanes = tiles, possibly spanning images):
  *   1. for each input channel, the block's patches are gathered (masked at the borders: that is
@@ -21,13 +22,13 @@
 
 #include "gen_winograd.h"
 
-/* F(4×4, 3×3) and F(2×2, 3×3) on the points 0, ±1, ±2, ∞ */
-static const double BT4[36] = {4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0,
-                               0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1};
-static const double G4[18] = {1.0 / 4,   0,          0,         -1.0 / 6, -1.0 / 6, -1.0 / 6,
-                              -1.0 / 6,  1.0 / 6,    -1.0 / 6,  1.0 / 24, 1.0 / 12, 1.0 / 6,
-                              1.0 / 24,  -1.0 / 12,  1.0 / 6,   0,        0,        1};
-static const double AT4[24] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0, 0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1};
+/* F(4×4, 3×3) on the points 0, -1, 1, 1/2, -2, ∞ (their rounding error is about half that of the
+ * usual 0, ±1, ±2: Barabasz et al. 2020), and F(2×2, 3×3) on 0, ±1, ∞ */
+static const double BT4[36] = {1, -1.5, -2, 1.5, 1, 0, 0, 1, -2.5, 0.5, 1, 0, 0, -1, 0.5, 2.5, 1, 0,
+                               0, -2, -1, 2, 1, 0, 0, 0.5, -1, -0.5, 1, 0, 0, 1, -1.5, -2, 1.5, 1};
+static const double G4[18] = {1, 0, 0, -1.0 / 3, 1.0 / 3, -1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3,
+                              -16.0 / 15, -8.0 / 15, -4.0 / 15, 1.0 / 15, -2.0 / 15, 4.0 / 15, 0, 0, 1};
+static const double AT4[24] = {1, 1, 1, 1, 1, 0, 0, -1, 1, 0.5, -2, 0, 0, 1, 1, 0.25, 4, 0, 0, -1, 1, 0.125, -8, 1};
 static const double BT2[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
 static const double G2[12] = {1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1};
 static const double AT2[8] = {1, 1, 1, 0, 0, 1, -1, -1};
@@ -121,7 +122,8 @@ static void wino_block(Wino *w) {
   w->nmp = cdiv(w->O, w->s.mr);
 }
 
-/* U[e](o, c) = (G g Gᵀ)[e] packed as [e][MR panel][c][MR] (rows past O zero) */
+/* U[e](o, c) = (G g Gᵀ)[e] packed as [MR panel][e][c][MR] (rows past O zero): a task's E GEMM
+ * tiles for one panel read one contiguous stream */
 static KV wino_pack_weights(Wino *w) {
   const Value *wt = w->c->n->in[1];
   int a = w->a, E = w->E, mr = w->s.mr;
@@ -143,7 +145,7 @@ static KV wino_pack_weights(Wino *w) {
           double acc = 0;
           for (int k = 0; k < 3; k++) acc += t[i * 3 + k] * w->g[j * 3 + k];
           int64_t e = i * a + j;
-          buf[(e * w->nmp + o / mr) * pst + ci * mr + o % mr] = (float)acc;
+          buf[(o / mr * E + e) * pst + ci * mr + o % mr] = (float)acc;
         }
     }
   KV p = kb_weight(w->c->kb, buf, n * sizeof(float));
@@ -285,7 +287,7 @@ static void channel_block(Wino *w, KV tile0, KV mp, int rows) {
   int mr = w->s.mr;
   KV e = kb_for(kb, I(kb, 0), I(kb, w->E), 1);
   {
-    KV ap = kb_gep(kb, KE_F32, w->apack, kb_mul(kb, kb_add(kb, kb_mul(kb, e, I(kb, w->nmp)), mp), I(kb, w->C * mr)));
+    KV ap = kb_gep(kb, KE_F32, w->apack, kb_mul(kb, kb_add(kb, kb_mul(kb, mp, I(kb, w->E)), e), I(kb, w->C * mr)));
     KV bp = kb_gep(kb, KE_F32, w->vbuf, kb_mul(kb, e, I(kb, w->C * w->nrp)));
     KV cp = kb_gep(kb, KE_F32, w->mbuf, kb_mul(kb, e, I(kb, (int64_t)mr * w->nrp)));
     gemm_emit_packed_tile(w->c, &w->s, rows, ap, bp, cp);
