@@ -93,7 +93,9 @@ static bool wino_geo(GenCtx *c, Wino *w) {
   /* lane indices are i32 */
   if (w->N * w->C * w->H * w->W >= ((int64_t)1 << 31) || w->N * w->O * w->OH * w->OW >= ((int64_t)1 << 31)) return false;
   w->L = kb_lanes(c->kb, KE_F32);
-  w->m = gen_winograd_tile(w->N, w->C, w->O, w->OH, w->OW, w->L);
+  /* the tile size and the packing depend on one image's geometry only, so the variants of a
+     multi-shape library (--shape batch=1,4,16) share one copy of the packed weights */
+  w->m = gen_winograd_tile(1, w->C, w->O, w->OH, w->OW, w->L);
   if (!w->m) return false;
   w->a = w->m + 2;
   w->E = w->a * w->a;
@@ -105,9 +107,9 @@ static bool wino_geo(GenCtx *c, Wino *w) {
   return true;
 }
 
-/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~512 KB, and a few tasks to split */
+/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~512 KB, and a few tasks per image */
 static void wino_block(Wino *w) {
-  int64_t nvec = cdiv(w->NT, w->L);
+  int64_t nvec = cdiv(w->T, w->L); /* per image: the panel height below must not depend on the batch */
   int nv = nvec < 4 ? (int)nvec : 4;
   while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (512 << 10)) nv--;
   while (nv > 1 && cdiv(nvec, nv) < 4) nv--;
