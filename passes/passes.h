@@ -11,11 +11,13 @@ typedef struct PassOptions {
                           overflow bound (the backend checks its own limit again) */
 } PassOptions;
 
-/* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, layout, plan. */
+/* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, winograd, layout,
+ * plan. */
 extern const char *const pass_names[];
 /* Index of a pass name in pass_names, -1 if unknown. */
 int pass_index(const char *name);
-/* Whether the pass can be switched off (inline, dce, fuse; the others are needed by the backend). */
+/* Whether the pass can be switched off (inline, dce, fuse, winograd; the others are needed by the
+ * backend). */
 bool pass_optional(int index);
 /* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
  * lists the valid names. */
@@ -42,6 +44,8 @@ int pass_attention(Graph *g); /* torch's multi-head attention -> FusedAttention 
 /* Sets each value's layout (today VL_PLAIN everywhere) and checks that every node's generator
  * accepts the layouts of its inputs and outputs. */
 int pass_layout(Graph *g);
+/* marks the Conv nodes the backend may run as Winograd convolutions (winograd.c) */
+int pass_winograd(Graph *g);
 /* Memory planning (plan.c): outputs materialized, captured values added to control nodes,
  * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
  * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */

@@ -5,6 +5,7 @@
  *   dce      nodes whose outputs reach no graph output               (optional)
  *   fuse     BatchNorm into Conv, epilogues, LayerNorm/Gelu         (optional)
  *            first its part "attention" (passes/attention.c, also off on its own by name)
+ *   winograd Conv nodes the backend may run as Winograd (3×3, stride 1) (optional)
  *   layout   each value's layout (plain today; blocked layouts next)
  *   plan     storage classes and arena offsets (memory planning)
  *
@@ -20,7 +21,7 @@
 
 #include "passes.h"
 
-const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "layout", "plan", NULL};
+const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", NULL};
 
 int pass_index(const char *name) {
   for (int i = 0; name && pass_names[i]; i++)
@@ -28,7 +29,7 @@ int pass_index(const char *name) {
   return -1;
 }
 
-bool pass_optional(int index) { return index >= 1 && index <= 3; }
+bool pass_optional(int index) { return index >= 1 && index <= 4; }
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
@@ -61,7 +62,7 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
       return -1;
     }
     if (!pass_optional(i)) {
-      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse)", name);
+      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd)", name);
       return -1;
     }
     p += len;
@@ -107,6 +108,7 @@ static int run_fuse(Graph *g, const PassOptions *o) {
   if (!disabled(o, "attention") && pass_attention(g)) return -1; /* before fuse takes the scale Mul */
   return pass_fuse(g);
 }
+static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_winograd(g); }
 static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
 static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
 
@@ -121,7 +123,8 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
     return ir_error(g, "unknown pass '%.100s' (passes: import, %s)", last, err);
   }
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
-      step(&r, "fuse", run_fuse) || step(&r, "layout", run_layout) || step(&r, "plan", run_plan))
+      step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
+      step(&r, "plan", run_plan))
     return r.rc;
   return 0;
 }

@@ -65,6 +65,14 @@ struct GemmSpec {
 /* Emits the whole GEMM into the current kernel; sets c->work, c->scratch_bytes. */
 void gemm_emit(GenCtx *c, GemmSpec *s);
 
+/* For generators that run their own task loop (gen_winograd.c): the tile shape of s for nv
+ * vectors of columns (sets ce, lanes, nv, nrp, and mr from the register file, at most s->M), and
+ * one tile: C(i, j) = Σ_{k < s->K} A(i, k)·B(k, j) for i < mr, j < nrp, A packed as one MR panel
+ * (A(i, k) at apanel[k*s->mr + i]), B rows at bptr + k*nrp, C rows at cptr + i*s->ldc (storage
+ * dtype s->dt), no epilogue. */
+void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv);
+void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr);
+
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);
 /* load/store one scalar or vector of storage dtype t as compute type ce (mask may be NULL) */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gen_contract.h"
+#include "gen_winograd.h"
 
 typedef struct ConvGeo {
   int nsp;
@@ -704,6 +705,7 @@ int gen_conv(GenCtx *c) {
   if (geo_init(c, &q)) return -1;
   if (q.N * q.O * q.P == 0) return 0;
   DwGeo dg;
+  if (gen_winograd_conv(c)) return 0; /* 3×3 stride 1 when it pays (gen_winograd.c) */
   if (q.Og >= 8 || (q.Og >= 4 && q.Cg * q.KS >= 64)) conv_gemm(c, &q);
   else if (q.Cg <= 4 && dw_geo(&q, kb_lanes(c->kb, contract_elem(q.dt)), &dg)) conv_dw(c, &q, &dg);
   else conv_direct(c, &q);

@@ -638,3 +638,26 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   if (nkb > 1) kb_endfor(kb);
   kb_endfor(kb);
 }
+
+/* ---- one tile inside a caller's task (gen_winograd.c) ---- */
+void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv) {
+  s->ce = contract_elem(s->dt);
+  s->lanes = kb_lanes(c->kb, s->ce);
+  s->nv = nv;
+  s->nrp = nv * s->lanes;
+  s->mr = mr_for(c->target, nv, s->ce);
+  if (s->mr > s->M) s->mr = (int)s->M;
+}
+
+void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr) {
+  TileCtx t;
+  memset(&t, 0, sizeof t);
+  t.c = c;
+  t.s = s;
+  t.a_packed = true;
+  t.ars = 1;
+  t.acs = s->mr;
+  t.bptr = bptr;
+  t.klen = I(c->kb, s->K);
+  emit_tile(&t, mr, s->nv, s->lanes, apanel, cptr, NULL, NULL);
+}

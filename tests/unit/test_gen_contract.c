@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "be.h"
+#include "gen_winograd.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -369,6 +370,7 @@ typedef struct ConvCase {
   const char *auto_pad;
   bool bias, wconst, transposed;
   DType dt;
+  bool wino; /* marked as the winograd pass does (gen_winograd.c decides) */
 } ConvCase;
 
 static void add_conv(TG *t, ConvCase cc) {
@@ -395,6 +397,7 @@ static void add_conv(TG *t, ConvCase cc) {
   if (cc.auto_pad) tu_attr_str(t->g, n, "auto_pad", cc.auto_pad);
   else tu_attr_ints(t->g, n, "pads", 2 * nsp, cc.pads);
   if (cc.transposed) tu_attr_ints(t->g, n, "output_padding", nsp, cc.opad);
+  n->winograd = cc.wino;
   cr_assert_eq(ir_infer_node(t->g, n), 0, "%s", ir_last_error(t->g));
   Value *y = n->out[0];
   int64_t out[3], pb[3];
@@ -540,6 +543,39 @@ Test(conv, groups_dilation_pads_1d_3d) {
   add_conv(t, (ConvCase){2, 1, 4, 4, 4, {5, 0}, {3, 3}, {1, 1}, {0}, {1, 2, 1, 2}, .bias = true, .wconst = true});
   add_conv(t, (ConvCase){2, 1, 16, 16, 1, {0, 6}, {3, 3}, {1, 1}, {0}, {2, 1, 2, 1}, .bias = true, .wconst = true});
   tg_run(t, 1e-4);
+}
+
+/* Winograd F(4x4,3x3) / F(2x2,3x3) (gen_winograd.c) against the direct reference: odd sizes
+ * (partial tiles), pads 0/1/asymmetric, batch > 1 (tiles spanning images), output channels not a
+ * multiple of the panel height, several tasks; and convs it must leave alone
+ * (groups, stride 2, runtime weights, 1x1, tiny) marked anyway */
+Test(conv, winograd) {
+  int L = 16; /* the cost rule's lanes on AVX-512 (the host these tests run on may differ) */
+  cr_assert_eq(gen_winograd_tile(1, 64, 64, 56, 56, L), 4);
+  cr_assert_eq(gen_winograd_tile(1, 256, 256, 14, 14, L), 4);
+  cr_assert_eq(gen_winograd_tile(1, 64, 64, 7, 7, L), 2);
+  cr_assert_eq(gen_winograd_tile(1, 4, 64, 56, 56, L), 0, "too few input channels");
+  cr_assert_eq(gen_winograd_tile(1, 64, 64, 1, 1, L), 0, "one output pixel");
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {14, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 2, 8, 24, 1, {20, 23}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 32, 64, 1, {56, 56}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 64, 20, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 3, 64, 64, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 64, 64, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 16, 40, 1, {13, 9}, {3, 3}, {1, 1}, {0}, {0}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 9}, {3, 3}, {1, 1}, {0}, {0, 2, 1, 0}, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 2, 12, 9, 1, {5, 31}, {3, 3}, {1, 1}, {0}, {2, 2, 2, 2}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {9, 9}, {3, 3}, {1, 1}, {0}, {0}, .auto_pad = "SAME_UPPER", .wconst = true, .wino = true});
+  /* left to the other kernels */
+  add_conv(t, (ConvCase){2, 1, 16, 32, 4, {12, 12}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 16, 32, 1, {15, 16}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {10, 10}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {9, 9}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 3, 16, 16, 1, {3, 3}, {3, 3}, {1, 1}, {0}, {0}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 1, 8, 16, 1, {9, 9}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true,
+                         .dt = DT_DOUBLE, .wino = true});
+  tg_run(t, 1e-3); /* the fp32 model tests' rtol: F(4x4,3x3) rounds to ~1e-6 of the sum of |terms| */
 }
 
 Test(conv, transpose) {

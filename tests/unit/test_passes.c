@@ -29,13 +29,13 @@ static Value *by_name(Graph *g, Op op) {
 }
 
 Test(passes, names_in_order) {
-  const char *want[] = {"shapes", "inline", "dce", "fuse", "layout", "plan"};
-  for (int i = 0; i < 6; i++) {
+  const char *want[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan"};
+  for (int i = 0; i < 7; i++) {
     cr_assert_str_eq(pass_names[i], want[i]);
     cr_assert_eq(pass_index(want[i]), i);
-    cr_assert_eq(pass_optional(i), i >= 1 && i <= 3, "%s", want[i]);
+    cr_assert_eq(pass_optional(i), i >= 1 && i <= 4, "%s", want[i]);
   }
-  cr_assert_null(pass_names[6]);
+  cr_assert_null(pass_names[7]);
   cr_assert_eq(pass_index("import"), -1);
 }
 
@@ -43,8 +43,9 @@ Test(passes, check_disable) {
   char err[300];
   cr_assert_eq(pass_check_disable("fuse", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("inline,dce,fuse", err, sizeof err), 0);
+  cr_assert_eq(pass_check_disable("winograd", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("fuse,bogus", err, sizeof err), -1);
-  cr_assert(strstr(err, "unknown pass 'bogus'") && strstr(err, "shapes, inline, dce, fuse, layout, plan"), "%s", err);
+  cr_assert(strstr(err, "unknown pass 'bogus'") && strstr(err, "shapes, inline, dce, fuse, winograd, layout, plan"), "%s", err);
   cr_assert_eq(pass_check_disable("plan", err, sizeof err), -1);
   cr_assert(strstr(err, "cannot be disabled"), "%s", err);
   cr_assert_eq(pass_check_disable("fuse,", err, sizeof err), -1);
@@ -140,4 +141,22 @@ Test(passes, plan_checks_the_budget) {
   cr_assert_eq(pass_run_all(g, &po), -1);
   cr_assert(strstr(ir_last_error(g), "more than the --max-memory limit of 200 bytes"), "%s", ir_last_error(g));
   ir_graph_free(g);
+}
+
+/* the winograd pass marks Conv nodes (gen_winograd.c decides per geometry); disabled, none is */
+Test(passes, winograd_marks_convs_unless_disabled) {
+  for (int off = 0; off < 2; off++) {
+    Graph *g = ir_graph_new();
+    g->opset = 17;
+    const int64_t xd[4] = {1, 8, 6, 6}, wd[4] = {8, 8, 3, 3};
+    double w[8 * 8 * 9] = {0};
+    Value *ins[2] = {tu_input(g, "x", DT_FLOAT, 4, xd), tu_const(g, DT_FLOAT, 4, wd, w)};
+    Value *y = tu_node(g, OP_Conv, 2, ins);
+    tu_output(g, tu_node(g, OP_Relu, 1, &y));
+    PassOptions o = {.disable = off ? "winograd" : NULL};
+    cr_assert_eq(pass_run_all(g, &o), 0, "%s", ir_last_error(g));
+    for (int k = 0; k < g->nnodes; k++)
+      cr_assert_eq(g->nodes[k]->winograd, !off && g->nodes[k]->op == OP_Conv, "%s", ir_ops[g->nodes[k]->op].name);
+    ir_graph_free(g);
+  }
 }

@@ -1,0 +1,338 @@
+/* gen_winograd.c — Winograd convolution F(m×m, 3×3), m = 4 or 2 (Lavin & Gray 2016), for 3×3,
+ * stride-1, dilation-1, ungrouped fp32 Conv with constant weights (NCHW).
+ *
+ * The output is cut into m×m tiles, each read from an a×a input patch (a = m + 2); per tile
+ * element e < E = a²,  Y_tile = Aᵀ [ Σ_c U[e](o, c) · V[e](c, tile) ] A  with U = G g Gᵀ (the
+ * weights, transformed and packed at compile time into the GEMM engine's MR-row panels) and
+ * V = Bᵀ d B (the input patch d, transformed at run time): a² multiplies per m² outputs instead
+ * of 9 m² (36/16 = 2.25 per output for m = 4, against 9), for a few transform adds, and rounding
+ * of ~1e-6 of the sum of |terms| (F(4×4): within the fp32 model tests' rtol 1e-3).
+ *
+ * One task = one block of NRP tiles (lanes = tiles, possibly spanning images):
+ *   1. for each input channel, the block's patches are gathered (masked at the borders: that is
+ *      the padding) and transformed with tiles in the lanes, into V[e][c][NRP] in scratch — each
+ *      V[e] is exactly a packed B panel of the GEMM engine (K = C);
+ *   2. per MR output channels: E microkernel tiles (gemm_emit_packed_tile) into M[e][MR][NRP]
+ *      (small, stays in L1/L2), then the output transform of those channels, bias and the fused
+ *      epilogue, scattered to the output pixels.
+ * The transforms are straight-line vector code over compile-time coefficients (zeros skipped,
+ * ±1 as add/sub). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_winograd.h"
+
+/* F(4×4, 3×3) on the points 0, -1, 1, 1/2, -2, ∞ (measured in fp32 on a 256-channel conv: a
+ * quarter of the worst error of the usual 0, ±1, ±2, two thirds of its rms; ResNet-50's output
+ * went from 1.2e-3 to 0.87e-3 relative), and F(2×2, 3×3) on 0, ±1, ∞ */
+static const double BT4[36] = {1, -1.5, -2, 1.5, 1, 0, 0, 1, -2.5, 0.5, 1, 0, 0, -1, 0.5, 2.5, 1, 0,
+                               0, -2, -1, 2, 1, 0, 0, 0.5, -1, -0.5, 1, 0, 0, 1, -1.5, -2, 1.5, 1};
+static const double G4[18] = {1, 0, 0, -1.0 / 3, 1.0 / 3, -1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3,
+                              -16.0 / 15, -8.0 / 15, -4.0 / 15, 1.0 / 15, -2.0 / 15, 4.0 / 15, 0, 0, 1};
+static const double AT4[24] = {1, 1, 1, 1, 1, 0, 0, -1, 1, 0.5, -2, 0, 0, 1, 1, 0.25, 4, 0, 0, -1, 1, 0.125, -8, 1};
+static const double BT2[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
+static const double G2[12] = {1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1};
+static const double AT2[8] = {1, 1, 1, 0, 0, 1, -1, -1};
+
+typedef struct Wino {
+  GenCtx *c;
+  int m, a, E;                    /* output tile m×m, input patch a×a, E = a² */
+  const double *bt, *g, *at;      /* Bᵀ (a×a), G (a×3), Aᵀ (m×a), row-major */
+  int64_t N, C, O, H, W, OH, OW, pt, pl;
+  int64_t TH, TW, T, NT;          /* tiles per column / row / image, in all */
+  int L, nv, nrp;
+  int64_t nmp;                    /* MR panels of output channels */
+  GemmSpec s;
+  KV x, y, bias, res, apack, vbuf, mbuf;
+} Wino;
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- the cost rule ----
+ * in vector-instruction slots: the direct conv's GEMM (im2col columns padded to whole vectors per
+ * image) against Winograd's E GEMMs over all tiles plus its transforms (a gather per patch
+ * element and channel, a scatter per output pixel and channel) */
+static double wino_cost(int m, int64_t n, int64_t cin, int64_t cout, int64_t oh, int64_t ow, int L) {
+  int a = m + 2, E = a * a;
+  double nvec = (double)cdiv(n * cdiv(oh, m) * cdiv(ow, m), L);
+  double gemm = (double)E * (double)cout * (double)cin * nvec;
+  double in = (double)cin * nvec * (E * 6.0 + 4.0 * a * a);
+  double out = (double)cout * nvec * (E + 4.0 * a * m + m * m * 10.0);
+  return gemm + in + out;
+}
+
+int gen_winograd_tile(int64_t n, int64_t cin, int64_t cout, int64_t oh, int64_t ow, int lanes) {
+  if (cin < 8 || cout < 8 || oh < 2 || ow < 2) return 0;
+  double direct = 9.0 * (double)cout * (double)cin * (double)(n * cdiv(oh * ow, lanes));
+  double c4 = wino_cost(4, n, cin, cout, oh, ow, lanes), c2 = wino_cost(2, n, cin, cout, oh, ow, lanes);
+  int m = c4 <= c2 ? 4 : 2;
+  double best = c4 <= c2 ? c4 : c2;
+  return best < 0.75 * direct ? m : 0;
+}
+
+/* ---- geometry ---- */
+static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
+
+static bool wino_geo(GenCtx *c, Wino *w) {
+  Node *n = c->n;
+  const Value *x = n->in[0], *wt = n->in[1], *y = n->out[0];
+  if (!n->winograd || n->op != OP_Conv || x->rank != 4 || y->dtype != DT_FLOAT || x->dtype != DT_FLOAT) return false;
+  if (!is_const(wt) || wt->rank != 4 || wt->dims[2] != 3 || wt->dims[3] != 3) return false;
+  if (ir_attr_int(n, "group", 1) != 1 || !ir_value_shape_known(x) || !ir_value_shape_known(y)) return false;
+  if (n->epi && n->epi->res && !ir_same_shape(n->epi->res, y)) return false;
+  IrWindow win;
+  if (ir_window(c->g, n, 2, x->dims + 2, wt->dims + 2, &win)) return false;
+  for (int i = 0; i < 2; i++)
+    if (win.stride[i] != 1 || win.dilation[i] != 1) return false;
+  w->c = c;
+  w->N = x->dims[0], w->C = x->dims[1], w->H = x->dims[2], w->W = x->dims[3];
+  w->O = y->dims[1], w->OH = y->dims[2], w->OW = y->dims[3];
+  w->pt = win.pad_begin[0], w->pl = win.pad_begin[1];
+  if (wt->dims[0] != w->O || wt->dims[1] != w->C || w->H < 1 || w->W < 1) return false;
+  /* lane indices are i32 */
+  if (w->N * w->C * w->H * w->W >= ((int64_t)1 << 31) || w->N * w->O * w->OH * w->OW >= ((int64_t)1 << 31)) return false;
+  w->L = kb_lanes(c->kb, KE_F32);
+  /* the tile size and the packing depend on one image's geometry only, so the variants of a
+     multi-shape library (--shape batch=1,4,16) share one copy of the packed weights */
+  w->m = gen_winograd_tile(1, w->C, w->O, w->OH, w->OW, w->L);
+  if (!w->m) return false;
+  w->a = w->m + 2;
+  w->E = w->a * w->a;
+  w->bt = w->m == 4 ? BT4 : BT2;
+  w->g = w->m == 4 ? G4 : G2;
+  w->at = w->m == 4 ? AT4 : AT2;
+  w->TH = cdiv(w->OH, w->m), w->TW = cdiv(w->OW, w->m);
+  w->T = w->TH * w->TW, w->NT = w->N * w->T;
+  return true;
+}
+
+/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~512 KB, and a few tasks per image */
+static void wino_block(Wino *w) {
+  int64_t nvec = cdiv(w->T, w->L); /* per image: the panel height below must not depend on the batch */
+  int nv = nvec < 4 ? (int)nvec : 4;
+  while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (512 << 10)) nv--;
+  while (nv > 1 && cdiv(nvec, nv) < 4) nv--;
+  w->nv = nv;
+  memset(&w->s, 0, sizeof w->s);
+  w->s.dt = DT_FLOAT;
+  w->s.M = w->O;
+  w->s.K = w->C;
+  w->s.alpha = 1.0;
+  gemm_tile_shape(w->c, &w->s, nv);
+  w->nrp = w->s.nrp;
+  w->s.ldc = w->nrp;
+  w->nmp = cdiv(w->O, w->s.mr);
+}
+
+/* U[e](o, c) = (G g Gᵀ)[e] packed as [MR panel][e][c][MR] (rows past O zero): a task's E GEMM
+ * tiles for one panel read one contiguous stream */
+static KV wino_pack_weights(Wino *w) {
+  const Value *wt = w->c->n->in[1];
+  int a = w->a, E = w->E, mr = w->s.mr;
+  size_t n = (size_t)(E * w->nmp * w->C * mr);
+  float *buf = ir_xcalloc(n ? n : 1, sizeof(float));
+  int64_t pst = w->C * mr; /* one panel */
+  for (int64_t o = 0; o < w->O; o++)
+    for (int64_t ci = 0; ci < w->C; ci++) {
+      double g[9], t[18];
+      for (int k = 0; k < 9; k++) g[k] = ir_const_f64(wt, (o * w->C + ci) * 9 + k);
+      for (int i = 0; i < a; i++) /* t = G g (a×3) */
+        for (int j = 0; j < 3; j++) {
+          double acc = 0;
+          for (int k = 0; k < 3; k++) acc += w->g[i * 3 + k] * g[k * 3 + j];
+          t[i * 3 + j] = acc;
+        }
+      for (int i = 0; i < a; i++) /* U = t Gᵀ (a×a) */
+        for (int j = 0; j < a; j++) {
+          double acc = 0;
+          for (int k = 0; k < 3; k++) acc += t[i * 3 + k] * w->g[j * 3 + k];
+          int64_t e = i * a + j;
+          buf[(o / mr * E + e) * pst + ci * mr + o % mr] = (float)acc;
+        }
+    }
+  KV p = kb_weight(w->c->kb, buf, n * sizeof(float));
+  free(buf);
+  return p;
+}
+
+/* ---- vector helpers ---- */
+/* out[r*os] = Σ_k M[r][k] · in[k*is] for r < rows, k < cols (compile-time coefficients) */
+static void mat_apply(KB *kb, const double *M, int rows, int cols, KV const *in, int is, KV *out, int os, int L) {
+  for (int r = 0; r < rows; r++) {
+    KV acc = NULL;
+    for (int k = 0; k < cols; k++) {
+      double f = M[r * cols + k];
+      KV v = in[k * is];
+      if (f == 0) continue;
+      if (!acc) acc = f == 1 ? v : f == -1 ? kb_neg(kb, v) : kb_mul(kb, v, kb_float(kb, kt(KE_F32, L), f));
+      else if (f == 1) acc = kb_add(kb, acc, v);
+      else if (f == -1) acc = kb_sub(kb, acc, v);
+      else acc = kb_fma(kb, v, kb_float(kb, kt(KE_F32, L), f), acc);
+    }
+    out[r * os] = acc ? acc : kb_float(kb, kt(KE_F32, L), 0);
+  }
+}
+
+static KV i32v(KB *kb, int L, int64_t x) { return kb_int(kb, kt(KE_I32, L), x); }
+
+/* the tiles in lanes of vector v of the task's block: validity, image, first output row and
+ * column (i32 vectors) */
+typedef struct Lanes {
+  KV valid, img, oy, ox;
+} Lanes;
+
+static Lanes tile_lanes(const Wino *w, KV tile0, int v) {
+  KB *kb = w->c->kb;
+  int L = w->L;
+  Lanes l;
+  KV t0 = kb_cast(kb, kb_add(kb, tile0, I(kb, (int64_t)v * L)), kt_s(KE_I32), false, false);
+  KV tid = kb_add(kb, kb_splat(kb, t0, L), kb_iota(kb, kt(KE_I32, L)));
+  l.valid = kb_cmp(kb, KC_LT, tid, i32v(kb, L, w->NT), false);
+  l.img = kb_div(kb, tid, i32v(kb, L, w->T), true);
+  KV r = kb_sub(kb, tid, kb_mul(kb, l.img, i32v(kb, L, w->T)));
+  KV ty = kb_div(kb, r, i32v(kb, L, w->TW), true);
+  KV tx = kb_sub(kb, r, kb_mul(kb, ty, i32v(kb, L, w->TW)));
+  l.oy = kb_mul(kb, ty, i32v(kb, L, w->m));
+  l.ox = kb_mul(kb, tx, i32v(kb, L, w->m));
+  return l;
+}
+
+static KV in_range(KB *kb, KV v, int L, int64_t hi) {
+  return kb_and(kb, kb_cmp(kb, KC_GE, v, i32v(kb, L, 0), false), kb_cmp(kb, KC_LT, v, i32v(kb, L, hi), false));
+}
+
+/* ---- 1. input transform: V[e][c][NRP] ---- */
+static void input_transform(Wino *w, KV tile0) {
+  KB *kb = w->c->kb;
+  int L = w->L, a = w->a, E = w->E;
+  KT vt = kt(KE_F32, L);
+  KV zero = kb_float(kb, vt, 0);
+  /* per vector: the patch origin's offset in its image's channel 0, and row/column validity */
+  KV base[4], rok[4][6], cok[4][6];
+  for (int v = 0; v < w->nv; v++) {
+    Lanes l = tile_lanes(w, tile0, v);
+    KV iy = kb_sub(kb, l.oy, i32v(kb, L, w->pt)), ix = kb_sub(kb, l.ox, i32v(kb, L, w->pl));
+    base[v] = kb_add(kb, kb_mul(kb, l.img, i32v(kb, L, w->C * w->H * w->W)),
+                     kb_add(kb, kb_mul(kb, iy, i32v(kb, L, w->W)), ix));
+    for (int i = 0; i < a; i++) {
+      rok[v][i] = kb_and(kb, l.valid, in_range(kb, kb_add(kb, iy, i32v(kb, L, i)), L, w->H));
+      cok[v][i] = in_range(kb, kb_add(kb, ix, i32v(kb, L, i)), L, w->W);
+    }
+  }
+  KV ci = kb_for(kb, I(kb, 0), I(kb, w->C), 1);
+  {
+    KV src = kb_gep(kb, KE_F32, w->x, kb_mul(kb, ci, I(kb, w->H * w->W)));
+    for (int v = 0; v < w->nv; v++) {
+      KV d[36], t[36], u[36];
+      for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+          KV msk = kb_and(kb, rok[v][i], cok[v][j]);
+          KV idx = kb_select(kb, msk, kb_add(kb, base[v], i32v(kb, L, (int64_t)i * w->W + j)), i32v(kb, L, 0));
+          d[i * a + j] = kb_select(kb, msk, kb_gather(kb, vt, src, idx, msk), zero);
+        }
+      for (int j = 0; j < a; j++) mat_apply(kb, w->bt, a, a, d + j, a, t + j, a, L);     /* Bᵀ d */
+      for (int i = 0; i < a; i++) mat_apply(kb, w->bt, a, a, t + i * a, 1, u + i * a, 1, L); /* (Bᵀ d) B */
+      for (int e = 0; e < E; e++) {
+        KV off = kb_add(kb, kb_mul(kb, kb_add(kb, I(kb, (int64_t)e * w->C), ci), I(kb, w->nrp)), I(kb, (int64_t)v * L));
+        kb_store(kb, u[e], kb_gep(kb, KE_F32, w->vbuf, off));
+      }
+    }
+  }
+  kb_endfor(kb);
+}
+
+/* ---- 2. per MR output channels: E GEMM tiles, then the output transform ---- */
+static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
+  KB *kb = w->c->kb;
+  Node *n = w->c->n;
+  int L = w->L, a = w->a, m = w->m, E = w->E;
+  KT vt = kt(KE_F32, L);
+  int64_t OHW = w->OH * w->OW;
+  KV i = kb_for(kb, I(kb, 0), I(kb, rows), 1);
+  {
+    KV o = kb_add(kb, o0, i);
+    KV bv = w->bias ? kb_splat(kb, ct_load(kb, DT_FLOAT, KE_F32, w->bias, o, 1, NULL), L) : NULL;
+    KV o32 = kb_splat(kb, kb_cast(kb, kb_mul(kb, o, I(kb, OHW)), kt_s(KE_I32), false, false), L);
+    for (int v = 0; v < w->nv; v++) {
+      KV mv[36], t[36], yv[16];
+      for (int e = 0; e < E; e++) {
+        KV off = kb_add(kb, kb_mul(kb, kb_add(kb, I(kb, (int64_t)e * w->s.mr), i), I(kb, w->nrp)), I(kb, (int64_t)v * L));
+        mv[e] = kb_load(kb, vt, kb_gep(kb, KE_F32, w->mbuf, off));
+      }
+      for (int j = 0; j < a; j++) mat_apply(kb, w->at, m, a, mv + j, a, t + j, a, L);     /* Aᵀ M (m×a) */
+      for (int r = 0; r < m; r++) mat_apply(kb, w->at, m, a, t + r * a, 1, yv + r * m, 1, L); /* (Aᵀ M) A */
+      Lanes l = tile_lanes(w, tile0, v);
+      KV ybase = kb_add(kb, kb_mul(kb, l.img, i32v(kb, L, w->O * OHW)), kb_add(kb, kb_mul(kb, l.oy, i32v(kb, L, w->OW)), l.ox));
+      ybase = kb_add(kb, ybase, o32);
+      for (int r = 0; r < m; r++) {
+        KV rok = kb_and(kb, l.valid, kb_cmp(kb, KC_LT, kb_add(kb, l.oy, i32v(kb, L, r)), i32v(kb, L, w->OH), false));
+        for (int cc = 0; cc < m; cc++) {
+          KV msk = kb_and(kb, rok, kb_cmp(kb, KC_LT, kb_add(kb, l.ox, i32v(kb, L, cc)), i32v(kb, L, w->OW), false));
+          KV idx = kb_select(kb, msk, kb_add(kb, ybase, i32v(kb, L, (int64_t)r * w->OW + cc)), i32v(kb, L, 0));
+          KV val = yv[r * m + cc];
+          if (bv) val = kb_add(kb, val, bv);
+          if (n->epi) {
+            KV rv = w->res ? kb_gather(kb, vt, w->res, idx, msk) : NULL;
+            val = gen_epi_apply(kb, n->epi, val, rv);
+          }
+          kb_scatter(kb, val, w->y, idx, msk);
+        }
+      }
+    }
+  }
+  kb_endfor(kb);
+}
+
+/* the E GEMM tiles of MR panel mp (rows rows of it) into M, then their output transform */
+static void channel_block(Wino *w, KV tile0, KV mp, int rows) {
+  KB *kb = w->c->kb;
+  int mr = w->s.mr;
+  KV e = kb_for(kb, I(kb, 0), I(kb, w->E), 1);
+  {
+    KV ap = kb_gep(kb, KE_F32, w->apack, kb_mul(kb, kb_add(kb, kb_mul(kb, mp, I(kb, w->E)), e), I(kb, w->C * mr)));
+    KV bp = kb_gep(kb, KE_F32, w->vbuf, kb_mul(kb, e, I(kb, w->C * w->nrp)));
+    KV cp = kb_gep(kb, KE_F32, w->mbuf, kb_mul(kb, e, I(kb, (int64_t)mr * w->nrp)));
+    gemm_emit_packed_tile(w->c, &w->s, rows, ap, bp, cp);
+  }
+  kb_endfor(kb);
+  output_rows(w, tile0, kb_mul(kb, mp, I(kb, mr)), rows);
+}
+
+bool gen_winograd_conv(GenCtx *c) {
+  Wino w;
+  memset(&w, 0, sizeof w);
+  if (!wino_geo(c, &w)) return false;
+  KB *kb = c->kb;
+  Node *n = c->n;
+  wino_block(&w);
+  int mr = w.s.mr;
+  int64_t ntask = cdiv(w.NT, w.nrp);
+  double flops = 2.0 * (double)(w.N * w.O * w.OH * w.OW) * (double)(w.C * 9);
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
+  int64_t vfl = (int64_t)w.E * w.C * w.nrp, sb = (vfl + (int64_t)w.E * mr * w.nrp) * 4 + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  w.apack = wino_pack_weights(&w);
+  c->const_unused |= 2u;
+  w.x = kb_buf(kb, 0);
+  w.bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
+  w.y = kb_buf(kb, n->nin);
+  w.res = gen_epi_res(c);
+
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  {
+    w.vbuf = kb_scratch(kb);
+    w.mbuf = kb_gep(kb, KE_F32, w.vbuf, I(kb, vfl));
+    KV tile0 = kb_mul(kb, t, I(kb, w.nrp));
+    input_transform(&w, tile0);
+    int64_t nfull = w.O / mr;
+    if (nfull > 0) {
+      KV mp = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
+      channel_block(&w, tile0, mp, mr);
+      kb_endfor(kb);
+    }
+    if (w.O % mr) channel_block(&w, tile0, I(kb, nfull), (int)(w.O % mr));
+  }
+  kb_endfor(kb);
+  return true;
+}
