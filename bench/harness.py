@@ -65,7 +65,7 @@ OCR = {"ocr_det": ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 320, 320)),
 ABLATION = [
     ("no fusion", ["--disable-pass", "fuse"], "--disable-pass"),
     ("layout nchw", ["--layout", "nchw"], "--layout"),
-    ("no winograd", ["--no-winograd"], "--no-winograd"),
+    ("no winograd", ["--disable-pass", "winograd"], "winograd"),
     ("gemm own", ["--gemm", "own"], "--gemm"),
     ("gemm libxsmm", ["--gemm", "libxsmm"], "--gemm"),
     ("no attention fusion", ["--disable-pass", "attention"], "attention"),

@@ -540,7 +540,8 @@ static int cmd_run(int argc, char **argv) {
   Opts o;
   if (parse_opts(argc, argv, &o, "run")) return 2;
   if (o.help || !o.model) {
-    usage_cmd(o.help, "run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]",
+    usage_cmd(o.help, "run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]\n"
+                      "      [--max-run-time S] [--no-cache] [--perf-map]",
               "JIT-compiles the model for the shapes of the given inputs and runs it once.\n"
               "Inputs are .npy files or ONNX TensorProto .pb files, positional in graph-input order\n"
               "or by name with -i. Outputs go to DIR/output_K.npy (K = graph output index).\n\n"
@@ -650,7 +651,7 @@ static int cmd_bench(int argc, char **argv) {
   if (parse_opts(argc, argv, &o, "bench")) return 2;
   if (o.help || !o.model) {
     usage_cmd(o.help, "bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
-                      "      [--profile] [--profile-json FILE] [--perf-map]",
+                      "      [--max-run-time S] [--no-cache] [--profile] [--profile-json FILE] [--perf-map]",
               "JIT-compiles the model and times repeated runs: compile time (from process start, so loading\n"
               "the model counts), latency min/median/p90/max,\n"
               "and GFLOP/s from the model's multiply-accumulate count (2 FLOP per MAC).\n"
