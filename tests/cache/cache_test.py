@@ -18,18 +18,8 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
+from checks import check, summary  # noqa: E402
 
 
 def make_model(path, w, b):
@@ -225,8 +215,7 @@ def main():
     make_model(model, w, b)
     for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent):
         test(t, model, x, w, b)
-    print("cache: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(summary("cache"))
 
 
 if __name__ == "__main__":

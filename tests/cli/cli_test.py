@@ -16,23 +16,13 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
+from checks import check, summary  # noqa: E402
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 EXAMPLE = os.path.join(ROOT, "examples", "cnn")
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
-
 
 def run(onnxc, *args, stdin_bytes=None):
     p = subprocess.run([onnxc] + list(args), capture_output=True, timeout=300, input=stdin_bytes)
@@ -479,8 +469,7 @@ def main():
     info_exit_codes(o, w)
     escaped_names(o, w)
 
-    print("cli: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("cli")
 
 
 if __name__ == "__main__":

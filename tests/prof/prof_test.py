@@ -16,18 +16,8 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
+from checks import check, summary  # noqa: E402
 
 
 def small_model(path):
@@ -155,8 +145,7 @@ def main():
     check("perfmap_test (in-process addresses, one line per kernel)", p.returncode == 0,
           p.stderr.decode(errors="replace")[-500:])
 
-    print("prof: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("prof")
 
 
 if __name__ == "__main__":

@@ -15,23 +15,12 @@ import time
 
 import numpy as np
 import onnx
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
+from checks import check, summary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import models  # noqa: E402
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
-    return cond
 
 
 def sh(cmd, timeout=300):
@@ -185,8 +174,7 @@ def main():
     rc, text, _ = sh([a.cancel_api, model, free], timeout=120)
     check("libonnxc: cancel from another thread, run again, max run time: %s"
           % (text.strip().splitlines() or [""])[-1], rc == 0, text[-2000:])
-    print("runtime: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("runtime")
 
 
 if __name__ == "__main__":
