@@ -103,6 +103,18 @@ int onnxc_options_set_dump_llvm(onnxc_session_options *o, int on) {
   return ONNXC_OK;
 }
 
+int onnxc_options_set_profile(onnxc_session_options *o, int on) {
+  if (!o) return ONNXC_ERR_ARGUMENT;
+  o->profile = on != 0;
+  return ONNXC_OK;
+}
+
+int onnxc_options_set_perf_map(onnxc_session_options *o, int on) {
+  if (!o) return ONNXC_ERR_ARGUMENT;
+  o->perf_map = on != 0;
+  return ONNXC_OK;
+}
+
 int onnxc_options_set_cache_dir(onnxc_session_options *o, const char *dir) {
   if (!o || (dir && strlen(dir) >= sizeof o->cache_dir)) return ONNXC_ERR_ARGUMENT;
   snprintf(o->cache_dir, sizeof o->cache_dir, "%s", dir ? dir : "");

@@ -1,4 +1,4 @@
-/* profile.c — per-node profiling through the library (include/onnxc.h): the options, the records
+/* profile.c — per-node profiling through the library (include/onnxc.h): the records
  * of a profiled session and its Chrome trace.  The timing itself is the compiled code's
  * (backend/drive/prof_llvm.c emits it, runtime/prof.c keeps it). */
 #include <stdio.h>
@@ -6,18 +6,6 @@
 #include <unistd.h>
 
 #include "lib.h"
-
-int onnxc_options_set_profile(onnxc_session_options *o, int on) {
-  if (!o) return ONNXC_ERR_ARGUMENT;
-  o->profile = on != 0;
-  return ONNXC_OK;
-}
-
-int onnxc_options_set_perf_map(onnxc_session_options *o, int on) {
-  if (!o) return ONNXC_ERR_ARGUMENT;
-  o->perf_map = on != 0;
-  return ONNXC_OK;
-}
 
 /* the session's profile with timing, or NULL with the reason in s->err */
 static const BeProf *timed(const onnxc_session *s) {
