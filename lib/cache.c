@@ -337,11 +337,6 @@ static int older(const void *x, const void *y) {
   return a->used.tv_nsec < b->used.tv_nsec ? -1 : a->used.tv_nsec > b->used.tv_nsec;
 }
 
-static bool ends_with(const char *s, const char *suf) {
-  size_t n = strlen(s), m = strlen(suf);
-  return n >= m && !strcmp(s + n - m, suf);
-}
-
 static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   DIR *d = opendir(dir);
   if (!d) return;
@@ -352,7 +347,7 @@ static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   for (struct dirent *de; (de = readdir(d));) {
     struct stat st;
     bool tmp = strstr(de->d_name, ".onnxc.tmp.") != NULL;
-    if ((!ends_with(de->d_name, ".onnxc") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
+    if ((!lib_ends_with(de->d_name, ".onnxc") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
         fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
       continue;
     if (tmp) { /* another writer's, in progress, unless it is old */

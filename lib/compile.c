@@ -22,16 +22,16 @@
 
 #include "compile.h"
 
-static bool ends_with(const char *s, const char *suf) {
+bool lib_ends_with(const char *s, const char *suf) {
   size_t n = strlen(s), m = strlen(suf);
   return n >= m && !strcmp(s + n - m, suf);
 }
 
 static const char *emit_from_path(const char *out) {
-  if (ends_with(out, ".o")) return "obj";
-  if (ends_with(out, ".a")) return "lib";
-  if (ends_with(out, ".ll")) return "llvm";
-  if (ends_with(out, ".s")) return "asm";
+  if (lib_ends_with(out, ".o")) return "obj";
+  if (lib_ends_with(out, ".a")) return "lib";
+  if (lib_ends_with(out, ".ll")) return "llvm";
+  if (lib_ends_with(out, ".s")) return "asm";
   return "so";
 }
 
@@ -210,7 +210,7 @@ static int build_c(const CompileOpts *o, const char *name, const LibShapeSet *vs
   for (int i = 0; onnxc_rt_sources[i][0]; i++) {
     const char *f = onnxc_rt_sources[i][0];
     /* sources get a prefix (model.c is a likely name in an application); headers keep theirs */
-    snprintf(path, sizeof path, "%.4000s/%s%s", dir, ends_with(f, ".c") ? "onnxc_rt_" : "", f);
+    snprintf(path, sizeof path, "%.4000s/%s%s", dir, lib_ends_with(f, ".c") ? "onnxc_rt_" : "", f);
     if (lib_write_file(path, onnxc_rt_sources[i][1], strlen(onnxc_rt_sources[i][1]), err, errlen)) goto out;
     lib_wrote(o, path);
   }

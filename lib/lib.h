@@ -82,6 +82,7 @@ void lib_deadline_stop(onnxc_session *s);
 /* the pass pipeline with the session's switches; 0 or a status */
 int lib_run_passes(onnxc_session *s);
 void lib_written_clear(onnxc_session *s); /* forgets the files of the last compile (lib/compile.c) */
+bool lib_ends_with(const char *s, const char *suffix); /* lib/compile.c */
 PassOptions lib_pass_options(const onnxc_session *s); /* the session's pass switches and budget */
 
 /* lib/variants.c: a session with free dims and max_variants > 1 compiles per input shape */
