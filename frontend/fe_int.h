@@ -35,6 +35,7 @@ typedef struct Fe {
   bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
   const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
   size_t wire_len;
+  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads */
 } Fe;
 
 void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *err, size_t errlen);

@@ -402,6 +402,9 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
     wire = o.p;
     wire_len = o.n;
   }
+  /* what protobuf-c reads is everything but the referenced raw_data, which the caller hashes as
+   * constants: the weights are read once for the copy and once for the key, not a third time */
+  if (c->digest) *c->digest = ir_hash64(wire, wire_len, 7) | 1;
   c->pb_used = 0;
   c->pb_refused = false;
   ProtobufCMessage *m = protobuf_c_message_unpack(d, &c->pb_alloc, wire_len, wire);

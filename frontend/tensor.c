@@ -28,6 +28,7 @@ static void *data_alloc(Fe *c, size_t bytes, const char *what, bool raw) {
   size_t n = bytes ? bytes : 1;
   void *p = c->arena ? (raw ? arena_try_alloc_uninit(c->arena, n) : arena_try_alloc(c->arena, n)) : calloc(1, n);
   if (!p) fe_error(c, "%s: out of memory allocating %zu bytes", what, bytes);
+  else arena_advise_huge(p, n); /* before the copy touches it */
   return p;
 }
 
