@@ -789,6 +789,7 @@ static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, co
   l->m = m;
   Graph *g = ir_graph_new();
   l->c.arena = g->arena;
+  fe_pool_reserve(&l->c);
   Scope s = {.g = g, .where = ""};
   int rc = check_model(l, g) || check_unsupported(l) ? -1 : 0;
   if (!rc) {
