@@ -25,6 +25,10 @@ typedef struct FeOptions {
   const FeShape *shapes;
   int nshapes;
   int64_t max_bytes; /* 0 = FE_DEFAULT_MAX_BYTES */
+  /* out, when not NULL: a hash of the model's bytes except the large raw_data that stay out of
+   * the skeleton (read.c), never 0; those become the graph's constants, which the caller hashes
+   * (lib/cache.c's key), so no weight byte is hashed twice */
+  uint64_t *digest;
 } FeOptions;
 
 /* Load an ONNX model file into a new Graph (opt may be NULL). On failure returns NULL and writes a

@@ -35,6 +35,12 @@ typedef struct Fe {
   bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
   const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
   size_t wire_len;
+  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads */
+  /* one block in huge pages for the copies of the referenced raw_data (fe_pool_reserve), so the
+   * weights cost few page faults and TLB misses; NULL: each is allocated on its own */
+  uint64_t ref_bytes;   /* fe_unpack: what the references need, 64-byte rounded */
+  uint8_t *pool;
+  size_t pool_left;
 } Fe;
 
 void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *err, size_t errlen);
@@ -52,6 +58,8 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
 /* the raw_data of tensor m left in fe_unpack's buffer, if it was; false otherwise */
 bool fe_raw_ref(const Fe *c, const ProtobufCMessage *m, const uint8_t **data, size_t *len);
 
+/* tensor.c: reserves Fe.pool in c->arena for the referenced raw_data fe_unpack found */
+void fe_pool_reserve(Fe *c);
 /* tensor.c: TensorProto → dense little-endian data */
 typedef struct FeTensor {
   DType dtype;

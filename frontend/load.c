@@ -789,6 +789,7 @@ static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, co
   l->m = m;
   Graph *g = ir_graph_new();
   l->c.arena = g->arena;
+  fe_pool_reserve(&l->c);
   Scope s = {.g = g, .where = ""};
   int rc = check_model(l, g) || check_unsupported(l) ? -1 : 0;
   if (!rc) {
@@ -811,6 +812,7 @@ Graph *fe_load_buffer(const void *buf, size_t len, const char *model_dir, const 
                       size_t errlen) {
   Loader l;
   fe_init(&l.c, "<buffer>", model_dir, opt ? opt->max_bytes : 0, err, errlen);
+  l.c.digest = opt ? opt->digest : NULL;
   return load(&l, buf, len, NULL, opt);
 }
 
@@ -821,6 +823,7 @@ Graph *fe_load(const char *path, const FeOptions *opt, char *err, size_t errlen)
   else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
   Loader l;
   fe_init(&l.c, path, dir, opt ? opt->max_bytes : 0, err, errlen);
+  l.c.digest = opt ? opt->digest : NULL;
   uint8_t *buf;
   size_t len;
   if (fe_read_file(&l.c, path, &buf, &len)) return NULL;

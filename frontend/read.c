@@ -233,6 +233,7 @@ typedef struct Out {
   uint8_t *p;
   size_t n, cap;
   bool failed;
+  uint64_t ref_bytes; /* the referenced raw_data, each rounded up to 64 bytes (Fe.pool's size) */
 } Out;
 
 static void out_put(Out *o, const void *src, size_t n) {
@@ -317,6 +318,7 @@ static bool skel_msg(Out *o, const uint8_t *start, const uint8_t *p, const uint8
       out_varint(o, (uint64_t)FE_REF_FIELD << 3 | 2);
       out_varint(o, sizeof ref);
       out_put(o, ref, sizeof ref);
+      o->ref_bytes += (len + 63) & ~(uint64_t)63;
       continue;
     }
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, field);
@@ -368,6 +370,7 @@ static int scan_error(Fe *c, const ProtobufCMessageDescriptor *d, int rc, size_t
 ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len) {
   c->wire = NULL;
   c->wire_len = 0;
+  c->ref_bytes = 0;
   if (len == 0) {
     fe_error(c, "empty file");
     return NULL;
@@ -399,9 +402,13 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
     }
     c->wire = buf;
     c->wire_len = len;
+    c->ref_bytes = o.ref_bytes;
     wire = o.p;
     wire_len = o.n;
   }
+  /* what protobuf-c reads is everything but the referenced raw_data, which the caller hashes as
+   * constants: the weights are read once for the copy and once for the key, not a third time */
+  if (c->digest) *c->digest = ir_hash64(wire, wire_len, 7) | 1;
   c->pb_used = 0;
   c->pb_refused = false;
   ProtobufCMessage *m = protobuf_c_message_unpack(d, &c->pb_alloc, wire_len, wire);

@@ -23,11 +23,29 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
     o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "x" : "", (long long)dims[i]);
 }
 
-/* raw: every byte is copied in at once, so the arena need not zero it first */
-static void *data_alloc(Fe *c, size_t bytes, const char *what, bool raw) {
-  size_t n = bytes ? bytes : 1;
+void fe_pool_reserve(Fe *c) {
+  c->pool = NULL;
+  c->pool_left = 0;
+  if (!c->arena || c->ref_bytes < ((uint64_t)2 << 20) || c->ref_bytes > SIZE_MAX) return;
+  c->pool = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
+  if (!c->pool) return;
+  c->pool_left = (size_t)c->ref_bytes;
+  arena_advise_huge(c->pool, c->pool_left);
+}
+
+/* raw: every byte is copied in at once, so the arena need not zero it first; ref: raw_data left
+ * in the file's buffer, whose copy goes to the pool fe_pool_reserve sized for them */
+static void *data_alloc(Fe *c, size_t bytes, const char *what, bool raw, bool ref) {
+  size_t n = bytes ? bytes : 1, need = (n + 63) & ~(size_t)63;
+  if (ref && c->pool && need >= n && need <= c->pool_left) {
+    void *p = c->pool;
+    c->pool += need;
+    c->pool_left -= need;
+    return p;
+  }
   void *p = c->arena ? (raw ? arena_try_alloc_uninit(c->arena, n) : arena_try_alloc(c->arena, n)) : calloc(1, n);
   if (!p) fe_error(c, "%s: out of memory allocating %zu bytes", what, bytes);
+  else arena_advise_huge(p, n); /* before the copy touches it */
   return p;
 }
 
@@ -276,7 +294,7 @@ int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *o
     return fe_error(c, "%s: %s has %zu values, expected %lld (%s)", what, src_names[src], counts[src],
                     (long long)numel, desc);
 
-  void *d = data_alloc(c, (size_t)bytes, what, src == SRC_RAW);
+  void *d = data_alloc(c, (size_t)bytes, what, src == SRC_RAW, ref);
   if (!d) return -1;
   int rc = 0;
   switch (src) {

@@ -32,6 +32,11 @@ void *arena_dup(Arena *a, const void *p, size_t bytes);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_printf(Arena *a, const char *fmt, ...);
 void arena_free(Arena *a);
+/* asks the kernel for huge pages behind [p, p + bytes) when it is large (weights): a 2 MB page
+ * instead of 512 small ones makes first touch and TLB misses cheap; advice only, never fails */
+void arena_advise_huge(void *p, size_t bytes);
+/* hash.c: a fast 64-bit hash of n bytes (not cryptographic; the compile cache's key) */
+uint64_t ir_hash64(const void *data, size_t n, uint64_t seed);
 
 /* Out of memory.  Compiler code never checks an allocation it cannot do without: it calls
  * ir_oom(), which longjmps to this thread's innermost handler.  Library entry points install one

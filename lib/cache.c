@@ -7,9 +7,10 @@
  *
  * The key is a text naming everything the code depends on: this build of onnxc (its GNU build id,
  * which changes with any change to the code: a rebuilt onnxc never reads an older build's
- * entries), LLVM's version, the host CPU and its features, the model file's digest, the graph's
- * inputs and constants after specialization (shapes, bound values, external data), the disabled
- * passes and the memory budget.  Its hash names the file; the text itself is stored and compared,
+ * entries), LLVM's version, the host CPU and its features, the frontend's digest of the model's
+ * bytes but its large raw_data (FeOptions.digest), the graph's inputs (shapes, bound values) and
+ * its constants after the passes, in every subgraph and attribute (the weights: each byte is
+ * hashed once, here), the disabled passes and the memory budget.  Its hash names the file; the text itself is stored and compared,
  * so a hash collision is a miss, not a wrong model.
  *
  * Never trusted: an entry is checked (magic, a hash of the header, sizes inside the file, the key
@@ -39,40 +40,7 @@
 #define CACHE_DEFAULT_MAX (2LL << 30)
 #define CACHE_STALE_TMP_S 3600 /* a temporary file this old was left by a writer that died */
 
-/* ---- hashing: 4 independent 64-bit lanes (multiply-rotate rounds), 32 bytes a step ---- */
-static const uint64_t P1 = 0x9e3779b185ebca87ULL, P2 = 0xc2b2ae3d27d4eb4fULL, P3 = 0x165667b19e3779f9ULL;
-
 static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-static uint64_t round64(uint64_t acc, uint64_t v) { return rotl(acc + v * P2, 31) * P1; }
-static uint64_t load64(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-static uint64_t mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= P2;
-  h ^= h >> 29;
-  h *= P3;
-  return h ^ (h >> 32);
-}
-
-uint64_t lib_cache_hash(const void *data, size_t n, uint64_t seed) {
-  const unsigned char *p = data;
-  uint64_t a = seed + P1 + P2, b = seed + P2, c = seed, d = seed - P1;
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a = round64(a, load64(p + i));
-    b = round64(b, load64(p + i + 8));
-    c = round64(c, load64(p + i + 16));
-    d = round64(d, load64(p + i + 24));
-  }
-  uint64_t h = rotl(a, 1) + rotl(b, 7) + rotl(c, 12) + rotl(d, 18) + (uint64_t)n;
-  for (; i + 8 <= n; i += 8) h = rotl(h ^ round64(0, load64(p + i)), 27) * P1 + P3;
-  for (; i < n; i++) h = rotl(h ^ (p[i] * P3), 11) * P1;
-  return mix(h);
-}
 
 /* ---- the build id of the module holding this code (executable or libonnxc.so) ---- */
 typedef struct BuildId {
@@ -114,7 +82,7 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg) {
 
 /* "" when the module has no build id: then nothing is cached (no way to tell builds apart) */
 static void build_id(char *hex, size_t len) {
-  BuildId b = {.addr = (const void *)(uintptr_t)lib_cache_hash};
+  BuildId b = {.addr = (const void *)(uintptr_t)build_id};
   dl_iterate_phdr(find_build_id, &b);
   snprintf(hex, len, "%s", b.hex);
 }
@@ -149,13 +117,35 @@ static int key_value(Key *k, const Value *v) {
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    key_put(k, " =%016llx", (unsigned long long)lib_cache_hash(v->data, (size_t)b, 1));
+    key_put(k, " =%016llx", (unsigned long long)ir_hash64(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
 }
 
-/* the key text of s's graph after specialization (before the passes); NULL: not cacheable */
+/* The constants of g and of its subgraphs, and the tensors in node attributes: the weights the
+ * frontend's digest leaves out (FeOptions.digest), as the passes left them.  With the digest of
+ * the rest of the file, the inputs (shapes and bound values) and the options, they decide the code:
+ * a changed weight byte, in the main graph, a subgraph or an external data file, is a miss. */
+static int key_graph(Key *k, const Graph *g, int depth) {
+  if (depth > IR_MAX_DEPTH) return -1;
+  key_put(k, "g %d %d\n", g->nnodes, g->nvalues);
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i]->data && key_value(k, g->values[i])) return -1;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int j = 0; j < g->nodes[i]->nattr; j++) {
+      const Attr *a = &g->nodes[i]->attrs[j];
+      if (a->t && key_value(k, a->t)) return -1;
+      for (int e = 0; a->type == AT_TENSORS && e < a->n; e++)
+        if (a->tensors[e] && key_value(k, a->tensors[e])) return -1;
+      if (a->g && key_graph(k, a->g, depth + 1)) return -1;
+      for (int e = 0; a->type == AT_GRAPHS && e < a->n; e++)
+        if (a->graphs[e] && key_graph(k, a->graphs[e], depth + 1)) return -1;
+    }
+  return 0;
+}
+
+/* the key text of s's graph after the passes; NULL: not cacheable */
 static char *make_key(onnxc_session *s) {
   char id[160];
   build_id(id, sizeof id);
@@ -164,52 +154,24 @@ static char *make_key(onnxc_session *s) {
   char err[256];
   if (be_target_get("native", &t, err, sizeof err)) return NULL;
   Key k = {0};
-  key_put(&k, "onnxc cache 1\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
+  key_put(&k, "onnxc cache 2\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
           t.features);
-  key_put(&k, "model %016llx %lld\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
-          (long long)s->model_bytes, s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
+  key_put(&k, "model %016llx\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
+          s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
   Key v = {0};
   for (int i = 0; i < g->ninputs; i++)
     if (key_value(&v, g->inputs[i])) goto no;
-  for (int i = 0; i < g->nvalues; i++)
-    if (g->values[i]->data && key_value(&v, g->values[i])) goto no;
-  key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)lib_cache_hash(v.text, v.len, 19),
-          (unsigned long long)lib_cache_hash(v.text, v.len, 23), v.len);
+  if (key_graph(&v, g, 0)) goto no;
+  key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)ir_hash64(v.text, v.len, 19),
+          (unsigned long long)ir_hash64(v.text, v.len, 23), v.len);
   free(v.text);
   return k.text;
 no:
   free(v.text);
   free(k.text);
   return NULL;
-}
-
-/* ---- the model file's digest (at load, while the file is in the page cache) ---- */
-void lib_cache_digest(onnxc_session *s, const void *buf, size_t bytes) {
-  s->model_digest = 0;
-  if (!s->opt.cache_dir[0]) return;
-  be_phase("cache lookup");
-  if (buf) {
-    s->model_digest = lib_cache_hash(buf, bytes, 7) | 1;
-    s->model_bytes = (int64_t)bytes;
-    be_phase(NULL);
-    return;
-  }
-  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  void *p = MAP_FAILED;
-  if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
-    p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  if (fd >= 0) close(fd);
-  if (p == MAP_FAILED) {
-    be_phase(NULL);
-    return;
-  }
-  s->model_digest = lib_cache_hash(p, (size_t)st.st_size, 7) | 1; /* 0 means "none" */
-  s->model_bytes = (int64_t)st.st_size;
-  munmap(p, (size_t)st.st_size);
-  be_phase(NULL);
 }
 
 /* ---- entries ---- */
@@ -225,18 +187,18 @@ typedef struct Header {
 
 static uint64_t header_hash(Header h) {
   h.header_hash = 0;
-  return lib_cache_hash(&h, sizeof h, 3);
+  return ir_hash64(&h, sizeof h, 3);
 }
 
 static uint64_t payload_hash(const char *key, size_t key_bytes, const void *blob, size_t blob_bytes, const void *obj,
                              size_t obj_bytes) {
-  return lib_cache_hash(key, key_bytes, 5) ^ rotl(lib_cache_hash(blob, blob_bytes, 11), 17) ^
-         rotl(lib_cache_hash(obj, obj_bytes, 13), 34);
+  return ir_hash64(key, key_bytes, 5) ^ rotl(ir_hash64(blob, blob_bytes, 11), 17) ^
+         rotl(ir_hash64(obj, obj_bytes, 13), 34);
 }
 
 static void entry_path(const onnxc_session *s, const char *key, char *path, size_t len) {
   snprintf(path, len, "%s/%016llx.onnxc", s->opt.cache_dir,
-           (unsigned long long)lib_cache_hash(key, strlen(key), 17));
+           (unsigned long long)ir_hash64(key, strlen(key), 17));
 }
 
 typedef struct Mapped {

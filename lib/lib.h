@@ -60,8 +60,7 @@ struct onnxc_session {
   struct LibVariants *vars; /* compiled variants per input shape (lib/variants.c); NULL: none */
   char **written;           /* the files the last successful compile wrote (onnxc_session_written) */
   int32_t nwritten;
-  uint64_t model_digest;    /* lib/cache.c: hash of the model's bytes (0: none, nothing cached) */
-  int64_t model_bytes;
+  uint64_t model_digest;    /* FeOptions.digest, when a cache dir is set (0: none, nothing cached) */
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
 };
@@ -95,10 +94,6 @@ void lib_variants_set_threads(onnxc_session *s, int threads);
 int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info *out); /* -1: none current */
 
 /* lib/cache.c: the on-disk cache of JIT-compiled code */
-uint64_t lib_cache_hash(const void *data, size_t n, uint64_t seed);
-/* at load: the digest of the model's bytes (buf, or s->path's file when buf is NULL), when a cache
- * dir is set */
-void lib_cache_digest(onnxc_session *s, const void *buf, size_t bytes);
 /* be_jit(s->g) through the cache: a valid entry for the session's key is linked, else the model is
  * compiled and stored; NULL on failure (s->err) */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);

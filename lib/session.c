@@ -128,7 +128,8 @@ static int do_load(onnxc_session *s, void *arg) {
   s->path = strcpy(ir_xmalloc(strlen(a->path) + 1), a->path);
   s->phases.on = s->opt.time_phases;
   s->phases.cur = -1;
-  FeOptions fo = {.shapes = s->opt.shapes, .nshapes = s->opt.nshapes, .max_bytes = s->opt.max_memory};
+  FeOptions fo = {.shapes = s->opt.shapes, .nshapes = s->opt.nshapes, .max_bytes = s->opt.max_memory,
+                  .digest = s->opt.cache_dir[0] ? &s->model_digest : NULL}; /* the cache's key: lib/cache.c */
   lib_deadline_start(s);
   be_phase("frontend load");
   s->g = a->buffer ? fe_load_buffer(a->data, a->bytes, NULL, &fo, s->err, sizeof s->err)
@@ -140,7 +141,6 @@ static int do_load(onnxc_session *s, void *arg) {
     return lib_fail_compile(s, s->err);
   }
   fix_named_dims(s);
-  lib_cache_digest(s, a->buffer ? a->data : NULL, a->bytes);
   return ONNXC_OK;
 }
 

@@ -118,6 +118,7 @@ static void reserve_blob(const Graph *g, WeightBlob *w) {
   total = (total + 63) & ~(size_t)63;
   w->data = aligned_alloc(64, total);
   w->cap = w->data ? total : 0;
+  if (w->data) arena_advise_huge(w->data, total); /* packing writes it all once */
 }
 
 /* An LLJIT for the host with the process's symbols visible (the runtime the graph function calls);

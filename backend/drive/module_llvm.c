@@ -74,7 +74,10 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
   LLVMTypeRef kty = LLVMFunctionType(i32, kparams, 5, 0);
   LLVMTypeRef parparams[4] = {ptr, ptr, ptr, i64};
   LLVMTypeRef party = LLVMFunctionType(i32, parparams, 4, 0);
-  LLVMValueRef parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
+  /* one declaration for every graph function: a subgraph's second one would be renamed
+   * onnxc_rt_parallel.1, which the JIT cannot resolve */
+  LLVMValueRef parfn = LLVMGetNamedFunction(m->mod, "onnxc_rt_parallel");
+  if (!parfn) parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
 
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];

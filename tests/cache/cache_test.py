@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """cache_test.py — the on-disk cache of compiled code (lib/cache.c) through `onnxc run`: a miss
 stores an entry and the next run hits it with the same outputs; a corrupt, truncated or foreign
-entry is rebuilt, never trusted; options, shapes and weights change the key; --no-cache and
+entry is rebuilt, never trusted; options, shapes and weights change the key (one byte of a large
+weight, in a subgraph or an external data file, too); --no-cache and
 ONNXC_NO_CACHE neither read nor write; the folder stays within ONNXC_CACHE_MAX_SIZE; two processes
 compiling the same model at once both succeed.  Always in a folder under --work (HOME is pointed
 there too, so nothing can reach the user's cache).
@@ -139,6 +140,71 @@ def test_key(t, model, x, w, b):
     check("the first weights again: a hit", rc == 0 and note(err).startswith("cache: hit"), note(err))
 
 
+def make_big_model(path, wt, we, external=False):
+    """Y = If(sum(X) > 0, X·WT, X·WE), X float[n, 8], each branch's weight an initializer of its
+    subgraph: large (above the frontend's in-place raw_data size), so the file's skeleton leaves
+    them out of its digest and the key must hash them as constants"""
+    def branch(name, w):
+        return helper.make_graph([helper.make_node("MatMul", ["X", name], ["y_" + name])], "b_" + name, [],
+                                 [helper.make_tensor_value_info("y_" + name, TensorProto.FLOAT, None)],
+                                 [numpy_helper.from_array(w, name)])
+    g = helper.make_graph(
+        [helper.make_node("ReduceSum", ["X"], ["s"], keepdims=0), helper.make_node("Greater", ["s", "zero"], ["c"]),
+         helper.make_node("If", ["c"], ["Y"], then_branch=branch("WT", wt), else_branch=branch("WE", we))],
+        "cached_big", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", wt.shape[1]])],
+        [numpy_helper.from_array(np.zeros((), np.float32), "zero")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    if external:
+        data = path + ".data"
+        if os.path.exists(data):
+            os.remove(data)  # onnx appends to an existing data file: the offsets would move
+        onnx.save(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=os.path.basename(path) + ".data", size_threshold=1024)
+    else:
+        onnx.save(m, path)
+
+
+def nudge(w, i, j):
+    """w with one element changed in its last mantissa bit: one weight byte differs"""
+    w2 = w.copy()
+    w2[i, j] = np.nextafter(w2[i, j], np.float32(np.inf))
+    return w2
+
+
+def test_weight_bytes(t, model, x, w, b):
+    """large weights (the frontend leaves their bytes out of the file's digest): one changed byte,
+    in a subgraph's weight or an external data file, is a miss; the same bytes again a hit"""
+    rs = np.random.RandomState(5)
+    wt, we = rs.randn(8, 2048).astype(np.float32), rs.randn(8, 2048).astype(np.float32)
+    # sum > 0: the then branch runs; more than 4096 values, so X is not bound into the code
+    # (pass_specialize) and the If stays: both branches' weights are in the compiled model
+    xp = np.abs(np.random.RandomState(6).randn(600, 8).astype(np.float32))
+    for external in (False, True):
+        kind = "external data" if external else "in the file"
+        folder = os.path.join(t.work, "big_ext" if external else "big")
+        os.makedirs(folder, exist_ok=True)
+        big = os.path.join(folder, "big.onnx")
+        make_big_model(big, wt, we, external)
+        rc, err, y = t.run(big, xp)
+        check("large weights %s: first run stores" % kind, rc == 0 and "miss; stored" in note(err), note(err) + err[-300:])
+        check("large weights %s: output" % kind, y is not None and np.allclose(y, xp @ wt, rtol=1e-4, atol=1e-4))
+        rc, err, y = t.run(big, xp)
+        check("large weights %s: the same file hits" % kind, rc == 0 and note(err).startswith("cache: hit"), note(err))
+        make_big_model(big, nudge(wt, 3, 1000), we, external)
+        rc, err, y = t.run(big, xp)
+        check("one byte of the running branch's weight %s changed: a miss" % kind,
+              rc == 0 and "miss; stored" in note(err), note(err))
+        check("the changed weight's output", y is not None and np.allclose(y, xp @ nudge(wt, 3, 1000), rtol=1e-4, atol=1e-4))
+        make_big_model(big, wt, nudge(we, 7, 2047), external)
+        rc, err, y = t.run(big, xp)
+        check("one byte of the other branch's weight %s changed: a miss" % kind,
+              rc == 0 and "miss; stored" in note(err), note(err))
+        make_big_model(big, wt, we, external)
+        rc, err, y = t.run(big, xp)
+        check("large weights %s as at first: a hit" % kind, rc == 0 and note(err).startswith("cache: hit"), note(err))
+
+
 def test_no_cache(t, model, x, w, b):
     other = os.path.join(t.work, "cache_off")
     for what, args, env in (("--no-cache", ["--no-cache"], {}), ("ONNXC_NO_CACHE=1", [], {"ONNXC_NO_CACHE": "1"})):
@@ -213,7 +279,8 @@ def main():
     x = rs.randn(2, 8).astype(np.float32)
     model = os.path.join(a.work, "model.onnx")
     make_model(model, w, b)
-    for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent):
+    for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent,
+                 test_weight_bytes):
         test(t, model, x, w, b)
     sys.exit(summary("cache"))
 
