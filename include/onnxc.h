@@ -283,6 +283,25 @@ int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co);
 int32_t onnxc_session_num_written(const onnxc_session *s);
 const char *onnxc_session_written(const onnxc_session *s, int32_t i);
 
+
+/* ---- comparing outputs (lib/compare.c; the quantize and prune reports) ---- */
+/* How close tensors are to reference tensors, accumulated over pairs (one per sample and
+ * output): all pairs added form one long vector for the cosine. */
+typedef struct onnxc_compare {
+  double cosine;   /* cosine similarity of the two (1: same direction; 1 when both are all zero) */
+  double max_abs;  /* largest |ref - got| */
+  double max_rel;  /* max_abs / the largest |ref| (INFINITY when ref is all zero and got is not) */
+  double mean_abs; /* mean |ref - got| */
+  int64_t count;   /* elements compared */
+  int64_t nan;     /* elements NaN in one tensor and a number in the other (left out of the rest) */
+  double sum_dot, sum_ref2, sum_got2, sum_abs, max_ref; /* the accumulators */
+} onnxc_compare;
+void onnxc_compare_init(onnxc_compare *c);
+/* adds one pair (same dtype need not hold, same dims must; numeric dtypes except float16);
+ * ONNXC_ERR_ARGUMENT when the dims differ, a dtype is not compared or a buffer is short */
+int onnxc_compare_add(onnxc_compare *c, const onnxc_tensor *ref, const onnxc_tensor *got);
+
+
 #ifdef __cplusplus
 }
 #endif
