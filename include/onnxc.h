@@ -302,6 +302,12 @@ void onnxc_compare_init(onnxc_compare *c);
 int onnxc_compare_add(onnxc_compare *c, const onnxc_tensor *ref, const onnxc_tensor *got);
 
 
+/* ---- writing the model (lib/write_model.c) ---- */
+/* Writes the session's model as it stands (as loaded, or after onnxc_session_quantize or
+ * onnxc_session_prune) to path as an ONNX file (frontend/write.c), before prepare or compile
+ * (ONNXC_ERR_STATE after: the compiled graph is fused).  ONNXC_ERR_IO when it cannot be written. */
+int onnxc_session_write_model(onnxc_session *s, const char *path);
+
 #ifdef __cplusplus
 }
 #endif
