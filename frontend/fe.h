@@ -40,4 +40,14 @@ int fe_read_tensor_pb(const char *path, Tensor *out, char *err, size_t errlen);
  * a regular file or a pipe */
 const char *fe_unreadable_mode(unsigned mode);
 
+/* write.c: Graph → ONNX model (a ModelProto), the reader's inverse: opset imports, typed graph
+ * inputs/outputs (dim_param for symbolic dims), the used constants as initializers (raw_data),
+ * live nodes in topological order with every attribute (subgraphs, tensors).  Works on a graph as
+ * fe_load gives it or after a transformation of it (not after fusion).  fe_write streams to path
+ * (through a temporary renamed over it, so path may be the file g was loaded from);
+ * fe_write_buffer gives a malloc'd buffer.  0, or -1 with a one-line message in err (a model
+ * over protobuf's 2 GB limit is refused). */
+int fe_write(const Graph *g, const char *path, char *err, size_t errlen);
+int fe_write_buffer(const Graph *g, void **buf, size_t *len, char *err, size_t errlen);
+
 #endif

@@ -352,6 +352,31 @@ typedef struct onnxc_layer_info {
 int32_t onnxc_session_num_layers(onnxc_session *s);
 int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out);
 
+
+/* ---- comparing outputs (lib/compare.c; the quantize and prune reports) ---- */
+/* How close tensors are to reference tensors, accumulated over pairs (one per sample and
+ * output): all pairs added form one long vector for the cosine. */
+typedef struct onnxc_compare {
+  double cosine;   /* cosine similarity of the two (1: same direction; 1 when both are all zero) */
+  double max_abs;  /* largest |ref - got| */
+  double max_rel;  /* max_abs / the largest |ref| (INFINITY when ref is all zero and got is not) */
+  double mean_abs; /* mean |ref - got| */
+  int64_t count;   /* elements compared */
+  int64_t nan;     /* elements NaN in one tensor and a number in the other (left out of the rest) */
+  double sum_dot, sum_ref2, sum_got2, sum_abs, max_ref; /* the accumulators */
+} onnxc_compare;
+void onnxc_compare_init(onnxc_compare *c);
+/* adds one pair (same dtype need not hold, same dims must; numeric dtypes except float16);
+ * ONNXC_ERR_ARGUMENT when the dims differ, a dtype is not compared or a buffer is short */
+int onnxc_compare_add(onnxc_compare *c, const onnxc_tensor *ref, const onnxc_tensor *got);
+
+
+/* ---- writing the model (lib/write_model.c) ---- */
+/* Writes the session's model as it stands (as loaded, or after onnxc_session_quantize or
+ * onnxc_session_prune) to path as an ONNX file (frontend/write.c), before prepare or compile
+ * (ONNXC_ERR_STATE after: the compiled graph is fused).  ONNXC_ERR_IO when it cannot be written. */
+int onnxc_session_write_model(onnxc_session *s, const char *path);
+
 #ifdef __cplusplus
 }
 #endif
