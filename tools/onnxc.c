@@ -31,6 +31,8 @@ static const char *USAGE =
     "           [--profile] [--profile-json FILE] [--perf-map]\n"
     "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
     "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
+    "  prune    MODEL -o OUT.onnx --sparsity S --structure unstructured|N:M|block:RxC|channel [--report]\n"
+    "                                                 a pruned copy of the model (magnitude based)\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -803,6 +805,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(cmd, "prune")) return tool_cmd_prune(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

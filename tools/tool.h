@@ -69,6 +69,7 @@ int tool_print_info(onnxc_session *s, const char *model, FILE *f);
 int tool_prune_flag(const char *cmd, int argc, char **argv, int *i);
 int tool_prune_options_to(onnxc_session_options *op);
 int tool_print_layers(onnxc_session *s, FILE *f, bool report);
+int tool_cmd_prune(int argc, char **argv); /* `onnxc prune` */
 #define TOOL_HELP_PRUNE                                                                              \
   "  --prune SPEC        prune the model first (magnitude, as onnxc prune does): SPEC is\n"         \
   "                      S,STRUCTURE[,per-layer][,all][,multiple=K], STRUCTURE unstructured, N:M,\n" \
