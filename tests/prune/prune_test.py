@@ -102,6 +102,12 @@ class T:
         check("prune %s %s" % (os.path.basename(dst), " ".join(args)), p.returncode == 0, p.stderr[-500:])
         return p
 
+    def pruned(self, src, name, *args):
+        """prunes src into work/name; returns its path and its weights by name"""
+        out = os.path.join(self.a.work, name)
+        self.prune(src, out, *args)
+        return out, self.weights(out)
+
     def weights(self, path):
         m = onnx.load(path)
         return {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
@@ -130,11 +136,8 @@ class T:
 
 def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
     w = t.weights(mlp)
-    work = t.a.work
     # unstructured per layer: exactly round(S * n) zeros in each pruned layer; stem and head alone
-    out = os.path.join(work, "mlp_u.onnx")
-    t.prune(mlp, out, "--sparsity", "0.6", "--structure", "unstructured", "--per-layer")
-    p = t.weights(out)
+    out, p = t.pruned(mlp, "mlp_u.onnx", "--sparsity", "0.6", "--structure", "unstructured", "--per-layer")
     for k in ("w1", "w2"):
         z = int((p[k] == 0).sum())
         check("unstructured per layer: %s has exactly 60%% zeros" % k, z == round(0.6 * p[k].size), "%d" % z)
@@ -147,9 +150,7 @@ def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
     check("info: L1 60% unstructured", s.get("L1") == (60.0, "unstructured"), str(s))
     t.run_both(out, inp_mlp, "mlp_unstructured")
     # global: one threshold, the total exact, the layers' own sparsities differ
-    out = os.path.join(work, "mlp_g.onnx")
-    t.prune(mlp, out, "--sparsity", "0.5", "--structure", "unstructured", "--all")
-    p = t.weights(out)
+    out, p = t.pruned(mlp, "mlp_g.onnx", "--sparsity", "0.5", "--structure", "unstructured", "--all")
     zs = [int((p[k] == 0).sum()) for k in ("w0", "w1", "w2", "wh")]
     total = sum(p[k].size for k in ("w0", "w1", "w2", "wh"))
     check("unstructured global (--all): exactly 50% of all weights", sum(zs) == round(0.5 * total), str(zs))
@@ -157,9 +158,7 @@ def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
     check("unstructured global: one magnitude threshold",
           all(np.abs(w[k][p[k] != 0]).min() >= thr for k in ("w0", "w1", "w2", "wh")))
     # 2:4 along K: a MatMul's rows (axis 0 of [K, N])
-    out = os.path.join(work, "mlp_24.onnx")
-    t.prune(mlp, out, "--structure", "2:4")
-    p = t.weights(out)
+    out, p = t.pruned(mlp, "mlp_24.onnx", "--structure", "2:4")
     for k in ("w1", "w2"):
         nz = (p[k] != 0).reshape(p[k].shape[0] // 4, 4, -1).sum(1)
         check("2:4: %s has exactly 2 nonzeros in every group of 4 along K" % k, (nz == 2).all())
@@ -167,9 +166,7 @@ def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
     check("info: L1 is 2:4", s.get("L1") == (50.0, "2:4"), str(s))
     t.run_both(out, inp_mlp, "mlp_2_4")
     # block 1x16: whole runs of 16 outputs of one row
-    out = os.path.join(work, "mlp_b.onnx")
-    t.prune(mlp, out, "--sparsity", "0.75", "--structure", "block:1x16", "--per-layer")
-    p = t.weights(out)
+    out, p = t.pruned(mlp, "mlp_b.onnx", "--sparsity", "0.75", "--structure", "block:1x16", "--per-layer")
     for k in ("w1", "w2"):
         b = (p[k] != 0).reshape(p[k].shape[0], -1, 16)
         whole = ((b.sum(2) == 0) | (b.sum(2) == 16)).all()
@@ -179,9 +176,7 @@ def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
     check("info: L2 is block:1x16", s.get("L2") == (75.0, "block:1x16"), str(s))
     t.run_both(out, inp_mlp, "mlp_block")
     # N:M on Convs: groups of input channels at one kernel position
-    out = os.path.join(work, "cnn_24.onnx")
-    t.prune(cnn, out, "--structure", "2:4", "--all")
-    p = t.weights(out)
+    out, p = t.pruned(cnn, "cnn_24.onnx", "--structure", "2:4", "--all")
     wc = p["wc"]
     nz = (wc != 0).reshape(32, 6, 4, 3, 3).sum(2)
     check("2:4 on a 3x3 Conv: 2 nonzeros in every 4 input channels at each kernel position", (nz == 2).all())
@@ -226,17 +221,13 @@ def channel_tests(t, cnn, inp_cnn):
     check("run --prune: the written file's outputs", r.returncode == 0 and got is not None and
           np.array_equal(np.load(os.path.join(d, "output_0.npy")), got), r.stderr[-300:])
     # global channel pruning: 25% of the channels of the Convs that can lose channels
-    out = os.path.join(work, "cnn_chg.onnx")
-    t.prune(cnn, out, "--sparsity", "0.25", "--structure", "channel")
-    w = t.weights(out)
+    out, w = t.pruned(cnn, "cnn_chg.onnx", "--sparsity", "0.25", "--structure", "channel")
     gone = (24 - w["wb"].shape[0]) + (32 - w["wf"].shape[0]) + (16 - w["wg"].shape[0])
     check("channel global: 25%% of the 72 prunable channels removed (%d)" % gone, gone == 18)
     check("channel global: the stem is left alone by default", w["wa"].shape == (16, 8, 3, 3))
     t.run_both(out, inp_cnn, "cnn_channel_global")
     # --multiple rounds the kept channels
-    out = os.path.join(work, "cnn_chm.onnx")
-    t.prune(cnn, out, "--sparsity", "0.3", "--structure", "channel", "--per-layer", "--multiple", "8")
-    w = t.weights(out)
+    out, w = t.pruned(cnn, "cnn_chm.onnx", "--sparsity", "0.3", "--structure", "channel", "--per-layer", "--multiple", "8")
     check("channel --multiple 8: kept channels are multiples of 8",
           all(w[k].shape[0] % 8 == 0 for k in ("wb", "wf", "wg")), str([w[k].shape for k in ("wb", "wf", "wg")]))
 
