@@ -395,10 +395,25 @@ static int check_skip(Graph *g, const char *list, char *err, size_t errlen) {
   return ONNXC_OK;
 }
 
+/* Identity of a constant (exporters share one zero bias among Convs that way) read as the
+ * constant itself, so the layers see constant weights and biases */
+static void identities_of_constants(Graph *g) {
+  bool any = false;
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->dead || n->op != OP_Identity || !n->in[0] || n->in[0]->kind != VK_CONST || n->out[0]->is_output) continue;
+    ir_value_replace_uses(g, n->out[0], n->in[0]);
+    ir_node_remove(g, n);
+    any = true;
+  }
+  if (any) ir_graph_compact(g);
+}
+
 int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, LibPrune **out, char *err, size_t errlen) {
   *out = NULL;
   int rc = onnxc_prune_spec_check(sp, err, errlen);
   if (rc || (rc = check_skip(g, sp->skip, err, errlen))) return rc;
+  identities_of_constants(g);
   LibPrune *p = ir_xcalloc(1, sizeof *p);
   p->layers = prune_layers(g, &p->n);
   for (int i = 0; i < p->n; i++) p->layers[i].skipped = prune_sensitive(g, &p->layers[i], sp);
