@@ -340,9 +340,10 @@ static void slice_const(Graph *g, Value *v, int ax, const bool *keep, int64_t ke
   v->dims[ax] = kept;
 }
 
-/* one node reads v (a constant pruning added is its node's alone) and it is no graph output */
+/* one node reads v (a constant pruning added is its node's alone), no subgraph captures it and it
+ * is no graph output */
 static bool only_user(const Ctx *x, const Value *v) {
-  if (v->is_output) return false;
+  if (v->is_output || (v->id < x->nv0 && x->escapes[v->id])) return false;
   return v->id >= x->nv0 || x->ustart[v->id] + 1 >= x->ustart[v->id + 1] || x->users[x->ustart[v->id] + 1] < 0;
 }
 

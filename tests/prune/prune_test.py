@@ -220,6 +220,20 @@ def channel_tests(t, cnn, inp_cnn):
     r = t.onnxc("run", cnn, inp_cnn, "-o", d, "--threads", "1", "--prune", "0.5,channel,per-layer,all")
     check("run --prune: the written file's outputs", r.returncode == 0 and got is not None and
           np.array_equal(np.load(os.path.join(d, "output_0.npy")), got), r.stderr[-300:])
+    # the report on a samples folder (.npy files directly in DIR for a one-input model)
+    sd = os.path.join(work, "samples")
+    os.makedirs(sd, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for k in range(3):
+        np.save(os.path.join(sd, "x%d.npy" % k), rng.standard_normal((1, 8, 12, 12)).astype(np.float32))
+    out = os.path.join(work, "cnn_ch_s.onnx")
+    p = t.prune(cnn, out, "--sparsity", "0.5", "--structure", "channel", "--report", "--samples", sd)
+    m = re.search(r"\(3 samples\):\n  output 'y': cosine ([\d.]+)", p.stdout)
+    check("report --samples: the cosine over 3 samples", m is not None and 0 < float(m.group(1)) <= 1, p.stdout[-500:])
+    p = t.onnxc("prune", cnn, "-o", out, "--sparsity", "0.5", "--structure", "channel", "--report", "--samples",
+                os.path.join(work, "nosuch"))
+    check("report --samples on a missing folder -> exit 1 naming it", p.returncode == 1 and "nosuch" in p.stderr,
+          p.stderr[-300:])
     # global channel pruning: 25% of the channels of the Convs that can lose channels
     out, w = t.pruned(cnn, "cnn_chg.onnx", "--sparsity", "0.25", "--structure", "channel")
     gone = (24 - w["wb"].shape[0]) + (32 - w["wf"].shape[0]) + (16 - w["wg"].shape[0])
