@@ -283,6 +283,100 @@ int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co);
 int32_t onnxc_session_num_written(const onnxc_session *s);
 const char *onnxc_session_written(const onnxc_session *s, int32_t i);
 
+/* ---- pruning (lib/prune.c, lib/prune_channel.c; onnxc prune, --prune on compile/run/bench) ---- */
+/* A layer is a node with a constant float32 weight: Conv (input 1), Gemm (B), MatMul (a constant
+ * rank-2 B).  Its weight is seen as a K x N matrix, K along the reduction (a Conv's input
+ * channels and kernel positions), N along the outputs (a Conv's output channels). */
+enum {
+  ONNXC_PRUNE_UNSTRUCTURED = 0, /* the smallest |w| zeroed */
+  ONNXC_PRUNE_NM = 1,           /* N kept of every M neighbours along K (for a Conv: M input
+                                   channels at one kernel position); sparsity 1 - N/M */
+  ONNXC_PRUNE_BLOCK = 2,        /* blocks of R rows of K by C columns of N zeroed whole, by their
+                                   sum of squares ("block:1x16": 16 neighbouring outputs) */
+  ONNXC_PRUNE_CHANNEL = 3,      /* whole output channels of a Conv removed (smallest sum of squares
+                                   of the filter): the Conv, the BatchNormalization / activations /
+                                   pooling / depthwise Convs after it and the next Conv's or Gemm's
+                                   input channels shrink (a removed channel's bias goes into the
+                                   next layer's bias), giving a smaller dense model.  A Conv whose
+                                   channels meet another value (a residual Add, a Concat) or reach
+                                   a graph output is left alone (the report says why). */
+};
+typedef struct onnxc_prune_spec {
+  double sparsity;           /* in [0, 1): the fraction of weights zeroed, or of output channels
+                                removed; for N:M 0 or exactly 1 - N/M */
+  int32_t structure;         /* ONNXC_PRUNE_* */
+  int32_t n, m;              /* N:M: 0 < N < M <= 64 */
+  int32_t rows, cols;        /* block:RxC: 1..256 each */
+  int32_t per_layer;         /* 1: every layer pruned to sparsity; 0: one magnitude threshold over
+                                all layers (channel: over channel scores each divided by its layer's
+                                mean), so layers end up with different sparsities */
+  int32_t prune_all;         /* 1: also the sensitive layers skipped by default: those reading a
+                                graph input (the stem) and those writing a graph output (the head) */
+  int32_t channel_multiple;  /* channel: the kept channels of each layer rounded to a multiple of
+                                this (0 or 1: none), e.g. 16 for whole vectors */
+  const char *skip;          /* comma-separated node names or op types left alone; NULL: none */
+} onnxc_prune_spec;
+/* Parses the short form --prune takes: "S,STRUCTURE[,per-layer][,all][,multiple=K]" with
+ * STRUCTURE unstructured, N:M ("2:4"), block:RxC ("block:1x16") or channel; for N:M the sparsity
+ * may be left out ("2:4").  ONNXC_ERR_ARGUMENT with the reason in err (skip is set to NULL). */
+int onnxc_prune_spec_parse(const char *text, onnxc_prune_spec *spec, char *err, size_t errlen);
+/* The checks onnxc_session_prune makes on a spec, without a model: ONNXC_ERR_ARGUMENT with the
+ * reason in err. */
+int onnxc_prune_spec_check(const onnxc_prune_spec *spec, char *err, size_t errlen);
+/* Prunes the session's model (before prepare or compile; once; not a session with variants):
+ * magnitude based, deterministic.  Layers the spec skips, and those a structure does not fit
+ * (N:M with K not a multiple of M, blocks that do not tile the weight, channels that cannot be
+ * removed), are left alone; onnxc_session_layer_info says which and why.  Prepare, compile and
+ * onnxc_session_write_model then see the pruned model. */
+int onnxc_session_prune(onnxc_session *s, const onnxc_prune_spec *spec);
+/* The same as a session option: every load of the model (the session's, its variants', a
+ * multi-shape compile's) is pruned by spec (copied; NULL: none) before anything else; a failure
+ * fails the session's creation.  What --prune on compile/run/bench sets. */
+int onnxc_options_set_prune(onnxc_session_options *o, const onnxc_prune_spec *spec);
+typedef struct onnxc_layer_info {
+  const char *name;          /* the node's; strings valid while the session lives */
+  const char *op;            /* "Conv", "Gemm", "MatMul" */
+  const char *weight;        /* the weight's name */
+  const char *shape;         /* the weight's shape now, "64x64x3x3" */
+  int64_t params, zeros;     /* elements of the weight, zeros among them */
+  double sparsity;           /* zeros / params */
+  const char *structure;     /* found in the weight: "dense", "unstructured", "N:M" (the largest
+                                N of nonzeros in any group of M along K: "2:4"), "block:RxC" (every
+                                zero in an all-zero block) */
+  int32_t pruned;            /* onnxc_session_prune pruned it */
+  const char *skipped;       /* after a prune, why the layer was left alone; NULL otherwise */
+  int64_t channels_before, channels_after; /* output channels before and after the prune */
+  double kept_energy;        /* sum of squares of the weight after / before the prune (1: none) */
+} onnxc_layer_info;
+/* the model's layers in node order, measured now (a prune measures again) */
+int32_t onnxc_session_num_layers(onnxc_session *s);
+int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out);
+
+
+/* ---- comparing outputs (lib/compare.c; the quantize and prune reports) ---- */
+/* How close tensors are to reference tensors, accumulated over pairs (one per sample and
+ * output): all pairs added form one long vector for the cosine. */
+typedef struct onnxc_compare {
+  double cosine;   /* cosine similarity of the two (1: same direction; 1 when both are all zero) */
+  double max_abs;  /* largest |ref - got| */
+  double max_rel;  /* max_abs / the largest |ref| (INFINITY when ref is all zero and got is not) */
+  double mean_abs; /* mean |ref - got| */
+  int64_t count;   /* elements compared */
+  int64_t nan;     /* elements NaN in one tensor and a number in the other (left out of the rest) */
+  double sum_dot, sum_ref2, sum_got2, sum_abs, max_ref; /* the accumulators */
+} onnxc_compare;
+void onnxc_compare_init(onnxc_compare *c);
+/* adds one pair (same dtype need not hold, same dims must; numeric dtypes except float16);
+ * ONNXC_ERR_ARGUMENT when the dims differ, a dtype is not compared or a buffer is short */
+int onnxc_compare_add(onnxc_compare *c, const onnxc_tensor *ref, const onnxc_tensor *got);
+
+
+/* ---- writing the model (lib/write_model.c) ---- */
+/* Writes the session's model as it stands (as loaded, or after onnxc_session_quantize or
+ * onnxc_session_prune) to path as an ONNX file (frontend/write.c), before prepare or compile
+ * (ONNXC_ERR_STATE after: the compiled graph is fused).  ONNXC_ERR_IO when it cannot be written. */
+int onnxc_session_write_model(onnxc_session *s, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@ struct onnxc_session_options {
   bool profile, perf_map; /* per-node times; /tmp/perf-PID.map for the JIT's code (lib/profile.c) */
   char cache_dir[1024];    /* on-disk cache of compiled code (lib/cache.c); "" = none */
   int64_t cache_max_bytes; /* its bound; 0 = the default */
+  onnxc_prune_spec *prune; /* lib/prune.c: applied to every load of the model; NULL: none (owned) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -63,6 +64,7 @@ struct onnxc_session {
   uint64_t model_digest;    /* FeOptions.digest, when a cache dir is set (0: none, nothing cached) */
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
+  struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the
@@ -97,6 +99,15 @@ int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info
 /* be_jit(s->g) through the cache: a valid entry for the session's key is linked, else the model is
  * compiled and stored; NULL on failure (s->err) */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
+
+/* lib/prune.c: prunes g by sp (under the caller's out-of-memory guard); *out receives what it did
+ * (free with lib_prune_free); 0 or a status with the message in err */
+struct LibPrune;
+int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, struct LibPrune **out, char *err, size_t errlen);
+int lib_prune_session(onnxc_session *s, const onnxc_prune_spec *sp); /* s->g pruned, s->prune set */
+void lib_prune_free(struct LibPrune *p);
+onnxc_prune_spec *lib_prune_spec_dup(const onnxc_prune_spec *sp); /* malloc'd; NULL on OOM */
+void lib_prune_spec_free(onnxc_prune_spec *sp);
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

@@ -66,6 +66,13 @@ static Graph *load_variant(onnxc_session *s, const onnxc_session_options *o, con
   }
   fix_dims(g, s->opt.dims, s->opt.ndims);
   fix_dims(g, o->dims, o->ndims);
+  struct LibPrune *pr = NULL;
+  if (s->opt.prune && lib_prune_graph(g, s->opt.prune, &pr, err, sizeof err)) { /* as the session's load did */
+    lib_fail(s, ONNXC_ERR_MODEL, "shape %d (%s): %s", k, label, err);
+    ir_graph_free(g);
+    return NULL;
+  }
+  lib_prune_free(pr);
   return g;
 }
 

@@ -18,6 +18,7 @@ void onnxc_options_free(onnxc_session_options *o) {
   free(o->shapes);
   free(o->dims);
   free(o->disable);
+  lib_prune_spec_free(o->prune);
   free(o);
 }
 

@@ -110,6 +110,8 @@ static void copy_options(onnxc_session *s, const onnxc_session_options *o) {
   for (int i = 0; i < o->ndims; i++, s->opt.ndims++)
     s->opt.dims[i] = (LibDim){strcpy(ir_xmalloc(strlen(o->dims[i].name) + 1), o->dims[i].name), o->dims[i].value};
   if (o->disable) s->opt.disable = strcpy(ir_xmalloc(strlen(o->disable) + 1), o->disable);
+  s->opt.prune = NULL;
+  if (o->prune && !(s->opt.prune = lib_prune_spec_dup(o->prune))) ir_oom();
 }
 
 /* onnxc_options_fix_dim: every input dim called by one of the names becomes its value */
@@ -141,6 +143,7 @@ static int do_load(onnxc_session *s, void *arg) {
     return lib_fail_compile(s, s->err);
   }
   fix_named_dims(s);
+  if (s->opt.prune) return lib_prune_session(s, s->opt.prune); /* onnxc_options_set_prune */
   return ONNXC_OK;
 }
 
@@ -174,6 +177,7 @@ void onnxc_session_free(onnxc_session *s) {
   if (!s) return;
   lib_variants_free(s->vars);
   lib_written_clear(s);
+  lib_prune_free(s->prune);
   be_free(s->m);
   if (s->g) ir_graph_free(s->g);
   for (int i = 0; i < s->opt.nshapes; i++) free((char *)s->opt.shapes[i].name);
@@ -181,6 +185,7 @@ void onnxc_session_free(onnxc_session *s) {
   free(s->opt.shapes);
   free(s->opt.dims);
   free(s->opt.disable);
+  lib_prune_spec_free(s->opt.prune);
   free(s->path);
   free(s->given);
   free(s->in_ptrs);

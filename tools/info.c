@@ -38,6 +38,11 @@ int tool_print_info(onnxc_session *s, const char *model, FILE *f) {
     fprintf(f, "MACs: unknown (inputs have symbolic dims; fix them with --shape NAME=DIMS)\n");
   else if (fa.macs_unknown) fprintf(f, "MACs: unknown (shape inference failed: %s)\n", fa.macs_unknown);
   else fprintf(f, "MACs: %.0f (%.3f GMAC)\n", fa.macs, fa.macs / 1e9);
+  int lrc = tool_print_layers(s, f, false);
+  if (lrc) {
+    fprintf(stderr, "onnxc: %s\n", onnxc_session_error(s));
+    return lrc;
+  }
   if (fa.macs_unknown && strcmp(fa.macs_unknown, "symbolic")) {
     fflush(f);
     fprintf(stderr, "onnxc: %s: %s\n", model, fa.macs_unknown);

@@ -31,6 +31,8 @@ static const char *USAGE =
     "           [--profile] [--profile-json FILE] [--perf-map]\n"
     "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
     "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
+    "  prune    MODEL -o OUT.onnx --sparsity S --structure unstructured|N:M|block:RxC|channel [--report]\n"
+    "                                                 a pruned copy of the model (magnitude based)\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -307,6 +309,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     }
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
+    } else if ((pf = tool_prune_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -364,6 +368,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   const char *pm = getenv("ONNXC_PERF_MAP"); /* the CLI reads it; the library reads no environment */
   if (!rc) rc = onnxc_options_set_perf_map(op, tool_perf_map || (pm && !strcmp(pm, "1")));
   if (!rc) rc = cache_options_to(op);
+  if (!rc) rc = tool_prune_options_to(op);
   onnxc_session *s = NULL;
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
@@ -558,7 +563,7 @@ static int cmd_run(int argc, char **argv) {
               "                      LLVM opt, LLVM codegen) to stderr\n"
               "  --perf-map          write /tmp/perf-PID.map so `perf record`/`perf report` name the\n"
               "                      JIT's kernels (also ONNXC_PERF_MAP=1)\n"
-              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE);
+              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE);
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -669,7 +674,7 @@ static int cmd_bench(int argc, char **argv) {
               "                Perfetto; ONNX Runtime's profiler format); implies --profile\n"
               "  --perf-map    write /tmp/perf-PID.map so `perf report` names the JIT's kernels\n"
               "                (also ONNXC_PERF_MAP=1; run takes it too)\n"
-              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE);
+              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE);
     return o.help ? 0 : 2;
   }
   char err[2048];
@@ -800,6 +805,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(cmd, "prune")) return tool_cmd_prune(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

@@ -63,6 +63,18 @@ int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f);
 /* info.c */
 int tool_print_info(onnxc_session *s, const char *model, FILE *f);
 
+/* prune.c: --prune SPEC (compile, run, bench, dump, info), as tool_pass_flag takes its options;
+ * tool_prune_options_to puts it into a session's options; tool_print_layers prints the layers'
+ * sparsity and structure (report: also what the prune did) */
+int tool_prune_flag(const char *cmd, int argc, char **argv, int *i);
+int tool_prune_options_to(onnxc_session_options *op);
+int tool_print_layers(onnxc_session *s, FILE *f, bool report);
+int tool_cmd_prune(int argc, char **argv); /* `onnxc prune` */
+#define TOOL_HELP_PRUNE                                                                              \
+  "  --prune SPEC        prune the model first (magnitude, as onnxc prune does): SPEC is\n"         \
+  "                      S,STRUCTURE[,per-layer][,all][,multiple=K], STRUCTURE unstructured, N:M,\n" \
+  "                      block:RxC or channel, e.g. 0.3,channel or 0.9,unstructured or 2:4\n"
+
 /* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
 int tool_cmd_compile(int argc, char **argv);
 
