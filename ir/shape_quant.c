@@ -185,7 +185,8 @@ int shape_quant(Graph *g, Node *n) {
   case OP_MatMulInteger: return matmul_integer(g, n);
   case OP_QLinearMatMul: return qlinear_matmul(g, n);
   case OP_ConvInteger: return conv_q(g, n, false);
-  case OP_QLinearConv: return conv_q(g, n, true);
+  case OP_QLinearConv:
+  case OP_QConv: return conv_q(g, n, true);
   default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }

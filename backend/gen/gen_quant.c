@@ -15,15 +15,20 @@ static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
 
 static bool uns_of(DType t) { return t == DT_UINT8 || t == DT_UINT16 || t == DT_UINT32 || t == DT_UINT64; }
 
-/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to dtype t (int8/uint8) */
-static KV requant(KB *kb, KV f, KV zp, DType t) {
+/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to [lo, hi] within dtype t */
+static KV requant_to(KB *kb, KV f, KV zp, DType t, int64_t lo, int64_t hi) {
   KT ft = kb_type(kb, f);
-  bool u = t == DT_UINT8;
   KV q = kb_add(kb, kb_round_even(kb, f), zp);
-  q = kb_max(kb, q, kb_float(kb, ft, u ? 0 : -128), false);
-  q = kb_min(kb, q, kb_float(kb, ft, u ? 255 : 127), false);
+  q = kb_max(kb, q, kb_float(kb, ft, (double)lo), false);
+  q = kb_min(kb, q, kb_float(kb, ft, (double)hi), false);
   KV i = kb_cast(kb, q, kt(KE_I32, ft.lanes), false, false);
   return kb_cast(kb, i, kt(KE_I8, ft.lanes), false, false);
+}
+
+/* ... saturating to the whole of dtype t (int8/uint8) */
+static KV requant(KB *kb, KV f, KV zp, DType t) {
+  bool u = t == DT_UINT8;
+  return requant_to(kb, f, zp, t, u ? 0 : -128, u ? 255 : 127);
 }
 
 /* a value of dtype t (int or float lanes) as f32 lanes */
@@ -380,6 +385,7 @@ static int gen_matmul_q_packed(GenCtx *c) {
 
 typedef struct QcvCtx {
   bool ql;
+  int64_t qmin, qmax;                          /* QConv: the output's saturation bounds */
   int W;
   DType xt, wt, yt;
   int64_t C, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, oh_n, ow_n;
@@ -435,7 +441,7 @@ static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
   for (int o = 0; o < QCV_OB; o++) {
     if (o) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, o), q->nout, false));
     KV r = kb_add(kb, kb_get(kb, acc[o]), kb_splat(kb, q->bias[o], q->W));
-    if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt);
+    if (q->ql) r = requant_to(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt, q->qmin, q->qmax);
     gen_store_vec(kb, q->yt, q->y_plane[o], at, r, mask);
     if (o) kb_endif(kb);
   }
@@ -445,7 +451,7 @@ static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
 static int gen_conv_q(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
-  bool ql = n->op == OP_QLinearConv;
+  bool ql = n->op == OP_QLinearConv || n->op == OP_QConv;
   int iw_ = ql ? 3 : 1, izw = ql ? 5 : 3;
   Value *x = n->in[0], *w = n->in[iw_], *y = n->out[0];
   int nsp = x->rank - 2;
@@ -455,7 +461,8 @@ static int gen_conv_q(GenCtx *c) {
   if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
   int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0], Mg = M / group;
   bool two = nsp == 2;
-  QcvCtx q = {.ql = ql, .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
+  bool u8 = y->dtype == DT_UINT8;
+  QcvCtx q = {.ql = ql, .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128), .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127), .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
               .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp], .kh = two ? w->dims[2] : 1,
               .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
               .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
@@ -505,7 +512,8 @@ int gen_quant(GenCtx *c) {
   case OP_MatMulInteger:
   case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
   case OP_ConvInteger:
-  case OP_QLinearConv: return gen_conv_q(c);
+  case OP_QLinearConv:
+  case OP_QConv: return gen_conv_q(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }
