@@ -17,7 +17,8 @@
  * constants' dtypes and data, and each value's users.  Matched: per-tensor activation scale and
  * zero point, int8 weights with zero points 0 (symmetric, per tensor or per output channel), an
  * int32 bias whose scale is sx·sw (or a float bias, quantized here); every intermediate float
- * value used once.  Anything else stays as written. */
+ * value used once.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes QAdd.  Anything else stays
+ * as written. */
 #include <math.h>
 #include <string.h>
 
@@ -126,24 +127,53 @@ static Value *int_bias(Graph *g, const Chain *m, bool *ok) {
   return *ok ? bi : NULL;
 }
 
+/* a per-tensor DequantizeLinear of an 8-bit value (its zero point names the dtype: without one the
+ * input could be int32) */
+static Node *dq_8bit(const Value *v) {
+  Node *dq = producer(v, OP_DequantizeLinear);
+  return dq && per_tensor(dq) && dq->nin > 2 && dq->in[2] ? dq : NULL;
+}
+
+/* v → [Relu | Clip] → QuantizeLinear (per tensor), each value used once: sets act and q */
+static bool match_tail(Graph *g, const Value *v, Node **act, Node **q) {
+  Node *u = sole_user(g, v);
+  *act = NULL;
+  if (u && (u->op == OP_Relu || u->op == OP_Clip)) {
+    *act = u;
+    u = sole_user(g, u->out[0]);
+  }
+  *q = u && u->op == OP_QuantizeLinear ? u : NULL;
+  return *q && per_tensor(*q);
+}
+
 static bool match(Graph *g, Node *conv, Chain *m) {
   memset(m, 0, sizeof *m);
   m->conv = conv;
   if (conv->nin < 2 || conv->nout != 1) return false;
-  m->dqx = producer(conv->in[0], OP_DequantizeLinear);
+  m->dqx = dq_8bit(conv->in[0]);
   m->dqw = producer(conv->in[1], OP_DequantizeLinear);
-  if (!m->dqx || !per_tensor(m->dqx) || !m->dqw || !weight_ok(m->dqw)) return false;
+  if (!m->dqx || !m->dqw || !weight_ok(m->dqw)) return false;
   if (conv->nin > 2 && conv->in[2]) m->dqb = producer(conv->in[2], OP_DequantizeLinear);
-  Node *u = sole_user(g, conv->out[0]);
-  if (u && (u->op == OP_Relu || u->op == OP_Clip)) {
-    m->act = u;
-    u = sole_user(g, u->out[0]);
-  }
-  m->q = u && u->op == OP_QuantizeLinear ? u : NULL;
-  return m->q && per_tensor(m->q) && (!m->q->in[2] || is_8bit(m->q->in[2]->dtype));
+  return match_tail(g, conv->out[0], &m->act, &m->q);
 }
 
 static Attr int_attr(const char *name, int64_t v) { return (Attr){.name = name, .type = AT_INT, .i = v}; }
+
+/* n takes over q's output; the float nodes op → [act] → q go */
+static void take_output(Graph *g, Node *n, Node *op, Node *act, Node *q) {
+  Value *y = q->out[0];
+  ir_node_remove(g, q);
+  if (act) ir_node_remove(g, act);
+  ir_node_remove(g, op);
+  n->out[0] = y;
+  y->producer = n;
+}
+
+/* a zero point input, or a new constant 0 of dtype t when the node has none */
+static Value *zp_or_zero(Graph *g, const Node *q, const char *name, DType t) {
+  if (q->nin > 2 && q->in[2]) return q->in[2];
+  return ir_const_new(g, name, t, 0, NULL);
+}
 
 /* the QConv node for a matched chain: takes over Q's output; the float nodes are removed */
 static int rewrite(Graph *g, const Chain *m) {
@@ -155,22 +185,31 @@ static int rewrite(Graph *g, const Chain *m) {
   Node *n = ir_node_new(g, OP_QConv, arena_printf(g->arena, "%s_int8", m->conv->name), 9, 1);
   Value *zw = m->dqw->nin > 2 ? m->dqw->in[2] : NULL;
   if (!zw) zw = ir_const_new(g, arena_printf(g->arena, "%s_wzp", m->conv->name), DT_INT8, 0, NULL);
-  Value *zx = m->dqx->nin > 2 ? m->dqx->in[2] : NULL, *zy = m->q->nin > 2 ? m->q->in[2] : NULL;
-  if (!zx) zx = ir_const_new(g, arena_printf(g->arena, "%s_xzp", m->conv->name), DT_UINT8, 0, NULL);
-  if (!zy) zy = ir_const_new(g, arena_printf(g->arena, "%s_yzp", m->conv->name), DT_UINT8, 0, NULL);
-  Value *ins[9] = {m->dqx->in[0], m->dqx->in[1], zx, m->dqw->in[0], m->dqw->in[1], zw, m->q->in[1], zy, bias};
+  Value *zy = zp_or_zero(g, m->q, arena_printf(g->arena, "%s_yzp", m->conv->name), DT_UINT8);
+  Value *ins[9] = {m->dqx->in[0], m->dqx->in[1], m->dqx->in[2], m->dqw->in[0], m->dqw->in[1], zw, m->q->in[1], zy, bias};
   memcpy(n->in, ins, sizeof ins);
   n->attrs = arena_alloc(g->arena, sizeof(Attr) * (size_t)(m->conv->nattr + 2));
   memcpy(n->attrs, m->conv->attrs, sizeof(Attr) * (size_t)m->conv->nattr);
   n->nattr = m->conv->nattr;
   n->attrs[n->nattr++] = int_attr("qmin", lo);
   n->attrs[n->nattr++] = int_attr("qmax", hi);
-  Value *y = m->q->out[0];
-  ir_node_remove(g, m->q);
-  if (m->act) ir_node_remove(g, m->act);
-  ir_node_remove(g, m->conv);
-  n->out[0] = y;
-  y->producer = n;
+  take_output(g, n, m->conv, m->act, m->q);
+  return 1;
+}
+
+/* DQ(a) + DQ(b) → [Relu | Clip] → Q  ⇒  QAdd(a, sa, za, b, sb, zb, sy, zy) {qmin, qmax} */
+static int rewrite_add(Graph *g, Node *add) {
+  Node *da = dq_8bit(add->in[0]), *db = dq_8bit(add->in[1]), *act, *q;
+  int64_t lo, hi;
+  if (!da || !db || !match_tail(g, add->out[0], &act, &q) || !act_bounds(act, q, &lo, &hi)) return 0;
+  Node *n = ir_node_new(g, OP_QAdd, arena_printf(g->arena, "%s_int8", add->name), 8, 1);
+  Value *ins[8] = {da->in[0], da->in[1], da->in[2], db->in[0], db->in[1], db->in[2], q->in[1],
+                   zp_or_zero(g, q, arena_printf(g->arena, "%s_yzp", add->name), DT_UINT8)};
+  memcpy(n->in, ins, sizeof ins);
+  n->attrs = arena_alloc(g->arena, sizeof(Attr) * 2);
+  n->attrs[n->nattr++] = int_attr("qmin", lo);
+  n->attrs[n->nattr++] = int_attr("qmax", hi);
+  take_output(g, n, add, act, q);
   return 1;
 }
 
@@ -192,6 +231,7 @@ int pass_qdq(Graph *g) {
     Node *n = g->nodes[i];
     Chain m;
     if (!n->dead && n->op == OP_Conv && match(g, n, &m)) changed += rewrite(g, &m);
+    else if (!n->dead && n->op == OP_Add && n->nin == 2) changed += rewrite_add(g, n);
   }
   if (!changed) return 0;
   drop_unused_dq(g);

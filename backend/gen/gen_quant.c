@@ -643,6 +643,37 @@ static int gen_conv_q_gemm(GenCtx *c) {
   return 0;
 }
 
+/* ---- QAdd: both operands dequantized, added and requantized in f32 lanes ---- */
+
+typedef struct QaddCtx {
+  DType at, bt, yt;
+  float za, zb, ka, kb, zy; /* ka = sa/sy, kb = sb/sy */
+  int64_t qmin, qmax;
+} QaddCtx;
+
+static KV qadd_fn(KB *kb, KV *ops, int lanes, void *ud) {
+  const QaddCtx *q = ud;
+  KT ft = kt(KE_F32, lanes);
+  KV a = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->at), kb_float(kb, ft, q->za)), kb_float(kb, ft, q->ka));
+  KV b = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[1], q->bt), kb_float(kb, ft, q->zb)), kb_float(kb, ft, q->kb));
+  return requant_to(kb, kb_add(kb, a, b), kb_float(kb, ft, q->zy), q->yt, q->qmin, q->qmax);
+}
+
+static int gen_qadd(GenCtx *c) {
+  const Node *n = c->n;
+  if (!all_const(n, 1, 2) || !all_const(n, 4, 7) || n->in[1]->dtype != DT_FLOAT || n->in[4]->dtype != DT_FLOAT ||
+      n->in[6]->dtype != DT_FLOAT)
+    return ir_node_error(c->g, n, "QAdd needs constant float32 scales and constant zero points");
+  float sy = (float)ir_const_f64(n->in[6], 0);
+  bool u8 = n->out[0]->dtype == DT_UINT8;
+  QaddCtx q = {n->in[0]->dtype, n->in[3]->dtype, n->out[0]->dtype, (float)ir_const_i64(n->in[2], 0),
+               (float)ir_const_i64(n->in[5], 0), (float)ir_const_f64(n->in[1], 0) / sy, (float)ir_const_f64(n->in[4], 0) / sy,
+               (float)ir_const_i64(n->in[7], 0), ir_attr_int(n, "qmin", u8 ? 0 : -128), ir_attr_int(n, "qmax", u8 ? 255 : 127)};
+  static const int idx[2] = {0, 3};
+  gen_eltwise_node(c, 2, idx, qadd_fn, &q);
+  return 0;
+}
+
 int gen_quant(GenCtx *c) {
   for (int i = 0; i < c->n->nin; i++)
     if (c->n->in[i] && c->n->in[i]->dtype == DT_FLOAT16 && c->n->op != OP_QuantizeLinear)
@@ -656,6 +687,7 @@ int gen_quant(GenCtx *c) {
   case OP_ConvInteger:
   case OP_QLinearConv:
   case OP_QConv: return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);
+  case OP_QAdd: return gen_qadd(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }
