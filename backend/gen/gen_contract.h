@@ -99,6 +99,10 @@ struct Q8Spec {
   int64_t ngk;          /* ceil(K/4) */
 };
 void gemm_emit_q8(GenCtx *c, Q8Spec *s);
+/* f32 lanes holding integers in [-2^22, 2^22] → their low bytes (i8 lanes): adding 1.5·2^23 puts
+ * the integer in the mantissa, read by a bitcast — kb_cast's saturating float → int conversion
+ * has no vector instruction on x86 and becomes scalar code */
+KV gen_q8_bytes(KB *kb, KV f);
 
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);

@@ -713,12 +713,17 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
     for (int v = 0; v < nv; v++) {
       KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
       KV q = kb_add(kb, kb_round_even(kb, f), t->zy);
-      q = kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false);
-      q = kb_cast(kb, kb_cast(kb, q, it, false, false), kt(KE_I8, L), false, false);
+      q = gen_q8_bytes(kb, kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false));
       KV dst = kb_gep(kb, KE_I8, t->cbase, kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)));
       gen_vstore(kb, q, dst, t->vmask[v]);
     }
   }
+}
+
+KV gen_q8_bytes(KB *kb, KV f) {
+  KT ft = kb_type(kb, f);
+  KV m = kb_bitcast(kb, kb_add(kb, f, kb_float(kb, ft, 12582912.0)), kt(KE_I32, ft.lanes));
+  return kb_cast(kb, m, kt(KE_I8, ft.lanes), false, false);
 }
 
 /* every row tile of one group over one packed panel */

@@ -22,8 +22,7 @@ static KV requant_to(KB *kb, KV f, KV zp, DType t, int64_t lo, int64_t hi) {
   KV q = kb_add(kb, kb_round_even(kb, f), zp);
   q = kb_max(kb, q, kb_float(kb, ft, (double)lo), false);
   q = kb_min(kb, q, kb_float(kb, ft, (double)hi), false);
-  KV i = kb_cast(kb, q, kt(KE_I32, ft.lanes), false, false);
-  return kb_cast(kb, i, kt(KE_I8, ft.lanes), false, false);
+  return gen_q8_bytes(kb, q);
 }
 
 /* ... saturating to the whole of dtype t (int8/uint8) */
