@@ -17,7 +17,7 @@ pooling, Gemm) reads the dequantized values in float.
 them, a residual Add), quantizes it with ranges from a numpy forward pass, and requires: onnxc
 with the qdq pass matches onnxc without it (the float-emulated reference) and ONNX Runtime (when
 bench/ort is installed) within one quantization step of the output, and `onnxc dump` shows the
-convs became QConv int8 nodes.  Fixed seed."""
+convs became QConv int8 nodes and the residual Add a QAdd.  Fixed seed."""
 import argparse
 import os
 import subprocess
@@ -230,8 +230,8 @@ def check(args):
     fails = 0
     dump = subprocess.run([args.onnxc, "dump", model, "--after", "plan"], capture_output=True, text=True, check=True).stdout
     nq = dump.count("= QConv(")
-    print("int8 conv nodes after the qdq pass: %d of %d" % (nq, len(SMALL)))
-    if nq != len(SMALL) or "= Conv(" in dump:
+    print("int8 conv nodes after the qdq pass: %d of %d; QAdd nodes: %d of 1" % (nq, len(SMALL), dump.count("= QAdd(")))
+    if nq != len(SMALL) or "= Conv(" in dump or dump.count("= QAdd(") != 1 or "= Add(" in dump:
         print("FAIL: the QDQ convs did not all become int8 nodes\n" + dump)
         fails += 1
     y = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "int8"), [])
