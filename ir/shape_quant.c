@@ -177,6 +177,18 @@ static int conv_q(Graph *g, Node *n, bool ql) {
   return 0;
 }
 
+/* QAdd (a, sa, za, b, sb, zb, sy, zy): a and b broadcast; y of zy's dtype */
+static int qadd(Graph *g, Node *n) {
+  if (check_8bit(g, n, 0, "a") || check_8bit(g, n, 3, "b") || check_8bit(g, n, 7, "y_zero_point")) return -1;
+  Value *ab[2] = {n->in[0], n->in[3]};
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+  if (ir_broadcast_shape(g, n, ab, 2, &rank, dims)) return -1;
+  n->out[0]->dtype = n->in[7]->dtype;
+  ir_value_set_shape(n->out[0], rank, dims);
+  return 0;
+}
+
 int shape_quant(Graph *g, Node *n) {
   switch (n->op) {
   case OP_QuantizeLinear: return quantize(g, n);
@@ -185,7 +197,9 @@ int shape_quant(Graph *g, Node *n) {
   case OP_MatMulInteger: return matmul_integer(g, n);
   case OP_QLinearMatMul: return qlinear_matmul(g, n);
   case OP_ConvInteger: return conv_q(g, n, false);
-  case OP_QLinearConv: return conv_q(g, n, true);
+  case OP_QLinearConv:
+  case OP_QConv: return conv_q(g, n, true);
+  case OP_QAdd: return qadd(g, n);
   default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }

@@ -22,7 +22,8 @@ bool pass_optional(int index);
 /* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
  * lists the valid names. */
 int pass_check_disable(const char *list, char *err, size_t errlen);
-/* A part of the fuse pass that --disable-pass also accepts by its own name ("attention"). */
+/* A part of the fuse pass that --disable-pass also accepts by its own name ("attention"), or "qdq"
+ * (passes/qdq.c, which runs first, before shapes: optional like fuse, not in pass_names). */
 bool pass_is_fuse_part(const char *name);
 
 /* Run the pipeline on a graph whose input shapes are fixed. 0 ok, -1 error (ir_last_error). */
@@ -41,6 +42,8 @@ int pass_dce(Graph *g);
 int pass_inline(Graph *g); /* If on a constant condition -> the branch taken */
 int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations into contraction epilogues */
 int pass_attention(Graph *g); /* torch's multi-head attention -> FusedAttention (runs as fuse's first part) */
+/* QDQ convolutions -> QConv int8 nodes (qdq.c); runs before shapes, off with --disable-pass qdq */
+int pass_qdq(Graph *g);
 /* Sets each value's layout (today VL_PLAIN everywhere) and checks that every node's generator
  * accepts the layouts of its inputs and outputs. */
 int pass_layout(Graph *g);

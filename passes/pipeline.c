@@ -1,5 +1,7 @@
 /* pipeline.c — the pass order, as one straight-line function (pass_run_until).
  *
+ *   qdq      QDQ convolutions -> int8 QConv nodes (passes/qdq.c)      (optional; before shapes,
+ *            which would fold the weights' DequantizeLinear; disabled by name like a fuse part)
  *   shapes   shape inference + folding of constant subgraphs (ir/shape.c)
  *   inline   If on a constant condition -> the branch taken          (optional)
  *   dce      nodes whose outputs reach no graph output               (optional)
@@ -33,7 +35,7 @@ bool pass_optional(int index) { return index >= 1 && index <= 4; }
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
-bool pass_is_fuse_part(const char *name) { return name && !strcmp(name, "attention"); }
+bool pass_is_fuse_part(const char *name) { return name && (!strcmp(name, "attention") || !strcmp(name, "qdq")); }
 
 /* "shapes, inline, ..." */
 static void list_names(char *buf, size_t len) {
@@ -122,6 +124,8 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
     list_names(err, sizeof err);
     return ir_error(g, "unknown pass '%.100s' (passes: import, %s)", last, err);
   }
+  /* qdq before shapes: shape inference folds the weights' DequantizeLinear into float tensors */
+  if (!disabled(r.opt, "qdq") && pass_qdq(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
       step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
       step(&r, "plan", run_plan))

@@ -73,6 +73,37 @@ void gemm_emit(GenCtx *c, GemmSpec *s);
 void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv);
 void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr);
 
+/* ---- int8: u8 × s8 → s32 on the same tiling, requantized in the epilogue (gemm_emit_q8) ----
+ * For each batch b: C(i, j) = sat(round(mult[r]·(Σ_k A(i, k)·B(k, j) + corr[r])) + zy) with
+ * r = (b % ngroups)·M + i, saturated to [qmin, qmax] and stored as ct (uint8/int8).  A is constant
+ * (host int8, ngroups matrices M × K, row-major), packed at compile time into MR-row panels in
+ * groups of 4 k; B is u8, packed per task by pack into dst[(g·nrp + j)·4 + t] = B(4g + t, n0 + j)
+ * (g < ceil(K/4); any value for k >= K, where A is zero padded).  The 4-byte groups feed
+ * kb_dot4_u8s8 (vpdpbusd on AVX-512 VNNI). */
+typedef struct Q8Spec Q8Spec;
+typedef void (*Q8PackFn)(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud);
+struct Q8Spec {
+  int64_t M, N, K, nbatch, ngroups;
+  const int8_t *a;
+  Q8PackFn pack;
+  void *pack_ud;
+  KV c;                 /* C(i, j) of batch b at c + b·c_bs + i·ldc + j */
+  DType ct;
+  int64_t ldc, c_bs;
+  const int32_t *corr;  /* ngroups·M entries */
+  const float *mult;
+  int32_t zy;
+  int64_t qmin, qmax;
+  /* chosen by gemm_emit_q8 (readable by packers) */
+  int lanes, nv, mr, nrp;
+  int64_t ngk;          /* ceil(K/4) */
+};
+void gemm_emit_q8(GenCtx *c, Q8Spec *s);
+/* f32 lanes holding integers in [-2^22, 2^22] → their low bytes (i8 lanes): adding 1.5·2^23 puts
+ * the integer in the mantissa, read by a bitcast — kb_cast's saturating float → int conversion
+ * has no vector instruction on x86 and becomes scalar code */
+KV gen_q8_bytes(KB *kb, KV f);
+
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);
 /* load/store one scalar or vector of storage dtype t as compute type ce (mask may be NULL) */

@@ -709,3 +709,136 @@ void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV b
   t.klen = I(c->kb, s->K);
   emit_tile(&t, mr, s->nv, s->lanes, apanel, cptr, NULL, NULL);
 }
+
+/* ---- int8 GEMM (Q8Spec in gen_contract.h) ----
+ * The fp32 engine's shape: MR × NV i32 accumulator vectors, B panels of NRP columns in scratch,
+ * A as broadcasts — but each step is one k group of 4 bytes: a broadcast i32 of A's 4 weights
+ * and a 4L-byte B vector, one kb_dot4_u8s8.  No K blocking: a panel is ceil(K/4)·NRP·4 bytes
+ * (≤ 288 KB for K = 4608, NRP = 64), walked once per row tile while it sits in L2. */
+
+/* A → [group][M/mr panels][ngk][mr][4] bytes, zero padded */
+static KV q8_pack_a(KB *kb, const Q8Spec *s) {
+  int64_t nmp = cdiv(s->M, s->mr), per = nmp * s->ngk * s->mr * 4;
+  size_t bytes = (size_t)(s->ngroups * per);
+  int8_t *buf = calloc(bytes ? bytes : 1, 1);
+  if (!buf) ir_oom();
+  for (int64_t gi = 0; gi < s->ngroups; gi++)
+    for (int64_t i = 0; i < s->M; i++)
+      for (int64_t k = 0; k < s->K; k++)
+        buf[gi * per + (((i / s->mr) * s->ngk + k / 4) * s->mr + i % s->mr) * 4 + k % 4] = s->a[(gi * s->M + i) * s->K + k];
+  KV p = kb_weight(kb, buf, bytes);
+  free(buf);
+  return p;
+}
+
+typedef struct Q8Tile {
+  const Q8Spec *s;
+  KV bptr, cbase, corr, mult, zy; /* corr/mult: this group's rows; zy: f32 splat */
+  KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
+} Q8Tile;
+
+/* rows [m, m + mr) × the panel: accumulate over every k group, requantize, store */
+static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
+  const Q8Spec *s = t->s;
+  int L = s->lanes, nv = s->nv;
+  KT it = kt(KE_I32, L), bt = kt(KE_I8, 4 * L), ft = kt(KE_F32, L);
+  KVar acc[32];
+  for (int q = 0; q < mr * nv; q++) acc[q] = kb_var(kb, it, kb_int(kb, it, 0));
+  KV g = kb_for(kb, I(kb, 0), I(kb, s->ngk), 1);
+  KV bv[8];
+  for (int v = 0; v < nv; v++)
+    bv[v] = kb_load(kb, bt, kb_gep(kb, KE_I8, t->bptr, kb_mul(kb, kb_add(kb, kb_mul(kb, g, I(kb, nv)), I(kb, v)), I(kb, 4 * L))));
+  KV arow = kb_gep(kb, KE_I32, apanel, kb_mul(kb, g, I(kb, s->mr)));
+  for (int i = 0; i < mr; i++) {
+    KV a = kb_bitcast(kb, kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, arow, I(kb, i))), L), bt);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], kb_dot4_u8s8(kb, kb_get(kb, acc[i * nv + v]), bv[v], a));
+  }
+  kb_endfor(kb);
+  for (int i = 0; i < mr; i++) {
+    KV row = kb_add(kb, m, I(kb, i));
+    KV corr = kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, t->corr, row)), L);
+    KV mult = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->mult, row)), L);
+    for (int v = 0; v < nv; v++) {
+      KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
+      KV q = kb_add(kb, kb_round_even(kb, f), t->zy);
+      q = gen_q8_bytes(kb, kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false));
+      KV dst = kb_gep(kb, KE_I8, t->cbase, kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)));
+      gen_vstore(kb, q, dst, t->vmask[v]);
+    }
+  }
+}
+
+KV gen_q8_bytes(KB *kb, KV f) {
+  KT ft = kb_type(kb, f);
+  KV m = kb_bitcast(kb, kb_add(kb, f, kb_float(kb, ft, 12582912.0)), kt(KE_I32, ft.lanes));
+  return kb_cast(kb, m, kt(KE_I8, ft.lanes), false, false);
+}
+
+/* every row tile of one group over one packed panel */
+static void q8_rows(KB *kb, const Q8Tile *t, KV apack) {
+  const Q8Spec *s = t->s;
+  int64_t full = s->M - s->M % s->mr, panel = s->ngk * s->mr * 4;
+  if (full) {
+    KV m = kb_for(kb, I(kb, 0), I(kb, full), s->mr);
+    q8_tile(kb, t, s->mr, kb_gep(kb, KE_I8, apack, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, panel))), m);
+    kb_endfor(kb);
+  }
+  if (s->M % s->mr) q8_tile(kb, t, (int)(s->M % s->mr), kb_gep(kb, KE_I8, apack, I(kb, full / s->mr * panel)), I(kb, full));
+}
+
+void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
+  KB *kb = c->kb;
+  int L = kb_lanes(kb, KE_I32);
+  s->lanes = L;
+  /* the fewest padded columns, preferring wide tiles (as gemm_emit) */
+  static const double eff[5] = {0, 0.7, 0.96, 0.98, 1.0};
+  double best = 1e30;
+  s->nv = 1;
+  for (int v = 1; v <= 4; v++) {
+    double cost = (double)(cdiv(s->N, (int64_t)v * L) * v * L) / (double)s->N / eff[v];
+    if (cost < best - 1e-9) best = cost, s->nv = v;
+    if ((int64_t)v * L >= s->N) break;
+  }
+  /* without VNNI the dot product widens through temporaries: leave them registers */
+  int spare = c->target->has_vnni ? 0 : 2 + s->nv;
+  s->mr = (regs_of(c->target) - s->nv - 1 - spare) / s->nv;
+  if (s->mr > 16) s->mr = 16;
+  if (s->mr < 1) s->mr = 1;
+  if (s->mr > s->M) s->mr = (int)s->M;
+  s->nrp = s->nv * L;
+  s->ngk = cdiv(s->K, 4);
+  int64_t npn = cdiv(s->N, s->nrp), ntask = s->nbatch * npn;
+  double macs = (double)s->nbatch * (double)s->M * (double)s->N * (double)s->K;
+  c->work = macs >= 1e6 && ntask > 1 ? ntask : 1;
+  int64_t sb = s->ngk * s->nrp * 4 + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  KV apack = q8_pack_a(kb, s);
+  KV corr = kb_weight(kb, s->corr, sizeof(int32_t) * (size_t)(s->ngroups * s->M));
+  KV mult = kb_weight(kb, s->mult, sizeof(float) * (size_t)(s->ngroups * s->M));
+
+  KV task = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  KV b = kb_div(kb, task, I(kb, npn), true);
+  KV n0 = kb_mul(kb, kb_rem(kb, task, I(kb, npn), true), I(kb, s->nrp));
+  KV gi = kb_rem(kb, b, I(kb, s->ngroups), true);
+  KV dst = kb_scratch(kb);
+  s->pack(c, s, b, n0, dst, s->pack_ud);
+  Q8Tile t = {.s = s, .bptr = dst, .zy = kb_float(kb, kt(KE_F32, L), (double)s->zy)};
+  t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
+  t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));
+  t.mult = kb_gep(kb, KE_F32, mult, kb_mul(kb, gi, I(kb, s->M)));
+  KV ap = kb_gep(kb, KE_I8, apack, kb_mul(kb, gi, I(kb, cdiv(s->M, s->mr) * s->ngk * s->mr * 4)));
+  int64_t tail = s->N % s->nrp;
+  if (!tail) q8_rows(kb, &t, ap);
+  else {
+    /* the last panel: each vector's stores masked to the columns left (none, some or all) */
+    kb_if(kb, kb_cmp(kb, KC_EQ, n0, I(kb, (npn - 1) * s->nrp), false));
+    Q8Tile tl = t;
+    for (int v = 0; v < s->nv; v++)
+      if (tail - (int64_t)v * L < L) tl.vmask[v] = kb_tail_mask(kb, L, I(kb, tail - (int64_t)v * L));
+    q8_rows(kb, &tl, ap);
+    kb_else(kb);
+    q8_rows(kb, &t, ap);
+    kb_endif(kb);
+  }
+  kb_endfor(kb);
+}

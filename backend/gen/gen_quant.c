@@ -9,21 +9,26 @@
  * i32 sums in f32: round half to even, add the zero point, saturate. */
 #include <string.h>
 
+#include "gen_contract.h"
 #include "gen_util.h"
 
 static KV i64c(KB *kb, int64_t x) { return kb_i64(kb, x); }
 
 static bool uns_of(DType t) { return t == DT_UINT8 || t == DT_UINT16 || t == DT_UINT32 || t == DT_UINT64; }
 
-/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to dtype t (int8/uint8) */
-static KV requant(KB *kb, KV f, KV zp, DType t) {
+/* f (f32 lanes) → round half to even, + zp (f32 lanes), saturate to [lo, hi] within dtype t */
+static KV requant_to(KB *kb, KV f, KV zp, DType t, int64_t lo, int64_t hi) {
   KT ft = kb_type(kb, f);
-  bool u = t == DT_UINT8;
   KV q = kb_add(kb, kb_round_even(kb, f), zp);
-  q = kb_max(kb, q, kb_float(kb, ft, u ? 0 : -128), false);
-  q = kb_min(kb, q, kb_float(kb, ft, u ? 255 : 127), false);
-  KV i = kb_cast(kb, q, kt(KE_I32, ft.lanes), false, false);
-  return kb_cast(kb, i, kt(KE_I8, ft.lanes), false, false);
+  q = kb_max(kb, q, kb_float(kb, ft, (double)lo), false);
+  q = kb_min(kb, q, kb_float(kb, ft, (double)hi), false);
+  return gen_q8_bytes(kb, q);
+}
+
+/* ... saturating to the whole of dtype t (int8/uint8) */
+static KV requant(KB *kb, KV f, KV zp, DType t) {
+  bool u = t == DT_UINT8;
+  return requant_to(kb, f, zp, t, u ? 0 : -128, u ? 255 : 127);
 }
 
 /* a value of dtype t (int or float lanes) as f32 lanes */
@@ -380,6 +385,7 @@ static int gen_matmul_q_packed(GenCtx *c) {
 
 typedef struct QcvCtx {
   bool ql;
+  int64_t qmin, qmax;                          /* QConv: the output's saturation bounds */
   int W;
   DType xt, wt, yt;
   int64_t C, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, oh_n, ow_n;
@@ -435,7 +441,7 @@ static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
   for (int o = 0; o < QCV_OB; o++) {
     if (o) kb_if(kb, kb_cmp(kb, KC_LT, i64c(kb, o), q->nout, false));
     KV r = kb_add(kb, kb_get(kb, acc[o]), kb_splat(kb, q->bias[o], q->W));
-    if (q->ql) r = requant(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt);
+    if (q->ql) r = requant_to(kb, kb_mul(kb, to_f32(kb, r, DT_INT32), q->mult[o]), q->zy, q->yt, q->qmin, q->qmax);
     gen_store_vec(kb, q->yt, q->y_plane[o], at, r, mask);
     if (o) kb_endif(kb);
   }
@@ -445,7 +451,7 @@ static void qcv_body(KB *kb, void *ud, KV j, KV mask) {
 static int gen_conv_q(GenCtx *c) {
   KB *kb = c->kb;
   Node *n = c->n;
-  bool ql = n->op == OP_QLinearConv;
+  bool ql = n->op == OP_QLinearConv || n->op == OP_QConv;
   int iw_ = ql ? 3 : 1, izw = ql ? 5 : 3;
   Value *x = n->in[0], *w = n->in[iw_], *y = n->out[0];
   int nsp = x->rank - 2;
@@ -455,7 +461,8 @@ static int gen_conv_q(GenCtx *c) {
   if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
   int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], Cg = w->dims[1], B = x->dims[0], Mg = M / group;
   bool two = nsp == 2;
-  QcvCtx q = {.ql = ql, .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
+  bool u8 = y->dtype == DT_UINT8;
+  QcvCtx q = {.ql = ql, .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128), .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127), .W = gen_lanes_cap(c, 4, 16), .xt = x->dtype, .wt = w->dtype, .yt = y->dtype, .C = Cg,
               .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp], .kh = two ? w->dims[2] : 1,
               .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
               .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
@@ -494,6 +501,178 @@ static int gen_conv_q(GenCtx *c) {
   return 0;
 }
 
+/* ---- integer convolution on the int8 GEMM engine (gemm_emit_q8) ----
+ * Y[b, g] = W[g] · im2col(X[b, g]) with u8 activations (int8 ones flipped to u8 by x ^ 0x80, the
+ * zero point moved by 128) and int8 weights of zero point 0.  Padding reads as the zero point, so
+ * Σ_k (x - zx)·w = Σ_k x·w - zx·Σ_k w: the second term and the bias are one constant per output
+ * channel (corr), and the requantization multiplier sx·sw/sy another (mult).  The im2col panel
+ * is packed per task in groups of 4 k: each k gives one byte per output pixel of a vector, read
+ * by a masked load where the pixels map to contiguous input (stride 1, output as wide as the
+ * input: every 3×3 "same" conv and 1×1 stride-1 conv) and by a gather otherwise; four such
+ * vectors interleave into the 4L bytes one dot-product step reads. */
+
+typedef struct QcPack {
+  KV x;
+  bool s8;                       /* int8 activations: flipped to u8 */
+  int64_t Cg, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, OW, P, KS, K;
+  bool contiguous;               /* stride 1 and OW == Wd: pixel p + offset(k) is the input */
+  int64_t zx;                    /* as u8 */
+} QcPack;
+
+/* bytes a[j], b[j] → (a[0], b[0], a[1], b[1], ...) */
+static KV zip(KB *kb, KV a, KV b, int n) {
+  int idx[256];
+  for (int j = 0; j < n; j++) idx[2 * j] = j, idx[2 * j + 1] = n + j;
+  return kb_shuffle(kb, a, b, idx, 2 * n);
+}
+
+static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud) {
+  const QcPack *p = ud;
+  KB *kb = c->kb;
+  int L = s->lanes, nv = s->nv;
+  KT i32v = kt(KE_I32, L), bv = kt(KE_I8, L);
+  KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
+  KV oh[8], ow[8], lane_ok[8];
+  for (int v = 0; v < nv; v++) {
+    KV pix = kb_add(kb, kb_splat(kb, kb_cast(kb, kb_add(kb, n0, i64c(kb, (int64_t)v * L)), kt_s(KE_I32), false, false), L),
+                    kb_iota(kb, i32v));
+    lane_ok[v] = kb_cmp(kb, KC_LT, pix, kb_int(kb, i32v, p->P), false);
+    oh[v] = kb_sub(kb, kb_mul(kb, kb_div(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sh)), kb_int(kb, i32v, p->ph));
+    ow[v] = kb_sub(kb, kb_mul(kb, kb_rem(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sw)), kb_int(kb, i32v, p->pw));
+  }
+  bool pad = p->ph || p->pw || p->kh > 1 || p->kw > 1;
+  KV zx = kb_int(kb, bv, p->s8 ? (p->zx ^ 0x80) : p->zx); /* the zero point as stored (before the flip) */
+  KV g = kb_for(kb, i64c(kb, 0), i64c(kb, s->ngk), 1);
+  KV byte[4][8];
+  for (int t = 0; t < 4; t++) {
+    /* k past K (the last group) re-reads k = K-1: A is zero there */
+    KV k = kb_min(kb, kb_add(kb, kb_mul(kb, g, i64c(kb, 4)), i64c(kb, t)), i64c(kb, p->K - 1), false);
+    KV ch = kb_div(kb, k, i64c(kb, p->KS), true), r = kb_rem(kb, k, i64c(kb, p->KS), true);
+    KV dy = kb_sub(kb, kb_mul(kb, kb_div(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dh)), i64c(kb, 0));
+    KV dx = kb_mul(kb, kb_rem(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dw));
+    KV plane = kb_gep(kb, KE_I8, xb, kb_mul(kb, ch, i64c(kb, p->H * p->Wd)));
+    KV dy32 = kb_splat(kb, kb_cast(kb, dy, kt_s(KE_I32), false, false), L), dx32 = kb_splat(kb, kb_cast(kb, dx, kt_s(KE_I32), false, false), L);
+    for (int v = 0; v < nv; v++) {
+      KV m = lane_ok[v], ih = kb_add(kb, oh[v], dy32), iw = kb_add(kb, ow[v], dx32);
+      if (pad) {
+        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, ih, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, ih, kb_int(kb, i32v, p->H), false)));
+        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
+      }
+      KV val;
+      if (p->contiguous) {
+        /* input index = p + (dy - ph)·Wd + dx - pw */
+        KV off = kb_add(kb, kb_add(kb, n0, i64c(kb, (int64_t)v * L - p->ph * p->Wd - p->pw)), kb_add(kb, kb_mul(kb, dy, i64c(kb, p->Wd)), dx));
+        val = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, plane, off), m, zx);
+      } else {
+        KV idx = kb_select(kb, m, kb_add(kb, kb_mul(kb, ih, kb_int(kb, i32v, p->Wd)), iw), kb_int(kb, i32v, 0));
+        val = kb_select(kb, m, kb_gather(kb, bv, plane, idx, m), zx);
+      }
+      if (p->s8) val = kb_xor(kb, val, kb_int(kb, bv, 0x80));
+      byte[t][v] = val;
+    }
+  }
+  for (int v = 0; v < nv; v++) {
+    KT h = kt(KE_I16, L);
+    KV lo = kb_bitcast(kb, zip(kb, byte[0][v], byte[1][v], L), h), hi = kb_bitcast(kb, zip(kb, byte[2][v], byte[3][v], L), h);
+    KV all = kb_bitcast(kb, zip(kb, lo, hi, L), kt(KE_I8, 4 * L));
+    kb_store(kb, all, kb_gep(kb, KE_I8, dst, kb_mul(kb, kb_add(kb, kb_mul(kb, g, i64c(kb, nv)), i64c(kb, v)), i64c(kb, 4 * L))));
+  }
+  kb_endfor(kb);
+}
+
+static bool all_const(const Node *n, int from, int to) {
+  for (int i = from; i <= to; i++)
+    if (i < n->nin && n->in[i] && (n->in[i]->kind != VK_CONST || !n->in[i]->data)) return false;
+  return true;
+}
+
+/* QLinearConv / QConv on the int8 engine: 1-D/2-D, 8-bit x, int8 constant weights with zero
+ * points 0, constant quantization parameters, and enough depth per group (depthwise convs keep
+ * the direct kernel) */
+static bool qconv_gemm_applies(const GenCtx *c) {
+  const Node *n = c->n;
+  if (n->op != OP_QLinearConv && n->op != OP_QConv) return false;
+  const Value *x = n->in[0], *w = n->in[3], *zw = n->in[5];
+  if (x->rank < 3 || x->rank > 4 || w->dtype != DT_INT8 || !all_const(n, 1, 8) || n->in[1]->dtype != DT_FLOAT ||
+      n->in[4]->dtype != DT_FLOAT || n->in[6]->dtype != DT_FLOAT)
+    return false;
+  for (int64_t i = 0; zw && i < ir_value_numel(zw); i++)
+    if (ir_const_i64(zw, i)) return false;
+  return ir_value_numel(w) / w->dims[0] >= 16;
+}
+
+static int gen_conv_q_gemm(GenCtx *c) {
+  Node *n = c->n;
+  Value *x = n->in[0], *w = n->in[3], *y = n->out[0];
+  int nsp = x->rank - 2;
+  bool two = nsp == 2;
+  IrWindow win;
+  if (ir_window(c->g, n, nsp, x->dims + 2, w->dims + 2, &win)) return -1;
+  int64_t G = ir_attr_int(n, "group", 1), O = w->dims[0], Og = O / G, Cg = w->dims[1];
+  QcPack p = {.x = kb_buf(c->kb, 0), .s8 = x->dtype == DT_INT8, .Cg = Cg, .H = two ? x->dims[2] : 1, .Wd = x->dims[1 + nsp],
+              .kh = two ? w->dims[2] : 1, .kw = w->dims[1 + nsp], .sh = two ? win.stride[0] : 1, .sw = win.stride[nsp - 1],
+              .dh = two ? win.dilation[0] : 1, .dw = win.dilation[nsp - 1], .ph = two ? win.pad_begin[0] : 0,
+              .pw = win.pad_begin[nsp - 1], .OW = win.out[nsp - 1]};
+  p.P = (two ? win.out[0] : 1) * p.OW;
+  p.KS = p.kh * p.kw;
+  p.K = Cg * p.KS;
+  p.contiguous = p.sh == 1 && p.sw == 1 && p.OW == p.Wd;
+  int64_t zx = ir_const_i64(n->in[2], 0);
+  p.zx = zx & 0xff;
+  int64_t zxu = p.s8 ? zx + 128 : zx; /* the zero point of the u8 the kernel sees */
+  float sx = (float)ir_const_f64(n->in[1], 0), sy = (float)ir_const_f64(n->in[6], 0);
+  int32_t *corr = arena_alloc(c->g->arena, sizeof(int32_t) * (size_t)O);
+  float *mult = arena_alloc(c->g->arena, sizeof(float) * (size_t)O);
+  const int8_t *wd = w->data;
+  bool wper = ir_value_numel(n->in[4]) > 1;
+  for (int64_t o = 0; o < O; o++) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < p.K; k++) sum += wd[o * p.K + k];
+    int64_t b = n->nin > 8 && n->in[8] ? ir_const_i64(n->in[8], o) : 0;
+    corr[o] = (int32_t)(b - zxu * sum);
+    mult[o] = sx * (float)ir_const_f64(n->in[4], wper ? o : 0) / sy;
+  }
+  bool u8 = y->dtype == DT_UINT8;
+  Q8Spec s = {.M = Og, .N = p.P, .K = p.K, .nbatch = x->dims[0] * G, .ngroups = G, .a = wd, .pack = qc_pack, .pack_ud = &p,
+              .c = kb_buf(c->kb, n->nin), .ct = y->dtype, .ldc = p.P, .c_bs = Og * p.P, .corr = corr, .mult = mult,
+              .zy = (int32_t)ir_const_i64(n->in[7], 0), .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128),
+              .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127)};
+  gemm_emit_q8(c, &s);
+  c->const_unused |= 1u << 3;
+  return 0;
+}
+
+/* ---- QAdd: both operands dequantized, added and requantized in f32 lanes ---- */
+
+typedef struct QaddCtx {
+  DType at, bt, yt;
+  float za, zb, ka, kb, zy; /* ka = sa/sy, kb = sb/sy */
+  int64_t qmin, qmax;
+} QaddCtx;
+
+static KV qadd_fn(KB *kb, KV *ops, int lanes, void *ud) {
+  const QaddCtx *q = ud;
+  KT ft = kt(KE_F32, lanes);
+  KV a = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->at), kb_float(kb, ft, q->za)), kb_float(kb, ft, q->ka));
+  KV b = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[1], q->bt), kb_float(kb, ft, q->zb)), kb_float(kb, ft, q->kb));
+  return requant_to(kb, kb_add(kb, a, b), kb_float(kb, ft, q->zy), q->yt, q->qmin, q->qmax);
+}
+
+static int gen_qadd(GenCtx *c) {
+  const Node *n = c->n;
+  if (!all_const(n, 1, 2) || !all_const(n, 4, 7) || n->in[1]->dtype != DT_FLOAT || n->in[4]->dtype != DT_FLOAT ||
+      n->in[6]->dtype != DT_FLOAT)
+    return ir_node_error(c->g, n, "QAdd needs constant float32 scales and constant zero points");
+  float sy = (float)ir_const_f64(n->in[6], 0);
+  bool u8 = n->out[0]->dtype == DT_UINT8;
+  QaddCtx q = {n->in[0]->dtype, n->in[3]->dtype, n->out[0]->dtype, (float)ir_const_i64(n->in[2], 0),
+               (float)ir_const_i64(n->in[5], 0), (float)ir_const_f64(n->in[1], 0) / sy, (float)ir_const_f64(n->in[4], 0) / sy,
+               (float)ir_const_i64(n->in[7], 0), ir_attr_int(n, "qmin", u8 ? 0 : -128), ir_attr_int(n, "qmax", u8 ? 255 : 127)};
+  static const int idx[2] = {0, 3};
+  gen_eltwise_node(c, 2, idx, qadd_fn, &q);
+  return 0;
+}
+
 int gen_quant(GenCtx *c) {
   for (int i = 0; i < c->n->nin; i++)
     if (c->n->in[i] && c->n->in[i]->dtype == DT_FLOAT16 && c->n->op != OP_QuantizeLinear)
@@ -505,7 +684,9 @@ int gen_quant(GenCtx *c) {
   case OP_MatMulInteger:
   case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
   case OP_ConvInteger:
-  case OP_QLinearConv: return gen_conv_q(c);
+  case OP_QLinearConv:
+  case OP_QConv: return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);
+  case OP_QAdd: return gen_qadd(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }
 }

@@ -68,6 +68,11 @@ def prepare_models(work, onnxc, quick, shared_models):
     models = [Model("cnn", os.path.join(ROOT, "examples", "cnn", "model.onnx"),
                     [os.path.join(ROOT, "examples", "cnn", "input.npy")])]
     models += [Model(n, os.path.join(mdir, n, "model.onnx"), [os.path.join(mdir, n, "input_0.npy")]) for n in names]
+    # int8: the QDQ conv net of tests/models/qdq_models.py (int8 kernels; aarch64: the dot product without VNNI)
+    qdq = os.path.join(mdir, "qdq")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "qdq_models.py"), "small", "--out", qdq])
+    check("make the int8 QDQ model", rc == 0, out[-2000:])
+    models.append(Model("qdq", os.path.join(qdq, "model.onnx"), [os.path.join(qdq, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir

@@ -186,6 +186,11 @@ def main(argv=None):
         save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), bf)
     todo.append(("bf16", bf, lambda: [np.concatenate([rng.standard_normal(33) * 1e3, [np.nan, np.inf, -0.0, 3e38]])
                                        .astype(np.float32)], 1))
+    # int8: the QDQ conv net of tests/models/qdq_models.py on the int8 kernels (qdq pass)
+    qdq = os.path.join(a.work, "models", "qdq")
+    if not os.path.exists(os.path.join(qdq, "model.onnx")):
+        run([sys.executable, os.path.join(SRC, "tests", "models", "qdq_models.py"), "small", "--out", qdq])
+    todo.append(("qdq", os.path.join(qdq, "model.onnx"), lambda: [np.load(os.path.join(qdq, "input_0.npy"))], 1))
     # ops whose conformance cases pass shape-giving values as inputs (AOT needs them constant):
     # Loop, TopK, CumSum, Slice, Resize, Range with constant parameters
     misc = os.path.join(a.work, "models", "misc.onnx")

@@ -1,0 +1,240 @@
+/* qdq.c — the `qdq` pass: QDQ convolutions become integer convolutions.
+ *
+ * ONNX Runtime's static quantizer (and `onnxc quantize`) writes an int8 conv as float ops between
+ * quantization nodes:
+ *     DequantizeLinear(xq) ─┐
+ *     DequantizeLinear(wq) ─┼─ Conv ─ [Relu | Clip] ─ QuantizeLinear → yq
+ *     DequantizeLinear(bq) ─┘
+ * Run as written that is float emulation: dequantize, a float conv, quantize.  This pass replaces
+ * each such chain by one QConv node (ops.def): QLinearConv's operands (xq, sx, zx, wq, sw, zw, sy,
+ * zy, int32 bias) plus the bounds qmin/qmax its output saturates to, into which a Relu or Clip
+ * between Conv and QuantizeLinear folds — quantizing is monotone, so Q(clip(v, lo, hi)) =
+ * clamp(Q(v), Q(lo), Q(hi)) and Q(relu(v)) = max(Q(v), zy).  The backend runs QConv on the int8
+ * GEMM engine with the requantization in its epilogue (gen_quant.c).
+ *
+ * It runs before shape inference (first in the pipeline), because shape inference folds the
+ * DequantizeLinear of a constant weight into a float tensor.  It needs only what import knows:
+ * constants' dtypes and data, and each value's users.  Matched: per-tensor activation scale and
+ * zero point, int8 weights with zero points 0 (symmetric, per tensor or per output channel), an
+ * int32 bias whose scale is sx·sw (or a float bias, quantized here); every intermediate float
+ * value used once.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes QAdd.  Anything else stays
+ * as written. */
+#include <math.h>
+#include <string.h>
+
+#include "passes.h"
+
+static Node *producer(const Value *v, Op op) { return v && v->producer && v->producer->op == op && !v->producer->dead ? v->producer : NULL; }
+static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
+static bool is_8bit(DType t) { return t == DT_UINT8 || t == DT_INT8; }
+
+/* the only user of v in g (NULL if v has another use or is a graph output) */
+static Node *sole_user(Graph *g, const Value *v) {
+  if (v->nusers != 1 || v->is_output) return NULL;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int j = 0; j < g->nodes[i]->nin; j++)
+      if (g->nodes[i]->in[j] == v && !g->nodes[i]->dead) return g->nodes[i];
+  return NULL;
+}
+
+/* a per-tensor quantization node: constant float scale with one element, zero point absent or a
+ * constant 8-bit scalar of the quantized side's dtype */
+static bool per_tensor(const Node *q) {
+  const Value *s = q->in[1], *z = q->nin > 2 ? q->in[2] : NULL;
+  if (!is_const(s) || s->dtype != DT_FLOAT || ir_value_numel(s) != 1 || ir_attr_int(q, "block_size", 0)) return false;
+  return !z || (is_const(z) && is_8bit(z->dtype) && ir_value_numel(z) == 1);
+}
+
+static int64_t zp_of(const Node *q) { return q->nin > 2 && q->in[2] ? ir_const_i64(q->in[2], 0) : 0; }
+static DType qtype_of(const Node *q) { return q->nin > 2 && q->in[2] ? q->in[2]->dtype : DT_UINT8; }
+
+/* DequantizeLinear of a constant int8 weight [O, ...] with zero points 0 and O or 1 scales */
+static bool weight_ok(const Node *dq) {
+  const Value *w = dq->in[0], *s = dq->in[1], *z = dq->nin > 2 ? dq->in[2] : NULL;
+  if (!is_const(w) || w->dtype != DT_INT8 || w->rank < 3 || !is_const(s) || s->dtype != DT_FLOAT) return false;
+  int64_t ns = ir_value_numel(s);
+  if (ns != 1 && (ns != w->dims[0] || s->rank != 1 || (ir_attr_int(dq, "axis", 1) != 0 && ir_attr_int(dq, "axis", 1) != -w->rank)))
+    return false;
+  if (z && (!is_const(z) || ir_value_numel(z) != ns)) return false;
+  for (int64_t i = 0; z && i < ns; i++)
+    if (ir_const_i64(z, i) != 0) return false;
+  return !ir_attr_int(dq, "block_size", 0);
+}
+
+/* the quantized output range after a Relu/Clip act (NULL: none) under Q's scale and zero point;
+ * false when act has non-constant bounds */
+static bool act_bounds(const Node *act, const Node *q, int64_t *lo, int64_t *hi) {
+  bool u = qtype_of(q) == DT_UINT8;
+  *lo = u ? 0 : -128, *hi = u ? 255 : 127;
+  if (!act) return true;
+  int64_t zy = zp_of(q);
+  float sy = (float)ir_const_f64(q->in[1], 0);
+  if (act->op == OP_Relu) {
+    if (zy > *lo) *lo = zy;
+    return true;
+  }
+  for (int i = 1; i < act->nin && i < 3; i++) {
+    const Value *b = act->in[i];
+    if (!b) continue;
+    if (!is_const(b) || ir_value_numel(b) != 1) return false;
+    double v = nearbyint((double)((float)ir_const_f64(b, 0) / sy)) + (double)zy;
+    if (i == 1 && v > (double)*lo) *lo = v > (double)*hi ? *hi : (int64_t)v;
+    if (i == 2 && v < (double)*hi) *hi = v < (double)*lo ? *lo : (int64_t)v;
+  }
+  if (act->nin == 1) { /* opset < 11: bounds are attributes */
+    double mn = nearbyint((double)(ir_attr_float(act, "min", -INFINITY) / sy)) + (double)zy;
+    double mx = nearbyint((double)(ir_attr_float(act, "max", INFINITY) / sy)) + (double)zy;
+    if (mn > (double)*lo) *lo = mn > (double)*hi ? *hi : (int64_t)mn;
+    if (mx < (double)*hi) *hi = mx < (double)*lo ? *lo : (int64_t)mx;
+  }
+  return true;
+}
+
+/* The matched chain around one Conv. */
+typedef struct Chain {
+  Node *conv, *dqx, *dqw, *dqb, *act, *q;
+} Chain;
+
+/* an int32 bias for the int8 conv: the DequantizeLinear's data when its scale is sx·sw, else the
+ * float bias rounded to that scale; NULL when there is no bias; *ok = false when it does not fit */
+static Value *int_bias(Graph *g, const Chain *m, bool *ok) {
+  Value *b = m->conv->nin > 2 ? m->conv->in[2] : NULL;
+  *ok = true;
+  if (!b) return NULL;
+  const Value *ws = m->dqw->in[1];
+  int64_t o = m->dqw->in[0]->dims[0], nws = ir_value_numel(ws);
+  float sx = (float)ir_const_f64(m->dqx->in[1], 0);
+  if (m->dqb) {
+    const Value *bq = m->dqb->in[0], *bs = m->dqb->in[1], *bz = m->dqb->nin > 2 ? m->dqb->in[2] : NULL;
+    *ok = is_const(bq) && bq->dtype == DT_INT32 && ir_value_numel(bq) == o && is_const(bs) && (!bz || is_const(bz));
+    for (int64_t i = 0; *ok && bz && i < ir_value_numel(bz); i++) *ok = ir_const_i64(bz, i) == 0;
+    for (int64_t i = 0; *ok && i < o; i++) {
+      double want = (double)(sx * (float)ir_const_f64(ws, nws > 1 ? i : 0));
+      double have = ir_const_f64(bs, ir_value_numel(bs) > 1 ? i : 0);
+      *ok = fabs(have - want) <= 1e-6 * fabs(want);
+    }
+    return *ok ? (Value *)bq : NULL;
+  }
+  *ok = is_const(b) && b->dtype == DT_FLOAT && ir_value_numel(b) == o;
+  if (!*ok) return NULL;
+  int64_t dims[1] = {o};
+  Value *bi = ir_const_new(g, arena_printf(g->arena, "%s_bias_i32", m->conv->name), DT_INT32, 1, dims);
+  for (int64_t i = 0; i < o; i++) {
+    double v = nearbyint(ir_const_f64(b, i) / (double)(sx * (float)ir_const_f64(ws, nws > 1 ? i : 0)));
+    if (fabs(v) > 2147483647.0) *ok = false;
+    ir_store_i64(DT_INT32, bi->data, i, (int64_t)v);
+  }
+  return *ok ? bi : NULL;
+}
+
+/* a per-tensor DequantizeLinear of an 8-bit value (its zero point names the dtype: without one the
+ * input could be int32) */
+static Node *dq_8bit(const Value *v) {
+  Node *dq = producer(v, OP_DequantizeLinear);
+  return dq && per_tensor(dq) && dq->nin > 2 && dq->in[2] ? dq : NULL;
+}
+
+/* v → [Relu | Clip] → QuantizeLinear (per tensor), each value used once: sets act and q */
+static bool match_tail(Graph *g, const Value *v, Node **act, Node **q) {
+  Node *u = sole_user(g, v);
+  *act = NULL;
+  if (u && (u->op == OP_Relu || u->op == OP_Clip)) {
+    *act = u;
+    u = sole_user(g, u->out[0]);
+  }
+  *q = u && u->op == OP_QuantizeLinear ? u : NULL;
+  return *q && per_tensor(*q);
+}
+
+static bool match(Graph *g, Node *conv, Chain *m) {
+  memset(m, 0, sizeof *m);
+  m->conv = conv;
+  if (conv->nin < 2 || conv->nout != 1) return false;
+  m->dqx = dq_8bit(conv->in[0]);
+  m->dqw = producer(conv->in[1], OP_DequantizeLinear);
+  if (!m->dqx || !m->dqw || !weight_ok(m->dqw)) return false;
+  if (conv->nin > 2 && conv->in[2]) m->dqb = producer(conv->in[2], OP_DequantizeLinear);
+  return match_tail(g, conv->out[0], &m->act, &m->q);
+}
+
+static Attr int_attr(const char *name, int64_t v) { return (Attr){.name = name, .type = AT_INT, .i = v}; }
+
+/* n takes over q's output; the float nodes op → [act] → q go */
+static void take_output(Graph *g, Node *n, Node *op, Node *act, Node *q) {
+  Value *y = q->out[0];
+  ir_node_remove(g, q);
+  if (act) ir_node_remove(g, act);
+  ir_node_remove(g, op);
+  n->out[0] = y;
+  y->producer = n;
+}
+
+/* a zero point input, or a new constant 0 of dtype t when the node has none */
+static Value *zp_or_zero(Graph *g, const Node *q, const char *name, DType t) {
+  if (q->nin > 2 && q->in[2]) return q->in[2];
+  return ir_const_new(g, name, t, 0, NULL);
+}
+
+/* the QConv node for a matched chain: takes over Q's output; the float nodes are removed */
+static int rewrite(Graph *g, const Chain *m) {
+  int64_t lo, hi;
+  bool ok;
+  if (!act_bounds(m->act, m->q, &lo, &hi)) return 0;
+  Value *bias = int_bias(g, m, &ok);
+  if (!ok) return 0;
+  Node *n = ir_node_new(g, OP_QConv, arena_printf(g->arena, "%s_int8", m->conv->name), 9, 1);
+  Value *zw = m->dqw->nin > 2 ? m->dqw->in[2] : NULL;
+  if (!zw) zw = ir_const_new(g, arena_printf(g->arena, "%s_wzp", m->conv->name), DT_INT8, 0, NULL);
+  Value *zy = zp_or_zero(g, m->q, arena_printf(g->arena, "%s_yzp", m->conv->name), DT_UINT8);
+  Value *ins[9] = {m->dqx->in[0], m->dqx->in[1], m->dqx->in[2], m->dqw->in[0], m->dqw->in[1], zw, m->q->in[1], zy, bias};
+  memcpy(n->in, ins, sizeof ins);
+  n->attrs = arena_alloc(g->arena, sizeof(Attr) * (size_t)(m->conv->nattr + 2));
+  memcpy(n->attrs, m->conv->attrs, sizeof(Attr) * (size_t)m->conv->nattr);
+  n->nattr = m->conv->nattr;
+  n->attrs[n->nattr++] = int_attr("qmin", lo);
+  n->attrs[n->nattr++] = int_attr("qmax", hi);
+  take_output(g, n, m->conv, m->act, m->q);
+  return 1;
+}
+
+/* DQ(a) + DQ(b) → [Relu | Clip] → Q  ⇒  QAdd(a, sa, za, b, sb, zb, sy, zy) {qmin, qmax} */
+static int rewrite_add(Graph *g, Node *add) {
+  Node *da = dq_8bit(add->in[0]), *db = dq_8bit(add->in[1]), *act, *q;
+  int64_t lo, hi;
+  if (!da || !db || !match_tail(g, add->out[0], &act, &q) || !act_bounds(act, q, &lo, &hi)) return 0;
+  Node *n = ir_node_new(g, OP_QAdd, arena_printf(g->arena, "%s_int8", add->name), 8, 1);
+  Value *ins[8] = {da->in[0], da->in[1], da->in[2], db->in[0], db->in[1], db->in[2], q->in[1],
+                   zp_or_zero(g, q, arena_printf(g->arena, "%s_yzp", add->name), DT_UINT8)};
+  memcpy(n->in, ins, sizeof ins);
+  n->attrs = arena_alloc(g->arena, sizeof(Attr) * 2);
+  n->attrs[n->nattr++] = int_attr("qmin", lo);
+  n->attrs[n->nattr++] = int_attr("qmax", hi);
+  take_output(g, n, add, act, q);
+  return 1;
+}
+
+/* DequantizeLinear nodes left without users (the weights' and biases') go now, so that shape
+ * inference does not fold them into float copies of the weights */
+static void drop_unused_dq(Graph *g) {
+  ir_graph_count_users(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (!n->dead && n->op == OP_DequantizeLinear && n->out[0] && n->out[0]->nusers == 0 && !n->out[0]->is_output)
+      ir_node_remove(g, n);
+  }
+}
+
+int pass_qdq(Graph *g) {
+  ir_graph_count_users(g);
+  int changed = 0, nn = g->nnodes;
+  for (int i = 0; i < nn; i++) {
+    Node *n = g->nodes[i];
+    Chain m;
+    if (!n->dead && n->op == OP_Conv && match(g, n, &m)) changed += rewrite(g, &m);
+    else if (!n->dead && n->op == OP_Add && n->nin == 2) changed += rewrite_add(g, n);
+  }
+  if (!changed) return 0;
+  drop_unused_dq(g);
+  ir_graph_compact(g);
+  return ir_graph_toposort(g);
+}

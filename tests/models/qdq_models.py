@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""qdq_models.py — QDQ int8 models laid out as ONNX Runtime's static quantizer writes them, and a
+check that onnxc runs them on its integer kernels.
+
+  qdq_models.py make  --model FLOAT.onnx --input input_0.npy --out DIR   (a QDQ copy of a model:
+                      DIR/model.onnx + DIR/input_0.npy, ranges calibrated with ONNX Runtime)
+  qdq_models.py small --out DIR                                          (the test net below)
+  qdq_models.py check --onnxc build/onnxc --out DIR                      (make the small net, run it)
+
+Layout (ORT's QDQ format): every Conv reads DequantizeLinear(QuantizeLinear(x)) with per-tensor u8
+activations (asymmetric, range calibrated by running the float model), DequantizeLinear of a
+per-channel symmetric int8 weight (axis 0, zero points 0) and of an int32 bias (scale sx·sw); a
+Conv's output (or the Relu/Clip right after it) is quantized the same way.  Everything else (Add,
+pooling, Gemm) reads the dequantized values in float.
+
+`check` builds a small net (3×3, 1×1, strided, depthwise and grouped convs, Relu/Clip/none after
+them, a residual Add), quantizes it with ranges from a numpy forward pass, and requires: onnxc
+with the qdq pass matches onnxc without it (the float-emulated reference) and ONNX Runtime (when
+bench/ort is installed) within one quantization step of the output, and `onnxc dump` shows the
+convs became QConv int8 nodes and the residual Add a QAdd.  Fixed seed."""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ORT = os.path.join(ROOT, "bench", "ort")
+
+
+def act_params(lo, hi):
+    """per-tensor u8: scale and zero point covering [min(lo, 0), max(hi, 0)]"""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    s = (hi - lo) / 255.0 if hi > lo else 1.0
+    zp = int(np.clip(np.round(-lo / s), 0, 255))
+    return np.float32(s), np.uint8(zp)
+
+
+def activation_of(g, conv, consumers):
+    """the tensor a Conv's output quantization sits on: the Relu/Clip right after it, or its output"""
+    users = consumers.get(conv.output[0], [])
+    if len(users) == 1 and users[0].op_type in ("Relu", "Clip"):
+        return users[0].output[0]
+    return conv.output[0]
+
+
+def quantized_tensors(g):
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    ts = []
+    for n in g.node:
+        if n.op_type == "Conv":
+            for t in (n.input[0], activation_of(g, n, consumers)):
+                if t not in ts:
+                    ts.append(t)
+    return ts
+
+
+def qdq(model, ranges):
+    """model with Q/DQ pairs on the tensors in ranges and quantized Conv weights/biases"""
+    g = model.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    for n in g.node:  # Constant nodes hold Clip's bounds in newer exports
+        if n.op_type == "Constant":
+            inits.setdefault(n.output[0], numpy_helper.to_array(n.attribute[0].t))
+    new_inits, nodes = [], []
+    dq_name, params = {}, {}
+    for t, (lo, hi) in ranges.items():
+        s, zp = act_params(lo, hi)
+        params[t] = (s, zp)
+        new_inits += [numpy_helper.from_array(np.array(s, np.float32), t + "_scale"),
+                      numpy_helper.from_array(np.array(zp, np.uint8), t + "_zp")]
+        dq_name[t] = t + "_dq"
+
+    def emit_qdq(t):
+        nodes.append(helper.make_node("QuantizeLinear", [t, t + "_scale", t + "_zp"], [t + "_q"], name=t + "_Q"))
+        nodes.append(helper.make_node("DequantizeLinear", [t + "_q", t + "_scale", t + "_zp"], [t + "_dq"], name=t + "_DQ"))
+
+    for inp in g.input:
+        if inp.name in ranges:
+            emit_qdq(inp.name)
+    drop = set()
+    for n in g.node:
+        ins = [dq_name.get(i, i) for i in n.input]
+        if n.op_type == "Conv":
+            w = inits[n.input[1]].astype(np.float32)
+            o = w.shape[0]
+            sw = np.abs(w.reshape(o, -1)).max(axis=1) / 127.0
+            sw = np.where(sw > 0, sw, 1.0).astype(np.float32)
+            wq = np.clip(np.round(w / sw.reshape((o,) + (1,) * (w.ndim - 1))), -127, 127).astype(np.int8)
+            wn = n.name or n.output[0]
+            new_inits += [numpy_helper.from_array(wq, wn + "_wq"), numpy_helper.from_array(sw, wn + "_ws"),
+                          numpy_helper.from_array(np.zeros(o, np.int8), wn + "_wz")]
+            nodes.append(helper.make_node("DequantizeLinear", [wn + "_wq", wn + "_ws", wn + "_wz"], [wn + "_wdq"], axis=0))
+            drop.add(n.input[1])
+            ins[1] = wn + "_wdq"
+            if len(n.input) > 2 and n.input[2]:
+                sx = params[n.input[0]][0]
+                sb = (sx * sw).astype(np.float32)
+                bq = np.round(inits[n.input[2]].astype(np.float64) / sb).astype(np.int32)
+                new_inits += [numpy_helper.from_array(bq, wn + "_bq"), numpy_helper.from_array(sb, wn + "_bs"),
+                              numpy_helper.from_array(np.zeros(o, np.int32), wn + "_bz")]
+                nodes.append(helper.make_node("DequantizeLinear", [wn + "_bq", wn + "_bs", wn + "_bz"], [wn + "_bdq"], axis=0))
+                drop.add(n.input[2])
+                ins[2] = wn + "_bdq"
+        m = helper.make_node(n.op_type, ins, list(n.output), name=n.name, domain=n.domain)
+        m.attribute.extend(n.attribute)
+        nodes.append(m)
+        for t in n.output:
+            if t in ranges:
+                emit_qdq(t)
+    keep = [i for i in g.initializer if i.name not in drop]
+    graph = helper.make_graph(nodes, g.name + "_qdq", list(g.input), list(g.output), keep + new_inits)
+    out = helper.make_model(graph, opset_imports=[helper.make_opsetid("", max(13, model.opset_import[0].version))])
+    out.ir_version = model.ir_version
+    return out
+
+
+def ranges_ort(model, x, tensors):
+    """min/max of each tensor over one run of ONNX Runtime on x"""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    del m.graph.output[:]
+    for t in tensors:
+        m.graph.output.append(helper.make_tensor_value_info(t, TensorProto.FLOAT, None))
+    with tempfile.TemporaryDirectory() as d:
+        onnx.save(m, os.path.join(d, "m.onnx"))
+        np.save(os.path.join(d, "x.npy"), x)
+        subprocess.run(["node", os.path.join(ORT, "run_ort.js"), os.path.join(d, "m.onnx"), d, os.path.join(d, "x.npy")],
+                       check=True, stderr=subprocess.DEVNULL)
+        return {t: (np.load(os.path.join(d, "output_%d.npy" % k)).min(), np.load(os.path.join(d, "output_%d.npy" % k)).max())
+                for k, t in enumerate(tensors)}
+
+
+# ---- the small test net, with a numpy forward pass for calibration ----
+
+def conv_np(x, w, b, stride, pad, group):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    y = np.zeros((n, o, oh, ow), np.float64)
+    og = o // group
+    for gi in range(group):
+        xs = xp[:, gi * cg:(gi + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                y[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, w[gi * og:(gi + 1) * og, :, i, j])
+    return (y + b.reshape(1, -1, 1, 1)).astype(np.float32)
+
+
+# (name, out channels, kernel, stride, pad, group, activation)
+SMALL = [("c1", 24, 3, 1, 1, 1, "Relu"), ("c2", 32, 1, 1, 0, 1, "Clip"), ("c3", 32, 3, 2, 1, 1, "Relu"),
+         ("dw", 32, 3, 1, 1, 32, "Relu"), ("c4", 40, 1, 1, 0, 1, ""), ("c5", 40, 3, 1, 1, 2, "Relu"),
+         ("c6", 20, 5, 1, 2, 1, "")]
+
+
+def small_float(rng):
+    """float model: the convs in SMALL, a residual Add of c4 and c5's outputs, global pooling"""
+    inits, nodes, c, t = [], [], 5, "x"
+    ws = {}
+    for name, o, k, s, p, gr, act in SMALL:
+        w = (rng.standard_normal((o, c // gr, k, k)) * np.sqrt(2.0 / (c // gr * k * k))).astype(np.float32)
+        b = (rng.standard_normal(o) * 0.1).astype(np.float32)
+        ws[name] = (w, b)
+        inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
+        nodes.append(helper.make_node("Conv", [t, name + "_w", name + "_b"], [name], name=name, strides=[s, s],
+                                      pads=[p] * 4, group=gr, kernel_shape=[k, k]))
+        t = name
+        if act == "Relu":
+            nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
+            t = name + "_a"
+        elif act == "Clip":
+            inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+            nodes.append(helper.make_node("Clip", [t, "lo", "hi"], [name + "_a"]))
+            t = name + "_a"
+        if name == "c5":
+            nodes.append(helper.make_node("Add", [t, "c4"], ["sum"]))
+            t = "sum"
+        c = o
+    nodes.append(helper.make_node("GlobalAveragePool", [t], ["y"]))
+    g = helper.make_graph(nodes, "small_qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 19, 17])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 20, 1, 1])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), ws
+
+
+def small_ranges(ws, x):
+    r, t = {"x": (x.min(), x.max())}, x
+    for name, o, k, s, p, gr, act in SMALL:
+        y = conv_np(t, ws[name][0], ws[name][1], s, p, gr)
+        if name == "c4":
+            c4 = y
+        a = np.maximum(y, 0) if act == "Relu" else np.clip(y, 0, 6) if act == "Clip" else y
+        r[name + "_a" if act else name] = (a.min(), a.max())
+        t = a + c4 if name == "c5" else a
+        if name == "c5":
+            r["sum"] = (t.min(), t.max())
+    return r
+
+
+def make_small(out):
+    rng = np.random.default_rng(15)
+    model, ws = small_float(rng)
+    x = rng.standard_normal((2, 5, 19, 17)).astype(np.float32)
+    q = qdq(model, small_ranges(ws, x))
+    onnx.checker.check_model(q)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(q, os.path.join(out, "model.onnx"))
+    np.save(os.path.join(out, "input_0.npy"), x)
+    # the output is dequantized from c6's u8 grid, then averaged: one step is c6's scale
+    return float(numpy_helper.to_array(next(i for i in q.graph.initializer if i.name == "c6_scale")))
+
+
+def run_onnxc(onnxc, model, x, out, extra):
+    subprocess.run([onnxc, "run", model, x, "-o", out] + extra, check=True)
+    return np.load(os.path.join(out, "output_0.npy"))
+
+
+def check(args):
+    step = make_small(args.out)
+    model, x = os.path.join(args.out, "model.onnx"), os.path.join(args.out, "input_0.npy")
+    fails = 0
+    dump = subprocess.run([args.onnxc, "dump", model, "--after", "plan"], capture_output=True, text=True, check=True).stdout
+    nq = dump.count("= QConv(")
+    print("int8 conv nodes after the qdq pass: %d of %d; QAdd nodes: %d of 1" % (nq, len(SMALL), dump.count("= QAdd(")))
+    if nq != len(SMALL) or "= Conv(" in dump or dump.count("= QAdd(") != 1 or "= Add(" in dump:
+        print("FAIL: the QDQ convs did not all become int8 nodes\n" + dump)
+        fails += 1
+    y = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "int8"), [])
+    ref = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "float"), ["--disable-pass", "qdq"])
+    refs = [("onnxc --disable-pass qdq", ref)]
+    if os.path.isdir(os.path.join(ORT, "node_modules")):
+        d = os.path.join(args.out, "ort")
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["node", os.path.join(ORT, "run_ort.js"), model, d, x], check=True, stderr=subprocess.DEVNULL)
+        refs.append(("ONNX Runtime", np.load(os.path.join(d, "output_0.npy"))))
+    for name, r in refs:
+        err = float(np.abs(y - r).max())
+        ok = err <= step * 1.001
+        print("%s: max |int8 - %s| = %.3g (one step %.3g)" % ("ok" if ok else "FAIL", name, err, step))
+        fails += not ok
+    return 1 if fails else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["make", "small", "check"])
+    ap.add_argument("--model")
+    ap.add_argument("--input")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--onnxc")
+    args = ap.parse_args()
+    if args.what == "small":
+        make_small(args.out)
+        return 0
+    if args.what == "check":
+        return check(args)
+    model = onnx.load(args.model)
+    x = np.load(args.input)
+    q = qdq(model, ranges_ort(model, x, quantized_tensors(model.graph)))
+    os.makedirs(args.out, exist_ok=True)
+    onnx.save(q, os.path.join(args.out, "model.onnx"))
+    np.save(os.path.join(args.out, "input_0.npy"), x)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
