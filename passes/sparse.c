@@ -12,7 +12,7 @@
 
 /* below this fraction of zeros no sparse kernel can win: not even measured by the backend */
 #define SPARSE_MIN_ZEROS 0.3
-#define SPARSE_MIN_ELEMS 4096
+#define SPARSE_MIN_ELEMS 1024
 
 /* the weight operand of a contraction the sparse kernels handle, with its logical (K, N) view:
  * B(k, n) at data[k*rs + n*cs]; NULL when there is none */
@@ -72,7 +72,8 @@ void pass_sparse_analyze(const Value *w, int64_t K, int64_t N, int64_t rs, int64
   static const int ms[] = {4, 8};
   for (int i = 0; i < 2; i++) {
     int64_t nz = nm_max(w, K, N, rs, cs, ms[i]);
-    if (K % ms[i] == 0 && nz * 2 <= ms[i]) {
+    /* at most nz in every group, and (nearly) exactly nz: the pattern, not chance */
+    if (K % ms[i] == 0 && nz * 2 <= ms[i] && si->sparsity <= 1.0 - (double)nz / ms[i] + 0.02) {
       snprintf(si->structure, sizeof si->structure, "%d:%d", (int)nz, ms[i]);
       return;
     }

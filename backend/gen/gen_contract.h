@@ -74,10 +74,12 @@ void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv);
 void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr);
 
 /* gen_sparse.c: s (fp32, no batch dims, constant B) on the sparse kernel when its cost model says
- * it beats the dense engine for B's nonzero count (gemm_sparse_pays; L = lanes of f32); false:
- * nothing emitted, run gemm_emit */
+ * it beats the dense engine (gemm_sparse_pays: nnz values stored in column groups of G sharing
+ * their nonzero rows; L = lanes of f32); false: nothing emitted, run gemm_emit */
 bool gemm_sparse_emit(GenCtx *c, GemmSpec *s);
-bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int L);
+bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L);
+/* tests only: true = the sparse kernel whenever it applies, whatever the cost model says */
+void gemm_sparse_force(bool on);
 
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);

@@ -1,18 +1,19 @@
 /* gen_sparse.c — sparse kernels for MatMul/Gemm with a constant, mostly-zero fp32 weight B (K × N).
  *
- * Format (packed at compile time): B by columns, zeros dropped: for output column n, its nonzeros
- * p in [colptr[n], colptr[n+1]) as (off[p], val[p]), off = k · MC (the row's offset in the
- * transposed A block below).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
- * nonzero count.
+ * Format (packed at compile time): B's columns in groups of G (1, 2 or 4: sp_shape takes the widest
+ * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
+ * g's rows r in [gptr[g], gptr[g+1]) as off[r] = k · MC (row k's offset in the transposed A block
+ * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
+ * stored values.
  *
- * Kernel: tasks = M-blocks of MC = V·L rows × column groups.  A task
+ * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task
  *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers),
- *   2. for each column n: V vectors of accumulators along m, one broadcast weight and V loads of
- *      AT row k per nonzero — a zero is never touched, and no index is per element of A,
+ *   2. for each column group: G·V vector accumulators along m; per stored row one AT row of V
+ *      vectors is loaded and feeds G broadcast weights — a zero row is never touched,
  *   3. every NCH columns: reads the NCH × MC results back transposed (in registers) and applies the
  *      dense engine's epilogue (alpha, bias, post, fused residual and activations) on row vectors,
  *      storing C rows contiguously.
- * A cost model (sparse_pays) compares this with the dense engine; gemm_emit runs otherwise. */
+ * A cost model (gemm_sparse_pays) compares this with the dense engine; gemm_emit runs otherwise. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,75 +24,97 @@
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Cost in units of one dense vector FMA, as measured on AVX-512/AVX2 (the dense engine runs near
- * its FMA peak; the sparse loop is bound by one load per FMA plus its index and weight loads, and
- * pays for the two transposes). */
-bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int L) {
+static float wat(const GemmSpec *s, int64_t k, int64_t n) {
+  return n < s->N ? ((const float *)s->b_const->data)[k * s->b_rs + n * s->b_cs] : 0.0f;
+}
+
+/* rows k with a nonzero in columns [n0, n0 + g) */
+static int64_t group_rows(const GemmSpec *s, int64_t n0, int g) {
+  int64_t rows = 0;
+  for (int64_t k = 0; k < s->K; k++) {
+    bool nz = false;
+    for (int j = 0; j < g && !nz; j++) nz = wat(s, k, n0 + j) != 0.0f;
+    rows += nz;
+  }
+  return rows;
+}
+
+/* The sparsity pattern as the kernel sees it: columns in groups of G that share their list of
+ * nonzero rows (G = 4 or 2 when blocks along N make that cost few stored zeros, else 1); rows[G]
+ * = Σ over groups of the rows stored. */
+typedef struct SpShape {
+  int G;
+  int64_t nnz, rows;
+} SpShape;
+
+static void sp_shape(const GemmSpec *s, SpShape *sh) {
+  int64_t rows[5] = {0};
+  static const int gs[] = {1, 2, 4};
+  for (int i = 0; i < 3; i++)
+    for (int64_t n0 = 0; n0 < s->N; n0 += gs[i]) rows[gs[i]] += group_rows(s, n0, gs[i]);
+  sh->nnz = rows[1];
+  sh->G = 1;
+  sh->rows = rows[1];
+  for (int i = 1; i < 3; i++) /* stored values G · rows, no more than 15% over the nonzeros */
+    if ((double)(gs[i] * rows[gs[i]]) <= 1.15 * (double)rows[1]) sh->G = gs[i], sh->rows = rows[gs[i]];
+}
+
+/* Cost in units of one dense-engine vector FMA, measured (AVX-512, BERT shapes): a nonzero costs
+ * about 3.5 of them alone (one vector load of AT per FMA, plus its index and weight), 2 in groups
+ * of 2 columns and 1.4 in groups of 4 (a loaded AT row feeds G FMAs); the transposes cost about a
+ * vector op per element moved. */
+static bool force; /* tests: the sparse kernel whenever it applies */
+void gemm_sparse_force(bool on) { force = on; }
+
+bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L) {
+  static const double per_fma[5] = {0, 3.5, 2.0, 2.0, 1.4};
   double mv = (double)cdiv(M, L);
   double dense = (double)M / L * (double)N * (double)K;
-  double sparse = (double)nnz * mv * 1.3 + mv * ((double)K + (double)N) * 2.0 * L / 4.0 + (double)N * mv;
-  return sparse < 0.85 * dense;
+  double sparse = (double)nnz * mv * per_fma[G < 1 || G > 4 ? 1 : G] + mv * ((double)K + (double)N) * 2.0;
+  return sparse < 0.8 * dense;
 }
 
 typedef struct SpPack {
-  KV colptr, off, val; /* weights: i32 [N+1], i32 [nnz], f32 [nnz] */
-  int64_t nnz;
+  KV gptr, off, val; /* weights: i32 [groups+1], i32 [rows], f32 [rows][G] */
 } SpPack;
 
-static bool sp_pack(KB *kb, const GemmSpec *s, int64_t mc, SpPack *p) {
-  const float *w = (const float *)s->b_const->data;
-  int64_t N = s->N, K = s->K, nnz = 0;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t k = 0; k < K; k++) nnz += w[k * s->b_rs + n * s->b_cs] != 0.0f;
-  if (nnz >= INT32_MAX || K * mc >= INT32_MAX) return false;
-  int32_t *cp = malloc((size_t)(N + 1) * sizeof *cp), *off = malloc((size_t)(nnz ? nnz : 1) * sizeof *off);
-  float *val = malloc((size_t)(nnz ? nnz : 1) * sizeof *val);
-  if (!cp || !off || !val) {
-    free(cp), free(off), free(val);
+static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, SpPack *p) {
+  int G = sh->G;
+  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1;
+  if (sh->rows >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
+  int32_t *gp = malloc((size_t)(ng + 1) * sizeof *gp), *off = malloc((size_t)nr * sizeof *off);
+  float *val = malloc((size_t)(nr * G) * sizeof *val);
+  if (!gp || !off || !val) {
+    free(gp), free(off), free(val);
     return false;
   }
-  int64_t j = 0;
-  for (int64_t n = 0; n < N; n++) {
-    cp[n] = (int32_t)j;
-    for (int64_t k = 0; k < K; k++) {
-      float x = w[k * s->b_rs + n * s->b_cs];
-      if (x != 0.0f) off[j] = (int32_t)(k * mc), val[j++] = x;
+  int64_t r = 0;
+  for (int64_t g = 0; g < ng; g++) {
+    gp[g] = (int32_t)r;
+    for (int64_t k = 0; k < s->K; k++) {
+      bool nz = false;
+      for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
+      if (!nz) continue;
+      off[r] = (int32_t)(k * mc);
+      for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
+      r++;
     }
   }
-  cp[N] = (int32_t)j;
-  p->nnz = nnz;
-  p->colptr = kb_weight(kb, cp, (size_t)(N + 1) * sizeof *cp);
-  p->off = kb_weight(kb, off, (size_t)(nnz ? nnz : 1) * sizeof *off);
-  p->val = kb_weight(kb, val, (size_t)(nnz ? nnz : 1) * sizeof *val);
-  free(cp), free(off), free(val);
+  gp[ng] = (int32_t)r;
+  p->gptr = kb_weight(kb, gp, (size_t)(ng + 1) * sizeof *gp);
+  p->off = kb_weight(kb, off, (size_t)nr * sizeof *off);
+  p->val = kb_weight(kb, val, (size_t)(nr * G) * sizeof *val);
+  free(gp), free(off), free(val);
   return true;
 }
 
 /* the shape of the kernel and its task split */
 typedef struct SpPlan {
-  int L, V;
+  int L, V, G;
   int64_t mc, nmb, ncg, nng, nch;
   KV m0, rows;      /* this task's first row and row count (i64) */
   KV at, ct;        /* scratch: AT [K][mc], CT [nch][mc] */
 } SpPlan;
-
-/* x[0..L) ← its transpose (x[r] lane c ↔ x[c] lane r): for d = L/2 .. 1, every aligned 2d × 2d block
- * swaps its upper-right and lower-left d × d blocks — log2(L) rounds of L two-input shuffles */
-static void sp_transpose(KB *kb, KV *x, int L) {
-  int lo[64], hi[64];
-  for (int d = L / 2; d >= 1; d /= 2) {
-    for (int c = 0; c < L; c++) {
-      lo[c] = (c & d) ? L + c - d : c;
-      hi[c] = (c & d) ? L + c : c + d;
-    }
-    for (int i = 0; i < L; i++) {
-      if (i & d) continue;
-      KV a = x[i], b = x[i + d];
-      x[i] = kb_shuffle(kb, a, b, lo, L);
-      x[i + d] = kb_shuffle(kb, a, b, hi, L);
-    }
-  }
-}
 
 /* rows r of an L-row block starting at row i0 that exist (r < rows - i0): a mask of `lanes` lanes, or
  * none; NULL when every row exists */
@@ -110,7 +133,7 @@ static void sp_transpose_block(KB *kb, const GemmSpec *s, const SpPlan *p, bool 
     KV mk = sp_row_mask(kb, p, tails, i0, r, kn < L ? I(kb, kn) : NULL);
     x[r] = gen_vload(kb, vt, kb_gep(kb, KE_F32, src, I(kb, (i0 + r) * s->a_rs)), mk);
   }
-  sp_transpose(kb, x, L);
+  gen_reg_transpose(kb, x, L);
   KV dst = kb_gep(kb, KE_F32, p->at, kb_add(kb, kb_mul(kb, k0, I(kb, p->mc)), I(kb, i0)));
   for (int j = 0; j < kn; j++) kb_store(kb, x[j], kb_gep(kb, KE_F32, dst, I(kb, (int64_t)j * p->mc)));
 }
@@ -135,29 +158,38 @@ static void sp_transpose_a(GenCtx *c, const GemmSpec *s, const SpPlan *p) {
   }
 }
 
-/* 2. CT[j][i] = Σ_p val[p] · AT[off[p] + i] over column n = c0 + j's nonzeros, j < ncols */
+/* 2. CT[j][i] = Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group, for
+ * the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them) */
 static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV ncols) {
   KB *kb = c->kb;
-  int L = p->L;
+  int L = p->L, G = p->G;
   KT vt = kt(KE_F32, L);
-  KV j = kb_for(kb, I(kb, 0), ncols, 1);
-  KV n = kb_add(kb, c0, j);
-  KV p0 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->colptr, n)), kt_s(KE_I64), false, false);
-  KV p1 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->colptr, kb_add(kb, n, I(kb, 1)))), kt_s(KE_I64),
+  KV ng = kb_div(kb, kb_add(kb, ncols, I(kb, G - 1)), I(kb, G), true);
+  KV g0 = kb_div(kb, c0, I(kb, G), true);
+  KV j = kb_for(kb, I(kb, 0), ng, 1);
+  KV gi = kb_add(kb, g0, j);
+  KV p0 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, gi)), kt_s(KE_I64), false, false);
+  KV p1 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, kb_add(kb, gi, I(kb, 1)))), kt_s(KE_I64),
                   false, false);
-  KVar acc[16];
-  for (int v = 0; v < p->V; v++) acc[v] = kb_var(kb, vt, kb_float(kb, vt, 0));
-  KV q = kb_for(kb, p0, p1, 1);
+  KVar acc[32];
+  for (int q = 0; q < G * p->V; q++) acc[q] = kb_var(kb, vt, kb_float(kb, vt, 0));
+  KV r = kb_for(kb, p0, p1, 1);
   {
-    KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, q)), kt_s(KE_I64), false, false);
-    KV x = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, w->val, q)), L);
+    KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, r)), kt_s(KE_I64), false, false);
     KV row = kb_gep(kb, KE_F32, p->at, off);
-    for (int v = 0; v < p->V; v++)
-      kb_set(kb, acc[v], kb_fma(kb, x, kb_load(kb, vt, kb_gep(kb, KE_F32, row, I(kb, (int64_t)v * L))), kb_get(kb, acc[v])));
+    KV vals = kb_gep(kb, KE_F32, w->val, kb_mul(kb, r, I(kb, G)));
+    KV at[16];
+    for (int v = 0; v < p->V; v++) at[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, row, I(kb, (int64_t)v * L)));
+    for (int q = 0; q < G; q++) {
+      KV x = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, vals, I(kb, q))), L);
+      for (int v = 0; v < p->V; v++) kb_set(kb, acc[q * p->V + v], kb_fma(kb, x, at[v], kb_get(kb, acc[q * p->V + v])));
+    }
   }
   kb_endfor(kb);
-  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, p->mc)));
-  for (int v = 0; v < p->V; v++) kb_store(kb, kb_get(kb, acc[v]), kb_gep(kb, KE_F32, dst, I(kb, (int64_t)v * L)));
+  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
+  for (int q = 0; q < G; q++)
+    for (int v = 0; v < p->V; v++)
+      kb_store(kb, kb_get(kb, acc[q * p->V + v]), kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L)));
   kb_endfor(kb);
 }
 
@@ -181,7 +213,7 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
       KV x[64];
       KV src = kb_gep(kb, KE_F32, p->ct, kb_add(kb, kb_mul(kb, I(kb, (int64_t)q * L), I(kb, p->mc)), ib));
       for (int j = 0; j < L; j++) x[j] = kb_load(kb, vt, kb_gep(kb, KE_F32, src, I(kb, (int64_t)j * p->mc)));
-      sp_transpose(kb, x, L);
+      gen_reg_transpose(kb, x, L);
       for (int r = 0; r < L; r++) {
         KV m = kb_add(kb, p->m0, kb_add(kb, ib, I(kb, r)));
         if (mtails) kb_if(kb, kb_cmp(kb, KC_GT, p->rows, kb_add(kb, ib, I(kb, r)), false));
@@ -206,11 +238,14 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
   }
 }
 
-static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, int64_t nnz) {
+static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) {
   int L = kb_lanes(c->kb, KE_F32);
+  int64_t nnz = sh->nnz;
   p->L = L;
-  /* V vectors of rows: 8 keeps eight independent FMA chains per nonzero; 4 when AT would leave L2 */
-  int64_t V = (int64_t)s->K * 8 * L * 4 <= 640 * 1024 ? 8 : 4;
+  p->G = sh->G;
+  /* V vectors of rows: 8 keeps eight independent FMA chains per nonzero; 4 when AT would leave L2
+   * or G columns share the loads (G · V accumulators) */
+  int64_t V = (int64_t)s->K * 8 * L * 4 <= 640 * 1024 && sh->G == 1 ? 8 : 4;
   if (V > cdiv(s->M, L)) V = cdiv(s->M, L);
   p->V = (int)V;
   p->mc = V * L;
@@ -235,18 +270,16 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   if (s->dt != DT_FLOAT || s->nbd != 0 || s->pack || s->a_const || !s->b_const || s->post || s->M < 1 || s->N < 1 ||
       s->K < 1 || s->b_const->dtype != DT_FLOAT || !s->b_const->data)
     return false;
-  const float *w = (const float *)s->b_const->data;
-  int64_t nnz = 0;
-  for (int64_t k = 0; k < s->K; k++)
-    for (int64_t n = 0; n < s->N; n++) nnz += w[k * s->b_rs + n * s->b_cs] != 0.0f;
+  SpShape sh;
+  sp_shape(s, &sh);
   SpPlan p;
   memset(&p, 0, sizeof p);
   int L = kb_lanes(kb, KE_F32);
-  if (!gemm_sparse_pays(s->M, s->N, s->K, nnz, L) || s->M * s->a_rs >= INT32_MAX) return false;
+  if (!force && !gemm_sparse_pays(s->M, s->N, s->K, sh.G * sh.rows, sh.G, L)) return false;
   int64_t work0 = c->work, scratch0 = c->scratch_bytes;
-  sp_plan(c, s, &p, nnz);
+  sp_plan(c, s, &p, &sh);
   SpPack wp;
-  if (!sp_pack(kb, s, p.mc, &wp)) {
+  if (!sp_pack(kb, s, &sh, p.mc, &wp)) {
     c->work = work0, c->scratch_bytes = scratch0;
     return false;
   }
