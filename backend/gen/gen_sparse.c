@@ -145,10 +145,10 @@ static void sp_transpose_a(GenCtx *c, const GemmSpec *s, const SpPlan *p) {
   bool tails = s->M % p->mc != 0;
   KV abase = kb_gep(kb, KE_F32, s->a, kb_mul(kb, p->m0, I(kb, s->a_rs)));
   int64_t kfull = s->K - s->K % L;
-  if (kfull > 0) {
+  /* one L-row block at a time: L streams of A rows in flight, not V·L */
+  for (int v = 0; v < p->V && kfull > 0; v++) {
     KV k0 = kb_for(kb, I(kb, 0), I(kb, kfull), L);
-    KV src = kb_gep(kb, KE_F32, abase, k0);
-    for (int v = 0; v < p->V; v++) sp_transpose_block(kb, s, p, tails, src, k0, (int64_t)v * L, L);
+    sp_transpose_block(kb, s, p, tails, kb_gep(kb, KE_F32, abase, k0), k0, (int64_t)v * L, L);
     kb_endfor(kb);
   }
   if (kfull < s->K) {
