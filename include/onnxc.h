@@ -52,7 +52,8 @@ int onnxc_options_fix_input(onnxc_session_options *o, const char *input, int32_t
 /* fix every dim named `dim_name` (a symbolic dim such as "batch") in the inputs to `value` */
 int onnxc_options_fix_dim(onnxc_session_options *o, const char *dim_name, int64_t value);
 /* switch an optional pass off by name: "inline" (If on a constant condition), "dce" (dead code),
- * "fuse" (operator fusion), "winograd" (Winograd 3x3 convolutions); an unknown or required pass
+ * "fuse" (operator fusion), "winograd" (Winograd 3x3 convolutions), "sparse" (sparse kernels for
+ * mostly-zero MatMul/Gemm weights); an unknown or required pass
  * (shapes, layout, plan) is
  * ONNXC_ERR_ARGUMENT.  Call once per pass. */
 int onnxc_options_disable_pass(onnxc_session_options *o, const char *pass);
@@ -217,7 +218,7 @@ enum {
 int onnxc_session_cache_state(const onnxc_session *s);
 
 /* ---- the pass pipeline ---- */
-/* the passes in pipeline order: shapes, inline, dce, fuse, winograd, layout, plan; NULL past the end */
+/* the passes in pipeline order: shapes, inline, dce, fuse, winograd, layout, plan, sparse; NULL past the end */
 const char *onnxc_pass_name(int32_t i);
 /* Checks a comma-separated list of passes to switch off ("fuse,dce"), as onnxc_options_disable_pass
  * would take them one by one: ONNXC_OK, or ONNXC_ERR_ARGUMENT with the reason (naming the valid

@@ -12,11 +12,11 @@ typedef struct PassOptions {
 } PassOptions;
 
 /* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, winograd, layout,
- * plan. */
+ * plan, sparse (sparse runs last: it only marks nodes for the backend). */
 extern const char *const pass_names[];
 /* Index of a pass name in pass_names, -1 if unknown. */
 int pass_index(const char *name);
-/* Whether the pass can be switched off (inline, dce, fuse, winograd; the others are needed by the
+/* Whether the pass can be switched off (inline, dce, fuse, winograd, sparse; the others are needed by the
  * backend). */
 bool pass_optional(int index);
 /* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
@@ -53,6 +53,20 @@ int pass_winograd(Graph *g);
  * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
  * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */
 int pass_plan(Graph *g, int64_t max_memory);
+
+/* sparse.c: marks the MatMul/Gemm nodes whose constant weight has enough zeros for the backend to
+ * weigh a sparse kernel (Node.sparse; gen_sparse.c decides by its cost model) */
+int pass_sparse(Graph *g);
+/* the weight a sparse kernel would take from n (fp32 constant, rank 2, input 1 of MatMul/Gemm) and
+ * its logical view B(k, n) = data[k*rs + n*cs], K × N; NULL when n has none */
+const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *rs, int64_t *cs);
+/* what a weight's zeros look like, for reports */
+typedef struct SparseInfo {
+  double sparsity;     /* zeros / elements */
+  int64_t nnz;
+  char structure[24];  /* "dense", "unstructured", "N:M" (along K), "block:1xC" (C consecutive n) */
+} SparseInfo;
+void pass_sparse_analyze(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, SparseInfo *si);
 /* The memory budget: weights + arena + scratch + outputs of a planned g within limit bytes, or
  * an error naming the largest value.  The backend calls it again once it knows scratch sizes
  * and where subgraphs sit. */

@@ -10,6 +10,8 @@
  *   winograd Conv nodes the backend may run as Winograd (3×3, stride 1) (optional)
  *   layout   each value's layout (plain today; blocked layouts next)
  *   plan     storage classes and arena offsets (memory planning)
+ *   sparse   MatMul/Gemm nodes whose constant weight may run on sparse kernels (optional; it only
+ *            marks nodes, so it can run after plan and keep its place at the end of the names)
  *
  * plan runs last because it is the interface to the backend: it materializes outputs and adds
  * control nodes' captured values as inputs, and the sizes it lays out are final only once layout
@@ -23,7 +25,7 @@
 
 #include "passes.h"
 
-const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", NULL};
+const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", "sparse", NULL};
 
 int pass_index(const char *name) {
   for (int i = 0; name && pass_names[i]; i++)
@@ -31,7 +33,7 @@ int pass_index(const char *name) {
   return -1;
 }
 
-bool pass_optional(int index) { return index >= 1 && index <= 4; }
+bool pass_optional(int index) { return (index >= 1 && index <= 4) || index == 7; }
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
@@ -64,7 +66,7 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
       return -1;
     }
     if (!pass_optional(i)) {
-      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd)", name);
+      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd, sparse)", name);
       return -1;
     }
     p += len;
@@ -113,10 +115,11 @@ static int run_fuse(Graph *g, const PassOptions *o) {
 static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_winograd(g); }
 static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
 static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
+static int run_sparse(Graph *g, const PassOptions *o) { return (void)o, pass_sparse(g); }
 
 int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   static const PassOptions none = {0};
-  Run r = {g, opt ? opt : &none, last ? pass_index(last) : pass_index("plan"), 0};
+  Run r = {g, opt ? opt : &none, last ? pass_index(last) : pass_index("sparse"), 0};
   char err[300];
   if (r.opt->disable && pass_check_disable(r.opt->disable, err, sizeof err)) return ir_error(g, "%s", err);
   if (last && !strcmp(last, "import")) return 0;
@@ -128,7 +131,7 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   if (!disabled(r.opt, "qdq") && pass_qdq(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
       step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
-      step(&r, "plan", run_plan))
+      step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse))
     return r.rc;
   return 0;
 }

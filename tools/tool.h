@@ -29,8 +29,9 @@ void tool_deadline_disarm(void);
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
-  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd (the pipeline\n" \
-  "                      is shapes, inline, dce, fuse, winograd, layout, plan); --no-fuse =\n"       \
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, sparse (the\n" \
+  "                      pipeline is shapes, inline, dce, fuse, winograd, layout, plan, sparse);\n"  \
+  "                      sparse: sparse kernels for mostly-zero MatMul/Gemm weights; --no-fuse =\n" \
   "                      --disable-pass fuse; attention: only fuse's multi-head attention ->\n"     \
   "                      FusedAttention part\n"
 #define TOOL_HELP_CACHE                                                                              \

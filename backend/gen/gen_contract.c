@@ -23,6 +23,7 @@ static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const
     c->const_unused |= 1u;
   }
   gemm_set_epi(c, s, y);
+  if (c->n->sparse && s->b_const && gemm_sparse_emit(c, s)) return 0; /* gen_sparse.c, when it pays */
   gemm_emit(c, s);
   return 0;
 }

@@ -104,6 +104,14 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s);
  * has no vector instruction on x86 and becomes scalar code */
 KV gen_q8_bytes(KB *kb, KV f);
 
+/* gen_sparse.c: s (fp32, no batch dims, constant B) on the sparse kernel when its cost model says
+ * it beats the dense engine (gemm_sparse_pays: nnz values stored in column groups of G sharing
+ * their nonzero rows; L = lanes of f32); false: nothing emitted, run gemm_emit */
+bool gemm_sparse_emit(GenCtx *c, GemmSpec *s);
+bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L);
+/* tests only: true = the sparse kernel whenever it applies, whatever the cost model says */
+void gemm_sparse_force(bool on);
+
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);
 /* load/store one scalar or vector of storage dtype t as compute type ce (mask may be NULL) */

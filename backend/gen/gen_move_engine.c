@@ -430,8 +430,8 @@ static bool mv_t2d_plan(MvJob *j, int T) {
   return true;
 }
 
-/* transpose T vectors of T lanes in place (v[k][l] → v[l][k]) */
-static void reg_transpose(KB *kb, KV *v, int T) {
+/* transpose T vectors of T lanes in place (v[k][l] → v[l][k]); also gen_sparse.c (gen_util.h) */
+void gen_reg_transpose(KB *kb, KV *v, int T) {
   int lo[64], hi[64];
   for (int s = T / 2; s >= 1; s /= 2) {
     for (int l = 0; l < T; l++) {
@@ -462,7 +462,7 @@ static void t2d_tile(KB *kb, KElem ke, int T, KV src, KV dst, KV soff, KV doff, 
     } else
       v[k] = kb_load(kb, vt, p);
   }
-  reg_transpose(kb, v, T);
+  gen_reg_transpose(kb, v, T);
   KV smask = remb ? kb_tail_mask(kb, T, rema) : NULL;
   for (int l = 0; l < T; l++) {
     KV p = kb_gep(kb, ke, dst, kb_add(kb, doff, i64c(kb, l * db)));

@@ -49,6 +49,9 @@ int gen_lanes_cap(GenCtx *c, size_t es, int cap);
  * for full vectors.  W == 1 is a plain loop with no tail. */
 typedef void (*GenVecBody)(KB *kb, void *ud, KV j, KV mask);
 void gen_vec_loop(KB *kb, KV lo, KV hi, int W, GenVecBody body, void *ud);
+/* transpose T vectors of T lanes in place (v[k][l] → v[l][k]): log2(T) rounds of shuffles
+ * (gen_move_engine.c) */
+void gen_reg_transpose(KB *kb, KV *v, int T);
 /* a load / store that is masked when mask is non-NULL */
 KV gen_vload(KB *kb, KT t, KV p, KV mask);
 void gen_vstore(KB *kb, KV v, KV p, KV mask);

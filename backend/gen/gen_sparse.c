@@ -1,0 +1,302 @@
+/* gen_sparse.c — sparse kernels for MatMul/Gemm with a constant, mostly-zero fp32 weight B (K × N).
+ *
+ * Format (packed at compile time): B's columns in groups of G (1, 2 or 4: sp_shape takes the widest
+ * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
+ * g's rows r in [gptr[g], gptr[g+1]) as off[r] = k · MC (row k's offset in the transposed A block
+ * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
+ * stored values.
+ *
+ * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task
+ *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers),
+ *   2. for each column group: G·V vector accumulators along m; per stored row one AT row of V
+ *      vectors is loaded and feeds G broadcast weights — a zero row is never touched,
+ *   3. every NCH columns: reads the NCH × MC results back transposed (in registers) and applies the
+ *      dense engine's epilogue (alpha, bias, post, fused residual and activations) on row vectors,
+ *      storing C rows contiguously.
+ * A cost model (gemm_sparse_pays) compares this with the dense engine; gemm_emit runs otherwise. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_contract.h"
+
+#define NCH_VECS 2 /* columns per epilogue chunk, in vectors */
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static float wat(const GemmSpec *s, int64_t k, int64_t n) {
+  return n < s->N ? ((const float *)s->b_const->data)[k * s->b_rs + n * s->b_cs] : 0.0f;
+}
+
+/* rows k with a nonzero in columns [n0, n0 + g) */
+static int64_t group_rows(const GemmSpec *s, int64_t n0, int g) {
+  int64_t rows = 0;
+  for (int64_t k = 0; k < s->K; k++) {
+    bool nz = false;
+    for (int j = 0; j < g && !nz; j++) nz = wat(s, k, n0 + j) != 0.0f;
+    rows += nz;
+  }
+  return rows;
+}
+
+/* The sparsity pattern as the kernel sees it: columns in groups of G that share their list of
+ * nonzero rows (G = 4 or 2 when blocks along N make that cost few stored zeros, else 1); rows[G]
+ * = Σ over groups of the rows stored. */
+typedef struct SpShape {
+  int G;
+  int64_t nnz, rows;
+} SpShape;
+
+static void sp_shape(const GemmSpec *s, SpShape *sh) {
+  int64_t rows[5] = {0};
+  static const int gs[] = {1, 2, 4};
+  for (int i = 0; i < 3; i++)
+    for (int64_t n0 = 0; n0 < s->N; n0 += gs[i]) rows[gs[i]] += group_rows(s, n0, gs[i]);
+  sh->nnz = rows[1];
+  sh->G = 1;
+  sh->rows = rows[1];
+  for (int i = 1; i < 3; i++) /* stored values G · rows, no more than 15% over the nonzeros */
+    if ((double)(gs[i] * rows[gs[i]]) <= 1.15 * (double)rows[1]) sh->G = gs[i], sh->rows = rows[gs[i]];
+}
+
+/* Cost in units of one dense-engine vector FMA, measured (AVX-512, BERT shapes): a nonzero costs
+ * about 3.5 of them alone (one vector load of AT per FMA, plus its index and weight), 2 in groups
+ * of 2 columns and 1.4 in groups of 4 (a loaded AT row feeds G FMAs); the transposes cost about a
+ * vector op per element moved. */
+static bool force; /* tests: the sparse kernel whenever it applies */
+void gemm_sparse_force(bool on) { force = on; }
+
+bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L) {
+  static const double per_fma[5] = {0, 3.5, 2.0, 2.0, 1.4};
+  double mv = (double)cdiv(M, L);
+  double dense = (double)M / L * (double)N * (double)K;
+  double sparse = (double)nnz * mv * per_fma[G < 1 || G > 4 ? 1 : G] + mv * ((double)K + (double)N) * 2.0;
+  return sparse < 0.8 * dense;
+}
+
+typedef struct SpPack {
+  KV gptr, off, val; /* weights: i32 [groups+1], i32 [rows], f32 [rows][G] */
+} SpPack;
+
+static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, SpPack *p) {
+  int G = sh->G;
+  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1;
+  if (sh->rows >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
+  int32_t *gp = malloc((size_t)(ng + 1) * sizeof *gp), *off = malloc((size_t)nr * sizeof *off);
+  float *val = malloc((size_t)(nr * G) * sizeof *val);
+  if (!gp || !off || !val) {
+    free(gp), free(off), free(val);
+    return false;
+  }
+  int64_t r = 0;
+  for (int64_t g = 0; g < ng; g++) {
+    gp[g] = (int32_t)r;
+    for (int64_t k = 0; k < s->K; k++) {
+      bool nz = false;
+      for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
+      if (!nz) continue;
+      off[r] = (int32_t)(k * mc);
+      for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
+      r++;
+    }
+  }
+  gp[ng] = (int32_t)r;
+  p->gptr = kb_weight(kb, gp, (size_t)(ng + 1) * sizeof *gp);
+  p->off = kb_weight(kb, off, (size_t)nr * sizeof *off);
+  p->val = kb_weight(kb, val, (size_t)(nr * G) * sizeof *val);
+  free(gp), free(off), free(val);
+  return true;
+}
+
+/* the shape of the kernel and its task split */
+typedef struct SpPlan {
+  int L, V, G;
+  int64_t mc, nmb, ncg, nng, nch;
+  KV m0, rows;      /* this task's first row and row count (i64) */
+  KV at, ct;        /* scratch: AT [K][mc], CT [nch][mc] */
+} SpPlan;
+
+/* rows r of an L-row block starting at row i0 that exist (r < rows - i0): a mask of `lanes` lanes, or
+ * none; NULL when every row exists */
+static KV sp_row_mask(KB *kb, const SpPlan *p, bool tails, int64_t i0, int r, KV lanes) {
+  if (!tails) return lanes ? kb_tail_mask(kb, p->L, lanes) : NULL;
+  KV ok = kb_cmp(kb, KC_GT, p->rows, I(kb, i0 + r), false);
+  return kb_tail_mask(kb, p->L, kb_select(kb, ok, lanes ? lanes : I(kb, p->L), I(kb, 0)));
+}
+
+/* one L × L block: AT[k0 + j][i0 + r] = A(m0 + i0 + r, k0 + j), j < kn (static), zero for rows past M */
+static void sp_transpose_block(KB *kb, const GemmSpec *s, const SpPlan *p, bool tails, KV src, KV k0, int64_t i0, int kn) {
+  int L = p->L;
+  KT vt = kt(KE_F32, L);
+  KV x[64];
+  for (int r = 0; r < L; r++) {
+    KV mk = sp_row_mask(kb, p, tails, i0, r, kn < L ? I(kb, kn) : NULL);
+    x[r] = gen_vload(kb, vt, kb_gep(kb, KE_F32, src, I(kb, (i0 + r) * s->a_rs)), mk);
+  }
+  gen_reg_transpose(kb, x, L);
+  KV dst = kb_gep(kb, KE_F32, p->at, kb_add(kb, kb_mul(kb, k0, I(kb, p->mc)), I(kb, i0)));
+  for (int j = 0; j < kn; j++) kb_store(kb, x[j], kb_gep(kb, KE_F32, dst, I(kb, (int64_t)j * p->mc)));
+}
+
+/* 1. AT[k][i] = A(m0 + i, k) for i < rows (zero beyond): contiguous row loads, shuffles, stores */
+static void sp_transpose_a(GenCtx *c, const GemmSpec *s, const SpPlan *p) {
+  KB *kb = c->kb;
+  int L = p->L;
+  bool tails = s->M % p->mc != 0;
+  KV abase = kb_gep(kb, KE_F32, s->a, kb_mul(kb, p->m0, I(kb, s->a_rs)));
+  int64_t kfull = s->K - s->K % L;
+  /* one L-row block at a time: L streams of A rows in flight, not V·L */
+  for (int v = 0; v < p->V && kfull > 0; v++) {
+    KV k0 = kb_for(kb, I(kb, 0), I(kb, kfull), L);
+    sp_transpose_block(kb, s, p, tails, kb_gep(kb, KE_F32, abase, k0), k0, (int64_t)v * L, L);
+    kb_endfor(kb);
+  }
+  if (kfull < s->K) {
+    KV k0 = I(kb, kfull);
+    KV src = kb_gep(kb, KE_F32, abase, k0);
+    for (int v = 0; v < p->V; v++) sp_transpose_block(kb, s, p, tails, src, k0, (int64_t)v * L, (int)(s->K - kfull));
+  }
+}
+
+/* 2. CT[j][i] = Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group, for
+ * the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them) */
+static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV ncols) {
+  KB *kb = c->kb;
+  int L = p->L, G = p->G;
+  KT vt = kt(KE_F32, L);
+  KV ng = kb_div(kb, kb_add(kb, ncols, I(kb, G - 1)), I(kb, G), true);
+  KV g0 = kb_div(kb, c0, I(kb, G), true);
+  KV j = kb_for(kb, I(kb, 0), ng, 1);
+  KV gi = kb_add(kb, g0, j);
+  KV p0 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, gi)), kt_s(KE_I64), false, false);
+  KV p1 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, kb_add(kb, gi, I(kb, 1)))), kt_s(KE_I64),
+                  false, false);
+  KVar acc[32];
+  for (int q = 0; q < G * p->V; q++) acc[q] = kb_var(kb, vt, kb_float(kb, vt, 0));
+  KV r = kb_for(kb, p0, p1, 1);
+  {
+    KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, r)), kt_s(KE_I64), false, false);
+    KV row = kb_gep(kb, KE_F32, p->at, off);
+    KV vals = kb_gep(kb, KE_F32, w->val, kb_mul(kb, r, I(kb, G)));
+    KV at[16];
+    for (int v = 0; v < p->V; v++) at[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, row, I(kb, (int64_t)v * L)));
+    for (int q = 0; q < G; q++) {
+      KV x = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, vals, I(kb, q))), L);
+      for (int v = 0; v < p->V; v++) kb_set(kb, acc[q * p->V + v], kb_fma(kb, x, at[v], kb_get(kb, acc[q * p->V + v])));
+    }
+  }
+  kb_endfor(kb);
+  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
+  for (int q = 0; q < G; q++)
+    for (int v = 0; v < p->V; v++)
+      kb_store(kb, kb_get(kb, acc[q * p->V + v]), kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L)));
+  kb_endfor(kb);
+}
+
+/* 3. C(m0 + i, c0 + j) = epilogue(CT[j][i]) for i < rows, j < ncols: L × L blocks of CT
+ * transposed in registers into row vectors */
+static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV ncols) {
+  KB *kb = c->kb;
+  int L = p->L;
+  KT vt = kt(KE_F32, L);
+  bool ntails = s->N % p->nch != 0, mtails = s->M % p->mc != 0;
+  KV alpha = s->alpha != 1.0 ? kb_float(kb, vt, s->alpha) : NULL;
+  KV beta = s->bias && s->beta != 1.0 ? kb_float(kb, vt, s->beta) : NULL;
+  for (int q = 0; q < NCH_VECS; q++) {
+    KV qcols = kb_sub(kb, ncols, I(kb, (int64_t)q * L));
+    if (ntails) kb_if(kb, kb_cmp(kb, KC_GT, qcols, I(kb, 0), false));
+    KV cmask = ntails ? kb_tail_mask(kb, L, qcols) : NULL;
+    KV col = kb_add(kb, c0, I(kb, (int64_t)q * L));
+    KV bvec = s->bias && s->bias_cs != 0 && s->bias_rs == 0 ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->bias, col), cmask) : NULL;
+    KV ib = kb_for(kb, I(kb, 0), p->rows, L);
+    {
+      KV x[64];
+      KV src = kb_gep(kb, KE_F32, p->ct, kb_add(kb, kb_mul(kb, I(kb, (int64_t)q * L), I(kb, p->mc)), ib));
+      for (int j = 0; j < L; j++) x[j] = kb_load(kb, vt, kb_gep(kb, KE_F32, src, I(kb, (int64_t)j * p->mc)));
+      gen_reg_transpose(kb, x, L);
+      for (int r = 0; r < L; r++) {
+        KV m = kb_add(kb, p->m0, kb_add(kb, ib, I(kb, r)));
+        if (mtails) kb_if(kb, kb_cmp(kb, KC_GT, p->rows, kb_add(kb, ib, I(kb, r)), false));
+        KV xv = x[r];
+        if (alpha) xv = kb_mul(kb, xv, alpha);
+        if (s->bias) {
+          KV bb = bvec;
+          KV bp = kb_gep(kb, KE_F32, s->bias, kb_add(kb, kb_mul(kb, m, I(kb, s->bias_rs)), kb_mul(kb, col, I(kb, s->bias_cs))));
+          if (!bb && s->bias_cs == 0) bb = kb_splat(kb, kb_load(kb, kt_s(KE_F32), bp), L);
+          if (!bb) bb = gen_vload(kb, vt, bp, cmask);
+          xv = beta ? kb_fma(kb, bb, beta, xv) : kb_add(kb, xv, bb);
+        }
+        if (s->post) xv = s->post(kb, xv, s->post_ud);
+        KV rv = s->res ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->res, kb_add(kb, kb_mul(kb, m, I(kb, s->res_rs)), col)), cmask) : NULL;
+        xv = gen_epi_apply(kb, s->epi, xv, rv);
+        gen_vstore(kb, xv, kb_gep(kb, KE_F32, s->c, kb_add(kb, kb_mul(kb, m, I(kb, s->ldc)), col)), cmask);
+        if (mtails) kb_endif(kb);
+      }
+    }
+    kb_endfor(kb);
+    if (ntails) kb_endif(kb);
+  }
+}
+
+static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) {
+  int L = kb_lanes(c->kb, KE_F32);
+  int64_t nnz = sh->nnz;
+  p->L = L;
+  p->G = sh->G;
+  /* V vectors of rows: 8 keeps eight independent FMA chains per nonzero; 4 when AT would leave L2
+   * or G columns share the loads (G · V accumulators) */
+  int64_t V = (int64_t)s->K * 8 * L * 4 <= 640 * 1024 && sh->G == 1 ? 8 : 4;
+  if (V > cdiv(s->M, L)) V = cdiv(s->M, L);
+  p->V = (int)V;
+  p->mc = V * L;
+  p->nmb = cdiv(s->M, p->mc);
+  p->nch = (int64_t)NCH_VECS * L;
+  /* tasks: column groups (multiples of nch) when there are fewer M blocks than a few threads want */
+  double flops = 2.0 * (double)nnz * (double)s->M;
+  int64_t desired = (int64_t)(flops / 2e6);
+  if (desired > 16) desired = 16;
+  if (flops >= 1e6 && desired < 2) desired = 2;
+  int64_t nng = p->nmb < desired ? cdiv(desired, p->nmb) : 1;
+  p->ncg = cdiv(cdiv(s->N, nng), p->nch) * p->nch;
+  p->nng = cdiv(s->N, p->ncg);
+  int64_t ntask = p->nmb * p->nng;
+  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
+  int64_t sb = (s->K + p->nch) * p->mc * 4 + 128;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+}
+
+bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
+  KB *kb = c->kb;
+  if (s->dt != DT_FLOAT || s->nbd != 0 || s->pack || s->a_const || !s->b_const || s->post || s->M < 1 || s->N < 1 ||
+      s->K < 1 || s->b_const->dtype != DT_FLOAT || !s->b_const->data)
+    return false;
+  SpShape sh;
+  sp_shape(s, &sh);
+  SpPlan p;
+  memset(&p, 0, sizeof p);
+  int L = kb_lanes(kb, KE_F32);
+  if (!force && !gemm_sparse_pays(s->M, s->N, s->K, sh.G * sh.rows, sh.G, L)) return false;
+  int64_t work0 = c->work, scratch0 = c->scratch_bytes;
+  sp_plan(c, s, &p, &sh);
+  SpPack wp;
+  if (!sp_pack(kb, s, &sh, p.mc, &wp)) {
+    c->work = work0, c->scratch_bytes = scratch0;
+    return false;
+  }
+  KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, p.nmb * p.nng), 1);
+  KV ng = kb_rem(kb, t, I(kb, p.nng), true), mb = kb_div(kb, t, I(kb, p.nng), true);
+  p.m0 = kb_mul(kb, mb, I(kb, p.mc));
+  p.rows = kb_min(kb, I(kb, p.mc), kb_sub(kb, I(kb, s->M), p.m0), false);
+  p.at = kb_scratch(kb);
+  p.ct = kb_gep(kb, KE_F32, p.at, I(kb, s->K * p.mc));
+  sp_transpose_a(c, s, &p);
+  KV nlo = kb_mul(kb, ng, I(kb, p.ncg));
+  KV nhi = kb_min(kb, kb_add(kb, nlo, I(kb, p.ncg)), I(kb, s->N), false);
+  KV c0 = kb_for(kb, nlo, nhi, p.nch);
+  KV ncols = kb_min(kb, I(kb, p.nch), kb_sub(kb, nhi, c0), false);
+  sp_columns(c, &p, &wp, c0, ncols);
+  sp_epilogue(c, s, &p, c0, ncols);
+  kb_endfor(kb);
+  kb_endfor(kb);
+  return true;
+}
