@@ -29,10 +29,10 @@ void tool_deadline_disarm(void);
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
-  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd (the pipeline\n" \
-  "                      is shapes, inline, dce, fuse, winograd, layout, plan); --no-fuse =\n"       \
-  "                      --disable-pass fuse; attention: only fuse's multi-head attention ->\n"     \
-  "                      FusedAttention part\n"
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, binary (the\n"  \
+  "                      pipeline is shapes, inline, dce, fuse, winograd, layout, plan, binary);\n" \
+  "                      --no-fuse = --disable-pass fuse; attention: only fuse's multi-head\n"      \
+  "                      attention -> FusedAttention part\n"
 #define TOOL_HELP_CACHE                                                                              \
   "  --no-cache          compile, neither using nor storing the on-disk cache of compiled code\n"   \
   "                      (also ONNXC_NO_CACHE=1); the cache is $ONNXC_CACHE_DIR, else\n"           \

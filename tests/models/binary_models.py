@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Binary (XNOR-Net) convolutions: models built with onnx.helper (fixed seed) whose Conv weights
+are ±α per output channel and whose Conv input is Sign(x) or Where(x >= 0, 1, -1), the forms
+torch exports.  onnxc runs them on xor + popcount kernels (passes/binary.c,
+backend/gen/gen_binary_conv.c); the check compares `onnxc run` with and without
+`--disable-pass binary` and with an exact numpy reference (integer dot products times α, in
+float64), over shapes with channel remainders, padding, stride 2, dilation, batch 2, a folded
+BatchNorm, a fused residual + Relu, and inputs with exact zeros (Sign(0) = 0).
+
+  binary_models.py --onnxc PATH [--out DIR]            the correctness check (ctest binary_models)
+  binary_models.py --bench-models DIR                  writes bin256.onnx (Sign → binary 3×3 conv
+      256→256 at 28×28) and fp256.onnx (the same conv in fp32) + input_0.npy for `onnxc bench`"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+# name, N, C, O, H, W, kernel, stride, pad, dilation, form, bias, bn, residual + relu
+CASES = [
+    ("c70_o37_pad1", 1, 70, 37, 9, 11, 3, 1, 1, 1, "sign", True, True, False),
+    ("c130_o16_s2_where", 1, 130, 16, 15, 13, 3, 2, 1, 1, "where", False, False, False),
+    ("c64_o8_1x1", 2, 64, 8, 8, 8, 1, 1, 0, 1, "sign", False, False, False),
+    ("c5_o6_5x5_dil2", 1, 5, 6, 10, 17, 5, 1, 2, 2, "sign", True, False, True),
+    ("c200_o9_s2_pad0", 2, 200, 9, 12, 9, 3, 2, 0, 1, "sign", True, True, True),
+]
+
+
+def pm_alpha(r, o, c, k):
+    """weights ±α_o, α_o > 0 per output channel"""
+    alpha = (r.uniform(0.05, 0.5, size=(o, 1, 1, 1))).astype(np.float32)
+    return (np.where(r.standard_normal((o, c, k, k)) >= 0, 1, -1) * alpha).astype(np.float32)
+
+
+def conv_model(path, case, seed):
+    name, n, c, o, h, w, k, s, p, d, form, bias, bn, res = case
+    r = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(pm_alpha(r, o, c, k), "W")]
+    nodes = []
+    if form == "sign":
+        nodes.append(helper.make_node("Sign", ["X"], ["xb"]))
+    else:
+        inits += [numpy_helper.from_array(np.array(0, np.float32), "zero"),
+                  numpy_helper.from_array(np.array(1, np.float32), "one"),
+                  numpy_helper.from_array(np.array(-1, np.float32), "mone")]
+        nodes += [helper.make_node("GreaterOrEqual", ["X", "zero"], ["ge"]),
+                  helper.make_node("Where", ["ge", "one", "mone"], ["xb"])]
+    conv_in = ["xb", "W"]
+    if bias:
+        inits.append(numpy_helper.from_array(r.standard_normal(o).astype(np.float32), "B"))
+        conv_in.append("B")
+    nodes.append(helper.make_node("Conv", conv_in, ["y0"], kernel_shape=[k, k], strides=[s, s],
+                                  pads=[p, p, p, p], dilations=[d, d]))
+    last = "y0"
+    if bn:
+        for nm, v in (("g", r.uniform(-1.5, 1.5, o)), ("be", r.standard_normal(o)), ("m", r.standard_normal(o)),
+                      ("v", r.uniform(0.5, 2, o))):
+            inits.append(numpy_helper.from_array(v.astype(np.float32), nm))
+        nodes.append(helper.make_node("BatchNormalization", [last, "g", "be", "m", "v"], ["y1"]))
+        last = "y1"
+    oh = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    ow = (w + 2 * p - d * (k - 1) - 1) // s + 1
+    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [n, c, h, w])]
+    if res:
+        inputs.append(helper.make_tensor_value_info("R", TensorProto.FLOAT, [n, o, oh, ow]))
+        nodes += [helper.make_node("Add", [last, "R"], ["y2"]), helper.make_node("Relu", ["y2"], ["y3"])]
+        last = "y3"
+    nodes.append(helper.make_node("Identity", [last], ["Y"]))
+    g = helper.make_graph(nodes, name, inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n, o, oh, ow])],
+                          inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return {i.name: numpy_helper.to_array(i) for i in inits}, (oh, ow)
+
+
+def reference(case, ws, x, rr):
+    """exact: Σ sign(x)·sign(w) as integers (float64), times α, + bias; then BN, residual, relu"""
+    name, n, c, o, h, w, k, s, p, d, form, bias, bn, res = case
+    xb = np.sign(x) if form == "sign" else np.where(x >= 0, 1.0, -1.0)
+    xp = np.pad(xb.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
+    W = ws["W"].astype(np.float64)
+    oh = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    ow = (w + 2 * p - d * (k - 1) - 1) // s + 1
+    y = np.zeros((n, o, oh, ow))
+    for i in range(k):
+        for j in range(k):
+            patch = xp[:, :, i * d:i * d + s * (oh - 1) + 1:s, j * d:j * d + s * (ow - 1) + 1:s]
+            y += np.einsum("nchw,oc->nohw", patch, W[:, :, i, j])
+    if bias:
+        y += ws["B"][None, :, None, None]
+    if bn:
+        sc = ws["g"] / np.sqrt(ws["v"].astype(np.float64) + 1e-5)
+        y = (y - ws["m"][None, :, None, None]) * sc[None, :, None, None] + ws["be"][None, :, None, None]
+    if res:
+        y = np.maximum(y + rr, 0)
+    return y
+
+
+def run(onnxc, model, inputs, od, extra):
+    cmd = [onnxc, "run", model, "-o", od] + extra
+    for k, v in inputs.items():
+        cmd += ["-i", "%s=%s" % (k, v)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        print("onnxc failed: %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
+        return None
+    return np.load(os.path.join(od, "output_0.npy"))
+
+
+def check(onnxc, out):
+    bad = 0
+    for ci, case in enumerate(CASES):
+        name, n, c, o, h, w = case[:6]
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        model = os.path.join(d, "model.onnx")
+        ws, (oh, ow) = conv_model(model, case, 100 + ci)
+        r = np.random.default_rng(200 + ci)
+        # a third of the inputs exactly 0 (Sign(0) = 0; Where(0 >= 0) = 1), the rest ±
+        x = (r.integers(-1, 2, size=(n, c, h, w)) * r.uniform(0.1, 2, size=(n, c, h, w))).astype(np.float32)
+        rr = r.standard_normal((n, o, oh, ow)).astype(np.float32)
+        inputs = {"X": os.path.join(d, "x.npy")}
+        np.save(inputs["X"], x)
+        if case[13]:
+            inputs["R"] = os.path.join(d, "r.npy")
+            np.save(inputs["R"], rr)
+        want = reference(case, ws, x, rr)
+        got = run(onnxc, model, inputs, os.path.join(d, "bin"), [])
+        flt = run(onnxc, model, inputs, os.path.join(d, "float"), ["--disable-pass", "binary"])
+        if got is None or flt is None:
+            bad += 1
+            continue
+        # the binary kernel rounds α·dot once (plus the folded BN's scale and bias): within a few
+        # fp32 ulps of the exact value; the float path sums K products in fp32
+        scale = np.abs(want).max() + 1
+        eb = np.abs(got - want).max() / scale
+        ef = np.abs(flt - want).max() / scale
+        ok = got.shape == want.shape and eb <= 4e-6 and ef <= 1e-4
+        print("%-22s binary err %.2e  float err %.2e  %s" % (name, eb, ef, "ok" if ok else "FAIL"))
+        bad += not ok
+    return bad
+
+
+def bench_models(out):
+    """Sign → binary 3×3 conv 256→256 at 28×28, and the same conv in fp32 on float weights"""
+    os.makedirs(out, exist_ok=True)
+    case = ("bin256", 1, 256, 256, 28, 28, 3, 1, 1, 1, "sign", True, False, False)
+    conv_model(os.path.join(out, "bin256.onnx"), case, 1)
+    r = np.random.default_rng(2)
+    inits = [numpy_helper.from_array((r.standard_normal((256, 256, 3, 3)) * 0.05).astype(np.float32), "W"),
+             numpy_helper.from_array(r.standard_normal(256).astype(np.float32), "B")]
+    g = helper.make_graph([helper.make_node("Conv", ["X", "W", "B"], ["Y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+                          "fp256", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 256, 28, 28])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 256, 28, 28])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(out, "fp256.onnx"))
+    np.save(os.path.join(out, "input_0.npy"), r.standard_normal((1, 256, 28, 28)).astype(np.float32))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnxc")
+    ap.add_argument("--out")
+    ap.add_argument("--bench-models")
+    a = ap.parse_args()
+    if a.bench_models:
+        bench_models(a.bench_models)
+        return 0
+    if not a.onnxc:
+        ap.error("--onnxc is required")
+    bad = check(a.onnxc, a.out or tempfile.mkdtemp(prefix="onnxc_binary_"))
+    print("binary models: %s" % ("FAIL" if bad else "ok"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
