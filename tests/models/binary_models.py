@@ -5,7 +5,8 @@ torch exports.  onnxc runs them on xor + popcount kernels (passes/binary.c,
 backend/gen/gen_binary_conv.c); the check compares `onnxc run` with and without
 `--disable-pass binary` and with an exact numpy reference (integer dot products times α, in
 float64), over shapes with channel remainders, padding, stride 2, dilation, batch 2, a folded
-BatchNorm, a fused residual + Relu, and inputs with exact zeros (Sign(0) = 0).
+BatchNorm, a fused residual + Relu, and inputs with exact zeros (Sign(0) = 0); two cases also
+through the C emitter (`onnxc compile --emit c`, gcc, tests/cemit/driver.c) against the JIT.
 
   binary_models.py --onnxc PATH [--out DIR]            the correctness check (ctest binary_models)
   binary_models.py --bench-models DIR                  writes bin256.onnx (Sign → binary 3×3 conv
@@ -110,6 +111,32 @@ def run(onnxc, model, inputs, od, extra):
     return np.load(os.path.join(od, "output_0.npy"))
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0")
+
+
+def cemit(onnxc, model, d, arrays, want):
+    """the C emitter's kernel (kb_popcount as __builtin_popcountll) built with gcc: same output"""
+    cdir = os.path.join(d, "c")
+    p = subprocess.run([onnxc, "compile", model, "--emit", "c", "-o", cdir, "--name", "m"], capture_output=True, text=True)
+    if p.returncode:
+        return "compile --emit c failed: " + p.stderr[-500:]
+    for k, x in enumerate(arrays):
+        x.tofile(os.path.join(d, "input_%d.bin" % k))
+    exe = os.path.join(d, "driver")
+    srcs = sorted(os.path.join(cdir, f) for f in os.listdir(cdir) if f.endswith(".c"))
+    p = subprocess.run(["gcc", "-std=c11", "-O2", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + cdir] + srcs +
+                       [os.path.join(HERE, "..", "cemit", "driver.c"), "-o", exe, "-lm", "-lpthread"],
+                       capture_output=True, text=True)
+    if p.returncode:
+        return "gcc failed: " + p.stderr[-500:]
+    p = subprocess.run([exe, d, "1"], capture_output=True, text=True)
+    if p.returncode:
+        return "driver failed: " + (p.stdout + p.stderr)[-500:]
+    got = np.fromfile(os.path.join(d, "output_0.bin"), dtype=np.float32).reshape(want.shape)
+    return None if np.array_equal(got, want) else "C output differs from the JIT's by %.3g" % np.abs(got - want).max()
+
+
 def check(onnxc, out):
     bad = 0
     for ci, case in enumerate(CASES):
@@ -139,7 +166,11 @@ def check(onnxc, out):
         eb = np.abs(got - want).max() / scale
         ef = np.abs(flt - want).max() / scale
         ok = got.shape == want.shape and eb <= 4e-6 and ef <= 1e-4
-        print("%-22s binary err %.2e  float err %.2e  %s" % (name, eb, ef, "ok" if ok else "FAIL"))
+        why = cemit(onnxc, model, d, [x, rr] if case[13] else [x], got) if name in CEMIT else None
+        ok = ok and not why
+        print("%-22s binary err %.2e  float err %.2e  %s%s" % (name, eb, ef, "ok" if ok else "FAIL",
+                                                            " (C emitter: same)" if name in CEMIT and not why else
+                                                            " " + why if why else ""))
         bad += not ok
     return bad
 
