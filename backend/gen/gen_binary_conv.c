@@ -19,8 +19,8 @@
 #include "gen_binary_conv.h"
 #include "passes.h"
 
-#define OB 8 /* output channels per register block */
-#define NV 2 /* vectors of output columns per register block */
+#define OB 16 /* output channels per register block (16 accumulators + 2 inputs: no register copies) */
+#define NV 1 /* vectors of output columns per register block */
 
 typedef struct BinGeo {
   int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
