@@ -10,7 +10,9 @@ through the C emitter (`onnxc compile --emit c`, gcc, tests/cemit/driver.c) agai
 
   binary_models.py --onnxc PATH [--out DIR]            the correctness check (ctest binary_models)
   binary_models.py --bench-models DIR                  writes bin256.onnx (Sign → binary 3×3 conv
-      256→256 at 28×28) and fp256.onnx (the same conv in fp32) + input_0.npy for `onnxc bench`"""
+      256→256 at 28×28) and fp256.onnx (the same conv in fp32) + input_0.npy for `onnxc bench`,
+      and bnn18.onnx / fp18.onnx (a binarized ResNet-18-style CNN at 224×224 and its fp32 twin)
+      + input_224.npy"""
 import argparse
 import os
 import subprocess
@@ -188,6 +190,72 @@ def bench_models(out):
                           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 256, 28, 28])], inits)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(out, "fp256.onnx"))
     np.save(os.path.join(out, "input_0.npy"), r.standard_normal((1, 256, 28, 28)).astype(np.float32))
+    resnet18_style(os.path.join(out, "bnn18.onnx"), True, 3)
+    resnet18_style(os.path.join(out, "fp18.onnx"), False, 3)
+    np.save(os.path.join(out, "input_224.npy"), r.standard_normal((1, 3, 224, 224)).astype(np.float32))
+
+
+def resnet18_style(path, binary, seed):
+    """ResNet-18 layout: fp32 stem (7×7/2 conv, BN, Relu, max pool), 4 stages × 2 basic blocks
+    (64, 128, 256, 512 channels; stride 2 and a 1×1/2 projection from stage 2), average pool, fp32
+    FC.  binary: every block conv reads Sign(x) and has ±α weights (XNOR-Net); else plain fp32."""
+    r = np.random.default_rng(seed)
+    nodes, inits = [], []
+    cnt = [0]
+
+    def name(p):
+        cnt[0] += 1
+        return "%s%d" % (p, cnt[0])
+
+    def conv(x, cin, cout, k, s, pad, binw):
+        w = name("w")
+        if binw:
+            inits.append(numpy_helper.from_array(pm_alpha(r, cout, cin, k), w))
+            sx = name("sign")
+            nodes.append(helper.make_node("Sign", [x], [sx]))
+            x = sx
+        else:
+            inits.append(numpy_helper.from_array((r.standard_normal((cout, cin, k, k)) *
+                                                  np.sqrt(2.0 / (cin * k * k))).astype(np.float32), w))
+        y = name("conv")
+        nodes.append(helper.make_node("Conv", [x, w], [y], kernel_shape=[k, k], strides=[s, s], pads=[pad] * 4))
+        return bnorm(y, cout)
+
+    def bnorm(x, c):
+        ps = [name(p) for p in "gbmv"]
+        for nm, v in zip(ps, (r.uniform(0.5, 1.5, c), r.standard_normal(c) * 0.1, r.standard_normal(c) * 0.1,
+                              r.uniform(0.5, 2, c))):
+            inits.append(numpy_helper.from_array(v.astype(np.float32), nm))
+        y = name("bn")
+        nodes.append(helper.make_node("BatchNormalization", [x] + ps, [y]))
+        return y
+
+    def relu(x):
+        y = name("relu")
+        nodes.append(helper.make_node("Relu", [x], [y]))
+        return y
+
+    x = relu(conv("X", 3, 64, 7, 2, 3, False))
+    nodes.append(helper.make_node("MaxPool", [x], ["pool"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4))
+    x, cin = "pool", 64
+    for stage, cout in enumerate((64, 128, 256, 512)):
+        for blk in range(2):
+            s = 2 if stage and not blk else 1
+            h = relu(conv(x, cin, cout, 3, s, 1, binary))
+            h = conv(h, cout, cout, 3, 1, 1, binary)
+            sc = conv(x, cin, cout, 1, s, 0, binary) if s != 1 or cin != cout else x
+            a = name("add")
+            nodes.append(helper.make_node("Add", [h, sc], [a]))
+            x, cin = relu(a), cout
+    nodes.append(helper.make_node("GlobalAveragePool", [x], ["gap"]))
+    nodes.append(helper.make_node("Flatten", ["gap"], ["flat"]))
+    inits += [numpy_helper.from_array((r.standard_normal((512, 1000)) * 0.03).astype(np.float32), "fc_w"),
+              numpy_helper.from_array(np.zeros(1000, np.float32), "fc_b")]
+    nodes.append(helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["Y"]))
+    g = helper.make_graph(nodes, "bnn18" if binary else "fp18",
+                          [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 224, 224])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 1000])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
 def main():
