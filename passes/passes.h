@@ -12,12 +12,12 @@ typedef struct PassOptions {
 } PassOptions;
 
 /* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, winograd, layout,
- * plan, sparse (sparse runs last: it only marks nodes for the backend). */
+ * plan, sparse, binary (sparse and binary run last: they only mark nodes for the backend). */
 extern const char *const pass_names[];
 /* Index of a pass name in pass_names, -1 if unknown. */
 int pass_index(const char *name);
-/* Whether the pass can be switched off (inline, dce, fuse, winograd, sparse; the others are needed by the
- * backend). */
+/* Whether the pass can be switched off (inline, dce, fuse, winograd, sparse, binary; the others are
+ * needed by the backend). */
 bool pass_optional(int index);
 /* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
  * lists the valid names. */
@@ -49,6 +49,11 @@ int pass_qdq(Graph *g);
 int pass_layout(Graph *g);
 /* marks the Conv nodes the backend may run as Winograd convolutions (winograd.c) */
 int pass_winograd(Graph *g);
+/* marks the Conv nodes the backend runs on bit-packed xor + popcount kernels (binary.c) */
+int pass_binary(Graph *g);
+/* the test the pass applies: a 2-D ungrouped fp32 Conv whose constant weights are ±α_o per output
+ * channel o and whose input is Sign(x) or Where(c, 1, -1) (values in {-1, 0, 1}) */
+bool pass_binary_conv_ok(const Node *n);
 /* Memory planning (plan.c): outputs materialized, captured values added to control nodes,
  * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
  * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */

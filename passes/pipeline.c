@@ -25,7 +25,7 @@
 
 #include "passes.h"
 
-const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", "sparse", NULL};
+const char *const pass_names[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", "sparse", "binary", NULL};
 
 int pass_index(const char *name) {
   for (int i = 0; name && pass_names[i]; i++)
@@ -33,7 +33,7 @@ int pass_index(const char *name) {
   return -1;
 }
 
-bool pass_optional(int index) { return (index >= 1 && index <= 4) || index == 7; }
+bool pass_optional(int index) { return (index >= 1 && index <= 4) || index >= pass_index("sparse"); }
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
@@ -66,7 +66,7 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
       return -1;
     }
     if (!pass_optional(i)) {
-      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd, sparse)", name);
+      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd, sparse, binary)", name);
       return -1;
     }
     p += len;
@@ -116,10 +116,11 @@ static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_w
 static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
 static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
 static int run_sparse(Graph *g, const PassOptions *o) { return (void)o, pass_sparse(g); }
+static int run_binary(Graph *g, const PassOptions *o) { return (void)o, pass_binary(g); }
 
 int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   static const PassOptions none = {0};
-  Run r = {g, opt ? opt : &none, last ? pass_index(last) : pass_index("sparse"), 0};
+  Run r = {g, opt ? opt : &none, last ? pass_index(last) : pass_index("binary"), 0};
   char err[300];
   if (r.opt->disable && pass_check_disable(r.opt->disable, err, sizeof err)) return ir_error(g, "%s", err);
   if (last && !strcmp(last, "import")) return 0;
@@ -131,7 +132,7 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   if (!disabled(r.opt, "qdq") && pass_qdq(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
       step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
-      step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse))
+      step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse) || step(&r, "binary", run_binary))
     return r.rc;
   return 0;
 }

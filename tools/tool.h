@@ -29,11 +29,13 @@ void tool_deadline_disarm(void);
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
-  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, sparse (the\n" \
-  "                      pipeline is shapes, inline, dce, fuse, winograd, layout, plan, sparse);\n"  \
-  "                      sparse: sparse kernels for mostly-zero MatMul/Gemm weights; --no-fuse =\n" \
-  "                      --disable-pass fuse; attention: only fuse's multi-head attention ->\n"     \
-  "                      FusedAttention part\n"
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, sparse, binary\n" \
+  "                      (the pipeline is shapes, inline, dce, fuse, winograd, layout, plan,\n"   \
+  "                      sparse, binary); sparse: sparse kernels for mostly-zero MatMul/Gemm\n"  \
+  "                      weights; binary: xor + popcount kernels for Sign-input, +-alpha-weight\n" \
+  "                      convs; --no-fuse = --disable-pass fuse; attention: only fuse's\n"        \
+  "                      multi-head attention -> FusedAttention part; qdq: QDQ convolutions\n"   \
+  "                      stay float emulated instead of int8 QConv kernels\n"
 #define TOOL_HELP_CACHE                                                                              \
   "  --no-cache          compile, neither using nor storing the on-disk cache of compiled code\n"   \
   "                      (also ONNXC_NO_CACHE=1); the cache is $ONNXC_CACHE_DIR, else\n"           \

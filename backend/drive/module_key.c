@@ -104,6 +104,7 @@ static bool node_key(const Graph *g, const Node *n, Key *k) {
   k->ok = ir_ops[n->op].family != F_CONTROL;
   if (!k->ok) return false;
   put_node(k, g, n);
+  put_i64(k, n->binary); /* the binary pass's mark picks the kernel (gen_binary_conv.c) */
   put_i64(k, n->epi ? n->epi->nact : -1);
   if (n->epi) {
     put_value(k, n->epi->res);

@@ -113,6 +113,8 @@ KV kb_xor(KB *kb, KV a, KV b);
 KV kb_not(KB *kb, KV a);
 KV kb_shl(KB *kb, KV a, KV b);
 KV kb_shr(KB *kb, KV a, KV b, bool uns);
+/* bits set in each lane of an integer value (vpopcntq/vpopcntd on AVX-512 VPOPCNTDQ, cnt on NEON) */
+KV kb_popcount(KB *kb, KV a);
 
 typedef enum KCmp { KC_EQ, KC_NE, KC_LT, KC_LE, KC_GT, KC_GE, KC_UNORD /* isnan */ } KCmp;
 KV kb_cmp(KB *kb, KCmp c, KV a, KV b, bool uns); /* → i1 (vector); floats: ordered except NE */

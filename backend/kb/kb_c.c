@@ -756,6 +756,12 @@ static KV shift(CB *b, KV a, KV x, const char *op, bool uns) {
 }
 static KV kbc_shl(KB *kb, KV a, KV b) { return shift(CBP(kb), a, b, "<<", true); }
 static KV kbc_shr(KB *kb, KV a, KV b, bool uns) { return shift(CBP(kb), a, b, ">>", uns); }
+/* lane by lane: GCC and clang turn the builtin into popcnt/cnt where the target has one */
+static KV kbc_popcount(KB *kb, KV a) {
+  CB *b = CBP(kb);
+  const char *fn = lane_bytes(a->t.e) == 8 ? "__builtin_popcountll" : "__builtin_popcount";
+  return lanewise(b, a->t, cm_strf(b->m, "(%s)%s((%s)A)", tname(b, kt_s(a->t.e)), fn, tname_u(b, kt_s(a->t.e), true)), a, NULL, NULL);
+}
 
 static KV kbc_cmp(KB *kb, KCmp c, KV a, KV x, bool uns) {
   CB *b = CBP(kb);

@@ -71,6 +71,7 @@
   X(KV, not, (KB *kb, KV a), (kb, a))                                                                   \
   X(KV, shl, (KB *kb, KV a, KV b), (kb, a, b))                                                          \
   X(KV, shr, (KB *kb, KV a, KV b, bool uns), (kb, a, b, uns))                                           \
+  X(KV, popcount, (KB *kb, KV a), (kb, a))                                                              \
   X(KV, cmp, (KB *kb, KCmp c, KV a, KV b, bool uns), (kb, c, a, b, uns))                                \
   X(KV, select, (KB *kb, KV cond, KV a, KV b), (kb, cond, a, b))                                        \
   X(KV, cast, (KB *kb, KV v, KT to, bool src_uns, bool dst_uns), (kb, v, to, src_uns, dst_uns))         \

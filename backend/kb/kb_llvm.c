@@ -508,6 +508,7 @@ static KV kbl_or(KB *kb, KV a, KV b) { return K(LLVMBuildOr(kb->b, V(a), V(b), "
 static KV kbl_xor(KB *kb, KV a, KV b) { return K(LLVMBuildXor(kb->b, V(a), V(b), "")); }
 static KV kbl_not(KB *kb, KV a) { return K(LLVMBuildNot(kb->b, V(a), "")); }
 static KV kbl_shl(KB *kb, KV a, KV b) { return K(LLVMBuildShl(kb->b, V(a), V(b), "")); }
+static KV kbl_popcount(KB *kb, KV a) { return intrin1(kb, "llvm.ctpop", a); }
 static KV kbl_shr(KB *kb, KV a, KV b, bool uns) {
   return K(uns ? LLVMBuildLShr(kb->b, V(a), V(b), "") : LLVMBuildAShr(kb->b, V(a), V(b), ""));
 }

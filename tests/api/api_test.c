@@ -423,9 +423,11 @@ static void check_dump(const char *models) {
   snprintf(path, sizeof path, "%s/resnet18/model.onnx", models);
   int np = 0;
   while (onnxc_pass_name(np)) np++;
-  check("the pass list is shapes .. plan, sparse", np >= 2 && !strcmp(onnxc_pass_name(0), "shapes") &&
-                                               !strcmp(onnxc_pass_name(np - 2), "plan") &&
-                                               !strcmp(onnxc_pass_name(np - 1), "sparse"), NULL);
+  /* plan, then the passes that only mark nodes (sparse, binary) */
+  check("the pass list is shapes .. plan, sparse, binary", np >= 4 && !strcmp(onnxc_pass_name(0), "shapes") &&
+                                                                !strcmp(onnxc_pass_name(np - 3), "plan") &&
+                                                                !strcmp(onnxc_pass_name(np - 2), "sparse") &&
+                                                                !strcmp(onnxc_pass_name(np - 1), "binary"), NULL);
   check("a pass list naming an unknown pass is refused with the valid names",
         onnxc_pass_list_check("fuse,nope", err, sizeof err) == ONNXC_ERR_ARGUMENT && strstr(err, "dce"), err);
   check("a pass list of optional passes is accepted", onnxc_pass_list_check("dce,fuse", err, sizeof err) == 0, err);

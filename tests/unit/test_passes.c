@@ -29,13 +29,13 @@ static Value *by_name(Graph *g, Op op) {
 }
 
 Test(passes, names_in_order) {
-  const char *want[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", "sparse"};
-  for (int i = 0; i < 8; i++) {
+  const char *want[] = {"shapes", "inline", "dce", "fuse", "winograd", "layout", "plan", "sparse", "binary"};
+  for (int i = 0; i < 9; i++) {
     cr_assert_str_eq(pass_names[i], want[i]);
     cr_assert_eq(pass_index(want[i]), i);
-    cr_assert_eq(pass_optional(i), (i >= 1 && i <= 4) || i == 7, "%s", want[i]);
+    cr_assert_eq(pass_optional(i), (i >= 1 && i <= 4) || i >= 7, "%s", want[i]);
   }
-  cr_assert_null(pass_names[8]);
+  cr_assert_null(pass_names[9]);
   cr_assert_eq(pass_index("import"), -1);
 }
 
@@ -44,6 +44,7 @@ Test(passes, check_disable) {
   cr_assert_eq(pass_check_disable("fuse", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("inline,dce,fuse", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("winograd", err, sizeof err), 0);
+  cr_assert_eq(pass_check_disable("binary", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("fuse,bogus", err, sizeof err), -1);
   cr_assert(strstr(err, "unknown pass 'bogus'") && strstr(err, "shapes, inline, dce, fuse, winograd, layout, plan"), "%s", err);
   cr_assert_eq(pass_check_disable("plan", err, sizeof err), -1);
@@ -157,6 +158,39 @@ Test(passes, winograd_marks_convs_unless_disabled) {
     cr_assert_eq(pass_run_all(g, &o), 0, "%s", ir_last_error(g));
     for (int k = 0; k < g->nnodes; k++)
       cr_assert_eq(g->nodes[k]->winograd, !off && g->nodes[k]->op == OP_Conv, "%s", ir_ops[g->nodes[k]->op].name);
+    ir_graph_free(g);
+  }
+}
+
+/* the binary pass marks a Conv whose input is Sign(x) or Where(c, 1, -1) and whose weights are ±α
+ * per output channel; not one with a third weight value, a float input, or when disabled */
+static Graph *binary_graph(int form, bool third_value) {
+  Graph *g = ir_graph_new();
+  g->opset = 17;
+  const int64_t xd[4] = {1, 3, 5, 5}, wd[4] = {2, 3, 3, 3}, sd[1] = {1};
+  double w[2 * 27];
+  for (int i = 0; i < 54; i++) w[i] = (i < 27 ? 0.5 : 0.25) * (i % 3 ? 1 : -1);
+  if (third_value) w[40] = 0.125;
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd), *in;
+  if (form == 0) in = tu_node(g, OP_Sign, 1, &x);
+  else if (form == 1) {
+    Value *zero = tu_const(g, DT_FLOAT, 1, sd, (double[]){0});
+    Value *ge = tu_node(g, OP_GreaterOrEqual, 2, (Value *[]){x, zero});
+    in = tu_node(g, OP_Where, 3, (Value *[]){ge, tu_const(g, DT_FLOAT, 1, sd, (double[]){1}), tu_const(g, DT_FLOAT, 1, sd, (double[]){-1})});
+  } else in = tu_node(g, OP_Relu, 1, &x);
+  tu_output(g, tu_node(g, OP_Conv, 2, (Value *[]){in, tu_const(g, DT_FLOAT, 4, wd, w)}));
+  return g;
+}
+
+Test(passes, binary_marks_sign_convs_unless_disabled) {
+  struct { int form; bool third, off, want; } cs[] = {
+      {0, false, false, true}, {1, false, false, true}, {2, false, false, false}, {0, true, false, false}, {0, false, true, false}};
+  for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+    Graph *g = binary_graph(cs[c].form, cs[c].third);
+    PassOptions o = {.disable = cs[c].off ? "binary" : NULL};
+    cr_assert_eq(pass_run_all(g, &o), 0, "%s", ir_last_error(g));
+    for (int k = 0; k < g->nnodes; k++)
+      cr_assert_eq(g->nodes[k]->binary, cs[c].want && g->nodes[k]->op == OP_Conv, "case %zu: %s", c, ir_ops[g->nodes[k]->op].name);
     ir_graph_free(g);
   }
 }

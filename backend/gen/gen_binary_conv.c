@@ -1,0 +1,280 @@
+/* gen_binary_conv.c — a Conv the `binary` pass marked (passes/binary.c: weights ±α_o per output
+ * channel, input values in {-1, 0, 1}) as xor + popcount over bit-packed channels (XNOR-Net).
+ *
+ * Compile time: for each output channel o and kernel position (kh, kw), the signs of the weights
+ * over the input channels go into 64-bit words (bit c%64 of word c/64 set iff w > 0), and α_o = |w|.
+ * Run time, per task (a block of output rows of one image): the input rows the block reads are
+ * packed into two bit planes in scratch, per pixel and channel word: s (x > 0) and nz (x != 0);
+ * padding is nz = 0.  For a pixel and weight word w, the products x·sign(w) are +1 where nz and
+ * s == sign(w), -1 where nz and they differ, 0 where x = 0 or padding, so
+ *     dot = popcount(nz) − 2·popcount(nz & (s ^ w))
+ * is the exact integer Σ sign(x)·sign(w) over the window, and y = α_o·dot + bias, then the fused
+ * epilogue.  A packed row stores its columns by phase (column j at (j % sw)·WQ + j / sw), so the
+ * pixels a vector of outputs reads under one kernel column are contiguous for any stride.
+ * Vectors run along output columns (i64 lanes), a block of OB output channels shares each load. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_binary_conv.h"
+#include "passes.h"
+
+#define OB 16 /* output channels per register block (16 accumulators + 2 inputs: no register copies) */
+#define NV 1 /* vectors of output columns per register block */
+
+typedef struct BinGeo {
+  int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+  int64_t CW;         /* 64-bit words per pixel (channels) */
+  int64_t rb, nrb;    /* output rows per task, row blocks */
+  int64_t RI, WQ, RL; /* packed rows per task, phase length (multiple of L), row length sw·WQ */
+  int64_t owp;        /* output columns the vectors cover (<= WQ) */
+  int L;              /* i64 lanes */
+} BinGeo;
+
+static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static bool bin_geo(GenCtx *c, BinGeo *q) {
+  Node *n = c->n;
+  const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
+  if (x->rank != 4 || w->rank != 4 || y->rank != 4 || x->dtype != DT_FLOAT) return false;
+  IrWindow win;
+  if (ir_window(c->g, n, 2, x->dims + 2, w->dims + 2, &win)) return false;
+  *q = (BinGeo){.N = x->dims[0], .C = x->dims[1], .H = x->dims[2], .W = x->dims[3], .O = y->dims[1],
+                .OH = y->dims[2], .OW = y->dims[3], .KH = w->dims[2], .KW = w->dims[3], .sh = win.stride[0],
+                .sw = win.stride[1], .dh = win.dilation[0], .dw = win.dilation[1], .pt = win.pad_begin[0],
+                .pl = win.pad_begin[1]};
+  if (w->dims[1] != q->C || q->C <= 0 || q->H <= 0 || q->W <= 0 || q->sw > 8) return false;
+  q->L = kb_lanes(c->kb, KE_I64);
+  q->CW = cdiv(q->C, 64);
+  q->rb = cdiv(q->OH, 8) < 8 ? cdiv(q->OH, 8) : 8; /* about 8 row blocks per image */
+  q->nrb = cdiv(q->OH, q->rb);
+  q->RI = (q->rb - 1) * q->sh + (q->KH - 1) * q->dh + 1;
+  q->owp = cdiv(q->OW, (int64_t)NV * q->L) * NV * q->L;
+  int64_t wp = (q->owp - 1) * q->sw + (q->KW - 1) * q->dw + 1;  /* padded input columns read */
+  q->WQ = cdiv(cdiv(wp, q->sw), q->L) * q->L;
+  q->RL = q->sw * q->WQ;
+  return 2 * q->CW * q->RI * q->RL * 8 <= (1 << 20);
+}
+
+/* weight sign words [o][kh][kw][cw] and α_o, registered with the weight blob */
+static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha) {
+  const float *w = c->n->in[1]->data;
+  int64_t KS = q->KH * q->KW, K = q->C * KS;
+  uint64_t *bits = ir_xcalloc((size_t)(q->O * KS * q->CW), sizeof *bits);
+  float *al = ir_xcalloc((size_t)q->O, sizeof *al);
+  for (int64_t o = 0; o < q->O; o++) {
+    al[o] = fabsf(w[o * K]);
+    for (int64_t ci = 0; ci < q->C; ci++)
+      for (int64_t k = 0; k < KS; k++)
+        if (w[o * K + ci * KS + k] > 0) bits[(o * KS + k) * q->CW + ci / 64] |= 1ull << (ci % 64);
+  }
+  *wbits = kb_weight(c->kb, bits, (size_t)(q->O * KS * q->CW) * sizeof *bits);
+  *alpha = kb_weight(c->kb, al, (size_t)q->O * sizeof *al);
+  free(bits);
+  free(al);
+  c->const_unused |= 2u;
+}
+
+/* packs input rows [ih0, ih0 + RI) of image xb (channels at stride H·W) into planes s, nz */
+static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  KV zero = kb_int(kb, vt, 0), fzero = kb_float(kb, ft, 0);
+  KV iota = kb_iota(kb, vt);
+  KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+  {
+    KV c0 = kb_mul(kb, cw, I(kb, 64));
+    KV nb = kb_min(kb, I(kb, 64), kb_sub(kb, I(kb, q->C), c0), false);
+    KV i = kb_for(kb, I(kb, 0), I(kb, q->RI), 1);
+    {
+      KV ih = kb_add(kb, ih0, i);
+      KV rowok = kb_and(kb, kb_cmp(kb, KC_GE, ih, I(kb, 0), false), kb_cmp(kb, KC_LT, ih, I(kb, q->H), false));
+      KV doff = kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), i), I(kb, q->RL));
+      KV xrow = kb_gep(kb, KE_F32, xb, kb_add(kb, kb_mul(kb, c0, I(kb, q->H * q->W)), kb_mul(kb, ih, I(kb, q->W))));
+      for (int64_t ph = 0; ph < q->sw; ph++) {
+        KV q0 = kb_for(kb, I(kb, 0), I(kb, q->WQ), L);
+        {
+          /* lane j: padded column (q0 + j)·sw + ph, input column that − pl */
+          KV iw = kb_add(kb, kb_mul(kb, kb_add(kb, kb_splat(kb, q0, L), iota), kb_int(kb, vt, q->sw)),
+                         kb_int(kb, vt, ph - q->pl));
+          KV m = kb_and(kb, kb_cmp(kb, KC_GE, iw, zero, false), kb_cmp(kb, KC_LT, iw, kb_int(kb, vt, q->W), false));
+          m = kb_and(kb, m, kb_splat(kb, rowok, L));
+          KV idx = kb_cast(kb, kb_select(kb, m, iw, zero), kt(KE_I32, L), false, false);
+          KVar s = kb_var(kb, vt, zero), nz = kb_var(kb, vt, zero);
+          KV b = kb_for(kb, I(kb, 0), nb, 1);
+          {
+            KV src = kb_gep(kb, KE_F32, xrow, kb_mul(kb, b, I(kb, q->H * q->W)));
+            KV v = q->sw == 1 ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, src, kb_sub(kb, q0, I(kb, q->pl))), m, fzero)
+                              : kb_select(kb, m, kb_gather(kb, ft, src, idx, m), fzero);
+            KV bit = kb_splat(kb, kb_shl(kb, I(kb, 1), b), L);
+            kb_set(kb, s, kb_or(kb, kb_get(kb, s), kb_select(kb, kb_cmp(kb, KC_GT, v, fzero, false), bit, zero)));
+            kb_set(kb, nz, kb_or(kb, kb_get(kb, nz), kb_select(kb, kb_cmp(kb, KC_NE, v, fzero, false), bit, zero)));
+          }
+          kb_endfor(kb);
+          KV at = kb_add(kb, doff, kb_add(kb, I(kb, ph * q->WQ), q0));
+          kb_store(kb, kb_get(kb, s), kb_gep(kb, KE_I64, sp, at));
+          kb_store(kb, kb_get(kb, nz), kb_gep(kb, KE_I64, nzp, at));
+        }
+        kb_endfor(kb);
+      }
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
+/* the task's outputs: OB channels × NV vectors per register block */
+typedef struct BinOut {
+  KV wbits, alpha, bias, yb, resb, sp, nzp, tp, r0;
+} BinOut;
+
+/* padded input column offset of kernel column kw in a packed row (by phase, see the top) */
+static KV col_off(KB *kb, const BinGeo *q, KV kw) {
+  KV kc = kb_mul(kb, kw, I(kb, q->dw));
+  return kb_add(kb, kb_mul(kb, kb_rem(kb, kc, I(kb, q->sw), true), I(kb, q->WQ)), kb_div(kb, kc, I(kb, q->sw), true));
+}
+
+/* tp[r][ow] = popcount of the nonzero bits in output pixel (r, ow)'s window: the dot product's
+ * count of nonzero terms, the same for every output channel */
+static void count_nonzero(KB *kb, const BinGeo *q, const BinOut *t, KV nr) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L);
+  KV r = kb_for(kb, I(kb, 0), nr, 1);
+  {
+    KV ow0 = kb_for(kb, I(kb, 0), I(kb, q->owp), L);
+    {
+      KVar tot = kb_var(kb, vt, kb_int(kb, vt, 0));
+      KV kh = kb_for(kb, I(kb, 0), I(kb, q->KH), 1);
+      {
+        KV rowi = kb_add(kb, kb_mul(kb, r, I(kb, q->sh)), kb_mul(kb, kh, I(kb, q->dh)));
+        KV kw = kb_for(kb, I(kb, 0), I(kb, q->KW), 1);
+        {
+          KV coff = kb_add(kb, col_off(kb, q, kw), ow0);
+          KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+          {
+            KV at = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), rowi), I(kb, q->RL)), coff);
+            KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->nzp, at));
+            kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+          }
+          kb_endfor(kb);
+        }
+        kb_endfor(kb);
+      }
+      kb_endfor(kb);
+      kb_store(kb, kb_get(kb, tot), kb_gep(kb, KE_I64, t->tp, kb_add(kb, kb_mul(kb, r, I(kb, q->WQ)), ow0)));
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
+static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV r, KV ow0) {
+  KB *kb = c->kb;
+  int L = q->L;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  KV zero = kb_int(kb, vt, 0);
+  KVar acc[OB][NV];
+  for (int j = 0; j < OB; j++)
+    for (int v = 0; v < NV; v++) acc[j][v] = kb_var(kb, vt, zero);
+  KV oc[OB];
+  for (int j = 0; j < OB; j++) oc[j] = kb_min(kb, kb_add(kb, o0, I(kb, j)), I(kb, q->O - 1), false);
+  KV kh = kb_for(kb, I(kb, 0), I(kb, q->KH), 1);
+  {
+    KV rowi = kb_add(kb, kb_mul(kb, r, I(kb, q->sh)), kb_mul(kb, kh, I(kb, q->dh)));
+    KV kw = kb_for(kb, I(kb, 0), I(kb, q->KW), 1);
+    {
+      KV coff = col_off(kb, q, kw);
+      KV kpos = kb_add(kb, kb_mul(kb, kh, I(kb, q->KW)), kw);
+      KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+      {
+        KV at = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), rowi), I(kb, q->RL)), kb_add(kb, coff, ow0));
+        KV xs[NV], xn[NV];
+        for (int v = 0; v < NV; v++) {
+          KV a = kb_add(kb, at, I(kb, (int64_t)v * L));
+          xs[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->sp, a));
+          xn[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->nzp, a));
+        }
+        for (int j = 0; j < OB; j++) {
+          KV wi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KH * q->KW)), kpos), I(kb, q->CW)), cw);
+          KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
+          for (int v = 0; v < NV; v++) {
+            KV d = kb_popcount(kb, kb_and(kb, xn[v], kb_xor(kb, xs[v], wv)));
+            kb_set(kb, acc[j][v], kb_add(kb, kb_get(kb, acc[j][v]), d));
+          }
+        }
+      }
+      kb_endfor(kb);
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and columns exist */
+  KV R = kb_add(kb, t->r0, r), tot[NV];
+  for (int v = 0; v < NV; v++)
+    tot[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tp, kb_add(kb, kb_mul(kb, r, I(kb, q->WQ)), kb_add(kb, ow0, I(kb, (int64_t)v * L)))));
+  for (int j = 0; j < OB; j++) {
+    if (q->O % OB) kb_if(kb, kb_cmp(kb, KC_LT, kb_add(kb, o0, I(kb, j)), I(kb, q->O), false));
+    KV al = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->alpha, oc[j])), L);
+    KV bv = t->bias ? kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->bias, oc[j])), L) : NULL;
+    for (int v = 0; v < NV; v++) {
+      KV dot = kb_sub(kb, tot[v], kb_shl(kb, kb_get(kb, acc[j][v]), kb_int(kb, vt, 1)));
+      KV yv = kb_mul(kb, al, kb_cast(kb, dot, ft, false, false));
+      if (bv) yv = kb_add(kb, yv, bv);
+      KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
+      KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, q->OW), owf));
+      KV yi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->OH)), R), I(kb, q->OW)), owf);
+      if (c->n->epi) {
+        KV rv = t->resb ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->resb, yi), m, NULL) : NULL;
+        yv = gen_epi_apply(kb, c->n->epi, yv, rv);
+      }
+      kb_store_masked(kb, yv, kb_gep(kb, KE_F32, t->yb, yi), m);
+    }
+    if (q->O % OB) kb_endif(kb);
+  }
+}
+
+bool gen_binary_conv(GenCtx *c) {
+  Node *n = c->n;
+  BinGeo q;
+  if (!n->binary || !pass_binary_conv_ok(n) || !bin_geo(c, &q)) return false;
+  KB *kb = c->kb;
+  int L = q.L;
+  BinOut t = {0};
+  pack_weights(c, &q, &t.wbits, &t.alpha);
+  int64_t ntask = q.N * q.nrb;
+  c->work = ntask > 1 ? ntask : 1;
+  int64_t plane = q.CW * q.RI * q.RL;
+  int64_t sb = (2 * plane + q.rb * q.WQ) * 8 + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  t.sp = kb_scratch(kb);
+  t.nzp = kb_gep(kb, KE_I64, t.sp, I(kb, plane));
+  t.tp = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane));
+  t.bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
+  KV x = kb_buf(kb, 0), y = kb_buf(kb, n->nin), res = gen_epi_res(c);
+  KV tk = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
+  {
+    KV nb = kb_div(kb, tk, I(kb, q.nrb), true);
+    t.r0 = kb_mul(kb, kb_rem(kb, tk, I(kb, q.nrb), true), I(kb, q.rb));
+    KV xb = kb_gep(kb, KE_F32, x, kb_mul(kb, nb, I(kb, q.C * q.H * q.W)));
+    KV yoff = kb_mul(kb, nb, I(kb, q.O * q.OH * q.OW));
+    t.yb = kb_gep(kb, KE_F32, y, yoff);
+    t.resb = res ? kb_gep(kb, KE_F32, res, yoff) : NULL;
+    pack_input(kb, &q, xb, kb_sub(kb, kb_mul(kb, t.r0, I(kb, q.sh)), I(kb, q.pt)), t.sp, t.nzp);
+    KV nr = kb_min(kb, I(kb, q.rb), kb_sub(kb, I(kb, q.OH), t.r0), false);
+    count_nonzero(kb, &q, &t, nr);
+    KV o0 = kb_for(kb, I(kb, 0), I(kb, q.O), OB);
+    {
+      KV r = kb_for(kb, I(kb, 0), nr, 1);
+      {
+        KV ow0 = kb_for(kb, I(kb, 0), I(kb, q.OW), (int64_t)NV * L);
+        compute_block(c, &q, &t, o0, r, ow0);
+        kb_endfor(kb);
+      }
+      kb_endfor(kb);
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  return true;
+}
