@@ -223,14 +223,19 @@ static void input_transform(Wino *w, KV tile0) {
   }
   KV ci = kb_for(kb, I(kb, 0), I(kb, w->C), 1);
   {
-    KV src = kb_gep(kb, KE_F32, w->x, kb_mul(kb, ci, I(kb, w->H * w->W)));
+    /* the channel's offset goes into the (i32) lane indices and each element's offset in the
+       patch into the base pointer: the index vector is then computed in the loop, where LLVM sees
+       it sign-extended from i32 and gathers 16 lanes with one vgatherdps (a loop-invariant index
+       is hoisted as i64: two 8-lane vgatherqps) */
+    KV coff = kb_splat(kb, kb_cast(kb, kb_mul(kb, ci, I(kb, w->H * w->W)), kt_s(KE_I32), false, false), L);
     for (int v = 0; v < w->nv; v++) {
+      KV idx = kb_add(kb, base[v], coff);
       KV d[36], t[36], u[36];
       for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++) {
           KV msk = kb_and(kb, rok[v][i], cok[v][j]);
-          KV idx = kb_select(kb, msk, kb_add(kb, base[v], i32v(kb, L, (int64_t)i * w->W + j)), i32v(kb, L, 0));
-          d[i * a + j] = kb_select(kb, msk, kb_gather(kb, vt, src, idx, msk), zero);
+          KV p = kb_gep(kb, KE_F32, w->x, I(kb, (int64_t)i * w->W + j));
+          d[i * a + j] = kb_select(kb, msk, kb_gather(kb, vt, p, idx, msk), zero);
         }
       for (int j = 0; j < a; j++) mat_apply(kb, w->bt, a, a, d + j, a, t + j, a, L);     /* Bᵀ d */
       for (int i = 0; i < a; i++) mat_apply(kb, w->bt, a, a, t + i * a, 1, u + i * a, 1, L); /* (Bᵀ d) B */
@@ -270,14 +275,16 @@ static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
         KV rok = kb_and(kb, l.valid, kb_cmp(kb, KC_LT, kb_add(kb, l.oy, i32v(kb, L, r)), i32v(kb, L, w->OH), false));
         for (int cc = 0; cc < m; cc++) {
           KV msk = kb_and(kb, rok, kb_cmp(kb, KC_LT, kb_add(kb, l.ox, i32v(kb, L, cc)), i32v(kb, L, w->OW), false));
-          KV idx = kb_select(kb, msk, kb_add(kb, ybase, i32v(kb, L, (int64_t)r * w->OW + cc)), i32v(kb, L, 0));
+          /* the pixel's offset in the tile goes to the base pointers, the index stays the i32
+             ybase (one vscatterdps, as in input_transform) */
+          KV off = I(kb, (int64_t)r * w->OW + cc);
           KV val = yv[r * m + cc];
           if (bv) val = kb_add(kb, val, bv);
           if (n->epi) {
-            KV rv = w->res ? kb_gather(kb, vt, w->res, idx, msk) : NULL;
+            KV rv = w->res ? kb_gather(kb, vt, kb_gep(kb, KE_F32, w->res, off), ybase, msk) : NULL;
             val = gen_epi_apply(kb, n->epi, val, rv);
           }
-          kb_scatter(kb, val, w->y, idx, msk);
+          kb_scatter(kb, val, kb_gep(kb, KE_F32, w->y, off), ybase, msk);
         }
       }
     }
