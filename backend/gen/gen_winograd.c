@@ -8,7 +8,8 @@
  * of 9 m² (36/16 = 2.25 per output for m = 4, against 9), for a few transform adds, and rounding
  * of ~1e-6 of the sum of |terms| (F(4×4): within the fp32 model tests' rtol 1e-3).
  *
- * One task = one block of NRP tiles (lanes = tiles, possibly spanning images):
+ * One task = one block of NRP tiles (lanes = tiles, possibly spanning images) and a group of
+ * output-channel panels (all of them unless the layer has few tiles, see wino_groups):
  *   1. for each input channel, the block's patches are gathered (masked at the borders: that is
  *      the padding) and transformed with tiles in the lanes, into V[e][c][NRP] in scratch — each
  *      V[e] is exactly a packed B panel of the GEMM engine (K = C);
@@ -222,14 +223,19 @@ static void input_transform(Wino *w, KV tile0) {
   }
   KV ci = kb_for(kb, I(kb, 0), I(kb, w->C), 1);
   {
-    KV src = kb_gep(kb, KE_F32, w->x, kb_mul(kb, ci, I(kb, w->H * w->W)));
+    /* the channel's offset goes into the (i32) lane indices and each element's offset in the
+       patch into the base pointer: the index vector is then computed in the loop, where LLVM sees
+       it sign-extended from i32 and gathers 16 lanes with one vgatherdps (a loop-invariant index
+       is hoisted as i64: two 8-lane vgatherqps) */
+    KV coff = kb_splat(kb, kb_cast(kb, kb_mul(kb, ci, I(kb, w->H * w->W)), kt_s(KE_I32), false, false), L);
     for (int v = 0; v < w->nv; v++) {
+      KV idx = kb_add(kb, base[v], coff);
       KV d[36], t[36], u[36];
       for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++) {
           KV msk = kb_and(kb, rok[v][i], cok[v][j]);
-          KV idx = kb_select(kb, msk, kb_add(kb, base[v], i32v(kb, L, (int64_t)i * w->W + j)), i32v(kb, L, 0));
-          d[i * a + j] = kb_select(kb, msk, kb_gather(kb, vt, src, idx, msk), zero);
+          KV p = kb_gep(kb, KE_F32, w->x, I(kb, (int64_t)i * w->W + j));
+          d[i * a + j] = kb_select(kb, msk, kb_gather(kb, vt, p, idx, msk), zero);
         }
       for (int j = 0; j < a; j++) mat_apply(kb, w->bt, a, a, d + j, a, t + j, a, L);     /* Bᵀ d */
       for (int i = 0; i < a; i++) mat_apply(kb, w->bt, a, a, t + i * a, 1, u + i * a, 1, L); /* (Bᵀ d) B */
@@ -269,14 +275,16 @@ static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
         KV rok = kb_and(kb, l.valid, kb_cmp(kb, KC_LT, kb_add(kb, l.oy, i32v(kb, L, r)), i32v(kb, L, w->OH), false));
         for (int cc = 0; cc < m; cc++) {
           KV msk = kb_and(kb, rok, kb_cmp(kb, KC_LT, kb_add(kb, l.ox, i32v(kb, L, cc)), i32v(kb, L, w->OW), false));
-          KV idx = kb_select(kb, msk, kb_add(kb, ybase, i32v(kb, L, (int64_t)r * w->OW + cc)), i32v(kb, L, 0));
+          /* the pixel's offset in the tile goes to the base pointers, the index stays the i32
+             ybase (one vscatterdps, as in input_transform) */
+          KV off = I(kb, (int64_t)r * w->OW + cc);
           KV val = yv[r * m + cc];
           if (bv) val = kb_add(kb, val, bv);
           if (n->epi) {
-            KV rv = w->res ? kb_gather(kb, vt, w->res, idx, msk) : NULL;
+            KV rv = w->res ? kb_gather(kb, vt, kb_gep(kb, KE_F32, w->res, off), ybase, msk) : NULL;
             val = gen_epi_apply(kb, n->epi, val, rv);
           }
-          kb_scatter(kb, val, w->y, idx, msk);
+          kb_scatter(kb, val, kb_gep(kb, KE_F32, w->y, off), ybase, msk);
         }
       }
     }
@@ -299,6 +307,43 @@ static void channel_block(Wino *w, KV tile0, KV mp, int rows) {
   output_rows(w, tile0, kb_mul(kb, mp, I(kb, mr)), rows);
 }
 
+/* tasks: tile blocks × groups of output-channel panels.  A layer with few tiles (13×13, 7×7: one
+ * or two blocks) would otherwise be one or two tasks, run by one thread while the others wait.
+ * The groups of one block need that block's input transform (V, in the thread's scratch): a
+ * call transforms when its first task or a group 0 starts a block, so the consecutive groups a
+ * thread takes share one transform, and one thread (which is given all tasks) does no extra
+ * work.  The count is made even when small, as threads take static shares of it. */
+static int64_t wino_groups(const Wino *w, int64_t ntb, double flops) {
+  if (flops < 1e6 || ntb >= 8) return 1;
+  int64_t desired = (int64_t)(flops / 2e6);
+  if (desired > 8) desired = 8;
+  if (desired < 2) desired = 2;
+  int64_t maxg = w->nmp / 2; /* two panels or more per group */
+  int64_t npg = cdiv(desired, ntb);
+  if (npg > maxg) npg = maxg;
+  if (npg < 1) npg = 1;
+  if ((ntb * npg) % 2 && npg + 1 <= maxg) npg++;
+  return npg;
+}
+
+/* the panels [p0, p1) of MR output channels, given at compile time or as task-dependent values
+ * (then the last, partial panel, when O is not a multiple of MR, is run when p1 reaches it) */
+static void channel_panels(Wino *w, KV tile0, KV p0, KV p1, bool last_group, KV is_last) {
+  KB *kb = w->c->kb;
+  int mr = w->s.mr;
+  int64_t nfull = w->O / mr;
+  if (nfull > 0) {
+    KV mp = kb_for(kb, p0, kb_min(kb, p1, I(kb, nfull), true), 1);
+    channel_block(w, tile0, mp, mr);
+    kb_endfor(kb);
+  }
+  if (w->O % mr) {
+    if (is_last) kb_if(kb, is_last);
+    if (is_last || last_group) channel_block(w, tile0, I(kb, nfull), (int)(w->O % mr));
+    if (is_last) kb_endif(kb);
+  }
+}
+
 bool gen_winograd_conv(GenCtx *c) {
   Wino w;
   memset(&w, 0, sizeof w);
@@ -307,8 +352,11 @@ bool gen_winograd_conv(GenCtx *c) {
   Node *n = c->n;
   wino_block(&w);
   int mr = w.s.mr;
-  int64_t ntask = cdiv(w.NT, w.nrp);
+  int64_t ntb = cdiv(w.NT, w.nrp);
   double flops = 2.0 * (double)(w.N * w.O * w.OH * w.OW) * (double)(w.C * 9);
+  int64_t npg = wino_groups(&w, ntb, flops), ppg = cdiv(w.nmp, npg);
+  npg = cdiv(w.nmp, ppg);
+  int64_t ntask = ntb * npg;
   c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
   int64_t vfl = (int64_t)w.E * w.C * w.nrp, sb = (vfl + (int64_t)w.E * mr * w.nrp) * 4 + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
@@ -323,15 +371,21 @@ bool gen_winograd_conv(GenCtx *c) {
   {
     w.vbuf = kb_scratch(kb);
     w.mbuf = kb_gep(kb, KE_F32, w.vbuf, I(kb, vfl));
-    KV tile0 = kb_mul(kb, t, I(kb, w.nrp));
-    input_transform(&w, tile0);
-    int64_t nfull = w.O / mr;
-    if (nfull > 0) {
-      KV mp = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
-      channel_block(&w, tile0, mp, mr);
-      kb_endfor(kb);
+    KV tb = npg > 1 ? kb_div(kb, t, I(kb, npg), true) : t;
+    KV tile0 = kb_mul(kb, tb, I(kb, w.nrp));
+    if (npg > 1) {
+      KV pg = kb_rem(kb, t, I(kb, npg), true);
+      KV first = c->work > 1 ? kb_begin(kb) : I(kb, 0);
+      kb_if(kb, kb_or(kb, kb_cmp(kb, KC_EQ, t, first, false), kb_cmp(kb, KC_EQ, pg, I(kb, 0), false)));
+      input_transform(&w, tile0);
+      kb_endif(kb);
+      KV p0 = kb_mul(kb, pg, I(kb, ppg));
+      KV is_last = kb_cmp(kb, KC_EQ, pg, I(kb, npg - 1), false);
+      channel_panels(&w, tile0, p0, kb_add(kb, p0, I(kb, ppg)), false, is_last);
+    } else {
+      input_transform(&w, tile0);
+      channel_panels(&w, tile0, I(kb, 0), I(kb, w.nmp), true, NULL);
     }
-    if (w.O % mr) channel_block(&w, tile0, I(kb, nfull), (int)(w.O % mr));
   }
   kb_endfor(kb);
   return true;

@@ -547,7 +547,8 @@ Test(conv, groups_dilation_pads_1d_3d) {
 
 /* Winograd F(4x4,3x3) / F(2x2,3x3) (gen_winograd.c) against the direct reference: odd sizes
  * (partial tiles), pads 0/1/asymmetric, batch > 1 (tiles spanning images), output channels not a
- * multiple of the panel height, several tasks; and convs it must leave alone
+ * multiple of the panel height, several tasks (over tile blocks, and over output-channel panel
+ * groups when tiles are few); and convs it must leave alone
  * (groups, stride 2, runtime weights, 1x1, tiny) marked anyway */
 Test(conv, winograd) {
   int L = 16; /* the cost rule's lanes on AVX-512 (the host these tests run on may differ) */
@@ -567,6 +568,10 @@ Test(conv, winograd) {
   add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 9}, {3, 3}, {1, 1}, {0}, {0, 2, 1, 0}, .wconst = true, .wino = true});
   add_conv(t, (ConvCase){2, 2, 12, 9, 1, {5, 31}, {3, 3}, {1, 1}, {0}, {2, 2, 2, 2}, .bias = true, .wconst = true, .wino = true});
   add_conv(t, (ConvCase){2, 1, 16, 16, 1, {9, 9}, {3, 3}, {1, 1}, {0}, {0}, .auto_pad = "SAME_UPPER", .wconst = true, .wino = true});
+  /* few tiles, many output channels: tasks split over tile blocks x output-channel panel groups
+     (the last group holding the partial panel) */
+  add_conv(t, (ConvCase){2, 1, 64, 136, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  add_conv(t, (ConvCase){2, 2, 64, 200, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .wconst = true, .wino = true});
   /* left to the other kernels */
   add_conv(t, (ConvCase){2, 1, 16, 32, 4, {12, 12}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
   add_conv(t, (ConvCase){2, 1, 16, 32, 1, {15, 16}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
