@@ -31,6 +31,8 @@ static const char *USAGE =
     "           [--profile] [--profile-json FILE] [--perf-map]\n"
     "                                                 JIT-compile and time runs (min/median/p90/max, GFLOP/s)\n"
     "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
+    "  quantize MODEL -o OUT.onnx --calibrate DIR [--method minmax|percentile|entropy] [--report]\n"
+    "                                                 int8 model (QDQ, or --quantize int8-dynamic) ONNX Runtime runs\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -307,6 +309,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     }
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
+    } else if ((pf = tool_quant_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -317,7 +321,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     }
 #undef NEXT
   }
-  return 0;
+  return tool_quant_usage(cmd) ? -1 : 0;
 }
 
 /* ---- tensors ---- */
@@ -368,8 +372,8 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
     tool_deadline_arm(model);
-    if ((rc = onnxc_session_create_from_file(model, op, &s))) {
-      tool_fail_session(s, rc, model);
+    if ((rc = onnxc_session_create_from_file(model, op, &s)) || tool_quant_apply(s, model)) {
+      if (rc) tool_fail_session(s, rc, model);
       onnxc_session_free(s);
       s = NULL;
     }
@@ -800,6 +804,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(cmd, "quantize")) return tool_cmd_quantize(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }
