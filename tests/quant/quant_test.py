@@ -6,7 +6,7 @@ outputs close to onnxc's run of the same file and to the float model; --report p
 similarities; --keep-float leaves nodes in float; --quantize on run/bench/compile; bad sample
 folders and option combinations give clear errors.
 
-  quant_test.py --onnxc build/onnxc --work DIR
+  quant_test.py --onnxc build/onnxc [--api build/tests/quant/quant_api] --work DIR
 Ends with 'quant: N passed, N failed'."""
 import argparse
 import os
@@ -220,21 +220,17 @@ def test_errors(t, model, cal, x, rng):
     bad("a file, not a folder", x, "not a folder")
     os.makedirs(os.path.join(w, "empty"), exist_ok=True)
     bad("empty folder", os.path.join(w, "empty"), "no samples")
-    d = os.path.join(w, "wrongname", "s0")
-    os.makedirs(d, exist_ok=True)
-    np.save(os.path.join(d, "image.npy"), np.zeros((1, 3, 16, 16), np.float32))
-    bad("unknown input file", os.path.dirname(d), "no model input is called that (expected x.npy")
-    d = os.path.join(w, "wrongshape", "s0")
-    os.makedirs(d, exist_ok=True)
-    np.save(os.path.join(d, "x.npy"), np.zeros((1, 3, 8, 8), np.float32))
-    bad("wrong shape", os.path.dirname(d), "has shape 1x3x8x8, expected 1x3x16x16")
-    d = os.path.join(w, "wrongtype", "s0")
-    os.makedirs(d, exist_ok=True)
-    np.save(os.path.join(d, "x.npy"), np.zeros((1, 3, 16, 16), np.float64))
-    bad("wrong dtype", os.path.dirname(d), "is float32 in the model, the file holds float64")
-    d = os.path.join(w, "missing", "s0")
-    os.makedirs(d, exist_ok=True)
-    bad("sample folder without the input", os.path.dirname(d), "no file for input 'x'")
+    # one sample folder s0 holding one file (or none): (folder, file, shape, dtype, error)
+    for folder, name, shape, dtype, want in [
+            ("wrongname", "image.npy", (1, 3, 16, 16), np.float32, "no model input is called that (expected x.npy"),
+            ("wrongshape", "x.npy", (1, 3, 8, 8), np.float32, "has shape 1x3x8x8, expected 1x3x16x16"),
+            ("wrongtype", "x.npy", (1, 3, 16, 16), np.float64, "is float32 in the model, the file holds float64"),
+            ("missing", None, None, None, "no file for input 'x'")]:
+        d = os.path.join(w, folder, "s0")
+        os.makedirs(d, exist_ok=True)
+        if name:
+            np.save(os.path.join(d, name), np.zeros(shape, dtype))
+        bad(folder, os.path.dirname(d), want)
     d = os.path.join(w, "notnpy")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "x.npy"), "w") as f:
@@ -266,6 +262,7 @@ def test_errors(t, model, cal, x, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--api", help="quant_api (tests/quant/quant_api.c), run on the small CNN")
     ap.add_argument("--work", required=True)
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
@@ -273,6 +270,10 @@ def main():
     t = T(os.path.abspath(a.onnxc), a.work)
     rng = np.random.default_rng(15)
     model, cal, x = test_static(t, rng)
+    if a.api:
+        p = subprocess.run([a.api, model], capture_output=True, timeout=300)
+        print(p.stdout.decode(errors="replace"), end="")
+        check("quant_api: the library's quantization block", p.returncode == 0, p.stderr.decode(errors="replace"))
     test_dynamic(t, rng)
     test_errors(t, model, cal, x, rng)
     return summary("quant")
