@@ -341,9 +341,9 @@ typedef struct onnxc_quantize_options {
 } onnxc_quantize_options;
 typedef struct onnxc_quant_report onnxc_quant_report;
 /* Quantizes the session's model in place, before prepare (ONNXC_ERR_STATE after, or for a
- * session keeping variants or created from a buffer when samples must be run): Conv, MatMul and
- * Gemm (static) or MatMul and Gemm with constant weights (dynamic), as ONNX Runtime's quantizer
- * writes them (docs/api.md).  Static calibration compiles the float model once and runs every
+ * session keeping variants or created from a buffer when samples must be run): Conv, MatMul,
+ * Gemm and residual Adds (static) or MatMul and Gemm with constant weights (dynamic), as ONNX
+ * Runtime's quantizer writes them (docs/api.md).  Static calibration compiles the float model once and runs every
  * sample (twice for percentile and entropy).  The session then compiles, runs and saves
  * (onnxc_session_write_model) the quantized model; the on-disk cache is not used for it.  With eval
  * samples and report non-NULL, *report receives the accuracy report (free it with

@@ -76,7 +76,9 @@ static double kl_at(const int64_t *h, int i, int levels, double *p, double *q) {
 /* the magnitude threshold of least divergence (bins of the |x| histogram) */
 static double entropy_threshold(const CalibStat *c) {
   double amax = fmax(fabs(c->min), fabs(c->max)), best = INFINITY;
-  int levels = 128, arg = CALIB_BINS;
+  /* 8-bit activations are asymmetric: [0, T] of a non-negative value (after a ReLU) gets all 256
+   * levels, [-T, T] half of them per side */
+  int levels = c->min >= 0 ? 256 : 128, arg = CALIB_BINS;
   double *p = malloc(sizeof(double) * CALIB_BINS), *q = malloc(sizeof(double) * CALIB_BINS);
   if (!p || !q) {
     free(p), free(q);

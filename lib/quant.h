@@ -39,8 +39,8 @@ typedef struct QuantPlan {
   const QuantRange *ranges; /* static: the calibrated activations */
   int nranges;
 } QuantPlan;
-/* The nodes of g's main graph the plan quantizes (Conv, MatMul, Gemm not kept in float; for the
- * dynamic form MatMul/Gemm with a constant 2-D weight) into *nodes (malloc'd, free it); the count */
+/* The nodes of g's main graph the plan quantizes (Conv, MatMul, Gemm and residual Adds not kept
+ * in float; for the dynamic form MatMul/Gemm with a constant 2-D weight) into *nodes (malloc'd, free it); the count */
 int quant_nodes(const Graph *g, const QuantPlan *p, Node ***nodes);
 /* the activations static quantization reads (inputs of those nodes that are not constant),
  * malloc'd array of the graph's values; the count */

@@ -2,7 +2,8 @@
  * Runtime's quantizer writes (so ORT runs the result and passes/qdq.c finds its patterns):
  *
  *   static (QDQ):  x ─QuantizeLinear(x_scale, x_zero_point)─▶ x_QuantizeLinear_Output
- *                    ─DequantizeLinear─▶ x_DequantizeLinear_Output ─▶ Conv / MatMul / Gemm
+ *                    ─DequantizeLinear─▶ x_DequantizeLinear_Output ─▶ Conv / MatMul / Gemm /
+ *                    a residual Add
  *                  W (int8 initializer W_quantized, W_scale[C], W_zero_point[C] = 0)
  *                    ─DequantizeLinear(axis = output channels)─▶ the same node
  *   dynamic:       A ─DynamicQuantizeLinear─▶ (A_quantized, A_scale, A_zero_point)
@@ -36,12 +37,23 @@ static bool dynamic_gemm_ok(const Node *n) {
   return !ir_attr_int(n, "transA", 0) && (!c || beta == 1 || const_float(c));
 }
 
+/* A CNN's residual Add (two activations, one from a Conv): ORT's quantizer puts Q/DQ on its
+ * inputs too, so every Conv of a residual block ends in a Q and the int8 chain is unbroken.
+ * Other Adds (a bias, a transformer's attention mask) stay float: a mask's range would take the
+ * scores' resolution. */
+static bool residual_add(const Node *n) {
+  if (n->op != OP_Add || n->nin != 2) return false;
+  const Value *a = n->in[0], *b = n->in[1];
+  return a && b && a->kind != VK_CONST && b->kind != VK_CONST && maybe_float(b) &&
+         ((a->producer && a->producer->op == OP_Conv) || (b->producer && b->producer->op == OP_Conv));
+}
+
 static bool quantizable(const Node *n, const QuantPlan *p) {
   if (n->dead || *n->domain || kept(n, p) || !maybe_float(n->in[0])) return false;
   if (p->dynamic)
     return (n->op == OP_MatMul || (n->op == OP_Gemm && dynamic_gemm_ok(n))) && const_float(n->in[1]) &&
            n->in[1]->rank == 2 && n->in[0]->kind != VK_CONST;
-  return n->op == OP_Conv || n->op == OP_MatMul || n->op == OP_Gemm;
+  return n->op == OP_Conv || n->op == OP_MatMul || n->op == OP_Gemm || residual_add(n);
 }
 
 int quant_nodes(const Graph *g, const QuantPlan *p, Node ***nodes) {

@@ -181,7 +181,7 @@ static const char *HELP =
     "                      [--shape NAME=DIMS]... [--threads N]\n"
     "Writes an int8 model in the form ONNX Runtime's quantizer writes, which ONNX Runtime and onnxc\n"
     "both run: static (default) QuantizeLinear/DequantizeLinear pairs on the activations feeding\n"
-    "every Conv, MatMul and Gemm, with ranges calibrated on sample inputs, and their constant\n"
+    "every Conv, MatMul, Gemm and residual Add, with ranges calibrated on sample inputs, and their constant\n"
     "weights stored as int8 (symmetric, one scale per output channel) behind a DequantizeLinear;\n"
     "or dynamic (--quantize int8-dynamic): MatMul/Gemm weights int8, activations quantized at run\n"
     "time (DynamicQuantizeLinear + MatMulInteger), no samples needed.\n\n"

@@ -26,18 +26,21 @@ RUN_ORT = os.path.join(ROOT, "bench", "ort", "run_ort.js")
 
 
 def conv_model(path, rng):
-    """x[1,3,16,16] -> Conv 3x3 -> Relu -> Conv 3x3 /2 -> Relu -> GAP -> Flatten -> Gemm(transB) -> y[1,10]"""
+    """x[1,3,16,16] -> Conv 3x3 -> Relu -> (+ Conv 1x1 of it: a residual Add) -> Conv 3x3 /2 -> Relu -> GAP
+    -> Flatten -> Gemm(transB) -> y[1,10]"""
     def w(*s):
         return (rng.standard_normal(s) * 0.3).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv2"),
+             helper.make_node("Conv", ["r1", "w1b"], ["c1b"], name="conv1b"),
+             helper.make_node("Add", ["c1b", "r1"], ["a1"], name="residual"),
+             helper.make_node("Conv", ["a1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv2"),
              helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
              helper.make_node("GlobalAveragePool", ["r2"], ["p"], name="gap"),
              helper.make_node("Flatten", ["p"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1, name="fc")]
     inits = [numpy_helper.from_array(a, n) for n, a in
-             [("w1", w(8, 3, 3, 3)), ("b1", w(8)), ("w2", w(16, 8, 3, 3)), ("b2", w(16)), ("w3", w(10, 16)),
+             [("w1", w(8, 3, 3, 3)), ("b1", w(8)), ("w1b", w(8, 8, 1, 1)), ("w2", w(16, 8, 3, 3)), ("b2", w(16)), ("w3", w(10, 16)),
               ("b3", w(10))]]
     g = helper.make_graph(nodes, "small_cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
@@ -118,7 +121,7 @@ def test_static(t, rng):
         check("quantize --method %s exits 0" % method, rc == 0, se)
         if rc:
             continue
-        check("quantize %s: summary line" % method, "quantized 3 nodes" in so, so)
+        check("quantize %s: summary line" % method, "quantized 5 nodes" in so, so)
         m = re.search(r"output\s+y\s+cosine ([0-9.]+)", so)
         check("quantize %s --report: output cosine printed and >= 0.99" % method, m and float(m.group(1)) >= 0.99, so)
         check("quantize %s --report: held-out samples and worst layers" % method,
@@ -130,8 +133,9 @@ def test_static(t, rng):
         except Exception as e:  # noqa: BLE001
             ok, so = False, str(e)
         check("quantize %s: onnx checker accepts the file" % method, ok, so)
-        check("quantize %s: Q/DQ around the three contractions" % method,
-              kinds.count("QuantizeLinear") == 3 and kinds.count("DequantizeLinear") == 6, kinds)
+        # activations x, r1 (conv1b and the Add share it), c1b, a1, f; weights w1, w1b, w2, w3
+        check("quantize %s: Q/DQ around the four contractions and the residual Add" % method,
+              kinds.count("QuantizeLinear") == 5 and kinds.count("DequantizeLinear") == 9, kinds)
         inits = {i.name: i for i in mp.graph.initializer}
         w1 = inits.get("w1_quantized")
         dq = [n for n in mp.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "w1_quantized"]
@@ -150,9 +154,10 @@ def test_static(t, rng):
             check("quantize %s: int8 vs float: cosine %.6f >= %g" % (method, c, floor), c >= floor)
     # --keep-float by op type and node name
     q = os.path.join(t.work, "q_keep.onnx")
-    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-float", "Gemm", "--keep-float", "conv2")
+    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-float", "Gemm", "--keep-float", "conv2",
+                       "--keep-float", "Add", "--keep-float", "conv1b")
     kinds, mp = ops(q) if rc == 0 else ([], None)
-    check("quantize --keep-float Gemm --keep-float conv2: one node quantized",
+    check("quantize --keep-float Gemm, Add, conv2, conv1b: one node quantized",
           rc == 0 and "quantized 1 node" in so and kinds.count("QuantizeLinear") == 1, so + se)
     # s8 activations, per-tensor weights
     q = os.path.join(t.work, "q_s8.onnx")
