@@ -278,7 +278,12 @@ static const Node **topo_order(Wr *w, const Graph *g, int *count) {
       const Value *v = f->deps.p[f->next++];
       const Node *p = v->producer;
       const void **hit = p ? bsearch(&p, nodes.p, nodes.n, sizeof *nodes.p, ptr_cmp) : NULL;
-      if (!hit) continue; /* a constant, an input, another graph's value */
+      if (!hit && v->kind == VK_TEMP) { /* e.g. the output of a node a transformation removed */
+        rc = fe_error(&w->c, "graph '%s': node '%s' reads '%s', which no live node produces", IR_NM(g->name),
+                      IR_NM(f->n->name), IR_NM(v->name));
+        break;
+      }
+      if (!hit) continue; /* a constant, an input, a captured value */
       size_t pi = (size_t)(hit - nodes.p);
       if (state[pi] == 2) continue;
       if (state[pi] == 1) {
@@ -321,6 +326,33 @@ static void used_values(const Graph *g, const Node **order, int nn, Ptrs *used) 
   ptrs_sort(used);
 }
 
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ONNX graphs are in SSA form: the names the graph defines (initializers, inputs, node outputs)
+ * must differ; a transformation that reused one gets an error rather than an invalid file */
+static int check_names(Wr *w, const Onnx__GraphProto *gp) {
+  size_t n = gp->n_initializer + gp->n_input;
+  for (size_t i = 0; i < gp->n_node; i++) n += gp->node[i]->n_output;
+  const char **names = ir_xmalloc(sizeof *names * (n ? n : 1));
+  size_t k = 0;
+  for (size_t i = 0; i < gp->n_initializer; i++) names[k++] = gp->initializer[i]->name;
+  for (size_t i = 0; i < gp->n_input; i++) names[k++] = gp->input[i]->name;
+  for (size_t i = 0; i < gp->n_node; i++)
+    for (size_t j = 0; j < gp->node[i]->n_output; j++)
+      if (*gp->node[i]->output[j]) names[k++] = gp->node[i]->output[j];
+  qsort(names, k, sizeof *names, name_cmp);
+  int rc = 0;
+  for (size_t i = 0; i < k && !rc; i++) {
+    if (!*names[i]) rc = fe_error(&w->c, "graph '%s': a value has an empty name", IR_NM(gp->name));
+    else if (i && !strcmp(names[i - 1], names[i]))
+      rc = fe_error(&w->c, "graph '%s': value name '%s' is defined twice", IR_NM(gp->name), IR_NM(names[i]));
+  }
+  free(names);
+  return rc;
+}
+
 static Onnx__GraphProto *w_graph(Wr *w, const Graph *g) {
   if (!g) return fe_error(&w->c, "a graph attribute has no graph"), NULL;
   Onnx__GraphProto *gp = arena_alloc(&w->arena, sizeof *gp);
@@ -352,7 +384,7 @@ static Onnx__GraphProto *w_graph(Wr *w, const Graph *g) {
   gp->node = arena_alloc(&w->arena, sizeof *gp->node * (size_t)(nn ? nn : 1));
   for (int i = 0; i < nn; i++)
     if (!(gp->node[i] = w_node(w, order[i]))) return NULL;
-  return gp;
+  return check_names(w, gp) ? NULL : gp;
 }
 
 /* the lowest IR version that carries default-domain opset `opset` (onnx's version table), at least

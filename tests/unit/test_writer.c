@@ -255,6 +255,16 @@ Test(writer, refusals_are_one_line_messages) {
   cr_assert(strstr(err, "cycle"), "%s", err);
   cr_assert_null(buf);
   add->in[0] = keep;
+  /* a name defined twice, a value no live node produces */
+  const char *nm = g->nodes[0]->out[0]->name;
+  g->nodes[0]->out[0]->name = "y";
+  cr_assert_eq(fe_write_buffer(g, &buf, &len, err, sizeof err), -1);
+  cr_assert(strstr(err, "'y' is defined twice"), "%s", err);
+  g->nodes[0]->out[0]->name = nm;
+  g->nodes[0]->dead = true;
+  cr_assert_eq(fe_write_buffer(g, &buf, &len, err, sizeof err), -1);
+  cr_assert(strstr(err, "no live node produces"), "%s", err);
+  g->nodes[0]->dead = false;
   /* a fused epilogue */
   Epilogue epi = {0};
   g->nodes[0]->epi = &epi;
