@@ -378,6 +378,60 @@ int onnxc_compare_add(onnxc_compare *c, const onnxc_tensor *ref, const onnxc_ten
  * (ONNXC_ERR_STATE after: the compiled graph is fused).  ONNXC_ERR_IO when it cannot be written. */
 int onnxc_session_write_model(onnxc_session *s, const char *path);
 
+/* ---- quantization (lib/quantize.c; onnxc quantize, --quantize on compile/run/bench) ---- */
+/* Keep value `name` of the main graph (an intermediate, e.g. a Conv's output) as an extra graph
+ * output after the model's own, so runs return it too (calibration, per-layer comparisons).
+ * Before prepare only (ONNXC_ERR_STATE after); ONNXC_ERR_ARGUMENT when the graph has no such
+ * value.  A value already an output is not added twice.  Keeping a value stops fusion from
+ * removing it (its producer's epilogue no longer absorbs what follows). */
+int onnxc_session_add_output(onnxc_session *s, const char *name);
+
+enum {
+  ONNXC_QUANT_STATIC = 0,  /* QDQ: int8 weights, uint8/int8 activations with calibrated ranges */
+  ONNXC_QUANT_DYNAMIC = 1, /* MatMul/Gemm weights int8, activations quantized at run time */
+};
+enum { ONNXC_CALIB_MINMAX = 0, ONNXC_CALIB_PERCENTILE = 1, ONNXC_CALIB_ENTROPY = 2 };
+/* Zero-initialize, then set what differs from the defaults (static, min-max, uint8 activations,
+ * per-channel weights). */
+typedef struct onnxc_quantize_options {
+  int32_t mode;               /* ONNXC_QUANT_* */
+  int32_t method;             /* ONNXC_CALIB_*: how an activation's range is chosen from its values */
+  double percentile;          /* ONNXC_CALIB_PERCENTILE: the share of values kept, in (0, 100); 0: 99.999 */
+  int32_t signed_activations; /* static: int8 activations (else uint8, ONNX Runtime's default) */
+  int32_t per_tensor_weights; /* one weight scale per tensor (else one per output channel) */
+  const char *const *keep_float; /* op types ("Gemm") or node names left in float */
+  int32_t num_keep_float;
+  /* static: calibration samples, num_samples sets of the model's inputs in graph order
+   * (samples[k * num_inputs + i]); all of one shape, which the calibration compiles for */
+  const onnxc_tensor *samples;
+  int32_t num_samples;
+  /* optional: held-out samples for the accuracy report (same layout); 0: no report */
+  const onnxc_tensor *eval_samples;
+  int32_t num_eval_samples;
+} onnxc_quantize_options;
+typedef struct onnxc_quant_report onnxc_quant_report;
+/* Quantizes the session's model in place, before prepare (ONNXC_ERR_STATE after, or for a
+ * session keeping variants or created from a buffer when samples must be run): Conv, MatMul,
+ * Gemm and residual Adds (static) or MatMul and Gemm with constant weights (dynamic), as ONNX
+ * Runtime's quantizer writes them (docs/api.md).  Static calibration compiles the float model once and runs every
+ * sample (twice for percentile and entropy).  The session then compiles, runs and saves
+ * (onnxc_session_write_model) the quantized model; the on-disk cache is not used for it.  With eval
+ * samples and report non-NULL, *report receives the accuracy report (free it with
+ * onnxc_quant_report_free): the float and the quantized model run on each eval sample.
+ * Errors: ONNXC_ERR_ARGUMENT (options, sample count/shape/dtype), ONNXC_ERR_MODEL (opset < 10,
+ * a sample the model fails on), with the message in onnxc_session_error. */
+int onnxc_session_quantize(onnxc_session *s, const onnxc_quantize_options *qo, onnxc_quant_report **report);
+/* Nodes the last onnxc_session_quantize rewrote (0 before). */
+int32_t onnxc_session_num_quantized(const onnxc_session *s);
+/* the report: per graph output of the float model, the int8 model against it; per quantized
+ * layer (its output), the same, worst (lowest cosine) first */
+int32_t onnxc_quant_report_num_outputs(const onnxc_quant_report *r);
+int onnxc_quant_report_output(const onnxc_quant_report *r, int32_t i, const char **name, onnxc_compare *out);
+int32_t onnxc_quant_report_num_layers(const onnxc_quant_report *r);
+int onnxc_quant_report_layer(const onnxc_quant_report *r, int32_t i, const char **node, const char **op,
+                             onnxc_compare *out);
+void onnxc_quant_report_free(onnxc_quant_report *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,7 @@ struct onnxc_session {
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
+  int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the

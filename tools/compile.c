@@ -62,7 +62,7 @@ static const char *HELP =
     "                      S seconds (default 600; 0 = no bound)\n"
     "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen, LLVM\n"
     "                      opt, LLVM codegen, C glue + link) to stderr\n"
-    "  --no-fuse           no operator fusion\n" TOOL_HELP_PASSES TOOL_HELP_PRUNE
+    "  --no-fuse           no operator fusion\n" TOOL_HELP_PASSES TOOL_HELP_PRUNE TOOL_HELP_QUANT
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
 
 static int parse(int argc, char **argv, CompileOpts *o) {
@@ -126,6 +126,9 @@ static int parse(int argc, char **argv, CompileOpts *o) {
       if (pf < 0) return -1;
       continue;
     } else if ((pf = tool_prune_flag("compile", argc, argv, &i))) {
+      if (pf < 0) return -1;
+      continue;
+    } else if ((pf = tool_quant_flag("compile", argc, argv, &i))) {
       if (pf < 0) return -1;
       continue;
     } else if (a[0] == '-' && a[1]) {
@@ -232,7 +235,11 @@ static onnxc_session_options **shape_variants(onnxc_session *s, const CompileOpt
 
 int tool_cmd_compile(int argc, char **argv) {
   CompileOpts o;
-  if (parse(argc, argv, &o)) return 2;
+  if (parse(argc, argv, &o) || tool_quant_usage("compile")) return 2;
+  if (o.nshapes && tool_quant_active()) { /* each --shape variant is compiled from the file again */
+    fprintf(stderr, "onnxc compile: --quantize with --shape is not supported yet (fix the shapes in the model)\n");
+    return 2;
+  }
   if (o.help || !o.model || !o.out) {
     fputs(HELP, o.help ? stdout : stderr);
     return o.help ? 0 : 2;

@@ -33,6 +33,8 @@ static const char *USAGE =
     "  dump     MODEL [--after PASS] [--shape NAME=DIMS]...   the IR as text after a pass\n"
     "  prune    MODEL -o OUT.onnx --sparsity S --structure unstructured|N:M|block:RxC|channel [--report]\n"
     "                                                 a pruned copy of the model (magnitude based)\n"
+    "  quantize MODEL -o OUT.onnx --calibrate DIR [--method minmax|percentile|entropy] [--report]\n"
+    "                                                 int8 model (QDQ, or --quantize int8-dynamic) ONNX Runtime runs\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -311,6 +313,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (pf < 0) return -1;
     } else if ((pf = tool_prune_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
+    } else if ((pf = tool_quant_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "onnxc %s: unknown option '%s' (see onnxc %s --help)\n", cmd, a, cmd);
       return -1;
@@ -321,7 +325,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     }
 #undef NEXT
   }
-  return 0;
+  return tool_quant_usage(cmd) ? -1 : 0;
 }
 
 /* ---- tensors ---- */
@@ -373,8 +377,8 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
     tool_deadline_arm(model);
-    if ((rc = onnxc_session_create_from_file(model, op, &s))) {
-      tool_fail_session(s, rc, model);
+    if ((rc = onnxc_session_create_from_file(model, op, &s)) || tool_quant_apply(s, model)) {
+      if (rc) tool_fail_session(s, rc, model);
       onnxc_session_free(s);
       s = NULL;
     }
@@ -807,6 +811,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
   if (!strcmp(cmd, "prune")) return tool_cmd_prune(argc - 2, argv + 2);
+  if (!strcmp(cmd, "quantize")) return tool_cmd_quantize(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

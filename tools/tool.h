@@ -81,6 +81,21 @@ int tool_cmd_prune(int argc, char **argv); /* `onnxc prune` */
 /* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
 int tool_cmd_compile(int argc, char **argv);
 
+/* quantize.c: --quantize int8|int8-dynamic and its options (compile, run, bench, dump), as
+ * tool_pass_flag: 1 consumed, 0 not one, -1 bad (printed); tool_quant_usage: 2 when the options
+ * do not fit together (printed), else 0; tool_quant_apply: quantizes a new session when
+ * --quantize was given (tool_open calls it): 0, or 1 after printing why not */
+int tool_quant_flag(const char *cmd, int argc, char **argv, int *i);
+int tool_quant_usage(const char *cmd);
+bool tool_quant_active(void); /* --quantize was given */
+int tool_cmd_quantize(int argc, char **argv); /* `onnxc quantize` */
+int tool_quant_apply(onnxc_session *s, const char *model);
+#define TOOL_HELP_QUANT                                                                              \
+  "  --quantize int8     quantize first (static, QDQ): needs --calibrate DIR, sample inputs as\n"    \
+  "                      DIR/s0/NAME.npy (or DIR/*.npy for a one-input model); see onnxc quantize\n"  \
+  "                      --help for --method, --percentile, --keep-float, --activations, --per-tensor\n" \
+  "  --quantize int8-dynamic  MatMul/Gemm weights int8, activations quantized at run time\n"
+
 /* testdata.c: run an ONNX test_data_set folder (or a folder of them); returns the exit code */
 int tool_run_test_data(const char *model, const char *dir, const FeShape *shapes, int nshapes, int threads,
                        double rtol, double atol, bool verbose);
