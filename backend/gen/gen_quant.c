@@ -541,7 +541,7 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
     ow[v] = kb_sub(kb, kb_mul(kb, kb_rem(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sw)), kb_int(kb, i32v, p->pw));
   }
   bool pad = p->ph || p->pw || p->kh > 1 || p->kw > 1;
-  KV zx = kb_int(kb, bv, p->s8 ? (p->zx ^ 0x80) : p->zx); /* the zero point as stored (before the flip) */
+  KV zx = kb_int(kb, bv, p->zx); /* padding: the zero point as stored, flipped below with the data */
   KV g = kb_for(kb, i64c(kb, 0), i64c(kb, s->ngk), 1);
   KV byte[4][8];
   for (int t = 0; t < 4; t++) {
