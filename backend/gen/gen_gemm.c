@@ -424,49 +424,38 @@ static void dot_tile(GenCtx *c, const GemmSpec *s, int R, KV arow, int64_t ars, 
     }
 }
 
+/* gemm_dot's constant operand v as [nmat][rows][K] in the compute type: row r of matrix q starts
+ * at mat_host_off(q) + r·rs, its K elements ks apart (A: rs = a_rs, ks = a_cs; B transposed:
+ * rs = b_cs, ks = b_rs) */
+static KV dot_pack(KB *kb, const GemmSpec *s, const Value *v, const int64_t *bs, int64_t nmat, int64_t rows,
+                   int64_t rs, int64_t ks) {
+  KElem ce = s->ce;
+  int64_t K = s->K;
+  size_t es = kb_elem_size(ce), n = (size_t)(nmat * rows * K);
+  char *buf = ir_xcalloc(n ? n : 1, es);
+  const float *src = f32_src(ce, v);
+  for (int64_t q = 0, j = 0; q < nmat; q++)
+    for (int64_t r = 0; r < rows; r++, j += K) {
+      int64_t off = mat_host_off(s, bs, q) + r * rs;
+      if (src) put_f32_run((float *)buf + j, src, off, ks, K, K);
+      else
+        for (int64_t k = 0; k < K; k++) ct_host_put(ce, buf, j + k, v, off + k * ks);
+    }
+  KV w = kb_weight(kb, buf, n * es);
+  free(buf);
+  return w;
+}
+
 static void gemm_dot(GenCtx *c, GemmSpec *s) {
   KB *kb = c->kb;
   KElem ce = s->ce, se = kb_elem_of(s->dt);
   int64_t M = s->M, N = s->N, K = s->K;
   int R = M < 4 ? (int)M : 4;
-  size_t es = kb_elem_size(ce);
   int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
   int64_t namat = mat_strides(s, s->a_bs, apst), nbmat = mat_strides(s, s->b_bs, bpst);
   KV apack = NULL, bpack = NULL;
-  if (s->a_const) { /* row-major copy [mat][M][K] in the compute type */
-    size_t n = (size_t)(namat * M * K);
-    char *buf = ir_xcalloc(n ? n : 1, es);
-    const float *src = f32_src(ce, s->a_const);
-    for (int64_t q = 0, j = 0; q < namat; q++)
-      for (int64_t i = 0; i < M; i++) {
-        int64_t off = mat_host_off(s, s->a_bs, q) + i * s->a_rs;
-        if (src) {
-          put_f32_run((float *)buf + j, src, off, s->a_cs, K, K);
-          j += K;
-          continue;
-        }
-        for (int64_t k = 0; k < K; k++, j++) ct_host_put(ce, buf, j, s->a_const, off + k * s->a_cs);
-      }
-    apack = kb_weight(kb, buf, n * es);
-    free(buf);
-  }
-  if (s->b_const) { /* transposed [mat][N][K] */
-    size_t n = (size_t)(nbmat * N * K);
-    char *buf = ir_xcalloc(n ? n : 1, es);
-    const float *src = f32_src(ce, s->b_const);
-    for (int64_t q = 0, j = 0; q < nbmat; q++)
-      for (int64_t x = 0; x < N; x++) {
-        int64_t off = mat_host_off(s, s->b_bs, q) + x * s->b_cs;
-        if (src) {
-          put_f32_run((float *)buf + j, src, off, s->b_rs, K, K);
-          j += K;
-          continue;
-        }
-        for (int64_t k = 0; k < K; k++, j++) ct_host_put(ce, buf, j, s->b_const, off + k * s->b_rs);
-      }
-    bpack = kb_weight(kb, buf, n * es);
-    free(buf);
-  }
+  if (s->a_const) apack = dot_pack(kb, s, s->a_const, s->a_bs, namat, M, s->a_rs, s->a_cs); /* [mat][M][K] */
+  if (s->b_const) bpack = dot_pack(kb, s, s->b_const, s->b_bs, nbmat, N, s->b_cs, s->b_rs); /* Bᵀ: [mat][N][K] */
   int64_t nb = 1;
   for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
   double flops = 2.0 * (double)nb * (double)M * (double)N * (double)K;
