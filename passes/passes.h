@@ -62,6 +62,8 @@ int pass_plan(Graph *g, int64_t max_memory);
 /* sparse.c: marks the MatMul/Gemm nodes whose constant weight has enough zeros for the backend to
  * weigh a sparse kernel (Node.sparse; gen_sparse.c decides by its cost model) */
 int pass_sparse(Graph *g);
+/* sparse.c: the same marking for Conv nodes (group 1, constant fp32 weight; gen_sparse_conv.c) */
+void pass_sparse_convs(Graph *g);
 /* the weight a sparse kernel would take from n (fp32 constant, rank 2, input 1 of MatMul/Gemm) and
  * its logical view B(k, n) = data[k*rs + n*cs], K × N; NULL when n has none */
 const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *rs, int64_t *cs);

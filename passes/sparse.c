@@ -93,5 +93,18 @@ int pass_sparse(Graph *g) {
     const Value *w = pass_sparse_weight(n, &K, &N, &rs, &cs);
     if (w && K * N >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS) n->sparse = true;
   }
+  pass_sparse_convs(g);
   return 0;
+}
+
+/* Conv nodes (group 1, constant fp32 weight) whose weight has enough zeros for the sparse conv
+ * kernels (backend/gen/gen_sparse_conv.c) to be weighed; they decide by their cost model. */
+void pass_sparse_convs(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->op != OP_Conv || n->nin < 2 || ir_attr_int(n, "group", 1) != 1) continue;
+    const Value *w = n->in[1];
+    if (!w || w->kind != VK_CONST || !w->data || w->dtype != DT_FLOAT || w->rank != 4) continue;
+    if (ir_value_numel(w) >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS) n->sparse = true;
+  }
 }

@@ -17,6 +17,7 @@
 
 #include "gen_binary_conv.h"
 #include "gen_contract.h"
+#include "gen_sparse_conv.h"
 #include "gen_winograd.h"
 
 typedef struct ConvGeo {
@@ -707,6 +708,7 @@ int gen_conv(GenCtx *c) {
   if (q.N * q.O * q.P == 0) return 0;
   DwGeo dg;
   if (gen_binary_conv(c)) return 0; /* ±α weights on a Sign input (passes/binary.c) */
+  if (gen_sparse_conv(c)) return 0;   /* a mostly-zero weight, when it pays (gen_sparse_conv.c) */
   if (gen_winograd_conv(c)) return 0; /* 3×3 stride 1 when it pays (gen_winograd.c) */
   if (q.Og >= 8 || (q.Og >= 4 && q.Cg * q.KS >= 64)) conv_gemm(c, &q);
   else if (q.Cg <= 4 && dw_geo(&q, kb_lanes(c->kb, contract_elem(q.dt)), &dg)) conv_dw(c, &q, &dg);
