@@ -73,6 +73,11 @@ def prepare_models(work, onnxc, quick, shared_models):
     rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "qdq_models.py"), "small", "--out", qdq])
     check("make the int8 QDQ model", rc == 0, out[-2000:])
     models.append(Model("qdq", os.path.join(qdq, "model.onnx"), [os.path.join(qdq, "input_0.npy")]))
+    # sparse: mostly-zero 1×1 and 3×3 convs on the sparse conv kernels (gen_sparse_conv.c)
+    spc = os.path.join(mdir, "spconv")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "sparse_conv_models.py"), spc])
+    check("make the sparse conv model", rc == 0, out[-2000:])
+    models.append(Model("spconv", os.path.join(spc, "model.onnx"), [os.path.join(spc, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir
@@ -432,6 +437,22 @@ def test_multishape_resnet(onnxc, cc, work, shared_models):
           flush=True)
 
 
+def test_sparse_conv(onnxc, m, refs, work):
+    """the JIT's run of the sparse conv model equals numpy's convolution, and its library drops the
+    dense weights (the sparse kernels ran: CSR values only)"""
+    want = np.load(os.path.join(os.path.dirname(m.path), "expected_0.npy"))
+    err = np.abs(refs[0] - want).max() / np.abs(want).max()
+    check("spconv: JIT output matches numpy's convolution (rel %.1e)" % err, err <= 1e-5)
+    d = os.path.join(work, "spconv_dense")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    lib = os.path.join(d, "libspconv.so")
+    rc, out = sh([onnxc, "compile", m.path, "-o", lib, "--name", "spconv", "--disable-pass", "sparse"])
+    if check("spconv: compile --disable-pass sparse", rc == 0, out[-2000:]):
+        ss, ds = os.path.getsize(os.path.join(work, "spconv", "libspconv.so")), os.path.getsize(lib)
+        check("spconv: the sparse library (%d bytes) is under half the dense one (%d bytes)" % (ss, ds), 2 * ss < ds)
+
+
 def test_aarch64(onnxc, models, refs, work):
     cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
     if not check("aarch64 cross compiler and qemu-aarch64 installed (scripts/setup.sh)", cc and qemu):
@@ -551,6 +572,8 @@ def main():
             refs[m.name] = r
     if "cnn" in refs:
         test_variants(onnxc, a.cc, models, refs, a.work)
+    if "spconv" in refs:
+        test_sparse_conv(onnxc, [m for m in models if m.name == "spconv"][0], refs["spconv"], a.work)
     test_multishape(onnxc, a.cc, a.work)
     if not a.quick:
         test_multishape_resnet(onnxc, a.cc, a.work, a.models)

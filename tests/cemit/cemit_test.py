@@ -191,6 +191,11 @@ def main(argv=None):
     if not os.path.exists(os.path.join(qdq, "model.onnx")):
         run([sys.executable, os.path.join(SRC, "tests", "models", "qdq_models.py"), "small", "--out", qdq])
     todo.append(("qdq", os.path.join(qdq, "model.onnx"), lambda: [np.load(os.path.join(qdq, "input_0.npy"))], 1))
+    # sparse: mostly-zero 1×1 and 3×3 convs on the sparse conv kernels (gen_sparse_conv.c)
+    spc = os.path.join(a.work, "models", "spconv")
+    if not os.path.exists(os.path.join(spc, "model.onnx")):
+        run([sys.executable, os.path.join(SRC, "tests", "models", "sparse_conv_models.py"), spc])
+    todo.append(("spconv", os.path.join(spc, "model.onnx"), lambda: [np.load(os.path.join(spc, "input_0.npy"))], 2))
     # ops whose conformance cases pass shape-giving values as inputs (AOT needs them constant):
     # Loop, TopK, CumSum, Slice, Resize, Range with constant parameters
     misc = os.path.join(a.work, "models", "misc.onnx")
