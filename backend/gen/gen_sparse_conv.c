@@ -29,15 +29,15 @@ void conv_sparse_force(bool on) { force = on; }
 
 /* Costs in vector FMAs of the dense engine, measured on ResNet-50's shapes (AVX-512, 1 thread):
  * a stored nonzero costs per pixel vector one FMA fed by one vector load from L2 (no register
- * reuse of the input, unlike the dense tile): about 3.7 dense FMAs (1×1 convs at 10/20/30% kept
- * ran 0.37/0.6/1.1× dense); the padded copy and the epilogue a few vector ops per pixel and
- * channel.  Winograd (3×3) ran the dense work in about 1/1.6 of the im2col GEMM's time (3×3 at
+ * reuse of the input, unlike the dense tile): about 3 dense FMAs for 1×1 convs (10/20/30% kept
+ * ran 0.37/0.6/1.05× dense), 3.7 for k×k ones (the padded row block is larger); the padded copy
+ * and the epilogue a few vector ops per pixel and channel.  Winograd (3×3) ran the dense work in about 1/1.6 of the im2col GEMM's time (3×3 at
  * 10% kept ran 0.45-0.9× Winograd, at 20% 0.8-1.6×). */
 bool conv_sparse_pays(int64_t O, int64_t C, int64_t KS, int64_t P, int64_t lanes, int64_t nnz, int L, bool wino) {
   double pv = (double)P / L, lv = (double)lanes / L;
   double dense = (double)O * (double)C * (double)KS * pv;
   if (wino) dense /= 1.6;
-  double sparse = (double)nnz * lv * 3.7 + (double)(O + (KS > 1 ? 2 * C : 0)) * lv * 2.0;
+  double sparse = (double)nnz * lv * (KS > 1 ? 3.7 : 3.0) + (double)(O + (KS > 1 ? 2 * C : 0)) * lv * 2.0;
   return sparse < 0.8 * dense;
 }
 

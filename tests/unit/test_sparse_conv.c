@@ -131,6 +131,8 @@ Test(sparse_conv, cost_model) {
   cr_assert(conv_sparse_pays(256, 1024, 1, 196, 224, 256 * 1024 / 10, 16, false));
   cr_assert(conv_sparse_pays(512, 512, 9, 49, 64, 512 * 512 * 9 / 10, 16, true));
   cr_assert(!conv_sparse_pays(128, 128, 9, 784, 1008, 128 * 128 * 9 / 5, 16, true));
+  cr_assert(conv_sparse_pays(256, 1024, 1, 196, 196, 256 * 1024 / 5, 16, false), "80%% zeros pays for 1×1");
+  cr_assert(!conv_sparse_pays(256, 1024, 1, 196, 224, 256 * 1024 / 3, 16, false));
   cr_assert(!conv_sparse_pays(256, 1024, 1, 196, 224, 256 * 1024 / 2, 16, false));
   cr_assert(!conv_sparse_pays(256, 256, 9, 196, 224, 256 * 256 * 9 / 3, 16, true));
 }
