@@ -128,12 +128,17 @@ def ops(path):
     return [n.op_type for n in m.graph.node], m
 
 
+def model_and_samples(t, rng, name, make, cal_name, n, shape):
+    """make(model path) writes the model; n samples of x in t.work/cal_name; the last one is returned"""
+    model = os.path.join(t.work, name)
+    make(model, rng)
+    cal = os.path.join(t.work, cal_name)
+    samples(cal, n, {"x": shape}, rng)
+    return model, cal, os.path.join(cal, "s%d" % (n - 1), "x.npy")
+
+
 def test_static(t, rng):
-    model = os.path.join(t.work, "small.onnx")
-    conv_model(model, rng)
-    cal = os.path.join(t.work, "cal")
-    samples(cal, 10, {"x": (1, 3, 16, 16)}, rng)
-    x = os.path.join(cal, "s9", "x.npy")
+    model, cal, x = model_and_samples(t, rng, "small.onnx", conv_model, "cal", 10, (1, 3, 16, 16))
     want, _ = t.run(model, [x])
     for method in ("minmax", "percentile", "entropy"):
         q = os.path.join(t.work, "q_%s.onnx" % method)
@@ -202,11 +207,7 @@ def test_static(t, rng):
 
 def test_stem(t, rng):
     """Conv -> Relu -> MaxPool -> Q: an int8 QConv, then the MaxPool on its 8-bit output (no float conv left)"""
-    model = os.path.join(t.work, "stem.onnx")
-    stem_model(model, rng)
-    cal = os.path.join(t.work, "cal_stem")
-    samples(cal, 6, {"x": (1, 3, 24, 24)}, rng)
-    x = os.path.join(cal, "s5", "x.npy")
+    model, cal, x = model_and_samples(t, rng, "stem.onnx", stem_model, "cal_stem", 6, (1, 3, 24, 24))
     q = os.path.join(t.work, "q_stem.onnx")
     rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal)
     if not check("quantize the stem model exits 0", rc == 0, se):
