@@ -17,8 +17,9 @@
  * constants' dtypes and data, and each value's users.  Matched: per-tensor activation scale and
  * zero point, int8 weights with zero points 0 (symmetric, per tensor or per output channel), an
  * int32 bias whose scale is sx·sw (or a float bias, quantized here); every intermediate float
- * value used once.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes QAdd.  Anything else stays
- * as written. */
+ * value used once.  A MaxPool between the activation and QuantizeLinear (ResNet's stem) moves
+ * after the QConv and pools the 8-bit values.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes
+ * QAdd.  Anything else stays as written. */
 #include <math.h>
 #include <string.h>
 
@@ -90,9 +91,9 @@ static bool act_bounds(const Node *act, const Node *q, int64_t *lo, int64_t *hi)
   return true;
 }
 
-/* The matched chain around one Conv. */
+/* The matched chain around one Conv (pool: a MaxPool between act and q, or NULL). */
 typedef struct Chain {
-  Node *conv, *dqx, *dqw, *dqb, *act, *q;
+  Node *conv, *dqx, *dqw, *dqb, *act, *pool, *q;
 } Chain;
 
 /* an int32 bias for the int8 conv: the DequantizeLinear's data when its scale is sx·sw, else the
@@ -146,6 +147,23 @@ static bool match_tail(Graph *g, const Value *v, Node **act, Node **q) {
   return *q && per_tensor(*q);
 }
 
+/* v → [Relu | Clip] → MaxPool → QuantizeLinear, each value used once (ResNet's stem as
+ * `onnxc quantize` writes it): sets act, pool and q.  Quantizing is monotone, so it commutes with
+ * the max: Q(maxpool(v)) = maxpool(Q(v)), and the pool can run on the 8-bit values. */
+static bool match_pool_tail(Graph *g, const Value *v, Node **act, Node **pool, Node **q) {
+  Node *u = sole_user(g, v);
+  *act = NULL, *pool = NULL, *q = NULL;
+  if (u && (u->op == OP_Relu || u->op == OP_Clip)) {
+    *act = u;
+    u = sole_user(g, u->out[0]);
+  }
+  if (!u || u->op != OP_MaxPool || u->nout != 1 || ir_attr_int(u, "storage_order", 0)) return false;
+  *pool = u;
+  u = sole_user(g, u->out[0]);
+  *q = u && u->op == OP_QuantizeLinear ? u : NULL;
+  return *q && per_tensor(*q);
+}
+
 static bool match(Graph *g, Node *conv, Chain *m) {
   memset(m, 0, sizeof *m);
   m->conv = conv;
@@ -154,7 +172,7 @@ static bool match(Graph *g, Node *conv, Chain *m) {
   m->dqw = producer(conv->in[1], OP_DequantizeLinear);
   if (!m->dqx || !m->dqw || !weight_ok(m->dqw)) return false;
   if (conv->nin > 2 && conv->in[2]) m->dqb = producer(conv->in[2], OP_DequantizeLinear);
-  return match_tail(g, conv->out[0], &m->act, &m->q);
+  return match_tail(g, conv->out[0], &m->act, &m->q) || match_pool_tail(g, conv->out[0], &m->act, &m->pool, &m->q);
 }
 
 static Attr int_attr(const char *name, int64_t v) { return (Attr){.name = name, .type = AT_INT, .i = v}; }
@@ -193,6 +211,17 @@ static int rewrite(Graph *g, const Chain *m) {
   n->nattr = m->conv->nattr;
   n->attrs[n->nattr++] = int_attr("qmin", lo);
   n->attrs[n->nattr++] = int_attr("qmax", hi);
+  if (m->pool) { /* QConv → MaxPool (8-bit) → q's output */
+    Value *t = ir_value_new(g, arena_printf(g->arena, "%s_int8_out", m->conv->name));
+    Value *y = m->q->out[0];
+    ir_node_remove(g, m->q);
+    if (m->act) ir_node_remove(g, m->act);
+    ir_node_remove(g, m->conv);
+    n->out[0] = t, t->producer = n;
+    m->pool->out[0]->producer = NULL; /* the float pooled value: no producer, no users now */
+    m->pool->in[0] = t, m->pool->out[0] = y, y->producer = m->pool;
+    return 1;
+  }
   take_output(g, n, m->conv, m->act, m->q);
   return 1;
 }
