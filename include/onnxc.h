@@ -453,6 +453,32 @@ int onnxc_quant_report_layer(const onnxc_quant_report *r, int32_t i, const char 
                              onnxc_compare *out);
 void onnxc_quant_report_free(onnxc_quant_report *r);
 
+/* ---- weight clustering (lib/cluster.c; onnxc compress --cluster K) ---- */
+/* Weight sharing: each clustered weight becomes K float values (a codebook from a per-layer 1-D
+ * k-means, deterministic) and one uint8 index per weight, written as the standard ONNX form
+ * Gather(W_codebook, Cast(W_indices, to INT32)) that ONNX Runtime runs.  A weight with exact
+ * zeros (pruned) keeps an exact 0 in its codebook holding only them.  Layers: Conv, Gemm, MatMul
+ * (constant weight, input 1) and RNN/GRU/LSTM (W and R). */
+typedef struct onnxc_cluster_options {
+  int32_t clusters;          /* K, values per weight: 2..256 */
+  const char *layers;        /* comma-separated node names or op types clustered; NULL: every layer */
+  int64_t min_weights;       /* weights with fewer elements stay float; 0: 1024 */
+} onnxc_cluster_options;
+typedef struct onnxc_cluster_layer {
+  const char *node, *op, *weight; /* the first node reading the weight; valid while the session lives */
+  int64_t params;            /* elements of the weight */
+  int32_t values;            /* codebook entries (<= K) */
+  double rel_error;          /* ||W - clustered W|| / ||W|| */
+} onnxc_cluster_layer;
+/* ONNXC_ERR_ARGUMENT with the reason in err when the options are bad */
+int onnxc_cluster_options_check(const onnxc_cluster_options *o, char *err, size_t errlen);
+/* Clusters the session's model in place (before prepare or compile; once); compile, run and
+ * onnxc_session_write_model then see the clustered model. */
+int onnxc_session_cluster(onnxc_session *s, const onnxc_cluster_options *o);
+/* the weights the last onnxc_session_cluster clustered (0 before), in node order */
+int32_t onnxc_session_num_clustered(const onnxc_session *s);
+int onnxc_session_clustered(const onnxc_session *s, int32_t i, onnxc_cluster_layer *out);
+
 #ifdef __cplusplus
 }
 #endif
