@@ -304,6 +304,10 @@ typedef struct onnxc_weights_report {
   int64_t huffman_bytes;
 } onnxc_weights_report;
 int onnxc_session_weights_report(const onnxc_session *s, onnxc_weights_report *out);
+/* The same for the model's constants as loaded (`onnxc info`): raw_bytes as the model stores them,
+ * stored_bytes what compress_weights would code them to (estimated from the symbol counts, each
+ * constant one piece; a library packs and pads them first, so its figures differ a little). */
+int onnxc_session_weights_estimate(onnxc_session *s, onnxc_weights_report *out);
 
 /* ---- pruning (lib/prune.c, lib/prune_channel.c; onnxc prune, --prune on compile/run/bench) ---- */
 /* A layer is a node with a constant float32 weight: Conv (input 1), Gemm (B), MatMul (a constant

@@ -24,7 +24,8 @@ typedef struct BeWeightCoding {
   size_t huffman_bytes; /* the same streams Huffman-coded (measured, not written) */
 } BeWeightCoding;
 struct WeightBlob;
-/* codes w piece by piece (w->record was set while it was built) into *out (malloc'd) */
+/* codes w piece by piece (w->record was set while it was built) into *out (malloc'd); out NULL:
+ * only st, with the coded sizes estimated from the symbol counts */
 int be_weights_encode(const struct WeightBlob *w, unsigned char **out, size_t *out_bytes, BeWeightCoding *st);
 
 #define BE_AOT_MAX_VARIANTS 32 /* shapes in one multi-shape library */

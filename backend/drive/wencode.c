@@ -171,6 +171,7 @@ static void piece_header(Buf *out, size_t off, size_t bytes, int kind, size_t pl
 
 /* one piece in its cheapest form, appended to out */
 static void encode_piece(Buf *out, const unsigned char *d, size_t off, size_t bytes, BeWeightCoding *st) {
+  /* out NULL: only the sizes (estimated from the counts, within a few bytes a stream) */
   Hist h[4];
   double best = (double)bytes, huff = (double)bytes;
   int kind = WE_RAW;
@@ -184,7 +185,7 @@ static void encode_piece(Buf *out, const unsigned char *d, size_t off, size_t by
       hist_count(&h[0], idx, cnt, 1);
       hist_normalize(&h[0]);
       double c = 4 + 4.0 * nvals + hist_cost(&h[0]);
-      if (c < best) best = c, kind = WE_WORDS, huff = 4 + 4.0 * nvals + huffman_bytes(&h[0]);
+      if (c < best) best = c, kind = WE_WORDS, huff = 4 + 4.0 * nvals + 8 + nvals + huffman_bytes(&h[0]);
     }
   }
   if (kind == WE_RAW && bytes % 4 == 0 && cnt) {
@@ -193,7 +194,7 @@ static void encode_piece(Buf *out, const unsigned char *d, size_t off, size_t by
       hist_count(&h[k], d + k, cnt, 4);
       hist_normalize(&h[k]);
       c += hist_cost(&h[k]);
-      hf += huffman_bytes(&h[k]);
+      hf += 8 + h[k].nsym + huffman_bytes(&h[k]);
     }
     if (c < best) best = c, kind = WE_PLANES, huff = hf;
   }
@@ -202,7 +203,15 @@ static void encode_piece(Buf *out, const unsigned char *d, size_t off, size_t by
     hist_count(&hb, d, bytes, 1);
     hist_normalize(&hb);
     double c = hist_cost(&hb);
-    if (c < best) best = c, kind = WE_BYTES, huff = huffman_bytes(&hb), h[0] = hb;
+    if (c < best) best = c, kind = WE_BYTES, huff = 8 + hb.nsym + huffman_bytes(&hb), h[0] = hb;
+  }
+  st->pieces[kind]++;
+  st->raw[kind] += bytes;
+  st->huffman_bytes += (size_t)huff + 24;
+  if (!out) {
+    st->coded[kind] += (size_t)best + 24;
+    free(idx);
+    return;
   }
   Buf p = {0};
   if (kind == WE_WORDS) {
@@ -219,10 +228,7 @@ static void encode_piece(Buf *out, const unsigned char *d, size_t off, size_t by
   free(idx);
   piece_header(out, off, bytes, kind, p.n);
   put(out, p.p, p.n);
-  st->pieces[kind]++;
-  st->raw[kind] += bytes;
   st->coded[kind] += p.n + 24;
-  st->huffman_bytes += (size_t)huff + 24;
   free(p.p);
 }
 
@@ -232,10 +238,16 @@ int be_weights_encode(const WeightBlob *w, unsigned char **out, size_t *out_byte
   put(&b, "OXW1", 4);
   put_le(&b, w->npiece, 4);
   put_le(&b, w->size, 8);
-  for (size_t i = 0; i < w->npiece; i++) encode_piece(&b, w->data + w->piece[i][0], w->piece[i][0], w->piece[i][1], st);
+  for (size_t i = 0; i < w->npiece; i++)
+    encode_piece(out ? &b : NULL, w->data + w->piece[i][0], w->piece[i][0], w->piece[i][1], st);
   st->raw_bytes = w->size;
   st->coded_bytes = b.n;
   st->huffman_bytes += 16;
+  if (!out) {
+    for (int k = 0; k < 4; k++) st->coded_bytes += st->coded[k];
+    free(b.p);
+    return 0;
+  }
   *out = b.p;
   *out_bytes = b.n;
   return 0;
