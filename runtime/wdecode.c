@@ -11,8 +11,8 @@
  *   PLANES four rANS streams of bytes/4 symbols: byte k of every 4-byte word (fp32 with many
  *          distinct values: the exponent bytes code well, the low mantissa bytes hardly)
  * A rANS stream: u16 n, n u16 frequencies summing to 2^14, u32 length, then the coded bytes
- * (32-bit state, byte-wise renormalization: Duda's range variant of ANS). The blob's bytes
- * between pieces (alignment) are zero.
+ * (32-bit state, byte-wise renormalization: Duda's range variant of ANS). Pieces come in
+ * increasing offsets; the blob's bytes between them (alignment) are zero.
  *
  * Everything read is bounds-checked: a damaged stream is an error, never a read or write
  * outside the buffers. */
@@ -142,20 +142,23 @@ int onnxc_weights_decode(const void *src, size_t src_bytes, void *dst, size_t ds
     return -1;
   Model *m = malloc(sizeof *m);
   if (!m) return -2;
-  memset(dst, 0, dst_bytes);
   int rc = 0;
+  uint64_t end = 0; /* pieces come in increasing offsets: only the gaps between them are zeroed */
   for (uint32_t i = 0; i < npieces && !rc; i++) {
     uint64_t off, bytes;
     uint32_t kind, plen;
     const unsigned char *payload;
     if (rd_u64(&r, &off) || rd_u64(&r, &bytes) || rd_u32(&r, &kind) || rd_u32(&r, &plen) || off > dst_bytes ||
-        bytes > dst_bytes - off || rd_bytes(&r, plen, &payload)) {
+        bytes > dst_bytes - off || off < end || rd_bytes(&r, plen, &payload)) {
       rc = -1;
       break;
     }
+    memset((unsigned char *)dst + end, 0, (size_t)(off - end));
     Rd pr = {payload, payload + plen};
     rc = decode_piece(&pr, kind, (unsigned char *)dst + off, (size_t)bytes, m);
+    end = off + bytes;
   }
+  if (!rc) memset((unsigned char *)dst + end, 0, (size_t)(dst_bytes - end));
   free(m);
   return rc;
 }
