@@ -208,14 +208,10 @@ static int shape_values(onnxc_session *s, const ShapeArg *a, FeShape *vals, int 
   }
 }
 
-/* the weights in each form: as the kernels read them, as stored, and per coded form */
+/* --compress-weights: the weights in each form: as the kernels read them, as stored, per coded form */
 static void report_weights(const onnxc_session *s) {
   onnxc_weights_report w;
-  if (onnxc_session_weights_report(s, &w)) return;
-  if (!w.coded) {
-    printf("weights: %lld bytes\n", (long long)w.raw_bytes);
-    return;
-  }
+  if (onnxc_session_weights_report(s, &w) || !w.coded) return; /* plain: the files' sizes say it */
   printf("weights: %lld bytes decoded, %lld bytes stored entropy-coded (%.2f%%; Huffman codes would take %lld)\n",
          (long long)w.raw_bytes, (long long)w.stored_bytes,
          w.raw_bytes ? 100.0 * (double)w.stored_bytes / (double)w.raw_bytes : 0.0, (long long)w.huffman_bytes);
