@@ -8,7 +8,7 @@ A small CNN whose layers are pruned to 50% and clustered to 16 values each (as `
 without --compress-weights (the uncompressed library with --disable-pass winograd, which
 --compress-weights implies), run by tests/aot/driver.c (written only against NAME.h): the outputs
 must be the same bytes, the compressed library smaller; also with --weights-file, as C sources
-(--emit c, built with cc) and the compile summary's sizes. Ends with 'compress: N passed, N failed'."""
+(--emit c, built with cc), the compile summary's sizes, and --target aarch64 under qemu. Ends with 'compress: N passed, N failed'."""
 import argparse
 import glob
 import os
@@ -141,6 +141,34 @@ def test_model(onnxc, cc, m, work, min_ratio):
         at.check("%s: NAME_weights.c %d bytes, uncompressed %d" % (m.name, cc_[0], pc[0]), cc_[0] < pc[0])
 
 
+def test_aarch64(onnxc, m, work, x86_dir):
+    """the compressed library for --target aarch64 decodes and runs under qemu like the x86 one"""
+    if not (shutil.which("qemu-aarch64") and shutil.which("aarch64-linux-gnu-gcc")):
+        print("skip aarch64 (no qemu-aarch64 or aarch64-linux-gnu-gcc)")
+        return
+    d = os.path.join(work, m.name + "_a64")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    at.write_inputs(m, d)
+    rc, out = at.sh([onnxc, "compile", m.path, "-o", os.path.join(d, "lib%s.so" % m.name), "--name", m.name,
+                     "--target", "aarch64", "--compress-weights"])
+    if not at.check("%s aarch64: compile --compress-weights" % m.name, rc == 0, out[-2000:]):
+        return
+    exe = os.path.join(d, "driver")
+    rc, out = at.build_driver("aarch64-linux-gnu-gcc", m.name, d, ["-L", d, "-l" + m.name, "-Wl,-rpath," + d], exe)
+    if not at.check("%s aarch64: build the driver" % m.name, rc == 0, out[-2000:]):
+        return
+    rc, out = at.sh(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", exe, d, "2"])
+    if not at.check("%s aarch64: driver runs under qemu" % m.name, rc == 0, out[-2000:]):
+        return
+    got = np.fromfile(os.path.join(d, "output_0.bin"), dtype=np.float32)
+    want = np.fromfile(os.path.join(x86_dir, "output_0.bin"), dtype=np.float32)
+    err = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    # fp32 tolerance: another ISA, other FMA contraction (the weights decode to the same bytes)
+    at.check("%s aarch64: output equals x86's within 1e-5 of its largest (max abs err %.2e)" % (m.name, err),
+             err <= 1e-5 * max(1.0, float(np.abs(want).max())))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -152,6 +180,7 @@ def main():
     clustered = make_clustered_cnn(os.path.join(a.work, "clustered_model"))
     # 16 values + zero per layer: ~3 bits a weight; the code and glue are most of the library
     test_model(onnxc, a.cc, clustered, a.work, 0.75)
+    test_aarch64(onnxc, clustered, a.work, os.path.join(a.work, "clustered_cw"))
     cnn = at.Model("cnn", os.path.join(ROOT, "examples", "cnn", "model.onnx"),
                    [os.path.join(ROOT, "examples", "cnn", "input.npy")])
     test_model(onnxc, a.cc, cnn, a.work, 0.95)  # plain fp32: byte planes
