@@ -156,7 +156,8 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   snprintf(t.vs, sizeof t.vs, "%s/exports.map", t.dir);
   t.hdr[0] = 0;
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
-                     .name = name, .kind = "obj", .embed_weights = !o->weights_file, .compress_weights = o->compress_weights};
+                     .name = name, .kind = "obj", .embed_weights = !o->weights_file,
+                     .compress_weights = o->compress_weights};
   BeAotResult r = {0};
   Toolchain tc;
   int rc = ONNXC_ERR_TOOL;
@@ -209,7 +210,8 @@ out:
 static int emit_code(const CompileOpts *o, const char *emit, const char *name, const LibShapeSet *vs, char *err,
                      size_t errlen) {
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
-                     .name = name, .kind = emit, .embed_weights = !o->weights_file, .compress_weights = o->compress_weights};
+                     .name = name, .kind = emit, .embed_weights = !o->weights_file,
+                     .compress_weights = o->compress_weights};
   BeAotResult r;
   if (be_aot_emit_variants(vs->g, vs->n, &bo, o->out, &r, err, errlen)) return ONNXC_ERR_MODEL;
   note_weights(o, &r);
