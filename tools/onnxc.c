@@ -35,6 +35,8 @@ static const char *USAGE =
     "                                                 a pruned copy of the model (magnitude based)\n"
     "  quantize MODEL -o OUT.onnx --calibrate DIR [--method minmax|percentile|entropy] [--report]\n"
     "                                                 int8 model (QDQ, or --quantize int8-dynamic) ONNX Runtime runs\n"
+    "  compress MODEL -o OUT.onnx --cluster K [--cluster-layers LIST] [--report [--samples DIR]]\n"
+    "                                                 weights shared by clustering (Gather(codebook, uint8 indices))\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -812,6 +814,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
   if (!strcmp(cmd, "prune")) return tool_cmd_prune(argc - 2, argv + 2);
   if (!strcmp(cmd, "quantize")) return tool_cmd_quantize(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compress")) return tool_cmd_compress(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

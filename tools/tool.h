@@ -73,6 +73,7 @@ int tool_prune_flag(const char *cmd, int argc, char **argv, int *i);
 int tool_prune_options_to(onnxc_session_options *op);
 int tool_print_layers(onnxc_session *s, FILE *f, bool report);
 int tool_cmd_prune(int argc, char **argv); /* `onnxc prune` */
+int tool_cmd_compress(int argc, char **argv); /* compress.c: `onnxc compress` */
 #define TOOL_HELP_PRUNE                                                                              \
   "  --prune SPEC        prune the model first (magnitude, as onnxc prune does): SPEC is\n"         \
   "                      S,STRUCTURE[,per-layer][,all][,multiple=K], STRUCTURE unstructured, N:M,\n" \

@@ -128,6 +128,11 @@ typedef struct WeightBlob {
   unsigned char *data;
   size_t size, cap;
   BlobShare *share; /* non-NULL: identical pieces are stored once (drive/blob_share.c) */
+  /* record: blob_add lists each new piece (offset, bytes) in piece[] (for drive/wencode.c, which
+   * codes piece by piece); the owner frees piece */
+  bool record;
+  size_t (*piece)[2];
+  size_t npiece, cappiece;
 } WeightBlob;
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset; ir_oom if out of memory */
 /* drive/blob_share.c: from begin on, blob_add shares identical pieces (multi-shape libraries);
