@@ -30,6 +30,8 @@ CASES = [
     ("c64_o8_1x1", 2, 64, 8, 8, 8, 1, 1, 0, 1, "sign", False, False, False),
     ("c5_o6_5x5_dil2", 1, 5, 6, 10, 17, 5, 1, 2, 2, "sign", True, False, True),
     ("c200_o9_s2_pad0", 2, 200, 9, 12, 9, 3, 2, 0, 1, "sign", True, True, True),
+    # 10 columns: a row's last 2 columns on a 2-lane vector (gen_binary_conv.c's tail_lanes)
+    ("c96_o20_w10", 1, 96, 20, 5, 10, 3, 1, 1, 1, "sign", True, False, True),
 ]
 
 
@@ -114,7 +116,7 @@ def run(onnxc, model, inputs, od, extra):
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0")
+CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0", "c96_o20_w10")
 
 
 def cemit(onnxc, model, d, arrays, want):
