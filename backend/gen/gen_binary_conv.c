@@ -283,3 +283,105 @@ bool gen_binary_conv(GenCtx *c) {
   kb_endfor(kb);
   return true;
 }
+
+/* ---- MatMul / Gemm: y[m][n] = α_n·Σ_k sign(a[m][k])·sign(b[k][n]) + bias[n] ----
+ * Compile time: B's signs by column in words of 64 k, laid out [N/L][K/64][L] so a vector holds
+ * one word of L neighbouring columns; α_n (0 in the padding lanes).  Run time, per row m of A (a
+ * task): the row's sign and nonzero words (lanes over words, a gather per bit), then per vector
+ * of L columns acc += popcount(nz & (s ^ w)) with s and nz broadcast, as in the conv. */
+typedef struct BinMM {
+  int64_t M, K, N, KW, NB;
+  int L;
+} BinMM;
+
+static void pack_gemm_weights(GenCtx *c, const BinMM *q, KV *wbits, KV *alpha) {
+  const Node *n = c->n;
+  const float *b = n->in[1]->data;
+  bool tb = n->op == OP_Gemm && ir_attr_int(n, "transB", 0);
+  size_t nw = (size_t)(q->NB * q->KW * q->L);
+  uint64_t *bits = ir_xcalloc(nw, sizeof *bits);
+  float *al = ir_xcalloc((size_t)(q->NB * q->L), sizeof *al);
+  for (int64_t j = 0; j < q->N; j++) {
+    int64_t nb = j / q->L, lane = j % q->L;
+    al[j] = fabsf(b[tb ? j * q->K : j]);
+    for (int64_t k = 0; k < q->K; k++)
+      if (b[tb ? j * q->K + k : k * q->N + j] > 0) bits[(nb * q->KW + k / 64) * q->L + lane] |= 1ull << (k % 64);
+  }
+  *wbits = kb_weight(c->kb, bits, nw * sizeof *bits);
+  *alpha = kb_weight(c->kb, al, (size_t)(q->NB * q->L) * sizeof *al);
+  free(bits);
+  free(al);
+  c->const_unused |= 2u;
+}
+
+/* row m of A (at arow) → sign words sp[kw], nonzero words nzp[kw] (bits past K are 0) */
+static void pack_gemm_row(KB *kb, const BinMM *q, KV arow, KV sp, KV nzp) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  KV zero = kb_int(kb, vt, 0), fzero = kb_float(kb, ft, 0), iota = kb_iota(kb, vt);
+  KV w0 = kb_for(kb, I(kb, 0), I(kb, q->KW), L);
+  {
+    KVar s = kb_var(kb, vt, zero), nz = kb_var(kb, vt, zero);
+    KV base = kb_mul(kb, kb_add(kb, kb_splat(kb, w0, L), iota), kb_int(kb, vt, 64)); /* lane j: k of word w0+j */
+    KV b = kb_for(kb, I(kb, 0), I(kb, 64), 1);
+    {
+      KV k = kb_add(kb, base, kb_splat(kb, b, L));
+      KV m = kb_cmp(kb, KC_LT, k, kb_int(kb, vt, q->K), false);
+      KV idx = kb_cast(kb, kb_select(kb, m, k, zero), kt(KE_I32, L), false, false);
+      KV v = kb_select(kb, m, kb_gather(kb, ft, arow, idx, m), fzero);
+      KV bit = kb_splat(kb, kb_shl(kb, I(kb, 1), b), L);
+      kb_set(kb, s, kb_or(kb, kb_get(kb, s), kb_select(kb, kb_cmp(kb, KC_GT, v, fzero, false), bit, zero)));
+      kb_set(kb, nz, kb_or(kb, kb_get(kb, nz), kb_select(kb, kb_cmp(kb, KC_NE, v, fzero, false), bit, zero)));
+    }
+    kb_endfor(kb);
+    kb_store(kb, kb_get(kb, s), kb_gep(kb, KE_I64, sp, w0));
+    kb_store(kb, kb_get(kb, nz), kb_gep(kb, KE_I64, nzp, w0));
+  }
+  kb_endfor(kb);
+}
+
+bool gen_binary_gemm(GenCtx *c) {
+  Node *n = c->n;
+  if (!n->binary || n->epi || !pass_binary_gemm_ok(n)) return false;
+  KB *kb = c->kb;
+  BinMM q = {.M = n->in[0]->dims[0], .K = n->in[0]->dims[1], .N = n->out[0]->dims[1], .L = kb_lanes(kb, KE_I64)};
+  int L = q.L;
+  q.KW = cdiv(q.K, 64);
+  q.NB = cdiv(q.N, L);
+  KV wbits, alpha;
+  pack_gemm_weights(c, &q, &wbits, &alpha);
+  int64_t kwp = cdiv(q.KW, L) * L; /* the row packing writes whole vectors of words */
+  int64_t sb = 2 * kwp * 8 + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  KV sp = kb_scratch(kb), nzp = kb_gep(kb, KE_I64, sp, I(kb, kwp));
+  KV a = kb_buf(kb, 0), y = kb_buf(kb, n->nin);
+  KV bias = n->op == OP_Gemm && n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  c->work = q.M > 1 ? q.M : 1;
+  KV m = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, 1), 1);
+  {
+    pack_gemm_row(kb, &q, kb_gep(kb, KE_F32, a, kb_mul(kb, m, I(kb, q.K))), sp, nzp);
+    KV nb = kb_for(kb, I(kb, 0), I(kb, q.NB), 1);
+    {
+      KVar acc = kb_var(kb, vt, kb_int(kb, vt, 0)), tot = kb_var(kb, vt, kb_int(kb, vt, 0));
+      KV kw = kb_for(kb, I(kb, 0), I(kb, q.KW), 1);
+      {
+        KV xs = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, sp, kw)), L);
+        KV xn = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, nzp, kw)), L);
+        KV w = kb_load(kb, vt, kb_gep(kb, KE_I64, wbits, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q.KW)), kw), I(kb, L))));
+        kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_popcount(kb, kb_and(kb, xn, kb_xor(kb, xs, w)))));
+        kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+      }
+      kb_endfor(kb);
+      KV n0 = kb_mul(kb, nb, I(kb, L));
+      KV mask = kb_tail_mask(kb, L, kb_sub(kb, I(kb, q.N), n0));
+      KV dot = kb_sub(kb, kb_get(kb, tot), kb_shl(kb, kb_get(kb, acc), kb_int(kb, vt, 1)));
+      KV yv = kb_mul(kb, kb_load(kb, ft, kb_gep(kb, KE_F32, alpha, n0)), kb_cast(kb, dot, ft, false, false));
+      if (bias) yv = kb_add(kb, yv, kb_load_masked(kb, ft, kb_gep(kb, KE_F32, bias, n0), mask, NULL));
+      kb_store_masked(kb, yv, kb_gep(kb, KE_F32, y, kb_add(kb, kb_mul(kb, m, I(kb, q.N)), n0)), mask);
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  return true;
+}

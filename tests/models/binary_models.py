@@ -30,7 +30,7 @@ CASES = [
     ("c64_o8_1x1", 2, 64, 8, 8, 8, 1, 1, 0, 1, "sign", False, False, False),
     ("c5_o6_5x5_dil2", 1, 5, 6, 10, 17, 5, 1, 2, 2, "sign", True, False, True),
     ("c200_o9_s2_pad0", 2, 200, 9, 12, 9, 3, 2, 0, 1, "sign", True, True, True),
-    # 10 columns: a row's last 2 columns on a 2-lane vector (gen_binary_conv.c's tail_lanes)
+    # 10 columns: vectors of flattened pixels span rows (gen_binary_conv.c's im2col)
     ("c96_o20_w10", 1, 96, 20, 5, 10, 3, 1, 1, 1, "sign", True, False, True),
 ]
 
@@ -113,6 +113,66 @@ def run(onnxc, model, inputs, od, extra):
         print("onnxc failed: %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
         return None
     return np.load(os.path.join(od, "output_0.npy"))
+
+
+# binary MatMul/Gemm (gen_binary_gemm): name, M, K, N, op, transB, bias
+GEMMS = [
+    ("mm_m3_k200_n37", 3, 200, 37, "MatMul", 0, False),
+    ("gemm_m1_k512_n1000_tb_bias", 1, 512, 1000, "Gemm", 1, True),
+    ("gemm_m2_k70_n9_bias", 2, 70, 9, "Gemm", 0, True),
+]
+
+
+def gemm_model(path, case, seed):
+    """Sign(X) · B with B's column n = ±α_n (+ a bias for Gemm)"""
+    name, m, k, n, op, tb, bias = case
+    r = np.random.default_rng(seed)
+    b = (np.where(r.standard_normal((k, n)) >= 0, 1, -1) * r.uniform(0.05, 0.5, size=(1, n))).astype(np.float32)
+    inits = [numpy_helper.from_array(np.ascontiguousarray(b.T) if tb else b, "B")]
+    ins = ["xb", "B"]
+    if bias:
+        inits.append(numpy_helper.from_array(r.standard_normal(n).astype(np.float32), "C"))
+        ins.append("C")
+    attrs = {"transB": 1} if op == "Gemm" and tb else {}
+    nodes = [helper.make_node("Sign", ["X"], ["xb"]), helper.make_node(op, ins, ["Y"], **attrs)]
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [m, k])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return b, (inits[1] if bias else None)
+
+
+def check_gemms(onnxc, out):
+    """each GEMMS case against numpy in float64 (exact integer dots × α), and the float path"""
+    bad = 0
+    for ci, case in enumerate(GEMMS):
+        name, m, k, n = case[:4]
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        model = os.path.join(d, "model.onnx")
+        b, bias = gemm_model(model, case, 300 + ci)
+        r = np.random.default_rng(400 + ci)
+        x = (r.integers(-1, 2, size=(m, k)) * r.uniform(0.1, 2, size=(m, k))).astype(np.float32)
+        np.save(os.path.join(d, "x.npy"), x)
+        want = np.sign(x).astype(np.float64) @ b.astype(np.float64)
+        if bias is not None:
+            want += numpy_helper.to_array(bias)
+        inputs = {"X": os.path.join(d, "x.npy")}
+        got = run(onnxc, model, inputs, os.path.join(d, "bin"), [])
+        flt = run(onnxc, model, inputs, os.path.join(d, "float"), ["--disable-pass", "binary"])
+        if got is None or flt is None:
+            bad += 1
+            continue
+        scale = np.abs(want).max() + 1
+        eb = np.abs(got - want).max() / scale
+        ef = np.abs(flt - want).max() / scale
+        ok = got.shape == want.shape and eb <= 4e-6 and ef <= 1e-4
+        why = cemit(onnxc, model, d, [x], got) if ci == 0 else None
+        ok = ok and not why
+        print("%-26s binary err %.2e  float err %.2e  %s%s" % (name, eb, ef, "ok" if ok else "FAIL",
+                                                            " (C emitter: same)" if ci == 0 and not why else
+                                                            " " + why if why else ""))
+        bad += not ok
+    return bad
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -271,7 +331,8 @@ def main():
         return 0
     if not a.onnxc:
         ap.error("--onnxc is required")
-    bad = check(a.onnxc, a.out or tempfile.mkdtemp(prefix="onnxc_binary_"))
+    out = a.out or tempfile.mkdtemp(prefix="onnxc_binary_")
+    bad = check(a.onnxc, out) + check_gemms(a.onnxc, out)
     print("binary models: %s" % ("FAIL" if bad else "ok"))
     return 1 if bad else 0
 
