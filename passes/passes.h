@@ -57,6 +57,8 @@ int pass_binary(Graph *g);
 /* the test the pass applies: a 2-D ungrouped fp32 Conv whose constant weights are ±α_o per output
  * channel o and whose input is Sign(x) or Where(c, 1, -1) (values in {-1, 0, 1}) */
 bool pass_binary_conv_ok(const Node *n);
+/* the same for a MatMul/Gemm [M,K]·[K,N] whose constant B has ±α_n columns (binary.c) */
+bool pass_binary_gemm_ok(const Node *n);
 /* Memory planning (plan.c): outputs materialized, captured values added to control nodes,
  * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
  * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */

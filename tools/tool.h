@@ -33,7 +33,7 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
   "                      (the pipeline is shapes, inline, dce, fuse, winograd, layout, plan,\n"   \
   "                      sparse, binary); sparse: sparse kernels for mostly-zero MatMul/Gemm/Conv\n" \
   "                      weights; binary: xor + popcount kernels for Sign-input, +-alpha-weight\n" \
-  "                      convs; --no-fuse = --disable-pass fuse; attention: only fuse's\n"        \
+  "                      convs/matmuls; --no-fuse = --disable-pass fuse; attention: only fuse's\n" \
   "                      multi-head attention -> FusedAttention part; qdq: QDQ convolutions\n"   \
   "                      stay float emulated instead of int8 QConv kernels\n"
 #define TOOL_HELP_CACHE                                                                              \

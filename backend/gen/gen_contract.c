@@ -3,6 +3,7 @@
  * ops.def row names its generator. */
 #include <string.h>
 
+#include "gen_binary_conv.h"
 #include "gen_contract.h"
 
 static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
@@ -14,6 +15,7 @@ static int64_t numel(const Value *v) {
 
 /* A constant B (else a constant A) is packed at compile time, and not kept in the weight blob. */
 static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const Value *b, const Value *y) {
+  if (c->n->binary && gen_binary_gemm(c)) return 0; /* ±α columns on a Sign input (passes/binary.c) */
   if (is_const(b)) {
     s->b_const = b;
     c->const_unused |= 2u;

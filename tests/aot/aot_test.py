@@ -78,6 +78,11 @@ def prepare_models(work, onnxc, quick, shared_models):
     rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "sparse_conv_models.py"), spc])
     check("make the sparse conv model", rc == 0, out[-2000:])
     models.append(Model("spconv", os.path.join(spc, "model.onnx"), [os.path.join(spc, "input_0.npy")]))
+    # binary: xor + popcount convs and Gemm (tests/models/binary_models.py --small; aarch64: cnt)
+    bnn = os.path.join(mdir, "bnn")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "binary_models.py"), "--small", bnn])
+    check("make the binary model", rc == 0, out[-2000:])
+    models.append(Model("bnn", os.path.join(bnn, "model.onnx"), [os.path.join(bnn, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir
