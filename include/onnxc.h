@@ -373,6 +373,9 @@ typedef struct onnxc_layer_info {
   const char *skipped;       /* after a prune, why the layer was left alone; NULL otherwise */
   int64_t channels_before, channels_after; /* output channels before and after the prune */
   double kept_energy;        /* sum of squares of the weight after / before the prune (1: none) */
+  const char *kernel;        /* the kernel the backend would choose on the session's target:
+                                "sparse csc-G[ k-blocks of KC]" (G columns sharing nonzero rows) or
+                                "dense (why)" (--disable-pass sparse keeps every layer dense) */
 } onnxc_layer_info;
 /* the model's layers in node order, measured now (a prune measures again) */
 int32_t onnxc_session_num_layers(onnxc_session *s);
