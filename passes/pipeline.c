@@ -128,12 +128,15 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   char err[300];
   if (r.opt->disable && pass_check_disable(r.opt->disable, err, sizeof err)) return ir_error(g, "%s", err);
   if (last && !strcmp(last, "import")) return 0;
-  if (r.last < 0) {
+  /* `dump --after qdq`: the graph right after the QDQ matching (qdq is not in pass_names: see above) */
+  bool only_qdq = last && !strcmp(last, "qdq");
+  if (r.last < 0 && !only_qdq) {
     list_names(err, sizeof err);
     return ir_error(g, "unknown pass '%.100s' (passes: import, %s)", last, err);
   }
   /* qdq before shapes: shape inference folds the weights' DequantizeLinear into float tensors */
   if (!disabled(r.opt, "qdq") && pass_qdq(g)) return -1;
+  if (only_qdq) return ir_verify(g);
   /* cluster before shapes too: shape inference folds a clustered weight's Gather into floats */
   if (!disabled(r.opt, "cluster") && pass_cluster(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||

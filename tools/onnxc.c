@@ -764,6 +764,7 @@ static int cmd_dump(int argc, char **argv) {
               "Prints the IR as text after the named pass (default: the whole pipeline, the graph the\n"
               "backend sees: with each value's place, @io[K] or @arena+OFFSET).\n"
               "  --after import   as read from the file\n"
+              "  --after qdq      after QDQ convolutions/adds become int8 QConv/QAdd (before shapes)\n"
               "  --after shapes   after shape inference and folding of constant subgraphs\n"
               "  --after inline   after If on a constant condition is replaced by its branch\n"
               "  --after dce      after dead nodes are removed\n"
@@ -776,10 +777,10 @@ static int cmd_dump(int argc, char **argv) {
   }
   if (no_extra_args(&o, "dump")) return 2;
   const char *after = !o.after || !strcmp(o.after, "passes") ? "plan" : o.after;
-  bool known = !strcmp(after, "import");
+  bool known = !strcmp(after, "import") || !strcmp(after, "qdq");
   for (int i = 0; onnxc_pass_name(i); i++) known |= !strcmp(after, onnxc_pass_name(i));
   if (!known) {
-    fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import", after);
+    fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import, qdq", after);
     for (int i = 0; onnxc_pass_name(i); i++) fprintf(stderr, ", %s", onnxc_pass_name(i));
     fprintf(stderr, " or passes)\n");
     return 2;

@@ -130,8 +130,9 @@ KV kb_insert(KB *kb, KV vec, KV scalar, int lane);
 KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
 
 /* 4-way byte dot product: acc (i32 × L) plus, per lane i, Σ_{t<4} a[4i+t]·b[4i+t] with a unsigned and
- * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; widening
- * multiplies and adds elsewhere. */
+ * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; vpmaddwd on
+ * i16-widened bytes on other x86 (L = 4, 8, 16); aarch64 udot with dotprod, smull/saddlp/addp
+ * without (L = 4, 8); widening multiplies and shuffles elsewhere (kb_llvm.c). */
 KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
 
 /* horizontal reductions of a vector to a scalar */
