@@ -213,6 +213,77 @@ static int rewrite_add(Graph *g, Node *add) {
   return 1;
 }
 
+/* ---- matmuls (QMatMul: gen_quant_mm.c) ---- */
+
+/* v: a constant int8 [K, N] weight (N = *n) whose zero point zp is absent or constant zeros */
+static bool mm_weight_ok(const Value *w, const Value *zp) {
+  if (!is_const(w) || w->dtype != DT_INT8 || w->rank != 2 || w->dims[0] < 4) return false;
+  if (zp && !is_const(zp)) return false;
+  for (int64_t i = 0; zp && i < ir_value_numel(zp); i++)
+    if (ir_const_i64(zp, i)) return false;
+  return true;
+}
+
+/* a constant float with 1 or n elements (a per-column scale or bias) */
+static bool const_cols(const Value *v, int64_t n, bool allow_scalar) {
+  int64_t k = v && is_const(v) && v->dtype == DT_FLOAT ? ir_value_numel(v) : -1;
+  return k == n || (allow_scalar && k == 1);
+}
+
+/* x → Add(x, constant bias [N]) when that is x's only user: returns the Add (NULL: none) */
+static Node *bias_add(Graph *g, const Value *x, int64_t n, Value **bias) {
+  Node *u = sole_user(g, x);
+  *bias = NULL;
+  if (!u || u->op != OP_Add || u->nin != 2) return NULL;
+  Value *c = u->in[0] == x ? u->in[1] : u->in[0];
+  Node *id = producer(c, OP_Identity); /* exporters share equal initializers through Identity */
+  if (id && is_const(id->in[0])) c = id->in[0];
+  if (!const_cols(c, n, false) || c->rank != 1) return NULL;
+  *bias = c;
+  return u;
+}
+
+static Node *qmatmul_node(Graph *g, const char *name, Value *const ins[9]) {
+  Node *n = ir_node_new(g, OP_QMatMul, arena_printf(g->arena, "%s_int8", name), 9, 1);
+  memcpy(n->in, ins, sizeof(Value *) * 9);
+  return n;
+}
+
+/* the dynamic form ORT's quantizer and onnxc's --quantize int8-dynamic write:
+ *   a ─DynamicQuantizeLinear─▶ (aq, sa, za);  MatMulInteger(aq, W, za, 0) ─Cast float─▶
+ *   ·Mul(sa · sw) [+ Add(bias)]
+ * ⇒ QMatMul(aq, sa, za, W, sw, 0, bias): the dequantization and the bias in the int8 kernel's
+ * epilogue (bit for bit the float ops' results: the same products in the same order) */
+static int rewrite_dynamic_mm(Graph *g, Node *mi) {
+  if (mi->nin < 2 || mi->nout != 1) return 0;
+  Value *aq = mi->in[0], *w = mi->in[1], *za = mi->nin > 2 ? mi->in[2] : NULL, *zw = mi->nin > 3 ? mi->in[3] : NULL;
+  Node *dql = aq->producer;
+  if (!dql || dql->op != OP_DynamicQuantizeLinear || dql->out[0] != aq || !mm_weight_ok(w, zw)) return 0;
+  if (za && za != dql->out[2]) return 0;
+  int64_t n = w->dims[1];
+  Node *cast = sole_user(g, mi->out[0]), *mul;
+  if (!cast || cast->op != OP_Cast || ir_attr_int(cast, "to", 0) != DT_FLOAT || !(mul = sole_user(g, cast->out[0])) ||
+      mul->op != OP_Mul || mul->nin != 2)
+    return 0;
+  Value *sc = mul->in[0] == cast->out[0] ? mul->in[1] : mul->in[0];
+  Node *sm = producer(sc, OP_Mul);
+  if (!sm || sm->nin != 2) return 0;
+  Value *sa = sm->in[0] == dql->out[1] ? sm->in[0] : sm->in[1] == dql->out[1] ? sm->in[1] : NULL;
+  Value *sw = sa == sm->in[0] ? sm->in[1] : sm->in[0];
+  if (!sa || !const_cols(sw, n, true) || sw->rank > 1) return 0;
+  Value *bias;
+  Node *add = bias_add(g, mul->out[0], n, &bias), *last = add ? add : mul;
+  Value *ins[9] = {aq, sa, za, w, sw, zw, bias, NULL, NULL};
+  Node *q = qmatmul_node(g, mi->name, ins);
+  Value *y = last->out[0];
+  if (add) ir_node_remove(g, add);
+  ir_node_remove(g, mul), ir_node_remove(g, cast), ir_node_remove(g, mi);
+  if (sc->nusers == 1 && !sc->is_output) ir_node_remove(g, sm);
+  q->out[0] = y;
+  y->producer = q;
+  return 1;
+}
+
 /* DequantizeLinear nodes left without users (the weights' and biases') go now, so that shape
  * inference does not fold them into float copies of the weights */
 static void drop_unused_dq(Graph *g) {
@@ -232,6 +303,7 @@ int pass_qdq(Graph *g) {
     Chain m;
     if (!n->dead && n->op == OP_Conv && match(g, n, &m)) changed += rewrite(g, &m);
     else if (!n->dead && n->op == OP_Add && n->nin == 2) changed += rewrite_add(g, n);
+    else if (!n->dead && n->op == OP_MatMulInteger) changed += rewrite_dynamic_mm(g, n);
   }
   if (!changed) return 0;
   drop_unused_dq(g);
