@@ -39,6 +39,9 @@ typedef struct QmmK {
   KV a, y;
   KV bpack, colsum, mult, bias; /* weights: packed B, per column i32 / f32 / f32 (padded to panels) */
   KV za, sa, sy, zy;            /* run-time scalars: i32, f32, f32, f32 (NULL when unused) */
+  const Epilogue *epi;          /* float output: fused activations (Gelu) and residual (passes/fuse.c) */
+  KV res;                       /* the residual (NULL: none); res_row: one row of N broadcast */
+  bool res_row;
   /* per task */
   KV panel, col0;
   KV vmask[8]; /* per vector: its store mask in the last panel (NULL: full) */
@@ -140,6 +143,11 @@ static void qmm_tile(KB *kb, const QmmK *q, int mr, KV m) {
       }
       KV f = kb_mul(kb, kb_cast(kb, r, ft, false, false), mul[v]);
       if (bias[v]) f = kb_add(kb, f, bias[v]);
+      if (q->mode == QMM_F32 && q->epi) {
+        KV r = NULL;
+        if (q->res) r = gen_vload(kb, ft, kb_gep(kb, KE_F32, q->res, q->res_row ? kb_add(kb, q->col0, I(kb, (int64_t)v * L)) : dst), q->vmask[v]);
+        f = gen_epi_apply(kb, q->epi, f, r);
+      }
       if (q->mode == QMM_F32) {
         gen_vstore(kb, f, kb_gep(kb, KE_F32, q->y, dst), q->vmask[v]);
         continue;
@@ -221,6 +229,10 @@ int gen_qmm(GenCtx *c) {
   bool u8 = y->dtype == DT_UINT8;
   q.qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128), q.qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127);
   q.rows = ir_value_numel(a) / q.K;
+  if (n->epi && q.mode != QMM_F32) return ir_node_error(c->g, n, "a fused epilogue needs a float output");
+  q.epi = n->epi;
+  q.res = gen_epi_res(c);
+  q.res_row = q.res && !ir_same_shape(n->epi->res, y);
   if (q.rows == 0) return 0;
   q.L = kb_lanes(kb, KE_I32);
   qmm_shape(c, &q);
