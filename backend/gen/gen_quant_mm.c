@@ -39,7 +39,9 @@ typedef struct QmmK {
   KV a, y;
   KV bpack, colsum, mult, bias; /* weights: packed B, per column i32 / f32 / f32 (padded to panels) */
   KV za, sa, sy, zy;            /* run-time scalars: i32, f32, f32, f32 (NULL when unused) */
-  const Epilogue *epi;          /* float output: fused activations (Gelu) and residual (passes/fuse.c) */
+  /* float output: fused activations and residual (passes/fuse.c).  Unused while ops.def gives
+   * FU_EPI to F_CONTRACT ops only (test_optable); QMatMul's row takes it when that rule admits it */
+  const Epilogue *epi;
   KV res;                       /* the residual (NULL: none); res_row: one row of N broadcast */
   bool res_row;
   /* per task */
