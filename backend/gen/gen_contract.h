@@ -104,6 +104,12 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s);
  * has no vector instruction on x86 and becomes scalar code */
 KV gen_q8_bytes(KB *kb, KV f);
 
+/* gen_quant_mm.c: MatMulInteger / QLinearMatMul / QMatMul with u8 activations and a constant int8
+ * weight of zero points 0 on the byte dot-product step, the dequantization or requantization in
+ * the epilogue; gen_qmm_applies says whether the node has that form */
+bool gen_qmm_applies(const GenCtx *c);
+int gen_qmm(GenCtx *c);
+
 /* gen_sparse.c: s (fp32, no batch dims, constant B) on the sparse kernel when its cost model says
  * it beats the dense engine (gemm_sparse_pays: nnz values stored in column groups of G sharing
  * their nonzero rows; L = lanes of f32); false: nothing emitted, run gemm_emit */

@@ -693,7 +693,10 @@ int gen_quant(GenCtx *c) {
   case OP_DequantizeLinear: return gen_qdq(c);
   case OP_DynamicQuantizeLinear: return gen_dynamic_quant(c);
   case OP_MatMulInteger:
-  case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
+  case OP_QLinearMatMul:
+    if (gen_qmm_applies(c)) return gen_qmm(c); /* gen_quant_mm.c */
+    return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
+  case OP_QMatMul: return gen_qmm_applies(c) ? gen_qmm(c) : ir_node_error(c->g, c->n, "QMatMul needs u8 a, a constant int8 b with zero points 0 and constant scales");
   case OP_ConvInteger:
   case OP_QLinearConv:
   case OP_QConv: return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);

@@ -177,6 +177,9 @@ def test_static(t, rng):
             check("quantize %s: onnxc vs ORT on the QDQ file: cosine %.6f >= 0.999" % (method, c), c >= 0.999)
             c, floor = cosine(want, got), 0.99
             check("quantize %s: int8 vs float: cosine %.6f >= %g" % (method, c, floor), c >= floor)
+        rc, so, se = t.cli("dump", q, "--after", "shapes")
+        check("quantize %s: the qdq pass makes the QDQ Gemm one int8 QMatMul" % method,
+              rc == 0 and so.count("= QMatMul(") == 1 and "= Gemm(" not in so, so[-3000:] + se)
     # --keep-float by op type and node name
     q = os.path.join(t.work, "q_keep.onnx")
     rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-float", "Gemm", "--keep-float", "conv2",
@@ -252,6 +255,9 @@ def test_dynamic(t, rng):
     if got is not None and ref is not None:
         check("dynamic: onnxc vs ORT cosine %.6f >= 0.999" % cosine(ref, got), cosine(ref, got) >= 0.999)
         check("dynamic: vs float cosine %.6f >= 0.99" % cosine(want, got), cosine(want, got) >= 0.99)
+    rc, so, se = t.cli("dump", q, "--after", "shapes")
+    check("dynamic: each DynamicQuantizeLinear, MatMulInteger, Cast, Mul (+ Add) chain is one int8 QMatMul",
+          rc == 0 and so.count("= QMatMul(") == 2 and "= MatMulInteger(" not in so and "= Cast(" not in so, so[-3000:] + se)
     got, se = t.run(model, [a, b], "--quantize", "int8-dynamic")
     check("run --quantize int8-dynamic: close to float", got is not None and cosine(want, got) >= 0.99, se)
     # a flat folder is for one-input models only
