@@ -134,6 +134,33 @@ def ort_match(a, model, inp, got, tag, work):
         check("%s: onnxc matches ONNX Runtime (rel %.2g)" % (tag, err), err <= 1e-3)
 
 
+def cemit_match(a, model, x, want, tag, work):
+    """the C emitter for AVX-512 (16 lanes: the 4-bit kernel, kb_permute lane by lane in C) built
+    with gcc and run by tests/cemit/driver.c, against the JIT"""
+    if want is None or "avx512f" not in open("/proc/cpuinfo").read():
+        return print("skip: %s through the C emitter (no AVX-512 here)" % tag)
+    d = os.path.join(work, tag + "_cemit")
+    shutil.rmtree(d, ignore_errors=True)
+    p = onnxc(a, "compile", model, "--emit", "c", "--target", "x86-64-avx512", "-o", d, "--name", "m")
+    if not check("%s: compile --emit c --target x86-64-avx512" % tag, p.returncode == 0, p.stderr[-400:]):
+        return
+    src = open(os.path.join(d, "m_model.c")).read() if os.path.exists(os.path.join(d, "m_model.c")) else ""
+    check("%s: the emitted C has the 4-bit lookups" % tag, "& 15]" in src)
+    srcs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".c"))
+    exe = os.path.join(d, "driver")
+    q = subprocess.run(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + d] + srcs +
+                       [os.path.join(HERE, "..", "cemit", "driver.c"), "-o", exe, "-lm", "-lpthread"],
+                       capture_output=True, text=True)
+    if not check("%s: the emitted C builds with gcc" % tag, q.returncode == 0, q.stderr[-400:]):
+        return
+    x.tofile(os.path.join(d, "input_0.bin"))
+    q = subprocess.run([exe, d, "1"], capture_output=True, text=True)
+    if check("%s: the emitted C runs" % tag, q.returncode == 0, q.stdout[-400:]):
+        got = np.fromfile(os.path.join(d, "output_0.bin"), dtype=np.float32).reshape(want.shape)
+        err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
+        check("%s: the emitted C matches the JIT (rel %.2g)" % (tag, err), err <= 1e-5)
+
+
 def check_form(path, orig, k, expect):
     """the file's clustered weights: uint8 indices, <= k values, close to the original, zeros kept"""
     m, init, forms = decoded(path)
@@ -187,6 +214,8 @@ def check_all(a, work):
             check("%s: the 4-bit kernel equals the float kernel exactly" % tag, np.array_equal(got, ref),
                   "max diff %.3g" % np.abs(got - ref).max())
         ort_match(a, out, inp, got, tag, work)
+        if tag == "k_gru_bi":
+            cemit_match(a, out, np.load(inp), got, tag, work)
     # MatMul, Gemm, Conv; a pruned weight; a small weight left float; --cluster-layers
     src = os.path.join(work, "mixed.onnx")
     mixed_model(src, 3)
