@@ -19,4 +19,9 @@ KV gen_cluster_table(KB *kb, const IrCluster *c, int L);
 /* the two panels of pair bytes at p (L bytes): values of panel 2p into *lo, 2p + 1 into *hi */
 void gen_cluster_decode2(KB *kb, KV table, KV p, int L, KV *lo, KV *hi);
 
+/* MatMul / Gemm (float, no batch dims, M <= 8) whose constant B is clustered with at most 16
+ * values: a 4-bit GEMV-like kernel with the epilogue; false when it does not apply */
+struct GemmSpec;
+bool gemm_cluster_emit(GenCtx *c, struct GemmSpec *s);
+
 #endif

@@ -89,6 +89,27 @@ def mixed_model(path, seed):
     onnx.save(m, path)
 
 
+def matmul_model(path, seed):
+    """MatMul (3 rows, N = 200: a partial block of columns) + bias Add + Relu, then Gemm (alpha,
+    beta, transB, a bias row) and a residual Add: the 4-bit MatMul/Gemm kernel with its epilogue"""
+    r = np.random.default_rng(seed)
+    N = helper.make_node
+    inits = [numpy_helper.from_array(r.standard_normal((70, 200)).astype(np.float32) * 0.1, "wm"),
+             numpy_helper.from_array(r.standard_normal(200).astype(np.float32), "bm"),
+             numpy_helper.from_array(r.standard_normal((40, 200)).astype(np.float32) * 0.1, "wg"),
+             numpy_helper.from_array(r.standard_normal((1, 40)).astype(np.float32), "bg")]
+    nodes = [N("MatMul", ["x", "wm"], ["h"], name="mm"), N("Add", ["h", "bm"], ["hb"]), N("Relu", ["hb"], ["hr"]),
+             N("Gemm", ["hr", "wg", "bg"], ["g"], name="gemm", transB=1, alpha=0.5, beta=2.0),
+             N("Slice", ["x", "s0", "s1", "s2"], ["xs"]), N("Add", ["g", "xs"], ["y"])]
+    inits += [numpy_helper.from_array(np.array([0], np.int64), "s0"), numpy_helper.from_array(np.array([40], np.int64), "s1"),
+              numpy_helper.from_array(np.array([1], np.int64), "s2")]
+    g = helper.make_graph(nodes, "mm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 70])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 40])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
 def onnxc(a, *args):
     return subprocess.run([a.onnxc] + [str(x) for x in args], capture_output=True, text=True)
 
@@ -200,12 +221,18 @@ def check_all(a, work):
             ort_match(a, out, inp, run_file(a, out, inp, "%s_c%d" % (kind, k), work), "%s_c%d" % (kind, k), work)
     # the 4-bit kernels (gen_rnn.c, gen_cluster.c: H a multiple of 32, K <= 16): the same floats as
     # the folded weights' float kernels (--disable-pass cluster) bit for bit, and ONNX Runtime's
+    # and MatMul/Gemm with few rows (gen_cluster.c)
     for tag, gru, ndir, lbr, batch in (("k_lstm", False, 1, 0, 1), ("k_lstm_bi_b3", False, 2, 0, 3),
-                                       ("k_gru_bi", True, 2, 0, 1), ("k_gru_lbr_b5", True, 1, 1, 5)):
+                                       ("k_gru_bi", True, 2, 0, 1), ("k_gru_lbr_b5", True, 1, 1, 5),
+                                       ("k_matmul", None, 0, 0, 0)):
         src = os.path.join(work, tag + ".onnx")
-        lstm_stack(src, 2, 64, 48, 6, 13, gru=gru, ndir=ndir, lbr=lbr, batch=batch)
         inp = os.path.join(work, tag + "_in.npy")
-        np.save(inp, rng.standard_normal((6, batch, 48)).astype(np.float32))
+        if gru is None:
+            matmul_model(src, 17)
+            np.save(inp, rng.standard_normal((3, 70)).astype(np.float32))
+        else:
+            lstm_stack(src, 2, 64, 48, 6, 13, gru=gru, ndir=ndir, lbr=lbr, batch=batch)
+            np.save(inp, rng.standard_normal((6, batch, 48)).astype(np.float32))
         out = os.path.join(work, tag + "_c16.onnx")
         compress(a, src, out, "--cluster", 16, "--min-weights", 256)
         got = run_file(a, out, inp, tag, work)
