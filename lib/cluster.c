@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "quant.h"
 
 #define CLUSTER_MIN_WEIGHTS 1024 /* smaller weights stay float: they cost nothing to store */
 #define CLUSTER_ITERS 100
@@ -116,26 +117,6 @@ static int nearest(const float *c, int first, int m, float v) {
   return lo;
 }
 
-static bool name_taken(const Graph *g, const char *name) {
-  for (int i = 0; i < g->nvalues; i++)
-    if (!strcmp(g->values[i]->name, name)) return true;
-  return false;
-}
-
-static const char *fresh(Graph *g, const char *base, const char *suffix) {
-  const char *nm = arena_printf(g->arena, "%s%s", base, suffix);
-  for (int k = 1; name_taken(g, nm); k++) nm = arena_printf(g->arena, "%s%s_%d", base, suffix, k);
-  return nm;
-}
-
-static void add_int_attr(Graph *g, Node *n, const char *name, int64_t x) {
-  Attr *a = arena_alloc(g->arena, sizeof(Attr) * (size_t)(n->nattr + 1));
-  if (n->nattr) memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
-  a[n->nattr] = (Attr){.name = arena_strdup(g->arena, name), .type = AT_INT, .i = x};
-  n->attrs = a;
-  n->nattr++;
-}
-
 static Value *out_value(Graph *g, Node *n, const char *name, DType t, const Value *like) {
   Value *v = ir_value_new(g, name);
   v->dtype = t;
@@ -179,20 +160,20 @@ static int cluster_values(const float *w, int64_t n, int k, float *code, uint8_t
 static Value *cluster_weight(Graph *g, Value *w, int k, onnxc_cluster_layer *info) {
   int64_t n = ir_value_numel(w);
   float code[256];
-  Value *iv = ir_const_new(g, fresh(g, w->name, "_indices"), DT_UINT8, w->rank, w->dims);
+  Value *iv = ir_const_new(g, lib_fresh_name(g, w->name, "_indices"), DT_UINT8, w->rank, w->dims);
   int m = cluster_values(w->data, n, k, code, iv->data, &info->rel_error);
   int64_t dm = m;
-  Value *cb = ir_const_new(g, fresh(g, w->name, "_codebook"), DT_FLOAT, 1, &dm);
+  Value *cb = ir_const_new(g, lib_fresh_name(g, w->name, "_codebook"), DT_FLOAT, 1, &dm);
   memcpy(cb->data, code, sizeof(float) * (size_t)m);
-  Node *cast = ir_node_new(g, OP_Cast, fresh(g, w->name, "_indices_Cast"), 1, 1);
+  Node *cast = ir_node_new(g, OP_Cast, lib_fresh_name(g, w->name, "_indices_Cast"), 1, 1);
   cast->in[0] = iv;
-  add_int_attr(g, cast, "to", DT_INT32);
-  Value *i32 = out_value(g, cast, fresh(g, w->name, "_indices_int32"), DT_INT32, w);
-  Node *ga = ir_node_new(g, OP_Gather, fresh(g, w->name, "_Gather"), 2, 1);
+  lib_add_int_attr(g, cast, "to", DT_INT32);
+  Value *i32 = out_value(g, cast, lib_fresh_name(g, w->name, "_indices_int32"), DT_INT32, w);
+  Node *ga = ir_node_new(g, OP_Gather, lib_fresh_name(g, w->name, "_Gather"), 2, 1);
   ga->in[0] = cb, ga->in[1] = i32;
-  add_int_attr(g, ga, "axis", 0);
+  lib_add_int_attr(g, ga, "axis", 0);
   info->weight = w->name, info->params = n, info->values = m;
-  return out_value(g, ga, fresh(g, w->name, "_clustered"), DT_FLOAT, w);
+  return out_value(g, ga, lib_fresh_name(g, w->name, "_clustered"), DT_FLOAT, w);
 }
 
 typedef struct Job {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gen_binary_conv.h"
+#include "gen_cluster.h"
 #include "gen_contract.h"
 
 static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
@@ -25,6 +26,7 @@ static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const
     c->const_unused |= 1u;
   }
   gemm_set_epi(c, s, y);
+  if (s->b_const && gemm_cluster_emit(c, s)) return 0; /* gen_cluster.c: clustered B, few rows */
   if (c->n->sparse && s->b_const && gemm_sparse_emit(c, s)) return 0; /* gen_sparse.c, when it pays */
   gemm_emit(c, s);
   return 0;

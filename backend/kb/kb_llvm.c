@@ -578,6 +578,27 @@ static KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
 
 static KV kbl_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
 
+/* lane i: table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on float tables, else
+ * lane by lane with variable extracts (LLVM picks what the target has, e.g. tbl on NEON) */
+static KV kbl_permute(KB *kb, KV table, KV idx) {
+  KT t = kb_type(kb, table);
+  const Target *tg = kb->m->target;
+  LLVMValueRef args[2] = {V(table), V(idx)};
+  if (t.e == KE_F32 && t.lanes == 16 && tg->has_avx512)
+    return K(intrin(kb, "llvm.x86.avx512.permvar.sf.512", NULL, 0, args, 2));
+  if (t.e == KE_F32 && t.lanes == 8 && tg->has_avx2)
+    return K(intrin(kb, "llvm.x86.avx2.permps", NULL, 0, args, 2));
+  KV m = kb_and(kb, idx, kb_int(kb, kb_type(kb, idx), t.lanes - 1));
+  LLVMValueRef r = LLVMGetUndef(ty(kb, t));
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
+  for (int i = 0; i < t.lanes; i++) {
+    LLVMValueRef j = LLVMBuildExtractElement(kb->b, V(m), LLVMConstInt(i32, (unsigned)i, 0), "");
+    LLVMValueRef e = LLVMBuildExtractElement(kb->b, V(table), j, "");
+    r = LLVMBuildInsertElement(kb->b, r, e, LLVMConstInt(i32, (unsigned)i, 0), "");
+  }
+  return K(r);
+}
+
 static KV kbl_splat(KB *kb, KV s, int lanes) {
   if (lanes <= 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(V(s)), (unsigned)lanes);

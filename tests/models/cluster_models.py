@@ -33,27 +33,33 @@ def check(what, ok, detail=""):
     return ok
 
 
-def lstm_stack(path, layers, hidden, inp, steps, seed, gru=False):
-    """a stack of unidirectional LSTMs (or GRUs), batch 1: X [steps, 1, inp] -> Y [steps, 1, hidden]"""
+def lstm_stack(path, layers, hidden, inp, steps, seed, gru=False, ndir=1, lbr=0, batch=1):
+    """a stack of LSTMs (or GRUs; ndir 2: bidirectional, lbr: linear_before_reset), X [steps, batch,
+    inp] -> Y [steps, batch, ndir * hidden]"""
     r = np.random.default_rng(seed)
     gates = 3 if gru else 4
+    extra = {"linear_before_reset": lbr} if gru else {}
+    if ndir == 2:
+        extra["direction"] = "bidirectional"
     nodes, inits, x, cin = [], [], "X", inp
     for li in range(layers):
         s = 1 / np.sqrt(hidden)
-        w = (r.uniform(-s, s, (1, gates * hidden, cin))).astype(np.float32)
-        rr = (r.uniform(-s, s, (1, gates * hidden, hidden))).astype(np.float32)
-        b = (r.uniform(-s, s, (1, 2 * gates * hidden))).astype(np.float32)
+        w = (r.uniform(-s, s, (ndir, gates * hidden, cin))).astype(np.float32)
+        rr = (r.uniform(-s, s, (ndir, gates * hidden, hidden))).astype(np.float32)
+        b = (r.uniform(-s, s, (ndir, 2 * gates * hidden))).astype(np.float32)
         inits += [numpy_helper.from_array(w, "W%d" % li), numpy_helper.from_array(rr, "R%d" % li),
                   numpy_helper.from_array(b, "B%d" % li)]
         nodes.append(helper.make_node("GRU" if gru else "LSTM", [x, "W%d" % li, "R%d" % li, "B%d" % li],
-                                      ["Y%d" % li], hidden_size=hidden, name="rnn%d" % li))
-        nodes.append(helper.make_node("Squeeze", ["Y%d" % li, "axes1"], ["S%d" % li]))
-        x, cin = "S%d" % li, hidden
-    inits.append(numpy_helper.from_array(np.array([1], np.int64), "axes1"))
+                                      ["Y%d" % li], hidden_size=hidden, name="rnn%d" % li, **extra))
+        # Y [steps, ndir, batch, hidden] -> [steps, batch, ndir * hidden]
+        nodes.append(helper.make_node("Transpose", ["Y%d" % li], ["T%d" % li], perm=[0, 2, 1, 3]))
+        nodes.append(helper.make_node("Reshape", ["T%d" % li, "shp"], ["S%d" % li]))
+        x, cin = "S%d" % li, ndir * hidden
+    inits.append(numpy_helper.from_array(np.array([steps, batch, ndir * hidden], np.int64), "shp"))
     nodes.append(helper.make_node("Identity", [x], ["Y"]))
     g = helper.make_graph(nodes, "gru" if gru else "lstm",
-                          [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, 1, inp])],
-                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, 1, hidden])], inits)
+                          [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, inp])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, batch, ndir * hidden])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     onnx.save(m, path)
@@ -78,6 +84,27 @@ def mixed_model(path, seed):
     inits.append(numpy_helper.from_array(np.array([160, 8], np.int64), "shp2"))
     g = helper.make_graph(nodes, "mixed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [160, 8])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
+def matmul_model(path, seed):
+    """MatMul (3 rows, N = 200: a partial block of columns) + bias Add + Relu, then Gemm (alpha,
+    beta, transB, a bias row) and a residual Add: the 4-bit MatMul/Gemm kernel with its epilogue"""
+    r = np.random.default_rng(seed)
+    N = helper.make_node
+    inits = [numpy_helper.from_array(r.standard_normal((70, 200)).astype(np.float32) * 0.1, "wm"),
+             numpy_helper.from_array(r.standard_normal(200).astype(np.float32), "bm"),
+             numpy_helper.from_array(r.standard_normal((40, 200)).astype(np.float32) * 0.1, "wg"),
+             numpy_helper.from_array(r.standard_normal((1, 40)).astype(np.float32), "bg")]
+    nodes = [N("MatMul", ["x", "wm"], ["h"], name="mm"), N("Add", ["h", "bm"], ["hb"]), N("Relu", ["hb"], ["hr"]),
+             N("Gemm", ["hr", "wg", "bg"], ["g"], name="gemm", transB=1, alpha=0.5, beta=2.0),
+             N("Slice", ["x", "s0", "s1", "s2"], ["xs"]), N("Add", ["g", "xs"], ["y"])]
+    inits += [numpy_helper.from_array(np.array([0], np.int64), "s0"), numpy_helper.from_array(np.array([40], np.int64), "s1"),
+              numpy_helper.from_array(np.array([1], np.int64), "s2")]
+    g = helper.make_graph(nodes, "mm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 70])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 40])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     onnx.save(m, path)
@@ -109,9 +136,9 @@ def decoded(path):
     return m, init, out
 
 
-def run_file(a, model, inp, tag, work):
+def run_file(a, model, inp, tag, work, *extra):
     d = os.path.join(work, tag)
-    p = onnxc(a, "run", model, inp, "-o", d + "_onnxc", "--threads", "1")
+    p = onnxc(a, "run", model, inp, "-o", d + "_onnxc", "--threads", "1", *extra)
     if not check("%s runs in onnxc" % tag, p.returncode == 0, p.stderr[-400:]):
         return None
     return np.load(os.path.join(d + "_onnxc", "output_0.npy"))
@@ -126,6 +153,33 @@ def ort_match(a, model, inp, got, tag, work):
         want = np.load(os.path.join(d, "output_0.npy"))
         err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
         check("%s: onnxc matches ONNX Runtime (rel %.2g)" % (tag, err), err <= 1e-3)
+
+
+def cemit_match(a, model, x, want, tag, work):
+    """the C emitter for AVX-512 (16 lanes: the 4-bit kernel, kb_permute lane by lane in C) built
+    with gcc and run by tests/cemit/driver.c, against the JIT"""
+    if want is None or "avx512f" not in open("/proc/cpuinfo").read():
+        return print("skip: %s through the C emitter (no AVX-512 here)" % tag)
+    d = os.path.join(work, tag + "_cemit")
+    shutil.rmtree(d, ignore_errors=True)
+    p = onnxc(a, "compile", model, "--emit", "c", "--target", "x86-64-avx512", "-o", d, "--name", "m")
+    if not check("%s: compile --emit c --target x86-64-avx512" % tag, p.returncode == 0, p.stderr[-400:]):
+        return
+    src = open(os.path.join(d, "m_model.c")).read() if os.path.exists(os.path.join(d, "m_model.c")) else ""
+    check("%s: the emitted C has the 4-bit lookups" % tag, "& 15]" in src)
+    srcs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".c"))
+    exe = os.path.join(d, "driver")
+    q = subprocess.run(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + d] + srcs +
+                       [os.path.join(HERE, "..", "cemit", "driver.c"), "-o", exe, "-lm", "-lpthread"],
+                       capture_output=True, text=True)
+    if not check("%s: the emitted C builds with gcc" % tag, q.returncode == 0, q.stderr[-400:]):
+        return
+    x.tofile(os.path.join(d, "input_0.bin"))
+    q = subprocess.run([exe, d, "1"], capture_output=True, text=True)
+    if check("%s: the emitted C runs" % tag, q.returncode == 0, q.stdout[-400:]):
+        got = np.fromfile(os.path.join(d, "output_0.bin"), dtype=np.float32).reshape(want.shape)
+        err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
+        check("%s: the emitted C matches the JIT (rel %.2g)" % (tag, err), err <= 1e-5)
 
 
 def check_form(path, orig, k, expect):
@@ -165,6 +219,30 @@ def check_all(a, work):
             compress(a, src, out, "--cluster", k, "--min-weights", 256)
             check_form(out, src, k, ["R0", "R1", "W0", "W1"])
             ort_match(a, out, inp, run_file(a, out, inp, "%s_c%d" % (kind, k), work), "%s_c%d" % (kind, k), work)
+    # the 4-bit kernels (gen_rnn.c, gen_cluster.c: H a multiple of 32, K <= 16): the same floats as
+    # the folded weights' float kernels (--disable-pass cluster) bit for bit, and ONNX Runtime's
+    # and MatMul/Gemm with few rows (gen_cluster.c)
+    for tag, gru, ndir, lbr, batch in (("k_lstm", False, 1, 0, 1), ("k_lstm_bi_b3", False, 2, 0, 3),
+                                       ("k_gru_bi", True, 2, 0, 1), ("k_gru_lbr_b5", True, 1, 1, 5),
+                                       ("k_matmul", None, 0, 0, 0)):
+        src = os.path.join(work, tag + ".onnx")
+        inp = os.path.join(work, tag + "_in.npy")
+        if gru is None:
+            matmul_model(src, 17)
+            np.save(inp, rng.standard_normal((3, 70)).astype(np.float32))
+        else:
+            lstm_stack(src, 2, 64, 48, 6, 13, gru=gru, ndir=ndir, lbr=lbr, batch=batch)
+            np.save(inp, rng.standard_normal((6, batch, 48)).astype(np.float32))
+        out = os.path.join(work, tag + "_c16.onnx")
+        compress(a, src, out, "--cluster", 16, "--min-weights", 256)
+        got = run_file(a, out, inp, tag, work)
+        ref = run_file(a, out, inp, tag + "_float", work, "--disable-pass", "cluster")
+        if got is not None and ref is not None:
+            check("%s: the 4-bit kernel equals the float kernel exactly" % tag, np.array_equal(got, ref),
+                  "max diff %.3g" % np.abs(got - ref).max())
+        ort_match(a, out, inp, got, tag, work)
+        if tag == "k_gru_bi":
+            cemit_match(a, out, np.load(inp), got, tag, work)
     # MatMul, Gemm, Conv; a pruned weight; a small weight left float; --cluster-layers
     src = os.path.join(work, "mixed.onnx")
     mixed_model(src, 3)
