@@ -117,7 +117,9 @@ bool gemm_cluster_emit(GenCtx *c, GemmSpec *s) {
   int L = kb_lanes(kb, KE_F32);
   if (s->dt != DT_FLOAT || s->nbd || s->M > CG_MAX_M || s->a_const || s->post || !gen_cluster_nibbles_ok(s->b_const, L))
     return false;
-  int64_t np = (s->N + 2 * L - 1) / (2 * L), nfull = np / CG_PAIRS, rest = np % CG_PAIRS;
+  /* full tasks: CG_PAIRS pairs whose columns all lie inside N (a task's stores are unmasked);
+   * the rest (1..CG_PAIRS pairs, masked at N) is the last task */
+  int64_t np = (s->N + 2 * L - 1) / (2 * L), nfull = s->N / (2 * CG_PAIRS * L), rest = np - nfull * CG_PAIRS;
   Cg g = {c, s, L, cg_pack(kb, s, L, np), NULL};
   g.table = gen_cluster_table(kb, s->b_const->cluster, L);
   int64_t ntask = nfull + (rest > 0);

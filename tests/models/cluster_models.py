@@ -90,13 +90,14 @@ def mixed_model(path, seed):
 
 
 def matmul_model(path, seed):
-    """MatMul (3 rows, N = 200: a partial block of columns) + bias Add + Relu, then Gemm (alpha,
+    """MatMul (3 rows, N = 100: 4 pairs of 16 columns, one task whose last 28 columns are past N)
+    + bias Add + Relu, then Gemm (alpha,
     beta, transB, a bias row) and a residual Add: the 4-bit MatMul/Gemm kernel with its epilogue"""
     r = np.random.default_rng(seed)
     N = helper.make_node
-    inits = [numpy_helper.from_array(r.standard_normal((70, 200)).astype(np.float32) * 0.1, "wm"),
-             numpy_helper.from_array(r.standard_normal(200).astype(np.float32), "bm"),
-             numpy_helper.from_array(r.standard_normal((40, 200)).astype(np.float32) * 0.1, "wg"),
+    inits = [numpy_helper.from_array(r.standard_normal((70, 100)).astype(np.float32) * 0.1, "wm"),
+             numpy_helper.from_array(r.standard_normal(100).astype(np.float32), "bm"),
+             numpy_helper.from_array(r.standard_normal((40, 100)).astype(np.float32) * 0.1, "wg"),
              numpy_helper.from_array(r.standard_normal((1, 40)).astype(np.float32), "bg")]
     nodes = [N("MatMul", ["x", "wm"], ["h"], name="mm"), N("Add", ["h", "bm"], ["hb"]), N("Relu", ["hb"], ["hr"]),
              N("Gemm", ["hr", "wg", "bg"], ["g"], name="gemm", transB=1, alpha=0.5, beta=2.0),

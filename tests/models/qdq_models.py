@@ -275,8 +275,12 @@ def check_model(args):
     onnx.save(q, model)
     np.save(xp, x)
     qnames = [n.output[0] for n in q.graph.node if n.op_type == "QuantizeLinear"]
+    # the probe's extra outputs carry their inferred shapes: a graph output without one is not a
+    # valid model (onnx.checker), and the writer test round-trips every model under build/models
+    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(q).graph.value_info}
     for t in qnames:
-        q.graph.output.append(helper.make_tensor_value_info(t, TensorProto.UINT8, None))
+        q.graph.output.append(inferred[t] if t in inferred
+                              else helper.make_tensor_value_info(t, TensorProto.UINT8, None))
     onnx.save(q, probe)
     nconv = sum(n.op_type == "Conv" for n in fmodel.graph.node)
     fails = 0
