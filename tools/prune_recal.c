@@ -138,6 +138,24 @@ static int correct(onnxc_session *s, RecalLayer *ls, int nl, double *dev) {
   return 0;
 }
 
+/* cfg->passes sweeps over the layers, each corrected as measured in the model corrected so far */
+static int measure_sweeps(onnxc_session *s, const char *tmp, const RecalCfg *cfg, RecalLayer *ls, int nl) {
+  for (int p = 1; p <= cfg->passes; p++) {
+    double dev[3] = {0, 0, 0};
+    for (int i = 0; i < nl; i++) {
+      if (onnxc_session_write_model(s, tmp)) {
+        fprintf(stderr, "onnxc prune: %s\n", onnxc_session_error(s));
+        return -1;
+      }
+      if (measure(tmp, cfg, &ls[i], 1) || correct(s, &ls[i], 1, dev)) return -1;
+    }
+    printf("recalibration pass %d: %d layers; before each was corrected, per channel: mean |log(sd pruned / "
+           "sd dense)| %.4f, mean |mean pruned - mean dense| / sd dense %.4f\n",
+           p, nl, dev[2] ? dev[0] / dev[2] : 0, dev[2] ? dev[1] / dev[2] : 0);
+  }
+  return 0;
+}
+
 int tool_prune_recalibrate(onnxc_session *s, const char *model, const char *tmp, const RecalCfg *cfg) {
   int nl = 0, rc = -1;
   RecalLayer *ls = recal_layers(s, &nl);
@@ -152,25 +170,20 @@ int tool_prune_recalibrate(onnxc_session *s, const char *model, const char *tmp,
     rc = 0;
     goto out;
   }
-  if (measure(model, cfg, ls, nl)) goto out;
-  for (int i = 0; i < nl; i++) {
+  /* every model measured runs once: keep it out of the on-disk cache (a ResNet-50 entry is 160 MB;
+   * one per layer would push every other entry out) */
+  const char *nc = getenv("ONNXC_NO_CACHE");
+  char *saved = nc ? strdup(nc) : NULL;
+  setenv("ONNXC_NO_CACHE", "1", 1);
+  rc = measure(model, cfg, ls, nl);
+  for (int i = 0; !rc && i < nl; i++) {
     memcpy(ls[i].mean_d, ls[i].s1, sizeof(double) * (size_t)ls[i].c);
     memcpy(ls[i].sd_d, ls[i].s2, sizeof(double) * (size_t)ls[i].c);
   }
-  for (int p = 1; p <= cfg->passes; p++) {
-    double dev[3] = {0, 0, 0};
-    for (int i = 0; i < nl; i++) {
-      if (onnxc_session_write_model(s, tmp)) {
-        fprintf(stderr, "onnxc prune: %s\n", onnxc_session_error(s));
-        goto out;
-      }
-      if (measure(tmp, cfg, &ls[i], 1) || correct(s, &ls[i], 1, dev)) goto out;
-    }
-    printf("recalibration pass %d: %d layers; before each was corrected, per channel: mean |log(sd pruned / "
-           "sd dense)| %.4f, mean |mean pruned - mean dense| / sd dense %.4f\n",
-           p, nl, dev[2] ? dev[0] / dev[2] : 0, dev[2] ? dev[1] / dev[2] : 0);
-  }
-  rc = 0;
+  rc = rc ? rc : measure_sweeps(s, tmp, cfg, ls, nl);
+  if (saved) setenv("ONNXC_NO_CACHE", saved, 1);
+  else unsetenv("ONNXC_NO_CACHE");
+  free(saved);
 out:
   free_layers(ls, nl);
   return rc;
