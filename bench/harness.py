@@ -14,11 +14,15 @@ alike), pools the medians, and writes one Markdown file with:
     --disable-pass fuse, --layout nchw, --gemm own, ...), latency relative to the default.
 BENCHMARKS.md is only ever written by this script.
 
-Usage: bench/harness.py [--onnxc build/onnxc] [--models-dir build/models] [--suite full|quick|a,b]
+Usage: bench/harness.py [--onnxc build/onnxc] [--models-dir build/models] [--suite full|quick|none|a,b]
                         [--threads 1,2] [--reps 3] [--runs 20] [--warmup 3] [--no-ablation]
                         [--export] [--out BENCHMARKS.md] [--peak-gflops 220]
+                        [--no-compression] [--only 15,16,19] [--rows TEXT] [--sparse-models a,b]
 --export: export missing torch models (tests/models/export_models.py) and fetch the PaddleOCR
 models (tests/models/fetch_ocr.sh) first.  Batch 8 rows use the *_b8 exports.
+After the latency tables comes the compression section (bench/compression.py: the measured "Done
+when" rows of issues 15, 16 and 19, each with its target and met/no); --no-compression skips it,
+--only/--rows pick rows of it (see bench/compression.py --help).
 """
 import argparse
 import datetime
@@ -35,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import compare_ort  # noqa: E402  (run_ort, inputs_of)
+import compression  # noqa: E402  (the compression section)
 
 # name -> (label, batch, onnxc/ORT target at 1 thread or None).  Targets: issue 14's "Done when"
 # (every 2-thread ratio <= 0.9; no model above 1.0).
@@ -176,7 +181,7 @@ def git_rev():
     return p.stdout.strip() or "?"
 
 
-def write(args, rows, speedups, compiles, ablation, skipped, load0, load1, started):
+def write(args, rows, speedups, compiles, ablation, skipped, load0, load1, started, comp=()):
     L = []
     L.append("# onnxc vs ONNX Runtime 1.30 (CPU), side by side\n")
     L.append("Written by `bench/harness.py` (never by hand). Command:\n")
@@ -228,6 +233,7 @@ def write(args, rows, speedups, compiles, ablation, skipped, load0, load1, start
         for label, base, v in ablation:
             L.append(f"| {label} | " + " | ".join(
                 f"{v[k] / base:.2f}" if k in v else "–" for k in labels) + " |")
+    L += comp
     with open(args.out, "w") as f:
         f.write("\n".join(L) + "\n")
 
@@ -246,6 +252,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--peak-gflops", type=float, default=220.0, help="fp32 peak per core (this machine: 220)")
     ap.add_argument("--ort-modules", default=None, help="node_modules holding onnxruntime-node (NODE_PATH)")
+    ap.add_argument("--no-compression", action="store_true", help="skip the compression section")
+    compression.add_args(ap)
     args = ap.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
     load0 = os.getloadavg()[0]
@@ -259,6 +267,8 @@ def main():
         names = [n for n, *_ in SUITE]
     elif args.suite == "quick":
         names = QUICK
+    elif args.suite == "none":  # the compression section alone
+        names = []
     else:
         names = args.suite.split(",")
     skipped = ensure_models(args, names)
@@ -287,7 +297,8 @@ def main():
             compiles.append((label, compile_time(args, model, ins)))
             # written after every model, so an interrupted run leaves the rows measured so far
             write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started)
-    write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started)
+        comp = [] if args.no_compression else compression.section(args, tmp)
+    write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started, comp)
     print(f"harness: wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -268,6 +268,12 @@ typedef struct onnxc_compile_options {
    * shapes only.  At most ONNXC_MAX_VARIANTS; no two may give the same input dims. */
   const onnxc_session_options *const *variants;
   int32_t num_variants;
+  /* non-zero: the weights are stored entropy-coded (each packed weight over an alphabet of its
+   * distinct values when it has at most 256 — clustered and pruned layers — else by bytes), in
+   * the library or the weights file, and decoded once by NAME_create into memory of their own.
+   * onnxc_session_compiled_weights tells the sizes.  Winograd-transformed 3x3 weights do not
+   * cluster: `onnxc compile --compress-weights` switches the winograd pass off. */
+  int32_t compress_weights;
 } onnxc_compile_options;
 #define ONNXC_MAX_VARIANTS 32
 /* The checks onnxc_session_compile makes before compiling (emit kind, name, output path and
@@ -283,6 +289,25 @@ int onnxc_session_compile(onnxc_session *s, const onnxc_compile_options *co);
  * 0 / NULL before a compile, after a failed one, or for i out of range. */
 int32_t onnxc_session_num_written(const onnxc_session *s);
 const char *onnxc_session_written(const onnxc_session *s, int32_t i);
+
+/* The weights of the last successful onnxc_session_compile, in each form: what the kernels read
+ * (raw_bytes: packed and padded, decoded at create) and what the library or weights file stores
+ * (stored_bytes; the same unless compress_weights).  With compress_weights, per form of the
+ * coded pieces (ONNXC_WFORM_*): how many, their raw and their coded bytes; huffman_bytes is what
+ * Huffman codes of the same symbols would have taken (the coder is rANS).  ONNXC_ERR_STATE
+ * before a successful compile. */
+enum { ONNXC_WFORM_RAW = 0, ONNXC_WFORM_ALPHABET = 1, ONNXC_WFORM_BYTES = 2, ONNXC_WFORM_PLANES = 3 };
+typedef struct onnxc_weights_report {
+  int64_t raw_bytes, stored_bytes;
+  int32_t coded;
+  int64_t pieces[4], raw[4], coded_bytes[4];
+  int64_t huffman_bytes;
+} onnxc_weights_report;
+int onnxc_session_weights_report(const onnxc_session *s, onnxc_weights_report *out);
+/* The same for the model's constants as loaded (`onnxc info`): raw_bytes as the model stores them,
+ * stored_bytes what compress_weights would code them to (estimated from the symbol counts, each
+ * constant one piece; a library packs and pads them first, so its figures differ a little). */
+int onnxc_session_weights_estimate(onnxc_session *s, onnxc_weights_report *out);
 
 /* ---- pruning (lib/prune.c, lib/prune_channel.c; onnxc prune, --prune on compile/run/bench) ---- */
 /* A layer is a node with a constant float32 weight: Conv (input 1), Gemm (B), MatMul (a constant
@@ -350,6 +375,9 @@ typedef struct onnxc_layer_info {
   double kept_energy;        /* sum of squares of the weight after / before the prune (1: none) */
   const char *output;        /* the layer's output value's name (for onnxc_session_add_output) */
   int32_t recalibrated;      /* onnxc_session_layer_rescale rescaled its output channels */
+  const char *kernel;        /* the kernel the backend would choose on the session's target:
+                                "sparse csc-G[ k-blocks of KC]" (G columns sharing nonzero rows) or
+                                "dense (why)" (--disable-pass sparse keeps every layer dense) */
 } onnxc_layer_info;
 /* the model's layers in node order, measured now (a prune measures again) */
 int32_t onnxc_session_num_layers(onnxc_session *s);
@@ -444,6 +472,32 @@ int32_t onnxc_quant_report_num_layers(const onnxc_quant_report *r);
 int onnxc_quant_report_layer(const onnxc_quant_report *r, int32_t i, const char **node, const char **op,
                              onnxc_compare *out);
 void onnxc_quant_report_free(onnxc_quant_report *r);
+
+/* ---- weight clustering (lib/cluster.c; onnxc compress --cluster K) ---- */
+/* Weight sharing: each clustered weight becomes K float values (a codebook from a per-layer 1-D
+ * k-means, deterministic) and one uint8 index per weight, written as the standard ONNX form
+ * Gather(W_codebook, Cast(W_indices, to INT32)) that ONNX Runtime runs.  A weight with exact
+ * zeros (pruned) keeps an exact 0 in its codebook holding only them.  Layers: Conv, Gemm, MatMul
+ * (constant weight, input 1) and RNN/GRU/LSTM (W and R). */
+typedef struct onnxc_cluster_options {
+  int32_t clusters;          /* K, values per weight: 2..256 */
+  const char *layers;        /* comma-separated node names or op types clustered; NULL: every layer */
+  int64_t min_weights;       /* weights with fewer elements stay float; 0: 1024 */
+} onnxc_cluster_options;
+typedef struct onnxc_cluster_layer {
+  const char *node, *op, *weight; /* the first node reading the weight; valid while the session lives */
+  int64_t params;            /* elements of the weight */
+  int32_t values;            /* codebook entries (<= K) */
+  double rel_error;          /* ||W - clustered W|| / ||W|| */
+} onnxc_cluster_layer;
+/* ONNXC_ERR_ARGUMENT with the reason in err when the options are bad */
+int onnxc_cluster_options_check(const onnxc_cluster_options *o, char *err, size_t errlen);
+/* Clusters the session's model in place (before prepare or compile; once); compile, run and
+ * onnxc_session_write_model then see the clustered model. */
+int onnxc_session_cluster(onnxc_session *s, const onnxc_cluster_options *o);
+/* the weights the last onnxc_session_cluster clustered (0 before), in node order */
+int32_t onnxc_session_num_clustered(const onnxc_session *s);
+int onnxc_session_clustered(const onnxc_session *s, int32_t i, onnxc_cluster_layer *out);
 
 #ifdef __cplusplus
 }

@@ -171,6 +171,15 @@ const char *ir_layout_name(ValueLayout l); /* "plain", ...; "?" when out of rang
  * kernel places it during code generation. */
 typedef enum ValueStorage { ST_NONE, ST_IO, ST_CONST, ST_ARENA } ValueStorage;
 
+/* passes/cluster.c: a constant folded from Gather(codebook, indices) (a clustered weight, as
+ * `onnxc compress --cluster K` writes it) keeps its codebook (k <= 256 floats) and one index per
+ * element, so generators may keep the weight compressed (the float data is there too) */
+typedef struct IrCluster {
+  int k;
+  const float *code;
+  const uint8_t *idx;
+} IrCluster;
+
 typedef struct Value {
   int id;
   const char *name;
@@ -188,6 +197,7 @@ typedef struct Value {
   int nusers;
   int64_t offset;                  /* memory planning: byte offset in its storage */
   ValueStorage storage;            /* memory planning; ST_NONE before passes/plan.c */
+  const IrCluster *cluster;        /* passes/cluster.c: a clustered weight's codebook and indices (NULL: none) */
 } Value;
 
 typedef enum AttrType {

@@ -189,6 +189,19 @@ static int qadd(Graph *g, Node *n) {
   return 0;
 }
 
+/* QMatMul (a, sa, za, b, sb, zb, [bias, [sy, zy]]): a matmul of 8-bit operands, float32 out, or 8-bit
+ * by sy, zy */
+static int qmatmul(Graph *g, Node *n) {
+  const Value *b = n->in[3];
+  if (check_8bit(g, n, 0, "a") || check_8bit(g, n, 3, "b") || same_type(g, n, 0, 2, "a_zero_point") ||
+      same_type(g, n, 3, 5, "b_zero_point") || numel1(g, n, 1, "a_scale") || numel1(g, n, 2, "a_zero_point") ||
+      per_rc(g, n, 4, b, false, "b_scale") || per_rc(g, n, 5, b, false, "b_zero_point") || per_rc(g, n, 6, b, false, "bias"))
+    return -1;
+  bool q = n->nin > 8 && n->in[8];
+  if (q && (check_8bit(g, n, 8, "y_zero_point") || numel1(g, n, 7, "y_scale") || numel1(g, n, 8, "y_zero_point"))) return -1;
+  return matmul_shape(g, n, n->in[0], b, q ? n->in[8]->dtype : DT_FLOAT);
+}
+
 int shape_quant(Graph *g, Node *n) {
   switch (n->op) {
   case OP_QuantizeLinear: return quantize(g, n);
@@ -200,6 +213,7 @@ int shape_quant(Graph *g, Node *n) {
   case OP_QLinearConv:
   case OP_QConv: return conv_q(g, n, true);
   case OP_QAdd: return qadd(g, n);
+  case OP_QMatMul: return qmatmul(g, n);
   default: return ir_node_error(g, n, "no shape inference for this op");
   }
 }

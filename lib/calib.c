@@ -27,15 +27,15 @@ void calib_minmax(CalibStat *c, const float *x, int64_t n) {
  * [0, max|x|] (entropy).  Pass two adds each sample's values. */
 void calib_hist(CalibStat *c, const float *x, int64_t n, bool magnitude) {
   double lo = magnitude ? 0 : c->min, hi = magnitude ? fmax(fabs(c->min), fabs(c->max)) : c->max;
-  if (!(hi > lo)) return; /* a constant value: its range is already exact */
+  if (!(hi > lo) || !isfinite(hi - lo)) return; /* constant (range exact) or infinite (kept as min-max) */
   double k = CALIB_BINS / (hi - lo);
   for (int64_t i = 0; i < n; i++) {
     double v = magnitude ? fabs(x[i]) : x[i];
     if (isnan(v)) continue;
-    int64_t b = (int64_t)((v - lo) * k);
-    c->hist[b < 0 ? 0 : b >= CALIB_BINS ? CALIB_BINS - 1 : b]++;
+    double t = (v - lo) * k; /* clamped before the conversion: an out-of-range double is UB */
+    c->hist[t < 1 ? 0 : t >= CALIB_BINS ? CALIB_BINS - 1 : (int64_t)t]++;
+    c->hist_total++;
   }
-  c->hist_total += n;
 }
 
 /* the value below which a fraction q of the histogram's mass lies (bin edges, linear inside) */
@@ -89,6 +89,12 @@ static double entropy_threshold(const CalibStat *c) {
     if (kl < best) best = kl, arg = i;
   }
   free(p), free(q);
+  /* KL alone clips a spike at the top of the range, e.g. ReLU6's saturated 6s (MobileNetV2
+   * fell to cosine 0.61): never cut more than 0.1% of the values */
+  int64_t keep = c->hist_total - c->hist_total / 1000, seen = 0;
+  int floor_bin = 0;
+  while (floor_bin < CALIB_BINS && (seen += c->hist[floor_bin]) < keep) floor_bin++;
+  if (arg < floor_bin + 1) arg = floor_bin + 1 < CALIB_BINS ? floor_bin + 1 : CALIB_BINS;
   return amax * arg / CALIB_BINS;
 }
 

@@ -108,6 +108,39 @@ static bool same_file(const char *a, const char *b) {
   return !strcmp(ca, cb);
 }
 
+/* the sizes onnxc_session_weights_report gives */
+static void note_weights(const CompileOpts *o, const BeAotResult *r) {
+  onnxc_weights_report *w = &o->s->wreport;
+  memset(w, 0, sizeof *w);
+  w->raw_bytes = (int64_t)r->weights_raw_bytes;
+  w->stored_bytes = (int64_t)r->weights_bytes;
+  w->coded = r->weights_coded;
+  for (int k = 0; k < 4; k++) {
+    w->pieces[k] = (int64_t)r->coding.pieces[k];
+    w->raw[k] = (int64_t)r->coding.raw[k];
+    w->coded_bytes[k] = (int64_t)r->coding.coded[k];
+  }
+  w->huffman_bytes = (int64_t)r->coding.huffman_bytes;
+}
+
+int onnxc_session_weights_report(const onnxc_session *s, onnxc_weights_report *out) {
+  if (!s || !out) return ONNXC_ERR_ARGUMENT;
+  if (!s->nwritten) return ONNXC_ERR_STATE;
+  *out = s->wreport;
+  return ONNXC_OK;
+}
+
+/* Winograd's transformed 3x3 weights (G g G^T) take many distinct values however few g takes: a
+ * compressed library keeps those convs on the direct kernels, which pack g itself */
+static void no_winograd(onnxc_session *s) {
+  const char *d = s->opt.disable;
+  size_t n = d ? strlen(d) : 0;
+  char *l = ir_xmalloc(n + 10);
+  snprintf(l, n + 10, "%s%swinograd", n ? d : "", n ? "," : "");
+  free(s->opt.disable);
+  s->opt.disable = l;
+}
+
 static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name,
                          const LibShapeSet *vs, char *err, size_t errlen) {
   Tmp t;
@@ -123,7 +156,8 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   snprintf(t.vs, sizeof t.vs, "%s/exports.map", t.dir);
   t.hdr[0] = 0;
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
-                     .name = name, .kind = "obj", .embed_weights = !o->weights_file};
+                     .name = name, .kind = "obj", .embed_weights = !o->weights_file,
+                     .compress_weights = o->compress_weights};
   BeAotResult r = {0};
   Toolchain tc;
   int rc = ONNXC_ERR_TOOL;
@@ -159,6 +193,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   else if (!strcmp(emit, "obj")) linked = lib_link_obj(&t, &tc, name, o->out, err, errlen);
   else linked = lib_link_lib(&t, &tc, name, o->out, err, errlen);
   if (linked) goto out;
+  note_weights(o, &r);
   lib_wrote(o, o->out);
   rc = ONNXC_ERR_IO;
   if (o->weights_file && lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen)) goto out;
@@ -175,9 +210,11 @@ out:
 static int emit_code(const CompileOpts *o, const char *emit, const char *name, const LibShapeSet *vs, char *err,
                      size_t errlen) {
   BeAotOptions bo = {.target = o->target, .cpu = o->cpu, .features = o->features, .max_memory = o->max_memory,
-                     .name = name, .kind = emit, .embed_weights = !o->weights_file};
+                     .name = name, .kind = emit, .embed_weights = !o->weights_file,
+                     .compress_weights = o->compress_weights};
   BeAotResult r;
   if (be_aot_emit_variants(vs->g, vs->n, &bo, o->out, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  note_weights(o, &r);
   lib_wrote(o, o->out);
   int rc = o->weights_file ? lib_write_file(o->weights_file, r.weights, r.weights_bytes, err, errlen) : 0;
   if (!rc && o->weights_file) lib_wrote(o, o->weights_file);
@@ -193,9 +230,10 @@ static int build_c(const CompileOpts *o, const char *name, const LibShapeSet *vs
     return ONNXC_ERR_IO;
   }
   BeAotOptions bo = {.target = o->target, .max_memory = o->max_memory, .name = name, .kind = "c",
-                     .embed_weights = !o->weights_file};
+                     .embed_weights = !o->weights_file, .compress_weights = o->compress_weights};
   BeAotResult r;
   if (be_c_emit_variants(vs->g, vs->n, &bo, dir, &r, err, errlen)) return ONNXC_ERR_MODEL;
+  note_weights(o, &r);
   for (int i = 0; i < r.nfiles; i++) lib_wrote(o, r.files[i]);
   int rc = ONNXC_ERR_IO;
   char header[4400], path[4400];
@@ -360,6 +398,8 @@ static int do_compile(onnxc_session *s, void *arg) {
       if (!ir_value_shape_known(g->inputs[i]))
         return lib_fail(s, ONNXC_ERR_MODEL, "input '%s' has symbolic dims: fix them with --shape %s=DIMS",
                         g->inputs[i]->name, g->inputs[i]->name);
+  o.compress_weights = co->compress_weights != 0;
+  if (o.compress_weights && !s->passed) no_winograd(s);
   LibShapeSet vs;
   lib_deadline_start(s);
   rc = multi ? lib_shapes_load(s, co, &vs) : single_variant(s, &vs);

@@ -10,6 +10,7 @@
 typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
   int64_t max_memory;
+  bool compress_weights; /* the weights entropy-coded, decoded at create */
   onnxc_session *s; /* records the files written (lib_wrote) */
 } CompileOpts;
 /* adds path to the files the compile wrote (s->written) */

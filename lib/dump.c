@@ -49,11 +49,11 @@ int onnxc_session_dump(onnxc_session *s, const char *after, char **text) {
   *text = NULL;
   if (!s->g || s->state != LIB_LOADED || s->passed)
     return lib_fail(s, ONNXC_ERR_STATE, "dump needs a freshly created session");
-  if (after && strcmp(after, "import") && pass_index(after) < 0) {
+  if (after && strcmp(after, "import") && strcmp(after, "qdq") && pass_index(after) < 0) {
     char names[200] = "";
     for (int i = 0; pass_names[i]; i++)
       snprintf(names + strlen(names), sizeof names - strlen(names), ", %s", pass_names[i]);
-    return lib_fail(s, ONNXC_ERR_ARGUMENT, "unknown pass '%.100s' (passes: import%s)", after, names);
+    return lib_fail(s, ONNXC_ERR_ARGUMENT, "unknown pass '%.100s' (passes: import, qdq%s)", after, names);
   }
   lib_deadline_start(s);
   DumpArgs a = {after, text};

@@ -152,7 +152,9 @@ int lib_write_header(const char *path, const char *name, const char *model, cons
   fprintf(f, "extern const onnxc_model_info %s_info;\n\n", name);
   fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", name, g->ninputs, name, g->noutputs);
   fprintf(f, "#define %s_WEIGHTS_EMBEDDED %d\n#define %s_WEIGHTS_BYTES %zu\n", name, embedded ? 1 : 0, name,
-          r->weights_bytes);
+          r->weights_raw_bytes);
+  if (r->weights_coded) /* as stored (embedded or the file), decoded at create */
+    fprintf(f, "#define %s_WEIGHTS_CODED_BYTES %zu\n", name, r->weights_bytes);
   fprintf(f, "#define %s_ARENA_BYTES %lld\n", name, (long long)r->arena_bytes);
   fprintf(f, "#define %s_NUM_VARIANTS %d\n\n", name, vs->n);
   for (int i = 0; i < g->ninputs; i++) put_tensor_macros(f, name, "INPUT", i, g->inputs[i]);
@@ -248,10 +250,11 @@ int lib_write_glue(const char *path, const char *header, const char *name, const
   fprintf(f, "const onnxc_model_info %s_info = {\n  ONNXC_ABI_VERSION, \"%s\", \"%s\", %d, %d, inputs_, outputs_,\n"
              "  create_, onnxc_model_run, onnxc_model_error, onnxc_model_destroy, onnxc_model_run_tensors,\n"
              "  %s_graph, %s%s, %lldLL, 0x%016llxULL, %lldLL, %lldLL, %d, nodes_,\n"
-             "  .num_variants = %d, .variants = variants_,\n};\n",
+             "  .num_variants = %d, .variants = variants_, .weights_coded_bytes = %lldLL,\n};\n",
           n, n, r->target, g->ninputs, g->noutputs, n, embedded ? n : "0", embedded ? "_weights" : "",
-          (long long)r->weights_bytes, (unsigned long long)onnxc_hash_bytes(r->weights, r->weights_bytes),
-          (long long)r->arena_bytes, (long long)r->scratch_bytes, g->nnodes, vs->n);
+          (long long)r->weights_raw_bytes, (unsigned long long)onnxc_hash_bytes(r->weights, r->weights_bytes),
+          (long long)r->arena_bytes, (long long)r->scratch_bytes, g->nnodes, vs->n,
+          (long long)(r->weights_coded ? r->weights_bytes : 0));
   fprintf(f, "int %s_create(%s **out, const onnxc_options *opts) {\n"
              "  return onnxc_model_create(&%s_info, (onnxc_model **)out, opts);\n}\n", n, n, n);
   fprintf(f, "int %s_run(%s *m, const void *const inputs[], void *const outputs[]) {\n"

@@ -66,6 +66,9 @@ struct onnxc_session {
   char cache_note[2048];    /* what the cache did, for the phase report */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
   int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
+  onnxc_cluster_layer *cluster; /* lib/cluster.c: the weights onnxc_session_cluster clustered (graph arena) */
+  int32_t nclustered;
+  onnxc_weights_report wreport; /* lib/compile.c: the weights of the last successful compile */
 };
 
 /* Runs fn(s, arg) with the calling thread's out-of-memory handler and phase record set to the

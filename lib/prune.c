@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_contract.h"
 #include "prune.h"
 
 /* ---- layers ---- */
@@ -50,61 +51,38 @@ PruneLayer *prune_layers(Graph *g, int *n) {
 
 /* ---- measuring ---- */
 
-/* the largest count of nonzeros in a group of m along K, or -1 when m does not tile K */
-static int64_t nm_max(const PruneLayer *l, const float *w, int64_t m) {
-  if (l->ka % m) return -1;
-  int64_t mx = 0;
-  for (int64_t n = 0; n < l->n; n++)
-    for (int64_t k0 = 0; k0 < l->k; k0 += m) {
-      int64_t nz = 0;
-      for (int64_t k = k0; k < k0 + m; k++) nz += w[prune_at(l, k, n)] != 0;
-      if (nz > mx) mx = nz;
-    }
-  return mx;
-}
-
-/* zeros that lie in all-zero r x c blocks */
-static int64_t block_zeros(const PruneLayer *l, const float *w, int64_t r, int64_t c) {
-  int64_t z = 0;
-  for (int64_t k0 = 0; k0 < l->k; k0 += r)
-    for (int64_t n0 = 0; n0 < l->n; n0 += c) {
-      bool all = true;
-      for (int64_t k = k0; k < k0 + r && all; k++)
-        for (int64_t n = n0; n < n0 + c && all; n++) all = w[prune_at(l, k, n)] == 0;
-      z += all ? r * c : 0;
-    }
-  return z;
-}
-
-static void measure_structure(PruneLayer *l, const float *w) {
-  double density = 1 - (double)l->zeros / (double)l->params;
-  static const int64_t ms[] = {4, 8, 16};
-  for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-    int64_t mx = nm_max(l, w, ms[i]);
-    /* N:M only when the groups explain the sparsity (90% unstructured is not "3:4") */
-    if (mx >= 0 && mx < ms[i] && (double)mx / (double)ms[i] <= density + 0.02) {
-      snprintf(l->structure, sizeof l->structure, "%lld:%lld", (long long)mx, (long long)ms[i]);
-      return;
-    }
-  }
-  static const int64_t bs[][2] = {{4, 4}, {1, 16}, {16, 1}, {1, 8}, {8, 1}, {2, 2}, {1, 4}, {4, 1}, {1, 2}, {2, 1}};
-  for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
-    if (l->k % bs[i][0] == 0 && l->n % bs[i][1] == 0 &&
-        (double)block_zeros(l, w, bs[i][0], bs[i][1]) >= 0.99 * (double)l->zeros) {
-      snprintf(l->structure, sizeof l->structure, "block:%lldx%lld", (long long)bs[i][0], (long long)bs[i][1]);
-      return;
-    }
-  snprintf(l->structure, sizeof l->structure, "unstructured");
-}
-
+/* the sparse pass's detector (passes/sparse.c), on the layer's K x N view */
 void prune_measure(PruneLayer *l) {
-  const float *w = l->w->data;
+  SparseView v = {.w = l->w->data, .k = l->k, .n = l->n, .ka = l->ka, .sa = l->sa, .sb = l->sb, .sn = l->sn};
+  SparseInfo si;
+  pass_sparse_measure(&v, &si);
   l->params = ir_value_numel(l->w);
-  l->zeros = 0;
-  for (int64_t i = 0; i < l->params; i++) l->zeros += w[i] == 0;
+  l->zeros = l->params - si.nnz;
   ir_shape_str(l->w, l->shape, sizeof l->shape);
-  if (!l->zeros) snprintf(l->structure, sizeof l->structure, "dense");
-  else measure_structure(l, w);
+  snprintf(l->structure, sizeof l->structure, "%s", si.structure);
+}
+
+/* rows of the layer's data operand (MatMul: all but the last dim; Gemm: dim 0, or 1 with transA),
+ * or -1 when not known */
+static int64_t layer_rows(const Node *n) {
+  const Value *a = n->in[0];
+  if (!a || a->rank < 1) return -1;
+  int64_t m = 1;
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] < 1) return -1;
+  if (n->op == OP_Gemm) return a->rank == 2 ? a->dims[ir_attr_int(n, "transA", 0) ? 1 : 0] : -1;
+  for (int d = 0; d + 1 < a->rank; d++) m *= a->dims[d];
+  return m;
+}
+
+void prune_kernel(PruneLayer *l, int vector_bytes) {
+  int64_t K, N, rs, cs;
+  const Value *w = pass_sparse_weight(l->node, &K, &N, &rs, &cs);
+  if (!w && pass_sparse_conv_candidate(l->node))
+    snprintf(l->kernel, sizeof l->kernel, "sparse conv if stride 1 and it pays (decided when compiled)");
+  else if (!w) snprintf(l->kernel, sizeof l->kernel, "dense (no sparse %s kernel)", ir_ops[l->node->op].name);
+  else if (!pass_sparse_candidate(l->node)) snprintf(l->kernel, sizeof l->kernel, "dense (under 30%% zeros)");
+  else gemm_sparse_explain(w->data, layer_rows(l->node), K, N, rs, cs, vector_bytes / 4, l->kernel, sizeof l->kernel);
 }
 
 double prune_energy(const float *w, int64_t n) {
@@ -510,13 +488,16 @@ int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out)
   int rc = lib_guard(s, do_layers, NULL);
   if (rc) return rc;
   if (i < 0 || i >= s->prune->n) return lib_fail(s, ONNXC_ERR_ARGUMENT, "layer %d: the model has %d layers", i, s->prune->n);
-  const PruneLayer *l = &s->prune->layers[i];
+  PruneLayer *l = &s->prune->layers[i];
+  Target t;
+  char err[128];
+  prune_kernel(l, be_target_get(s->opt.target[0] ? s->opt.target : "native", &t, err, sizeof err) ? 0 : t.vector_bytes);
   *out = (onnxc_layer_info){.name = l->node->name, .op = ir_ops[l->node->op].name, .weight = l->w->name,
                             .shape = l->shape, .params = l->params, .zeros = l->zeros,
                             .sparsity = l->params ? (double)l->zeros / (double)l->params : 0,
                             .structure = l->structure, .pruned = l->pruned, .skipped = s->prune->done ? l->skipped : NULL,
                             .channels_before = l->ch_before, .channels_after = l->ch_after,
-                            .kept_energy = l->kept_energy, .output = l->node->out[0]->name,
+                            .kept_energy = l->kept_energy, .kernel = l->kernel, .output = l->node->out[0]->name,
                             .recalibrated = l->recal};
   return ONNXC_OK;
 }

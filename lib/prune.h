@@ -26,6 +26,7 @@ typedef struct PruneLayer {
   int64_t ch_before, ch_after;
   double kept_energy; /* sum of squares after / before (1 when left alone) */
   bool recal;         /* onnxc_session_layer_rescale scaled and shifted its outputs */
+  char kernel[96];    /* the kernel the backend would choose (prune_kernel), "" until asked */
 } PruneLayer;
 
 /* the session's layers and what the last prune did to them (s->prune) */
@@ -48,6 +49,9 @@ static inline int64_t prune_at(const PruneLayer *l, int64_t k, int64_t n) {
 void prune_measure(PruneLayer *l);
 /* why the spec leaves layer l alone (skip list, stem/head, too small), or NULL */
 const char *prune_sensitive(Graph *g, const PruneLayer *l, const onnxc_prune_spec *spec);
+/* into l->kernel: the kernel the backend would choose for the layer on a target of vector_bytes
+ * (gen_sparse.c's cost model for MatMul/Gemm; the sparse pass must mark it first) */
+void prune_kernel(PruneLayer *l, int vector_bytes);
 /* sum of squares of the float32 data */
 double prune_energy(const float *w, int64_t n);
 /* the r-th smallest of x[0..n) (0-based); x is reordered */

@@ -52,4 +52,9 @@ int quant_activations(const Graph *g, const QuantPlan *p, Value ***acts);
  * Returns the nodes quantized, or -1 with the reason in g's error (ir_last_error). */
 int quant_apply(Graph *g, const QuantPlan *p);
 
+/* lib/quant_insert.c: base + suffix, or with _1, _2 ... when the graph has that name already (in
+ * its arena); an INT attribute appended to n.  Rewrites that add nodes (quantize, cluster) use them. */
+const char *lib_fresh_name(Graph *g, const char *base, const char *suffix);
+void lib_add_int_attr(Graph *g, Node *n, const char *name, int64_t x);
+
 #endif

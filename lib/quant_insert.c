@@ -299,3 +299,7 @@ int quant_apply(Graph *g, const QuantPlan *p) {
   if (ir_graph_toposort(g)) return -1;
   return done;
 }
+
+/* the naming and attribute helpers for lib/cluster.c's rewrite (lib.h) */
+const char *lib_fresh_name(Graph *g, const char *base, const char *suffix) { return fresh(g, base, suffix); }
+void lib_add_int_attr(Graph *g, Node *n, const char *name, int64_t x) { add_int_attr(g, n, name, x); }

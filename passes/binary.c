@@ -3,7 +3,8 @@
  * form torch exports: the weights take two values ±α_o per output channel o (after fuse has
  * folded a BatchNorm into them, still two values) and the input is two- or three-valued, the
  * output of Sign (-1, 0, 1) or of Where(cond, 1, -1).  Then Σ x·w = α_o · (integer dot product of
- * signs), which the kernel computes exactly from sign and nonzero bit planes.
+ * signs), which the kernel computes exactly from sign and nonzero bit planes.  Likewise a MatMul or
+ * Gemm whose constant weight's columns are ±α_n (gen_binary_gemm).
  *
  * It runs after plan because it only marks nodes (nothing moves, no value changes), so it can
  * sit at the end of pass_names; `--disable-pass binary` keeps the float kernels (comparing). */
@@ -52,10 +53,39 @@ bool pass_binary_conv_ok(const Node *n) {
   return sign_valued(x) && pm_alpha_weights(n->in[1]);
 }
 
+/* a MatMul [M,K]·[K,N] or Gemm (transA 0, alpha 1, C absent or a length-N bias with beta 1) whose
+ * constant B's every column n is ±α_n, on a Sign/Where input: gen_binary_gemm's form */
+bool pass_binary_gemm_ok(const Node *n) {
+  if ((n->op != OP_MatMul && n->op != OP_Gemm) || n->nin < 2 || !n->in[0] || n->nout < 1 || !n->out[0]) return false;
+  const Value *a = n->in[0], *b = n->in[1], *y = n->out[0];
+  if (a->rank != 2 || y->rank != 2 || y->dtype != DT_FLOAT || !ir_value_shape_known(a) || !ir_value_shape_known(y))
+    return false;
+  if (!b || b->kind != VK_CONST || !b->data || b->dtype != DT_FLOAT || b->rank != 2) return false;
+  bool tb = false;
+  if (n->op == OP_Gemm) {
+    if (ir_attr_int(n, "transA", 0) || ir_attr_float(n, "alpha", 1.0f) != 1.0f) return false;
+    tb = ir_attr_int(n, "transB", 0) != 0;
+    const Value *cc = n->nin > 2 ? n->in[2] : NULL;
+    if (cc && (ir_attr_float(n, "beta", 1.0f) != 1.0f || cc->dtype != DT_FLOAT || ir_value_numel(cc) != y->dims[1] ||
+               (cc->rank == 2 && cc->dims[0] != 1) || cc->rank > 2))
+      return false;
+  }
+  int64_t K = a->dims[1], N = y->dims[1];
+  if (K <= 0 || N <= 0 || b->dims[tb ? 1 : 0] != K || b->dims[tb ? 0 : 1] != N) return false;
+  const float *d = b->data;
+  for (int64_t j = 0; j < N; j++) {
+    float al = fabsf(d[tb ? j * K : j]);
+    if (!isfinite(al)) return false;
+    for (int64_t k = 1; k < K; k++)
+      if (fabsf(d[tb ? j * K + k : k * N + j]) != al) return false;
+  }
+  return sign_valued(a);
+}
+
 int pass_binary(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (!n->dead) n->binary = pass_binary_conv_ok(n);
+    if (!n->dead) n->binary = pass_binary_conv_ok(n) || pass_binary_gemm_ok(n);
   }
   return 0;
 }

@@ -44,6 +44,9 @@ int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations in
 int pass_attention(Graph *g); /* torch's multi-head attention -> FusedAttention (runs as fuse's first part) */
 /* QDQ convolutions -> QConv int8 nodes (qdq.c); runs before shapes, off with --disable-pass qdq */
 int pass_qdq(Graph *g);
+/* cluster.c: Gather(codebook, constant indices) folded into constants that keep the cluster form
+ * (Value.cluster); before shapes, like qdq */
+int pass_cluster(Graph *g);
 /* Sets each value's layout (today VL_PLAIN everywhere) and checks that every node's generator
  * accepts the layouts of its inputs and outputs. */
 int pass_layout(Graph *g);
@@ -54,6 +57,8 @@ int pass_binary(Graph *g);
 /* the test the pass applies: a 2-D ungrouped fp32 Conv whose constant weights are ±α_o per output
  * channel o and whose input is Sign(x) or Where(c, 1, -1) (values in {-1, 0, 1}) */
 bool pass_binary_conv_ok(const Node *n);
+/* the same for a MatMul/Gemm [M,K]·[K,N] whose constant B has ±α_n columns (binary.c) */
+bool pass_binary_gemm_ok(const Node *n);
 /* Memory planning (plan.c): outputs materialized, captured values added to control nodes,
  * topological order, storage classes, arena offsets for g and its subgraphs (see Graph.planned).
  * Checks the budget against max_memory (<= 0: only that sizes cannot overflow). */
@@ -64,6 +69,8 @@ int pass_plan(Graph *g, int64_t max_memory);
 int pass_sparse(Graph *g);
 /* sparse.c: the same marking for Conv nodes (group 1, constant fp32 weight; gen_sparse_conv.c) */
 void pass_sparse_convs(Graph *g);
+/* whether pass_sparse_convs marks n (onnxc info / prune --report name the kernel with it) */
+bool pass_sparse_conv_candidate(const Node *n);
 /* the weight a sparse kernel would take from n (fp32 constant, rank 2, input 1 of MatMul/Gemm) and
  * its logical view B(k, n) = data[k*rs + n*cs], K × N; NULL when n has none */
 const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *rs, int64_t *cs);
@@ -71,9 +78,20 @@ const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *
 typedef struct SparseInfo {
   double sparsity;     /* zeros / elements */
   int64_t nnz;
-  char structure[24];  /* "dense", "unstructured", "N:M" (along K), "block:1xC" (C consecutive n) */
+  char structure[48];  /* "dense", "unstructured", "N:M" (the largest N of nonzeros in any group of
+                          M along K), "block:RxC" (every zero in an all-zero block of R k × C n) */
 } SparseInfo;
 void pass_sparse_analyze(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, SparseInfo *si);
+/* a K × N view of any layer's weight: element (k, n) at w[n*sn + (k % ka)*sa + (k / ka)*sb] (a
+ * Conv's k = kernel position · Cin + input channel, so N:M groups are neighbouring channels) */
+typedef struct SparseView {
+  const float *w;
+  int64_t k, n, ka, sa, sb, sn;
+} SparseView;
+/* the structure detector: zeros, sparsity and the structure found */
+void pass_sparse_measure(const SparseView *v, SparseInfo *si);
+/* n would be marked by pass_sparse (a MatMul/Gemm weight with enough zeros to weigh a sparse kernel) */
+bool pass_sparse_candidate(const Node *n);
 /* The memory budget: weights + arena + scratch + outputs of a planned g within limit bytes, or
  * an error naming the largest value.  The backend calls it again once it knows scratch sizes
  * and where subgraphs sit. */

@@ -2,6 +2,8 @@
  *
  *   qdq      QDQ convolutions -> int8 QConv nodes (passes/qdq.c)      (optional; before shapes,
  *            which would fold the weights' DequantizeLinear; disabled by name like a fuse part)
+ *   cluster  Gather(codebook, indices) clustered weights -> constants keeping that form (passes/
+ *            cluster.c; before shapes, which would fold them; disabled by name like qdq)
  *   shapes   shape inference + folding of constant subgraphs (ir/shape.c)
  *   inline   If on a constant condition -> the branch taken          (optional)
  *   dce      nodes whose outputs reach no graph output               (optional)
@@ -37,7 +39,9 @@ bool pass_optional(int index) { return (index >= 1 && index <= 4) || index >= pa
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
-bool pass_is_fuse_part(const char *name) { return name && (!strcmp(name, "attention") || !strcmp(name, "qdq")); }
+bool pass_is_fuse_part(const char *name) {
+  return name && (!strcmp(name, "attention") || !strcmp(name, "qdq") || !strcmp(name, "cluster") /* passes/cluster.c */);
+}
 
 /* "shapes, inline, ..." */
 static void list_names(char *buf, size_t len) {
@@ -124,12 +128,17 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   char err[300];
   if (r.opt->disable && pass_check_disable(r.opt->disable, err, sizeof err)) return ir_error(g, "%s", err);
   if (last && !strcmp(last, "import")) return 0;
-  if (r.last < 0) {
+  /* `dump --after qdq`: the graph right after the QDQ matching (qdq is not in pass_names: see above) */
+  bool only_qdq = last && !strcmp(last, "qdq");
+  if (r.last < 0 && !only_qdq) {
     list_names(err, sizeof err);
     return ir_error(g, "unknown pass '%.100s' (passes: import, %s)", last, err);
   }
   /* qdq before shapes: shape inference folds the weights' DequantizeLinear into float tensors */
   if (!disabled(r.opt, "qdq") && pass_qdq(g)) return -1;
+  if (only_qdq) return ir_verify(g);
+  /* cluster before shapes too: shape inference folds a clustered weight's Gather into floats */
+  if (!disabled(r.opt, "cluster") && pass_cluster(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
       step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
       step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse) || step(&r, "binary", run_binary))

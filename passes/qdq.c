@@ -17,8 +17,9 @@
  * constants' dtypes and data, and each value's users.  Matched: per-tensor activation scale and
  * zero point, int8 weights with zero points 0 (symmetric, per tensor or per output channel), an
  * int32 bias whose scale is sx·sw (or a float bias, quantized here); every intermediate float
- * value used once.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes QAdd.  Anything else stays
- * as written. */
+ * value used once.  A MaxPool between the activation and QuantizeLinear (ResNet's stem) moves
+ * after the QConv and pools the 8-bit values.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes
+ * QAdd.  Anything else stays as written. */
 #include <math.h>
 #include <string.h>
 
@@ -90,9 +91,9 @@ static bool act_bounds(const Node *act, const Node *q, int64_t *lo, int64_t *hi)
   return true;
 }
 
-/* The matched chain around one Conv. */
+/* The matched chain around one Conv (pool: a MaxPool between act and q, or NULL). */
 typedef struct Chain {
-  Node *conv, *dqx, *dqw, *dqb, *act, *q;
+  Node *conv, *dqx, *dqw, *dqb, *act, *pool, *q;
 } Chain;
 
 /* an int32 bias for the int8 conv: the DequantizeLinear's data when its scale is sx·sw, else the
@@ -146,6 +147,23 @@ static bool match_tail(Graph *g, const Value *v, Node **act, Node **q) {
   return *q && per_tensor(*q);
 }
 
+/* v → [Relu | Clip] → MaxPool → QuantizeLinear, each value used once (ResNet's stem as
+ * `onnxc quantize` writes it): sets act, pool and q.  Quantizing is monotone, so it commutes with
+ * the max: Q(maxpool(v)) = maxpool(Q(v)), and the pool can run on the 8-bit values. */
+static bool match_pool_tail(Graph *g, const Value *v, Node **act, Node **pool, Node **q) {
+  Node *u = sole_user(g, v);
+  *act = NULL, *pool = NULL, *q = NULL;
+  if (u && (u->op == OP_Relu || u->op == OP_Clip)) {
+    *act = u;
+    u = sole_user(g, u->out[0]);
+  }
+  if (!u || u->op != OP_MaxPool || u->nout != 1 || ir_attr_int(u, "storage_order", 0)) return false;
+  *pool = u;
+  u = sole_user(g, u->out[0]);
+  *q = u && u->op == OP_QuantizeLinear ? u : NULL;
+  return *q && per_tensor(*q);
+}
+
 static bool match(Graph *g, Node *conv, Chain *m) {
   memset(m, 0, sizeof *m);
   m->conv = conv;
@@ -154,7 +172,7 @@ static bool match(Graph *g, Node *conv, Chain *m) {
   m->dqw = producer(conv->in[1], OP_DequantizeLinear);
   if (!m->dqx || !m->dqw || !weight_ok(m->dqw)) return false;
   if (conv->nin > 2 && conv->in[2]) m->dqb = producer(conv->in[2], OP_DequantizeLinear);
-  return match_tail(g, conv->out[0], &m->act, &m->q);
+  return match_tail(g, conv->out[0], &m->act, &m->q) || match_pool_tail(g, conv->out[0], &m->act, &m->pool, &m->q);
 }
 
 static Attr int_attr(const char *name, int64_t v) { return (Attr){.name = name, .type = AT_INT, .i = v}; }
@@ -193,6 +211,17 @@ static int rewrite(Graph *g, const Chain *m) {
   n->nattr = m->conv->nattr;
   n->attrs[n->nattr++] = int_attr("qmin", lo);
   n->attrs[n->nattr++] = int_attr("qmax", hi);
+  if (m->pool) { /* QConv → MaxPool (8-bit) → q's output */
+    Value *t = ir_value_new(g, arena_printf(g->arena, "%s_int8_out", m->conv->name));
+    Value *y = m->q->out[0];
+    ir_node_remove(g, m->q);
+    if (m->act) ir_node_remove(g, m->act);
+    ir_node_remove(g, m->conv);
+    n->out[0] = t, t->producer = n;
+    m->pool->out[0]->producer = NULL; /* the float pooled value: no producer, no users now */
+    m->pool->in[0] = t, m->pool->out[0] = y, y->producer = m->pool;
+    return 1;
+  }
   take_output(g, n, m->conv, m->act, m->q);
   return 1;
 }
@@ -210,6 +239,162 @@ static int rewrite_add(Graph *g, Node *add) {
   n->attrs[n->nattr++] = int_attr("qmin", lo);
   n->attrs[n->nattr++] = int_attr("qmax", hi);
   take_output(g, n, add, act, q);
+  return 1;
+}
+
+/* ---- matmuls (QMatMul: gen_quant_mm.c) ---- */
+
+/* v: a constant int8 [K, N] weight (N = *n) whose zero point zp is absent or constant zeros */
+static bool mm_weight_ok(const Value *w, const Value *zp) {
+  if (!is_const(w) || w->dtype != DT_INT8 || w->rank != 2 || w->dims[0] < 4) return false;
+  if (zp && !is_const(zp)) return false;
+  for (int64_t i = 0; zp && i < ir_value_numel(zp); i++)
+    if (ir_const_i64(zp, i)) return false;
+  return true;
+}
+
+/* a constant float with 1 or n elements (a per-column scale or bias) */
+static bool const_cols(const Value *v, int64_t n, bool allow_scalar) {
+  int64_t k = v && is_const(v) && v->dtype == DT_FLOAT ? ir_value_numel(v) : -1;
+  return k == n || (allow_scalar && k == 1);
+}
+
+/* x → Add(x, constant bias [N]) when that is x's only user: returns the Add (NULL: none) */
+static Node *bias_add(Graph *g, const Value *x, int64_t n, Value **bias) {
+  Node *u = sole_user(g, x);
+  *bias = NULL;
+  if (!u || u->op != OP_Add || u->nin != 2) return NULL;
+  Value *c = u->in[0] == x ? u->in[1] : u->in[0];
+  Node *id = producer(c, OP_Identity); /* exporters share equal initializers through Identity */
+  if (id && is_const(id->in[0])) c = id->in[0];
+  if (!const_cols(c, n, false) || c->rank != 1) return NULL;
+  *bias = c;
+  return u;
+}
+
+static Node *qmatmul_node(Graph *g, const char *name, Value *const ins[9]) {
+  Node *n = ir_node_new(g, OP_QMatMul, arena_printf(g->arena, "%s_int8", name), 9, 1);
+  memcpy(n->in, ins, sizeof(Value *) * 9);
+  return n;
+}
+
+/* the dynamic form ORT's quantizer and onnxc's --quantize int8-dynamic write:
+ *   a ─DynamicQuantizeLinear─▶ (aq, sa, za);  MatMulInteger(aq, W, za, 0) ─Cast float─▶
+ *   ·Mul(sa · sw) [+ Add(bias)]
+ * ⇒ QMatMul(aq, sa, za, W, sw, 0, bias): the dequantization and the bias in the int8 kernel's
+ * epilogue (bit for bit the float ops' results: the same products in the same order) */
+static int rewrite_dynamic_mm(Graph *g, Node *mi) {
+  if (mi->nin < 2 || mi->nout != 1) return 0;
+  Value *aq = mi->in[0], *w = mi->in[1], *za = mi->nin > 2 ? mi->in[2] : NULL, *zw = mi->nin > 3 ? mi->in[3] : NULL;
+  Node *dql = aq->producer;
+  if (!dql || dql->op != OP_DynamicQuantizeLinear || dql->out[0] != aq || !mm_weight_ok(w, zw)) return 0;
+  if (za && za != dql->out[2]) return 0;
+  int64_t n = w->dims[1];
+  Node *cast = sole_user(g, mi->out[0]), *mul;
+  if (!cast || cast->op != OP_Cast || ir_attr_int(cast, "to", 0) != DT_FLOAT || !(mul = sole_user(g, cast->out[0])) ||
+      mul->op != OP_Mul || mul->nin != 2)
+    return 0;
+  Value *sc = mul->in[0] == cast->out[0] ? mul->in[1] : mul->in[0];
+  Node *sm = producer(sc, OP_Mul);
+  if (!sm || sm->nin != 2) return 0;
+  Value *sa = sm->in[0] == dql->out[1] ? sm->in[0] : sm->in[1] == dql->out[1] ? sm->in[1] : NULL;
+  Value *sw = sa == sm->in[0] ? sm->in[1] : sm->in[0];
+  if (!sa || !const_cols(sw, n, true) || sw->rank > 1) return 0;
+  Value *bias;
+  Node *add = bias_add(g, mul->out[0], n, &bias), *last = add ? add : mul;
+  Value *ins[9] = {aq, sa, za, w, sw, zw, bias, NULL, NULL};
+  Node *q = qmatmul_node(g, mi->name, ins);
+  Value *y = last->out[0];
+  if (add) ir_node_remove(g, add);
+  ir_node_remove(g, mul), ir_node_remove(g, cast), ir_node_remove(g, mi);
+  if (sc->nusers == 1 && !sc->is_output) ir_node_remove(g, sm);
+  q->out[0] = y;
+  y->producer = q;
+  return 1;
+}
+
+/* the QDQ form (ORT's static quantizer, onnxc quantize):
+ *   DQ(xq) ─┐
+ *   DQ(wq) ─┴─ MatMul | Gemm(transA 0, alpha 1) [+ bias] [─ QuantizeLinear → yq]
+ * ⇒ QMatMul(xq, sx, zx, w, sw, 0, bias[, sy, zy]) with u8 activations, a constant int8 weight with
+ * zero points 0 and one scale or one per output column (a Gemm's transB weight is transposed here);
+ * the bias is a Gemm's constant C, an Add of a constant row after the MatMul, or DQ(int32) of
+ * either.  Without a QuantizeLinear after it the output stays float. */
+static Value *const_through_identity(Value *v) {
+  Node *id = producer(v, OP_Identity);
+  return id && is_const(id->in[0]) ? id->in[0] : v;
+}
+
+/* a float bias [N] from a constant, or DequantizeLinear(int32 constant, constant scales) */
+static Value *float_bias(Graph *g, Value *c, int64_t n, const char *name) {
+  if (!c) return NULL;
+  c = const_through_identity(c);
+  if (const_cols(c, n, false)) return c;
+  Node *dq = producer(c, OP_DequantizeLinear);
+  if (!dq || !is_const(dq->in[0]) || dq->in[0]->dtype != DT_INT32 || ir_value_numel(dq->in[0]) != n || !is_const(dq->in[1]) ||
+      (dq->nin > 2 && dq->in[2] && !is_const(dq->in[2])))
+    return NULL;
+  int64_t ns = ir_value_numel(dq->in[1]);
+  if (ns != 1 && ns != n) return NULL;
+  Value *b = ir_const_new(g, arena_printf(g->arena, "%s_bias_f32", name), DT_FLOAT, 1, &n);
+  for (int64_t j = 0; j < n; j++) {
+    double z = dq->nin > 2 && dq->in[2] ? ir_const_f64(dq->in[2], ir_value_numel(dq->in[2]) > 1 ? j : 0) : 0;
+    ((float *)b->data)[j] = (float)(ir_const_f64(dq->in[0], j) - z) * (float)ir_const_f64(dq->in[1], ns > 1 ? j : 0);
+  }
+  return b;
+}
+
+/* DequantizeLinear of a constant int8 matrix with zero points 0 and one scale or one per output
+ * column (axis `col`); the weight as [K, N] (transposed when col == 0) and its scale through w, sw */
+static bool mm_weight_dq(Graph *g, const Node *dq, bool trans, Value **w, Value **sw) {
+  Value *q = dq->in[0], *s = dq->in[1], *z = dq->nin > 2 ? dq->in[2] : NULL;
+  if (!mm_weight_ok(q, NULL) || (z && !mm_weight_ok(q, z)) || !is_const(s) || s->dtype != DT_FLOAT || ir_attr_int(dq, "block_size", 0))
+    return false;
+  int64_t N = trans ? q->dims[0] : q->dims[1], K = trans ? q->dims[1] : q->dims[0], ns = ir_value_numel(s);
+  int axis = (int)ir_attr_int(dq, "axis", 1);
+  if (axis < 0) axis += 2;
+  if (ns != 1 && (ns != N || s->rank != 1 || axis != (trans ? 0 : 1))) return false;
+  if (K < 4) return false;
+  *sw = s;
+  *w = q;
+  if (!trans) return true;
+  int64_t dims[2] = {K, N};
+  *w = ir_const_new(g, arena_printf(g->arena, "%s_t", q->name), DT_INT8, 2, dims);
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t k = 0; k < K; k++) ((int8_t *)(*w)->data)[k * N + i] = ((const int8_t *)q->data)[i * K + k];
+  return true;
+}
+
+static int rewrite_qdq_mm(Graph *g, Node *mm) {
+  bool gemm = mm->op == OP_Gemm;
+  if (mm->nin < 2 || mm->nout != 1) return 0;
+  if (gemm && (ir_attr_int(mm, "transA", 0) || ir_attr_float(mm, "alpha", 1) != 1 || ir_attr_float(mm, "beta", 1) != 1)) return 0;
+  Node *dqx = dq_8bit(mm->in[0]), *dqw = producer(mm->in[1], OP_DequantizeLinear);
+  if (!dqx || dqx->in[2]->dtype != DT_UINT8 || !dqw) return 0;
+  Value *w, *sw;
+  if (!mm_weight_dq(g, dqw, gemm && ir_attr_int(mm, "transB", 0), &w, &sw)) return 0;
+  int64_t n = w->dims[1];
+  Value *bias = NULL, *c = gemm && mm->nin > 2 ? mm->in[2] : NULL;
+  if (c && !(bias = float_bias(g, c, n, mm->name))) return 0;
+  Node *add = NULL;
+  if (!c) {
+    Node *u = sole_user(g, mm->out[0]);
+    Value *r = u && u->op == OP_Add && u->nin == 2 ? (u->in[0] == mm->out[0] ? u->in[1] : u->in[0]) : NULL;
+    if (r && (r->rank <= 1 || producer(r, OP_DequantizeLinear) || producer(r, OP_Identity)) && (bias = float_bias(g, r, n, mm->name)))
+      add = u;
+  }
+  Node *last = add ? add : mm, *act, *q;
+  if (!match_tail(g, last->out[0], &act, &q) || act) q = NULL;
+  Value *ins[9] = {dqx->in[0], dqx->in[1], dqx->in[2], w, sw, NULL, bias, q ? q->in[1] : NULL, NULL};
+  if (q) ins[8] = zp_or_zero(g, q, arena_printf(g->arena, "%s_yzp", mm->name), DT_UINT8);
+  Node *nq = qmatmul_node(g, mm->name, ins);
+  Node *end = q ? q : last;
+  Value *y = end->out[0];
+  if (q) ir_node_remove(g, q);
+  if (add) ir_node_remove(g, add);
+  ir_node_remove(g, mm);
+  nq->out[0] = y;
+  y->producer = nq;
   return 1;
 }
 
@@ -232,6 +417,8 @@ int pass_qdq(Graph *g) {
     Chain m;
     if (!n->dead && n->op == OP_Conv && match(g, n, &m)) changed += rewrite(g, &m);
     else if (!n->dead && n->op == OP_Add && n->nin == 2) changed += rewrite_add(g, n);
+    else if (!n->dead && n->op == OP_MatMulInteger) changed += rewrite_dynamic_mm(g, n);
+    else if (!n->dead && (n->op == OP_MatMul || n->op == OP_Gemm)) changed += rewrite_qdq_mm(g, n);
   }
   if (!changed) return 0;
   drop_unused_dq(g);

@@ -3,8 +3,8 @@
  * (Node.sparse).  Whether one runs is the generator's decision (backend/gen/gen_sparse.c: a cost
  * model on the shape, the nonzero count and the target's vector width), as for winograd; the pass
  * exists so that `--disable-pass sparse` keeps every layer dense (ablation, comparing results).
- * pass_sparse_analyze also names the structure found (unstructured, N:M along K, 1×C blocks along
- * N), for reports. */
+ * pass_sparse_measure is the one structure detector (unstructured, N:M along K, R×C blocks), used
+ * by reports (onnxc info and onnxc prune, through lib/prune.c's prune_measure) and tests. */
 #include <stdio.h>
 #include <string.h>
 
@@ -28,57 +28,75 @@ const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *
   return b;
 }
 
-static bool is_zero(const Value *w, int64_t i) { return ((const float *)w->data)[i] == 0.0f; }
+/* ---- the structure detector (also onnxc info / onnxc prune's, through prune_measure) ---- */
 
-/* the largest count of nonzeros in any group of m consecutive k of one column */
-static int64_t nm_max(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, int m) {
-  int64_t worst = 0;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t k0 = 0; k0 < K; k0 += m) {
+static float sv_at(const SparseView *v, int64_t k, int64_t n) {
+  return v->w[n * v->sn + (k % v->ka) * v->sa + (k / v->ka) * v->sb];
+}
+
+/* the largest count of nonzeros in a group of m along K, or -1 when m does not tile K */
+static int64_t nm_max(const SparseView *v, int64_t m) {
+  if (v->ka % m) return -1;
+  int64_t mx = 0;
+  for (int64_t n = 0; n < v->n; n++)
+    for (int64_t k0 = 0; k0 < v->k; k0 += m) {
       int64_t nz = 0;
-      for (int64_t k = k0; k < k0 + m && k < K; k++) nz += !is_zero(w, k * rs + n * cs);
-      if (nz > worst) worst = nz;
+      for (int64_t k = k0; k < k0 + m; k++) nz += sv_at(v, k, n) != 0;
+      if (nz > mx) mx = nz;
     }
-  return worst;
+  return mx;
 }
 
-/* zero 1×bc blocks (one k, bc consecutive n) as a fraction of all blocks */
-static double block_zero_frac(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, int bc) {
-  int64_t zero = 0, all = 0;
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t n0 = 0; n0 < N; n0 += bc, all++) {
-      bool z = true;
-      for (int64_t n = n0; n < n0 + bc && n < N && z; n++) z = is_zero(w, k * rs + n * cs);
-      zero += z;
+/* zeros that lie in all-zero r x c blocks */
+static int64_t block_zeros(const SparseView *v, int64_t r, int64_t c) {
+  int64_t z = 0;
+  for (int64_t k0 = 0; k0 < v->k; k0 += r)
+    for (int64_t n0 = 0; n0 < v->n; n0 += c) {
+      bool all = true;
+      for (int64_t k = k0; k < k0 + r && all; k++)
+        for (int64_t n = n0; n < n0 + c && all; n++) all = sv_at(v, k, n) == 0;
+      z += all ? r * c : 0;
     }
-  return all ? (double)zero / (double)all : 0;
+  return z;
 }
 
-void pass_sparse_analyze(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, SparseInfo *si) {
-  memset(si, 0, sizeof *si);
-  int64_t total = K * N, zeros = 0;
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t n = 0; n < N; n++) zeros += is_zero(w, k * rs + n * cs);
-  si->nnz = total - zeros;
-  si->sparsity = total ? (double)zeros / (double)total : 0;
-  snprintf(si->structure, sizeof si->structure, "%s", si->sparsity > 0 ? "unstructured" : "dense");
-  if (si->sparsity < 0.2) return;
-  static const int bcs[] = {16, 8, 4};
-  for (int i = 0; i < 3; i++) /* nearly every zero sits in an all-zero block */
-    if (block_zero_frac(w, K, N, rs, cs, bcs[i]) >= 0.98 * si->sparsity) {
-      snprintf(si->structure, sizeof si->structure, "block:1x%d", bcs[i]);
-      return;
-    }
-  static const int ms[] = {4, 8};
-  for (int i = 0; i < 2; i++) {
-    int64_t nz = nm_max(w, K, N, rs, cs, ms[i]);
-    /* at most nz in every group, and (nearly) exactly nz: the pattern, not chance */
-    if (K % ms[i] == 0 && nz * 2 <= ms[i] && si->sparsity <= 1.0 - (double)nz / ms[i] + 0.02) {
-      snprintf(si->structure, sizeof si->structure, "%d:%d", (int)nz, ms[i]);
+static void measure_structure(const SparseView *v, int64_t zeros, char *out, size_t len) {
+  double density = 1 - (double)zeros / (double)(v->k * v->n);
+  static const int64_t ms[] = {4, 8, 16};
+  for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+    int64_t mx = nm_max(v, ms[i]);
+    /* N:M only when the groups explain the sparsity (90% unstructured is not "3:4") */
+    if (mx >= 0 && mx < ms[i] && (double)mx / (double)ms[i] <= density + 0.02) {
+      snprintf(out, len, "%lld:%lld", (long long)mx, (long long)ms[i]);
       return;
     }
   }
+  static const int64_t bs[][2] = {{4, 4}, {1, 16}, {16, 1}, {1, 8}, {8, 1}, {2, 2}, {1, 4}, {4, 1}, {1, 2}, {2, 1}};
+  for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+    if (v->k % bs[i][0] == 0 && v->n % bs[i][1] == 0 && (double)block_zeros(v, bs[i][0], bs[i][1]) >= 0.99 * (double)zeros) {
+      snprintf(out, len, "block:%lldx%lld", (long long)bs[i][0], (long long)bs[i][1]);
+      return;
+    }
+  snprintf(out, len, "unstructured");
 }
+
+void pass_sparse_measure(const SparseView *v, SparseInfo *si) {
+  memset(si, 0, sizeof *si);
+  int64_t total = v->k * v->n, zeros = 0;
+  for (int64_t k = 0; k < v->k; k++)
+    for (int64_t n = 0; n < v->n; n++) zeros += sv_at(v, k, n) == 0;
+  si->nnz = total - zeros;
+  si->sparsity = total ? (double)zeros / (double)total : 0;
+  if (!zeros) snprintf(si->structure, sizeof si->structure, "dense");
+  else measure_structure(v, zeros, si->structure, sizeof si->structure);
+}
+
+void pass_sparse_analyze(const Value *w, int64_t K, int64_t N, int64_t rs, int64_t cs, SparseInfo *si) {
+  SparseView v = {.w = w->data, .k = K, .n = N, .ka = K, .sa = rs, .sb = 0, .sn = cs};
+  pass_sparse_measure(&v, si);
+}
+
+static bool is_zero(const Value *w, int64_t i) { return ((const float *)w->data)[i] == 0.0f; }
 
 static double zero_frac(const Value *w) {
   int64_t n = ir_value_numel(w), z = 0;
@@ -86,25 +104,29 @@ static double zero_frac(const Value *w) {
   return n > 0 ? (double)z / (double)n : 0;
 }
 
+bool pass_sparse_candidate(const Node *n) {
+  int64_t K, N, rs, cs;
+  const Value *w = pass_sparse_weight(n, &K, &N, &rs, &cs);
+  return w && K * N >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS;
+}
+
 int pass_sparse(Graph *g) {
-  for (int i = 0; i < g->nnodes; i++) {
-    Node *n = g->nodes[i];
-    int64_t K, N, rs, cs;
-    const Value *w = pass_sparse_weight(n, &K, &N, &rs, &cs);
-    if (w && K * N >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS) n->sparse = true;
-  }
+  for (int i = 0; i < g->nnodes; i++)
+    if (pass_sparse_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
   pass_sparse_convs(g);
   return 0;
 }
 
 /* Conv nodes (group 1, constant fp32 weight) whose weight has enough zeros for the sparse conv
  * kernels (backend/gen/gen_sparse_conv.c) to be weighed; they decide by their cost model. */
+bool pass_sparse_conv_candidate(const Node *n) {
+  if (n->op != OP_Conv || n->nin < 2 || ir_attr_int(n, "group", 1) != 1) return false;
+  const Value *w = n->in[1];
+  if (!w || w->kind != VK_CONST || !w->data || w->dtype != DT_FLOAT || w->rank != 4) return false;
+  return ir_value_numel(w) >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS;
+}
+
 void pass_sparse_convs(Graph *g) {
-  for (int i = 0; i < g->nnodes; i++) {
-    Node *n = g->nodes[i];
-    if (n->op != OP_Conv || n->nin < 2 || ir_attr_int(n, "group", 1) != 1) continue;
-    const Value *w = n->in[1];
-    if (!w || w->kind != VK_CONST || !w->data || w->dtype != DT_FLOAT || w->rank != 4) continue;
-    if (ir_value_numel(w) >= SPARSE_MIN_ELEMS && zero_frac(w) >= SPARSE_MIN_ZEROS) n->sparse = true;
-  }
+  for (int i = 0; i < g->nnodes; i++)
+    if (pass_sparse_conv_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
 }

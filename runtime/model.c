@@ -20,7 +20,7 @@
 struct onnxc_model {
   const onnxc_model_info *info;
   onnxc_rt rt;
-  char *weights_owned; /* weights read from a file; NULL when embedded */
+  char *weights_owned; /* weights read from a file or decoded; NULL when embedded as they run */
   void **io;           /* inputs then outputs, as the graph function takes them */
   onnxc_watch watch;   /* cancel request and deadline (watch.c); rt.watch points here */
   const onnxc_model_variant *vars, *cur; /* the shapes compiled (own if the descriptor lists none); cur runs */
@@ -88,29 +88,53 @@ static void variants_largest(const onnxc_model *m, int64_t *arena, int64_t *scra
   }
 }
 
+/* the stored weights' size: the coded stream's when compressed */
+static int64_t stored_bytes(const onnxc_model_info *d) {
+  return d->weights_coded_bytes > 0 ? d->weights_coded_bytes : d->weights_bytes;
+}
+
 static int load_weights(onnxc_model *m, const onnxc_options *opts) {
   const onnxc_model_info *d = m->info;
   const char *path = opts ? opts->weights_path : NULL;
+  int64_t n = stored_bytes(d);
   if (!path)
     return fail(create_err, ONNXC_ERR_ARGUMENT,
                 "%s: this model keeps its weights in a file; set onnxc_options.weights_path", d->name);
   FILE *f = fopen(path, "rb");
   if (!f) return fail(create_err, ONNXC_ERR_IO, "%s: cannot open weights file '%s': %s", d->name, path, strerror(errno));
-  if (!(m->weights_owned = alloc64(d->weights_bytes))) {
+  if (!(m->weights_owned = alloc64(n))) {
     fclose(f);
-    return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for %lld bytes of weights", d->name,
-                (long long)d->weights_bytes);
+    return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for %lld bytes of weights", d->name, (long long)n);
   }
-  size_t got = fread(m->weights_owned, 1, (size_t)d->weights_bytes, f);
+  size_t got = fread(m->weights_owned, 1, (size_t)n, f);
   int extra = fgetc(f);
   fclose(f);
-  if (got != (size_t)d->weights_bytes || extra != EOF)
+  if (got != (size_t)n || extra != EOF)
     return fail(create_err, ONNXC_ERR_IO, "%s: weights file '%s' has the wrong size (expected %lld bytes)", d->name,
-                path, (long long)d->weights_bytes);
-  if (onnxc_hash_bytes(m->weights_owned, (size_t)d->weights_bytes) != d->weights_hash)
+                path, (long long)n);
+  if (onnxc_hash_bytes(m->weights_owned, (size_t)n) != d->weights_hash)
     return fail(create_err, ONNXC_ERR_IO, "%s: weights file '%s' belongs to another compilation of the model",
                 d->name, path);
   m->rt.weights = m->weights_owned;
+  return ONNXC_OK;
+}
+
+/* compressed weights (embedded or just read from the file) decoded into their own buffer, once
+ * per instance */
+static int decode_weights(onnxc_model *m) {
+  const onnxc_model_info *d = m->info;
+  char *raw = alloc64(d->weights_bytes);
+  if (!raw)
+    return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory for %lld bytes of weights", d->name,
+                (long long)d->weights_bytes);
+  int rc = onnxc_weights_decode(m->rt.weights, (size_t)d->weights_coded_bytes, raw, (size_t)d->weights_bytes);
+  free(m->weights_owned);
+  m->weights_owned = raw;
+  m->rt.weights = raw;
+  if (rc == -2) return fail(create_err, ONNXC_ERR_NOMEM, "%s: out of memory decoding the weights", d->name);
+  if (rc)
+    return fail(create_err, ONNXC_ERR_IO, "%s: the compressed weights (%lld bytes) are damaged", d->name,
+                (long long)d->weights_coded_bytes);
   return ONNXC_OK;
 }
 
@@ -134,6 +158,7 @@ int onnxc_model_create(const onnxc_model_info *d, onnxc_model **out, const onnxc
   int st = ONNXC_OK;
   if (d->weights) m->rt.weights = d->weights;
   else if ((st = load_weights(m, opts))) goto fail;
+  if (d->weights_coded_bytes > 0 && (st = decode_weights(m))) goto fail;
   int threads = opts && opts->threads ? opts->threads : onnxc_cpu_count();
   if (threads > 1 && !(m->rt.pool = onnxc_pool_create(threads))) threads = 1;
   threads = onnxc_pool_threads(m->rt.pool);

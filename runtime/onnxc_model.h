@@ -109,6 +109,9 @@ typedef struct onnxc_model_info {
    * nodes; arena/scratch above are the largest of all variants); 0 / NULL: only those fields */
   int32_t num_variants;
   const onnxc_model_variant *variants;
+  /* > 0: the weights (embedded, or the file) are this many bytes entropy-coded (`onnxc compile
+   * --compress-weights`), decoded at create into weights_bytes; weights_hash is of the coded bytes */
+  int64_t weights_coded_bytes;
 } onnxc_model_info;
 
 /* the runtime's generic entry points (what NAME_create etc. call) */

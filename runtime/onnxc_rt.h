@@ -15,6 +15,9 @@ extern "C" {
 
 /* FNV-1a, 64-bit: identifies a weights file (written by onnxc compile, checked at create) */
 uint64_t onnxc_hash_bytes(const void *data, size_t bytes);
+/* wdecode.c: entropy-coded weights (onnxc compile --compress-weights) into dst, exactly dst_bytes
+ * long: 0 ok, -1 malformed, -2 out of memory */
+int onnxc_weights_decode(const void *src, size_t src_bytes, void *dst, size_t dst_bytes);
 
 /* every generated kernel has this signature (see backend/kb/kb.h) */
 typedef int32_t (*onnxc_kernel_fn)(void *const *bufs, const char *weights, char *scratch,

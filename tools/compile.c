@@ -24,13 +24,14 @@ typedef struct CompileOpts {
   const char *model, *out, *name, *emit, *target, *cpu, *features, *weights_file, *header;
   ShapeArg shapes[TOOL_MAX_IO];
   int nshapes;
-  bool help, quiet;
+  bool help, quiet, compress;
 } CompileOpts;
 
 static const char *HELP =
     "usage: onnxc compile MODEL -o OUT [--name NAME] [--emit so|obj|lib|llvm|asm|c] [--target T]\n"
     "                     [--cpu CPU] [--features F] [--weights-file PATH] [--header PATH]\n"
     "                     [--shape NAME=DIMS[,DIMS...]]... [--max-memory SIZE] [--max-compile-time S]\n"
+    "                     [--compress-weights]\n"
     "Compiles the model ahead of time for fixed input shapes. so/obj/lib also write NAME.h (beside\n"
     "OUT unless --header) declaring NAME_create/run/error/destroy and the tensors' sizes.\n"
     "  -o OUT              output file\n"
@@ -49,6 +50,10 @@ static const char *HELP =
     "  --weights-file PATH write the weights to PATH instead of embedding them; the library reads\n"
     "                      them at create time from onnxc_options.weights_path\n"
     "  --header PATH       where to write NAME.h\n"
+    "  --compress-weights  store the weights entropy-coded (each packed weight over an alphabet of\n"
+    "                      its distinct values when it has at most 256: clustered, pruned or int8\n"
+    "                      layers; plain fp32 by bytes), decoded once by NAME_create; 3x3 convs stay\n"
+    "                      on the direct kernels (Winograd's transformed weights do not cluster)\n"
     "  -q, --quiet         do not list the files written (by default one line each, with its size)\n"
     "  --shape NAME=DIMS   fix the dims of input NAME, e.g. --shape input=1x3x224x224, or every\n"
     "                      input dim called NAME, e.g. --shape batch=4\n"
@@ -81,6 +86,10 @@ static int parse(int argc, char **argv, CompileOpts *o) {
     }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       o->quiet = true;
+      continue;
+    }
+    if (!strcmp(a, "--compress-weights")) {
+      o->compress = true;
       continue;
     }
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &o->out;
@@ -199,6 +208,20 @@ static int shape_values(onnxc_session *s, const ShapeArg *a, FeShape *vals, int 
   }
 }
 
+/* --compress-weights: the weights in each form: as the kernels read them, as stored, per coded form */
+static void report_weights(const onnxc_session *s) {
+  onnxc_weights_report w;
+  if (onnxc_session_weights_report(s, &w) || !w.coded) return; /* plain: the files' sizes say it */
+  printf("weights: %lld bytes decoded, %lld bytes stored entropy-coded (%.2f%%; Huffman codes would take %lld)\n",
+         (long long)w.raw_bytes, (long long)w.stored_bytes,
+         w.raw_bytes ? 100.0 * (double)w.stored_bytes / (double)w.raw_bytes : 0.0, (long long)w.huffman_bytes);
+  static const char *const form[4] = {"as is", "alphabet <= 256 values", "bytes", "fp32 byte planes"};
+  for (int k = 0; k < 4; k++)
+    if (w.pieces[k])
+      printf("  %-24s %5lld tensors %12lld -> %12lld bytes\n", form[k], (long long)w.pieces[k], (long long)w.raw[k],
+             (long long)w.coded_bytes[k]);
+}
+
 /* one options object per combination of the --shape values, the first --shape varying slowest;
  * NULL (printed) on a bad --shape */
 static onnxc_session_options **shape_variants(onnxc_session *s, const CompileOpts *o, int *nvar) {
@@ -246,7 +269,7 @@ int tool_cmd_compile(int argc, char **argv) {
   }
   onnxc_compile_options co = {.output = o.out, .name = o.name, .emit = o.emit, .target = o.target, .cpu = o.cpu,
                               .features = o.features, .weights_file = o.weights_file, .header = o.header,
-                              .model_path = o.model};
+                              .model_path = o.model, .compress_weights = o.compress};
   char err[2048];
   if (onnxc_compile_check(&co, err, sizeof err)) { /* usage errors before the (long) compile */
     fprintf(stderr, "onnxc compile: %s\n", err);
@@ -266,6 +289,7 @@ int tool_cmd_compile(int argc, char **argv) {
     else {
       tool_print_phases(s);
       if (!o.quiet) report_written(s);
+      if (!o.quiet) report_weights(s);
       rc = 0;
     }
   }

@@ -11,6 +11,24 @@ static void print_value(FILE *f, const char *kind, const onnxc_value_info *v) {
   fprintf(f, "  %-6s %-32s %s[%s]\n", kind, ir_name_msg(v->name, nm, sizeof nm), dtype_name((DType)v->dtype), s);
 }
 
+/* the weights as the model stores them and as --compress-weights would */
+static void print_weights(onnxc_session *s, FILE *f) {
+  onnxc_weights_report w;
+  if (onnxc_session_weights_estimate(s, &w)) return;
+  fprintf(f, "weights: %lld bytes as loaded; entropy-coded (compile --compress-weights) ~%lld bytes (%.2f%%:",
+          (long long)w.raw_bytes, (long long)w.stored_bytes,
+          w.raw_bytes ? 100.0 * (double)w.stored_bytes / (double)w.raw_bytes : 0.0);
+  static const char *const form[4] = {"as is", "alphabet <= 256 values", "bytes", "fp32 byte planes"};
+  const char *sep = " ";
+  for (int k = 0; k < 4; k++)
+    if (w.pieces[k]) {
+      fprintf(f, "%s%lld %s %lld -> %lld", sep, (long long)w.pieces[k], form[k], (long long)w.raw[k],
+              (long long)w.coded_bytes[k]);
+      sep = ", ";
+    }
+  fprintf(f, ")\n");
+}
+
 /* prints what it can; 1 (after the report, with the error on stderr) when the model fails to
  * verify or infer shapes, so scripts do not take a broken model for a good one */
 int tool_print_info(onnxc_session *s, const char *model, FILE *f) {
@@ -38,6 +56,7 @@ int tool_print_info(onnxc_session *s, const char *model, FILE *f) {
     fprintf(f, "MACs: unknown (inputs have symbolic dims; fix them with --shape NAME=DIMS)\n");
   else if (fa.macs_unknown) fprintf(f, "MACs: unknown (shape inference failed: %s)\n", fa.macs_unknown);
   else fprintf(f, "MACs: %.0f (%.3f GMAC)\n", fa.macs, fa.macs / 1e9);
+  print_weights(s, f);
   int lrc = tool_print_layers(s, f, false);
   if (lrc) {
     fprintf(stderr, "onnxc: %s\n", onnxc_session_error(s));

@@ -35,6 +35,8 @@ static const char *USAGE =
     "                                                 a pruned copy of the model (magnitude based)\n"
     "  quantize MODEL -o OUT.onnx --calibrate DIR [--method minmax|percentile|entropy] [--report]\n"
     "                                                 int8 model (QDQ, or --quantize int8-dynamic) ONNX Runtime runs\n"
+    "  compress MODEL -o OUT.onnx --cluster K [--cluster-layers LIST] [--report [--samples DIR]]\n"
+    "                                                 weights shared by clustering (Gather(codebook, uint8 indices))\n"
     "\n"
     "Run 'onnxc <command> --help' for the options of one command.\n";
 
@@ -762,22 +764,23 @@ static int cmd_dump(int argc, char **argv) {
               "Prints the IR as text after the named pass (default: the whole pipeline, the graph the\n"
               "backend sees: with each value's place, @io[K] or @arena+OFFSET).\n"
               "  --after import   as read from the file\n"
+              "  --after qdq      after QDQ convolutions/adds become int8 QConv/QAdd (before shapes)\n"
               "  --after shapes   after shape inference and folding of constant subgraphs\n"
               "  --after inline   after If on a constant condition is replaced by its branch\n"
               "  --after dce      after dead nodes are removed\n"
               "  --after fuse     after fusion (epilogues print as 'Conv(...) + Add Relu')\n"
               "  --after layout   after each value's layout is chosen (printed when not plain)\n"
               "  --after plan     after memory planning (= passes, the whole pipeline)\n"
-              "  --after binary   after Conv nodes for xor + popcount kernels are marked (only marks)\n"
+              "  --after binary   after Conv/MatMul/Gemm nodes for xor + popcount kernels are marked (only marks)\n"
               "  --no-fuse        no operator fusion\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }
   if (no_extra_args(&o, "dump")) return 2;
   const char *after = !o.after || !strcmp(o.after, "passes") ? "plan" : o.after;
-  bool known = !strcmp(after, "import");
+  bool known = !strcmp(after, "import") || !strcmp(after, "qdq");
   for (int i = 0; onnxc_pass_name(i); i++) known |= !strcmp(after, onnxc_pass_name(i));
   if (!known) {
-    fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import", after);
+    fprintf(stderr, "onnxc dump: unknown pass '%s' (expected import, qdq", after);
     for (int i = 0; onnxc_pass_name(i); i++) fprintf(stderr, ", %s", onnxc_pass_name(i));
     fprintf(stderr, " or passes)\n");
     return 2;
@@ -812,6 +815,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "compile")) return tool_cmd_compile(argc - 2, argv + 2);
   if (!strcmp(cmd, "prune")) return tool_cmd_prune(argc - 2, argv + 2);
   if (!strcmp(cmd, "quantize")) return tool_cmd_quantize(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compress")) return tool_cmd_compress(argc - 2, argv + 2);
   fprintf(stderr, "onnxc: unknown command '%s'\n\n%s", cmd, USAGE);
   return 2;
 }

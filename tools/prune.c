@@ -40,6 +40,7 @@ static void print_layer(FILE *f, const onnxc_layer_info *l, bool report) {
   if (report && l->pruned) fprintf(f, "  kept energy %.3f", l->kept_energy);
   if (report && l->recalibrated) fprintf(f, "  recalibrated");
   if (report && l->skipped) fprintf(f, "  left alone: %s", l->skipped);
+  fprintf(f, "  kernel: %s", l->kernel);
   fputc('\n', f);
 }
 
@@ -50,7 +51,7 @@ int tool_print_layers(onnxc_session *s, FILE *f, bool report) {
   for (int32_t i = 0; i < n; i++)
     if (!onnxc_session_layer_info(s, i, &l)) params += (double)l.params, zeros += (double)l.zeros;
   if (!n) return fprintf(f, "layers with weights: none\n"), 0;
-  fprintf(f, "layers with weights: %d, %.0f weights, sparsity %.1f%% (op, node, weight shape, weights, sparsity, structure)\n",
+  fprintf(f, "layers with weights: %d, %.0f weights, sparsity %.1f%% (op, node, weight shape, weights, sparsity, structure, kernel)\n",
           n, params, params > 0 ? 100 * zeros / params : 0);
   for (int32_t i = 0; i < n; i++) {
     int rc = onnxc_session_layer_info(s, i, &l);

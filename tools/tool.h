@@ -33,9 +33,12 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
   "                      (the pipeline is shapes, inline, dce, fuse, winograd, layout, plan,\n"   \
   "                      sparse, binary); sparse: sparse kernels for mostly-zero MatMul/Gemm/Conv\n" \
   "                      weights; binary: xor + popcount kernels for Sign-input, +-alpha-weight\n" \
-  "                      convs; --no-fuse = --disable-pass fuse; attention: only fuse's\n"        \
+  "                      convs/matmuls; --no-fuse = --disable-pass fuse; attention: only fuse's\n" \
   "                      multi-head attention -> FusedAttention part; qdq: QDQ convolutions\n"   \
-  "                      stay float emulated instead of int8 QConv kernels\n"
+  "                      stay float emulated instead of int8 QConv kernels (and QDQ / dynamic\n"  \
+  "                      MatMul/Gemm as written instead of int8 QMatMul kernels); cluster:\n"    \
+  "                      clustered weights (Gather(codebook, indices)) folded to floats, not\n"  \
+  "                      kept 4-bit\n"
 #define TOOL_HELP_CACHE                                                                              \
   "  --no-cache          compile, neither using nor storing the on-disk cache of compiled code\n"   \
   "                      (also ONNXC_NO_CACHE=1); the cache is $ONNXC_CACHE_DIR, else\n"           \
@@ -73,6 +76,7 @@ int tool_prune_flag(const char *cmd, int argc, char **argv, int *i);
 int tool_prune_options_to(onnxc_session_options *op);
 int tool_print_layers(onnxc_session *s, FILE *f, bool report);
 int tool_cmd_prune(int argc, char **argv); /* `onnxc prune` */
+int tool_cmd_compress(int argc, char **argv); /* compress.c: `onnxc compress` */
 #define TOOL_HELP_PRUNE                                                                              \
   "  --prune SPEC        prune the model first (magnitude, as onnxc prune does): SPEC is\n"         \
   "                      S,STRUCTURE[,per-layer][,all][,multiple=K], STRUCTURE unstructured, N:M,\n" \

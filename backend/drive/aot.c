@@ -55,13 +55,12 @@ static void internalize(LLVMModuleRef mod, const LLVMValueRef *keep, int nkeep) 
     if (!LLVMIsDeclaration(v)) LLVMSetLinkage(v, LLVMInternalLinkage);
 }
 
-static void add_weights(KMod *m, const char *name) {
+static void add_weights(KMod *m, const char *name, const unsigned char *data, size_t size) {
   char sym[300];
   snprintf(sym, sizeof sym, "%s_weights", name);
-  size_t n = m->blob.size ? m->blob.size : 1;
+  size_t n = size ? size : 1;
   unsigned char zero = 0;
-  LLVMValueRef init = LLVMConstStringInContext2(m->ctx, m->blob.size ? (const char *)m->blob.data : (const char *)&zero,
-                                                n, 1);
+  LLVMValueRef init = LLVMConstStringInContext2(m->ctx, size ? (const char *)data : (const char *)&zero, n, 1);
   LLVMValueRef gv = LLVMAddGlobal(m->mod, LLVMTypeOf(init), sym);
   LLVMSetInitializer(gv, init);
   LLVMSetGlobalConstant(gv, 1);
@@ -151,6 +150,7 @@ int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const c
   snprintf(r->target, sizeof r->target, "%s", t.name);
   LLVMContextRef ctx = LLVMContextCreate();
   KMod m = {.ctx = ctx, .target = &t, .max_memory = o->max_memory};
+  m.blob.record = o->compress_weights;
   m.mod = LLVMModuleCreateWithNameInContext(o->name, ctx);
   int rc = -1;
   LLVMTargetMachineRef tm = NULL;
@@ -172,16 +172,15 @@ int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const c
   if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
       be_optimize(m.mod, tm, o->opt_level ? o->opt_level : 3, err, errlen))
     goto out;
+  be_aot_store_weights(&m.blob, o, r);
   /* after optimization: the passes need not look at megabytes of constant data */
-  if (o->embed_weights) add_weights(&m, o->name);
+  if (o->embed_weights) add_weights(&m, o->name, r->weights, r->weights_bytes);
   be_phase("llvm codegen (obj)");
   if (write_module(m.mod, tm, o->kind, path, err, errlen)) goto out;
   be_phase(NULL);
-  r->weights = m.blob.data;
-  r->weights_bytes = m.blob.size;
-  m.blob.data = NULL;
   rc = 0;
 out:
+  free(m.blob.piece);
   if (tm) LLVMDisposeTargetMachine(tm);
   LLVMDisposeModule(m.mod);
   LLVMContextDispose(ctx);

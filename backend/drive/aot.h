@@ -13,7 +13,20 @@ typedef struct BeAotOptions {
   bool embed_weights;   /* NAME_weights in the object; else only returned in BeAotResult */
   int opt_level;        /* 0 = default (3) */
   int64_t max_memory;   /* weights + arena + scratch + outputs budget; 0 = BE_DEFAULT_MAX_MEMORY */
+  bool compress_weights; /* the blob entropy-coded (wencode.c), decoded at create (runtime/wdecode.c) */
 } BeAotOptions;
+
+/* what --compress-weights made of the blob: per form (raw, words, bytes, planes) the pieces, their
+ * bytes and their coded bytes (with the piece headers) */
+typedef struct BeWeightCoding {
+  size_t raw_bytes, coded_bytes;
+  size_t pieces[4], raw[4], coded[4];
+  size_t huffman_bytes; /* the same streams Huffman-coded (measured, not written) */
+} BeWeightCoding;
+struct WeightBlob;
+/* codes w piece by piece (w->record was set while it was built) into *out (malloc'd); out NULL:
+ * only st, with the coded sizes estimated from the symbol counts */
+int be_weights_encode(const struct WeightBlob *w, unsigned char **out, size_t *out_bytes, BeWeightCoding *st);
 
 #define BE_AOT_MAX_VARIANTS 32 /* shapes in one multi-shape library */
 
@@ -25,11 +38,18 @@ typedef struct BeAotResult {
   struct {
     int64_t arena_bytes, scratch_bytes;
   } variant[BE_AOT_MAX_VARIANTS];
-  unsigned char *weights; /* the weight blob (free() it); also embedded when embed_weights */
+  unsigned char *weights; /* the weight blob as stored (free() it); also embedded when embed_weights */
   size_t weights_bytes;
+  size_t weights_raw_bytes; /* decoded: weights_bytes unless compress_weights */
+  bool weights_coded;       /* compress_weights: weights is the coded stream (coding says how) */
+  BeWeightCoding coding;
   int nfiles;             /* be_c_emit: the sources it wrote (NAME_model.c, NAME_weights.c) */
   char files[2][4400];
 } BeAotResult;
+
+/* moves the finished blob w into r as the library stores it: coded when o->compress_weights
+ * (wencode.c); r->weights_raw_bytes is its decoded size */
+void be_aot_store_weights(struct WeightBlob *w, const BeAotOptions *o, BeAotResult *r);
 
 /* Builds, optimizes and writes g's code to path: the graph function
  *   int32_t NAME_graph(onnxc_rt *rt, void *const *io)      (hidden visibility)

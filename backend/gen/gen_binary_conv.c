@@ -20,14 +20,15 @@
 #include "passes.h"
 
 #define OB 16 /* output channels per register block (16 accumulators + 2 inputs: no register copies) */
-#define NV 1 /* vectors of output columns per register block */
 
 typedef struct BinGeo {
   int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
   int64_t CW;         /* 64-bit words per pixel (channels) */
   int64_t rb, nrb;    /* output rows per task, row blocks */
   int64_t RI, WQ, RL; /* packed rows per task, phase length (multiple of L), row length sw·WQ */
-  int64_t owp;        /* output columns the vectors cover (<= WQ) */
+  int64_t owp;        /* output columns a row of the packed planes covers (<= WQ) */
+  int64_t KC;         /* im2col planes: KH·KW·CW */
+  int64_t FL;         /* flat pixels per im2col plane (a multiple of L, room for a row's spill) */
   int L;              /* i64 lanes */
 } BinGeo;
 
@@ -50,11 +51,14 @@ static bool bin_geo(GenCtx *c, BinGeo *q) {
   q->rb = cdiv(q->OH, 8) < 8 ? cdiv(q->OH, 8) : 8; /* about 8 row blocks per image */
   q->nrb = cdiv(q->OH, q->rb);
   q->RI = (q->rb - 1) * q->sh + (q->KH - 1) * q->dh + 1;
-  q->owp = cdiv(q->OW, (int64_t)NV * q->L) * NV * q->L;
+  q->owp = cdiv(q->OW, q->L) * q->L;
   int64_t wp = (q->owp - 1) * q->sw + (q->KW - 1) * q->dw + 1;  /* padded input columns read */
   q->WQ = cdiv(cdiv(wp, q->sw), q->L) * q->L;
   q->RL = q->sw * q->WQ;
-  return 2 * q->CW * q->RI * q->RL * 8 <= (1 << 20);
+  q->KC = q->KH * q->KW * q->CW;
+  int64_t fl = (q->rb - 1) * q->OW + q->owp; /* the last row's copy writes whole vectors */
+  q->FL = cdiv(fl > q->rb * q->OW ? fl : q->rb * q->OW, q->L) * q->L;
+  return (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL) * 8 <= (2 << 20);
 }
 
 /* weight sign words [o][kh][kw][cw] and α_o, registered with the weight blob */
@@ -124,9 +128,9 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
   kb_endfor(kb);
 }
 
-/* the task's outputs: OB channels × NV vectors per register block */
+/* the task's buffers: weights, outputs, packed rows sp/nzp, im2col ts/tn, counts tp */
 typedef struct BinOut {
-  KV wbits, alpha, bias, yb, resb, sp, nzp, tp, r0;
+  KV wbits, alpha, bias, yb, resb, sp, nzp, ts, tn, tp, r0;
 } BinOut;
 
 /* padded input column offset of kernel column kw in a packed row (by phase, see the top) */
@@ -135,101 +139,101 @@ static KV col_off(KB *kb, const BinGeo *q, KV kw) {
   return kb_add(kb, kb_mul(kb, kb_rem(kb, kc, I(kb, q->sw), true), I(kb, q->WQ)), kb_div(kb, kc, I(kb, q->sw), true));
 }
 
-/* tp[r][ow] = popcount of the nonzero bits in output pixel (r, ow)'s window: the dot product's
- * count of nonzero terms, the same for every output channel */
-static void count_nonzero(KB *kb, const BinGeo *q, const BinOut *t, KV nr) {
+/* the im2col planes ts, tn [k][f] (k = (kh·KW + kw)·CW + cw, f = r·OW + ow) from the packed
+ * rows: whole vectors, rows in increasing order (a row's last vector spills into the next row's
+ * start, which that row then overwrites; the last row's into the plane's slack) */
+static void im2col(KB *kb, const BinGeo *q, const BinOut *t, KV nr) {
   int L = q->L;
   KT vt = kt(KE_I64, L);
-  KV r = kb_for(kb, I(kb, 0), nr, 1);
+  KV kh = kb_for(kb, I(kb, 0), I(kb, q->KH), 1);
   {
-    KV ow0 = kb_for(kb, I(kb, 0), I(kb, q->owp), L);
+    KV kw = kb_for(kb, I(kb, 0), I(kb, q->KW), 1);
     {
-      KVar tot = kb_var(kb, vt, kb_int(kb, vt, 0));
-      KV kh = kb_for(kb, I(kb, 0), I(kb, q->KH), 1);
+      KV coff = col_off(kb, q, kw);
+      KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
       {
-        KV rowi = kb_add(kb, kb_mul(kb, r, I(kb, q->sh)), kb_mul(kb, kh, I(kb, q->dh)));
-        KV kw = kb_for(kb, I(kb, 0), I(kb, q->KW), 1);
+        KV k = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, kh, I(kb, q->KW)), kw), I(kb, q->CW)), cw);
+        KV r = kb_for(kb, I(kb, 0), nr, 1);
         {
-          KV coff = kb_add(kb, col_off(kb, q, kw), ow0);
-          KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+          KV rowi = kb_add(kb, kb_mul(kb, r, I(kb, q->sh)), kb_mul(kb, kh, I(kb, q->dh)));
+          KV src = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), rowi), I(kb, q->RL)), coff);
+          KV dst = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), kb_mul(kb, r, I(kb, q->OW)));
+          KV ow0 = kb_for(kb, I(kb, 0), I(kb, q->OW), L);
           {
-            KV at = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), rowi), I(kb, q->RL)), coff);
-            KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->nzp, at));
-            kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+            KV a = kb_add(kb, src, ow0), d = kb_add(kb, dst, ow0);
+            kb_store(kb, kb_load(kb, vt, kb_gep(kb, KE_I64, t->sp, a)), kb_gep(kb, KE_I64, t->ts, d));
+            kb_store(kb, kb_load(kb, vt, kb_gep(kb, KE_I64, t->nzp, a)), kb_gep(kb, KE_I64, t->tn, d));
           }
           kb_endfor(kb);
         }
         kb_endfor(kb);
       }
       kb_endfor(kb);
-      kb_store(kb, kb_get(kb, tot), kb_gep(kb, KE_I64, t->tp, kb_add(kb, kb_mul(kb, r, I(kb, q->WQ)), ow0)));
     }
     kb_endfor(kb);
   }
   kb_endfor(kb);
 }
 
-static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV r, KV ow0) {
+/* tp[f] = popcount of the nonzero bits in output pixel f's window: the dot product's count of
+ * nonzero terms, the same for every output channel */
+static void count_nonzero(KB *kb, const BinGeo *q, const BinOut *t, KV npix) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L);
+  KV f0 = kb_for(kb, I(kb, 0), npix, L);
+  {
+    KVar tot = kb_var(kb, vt, kb_int(kb, vt, 0));
+    KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
+    {
+      KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0)));
+      kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+    }
+    kb_endfor(kb);
+    kb_store(kb, kb_get(kb, tot), kb_gep(kb, KE_I64, t->tp, f0));
+  }
+  kb_endfor(kb);
+}
+
+/* OB output channels from o0 × one vector of flattened pixels from f0 (of npix) */
+static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV f0, KV npix) {
   KB *kb = c->kb;
   int L = q->L;
   KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
   KV zero = kb_int(kb, vt, 0);
-  KVar acc[OB][NV];
-  for (int j = 0; j < OB; j++)
-    for (int v = 0; v < NV; v++) acc[j][v] = kb_var(kb, vt, zero);
+  KVar acc[OB];
+  for (int j = 0; j < OB; j++) acc[j] = kb_var(kb, vt, zero);
   KV oc[OB];
   for (int j = 0; j < OB; j++) oc[j] = kb_min(kb, kb_add(kb, o0, I(kb, j)), I(kb, q->O - 1), false);
-  KV kh = kb_for(kb, I(kb, 0), I(kb, q->KH), 1);
+  KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
   {
-    KV rowi = kb_add(kb, kb_mul(kb, r, I(kb, q->sh)), kb_mul(kb, kh, I(kb, q->dh)));
-    KV kw = kb_for(kb, I(kb, 0), I(kb, q->KW), 1);
-    {
-      KV coff = col_off(kb, q, kw);
-      KV kpos = kb_add(kb, kb_mul(kb, kh, I(kb, q->KW)), kw);
-      KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
-      {
-        KV at = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), rowi), I(kb, q->RL)), kb_add(kb, coff, ow0));
-        KV xs[NV], xn[NV];
-        for (int v = 0; v < NV; v++) {
-          KV a = kb_add(kb, at, I(kb, (int64_t)v * L));
-          xs[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->sp, a));
-          xn[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->nzp, a));
-        }
-        for (int j = 0; j < OB; j++) {
-          KV wi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KH * q->KW)), kpos), I(kb, q->CW)), cw);
-          KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
-          for (int v = 0; v < NV; v++) {
-            KV d = kb_popcount(kb, kb_and(kb, xn[v], kb_xor(kb, xs[v], wv)));
-            kb_set(kb, acc[j][v], kb_add(kb, kb_get(kb, acc[j][v]), d));
-          }
-        }
-      }
-      kb_endfor(kb);
+    KV at = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0);
+    KV xs = kb_load(kb, vt, kb_gep(kb, KE_I64, t->ts, at));
+    KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, at));
+    for (int j = 0; j < OB; j++) {
+      /* weight words [o][kh][kw][cw]: k is the same (kh, kw, cw) order */
+      KV wi = kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KC)), k);
+      KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
+      KV d = kb_popcount(kb, kb_and(kb, xn, kb_xor(kb, xs, wv)));
+      kb_set(kb, acc[j], kb_add(kb, kb_get(kb, acc[j]), d));
     }
-    kb_endfor(kb);
   }
   kb_endfor(kb);
-  /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and columns exist */
-  KV R = kb_add(kb, t->r0, r), tot[NV];
-  for (int v = 0; v < NV; v++)
-    tot[v] = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tp, kb_add(kb, kb_mul(kb, r, I(kb, q->WQ)), kb_add(kb, ow0, I(kb, (int64_t)v * L)))));
+  /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and pixels exist */
+  KV tot = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tp, f0));
+  KV m = kb_tail_mask(kb, L, kb_sub(kb, npix, f0));
   for (int j = 0; j < OB; j++) {
     if (q->O % OB) kb_if(kb, kb_cmp(kb, KC_LT, kb_add(kb, o0, I(kb, j)), I(kb, q->O), false));
     KV al = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->alpha, oc[j])), L);
     KV bv = t->bias ? kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->bias, oc[j])), L) : NULL;
-    for (int v = 0; v < NV; v++) {
-      KV dot = kb_sub(kb, tot[v], kb_shl(kb, kb_get(kb, acc[j][v]), kb_int(kb, vt, 1)));
-      KV yv = kb_mul(kb, al, kb_cast(kb, dot, ft, false, false));
-      if (bv) yv = kb_add(kb, yv, bv);
-      KV owf = kb_add(kb, ow0, I(kb, (int64_t)v * L));
-      KV m = kb_tail_mask(kb, L, kb_sub(kb, I(kb, q->OW), owf));
-      KV yi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->OH)), R), I(kb, q->OW)), owf);
-      if (c->n->epi) {
-        KV rv = t->resb ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->resb, yi), m, NULL) : NULL;
-        yv = gen_epi_apply(kb, c->n->epi, yv, rv);
-      }
-      kb_store_masked(kb, yv, kb_gep(kb, KE_F32, t->yb, yi), m);
+    KV dot = kb_sub(kb, tot, kb_shl(kb, kb_get(kb, acc[j]), kb_int(kb, vt, 1)));
+    KV yv = kb_mul(kb, al, kb_cast(kb, dot, ft, false, false));
+    if (bv) yv = kb_add(kb, yv, bv);
+    KV yi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->OH)), t->r0), I(kb, q->OW)), f0);
+    if (c->n->epi) {
+      KV rv = t->resb ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->resb, yi), m, NULL) : NULL;
+      yv = gen_epi_apply(kb, c->n->epi, yv, rv);
     }
+    kb_store_masked(kb, yv, kb_gep(kb, KE_F32, t->yb, yi), m);
     if (q->O % OB) kb_endif(kb);
   }
 }
@@ -245,11 +249,14 @@ bool gen_binary_conv(GenCtx *c) {
   int64_t ntask = q.N * q.nrb;
   c->work = ntask > 1 ? ntask : 1;
   int64_t plane = q.CW * q.RI * q.RL;
-  int64_t sb = (2 * plane + q.rb * q.WQ) * 8 + 64;
+  int64_t cols = q.KC * q.FL;
+  int64_t sb = (2 * plane + 2 * cols + q.FL) * 8 + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
   t.sp = kb_scratch(kb);
   t.nzp = kb_gep(kb, KE_I64, t.sp, I(kb, plane));
-  t.tp = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane));
+  t.ts = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane));
+  t.tn = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + cols));
+  t.tp = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + 2 * cols));
   t.bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
   KV x = kb_buf(kb, 0), y = kb_buf(kb, n->nin), res = gen_epi_res(c);
   KV tk = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
@@ -262,16 +269,116 @@ bool gen_binary_conv(GenCtx *c) {
     t.resb = res ? kb_gep(kb, KE_F32, res, yoff) : NULL;
     pack_input(kb, &q, xb, kb_sub(kb, kb_mul(kb, t.r0, I(kb, q.sh)), I(kb, q.pt)), t.sp, t.nzp);
     KV nr = kb_min(kb, I(kb, q.rb), kb_sub(kb, I(kb, q.OH), t.r0), false);
-    count_nonzero(kb, &q, &t, nr);
+    im2col(kb, &q, &t, nr);
+    KV npix = kb_mul(kb, nr, I(kb, q.OW));
+    count_nonzero(kb, &q, &t, npix);
     KV o0 = kb_for(kb, I(kb, 0), I(kb, q.O), OB);
     {
-      KV r = kb_for(kb, I(kb, 0), nr, 1);
+      KV f0 = kb_for(kb, I(kb, 0), npix, L);
+      compute_block(c, &q, &t, o0, f0, npix);
+      kb_endfor(kb);
+    }
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+  return true;
+}
+
+/* ---- MatMul / Gemm: y[m][n] = α_n·Σ_k sign(a[m][k])·sign(b[k][n]) + bias[n] ----
+ * Compile time: B's signs by column in words of 64 k, laid out [N/L][K/64][L] so a vector holds
+ * one word of L neighbouring columns; α_n (0 in the padding lanes).  Run time, per row m of A (a
+ * task): the row's sign and nonzero words (lanes over words, a gather per bit), then per vector
+ * of L columns acc += popcount(nz & (s ^ w)) with s and nz broadcast, as in the conv. */
+typedef struct BinMM {
+  int64_t M, K, N, KW, NB;
+  int L;
+} BinMM;
+
+static void pack_gemm_weights(GenCtx *c, const BinMM *q, KV *wbits, KV *alpha) {
+  const Node *n = c->n;
+  const float *b = n->in[1]->data;
+  bool tb = n->op == OP_Gemm && ir_attr_int(n, "transB", 0);
+  size_t nw = (size_t)(q->NB * q->KW * q->L);
+  uint64_t *bits = ir_xcalloc(nw, sizeof *bits);
+  float *al = ir_xcalloc((size_t)(q->NB * q->L), sizeof *al);
+  for (int64_t j = 0; j < q->N; j++) {
+    int64_t nb = j / q->L, lane = j % q->L;
+    al[j] = fabsf(b[tb ? j * q->K : j]);
+    for (int64_t k = 0; k < q->K; k++)
+      if (b[tb ? j * q->K + k : k * q->N + j] > 0) bits[(nb * q->KW + k / 64) * q->L + lane] |= 1ull << (k % 64);
+  }
+  *wbits = kb_weight(c->kb, bits, nw * sizeof *bits);
+  *alpha = kb_weight(c->kb, al, (size_t)(q->NB * q->L) * sizeof *al);
+  free(bits);
+  free(al);
+  c->const_unused |= 2u;
+}
+
+/* row m of A (at arow) → sign words sp[kw], nonzero words nzp[kw] (bits past K are 0) */
+static void pack_gemm_row(KB *kb, const BinMM *q, KV arow, KV sp, KV nzp) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  KV zero = kb_int(kb, vt, 0), fzero = kb_float(kb, ft, 0), iota = kb_iota(kb, vt);
+  KV w0 = kb_for(kb, I(kb, 0), I(kb, q->KW), L);
+  {
+    KVar s = kb_var(kb, vt, zero), nz = kb_var(kb, vt, zero);
+    KV base = kb_mul(kb, kb_add(kb, kb_splat(kb, w0, L), iota), kb_int(kb, vt, 64)); /* lane j: k of word w0+j */
+    KV b = kb_for(kb, I(kb, 0), I(kb, 64), 1);
+    {
+      KV k = kb_add(kb, base, kb_splat(kb, b, L));
+      KV m = kb_cmp(kb, KC_LT, k, kb_int(kb, vt, q->K), false);
+      KV idx = kb_cast(kb, kb_select(kb, m, k, zero), kt(KE_I32, L), false, false);
+      KV v = kb_select(kb, m, kb_gather(kb, ft, arow, idx, m), fzero);
+      KV bit = kb_splat(kb, kb_shl(kb, I(kb, 1), b), L);
+      kb_set(kb, s, kb_or(kb, kb_get(kb, s), kb_select(kb, kb_cmp(kb, KC_GT, v, fzero, false), bit, zero)));
+      kb_set(kb, nz, kb_or(kb, kb_get(kb, nz), kb_select(kb, kb_cmp(kb, KC_NE, v, fzero, false), bit, zero)));
+    }
+    kb_endfor(kb);
+    kb_store(kb, kb_get(kb, s), kb_gep(kb, KE_I64, sp, w0));
+    kb_store(kb, kb_get(kb, nz), kb_gep(kb, KE_I64, nzp, w0));
+  }
+  kb_endfor(kb);
+}
+
+bool gen_binary_gemm(GenCtx *c) {
+  Node *n = c->n;
+  if (!n->binary || n->epi || !pass_binary_gemm_ok(n)) return false;
+  KB *kb = c->kb;
+  BinMM q = {.M = n->in[0]->dims[0], .K = n->in[0]->dims[1], .N = n->out[0]->dims[1], .L = kb_lanes(kb, KE_I64)};
+  int L = q.L;
+  q.KW = cdiv(q.K, 64);
+  q.NB = cdiv(q.N, L);
+  KV wbits, alpha;
+  pack_gemm_weights(c, &q, &wbits, &alpha);
+  int64_t kwp = cdiv(q.KW, L) * L; /* the row packing writes whole vectors of words */
+  int64_t sb = 2 * kwp * 8 + 64;
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
+  KV sp = kb_scratch(kb), nzp = kb_gep(kb, KE_I64, sp, I(kb, kwp));
+  KV a = kb_buf(kb, 0), y = kb_buf(kb, n->nin);
+  KV bias = n->op == OP_Gemm && n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
+  KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
+  c->work = q.M > 1 ? q.M : 1;
+  KV m = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, 1), 1);
+  {
+    pack_gemm_row(kb, &q, kb_gep(kb, KE_F32, a, kb_mul(kb, m, I(kb, q.K))), sp, nzp);
+    KV nb = kb_for(kb, I(kb, 0), I(kb, q.NB), 1);
+    {
+      KVar acc = kb_var(kb, vt, kb_int(kb, vt, 0)), tot = kb_var(kb, vt, kb_int(kb, vt, 0));
+      KV kw = kb_for(kb, I(kb, 0), I(kb, q.KW), 1);
       {
-        KV ow0 = kb_for(kb, I(kb, 0), I(kb, q.OW), (int64_t)NV * L);
-        compute_block(c, &q, &t, o0, r, ow0);
-        kb_endfor(kb);
+        KV xs = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, sp, kw)), L);
+        KV xn = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, nzp, kw)), L);
+        KV w = kb_load(kb, vt, kb_gep(kb, KE_I64, wbits, kb_mul(kb, kb_add(kb, kb_mul(kb, nb, I(kb, q.KW)), kw), I(kb, L))));
+        kb_set(kb, acc, kb_add(kb, kb_get(kb, acc), kb_popcount(kb, kb_and(kb, xn, kb_xor(kb, xs, w)))));
+        kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
       }
       kb_endfor(kb);
+      KV n0 = kb_mul(kb, nb, I(kb, L));
+      KV mask = kb_tail_mask(kb, L, kb_sub(kb, I(kb, q.N), n0));
+      KV dot = kb_sub(kb, kb_get(kb, tot), kb_shl(kb, kb_get(kb, acc), kb_int(kb, vt, 1)));
+      KV yv = kb_mul(kb, kb_load(kb, ft, kb_gep(kb, KE_F32, alpha, n0)), kb_cast(kb, dot, ft, false, false));
+      if (bias) yv = kb_add(kb, yv, kb_load_masked(kb, ft, kb_gep(kb, KE_F32, bias, n0), mask, NULL));
+      kb_store_masked(kb, yv, kb_gep(kb, KE_F32, y, kb_add(kb, kb_mul(kb, m, I(kb, q.N)), n0)), mask);
     }
     kb_endfor(kb);
   }

@@ -3,6 +3,8 @@
  * ops.def row names its generator. */
 #include <string.h>
 
+#include "gen_binary_conv.h"
+#include "gen_cluster.h"
 #include "gen_contract.h"
 
 static bool is_const(const Value *v) { return v && v->kind == VK_CONST && v->data; }
@@ -14,6 +16,7 @@ static int64_t numel(const Value *v) {
 
 /* A constant B (else a constant A) is packed at compile time, and not kept in the weight blob. */
 static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const Value *b, const Value *y) {
+  if (c->n->binary && gen_binary_gemm(c)) return 0; /* ±α columns on a Sign input (passes/binary.c) */
   if (is_const(b)) {
     s->b_const = b;
     c->const_unused |= 2u;
@@ -23,6 +26,7 @@ static int emit_with_const_operand(GenCtx *c, GemmSpec *s, const Value *a, const
     c->const_unused |= 1u;
   }
   gemm_set_epi(c, s, y);
+  if (s->b_const && gemm_cluster_emit(c, s)) return 0; /* gen_cluster.c: clustered B, few rows */
   if (c->n->sparse && s->b_const && gemm_sparse_emit(c, s)) return 0; /* gen_sparse.c, when it pays */
   gemm_emit(c, s);
   return 0;

@@ -104,12 +104,23 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s);
  * has no vector instruction on x86 and becomes scalar code */
 KV gen_q8_bytes(KB *kb, KV f);
 
+/* gen_quant_mm.c: MatMulInteger / QLinearMatMul / QMatMul with u8 activations and a constant int8
+ * weight of zero points 0 on the byte dot-product step, the dequantization or requantization in
+ * the epilogue; gen_qmm_applies says whether the node has that form */
+bool gen_qmm_applies(const GenCtx *c);
+int gen_qmm(GenCtx *c);
+
 /* gen_sparse.c: s (fp32, no batch dims, constant B) on the sparse kernel when its cost model says
  * it beats the dense engine (gemm_sparse_pays: nnz values stored in column groups of G sharing
  * their nonzero rows; L = lanes of f32); false: nothing emitted, run gemm_emit */
 bool gemm_sparse_emit(GenCtx *c, GemmSpec *s);
 bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L);
 /* tests only: true = the sparse kernel whenever it applies, whatever the cost model says */
+/* the kernel gemm_sparse_emit would choose for B (K × N, B(k, n) = w[k·rs + n·cs]) with M rows and
+ * L f32 lanes: "sparse csc-G[ k-blocks of KC]" (G columns sharing their nonzero rows) or "dense
+ * (why)" — for reports (onnxc info, onnxc prune --report) */
+void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_t rs, int64_t cs, int L, char *out,
+                         size_t len);
 void gemm_sparse_force(bool on);
 
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */

@@ -516,6 +516,7 @@ typedef struct QcPack {
   bool s8;                       /* int8 activations: flipped to u8 */
   int64_t Cg, H, Wd, kh, kw, sh, sw, dh, dw, ph, pw, OW, P, KS, K;
   bool contiguous;               /* stride 1 and OW == Wd: pixel p + offset(k) is the input */
+  bool word_gather;              /* x is in the 64-aligned arena and its byte offsets fit in i32 */
   int64_t zx;                    /* as u8 */
 } QcPack;
 
@@ -563,6 +564,15 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
         /* input index = p + (dy - ph)·Wd + dx - pw */
         KV off = kb_add(kb, kb_add(kb, n0, i64c(kb, (int64_t)v * L - p->ph * p->Wd - p->pw)), kb_add(kb, kb_mul(kb, dy, i64c(kb, p->Wd)), dx));
         val = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, plane, off), m, zx);
+      } else if (p->word_gather) {
+        /* the aligned dword holding each byte (a dword gather; LLVM scalarizes byte gathers on
+         * x86), shifted down to it: never outside the 4-aligned extent of x */
+        KV at = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, batch, i64c(kb, p->Cg)), ch), i64c(kb, p->H * p->Wd)), i64c(kb, 0));
+        KV idx = kb_add(kb, kb_splat(kb, kb_cast(kb, at, kt_s(KE_I32), false, false), L),
+                        kb_select(kb, m, kb_add(kb, kb_mul(kb, ih, kb_int(kb, i32v, p->Wd)), iw), kb_int(kb, i32v, 0)));
+        KV word = kb_gather(kb, i32v, p->x, kb_shr(kb, idx, kb_int(kb, i32v, 2), true), m);
+        KV sh = kb_shl(kb, kb_and(kb, idx, kb_int(kb, i32v, 3)), kb_int(kb, i32v, 3));
+        val = kb_select(kb, m, kb_cast(kb, kb_shr(kb, word, sh, true), bv, false, false), zx);
       } else {
         KV idx = kb_select(kb, m, kb_add(kb, kb_mul(kb, ih, kb_int(kb, i32v, p->Wd)), iw), kb_int(kb, i32v, 0));
         val = kb_select(kb, m, kb_gather(kb, bv, plane, idx, m), zx);
@@ -617,6 +627,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
   p.KS = p.kh * p.kw;
   p.K = Cg * p.KS;
   p.contiguous = p.sh == 1 && p.sw == 1 && p.OW == p.Wd;
+  p.word_gather = x->storage == ST_ARENA && ir_value_numel(x) < ((int64_t)1 << 31);
   int64_t zx = ir_const_i64(n->in[2], 0);
   p.zx = zx & 0xff;
   int64_t zxu = p.s8 ? zx + 128 : zx; /* the zero point of the u8 the kernel sees */
@@ -682,7 +693,10 @@ int gen_quant(GenCtx *c) {
   case OP_DequantizeLinear: return gen_qdq(c);
   case OP_DynamicQuantizeLinear: return gen_dynamic_quant(c);
   case OP_MatMulInteger:
-  case OP_QLinearMatMul: return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
+  case OP_QLinearMatMul:
+    if (gen_qmm_applies(c)) return gen_qmm(c); /* gen_quant_mm.c */
+    return qpk_applies(c) ? gen_matmul_q_packed(c) : gen_matmul_q(c);
+  case OP_QMatMul: return gen_qmm_applies(c) ? gen_qmm(c) : ir_node_error(c->g, c->n, "QMatMul needs u8 a, a constant int8 b with zero points 0 and constant scales");
   case OP_ConvInteger:
   case OP_QLinearConv:
   case OP_QConv: return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);

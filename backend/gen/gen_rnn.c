@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_cluster.h"
 #include "gen_util.h"
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
@@ -35,11 +36,16 @@ typedef struct Rnn {
   /* buffers (NULL when absent) */
   KV x, wb, seq, h0, c0, p, y, yh, yc;
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (see panel_at) */
+  /* clustered W / R (gen_cluster.h): 4-bit index panels, per direction K·GHp/2 bytes, and the
+   * codebooks; NULL: float */
+  KV wq, rq;
+  const IrCluster *wcl, *rcl;
   /* the current task */
   bool rev;
   int dir_act; /* first activation of this direction */
   KV d, b0, nb;
   KV wt, rt, bias, rbh, proj, rec, hs, cs, rh;
+  KV wtq, rtq; /* this direction's index panels (clustered W / R) */
 } Rnn;
 
 /* ---------------------------------------------------------------- activations */
@@ -97,6 +103,27 @@ static KV pack_const(Rnn *r, const Value *w, int64_t K) {
   return p;
 }
 
+/* host: a clustered W or R as index panels (gen_cluster.h): pair p = col / 2L, the nibble of
+ * panel col / L; per direction K·GHp/2 bytes */
+static KV pack_nibbles(Rnn *r, const Value *w, int64_t K) {
+  int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H, L = r->L, per = K * r->GHp / 2;
+  const uint8_t *ix = w->cluster->idx;
+  size_t n = (size_t)(D * per);
+  uint8_t *buf = ir_xcalloc(n ? n : 1, 1);
+  for (int64_t d = 0; d < D; d++)
+    for (int64_t g = 0; g < G; g++)
+      for (int64_t j = 0; j < H; j++) {
+        int64_t col = g * r->Hp + j, panel = col / L;
+        for (int64_t k = 0; k < K; k++) {
+          uint8_t q = ix[(d * G * H + g * H + j) * K + k];
+          buf[d * per + ((panel / 2) * K + k) * L + col % L] |= (uint8_t)(q << (4 * (panel % 2)));
+        }
+      }
+  KV p = kb_weight(r->kb, buf, n);
+  free(buf);
+  return p;
+}
+
 /* run time: the same for this task's direction, from buffer src into dst (scratch) */
 static void pack_run(Rnn *r, KV src, int64_t K, KV dst) {
   KB *kb = r->kb;
@@ -150,6 +177,7 @@ typedef struct Mm {
   KV a[8], cptr[8];
   int64_t K;
   KV bp, init;
+  KV bq, table; /* clustered: index panels and codebook instead of bp (gen_cluster.h) */
   int64_t c0, c1;
   KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
 } Mm;
@@ -165,9 +193,16 @@ static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
     for (int i = 0; i < mm->m; i++) acc[i][v] = kb_var(kb, vt, init);
   }
   KV k = kb_for(kb, I(kb, 0), I(kb, mm->K), 1);
-  KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
   KV bv[8];
-  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
+  if (mm->bq) { /* nv even, col a multiple of 2L: pairs of panels from one byte load */
+    KV pk = kb_add(kb, kb_mul(kb, kb_div(kb, col, I(kb, 2 * (int64_t)L), true), I(kb, mm->K)), k);
+    KV bk = kb_gep(kb, KE_I8, mm->bq, kb_mul(kb, pk, I(kb, L)));
+    for (int v = 0; v < nv; v += 2)
+      gen_cluster_decode2(kb, mm->table, kb_gep(kb, KE_I8, bk, I(kb, (int64_t)v / 2 * L * mm->K)), L, &bv[v], &bv[v + 1]);
+  } else {
+    KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
+    for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
+  }
   for (int i = 0; i < mm->m; i++) {
     KV a = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, mm->a[i], k)), L);
     for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_fma(kb, a, bv[v], kb_get(kb, acc[i][v])));
@@ -185,6 +220,7 @@ static void mm_emit(Rnn *r, const Mm *mm) {
   if (nv > 8) nv = 8;
   if (nv < 1) nv = 1;
   if (nv > nvec) nv = (int)nvec;
+  if (mm->bq) nv = nv < 4 ? 2 : nv & ~1; /* pairs of panels (the table takes a register) */
   int64_t nfull = nvec / nv, step = (int64_t)nv * r->L;
   if (nfull > 0) {
     KV blk = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
@@ -277,7 +313,8 @@ typedef struct ProjUd {
 static void proj_rows(Rnn *r, void *ud, KV row, int m) {
   KB *kb = r->kb;
   ProjUd *pu = ud;
-  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp};
+  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp, .bq = r->wtq,
+           .table = r->wq ? gen_cluster_table(kb, r->wcl, r->L) : NULL};
   for (int i = 0; i < m; i++) {
     KV q = kb_add(kb, row, I(kb, i));
     KV bi = kb_rem(kb, q, r->nb, true);
@@ -321,7 +358,8 @@ typedef struct RecUd {
 static void rec_rows(Rnn *r, void *ud, KV row, int m) {
   KB *kb = r->kb;
   RecUd *ru = ud;
-  Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip};
+  Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip, .bq = r->rtq,
+           .table = r->rq ? gen_cluster_table(kb, r->rcl, r->L) : NULL};
   for (int i = 0; i < m; i++) {
     KV bi = kb_add(kb, row, I(kb, i));
     mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
@@ -511,9 +549,11 @@ static void emit_task(Rnn *r, bool rev) {
   r->rev = rev;
   r->dir_act = (rev && s->ndir == 2 ? 1 : 0) * s->nact;
   int64_t K = s->I, H = s->H;
-  if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
+  if (r->wq) r->wtq = kb_gep(kb, KE_I8, r->wq, kb_mul(kb, r->d, I(kb, K * r->GHp / 2)));
+  else if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
   else pack_run(r, kb_buf(kb, 1), K, r->wt);
-  if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
+  if (r->rq) r->rtq = kb_gep(kb, KE_I8, r->rq, kb_mul(kb, r->d, I(kb, H * r->GHp / 2)));
+  else if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
   else pack_run(r, kb_buf(kb, 2), H, r->rt);
   pack_bias(r);
   copy_state(r, r->h0, r->hs, true);
@@ -577,13 +617,19 @@ int gen_rnn(GenCtx *c) {
   KV *outs[3] = {&r.y, &r.yh, &r.yc};
   for (int i = 0; i < n->nout && i < 3; i++)
     if (n->out[i]) *outs[i] = kb_buf(kb, n->nin + i);
-  if (in[1]->kind == VK_CONST) r.wconst = pack_const(&r, in[1], s->I), c->const_unused |= 1u << 1;
-  if (in[2]->kind == VK_CONST) r.rconst = pack_const(&r, in[2], s->H), c->const_unused |= 1u << 2;
+  /* clustered weights stay 4-bit indices when every column block holds whole pairs of panels */
+  bool pairs = (r.Hp / r.L) % 2 == 0;
+  if (pairs && gen_cluster_nibbles_ok(in[1], r.L)) r.wcl = in[1]->cluster, r.wq = pack_nibbles(&r, in[1], s->I);
+  if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rcl = in[2]->cluster, r.rq = pack_nibbles(&r, in[2], s->H);
+  if (in[1]->kind == VK_CONST) c->const_unused |= 1u << 1;
+  if (in[2]->kind == VK_CONST) c->const_unused |= 1u << 2;
+  if (in[1]->kind == VK_CONST && !r.wq) r.wconst = pack_const(&r, in[1], s->I);
+  if (in[2]->kind == VK_CONST && !r.rq) r.rconst = pack_const(&r, in[2], s->H);
 
   /* scratch, in floats (every piece a multiple of L) */
   int64_t off = 0, woff = -1, roff = -1;
-  if (!r.wconst) woff = off, off += s->I * r.GHp;
-  if (!r.rconst) roff = off, off += s->H * r.GHp;
+  if (!r.wconst && !r.wq) woff = off, off += s->I * r.GHp;
+  if (!r.rconst && !r.rq) roff = off, off += s->H * r.GHp;
   int64_t boff = off;
   off += r.GHp;
   int64_t rboff = off;

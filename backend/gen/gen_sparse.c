@@ -6,7 +6,8 @@
  * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
  * stored values.
  *
- * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task
+ * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
+ * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
  *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers),
  *   2. for each column group: G·V vector accumulators along m; per stored row one AT row of V
  *      vectors is loaded and feeds G broadcast weights — a zero row is never touched,
@@ -14,26 +15,36 @@
  *      dense engine's epilogue (alpha, bias, post, fused residual and activations) on row vectors,
  *      storing C rows contiguously.
  * A cost model (gemm_sparse_pays) compares this with the dense engine; gemm_emit runs otherwise. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gen_contract.h"
 
 #define NCH_VECS 2 /* columns per epilogue chunk, in vectors */
+#define SP_KBLOCK_BYTES (16 * 1024) /* AT rows per k-block (half of L1 on Zen 5; measured 32 KB slower) */
+#define SP_KBLOCK_MIN_ROWS 8        /* nonzeros per column and k-block for k-blocks to be used */
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* the weight B (K × N) as the pattern measurement sees it: B(k, n) = d[k·rs + n·cs] */
+typedef struct SpW {
+  const float *d;
+  int64_t K, N, rs, cs;
+} SpW;
+
+static float wat_v(const SpW *s, int64_t k, int64_t n) { return n < s->N ? s->d[k * s->rs + n * s->cs] : 0.0f; }
 static float wat(const GemmSpec *s, int64_t k, int64_t n) {
   return n < s->N ? ((const float *)s->b_const->data)[k * s->b_rs + n * s->b_cs] : 0.0f;
 }
 
 /* rows k with a nonzero in columns [n0, n0 + g) */
-static int64_t group_rows(const GemmSpec *s, int64_t n0, int g) {
+static int64_t group_rows(const SpW *s, int64_t n0, int g) {
   int64_t rows = 0;
   for (int64_t k = 0; k < s->K; k++) {
     bool nz = false;
-    for (int j = 0; j < g && !nz; j++) nz = wat(s, k, n0 + j) != 0.0f;
+    for (int j = 0; j < g && !nz; j++) nz = wat_v(s, k, n0 + j) != 0.0f;
     rows += nz;
   }
   return rows;
@@ -47,7 +58,7 @@ typedef struct SpShape {
   int64_t nnz, rows;
 } SpShape;
 
-static void sp_shape(const GemmSpec *s, SpShape *sh) {
+static void sp_shape(const SpW *s, SpShape *sh) {
   int64_t rows[5] = {0};
   static const int gs[] = {1, 2, 4};
   for (int i = 0; i < 3; i++)
@@ -75,33 +86,40 @@ bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L
 }
 
 typedef struct SpPack {
-  KV gptr, off, val; /* weights: i32 [groups+1], i32 [rows], f32 [rows][G] */
+  KV gptr, off, val; /* weights: i32 [groups·nkb+1], i32 [rows], f32 [rows][G] */
 } SpPack;
 
-static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, SpPack *p) {
+/* Stored in the order the kernel reads them, so the weights are one sequential stream: by chunk of nch columns (gpc =
+ * nch / G groups), then k-block b (k in [b·kc, (b+1)·kc)), then group, then k. Group jj of chunk ci has its block-b
+ * rows at [gptr[i], gptr[i + 1]), i = (ci·nkb + b)·gpc + jj (groups past N are empty). */
+static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, int64_t kc, int64_t nch, SpPack *p) {
   int G = sh->G;
-  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1;
+  int64_t nkb = cdiv(s->K, kc), gpc = nch / G, nchunk = cdiv(s->N, nch);
+  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1, np = nchunk * nkb * gpc + 1;
   if (sh->rows >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
-  int32_t *gp = malloc((size_t)(ng + 1) * sizeof *gp), *off = malloc((size_t)nr * sizeof *off);
+  int32_t *gp = malloc((size_t)np * sizeof *gp), *off = malloc((size_t)nr * sizeof *off);
   float *val = malloc((size_t)(nr * G) * sizeof *val);
   if (!gp || !off || !val) {
     free(gp), free(off), free(val);
     return false;
   }
   int64_t r = 0;
-  for (int64_t g = 0; g < ng; g++) {
-    gp[g] = (int32_t)r;
-    for (int64_t k = 0; k < s->K; k++) {
-      bool nz = false;
-      for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
-      if (!nz) continue;
-      off[r] = (int32_t)(k * mc);
-      for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
-      r++;
-    }
-  }
-  gp[ng] = (int32_t)r;
-  p->gptr = kb_weight(kb, gp, (size_t)(ng + 1) * sizeof *gp);
+  int64_t i = 0;
+  for (int64_t ci = 0; ci < nchunk; ci++)
+    for (int64_t b = 0; b < nkb; b++)
+      for (int64_t g = ci * gpc; g < (ci + 1) * gpc; g++) {
+        gp[i++] = (int32_t)r;
+        for (int64_t k = b * kc; k < (b + 1) * kc && k < s->K && g < ng; k++) {
+          bool nz = false;
+          for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
+          if (!nz) continue;
+          off[r] = (int32_t)(k * mc);
+          for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
+          r++;
+        }
+      }
+  gp[i] = (int32_t)r;
+  p->gptr = kb_weight(kb, gp, (size_t)np * sizeof *gp);
   p->off = kb_weight(kb, off, (size_t)nr * sizeof *off);
   p->val = kb_weight(kb, val, (size_t)(nr * G) * sizeof *val);
   free(gp), free(off), free(val);
@@ -112,8 +130,9 @@ static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, Sp
 typedef struct SpPlan {
   int L, V, G;
   int64_t mc, nmb, ncg, nng, nch;
-  KV m0, rows;      /* this task's first row and row count (i64) */
-  KV at, ct;        /* scratch: AT [K][mc], CT [nch][mc] */
+  int64_t kc, nkb; /* k-blocks: AT rows [b·kc, (b+1)·kc) stay in L1 while a column chunk uses them */
+  KV m0, rows;     /* this task's first row and row count (i64) */
+  KV at, ct;       /* scratch: AT [K][mc], CT [nch][mc] */
 } SpPlan;
 
 /* rows r of an L-row block starting at row i0 that exist (r < rows - i0): a mask of `lanes` lanes, or
@@ -125,7 +144,8 @@ static KV sp_row_mask(KB *kb, const SpPlan *p, bool tails, int64_t i0, int r, KV
 }
 
 /* one L × L block: AT[k0 + j][i0 + r] = A(m0 + i0 + r, k0 + j), j < kn (static), zero for rows past M */
-static void sp_transpose_block(KB *kb, const GemmSpec *s, const SpPlan *p, bool tails, KV src, KV k0, int64_t i0, int kn) {
+static void sp_transpose_block(KB *kb, const GemmSpec *s, const SpPlan *p, bool tails, KV src, KV k0, int64_t i0,
+                               int kn) {
   int L = p->L;
   KT vt = kt(KE_F32, L);
   KV x[64];
@@ -165,14 +185,22 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
   int L = p->L, G = p->G;
   KT vt = kt(KE_F32, L);
   KV ng = kb_div(kb, kb_add(kb, ncols, I(kb, G - 1)), I(kb, G), true);
-  KV g0 = kb_div(kb, c0, I(kb, G), true);
+  bool blocked = p->nkb > 1; /* CT accumulates over the k-blocks */
+  if (blocked) kb_memset(kb, p->ct, 0, I(kb, p->nch * p->mc * 4));
+  KV b = blocked ? kb_for(kb, I(kb, 0), I(kb, p->nkb), 1) : I(kb, 0);
   KV j = kb_for(kb, I(kb, 0), ng, 1);
-  KV gi = kb_add(kb, g0, j);
+  KV gpc = I(kb, p->nch / G);
+  KV gi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, kb_div(kb, c0, I(kb, p->nch), true), I(kb, p->nkb)), b), gpc), j);
   KV p0 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, gi)), kt_s(KE_I64), false, false);
   KV p1 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, kb_add(kb, gi, I(kb, 1)))), kt_s(KE_I64),
                   false, false);
+  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
   KVar acc[32];
-  for (int q = 0; q < G * p->V; q++) acc[q] = kb_var(kb, vt, kb_float(kb, vt, 0));
+  for (int q = 0; q < G; q++)
+    for (int v = 0; v < p->V; v++) {
+      KV ap = kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L));
+      acc[q * p->V + v] = kb_var(kb, vt, blocked ? kb_load(kb, vt, ap) : kb_float(kb, vt, 0));
+    }
   KV r = kb_for(kb, p0, p1, 1);
   {
     KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, r)), kt_s(KE_I64), false, false);
@@ -186,11 +214,11 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
     }
   }
   kb_endfor(kb);
-  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
   for (int q = 0; q < G; q++)
     for (int v = 0; v < p->V; v++)
       kb_store(kb, kb_get(kb, acc[q * p->V + v]), kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L)));
   kb_endfor(kb);
+  if (blocked) kb_endfor(kb);
 }
 
 /* 3. C(m0 + i, c0 + j) = epilogue(CT[j][i]) for i < rows, j < ncols: L × L blocks of CT
@@ -207,7 +235,8 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
     if (ntails) kb_if(kb, kb_cmp(kb, KC_GT, qcols, I(kb, 0), false));
     KV cmask = ntails ? kb_tail_mask(kb, L, qcols) : NULL;
     KV col = kb_add(kb, c0, I(kb, (int64_t)q * L));
-    KV bvec = s->bias && s->bias_cs != 0 && s->bias_rs == 0 ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->bias, col), cmask) : NULL;
+    KV bvec = s->bias && s->bias_cs != 0 && s->bias_rs == 0 ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->bias, col), cmask)
+                                                            : NULL;
     KV ib = kb_for(kb, I(kb, 0), p->rows, L);
     {
       KV x[64];
@@ -221,13 +250,16 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
         if (alpha) xv = kb_mul(kb, xv, alpha);
         if (s->bias) {
           KV bb = bvec;
-          KV bp = kb_gep(kb, KE_F32, s->bias, kb_add(kb, kb_mul(kb, m, I(kb, s->bias_rs)), kb_mul(kb, col, I(kb, s->bias_cs))));
+          KV bp = kb_gep(kb, KE_F32, s->bias,
+                         kb_add(kb, kb_mul(kb, m, I(kb, s->bias_rs)), kb_mul(kb, col, I(kb, s->bias_cs))));
           if (!bb && s->bias_cs == 0) bb = kb_splat(kb, kb_load(kb, kt_s(KE_F32), bp), L);
           if (!bb) bb = gen_vload(kb, vt, bp, cmask);
           xv = beta ? kb_fma(kb, bb, beta, xv) : kb_add(kb, xv, bb);
         }
         if (s->post) xv = s->post(kb, xv, s->post_ud);
-        KV rv = s->res ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->res, kb_add(kb, kb_mul(kb, m, I(kb, s->res_rs)), col)), cmask) : NULL;
+        KV rv = s->res ? gen_vload(kb, vt, kb_gep(kb, KE_F32, s->res, kb_add(kb, kb_mul(kb, m, I(kb, s->res_rs)), col)),
+                                   cmask)
+                       : NULL;
         xv = gen_epi_apply(kb, s->epi, xv, rv);
         gen_vstore(kb, xv, kb_gep(kb, KE_F32, s->c, kb_add(kb, kb_mul(kb, m, I(kb, s->ldc)), col)), cmask);
         if (mtails) kb_endif(kb);
@@ -236,6 +268,17 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
     kb_endfor(kb);
     if (ntails) kb_endif(kb);
   }
+}
+
+/* The k-block: AT rows [b·kc, (b+1)·kc) of SP_KBLOCK_BYTES stay in L1 while a chunk of columns
+ * reads them, when each column has enough nonzeros in a block to pay for reloading its
+ * accumulators (dense patterns: 2:4, 50%); K (one block) otherwise: sparser columns touch too few
+ * rows of a block for it to be reused. */
+static int64_t sp_kblock(int64_t mc, const SpShape *sh, int64_t N, int64_t K) {
+  int64_t kc = SP_KBLOCK_BYTES / (mc * 4);
+  if (kc < 8) kc = 8;
+  double per_col = (double)sh->rows / (double)cdiv(N, sh->G) * (double)kc / (double)K;
+  return kc < K && per_col >= SP_KBLOCK_MIN_ROWS ? kc : K;
 }
 
 static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) {
@@ -251,6 +294,8 @@ static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) 
   p->mc = V * L;
   p->nmb = cdiv(s->M, p->mc);
   p->nch = (int64_t)NCH_VECS * L;
+  p->kc = sp_kblock(p->mc, sh, s->N, s->K);
+  p->nkb = cdiv(s->K, p->kc);
   /* tasks: column groups (multiples of nch) when there are fewer M blocks than a few threads want */
   double flops = 2.0 * (double)nnz * (double)s->M;
   int64_t desired = (int64_t)(flops / 2e6);
@@ -271,7 +316,8 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
       s->K < 1 || s->b_const->dtype != DT_FLOAT || !s->b_const->data)
     return false;
   SpShape sh;
-  sp_shape(s, &sh);
+  SpW wv = {s->b_const->data, s->K, s->N, s->b_rs, s->b_cs};
+  sp_shape(&wv, &sh);
   SpPlan p;
   memset(&p, 0, sizeof p);
   int L = kb_lanes(kb, KE_F32);
@@ -279,7 +325,7 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   int64_t work0 = c->work, scratch0 = c->scratch_bytes;
   sp_plan(c, s, &p, &sh);
   SpPack wp;
-  if (!sp_pack(kb, s, &sh, p.mc, &wp)) {
+  if (!sp_pack(kb, s, &sh, p.mc, p.kc, p.nch, &wp)) {
     c->work = work0, c->scratch_bytes = scratch0;
     return false;
   }
@@ -299,4 +345,25 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   kb_endfor(kb);
   kb_endfor(kb);
   return true;
+}
+
+void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_t rs, int64_t cs, int L, char *out,
+                         size_t len) {
+  SpShape sh;
+  SpW wv = {w, K, N, rs, cs};
+  sp_shape(&wv, &sh);
+  if (M < 1) {
+    snprintf(out, len, "dense (rows unknown)");
+    return;
+  }
+  if (!gemm_sparse_pays(M, N, K, sh.G * sh.rows, sh.G, L)) {
+    snprintf(out, len, "dense (sparse costs more at %.0f%% nonzero, M %lld)", 100.0 * (double)sh.nnz / (double)(K * N),
+             (long long)M);
+    return;
+  }
+  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && sh.G == 1 ? 8 : 4;
+  if (V > cdiv(M, L)) V = cdiv(M, L);
+  int64_t kc = sp_kblock(V * L, &sh, N, K);
+  if (kc < K) snprintf(out, len, "sparse csc-%d k-blocks of %lld", sh.G, (long long)kc);
+  else snprintf(out, len, "sparse csc-%d", sh.G);
 }

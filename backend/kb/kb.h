@@ -128,10 +128,15 @@ KV kb_splat(KB *kb, KV scalar, int lanes);
 KV kb_extract(KB *kb, KV vec, int lane);
 KV kb_insert(KB *kb, KV vec, KV scalar, int lane);
 KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
+/* a table lookup in registers: lane i is table[idx[i] & (L - 1)] (table: L lanes of 32-bit
+ * elements, idx: i32 x L).  vpermps/vpermd on AVX-512 and AVX2 (one instruction); lane by lane
+ * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c). */
+KV kb_permute(KB *kb, KV table, KV idx);
 
 /* 4-way byte dot product: acc (i32 × L) plus, per lane i, Σ_{t<4} a[4i+t]·b[4i+t] with a unsigned and
- * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; widening
- * multiplies and adds elsewhere. */
+ * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; vpmaddwd on
+ * i16-widened bytes on other x86 (L = 4, 8, 16); aarch64 udot with dotprod, smull/saddlp/addp
+ * without (L = 4, 8); widening multiplies and shuffles elsewhere (kb_llvm.c). */
 KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
 
 /* horizontal reductions of a vector to a scalar */

@@ -898,6 +898,19 @@ static KV kbc_shuffle(KB *kb, KV a, KV x, const int *lanes, int n) {
   return r;
 }
 
+/* lane i: table[idx[i] & (L - 1)], lane by lane (GCC turns it into a permute where it can) */
+static KV kbc_permute(KB *kb, KV table, KV idx) {
+  CB *b = CBP(kb);
+  table = named(b, table);
+  idx = named(b, idx);
+  int n = table->t.lanes;
+  CStr l = {0};
+  for (int i = 0; i < n; i++) cstr_printf(&l, "%s%s[%s[%d] & %d]", i ? ", " : "", E(table), E(idx), i, n - 1);
+  KV r = n > 1 ? let(b, table->t, "(%s){%s}", tname(b, table->t), l.s) : let(b, table->t, "%s", l.s);
+  free(l.s);
+  return r;
+}
+
 /* C has no portable 4-way byte dot product: widening multiplies and shuffles */
 static KV kbc_dot4_u8s8(KB *kb, KV acc, KV a, KV x) { return kb_dot4_u8s8_generic(kb, acc, a, x); }
 

@@ -5,6 +5,15 @@
 
 #include "kb_impl.h"
 
+static void blob_note_piece(WeightBlob *w, size_t off, size_t bytes) {
+  if (w->npiece == w->cappiece) {
+    w->cappiece = w->cappiece ? 2 * w->cappiece : 64;
+    w->piece = ir_xrealloc(w->piece, w->cappiece * sizeof *w->piece);
+  }
+  w->piece[w->npiece][0] = off;
+  w->piece[w->npiece++][1] = bytes;
+}
+
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
   size_t off;
   if (w->share && blob_share_find(w, data, bytes, &off)) return off;
@@ -22,6 +31,7 @@ size_t blob_add(WeightBlob *w, const void *data, size_t bytes) {
   if (bytes) memcpy(w->data + off, data, bytes);
   w->size = need;
   if (w->share) blob_share_note(w, off, bytes);
+  if (w->record && bytes) blob_note_piece(w, off, bytes);
   return off;
 }
 

@@ -76,6 +76,7 @@
   X(KV, select, (KB *kb, KV cond, KV a, KV b), (kb, cond, a, b))                                        \
   X(KV, cast, (KB *kb, KV v, KT to, bool src_uns, bool dst_uns), (kb, v, to, src_uns, dst_uns))         \
   X(KV, bitcast, (KB *kb, KV v, KT to), (kb, v, to))                                                    \
+  X(KV, permute, (KB *kb, KV table, KV idx), (kb, table, idx))                                        \
   X(KV, splat, (KB *kb, KV scalar, int lanes), (kb, scalar, lanes))                                     \
   X(KV, extract, (KB *kb, KV vec, int lane), (kb, vec, lane))                                           \
   X(KV, insert, (KB *kb, KV vec, KV scalar, int lane), (kb, vec, scalar, lane))                         \
@@ -128,6 +129,11 @@ typedef struct WeightBlob {
   unsigned char *data;
   size_t size, cap;
   BlobShare *share; /* non-NULL: identical pieces are stored once (drive/blob_share.c) */
+  /* record: blob_add lists each new piece (offset, bytes) in piece[] (for drive/wencode.c, which
+   * codes piece by piece); the owner frees piece */
+  bool record;
+  size_t (*piece)[2];
+  size_t npiece, cappiece;
 } WeightBlob;
 size_t blob_add(WeightBlob *w, const void *data, size_t bytes); /* returns offset; ir_oom if out of memory */
 /* drive/blob_share.c: from begin on, blob_add shares identical pieces (multi-shape libraries);

@@ -578,6 +578,27 @@ static KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
 
 static KV kbl_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
 
+/* lane i: table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on float tables, else
+ * lane by lane with variable extracts (LLVM picks what the target has, e.g. tbl on NEON) */
+static KV kbl_permute(KB *kb, KV table, KV idx) {
+  KT t = kb_type(kb, table);
+  const Target *tg = kb->m->target;
+  LLVMValueRef args[2] = {V(table), V(idx)};
+  if (t.e == KE_F32 && t.lanes == 16 && tg->has_avx512)
+    return K(intrin(kb, "llvm.x86.avx512.permvar.sf.512", NULL, 0, args, 2));
+  if (t.e == KE_F32 && t.lanes == 8 && tg->has_avx2)
+    return K(intrin(kb, "llvm.x86.avx2.permps", NULL, 0, args, 2));
+  KV m = kb_and(kb, idx, kb_int(kb, kb_type(kb, idx), t.lanes - 1));
+  LLVMValueRef r = LLVMGetUndef(ty(kb, t));
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
+  for (int i = 0; i < t.lanes; i++) {
+    LLVMValueRef j = LLVMBuildExtractElement(kb->b, V(m), LLVMConstInt(i32, (unsigned)i, 0), "");
+    LLVMValueRef e = LLVMBuildExtractElement(kb->b, V(table), j, "");
+    r = LLVMBuildInsertElement(kb->b, r, e, LLVMConstInt(i32, (unsigned)i, 0), "");
+  }
+  return K(r);
+}
+
 static KV kbl_splat(KB *kb, KV s, int lanes) {
   if (lanes <= 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(V(s)), (unsigned)lanes);
@@ -604,12 +625,80 @@ static KV kbl_shuffle(KB *kb, KV a, KV b, const int *lanes, int n) {
   return K(LLVMBuildShuffleVector(kb->b, V(a), V(b), mask, ""));
 }
 
+/* lanes [first, first + n) of v */
+static KV dot_part(KB *kb, KV v, int first, int n) {
+  int idx[64];
+  for (int i = 0; i < n; i++) idx[i] = first + i;
+  return kb_shuffle(kb, v, v, idx, n);
+}
+
+/* x86 without VNNI (AVX2: L = 8; AVX-512BW: L = 16; SSE2: L = 4).  vpmaddubsw would saturate
+ * (a pair of u8·s8 products reaches 2·255·127 > 32767), so the bytes are widened to i16 (u8 zero-,
+ * s8 sign-extended: exact) and vpmaddwd sums each pair into i32, one register of 2L i16 at a time;
+ * lane i is then the pair sums 2i and 2i+1 (even + odd lanes of the two results). */
+static KV dot4_pmaddwd(KB *kb, KV acc, KV a, KV b, int L) {
+  const char *name = L == 16 ? "llvm.x86.avx512.pmaddw.d.512" : L == 8 ? "llvm.x86.avx2.pmadd.wd" : "llvm.x86.sse2.pmadd.wd";
+  KT w = kt(KE_I16, 4 * L);
+  KV a16 = kb_cast(kb, a, w, true, false), b16 = kb_cast(kb, b, w, false, false), p[2];
+  for (int h = 0; h < 2; h++) {
+    LLVMValueRef args[2] = {V(dot_part(kb, a16, 2 * L * h, 2 * L)), V(dot_part(kb, b16, 2 * L * h, 2 * L))};
+    p[h] = K(intrin(kb, name, NULL, 0, args, 2));
+  }
+  int ev[16], od[16];
+  for (int i = 0; i < L; i++) ev[i] = 2 * i, od[i] = 2 * i + 1;
+  return kb_add(kb, acc, kb_add(kb, kb_shuffle(kb, p[0], p[1], ev, L), kb_shuffle(kb, p[0], p[1], od, L)));
+}
+
+static KV neon2(KB *kb, const char *name, LLVMTypeRef r, LLVMTypeRef in, KV x, KV y) {
+  LLVMTypeRef ovl[2] = {r, in};
+  LLVMValueRef args[2] = {V(x), V(y)};
+  return K(intrin(kb, name, ovl, r == in ? 1 : 2, args, 2));
+}
+
+/* NEON, 16 bytes (L = 4).  With dotprod: udot of a and b + 128 (b ^ 0x80 read unsigned), minus
+ * udot(a, 128) = 128·Σa (the same for every b: CSE shares it between the rows of a microkernel);
+ * wrapping like vpdpbusd.  Without: u8·s8 products are exact in i16 (|p| <= 255·128), saddlp adds
+ * adjacent products into i32 and addp adjacent pairs of those. */
+static KV dot4_neon(KB *kb, KV acc, KV a, KV b, bool dotprod) {
+  LLVMTypeRef v4 = ty(kb, kt(KE_I32, 4)), v16 = ty(kb, kt(KE_I8, 16)), v8 = ty(kb, kt(KE_I16, 8));
+  if (dotprod) {
+    KT bt = kt(KE_I8, 16);
+    LLVMTypeRef ovl[2] = {v4, v16};
+    LLVMValueRef d[3] = {V(acc), V(a), V(kb_xor(kb, b, kb_int(kb, bt, -128)))};
+    LLVMValueRef c[3] = {V(kb_int(kb, kt(KE_I32, 4), 0)), V(a), V(kb_int(kb, bt, -128))};
+    KV sum = K(intrin(kb, "llvm.aarch64.neon.udot", ovl, 2, d, 3));
+    return kb_sub(kb, sum, K(intrin(kb, "llvm.aarch64.neon.udot", ovl, 2, c, 3)));
+  }
+  KT w = kt(KE_I16, 8);
+  KV s[2];
+  for (int h = 0; h < 2; h++) {
+    KV p = kb_mul(kb, kb_cast(kb, dot_part(kb, a, 8 * h, 8), w, true, false), kb_cast(kb, dot_part(kb, b, 8 * h, 8), w, false, false));
+    LLVMTypeRef ovl[2] = {v4, v8};
+    LLVMValueRef args[1] = {V(p)};
+    s[h] = K(intrin(kb, "llvm.aarch64.neon.saddlp", ovl, 2, args, 1));
+  }
+  return kb_add(kb, acc, neon2(kb, "llvm.aarch64.neon.addp", v4, v4, s[0], s[1]));
+}
+
 static KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
+  const Target *t = kb->m->target;
   int L = kb_type(kb, acc).lanes;
-  if (kb->m->target->has_vnni && L == 16) {
+  if (t->has_vnni && L == 16) {
     KT w = kt(KE_I32, 16);
     LLVMValueRef args[3] = {V(acc), V(kb_bitcast(kb, a, w)), V(kb_bitcast(kb, b, w))};
     return K(intrin(kb, "llvm.x86.avx512.vpdpbusd.512", NULL, 0, args, 3));
+  }
+  bool x86 = t->triple && strstr(t->triple, "x86_64");
+  bool bw = t->features && strstr(t->features, "+avx512bw");
+  if (x86 && ((L == 16 && bw) || (L == 8 && t->has_avx2) || L == 4)) return dot4_pmaddwd(kb, acc, a, b, L);
+  if (t->has_neon && (L == 4 || L == 8)) { /* one or two q registers */
+    bool dp = t->features && strstr(t->features, "+dotprod");
+    KV r[2];
+    for (int h = 0; h < L / 4; h++)
+      r[h] = dot4_neon(kb, dot_part(kb, acc, 4 * h, 4), dot_part(kb, a, 16 * h, 16), dot_part(kb, b, 16 * h, 16), dp);
+    if (L == 4) return r[0];
+    int cat[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    return kb_shuffle(kb, r[0], r[1], cat, 8);
   }
   return kb_dot4_u8s8_generic(kb, acc, a, b);
 }

@@ -14,6 +14,7 @@ input checks of NAME_run_tensors and a Gather index out of range (shared library
 Ends with 'aot: N passed, N failed'."""
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,11 @@ def prepare_models(work, onnxc, quick, shared_models):
     rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "sparse_conv_models.py"), spc])
     check("make the sparse conv model", rc == 0, out[-2000:])
     models.append(Model("spconv", os.path.join(spc, "model.onnx"), [os.path.join(spc, "input_0.npy")]))
+    # binary: xor + popcount convs and Gemm (tests/models/binary_models.py --small; aarch64: cnt)
+    bnn = os.path.join(mdir, "bnn")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "binary_models.py"), "--small", bnn])
+    check("make the binary model", rc == 0, out[-2000:])
+    models.append(Model("bnn", os.path.join(bnn, "model.onnx"), [os.path.join(bnn, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir
@@ -480,6 +486,65 @@ def test_aarch64(onnxc, models, refs, work):
                        wrap=[qemu, "-L", "/usr/aarch64-linux-gnu"])
 
 
+def make_int8_dot_model(path):
+    """x u8[3,7,45] -> MatMulInteger with constant s8 weights of 37 and of 6 columns (the packed u8×s8
+    kernel, kb_dot4_u8s8: wide and narrow B), int32 outputs; row 0 of x is all 255 against columns of
+    127 and -128 (a pair sum of 2·255·127 saturates vpmaddubsw).  Returns the input and the exact
+    numpy outputs."""
+    from onnx import helper, numpy_helper, TensorProto as T, save
+    rng = np.random.default_rng(15)
+    x = rng.integers(0, 256, (3, 7, 45), dtype=np.uint8)
+    x[:, 0] = 255
+    ws = [rng.integers(-128, 128, (45, n), dtype=np.int8) for n in (37, 6)]
+    for w in ws:
+        w[:, 0], w[:, 1] = 127, -128
+    za, zb = np.uint8(3), np.array([(-5 + 3 * j) % 11 - 5 for j in range(37)], np.int8)
+    inits = [numpy_helper.from_array(np.array(za), "za")]
+    nodes, outs, refs = [], [], []
+    for k, w in enumerate(ws):
+        n = w.shape[1]
+        inits += [numpy_helper.from_array(w, "w%d" % k), numpy_helper.from_array(zb[:n], "zb%d" % k)]
+        nodes.append(helper.make_node("MatMulInteger", ["x", "w%d" % k, "za", "zb%d" % k], ["y%d" % k]))
+        outs.append(helper.make_tensor_value_info("y%d" % k, T.INT32, [3, 7, n]))
+        refs.append(np.matmul(x.astype(np.int64) - int(za), w.astype(np.int64) - zb[:n]).astype(np.int32))
+    g = helper.make_graph(nodes, "dot", [helper.make_tensor_value_info("x", T.UINT8, [3, 7, 45])], outs, inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return x, refs
+
+
+def test_int8_dot(onnxc, cc, work):
+    """kb_dot4_u8s8's lowerings, exact against numpy: AVX2 (vpmaddwd on i16-widened bytes), AVX-512
+    without VNNI (the same on zmm), both run on this machine; aarch64 with dotprod (udot and a
+    correction) and without (saddlp/addp) under qemu-aarch64 (its default CPU has dotprod)"""
+    d0 = os.path.join(work, "int8_dot")
+    shutil.rmtree(d0, ignore_errors=True)
+    os.makedirs(d0)
+    model = os.path.join(d0, "dot.onnx")
+    x, refs = make_int8_dot_model(model)
+    acc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+    # (label, compile options, C compiler, wrapper, an instruction the lowering must emit)
+    variants = [("x86-64-avx2", ["--target", "x86-64-avx2"], cc, (), r"vpmaddwd\s+%ymm"),
+                ("x86-64-avx512 without VNNI", ["--target", "x86-64-avx512"], cc, (), r"vpmaddwd\s+%zmm")]
+    if check("int8 dot: aarch64 cross compiler and qemu-aarch64 installed (scripts/setup.sh)", acc and qemu):
+        wrap = (qemu, "-L", "/usr/aarch64-linux-gnu")
+        variants += [("aarch64 +dotprod", ["--target", "aarch64", "--features", "+neon,+dotprod"], acc, wrap, r"\budot\b"),
+                     ("aarch64", ["--target", "aarch64"], acc, wrap, r"\bsaddlp\b")]
+    for k, (label, args, c, wrap, insn) in enumerate(variants):
+        d = os.path.join(d0, "v%d" % k)
+        os.makedirs(d)
+        asm = os.path.join(d, "dot.s")
+        rc, out = sh([onnxc, "compile", model, "-o", asm, "--emit", "asm"] + args)
+        check("int8 dot: %s assembly has %s" % (label, insn), rc == 0 and re.search(insn, open(asm).read()), out[-2000:])
+        x.tofile(os.path.join(d, "input_0.bin"))
+        rc, out = sh([onnxc, "compile", model, "-o", os.path.join(d, "libdot.so"), "--name", "dot"] + args)
+        if not check("int8 dot: compile %s" % label, rc == 0, out[-2000:]):
+            continue
+        exe = os.path.join(d, "driver")
+        rc, out = build_driver(c, "dot", d, ["-L", d, "-ldot", "-Wl,-rpath," + d], exe)
+        if check("int8 dot: driver builds (%s)" % label, rc == 0, out[-2000:]):
+            run_driver(exe, d, refs, "int8 dot (%s, exact)" % label, 0, wrap=wrap, atol=0)
+
+
 def parse_logits(out):
     return np.array([float(l.split(":")[1]) for l in out.splitlines() if l.startswith("logit ")], np.float32)
 
@@ -551,6 +616,7 @@ def main():
     ap.add_argument("--build", help="onnxc's build folder: test cmake --install, pkg-config and examples/")
     ap.add_argument("--rtcheck-only", action="store_true", help="only the run-time input checks (rtcheck.c)")
     ap.add_argument("--multishape-only", action="store_true", help="only the multi-shape libraries (multishape.c)")
+    ap.add_argument("--int8-dot-only", action="store_true", help="only the u8×s8 dot step on each ISA")
     a = ap.parse_args()
     onnxc = os.path.abspath(a.onnxc)
     os.makedirs(a.work, exist_ok=True)
@@ -558,6 +624,10 @@ def main():
         test_multishape(onnxc, a.cc, a.work)
         if not a.quick:
             test_multishape_resnet(onnxc, a.cc, a.work, a.models)
+        print("aot: %d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
+    if a.int8_dot_only:
+        test_int8_dot(onnxc, a.cc, a.work)
         print("aot: %d passed, %d failed" % (passed, failed))
         return 1 if failed else 0
     models = prepare_models(a.work, onnxc, a.quick, a.models)
@@ -578,6 +648,7 @@ def main():
     if not a.quick:
         test_multishape_resnet(onnxc, a.cc, a.work, a.models)
     test_aarch64(onnxc, [m for m in models if m.name in refs], refs, a.work)
+    test_int8_dot(onnxc, a.cc, a.work)
     if a.build:
         test_package(onnxc, os.path.abspath(a.build), a.work)
     rt = os.path.join(os.path.dirname(onnxc), "rt", "libonnxc_rt.a")

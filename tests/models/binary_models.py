@@ -12,7 +12,9 @@ through the C emitter (`onnxc compile --emit c`, gcc, tests/cemit/driver.c) agai
   binary_models.py --bench-models DIR                  writes bin256.onnx (Sign → binary 3×3 conv
       256→256 at 28×28) and fp256.onnx (the same conv in fp32) + input_0.npy for `onnxc bench`,
       and bnn18.onnx / fp18.onnx (a binarized ResNet-18-style CNN at 224×224 and its fp32 twin)
-      + input_224.npy"""
+      + input_224.npy
+  binary_models.py --small DIR                         a small binarized net (binary convs and a
+      binary Gemm) + input_0.npy for the aot test (JIT vs library, x86 and aarch64 under qemu)"""
 import argparse
 import os
 import subprocess
@@ -30,6 +32,8 @@ CASES = [
     ("c64_o8_1x1", 2, 64, 8, 8, 8, 1, 1, 0, 1, "sign", False, False, False),
     ("c5_o6_5x5_dil2", 1, 5, 6, 10, 17, 5, 1, 2, 2, "sign", True, False, True),
     ("c200_o9_s2_pad0", 2, 200, 9, 12, 9, 3, 2, 0, 1, "sign", True, True, True),
+    # 10 columns: vectors of flattened pixels span rows (gen_binary_conv.c's im2col)
+    ("c96_o20_w10", 1, 96, 20, 5, 10, 3, 1, 1, 1, "sign", True, False, True),
 ]
 
 
@@ -113,6 +117,51 @@ def run(onnxc, model, inputs, od, extra):
     return np.load(os.path.join(od, "output_0.npy"))
 
 
+# binary MatMul/Gemm (gen_binary_gemm): name, M, K, N, op, transB, bias
+GEMMS = [
+    ("mm_m3_k200_n37", 3, 200, 37, "MatMul", 0, False),
+    ("gemm_m1_k512_n1000_tb_bias", 1, 512, 1000, "Gemm", 1, True),
+    ("gemm_m2_k70_n9_bias", 2, 70, 9, "Gemm", 0, True),
+]
+
+
+def gemm_model(path, case, seed):
+    """Sign(X) · B with B's column n = ±α_n (+ a bias for Gemm)"""
+    name, m, k, n, op, tb, bias = case
+    r = np.random.default_rng(seed)
+    b = (np.where(r.standard_normal((k, n)) >= 0, 1, -1) * r.uniform(0.05, 0.5, size=(1, n))).astype(np.float32)
+    inits = [numpy_helper.from_array(np.ascontiguousarray(b.T) if tb else b, "B")]
+    ins = ["xb", "B"]
+    if bias:
+        inits.append(numpy_helper.from_array(r.standard_normal(n).astype(np.float32), "C"))
+        ins.append("C")
+    attrs = {"transB": 1} if op == "Gemm" and tb else {}
+    nodes = [helper.make_node("Sign", ["X"], ["xb"]), helper.make_node(op, ins, ["Y"], **attrs)]
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [m, k])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return b, (inits[1] if bias else None)
+
+
+def check_gemms(onnxc, out):
+    """each GEMMS case against numpy in float64 (exact integer dots × α), and the float path"""
+    bad = 0
+    for ci, case in enumerate(GEMMS):
+        name, m, k, n = case[:4]
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        model = os.path.join(d, "model.onnx")
+        b, bias = gemm_model(model, case, 300 + ci)
+        r = np.random.default_rng(400 + ci)
+        x = (r.integers(-1, 2, size=(m, k)) * r.uniform(0.1, 2, size=(m, k))).astype(np.float32)
+        np.save(os.path.join(d, "x.npy"), x)
+        want = np.sign(x).astype(np.float64) @ b.astype(np.float64)
+        if bias is not None:
+            want += numpy_helper.to_array(bias)
+        bad += judge(onnxc, model, d, name, {"X": os.path.join(d, "x.npy")}, want, [x] if ci == 0 else None)
+    return bad
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0")
 
@@ -157,24 +206,29 @@ def check(onnxc, out):
             inputs["R"] = os.path.join(d, "r.npy")
             np.save(inputs["R"], rr)
         want = reference(case, ws, x, rr)
-        got = run(onnxc, model, inputs, os.path.join(d, "bin"), [])
-        flt = run(onnxc, model, inputs, os.path.join(d, "float"), ["--disable-pass", "binary"])
-        if got is None or flt is None:
-            bad += 1
-            continue
-        # the binary kernel rounds α·dot once (plus the folded BN's scale and bias): within a few
-        # fp32 ulps of the exact value; the float path sums K products in fp32
-        scale = np.abs(want).max() + 1
-        eb = np.abs(got - want).max() / scale
-        ef = np.abs(flt - want).max() / scale
-        ok = got.shape == want.shape and eb <= 4e-6 and ef <= 1e-4
-        why = cemit(onnxc, model, d, [x, rr] if case[13] else [x], got) if name in CEMIT else None
-        ok = ok and not why
-        print("%-22s binary err %.2e  float err %.2e  %s%s" % (name, eb, ef, "ok" if ok else "FAIL",
-                                                            " (C emitter: same)" if name in CEMIT and not why else
-                                                            " " + why if why else ""))
-        bad += not ok
+        bad += judge(onnxc, model, d, name, inputs, want, ([x, rr] if case[13] else [x]) if name in CEMIT else None)
     return bad
+
+
+def judge(onnxc, model, d, name, inputs, want, cemit_arrays):
+    """onnxc run with and without the binary pass against the exact reference (and the C emitter's
+    build against the JIT when cemit_arrays is given); prints a line, returns 1 on failure"""
+    got = run(onnxc, model, inputs, os.path.join(d, "bin"), [])
+    flt = run(onnxc, model, inputs, os.path.join(d, "float"), ["--disable-pass", "binary"])
+    if got is None or flt is None:
+        return 1
+    # the binary kernel rounds α·dot once (plus the folded BN's scale and bias): within a few
+    # fp32 ulps of the exact value; the float path sums K products in fp32
+    scale = np.abs(want).max() + 1
+    eb = np.abs(got - want).max() / scale
+    ef = np.abs(flt - want).max() / scale
+    ok = got.shape == want.shape and eb <= 4e-6 and ef <= 1e-4
+    why = cemit(onnxc, model, d, cemit_arrays, got) if cemit_arrays is not None else None
+    ok = ok and not why
+    print("%-26s binary err %.2e  float err %.2e  %s%s" % (name, eb, ef, "ok" if ok else "FAIL",
+                                                        " (C emitter: same)" if cemit_arrays is not None and not why
+                                                        else " " + why if why else ""))
+    return 0 if ok else 1
 
 
 def bench_models(out):
@@ -193,6 +247,35 @@ def bench_models(out):
     resnet18_style(os.path.join(out, "bnn18.onnx"), True, 3)
     resnet18_style(os.path.join(out, "fp18.onnx"), False, 3)
     np.save(os.path.join(out, "input_224.npy"), r.standard_normal((1, 3, 224, 224)).astype(np.float32))
+
+
+def small_model(out):
+    """a small binarized net for the aot and cemit tests (tests/aot/aot_test.py): Sign → binary 3×3
+    conv 16→32 + BN + Relu → Sign → binary 3×3/2 conv 32→32 + BN → Flatten → Sign → binary Gemm
+    800→10 (transB, bias); input with exact zeros.  Writes OUT/model.onnx and OUT/input_0.npy"""
+    os.makedirs(out, exist_ok=True)
+    r = np.random.default_rng(7)
+    inits = [numpy_helper.from_array(pm_alpha(r, 32, 16, 3), "w1"), numpy_helper.from_array(pm_alpha(r, 32, 32, 3), "w2")]
+    for k in "12":  # BatchNorms with offsets: an integer dot of 0 (common) is not left at a Sign's tie
+        for nm, v in (("g", r.uniform(0.5, 1.5, 32)), ("be", r.standard_normal(32)), ("m", r.standard_normal(32)),
+                      ("v", r.uniform(0.5, 2, 32))):
+            inits.append(numpy_helper.from_array(v.astype(np.float32), nm + k))
+    fc = np.where(r.standard_normal((10, 800)) >= 0, 1, -1) * r.uniform(0.05, 0.5, size=(10, 1))
+    inits += [numpy_helper.from_array(fc.astype(np.float32), "fc"),
+              numpy_helper.from_array(r.standard_normal(10).astype(np.float32), "fcb")]
+    mk = helper.make_node
+    nodes = [mk("Sign", ["X"], ["s1"]), mk("Conv", ["s1", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1] * 4),
+             mk("BatchNormalization", ["c1", "g1", "be1", "m1", "v1"], ["b1"]), mk("Relu", ["b1"], ["r1"]),
+             mk("Sign", ["r1"], ["s2"]),
+             mk("Conv", ["s2", "w2"], ["c2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+             mk("BatchNormalization", ["c2", "g2", "be2", "m2", "v2"], ["r2"]), mk("Flatten", ["r2"], ["f"]),
+             mk("Sign", ["f"], ["s3"]),
+             mk("Gemm", ["s3", "fc", "fcb"], ["Y"], transB=1)]
+    g = helper.make_graph(nodes, "bnn_small", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 16, 10, 10])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 10])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(out, "model.onnx"))
+    x = (r.integers(-1, 2, size=(1, 16, 10, 10)) * r.uniform(0.1, 2, size=(1, 16, 10, 10))).astype(np.float32)
+    np.save(os.path.join(out, "input_0.npy"), x)
 
 
 def resnet18_style(path, binary, seed):
@@ -263,13 +346,18 @@ def main():
     ap.add_argument("--onnxc")
     ap.add_argument("--out")
     ap.add_argument("--bench-models")
+    ap.add_argument("--small", help="write a small binarized net (model.onnx, input_0.npy) to this folder")
     a = ap.parse_args()
     if a.bench_models:
         bench_models(a.bench_models)
         return 0
+    if a.small:
+        small_model(a.small)
+        return 0
     if not a.onnxc:
         ap.error("--onnxc is required")
-    bad = check(a.onnxc, a.out or tempfile.mkdtemp(prefix="onnxc_binary_"))
+    out = a.out or tempfile.mkdtemp(prefix="onnxc_binary_")
+    bad = check(a.onnxc, out) + check_gemms(a.onnxc, out)
     print("binary models: %s" % ("FAIL" if bad else "ok"))
     return 1 if bad else 0
 

@@ -6,6 +6,9 @@ check that onnxc runs them on its integer kernels.
                       DIR/model.onnx + DIR/input_0.npy, ranges calibrated with ONNX Runtime)
   qdq_models.py small --out DIR                                          (the test net below)
   qdq_models.py check --onnxc build/onnxc --out DIR                      (make the small net, run it)
+  qdq_models.py check-model --onnxc build/onnxc --out DIR [--model M --input X | --export NAME]
+                      (a QDQ copy of a real net, default torchvision MobileNetV2 from export_models.py:
+                      every Conv must become a QConv and every quantized tensor match ORT within a step)
 
 Layout (ORT's QDQ format): every Conv reads DequantizeLinear(QuantizeLinear(x)) with per-tensor u8
 activations (asymmetric, range calibrated by running the float model), DequantizeLinear of a
@@ -250,19 +253,80 @@ def check(args):
     return 1 if fails else 0
 
 
+def export_torch(name, out):
+    """(model, input) of export_models.py's NAME (torchvision, random seeded weights), exported into out"""
+    subprocess.run([sys.executable, os.path.join(HERE, "export_models.py"), out, name], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(out, name, "model.onnx"), os.path.join(out, name, "input_0.npy")
+
+
+def check_model(args):
+    """A real net (default: torchvision MobileNetV2) with Q/DQ around every Conv: every Conv must become
+    a QConv (`onnxc dump --after qdq`, also with every QuantizeLinear output made a graph output, the
+    probe) and each quantized tensor of the probe must match ONNX Runtime within one step."""
+    if not os.path.isdir(os.path.join(ORT, "node_modules")):
+        print("FAIL: ONNX Runtime is the reference (bash bench/ort/setup.sh)")
+        return 1
+    src, xin = (args.model, args.input) if args.model else export_torch(args.export, os.path.join(args.out, "export"))
+    fmodel, x = onnx.load(src), np.load(xin)
+    q = qdq(fmodel, ranges_ort(fmodel, x, quantized_tensors(fmodel.graph)))
+    os.makedirs(args.out, exist_ok=True)
+    model, probe, xp = (os.path.join(args.out, f) for f in ("model.onnx", "probe.onnx", "input_0.npy"))
+    onnx.save(q, model)
+    np.save(xp, x)
+    qnames = [n.output[0] for n in q.graph.node if n.op_type == "QuantizeLinear"]
+    for t in qnames:
+        q.graph.output.append(helper.make_tensor_value_info(t, TensorProto.UINT8, None))
+    onnx.save(q, probe)
+    nconv = sum(n.op_type == "Conv" for n in fmodel.graph.node)
+    fails = 0
+    for m, after in ((model, "qdq"), (probe, "plan")):
+        dump = subprocess.run([args.onnxc, "dump", m, "--after", after], capture_output=True, text=True, check=True).stdout
+        nq = dump.count("= QConv(")
+        print("%s: onnxc dump --after %s: %d of %d convs are QConv int8 nodes" % (os.path.basename(m), after, nq, nconv))
+        if nq != nconv or "= Conv(" in dump:
+            print("FAIL: not every QDQ conv became an int8 node")
+            fails += 1
+        if after == "qdq":  # the evidence: one depthwise conv as the pass leaves it
+            print("  " + next((l.strip() for l in dump.splitlines() if "= QConv(" in l and "group=1," not in l),
+                              "(no grouped QConv)"))
+    oc, ort = os.path.join(args.out, "onnxc_out"), os.path.join(args.out, "ort_out")
+    os.makedirs(ort, exist_ok=True)
+    subprocess.run([args.onnxc, "run", probe, xp, "-o", oc], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["node", os.path.join(ORT, "run_ort.js"), probe, ort, xp], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worst, differ, total = 0, 0, 0
+    for k in range(len(q.graph.output)):
+        a, b = (np.load(os.path.join(d, "output_%d.npy" % k)) for d in (oc, ort))
+        if k == 0:
+            cos = float(np.sum(a * b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+            print("graph output (float, after the last int8 conv): max abs diff %.3g, cosine %.7f" %
+                  (float(np.abs(a - b).max()), cos))
+            continue
+        d = np.abs(a.astype(np.int32) - b.astype(np.int32))
+        worst, differ, total = max(worst, int(d.max())), differ + int(np.sum(d > 0)), total + d.size
+    ok = worst <= 1
+    print("%s: %d quantized tensors vs ONNX Runtime: max %d step(s) apart, %d of %d values differ" %
+          ("ok" if ok else "FAIL", len(qnames), worst, differ, total))
+    return 1 if fails or not ok else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["make", "small", "check"])
+    ap.add_argument("what", choices=["make", "small", "check", "check-model"])
     ap.add_argument("--model")
     ap.add_argument("--input")
     ap.add_argument("--out", required=True)
     ap.add_argument("--onnxc")
+    ap.add_argument("--export", default="mobilenet_v2", help="check-model without --model: export_models.py's NAME")
     args = ap.parse_args()
     if args.what == "small":
         make_small(args.out)
         return 0
     if args.what == "check":
         return check(args)
+    if args.what == "check-model":
+        return check_model(args)
     model = onnx.load(args.model)
     x = np.load(args.input)
     q = qdq(model, ranges_ort(model, x, quantized_tensors(model.graph)))

@@ -151,6 +151,9 @@ def magnitude_tests(t, mlp, cnn, inp_mlp, inp_cnn):
           np.array_equal(p["w0"], w["w0"]) and np.array_equal(p["wh"], w["wh"]))
     s = t.info_structures(out)
     check("info: L1 60% unstructured", s.get("L1") == (60.0, "unstructured"), str(s))
+    kern = dict(re.findall(r"^\s+\w+\s+(\S+)\s.*kernel: (.+)$", t.onnxc("info", out).stdout, re.M))
+    check("info: the kernel chosen per layer (L0 unpruned stays dense, L1 named)",
+          kern.get("L0") == "dense (under 30% zeros)" and kern.get("L1", "").startswith(("sparse", "dense (")), str(kern))
     t.run_both(out, inp_mlp, "mlp_unstructured")
     # global: one threshold, the total exact, the layers' own sparsities differ
     out, p = t.pruned(mlp, "mlp_g.onnx", "--sparsity", "0.5", "--structure", "unstructured", "--all")
@@ -287,7 +290,7 @@ def recal_tests(t, rng):
                 "--samples", cal, "--report")
     check("prune --recalibrate", p.returncode == 0, p.stderr[-500:])
     check("--recalibrate: the report says so, per layer and in the summary",
-          "recalibrated 6 layers" in p.stdout and len(re.findall(r"  recalibrated\n", p.stdout)) == 6, p.stdout[-1500:])
+          "recalibrated 6 layers" in p.stdout and len(re.findall(r"  recalibrated\b", p.stdout)) == 6, p.stdout[-1500:])
     check("--recalibrate: one line per pass (1 by default)", len(re.findall(r"^recalibration pass \d", p.stdout, re.M)) == 1)
     wb, wr = t.weights(base), t.weights(out)
     check("--recalibrate: the same zeros as without it",

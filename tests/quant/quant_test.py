@@ -47,6 +47,26 @@ def conv_model(path, rng):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
 
 
+def stem_model(path, rng):
+    """ResNet's stem: x[1,3,24,24] -> Conv 7x7 /2 -> Relu -> MaxPool 3x3 /2 -> Conv 3x3 /2 -> Relu -> GAP -> Flatten
+    -> Gemm -> y[1,10]; `onnxc quantize` puts no Q between the Relu and the MaxPool"""
+    def w(*s):
+        return (rng.standard_normal(s) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[3, 3, 3, 3], strides=[2, 2], name="stem"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["m1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2], name="pool"),
+             helper.make_node("Conv", ["m1", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv2"),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("GlobalAveragePool", ["r2"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w3"], ["y"], transB=1, name="fc")]
+    inits = [numpy_helper.from_array(a, n) for n, a in [("w1", w(8, 3, 7, 7) * 0.4), ("b1", w(8)), ("w2", w(16, 8, 3, 3)),
+                                                         ("w3", w(10, 16))]]
+    g = helper.make_graph(nodes, "stem", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 24, 24])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
 def mlp_model(path, rng):
     """two inputs a[4,32], b[4,32]: MatMul(a, W1) + Gemm(b, W2, C, alpha .5, beta 2) -> Relu(sum)"""
     def w(*s):
@@ -108,12 +128,17 @@ def ops(path):
     return [n.op_type for n in m.graph.node], m
 
 
+def model_and_samples(t, rng, name, make, cal_name, n, shape):
+    """make(model path) writes the model; n samples of x in t.work/cal_name; the last one is returned"""
+    model = os.path.join(t.work, name)
+    make(model, rng)
+    cal = os.path.join(t.work, cal_name)
+    samples(cal, n, {"x": shape}, rng)
+    return model, cal, os.path.join(cal, "s%d" % (n - 1), "x.npy")
+
+
 def test_static(t, rng):
-    model = os.path.join(t.work, "small.onnx")
-    conv_model(model, rng)
-    cal = os.path.join(t.work, "cal")
-    samples(cal, 10, {"x": (1, 3, 16, 16)}, rng)
-    x = os.path.join(cal, "s9", "x.npy")
+    model, cal, x = model_and_samples(t, rng, "small.onnx", conv_model, "cal", 10, (1, 3, 16, 16))
     want, _ = t.run(model, [x])
     for method in ("minmax", "percentile", "entropy"):
         q = os.path.join(t.work, "q_%s.onnx" % method)
@@ -152,6 +177,9 @@ def test_static(t, rng):
             check("quantize %s: onnxc vs ORT on the QDQ file: cosine %.6f >= 0.999" % (method, c), c >= 0.999)
             c, floor = cosine(want, got), 0.99
             check("quantize %s: int8 vs float: cosine %.6f >= %g" % (method, c, floor), c >= floor)
+        rc, so, se = t.cli("dump", q, "--after", "shapes")
+        check("quantize %s: the qdq pass makes the QDQ Gemm one int8 QMatMul" % method,
+              rc == 0 and so.count("= QMatMul(") == 1 and "= Gemm(" not in so, so[-3000:] + se)
     # --keep-float by op type and node name
     q = os.path.join(t.work, "q_keep.onnx")
     rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-float", "Gemm", "--keep-float", "conv2",
@@ -180,6 +208,30 @@ def test_static(t, rng):
     return model, cal, x
 
 
+def test_stem(t, rng):
+    """Conv -> Relu -> MaxPool -> Q: an int8 QConv, then the MaxPool on its 8-bit output (no float conv left)"""
+    model, cal, x = model_and_samples(t, rng, "stem.onnx", stem_model, "cal_stem", 6, (1, 3, 24, 24))
+    q = os.path.join(t.work, "q_stem.onnx")
+    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal)
+    if not check("quantize the stem model exits 0", rc == 0, se):
+        return
+    rc, so, se = t.cli("dump", q, "--after", "shapes")
+    lines = [ln for ln in so.splitlines() if "= " in ln]
+    stem = [ln for ln in lines if ln.strip().startswith("%") and "# stem_int8" in ln]
+    pool = [ln for ln in lines if "= MaxPool(" in ln]
+    check("stem: Conv -> Relu -> MaxPool -> Q is a QConv with uint8 output",
+          rc == 0 and len(stem) == 1 and "uint8[1x8x12x12] = QConv(" in stem[0], so + se)
+    check("stem: the MaxPool pools the QConv's uint8 output",
+          len(pool) == 1 and "uint8[1x8x6x6] = MaxPool(" in pool[0] and "stem_int8_out" in pool[0], so)
+    check("stem: the stem is no float Conv", not any("= Conv(" in ln and ln.rstrip().endswith("# stem") for ln in lines), so)
+    got, se = t.run(q, [x])
+    ref = t.ort(q, [x])
+    check("stem: onnxc and ORT run the QDQ file", got is not None and ref is not None, se)
+    if got is not None and ref is not None:
+        c = cosine(ref, got)
+        check("stem: onnxc vs ORT on the QDQ file: cosine %.6f >= 0.999" % c, c >= 0.999)
+
+
 def test_dynamic(t, rng):
     model = os.path.join(t.work, "mlp2.onnx")
     mlp_model(model, rng)
@@ -203,6 +255,9 @@ def test_dynamic(t, rng):
     if got is not None and ref is not None:
         check("dynamic: onnxc vs ORT cosine %.6f >= 0.999" % cosine(ref, got), cosine(ref, got) >= 0.999)
         check("dynamic: vs float cosine %.6f >= 0.99" % cosine(want, got), cosine(want, got) >= 0.99)
+    rc, so, se = t.cli("dump", q, "--after", "shapes")
+    check("dynamic: each DynamicQuantizeLinear, MatMulInteger, Cast, Mul (+ Add) chain is one int8 QMatMul",
+          rc == 0 and so.count("= QMatMul(") == 2 and "= MatMulInteger(" not in so and "= Cast(" not in so, so[-3000:] + se)
     got, se = t.run(model, [a, b], "--quantize", "int8-dynamic")
     check("run --quantize int8-dynamic: close to float", got is not None and cosine(want, got) >= 0.99, se)
     # a flat folder is for one-input models only
@@ -280,6 +335,7 @@ def main():
         print(p.stdout.decode(errors="replace"), end="")
         check("quant_api: the library's quantization block", p.returncode == 0, p.stderr.decode(errors="replace"))
     test_dynamic(t, rng)
+    test_stem(t, rng)
     test_errors(t, model, cal, x, rng)
     return summary("quant")
 

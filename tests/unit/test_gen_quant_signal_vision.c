@@ -680,3 +680,56 @@ Test(quant, packed_u8s8_matmul_wide_and_narrow) {
   packed_case(37);
   packed_case(6);
 }
+
+/* u8 A, constant s8 B with zero points 0 (the symmetric weights quantizers write): gen_quant_mm.c's
+ * tiled kernel for MatMulInteger, QLinearMatMul and the fused QMatMul (float out with a per-column
+ * scale and bias, and 8-bit out), with K % 4 != 0, N not a multiple of the panel, rows not a
+ * multiple of the row tile; a's scale and zero point are run-time scalars as
+ * DynamicQuantizeLinear produces them */
+static void qmm_case(int B0, int M, int K, int N) {
+  static uint8_t a[4 * 40 * 80];
+  static int8_t b[80 * 100], zb[100];
+  static float sb[100], bias[100];
+  uint8_t za = (uint8_t)(rnd() % 200 + 20);
+  int8_t zy = -5;
+  float sa = 0.021f, sy = 0.9f;
+  for (int i = 0; i < B0 * M * K; i++) a[i] = (uint8_t)rnd();
+  for (int i = 0; i < K * N; i++) b[i] = (int8_t)((int)(rnd() % 255) - 127);
+  for (int i = 0; i < N; i++) zb[i] = 0, sb[i] = frnd(0.001f, 0.02f), bias[i] = frnd(-2, 2);
+  int64_t da[3] = {B0, M, K}, db[2] = {K, N}, dn = N;
+  T *t = t_new();
+  Value *av = t_in(t, DT_UINT8, 3, da, a), *bc = t_const(t, DT_INT8, 2, db, b), *zbv = t_const(t, DT_INT8, 1, &dn, zb);
+  Value *sav = t_in(t, DT_FLOAT, 0, NULL, &sa), *zav = t_in(t, DT_UINT8, 0, NULL, &za);
+  Value *sbv = t_const(t, DT_FLOAT, 1, &dn, sb), *bv = t_const(t, DT_FLOAT, 1, &dn, bias);
+  Value *syv = t_const(t, DT_FLOAT, 0, NULL, &sy), *zyv = t_const(t, DT_INT8, 0, NULL, &zy);
+  Node *mi = t_node(t, OP_MatMulInteger, 4, (Value *[]){av, bc, t_const(t, DT_UINT8, 0, NULL, &za), zbv}, 1);
+  Node *ql = t_node(t, OP_QLinearMatMul, 8, (Value *[]){av, sav, zav, bc, sbv, zbv, syv, zyv}, 1);
+  Node *qf = t_node(t, OP_QMatMul, 7, (Value *[]){av, sav, zav, bc, sbv, zbv, bv}, 1);
+  Node *qq = t_node(t, OP_QMatMul, 9, (Value *[]){av, sav, zav, bc, sbv, zbv, bv, syv, zyv}, 1);
+  t_run_on(t, 2, NULL);
+  cr_assert_eq(qf->out[0]->dtype, DT_FLOAT);
+  const int32_t *y = t_out(t, mi, 0);
+  const int8_t *yq = t_out(t, ql, 0), *yqq = t_out(t, qq, 0);
+  const float *yf = t_out(t, qf, 0);
+  for (int p = 0; p < B0; p++)
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) {
+        int32_t s = 0;
+        for (int k = 0; k < K; k++) s += (a[(p * M + i) * K + k] - za) * b[k * N + j];
+        int at = (p * M + i) * N + j;
+        cr_assert_eq(y[at], s, "MatMulInteger %dx%dx%dx%d (%d,%d,%d)", B0, M, K, N, p, i, j);
+        cr_assert_eq(yq[at], (int8_t)sat(rintf((float)s * (sa * sb[j] / sy)) + zy, false), "QLinearMatMul (%d,%d,%d)", p, i, j);
+        float f = (float)s * (sa * sb[j]) + bias[j];
+        cr_assert_eq(yf[at], f, "QMatMul float (%d,%d,%d): %g, want %g", p, i, j, yf[at], f);
+        float r = (float)s * (sa * sb[j] / sy) + bias[j] / sy;
+        cr_assert(abs(yqq[at] - (int)sat(rintf(r) + zy, false)) <= 1, "QMatMul int8 (%d,%d,%d)", p, i, j);
+      }
+  t_free(t);
+}
+
+Test(quant, qmm_u8s8_symmetric_weights) {
+  qmm_case(1, 1, 4, 16);
+  qmm_case(2, 7, 45, 37);
+  qmm_case(3, 40, 80, 100);
+  qmm_case(1, 13, 64, 64);
+}

@@ -44,7 +44,7 @@ static const onnxc_model_variant variants[] = {
 static const char W[64];
 static const onnxc_model_info info = {
     ONNXC_ABI_VERSION, "two", "native", 1, 1, in_long, out_long, NULL, onnxc_model_run, onnxc_model_error,
-    onnxc_model_destroy, onnxc_model_run_tensors, graph_long, W, sizeof W, 0, 100, 8, 1, nodes, 2, variants};
+    onnxc_model_destroy, onnxc_model_run_tensors, graph_long, W, sizeof W, 0, 100, 8, 1, nodes, 2, variants, 0};
 
 Test(multishape, run_tensors_picks_the_variant_of_the_input_dims) {
   onnxc_model *m;

@@ -194,3 +194,25 @@ Test(passes, binary_marks_sign_convs_unless_disabled) {
     ir_graph_free(g);
   }
 }
+
+/* and a MatMul on Sign(x) whose constant B has ±α_n columns (gen_binary_gemm); not with a third
+ * value in a column, nor on a float input */
+Test(passes, binary_marks_sign_matmuls) {
+  struct { bool third, sign, want; } cs[] = {{false, true, true}, {true, true, false}, {false, false, false}};
+  for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+    Graph *g = ir_graph_new();
+    g->opset = 17;
+    const int64_t xd[2] = {2, 70}, bd[2] = {70, 3};
+    double b[70 * 3];
+    for (int i = 0; i < 210; i++) b[i] = (i % 3 == 1 ? 0.5 : 0.25) * (i % 7 ? 1 : -1);
+    if (cs[c].third) b[100] = 0.125;
+    Value *x = tu_input(g, "x", DT_FLOAT, 2, xd);
+    Value *in = cs[c].sign ? tu_node(g, OP_Sign, 1, &x) : tu_node(g, OP_Relu, 1, &x);
+    tu_output(g, tu_node(g, OP_MatMul, 2, (Value *[]){in, tu_const(g, DT_FLOAT, 2, bd, b)}));
+    PassOptions o = {0};
+    cr_assert_eq(pass_run_all(g, &o), 0, "%s", ir_last_error(g));
+    for (int k = 0; k < g->nnodes; k++)
+      cr_assert_eq(g->nodes[k]->binary, cs[c].want && g->nodes[k]->op == OP_MatMul, "case %zu: %s", c, ir_ops[g->nodes[k]->op].name);
+    ir_graph_free(g);
+  }
+}

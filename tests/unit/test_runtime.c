@@ -28,7 +28,7 @@ static const onnxc_tensor_info outs[] = {{"y", ONNXC_DT_FLOAT, 1, dims, 1000, 40
 static const char *const nodes[] = {"Mul 'scale'"};
 static onnxc_model_info info = {ONNXC_ABI_VERSION, "toy", "native", 1, 1, ins, outs, NULL, onnxc_model_run,
                                 onnxc_model_error, onnxc_model_destroy, onnxc_model_run_tensors, graph,
-                                (const char *)W, sizeof W, 0, 64, 0, 1, nodes, 0, NULL};
+                                (const char *)W, sizeof W, 0, 64, 0, 1, nodes, 0, NULL, 0};
 
 static void setup(void) {
   for (int i = 0; i < 1000; i++) W[i] = (float)i;
