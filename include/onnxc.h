@@ -373,6 +373,8 @@ typedef struct onnxc_layer_info {
   const char *skipped;       /* after a prune, why the layer was left alone; NULL otherwise */
   int64_t channels_before, channels_after; /* output channels before and after the prune */
   double kept_energy;        /* sum of squares of the weight after / before the prune (1: none) */
+  const char *output;        /* the layer's output value's name (for onnxc_session_add_output) */
+  int32_t recalibrated;      /* onnxc_session_layer_rescale rescaled its output channels */
   const char *kernel;        /* the kernel the backend would choose on the session's target:
                                 "sparse csc-G[ k-blocks of KC]" (G columns sharing nonzero rows) or
                                 "dense (why)" (--disable-pass sparse keeps every layer dense) */
@@ -380,6 +382,17 @@ typedef struct onnxc_layer_info {
 /* the model's layers in node order, measured now (a prune measures again) */
 int32_t onnxc_session_num_layers(onnxc_session *s);
 int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out);
+/* Recalibration after pruning (lib/prune_recal.c; onnxc prune --recalibrate): scales layer i's
+ * output channel c by scale[c] > 0 and adds shift[c] (scale and shift: one per output channel):
+ * the weight's channel c times scale[c], the bias scale[c] * b[c] + shift[c] (a bias of its own
+ * is made when the layer has none or shares one).  Conv and Gemm (beta != 0); a MatMul has no
+ * bias (ONNXC_ERR_ARGUMENT).  Zeros stay zeros.  Before prepare or compile (ONNXC_ERR_STATE). */
+int onnxc_session_layer_rescale(onnxc_session *s, int32_t i, const float *scale, const float *shift);
+/* The factors that move a channel's output statistics measured in the pruned model (mean_pruned,
+ * sd_pruned) to the dense model's: scale[c] = sd_dense / sd_pruned clamped to [lo, hi] (1 where
+ * either spread is ~0), shift[c] = mean_dense - scale[c] * mean_pruned; n channels. */
+void onnxc_prune_recal_factors(int64_t n, const double *mean_dense, const double *sd_dense, const double *mean_pruned,
+                               const double *sd_pruned, double lo, double hi, float *scale, float *shift);
 
 
 /* ---- comparing outputs (lib/compare.c; the quantize and prune reports) ---- */

@@ -14,8 +14,7 @@
 
 static bool const_f32(const Value *v) { return v && v->kind == VK_CONST && v->data && v->dtype == DT_FLOAT; }
 
-/* the K x N view of node n's weight, or false when n is not a layer */
-static bool layer_view(Node *n, PruneLayer *l) {
+bool prune_layer_view(Node *n, PruneLayer *l) {
   memset(l, 0, sizeof *l);
   l->node = n;
   Value *w = n->nin > 1 ? n->in[1] : NULL;
@@ -42,7 +41,7 @@ PruneLayer *prune_layers(Graph *g, int *n) {
   PruneLayer *ls = ir_xcalloc((size_t)g->nnodes + 1, sizeof *ls);
   *n = 0;
   for (int i = 0; i < g->nnodes; i++) {
-    if (g->nodes[i]->dead || !layer_view(g->nodes[i], &ls[*n])) continue;
+    if (g->nodes[i]->dead || !prune_layer_view(g->nodes[i], &ls[*n])) continue;
     bool seen = false; /* a shared weight is pruned once, with its first layer */
     for (int j = 0; j < *n && !seen; j++) seen = ls[j].w == ls[*n].w;
     if (!seen) prune_measure(&ls[(*n)++]);
@@ -498,6 +497,7 @@ int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out)
                             .sparsity = l->params ? (double)l->zeros / (double)l->params : 0,
                             .structure = l->structure, .pruned = l->pruned, .skipped = s->prune->done ? l->skipped : NULL,
                             .channels_before = l->ch_before, .channels_after = l->ch_after,
-                            .kept_energy = l->kept_energy, .kernel = l->kernel};
+                            .kept_energy = l->kept_energy, .kernel = l->kernel, .output = l->node->out[0]->name,
+                            .recalibrated = l->recal};
   return ONNXC_OK;
 }

@@ -25,6 +25,7 @@ typedef struct PruneLayer {
   const char *skipped; /* why left alone (a string literal or in the graph's arena), NULL if pruned */
   int64_t ch_before, ch_after;
   double kept_energy; /* sum of squares after / before (1 when left alone) */
+  bool recal;         /* onnxc_session_layer_rescale scaled and shifted its outputs */
   char kernel[96];    /* the kernel the backend would choose (prune_kernel), "" until asked */
 } PruneLayer;
 
@@ -36,6 +37,8 @@ typedef struct LibPrune {
   char spec[256];     /* its spec as text */
 } LibPrune;
 
+/* the K x N view of node n's weight as it is now (l zeroed first), or false when n is not a layer */
+bool prune_layer_view(Node *n, PruneLayer *l);
 /* the layers of g in node order (a weight two nodes share is the first one's); *n set */
 PruneLayer *prune_layers(Graph *g, int *n);
 /* offset of element (k, n) of a layer's weight */
