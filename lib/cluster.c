@@ -34,33 +34,7 @@ static int weight_inputs(const Node *n, int *idx) {
   }
 }
 
-static bool listed(const char *list, const Node *n) {
-  if (!list) return true;
-  const char *a = n->name, *b = ir_ops[n->op].name;
-  for (const char *p = list; *p;) {
-    size_t k = strcspn(p, ",");
-    if ((strlen(a) == k && !strncmp(a, p, k)) || (strlen(b) == k && !strncmp(b, p, k))) return true;
-    p += k + (p[k] == ',');
-  }
-  return false;
-}
-
-/* every name in the list is a node's or an op type's */
-static int check_list(Graph *g, const char *list, char *err, size_t errlen) {
-  for (const char *p = list; p && *p;) {
-    size_t k = strcspn(p, ",");
-    bool found = false;
-    for (int i = 0; i < g->nnodes && !found; i++) {
-      const char *a = g->nodes[i]->name, *b = ir_ops[g->nodes[i]->op].name;
-      found = (strlen(a) == k && !strncmp(a, p, k)) || (strlen(b) == k && !strncmp(b, p, k));
-    }
-    if (!found && k)
-      return snprintf(err, errlen, "cluster: layer '%.*s' names no node and no op type of the model", (int)k, p),
-             ONNXC_ERR_ARGUMENT;
-    p += k + (p[k] == ',');
-  }
-  return ONNXC_OK;
-}
+static bool listed(const char *list, const Node *n) { return !list || lib_layer_listed(list, n); }
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -227,7 +201,7 @@ int onnxc_cluster_options_check(const onnxc_cluster_options *o, char *err, size_
 static int do_cluster(onnxc_session *s, void *arg) {
   const onnxc_cluster_options *o = arg;
   char err[512];
-  int rc = check_list(s->g, o->layers, err, sizeof err);
+  int rc = lib_layer_list_check(s->g, o->layers, "cluster: layer", err, sizeof err);
   if (rc) return lib_fail(s, rc, "%s", err);
   onnxc_cluster_layer *ls;
   int32_t n;

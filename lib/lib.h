@@ -107,6 +107,10 @@ BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
 /* lib/prune.c: prunes g by sp (under the caller's out-of-memory guard); *out receives what it did
  * (free with lib_prune_free); 0 or a status with the message in err */
 struct LibPrune;
+/* lib/layer_list.c: LIST is comma-separated node names or op types (prune --skip, compress
+ * --cluster-layers); the check names WHAT in its message for a name that matches nothing */
+bool lib_layer_listed(const char *list, const Node *n);
+int lib_layer_list_check(Graph *g, const char *list, const char *what, char *err, size_t errlen);
 int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, struct LibPrune **out, char *err, size_t errlen);
 int lib_prune_session(onnxc_session *s, const onnxc_prune_spec *sp); /* s->g pruned, s->prune set */
 void lib_prune_free(struct LibPrune *p);

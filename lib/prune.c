@@ -120,19 +120,10 @@ float *prune_own(Graph *g, Value *w) {
   return w->data;
 }
 
-static bool in_list(const char *list, const char *name) {
-  for (const char *p = list; p && *p;) {
-    size_t n = strcspn(p, ",");
-    if (n && strlen(name) == n && !strncmp(p, name, n)) return true;
-    p += n + (p[n] == ',');
-  }
-  return false;
-}
-
 const char *prune_sensitive(Graph *g, const PruneLayer *l, const onnxc_prune_spec *spec) {
   (void)g;
   const Node *n = l->node;
-  if (spec->skip && (in_list(spec->skip, n->name) || in_list(spec->skip, ir_ops[n->op].name))) return "skipped by name";
+  if (spec->skip && lib_layer_listed(spec->skip, n)) return "skipped by name";
   if (spec->prune_all) return NULL;
   if (n->in[0] && n->in[0]->kind == VK_INPUT) return "sensitive: reads a graph input";
   if (n->out[0] && n->out[0]->is_output) return "sensitive: writes a graph output";
@@ -355,23 +346,6 @@ static LibPrune *session_layers(onnxc_session *s) {
   return s->prune;
 }
 
-/* every name in the skip list is a node's or an op type's */
-static int check_skip(Graph *g, const char *list, char *err, size_t errlen) {
-  for (const char *p = list; p && *p;) {
-    size_t n = strcspn(p, ",");
-    bool found = false;
-    for (int i = 0; i < g->nnodes && !found; i++) {
-      const char *a = g->nodes[i]->name, *b = ir_ops[g->nodes[i]->op].name;
-      found = (strlen(a) == n && !strncmp(a, p, n)) || (strlen(b) == n && !strncmp(b, p, n));
-    }
-    if (!found && n)
-      return snprintf(err, errlen, "prune: skip '%.*s' names no node and no op type of the model", (int)n, p),
-             ONNXC_ERR_ARGUMENT;
-    p += n + (p[n] == ',');
-  }
-  return ONNXC_OK;
-}
-
 /* Identity of a constant (exporters share one zero bias among Convs that way) read as the
  * constant itself, so the layers see constant weights and biases */
 static void identities_of_constants(Graph *g) {
@@ -389,7 +363,7 @@ static void identities_of_constants(Graph *g) {
 int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, LibPrune **out, char *err, size_t errlen) {
   *out = NULL;
   int rc = onnxc_prune_spec_check(sp, err, errlen);
-  if (rc || (rc = check_skip(g, sp->skip, err, errlen))) return rc;
+  if (rc || (rc = lib_layer_list_check(g, sp->skip, "prune: skip", err, errlen))) return rc;
   identities_of_constants(g);
   LibPrune *p = ir_xcalloc(1, sizeof *p);
   p->layers = prune_layers(g, &p->n);
