@@ -18,6 +18,14 @@ static double cost_conv(const Node *n) {
   return on * (double)(ir_value_numel(w) / w->dims[0]);
 }
 
+/* QLinearConv, QConv: the weight is input 3 */
+static double cost_qconv(const Node *n) {
+  const Value *w = n->in[3];
+  double on = out_numel(n);
+  if (on < 0 || w->rank < 2 || ir_value_numel(w) < 0) return 0;
+  return on * (double)(ir_value_numel(w) / w->dims[0]);
+}
+
 /* every input element scatters into one filter's worth of outputs */
 static double cost_conv_transpose(const Node *n) {
   const Value *x = n->in[0], *w = n->in[1];
