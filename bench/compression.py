@@ -308,6 +308,8 @@ def r19_resnet50_deep(args, tmp):
         "--per-layer", "--recalibrate", "--samples", cal])
     sh([args.onnxc, "compress", p50, "-o", c16, "--cluster", "16"])
     fp_dir, cw_dir = os.path.join(d, "fp"), os.path.join(d, "cw")
+    for dd in (fp_dir, cw_dir):
+        os.makedirs(dd, exist_ok=True)
     sh([args.onnxc, "compile", model, "-o", os.path.join(fp_dir, "libfp.so"), "-q"])
     sh([args.onnxc, "compile", c16, "-o", os.path.join(cw_dir, "libcw.so"), "-q", "--compress-weights"])
     # the library and whatever else compile wrote beside it (a weights file), headers aside
