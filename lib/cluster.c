@@ -221,9 +221,7 @@ int onnxc_session_cluster(onnxc_session *s, const onnxc_cluster_options *o) {
   if (!s) return ONNXC_ERR_ARGUMENT;
   char err[512];
   if (onnxc_cluster_options_check(o, err, sizeof err)) return lib_fail(s, ONNXC_ERR_ARGUMENT, "cluster: %s", err);
-  if (!s->g || s->state != LIB_LOADED || s->passed)
-    return lib_fail(s, ONNXC_ERR_STATE, "cluster: the session must hold a loaded model not yet prepared or compiled");
-  if (s->vars) return lib_fail(s, ONNXC_ERR_STATE, "cluster: a session with compiled variants cannot be clustered");
+  if (lib_check_rewritable(s, "cluster")) return ONNXC_ERR_STATE;
   if (s->cluster) return lib_fail(s, ONNXC_ERR_STATE, "cluster: the model is clustered already");
   return lib_guard(s, do_cluster, (void *)o);
 }

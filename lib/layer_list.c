@@ -1,5 +1,6 @@
-/* layer_list.c — the comma-separated layer lists the compression commands take (`onnxc prune
- * --skip`, `onnxc compress --cluster-layers`): each name is a node's name or an op type. */
+/* layer_list.c — what the weight-rewriting commands (prune, cluster, rescale) share: the
+ * comma-separated layer lists they take (`onnxc prune --skip`, `onnxc compress --cluster-layers`:
+ * each name is a node's name or an op type) and the session state they need. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,5 +28,12 @@ int lib_layer_list_check(Graph *g, const char *list, const char *what, char *err
              ONNXC_ERR_ARGUMENT;
     p += k + (p[k] == ',');
   }
+  return ONNXC_OK;
+}
+
+int lib_check_rewritable(onnxc_session *s, const char *what) {
+  if (!s->g || s->state != LIB_LOADED || s->passed)
+    return lib_fail(s, ONNXC_ERR_STATE, "%s: the session must hold a loaded model not yet prepared or compiled", what);
+  if (s->vars) return lib_fail(s, ONNXC_ERR_STATE, "%s: a session with compiled variants cannot be changed", what);
   return ONNXC_OK;
 }

@@ -111,6 +111,9 @@ struct LibPrune;
  * --cluster-layers); the check names WHAT in its message for a name that matches nothing */
 bool lib_layer_listed(const char *list, const Node *n);
 int lib_layer_list_check(Graph *g, const char *list, const char *what, char *err, size_t errlen);
+/* ONNXC_OK when s holds a loaded model whose weights may still change (not prepared, compiled or
+ * holding variants); else fails s naming WHAT */
+int lib_check_rewritable(onnxc_session *s, const char *what);
 int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, struct LibPrune **out, char *err, size_t errlen);
 int lib_prune_session(onnxc_session *s, const onnxc_prune_spec *sp); /* s->g pruned, s->prune set */
 void lib_prune_free(struct LibPrune *p);

@@ -439,9 +439,7 @@ int onnxc_session_prune(onnxc_session *s, const onnxc_prune_spec *spec) {
   if (!s) return ONNXC_ERR_ARGUMENT;
   char err[512];
   if (onnxc_prune_spec_check(spec, err, sizeof err)) return lib_fail(s, ONNXC_ERR_ARGUMENT, "prune: %s", err);
-  if (!s->g || s->state != LIB_LOADED || s->passed)
-    return lib_fail(s, ONNXC_ERR_STATE, "prune: the session must hold a loaded model not yet prepared or compiled");
-  if (s->vars) return lib_fail(s, ONNXC_ERR_STATE, "prune: a session with compiled variants cannot be pruned");
+  if (lib_check_rewritable(s, "prune")) return ONNXC_ERR_STATE;
   if (s->prune && s->prune->done) return lib_fail(s, ONNXC_ERR_STATE, "prune: the model is pruned already");
   return lib_guard(s, do_prune, (void *)spec);
 }

@@ -76,8 +76,7 @@ int onnxc_session_layer_rescale(onnxc_session *s, int32_t i, const float *scale,
   if (!s || !scale || !shift) return ONNXC_ERR_ARGUMENT;
   int32_t n = onnxc_session_num_layers(s);
   if (i < 0 || i >= n) return lib_fail(s, ONNXC_ERR_ARGUMENT, "rescale: layer %d: the model has %d layers", i, n);
-  if (!s->g || s->state != LIB_LOADED || s->passed || s->vars)
-    return lib_fail(s, ONNXC_ERR_STATE, "rescale: the session must hold a loaded model not yet prepared or compiled");
+  if (lib_check_rewritable(s, "rescale")) return ONNXC_ERR_STATE;
   PruneLayer v;
   if (!prune_layer_view(s->prune->layers[i].node, &v)) return lib_fail(s, ONNXC_ERR_ARGUMENT, "rescale: layer %d has no weight", i);
   for (int64_t c = 0; c < v.n; c++)
