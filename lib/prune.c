@@ -14,9 +14,8 @@
 
 static bool const_f32(const Value *v) { return v && v->kind == VK_CONST && v->data && v->dtype == DT_FLOAT; }
 
-bool prune_layer_view(Node *n, PruneLayer *l) {
-  memset(l, 0, sizeof *l);
-  l->node = n;
+/* the K x N view fields of l from node n's current weight */
+static bool view_of(Node *n, PruneLayer *l) {
   Value *w = n->nin > 1 ? n->in[1] : NULL;
   if (!const_f32(w) || ir_value_numel(w) <= 0) return false;
   l->w = w;
@@ -32,6 +31,13 @@ bool prune_layer_view(Node *n, PruneLayer *l) {
     l->sa = tb ? 1 : l->n, l->sb = 0, l->sn = tb ? l->k : 1;
   } else
     return false;
+  return true;
+}
+
+bool prune_layer_view(Node *n, PruneLayer *l) {
+  memset(l, 0, sizeof *l);
+  l->node = n;
+  if (!view_of(n, l)) return false;
   l->ch_before = l->ch_after = l->n;
   l->kept_energy = 1;
   return true;
@@ -383,6 +389,8 @@ int lib_prune_graph(Graph *g, const onnxc_prune_spec *sp, LibPrune **out, char *
   for (int i = 0; i < p->n; i++) {
     PruneLayer *l = &p->layers[i];
     if (l->pruned) l->skipped = NULL;
+    /* channel pruning reshaped weights (a producer's rows, a consumer's input channels) */
+    if (!view_of(l->node, l)) continue;
     prune_measure(l);
   }
   p->done = true;

@@ -208,6 +208,11 @@ def channel_tests(t, cnn, inp_cnn):
           shapes["wf"][0] == 16 and shapes["wdw"] == (16, 1, 3, 3) and shapes["wg"][1] == 16, str(shapes))
     check("channel: G through GlobalAveragePool/Flatten to the Gemm head's K",
           shapes["wg"][0] == 8 and shapes["wh"] == (10, 8), str(shapes))
+    # the report measures each layer's weight as it is after the channels went (once it read the
+    # old K x N view over the shrunk weights: negative sparsities, and out-of-bounds reads)
+    check("channel: the report measures the shrunk weights (every layer dense, 0 zeros)",
+          "0 zeros (sparsity 0.0%)" in p.stdout and len(re.findall(r"sparsity +0\.0%  dense", p.stdout)) == 8,
+          p.stdout[:1500])
     check("channel: the report says why C and D are left alone",
           re.search(r"\bC\b.*left alone: .*Add 'Res'", p.stdout) is not None and "cosine" in p.stdout, p.stdout[-1500:])
     m = onnx.load(out)
