@@ -135,3 +135,96 @@ bool gemm_cluster_emit(GenCtx *c, GemmSpec *s) {
   kb_endfor(kb);
   return true;
 }
+
+/* ---- clustered constant operands of the GEMM engine (gen_cluster.h) ---- */
+
+bool gemm_cl_ok(const GemmSpec *s, const Value *w) {
+  return w && w->kind == VK_CONST && w->cluster && w->dtype == DT_FLOAT && s->dt == DT_FLOAT && w->cluster->k <= 256;
+}
+
+uint8_t *gemm_cl_begin(GemmCl *g, KB *kb, const Value *w, int P, int64_t K, int64_t npanels) {
+  int L = kb_lanes(kb, KE_F32);
+  *g = (GemmCl){.cl = w->cluster, .L = L, .P = P, .K = K};
+  g->bits = gen_cluster_nibbles_ok(w, L) ? 4 : 8;
+  g->chunk = g->bits == 4 ? 2 * (int64_t)L : L;
+  g->pbytes = (K * P + g->chunk - 1) / g->chunk * L;
+  size_t n = (size_t)(npanels * g->pbytes);
+  return ir_xcalloc(n ? n : 1, 1);
+}
+
+void gemm_cl_panel(const GemmCl *g, uint8_t *buf, int64_t p, int64_t base, int64_t xs, int64_t ks, int64_t valid) {
+  const uint8_t *ix = g->cl->idx;
+  uint8_t *dst = buf + p * g->pbytes;
+  for (int64_t k = 0; k < g->K; k++)
+    for (int64_t x = 0; x < valid; x++) {
+      int64_t e = k * g->P + x;
+      uint8_t v = ix[base + x * xs + k * ks];
+      if (g->bits == 8) dst[e] = v;
+      else {
+        int64_t pos = e % g->chunk;
+        dst[e / g->chunk * g->L + pos % g->L] |= (uint8_t)(v << (4 * (pos / g->L)));
+      }
+    }
+}
+
+void gemm_cl_end(GemmCl *g, KB *kb, uint8_t *buf, int64_t npanels) {
+  size_t n = (size_t)(npanels * g->pbytes);
+  g->idx = kb_weight(kb, buf, n ? n : 1);
+  free(buf);
+  int L = g->L, k = g->cl->k;
+  if (g->bits == 4) g->table = gen_cluster_table(kb, g->cl, L);
+  else if (k <= 2 * L && L == 16) { /* two register tables and a select on bit 4 of the index */
+    float t[32] = {0};
+    for (int i = 0; i < k; i++) t[i] = g->cl->code[i];
+    KV p = kb_weight(kb, t, sizeof t);
+    g->table = kb_load(kb, kt(KE_F32, L), p);
+    g->tab2 = kb_load(kb, kt(KE_F32, L), kb_gep(kb, KE_F32, p, I(kb, L)));
+  } else {
+    float t[256] = {0};
+    for (int i = 0; i < k; i++) t[i] = g->cl->code[i];
+    g->table = kb_weight(kb, t, sizeof t); /* indices past k never occur; the table is 256 long anyway */
+  }
+}
+
+int64_t gemm_cl_scratch(const GemmCl *g, int64_t kc) {
+  return (kc * g->P + 2 * g->chunk) * (int64_t)sizeof(float);
+}
+
+/* one chunk of L index bytes at p → its L (8-bit) or 2L (4-bit) floats at dst */
+static void cl_chunk(KB *kb, const GemmCl *g, KV p, KV dst) {
+  int L = g->L;
+  KT it = kt(KE_I32, L);
+  if (g->bits == 4) {
+    KV lo, hi;
+    gen_cluster_decode2(kb, g->table, p, L, &lo, &hi);
+    kb_store(kb, lo, dst);
+    kb_store(kb, hi, kb_gep(kb, KE_F32, dst, I(kb, L)));
+    return;
+  }
+  KV x = kb_cast(kb, kb_load(kb, kt(KE_I8, L), p), it, true, false);
+  KV v;
+  if (g->tab2) {
+    KV hi = kb_cmp(kb, KC_NE, kb_and(kb, x, kb_int(kb, it, L)), kb_int(kb, it, 0), false);
+    v = kb_select(kb, hi, kb_permute(kb, g->tab2, x), kb_permute(kb, g->table, x));
+  } else
+    v = kb_gather(kb, kt(KE_F32, L), g->table, x, NULL);
+  kb_store(kb, v, dst);
+}
+
+KV gemm_cl_decode(KB *kb, const GemmCl *g, KV panel, KV k0, KV klen, KV dst) {
+  KV e0 = kb_mul(kb, k0, I(kb, g->P)), e1 = kb_add(kb, e0, kb_mul(kb, klen, I(kb, g->P)));
+  KV c0 = kb_div(kb, e0, I(kb, g->chunk), true);
+  KV c1 = kb_div(kb, kb_add(kb, e1, I(kb, g->chunk - 1)), I(kb, g->chunk), true);
+  KV pb = kb_gep(kb, KE_I8, g->idx, kb_mul(kb, panel, I(kb, g->pbytes)));
+  KV ch = kb_for(kb, c0, c1, 1);
+  KV rel = kb_sub(kb, ch, c0);
+  cl_chunk(kb, g, kb_gep(kb, KE_I8, pb, kb_mul(kb, ch, I(kb, g->L))), kb_gep(kb, KE_F32, dst, kb_mul(kb, rel, I(kb, g->chunk))));
+  kb_endfor(kb);
+  return kb_gep(kb, KE_F32, dst, kb_sub(kb, e0, kb_mul(kb, c0, I(kb, g->chunk))));
+}
+
+bool gen_cluster_conv_keeps(const GenCtx *c) {
+  const Value *w = c->n->nin > 1 ? c->n->in[1] : NULL;
+  return w && w->kind == VK_CONST && w->cluster && w->dtype == DT_FLOAT && w->cluster->k <= 256 &&
+         c->n->out[0]->dtype == DT_FLOAT;
+}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_cluster.h"
 #include "gen_contract.h"
 
 /* ---- dtype helpers ---- */
@@ -195,6 +196,26 @@ static KV pack_b_host(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn) {
   return p;
 }
 
+/* clustered A / B (gen_cluster.h): the same panels as index bytes, decoded per K block at run time */
+static void pack_a_cl(KB *kb, const GemmSpec *s, int mr, int64_t nmats, GemmCl *g) {
+  int64_t nmp = cdiv(s->M, mr);
+  uint8_t *buf = gemm_cl_begin(g, kb, s->a_const, mr, s->K, nmats * nmp);
+  for (int64_t q = 0; q < nmats; q++)
+    for (int64_t mp = 0; mp < nmp; mp++)
+      gemm_cl_panel(g, buf, q * nmp + mp, mat_host_off(s, s->a_bs, q) + mp * mr * s->a_rs, s->a_rs, s->a_cs,
+                    s->M - mp * mr < mr ? s->M - mp * mr : mr);
+  gemm_cl_end(g, kb, buf, nmats * nmp);
+}
+
+static void pack_b_cl(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn, GemmCl *g) {
+  uint8_t *buf = gemm_cl_begin(g, kb, s->b_const, s->nrp, s->K, nmats * npn);
+  for (int64_t q = 0; q < nmats; q++)
+    for (int64_t np = 0; np < npn; np++)
+      gemm_cl_panel(g, buf, q * npn + np, mat_host_off(s, s->b_bs, q) + np * s->nrp * s->b_cs, s->b_cs, s->b_rs,
+                    s->N - np * s->nrp < s->nrp ? s->N - np * s->nrp : s->nrp);
+  gemm_cl_end(g, kb, buf, nmats * npn);
+}
+
 /* ---- run-time packing of a raw B block into scratch ---- */
 static void pack_b_raw(GenCtx *c, const GemmSpec *s, KV boff, KV k0, KV klen, KV n0, KV dst) {
   KB *kb = c->kb;
@@ -324,13 +345,17 @@ typedef struct RowsCtx {
   KV cbase;       /* C at (0, n0) */
   KV biasbase;    /* bias at (0, n0) */
   KV resbase;     /* fused residual at (0, n0) */
+  const GemmCl *acl; /* clustered A: panels decoded per tile into ascr (gen_cluster.h) */
+  KV apanel0, k0, ascr;
 } RowsCtx;
 
 static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
   KB *kb = r->t.c->kb;
   const GemmSpec *s = r->t.s;
   KV aptr;
-  if (r->t.a_packed) /* m is a multiple of the panel height s->mr */
+  if (r->acl)
+    aptr = gemm_cl_decode(kb, r->acl, kb_add(kb, r->apanel0, kb_div(kb, m, I(kb, s->mr), true)), r->k0, r->t.klen, r->ascr);
+  else if (r->t.a_packed) /* m is a multiple of the panel height s->mr */
     aptr = kb_gep(kb, s->ce, r->abase, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, s->K * s->mr)));
   else
     aptr = kb_gep(kb, kb_elem_of(s->dt), r->abase, kb_mul(kb, m, I(kb, s->a_rs)));
@@ -590,16 +615,20 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t mc = mc_tiles * mr;
   int64_t ntask = nb * nmb * npn;
   c->work = parallel && ntask > 1 ? ntask : 1;
-  if (runtime_b) {
-    int64_t sb = kc * s->nrp * (int64_t)es + 64;
-    if (sb > c->scratch_bytes) c->scratch_bytes = sb;
-  }
-
-  /* constant packing */
+  /* constant packing; a clustered constant stays index panels (gen_cluster.h) */
   int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
   int64_t namat = mat_strides(s, s->a_bs, apst), nbmat = mat_strides(s, s->b_bs, bpst);
-  KV apack = a_packed ? pack_a_host(kb, s, mr, namat) : NULL;
-  KV bpack = s->b_const ? pack_b_host(kb, s, nbmat, npn) : NULL;
+  GemmCl acl, bcl;
+  bool a_cl = a_packed && gemm_cl_ok(s, s->a_const), b_cl = !runtime_b && gemm_cl_ok(s, s->b_const);
+  if (a_cl) pack_a_cl(kb, s, mr, namat, &acl);
+  if (b_cl) pack_b_cl(kb, s, nbmat, npn, &bcl);
+  KV apack = a_packed && !a_cl ? pack_a_host(kb, s, mr, namat) : NULL;
+  KV bpack = s->b_const && !b_cl ? pack_b_host(kb, s, nbmat, npn) : NULL;
+  /* scratch: the B block (packed or decoded), then a decoded A panel */
+  int64_t sb = runtime_b ? kc * s->nrp * (int64_t)es + 64 : b_cl ? gemm_cl_scratch(&bcl, kc) : 0;
+  int64_t sa = a_cl ? (sb + 63) / 64 * 64 : 0;
+  if (a_cl) sb = sa + gemm_cl_scratch(&acl, kc);
+  if (sb > c->scratch_bytes) c->scratch_bytes = sb;
 
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
   KV np = kb_rem(kb, t, I(kb, npn), true);
@@ -653,11 +682,19 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     if (s->pack) s->pack(c, s, bidx, k0, klen, n0, dst, s->pack_ud);
     else pack_b_raw(c, s, boff, k0, klen, n0, dst);
     r.t.bptr = dst;
-  } else
+  } else if (b_cl)
+    r.t.bptr = gemm_cl_decode(kb, &bcl, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), k0, klen, kb_scratch(kb));
+  else
     r.t.bptr = kb_gep(kb, ce, bpanel, kb_mul(kb, k0, I(kb, s->nrp)));
+  if (a_cl) {
+    r.acl = &acl;
+    r.apanel0 = kb_mul(kb, amat, I(kb, cdiv(M, mr)));
+    r.k0 = k0;
+    r.ascr = kb_gep_bytes(kb, kb_scratch(kb), I(kb, sa));
+  }
   r.m0 = nmb > 1 ? m0 : NULL;
   r.mc = mc;
-  if (a_packed) r.abase = kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr)));
+  if (a_packed) r.abase = apanel ? kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr))) : NULL;
   else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
   r.cbase = cbase;
   r.biasbase = biasbase;

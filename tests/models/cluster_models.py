@@ -111,6 +111,38 @@ def matmul_model(path, seed):
     onnx.save(m, path)
 
 
+def conv_model(path, seed, three=False):
+    """the GEMM engine's clustered operands (gen_cluster.h): Convs (weights as A, decoded per tile)
+    1x1 (no im2col), 3x3 stride 2, grouped 3x3 with a bias, a residual Add and Relu; then MatMul
+    with 128 rows (B decoded per task) and Gemm (transB, bias).  three: 3x3 stride-1 convs too
+    (Winograd for float weights, the GEMM engine for clustered ones)"""
+    r = np.random.default_rng(seed)
+    N = helper.make_node
+    def w(name, *shape, scale=0.2):
+        return numpy_helper.from_array((r.standard_normal(shape) * scale).astype(np.float32), name)
+    inits = [w("c1", 24, 16, 1, 1), w("c2", 32, 24, 3, 3, scale=0.1), w("c3", 32, 16, 3, 3, scale=0.1),
+             w("b3", 32), w("wm", 50, 40, scale=0.1), w("wg", 24, 40, scale=0.1), w("bg", 24),
+             numpy_helper.from_array(np.array([128, 50], np.int64), "shp")]
+    nodes = [N("Conv", ["x", "c1"], ["a"], name="pw"), N("Relu", ["a"], ["ar"]),
+             N("Conv", ["ar", "c2"], ["b"], name="s2", strides=[2, 2], pads=[1, 1, 1, 1]),
+             N("Conv", ["b", "c3", "b3"], ["c"], name="grp", group=2, pads=[1, 1, 1, 1]),
+             N("Add", ["c", "b"], ["cr"]), N("Relu", ["cr"], ["d"])]
+    last = "d"
+    if three:
+        inits += [w("c4", 32, 32, 3, 3, scale=0.06), w("c5", 32, 32, 3, 3, scale=0.06)]
+        nodes += [N("Conv", ["d", "c4"], ["e"], name="w3a", pads=[1, 1, 1, 1]), N("Relu", ["e"], ["er"]),
+                  N("Conv", ["er", "c5"], ["f"], name="w3b", pads=[1, 1, 1, 1]), N("Add", ["f", "d"], ["fd"])]
+        last = "fd"
+    nodes += [N("Reshape", [last, "shp"], ["m"]), N("MatMul", ["m", "wm"], ["h"], name="mm128"),
+              N("Gemm", ["h", "wg", "bg"], ["y"], name="gemm128", transB=1)]
+    inits += [w("c1pad", 1)]  # unused spacer keeps the seed sequence stable
+    g = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16, 20, 20])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [128, 24])], inits[:-1])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
 def onnxc(a, *args):
     return subprocess.run([a.onnxc] + [str(x) for x in args], capture_output=True, text=True)
 
