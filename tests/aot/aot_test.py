@@ -84,6 +84,12 @@ def prepare_models(work, onnxc, quick, shared_models):
     rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "binary_models.py"), "--small", bnn])
     check("make the binary model", rc == 0, out[-2000:])
     models.append(Model("bnn", os.path.join(bnn, "model.onnx"), [os.path.join(bnn, "input_0.npy")]))
+    # clustered: Conv and 128-row MatMul/Gemm weights as 4-/8-bit indices on the GEMM engine
+    # (tests/models/cluster_models.py --aot-model; gen_cluster.h)
+    clc = os.path.join(mdir, "clconv")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "cluster_models.py"), "--aot-model", clc])
+    check("make the clustered conv model", rc == 0, out[-2000:])
+    models.append(Model("clconv", os.path.join(clc, "model.onnx"), [os.path.join(clc, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir

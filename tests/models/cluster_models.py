@@ -7,6 +7,8 @@ float), runs it in onnxc and ONNX Runtime (rel 1e-3) and against a numpy decode 
 tries bad arguments.
 
   cluster_models.py --onnxc PATH [--out DIR]          the check (ctest models_cluster)
+  cluster_models.py --aot-model DIR                   writes DIR/model.onnx + input_0.npy (tests/aot:
+      convs and 128-row MatMul/Gemm with clustered weights in the Gather form)
   cluster_models.py --onnxc PATH --bench-models DIR   writes DIR/lstm1024/model.onnx (2-layer LSTM,
       hidden 1024, input 1024, 32 steps, batch 1) + input_0.npy, and DIR/lstm1024_c16 (the same
       clustered to 16 values per weight by `onnxc compress`) + input_0.npy"""
@@ -143,6 +145,51 @@ def conv_model(path, seed, three=False):
     onnx.save(m, path)
 
 
+def gather_form(src, dst, ks, seed):
+    """src's weights named in ks ({name: K}) written as Gather(codebook, Cast(uint8 indices)) the way
+    any tool might (not onnxc compress): K quantile centroids; a name ending in "!" is pruned to
+    50% first (exact 0 in the codebook, the rest K - 1 values)"""
+    m = onnx.load(src)
+    r = np.random.default_rng(seed)
+    keep, nodes = [], []
+    for t in m.graph.initializer:
+        k = ks.get(t.name, ks.get(t.name + "!"))
+        if k is None:
+            keep.append(t)
+            continue
+        w = numpy_helper.to_array(t).astype(np.float32)
+        prune = t.name + "!" in ks
+        nz = np.abs(w) >= np.quantile(np.abs(w), 0.5) if prune else np.ones(w.shape, bool)
+        cent = np.quantile(w[nz], (np.arange(k - prune) + 0.5) / (k - prune)).astype(np.float32)
+        cent = np.unique(cent + r.standard_normal(cent.size).astype(np.float32) * 1e-6)
+        code = np.concatenate([[0.0], cent]).astype(np.float32) if prune else cent
+        idx = np.argmin(np.abs(w[..., None] - code[None, :] - (~nz[..., None]) * 1e9), axis=-1)
+        idx[~nz] = 0
+        keep += [numpy_helper.from_array(code, t.name + "_code"), numpy_helper.from_array(idx.astype(np.uint8), t.name + "_idx")]
+        nodes += [helper.make_node("Cast", [t.name + "_idx"], [t.name + "_i32"], to=TensorProto.INT32),
+                  helper.make_node("Gather", [t.name + "_code", t.name + "_i32"], [t.name], axis=0)]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    rest = list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes + rest)
+    onnx.save(m, dst)
+
+
+# the GEMM engine's decodes in one model: 4-bit (16), two register tables (32), a gather (100),
+# pruned + clustered (c4: exact 0 and 15 values)
+GEMM_KS = {"c1": 16, "c2": 32, "c3": 100, "c4!": 16, "c5": 16, "wm": 16, "wg": 32}
+
+
+def conv_aot_model(d):
+    """DIR/model.onnx + input_0.npy for tests/aot (AOT, aarch64 under qemu): conv_model(three) with
+    its weights in the Gather form, GEMM_KS"""
+    os.makedirs(d, exist_ok=True)
+    conv_model(os.path.join(d, "float.onnx"), 5, True)
+    gather_form(os.path.join(d, "float.onnx"), os.path.join(d, "model.onnx"), GEMM_KS, 9)
+    np.save(os.path.join(d, "input_0.npy"), np.random.default_rng(3).standard_normal((2, 16, 20, 20)).astype(np.float32))
+
+
 def onnxc(a, *args):
     return subprocess.run([a.onnxc] + [str(x) for x in args], capture_output=True, text=True)
 
@@ -276,6 +323,38 @@ def check_all(a, work):
         ort_match(a, out, inp, got, tag, work)
         if tag == "k_gru_bi":
             cemit_match(a, out, np.load(inp), got, tag, work)
+    # the GEMM engine (gen_cluster.h): Convs 1x1 / 3x3 / strided / grouped and MatMul/Gemm with 128
+    # rows, indices 4-bit (16), 8-bit on two tables (32) or gathers (100), written by onnxc compress
+    # and by another writer (pruned + clustered too): exactly the float kernels' results, ONNX
+    # Runtime's, the library smaller than the float one's (the weights stay indices)
+    src = os.path.join(work, "k_conv.onnx")
+    conv_model(src, 5, True)
+    inp = os.path.join(work, "k_conv_in.npy")
+    np.save(inp, rng.standard_normal((2, 16, 20, 20)).astype(np.float32))
+    foreign = os.path.join(work, "k_conv_gather.onnx")
+    gather_form(src, foreign, GEMM_KS, 9)
+    for k in (16, 32, 100, 0):
+        tag = "k_conv_c%d" % k if k else "k_conv_gather"
+        out = os.path.join(work, tag + ".onnx")
+        if k:
+            compress(a, src, out, "--cluster", k, "--min-weights", 100)
+        else:
+            out = foreign
+        got = run_file(a, out, inp, tag, work)
+        ref = run_file(a, out, inp, tag + "_float", work, "--disable-pass", "cluster")
+        if got is not None and ref is not None:
+            check("%s: the GEMM engine on indices equals it on floats exactly" % tag, np.array_equal(got, ref),
+                  "max diff %.3g" % np.abs(got - ref).max())
+        ort_match(a, out, inp, got, tag, work)
+        libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
+        p = onnxc(a, "compile", out, "-o", libs[0])
+        q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
+        if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
+            sz = [os.path.getsize(x) for x in libs]
+            # 33,000 weights: 132 KB as floats, a quarter or an eighth of that as indices
+            check("%s: the library keeps indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + 80000 < sz[1])
+        if k in (16, 0):
+            cemit_match(a, out, np.load(inp), got, tag, work)
     # MatMul, Gemm, Conv; a pruned weight; a small weight left float; --cluster-layers
     src = os.path.join(work, "mixed.onnx")
     mixed_model(src, 3)
@@ -315,10 +394,16 @@ def bench_models(a, d):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--onnxc", required=True)
+    ap.add_argument("--onnxc")
+    ap.add_argument("--aot-model")
     ap.add_argument("--out")
     ap.add_argument("--bench-models")
     a = ap.parse_args()
+    if a.aot_model:
+        conv_aot_model(a.aot_model)
+        return 0
+    if not a.onnxc:
+        ap.error("--onnxc is required")
     if a.bench_models:
         bench_models(a, a.bench_models)
     else:
