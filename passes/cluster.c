@@ -7,8 +7,8 @@
  *                                          integer tensor) to int32/int64 (Gather takes no uint8)
  * Shape inference would fold it into a plain float tensor; this step runs before it (like qdq) and
  * does that folding itself, keeping the codebook and one byte per element on the new constant
- * (Value.cluster, IrCluster in ir.h).  Generators that can use the compressed form (gen_rnn.c:
- * LSTM/GRU/RNN weights with at most 16 values as 4-bit indices decoded in registers) read it;
+ * (Value.cluster, IrCluster in ir.h).  Generators that can use the compressed form read it
+ * (gen_cluster.h: LSTM/GRU/RNN, MatMul/Gemm and Conv weights kept as 4- or 8-bit indices);
  * every other consumer sees an ordinary float constant, as after folding.  An index out of range
  * leaves the node as written (shape inference then reports it). */
 #include <string.h>

@@ -1,4 +1,6 @@
-/* gen_cluster.c — decoding clustered weights in registers (gen_cluster.h). */
+/* gen_cluster.c — decoding clustered weights in registers (gen_cluster.h): the 4-bit MatMul/Gemm
+ * kernel for few rows, and the GEMM engine's index panels (Conv, MatMul/Gemm with more rows or
+ * more values) decoded per K block into L1. */
 #include "gen_cluster.h"
 
 #include <stdlib.h>
