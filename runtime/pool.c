@@ -29,6 +29,8 @@ struct onnxc_pool {
   const char *weights;
   char *scratch;
   int64_t stride, work;
+  int timed;          /* a profiled run: each share's CPU time into share_ns[idx] */
+  int64_t *share_ns;  /* n entries */
 };
 
 typedef struct {
@@ -56,6 +58,7 @@ int onnxc_cpu_count(void) {
 
 static void run_share(onnxc_pool *p, int idx) {
   int64_t lo = p->work * idx / p->n, hi = p->work * (idx + 1) / p->n;
+  int64_t t0 = p->timed ? onnxc_prof_thread_cpu_ns() : 0;
   if (lo < hi) {
     int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, lo, hi);
     if (s) {
@@ -63,6 +66,7 @@ static void run_share(onnxc_pool *p, int idx) {
       atomic_compare_exchange_strong(&p->status, &zero, s);
     }
   }
+  if (p->timed) p->share_ns[idx] = onnxc_prof_thread_cpu_ns() - t0;
 }
 
 static void *worker(void *arg) {
@@ -99,7 +103,10 @@ onnxc_pool *onnxc_pool_create(int threads) {
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   p->threads = calloc((size_t)threads, sizeof(pthread_t));
-  if (!p->threads) {
+  p->share_ns = calloc((size_t)threads, sizeof *p->share_ns);
+  if (!p->threads || !p->share_ns) {
+    free(p->threads);
+    free(p->share_ns);
     free(p);
     return NULL;
   }
@@ -124,22 +131,35 @@ void onnxc_pool_destroy(onnxc_pool *p) {
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
   free(p->threads);
+  free(p->share_ns);
   free(p);
 }
 
 int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
+
+/* a profiled run: how the call split, for the node's CPU time and critical path (runtime/prof.c) */
+static void pool_report(onnxc_pool *p, onnxc_prof *prof, int64_t caller_t0) {
+  int64_t sum = 0, max = 0;
+  for (int i = 0; i < p->n; i++) {
+    sum += p->share_ns[i];
+    if (p->share_ns[i] > max) max = p->share_ns[i];
+  }
+  onnxc_prof_parallel(prof, onnxc_prof_thread_cpu_ns() - caller_t0, sum, max, p->work);
+}
 
 int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
   int32_t stop = onnxc_rt_check(rt); /* a cancel or the deadline stops the run before the next kernel */
   if (stop) return stop;
   onnxc_pool *p = rt->pool;
   if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, 0, work);
+  int64_t caller_t0 = rt->prof ? onnxc_prof_thread_cpu_ns() : 0;
   p->fn = fn;
   p->bufs = bufs;
   p->weights = rt->weights;
   p->scratch = rt->scratch;
   p->stride = rt->scratch_stride;
   p->work = work;
+  p->timed = rt->prof != NULL;
   atomic_store(&p->status, 0);
   atomic_store(&p->pending, p->n - 1);
   atomic_fetch_add(&p->gen, 1); /* seq_cst: a worker going to sleep either sees this or is counted in sleepers */
@@ -152,5 +172,6 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   int spins = 0;
   while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
     if (++spins > SPIN_ITERS) sched_yield();
+  if (p->timed) pool_report(p, rt->prof, caller_t0);
   return atomic_load(&p->status);
 }
