@@ -87,7 +87,8 @@ int onnxc_session_profile_write_json(onnxc_session *s, const char *path) {
     json_str(f, e->kernel);
     fprintf(f, ", \"output_shape\": ");
     json_str(f, e->shape);
-    fprintf(f, ", \"flops\": %.0f, \"node_index\": %d}}", e->flops, k);
+    fprintf(f, ", \"flops\": %.0f, \"node_index\": %d, \"tasks\": %lld}}", e->flops, k,
+            (long long)p->rt->last_tasks[k]);
   }
   fprintf(f, "\n]}\n");
   if (fclose(f)) return lib_fail(s, ONNXC_ERR_IO, "cannot write the profile to %s", path);

@@ -68,11 +68,15 @@ static void print_split(onnxc_profile_node *r, int n, int64_t runs, FILE *f) {
              "on one thread: %.3f ms (%.1f%%)\n", cpu * k, crit * k, crit > 0 ? cpu / crit : 1, alone * k,
           cpu > 0 ? 100 * alone / cpu : 0);
   qsort(r, (size_t)n, sizeof *r, by_loss);
-  fprintf(f, "held back most (critical path minus half the work: the loss at 2 threads):\n%10s %10s %10s %7s  %-16s %s\n",
-          "loss us", "crit us", "cpu us", "tasks", "op", "shape");
-  for (int i = 0; i < n && i < 12; i++)
-    fprintf(f, "%10.1f %10.1f %10.1f %7lld  %-16s %s\n", (r[i].crit_ms - 0.5 * r[i].cpu_ms) * k * 1e3,
-            r[i].crit_ms * k * 1e3, r[i].cpu_ms * k * 1e3, (long long)r[i].tasks, r[i].op, r[i].shape);
+  fprintf(f, "held back most (critical path minus half the work: the loss at 2 threads):\n%10s %10s %10s %7s  %-16s %-10s %-16s %s\n",
+          "loss us", "crit us", "cpu us", "tasks", "op", "kernel", "shape", "node");
+  for (int i = 0; i < n && i < 12; i++) {
+    char name[512];
+    snprintf(name, sizeof name, "%s", *r[i].name ? r[i].name : "(unnamed)");
+    ir_msg_escape(name, sizeof name);
+    fprintf(f, "%10.1f %10.1f %10.1f %7lld  %-16s %-10s %-16s %s\n", (r[i].crit_ms - 0.5 * r[i].cpu_ms) * k * 1e3,
+            r[i].crit_ms * k * 1e3, r[i].cpu_ms * k * 1e3, (long long)r[i].tasks, r[i].op, r[i].kernel, r[i].shape, name);
+  }
 }
 
 int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f) {
@@ -93,8 +97,8 @@ int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f) {
   fprintf(f, "profile: %d nodes, %lld runs: nodes sum %.4f ms per run = %.1f%% of the %.4f ms mean run\n", n,
           (long long)runs, sum, wall_ms > 0 ? 100 * sum / wall_ms : 0, wall_ms);
   qsort(r, (size_t)n, sizeof *r, by_time);
-  fprintf(f, "%10s %6s %6s %8s %6s  %-16s %-10s %-16s %s\n", "us/run", "%", "cum%", "GFLOP/s", "tasks", "op", "kernel",
-          "shape", "node");
+  fprintf(f, "%10s %6s %6s %8s  %-16s %-10s %-16s %s\n", "us/run", "%", "cum%", "GFLOP/s", "op", "kernel", "shape",
+          "node");
   double cum = 0;
   char g[32];
   for (int i = 0; i < n; i++) {
@@ -103,8 +107,8 @@ int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f) {
     char name[512];
     snprintf(name, sizeof name, "%s", *r[i].name ? r[i].name : "(unnamed)");
     ir_msg_escape(name, sizeof name);
-    fprintf(f, "%10.1f %6.2f %6.2f %8s %6lld  %-16s %-10s %-16s %s\n", ms * 1e3, pct, cum,
-            gflops(r[i].flops, ms, g, sizeof g), (long long)r[i].tasks, r[i].op, r[i].kernel, r[i].shape, name);
+    fprintf(f, "%10.1f %6.2f %6.2f %8s  %-16s %-10s %-16s %s\n", ms * 1e3, pct, cum, gflops(r[i].flops, ms, g, sizeof g),
+            r[i].op, r[i].kernel, r[i].shape, name);
   }
   print_ops(r, n, runs, sum, f);
   print_split(r, n, runs, f);
