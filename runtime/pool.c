@@ -2,12 +2,13 @@
  *
  * A job is published by bumping `gen`; workers spin on it for a short while (kernels come in quick
  * succession during a run) and then sleep on a condition variable.  Each participant starts on
- * its static share of [0, work) and takes it in a few chunks from the front; one that runs out
- * takes half of what is left of another's share from the back (both through one CAS on the
- * share's packed [next, end) word).  So a thread that is slower (a task costlier than its
- * neighbours, a core shared with other processes) hands work over instead of making the others
- * wait at the kernel's end, and a balanced kernel is still a handful of contiguous calls per
- * thread (kernels amortize a packing or a transform over a call's consecutive tasks).
+ * its static share of [0, work) and takes it from the front (a small share in one call, a larger
+ * one in a few chunks); one that runs out takes half of what is left of another's share from the
+ * back (both through one CAS on the share's packed [next, end) word).  So a thread that is slower
+ * (a task costlier than its neighbours, a core shared with other processes, a late wake-up) hands
+ * work over instead of making the others wait at the kernel's end, and a balanced kernel is still
+ * a handful of contiguous calls per thread (kernels amortize a packing or a transform over a
+ * call's consecutive tasks).
  * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off. */
 #include <pthread.h>
 #include <sched.h>
@@ -18,7 +19,10 @@
 #include "onnxc_rt.h"
 
 #define SPIN_ITERS 20000
-#define SHARE_CHUNKS 4 /* an owner takes its share in about this many calls */
+#define SHARE_CHUNKS 4 /* an owner takes a share of more than SHARE_WHOLE tasks in about this many calls */
+#define SHARE_WHOLE 8  /* and a smaller one in one call: few coarse tasks often amortize a transform
+                          or a packing over consecutive tasks (gen_winograd.c's panel groups of one
+                          tile block); a late owner's share can still be taken before it starts */
 
 struct onnxc_pool {
   int n; /* participants, including the caller */
@@ -209,7 +213,8 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   p->timed = rt->prof != NULL;
   p->steal = !p->no_steal && work < ((int64_t)1 << 31);
   if (p->steal) { /* the static shares, each to be taken in SHARE_CHUNKS calls */
-    p->chunk = (work / p->n + SHARE_CHUNKS - 1) / SHARE_CHUNKS;
+    int64_t share = (work + p->n - 1) / p->n;
+    p->chunk = share <= SHARE_WHOLE ? share : (share + SHARE_CHUNKS - 1) / SHARE_CHUNKS;
     if (p->chunk < 1) p->chunk = 1;
     for (int i = 0; i < p->n; i++)
       atomic_store_explicit(&p->range[i], (uint64_t)(work * i / p->n) << 32 | (uint64_t)(work * (i + 1) / p->n),

@@ -239,14 +239,14 @@ Test(runtime, pool_runs_every_task_once) {
  * own share, takes the back of the caller's */
 Test(runtime, pool_steals_from_a_held_up_thread) {
   onnxc_rt rt = pool_rt(2);
-  int64_t w = 16;
+  int64_t w = 64; /* shares of 32, taken 8 at a time */
   for (int64_t t = 0; t < w; t++) pool_count[t] = 0;
-  pool_hold = 8, pool_stolen = 0;
+  pool_hold = 32, pool_stolen = 0;
   cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, w), 0);
   pool_hold = 0;
   cr_assert(atomic_load(&pool_stolen), "no task of the held-up caller's share ran on the other thread");
   for (int64_t t = 0; t < w; t++) cr_assert_eq(pool_count[t], 1, "task %lld ran %d times", (long long)t, pool_count[t]);
-  cr_assert_eq(pool_by[7], 1, "the back of the caller's share went to the worker");
+  cr_assert_eq(pool_by[31], 1, "the back of the caller's share went to the worker");
   onnxc_pool_destroy(rt.pool);
   free(rt.scratch);
 }
