@@ -161,6 +161,12 @@ typedef struct onnxc_profile_node {
   double total_ms;      /* summed over the runs counted (onnxc_session_profile's runs) */
   double last_start_ms; /* in the last run: when it began, from the run's start */
   double last_ms;       /* in the last run: how long it took */
+  /* how it split over the threads, summed over the runs, in CPU time (a loaded machine does not
+   * distort it): cpu_ms, the work of all threads (waiting left out); crit_ms, the same counting
+   * only the longest thread of each parallel step (its time on idle cores; = cpu_ms on 1 thread);
+   * tasks, the parallel range it was split over in the last run (0: it ran on one thread) */
+  double cpu_ms, crit_ms;
+  int64_t tasks;
 } onnxc_profile_node;
 /* The profile of a prepared session built with onnxc_options_set_profile: its top-level nodes in
  * run order (*num_nodes), the runs counted since the last reset, and the sum of their times (the

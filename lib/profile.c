@@ -37,7 +37,10 @@ int onnxc_session_profile_node(const onnxc_session *s, int32_t i, onnxc_profile_
   *out = (onnxc_profile_node){.name = e->name, .op = e->op, .kernel = e->kernel, .shape = e->shape,
                               .flops = e->flops, .total_ms = (double)p->rt->total_ns[i] * 1e-6,
                               .last_start_ms = (double)p->rt->last_start_ns[i] * 1e-6,
-                              .last_ms = (double)p->rt->last_ns[i] * 1e-6};
+                              .last_ms = (double)p->rt->last_ns[i] * 1e-6,
+                              .cpu_ms = (double)p->rt->cpu_ns[i] * 1e-6,
+                              .crit_ms = (double)p->rt->crit_ns[i] * 1e-6,
+                              .tasks = p->rt->last_tasks[i]};
   return ONNXC_OK;
 }
 
@@ -84,7 +87,8 @@ int onnxc_session_profile_write_json(onnxc_session *s, const char *path) {
     json_str(f, e->kernel);
     fprintf(f, ", \"output_shape\": ");
     json_str(f, e->shape);
-    fprintf(f, ", \"flops\": %.0f, \"node_index\": %d}}", e->flops, k);
+    fprintf(f, ", \"flops\": %.0f, \"node_index\": %d, \"tasks\": %lld}}", e->flops, k,
+            (long long)p->rt->last_tasks[k]);
   }
   fprintf(f, "\n]}\n");
   if (fclose(f)) return lib_fail(s, ONNXC_ERR_IO, "cannot write the profile to %s", path);

@@ -73,10 +73,25 @@ typedef struct onnxc_prof {
   int64_t *last_start_ns;  /* per node, in the last run: start, from the run's start */
   int64_t *last_ns;        /* per node, in the last run: duration */
   int64_t run_start_ns, mark_ns; /* CLOCK_MONOTONIC of the run's start and of the last mark */
+  /* How a node's work split over the threads, in CPU time (CLOCK_THREAD_CPUTIME_ID, so a loaded
+   * machine does not distort it).  Per node, summed over the runs: cpu_ns = the CPU time of the
+   * work (the calling thread's outside parallel calls plus every share of each parallel call;
+   * waiting for the other threads is left out); crit_ns = the same with only the longest share of
+   * each parallel call counted, i.e. the node's time on idle cores.  cpu / crit bounds the node's
+   * speed-up.  last_tasks: the parallel range of the node's parallel calls in the last run (0: it
+   * ran on the calling thread alone).  Kept by runtime/prof.c and pool.c. */
+  int64_t *cpu_ns, *crit_ns, *last_tasks;
+  int64_t mark_cpu_ns;     /* the calling thread's CPU clock at the last mark */
+  int64_t par_caller_ns;   /* the node so far: the calling thread's CPU inside parallel calls */
+  int64_t par_cpu_ns, par_crit_ns, par_tasks; /* the node so far: its parallel calls' shares */
 } onnxc_prof;
 void onnxc_prof_start(onnxc_rt *rt);
 void onnxc_prof_node(onnxc_rt *rt, int32_t k);
 void onnxc_prof_reset(onnxc_prof *p); /* zeroes the sums and the run count */
+int64_t onnxc_prof_thread_cpu_ns(void); /* the calling thread's CPU clock */
+/* pool.c reports one parallel call of the current node: the caller's CPU time over the call, the
+ * sum and the maximum of the participants' shares, and its parallel range */
+void onnxc_prof_parallel(onnxc_prof *p, int64_t caller_ns, int64_t sum_ns, int64_t max_ns, int64_t work);
 
 /* Split [0, work) over the pool's threads and call fn on each part; returns the first non-zero
  * status a part returned. */

@@ -1,8 +1,15 @@
 /* pool.c — persistent thread pool and the parallel-for used by generated code.
  *
  * A job is published by bumping `gen`; workers spin on it for a short while (kernels come in quick
- * succession during a run) and then sleep on a condition variable.  Each participant computes a
- * static share of [0, work). */
+ * succession during a run) and then sleep on a condition variable.  Each participant starts on
+ * its static share of [0, work) and takes it from the front (a small share in one call, a larger
+ * one in a few chunks); one that runs out takes half of what is left of another's share from the
+ * back (both through one CAS on the share's packed [next, end) word).  So a thread that is slower
+ * (a task costlier than its neighbours, a core shared with other processes, a late wake-up) hands
+ * work over instead of making the others wait at the kernel's end, and a balanced kernel is still
+ * a handful of contiguous calls per thread (kernels amortize a packing or a transform over a
+ * call's consecutive tasks).
+ * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -12,6 +19,10 @@
 #include "onnxc_rt.h"
 
 #define SPIN_ITERS 20000
+#define SHARE_CHUNKS 4 /* an owner takes a share of more than SHARE_WHOLE tasks in about this many calls */
+#define SHARE_WHOLE 8  /* and a smaller one in one call: few coarse tasks often amortize a transform
+                          or a packing over consecutive tasks (gen_winograd.c's panel groups of one
+                          tile block); a late owner's share can still be taken before it starts */
 
 struct onnxc_pool {
   int n; /* participants, including the caller */
@@ -29,6 +40,12 @@ struct onnxc_pool {
   const char *weights;
   char *scratch;
   int64_t stride, work;
+  int timed;          /* a profiled run: each share's CPU time into share_ns[idx] */
+  int64_t *share_ns;  /* n entries */
+  int steal;          /* the job's shares are claimed through `range` (else static) */
+  int64_t chunk;      /* the owner's chunk */
+  int no_steal;       /* ONNXC_POOL_STATIC */
+  _Atomic uint64_t *range; /* n entries: a share's [next, end) as next << 32 | end */
 };
 
 typedef struct {
@@ -54,15 +71,48 @@ int onnxc_cpu_count(void) {
   return n > 0 ? (int)n : 1;
 }
 
-static void run_share(onnxc_pool *p, int idx) {
-  int64_t lo = p->work * idx / p->n, hi = p->work * (idx + 1) / p->n;
-  if (lo < hi) {
-    int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, lo, hi);
-    if (s) {
-      int32_t zero = 0;
-      atomic_compare_exchange_strong(&p->status, &zero, s);
+static void run_part(onnxc_pool *p, int idx, int64_t lo, int64_t hi) {
+  int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, lo, hi);
+  if (s) {
+    int32_t zero = 0;
+    atomic_compare_exchange_strong(&p->status, &zero, s);
+  }
+}
+
+/* claims [lo, hi) of share j: its owner from the front, up to `chunk`; another participant half
+ * of what is left, from the back.  0 when the share is empty. */
+static int claim(onnxc_pool *p, int j, int own, int64_t *lo, int64_t *hi) {
+  uint64_t r = atomic_load_explicit(&p->range[j], memory_order_relaxed);
+  for (;;) {
+    int64_t next = (int64_t)(r >> 32), end = (int64_t)(r & 0xffffffffu), left = end - next;
+    if (left <= 0) return 0;
+    int64_t take = own ? (left < p->chunk ? left : p->chunk) : (left + 1) / 2;
+    uint64_t nr = own ? (uint64_t)(next + take) << 32 | (uint64_t)end : (uint64_t)next << 32 | (uint64_t)(end - take);
+    if (atomic_compare_exchange_weak_explicit(&p->range[j], &r, nr, memory_order_acq_rel, memory_order_relaxed)) {
+      *lo = own ? next : end - take;
+      *hi = own ? next + take : end;
+      return 1;
     }
   }
+}
+
+static void run_steal(onnxc_pool *p, int idx) {
+  int64_t lo, hi;
+  while (claim(p, idx, 1, &lo, &hi)) run_part(p, idx, lo, hi);
+  for (int k = 1; k < p->n; k++) {
+    int j = (idx + k) % p->n;
+    while (claim(p, j, 0, &lo, &hi)) run_part(p, idx, lo, hi);
+  }
+}
+
+static void run_share(onnxc_pool *p, int idx) {
+  int64_t t0 = p->timed ? onnxc_prof_thread_cpu_ns() : 0;
+  if (p->steal) run_steal(p, idx);
+  else {
+    int64_t lo = p->work * idx / p->n, hi = p->work * (idx + 1) / p->n;
+    if (lo < hi) run_part(p, idx, lo, hi);
+  }
+  if (p->timed) p->share_ns[idx] = onnxc_prof_thread_cpu_ns() - t0;
 }
 
 static void *worker(void *arg) {
@@ -99,7 +149,14 @@ onnxc_pool *onnxc_pool_create(int threads) {
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   p->threads = calloc((size_t)threads, sizeof(pthread_t));
-  if (!p->threads) {
+  p->share_ns = calloc((size_t)threads, sizeof *p->share_ns);
+  p->range = calloc((size_t)threads, sizeof *p->range);
+  const char *st = getenv("ONNXC_POOL_STATIC");
+  p->no_steal = st && *st && *st != '0';
+  if (!p->threads || !p->share_ns || !p->range) {
+    free(p->threads);
+    free(p->share_ns);
+    free((void *)p->range);
     free(p);
     return NULL;
   }
@@ -124,22 +181,45 @@ void onnxc_pool_destroy(onnxc_pool *p) {
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
   free(p->threads);
+  free(p->share_ns);
+  free((void *)p->range);
   free(p);
 }
 
 int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
+
+/* a profiled run: how the call split, for the node's CPU time and critical path (runtime/prof.c) */
+static void pool_report(onnxc_pool *p, onnxc_prof *prof, int64_t caller_t0) {
+  int64_t sum = 0, max = 0;
+  for (int i = 0; i < p->n; i++) {
+    sum += p->share_ns[i];
+    if (p->share_ns[i] > max) max = p->share_ns[i];
+  }
+  onnxc_prof_parallel(prof, onnxc_prof_thread_cpu_ns() - caller_t0, sum, max, p->work);
+}
 
 int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
   int32_t stop = onnxc_rt_check(rt); /* a cancel or the deadline stops the run before the next kernel */
   if (stop) return stop;
   onnxc_pool *p = rt->pool;
   if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, 0, work);
+  int64_t caller_t0 = rt->prof ? onnxc_prof_thread_cpu_ns() : 0;
   p->fn = fn;
   p->bufs = bufs;
   p->weights = rt->weights;
   p->scratch = rt->scratch;
   p->stride = rt->scratch_stride;
   p->work = work;
+  p->timed = rt->prof != NULL;
+  p->steal = !p->no_steal && work < ((int64_t)1 << 31);
+  if (p->steal) { /* the static shares, each to be taken in SHARE_CHUNKS calls */
+    int64_t share = (work + p->n - 1) / p->n;
+    p->chunk = share <= SHARE_WHOLE ? share : (share + SHARE_CHUNKS - 1) / SHARE_CHUNKS;
+    if (p->chunk < 1) p->chunk = 1;
+    for (int i = 0; i < p->n; i++)
+      atomic_store_explicit(&p->range[i], (uint64_t)(work * i / p->n) << 32 | (uint64_t)(work * (i + 1) / p->n),
+                            memory_order_relaxed);
+  }
   atomic_store(&p->status, 0);
   atomic_store(&p->pending, p->n - 1);
   atomic_fetch_add(&p->gen, 1); /* seq_cst: a worker going to sleep either sees this or is counted in sleepers */
@@ -152,5 +232,6 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   int spins = 0;
   while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
     if (++spins > SPIN_ITERS) sched_yield();
+  if (p->timed) pool_report(p, rt->prof, caller_t0);
   return atomic_load(&p->status);
 }

@@ -47,6 +47,38 @@ static void print_ops(const onnxc_profile_node *r, int n, int64_t runs, double s
   free(ops);
 }
 
+/* How the run split over the threads, by CPU time: the bound cpu / crit on the speed-up over one
+ * thread (1.00 when every node ran on one thread; it leaves out only waking and waiting), and the
+ * nodes that hold it back most: the largest crit - cpu / threads (time lost to running alone or
+ * to an uneven split). */
+static int by_loss(const void *a, const void *b) {
+  const onnxc_profile_node *x = a, *y = b;
+  double lx = x->crit_ms - x->cpu_ms * 0.5, ly = y->crit_ms - y->cpu_ms * 0.5;
+  return lx < ly ? 1 : lx > ly ? -1 : 0;
+}
+
+static void print_split(onnxc_profile_node *r, int n, int64_t runs, FILE *f) {
+  double cpu = 0, crit = 0, alone = 0;
+  for (int i = 0; i < n; i++) {
+    cpu += r[i].cpu_ms, crit += r[i].crit_ms;
+    if (!r[i].tasks) alone += r[i].cpu_ms;
+  }
+  double k = 1.0 / (double)runs;
+  fprintf(f, "\nthreads (CPU time per run): work %.3f ms, critical path %.3f ms, speed-up bound %.2fx; "
+             "on one thread: %.3f ms (%.1f%%)\n", cpu * k, crit * k, crit > 0 ? cpu / crit : 1, alone * k,
+          cpu > 0 ? 100 * alone / cpu : 0);
+  qsort(r, (size_t)n, sizeof *r, by_loss);
+  fprintf(f, "held back most (critical path minus half the work: the loss at 2 threads):\n%10s %10s %10s %7s  %-16s %-10s %-16s %s\n",
+          "loss us", "crit us", "cpu us", "tasks", "op", "kernel", "shape", "node");
+  for (int i = 0; i < n && i < 12; i++) {
+    char name[512];
+    snprintf(name, sizeof name, "%s", *r[i].name ? r[i].name : "(unnamed)");
+    ir_msg_escape(name, sizeof name);
+    fprintf(f, "%10.1f %10.1f %10.1f %7lld  %-16s %-10s %-16s %s\n", (r[i].crit_ms - 0.5 * r[i].cpu_ms) * k * 1e3,
+            r[i].crit_ms * k * 1e3, r[i].cpu_ms * k * 1e3, (long long)r[i].tasks, r[i].op, r[i].kernel, r[i].shape, name);
+  }
+}
+
 int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f) {
   int32_t n;
   int64_t runs;
@@ -79,6 +111,7 @@ int tool_print_profile(onnxc_session *s, double wall_ms, FILE *f) {
             r[i].op, r[i].kernel, r[i].shape, name);
   }
   print_ops(r, n, runs, sum, f);
+  print_split(r, n, runs, f);
   free(r);
   return ONNXC_OK;
 }

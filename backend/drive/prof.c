@@ -33,7 +33,7 @@ BeProf *be_prof_new(const Graph *g, bool timing) {
   p->timing = timing;
   p->nodes = calloc((size_t)n + 1, sizeof *p->nodes);
   p->rt = calloc(1, sizeof *p->rt);
-  int64_t *t = calloc(3 * (size_t)n + 1, sizeof *t);
+  int64_t *t = calloc(6 * (size_t)n + 1, sizeof *t);
   if (!p->nodes || !p->rt || !t) {
     free(t);
     be_prof_free(p);
@@ -41,6 +41,7 @@ BeProf *be_prof_new(const Graph *g, bool timing) {
   }
   p->rt->nnodes = n;
   p->rt->total_ns = t, p->rt->last_start_ns = t + n, p->rt->last_ns = t + 2 * n;
+  p->rt->cpu_ns = t + 3 * n, p->rt->crit_ns = t + 4 * n, p->rt->last_tasks = t + 5 * n;
   for (int k = 0; k < n; k++) {
     const Node *nd = g->nodes[k];
     BeProfNode *e = &p->nodes[k];

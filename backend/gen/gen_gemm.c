@@ -484,8 +484,13 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   int64_t nb = 1;
   for (int d = 0; d < s->nbd; d++) nb *= s->bdims[d];
   double flops = 2.0 * (double)nb * (double)M * (double)N * (double)K;
+  /* split from 1 MFLOP, or from 0.1 MFLOP when it streams ≥ 128 KB of constant rows (memory
+     bound: EfficientNet's squeeze-excite 48 → 1152 convs, 221 KB, took 20–30 µs alone) */
+  double cbytes = (double)kb_elem_size(ce) * (double)K * (double)(s->a_const ? namat * M : 0) +
+                  (double)kb_elem_size(ce) * (double)K * (double)(s->b_const ? nbmat * N : 0);
+  bool par = flops >= 1e6 || (flops >= 1e5 && cbytes >= (1 << 17));
   int64_t rtiles = cdiv(M, R), rows_per_task = rtiles, ntb = 1;
-  if (flops >= 1e6) {
+  if (par) {
     int64_t desired = (int64_t)(flops / 2e6);
     if (desired > 16) desired = 16;
     if (desired < 2) desired = 2;
@@ -495,7 +500,7 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
     ntb = cdiv(rtiles, rows_per_task);
   }
   int64_t ntask = nb * ntb;
-  c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
+  c->work = par && ntask > 1 ? ntask : 1;
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
   KV rb = kb_rem(kb, t, I(kb, ntb), true), b = kb_div(kb, t, I(kb, ntb), true);
   KV aoff = I(kb, 0), boff = I(kb, 0), coff = I(kb, 0), biasoff = I(kb, 0), amat = I(kb, 0), bmat = I(kb, 0), resoff = I(kb, 0);
@@ -537,6 +542,34 @@ static void gemm_dot(GenCtx *c, GemmSpec *s) {
   }
   kb_endfor(kb);
 }
+
+/* The M-block count, near nmb, whose tasks split best over 2 threads.  The pool starts each thread
+ * on a static share of t = (batch·nmb + M block)·npn + N panel; a task costs its M tiles × its
+ * panel's vectors (the last M block and panel may be short) plus pack (B packed per task, in
+ * tiles).  MobileNetV2's 160×49 pointwise conv was 5 tasks (3 : 2); 4 or 6 split evenly. */
+static int64_t gemm_balance_mb(int64_t mtiles, int64_t nmb, int64_t max_nmb, int64_t per_mb, int64_t npn, int nv,
+                               int nv_t, double pack) {
+  const int64_t cand[4] = {nmb, nmb - 1, nmb + 1, 2 * nmb};
+  int64_t best = nmb;
+  double best_cost = 0;
+  for (int i = 0; i < 4; i++) {
+    int64_t m = cand[i];
+    if (m < 1 || (m > nmb && m > max_nmb)) continue;
+    int64_t mc = cdiv(mtiles, m), nb = per_mb / npn;
+    m = cdiv(mtiles, mc);
+    int64_t work = nb * m * npn;
+    if (work > 4096) return nmb; /* many tasks: balanced enough */
+    double share[2] = {0, 0};
+    for (int64_t t = 0; t < work; t++) {
+      int64_t np = t % npn, mb = t / npn % m, tiles = mb == m - 1 ? mtiles - mb * mc : mc;
+      share[t >= work / 2] += (double)tiles * (np == npn - 1 ? nv_t : nv) + pack;
+    }
+    double cost = (share[0] > share[1] ? share[0] : share[1]) + 0.25 * (share[0] + share[1]);
+    if (i == 0 || cost < best_cost * 0.98) best = m, best_cost = cost;
+  }
+  return best;
+}
+
 
 void gemm_emit(GenCtx *c, GemmSpec *s) {
   KB *kb = c->kb;
@@ -610,6 +643,8 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     while (base * nmb < 4 && M / (nmb + 1) >= 64) nmb++;
     if (base * nmb < 16 && (base * nmb) % 2 && M / (2 * nmb) >= 64) nmb *= 2;
   }
+  if (parallel) nmb = gemm_balance_mb(mtiles, nmb, M / min_rows, nb * npn, npn, nv, nv_t,
+                                      runtime_b ? (s->pack ? 1.0 : 0.3) : 0);
   int64_t mc_tiles = cdiv(mtiles, nmb);
   nmb = cdiv(mtiles, mc_tiles);
   int64_t mc = mc_tiles * mr;

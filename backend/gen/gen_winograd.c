@@ -312,18 +312,38 @@ static void channel_block(Wino *w, KV tile0, KV mp, int rows) {
  * The groups of one block need that block's input transform (V, in the thread's scratch): a
  * call transforms when its first task or a group 0 starts a block, so the consecutive groups a
  * thread takes share one transform, and one thread (which is given all tasks) does no extra
- * work.  The count is made even when small, as threads take static shares of it. */
+ * work.  Threads take static shares of the tasks (runtime/pool.c), so the group count is the one
+ * whose longest share at 2 threads is shortest (wino_share: 13 blocks of DenseNet's 56×56 layers
+ * split 7:6, its 14×14 layers with two panels were one task), extra transforms counted. */
+#define WINO_XF 10 /* an input transform per vector and channel, in GEMM rows (wino_cost: 10E vs E) */
+
+/* the cost of participant i's static share (pool.c: tasks [work·i/n, work·(i+1)/n)) of ntb × npg
+ * tasks, in vectors × output-channel rows; *xf_out: the transforms in it */
+static double wino_share(const Wino *w, int64_t ntb, int64_t npg, int i, int n, double *xf_out) {
+  int64_t ppg = cdiv(w->nmp, npg), work = ntb * npg, mr = w->s.mr;
+  double c = 0, xf = 0;
+  for (int64_t t = work * i / n, lo = t; t < work * (i + 1) / n; t++) {
+    int64_t b = t / npg, g = t % npg, tiles = w->NT - b * w->nrp, rows = w->O - g * ppg * mr;
+    double vecs = (double)cdiv(tiles < w->nrp ? tiles : w->nrp, w->L);
+    c += vecs * (double)(rows < ppg * mr ? rows : ppg * mr);
+    if (t == lo || g == 0) xf += vecs * WINO_XF;
+  }
+  *xf_out = xf;
+  return c + xf;
+}
+
 static int64_t wino_groups(const Wino *w, int64_t ntb, double flops) {
-  if (flops < 1e6 || ntb >= 8) return 1;
-  int64_t desired = (int64_t)(flops / 2e6);
-  if (desired > 8) desired = 8;
-  if (desired < 2) desired = 2;
-  int64_t maxg = w->nmp / 2; /* two panels or more per group */
-  int64_t npg = cdiv(desired, ntb);
-  if (npg > maxg) npg = maxg;
-  if (npg < 1) npg = 1;
-  if ((ntb * npg) % 2 && npg + 1 <= maxg) npg++;
-  return npg;
+  if (flops < 1e6) return 1;
+  int64_t best = 1, maxg = w->nmp < 16 ? w->nmp : 16;
+  double best_cost = 0, xf1, xf;
+  wino_share(w, ntb, 1, 0, 1, &xf1); /* one thread's transforms: each block once */
+  for (int64_t npg = 1; npg <= maxg; npg++) {
+    if (cdiv(w->nmp, cdiv(w->nmp, npg)) != npg) continue; /* not a count the panels divide into */
+    double a = wino_share(w, ntb, npg, 0, 2, &xf), xa = xf, b = wino_share(w, ntb, npg, 1, 2, &xf);
+    double cost = (a > b ? a : b) + 0.3 * (xa + xf - xf1); /* the longest share; extra CPU a little */
+    if (npg == 1 || cost < best_cost * 0.98) best = npg, best_cost = cost;
+  }
+  return best;
 }
 
 /* the panels [p0, p1) of MR output channels, given at compile time or as task-dependent values

@@ -80,14 +80,18 @@ static onnxc_session *run_model(const char *model, int perf_map, int profile) {
 static void check_profile(onnxc_session *s) {
   int32_t n;
   int64_t runs;
-  double total, sum = 0;
+  double total, sum = 0, cpu = 0;
+  int one_thread = 1;
   check("profile available", onnxc_session_profile(s, &n, &runs, &total) == ONNXC_OK, onnxc_session_error(s));
   check("profile counted 3 runs", runs == 3, NULL);
   for (int i = 0; i < n; i++) {
     onnxc_profile_node r;
     onnxc_session_profile_node(s, i, &r);
     sum += r.total_ms;
+    cpu += r.cpu_ms;
+    one_thread &= r.crit_ms == r.cpu_ms && r.tasks == 0 && r.cpu_ms >= 0;
   }
+  check("1 thread: CPU time counted, critical path = CPU time, no tasks", cpu > 0 && one_thread, NULL);
   char d[128];
   snprintf(d, sizeof d, "nodes %.6f ms, runs %.6f ms", sum, total);
   check("node times add up to the runs' time", total > 0 && sum > 0.999 * total && sum < 1.001 * total, d);

@@ -120,6 +120,26 @@ def main():
     check("fused graph: each node listed once, by a model name", len(set(listed)) == len(listed) and
           set(listed) <= set(names) and len(listed) > 0, listed)
 
+    # how the run split over threads, by CPU time: at 1 thread the critical path is the work; at 2
+    # the MatMuls are split into tasks (the trace's args) and the critical path is shorter
+    m = re.search(r"work ([0-9.]+) ms, critical path ([0-9.]+) ms, speed-up bound ([0-9.]+)x", err)
+    check("1 thread: split summary, critical path = work", m is not None and m.group(1) == m.group(2) and
+          m.group(3) == "1.00", err[-800:])
+    rc, out, err = bench(a.onnxc, model, "--no-fuse", "--threads", "2", "--runs", "5", "--profile", "--profile-json",
+                         trace)
+    m = re.search(r"work ([0-9.]+) ms, critical path ([0-9.]+) ms, speed-up bound ([0-9.]+)x", out)
+    check("2 threads: split summary, 0 < critical path < work", rc == 0 and m is not None and
+          0 < float(m.group(2)) < float(m.group(1)) and float(m.group(3)) > 1, out[-800:])
+    check("2 threads: the nodes that hold the run back listed", "held back most" in out and
+          re.search(r"^\s+[0-9.-]+\s+[0-9.]+\s+[0-9.]+\s+\d+\s+MatMul\s+k_\d+\s+256x256\s+mm\d$", out, re.M), out[-800:])
+    try:
+        tasks = {e["name"]: e["args"].get("tasks") for e in json.load(open(trace))["traceEvents"]
+                 if e.get("cat") == "Node"}
+    except (OSError, ValueError, KeyError) as e:
+        tasks = {"error": repr(e)}
+    check("2 threads: MatMuls split into tasks (trace args)", all((tasks.get(n) or 0) > 1 for n in ("mm0", "mm1", "mm2")),
+          tasks)
+
     # no profile, no map, unless asked
     env = dict(os.environ)
     env.pop("ONNXC_PERF_MAP", None)

@@ -2,8 +2,12 @@
  * argument checks with status codes and per-instance messages, weights loaded from a file (size
  * and hash checked), kernel status propagation, and the parallel-for through an instance's pool. */
 #include <criterion/criterion.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "onnxc_rt.h"
 
@@ -178,4 +182,71 @@ Test(runtime, run_tensors_checks_dtype_shape_and_size) {
   x[0] = 2;
   cr_assert_eq(onnxc_model_run_tensors(m, &in, 1, &out, 1), 0, "%s", onnxc_model_error(m));
   onnxc_model_destroy(m);
+}
+
+/* ---- the pool's parallel-for (runtime/pool.c): every task exactly once, and a thread that is
+ * held up hands the rest of its share over ---- */
+enum { POOL_STRIDE = 64, POOL_MAXW = 100003 };
+static _Atomic int pool_count[POOL_MAXW];
+static _Atomic int pool_by[POOL_MAXW]; /* the participant that ran a task */
+static char *pool_scratch;
+static _Atomic int pool_stolen;        /* a task of the caller's share ran on another participant */
+static int pool_hold;                  /* the caller's first task waits for pool_stolen */
+
+static int32_t count_kernel(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end) {
+  (void)bufs, (void)weights;
+  int idx = (int)((scratch - pool_scratch) / POOL_STRIDE);
+  for (int64_t t = begin; t < end; t++) {
+    atomic_fetch_add(&pool_count[t], 1);
+    atomic_store(&pool_by[t], idx);
+    if (pool_hold && idx && t < pool_hold) atomic_store(&pool_stolen, 1);
+    if (pool_hold && !idx && t == 0) {
+      time_t t0 = time(NULL);
+      while (!atomic_load(&pool_stolen) && time(NULL) - t0 < 30) sched_yield();
+    }
+  }
+  return 0;
+}
+
+static onnxc_rt pool_rt(int threads) {
+  onnxc_rt rt = {0};
+  rt.pool = onnxc_pool_create(threads);
+  rt.scratch = pool_scratch = calloc((size_t)threads, POOL_STRIDE);
+  rt.scratch_stride = POOL_STRIDE;
+  return rt;
+}
+
+Test(runtime, pool_runs_every_task_once) {
+  static const int64_t works[] = {2, 3, 5, 7, 8, 9, 64, 1000, POOL_MAXW};
+  for (int threads = 2; threads <= 4; threads++) {
+    onnxc_rt rt = pool_rt(threads);
+    cr_assert_eq(onnxc_pool_threads(rt.pool), threads);
+    for (size_t k = 0; k < sizeof works / sizeof *works; k++) {
+      int64_t w = works[k];
+      for (int64_t t = 0; t < w; t++) pool_count[t] = 0;
+      cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, w), 0);
+      for (int64_t t = 0; t < w; t++)
+        cr_assert_eq(pool_count[t], 1, "threads %d, work %lld: task %lld ran %d times", threads, (long long)w,
+                     (long long)t, pool_count[t]);
+    }
+    onnxc_pool_destroy(rt.pool);
+    free(rt.scratch);
+  }
+}
+
+/* the caller's first task waits until another participant has run one of the caller's tasks:
+ * with static shares it would wait forever (30 s here); with stealing the worker, done with its
+ * own share, takes the back of the caller's */
+Test(runtime, pool_steals_from_a_held_up_thread) {
+  onnxc_rt rt = pool_rt(2);
+  int64_t w = 64; /* shares of 32, taken 8 at a time */
+  for (int64_t t = 0; t < w; t++) pool_count[t] = 0;
+  pool_hold = 32, pool_stolen = 0;
+  cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, w), 0);
+  pool_hold = 0;
+  cr_assert(atomic_load(&pool_stolen), "no task of the held-up caller's share ran on the other thread");
+  for (int64_t t = 0; t < w; t++) cr_assert_eq(pool_count[t], 1, "task %lld ran %d times", (long long)t, pool_count[t]);
+  cr_assert_eq(pool_by[31], 1, "the back of the caller's share went to the worker");
+  onnxc_pool_destroy(rt.pool);
+  free(rt.scratch);
 }
