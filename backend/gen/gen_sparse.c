@@ -8,7 +8,9 @@
  *
  * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
  * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
- *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers),
+ *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers) — only when it
+ *      is the first task of its call or starts a new row block: the column tasks after it in the
+ *      same call (one thread runs [begin, end) in order) reuse this thread's AT,
  *   2. for each column group: G·V vector accumulators along m; per stored row one AT row of V
  *      vectors is loaded and feeds G broadcast weights — a zero row is never touched,
  *   3. every NCH columns: reads the NCH × MC results back transposed (in registers) and applies the
@@ -335,7 +337,12 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   p.rows = kb_min(kb, I(kb, p.mc), kb_sub(kb, I(kb, s->M), p.m0), false);
   p.at = kb_scratch(kb);
   p.ct = kb_gep(kb, KE_F32, p.at, I(kb, s->K * p.mc));
+  /* AT is this thread's and outlives the task: the call's first task and each new row block
+   * transpose A, the next column tasks of the same row block reuse it */
+  KV t0 = c->work > 1 ? kb_begin(kb) : I(kb, 0);
+  kb_if(kb, kb_or(kb, kb_cmp(kb, KC_EQ, t, t0, false), kb_cmp(kb, KC_EQ, ng, I(kb, 0), false)));
   sp_transpose_a(c, s, &p);
+  kb_endif(kb);
   KV nlo = kb_mul(kb, ng, I(kb, p.ncg));
   KV nhi = kb_min(kb, kb_add(kb, nlo, I(kb, p.ncg)), I(kb, s->N), false);
   KV c0 = kb_for(kb, nlo, nhi, p.nch);
