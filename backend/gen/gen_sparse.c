@@ -84,10 +84,11 @@ static void sp_shape(const SpW *s, SpShape *sh) {
 }
 
 /* V vectors of rows per task: 8 keeps eight independent FMA chains per nonzero; 4 when AT would
- * leave L2 or G columns share the loads (G · V accumulators; G = 2 on dense patterns keeps 8:
- * 16 accumulators, the AT vectors are memory operands) */
+ * leave L2 or G columns share the loads (G · V accumulators; G = 2 on dense patterns keeps 8 with
+ * AVX-512's 32 registers: 16 accumulators, the AT vectors are memory operands) */
 static int64_t sp_vecs(const SpShape *sh, int64_t M, int64_t K, int L) {
-  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && (sh->G == 1 || (sh->G == 2 && sh->dense_pat)) ? 8 : 4;
+  bool pair8 = sh->G == 2 && sh->dense_pat && L >= 16;
+  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && (sh->G == 1 || pair8) ? 8 : 4;
   return V > cdiv(M, L) ? cdiv(M, L) : V;
 }
 
@@ -106,6 +107,9 @@ bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L
   double mv = (double)cdiv(M, L);
   double dense = (double)M / L * (double)N * (double)K;
   bool dpat = (double)nnz >= SP_DENSE_PATTERN * (double)K * (double)N;
+  /* under 4 row vectors a dense pattern's rows feed too few FMAs for their index and weight loads
+   * (2:4, 32 × 768 × 768: 1.17 of dense; 64 rows: 0.83) */
+  if (dpat && mv < 4) return false;
   double pf = (dpat ? per_fma_dense : per_fma)[G < 1 || G > 4 ? 1 : G];
   double sparse = (double)nnz * mv * pf + mv * ((double)K + (double)N) * 2.0;
   return sparse < (dpat ? 0.85 : 0.8) * dense;

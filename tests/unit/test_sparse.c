@@ -169,6 +169,7 @@ Test(sparse, two_four_in_pairs) {
   cr_assert(gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 2, 16));
   cr_assert(gemm_sparse_pays(128, 3072, 768, 3072 * 768 * 3 / 4, 2, 16));
   cr_assert(!gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 1, 16));
+  cr_assert(!gemm_sparse_pays(32, 768, 768, 768 * 768 * 3 / 4, 2, 16), "two row vectors: dense is faster");
   free(w);
 }
 
