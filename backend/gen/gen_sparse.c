@@ -8,7 +8,9 @@
  *
  * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
  * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
- *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers),
+ *   1. transposes its A block into scratch, AT[k][MC] (L × L blocks through registers) — only when it
+ *      is the first task of its call or starts a new row block: the column tasks after it in the
+ *      same call (one thread runs [begin, end) in order) reuse this thread's AT,
  *   2. for each column group: G·V vector accumulators along m; per stored row one AT row of V
  *      vectors is loaded and feeds G broadcast weights — a zero row is never touched,
  *   3. every NCH columns: reads the NCH × MC results back transposed (in registers) and applies the
@@ -56,7 +58,15 @@ static int64_t group_rows(const SpW *s, int64_t n0, int g) {
 typedef struct SpShape {
   int G;
   int64_t nnz, rows;
+  bool dense_pat; /* nonzeros ≥ SP_DENSE_PATTERN of K · N (2:4, 50%): k-blocks, G = 2 by load count */
 } SpShape;
+
+/* from this fraction of nonzeros the columns are dense enough for k-blocks (sp_kblock: 8 of the
+ * 32 rows of a 128-row block) and two columns sharing the union of their rows pay: 2:4 stores
+ * 1.5× its nonzeros that way but loads 3/4 of the AT rows, and the kernel is bound by AT loads
+ * (measured 0.75–0.88 vs 0.88–0.98 of dense on BERT's 2:4 layers, CPU time) */
+#define SP_DENSE_PATTERN 0.3
+#define SP_G2_DENSE_MAX 1.7 /* stored / nonzeros up to which G = 2 is taken for dense patterns */
 
 static void sp_shape(const SpW *s, SpShape *sh) {
   int64_t rows[5] = {0};
@@ -66,23 +76,43 @@ static void sp_shape(const SpW *s, SpShape *sh) {
   sh->nnz = rows[1];
   sh->G = 1;
   sh->rows = rows[1];
+  sh->dense_pat = (double)rows[1] >= SP_DENSE_PATTERN * (double)s->K * (double)s->N;
   for (int i = 1; i < 3; i++) /* stored values G · rows, no more than 15% over the nonzeros */
     if ((double)(gs[i] * rows[gs[i]]) <= 1.15 * (double)rows[1]) sh->G = gs[i], sh->rows = rows[gs[i]];
+  if (sh->G == 1 && sh->dense_pat && (double)(2 * rows[2]) <= SP_G2_DENSE_MAX * (double)rows[1])
+    sh->G = 2, sh->rows = rows[2];
 }
 
-/* Cost in units of one dense-engine vector FMA, measured (AVX-512, BERT shapes): a nonzero costs
- * about 3.5 of them alone (one vector load of AT per FMA, plus its index and weight), 2 in groups
- * of 2 columns and 1.4 in groups of 4 (a loaded AT row feeds G FMAs); the transposes cost about a
- * vector op per element moved. */
+/* V vectors of rows per task: 8 keeps eight independent FMA chains per nonzero; 4 when AT would
+ * leave L2 or G columns share the loads (G · V accumulators; G = 2 on dense patterns keeps 8 with
+ * AVX-512's 32 registers: 16 accumulators, the AT vectors are memory operands) */
+static int64_t sp_vecs(const SpShape *sh, int64_t M, int64_t K, int L) {
+  bool pair8 = sh->G == 2 && sh->dense_pat && L >= 16;
+  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && (sh->G == 1 || pair8) ? 8 : 4;
+  return V > cdiv(M, L) ? cdiv(M, L) : V;
+}
+
+/* Cost in units of one dense-engine vector FMA, measured (AVX-512, BERT shapes): a stored value
+ * costs about 3.5 of them alone (one vector load of AT per FMA, plus its index and weight), 2 in
+ * groups of 2 columns and 1.4 in groups of 4 (a loaded AT row feeds G FMAs); the transposes cost
+ * about a vector op per element moved.  Dense patterns (≥ SP_DENSE_PATTERN stored, k-blocked: AT
+ * from L1) cost 1.85 alone and 1.05 in pairs (session 11, CPU time, 2:4 on 128 × 768 × 768,
+ * 128 × 3072 × 768, 128 × 768 × 3072) and are taken below 0.85 of dense: their figures are
+ * closer to measured than the sparse ones' (L2-bound, more spread). */
 static bool force; /* tests: the sparse kernel whenever it applies */
 void gemm_sparse_force(bool on) { force = on; }
 
 bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L) {
-  static const double per_fma[5] = {0, 3.5, 2.0, 2.0, 1.4};
+  static const double per_fma[5] = {0, 3.5, 2.0, 2.0, 1.4}, per_fma_dense[5] = {0, 1.85, 1.05, 1.05, 1.4};
   double mv = (double)cdiv(M, L);
   double dense = (double)M / L * (double)N * (double)K;
-  double sparse = (double)nnz * mv * per_fma[G < 1 || G > 4 ? 1 : G] + mv * ((double)K + (double)N) * 2.0;
-  return sparse < 0.8 * dense;
+  bool dpat = (double)nnz >= SP_DENSE_PATTERN * (double)K * (double)N;
+  /* under 4 row vectors a dense pattern's rows feed too few FMAs for their index and weight loads
+   * (2:4, 32 × 768 × 768: 1.17 of dense; 64 rows: 0.83) */
+  if (dpat && mv < 4) return false;
+  double pf = (dpat ? per_fma_dense : per_fma)[G < 1 || G > 4 ? 1 : G];
+  double sparse = (double)nnz * mv * pf + mv * ((double)K + (double)N) * 2.0;
+  return sparse < (dpat ? 0.85 : 0.8) * dense;
 }
 
 typedef struct SpPack {
@@ -286,10 +316,7 @@ static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) 
   int64_t nnz = sh->nnz;
   p->L = L;
   p->G = sh->G;
-  /* V vectors of rows: 8 keeps eight independent FMA chains per nonzero; 4 when AT would leave L2
-   * or G columns share the loads (G · V accumulators) */
-  int64_t V = (int64_t)s->K * 8 * L * 4 <= 640 * 1024 && sh->G == 1 ? 8 : 4;
-  if (V > cdiv(s->M, L)) V = cdiv(s->M, L);
+  int64_t V = sp_vecs(sh, s->M, s->K, L);
   p->V = (int)V;
   p->mc = V * L;
   p->nmb = cdiv(s->M, p->mc);
@@ -335,7 +362,12 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   p.rows = kb_min(kb, I(kb, p.mc), kb_sub(kb, I(kb, s->M), p.m0), false);
   p.at = kb_scratch(kb);
   p.ct = kb_gep(kb, KE_F32, p.at, I(kb, s->K * p.mc));
+  /* AT is this thread's and outlives the task: the call's first task and each new row block
+   * transpose A, the next column tasks of the same row block reuse it */
+  KV t0 = c->work > 1 ? kb_begin(kb) : I(kb, 0);
+  kb_if(kb, kb_or(kb, kb_cmp(kb, KC_EQ, t, t0, false), kb_cmp(kb, KC_EQ, ng, I(kb, 0), false)));
   sp_transpose_a(c, s, &p);
+  kb_endif(kb);
   KV nlo = kb_mul(kb, ng, I(kb, p.ncg));
   KV nhi = kb_min(kb, kb_add(kb, nlo, I(kb, p.ncg)), I(kb, s->N), false);
   KV c0 = kb_for(kb, nlo, nhi, p.nch);
@@ -361,8 +393,7 @@ void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_
              (long long)M);
     return;
   }
-  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && sh.G == 1 ? 8 : 4;
-  if (V > cdiv(M, L)) V = cdiv(M, L);
+  int64_t V = sp_vecs(&sh, M, K, L);
   int64_t kc = sp_kblock(V * L, &sh, N, K);
   if (kc < K) snprintf(out, len, "sparse csc-%d k-blocks of %lld", sh.G, (long long)kc);
   else snprintf(out, len, "sparse csc-%d", sh.G);

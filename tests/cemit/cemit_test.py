@@ -114,6 +114,23 @@ def check_model(a, name, model, inputs, work, threads):
     return fails
 
 
+def make_sp24(path):
+    """x[64, 256] · W[256, 128] + b, Relu; W 2:4 along K (two of each four rows kept per column, varying)"""
+    from onnx import helper, numpy_helper, TensorProto as T, save
+    r = np.random.default_rng(24)
+    w = r.standard_normal((256, 128)).astype(np.float32)
+    g4 = w.reshape(64, 4, 128)
+    drop = np.argsort(np.abs(g4), axis=1)[:, :2, :]  # the two smallest of each four
+    np.put_along_axis(g4, drop, 0.0, axis=1)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["ab"]),
+             helper.make_node("Relu", ["ab"], ["y"])]
+    inits = [numpy_helper.from_array(g4.reshape(256, 128), "w"),
+             numpy_helper.from_array(r.standard_normal(128).astype(np.float32), "b")]
+    g = helper.make_graph(nodes, "sp24", [helper.make_tensor_value_info("x", T.FLOAT, [64, 256])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, [64, 128])], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
 def make_misc(path):
     from onnx import helper, numpy_helper, TensorProto as T, save
     c = lambda name, arr: numpy_helper.from_array(np.array(arr), name)
@@ -196,6 +213,11 @@ def main(argv=None):
     if not os.path.exists(os.path.join(spc, "model.onnx")):
         run([sys.executable, os.path.join(SRC, "tests", "models", "sparse_conv_models.py"), spc])
     todo.append(("spconv", os.path.join(spc, "model.onnx"), lambda: [np.load(os.path.join(spc, "input_0.npy"))], 2))
+    # sparse MatMul: a 2:4 weight on gen_sparse.c's column-pair kernel (G = 2, k-blocked), 2 threads
+    sp24 = os.path.join(a.work, "models", "sp24.onnx")
+    if not os.path.exists(sp24):
+        make_sp24(sp24)
+    todo.append(("sp24", sp24, lambda: [rng.standard_normal((64, 256)).astype(np.float32)], 2))
     # ops whose conformance cases pass shape-giving values as inputs (AOT needs them constant):
     # Loop, TopK, CumSum, Slice, Resize, Range with constant parameters
     misc = os.path.join(a.work, "models", "misc.onnx")

@@ -151,6 +151,28 @@ Test(sparse, cost_model) {
   cr_assert(!gemm_sparse_pays(1, 768, 768, 768 * 768 / 10, 1, 16), "one row fills one lane of 16");
 }
 
+/* 2:4 (dense pattern, arbitrary per column like magnitude pruning's): two columns share the union of
+ * their rows (G = 2, 3/4 of the AT loads of one column at a time) and that pays on BERT's shapes;
+ * alone (G = 1) it does not */
+Test(sparse, two_four_in_pairs) {
+  int64_t K = 768, N = 768;
+  float *w = malloc(sizeof(float) * (size_t)(K * N));
+  rs = 11;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k0 = 0; k0 < K; k0 += 4) {
+      int a = (int)(rnd() * 2 + 2) % 4, b = (a + 1 + (int)((rnd() + 1) * 1.5f) % 3) % 4; /* two of four */
+      for (int64_t k = k0; k < k0 + 4; k++) w[k * N + n] = (k - k0 == a || k - k0 == b) ? rnd() : 0.0f;
+    }
+  char why[128];
+  gemm_sparse_explain(w, 128, K, N, N, 1, 16, why, sizeof why);
+  cr_assert_str_eq(why, "sparse csc-2 k-blocks of 32");
+  cr_assert(gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 2, 16));
+  cr_assert(gemm_sparse_pays(128, 3072, 768, 3072 * 768 * 3 / 4, 2, 16));
+  cr_assert(!gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 1, 16));
+  cr_assert(!gemm_sparse_pays(32, 768, 768, 768 * 768 * 3 / 4, 2, 16), "two row vectors: dense is faster");
+  free(w);
+}
+
 /* the structure report */
 Test(sparse, analyze) {
   int kinds[] = {U90, B80, NM24};
