@@ -295,6 +295,73 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   t_free(t);
 }
 
+/* QLinearConv with constant weights runs on the int8 GEMM engine; stride-2 convs whose output is
+ * exactly as wide as a parity phase of the input (OW == ceil(W/2)) read the input through the
+ * per-task phase split (qc_phase_fill): odd and even sizes, taps reaching past either border, a
+ * phase plane wider than a vector, int8 activations (flipped to u8), several panels per image */
+static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, const char *target) {
+  enum { NB = 2 };
+  int n_x = NB * CI * H * W, n_w = CO * CI * KS * KS;
+  uint8_t *x = malloc((size_t)n_x);
+  int8_t *w = malloc((size_t)n_w);
+  int32_t *bias = malloc(sizeof(int32_t) * (size_t)CO);
+  float *ws = malloc(sizeof(float) * (size_t)CO);
+  for (int i = 0; i < n_x; i++) x[i] = (uint8_t)rnd();
+  for (int i = 0; i < n_w; i++) w[i] = (int8_t)rnd();
+  for (int i = 0; i < CO; i++) bias[i] = (int32_t)(rnd() % 20001) - 10000, ws[i] = frnd(0.0005f, 0.004f);
+  float xs = 0.02f, ys = 0.9f;
+  uint8_t xz = 37, yz = 110;
+  int8_t xz8 = -21;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, KS, KS}, dc = CO;
+  int64_t pads[4] = {P, P, P, P}, strides[2] = {2, 2};
+  int8_t *wz = calloc((size_t)CO, 1);
+  T *t = t_new();
+  Value *xv = t_in(t, s8 ? DT_INT8 : DT_UINT8, 4, dx, x);
+  Value *zxv = s8 ? t_const(t, DT_INT8, 0, NULL, &xz8) : t_const(t, DT_UINT8, 0, NULL, &xz);
+  Node *n = t_node(t, OP_QLinearConv, 9,
+                   (Value *[]){xv, t_const(t, DT_FLOAT, 0, NULL, &xs), zxv, t_const(t, DT_INT8, 4, dw, w),
+                               t_const(t, DT_FLOAT, 1, &dc, ws), t_const(t, DT_INT8, 1, &dc, wz),
+                               t_const(t, DT_FLOAT, 0, NULL, &ys), t_const(t, DT_UINT8, 0, NULL, &yz),
+                               t_const(t, DT_INT32, 1, &dc, bias)},
+                   1);
+  tu_attr_ints(t->g, n, "pads", 4, pads);
+  tu_attr_ints(t->g, n, "strides", 2, strides);
+  t_run_on(t, 2, target);
+  int OH = (H + 2 * P - KS) / 2 + 1, OW = (W + 2 * P - KS) / 2 + 1;
+  cr_assert_eq(OW, (W + 1) / 2, "the case must take the phase path");
+  cr_assert_eq(n->out[0]->dims[2], OH);
+  const uint8_t *y = t_out(t, n, 0);
+  int zx = s8 ? xz8 : xz;
+  for (int b = 0; b < NB; b++)
+    for (int o = 0; o < CO; o++)
+      for (int i = 0; i < OH; i++)
+        for (int j = 0; j < OW; j++) {
+          int32_t sq = 0;
+          for (int c = 0; c < CI; c++)
+            for (int kh = 0; kh < KS; kh++)
+              for (int kw = 0; kw < KS; kw++) {
+                int ih = i * 2 - P + kh, iw = j * 2 - P + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                uint8_t raw = x[((b * CI + c) * H + ih) * W + iw];
+                int xv_ = s8 ? (int)(int8_t)raw : (int)raw;
+                sq += (xv_ - zx) * w[((o * CI + c) * KS + kh) * KS + kw];
+              }
+          float r = (float)(sq + bias[o]) * (xs * ws[o] / ys);
+          int64_t at = ((b * CO + o) * OH + i) * OW + j;
+          cr_assert_eq(y[at], (uint8_t)sat(rintf(r) + yz, true), "%s %dx%d k%d p%d (%d,%d,%d,%d)", target ? target : "native", H,
+                       W, KS, P, b, o, i, j);
+        }
+  t_free(t);
+  free(x), free(w), free(bias), free(ws), free(wz);
+}
+
+Test(quant, qconv_stride2_phase_split) {
+  qconv_s2_case(5, 13, 13, 9, 3, 1, false, NULL);  /* odd sizes, 3x3 pad 1 */
+  qconv_s2_case(16, 12, 10, 20, 1, 0, true, NULL); /* 1x1 pad 0: one phase; int8 x */
+  qconv_s2_case(3, 21, 20, 8, 7, 3, false, NULL);  /* the stem's 7x7 pad 3 */
+  qconv_s2_case(2, 9, 130, 5, 3, 1, true, NULL);   /* a phase plane wider than 64 */
+}
+
 /* ---- DFT against an O(n²) double reference ---- */
 
 /* x: [lines, Lin, C] (C = 1 real, 2 complex) transformed along Lin with length L */
