@@ -572,6 +572,13 @@ static KV zip(KB *kb, KV a, KV b, int n) {
   return kb_shuffle(kb, a, b, idx, 2 * n);
 }
 
+/* lanes of ok whose input position (ih, iw) lies inside the image */
+static KV qc_bounds(KB *kb, const QcPack *p, KV ok, KV ih, KV iw, int L) {
+  KT i32v = kt(KE_I32, L);
+  KV m = kb_and(kb, ok, kb_and(kb, kb_cmp(kb, KC_GE, ih, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, ih, kb_int(kb, i32v, p->H), false)));
+  return kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
+}
+
 static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud) {
   const QcPack *p = ud;
   KB *kb = c->kb;
@@ -588,12 +595,27 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
   }
   bool pad = p->ph || p->pw || p->kh > 1 || p->kw > 1;
   KV zx = kb_int(kb, bv, p->zx); /* padding: the zero point as stored, flipped below with the data */
-  KV oa = NULL, pbuf = NULL, prel = NULL;
-  int64_t R = 0;
+  KV oa = NULL, pbuf = NULL, prel = NULL, mtab = NULL;
+  int64_t R = 0, panel = s->ngk * s->nrp * 4;
+  if (pad && (p->contiguous || p->phase)) {
+    /* the bounds masks depend on the tap (r) and the pixel only, not on the channel: computed
+     * once per task into a table of KS·nv vectors of 0/-1 bytes instead of per channel and tap */
+    mtab = kb_gep(kb, KE_I8, dst, i64c(kb, panel));
+    KV r = kb_for(kb, i64c(kb, 0), i64c(kb, p->KS), 1);
+    KV dy = kb_mul(kb, kb_div(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dh)), dx = kb_mul(kb, kb_rem(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dw));
+    KV dy32 = kb_splat(kb, kb_cast(kb, dy, kt_s(KE_I32), false, false), L), dx32 = kb_splat(kb, kb_cast(kb, dx, kt_s(KE_I32), false, false), L);
+    for (int v = 0; v < nv; v++) {
+      KV m = qc_bounds(kb, p, lane_ok[v], kb_add(kb, oh[v], dy32), kb_add(kb, ow[v], dx32), L);
+      KV at = kb_gep(kb, KE_I8, mtab, kb_mul(kb, kb_add(kb, kb_mul(kb, r, i64c(kb, nv)), i64c(kb, v)), i64c(kb, L)));
+      kb_store(kb, kb_select(kb, m, kb_int(kb, bv, -1), kb_int(kb, bv, 0)), at);
+    }
+    kb_endfor(kb);
+    panel += p->KS * nv * L;
+  }
   if (p->phase) {
     R = qc_phase_rows(p, s->nrp);
     oa = kb_div(kb, n0, i64c(kb, p->OW), true);
-    pbuf = kb_gep(kb, KE_I8, dst, i64c(kb, s->ngk * s->nrp * 4));
+    pbuf = kb_gep(kb, KE_I8, dst, i64c(kb, panel));
     prel = kb_sub(kb, n0, kb_mul(kb, oa, i64c(kb, p->OW))); /* the panel's first pixel in its phase rows */
     qc_phase_fill(kb, p, xb, oa, pbuf, R, L);
   }
@@ -609,10 +631,11 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
     KV dy32 = kb_splat(kb, kb_cast(kb, dy, kt_s(KE_I32), false, false), L), dx32 = kb_splat(kb, kb_cast(kb, dx, kt_s(KE_I32), false, false), L);
     for (int v = 0; v < nv; v++) {
       KV m = lane_ok[v], ih = kb_add(kb, oh[v], dy32), iw = kb_add(kb, ow[v], dx32);
-      if (pad) {
-        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, ih, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, ih, kb_int(kb, i32v, p->H), false)));
-        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
-      }
+      if (mtab) {
+        KV at = kb_gep(kb, KE_I8, mtab, kb_mul(kb, kb_add(kb, kb_mul(kb, r, i64c(kb, nv)), i64c(kb, v)), i64c(kb, L)));
+        m = kb_cmp(kb, KC_NE, kb_load(kb, bv, at), kb_int(kb, bv, 0), false);
+      } else if (pad)
+        m = qc_bounds(kb, p, m, ih, iw, L);
       KV val;
       if (p->phase) {
         /* tap (dy - ph, dx - pw) = 2·(oy, ox) + (py, px): its phase plane, shifted by (oy - oy0, ox) */
@@ -727,7 +750,9 @@ static int gen_conv_q_gemm(GenCtx *c) {
   }
   bool u8 = y->dtype == DT_UINT8;
   /* the phase planes of the widest panel gemm_emit_q8 can choose (4 vectors) */
-  int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, 4 * (int64_t)kb_lanes(c->kb, KE_I32)) * p.PW : 0;
+  int64_t L4 = 4 * (int64_t)kb_lanes(c->kb, KE_I32);
+  int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, L4) * p.PW : 0;
+  if ((p.contiguous || p.phase) && (p.ph || p.pw || p.KS > 1)) extra += p.KS * L4; /* qc_pack's mask table */
   Q8Spec s = {.M = Og, .N = p.P, .K = p.K, .nbatch = x->dims[0] * G, .ngroups = G, .a = wd, .pack = qc_pack, .pack_ud = &p,
               .c = kb_buf(c->kb, n->nin), .ct = y->dtype, .ldc = p.P, .c_bs = Og * p.P, .corr = corr, .mult = mult,
               .zy = (int32_t)ir_const_i64(n->in[7], 0), .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128),
