@@ -360,6 +360,7 @@ Test(quant, qconv_stride2_phase_split) {
   qconv_s2_case(16, 12, 10, 20, 1, 0, true, NULL); /* 1x1 pad 0: one phase; int8 x */
   qconv_s2_case(3, 21, 20, 8, 7, 3, false, NULL);  /* the stem's 7x7 pad 3 */
   qconv_s2_case(2, 9, 130, 5, 3, 1, true, NULL);   /* a phase plane wider than 64 */
+  qconv_s2_case(2, 28, 28, 6, 3, 1, false, NULL);  /* 14x14: 7 panels of 32, the last 4 columns wide */
 }
 
 /* ---- DFT against an O(n²) double reference ---- */
