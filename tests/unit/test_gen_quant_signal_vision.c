@@ -235,6 +235,16 @@ Test(quant, qlinear_matmul_per_row_and_column) {
   t_free(t);
 }
 
+/* QLinearConv(x, xs, zx, w, ws[co], wz[co], ys, yz, bias[co]): per-channel weight parameters */
+static Node *t_qlinearconv(T *t, Value *x, float xs, Value *zx, Value *w, int64_t co, const float *ws, const int8_t *wz,
+                           float ys, uint8_t yz, const int32_t *bias) {
+  return t_node(t, OP_QLinearConv, 9,
+                (Value *[]){x, t_const(t, DT_FLOAT, 0, NULL, &xs), zx, w, t_const(t, DT_FLOAT, 1, &co, ws),
+                            t_const(t, DT_INT8, 1, &co, wz), t_const(t, DT_FLOAT, 0, NULL, &ys),
+                            t_const(t, DT_UINT8, 0, NULL, &yz), t_const(t, DT_INT32, 1, &co, bias)},
+                1);
+}
+
 Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   enum { NB = 2, CI = 4, H = 9, W = 11, CO = 6, G = 2, KH = 3, KW = 2 };
   static uint8_t x[NB * CI * H * W];
@@ -247,16 +257,11 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   for (int i = 0; i < CO; i++) bias[i] = (int32_t)(rnd() % 20001) - 10000, ws[i] = frnd(0.001f, 0.01f);
   float xs = 0.02f, ys = 0.7f;
   uint8_t xz = 100, yz = 120;
-  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI / G, KH, KW}, dc = CO;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI / G, KH, KW};
   int64_t pads[4] = {1, 2, 2, 1}, strides[2] = {2, 1}, dil[2] = {1, 2};
   T *t = t_new();
   Value *xv = t_in(t, DT_UINT8, 4, dx, x), *wv = t_in(t, DT_INT8, 4, dw, w);
-  Node *n = t_node(t, OP_QLinearConv, 9,
-                   (Value *[]){xv, t_const(t, DT_FLOAT, 0, NULL, &xs), t_const(t, DT_UINT8, 0, NULL, &xz), wv,
-                               t_const(t, DT_FLOAT, 1, &dc, ws), t_const(t, DT_INT8, 1, &dc, wz),
-                               t_const(t, DT_FLOAT, 0, NULL, &ys), t_const(t, DT_UINT8, 0, NULL, &yz),
-                               t_const(t, DT_INT32, 1, &dc, bias)},
-                   1);
+  Node *n = t_qlinearconv(t, xv, xs, t_const(t, DT_UINT8, 0, NULL, &xz), wv, CO, ws, wz, ys, yz, bias);
   tu_attr_ints(t->g, n, "pads", 4, pads);
   tu_attr_ints(t->g, n, "strides", 2, strides);
   tu_attr_ints(t->g, n, "dilations", 2, dil);
@@ -312,18 +317,13 @@ static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, 
   float xs = 0.02f, ys = 0.9f;
   uint8_t xz = 37, yz = 110;
   int8_t xz8 = -21;
-  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, KS, KS}, dc = CO;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, KS, KS};
   int64_t pads[4] = {P, P, P, P}, strides[2] = {2, 2};
   int8_t *wz = calloc((size_t)CO, 1);
   T *t = t_new();
   Value *xv = t_in(t, s8 ? DT_INT8 : DT_UINT8, 4, dx, x);
   Value *zxv = s8 ? t_const(t, DT_INT8, 0, NULL, &xz8) : t_const(t, DT_UINT8, 0, NULL, &xz);
-  Node *n = t_node(t, OP_QLinearConv, 9,
-                   (Value *[]){xv, t_const(t, DT_FLOAT, 0, NULL, &xs), zxv, t_const(t, DT_INT8, 4, dw, w),
-                               t_const(t, DT_FLOAT, 1, &dc, ws), t_const(t, DT_INT8, 1, &dc, wz),
-                               t_const(t, DT_FLOAT, 0, NULL, &ys), t_const(t, DT_UINT8, 0, NULL, &yz),
-                               t_const(t, DT_INT32, 1, &dc, bias)},
-                   1);
+  Node *n = t_qlinearconv(t, xv, xs, zxv, t_const(t, DT_INT8, 4, dw, w), CO, ws, wz, ys, yz, bias);
   tu_attr_ints(t->g, n, "pads", 4, pads);
   tu_attr_ints(t->g, n, "strides", 2, strides);
   t_run_on(t, 2, target);
