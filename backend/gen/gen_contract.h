@@ -94,6 +94,7 @@ struct Q8Spec {
   const float *mult;
   int32_t zy;
   int64_t qmin, qmax;
+  int64_t pack_extra;   /* scratch bytes the packer uses after its panel, at dst + ngk·nrp·4 */
   /* chosen by gemm_emit_q8 (readable by packers) */
   int lanes, nv, mr, nrp;
   int64_t ngk;          /* ceil(K/4) */

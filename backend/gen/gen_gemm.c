@@ -871,7 +871,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   int64_t npn = cdiv(s->N, s->nrp), ntask = s->nbatch * npn;
   double macs = (double)s->nbatch * (double)s->M * (double)s->N * (double)s->K;
   c->work = macs >= 1e6 && ntask > 1 ? ntask : 1;
-  int64_t sb = s->ngk * s->nrp * 4 + 64;
+  int64_t sb = s->ngk * s->nrp * 4 + s->pack_extra + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
   KV apack = q8_pack_a(kb, s);
   KV corr = kb_weight(kb, s->corr, sizeof(int32_t) * (size_t)(s->ngroups * s->M));

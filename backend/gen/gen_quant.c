@@ -7,6 +7,7 @@
  * row of B per step); ConvInteger / QLinearConv over a strip of output columns (gathered input
  * columns, masked at the padding, times one broadcast weight).  The QLinear ops requantize the
  * i32 sums in f32: round half to even, add the zero point, saturate. */
+#include <stdint.h>
 #include <string.h>
 
 #include "gen_contract.h"
@@ -518,13 +519,64 @@ typedef struct QcPack {
   bool contiguous;               /* stride 1 and OW == Wd: pixel p + offset(k) is the input */
   bool word_gather;              /* x is in the 64-aligned arena and its byte offsets fit in i32 */
   int64_t zx;                    /* as u8 */
+  /* stride 2 in both dims with OW == ceil(Wd/2): read through the task's phase split (below) */
+  bool phase;
+  unsigned used;                 /* bit 2·py + px: some tap reads phase (py, px) */
+  int64_t PW, oy0, oy1;          /* phase width (= OW); the tap row offsets floor((dy - ph)/2) span [oy0, oy1] */
 } QcPack;
+
+/* rows of one phase plane for a panel of nrp pixels: the output rows it can touch plus the taps' span */
+static int64_t qc_phase_rows(const QcPack *p, int64_t nrp) { return (nrp + p->OW - 2) / p->OW + 1 + p->oy1 - p->oy0; }
+
+/* Stride-2 convs: a per-byte gather per tap and pixel made their packing cost about twice the
+ * stride-1 convs'.  Instead each task first splits the input rows its pixels read into their 4
+ * (row, column) parity phases in scratch — phase (py, px) of channel c at buf + ((c·4 + 2py + px)·R
+ * + i)·PW, row i holding input row 2·(oa + oy0 + i) + py and column j input column 2j + px.  Since
+ * PW == OW, a tap then reads consecutive output pixels from consecutive bytes of one phase with
+ * the masked contiguous load of the stride-1 case.  The split is a load of 2L bytes and one byte
+ * shuffle per phase; rows outside the input are left unwritten (every lane reading them is masked
+ * off by the tap's bounds check). */
+static void qc_phase_fill(KB *kb, const QcPack *p, KV xb, KV oa, KV buf, int64_t R, int L) {
+  KT b2 = kt(KE_I8, 2 * L);
+  KV c = kb_for(kb, i64c(kb, 0), i64c(kb, p->Cg), 1);
+  KV src = kb_gep(kb, KE_I8, xb, kb_mul(kb, c, i64c(kb, p->H * p->Wd)));
+  for (int py = 0; py < 2; py++) {
+    if (!(p->used & (3u << (2 * py)))) continue;
+    KV i = kb_for(kb, i64c(kb, 0), i64c(kb, R), 1);
+    KV ih = kb_add(kb, kb_mul(kb, kb_add(kb, oa, kb_add(kb, i, i64c(kb, p->oy0))), i64c(kb, 2)), i64c(kb, py));
+    kb_if(kb, kb_and(kb, kb_cmp(kb, KC_GE, ih, i64c(kb, 0), false), kb_cmp(kb, KC_LT, ih, i64c(kb, p->H), false)));
+    KV row = kb_gep(kb, KE_I8, src, kb_mul(kb, ih, i64c(kb, p->Wd)));
+    for (int64_t j0 = 0; j0 < p->PW; j0 += L) {
+      int64_t left = p->Wd - 2 * j0;
+      KV at = kb_gep(kb, KE_I8, row, i64c(kb, 2 * j0));
+      KV v = left >= 2 * L ? kb_load(kb, b2, at) : kb_load_masked(kb, b2, at, kb_tail_mask(kb, 2 * L, i64c(kb, left)), NULL);
+      for (int px = 0; px < 2; px++) {
+        if (!(p->used & (1u << (2 * py + px)))) continue;
+        int idx[64];
+        for (int j = 0; j < L; j++) idx[j] = 2 * j + px;
+        KV plane = kb_add(kb, kb_mul(kb, c, i64c(kb, 4)), i64c(kb, 2 * py + px));
+        KV dst = kb_gep(kb, KE_I8, buf, kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, plane, i64c(kb, R)), i), i64c(kb, p->PW)), i64c(kb, j0)));
+        gen_vstore(kb, kb_shuffle(kb, v, v, idx, L), dst, p->PW - j0 < L ? kb_tail_mask(kb, L, i64c(kb, p->PW - j0)) : NULL);
+      }
+    }
+    kb_endif(kb);
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
 
 /* bytes a[j], b[j] → (a[0], b[0], a[1], b[1], ...) */
 static KV zip(KB *kb, KV a, KV b, int n) {
   int idx[256];
   for (int j = 0; j < n; j++) idx[2 * j] = j, idx[2 * j + 1] = n + j;
   return kb_shuffle(kb, a, b, idx, 2 * n);
+}
+
+/* lanes of ok whose input position (ih, iw) lies inside the image */
+static KV qc_bounds(KB *kb, const QcPack *p, KV ok, KV ih, KV iw, int L) {
+  KT i32v = kt(KE_I32, L);
+  KV m = kb_and(kb, ok, kb_and(kb, kb_cmp(kb, KC_GE, ih, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, ih, kb_int(kb, i32v, p->H), false)));
+  return kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
 }
 
 static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud) {
@@ -543,6 +595,30 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
   }
   bool pad = p->ph || p->pw || p->kh > 1 || p->kw > 1;
   KV zx = kb_int(kb, bv, p->zx); /* padding: the zero point as stored, flipped below with the data */
+  KV oa = NULL, pbuf = NULL, prel = NULL, mtab = NULL;
+  int64_t R = 0, panel = s->ngk * s->nrp * 4;
+  if (pad && (p->contiguous || p->phase)) {
+    /* the bounds masks depend on the tap (r) and the pixel only, not on the channel: computed
+     * once per task into a table of KS·nv vectors of 0/-1 bytes instead of per channel and tap */
+    mtab = kb_gep(kb, KE_I8, dst, i64c(kb, panel));
+    KV r = kb_for(kb, i64c(kb, 0), i64c(kb, p->KS), 1);
+    KV dy = kb_mul(kb, kb_div(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dh)), dx = kb_mul(kb, kb_rem(kb, r, i64c(kb, p->kw), true), i64c(kb, p->dw));
+    KV dy32 = kb_splat(kb, kb_cast(kb, dy, kt_s(KE_I32), false, false), L), dx32 = kb_splat(kb, kb_cast(kb, dx, kt_s(KE_I32), false, false), L);
+    for (int v = 0; v < nv; v++) {
+      KV m = qc_bounds(kb, p, lane_ok[v], kb_add(kb, oh[v], dy32), kb_add(kb, ow[v], dx32), L);
+      KV at = kb_gep(kb, KE_I8, mtab, kb_mul(kb, kb_add(kb, kb_mul(kb, r, i64c(kb, nv)), i64c(kb, v)), i64c(kb, L)));
+      kb_store(kb, kb_select(kb, m, kb_int(kb, bv, -1), kb_int(kb, bv, 0)), at);
+    }
+    kb_endfor(kb);
+    panel += p->KS * nv * L;
+  }
+  if (p->phase) {
+    R = qc_phase_rows(p, s->nrp);
+    oa = kb_div(kb, n0, i64c(kb, p->OW), true);
+    pbuf = kb_gep(kb, KE_I8, dst, i64c(kb, panel));
+    prel = kb_sub(kb, n0, kb_mul(kb, oa, i64c(kb, p->OW))); /* the panel's first pixel in its phase rows */
+    qc_phase_fill(kb, p, xb, oa, pbuf, R, L);
+  }
   KV g = kb_for(kb, i64c(kb, 0), i64c(kb, s->ngk), 1);
   KV byte[4][8];
   for (int t = 0; t < 4; t++) {
@@ -555,12 +631,22 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
     KV dy32 = kb_splat(kb, kb_cast(kb, dy, kt_s(KE_I32), false, false), L), dx32 = kb_splat(kb, kb_cast(kb, dx, kt_s(KE_I32), false, false), L);
     for (int v = 0; v < nv; v++) {
       KV m = lane_ok[v], ih = kb_add(kb, oh[v], dy32), iw = kb_add(kb, ow[v], dx32);
-      if (pad) {
-        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, ih, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, ih, kb_int(kb, i32v, p->H), false)));
-        m = kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
-      }
+      if (mtab) {
+        KV at = kb_gep(kb, KE_I8, mtab, kb_mul(kb, kb_add(kb, kb_mul(kb, r, i64c(kb, nv)), i64c(kb, v)), i64c(kb, L)));
+        m = kb_cmp(kb, KC_NE, kb_load(kb, bv, at), kb_int(kb, bv, 0), false);
+      } else if (pad)
+        m = qc_bounds(kb, p, m, ih, iw, L);
       KV val;
-      if (p->contiguous) {
+      if (p->phase) {
+        /* tap (dy - ph, dx - pw) = 2·(oy, ox) + (py, px): its phase plane, shifted by (oy - oy0, ox) */
+        KV qy = kb_sub(kb, dy, i64c(kb, p->ph)), qx = kb_sub(kb, dx, i64c(kb, p->pw));
+        KV py = kb_and(kb, qy, i64c(kb, 1)), px = kb_and(kb, qx, i64c(kb, 1));
+        KV oy = kb_shr(kb, qy, i64c(kb, 1), false), ox = kb_shr(kb, qx, i64c(kb, 1), false);
+        KV plane = kb_add(kb, kb_mul(kb, ch, i64c(kb, 4)), kb_add(kb, kb_mul(kb, py, i64c(kb, 2)), px));
+        KV off = kb_add(kb, kb_mul(kb, kb_sub(kb, oy, i64c(kb, p->oy0)), i64c(kb, p->PW)), ox);
+        off = kb_add(kb, off, kb_add(kb, kb_mul(kb, plane, i64c(kb, R * p->PW)), kb_add(kb, prel, i64c(kb, (int64_t)v * L))));
+        val = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, pbuf, off), m, zx);
+      } else if (p->contiguous) {
         /* input index = p + (dy - ph)·Wd + dx - pw */
         KV off = kb_add(kb, kb_add(kb, n0, i64c(kb, (int64_t)v * L - p->ph * p->Wd - p->pw)), kb_add(kb, kb_mul(kb, dy, i64c(kb, p->Wd)), dx));
         val = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, plane, off), m, zx);
@@ -588,6 +674,24 @@ static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *u
     kb_store(kb, all, kb_gep(kb, KE_I8, dst, kb_mul(kb, kb_add(kb, kb_mul(kb, g, i64c(kb, nv)), i64c(kb, v)), i64c(kb, 4 * L))));
   }
   kb_endfor(kb);
+}
+
+/* the phase-split read (qc_phase_fill) applies to 2-D convs of stride 2 whose output is exactly
+ * as wide as a phase (OW == ceil(Wd/2)) */
+static void qc_phase_setup(QcPack *p, bool two) {
+  p->phase = two && p->sh == 2 && p->sw == 2 && p->OW == (p->Wd + 1) / 2;
+  if (!p->phase) return;
+  p->PW = p->OW;
+  p->used = 0;
+  p->oy0 = INT64_MAX, p->oy1 = INT64_MIN;
+  for (int64_t dy = 0; dy < p->kh; dy++)
+    for (int64_t dx = 0; dx < p->kw; dx++) {
+      int64_t qy = dy * p->dh - p->ph, qx = dx * p->dw - p->pw;
+      int64_t oy = qy >= 0 ? qy / 2 : -((1 - qy) / 2); /* floor(qy / 2) */
+      p->used |= 1u << (2 * (qy & 1) + (qx & 1));
+      if (oy < p->oy0) p->oy0 = oy;
+      if (oy > p->oy1) p->oy1 = oy;
+    }
 }
 
 static bool all_const(const Node *n, int from, int to) {
@@ -627,6 +731,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
   p.KS = p.kh * p.kw;
   p.K = Cg * p.KS;
   p.contiguous = p.sh == 1 && p.sw == 1 && p.OW == p.Wd;
+  qc_phase_setup(&p, two);
   p.word_gather = x->storage == ST_ARENA && ir_value_numel(x) < ((int64_t)1 << 31);
   int64_t zx = ir_const_i64(n->in[2], 0);
   p.zx = zx & 0xff;
@@ -644,10 +749,14 @@ static int gen_conv_q_gemm(GenCtx *c) {
     mult[o] = sx * (float)ir_const_f64(n->in[4], wper ? o : 0) / sy;
   }
   bool u8 = y->dtype == DT_UINT8;
+  /* the phase planes of the widest panel gemm_emit_q8 can choose (4 vectors) */
+  int64_t L4 = 4 * (int64_t)kb_lanes(c->kb, KE_I32);
+  int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, L4) * p.PW : 0;
+  if ((p.contiguous || p.phase) && (p.ph || p.pw || p.KS > 1)) extra += p.KS * L4; /* qc_pack's mask table */
   Q8Spec s = {.M = Og, .N = p.P, .K = p.K, .nbatch = x->dims[0] * G, .ngroups = G, .a = wd, .pack = qc_pack, .pack_ud = &p,
               .c = kb_buf(c->kb, n->nin), .ct = y->dtype, .ldc = p.P, .c_bs = Og * p.P, .corr = corr, .mult = mult,
               .zy = (int32_t)ir_const_i64(n->in[7], 0), .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128),
-              .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127)};
+              .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127), .pack_extra = extra};
   gemm_emit_q8(c, &s);
   c->const_unused |= 1u << 3;
   return 0;

@@ -235,6 +235,16 @@ Test(quant, qlinear_matmul_per_row_and_column) {
   t_free(t);
 }
 
+/* QLinearConv(x, xs, zx, w, ws[co], wz[co], ys, yz, bias[co]): per-channel weight parameters */
+static Node *t_qlinearconv(T *t, Value *x, float xs, Value *zx, Value *w, int64_t co, const float *ws, const int8_t *wz,
+                           float ys, uint8_t yz, const int32_t *bias) {
+  return t_node(t, OP_QLinearConv, 9,
+                (Value *[]){x, t_const(t, DT_FLOAT, 0, NULL, &xs), zx, w, t_const(t, DT_FLOAT, 1, &co, ws),
+                            t_const(t, DT_INT8, 1, &co, wz), t_const(t, DT_FLOAT, 0, NULL, &ys),
+                            t_const(t, DT_UINT8, 0, NULL, &yz), t_const(t, DT_INT32, 1, &co, bias)},
+                1);
+}
+
 Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   enum { NB = 2, CI = 4, H = 9, W = 11, CO = 6, G = 2, KH = 3, KW = 2 };
   static uint8_t x[NB * CI * H * W];
@@ -247,16 +257,11 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   for (int i = 0; i < CO; i++) bias[i] = (int32_t)(rnd() % 20001) - 10000, ws[i] = frnd(0.001f, 0.01f);
   float xs = 0.02f, ys = 0.7f;
   uint8_t xz = 100, yz = 120;
-  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI / G, KH, KW}, dc = CO;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI / G, KH, KW};
   int64_t pads[4] = {1, 2, 2, 1}, strides[2] = {2, 1}, dil[2] = {1, 2};
   T *t = t_new();
   Value *xv = t_in(t, DT_UINT8, 4, dx, x), *wv = t_in(t, DT_INT8, 4, dw, w);
-  Node *n = t_node(t, OP_QLinearConv, 9,
-                   (Value *[]){xv, t_const(t, DT_FLOAT, 0, NULL, &xs), t_const(t, DT_UINT8, 0, NULL, &xz), wv,
-                               t_const(t, DT_FLOAT, 1, &dc, ws), t_const(t, DT_INT8, 1, &dc, wz),
-                               t_const(t, DT_FLOAT, 0, NULL, &ys), t_const(t, DT_UINT8, 0, NULL, &yz),
-                               t_const(t, DT_INT32, 1, &dc, bias)},
-                   1);
+  Node *n = t_qlinearconv(t, xv, xs, t_const(t, DT_UINT8, 0, NULL, &xz), wv, CO, ws, wz, ys, yz, bias);
   tu_attr_ints(t->g, n, "pads", 4, pads);
   tu_attr_ints(t->g, n, "strides", 2, strides);
   tu_attr_ints(t->g, n, "dilations", 2, dil);
@@ -293,6 +298,69 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
           cr_assert_eq(y[at], (uint8_t)sat(rintf(r) + yz, true), "QLinearConv (%d,%d,%d,%d)", b, o, i, j);
         }
   t_free(t);
+}
+
+/* QLinearConv with constant weights runs on the int8 GEMM engine; stride-2 convs whose output is
+ * exactly as wide as a parity phase of the input (OW == ceil(W/2)) read the input through the
+ * per-task phase split (qc_phase_fill): odd and even sizes, taps reaching past either border, a
+ * phase plane wider than a vector, int8 activations (flipped to u8), several panels per image */
+static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, const char *target) {
+  enum { NB = 2 };
+  int n_x = NB * CI * H * W, n_w = CO * CI * KS * KS;
+  uint8_t *x = malloc((size_t)n_x);
+  int8_t *w = malloc((size_t)n_w);
+  int32_t *bias = malloc(sizeof(int32_t) * (size_t)CO);
+  float *ws = malloc(sizeof(float) * (size_t)CO);
+  for (int i = 0; i < n_x; i++) x[i] = (uint8_t)rnd();
+  for (int i = 0; i < n_w; i++) w[i] = (int8_t)rnd();
+  for (int i = 0; i < CO; i++) bias[i] = (int32_t)(rnd() % 20001) - 10000, ws[i] = frnd(0.0005f, 0.004f);
+  float xs = 0.02f, ys = 0.9f;
+  uint8_t xz = 37, yz = 110;
+  int8_t xz8 = -21;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, KS, KS};
+  int64_t pads[4] = {P, P, P, P}, strides[2] = {2, 2};
+  int8_t *wz = calloc((size_t)CO, 1);
+  T *t = t_new();
+  Value *xv = t_in(t, s8 ? DT_INT8 : DT_UINT8, 4, dx, x);
+  Value *zxv = s8 ? t_const(t, DT_INT8, 0, NULL, &xz8) : t_const(t, DT_UINT8, 0, NULL, &xz);
+  Node *n = t_qlinearconv(t, xv, xs, zxv, t_const(t, DT_INT8, 4, dw, w), CO, ws, wz, ys, yz, bias);
+  tu_attr_ints(t->g, n, "pads", 4, pads);
+  tu_attr_ints(t->g, n, "strides", 2, strides);
+  t_run_on(t, 2, target);
+  int OH = (H + 2 * P - KS) / 2 + 1, OW = (W + 2 * P - KS) / 2 + 1;
+  cr_assert_eq(OW, (W + 1) / 2, "the case must take the phase path");
+  cr_assert_eq(n->out[0]->dims[2], OH);
+  const uint8_t *y = t_out(t, n, 0);
+  int zx = s8 ? xz8 : xz;
+  for (int b = 0; b < NB; b++)
+    for (int o = 0; o < CO; o++)
+      for (int i = 0; i < OH; i++)
+        for (int j = 0; j < OW; j++) {
+          int32_t sq = 0;
+          for (int c = 0; c < CI; c++)
+            for (int kh = 0; kh < KS; kh++)
+              for (int kw = 0; kw < KS; kw++) {
+                int ih = i * 2 - P + kh, iw = j * 2 - P + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                uint8_t raw = x[((b * CI + c) * H + ih) * W + iw];
+                int xv_ = s8 ? (int)(int8_t)raw : (int)raw;
+                sq += (xv_ - zx) * w[((o * CI + c) * KS + kh) * KS + kw];
+              }
+          float r = (float)(sq + bias[o]) * (xs * ws[o] / ys);
+          int64_t at = ((b * CO + o) * OH + i) * OW + j;
+          cr_assert_eq(y[at], (uint8_t)sat(rintf(r) + yz, true), "%s %dx%d k%d p%d (%d,%d,%d,%d)", target ? target : "native", H,
+                       W, KS, P, b, o, i, j);
+        }
+  t_free(t);
+  free(x), free(w), free(bias), free(ws), free(wz);
+}
+
+Test(quant, qconv_stride2_phase_split) {
+  qconv_s2_case(5, 13, 13, 9, 3, 1, false, NULL);  /* odd sizes, 3x3 pad 1 */
+  qconv_s2_case(16, 12, 10, 20, 1, 0, true, NULL); /* 1x1 pad 0: one phase; int8 x */
+  qconv_s2_case(3, 21, 20, 8, 7, 3, false, NULL);  /* the stem's 7x7 pad 3 */
+  qconv_s2_case(2, 9, 130, 5, 3, 1, true, NULL);   /* a phase plane wider than 64 */
+  qconv_s2_case(2, 28, 28, 6, 3, 1, false, NULL);  /* 14x14: 7 panels of 32, the last 4 columns wide */
 }
 
 /* ---- DFT against an O(n²) double reference ---- */
