@@ -141,6 +141,19 @@ static void print_sensitivity(const onnxc_quant_report *r, FILE *f) {
   }
 }
 
+/* without --report: which layers --keep-sensitive left in float */
+static void print_kept(const onnxc_quant_report *r, FILE *f) {
+  for (int i = 0; i < onnxc_quant_report_num_sensitivity(r); i++) {
+    const char *node, *op;
+    onnxc_compare c;
+    int32_t kept;
+    onnxc_quant_report_sensitivity(r, i, &node, &op, &c, &kept);
+    char nm[IR_NAME_MSG];
+    if (kept) fprintf(f, "kept float (--keep-sensitive): %s %s (alone: output cosine %.6f)\n", op,
+                      ir_name_msg(node, nm, sizeof nm), c.cosine);
+  }
+}
+
 static void print_report(const onnxc_quant_report *r, int nev, bool held, FILE *f) {
   fprintf(f, "accuracy of the int8 model against the float model on %d %s sample%s:\n", nev,
           held ? "held-out" : "calibration", nev == 1 ? "" : "s");
@@ -178,12 +191,16 @@ static int quantize_session(onnxc_session *s, const char *model, FILE *rf) {
   tq.qo.eval_samples = ev_t, tq.qo.num_eval_samples = nev;
   tq.qo.keep_float = tq.keep, tq.qo.num_keep_float = tq.nkeep;
   onnxc_quant_report *r = NULL;
-  int st = onnxc_session_quantize(s, &tq.qo, tq.report ? &r : NULL);
+  /* the sensitivity compiles the model once per layer: the whole command's alarm would fire;
+   * each of those compiles stays bounded by --max-compile-time in the library */
+  if (tq.qo.sensitivity || tq.qo.keep_sensitive) tool_deadline_disarm();
+  int st = onnxc_session_quantize(s, &tq.qo, tq.report || tq.qo.keep_sensitive ? &r : NULL);
   if (st) {
     tool_fail_session(s, st, model);
     goto out;
   }
-  if (r) print_report(r, nev, held, rf);
+  if (r && tq.report) print_report(r, nev, held, rf);
+  else if (r) print_kept(r, rf);
   onnxc_quant_report_free(r);
   rc = 0;
   goto out;

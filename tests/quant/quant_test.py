@@ -121,7 +121,8 @@ def test_sensitivity(t, rng):
     kinds, mp = ops(q) if rc == 0 else ([], None)
     inits = {i.name for i in mp.graph.initializer} if mp else set()
     check("quantize --keep-sensitive 1: the fragile layer stays float, the sturdy one is quantized",
-          rc == 0 and "quantized 1 node" in so and "wf" in inits and "ws_quantized" in inits, so + se)
+          rc == 0 and "quantized 1 node" in so and "wf" in inits and "ws_quantized" in inits and
+          "kept float (--keep-sensitive): Conv fragile" in so, so + se)
     x = os.path.join(cal, "s4", "x.npy")
     want, _ = t.run(model, [x])
     got, se = t.run(q, [x])
