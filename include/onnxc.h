@@ -455,6 +455,13 @@ typedef struct onnxc_quantize_options {
   /* optional: held-out samples for the accuracy report (same layout); 0: no report */
   const onnxc_tensor *eval_samples;
   int32_t num_eval_samples;
+  /* static, with eval samples: measure each layer's sensitivity, the change of the graph outputs
+   * when that layer alone is quantized (the rest float), on the eval samples: one compile and the
+   * eval runs per layer.  The report lists it (onnxc_quant_report_sensitivity). */
+  int32_t sensitivity;
+  /* static, with eval samples: leave the keep_sensitive layers of largest sensitivity in float
+   * (measures it; the report marks them) */
+  int32_t keep_sensitive;
 } onnxc_quantize_options;
 typedef struct onnxc_quant_report onnxc_quant_report;
 /* Quantizes the session's model in place, before prepare (ONNXC_ERR_STATE after, or for a
@@ -477,6 +484,12 @@ int onnxc_quant_report_output(const onnxc_quant_report *r, int32_t i, const char
 int32_t onnxc_quant_report_num_layers(const onnxc_quant_report *r);
 int onnxc_quant_report_layer(const onnxc_quant_report *r, int32_t i, const char **node, const char **op,
                              onnxc_compare *out);
+/* per quantizable layer, measured with the sensitivity or keep_sensitive options (else 0 layers):
+ * the graph outputs with that layer alone quantized against the float model (the output of
+ * lowest cosine), most sensitive (lowest cosine) first; *kept: left in float by keep_sensitive */
+int32_t onnxc_quant_report_num_sensitivity(const onnxc_quant_report *r);
+int onnxc_quant_report_sensitivity(const onnxc_quant_report *r, int32_t i, const char **node, const char **op,
+                                   onnxc_compare *out, int32_t *kept);
 void onnxc_quant_report_free(onnxc_quant_report *r);
 
 /* ---- weight clustering (lib/cluster.c; onnxc compress --cluster K) ---- */

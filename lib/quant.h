@@ -38,6 +38,11 @@ typedef struct QuantPlan {
   int nkeep;
   const QuantRange *ranges; /* static: the calibrated activations */
   int nranges;
+  /* by position among the nodes the plan above quantizes (graph order): only > 0 quantizes the
+   * (only - 1)-th alone (the sensitivity runs); drop[] are left in float (the most sensitive) */
+  int only;
+  const int *drop;
+  int ndrop;
 } QuantPlan;
 /* The nodes of g's main graph the plan quantizes (Conv, MatMul, Gemm and residual Adds not kept
  * in float; for the dynamic form MatMul/Gemm with a constant 2-D weight) into *nodes (malloc'd, free it); the count */

@@ -56,11 +56,18 @@ static bool quantizable(const Node *n, const QuantPlan *p) {
   return n->op == OP_Conv || n->op == OP_MatMul || n->op == OP_Gemm || residual_add(n);
 }
 
+static bool dropped(const QuantPlan *p, int pos) {
+  if (p->only > 0 && pos != p->only - 1) return true;
+  for (int i = 0; i < p->ndrop; i++)
+    if (p->drop[i] == pos) return true;
+  return false;
+}
+
 int quant_nodes(const Graph *g, const QuantPlan *p, Node ***nodes) {
-  int k = 0;
+  int k = 0, pos = 0;
   *nodes = ir_xcalloc((size_t)g->nnodes + 1, sizeof(Node *));
   for (int i = 0; i < g->nnodes; i++)
-    if (quantizable(g->nodes[i], p)) (*nodes)[k++] = g->nodes[i];
+    if (quantizable(g->nodes[i], p) && !dropped(p, pos++)) (*nodes)[k++] = g->nodes[i];
   return k;
 }
 

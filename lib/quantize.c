@@ -15,6 +15,10 @@ struct onnxc_quant_report {
   onnxc_compare *outs;
   char **layer_node, **layer_op;
   onnxc_compare *layers;
+  int32_t nsens; /* the sensitivity, most sensitive first */
+  char **sens_node, **sens_op;
+  onnxc_compare *sens;
+  int32_t *sens_kept;
 };
 
 /* ---- extra outputs ---- */
@@ -119,6 +123,7 @@ typedef struct Job {
   QuantPlan plan;
   QuantRange *ranges;
   onnxc_quant_report *rep; /* NULL: no report asked */
+  int *drop;               /* keep_sensitive: the layers left in float (plan.drop) */
   int done;
 } Job;
 
@@ -167,6 +172,108 @@ static int calibrate(onnxc_session *s, Job *j) {
   return rc;
 }
 
+static char *xstrdup(const char *s) { return strcpy(ir_xmalloc(strlen(s) + 1), s); }
+
+/* ---- per-layer sensitivity: each layer quantized alone ---- */
+typedef struct Refs {
+  int nout, n;
+  onnxc_tensor *t;                  /* t[k * nout + i]: output i of the float model on eval sample k */
+  int64_t (*dims)[ONNXC_MAX_RANK];
+} Refs;
+
+static void refs_free(Refs *r) {
+  for (int i = 0; r->t && i < r->n; i++) free(r->t[i].data);
+  free(r->t), free(r->dims);
+}
+
+/* the float model's outputs on every eval sample, kept for the layer runs */
+static int float_refs(onnxc_session *s, Job *j, Refs *r) {
+  Runner f;
+  int rc = runner_open(s, &f);
+  if (!rc) rc = runner_prepare(s, &f, j->qo->eval_samples, "sensitivity: compiling the float model");
+  int nev = j->qo->num_eval_samples;
+  if (!rc) {
+    r->nout = f.nout, r->n = nev * f.nout;
+    r->t = ir_xcalloc((size_t)r->n + 1, sizeof *r->t);
+    r->dims = ir_xcalloc((size_t)r->n + 1, sizeof *r->dims);
+  }
+  for (int k = 0; k < nev && !rc; k++) {
+    rc = runner_run(s, &f, j->qo->eval_samples + (size_t)k * (size_t)f.nin, k, "sensitivity, float model");
+    for (int i = 0; i < f.nout && !rc; i++) {
+      onnxc_tensor *t = &r->t[k * f.nout + i];
+      *t = f.outs[i];
+      t->data = memcpy(ir_xmalloc((size_t)t->bytes + 1), f.outs[i].data, (size_t)t->bytes);
+      memcpy(r->dims[k * f.nout + i], f.dims[i], sizeof r->dims[0]);
+      t->dims = r->dims[k * f.nout + i];
+    }
+  }
+  runner_free(&f);
+  return rc;
+}
+
+/* the graph outputs with only the pos-th layer quantized, against refs: the output of lowest cosine */
+static int layer_sensitivity(onnxc_session *s, Job *j, int pos, const Refs *refs, onnxc_compare *worst) {
+  Runner q;
+  int rc = runner_open(s, &q);
+  if (rc) return rc;
+  QuantPlan p = j->plan;
+  p.only = pos + 1, p.ndrop = 0;
+  if (quant_apply(q.c->g, &p) < 0) rc = lib_fail(s, ONNXC_ERR_MODEL, "%s", ir_last_error(q.c->g));
+  if (!rc) rc = runner_prepare(s, &q, j->qo->eval_samples, "sensitivity: compiling a one-layer int8 model");
+  onnxc_compare *c = ir_xcalloc((size_t)refs->nout + 1, sizeof *c);
+  for (int i = 0; i < refs->nout; i++) onnxc_compare_init(&c[i]);
+  for (int k = 0; k < j->qo->num_eval_samples && !rc; k++) {
+    rc = runner_run(s, &q, j->qo->eval_samples + (size_t)k * (size_t)q.nin, k, "sensitivity, one-layer int8 model");
+    for (int i = 0; i < refs->nout && i < q.nout && !rc; i++) onnxc_compare_add(&c[i], &refs->t[k * refs->nout + i], &q.outs[i]);
+  }
+  int w = 0;
+  for (int i = 1; i < refs->nout; i++)
+    if (c[i].cosine < c[w].cosine) w = i;
+  if (!rc) *worst = c[w];
+  free(c);
+  runner_free(&q);
+  return rc;
+}
+
+static int cmp_sens(const void *a, const void *b, void *arg) {
+  const onnxc_compare *c = arg;
+  double x = c[*(const int *)a].cosine, y = c[*(const int *)b].cosine;
+  return x < y ? -1 : x > y ? 1 : *(const int *)a - *(const int *)b;
+}
+
+/* measures every layer, keeps the keep_sensitive most sensitive in float (j->plan.drop) and
+ * stores the measure in the report, if any */
+static int sensitivity(onnxc_session *s, Job *j) {
+  Node **ns;
+  int nl = quant_nodes(s->g, &j->plan, &ns), rc;
+  Refs refs = {0};
+  onnxc_compare *c = ir_xcalloc((size_t)nl + 1, sizeof *c);
+  int *order = ir_xcalloc((size_t)nl + 1, sizeof(int));
+  rc = float_refs(s, j, &refs);
+  for (int l = 0; l < nl && !rc; l++) rc = layer_sensitivity(s, j, l, &refs, &c[l]), order[l] = l;
+  refs_free(&refs);
+  if (!rc) {
+    qsort_r(order, (size_t)nl, sizeof(int), cmp_sens, c);
+    int nkeep = j->qo->keep_sensitive < nl ? j->qo->keep_sensitive : nl;
+    j->drop = ir_xcalloc((size_t)nkeep + 1, sizeof(int));
+    for (int i = 0; i < nkeep; i++) j->drop[i] = order[i];
+    j->plan.drop = j->drop, j->plan.ndrop = nkeep;
+    onnxc_quant_report *r = j->rep;
+    if (r) {
+      r->sens_node = ir_xcalloc((size_t)nl + 1, sizeof(char *)), r->sens_op = ir_xcalloc((size_t)nl + 1, sizeof(char *));
+      r->sens = ir_xcalloc((size_t)nl + 1, sizeof *r->sens), r->sens_kept = ir_xcalloc((size_t)nl + 1, sizeof(int32_t));
+      for (int i = 0; i < nl; i++) {
+        const Node *n = ns[order[i]];
+        r->sens_node[i] = xstrdup(n->name), r->sens_op[i] = xstrdup(ir_ops[n->op].name);
+        r->sens[i] = c[order[i]], r->sens_kept[i] = i < nkeep;
+      }
+      r->nsens = nl;
+    }
+  }
+  free(order), free(c), free(ns);
+  return rc;
+}
+
 /* ---- the report ---- */
 static int cmp_layers(const void *a, const void *b, void *arg) {
   const onnxc_quant_report *r = arg;
@@ -185,8 +292,6 @@ static void sort_layers(onnxc_quant_report *r) {
   free(r->layer_node), free(r->layer_op), free(r->layers), free(o);
   r->layer_node = n, r->layer_op = op, r->layers = c;
 }
-
-static char *xstrdup(const char *s) { return strcpy(ir_xmalloc(strlen(s) + 1), s); }
 
 /* the report's layers: the quantized nodes' first outputs, kept as extra outputs of both runs */
 static int report_layers(onnxc_session *s, Job *j, Runner *f, Runner *q) {
@@ -276,6 +381,10 @@ static int check_options(onnxc_session *s, const onnxc_quantize_options *qo, boo
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "quantize: negative count or NULL keep_float list");
   if (qo->mode == ONNXC_QUANT_STATIC && qo->num_samples < 1)
     return lib_fail(s, ONNXC_ERR_ARGUMENT, "quantize: static quantization needs calibration samples (none given)");
+  if ((qo->sensitivity || qo->keep_sensitive) && (qo->mode != ONNXC_QUANT_STATIC || qo->num_eval_samples < 1 ||
+                                                   qo->keep_sensitive < 0))
+    return lib_fail(s, ONNXC_ERR_ARGUMENT, "quantize: the sensitivity (and keep_sensitive %d) needs static "
+                    "quantization and eval samples", qo->keep_sensitive);
   bool runs = qo->mode == ONNXC_QUANT_STATIC || want_report;
   if (runs && !strcmp(s->path, "<buffer>"))
     return lib_fail(s, ONNXC_ERR_STATE, "quantize: calibration and the report need a session created from a file");
@@ -290,6 +399,7 @@ static int quantize(onnxc_session *s, void *arg) {
                         .per_tensor = qo->per_tensor_weights != 0, .keep = qo->keep_float, .nkeep = qo->num_keep_float};
   int rc = check_options(s, qo, j->rep != NULL);
   if (!rc && !j->plan.dynamic) rc = calibrate(s, j);
+  if (!rc && (qo->sensitivity || qo->keep_sensitive)) rc = sensitivity(s, j);
   if (!rc && j->rep) rc = report(s, j);
   if (rc) return rc;
   int n = quant_apply(s->g, &j->plan);
@@ -311,7 +421,7 @@ int onnxc_session_quantize(onnxc_session *s, const onnxc_quantize_options *qo, o
   if (report && qo->num_eval_samples > 0 && !(j.rep = calloc(1, sizeof *j.rep)))
     return lib_fail(s, ONNXC_ERR_NOMEM, "out of memory");
   rc = lib_guard(s, quantize, &j);
-  free(j.ranges);
+  free(j.ranges), free(j.drop);
   if (!rc) s->quantized = j.done;
   if (rc) onnxc_quant_report_free(j.rep);
   else if (report) *report = j.rep;
@@ -340,8 +450,22 @@ int onnxc_quant_report_layer(const onnxc_quant_report *r, int32_t i, const char 
   return ONNXC_OK;
 }
 
+int32_t onnxc_quant_report_num_sensitivity(const onnxc_quant_report *r) { return r ? r->nsens : 0; }
+
+int onnxc_quant_report_sensitivity(const onnxc_quant_report *r, int32_t i, const char **node, const char **op,
+                                   onnxc_compare *out, int32_t *kept) {
+  if (!r || i < 0 || i >= r->nsens) return ONNXC_ERR_ARGUMENT;
+  if (node) *node = r->sens_node[i];
+  if (op) *op = r->sens_op[i];
+  if (out) *out = r->sens[i];
+  if (kept) *kept = r->sens_kept[i];
+  return ONNXC_OK;
+}
+
 void onnxc_quant_report_free(onnxc_quant_report *r) {
   if (!r) return;
+  for (int i = 0; i < r->nsens; i++) free(r->sens_node[i]), free(r->sens_op[i]);
+  free(r->sens_node), free(r->sens_op), free(r->sens), free(r->sens_kept);
   for (int i = 0; i < r->nout; i++) free(r->out_names[i]);
   for (int i = 0; i < r->nlayers; i++) free(r->layer_node[i]), free(r->layer_op[i]);
   free(r->out_names), free(r->outs), free(r->layer_node), free(r->layer_op), free(r->layers);

@@ -33,7 +33,8 @@ int tool_quant_flag(const char *cmd, int argc, char **argv, int *i) {
   bool quantize_cmd = !strcmp(cmd, "quantize");
   if (!strcmp(a, "--per-tensor")) return tq.qo.per_tensor_weights = 1, 1;
   if (strcmp(a, "--quantize") && strcmp(a, "--calibrate") && strcmp(a, "--method") && strcmp(a, "--percentile") &&
-      strcmp(a, "--keep-float") && strcmp(a, "--activations") && (!quantize_cmd || strcmp(a, "--eval")))
+      strcmp(a, "--keep-float") && strcmp(a, "--activations") && strcmp(a, "--keep-sensitive") &&
+      (!quantize_cmd || strcmp(a, "--eval")))
     return 0;
   if (!v) {
     fprintf(stderr, "onnxc %s: option %s needs a value\n", cmd, a);
@@ -58,6 +59,11 @@ int tool_quant_flag(const char *cmd, int argc, char **argv, int *i) {
     if (*e || !(p > 0 && p < 100)) return bad(cmd, a, v, "a number in (0, 100), e.g. 99.99");
     tq.qo.percentile = p;
     tq.qo.method = ONNXC_CALIB_PERCENTILE;
+  } else if (!strcmp(a, "--keep-sensitive")) {
+    char *e;
+    long n = strtol(v, &e, 10);
+    if (*e || !*v || n < 0 || n > 100000) return bad(cmd, a, v, "a layer count, e.g. 3");
+    tq.qo.keep_sensitive = (int32_t)n;
   } else if (!strcmp(a, "--activations")) {
     if (strcmp(v, "u8") && strcmp(v, "s8")) return bad(cmd, a, v, "u8 or s8");
     tq.qo.signed_activations = !strcmp(v, "s8");
@@ -70,7 +76,8 @@ int tool_quant_flag(const char *cmd, int argc, char **argv, int *i) {
 
 /* the combinations that make no sense, before the model is read: 0 or 2 (usage) */
 static int check_usage(const char *cmd) {
-  bool calib_opts = tq.calibrate || tq.qo.method || tq.qo.percentile > 0 || tq.qo.signed_activations;
+  bool calib_opts = tq.calibrate || tq.qo.method || tq.qo.percentile > 0 || tq.qo.signed_activations ||
+                    tq.qo.keep_sensitive || tq.qo.sensitivity;
   if (!tq.on && (calib_opts || tq.nkeep || tq.qo.per_tensor_weights)) {
     fprintf(stderr, "onnxc %s: --calibrate, --method, --keep-float ... need --quantize int8 or int8-dynamic\n", cmd);
     return 2;
@@ -82,7 +89,7 @@ static int check_usage(const char *cmd) {
   }
   if (tq.on && tq.qo.mode == ONNXC_QUANT_DYNAMIC && calib_opts) {
     fprintf(stderr, "onnxc %s: --quantize int8-dynamic takes no calibration (--calibrate, --method, "
-            "--activations)\n", cmd);
+            "--activations, --keep-sensitive, --sensitivity)\n", cmd);
     return 2;
   }
   return 0;
@@ -92,10 +99,13 @@ int tool_quant_usage(const char *cmd) { return check_usage(cmd); }
 bool tool_quant_active(void) { return tq.on; }
 
 /* the eval samples of --report: --eval DIR, else the last fifth of the calibration samples (held
- * out of calibration) when there are 5 or more, else the calibration samples themselves */
+ * out of calibration) when there are 5 or more, else the calibration samples themselves; without
+ * the report, --keep-sensitive measures on every calibration sample (no accuracy figure to keep
+ * honest, so none is held out) */
 static void split_eval(const ToolSamples *cal, const ToolSamples *ev, bool report, int *ncal, const onnxc_tensor **ev_t,
                        int *nev, bool *held) {
   *ncal = cal->n, *ev_t = NULL, *nev = 0, *held = false;
+  if (!report && tq.qo.keep_sensitive) *ev_t = cal->v, *nev = cal->n;
   if (!report) return;
   if (ev->n) {
     *ev_t = ev->v, *nev = ev->n;
@@ -115,6 +125,35 @@ static void print_cmp(FILE *f, const char *what, const char *name, const onnxc_c
           c->nan ? "  (NaN mismatches)" : "");
 }
 
+/* the most sensitive layers, measured one at a time (--sensitivity, --keep-sensitive) */
+static void print_sensitivity(const onnxc_quant_report *r, FILE *f) {
+  int ns = onnxc_quant_report_num_sensitivity(r), shown = 0;
+  if (ns) fprintf(f, "most sensitive layers (each quantized alone, the rest float: the graph output's change):\n");
+  for (int i = 0; i < ns; i++) {
+    const char *node, *op;
+    onnxc_compare c;
+    int32_t kept;
+    onnxc_quant_report_sensitivity(r, i, &node, &op, &c, &kept);
+    if (!kept && shown >= 10) continue;
+    char what[40];
+    snprintf(what, sizeof what, "%s%s", op, kept ? " (kept float)" : "");
+    print_cmp(f, what, node, &c), shown++;
+  }
+}
+
+/* without --report: which layers --keep-sensitive left in float */
+static void print_kept(const onnxc_quant_report *r, FILE *f) {
+  for (int i = 0; i < onnxc_quant_report_num_sensitivity(r); i++) {
+    const char *node, *op;
+    onnxc_compare c;
+    int32_t kept;
+    onnxc_quant_report_sensitivity(r, i, &node, &op, &c, &kept);
+    char nm[IR_NAME_MSG];
+    if (kept) fprintf(f, "kept float (--keep-sensitive): %s %s (alone: output cosine %.6f)\n", op,
+                      ir_name_msg(node, nm, sizeof nm), c.cosine);
+  }
+}
+
 static void print_report(const onnxc_quant_report *r, int nev, bool held, FILE *f) {
   fprintf(f, "accuracy of the int8 model against the float model on %d %s sample%s:\n", nev,
           held ? "held-out" : "calibration", nev == 1 ? "" : "s");
@@ -124,6 +163,7 @@ static void print_report(const onnxc_quant_report *r, int nev, bool held, FILE *
     onnxc_quant_report_output(r, i, &name, &c);
     print_cmp(f, "output", name, &c);
   }
+  print_sensitivity(r, f);
   int nl = onnxc_quant_report_num_layers(r), shown = nl < 5 ? nl : 5;
   if (shown) fprintf(f, "worst layers (their outputs, errors accumulated from the layers before):\n");
   for (int i = 0; i < shown; i++) {
@@ -151,12 +191,16 @@ static int quantize_session(onnxc_session *s, const char *model, FILE *rf) {
   tq.qo.eval_samples = ev_t, tq.qo.num_eval_samples = nev;
   tq.qo.keep_float = tq.keep, tq.qo.num_keep_float = tq.nkeep;
   onnxc_quant_report *r = NULL;
-  int st = onnxc_session_quantize(s, &tq.qo, tq.report ? &r : NULL);
+  /* the sensitivity compiles the model once per layer: the whole command's alarm would fire;
+   * each of those compiles stays bounded by --max-compile-time in the library */
+  if (tq.qo.sensitivity || tq.qo.keep_sensitive) tool_deadline_disarm();
+  int st = onnxc_session_quantize(s, &tq.qo, tq.report || tq.qo.keep_sensitive ? &r : NULL);
   if (st) {
     tool_fail_session(s, st, model);
     goto out;
   }
-  if (r) print_report(r, nev, held, rf);
+  if (r && tq.report) print_report(r, nev, held, rf);
+  else if (r) print_kept(r, rf);
   onnxc_quant_report_free(r);
   rc = 0;
   goto out;
@@ -177,7 +221,8 @@ int tool_quant_apply(onnxc_session *s, const char *model) {
 static const char *HELP =
     "usage: onnxc quantize MODEL -o OUT.onnx --calibrate DIR [--method minmax|percentile|entropy]\n"
     "                      [--percentile P] [--keep-float OP|NODE]... [--activations u8|s8]\n"
-    "                      [--per-tensor] [--report [--eval DIR]] [--quantize int8|int8-dynamic]\n"
+    "                      [--per-tensor] [--keep-sensitive N] [--report|--sensitivity [--eval DIR]]\n"
+    "                      [--quantize int8|int8-dynamic]\n"
     "                      [--shape NAME=DIMS]... [--threads N]\n"
     "Writes an int8 model in the form ONNX Runtime's quantizer writes, which ONNX Runtime and onnxc\n"
     "both run: static (default) QuantizeLinear/DequantizeLinear pairs on the activations feeding\n"
@@ -195,8 +240,13 @@ static const char *HELP =
     "  --keep-float X      leave op type X (e.g. Gemm) or the node named X in float; repeatable\n"
     "  --activations T     u8 (default, ONNX Runtime's) or s8 activations\n"
     "  --per-tensor        one weight scale per tensor instead of one per output channel\n"
+    "  --keep-sensitive N  leave the N most sensitive layers in float: each layer is quantized\n"
+    "                      alone and its change of the graph outputs measured (one compile per\n"
+    "                      layer; on the --report/--eval samples, else on the calibration samples)\n"
     "  --report            compare the int8 model with the float one: per graph output cosine\n"
     "                      similarity and max error, and the 5 layers whose outputs lose the most\n"
+    "  --sensitivity       --report, plus the most sensitive layers measured one at a time (each\n"
+    "                      layer alone quantized: the graph outputs' change; one compile per layer)\n"
     "  --eval DIR          held-out samples for --report (default: the last fifth of --calibrate's\n"
     "                      samples when there are 5 or more, kept out of calibration)\n"
     "  --shape NAME=DIMS   fix the dims of an input (see onnxc run --help)\n"
@@ -228,6 +278,7 @@ static int parse_quantize(int argc, char **argv, QuantArgs *o) {
     int f;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) o->help = true;
     else if (!strcmp(a, "--report")) tq.report = true;
+    else if (!strcmp(a, "--sensitivity")) tq.report = true, tq.qo.sensitivity = 1;
     else if ((f = tool_quant_flag("quantize", argc, argv, &i)) || (f = tool_pass_flag("quantize", argc, argv, &i))) {
       if (f < 0) return -1;
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--shape") || !strcmp(a, "--threads")) {

@@ -41,6 +41,14 @@ MODELS = {
     "ocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", (1, 3, 48, 320), "rec"),
     "ocr_det": ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 256, 320), "det"),
 }
+# The quantize flags each model gets when the command line gives no --method / --keep-float /
+# --keep-sensitive (the harness row and the ctest run these).  The recognizer: percentile ranges,
+# and in float the layers that `onnxc quantize --sensitivity` (each layer quantized alone, the rest
+# float) measured as moving the output most.
+DEFAULT_FLAGS = {
+    "ocr_rec": ["--method", "percentile", "--keep-float", "p2o.Conv.0", "--keep-float", "MatMul"],
+    "ocr_det": [],
+}
 DB_THRESH = 0.3   # PaddleOCR's det_db_thresh: a pixel is text when its probability exceeds it
 CAL_SEED, EVAL_SEED = 1000, 5000  # calibration and held-out images never share a seed
 
@@ -104,6 +112,10 @@ def quantize(args, name, model, d):
         cmd += ["--method", args.method]
     for k in args.keep_float:
         cmd += ["--keep-float", k]
+    if args.keep_sensitive:
+        cmd += ["--keep-sensitive", args.keep_sensitive]
+    if not (args.method or args.keep_float or args.keep_sensitive or args.no_defaults):
+        cmd += DEFAULT_FLAGS[name]
     t0 = time.time()
     summary = onnxc(args, *cmd).strip()
     return q, summary, time.time() - t0, "onnxc " + " ".join(cmd)
@@ -182,6 +194,9 @@ def main():
     ap.add_argument("--eval", type=int, default=8, help="held-out images per model (8)")
     ap.add_argument("--method", choices=["minmax", "percentile", "entropy"])
     ap.add_argument("--keep-float", action="append", default=[])
+    ap.add_argument("--keep-sensitive", type=int, help="onnxc quantize --keep-sensitive N")
+    ap.add_argument("--no-defaults", action="store_true",
+                    help="quantize with onnxc's defaults, not DEFAULT_FLAGS (when no --method/--keep-* is given)")
     ap.add_argument("--target", type=float, default=0.99)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     args = ap.parse_args()

@@ -82,6 +82,58 @@ def mlp_model(path, rng):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
 
 
+def fragile_model(path, rng):
+    """x[1,4,8,8] -> Conv 3x3 "fragile" -> Relu -> Conv 1x1 "sturdy" -> y[1,8,8,8].  Each output channel of
+    the fragile weight has one huge element on input channel 3, which the samples keep at zero: per-channel
+    int8 scales sized by it round every weight that matters to 0, so quantizing that layer alone ruins y,
+    while the sturdy layer alone costs one quantization step"""
+    wf = (rng.standard_normal((8, 4, 3, 3)) * 0.1).astype(np.float32)
+    wf[:, 3, 1, 1] = 500.0
+    nodes = [helper.make_node("Conv", ["x", "wf"], ["c1"], pads=[1, 1, 1, 1], name="fragile"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+             helper.make_node("Conv", ["r1", "ws"], ["y"], name="sturdy")]
+    inits = [numpy_helper.from_array(wf, "wf"),
+             numpy_helper.from_array((rng.standard_normal((8, 8, 1, 1)) * 0.3).astype(np.float32), "ws")]
+    g = helper.make_graph(nodes, "fragile", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def test_sensitivity(t, rng):
+    """--sensitivity ranks the layers by the output change each causes alone; --keep-sensitive N
+    leaves the N worst in float"""
+    model = os.path.join(t.work, "fragile.onnx")
+    fragile_model(model, rng)
+    cal = os.path.join(t.work, "cal_fragile")
+    samples(cal, 5, {"x": (1, 4, 8, 8)}, rng)
+    for k in range(5):
+        f = os.path.join(cal, "s%d" % k, "x.npy")
+        x = np.load(f)
+        x[:, 3] = 0
+        np.save(f, x)
+    q = os.path.join(t.work, "q_fragile.onnx")
+    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--sensitivity")
+    m = re.findall(r"^\s+Conv\s+(\w+)\s+cosine ([0-9.]+)", so.split("most sensitive layers")[-1], re.M)
+    check("quantize --sensitivity: both layers measured, the fragile one first (%s)" % m,
+          rc == 0 and "most sensitive layers" in so and len(m) >= 2 and m[0][0] == "fragile" and
+          float(m[0][1]) < 0.9 and m[1][0] == "sturdy" and float(m[1][1]) > 0.99, so + se)
+    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-sensitive", "1")
+    kinds, mp = ops(q) if rc == 0 else ([], None)
+    inits = {i.name for i in mp.graph.initializer} if mp else set()
+    check("quantize --keep-sensitive 1: the fragile layer stays float, the sturdy one is quantized",
+          rc == 0 and "quantized 1 node" in so and "wf" in inits and "ws_quantized" in inits and
+          "kept float (--keep-sensitive): Conv fragile" in so, so + se)
+    x = os.path.join(cal, "s4", "x.npy")
+    want, _ = t.run(model, [x])
+    got, se = t.run(q, [x])
+    check("quantize --keep-sensitive 1: int8 vs float cosine >= 0.99",
+          want is not None and got is not None and cosine(want, got) >= 0.99, se)
+    rc, so, se = t.cli("quantize", model, "-o", q, "--quantize", "int8-dynamic", "--keep-sensitive", "1")
+    check("quantize --quantize int8-dynamic --keep-sensitive -> exit 2", rc == 2 and "takes no calibration" in se, se)
+    rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-sensitive", "-1")
+    check("quantize --keep-sensitive -1 -> bad value", rc != 0 and "--keep-sensitive" in se, se)
+
+
 class T:
     def __init__(self, onnxc, work):
         self.onnxc, self.work = onnxc, work
@@ -336,6 +388,7 @@ def main():
         check("quant_api: the library's quantization block", p.returncode == 0, p.stderr.decode(errors="replace"))
     test_dynamic(t, rng)
     test_stem(t, rng)
+    test_sensitivity(t, np.random.default_rng(151))  # its own stream: the later tests keep theirs
     test_errors(t, model, cal, x, rng)
     return summary("quant")
 
