@@ -223,7 +223,7 @@ static LLVMMemoryBufferRef emit_object(LLVMTargetMachineRef tm, LLVMModuleRef mo
  * as bitcode and read into its own context on a worker thread; each half keeps the other's
  * kernels as declarations, and the JIT links both objects.  Helpers a kernel uses (its inner
  * function, subgraph functions) stay internal: each half keeps the copies it uses. */
-#define SPLIT_MIN_INSTRS 20000 /* below this the thread and the bitcode round trip do not pay */
+#define SPLIT_MIN_INSTRS 4000 /* below this the thread and the bitcode round trip do not pay */
 
 typedef struct JitSplit {
   pthread_t th;
