@@ -98,6 +98,8 @@ int be_gen_node(GenCtx *c);
 typedef struct BeArtifact {
   const void *obj;
   size_t obj_bytes;
+  const void *obj2;       /* the second half's object (jit.c compiles two on two threads); NULL: none */
+  size_t obj2_bytes;
   const void *blob;       /* 64-aligned */
   size_t blob_bytes;
   int64_t arena_bytes, scratch_bytes;
@@ -199,6 +201,8 @@ int be_phase_checked(const char *name, const char *what, char *err, size_t errle
 double be_now_ms(void);
 /* the report (wall and thread-CPU ms per phase) as text in buf; its length, 0 when off */
 size_t be_phase_report(BePhases *p, char *buf, size_t len);
+/* CPU time another thread spent for the running compile, as its own line of the report */
+void be_phase_add_cpu(const char *name, double cpu_ms);
 void be_phase_kernels(int kernels, int shared); /* counted by be_jit / be_aot_emit for the report */
 
 #endif

@@ -35,7 +35,7 @@
 
 #include "lib.h"
 
-#define CACHE_MAGIC "ONNXCC01"
+#define CACHE_MAGIC "ONNXCC02"
 #define CACHE_PAGE 4096
 #define CACHE_DEFAULT_MAX (2LL << 30)
 #define CACHE_STALE_TMP_S 3600 /* a temporary file this old was left by a writer that died */
@@ -179,6 +179,7 @@ typedef struct Header {
   char magic[8];
   uint64_t file_bytes, key_bytes;
   uint64_t blob_off, blob_bytes, obj_off, obj_bytes;
+  uint64_t obj2_bytes; /* the last obj2_bytes of the obj_bytes are the second object (0: one) */
   int64_t arena_bytes, scratch_bytes;
   int32_t nkernels, nshared, nkeyed, ninputs, noutputs, nnodes;
   uint64_t payload_hash; /* of the key text, blob and object */
@@ -229,7 +230,7 @@ static int entry_read(const char *path, const char *key, BeArtifact *a, Mapped *
   if (memcmp(h.magic, CACHE_MAGIC, 8) || h.header_hash != header_hash(h) || h.file_bytes != (uint64_t)st.st_size ||
       h.key_bytes > CACHE_PAGE - sizeof h || h.blob_off != CACHE_PAGE || h.blob_bytes > h.file_bytes ||
       h.obj_off < h.blob_off + h.blob_bytes || h.obj_bytes > h.file_bytes || h.obj_off > h.file_bytes - h.obj_bytes ||
-      h.obj_off + h.obj_bytes != h.file_bytes || !h.obj_bytes)
+      h.obj_off + h.obj_bytes != h.file_bytes || !h.obj_bytes || h.obj2_bytes >= h.obj_bytes)
     goto out;
   if (h.key_bytes != klen) {
     rc = -1;
@@ -253,7 +254,9 @@ static int entry_read(const char *path, const char *key, BeArtifact *a, Mapped *
     goto out;
   }
   *m = (Mapped){p, (size_t)st.st_size};
-  *a = (BeArtifact){.obj = base + h.obj_off, .obj_bytes = h.obj_bytes, .blob = base + h.blob_off,
+  *a = (BeArtifact){.obj = base + h.obj_off, .obj_bytes = h.obj_bytes - h.obj2_bytes,
+                    .obj2 = h.obj2_bytes ? base + h.obj_off + h.obj_bytes - h.obj2_bytes : NULL,
+                    .obj2_bytes = h.obj2_bytes, .blob = base + h.blob_off,
                     .blob_bytes = h.blob_bytes, .arena_bytes = h.arena_bytes, .scratch_bytes = h.scratch_bytes,
                     .nkernels = h.nkernels, .nshared = h.nshared, .nkeyed = h.nkeyed, .ninputs = h.ninputs,
                     .noutputs = h.noutputs, .nnodes = h.nnodes};
@@ -347,7 +350,8 @@ static void store(void *ctx, const BeArtifact *a) {
   Store *st = ctx;
   onnxc_session *s = st->s;
   size_t klen = strlen(st->key);
-  Header h = {.key_bytes = klen, .blob_off = CACHE_PAGE, .blob_bytes = a->blob_bytes, .obj_bytes = a->obj_bytes,
+  Header h = {.key_bytes = klen, .blob_off = CACHE_PAGE, .blob_bytes = a->blob_bytes,
+              .obj_bytes = a->obj_bytes + a->obj2_bytes, .obj2_bytes = a->obj2_bytes,
               .arena_bytes = a->arena_bytes, .scratch_bytes = a->scratch_bytes, .nkernels = a->nkernels,
               .nshared = a->nshared, .nkeyed = a->nkeyed, .ninputs = a->ninputs, .noutputs = a->noutputs,
               .nnodes = a->nnodes};
@@ -359,7 +363,18 @@ static void store(void *ctx, const BeArtifact *a) {
              klen > CACHE_PAGE - sizeof h ? "key too long" : "larger than the cache's bound");
     return;
   }
-  h.payload_hash = payload_hash(st->key, klen, a->blob, a->blob_bytes, a->obj, a->obj_bytes);
+  /* the two objects as stored, one after the other (the hash is of that range) */
+  unsigned char *objs = a->obj2_bytes ? malloc(h.obj_bytes) : NULL;
+  if (a->obj2_bytes && !objs) {
+    snprintf(s->cache_note, sizeof s->cache_note, "miss; not stored (out of memory)");
+    return;
+  }
+  if (objs) {
+    memcpy(objs, a->obj, a->obj_bytes);
+    memcpy(objs + a->obj_bytes, a->obj2, a->obj2_bytes);
+  }
+  const void *obj = objs ? objs : a->obj;
+  h.payload_hash = payload_hash(st->key, klen, a->blob, a->blob_bytes, obj, h.obj_bytes);
   h.header_hash = header_hash(h);
   char path[sizeof s->opt.cache_dir + 64], tmp[sizeof path + 64];
   entry_path(s, st->key, path, sizeof path);
@@ -367,14 +382,16 @@ static void store(void *ctx, const BeArtifact *a) {
   if (mkdirs(s->opt.cache_dir)) {
     snprintf(s->cache_note, sizeof s->cache_note, "miss; not stored (cannot create %.900s: %s)", s->opt.cache_dir,
              strerror(errno));
+    free(objs);
     return;
   }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   static const char zero[CACHE_PAGE];
   bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, st->key, klen) &&
             write_all(fd, zero, CACHE_PAGE - sizeof h - klen) && write_all(fd, a->blob, a->blob_bytes) &&
-            write_all(fd, zero, h.obj_off - CACHE_PAGE - a->blob_bytes) && write_all(fd, a->obj, a->obj_bytes);
+            write_all(fd, zero, h.obj_off - CACHE_PAGE - a->blob_bytes) && write_all(fd, obj, h.obj_bytes);
   int e = errno;
+  free(objs);
   if (fd >= 0 && close(fd)) ok = false;
   if (ok && rename(tmp, path)) ok = false, e = errno;
   if (!ok) {

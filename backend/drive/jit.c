@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -143,11 +145,16 @@ static LLVMOrcLLJITRef jit_create(LLVMTargetMachineRef tm, char *err, size_t err
   return jit;
 }
 
-/* links the object in buf (taken) and finds the graph function; 0 or -1 (err written) */
-static int jit_link(LLVMOrcLLJITRef jit, LLVMMemoryBufferRef buf, LLVMOrcExecutorAddress *addr, char *err,
-                    size_t errlen) {
+/* links the object in buf and the second half's in buf2 (taken; buf2 may be NULL) and finds the graph function; 0 or -1 (err written) */
+static int jit_link(LLVMOrcLLJITRef jit, LLVMMemoryBufferRef buf, LLVMMemoryBufferRef buf2,
+                    LLVMOrcExecutorAddress *addr, char *err, size_t errlen) {
   LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buf);
-  if (e) return take_error(e, "JIT rejected the object", err, errlen);
+  if (e) {
+    if (buf2) LLVMDisposeMemoryBuffer(buf2);
+    return take_error(e, "JIT rejected the object", err, errlen);
+  }
+  if (buf2 && (e = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buf2)))
+    return take_error(e, "JIT rejected the second object", err, errlen);
   e = LLVMOrcLLJITLookup(jit, addr, "onnxc_graph_run");
   if (e) return take_error(e, "JIT linking failed", err, errlen);
   return 0;
@@ -208,6 +215,217 @@ static LLVMMemoryBufferRef emit_object(LLVMTargetMachineRef tm, LLVMModuleRef mo
   return buf;
 }
 
+/* ---- two halves of the module, optimized and compiled on two threads ----
+ * LLVM's optimization and code generation are most of a convolutional network's compile, and
+ * one LLVMContext cannot be used by two threads.  So the module is split by kernels: the kernels
+ * the graph function calls (directly or through onnxc_rt_parallel) are made external (renamed
+ * onnxc_jk_*), about half of them by instruction count go to a second module, which is written
+ * as bitcode and read into its own context on a worker thread; each half keeps the other's
+ * kernels as declarations, and the JIT links both objects.  Helpers a kernel uses (its inner
+ * function, subgraph functions) stay internal: each half keeps the copies it uses. */
+#define SPLIT_MIN_INSTRS 4000 /* below this the thread and the bitcode round trip do not pay */
+
+typedef struct JitSplit {
+  pthread_t th;
+  LLVMMemoryBufferRef bc;  /* the whole module as bitcode (the worker frees it) */
+  char **drop;             /* the worker deletes these bodies (the first half's kernels) */
+  int ndrop;
+  Target t;
+  int opt_level;
+  LLVMMemoryBufferRef obj; /* the worker's result; NULL on failure (err) */
+  double cpu_ms;
+  char err[512];
+} JitSplit;
+
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* instructions in f and in the internal functions it calls (its inner function, inlined) */
+static long fn_size(LLVMValueRef f, int depth) {
+  long n = 0;
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+    for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
+      n++;
+      LLVMValueRef c = depth < 2 && LLVMIsACallInst(i) ? LLVMGetCalledValue(i) : NULL;
+      if (c && LLVMIsAFunction(c) && LLVMGetLinkage(c) == LLVMInternalLinkage && LLVMCountBasicBlocks(c))
+        n += fn_size(c, depth + 1);
+    }
+  return n;
+}
+
+/* the defined functions the graph function's instructions name (its kernels), each once */
+static LLVMValueRef *graph_kernels(LLVMValueRef gfn, int *nk) {
+  int n = 0, cap = 64;
+  LLVMValueRef *k = ir_xmalloc(sizeof *k * (size_t)cap);
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(gfn); bb; bb = LLVMGetNextBasicBlock(bb))
+    for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
+      if (!LLVMIsACallInst(i)) continue;
+      int no = LLVMGetNumOperands(i);
+      for (int j = 0; j < no; j++) {
+        LLVMValueRef f = LLVMGetOperand(i, (unsigned)j);
+        if (!f || !LLVMIsAFunction(f) || !LLVMCountBasicBlocks(f) || f == gfn) continue;
+        if (n == cap) k = ir_xrealloc(k, sizeof *k * (size_t)(cap *= 2));
+        k[n++] = f;
+      }
+    }
+  qsort(k, (size_t)n, sizeof *k, cmp_ptr);
+  int u = 0;
+  for (int i = 0; i < n; i++)
+    if (!u || k[u - 1] != k[i]) k[u++] = k[i];
+  *nk = u;
+  return k;
+}
+
+/* f's body gone: a declaration of the same name and type takes its uses */
+static void make_declaration(LLVMModuleRef mod, LLVMValueRef f) {
+  size_t len;
+  const char *nm = LLVMGetValueName2(f, &len);
+  char *name = ir_xmalloc(len + 1);
+  memcpy(name, nm, len);
+  name[len] = 0;
+  LLVMValueRef d = LLVMAddFunction(mod, "onnxc_jk_tmp", LLVMGlobalGetValueType(f));
+  LLVMReplaceAllUsesWith(f, d);
+  LLVMDeleteFunction(f);
+  LLVMSetValueName2(d, name, len);
+  free(name);
+}
+
+/* internal functions nothing uses any more (the inner functions of the kernels the other half
+ * compiles) deleted now: LLVM's pipeline would optimize them before dropping them */
+static void drop_unused(LLVMModuleRef mod) {
+  for (bool again = true; again;) {
+    again = false;
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod), nx; f; f = nx) {
+      nx = LLVMGetNextFunction(f);
+      if (LLVMGetLinkage(f) == LLVMInternalLinkage && !LLVMGetFirstUse(f)) {
+        LLVMDeleteFunction(f);
+        again = true;
+      }
+    }
+  }
+}
+
+static double thread_cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *split_main(void *arg) {
+  JitSplit *s = arg;
+  double c0 = thread_cpu_ms();
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = NULL;
+  LLVMTargetMachineRef tm = NULL;
+  if (LLVMParseBitcodeInContext2(ctx, s->bc, &mod)) {
+    snprintf(s->err, sizeof s->err, "internal error: the module's second half did not read back");
+    goto out;
+  }
+  LLVMValueRef g = LLVMGetNamedFunction(mod, "onnxc_graph_run");
+  if (g) LLVMDeleteFunction(g);
+  for (int i = 0; i < s->ndrop; i++) {
+    LLVMValueRef f = LLVMGetNamedFunction(mod, s->drop[i]);
+    if (f) make_declaration(mod, f);
+  }
+  drop_unused(mod);
+  if ((tm = be_target_machine(&s->t, false, s->err, sizeof s->err)) &&
+      !be_optimize(mod, tm, s->opt_level, s->err, sizeof s->err))
+    s->obj = emit_object(tm, mod, s->err, sizeof s->err);
+out:
+  if (tm) LLVMDisposeTargetMachine(tm);
+  if (mod) LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  s->cpu_ms = thread_cpu_ms() - c0;
+  return NULL;
+}
+
+static void split_free(JitSplit *s) {
+  if (!s) return;
+  for (int i = 0; i < s->ndrop; i++) free(s->drop[i]);
+  free(s->drop);
+  if (s->bc) LLVMDisposeMemoryBuffer(s->bc);
+  free(s);
+}
+
+/* ONNXC_JIT_THREADS: 1 = one module, one thread (to compare); 2 = two whenever there are two
+ * kernels (tests); unset = two when the module is large enough to pay.  The minimum instruction
+ * count to split, or -1 for never. */
+static long split_min(void) {
+  const char *e = getenv("ONNXC_JIT_THREADS");
+  int n = e && *e ? atoi(e) : 0;
+  return n == 1 ? -1 : n >= 2 ? 0 : SPLIT_MIN_INSTRS;
+}
+
+/* Splits mod (the first half stays in it) and starts the worker on the second; NULL when the
+ * module is small, has fewer than two kernels, or the thread cannot start (then nothing changed
+ * that matters: the kernels are only renamed and external). */
+static JitSplit *split_start(LLVMModuleRef mod, const Target *t, int opt_level) {
+  LLVMValueRef gfn = LLVMGetNamedFunction(mod, "onnxc_graph_run");
+  long min = split_min();
+  if (!gfn || min < 0) return NULL;
+  int nk;
+  LLVMValueRef *k = graph_kernels(gfn, &nk);
+  long *sz = ir_xmalloc(sizeof *sz * (size_t)(nk ? nk : 1)), total = 0;
+  for (int i = 0; i < nk; i++) total += sz[i] = fn_size(k[i], 0);
+  JitSplit *s = NULL;
+  if (nk < 2 || total < min) goto out;
+  /* largest first, each to the lighter half; second[i]: kernel i goes to the worker */
+  bool *second = ir_xcalloc((size_t)nk, sizeof *second);
+  int *ord = ir_xmalloc(sizeof *ord * (size_t)nk);
+  for (int i = 0; i < nk; i++) ord[i] = i;
+  for (int i = 1; i < nk; i++)
+    for (int j = i; j > 0 && sz[ord[j]] > sz[ord[j - 1]]; j--) {
+      int x = ord[j];
+      ord[j] = ord[j - 1], ord[j - 1] = x;
+    }
+  long w[2] = {0, 0};
+  for (int i = 0; i < nk; i++) {
+    int h = w[1] < w[0];
+    second[ord[i]] = h;
+    w[h] += sz[ord[i]];
+  }
+  s = ir_xcalloc(1, sizeof *s);
+  s->t = *t;
+  s->opt_level = opt_level;
+  s->drop = ir_xmalloc(sizeof *s->drop * (size_t)nk);
+  for (int i = 0; i < nk; i++) {
+    char nm[300];
+    size_t len;
+    snprintf(nm, sizeof nm, "onnxc_jk_%.250s", LLVMGetValueName2(k[i], &len));
+    LLVMSetValueName2(k[i], nm, strlen(nm));
+    LLVMSetLinkage(k[i], LLVMExternalLinkage);
+    if (!second[i]) s->drop[s->ndrop++] = strdup(LLVMGetValueName2(k[i], &len));
+  }
+  s->bc = LLVMWriteBitcodeToMemoryBuffer(mod);
+  bool ok = s->bc != NULL;
+  for (int i = 0; i < s->ndrop && ok; i++) ok = s->drop[i] != NULL;
+  if (!ok || pthread_create(&s->th, NULL, split_main, s)) {
+    split_free(s);
+    s = NULL;
+  } else
+    for (int i = 0; i < nk; i++)
+      if (second[i]) make_declaration(mod, k[i]);
+  if (s) drop_unused(mod);
+  free(second);
+  free(ord);
+out:
+  free(sz);
+  free(k);
+  return s;
+}
+
+/* waits for the worker: its object, or NULL with err written */
+static LLVMMemoryBufferRef split_join(JitSplit *s, double *cpu_ms, char *err, size_t errlen) {
+  pthread_join(s->th, NULL);
+  LLVMMemoryBufferRef obj = s->obj;
+  if (!obj) snprintf(err, errlen, "%s", s->err);
+  *cpu_ms = s->cpu_ms;
+  split_free(s);
+  return obj;
+}
+
 /* Kernel gen, optimization and code generation to an object, which the JIT then links (rather
  * than giving it the IR) so that the same bytes can be kept by opt->keep and linked again by
  * be_jit_artifact in a later process. */
@@ -225,7 +443,8 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
   ModuleInfo info;
   LLVMTargetMachineRef tm = NULL;
-  LLVMMemoryBufferRef obj = NULL;
+  LLVMMemoryBufferRef obj = NULL, obj2 = NULL;
+  JitSplit *split = NULL;
   be_phase("kernel gen");
   reserve_blob(g, &m.blob);
   if ((opt->profile || opt->perf_map) && !(m.prof = be_prof_new(g, opt->profile))) {
@@ -242,8 +461,10 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m.mod, dl);
   LLVMDisposeTargetData(dl);
-  if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) ||
-      be_optimize(m.mod, tm, opt->opt_level ? opt->opt_level : 3, err, errlen))
+  int level = opt->opt_level ? opt->opt_level : 3;
+  /* profiling's timing globals and the dumped module stay whole */
+  if (!m.prof && !opt->dump_llvm) split = split_start(m.mod, &t, level);
+  if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) || be_optimize(m.mod, tm, level, err, errlen))
     goto fail;
   if (opt->dump_llvm) {
     char *s = LLVMPrintModuleToString(m.mod);
@@ -253,6 +474,14 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   if (be_phase_checked("llvm codegen (jit)", "LLVM code generation", err, errlen) ||
       !(obj = emit_object(tm, m.mod, err, errlen)))
     goto fail;
+  if (split) {
+    be_phase("llvm (2nd thread, wait)");
+    double cpu;
+    obj2 = split_join(split, &cpu, err, errlen);
+    split = NULL;
+    be_phase_add_cpu("llvm (2nd thread)", cpu);
+    if (!obj2) goto fail;
+  }
   LLVMDisposeModule(m.mod);
   LLVMContextDispose(ctx);
   m.mod = NULL, ctx = NULL;
@@ -263,7 +492,9 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     free(m.blob.data);
   }
   m.blob.data = NULL;
-  BeArtifact a = {.obj = LLVMGetBufferStart(obj), .obj_bytes = LLVMGetBufferSize(obj), .blob = weights,
+  BeArtifact a = {.obj = LLVMGetBufferStart(obj), .obj_bytes = LLVMGetBufferSize(obj),
+                  .obj2 = obj2 ? LLVMGetBufferStart(obj2) : NULL, .obj2_bytes = obj2 ? LLVMGetBufferSize(obj2) : 0,
+                  .blob = weights,
                   .blob_bytes = m.blob.size, .arena_bytes = info.arena_bytes, .scratch_bytes = info.scratch_bytes,
                   .nkernels = info.nkernels, .nshared = info.nshared, .nkeyed = info.nkeyed,
                   .ninputs = g->ninputs, .noutputs = g->noutputs, .nnodes = g->nnodes};
@@ -277,7 +508,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   /* attached before the object is linked, so it sees the object's symbols */
   BePerfMap *pm = jit && opt->perf_map ? be_perfmap_attach(jit, "onnxc_graph_run") : NULL;
   LLVMOrcExecutorAddress addr;
-  int linked = jit ? jit_link(jit, obj, &addr, err, errlen) : -1;
+  int linked = jit ? jit_link(jit, obj, obj2, &addr, err, errlen) : -1;
   if (!linked && opt->perf_map && (!pm || be_perfmap_write(pm, jit, m.prof, err, errlen))) {
     if (!pm) snprintf(err, errlen, "out of memory for the perf map");
     linked = -1;
@@ -285,7 +516,10 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   if (jit) be_perfmap_free(pm, jit);
   if (linked) {
     if (jit) LLVMOrcDisposeLLJIT(jit);
-    else LLVMDisposeMemoryBuffer(obj);
+    else {
+      LLVMDisposeMemoryBuffer(obj);
+      if (obj2) LLVMDisposeMemoryBuffer(obj2);
+    }
     be_prof_free(m.prof);
     free(weights);
     return NULL;
@@ -294,6 +528,12 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   return model_new(g, jit, addr, &a, weights, NULL, NULL, m.prof, err, errlen);
 
 fail:
+  if (split) { /* the first error stays err's */
+    double cpu;
+    char e2[512];
+    obj2 = split_join(split, &cpu, e2, sizeof e2);
+  }
+  if (obj2) LLVMDisposeMemoryBuffer(obj2);
   be_prof_free(m.prof);
   if (obj) LLVMDisposeMemoryBuffer(obj);
   if (tm) LLVMDisposeTargetMachine(tm);
@@ -320,11 +560,16 @@ BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *),
   }
   LLVMOrcLLJITRef jit = jit_create(tm, err, errlen);
   LLVMMemoryBufferRef obj = LLVMCreateMemoryBufferWithMemoryRangeCopy(a->obj, a->obj_bytes, "onnxc_cached");
+  LLVMMemoryBufferRef obj2 =
+      a->obj2_bytes ? LLVMCreateMemoryBufferWithMemoryRangeCopy(a->obj2, a->obj2_bytes, "onnxc_cached2") : NULL;
   LLVMOrcExecutorAddress addr;
-  if (!jit || !obj || jit_link(jit, obj, &addr, err, errlen)) {
-    if (!obj) snprintf(err, errlen, "out of memory");
+  if (!jit || !obj || (a->obj2_bytes && !obj2) || jit_link(jit, obj, obj2, &addr, err, errlen)) {
+    if (!obj || (a->obj2_bytes && !obj2)) snprintf(err, errlen, "out of memory");
     if (jit) LLVMOrcDisposeLLJIT(jit);
-    else if (obj) LLVMDisposeMemoryBuffer(obj);
+    else {
+      if (obj) LLVMDisposeMemoryBuffer(obj);
+      if (obj2) LLVMDisposeMemoryBuffer(obj2);
+    }
     release(release_ctx);
     return NULL;
   }

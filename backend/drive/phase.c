@@ -39,6 +39,16 @@ void be_phase_kernels(int kernels, int shared) {
   cur_phases->shared += shared;
 }
 
+void be_phase_add_cpu(const char *name, double cpu_ms) {
+  BePhases *ph = cur_phases;
+  if (!ph || !ph->on) return;
+  int i = 0;
+  while (i < ph->n && strcmp(ph->p[i].name, name)) i++;
+  if (i == BE_MAX_PHASES) return;
+  if (i == ph->n) ph->p[ph->n++].name = name;
+  ph->p[i].cpu += cpu_ms;
+}
+
 int be_phase_checked(const char *name, const char *what, char *err, size_t errlen) {
   be_phase(name);
   if (!be_deadline_passed()) return 0;

@@ -4,8 +4,9 @@ stores an entry and the next run hits it with the same outputs; a corrupt, trunc
 entry is rebuilt, never trusted; options, shapes and weights change the key (one byte of a large
 weight, in a subgraph or an external data file, too); --no-cache and
 ONNXC_NO_CACHE neither read nor write; the folder stays within ONNXC_CACHE_MAX_SIZE; two processes
-compiling the same model at once both succeed.  Always in a folder under --work (HOME is pointed
-there too, so nothing can reach the user's cache).
+compiling the same model at once both succeed; a module compiled as two halves on two threads
+(ONNXC_JIT_THREADS=2) gives the same outputs and its entry (two objects) hits.  Always in a
+folder under --work (HOME is pointed there too, so nothing can reach the user's cache).
 
   cache_test.py --onnxc build/onnxc --work DIR
 Ends with 'cache: N passed, N failed'."""
@@ -265,6 +266,43 @@ def test_concurrent(t, model, x, w, b):
     check("the raced entry is whole (hits)", note(err).startswith("cache: hit"), note(err))
 
 
+def make_two_kernel_model(path, w, b):
+    """Y = Softmax(Relu(X·W + B)): two kernels (the MatMul with its epilogue, the Softmax)"""
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["t"]), helper.make_node("Add", ["t", "B"], ["u"]),
+         helper.make_node("Relu", ["u"], ["r"]), helper.make_node("Softmax", ["r"], ["Y"], axis=-1)], "halves",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_two_halves(t, model, x, w, b):
+    """ONNXC_JIT_THREADS=2: the module compiled as two halves on two threads (jit.c) gives the
+    one-thread module's outputs bit for bit; its entry keeps both objects, hits, and a damaged
+    second object is rebuilt"""
+    m2 = os.path.join(t.work, "halves.onnx")
+    make_two_kernel_model(m2, w, b)
+    folder = os.path.join(t.work, "halves")
+    one = {"ONNXC_JIT_THREADS": "1", "ONNXC_NO_CACHE": "1"}
+    two = {"ONNXC_JIT_THREADS": "2", "ONNXC_CACHE_DIR": folder}
+    rc1, err1, y1 = t.run(m2, x, env=one)
+    check("two halves: one thread compiles one module", rc1 == 0 and "2nd thread" not in err1, err1[-300:])
+    rc, err, y = t.run(m2, x, env=two)
+    check("two halves: compiled on two threads and stored",
+          rc == 0 and "llvm (2nd thread)" in err and "miss; stored" in note(err), note(err) + err[-300:])
+    check("two halves: outputs equal the one-module ones", y is not None and y1 is not None and np.array_equal(y, y1))
+    rc, err, y2 = t.run(m2, x, env=two)
+    check("two halves: the entry hits", rc == 0 and note(err).startswith("cache: hit"), note(err) + err[-300:])
+    check("two halves: the hit's outputs equal", y2 is not None and y1 is not None and np.array_equal(y2, y1))
+    [entry] = t.entries(folder)
+    data = flip(-50)(bytearray(open(entry, "rb").read()))  # a byte of the second object
+    open(entry, "wb").write(data)
+    rc, err, y3 = t.run(m2, x, env=two)
+    check("two halves: a damaged second object is rebuilt", rc == 0 and "bad entry" in note(err) and
+          y3 is not None and np.array_equal(y3, y1), note(err) + err[-300:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -280,7 +318,7 @@ def main():
     model = os.path.join(a.work, "model.onnx")
     make_model(model, w, b)
     for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent,
-                 test_weight_bytes):
+                 test_weight_bytes, test_two_halves):
         test(t, model, x, w, b)
     sys.exit(summary("cache"))
 
