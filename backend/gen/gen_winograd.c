@@ -249,12 +249,86 @@ static void input_transform(Wino *w, KV tile0) {
 }
 
 /* ---- 2. per MR output channels: E GEMM tiles, then the output transform ---- */
+
+/* F(4×4) without a residual to read, on whole groups of 4 lanes: a tile's output row is 4
+ * adjacent floats, so the 4 column vectors of a row (lanes = tiles) are transposed by in-lane
+ * shuffles into one 4-float row per tile and stored as such.  A 16-lane scatter costs a
+ * micro-op per element (4 per tile row); this is one shuffle per 4 floats and one 4-float store
+ * per tile row.  Tiles past the end, output rows past OH and columns past OW are not stored. */
+static bool rows_direct(const Wino *w) { return w->m == 4 && w->L % 4 == 0 && w->L <= 16 && !w->res; }
+
+/* per lane of the task's block: the output offset of its tile's first pixel (channel 0), and
+ * whether (and how much of) it is stored */
+typedef struct TileAt {
+  KV off, valid, rows, cmask; /* i64; i1 (NULL: always); i64 rows left (NULL: all 4); 4-lane mask (NULL: all) */
+} TileAt;
+
+static TileAt tile_at(const Wino *w, KV tile0, int64_t lane) {
+  KB *kb = w->c->kb;
+  TileAt a = {0};
+  KV tid = kb_add(kb, tile0, I(kb, lane));
+  if (w->NT % w->nrp) {
+    a.valid = kb_cmp(kb, KC_LT, tid, I(kb, w->NT), false);
+    tid = kb_min(kb, tid, I(kb, w->NT - 1), false); /* the address of a lane not stored stays in bounds */
+  }
+  KV img = kb_div(kb, tid, I(kb, w->T), true), r = kb_sub(kb, tid, kb_mul(kb, img, I(kb, w->T)));
+  KV ty = kb_div(kb, r, I(kb, w->TW), true), tx = kb_sub(kb, r, kb_mul(kb, ty, I(kb, w->TW)));
+  KV oy = kb_mul(kb, ty, I(kb, 4)), ox = kb_mul(kb, tx, I(kb, 4));
+  a.off = kb_add(kb, kb_mul(kb, img, I(kb, w->O * w->OH * w->OW)), kb_add(kb, kb_mul(kb, oy, I(kb, w->OW)), ox));
+  if (w->OH % 4) a.rows = kb_sub(kb, I(kb, w->OH), oy);
+  if (w->OW % 4) a.cmask = kb_tail_mask(kb, 4, kb_sub(kb, I(kb, w->OW), ox));
+  return a;
+}
+
+/* row r of the 16 tile outputs yv (lanes = tiles) of vector v, channel offset och */
+static void store_rows(Wino *w, KV const *yv, const TileAt *at, KV och) {
+  KB *kb = w->c->kb;
+  int L = w->L;
+  /* per group of 4 lanes b..b+3: unpack low (a0 b0 a1 b1), unpack high (a2 b2 a3 b3), then
+     the low and the high 64-bit pairs of two such vectors */
+  int lo[64], hi[64], p0[64], p1[64];
+  for (int b = 0; b < L; b += 4) {
+    int l4[4] = {b, L + b, b + 1, L + b + 1}, h4[4] = {b + 2, L + b + 2, b + 3, L + b + 3};
+    int q0[4] = {b, b + 1, L + b, L + b + 1}, q1[4] = {b + 2, b + 3, L + b + 2, L + b + 3};
+    memcpy(lo + b, l4, sizeof l4), memcpy(hi + b, h4, sizeof h4);
+    memcpy(p0 + b, q0, sizeof q0), memcpy(p1 + b, q1, sizeof q1);
+  }
+  for (int r = 0; r < 4; r++) {
+    KV const *y = yv + r * 4;
+    KV t0 = kb_shuffle(kb, y[0], y[1], lo, L), t1 = kb_shuffle(kb, y[0], y[1], hi, L);
+    KV t2 = kb_shuffle(kb, y[2], y[3], lo, L), t3 = kb_shuffle(kb, y[2], y[3], hi, L);
+    /* u[k], group g = the row of tile 4g + k */
+    KV u[4] = {kb_shuffle(kb, t0, t2, p0, L), kb_shuffle(kb, t0, t2, p1, L), kb_shuffle(kb, t1, t3, p0, L),
+               kb_shuffle(kb, t1, t3, p1, L)};
+    for (int j = 0; j < L; j++) {
+      const TileAt *a = &at[j];
+      KV cond = a->valid;
+      if (a->rows && r > 0) {
+        KV rok = kb_cmp(kb, KC_GT, a->rows, I(kb, r), false);
+        cond = cond ? kb_and(kb, cond, rok) : rok;
+      }
+      int q[4] = {4 * (j / 4), 4 * (j / 4) + 1, 4 * (j / 4) + 2, 4 * (j / 4) + 3};
+      KV row = kb_shuffle(kb, u[j % 4], u[j % 4], q, 4);
+      KV p = kb_gep(kb, KE_F32, w->y, kb_add(kb, kb_add(kb, a->off, och), I(kb, (int64_t)r * w->OW)));
+      if (cond) kb_if(kb, cond);
+      if (a->cmask) kb_store_masked(kb, row, p, a->cmask);
+      else kb_store(kb, row, p);
+      if (cond) kb_endif(kb);
+    }
+  }
+}
+
 static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
   KB *kb = w->c->kb;
   Node *n = w->c->n;
   int L = w->L, a = w->a, m = w->m, E = w->E;
   KT vt = kt(KE_F32, L);
   int64_t OHW = w->OH * w->OW;
+  bool direct = rows_direct(w);
+  TileAt at[4][16];
+  if (direct) /* once per task and panel, outside the channel loop */
+    for (int v = 0; v < w->nv; v++)
+      for (int j = 0; j < L; j++) at[v][j] = tile_at(w, tile0, (int64_t)v * L + j);
   KV i = kb_for(kb, I(kb, 0), I(kb, rows), 1);
   {
     KV o = kb_add(kb, o0, i);
@@ -268,6 +342,14 @@ static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
       }
       for (int j = 0; j < a; j++) mat_apply(kb, w->at, m, a, mv + j, a, t + j, a, L);     /* Aᵀ M (m×a) */
       for (int r = 0; r < m; r++) mat_apply(kb, w->at, m, a, t + r * a, 1, yv + r * m, 1, L); /* (Aᵀ M) A */
+      if (direct) {
+        for (int e = 0; e < 16; e++) {
+          if (bv) yv[e] = kb_add(kb, yv[e], bv);
+          if (n->epi) yv[e] = gen_epi_apply(kb, n->epi, yv[e], NULL);
+        }
+        store_rows(w, yv, at[v], kb_mul(kb, o, I(kb, OHW)));
+        continue;
+      }
       Lanes l = tile_lanes(w, tile0, v);
       KV ybase = kb_add(kb, kb_mul(kb, l.img, i32v(kb, L, w->O * OHW)), kb_add(kb, kb_mul(kb, l.oy, i32v(kb, L, w->OW)), l.ox));
       ybase = kb_add(kb, ybase, o32);
