@@ -250,12 +250,13 @@ static void input_transform(Wino *w, KV tile0) {
 
 /* ---- 2. per MR output channels: E GEMM tiles, then the output transform ---- */
 
-/* F(4×4) without a residual to read, on whole groups of 4 lanes: a tile's output row is 4
- * adjacent floats, so the 4 column vectors of a row (lanes = tiles) are transposed by in-lane
- * shuffles into one 4-float row per tile and stored as such.  A 16-lane scatter costs a
- * micro-op per element (4 per tile row); this is one shuffle per 4 floats and one 4-float store
- * per tile row.  Tiles past the end, output rows past OH and columns past OW are not stored. */
-static bool rows_direct(const Wino *w) { return w->m == 4 && w->L % 4 == 0 && w->L <= 16 && !w->res; }
+/* F(4×4) on whole groups of 4 lanes: a tile's output row is 4 adjacent floats, so the 4 column
+ * vectors of a row (lanes = tiles) are transposed by in-lane shuffles into one 4-float row per
+ * tile and stored as such (a residual is read the same way, 4 floats per tile row).  A 16-lane
+ * scatter or gather costs a micro-op per element (4 per tile row); this is one shuffle per 4
+ * floats and one 4-float store per tile row.  Tiles past the end, output rows past OH and columns
+ * past OW are not stored. */
+static bool rows_direct(const Wino *w) { return w->m == 4 && w->L % 4 == 0 && w->L <= 16; }
 
 /* per lane of the task's block: the output offset of its tile's first pixel (channel 0), and
  * whether (and how much of) it is stored */
@@ -280,9 +281,30 @@ static TileAt tile_at(const Wino *w, KV tile0, int64_t lane) {
   return a;
 }
 
-/* row r of the 16 tile outputs yv (lanes = tiles) of vector v, channel offset och */
-static void store_rows(Wino *w, KV const *yv, const TileAt *at, KV och) {
+/* the residual's row r of the tiles k, 4 + k, 8 + k, ... in the layout of store_rows' u[k] (rows
+ * past OH read the tile's last row, columns past OW read 0: neither is stored) */
+static KV res_rows(Wino *w, const TileAt *at, KV och, int r, int k) {
   KB *kb = w->c->kb;
+  int L = w->L, idx[16];
+  KV part[4];
+  for (int g = 0; g < L / 4; g++) {
+    const TileAt *a = &at[4 * g + k];
+    KV roff = a->rows && r > 0 ? kb_min(kb, I(kb, r), kb_sub(kb, a->rows, I(kb, 1)), false) : I(kb, r);
+    KV p = kb_gep(kb, KE_F32, w->res, kb_add(kb, kb_add(kb, a->off, och), kb_mul(kb, roff, I(kb, w->OW))));
+    part[g] = a->cmask ? kb_load_masked(kb, kt(KE_F32, 4), p, a->cmask, NULL) : kb_load(kb, kt(KE_F32, 4), p);
+  }
+  for (int j = 0; j < 16; j++) idx[j] = j;
+  if (L == 4) return part[0];
+  KV lo = kb_shuffle(kb, part[0], part[1], idx, 8);
+  if (L == 8) return lo;
+  return kb_shuffle(kb, lo, kb_shuffle(kb, part[2], part[3], idx, 8), idx, 16);
+}
+
+/* the 16 tile outputs yv (lanes = tiles) of one output channel (offset och, bias splat bv or
+ * NULL): bias, fused epilogue, stored */
+static void store_rows(Wino *w, KV const *yv, const TileAt *at, KV och, KV bv) {
+  KB *kb = w->c->kb;
+  const Node *n = w->c->n;
   int L = w->L;
   /* per group of 4 lanes b..b+3: unpack low (a0 b0 a1 b1), unpack high (a2 b2 a3 b3), then
      the low and the high 64-bit pairs of two such vectors */
@@ -300,6 +322,10 @@ static void store_rows(Wino *w, KV const *yv, const TileAt *at, KV och) {
     /* u[k], group g = the row of tile 4g + k */
     KV u[4] = {kb_shuffle(kb, t0, t2, p0, L), kb_shuffle(kb, t0, t2, p1, L), kb_shuffle(kb, t1, t3, p0, L),
                kb_shuffle(kb, t1, t3, p1, L)};
+    for (int k = 0; k < 4; k++) { /* elementwise, so in this layout as well as in the tiles' */
+      if (bv) u[k] = kb_add(kb, u[k], bv);
+      if (n->epi) u[k] = gen_epi_apply(kb, n->epi, u[k], w->res ? res_rows(w, at, och, r, k) : NULL);
+    }
     for (int j = 0; j < L; j++) {
       const TileAt *a = &at[j];
       KV cond = a->valid;
@@ -343,11 +369,7 @@ static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
       for (int j = 0; j < a; j++) mat_apply(kb, w->at, m, a, mv + j, a, t + j, a, L);     /* Aᵀ M (m×a) */
       for (int r = 0; r < m; r++) mat_apply(kb, w->at, m, a, t + r * a, 1, yv + r * m, 1, L); /* (Aᵀ M) A */
       if (direct) {
-        for (int e = 0; e < 16; e++) {
-          if (bv) yv[e] = kb_add(kb, yv[e], bv);
-          if (n->epi) yv[e] = gen_epi_apply(kb, n->epi, yv[e], NULL);
-        }
-        store_rows(w, yv, at[v], kb_mul(kb, o, I(kb, OHW)));
+        store_rows(w, yv, at[v], kb_mul(kb, o, I(kb, OHW)), bv);
         continue;
       }
       Lanes l = tile_lanes(w, tile0, v);
