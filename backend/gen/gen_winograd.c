@@ -108,11 +108,15 @@ static bool wino_geo(GenCtx *c, Wino *w) {
   return true;
 }
 
-/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~512 KB, and a few tasks per image */
+/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~160 KB, and a few tasks per image.
+ * Each MR panel's E GEMM tiles stream all of V again, so V must stay near the core: measured
+ * (1 thread, AVX-512, min of 200 runs) 64→64 at 56×56 took 0.53 ms with V = 147 KB (one vector
+ * of tiles) against 0.60 ms with 442 KB (three), 64→64 at 112×112 2.5–2.8 against 2.7, 96→96 at
+ * 56×56 1.03 against 1.09 */
 static void wino_block(Wino *w) {
   int64_t nvec = cdiv(w->T, w->L); /* per image: the panel height below must not depend on the batch */
   int nv = nvec < 4 ? (int)nvec : 4;
-  while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (512 << 10)) nv--;
+  while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (160 << 10)) nv--;
   while (nv > 1 && cdiv(nvec, nv) < 4) nv--;
   w->nv = nv;
   memset(&w->s, 0, sizeof w->s);
