@@ -15,7 +15,8 @@
  *      V[e] is exactly a packed B panel of the GEMM engine (K = C);
  *   2. per MR output channels: E microkernel tiles (gemm_emit_packed_tile) into M[e][MR][NRP]
  *      (small, stays in L1/L2), then the output transform of those channels, bias and the fused
- *      epilogue, scattered to the output pixels.
+ *      epilogue, stored as 4-float tile rows after an in-lane shuffle transpose (F(4×4), see
+ *      rows_direct) or scattered to the output pixels (F(2×2)).
  * The transforms are straight-line vector code over compile-time coefficients (zeros skipped,
  * ±1 as add/sub). */
 #include <stdlib.h>
