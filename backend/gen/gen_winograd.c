@@ -15,7 +15,8 @@
  *      V[e] is exactly a packed B panel of the GEMM engine (K = C);
  *   2. per MR output channels: E microkernel tiles (gemm_emit_packed_tile) into M[e][MR][NRP]
  *      (small, stays in L1/L2), then the output transform of those channels, bias and the fused
- *      epilogue, scattered to the output pixels.
+ *      epilogue, stored as 4-float tile rows after an in-lane shuffle transpose (F(4×4), see
+ *      rows_direct) or scattered to the output pixels (F(2×2)).
  * The transforms are straight-line vector code over compile-time coefficients (zeros skipped,
  * ±1 as add/sub). */
 #include <stdlib.h>
@@ -108,11 +109,15 @@ static bool wino_geo(GenCtx *c, Wino *w) {
   return true;
 }
 
-/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~512 KB, and a few tasks per image */
+/* tiles per task: up to 4 vectors, V (E·C·NRP floats) within ~160 KB, and a few tasks per image.
+ * Each MR panel's E GEMM tiles stream all of V again, so V must stay near the core: measured
+ * (1 thread, AVX-512, min of 200 runs) 64→64 at 56×56 took 0.53 ms with V = 147 KB (one vector
+ * of tiles) against 0.60 ms with 442 KB (three), 64→64 at 112×112 2.5–2.8 against 2.7, 96→96 at
+ * 56×56 1.03 against 1.09 */
 static void wino_block(Wino *w) {
   int64_t nvec = cdiv(w->T, w->L); /* per image: the panel height below must not depend on the batch */
   int nv = nvec < 4 ? (int)nvec : 4;
-  while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (512 << 10)) nv--;
+  while (nv > 1 && (int64_t)w->E * w->C * nv * w->L * 4 > (160 << 10)) nv--;
   while (nv > 1 && cdiv(nvec, nv) < 4) nv--;
   w->nv = nv;
   memset(&w->s, 0, sizeof w->s);
@@ -249,12 +254,112 @@ static void input_transform(Wino *w, KV tile0) {
 }
 
 /* ---- 2. per MR output channels: E GEMM tiles, then the output transform ---- */
+
+/* F(4×4) on whole groups of 4 lanes: a tile's output row is 4 adjacent floats, so the 4 column
+ * vectors of a row (lanes = tiles) are transposed by in-lane shuffles into one 4-float row per
+ * tile and stored as such (a residual is read the same way, 4 floats per tile row).  A 16-lane
+ * scatter or gather costs a micro-op per element (4 per tile row); this is one shuffle per 4
+ * floats and one 4-float store per tile row.  Tiles past the end, output rows past OH and columns
+ * past OW are not stored. */
+static bool rows_direct(const Wino *w) { return w->m == 4 && w->L % 4 == 0 && w->L <= 16; }
+
+/* per lane of the task's block: the output offset of its tile's first pixel (channel 0), and
+ * whether (and how much of) it is stored */
+typedef struct TileAt {
+  KV off, valid, rows, cmask; /* i64; i1 (NULL: always); i64 rows left (NULL: all 4); 4-lane mask (NULL: all) */
+} TileAt;
+
+static TileAt tile_at(const Wino *w, KV tile0, int64_t lane) {
+  KB *kb = w->c->kb;
+  TileAt a = {0};
+  KV tid = kb_add(kb, tile0, I(kb, lane));
+  if (w->NT % w->nrp) {
+    a.valid = kb_cmp(kb, KC_LT, tid, I(kb, w->NT), false);
+    tid = kb_min(kb, tid, I(kb, w->NT - 1), false); /* the address of a lane not stored stays in bounds */
+  }
+  KV img = kb_div(kb, tid, I(kb, w->T), true), r = kb_sub(kb, tid, kb_mul(kb, img, I(kb, w->T)));
+  KV ty = kb_div(kb, r, I(kb, w->TW), true), tx = kb_sub(kb, r, kb_mul(kb, ty, I(kb, w->TW)));
+  KV oy = kb_mul(kb, ty, I(kb, 4)), ox = kb_mul(kb, tx, I(kb, 4));
+  a.off = kb_add(kb, kb_mul(kb, img, I(kb, w->O * w->OH * w->OW)), kb_add(kb, kb_mul(kb, oy, I(kb, w->OW)), ox));
+  if (w->OH % 4) a.rows = kb_sub(kb, I(kb, w->OH), oy);
+  if (w->OW % 4) a.cmask = kb_tail_mask(kb, 4, kb_sub(kb, I(kb, w->OW), ox));
+  return a;
+}
+
+/* the residual's row r of the tiles k, 4 + k, 8 + k, ... in the layout of store_rows' u[k] (rows
+ * past OH read the tile's last row, columns past OW read 0: neither is stored) */
+static KV res_rows(Wino *w, const TileAt *at, KV och, int r, int k) {
+  KB *kb = w->c->kb;
+  int L = w->L, idx[16];
+  KV part[4];
+  for (int g = 0; g < L / 4; g++) {
+    const TileAt *a = &at[4 * g + k];
+    KV roff = a->rows && r > 0 ? kb_min(kb, I(kb, r), kb_sub(kb, a->rows, I(kb, 1)), false) : I(kb, r);
+    KV p = kb_gep(kb, KE_F32, w->res, kb_add(kb, kb_add(kb, a->off, och), kb_mul(kb, roff, I(kb, w->OW))));
+    part[g] = a->cmask ? kb_load_masked(kb, kt(KE_F32, 4), p, a->cmask, NULL) : kb_load(kb, kt(KE_F32, 4), p);
+  }
+  for (int j = 0; j < 16; j++) idx[j] = j;
+  if (L == 4) return part[0];
+  KV lo = kb_shuffle(kb, part[0], part[1], idx, 8);
+  if (L == 8) return lo;
+  return kb_shuffle(kb, lo, kb_shuffle(kb, part[2], part[3], idx, 8), idx, 16);
+}
+
+/* the 16 tile outputs yv (lanes = tiles) of one output channel (offset och, bias splat bv or
+ * NULL): bias, fused epilogue, stored */
+static void store_rows(Wino *w, KV const *yv, const TileAt *at, KV och, KV bv) {
+  KB *kb = w->c->kb;
+  const Node *n = w->c->n;
+  int L = w->L;
+  /* per group of 4 lanes b..b+3: unpack low (a0 b0 a1 b1), unpack high (a2 b2 a3 b3), then
+     the low and the high 64-bit pairs of two such vectors */
+  int lo[64], hi[64], p0[64], p1[64];
+  for (int b = 0; b < L; b += 4) {
+    int l4[4] = {b, L + b, b + 1, L + b + 1}, h4[4] = {b + 2, L + b + 2, b + 3, L + b + 3};
+    int q0[4] = {b, b + 1, L + b, L + b + 1}, q1[4] = {b + 2, b + 3, L + b + 2, L + b + 3};
+    memcpy(lo + b, l4, sizeof l4), memcpy(hi + b, h4, sizeof h4);
+    memcpy(p0 + b, q0, sizeof q0), memcpy(p1 + b, q1, sizeof q1);
+  }
+  for (int r = 0; r < 4; r++) {
+    KV const *y = yv + r * 4;
+    KV t0 = kb_shuffle(kb, y[0], y[1], lo, L), t1 = kb_shuffle(kb, y[0], y[1], hi, L);
+    KV t2 = kb_shuffle(kb, y[2], y[3], lo, L), t3 = kb_shuffle(kb, y[2], y[3], hi, L);
+    /* u[k], group g = the row of tile 4g + k */
+    KV u[4] = {kb_shuffle(kb, t0, t2, p0, L), kb_shuffle(kb, t0, t2, p1, L), kb_shuffle(kb, t1, t3, p0, L),
+               kb_shuffle(kb, t1, t3, p1, L)};
+    for (int k = 0; k < 4; k++) { /* elementwise, so in this layout as well as in the tiles' */
+      if (bv) u[k] = kb_add(kb, u[k], bv);
+      if (n->epi) u[k] = gen_epi_apply(kb, n->epi, u[k], w->res ? res_rows(w, at, och, r, k) : NULL);
+    }
+    for (int j = 0; j < L; j++) {
+      const TileAt *a = &at[j];
+      KV cond = a->valid;
+      if (a->rows && r > 0) {
+        KV rok = kb_cmp(kb, KC_GT, a->rows, I(kb, r), false);
+        cond = cond ? kb_and(kb, cond, rok) : rok;
+      }
+      int q[4] = {4 * (j / 4), 4 * (j / 4) + 1, 4 * (j / 4) + 2, 4 * (j / 4) + 3};
+      KV row = kb_shuffle(kb, u[j % 4], u[j % 4], q, 4);
+      KV p = kb_gep(kb, KE_F32, w->y, kb_add(kb, kb_add(kb, a->off, och), I(kb, (int64_t)r * w->OW)));
+      if (cond) kb_if(kb, cond);
+      if (a->cmask) kb_store_masked(kb, row, p, a->cmask);
+      else kb_store(kb, row, p);
+      if (cond) kb_endif(kb);
+    }
+  }
+}
+
 static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
   KB *kb = w->c->kb;
   Node *n = w->c->n;
   int L = w->L, a = w->a, m = w->m, E = w->E;
   KT vt = kt(KE_F32, L);
   int64_t OHW = w->OH * w->OW;
+  bool direct = rows_direct(w);
+  TileAt at[4][16];
+  if (direct) /* once per task and panel, outside the channel loop */
+    for (int v = 0; v < w->nv; v++)
+      for (int j = 0; j < L; j++) at[v][j] = tile_at(w, tile0, (int64_t)v * L + j);
   KV i = kb_for(kb, I(kb, 0), I(kb, rows), 1);
   {
     KV o = kb_add(kb, o0, i);
@@ -268,6 +373,10 @@ static void output_rows(Wino *w, KV tile0, KV o0, int rows) {
       }
       for (int j = 0; j < a; j++) mat_apply(kb, w->at, m, a, mv + j, a, t + j, a, L);     /* Aᵀ M (m×a) */
       for (int r = 0; r < m; r++) mat_apply(kb, w->at, m, a, t + r * a, 1, yv + r * m, 1, L); /* (Aᵀ M) A */
+      if (direct) {
+        store_rows(w, yv, at[v], kb_mul(kb, o, I(kb, OHW)), bv);
+        continue;
+      }
       Lanes l = tile_lanes(w, tile0, v);
       KV ybase = kb_add(kb, kb_mul(kb, l.img, i32v(kb, L, w->O * OHW)), kb_add(kb, kb_mul(kb, l.oy, i32v(kb, L, w->OW)), l.ox));
       ybase = kb_add(kb, ybase, o32);

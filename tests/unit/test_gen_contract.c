@@ -371,6 +371,7 @@ typedef struct ConvCase {
   bool bias, wconst, transposed;
   DType dt;
   bool wino; /* marked as the winograd pass does (gen_winograd.c decides) */
+  bool res;  /* a residual (a runtime input of the output's shape) fused as passes/fuse.c does */
 } ConvCase;
 
 static void add_conv(TG *t, ConvCase cc) {
@@ -470,6 +471,20 @@ static void add_conv(TG *t, ConvCase cc) {
          (long long)cc.in[0], (long long)cc.in[1], (long long)cc.k[0], (long long)cc.k[1], (long long)cc.s[0],
          (long long)cc.s[1], (long long)cc.d[0], (long long)cc.d[1], (long long)cc.pads[0], (long long)cc.pads[1],
          (long long)cc.pads[2], (long long)cc.pads[3], cc.auto_pad ? cc.auto_pad : "", shp, cc.wconst);
+  if (cc.res) { /* after shape inference, which takes 2..3 inputs, as the fuse pass runs after it */
+    HostT R;
+    Value *rv = tg_tensor(t, dt, r, y->dims, false, &R);
+    int slot = ir_ops[OP_Conv].max_in;
+    Value **in = arena_alloc(t->g->arena, sizeof(Value *) * (size_t)(slot + 1));
+    memcpy(in, n->in, sizeof(Value *) * (size_t)n->nin);
+    in[slot] = rv;
+    n->in = in;
+    n->nin = slot + 1;
+    n->epi = arena_alloc(t->g->arena, sizeof(Epilogue));
+    n->epi->res = rv;
+    for (int64_t i = 0; i < ny; i++) ref[i] += R.d[i], mag[i] += fabs(R.d[i]);
+    free(R.d);
+  }
   free(X.d);
   free(Wt.d);
   free(B.d);
@@ -572,6 +587,12 @@ Test(conv, winograd) {
      (the last group holding the partial panel) */
   add_conv(t, (ConvCase){2, 1, 64, 136, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
   add_conv(t, (ConvCase){2, 2, 64, 200, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .wconst = true, .wino = true});
+  /* a fused residual, read as 4-float tile rows (F(4x4)): whole tiles, partial tiles, tiles
+     spanning images, a partial last block */
+  add_conv(t, (ConvCase){2, 1, 32, 32, 1, {16, 16}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true, .res = true});
+  add_conv(t, (ConvCase){2, 2, 32, 24, 1, {14, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true, .res = true});
+  add_conv(t, (ConvCase){2, 3, 16, 16, 1, {13, 9}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 16, 16, 1, {56, 56}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true, .res = true});
   /* left to the other kernels */
   add_conv(t, (ConvCase){2, 1, 16, 32, 4, {12, 12}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
   add_conv(t, (ConvCase){2, 1, 16, 32, 1, {15, 16}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
