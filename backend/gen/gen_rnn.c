@@ -10,7 +10,9 @@
  *      block of Wᵀ is reused from cache by every row);
  *   3. per step: rec = H_{t-1} · Rᵀ (a GEMM over the task's batch rows: mr rows × nv vectors of
  *      accumulators, R streamed from L2, its column blocks walked forwards on even steps and
- *      backwards on odd ones), then the gate math for each row, vectorized over H.
+ *      backwards on odd ones; a constant Rᵀ is packed block by block so each block is one
+ *      contiguous stream, software-prefetched ahead), then the gate math for each row,
+ *      vectorized over H.
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
@@ -35,7 +37,8 @@ typedef struct Rnn {
   int64_t Hp, GHp, nbb, tc;
   /* buffers (NULL when absent) */
   KV x, wb, seq, h0, c0, p, y, yh, yc;
-  KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (see panel_at) */
+  KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
+  int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
   /* clustered W / R (gen_cluster.h): 4-bit index panels, per direction K·GHp/2 bytes, and the
    * codebooks; NULL: float */
   KV wq, rq;
@@ -88,8 +91,37 @@ static int64_t panel_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
   return (col / r->L * K + k) * r->L + col % r->L;
 }
 
+static bool gru_split(const Rnn *r) { return r->s.gates == 3 && !r->s.linear_before_reset; }
+
+/* The recurrence's column ranges: [0, GHp), or for GRU without linear_before_reset [0, 2Hp) and
+ * [2Hp, 3Hp) (r ⊙ h needs z and r first) */
+static void rec_range(const Rnn *r, int64_t col, int64_t *c0, int64_t *c1) {
+  bool hi = gru_split(r) && col >= 2 * r->Hp;
+  *c0 = hi ? 2 * r->Hp : 0;
+  *c1 = gru_split(r) && !hi ? 2 * r->Hp : r->GHp;
+}
+
+/* vectors per column block of the recurrence's GEMM over [c0, c1) */
+static int rec_nv(const Rnn *r, int64_t c0, int64_t c1) {
+  int64_t nvec = (c1 - c0) / r->L;
+  return nvec < r->rnv ? (int)nvec : r->rnv;
+}
+
+/* Packed Rᵀ for the recurrence, block by block: the column blocks mm_emit walks (rnv vectors of
+ * L columns, the last one of a range narrower) are each stored [k][block width], so a block is
+ * one stream contiguous in memory.  The recurrence re-reads all of Rᵀ (1 MB at H = 256) every
+ * step from L2/L3; eight streams 16 KB apart (panel_at) reached ~30 B/cycle, one stream more. */
+static int64_t block_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  int64_t c0, c1;
+  rec_range(r, col, &c0, &c1);
+  int64_t nvec = (c1 - c0) / r->L, nv = rec_nv(r, c0, c1), step = nv * r->L;
+  int64_t b0 = c0 + (col - c0) / step * step;
+  int64_t width = b0 + step <= c1 ? step : (nvec % nv) * r->L;
+  return b0 * K + k * width + (col - b0);
+}
+
 /* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R */
-static KV pack_const(Rnn *r, const Value *w, int64_t K) {
+static KV pack_const(Rnn *r, const Value *w, int64_t K, bool blocked) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
   size_t n = (size_t)(D * K * r->GHp);
   float *buf = ir_xcalloc(n ? n : 1, sizeof(float));
@@ -97,7 +129,8 @@ static KV pack_const(Rnn *r, const Value *w, int64_t K) {
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)
         for (int64_t j = 0; j < H; j++)
-          buf[d * K * r->GHp + panel_at(r, g * r->Hp + j, k, K)] = (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
+          buf[d * K * r->GHp + (blocked ? block_at(r, g * r->Hp + j, k, K) : panel_at(r, g * r->Hp + j, k, K))] =
+              (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
   KV p = kb_weight(r->kb, buf, n * sizeof(float));
   free(buf);
   return p;
@@ -180,7 +213,10 @@ typedef struct Mm {
   KV bq, table; /* clustered: index panels and codebook instead of bp (gen_cluster.h) */
   int64_t c0, c1;
   KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
+  int bnv;  /* > 0: bp in block_at's layout, blocks of bnv vectors; 0: panel_at's */
 } Mm;
+
+enum { REC_PF = 16 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block */
 
 static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
   KB *kb = r->kb;
@@ -199,6 +235,14 @@ static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
     KV bk = kb_gep(kb, KE_I8, mm->bq, kb_mul(kb, pk, I(kb, L)));
     for (int v = 0; v < nv; v += 2)
       gen_cluster_decode2(kb, mm->table, kb_gep(kb, KE_I8, bk, I(kb, (int64_t)v / 2 * L * mm->K)), L, &bv[v], &bv[v + 1]);
+  } else if (mm->bnv) { /* this block: K rows of nv·L floats from col·K */
+    KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, (int64_t)nv * L))));
+    for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L)));
+    /* the L1 prefetcher does not keep up with an L2/L3 stream at one row of the block per FMA
+     * group: ask for the row REC_PF ahead (clamped into the block; measured ~20% of the step) */
+    KV kp = kb_min(kb, kb_add(kb, k, I(kb, REC_PF)), I(kb, mm->K - 1), true);
+    KV pb = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, kp, I(kb, (int64_t)nv * L))));
+    for (int v = 0; v < nv; v++) kb_prefetch(kb, kb_gep(kb, KE_F32, pb, I(kb, (int64_t)v * L)));
   } else {
     KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
     for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
@@ -221,6 +265,7 @@ static void mm_emit(Rnn *r, const Mm *mm) {
   if (nv < 1) nv = 1;
   if (nv > nvec) nv = (int)nvec;
   if (mm->bq) nv = nv < 4 ? 2 : nv & ~1; /* pairs of panels (the table takes a register) */
+  if (mm->bnv) nv = mm->bnv;
   int64_t nfull = nvec / nv, step = (int64_t)nv * r->L;
   if (nfull > 0) {
     KV blk = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
@@ -359,7 +404,8 @@ static void rec_rows(Rnn *r, void *ud, KV row, int m) {
   KB *kb = r->kb;
   RecUd *ru = ud;
   Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip, .bq = r->rtq,
-           .table = r->rq ? gen_cluster_table(kb, r->rcl, r->L) : NULL};
+           .table = r->rq ? gen_cluster_table(kb, r->rcl, r->L) : NULL,
+           .bnv = r->rconst && r->rnv ? rec_nv(r, ru->c0, ru->c1) : 0};
   for (int i = 0; i < m; i++) {
     KV bi = kb_add(kb, row, I(kb, i));
     mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
@@ -474,7 +520,7 @@ static Step step_rows(Rnn *r, KV s, KV s0, KV bi) {
 static void emit_step(Rnn *r, KV s, KV s0) {
   KB *kb = r->kb;
   int64_t Hp = r->Hp;
-  bool gru_split = r->s.gates == 3 && !r->s.linear_before_reset;
+  bool split = gru_split(r);
   /* Rᵀ is streamed once per step; at H = 256 it is as large as L2, and a cyclic walk over
    * slightly more than the cache misses on every line.  Odd steps walk the column blocks
    * backwards, so a step starts on the blocks the previous one read last, still in cache. */
@@ -486,10 +532,10 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
     kb_else(kb);
   }
-  RecUd ru = {r->hs, 0, gru_split ? 2 * Hp : r->GHp, flip};
+  RecUd ru = {r->hs, 0, split ? 2 * Hp : r->GHp, flip};
   for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
   if (first) kb_endif(kb);
-  if (gru_split) {
+  if (split) {
     KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
     Step sp = step_rows(r, s, s0, bi);
     gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
@@ -599,6 +645,9 @@ int gen_rnn(GenCtx *c) {
                                               nothing single-threaded and give threads work */
   int64_t nbt = B > 0 ? cdiv(B, r.nbb) : 0;
   if (r.nbb < 1) r.nbb = 1;
+  int rm = rec_mr(&r);
+  r.rnv = (r.regs - 1) / (rm + 1);
+  if (r.rnv > 8) r.rnv = 8;
   r.tc = (int64_t)65536 / (r.nbb * r.GHp);
   if (r.tc < 1) r.tc = 1;
   if (r.tc > s->T) r.tc = s->T > 0 ? s->T : 1;
@@ -623,8 +672,8 @@ int gen_rnn(GenCtx *c) {
   if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rcl = in[2]->cluster, r.rq = pack_nibbles(&r, in[2], s->H);
   if (in[1]->kind == VK_CONST) c->const_unused |= 1u << 1;
   if (in[2]->kind == VK_CONST) c->const_unused |= 1u << 2;
-  if (in[1]->kind == VK_CONST && !r.wq) r.wconst = pack_const(&r, in[1], s->I);
-  if (in[2]->kind == VK_CONST && !r.rq) r.rconst = pack_const(&r, in[2], s->H);
+  if (in[1]->kind == VK_CONST && !r.wq) r.wconst = pack_const(&r, in[1], s->I, false);
+  if (in[2]->kind == VK_CONST && !r.rq) r.rconst = pack_const(&r, in[2], s->H, true);
 
   /* scratch, in floats (every piece a multiple of L) */
   int64_t off = 0, woff = -1, roff = -1;
