@@ -224,6 +224,16 @@ def run_file(a, model, inp, tag, work, *extra):
     return np.load(os.path.join(d + "_onnxc", "output_0.npy"))
 
 
+def exact_vs_float(a, out, inp, tag, work, what):
+    """runs the clustered file as onnxc compiles it and with --disable-pass cluster (the decoded
+    floats); checks the two are equal bit for bit; returns the first"""
+    got = run_file(a, out, inp, tag, work)
+    ref = run_file(a, out, inp, tag + "_float", work, "--disable-pass", "cluster")
+    if got is not None and ref is not None:
+        check("%s: %s" % (tag, what), np.array_equal(got, ref), "max diff %.3g" % np.abs(got - ref).max())
+    return got
+
+
 def ort_match(a, model, inp, got, tag, work):
     if not os.path.isdir(os.path.join(ORT, "node_modules", "onnxruntime-node")) or got is None:
         return print("skip: %s against ONNX Runtime (no onnxruntime-node)" % tag)
@@ -315,11 +325,7 @@ def check_all(a, work):
             np.save(inp, rng.standard_normal((6, batch, 48)).astype(np.float32))
         out = os.path.join(work, tag + "_c16.onnx")
         compress(a, src, out, "--cluster", 16, "--min-weights", 256)
-        got = run_file(a, out, inp, tag, work)
-        ref = run_file(a, out, inp, tag + "_float", work, "--disable-pass", "cluster")
-        if got is not None and ref is not None:
-            check("%s: the 4-bit kernel equals the float kernel exactly" % tag, np.array_equal(got, ref),
-                  "max diff %.3g" % np.abs(got - ref).max())
+        got = exact_vs_float(a, out, inp, tag, work, "the 4-bit kernel equals the float kernel exactly")
         ort_match(a, out, inp, got, tag, work)
         if tag == "k_gru_bi":
             cemit_match(a, out, np.load(inp), got, tag, work)
@@ -340,11 +346,7 @@ def check_all(a, work):
             compress(a, src, out, "--cluster", k, "--min-weights", 100)
         else:
             out = foreign
-        got = run_file(a, out, inp, tag, work)
-        ref = run_file(a, out, inp, tag + "_float", work, "--disable-pass", "cluster")
-        if got is not None and ref is not None:
-            check("%s: the GEMM engine on indices equals it on floats exactly" % tag, np.array_equal(got, ref),
-                  "max diff %.3g" % np.abs(got - ref).max())
+        got = exact_vs_float(a, out, inp, tag, work, "the GEMM engine on indices equals it on floats exactly")
         ort_match(a, out, inp, got, tag, work)
         libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
         p = onnxc(a, "compile", out, "-o", libs[0])
