@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
@@ -307,11 +306,7 @@ static void drop_unused(LLVMModuleRef mod) {
   }
 }
 
-static double thread_cpu_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double thread_cpu_ms(void) { return (double)onnxc_prof_thread_cpu_ns() / 1e6; }
 
 static void *split_main(void *arg) {
   JitSplit *s = arg;
