@@ -3,8 +3,8 @@
 tools/samples.c): `onnxc quantize` writes a QDQ model (static, three calibration methods) and a
 dynamic one that the `onnx` checker accepts and ONNX Runtime runs (bench/ort/run_ort.js), with
 outputs close to onnxc's run of the same file and to the float model; --report prints cosine
-similarities; --keep-float leaves nodes in float; --quantize on run/bench/compile; bad sample
-folders and option combinations give clear errors.
+similarities; --keep-float leaves nodes (by type, name, or the depthwise / squeeze-excite classes) in
+float; --quantize on run/bench/compile; bad sample folders and option combinations give clear errors.
 
   quant_test.py --onnxc build/onnxc [--api build/tests/quant/quant_api] --work DIR
 Ends with 'quant: N passed, N failed'."""
@@ -132,6 +132,57 @@ def test_sensitivity(t, rng):
     check("quantize --quantize int8-dynamic --keep-sensitive -> exit 2", rc == 2 and "takes no calibration" in se, se)
     rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, "--keep-sensitive", "-1")
     check("quantize --keep-sensitive -1 -> bad value", rc != 0 and "--keep-sensitive" in se, se)
+
+
+def mobile_model(path, rng):
+    """x[1,8,8,8] -> Conv 1x1 "pw1" -> HardSwish -> depthwise Conv 3x3 "dw" -> HardSwish -> a squeeze-and-excitation
+    block (GlobalAveragePool -> Conv "se1" -> Relu -> Conv "se2" -> HardSigmoid -> Mul) -> Conv 1x1 "pw2" -> grouped
+    (not depthwise: 4 input channels per group) Conv 3x3 "grp" -> y[1,8,8,8]"""
+    def w(*s):
+        return (rng.standard_normal(s) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w_pw1"], ["c1"], name="pw1"),
+             helper.make_node("HardSwish", ["c1"], ["h1"], name="hs1"),
+             helper.make_node("Conv", ["h1", "w_dw"], ["c2"], group=16, pads=[1, 1, 1, 1], name="dw"),
+             helper.make_node("HardSwish", ["c2"], ["h2"], name="hs2"),
+             helper.make_node("GlobalAveragePool", ["h2"], ["p"], name="gap"),
+             helper.make_node("Conv", ["p", "w_se1"], ["s1"], name="se1"),
+             helper.make_node("Relu", ["s1"], ["r1"], name="se_relu"),
+             helper.make_node("Conv", ["r1", "w_se2"], ["s2"], name="se2"),
+             helper.make_node("HardSigmoid", ["s2"], ["g"], name="se_gate"),
+             helper.make_node("Mul", ["h2", "g"], ["m"], name="se_mul"),
+             helper.make_node("Conv", ["m", "w_pw2"], ["c3"], name="pw2"),
+             helper.make_node("Conv", ["c3", "w_grp"], ["y"], group=2, pads=[1, 1, 1, 1], name="grp")]
+    inits = [numpy_helper.from_array(a, n) for n, a in
+             [("w_pw1", w(16, 8, 1, 1)), ("w_dw", w(16, 1, 3, 3)), ("w_se1", w(4, 16, 1, 1)), ("w_se2", w(16, 4, 1, 1)),
+              ("w_pw2", w(8, 16, 1, 1)), ("w_grp", w(8, 4, 3, 3))]]
+    g = helper.make_graph(nodes, "mobile", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
+
+
+def test_keep_classes(t, rng):
+    """--keep-float depthwise / squeeze-excite leave those Convs in float (by structure, not by name); the grouped
+    Conv with 4 input channels per group and the 1x1 Convs stay quantized"""
+    model, cal, x = model_and_samples(t, rng, "mobile.onnx", mobile_model, "cal_mobile", 6, (1, 8, 8, 8))
+    want, _ = t.run(model, [x])
+    for keep, floats in ((["depthwise"], ["dw"]), (["depthwise", "squeeze-excite"], ["dw", "se1", "se2"]),
+                         (["squeeze-excite"], ["se1", "se2"])):
+        q = os.path.join(t.work, "q_mobile.onnx")
+        flags = sum((["--keep-float", k] for k in keep), [])
+        rc, so, se = t.cli("quantize", model, "-o", q, "--calibrate", cal, *flags)
+        kinds, mp = ops(q) if rc == 0 else ([], None)
+        inits = {i.name for i in mp.graph.initializer} if mp else set()
+        quantized = [n for n in ("pw1", "dw", "se1", "se2", "pw2", "grp") if "w_%s_quantized" % n in inits]
+        want_q = [n for n in ("pw1", "dw", "se1", "se2", "pw2", "grp") if n not in floats]
+        check("quantize --keep-float %s: %s float, %s quantized (got %s quantized)" % (" ".join(keep), floats, want_q, quantized),
+              rc == 0 and quantized == want_q and all("w_" + n in inits for n in floats) and
+              "quantized %d node" % len(want_q) in so, so + se)
+        got, se = t.run(q, [x])
+        ref = t.ort(q, [x])
+        check("quantize --keep-float %s: onnxc and ORT run the file" % " ".join(keep), got is not None and ref is not None, se)
+        if got is not None and ref is not None and want is not None:
+            check("quantize --keep-float %s: onnxc vs ORT cosine %.6f >= 0.999, vs float %.4f >= 0.99" %
+                  (" ".join(keep), cosine(ref, got), cosine(want, got)), cosine(ref, got) >= 0.999 and cosine(want, got) >= 0.99)
 
 
 class T:
@@ -389,6 +440,7 @@ def main():
     test_dynamic(t, rng)
     test_stem(t, rng)
     test_sensitivity(t, np.random.default_rng(151))  # its own stream: the later tests keep theirs
+    test_keep_classes(t, np.random.default_rng(152))
     test_errors(t, model, cal, x, rng)
     return summary("quant")
 
