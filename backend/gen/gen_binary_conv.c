@@ -20,46 +20,12 @@
 #include "passes.h"
 
 #define OB 16 /* output channels per register block (16 accumulators + 2 inputs: no register copies) */
+#define FAST_KS 62 /* kernel positions a per-vector bit mask holds (count_nonzero) */
 
-typedef struct BinGeo {
-  int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
-  int64_t CW;         /* 64-bit words per pixel (channels) */
-  int64_t rb, nrb;    /* output rows per task, row blocks */
-  int64_t RI, WQ, RL; /* packed rows per task, phase length (multiple of L), row length sw·WQ */
-  int64_t owp;        /* output columns a row of the packed planes covers (<= WQ) */
-  int64_t KC;         /* im2col planes: KH·KW·CW */
-  int64_t FL;         /* flat pixels per im2col plane (a multiple of L, room for a row's spill) */
-  int L;              /* i64 lanes */
-} BinGeo;
+typedef PassBinGeo BinGeo; /* the blocking, shared with the pass (passes/binary.c) */
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-static bool bin_geo(GenCtx *c, BinGeo *q) {
-  Node *n = c->n;
-  const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
-  if (x->rank != 4 || w->rank != 4 || y->rank != 4 || x->dtype != DT_FLOAT) return false;
-  IrWindow win;
-  if (ir_window(c->g, n, 2, x->dims + 2, w->dims + 2, &win)) return false;
-  *q = (BinGeo){.N = x->dims[0], .C = x->dims[1], .H = x->dims[2], .W = x->dims[3], .O = y->dims[1],
-                .OH = y->dims[2], .OW = y->dims[3], .KH = w->dims[2], .KW = w->dims[3], .sh = win.stride[0],
-                .sw = win.stride[1], .dh = win.dilation[0], .dw = win.dilation[1], .pt = win.pad_begin[0],
-                .pl = win.pad_begin[1]};
-  if (w->dims[1] != q->C || q->C <= 0 || q->H <= 0 || q->W <= 0 || q->sw > 8) return false;
-  q->L = kb_lanes(c->kb, KE_I64);
-  q->CW = cdiv(q->C, 64);
-  q->rb = cdiv(q->OH, 8) < 8 ? cdiv(q->OH, 8) : 8; /* about 8 row blocks per image */
-  q->nrb = cdiv(q->OH, q->rb);
-  q->RI = (q->rb - 1) * q->sh + (q->KH - 1) * q->dh + 1;
-  q->owp = cdiv(q->OW, q->L) * q->L;
-  int64_t wp = (q->owp - 1) * q->sw + (q->KW - 1) * q->dw + 1;  /* padded input columns read */
-  q->WQ = cdiv(cdiv(wp, q->sw), q->L) * q->L;
-  q->RL = q->sw * q->WQ;
-  q->KC = q->KH * q->KW * q->CW;
-  int64_t fl = (q->rb - 1) * q->OW + q->owp; /* the last row's copy writes whole vectors */
-  q->FL = cdiv(fl > q->rb * q->OW ? fl : q->rb * q->OW, q->L) * q->L;
-  return (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL) * 8 <= (2 << 20);
-}
 
 /* weight sign words [o][kh][kw][cw] and α_o, registered with the weight blob */
 static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha) {
@@ -130,7 +96,7 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
 
 /* the task's buffers: weights, outputs, packed rows sp/nzp, im2col ts/tn, counts tp */
 typedef struct BinOut {
-  KV wbits, alpha, bias, yb, resb, sp, nzp, ts, tn, tp, r0;
+  KV wbits, alpha, bias, yb, resb, sp, nzp, ts, tn, tp, fm, r0;
 } BinOut;
 
 /* padded input column offset of kernel column kw in a packed row (by phase, see the top) */
@@ -176,20 +142,63 @@ static void im2col(KB *kb, const BinGeo *q, const BinOut *t, KV nr) {
 }
 
 /* tp[f] = popcount of the nonzero bits in output pixel f's window: the dot product's count of
- * nonzero terms, the same for every output channel */
+ * nonzero terms, the same for every output channel.  And per vector of pixels, fm[f0 / L] has bit p
+ * set when some lane's window has a zero or a padded pixel at kernel position p (compute_block
+ * takes the general arm there): elsewhere every channel bit is nonzero, nz & (s ^ w) = s ^ w, and
+ * the xor-only arm is exact (bits past C are 0 in both s and w).  KS > FAST_KS: every bit set. */
 static void count_nonzero(KB *kb, const BinGeo *q, const BinOut *t, KV npix) {
   int L = q->L;
   KT vt = kt(KE_I64, L);
+  int64_t KS = q->KH * q->KW;
   KV f0 = kb_for(kb, I(kb, 0), npix, L);
   {
     KVar tot = kb_var(kb, vt, kb_int(kb, vt, 0));
-    KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
+    KVar fm = kb_var(kb, kt_s(KE_I64), I(kb, KS > FAST_KS ? -1 : 0));
+    KV p = kb_for(kb, I(kb, 0), I(kb, KS), 1);
     {
-      KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0)));
-      kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+      KVar pc = kb_var(kb, vt, kb_int(kb, vt, 0));
+      KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+      {
+        KV k = kb_add(kb, kb_mul(kb, p, I(kb, q->CW)), cw);
+        KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0)));
+        kb_set(kb, pc, kb_add(kb, kb_get(kb, pc), kb_popcount(kb, xn)));
+      }
+      kb_endfor(kb);
+      kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_get(kb, pc)));
+      if (KS <= FAST_KS) {
+        KV holes = kb_reduce_or(kb, kb_cmp(kb, KC_NE, kb_get(kb, pc), kb_int(kb, vt, q->C), false));
+        KV bit = kb_select(kb, holes, kb_shl(kb, I(kb, 1), p), I(kb, 0));
+        kb_set(kb, fm, kb_or(kb, kb_get(kb, fm), bit));
+      }
     }
     kb_endfor(kb);
     kb_store(kb, kb_get(kb, tot), kb_gep(kb, KE_I64, t->tp, f0));
+    kb_store(kb, kb_get(kb, fm), kb_gep(kb, KE_I64, t->fm, kb_div(kb, f0, I(kb, L), true)));
+  }
+  kb_endfor(kb);
+}
+
+/* acc[j] += the mismatch counts of kernel position p's channel words: popcount(nz & (s ^ w)), or
+ * popcount(s ^ w) when the position has no zero (fast: one op fewer per word, and the xor can
+ * take the weight word as a broadcast memory operand) */
+static void position_words(KB *kb, const BinGeo *q, const BinOut *t, const KV *oc, KVar *acc, KV f0, KV p,
+                           bool fast) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L);
+  KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+  {
+    KV k = kb_add(kb, kb_mul(kb, p, I(kb, q->CW)), cw);
+    KV at = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0);
+    KV xs = kb_load(kb, vt, kb_gep(kb, KE_I64, t->ts, at));
+    KV xn = fast ? NULL : kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, at));
+    for (int j = 0; j < OB; j++) {
+      /* weight words [o][kh][kw][cw]: k is the same (kh, kw, cw) order */
+      KV wi = kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KC)), k);
+      KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
+      KV x = kb_xor(kb, xs, wv);
+      KV d = kb_popcount(kb, fast ? x : kb_and(kb, xn, x));
+      kb_set(kb, acc[j], kb_add(kb, kb_get(kb, acc[j]), d));
+    }
   }
   kb_endfor(kb);
 }
@@ -204,18 +213,14 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
   for (int j = 0; j < OB; j++) acc[j] = kb_var(kb, vt, zero);
   KV oc[OB];
   for (int j = 0; j < OB; j++) oc[j] = kb_min(kb, kb_add(kb, o0, I(kb, j)), I(kb, q->O - 1), false);
-  KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
+  KV fm = kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->fm, kb_div(kb, f0, I(kb, L), true)));
+  KV p = kb_for(kb, I(kb, 0), I(kb, q->KH * q->KW), 1);
   {
-    KV at = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0);
-    KV xs = kb_load(kb, vt, kb_gep(kb, KE_I64, t->ts, at));
-    KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, at));
-    for (int j = 0; j < OB; j++) {
-      /* weight words [o][kh][kw][cw]: k is the same (kh, kw, cw) order */
-      KV wi = kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KC)), k);
-      KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
-      KV d = kb_popcount(kb, kb_and(kb, xn, kb_xor(kb, xs, wv)));
-      kb_set(kb, acc[j], kb_add(kb, kb_get(kb, acc[j]), d));
-    }
+    kb_if(kb, kb_cmp(kb, KC_NE, kb_and(kb, fm, kb_shl(kb, I(kb, 1), p)), I(kb, 0), false));
+    position_words(kb, q, t, oc, acc, f0, p, false);
+    kb_else(kb);
+    position_words(kb, q, t, oc, acc, f0, p, true);
+    kb_endif(kb);
   }
   kb_endfor(kb);
   /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and pixels exist */
@@ -241,7 +246,7 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
 bool gen_binary_conv(GenCtx *c) {
   Node *n = c->n;
   BinGeo q;
-  if (!n->binary || !pass_binary_conv_ok(n) || !bin_geo(c, &q)) return false;
+  if (!pass_binary_conv_marked(n) || !pass_binary_geo(c->g, n, kb_lanes(c->kb, KE_I64), &q)) return false;
   KB *kb = c->kb;
   int L = q.L;
   BinOut t = {0};
@@ -250,13 +255,14 @@ bool gen_binary_conv(GenCtx *c) {
   c->work = ntask > 1 ? ntask : 1;
   int64_t plane = q.CW * q.RI * q.RL;
   int64_t cols = q.KC * q.FL;
-  int64_t sb = (2 * plane + 2 * cols + q.FL) * 8 + 64;
+  int64_t sb = q.scratch + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
   t.sp = kb_scratch(kb);
   t.nzp = kb_gep(kb, KE_I64, t.sp, I(kb, plane));
   t.ts = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane));
   t.tn = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + cols));
   t.tp = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + 2 * cols));
+  t.fm = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + 2 * cols + q.FL));
   t.bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
   KV x = kb_buf(kb, 0), y = kb_buf(kb, n->nin), res = gen_epi_res(c);
   KV tk = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
