@@ -107,8 +107,9 @@ static bool geo_rows(PassBinGeo *q, int64_t rb) {
   q->KC = q->KH * q->KW * q->CW;
   int64_t fl = (q->rb - 1) * q->OW + q->owp; /* the last row's copy writes whole vectors */
   q->FL = cdiv(fl > q->rb * q->OW ? fl : q->rb * q->OW, q->L) * q->L;
-  /* sign and nonzero rows, their im2col planes, the counts, a mask word per vector of pixels */
-  q->scratch = (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL + q->FL + q->FL / q->L) * 8;
+  /* sign and nonzero rows, their im2col planes, the counts, 3 mask words per vector of pixels,
+   * a lane mask per pixel and kernel position */
+  q->scratch = (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL + q->FL + 3 * (q->FL / q->L) + q->KH * q->KW * q->FL) * 8;
   return q->scratch <= (2 << 20);
 }
 
@@ -123,7 +124,15 @@ bool pass_binary_geo(Graph *g, const Node *n, int lanes, PassBinGeo *q) {
                     .pl = win.pad_begin[1], .L = lanes};
   if (w->dims[1] != q->C || q->C <= 0 || q->H <= 0 || q->W <= 0 || q->OH <= 0 || q->sw > 8) return false;
   q->CW = cdiv(q->C, 64);
-  return geo_rows(q, cdiv(q->OH, 8) < 8 ? cdiv(q->OH, 8) : 8) || geo_rows(q, 1);
+  /* about 4 row blocks per image (each packs KH − 1 rows more than its own: fewer, taller blocks
+   * pack less twice), up to 8 rows, rounded up to whole vectors of pixels when that stays ≤ 8 */
+  int64_t rb = cdiv(q->OH, 4) < 8 ? cdiv(q->OH, 4) : 8;
+  for (int64_t r = rb; r <= 8 && r <= q->OH; r++)
+    if (r * q->OW % q->L == 0) {
+      rb = r;
+      break;
+    }
+  return geo_rows(q, rb) || geo_rows(q, 1);
 }
 
 /* Sign fusion.  The kernel packs the bits x > 0 and x != 0, which are the same from x as from
