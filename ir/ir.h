@@ -245,6 +245,7 @@ struct Node {
   bool winograd;        /* passes/winograd.c: a Conv the backend may run as Winograd (gen_winograd.c) */
   bool sparse;          /* passes/sparse.c: a MatMul/Gemm whose constant weight may run sparse (gen_sparse.c) */
   bool binary;          /* passes/binary.c: a Conv on ±1/0 inputs and ±α weights (gen_binary_conv.c) */
+  bool binary_sign;     /* passes/binary.c: a binary Conv whose in[0] is the input of the Sign it replaced */
 };
 
 /* An epilogue fused into a contraction (passes/fuse.c), applied to each result while it is in

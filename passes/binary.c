@@ -9,6 +9,7 @@
  * It runs after plan because it only marks nodes (nothing moves, no value changes), so it can
  * sit at the end of pass_names; `--disable-pass binary` keeps the float kernels (comparing). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
@@ -82,10 +83,112 @@ bool pass_binary_gemm_ok(const Node *n) {
   return sign_valued(a);
 }
 
+bool pass_binary_conv_marked(const Node *n) {
+  if (!n->binary) return false;
+  if (!n->binary_sign) return pass_binary_conv_ok(n);
+  /* the same test with the Sign gone: its input (float) in place of its output */
+  const Value *x = n->in[0], *y = n->out[0];
+  return n->op == OP_Conv && x && x->rank == 4 && x->dtype == DT_FLOAT && y && y->dtype == DT_FLOAT &&
+         ir_value_shape_known(x) && ir_value_shape_known(y) && ir_attr_int(n, "group", 1) == 1 &&
+         pm_alpha_weights(n->in[1]);
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* the task's rows and planes for rb output rows per task; false past the scratch bound */
+static bool geo_rows(PassBinGeo *q, int64_t rb) {
+  q->rb = rb;
+  q->nrb = cdiv(q->OH, q->rb);
+  q->RI = (q->rb - 1) * q->sh + (q->KH - 1) * q->dh + 1;
+  q->owp = cdiv(q->OW, q->L) * q->L;
+  int64_t wp = (q->owp - 1) * q->sw + (q->KW - 1) * q->dw + 1; /* padded input columns read */
+  q->WQ = cdiv(cdiv(wp, q->sw), q->L) * q->L;
+  q->RL = q->sw * q->WQ;
+  q->KC = q->KH * q->KW * q->CW;
+  int64_t fl = (q->rb - 1) * q->OW + q->owp; /* the last row's copy writes whole vectors */
+  q->FL = cdiv(fl > q->rb * q->OW ? fl : q->rb * q->OW, q->L) * q->L;
+  /* sign and nonzero rows, their im2col planes, the counts, 3 mask words per vector of pixels,
+   * a lane mask per pixel and kernel position */
+  q->scratch = (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL + q->FL + 3 * (q->FL / q->L) + q->KH * q->KW * q->FL) * 8;
+  return q->scratch <= (2 << 20);
+}
+
+bool pass_binary_geo(Graph *g, const Node *n, int lanes, PassBinGeo *q) {
+  const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
+  if (x->rank != 4 || w->rank != 4 || y->rank != 4 || x->dtype != DT_FLOAT || lanes < 1) return false;
+  IrWindow win;
+  if (ir_window(g, n, 2, x->dims + 2, w->dims + 2, &win)) return false;
+  *q = (PassBinGeo){.N = x->dims[0], .C = x->dims[1], .H = x->dims[2], .W = x->dims[3], .O = y->dims[1],
+                    .OH = y->dims[2], .OW = y->dims[3], .KH = w->dims[2], .KW = w->dims[3], .sh = win.stride[0],
+                    .sw = win.stride[1], .dh = win.dilation[0], .dw = win.dilation[1], .pt = win.pad_begin[0],
+                    .pl = win.pad_begin[1], .L = lanes};
+  if (w->dims[1] != q->C || q->C <= 0 || q->H <= 0 || q->W <= 0 || q->OH <= 0 || q->sw > 8) return false;
+  q->CW = cdiv(q->C, 64);
+  /* about 4 row blocks per image (each packs KH − 1 rows more than its own: fewer, taller blocks
+   * pack less twice), up to 8 rows, rounded up to whole vectors of pixels when that stays ≤ 8 */
+  int64_t rb = cdiv(q->OH, 4) < 8 ? cdiv(q->OH, 4) : 8;
+  for (int64_t r = rb; r <= 8 && r <= q->OH; r++)
+    if (r * q->OW % q->L == 0) {
+      rb = r;
+      break;
+    }
+  return geo_rows(q, rb) || geo_rows(q, 1);
+}
+
+/* Sign fusion.  The kernel packs the bits x > 0 and x != 0, which are the same from x as from
+ * Sign(x) (Sign keeps ±0 and NaN, and NaN != 0 either way), so a binary Conv may read the Sign's
+ * input and the Sign goes when nothing else reads it: one pass over the activations instead of
+ * a float tensor of ±1 written and read back.  The pass runs after plan, so x's buffer must stay
+ * intact up to the Conv (node `to`): it is the caller's or a constant, or no arena value live in
+ * (x's last use, to] overlaps it, and no control node (subgraph arena) runs in between. */
+static bool buffer_kept(const Graph *g, const Value *x, int to, const int *first, const int *last) {
+  if (x->storage == ST_IO || x->storage == ST_CONST) return true;
+  if (x->storage != ST_ARENA) return false;
+  int from = last[x->id];
+  int64_t lo = x->offset, hi = lo + pass_value_bytes(x);
+  for (int k = from < 0 ? 0 : from; k <= to; k++)
+    for (int a = 0; a < g->nodes[k]->nattr; a++)
+      if (g->nodes[k]->attrs[a].type == AT_GRAPH || g->nodes[k]->attrs[a].type == AT_GRAPHS) return false;
+  for (int i = 0; i < g->nvalues; i++) {
+    const Value *v = g->values[i];
+    if (v == x || v->storage != ST_ARENA || first[i] < 0 || first[i] > to || last[i] <= from) continue;
+    if (v->offset < hi && lo < v->offset + pass_value_bytes(v)) return false;
+  }
+  return true;
+}
+
+/* n (a binary Conv at node index k) reads Sign(x): rewire it to x, drop the Sign if unused;
+ * true when the graph changed */
+static bool fuse_sign(Graph *g, Node *n, int k, int *first, int *last) {
+  Value *xb = n->in[0];
+  Node *s = xb->producer;
+  if (!s || s->dead || s->op != OP_Sign || s->in[0]->dtype != DT_FLOAT || xb->is_output) return false;
+  PassBinGeo q;
+  if (!pass_binary_geo(g, n, 8, &q)) return false; /* 8: the widest i64 vector of any target */
+  ir_live_ranges(g, first, last);
+  if (!buffer_kept(g, s->in[0], k, first, last)) return false;
+  n->in[0] = s->in[0];
+  n->binary_sign = true;
+  bool used = false;
+  for (int i = 0; i < g->nnodes && !used; i++)
+    for (int j = 0; j < g->nodes[i]->nin; j++) used |= !g->nodes[i]->dead && g->nodes[i]->in[j] == xb;
+  for (int i = 0; i < g->noutputs; i++) used |= g->outputs[i] == xb;
+  if (!used) {
+    ir_node_remove(g, s);
+    ir_graph_compact(g);
+  }
+  return true;
+}
+
 int pass_binary(Graph *g) {
+  int *first = ir_xmalloc(sizeof(int) * (size_t)(g->nvalues + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (!n->dead) n->binary = pass_binary_conv_ok(n) || pass_binary_gemm_ok(n);
+    if (n->dead) continue;
+    n->binary = pass_binary_conv_ok(n) || pass_binary_gemm_ok(n);
+    if (n->binary && n->op == OP_Conv && fuse_sign(g, n, i, first, last)) i = n->id;
   }
+  free(first);
+  free(last);
   return 0;
 }

@@ -57,6 +57,26 @@ int pass_binary(Graph *g);
 /* the test the pass applies: a 2-D ungrouped fp32 Conv whose constant weights are ±α_o per output
  * channel o and whose input is Sign(x) or Where(c, 1, -1) (values in {-1, 0, 1}) */
 bool pass_binary_conv_ok(const Node *n);
+/* pass_binary_conv_ok, or a binary Conv the pass fused with its Sign (Node.binary_sign: in[0] is
+ * the Sign's input, which the kernel binarizes while it packs the bits) */
+bool pass_binary_conv_marked(const Node *n);
+/* The binary Conv kernel's blocking (gen_binary_conv.c), here so that the pass fuses a Sign only
+ * into a Conv the kernel will run (a fused Conv has no float fallback). */
+typedef struct PassBinGeo {
+  int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+  int64_t CW;         /* 64-bit words per pixel (channels) */
+  int64_t rb, nrb;    /* output rows per task, row blocks */
+  int64_t RI, WQ, RL; /* packed rows per task, phase length (multiple of L), row length sw·WQ */
+  int64_t owp;        /* output columns a row of the packed planes covers (<= WQ) */
+  int64_t KC;         /* im2col planes: KH·KW·CW */
+  int64_t FL;         /* flat pixels per im2col plane (a multiple of L, room for a row's spill) */
+  int64_t scratch;    /* bytes of scratch a task uses (≤ 2 MiB) */
+  int L;              /* i64 lanes */
+} PassBinGeo;
+/* n's blocking for `lanes` i64 lanes (about 8 row blocks per image, else 1 row per task when that
+ * does not fit the scratch bound); false when the kernel cannot run it.  True for 8 lanes implies
+ * true for 1, 2 and 4. */
+bool pass_binary_geo(Graph *g, const Node *n, int lanes, PassBinGeo *q);
 /* the same for a MatMul/Gemm [M,K]·[K,N] whose constant B has ±α_n columns (binary.c) */
 bool pass_binary_gemm_ok(const Node *n);
 /* Memory planning (plan.c): outputs materialized, captured values added to control nodes,

@@ -20,49 +20,15 @@
 #include "passes.h"
 
 #define OB 16 /* output channels per register block (16 accumulators + 2 inputs: no register copies) */
+#define FAST_KS 62 /* kernel positions a per-vector bit mask holds (count_nonzero) */
 
-typedef struct BinGeo {
-  int64_t N, C, H, W, O, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
-  int64_t CW;         /* 64-bit words per pixel (channels) */
-  int64_t rb, nrb;    /* output rows per task, row blocks */
-  int64_t RI, WQ, RL; /* packed rows per task, phase length (multiple of L), row length sw·WQ */
-  int64_t owp;        /* output columns a row of the packed planes covers (<= WQ) */
-  int64_t KC;         /* im2col planes: KH·KW·CW */
-  int64_t FL;         /* flat pixels per im2col plane (a multiple of L, room for a row's spill) */
-  int L;              /* i64 lanes */
-} BinGeo;
+typedef PassBinGeo BinGeo; /* the blocking, shared with the pass (passes/binary.c) */
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-static bool bin_geo(GenCtx *c, BinGeo *q) {
-  Node *n = c->n;
-  const Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
-  if (x->rank != 4 || w->rank != 4 || y->rank != 4 || x->dtype != DT_FLOAT) return false;
-  IrWindow win;
-  if (ir_window(c->g, n, 2, x->dims + 2, w->dims + 2, &win)) return false;
-  *q = (BinGeo){.N = x->dims[0], .C = x->dims[1], .H = x->dims[2], .W = x->dims[3], .O = y->dims[1],
-                .OH = y->dims[2], .OW = y->dims[3], .KH = w->dims[2], .KW = w->dims[3], .sh = win.stride[0],
-                .sw = win.stride[1], .dh = win.dilation[0], .dw = win.dilation[1], .pt = win.pad_begin[0],
-                .pl = win.pad_begin[1]};
-  if (w->dims[1] != q->C || q->C <= 0 || q->H <= 0 || q->W <= 0 || q->sw > 8) return false;
-  q->L = kb_lanes(c->kb, KE_I64);
-  q->CW = cdiv(q->C, 64);
-  q->rb = cdiv(q->OH, 8) < 8 ? cdiv(q->OH, 8) : 8; /* about 8 row blocks per image */
-  q->nrb = cdiv(q->OH, q->rb);
-  q->RI = (q->rb - 1) * q->sh + (q->KH - 1) * q->dh + 1;
-  q->owp = cdiv(q->OW, q->L) * q->L;
-  int64_t wp = (q->owp - 1) * q->sw + (q->KW - 1) * q->dw + 1;  /* padded input columns read */
-  q->WQ = cdiv(cdiv(wp, q->sw), q->L) * q->L;
-  q->RL = q->sw * q->WQ;
-  q->KC = q->KH * q->KW * q->CW;
-  int64_t fl = (q->rb - 1) * q->OW + q->owp; /* the last row's copy writes whole vectors */
-  q->FL = cdiv(fl > q->rb * q->OW ? fl : q->rb * q->OW, q->L) * q->L;
-  return (2 * q->CW * q->RI * q->RL + 2 * q->KC * q->FL) * 8 <= (2 << 20);
-}
-
 /* weight sign words [o][kh][kw][cw] and α_o, registered with the weight blob */
-static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha) {
+static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha, KV *wpop) {
   const float *w = c->n->in[1]->data;
   int64_t KS = q->KH * q->KW, K = q->C * KS;
   uint64_t *bits = ir_xcalloc((size_t)(q->O * KS * q->CW), sizeof *bits);
@@ -75,13 +41,23 @@ static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha) {
   }
   *wbits = kb_weight(c->kb, bits, (size_t)(q->O * KS * q->CW) * sizeof *bits);
   *alpha = kb_weight(c->kb, al, (size_t)q->O * sizeof *al);
+  /* the set bits of each (o, kh, kw)'s words: what the xor-only arm counts at an empty pixel */
+  int64_t *pop = ir_xcalloc((size_t)(q->O * KS), sizeof *pop);
+  for (int64_t i = 0; i < q->O * KS; i++)
+    for (int64_t cw = 0; cw < q->CW; cw++) pop[i] += __builtin_popcountll(bits[i * q->CW + cw]);
+  *wpop = kb_weight(c->kb, pop, (size_t)(q->O * KS) * sizeof *pop);
+  free(pop);
   free(bits);
   free(al);
   c->const_unused |= 2u;
 }
 
-/* packs input rows [ih0, ih0 + RI) of image xb (channels at stride H·W) into planes s, nz */
-static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
+/* packs the input rows the task's nr output rows read, [ih0, ih0 + (nr − 1)·sh + (KH − 1)·dh],
+ * of image xb (channels at stride H·W) into planes s, nz: padding rows are zeros without loads,
+ * and only the columns valid output pixels read, (OW − 1)·sw + (KW − 1)·dw + 1 (im2col's whole
+ * vectors read a few more, into lanes past a row's end that the next row or the slack takes);
+ * bits[b] = 1 << b (a table: a broadcast load per bit instead of a shift and a broadcast) */
+static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV nr, KV sp, KV nzp, KV bits) {
   int L = q->L;
   KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
   KV zero = kb_int(kb, vt, 0), fzero = kb_float(kb, ft, 0);
@@ -90,14 +66,16 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
   {
     KV c0 = kb_mul(kb, cw, I(kb, 64));
     KV nb = kb_min(kb, I(kb, 64), kb_sub(kb, I(kb, q->C), c0), false);
-    KV i = kb_for(kb, I(kb, 0), I(kb, q->RI), 1);
+    int64_t wq = cdiv(cdiv((q->OW - 1) * q->sw + (q->KW - 1) * q->dw + 1, q->sw), L) * L;
+    KV rows = kb_add(kb, kb_mul(kb, kb_sub(kb, nr, I(kb, 1)), I(kb, q->sh)), I(kb, (q->KH - 1) * q->dh + 1));
+    KV i = kb_for(kb, I(kb, 0), rows, 1);
     {
       KV ih = kb_add(kb, ih0, i);
       KV rowok = kb_and(kb, kb_cmp(kb, KC_GE, ih, I(kb, 0), false), kb_cmp(kb, KC_LT, ih, I(kb, q->H), false));
       KV doff = kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), i), I(kb, q->RL));
       KV xrow = kb_gep(kb, KE_F32, xb, kb_add(kb, kb_mul(kb, c0, I(kb, q->H * q->W)), kb_mul(kb, ih, I(kb, q->W))));
       for (int64_t ph = 0; ph < q->sw; ph++) {
-        KV q0 = kb_for(kb, I(kb, 0), I(kb, q->WQ), L);
+        KV q0 = kb_for(kb, I(kb, 0), I(kb, wq < q->WQ ? wq : q->WQ), L);
         {
           /* lane j: padded column (q0 + j)·sw + ph, input column that − pl */
           KV iw = kb_add(kb, kb_mul(kb, kb_add(kb, kb_splat(kb, q0, L), iota), kb_int(kb, vt, q->sw)),
@@ -106,16 +84,18 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
           m = kb_and(kb, m, kb_splat(kb, rowok, L));
           KV idx = kb_cast(kb, kb_select(kb, m, iw, zero), kt(KE_I32, L), false, false);
           KVar s = kb_var(kb, vt, zero), nz = kb_var(kb, vt, zero);
+          kb_if(kb, rowok);
           KV b = kb_for(kb, I(kb, 0), nb, 1);
           {
             KV src = kb_gep(kb, KE_F32, xrow, kb_mul(kb, b, I(kb, q->H * q->W)));
             KV v = q->sw == 1 ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, src, kb_sub(kb, q0, I(kb, q->pl))), m, fzero)
                               : kb_select(kb, m, kb_gather(kb, ft, src, idx, m), fzero);
-            KV bit = kb_splat(kb, kb_shl(kb, I(kb, 1), b), L);
+            KV bit = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, bits, b)), L);
             kb_set(kb, s, kb_or(kb, kb_get(kb, s), kb_select(kb, kb_cmp(kb, KC_GT, v, fzero, false), bit, zero)));
             kb_set(kb, nz, kb_or(kb, kb_get(kb, nz), kb_select(kb, kb_cmp(kb, KC_NE, v, fzero, false), bit, zero)));
           }
           kb_endfor(kb);
+          kb_endif(kb);
           KV at = kb_add(kb, doff, kb_add(kb, I(kb, ph * q->WQ), q0));
           kb_store(kb, kb_get(kb, s), kb_gep(kb, KE_I64, sp, at));
           kb_store(kb, kb_get(kb, nz), kb_gep(kb, KE_I64, nzp, at));
@@ -130,7 +110,7 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV sp, KV nzp) {
 
 /* the task's buffers: weights, outputs, packed rows sp/nzp, im2col ts/tn, counts tp */
 typedef struct BinOut {
-  KV wbits, alpha, bias, yb, resb, sp, nzp, ts, tn, tp, r0;
+  KV wbits, alpha, wpop, bias, yb, resb, sp, nzp, ts, tn, tp, fm, em, r0;
 } BinOut;
 
 /* padded input column offset of kernel column kw in a packed row (by phase, see the top) */
@@ -176,20 +156,93 @@ static void im2col(KB *kb, const BinGeo *q, const BinOut *t, KV nr) {
 }
 
 /* tp[f] = popcount of the nonzero bits in output pixel f's window: the dot product's count of
- * nonzero terms, the same for every output channel */
+ * nonzero terms, the same for every output channel.  And per vector of pixels, three masks of
+ * kernel positions p (fm[3·(f0 / L) + m], bit p) for compute_block:
+ *   m = 0 (holes): some lane has a zero channel or is padding at p; else every channel bit is
+ *         nonzero, nz & (s ^ w) = s ^ w and the xor-only arm is exact (bits past C are 0 in s, w);
+ *   m = 1 (whole): every lane at p is all nonzero or all zero (padding): the xor-only arm counts
+ *         popcount(w) at the zero lanes (s = 0 there), which em[f0 / L][p] (-1 at those lanes)
+ *         takes back out;
+ *   m = 2 (empty): every lane is zero at p: nothing to count.
+ * KS > FAST_KS: every position takes the general arm. */
 static void count_nonzero(KB *kb, const BinGeo *q, const BinOut *t, KV npix) {
   int L = q->L;
   KT vt = kt(KE_I64, L);
+  int64_t KS = q->KH * q->KW;
+  KV zero = kb_int(kb, vt, 0), full = kb_int(kb, vt, q->C);
   KV f0 = kb_for(kb, I(kb, 0), npix, L);
   {
-    KVar tot = kb_var(kb, vt, kb_int(kb, vt, 0));
-    KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
+    KV vi = kb_div(kb, f0, I(kb, L), true);
+    KVar tot = kb_var(kb, vt, zero);
+    KVar fm[3];
+    for (int m = 0; m < 3; m++) fm[m] = kb_var(kb, kt_s(KE_I64), I(kb, KS > FAST_KS && !m ? -1 : 0));
+    KV p = kb_for(kb, I(kb, 0), I(kb, KS), 1);
     {
-      KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0)));
-      kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), kb_popcount(kb, xn)));
+      KVar pc = kb_var(kb, vt, zero);
+      KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+      {
+        KV k = kb_add(kb, kb_mul(kb, p, I(kb, q->CW)), cw);
+        KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0)));
+        kb_set(kb, pc, kb_add(kb, kb_get(kb, pc), kb_popcount(kb, xn)));
+      }
+      kb_endfor(kb);
+      KV n = kb_get(kb, pc);
+      kb_set(kb, tot, kb_add(kb, kb_get(kb, tot), n));
+      if (KS <= FAST_KS) {
+        KV none = kb_cmp(kb, KC_EQ, n, zero, false), all = kb_cmp(kb, KC_EQ, n, full, false);
+        KV any[3] = {kb_reduce_or(kb, kb_not(kb, all)), kb_reduce_or(kb, kb_not(kb, kb_or(kb, none, all))),
+                     kb_reduce_or(kb, kb_not(kb, none))};
+        KV bit = kb_shl(kb, I(kb, 1), p);
+        /* holes: some lane not all set; whole: no lane in between; empty: no lane with a bit */
+        kb_set(kb, fm[0], kb_or(kb, kb_get(kb, fm[0]), kb_select(kb, any[0], bit, I(kb, 0))));
+        kb_set(kb, fm[1], kb_or(kb, kb_get(kb, fm[1]), kb_select(kb, any[1], I(kb, 0), bit)));
+        kb_set(kb, fm[2], kb_or(kb, kb_get(kb, fm[2]), kb_select(kb, any[2], I(kb, 0), bit)));
+        KV ei = kb_mul(kb, kb_add(kb, kb_mul(kb, vi, I(kb, KS)), p), I(kb, L));
+        kb_store(kb, kb_select(kb, none, kb_int(kb, vt, -1), zero), kb_gep(kb, KE_I64, t->em, ei));
+      }
     }
     kb_endfor(kb);
     kb_store(kb, kb_get(kb, tot), kb_gep(kb, KE_I64, t->tp, f0));
+    for (int m = 0; m < 3; m++)
+      kb_store(kb, kb_get(kb, fm[m]), kb_gep(kb, KE_I64, t->fm, kb_add(kb, kb_mul(kb, vi, I(kb, 3)), I(kb, m))));
+  }
+  kb_endfor(kb);
+}
+
+/* acc[j] −= popcount(w) of position p at the lanes em marks (zero pixels the xor-only arm counted) */
+static void take_back_empty(KB *kb, const BinGeo *q, const BinOut *t, const KV *oc, KVar *acc, KV f0, KV p) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L);
+  int64_t KS = q->KH * q->KW;
+  KV ei = kb_mul(kb, kb_add(kb, kb_mul(kb, kb_div(kb, f0, I(kb, L), true), I(kb, KS)), p), I(kb, L));
+  KV em = kb_cmp(kb, KC_NE, kb_load(kb, vt, kb_gep(kb, KE_I64, t->em, ei)), kb_int(kb, vt, 0), false);
+  for (int j = 0; j < OB; j++) {
+    KV pw = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wpop, kb_add(kb, kb_mul(kb, oc[j], I(kb, KS)), p))), L);
+    kb_set(kb, acc[j], kb_sub(kb, kb_get(kb, acc[j]), kb_select(kb, em, pw, kb_int(kb, vt, 0))));
+  }
+}
+
+/* acc[j] += the mismatch counts of kernel position p's channel words: popcount(nz & (s ^ w)), or
+ * popcount(s ^ w) when the position has no zero (fast: one op fewer per word, and the xor can
+ * take the weight word as a broadcast memory operand) */
+static void position_words(KB *kb, const BinGeo *q, const BinOut *t, const KV *oc, KVar *acc, KV f0, KV p,
+                           bool fast) {
+  int L = q->L;
+  KT vt = kt(KE_I64, L);
+  KV cw = kb_for(kb, I(kb, 0), I(kb, q->CW), 1);
+  {
+    KV k = kb_add(kb, kb_mul(kb, p, I(kb, q->CW)), cw);
+    KV at = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0);
+    KV xs = kb_load(kb, vt, kb_gep(kb, KE_I64, t->ts, at));
+    KV xn = fast ? NULL : kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, at));
+    for (int j = 0; j < OB; j++) {
+      /* weight words [o][kh][kw][cw]: k is the same (kh, kw, cw) order */
+      KV wi = kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KC)), k);
+      KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
+      KV x = kb_xor(kb, xs, wv);
+      KV d = kb_popcount(kb, fast ? x : kb_and(kb, xn, x));
+      kb_set(kb, acc[j], kb_add(kb, kb_get(kb, acc[j]), d));
+    }
   }
   kb_endfor(kb);
 }
@@ -204,18 +257,24 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
   for (int j = 0; j < OB; j++) acc[j] = kb_var(kb, vt, zero);
   KV oc[OB];
   for (int j = 0; j < OB; j++) oc[j] = kb_min(kb, kb_add(kb, o0, I(kb, j)), I(kb, q->O - 1), false);
-  KV k = kb_for(kb, I(kb, 0), I(kb, q->KC), 1);
+  KV fi = kb_mul(kb, kb_div(kb, f0, I(kb, L), true), I(kb, 3)), fm[3];
+  for (int m = 0; m < 3; m++) fm[m] = kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->fm, kb_add(kb, fi, I(kb, m))));
+  KV p = kb_for(kb, I(kb, 0), I(kb, q->KH * q->KW), 1);
   {
-    KV at = kb_add(kb, kb_mul(kb, k, I(kb, q->FL)), f0);
-    KV xs = kb_load(kb, vt, kb_gep(kb, KE_I64, t->ts, at));
-    KV xn = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tn, at));
-    for (int j = 0; j < OB; j++) {
-      /* weight words [o][kh][kw][cw]: k is the same (kh, kw, cw) order */
-      KV wi = kb_add(kb, kb_mul(kb, oc[j], I(kb, q->KC)), k);
-      KV wv = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, t->wbits, wi)), L);
-      KV d = kb_popcount(kb, kb_and(kb, xn, kb_xor(kb, xs, wv)));
-      kb_set(kb, acc[j], kb_add(kb, kb_get(kb, acc[j]), d));
+    KV bit = kb_shl(kb, I(kb, 1), p), set[3];
+    for (int m = 0; m < 3; m++) set[m] = kb_cmp(kb, KC_NE, kb_and(kb, fm[m], bit), I(kb, 0), false);
+    kb_if(kb, kb_not(kb, set[2])); /* empty: nothing */
+    {
+      kb_if(kb, kb_and(kb, set[0], kb_not(kb, set[1])));
+      position_words(kb, q, t, oc, acc, f0, p, false);
+      kb_else(kb);
+      position_words(kb, q, t, oc, acc, f0, p, true);
+      kb_if(kb, set[0]);
+      take_back_empty(kb, q, t, oc, acc, f0, p);
+      kb_endif(kb);
+      kb_endif(kb);
     }
+    kb_endif(kb);
   }
   kb_endfor(kb);
   /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and pixels exist */
@@ -241,22 +300,27 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
 bool gen_binary_conv(GenCtx *c) {
   Node *n = c->n;
   BinGeo q;
-  if (!n->binary || !pass_binary_conv_ok(n) || !bin_geo(c, &q)) return false;
+  if (!pass_binary_conv_marked(n) || !pass_binary_geo(c->g, n, kb_lanes(c->kb, KE_I64), &q)) return false;
   KB *kb = c->kb;
   int L = q.L;
   BinOut t = {0};
-  pack_weights(c, &q, &t.wbits, &t.alpha);
+  pack_weights(c, &q, &t.wbits, &t.alpha, &t.wpop);
+  uint64_t bit_table[64];
+  for (int b = 0; b < 64; b++) bit_table[b] = 1ull << b;
+  KV bits = kb_weight(kb, bit_table, sizeof bit_table);
   int64_t ntask = q.N * q.nrb;
   c->work = ntask > 1 ? ntask : 1;
   int64_t plane = q.CW * q.RI * q.RL;
   int64_t cols = q.KC * q.FL;
-  int64_t sb = (2 * plane + 2 * cols + q.FL) * 8 + 64;
+  int64_t sb = q.scratch + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
   t.sp = kb_scratch(kb);
   t.nzp = kb_gep(kb, KE_I64, t.sp, I(kb, plane));
   t.ts = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane));
   t.tn = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + cols));
   t.tp = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + 2 * cols));
+  t.fm = kb_gep(kb, KE_I64, t.sp, I(kb, 2 * plane + 2 * cols + q.FL));
+  t.em = kb_gep(kb, KE_I64, t.fm, I(kb, 3 * (q.FL / L)));
   t.bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL;
   KV x = kb_buf(kb, 0), y = kb_buf(kb, n->nin), res = gen_epi_res(c);
   KV tk = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
@@ -267,8 +331,8 @@ bool gen_binary_conv(GenCtx *c) {
     KV yoff = kb_mul(kb, nb, I(kb, q.O * q.OH * q.OW));
     t.yb = kb_gep(kb, KE_F32, y, yoff);
     t.resb = res ? kb_gep(kb, KE_F32, res, yoff) : NULL;
-    pack_input(kb, &q, xb, kb_sub(kb, kb_mul(kb, t.r0, I(kb, q.sh)), I(kb, q.pt)), t.sp, t.nzp);
     KV nr = kb_min(kb, I(kb, q.rb), kb_sub(kb, I(kb, q.OH), t.r0), false);
+    pack_input(kb, &q, xb, kb_sub(kb, kb_mul(kb, t.r0, I(kb, q.sh)), I(kb, q.pt)), nr, t.sp, t.nzp, bits);
     im2col(kb, &q, &t, nr);
     KV npix = kb_mul(kb, nr, I(kb, q.OW));
     count_nonzero(kb, &q, &t, npix);

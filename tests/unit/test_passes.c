@@ -195,6 +195,47 @@ Test(passes, binary_marks_sign_convs_unless_disabled) {
   }
 }
 
+/* the pass fuses the Sign into the binary Conv (the Conv reads the Sign's input, the Sign goes)
+ * when x's buffer stays intact up to the Conv: x the caller's (case 0), or in the arena with
+ * nothing placed over it before the Conv (1); not when a value made between the Sign and the
+ * Conv takes x's arena place (2: z = Neg(Sign(x)) does), and the Sign stays while it has another
+ * reader (2, 3) */
+static Graph *sign_fusion_graph(int form) {
+  Graph *g = ir_graph_new();
+  g->opset = 17;
+  const int64_t xd[4] = {1, 4, 3, 3}, wd[4] = {4, 4, 1, 1};
+  double w[16];
+  for (int i = 0; i < 16; i++) w[i] = (i / 4 + 1) * 0.5 * (i % 3 ? 1 : -1);
+  Value *in = tu_input(g, "x", DT_FLOAT, 4, xd), *x = form == 0 || form == 3 ? in : tu_node(g, OP_Relu, 1, &in);
+  Value *xb = tu_node(g, OP_Sign, 1, &x);
+  Value *z = form == 2 ? tu_node(g, OP_Neg, 1, &xb) : NULL; /* after the Sign: x's place is free */
+  Value *y = tu_node(g, OP_Conv, 2, (Value *[]){xb, tu_const(g, DT_FLOAT, 4, wd, w)});
+  if (z) y = tu_node(g, OP_Add, 2, (Value *[]){y, z});
+  if (form == 3) tu_output(g, tu_node(g, OP_Neg, 1, &xb));
+  tu_output(g, y);
+  return g;
+}
+
+Test(passes, binary_fuses_sign_when_the_input_buffer_survives) {
+  for (int form = 0; form < 4; form++) {
+    Graph *g = sign_fusion_graph(form);
+    PassOptions o = {0};
+    cr_assert_eq(pass_run_all(g, &o), 0, "%s", ir_last_error(g));
+    const Node *conv = NULL;
+    int signs = 0;
+    for (int k = 0; k < g->nnodes; k++) {
+      if (g->nodes[k]->op == OP_Conv) conv = g->nodes[k];
+      signs += g->nodes[k]->op == OP_Sign;
+    }
+    cr_assert(conv && conv->binary, "form %d: binary Conv", form);
+    bool fused = form != 2;
+    cr_assert_eq(conv->binary_sign, fused, "form %d", form);
+    cr_assert_eq(conv->in[0]->producer == NULL || conv->in[0]->producer->op != OP_Sign, fused, "form %d", form);
+    cr_assert_eq(signs, form >= 2 ? 1 : 0, "form %d: Sign nodes", form);
+    ir_graph_free(g);
+  }
+}
+
 /* and a MatMul on Sign(x) whose constant B has ±α_n columns (gen_binary_gemm); not with a third
  * value in a column, nor on a float input */
 Test(passes, binary_marks_sign_matmuls) {
