@@ -25,6 +25,10 @@
 
 #define NCH_VECS 2 /* columns per epilogue chunk, in vectors */
 #define SP_KBLOCK_BYTES (16 * 1024) /* AT rows per k-block (half of L1 on Zen 5; measured 32 KB slower) */
+/* split pairs (sp_split) run three short row loops per group and k-block and reload 2·V accumulators
+ * per k-block: twice the rows amortize that (min latency, 2:4, 128 × 768 × 3072 and 128 × 3072 × 768:
+ * 8 KB 1.30, 16 KB 1.13, 24 KB 1.04, 32 KB 1, 40 KB 1.0, 48 KB 1.06, 64 KB 1.24) */
+#define SP_KBLOCK_SPLIT_BYTES (32 * 1024)
 #define SP_KBLOCK_MIN_ROWS 8        /* nonzeros per column and k-block for k-blocks to be used */
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
@@ -337,7 +341,7 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
  * accumulators (dense patterns: 2:4, 50%); K (one block) otherwise: sparser columns touch too few
  * rows of a block for it to be reused. */
 static int64_t sp_kblock(int64_t mc, const SpShape *sh, int64_t N, int64_t K) {
-  int64_t kc = SP_KBLOCK_BYTES / (mc * 4);
+  int64_t kc = (sp_split(sh) ? SP_KBLOCK_SPLIT_BYTES : SP_KBLOCK_BYTES) / (mc * 4);
   if (kc < 8) kc = 8;
   double per_col = (double)sh->rows / (double)cdiv(N, sh->G) * (double)kc / (double)K;
   return kc < K && per_col >= SP_KBLOCK_MIN_ROWS ? kc : K;
@@ -427,6 +431,7 @@ void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_
   }
   int64_t V = sp_vecs(&sh, M, K, L);
   int64_t kc = sp_kblock(V * L, &sh, N, K);
-  if (kc < K) snprintf(out, len, "sparse csc-%d k-blocks of %lld", sh.G, (long long)kc);
-  else snprintf(out, len, "sparse csc-%d", sh.G);
+  const char *split = sp_split(&sh) ? " split" : "";
+  if (kc < K) snprintf(out, len, "sparse csc-%d%s k-blocks of %lld", sh.G, split, (long long)kc);
+  else snprintf(out, len, "sparse csc-%d%s", sh.G, split);
 }
