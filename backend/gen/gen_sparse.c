@@ -4,7 +4,8 @@
  * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
  * g's rows r in [gptr[g], gptr[g+1]) as off[r] = k · MC (row k's offset in the transposed A block
  * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
- * stored values.
+ * stored values.  Dense patterns in column pairs (2:4, 50%) keep each group's rows in three segments
+ * (both columns nonzero, the first only, the second only: sp_split) so no FMA multiplies a zero.
  *
  * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
  * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
