@@ -4,7 +4,8 @@
  * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
  * g's rows r in [gptr[g], gptr[g+1]) as off[r] = k · MC (row k's offset in the transposed A block
  * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
- * stored values.
+ * stored values.  Dense patterns in column pairs (2:4, 50%) keep each group's rows in three segments
+ * (both columns nonzero, the first only, the second only: sp_split) so no FMA multiplies a zero.
  *
  * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
  * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
@@ -25,6 +26,10 @@
 
 #define NCH_VECS 2 /* columns per epilogue chunk, in vectors */
 #define SP_KBLOCK_BYTES (16 * 1024) /* AT rows per k-block (half of L1 on Zen 5; measured 32 KB slower) */
+/* split pairs (sp_split) run three short row loops per group and k-block and reload 2·V accumulators
+ * per k-block: twice the rows amortize that (min latency, 2:4, 128 × 768 × 3072 and 128 × 3072 × 768:
+ * 8 KB 1.30, 16 KB 1.13, 24 KB 1.04, 32 KB 1, 40 KB 1.0, 48 KB 1.06, 64 KB 1.24) */
+#define SP_KBLOCK_SPLIT_BYTES (32 * 1024)
 #define SP_KBLOCK_MIN_ROWS 8        /* nonzeros per column and k-block for k-blocks to be used */
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
@@ -88,7 +93,10 @@ static void sp_shape(const SpW *s, SpShape *sh) {
  * AVX-512's 32 registers: 16 accumulators, the AT vectors are memory operands) */
 static int64_t sp_vecs(const SpShape *sh, int64_t M, int64_t K, int L) {
   bool pair8 = sh->G == 2 && sh->dense_pat && L >= 16;
-  int64_t V = (int64_t)K * 8 * L * 4 <= 640 * 1024 && (sh->G == 1 || pair8) ? 8 : 4;
+  /* pairs keep 8 even when AT leaves L2 (K = 3072: 1.5 MB): their k-blocks read it once per column chunk,
+   * and 4 would stream the weights once per 64-row block (min latency 128 × 3072 × 768 2:4: 0.95 of 4,
+   * BERT 2:4 0.95) */
+  int64_t V = (K * 8 * L * 4 <= 640 * 1024 && sh->G == 1) || pair8 ? 8 : 4;
   return V > cdiv(M, L) ? cdiv(M, L) : V;
 }
 
@@ -116,16 +124,30 @@ bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L
 }
 
 typedef struct SpPack {
-  KV gptr, off, val; /* weights: i32 [groups·nkb+1], i32 [rows], f32 [rows][G] */
+  KV gptr, off, val; /* weights: i32 [(groups·nkb)·S+1], i32 [rows], f32 [rows][G] */
+  int S;             /* row segments per group: 1, or 3 when pairs are split (sp_split) */
 } SpPack;
+
+/* Dense patterns in pairs (2:4, 50%): a pair's rows in three segments, both columns nonzero, the
+ * first only, the second only (each then [gptr[3i], gptr[3i+1]), [.., gptr[3i+2]), [.., gptr[3i+3])).
+ * A row with one nonzero feeds only its column's V accumulators: 2:4 stores 1.5× its nonzeros in
+ * pairs, and the zero third of the FMAs is skipped while the AT loads stay 3/4 of one column at a
+ * time. */
+static bool sp_split(const SpShape *sh) { return sh->G == 2 && sh->dense_pat; }
+
+/* the segment (0 both, 1 first only, 2 second only) row k of group g belongs to, -1 none */
+static int sp_seg(const GemmSpec *s, int64_t k, int64_t g) {
+  bool a = wat(s, k, 2 * g) != 0.0f, b = wat(s, k, 2 * g + 1) != 0.0f;
+  return a && b ? 0 : a ? 1 : b ? 2 : -1;
+}
 
 /* Stored in the order the kernel reads them, so the weights are one sequential stream: by chunk of nch columns (gpc =
  * nch / G groups), then k-block b (k in [b·kc, (b+1)·kc)), then group, then k. Group jj of chunk ci has its block-b
  * rows at [gptr[i], gptr[i + 1]), i = (ci·nkb + b)·gpc + jj (groups past N are empty). */
 static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, int64_t kc, int64_t nch, SpPack *p) {
-  int G = sh->G;
+  int G = sh->G, S = sp_split(sh) ? 3 : 1;
   int64_t nkb = cdiv(s->K, kc), gpc = nch / G, nchunk = cdiv(s->N, nch);
-  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1, np = nchunk * nkb * gpc + 1;
+  int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1, np = nchunk * nkb * gpc * S + 1;
   if (sh->rows >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
   int32_t *gp = malloc((size_t)np * sizeof *gp), *off = malloc((size_t)nr * sizeof *off);
   float *val = malloc((size_t)(nr * G) * sizeof *val);
@@ -137,18 +159,20 @@ static bool sp_pack(KB *kb, const GemmSpec *s, const SpShape *sh, int64_t mc, in
   int64_t i = 0;
   for (int64_t ci = 0; ci < nchunk; ci++)
     for (int64_t b = 0; b < nkb; b++)
-      for (int64_t g = ci * gpc; g < (ci + 1) * gpc; g++) {
-        gp[i++] = (int32_t)r;
-        for (int64_t k = b * kc; k < (b + 1) * kc && k < s->K && g < ng; k++) {
-          bool nz = false;
-          for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
-          if (!nz) continue;
-          off[r] = (int32_t)(k * mc);
-          for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
-          r++;
+      for (int64_t g = ci * gpc; g < (ci + 1) * gpc; g++)
+        for (int seg = 0; seg < S; seg++) {
+          gp[i++] = (int32_t)r;
+          for (int64_t k = b * kc; k < (b + 1) * kc && k < s->K && g < ng; k++) {
+            bool nz = false;
+            for (int j = 0; j < G; j++) nz |= wat(s, k, g * G + j) != 0.0f;
+            if (!nz || (S > 1 && sp_seg(s, k, g) != seg)) continue;
+            off[r] = (int32_t)(k * mc);
+            for (int j = 0; j < G; j++) val[r * G + j] = wat(s, k, g * G + j);
+            r++;
+          }
         }
-      }
   gp[i] = (int32_t)r;
+  p->S = S;
   p->gptr = kb_weight(kb, gp, (size_t)np * sizeof *gp);
   p->off = kb_weight(kb, off, (size_t)nr * sizeof *off);
   p->val = kb_weight(kb, val, (size_t)(nr * G) * sizeof *val);
@@ -208,11 +232,34 @@ static void sp_transpose_a(GenCtx *c, const GemmSpec *s, const SpPlan *p) {
   }
 }
 
+/* the FMAs of stored rows [p0, p1): per row one AT row of V vectors feeds the accumulators of
+ * columns q in [q0, q1) of its group (value val[r][q]) */
+static void sp_rows(KB *kb, const SpPlan *p, const SpPack *w, KVar *acc, KV p0, KV p1, int q0, int q1) {
+  int L = p->L, G = p->G;
+  KT vt = kt(KE_F32, L);
+  KV r = kb_for(kb, p0, p1, 1);
+  KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, r)), kt_s(KE_I64), false, false);
+  KV row = kb_gep(kb, KE_F32, p->at, off);
+  KV vals = kb_gep(kb, KE_F32, w->val, kb_mul(kb, r, I(kb, G)));
+  KV at[16];
+  for (int v = 0; v < p->V; v++) at[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, row, I(kb, (int64_t)v * L)));
+  for (int q = q0; q < q1; q++) {
+    KV x = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, vals, I(kb, q))), L);
+    for (int v = 0; v < p->V; v++) kb_set(kb, acc[q * p->V + v], kb_fma(kb, x, at[v], kb_get(kb, acc[q * p->V + v])));
+  }
+  kb_endfor(kb);
+}
+
+/* gptr[i] as i64 */
+static KV sp_gptr(KB *kb, const SpPack *w, KV i) {
+  return kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, i)), kt_s(KE_I64), false, false);
+}
+
 /* 2. CT[j][i] = Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group, for
  * the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them) */
 static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV ncols) {
   KB *kb = c->kb;
-  int L = p->L, G = p->G;
+  int L = p->L, G = p->G, S = w->S;
   KT vt = kt(KE_F32, L);
   KV ng = kb_div(kb, kb_add(kb, ncols, I(kb, G - 1)), I(kb, G), true);
   bool blocked = p->nkb > 1; /* CT accumulates over the k-blocks */
@@ -221,9 +268,7 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
   KV j = kb_for(kb, I(kb, 0), ng, 1);
   KV gpc = I(kb, p->nch / G);
   KV gi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, kb_div(kb, c0, I(kb, p->nch), true), I(kb, p->nkb)), b), gpc), j);
-  KV p0 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, gi)), kt_s(KE_I64), false, false);
-  KV p1 = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->gptr, kb_add(kb, gi, I(kb, 1)))), kt_s(KE_I64),
-                  false, false);
+  if (S > 1) gi = kb_mul(kb, gi, I(kb, S));
   KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
   KVar acc[32];
   for (int q = 0; q < G; q++)
@@ -231,19 +276,14 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
       KV ap = kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L));
       acc[q * p->V + v] = kb_var(kb, vt, blocked ? kb_load(kb, vt, ap) : kb_float(kb, vt, 0));
     }
-  KV r = kb_for(kb, p0, p1, 1);
-  {
-    KV off = kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, w->off, r)), kt_s(KE_I64), false, false);
-    KV row = kb_gep(kb, KE_F32, p->at, off);
-    KV vals = kb_gep(kb, KE_F32, w->val, kb_mul(kb, r, I(kb, G)));
-    KV at[16];
-    for (int v = 0; v < p->V; v++) at[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, row, I(kb, (int64_t)v * L)));
-    for (int q = 0; q < G; q++) {
-      KV x = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, vals, I(kb, q))), L);
-      for (int v = 0; v < p->V; v++) kb_set(kb, acc[q * p->V + v], kb_fma(kb, x, at[v], kb_get(kb, acc[q * p->V + v])));
-    }
+  if (S == 1) {
+    sp_rows(kb, p, w, acc, sp_gptr(kb, w, gi), sp_gptr(kb, w, kb_add(kb, gi, I(kb, 1))), 0, G);
+  } else { /* both columns, the first only, the second only */
+    static const int q0[3] = {0, 0, 1}, q1[3] = {2, 1, 2};
+    for (int seg = 0; seg < 3; seg++)
+      sp_rows(kb, p, w, acc, sp_gptr(kb, w, kb_add(kb, gi, I(kb, seg))), sp_gptr(kb, w, kb_add(kb, gi, I(kb, seg + 1))),
+              q0[seg], q1[seg]);
   }
-  kb_endfor(kb);
   for (int q = 0; q < G; q++)
     for (int v = 0; v < p->V; v++)
       kb_store(kb, kb_get(kb, acc[q * p->V + v]), kb_gep(kb, KE_F32, dst, I(kb, q * p->mc + (int64_t)v * L)));
@@ -305,7 +345,7 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
  * accumulators (dense patterns: 2:4, 50%); K (one block) otherwise: sparser columns touch too few
  * rows of a block for it to be reused. */
 static int64_t sp_kblock(int64_t mc, const SpShape *sh, int64_t N, int64_t K) {
-  int64_t kc = SP_KBLOCK_BYTES / (mc * 4);
+  int64_t kc = (sp_split(sh) ? SP_KBLOCK_SPLIT_BYTES : SP_KBLOCK_BYTES) / (mc * 4);
   if (kc < 8) kc = 8;
   double per_col = (double)sh->rows / (double)cdiv(N, sh->G) * (double)kc / (double)K;
   return kc < K && per_col >= SP_KBLOCK_MIN_ROWS ? kc : K;
@@ -395,6 +435,7 @@ void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_
   }
   int64_t V = sp_vecs(&sh, M, K, L);
   int64_t kc = sp_kblock(V * L, &sh, N, K);
-  if (kc < K) snprintf(out, len, "sparse csc-%d k-blocks of %lld", sh.G, (long long)kc);
-  else snprintf(out, len, "sparse csc-%d", sh.G);
+  const char *split = sp_split(&sh) ? " split" : "";
+  if (kc < K) snprintf(out, len, "sparse csc-%d%s k-blocks of %lld", sh.G, split, (long long)kc);
+  else snprintf(out, len, "sparse csc-%d%s", sh.G, split);
 }

@@ -12,7 +12,7 @@
 #include "passes.h"
 #include "testutil.h"
 
-enum { U90, B80, NM24, ZERO_COLS, DENSE };
+enum { U90, B80, NM24, ZERO_COLS, DENSE, NM24R };
 
 static uint32_t rs = 99;
 static float rnd(void) {
@@ -31,6 +31,12 @@ static float *weight(int kind, int64_t K, int64_t N) {
       if (kind == B80) keep = ((k * 7 + (n / 4) * 13) % 5) == 0;
       if (kind == NM24) keep = (k % 4) == (n % 4) || (k % 4) == ((n + 1) % 4);
       if (kind == ZERO_COLS) keep = n % 3 == 0 && rnd() > 0.5f;
+      if (kind == NM24R) { /* two of each four along k, chosen per column and group as magnitude pruning would */
+        uint32_t h = (uint32_t)(k / 4) * 2654435761u ^ (uint32_t)n * 40503u;
+        h ^= h >> 13, h *= 0x5bd1e995u, h ^= h >> 15;
+        int a = (int)(h % 4), b = (a + 1 + (int)(h / 4 % 3)) % 4;
+        keep = k % 4 == a || k % 4 == b;
+      }
       w[k * N + n] = keep ? x : 0.0f;
     }
   return w;
@@ -165,7 +171,7 @@ Test(sparse, two_four_in_pairs) {
     }
   char why[128];
   gemm_sparse_explain(w, 128, K, N, N, 1, 16, why, sizeof why);
-  cr_assert_str_eq(why, "sparse csc-2 k-blocks of 32");
+  cr_assert_str_eq(why, "sparse csc-2 split k-blocks of 64");
   cr_assert(gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 2, 16));
   cr_assert(gemm_sparse_pays(128, 3072, 768, 3072 * 768 * 3 / 4, 2, 16));
   cr_assert(!gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 1, 16));
@@ -190,4 +196,20 @@ Test(sparse, analyze) {
     free(w);
     ir_graph_free(g);
   }
+}
+
+/* 2:4 chosen per column (pairs then have rows with both, only the first and only the second column
+ * nonzero: the split kernel's three row loops), with tails in M, N and K, k-blocked (K > 64 rows of
+ * 128-row blocks), Gemm and MatMul epilogues, 1 and 2 threads: the dense engine's results */
+Test(sparse, two_four_split_matches_dense) {
+  Case c1 = {NM24R, 130, 200, 70, false}, c2 = {NM24R, 64, 136, 33, true}, c3 = {NM24R, 128, 768, 96, false};
+  check(&c1, true);
+  check(&c2, true);
+  check(&c3, false);
+  rs = 3;
+  float *w = weight(NM24R, 768, 96);
+  char why[128];
+  gemm_sparse_explain(w, 128, 768, 96, 96, 1, 16, why, sizeof why);
+  cr_assert_str_eq(why, "sparse csc-2 split k-blocks of 64");
+  free(w);
 }
