@@ -1,7 +1,7 @@
 /* pool.c — persistent thread pool and the parallel-for used by generated code.
  *
- * A job is published by bumping `gen`; workers spin on it for a short while (kernels come in quick
- * succession during a run) and then sleep on a condition variable.  Each participant starts on
+ * A job is published by a new generation in `job`; workers spin on it for a short while (kernels
+ * come in quick succession during a run) and then sleep on a condition variable.  Each participant starts on
  * its static share of [0, work) and takes it from the front (a small share in one call, a larger
  * one in a few chunks); one that runs out takes half of what is left of another's share from the
  * back (both through one CAS on the share's packed [next, end) word).  So a thread that is slower
@@ -9,7 +9,14 @@
  * work over instead of making the others wait at the kernel's end, and a balanced kernel is still
  * a handful of contiguous calls per thread (kernels amortize a packing or a transform over a
  * call's consecutive tasks).
- * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off. */
+ * A worker joins a job through one CAS on `job` (generation, closed bit, count of participants
+ * inside); the caller, once every share is empty, closes the job and waits only for the workers
+ * inside it.  So a worker still asleep (a futex wake-up takes tens of microseconds, more on a
+ * virtual CPU) or descheduled when the caller has done all the tasks costs the caller nothing:
+ * it skips the closed job and joins the next one.  Without this every kernel call waited for
+ * every worker to wake up and check in, even with nothing left to do.
+ * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off; each
+ * static share then has to run on its owner, so the caller waits for every worker. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -19,6 +26,8 @@
 #include "onnxc_rt.h"
 
 #define SPIN_ITERS 20000
+#define JOB_CLOSED ((uint64_t)1 << 31)
+#define JOB_INSIDE (JOB_CLOSED - 1)
 #define SHARE_CHUNKS 4 /* an owner takes a share of more than SHARE_WHOLE tasks in about this many calls */
 #define SHARE_WHOLE 8  /* and a smaller one in one call: few coarse tasks often amortize a transform
                           or a packing over consecutive tasks (gen_winograd.c's panel groups of one
@@ -29,8 +38,8 @@ struct onnxc_pool {
   pthread_t *threads;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  _Atomic uint64_t gen;
-  _Atomic int pending;
+  _Atomic uint64_t job; /* generation << 32 | JOB_CLOSED | participants inside (the caller excluded) */
+  _Atomic int done;     /* static shares: workers finished with the job */
   _Atomic int32_t status;
   _Atomic int sleepers;
   _Atomic int stop;
@@ -115,6 +124,18 @@ static void run_share(onnxc_pool *p, int idx) {
   if (p->timed) p->share_ns[idx] = onnxc_prof_thread_cpu_ns() - t0;
 }
 
+static uint64_t job_gen(onnxc_pool *p) { return atomic_load_explicit(&p->job, memory_order_acquire) >> 32; }
+
+/* enters the job of generation `gen` unless the caller has closed it (or already published the
+ * next one); acquire: the job's fields, written before it was published, are then visible */
+static int job_join(onnxc_pool *p, uint64_t gen) {
+  uint64_t s = atomic_load_explicit(&p->job, memory_order_acquire);
+  while (s >> 32 == gen && !(s & JOB_CLOSED))
+    if (atomic_compare_exchange_weak_explicit(&p->job, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
+      return 1;
+  return 0;
+}
+
 static void *worker(void *arg) {
   WorkerArg *wa = arg;
   onnxc_pool *p = wa->p;
@@ -124,19 +145,22 @@ static void *worker(void *arg) {
   for (;;) {
     uint64_t g;
     int spins = 0;
-    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop)) {
+    while ((g = job_gen(p)) == seen && !atomic_load(&p->stop)) {
       if (++spins < SPIN_ITERS) continue;
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->sleepers, 1);
-      while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+      while (job_gen(p) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
       atomic_fetch_sub(&p->sleepers, 1);
       pthread_mutex_unlock(&p->mu);
       spins = 0;
     }
     if (atomic_load(&p->stop)) return NULL;
     seen = g;
+    if (!job_join(p, g)) continue; /* done without us: wait for the next one */
+    int counted = !p->steal; /* read before leaving: the caller may publish the next job after */
     run_share(p, idx);
-    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+    atomic_fetch_sub_explicit(&p->job, 1, memory_order_release); /* leave */
+    if (counted) atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
   }
 }
 
@@ -198,6 +222,21 @@ static void pool_report(onnxc_pool *p, onnxc_prof *prof, int64_t caller_t0) {
   onnxc_prof_parallel(prof, onnxc_prof_thread_cpu_ns() - caller_t0, sum, max, p->work);
 }
 
+/* the caller's share is done.  Stealing: every share is empty (the caller took what was left of
+ * the others'), so the job is closed and only workers already inside it are waited for.  Static
+ * shares: every worker has to run its own. */
+static void pool_finish(onnxc_pool *p) {
+  int spins = 0;
+  if (!p->steal)
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->n - 1)
+      if (++spins > SPIN_ITERS) sched_yield();
+  uint64_t s = atomic_fetch_or(&p->job, JOB_CLOSED);
+  while ((s & JOB_INSIDE) != 0) {
+    if (++spins > SPIN_ITERS) sched_yield();
+    s = atomic_load_explicit(&p->job, memory_order_acquire);
+  }
+}
+
 int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
   int32_t stop = onnxc_rt_check(rt); /* a cancel or the deadline stops the run before the next kernel */
   if (stop) return stop;
@@ -221,17 +260,18 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
                             memory_order_relaxed);
   }
   atomic_store(&p->status, 0);
-  atomic_store(&p->pending, p->n - 1);
-  atomic_fetch_add(&p->gen, 1); /* seq_cst: a worker going to sleep either sees this or is counted in sleepers */
+  atomic_store(&p->done, 0);
+  if (p->timed)
+    for (int i = 1; i < p->n; i++) p->share_ns[i] = 0; /* a worker that does not join runs nothing */
+  uint64_t gen = (atomic_load(&p->job) >> 32) + 1;
+  atomic_store(&p->job, gen << 32); /* seq_cst: a worker going to sleep either sees this or is counted in sleepers */
   if (atomic_load(&p->sleepers)) {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
   }
   run_share(p, 0);
-  int spins = 0;
-  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-    if (++spins > SPIN_ITERS) sched_yield();
+  pool_finish(p);
   if (p->timed) pool_report(p, rt->prof, caller_t0);
   return atomic_load(&p->status);
 }

@@ -2,12 +2,16 @@
  * argument checks with status codes and per-instance messages, weights loaded from a file (size
  * and hash checked), kernel status propagation, and the parallel-for through an instance's pool. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "onnxc_rt.h"
 
@@ -249,4 +253,71 @@ Test(runtime, pool_steals_from_a_held_up_thread) {
   cr_assert_eq(pool_by[31], 1, "the back of the caller's share went to the worker");
   onnxc_pool_destroy(rt.pool);
   free(rt.scratch);
+}
+
+/* a worker held up outside any job (here: in a signal handler, as if descheduled or not yet awake)
+ * must not hold up the caller once the caller has run every task itself: the caller closes the
+ * job and returns.  Before, the caller waited for every worker to check in, so the call returned
+ * only when the watchdog released the worker after 5 s. */
+static int held_pipe[2];
+static _Atomic int held_in, held_released;
+static pthread_t held_worker;
+
+static void held_handler(int sig) {
+  (void)sig;
+  char c;
+  atomic_store(&held_in, 1);
+  while (read(held_pipe[0], &c, 1) < 0 && errno == EINTR) {}
+}
+
+static int32_t whose_kernel(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end) {
+  (void)bufs, (void)weights, (void)begin, (void)end;
+  if (scratch != pool_scratch) held_worker = pthread_self();
+  return count_kernel(bufs, weights, scratch, begin, end);
+}
+
+static void *held_watchdog(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 500 && !atomic_load(&held_released); i++) usleep(10000);
+  if (!atomic_exchange(&held_released, 1) && write(held_pipe[1], "w", 1) != 1) abort();
+  return NULL;
+}
+
+Test(runtime, pool_does_not_wait_for_a_held_up_worker) {
+  onnxc_rt rt = pool_rt(2);
+  cr_assert_eq(pipe(held_pipe), 0);
+  struct sigaction sa = {0};
+  sa.sa_handler = held_handler;
+  cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+  int64_t w = 64;
+  pool_hold = 32, pool_stolen = 0; /* the caller waits until the worker ran a task: its thread id */
+  cr_assert_eq(onnxc_rt_parallel(&rt, whose_kernel, NULL, w), 0);
+  pool_hold = 0;
+  cr_assert(atomic_load(&pool_stolen));
+  usleep(50000); /* the worker asleep in its condition wait, not holding the pool's mutex */
+  cr_assert_eq(pthread_kill(held_worker, SIGUSR1), 0);
+  for (time_t t0 = time(NULL); !atomic_load(&held_in) && time(NULL) - t0 < 30;) sched_yield();
+  cr_assert(atomic_load(&held_in), "the worker never entered the signal handler");
+  pthread_t dog;
+  cr_assert_eq(pthread_create(&dog, NULL, held_watchdog, NULL), 0);
+  for (int k = 0; k < 3; k++) { /* the first job, and the ones after, while the worker is still held */
+    for (int64_t t = 0; t < w; t++) pool_count[t] = 0;
+    cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, w), 0);
+    cr_assert(!atomic_load(&held_released), "call %d returned only after the held-up worker was released", k);
+    for (int64_t t = 0; t < w; t++) {
+      cr_assert_eq(pool_count[t], 1, "task %lld ran %d times", (long long)t, pool_count[t]);
+      cr_assert_eq(pool_by[t], 0, "task %lld ran on the held-up worker", (long long)t);
+    }
+  }
+  if (!atomic_exchange(&held_released, 1)) cr_assert(write(held_pipe[1], "r", 1) == 1);
+  pthread_join(dog, NULL);
+  for (int k = 0; k < 20; k++) { /* released, it joins later jobs again; every task still runs once */
+    for (int64_t t = 0; t < 1000; t++) pool_count[t] = 0;
+    cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, 1000), 0);
+    for (int64_t t = 0; t < 1000; t++) cr_assert_eq(pool_count[t], 1, "task %lld ran %d times", (long long)t, pool_count[t]);
+  }
+  onnxc_pool_destroy(rt.pool);
+  free(rt.scratch);
+  close(held_pipe[0]);
+  close(held_pipe[1]);
 }
