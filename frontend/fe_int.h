@@ -41,6 +41,11 @@ typedef struct Fe {
   uint64_t ref_bytes;   /* fe_unpack: what the references need, 64-byte rounded */
   uint8_t *pool;
   size_t pool_left;
+  /* load.c sets defer: referenced raw_data are listed here instead of copied, and fe_copy_deferred
+   * copies them all at the end of the load, on two threads when they are large */
+  bool defer;
+  struct FeCopy *copies;
+  size_t ncopies, capcopies;
 } Fe;
 
 void fe_init(Fe *c, const char *file, const char *dir, int64_t max_bytes, char *err, size_t errlen);
@@ -71,4 +76,8 @@ typedef struct FeTensor {
 /* what names the tensor in messages ("initializer 'w'"); frees decoded proto fields as it goes */
 int fe_tensor_decode(Fe *c, Onnx__TensorProto *tp, const char *what, FeTensor *out);
 void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len); /* "4x6", "scalar" */
+/* tensor.c: the copies Fe.defer put off (the buffer they read must still be there); -1 with the
+ * error set if the list could not grow (then nothing was copied) */
+int fe_copy_deferred(Fe *c);
+void fe_copies_free(Fe *c);
 #endif

@@ -789,6 +789,7 @@ static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, co
   l->m = m;
   Graph *g = ir_graph_new();
   l->c.arena = g->arena;
+  l->c.defer = true;
   fe_pool_reserve(&l->c);
   Scope s = {.g = g, .where = ""};
   int rc = check_model(l, g) || check_unsupported(l) ? -1 : 0;
@@ -797,6 +798,8 @@ static Graph *load(Loader *l, const uint8_t *buf, size_t len, uint8_t *owned, co
     rc = import_graph(l, &s, m->graph);
   }
   if (!rc) rc = apply_shapes(l, g, opt);
+  if (!rc) rc = fe_copy_deferred(&l->c); /* before the file's buffer goes */
+  fe_copies_free(&l->c);
   free(s.tab);
   onnx__model_proto__free_unpacked(m, &l->c.pb_alloc);
   fe_release_file(&l->c, owned, len); /* large raw_data were copied from it (read.c's skeleton) */

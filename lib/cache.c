@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,42 @@
 
 #include "lib.h"
 
-#define CACHE_MAGIC "ONNXCC02"
+#define CACHE_MAGIC "ONNXCC03" /* 03: large pieces hashed in two halves (hash_big) */
 #define CACHE_PAGE 4096
 #define CACHE_DEFAULT_MAX (2LL << 30)
 #define CACHE_STALE_TMP_S 3600 /* a temporary file this old was left by a writer that died */
 
 static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* ---- hashing the weights (a cache hit reads them twice: the constants for the key, the entry to
+ * check it) on two threads: one hashes each half of a large piece.  The value does not depend on
+ * whether the second thread could be started. ---- */
+#define CACHE_HASH_SPLIT ((size_t)4 << 20)
+
+typedef struct HashJob {
+  const unsigned char *p;
+  size_t n;
+  uint64_t seed, h;
+} HashJob;
+
+static void *hash_job(void *arg) {
+  HashJob *j = arg;
+  j->h = ir_hash64(j->p, j->n, j->seed);
+  return NULL;
+}
+
+static uint64_t hash_big(const void *data, size_t n, uint64_t seed) {
+  if (n < CACHE_HASH_SPLIT) return ir_hash64(data, n, seed);
+  size_t half = (n / 2 + 63) & ~(size_t)63;
+  HashJob lo = {data, half, seed, 0}, hi = {(const unsigned char *)data + half, n - half, seed + 1, 0};
+  pthread_t t;
+  bool two = !pthread_create(&t, NULL, hash_job, &hi);
+  hash_job(&lo);
+  if (two) pthread_join(t, NULL);
+  else hash_job(&hi);
+  uint64_t both[3] = {lo.h, hi.h, (uint64_t)n};
+  return ir_hash64(both, sizeof both, seed);
+}
 
 /* ---- the build id of the module holding this code (executable or libonnxc.so) ---- */
 typedef struct BuildId {
@@ -117,7 +148,7 @@ static int key_value(Key *k, const Value *v) {
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    key_put(k, " =%016llx", (unsigned long long)ir_hash64(v->data, (size_t)b, 1));
+    key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
@@ -193,8 +224,8 @@ static uint64_t header_hash(Header h) {
 
 static uint64_t payload_hash(const char *key, size_t key_bytes, const void *blob, size_t blob_bytes, const void *obj,
                              size_t obj_bytes) {
-  return ir_hash64(key, key_bytes, 5) ^ rotl(ir_hash64(blob, blob_bytes, 11), 17) ^
-         rotl(ir_hash64(obj, obj_bytes, 13), 34);
+  return ir_hash64(key, key_bytes, 5) ^ rotl(hash_big(blob, blob_bytes, 11), 17) ^
+         rotl(hash_big(obj, obj_bytes, 13), 34);
 }
 
 static void entry_path(const onnxc_session *s, const char *key, char *path, size_t len) {

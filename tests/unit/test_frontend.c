@@ -883,6 +883,23 @@ Test(frontend, large_raw_data_loads_the_same) {
   ir_graph_free(g);
 }
 
+/* 18 MB of raw_data: above FE_COPY_SPLIT, so the copy is split in two byte ranges on two threads,
+ * the split falling inside b (an odd count of floats); every byte arrives, each in its place */
+Test(frontend, large_raw_data_split_copy_loads_the_same) {
+  Onnx__ModelProto *m = add_model();
+  int64_t n = 4500001, d[1] = {n};
+  float *b = al(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) b[i] = (float)(i % 1000003) - 7.25f;
+  m->graph->initializer[1] = tensor_raw("b", DT_FLOAT, 1, d, b, sizeof(float) * (size_t)n);
+  Graph *g = load(m);
+  cr_assert_not_null(g, "%s", err);
+  Value *v = find(g, "b");
+  cr_assert_not_null(v);
+  cr_assert_eq(memcmp(v->data, b, sizeof(float) * (size_t)n), 0);
+  cr_assert_eq(((float *)find(g, "w")->data)[2], 3.0f);
+  ir_graph_free(g);
+}
+
 /* A TensorProto field with read.c's reference number, written by the file itself, would point
  * into the file (here at its first 12 bytes); it is dropped, so w has no data. */
 Test(frontend, forged_raw_data_reference_is_dropped) {
