@@ -29,8 +29,8 @@ static int provider_of(const Graph *g) {
 
 static bool const_ok(const GemmSpec *s, const Value *v, const int64_t *bs) {
   if (v->dtype != DT_FLOAT || !v->data || gemm_cl_ok(s, v)) return false;
-  for (int d = 0; d < s->nbd; d++)
-    if (bs[d]) return false;
+  for (int d = 0; d < s->nbd; d++) /* one matrix (a conv's group dim of size 1 has a stride) */
+    if (bs[d] && s->bdims[d] > 1) return false;
   return true;
 }
 
