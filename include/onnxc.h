@@ -223,6 +223,18 @@ enum {
 /* what the cache did at the session's prepare */
 int onnxc_session_cache_state(const onnxc_session *s);
 
+/* ---- the GEMM provider (lib/gemm.c) ----
+ * Who computes fp32 GEMMs (MatMul, Gemm, 1x1 convolutions without im2col): "own" (onnxc's
+ * kernels, the default) or "libxsmm" (libxsmm's JIT kernels over unpacked operands, onnxc's
+ * epilogue; a GEMM of another form stays on onnxc's kernels).  libxsmm is available when the
+ * process carries onnxc's libxsmm glue (the CLI and libonnxc.so built with libxsmm-dev; a program
+ * linking libonnxc.a adds libonnxc_xsmm.a and -lxsmm -lxsmmnoblas).  set: ONNXC_ERR_ARGUMENT for
+ * another name or a provider not available; available: 1 or 0; describe: a line for reports
+ * (NULL for an unknown name). */
+int onnxc_options_set_gemm(onnxc_session_options *o, const char *provider);
+int onnxc_gemm_available(const char *provider);
+const char *onnxc_gemm_describe(const char *provider);
+
 /* ---- the pass pipeline ---- */
 /* the passes in pipeline order: shapes, inline, dce, fuse, winograd, layout, plan, sparse; NULL past the end */
 const char *onnxc_pass_name(int32_t i);

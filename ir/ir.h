@@ -279,6 +279,9 @@ struct Graph {
    * set; arena_bytes is the arena they use from this graph's base, a multiple of 64 */
   bool planned;
   int64_t arena_bytes;
+  /* root graph: who computes its fp32 GEMMs (backend/gen/gen_xsmm.c): 0 onnxc's own kernels,
+   * 1 libxsmm, 2 auto (the faster per shape, measured); libonnxc sets it from its options */
+  int gemm_provider;
 };
 
 /* graph.c */

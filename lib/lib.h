@@ -35,6 +35,7 @@ struct onnxc_session_options {
   char cache_dir[1024];    /* on-disk cache of compiled code (lib/cache.c); "" = none */
   int64_t cache_max_bytes; /* its bound; 0 = the default */
   onnxc_prune_spec *prune; /* lib/prune.c: applied to every load of the model; NULL: none (owned) */
+  int gemm;                /* lib/gemm.c: the GEMM provider (0 own, 1 libxsmm; Graph.gemm_provider) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -119,6 +120,9 @@ int lib_prune_session(onnxc_session *s, const onnxc_prune_spec *sp); /* s->g pru
 void lib_prune_free(struct LibPrune *p);
 onnxc_prune_spec *lib_prune_spec_dup(const onnxc_prune_spec *sp); /* malloc'd; NULL on OOM */
 void lib_prune_spec_free(onnxc_prune_spec *sp);
+
+/* lib/gemm.c: "own", "libxsmm" for Graph.gemm_provider's values */
+const char *lib_gemm_name(int provider);
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

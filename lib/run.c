@@ -116,6 +116,7 @@ static int do_prepare(onnxc_session *s, void *arg) {
       memcpy(&s->given[i][1], v->dims, sizeof(int64_t) * (size_t)v->rank);
     }
   if ((rc = lib_run_passes(s))) goto out;
+  s->g->gemm_provider = s->opt.gemm; /* read by backend/gen/gen_xsmm.c */
   BeOptions bo = {.opt_level = 3, .dump_llvm = s->opt.dump_llvm, .max_memory = s->opt.max_memory,
                   .profile = s->opt.profile, .perf_map = s->opt.perf_map};
   if (!(s->m = lib_cache_jit(s, &bo))) {

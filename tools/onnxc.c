@@ -313,6 +313,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     }
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
+    } else if ((pf = tool_gemm_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
     } else if ((pf = tool_prune_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
     } else if ((pf = tool_quant_flag(cmd, argc, argv, &i))) {
@@ -375,6 +377,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (!rc) rc = onnxc_options_set_perf_map(op, tool_perf_map || (pm && !strcmp(pm, "1")));
   if (!rc) rc = cache_options_to(op);
   if (!rc) rc = tool_prune_options_to(op);
+  if (!rc) rc = tool_gemm_options_to(op);
   onnxc_session *s = NULL;
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
@@ -569,7 +572,8 @@ static int cmd_run(int argc, char **argv) {
               "                      LLVM opt, LLVM codegen) to stderr\n"
               "  --perf-map          write /tmp/perf-PID.map so `perf record`/`perf report` name the\n"
               "                      JIT's kernels (also ONNXC_PERF_MAP=1)\n"
-              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE);
+              "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE
+                  TOOL_HELP_GEMM);
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -680,7 +684,8 @@ static int cmd_bench(int argc, char **argv) {
               "                Perfetto; ONNX Runtime's profiler format); implies --profile\n"
               "  --perf-map    write /tmp/perf-PID.map so `perf report` names the JIT's kernels\n"
               "                (also ONNXC_PERF_MAP=1; run takes it too)\n"
-              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE);
+              "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE
+                  TOOL_HELP_GEMM);
     return o.help ? 0 : 2;
   }
   char err[2048];

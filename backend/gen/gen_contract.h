@@ -125,6 +125,10 @@ void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_
                          size_t len);
 void gemm_sparse_force(bool on);
 
+/* gen_xsmm.c: s on libxsmm's kernels when the root graph's gemm_provider asks for it (`--gemm
+ * libxsmm`) and s has a form it takes (fp32, unpacked operands); false: nothing emitted */
+bool gemm_xsmm_emit(GenCtx *c, GemmSpec *s);
+
 /* the compute element kind of a dtype for contractions (f16/bf16 → f32; small ints → i32) */
 KElem contract_elem(DType t);
 /* load/store one scalar or vector of storage dtype t as compute type ce (mask may be NULL) */

@@ -572,6 +572,7 @@ static int64_t gemm_balance_mb(int64_t mtiles, int64_t nmb, int64_t max_nmb, int
 
 
 void gemm_emit(GenCtx *c, GemmSpec *s) {
+  if (gemm_xsmm_emit(c, s)) return; /* `--gemm libxsmm` (gen_xsmm.c) */
   KB *kb = c->kb;
   KElem ce = contract_elem(s->dt);
   s->ce = ce;

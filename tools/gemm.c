@@ -1,0 +1,29 @@
+/* gemm.c — `--gemm own|libxsmm` (run, bench): the GEMM provider of the session's fp32 GEMMs
+ * (onnxc_options_set_gemm, lib/gemm.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const char *gemm_provider; /* --gemm NAME; NULL: the library's default (own) */
+
+int tool_gemm_flag(const char *cmd, int argc, char **argv, int *i) {
+  if (strcmp(argv[*i], "--gemm")) return 0;
+  const char *v = *i + 1 < argc ? argv[++*i] : "";
+  if (!onnxc_gemm_describe(v)) {
+    fprintf(stderr, "onnxc %s: --gemm: unknown provider '%s' (own or libxsmm)\n", cmd, v);
+    return -1;
+  }
+  if (!onnxc_gemm_available(v)) {
+    fprintf(stderr, "onnxc %s: --gemm %s: %s\n", cmd, v, onnxc_gemm_describe(v));
+    return -1;
+  }
+  gemm_provider = v;
+  return 1;
+}
+
+int tool_gemm_options_to(onnxc_session_options *op) {
+  return gemm_provider ? onnxc_options_set_gemm(op, gemm_provider) : ONNXC_OK;
+}
+
+const char *tool_gemm_provider(void) { return gemm_provider ? gemm_provider : "own"; }
