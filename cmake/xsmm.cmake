@@ -3,9 +3,9 @@
 # runtime/xsmm/onnxc_xsmm.c (the function generated code calls) is its own archive,
 # libonnxc_xsmm.a, so that the runtime archive and the default compiled artifact stay libc-only.
 # It goes into the CLI and libonnxc.so (JIT-compiled code resolves it in the process;
-# lib/gemm.c looks it up there to know whether the provider is available).  `onnxc compile
-# --gemm libxsmm` links it and libxsmm into the library it builds (lib/toolchain.c finds it in
-# rt/ beside libonnxc_rt.a).  Without libxsmm-dev (scripts/setup.sh installs it) none of this is
+# lib/gemm.c looks it up there to know whether the provider is available).  The provider serves
+# the JIT (`run`/`bench --gemm libxsmm`) only: `onnxc compile` does not take `--gemm` yet, so no
+# compiled library links libxsmm.  Without libxsmm-dev (scripts/setup.sh installs it) none of this is
 # built and `--gemm libxsmm` says so.
 pkg_check_modules(XSMM IMPORTED_TARGET libxsmm)
 find_library(ONNXC_XSMM_NOBLAS xsmmnoblas)
