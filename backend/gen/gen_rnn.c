@@ -13,6 +13,9 @@
  *      backwards on odd ones; a constant Rᵀ is packed block by block so each block is one
  *      contiguous stream, software-prefetched ahead), then the gate math for each row,
  *      vectorized over H.
+ * Compressed constant weights: clustered W / R stay 4-bit (gen_cluster.h's pairs of panels) or
+ * 8-bit indices decoded per vector in mm_block; pruned ones may take a sparse form
+ * (gen_sparse_rnn.h: rnn_sp_panel per panel of L columns instead of mm_block).
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
@@ -686,6 +689,16 @@ static void emit_task(Rnn *r, bool rev) {
   if (r->yc) copy_state(r, r->yc, r->cs, false);
 }
 
+/* 8-bit indices decoded in the kernel only where they were measured not to lose: at most 32 values
+ * (two vpermps tables; a 16-lane gather costs ~20 cycles here: lstm256 with 200 values ran 18.4 ms
+ * on indices vs 2.2 on floats) and a weight too large for L2 (lstm256, 1 MB of R per layer, at 32
+ * values: 2.7-3.1 ms on indices vs 2.3-2.5 on floats); otherwise the floats decoded at compile time */
+#define RNN_IDX8_MIN_BYTES ((int64_t)4 << 20)
+static bool idx8_pays(const Rnn *r, const Value *w, int64_t K) {
+  return gen_cluster_bytes_ok(w) && w->cluster->k <= 2 * r->L && r->L == 16 &&
+         K * r->GHp * (int64_t)sizeof(float) >= RNN_IDX8_MIN_BYTES;
+}
+
 static bool all_zero(const Value *v) {
   if (v->kind != VK_CONST) return false;
   for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
@@ -739,9 +752,9 @@ int gen_rnn(GenCtx *c) {
    * else (up to 256 values) 8-bit ones decoded in the kernel */
   bool pairs = (r.Hp / r.L) % 2 == 0;
   if (pairs && gen_cluster_nibbles_ok(in[1], r.L)) r.wbits = 4, r.wq = pack_nibbles(&r, in[1], s->I);
-  else if (gen_cluster_bytes_ok(in[1])) r.wbits = 8, r.wq = pack_const(&r, in[1], s->I, false, true);
+  else if (idx8_pays(&r, in[1], s->I)) r.wbits = 8, r.wq = pack_const(&r, in[1], s->I, false, true);
   if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rbits = 4, r.rq = pack_nibbles(&r, in[2], s->H);
-  else if (gen_cluster_bytes_ok(in[2])) r.rbits = 8, r.rq = pack_const(&r, in[2], s->H, true, true);
+  else if (idx8_pays(&r, in[2], s->H)) r.rbits = 8, r.rq = pack_const(&r, in[2], s->H, true, true);
   if (r.wq) r.wcl = in[1]->cluster;
   if (r.rq) r.rcl = in[2]->cluster;
   if (in[1]->kind == VK_CONST) c->const_unused |= 1u << 1;

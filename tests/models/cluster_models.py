@@ -296,6 +296,17 @@ def check_form(path, orig, k, expect):
                       np.all(dec[z] == 0) and np.all(dec[~z] != 0) and cb[0] == 0)
 
 
+def lib_keeps_indices(a, out, tag, work, saved):
+    """the compiled library of a clustered file is at least saved bytes smaller than the one of
+    its decoded floats (--disable-pass cluster): the kernels keep the indices"""
+    libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
+    p = onnxc(a, "compile", out, "-o", libs[0])
+    q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
+    if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
+        sz = [os.path.getsize(x) for x in libs]
+        check("%s: the library keeps indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + saved < sz[1])
+
+
 def check_all(a, work):
     os.makedirs(work, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -330,8 +341,9 @@ def check_all(a, work):
         ort_match(a, out, inp, got, tag, work)
         if tag == "k_gru_bi":
             cemit_match(a, out, np.load(inp), got, tag, work)
-    # 8-bit indices in the LSTM/GRU kernels (gen_rnn.c: 17..256 values, or 16 with an odd count of
-    # panels, H = 48): decoded in the kernel, bit for bit the float kernel's results, and ORT's
+    # 17..256 values, or 16 with an odd count of panels (H = 48), in the LSTM/GRU kernels (8-bit
+    # indices in the kernel only for weights of >= 4 MB, gen_rnn.c's idx8_pays): bit for bit the
+    # float kernel's results, and ORT's
     for tag, gru, ndir, lbr, batch, hid, k in (("k8_lstm_bi_b3", False, 2, 0, 3, 64, 200),
                                                ("k8_gru_lbr_b5", True, 1, 1, 5, 64, 32),
                                                ("k8_gru", True, 1, 0, 1, 48, 100),
@@ -344,13 +356,6 @@ def check_all(a, work):
         compress(a, src, out, "--cluster", k, "--min-weights", 256)
         got = exact_vs_float(a, out, inp, tag, work, "the 8-bit kernel equals the float kernel exactly")
         ort_match(a, out, inp, got, tag, work)
-        if tag == "k8_lstm_bi_b3":  # 151,552 weights: 606 KB as floats, a quarter as index bytes
-            libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
-            p = onnxc(a, "compile", out, "-o", libs[0])
-            q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
-            if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
-                sz = [os.path.getsize(x) for x in libs]
-                check("%s: the library keeps 8-bit indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + 350000 < sz[1])
         if tag == "k8_gru":
             cemit_match(a, out, np.load(inp), got, tag, work, None)
     # the GEMM engine (gen_cluster.h): Convs 1x1 / 3x3 / strided / grouped and MatMul/Gemm with 128
@@ -372,13 +377,8 @@ def check_all(a, work):
             out = foreign
         got = exact_vs_float(a, out, inp, tag, work, "the GEMM engine on indices equals it on floats exactly")
         ort_match(a, out, inp, got, tag, work)
-        libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
-        p = onnxc(a, "compile", out, "-o", libs[0])
-        q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
-        if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
-            sz = [os.path.getsize(x) for x in libs]
-            # 33,000 weights: 132 KB as floats, a quarter or an eighth of that as indices
-            check("%s: the library keeps indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + 80000 < sz[1])
+        # 33,000 weights: 132 KB as floats, a quarter or an eighth of that as indices
+        lib_keeps_indices(a, out, tag, work, 80000)
         if k in (16, 0):
             cemit_match(a, out, np.load(inp), got, tag, work)
     # MatMul, Gemm, Conv; a pruned weight; a small weight left float; --cluster-layers
