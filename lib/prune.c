@@ -8,14 +8,18 @@
 #include <string.h>
 
 #include "gen_contract.h"
+#include "gen_sparse_rnn.h"
 #include "prune.h"
 
 /* ---- layers ---- */
 
 static bool const_f32(const Value *v) { return v && v->kind == VK_CONST && v->data && v->dtype == DT_FLOAT; }
 
+static bool rnn_view(Node *n, PruneLayer *l);
+
 /* the K x N view fields of l from node n's current weight */
 static bool view_of(Node *n, PruneLayer *l) {
+  if (l->win) return rnn_view(n, l);
   Value *w = n->nin > 1 ? n->in[1] : NULL;
   if (!const_f32(w) || ir_value_numel(w) <= 0) return false;
   l->w = w;
@@ -43,16 +47,50 @@ bool prune_layer_view(Node *n, PruneLayer *l) {
   return true;
 }
 
+/* ls[*n] (viewed) joins the list unless its weight is an earlier layer's */
+static void add_layer(PruneLayer *ls, int *n) {
+  bool seen = false; /* a shared weight is pruned once, with its first layer */
+  for (int j = 0; j < *n && !seen; j++) seen = ls[j].w == ls[*n].w;
+  if (!seen) prune_measure(&ls[(*n)++]);
+}
+
 PruneLayer *prune_layers(Graph *g, int *n) {
-  PruneLayer *ls = ir_xcalloc((size_t)g->nnodes + 1, sizeof *ls);
+  PruneLayer *ls = ir_xcalloc(2 * (size_t)g->nnodes + 1, sizeof *ls); /* an RNN node has two */
   *n = 0;
   for (int i = 0; i < g->nnodes; i++) {
-    if (g->nodes[i]->dead || !prune_layer_view(g->nodes[i], &ls[*n])) continue;
-    bool seen = false; /* a shared weight is pruned once, with its first layer */
-    for (int j = 0; j < *n && !seen; j++) seen = ls[j].w == ls[*n].w;
-    if (!seen) prune_measure(&ls[(*n)++]);
+    if (g->nodes[i]->dead) continue;
+    if (prune_layer_view(g->nodes[i], &ls[*n])) add_layer(ls, n);
+    else
+      for (int win = 1; win <= 2; win++)
+        if (prune_rnn_view(g->nodes[i], win, &ls[*n])) add_layer(ls, n);
   }
   return ls;
+}
+
+/* ---- LSTM / GRU / RNN: W (input 1) and R (input 2) are two layers ---- */
+
+static bool rnn_op(Op op) { return op == OP_LSTM || op == OP_GRU || op == OP_RNN; }
+
+/* W [D][G·H][I] (R [D][G·H][H]) as K = I (H) by N = D·G·H: element (k, n) at n·K + k, so a block
+ * 1x16 is 16 neighbouring gate units at one reduction index, one vector of the kernel's panel
+ * (gen_sparse_rnn.h) */
+static bool rnn_view(Node *n, PruneLayer *l) {
+  Value *w = rnn_op(n->op) && l->win < n->nin ? n->in[l->win] : NULL;
+  if (!const_f32(w) || w->rank != 3 || ir_value_numel(w) <= 0) return false;
+  l->w = w;
+  l->k = l->ka = w->dims[2], l->n = w->dims[0] * w->dims[1];
+  l->sa = 1, l->sb = 0, l->sn = l->k;
+  return true;
+}
+
+bool prune_rnn_view(Node *n, int win, PruneLayer *l) {
+  memset(l, 0, sizeof *l);
+  l->node = n;
+  l->win = win;
+  if (!rnn_view(n, l)) return false;
+  l->ch_before = l->ch_after = l->n;
+  l->kept_energy = 1;
+  return true;
 }
 
 /* ---- measuring ---- */
@@ -82,6 +120,11 @@ static int64_t layer_rows(const Node *n) {
 }
 
 void prune_kernel(PruneLayer *l, int vector_bytes) {
+  if (l->win) {
+    if (!pass_sparse_rnn_candidate(l->node)) snprintf(l->kernel, sizeof l->kernel, "dense (under 30%% zeros)");
+    else rnn_sp_explain(l->node, l->win, vector_bytes, l->kernel, sizeof l->kernel);
+    return;
+  }
   int64_t K, N, rs, cs;
   const Value *w = pass_sparse_weight(l->node, &K, &N, &rs, &cs);
   if (!w && pass_sparse_conv_candidate(l->node))
@@ -131,6 +174,10 @@ const char *prune_sensitive(Graph *g, const PruneLayer *l, const onnxc_prune_spe
   const Node *n = l->node;
   if (spec->skip && lib_layer_listed(spec->skip, n)) return "skipped by name";
   if (spec->prune_all) return NULL;
+  /* the stem/head rule protects a CNN's first layer (few inputs, everything after depends on it)
+   * and its classifier; a recurrent layer's W and R are most of the model's weights wherever it
+   * sits (an LSTM usually reads the graph input) */
+  if (l->win) return NULL;
   if (n->in[0] && n->in[0]->kind == VK_INPUT) return "sensitive: reads a graph input";
   if (n->out[0] && n->out[0]->is_output) return "sensitive: writes a graph output";
   return NULL;

@@ -2,7 +2,8 @@
  * lib/prune_channel.c: removing whole output channels of convolutions).
  *
  * A "layer" is a node with a constant float32 weight that does a contraction: Conv (input 1),
- * Gemm (B), MatMul (a constant rank-2 B).  Every layer's weight is looked at as a K x N matrix:
+ * Gemm (B), MatMul (a constant rank-2 B), and an LSTM/GRU/RNN's W and R (two layers of one node,
+ * K the reduction: input or hidden size, N the gate units of all directions).  Every layer's weight is looked at as a K x N matrix:
  * K along the reduction (a Conv's input channel and kernel position, a MatMul's rows), N along
  * the outputs (a Conv's output channel, a MatMul's columns).  N:M groups run along K (for a Conv,
  * M neighbouring input channels at one kernel position); blocks RxC are R rows of K by C columns
@@ -27,6 +28,7 @@ typedef struct PruneLayer {
   double kept_energy; /* sum of squares after / before (1 when left alone) */
   bool recal;         /* onnxc_session_layer_rescale scaled and shifted its outputs */
   char kernel[96];    /* the kernel the backend would choose (prune_kernel), "" until asked */
+  int win;            /* LSTM/GRU/RNN layers: the weight's input (1 W, 2 R); 0 for the others */
 } PruneLayer;
 
 /* the session's layers and what the last prune did to them (s->prune) */
@@ -39,6 +41,8 @@ typedef struct LibPrune {
 
 /* the K x N view of node n's weight as it is now (l zeroed first), or false when n is not a layer */
 bool prune_layer_view(Node *n, PruneLayer *l);
+/* the same for weight input win (1 W, 2 R) of an LSTM/GRU/RNN node n, or false */
+bool prune_rnn_view(Node *n, int win, PruneLayer *l);
 /* the layers of g in node order (a weight two nodes share is the first one's); *n set */
 PruneLayer *prune_layers(Graph *g, int *n);
 /* offset of element (k, n) of a layer's weight */

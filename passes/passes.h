@@ -91,6 +91,10 @@ int pass_sparse(Graph *g);
 void pass_sparse_convs(Graph *g);
 /* whether pass_sparse_convs marks n (onnxc info / prune --report name the kernel with it) */
 bool pass_sparse_conv_candidate(const Node *n);
+/* sparse.c: the same marking for LSTM/GRU/RNN nodes with a pruned constant W or R
+ * (gen_sparse_rnn.c decides per weight) */
+void pass_sparse_rnns(Graph *g);
+bool pass_sparse_rnn_candidate(const Node *n);
 /* the weight a sparse kernel would take from n (fp32 constant, rank 2, input 1 of MatMul/Gemm) and
  * its logical view B(k, n) = data[k*rs + n*cs], K × N; NULL when n has none */
 const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *rs, int64_t *cs);

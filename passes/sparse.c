@@ -114,6 +114,7 @@ int pass_sparse(Graph *g) {
   for (int i = 0; i < g->nnodes; i++)
     if (pass_sparse_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
   pass_sparse_convs(g);
+  pass_sparse_rnns(g);
   return 0;
 }
 
@@ -129,4 +130,22 @@ bool pass_sparse_conv_candidate(const Node *n) {
 void pass_sparse_convs(Graph *g) {
   for (int i = 0; i < g->nnodes; i++)
     if (pass_sparse_conv_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
+}
+
+/* LSTM / GRU / RNN nodes whose constant fp32 W or R has enough zeros for gen_rnn.c to weigh its
+ * sparse forms (gen_sparse_rnn.c's cost rule decides per weight) */
+bool pass_sparse_rnn_candidate(const Node *n) {
+  if ((n->op != OP_LSTM && n->op != OP_GRU && n->op != OP_RNN) || n->nin < 3) return false;
+  for (int i = 1; i <= 2; i++) {
+    const Value *w = n->in[i];
+    if (w && w->kind == VK_CONST && w->data && w->dtype == DT_FLOAT && ir_value_numel(w) >= SPARSE_MIN_ELEMS &&
+        zero_frac(w) >= SPARSE_MIN_ZEROS)
+      return true;
+  }
+  return false;
+}
+
+void pass_sparse_rnns(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++)
+    if (pass_sparse_rnn_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
 }

@@ -95,14 +95,17 @@ out:
   return rc;
 }
 
-/* the pruned Conv/Gemm layers of s (MatMul has no bias to shift) */
+/* the pruned Conv/Gemm layers of s (MatMul has no bias to shift; an LSTM/GRU/RNN's outputs are not
+ * its weights' channels) */
 static RecalLayer *recal_layers(onnxc_session *s, int *nl) {
   int32_t n = onnxc_session_num_layers(s);
   RecalLayer *ls = calloc((size_t)n + 1, sizeof *ls);
   *nl = 0;
   for (int32_t i = 0; ls && i < n; i++) {
     onnxc_layer_info li;
-    if (onnxc_session_layer_info(s, i, &li) || !li.pruned || !strcmp(li.op, "MatMul")) continue;
+    if (onnxc_session_layer_info(s, i, &li) || !li.pruned || !strcmp(li.op, "MatMul") || !strcmp(li.op, "LSTM") ||
+        !strcmp(li.op, "GRU") || !strcmp(li.op, "RNN"))
+      continue;
     RecalLayer *l = &ls[(*nl)++];
     l->idx = i, l->name = li.output, l->c = li.channels_after;
     size_t b = sizeof(double) * (size_t)l->c;

@@ -173,19 +173,37 @@ void gemm_cl_end(GemmCl *g, KB *kb, uint8_t *buf, int64_t npanels) {
   size_t n = (size_t)(npanels * g->pbytes);
   g->idx = kb_weight(kb, buf, n ? n : 1);
   free(buf);
-  int L = g->L, k = g->cl->k;
+  int L = g->L;
   if (g->bits == 4) g->table = gen_cluster_table(kb, g->cl, L);
-  else if (k <= 2 * L && L == 16) { /* two register tables and a select on bit 4 of the index */
+  else gen_cluster_tables8(kb, g->cl, L, &g->table, &g->tab2);
+}
+
+bool gen_cluster_bytes_ok(const Value *w) {
+  return w && w->kind == VK_CONST && w->cluster && w->dtype == DT_FLOAT && w->cluster->k <= 256;
+}
+
+void gen_cluster_tables8(KB *kb, const IrCluster *cl, int L, KV *table, KV *tab2) {
+  int k = cl->k;
+  *tab2 = NULL;
+  if (k <= 2 * L && L == 16) { /* two register tables and a select on bit 4 of the index */
     float t[32] = {0};
-    for (int i = 0; i < k; i++) t[i] = g->cl->code[i];
+    for (int i = 0; i < k; i++) t[i] = cl->code[i];
     KV p = kb_weight(kb, t, sizeof t);
-    g->table = kb_load(kb, kt(KE_F32, L), p);
-    g->tab2 = kb_load(kb, kt(KE_F32, L), kb_gep(kb, KE_F32, p, I(kb, L)));
+    *table = kb_load(kb, kt(KE_F32, L), p);
+    *tab2 = kb_load(kb, kt(KE_F32, L), kb_gep(kb, KE_F32, p, I(kb, L)));
   } else {
     float t[256] = {0};
-    for (int i = 0; i < k; i++) t[i] = g->cl->code[i];
-    g->table = kb_weight(kb, t, sizeof t); /* indices past k never occur; the table is 256 long anyway */
+    for (int i = 0; i < k; i++) t[i] = cl->code[i];
+    *table = kb_weight(kb, t, sizeof t); /* indices past k never occur; the table is 256 long anyway */
   }
+}
+
+KV gen_cluster_decode8(KB *kb, KV table, KV tab2, KV p, int L) {
+  KT it = kt(KE_I32, L);
+  KV x = kb_cast(kb, kb_load(kb, kt(KE_I8, L), p), it, true, false);
+  if (!tab2) return kb_gather(kb, kt(KE_F32, L), table, x, NULL);
+  KV hi = kb_cmp(kb, KC_NE, kb_and(kb, x, kb_int(kb, it, L)), kb_int(kb, it, 0), false);
+  return kb_select(kb, hi, kb_permute(kb, tab2, x), kb_permute(kb, table, x));
 }
 
 int64_t gemm_cl_scratch(const GemmCl *g, int64_t kc) {
@@ -195,7 +213,6 @@ int64_t gemm_cl_scratch(const GemmCl *g, int64_t kc) {
 /* one chunk of L index bytes at p → its L (8-bit) or 2L (4-bit) floats at dst */
 static void cl_chunk(KB *kb, const GemmCl *g, KV p, KV dst) {
   int L = g->L;
-  KT it = kt(KE_I32, L);
   if (g->bits == 4) {
     KV lo, hi;
     gen_cluster_decode2(kb, g->table, p, L, &lo, &hi);
@@ -203,14 +220,7 @@ static void cl_chunk(KB *kb, const GemmCl *g, KV p, KV dst) {
     kb_store(kb, hi, kb_gep(kb, KE_F32, dst, I(kb, L)));
     return;
   }
-  KV x = kb_cast(kb, kb_load(kb, kt(KE_I8, L), p), it, true, false);
-  KV v;
-  if (g->tab2) {
-    KV hi = kb_cmp(kb, KC_NE, kb_and(kb, x, kb_int(kb, it, L)), kb_int(kb, it, 0), false);
-    v = kb_select(kb, hi, kb_permute(kb, g->tab2, x), kb_permute(kb, g->table, x));
-  } else
-    v = kb_gather(kb, kt(KE_F32, L), g->table, x, NULL);
-  kb_store(kb, v, dst);
+  kb_store(kb, gen_cluster_decode8(kb, g->table, g->tab2, p, L), dst);
 }
 
 KV gemm_cl_decode(KB *kb, const GemmCl *g, KV panel, KV k0, KV klen, KV dst) {

@@ -21,6 +21,15 @@ KV gen_cluster_table(KB *kb, const IrCluster *c, int L);
 /* the two panels of pair bytes at p (L bytes): values of panel 2p into *lo, 2p + 1 into *hi */
 void gen_cluster_decode2(KB *kb, KV table, KV p, int L, KV *lo, KV *hi);
 
+/* ---- 8-bit indices (k <= 256), one byte per weight: the GEMM engine's chunks and gen_rnn.c ---- */
+/* w (a constant) is clustered float with at most 256 values */
+bool gen_cluster_bytes_ok(const Value *w);
+/* the codebook for gen_cluster_decode8: for k <= 2L (L = 16) two vectors (*table, *tab2), else
+ * *table points to 256 floats in the weight blob and *tab2 is NULL */
+void gen_cluster_tables8(KB *kb, const IrCluster *cl, int L, KV *table, KV *tab2);
+/* L index bytes at p → L floats: two register lookups and a select on bit 4, or a gather */
+KV gen_cluster_decode8(KB *kb, KV table, KV tab2, KV p, int L);
+
 /* MatMul / Gemm (float, no batch dims, M <= 8) whose constant B is clustered with at most 16
  * values: a 4-bit GEMV-like kernel with the epilogue; false when it does not apply */
 struct GemmSpec;

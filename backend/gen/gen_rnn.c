@@ -13,6 +13,9 @@
  *      backwards on odd ones; a constant Rᵀ is packed block by block so each block is one
  *      contiguous stream, software-prefetched ahead), then the gate math for each row,
  *      vectorized over H.
+ * Compressed constant weights: clustered W / R stay 4-bit (gen_cluster.h's pairs of panels) or
+ * 8-bit indices decoded per vector in mm_block; pruned ones may take a sparse form
+ * (gen_sparse_rnn.h: rnn_sp_panel per panel of L columns instead of mm_block).
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
@@ -21,6 +24,7 @@
 #include <string.h>
 
 #include "gen_cluster.h"
+#include "gen_sparse_rnn.h"
 #include "gen_util.h"
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
@@ -39,9 +43,12 @@ typedef struct Rnn {
   KV x, wb, seq, h0, c0, p, y, yh, yc;
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
   int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
-  /* clustered W / R (gen_cluster.h): 4-bit index panels, per direction K·GHp/2 bytes, and the
+  /* clustered W / R (gen_cluster.h): 4-bit index panels (per direction K·GHp/2 bytes), or 8-bit
+   * indices in the float layout (panel_at for W, block_at for R; K·GHp bytes), and the
    * codebooks; NULL: float */
   KV wq, rq;
+  int wbits, rbits; /* 4 or 8 with wq / rq, else 0 */
+  RnnSp wsp, rsp;   /* pruned constant W / R in a sparse form (gen_sparse_rnn.h), or kind RSP_DENSE */
   const IrCluster *wcl, *rcl;
   /* the current task */
   bool rev;
@@ -120,18 +127,22 @@ static int64_t block_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
   return b0 * K + k * width + (col - b0);
 }
 
-/* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R */
-static KV pack_const(Rnn *r, const Value *w, int64_t K, bool blocked) {
+/* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R; bytes: a
+ * clustered one's 8-bit indices in the same layout (padding index 0: those columns are unused) */
+static KV pack_const(Rnn *r, const Value *w, int64_t K, bool blocked, bool bytes) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
-  size_t n = (size_t)(D * K * r->GHp);
-  float *buf = ir_xcalloc(n ? n : 1, sizeof(float));
+  size_t n = (size_t)(D * K * r->GHp), es = bytes ? 1 : sizeof(float);
+  char *buf = ir_xcalloc(n ? n : 1, es);
   for (int64_t d = 0; d < D; d++)
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)
-        for (int64_t j = 0; j < H; j++)
-          buf[d * K * r->GHp + (blocked ? block_at(r, g * r->Hp + j, k, K) : panel_at(r, g * r->Hp + j, k, K))] =
-              (float)ir_const_f64(w, (d * G * H + g * H + j) * K + k);
-  KV p = kb_weight(r->kb, buf, n * sizeof(float));
+        for (int64_t j = 0; j < H; j++) {
+          int64_t at = d * K * r->GHp + (blocked ? block_at(r, g * r->Hp + j, k, K) : panel_at(r, g * r->Hp + j, k, K));
+          int64_t i = (d * G * H + g * H + j) * K + k;
+          if (bytes) ((uint8_t *)buf)[at] = w->cluster->idx[i];
+          else ((float *)buf)[at] = (float)ir_const_f64(w, i);
+        }
+  KV p = kb_weight(r->kb, buf, n * es);
   free(buf);
   return p;
 }
@@ -210,13 +221,20 @@ typedef struct Mm {
   KV a[8], cptr[8];
   int64_t K;
   KV bp, init;
-  KV bq, table; /* clustered: index panels and codebook instead of bp (gen_cluster.h) */
+  KV bq, table, tab2; /* clustered: indices and codebook instead of bp (gen_cluster.h) */
+  int bits;            /* bq's index width: 4 (pairs of panels) or 8 (bp's layout), else 0 */
   int64_t c0, c1;
   KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
   int bnv;  /* > 0: bp in block_at's layout, blocks of bnv vectors; 0: panel_at's */
 } Mm;
 
 enum { REC_PF = 16 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block */
+
+/* one vector of B at p: floats loaded, or 8-bit indices decoded */
+static KV mm_b(Rnn *r, const Mm *mm, KV p) {
+  if (mm->bits == 8) return gen_cluster_decode8(r->kb, mm->table, mm->tab2, p, r->L);
+  return kb_load(r->kb, kt(KE_F32, r->L), p);
+}
 
 static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
   KB *kb = r->kb;
@@ -230,22 +248,26 @@ static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
   }
   KV k = kb_for(kb, I(kb, 0), I(kb, mm->K), 1);
   KV bv[8];
-  if (mm->bq) { /* nv even, col a multiple of 2L: pairs of panels from one byte load */
+  bool b8 = mm->bits == 8;
+  KElem es = b8 ? KE_I8 : KE_F32;
+  KV src = b8 ? mm->bq : mm->bp;
+  if (mm->bits == 4) { /* nv even, col a multiple of 2L: pairs of panels from one byte load */
     KV pk = kb_add(kb, kb_mul(kb, kb_div(kb, col, I(kb, 2 * (int64_t)L), true), I(kb, mm->K)), k);
     KV bk = kb_gep(kb, KE_I8, mm->bq, kb_mul(kb, pk, I(kb, L)));
     for (int v = 0; v < nv; v += 2)
       gen_cluster_decode2(kb, mm->table, kb_gep(kb, KE_I8, bk, I(kb, (int64_t)v / 2 * L * mm->K)), L, &bv[v], &bv[v + 1]);
-  } else if (mm->bnv) { /* this block: K rows of nv·L floats from col·K */
-    KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, (int64_t)nv * L))));
-    for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L)));
+  } else if (mm->bnv) { /* this block: K rows of nv·L floats (or index bytes) from col·K */
+    KV bk = kb_gep(kb, es, src, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, (int64_t)nv * L))));
+    for (int v = 0; v < nv; v++) bv[v] = mm_b(r, mm, kb_gep(kb, es, bk, I(kb, (int64_t)v * L)));
     /* the L1 prefetcher does not keep up with an L2/L3 stream at one row of the block per FMA
-     * group: ask for the row REC_PF ahead (clamped into the block; measured ~20% of the step) */
-    KV kp = kb_min(kb, kb_add(kb, k, I(kb, REC_PF)), I(kb, mm->K - 1), true);
-    KV pb = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, kp, I(kb, (int64_t)nv * L))));
-    for (int v = 0; v < nv; v++) kb_prefetch(kb, kb_gep(kb, KE_F32, pb, I(kb, (int64_t)v * L)));
+     * group: ask for the row REC_PF ahead (clamped into the block; measured ~20% of the step);
+     * bytes: the same distance in bytes, one prefetch per line */
+    KV kp = kb_min(kb, kb_add(kb, k, I(kb, b8 ? 4 * REC_PF : REC_PF)), I(kb, mm->K - 1), true);
+    KV pb = kb_gep(kb, es, src, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, kp, I(kb, (int64_t)nv * L))));
+    for (int v = 0; v < nv; v += b8 ? 64 / L : 1) kb_prefetch(kb, kb_gep(kb, es, pb, I(kb, (int64_t)v * L)));
   } else {
-    KV bk = kb_gep(kb, KE_F32, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
-    for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, vt, kb_gep(kb, KE_F32, bk, I(kb, (int64_t)v * L * mm->K)));
+    KV bk = kb_gep(kb, es, src, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, k, I(kb, L))));
+    for (int v = 0; v < nv; v++) bv[v] = mm_b(r, mm, kb_gep(kb, es, bk, I(kb, (int64_t)v * L * mm->K)));
   }
   for (int i = 0; i < mm->m; i++) {
     KV a = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, mm->a[i], k)), L);
@@ -264,7 +286,7 @@ static void mm_emit(Rnn *r, const Mm *mm) {
   if (nv > 8) nv = 8;
   if (nv < 1) nv = 1;
   if (nv > nvec) nv = (int)nvec;
-  if (mm->bq) nv = nv < 4 ? 2 : nv & ~1; /* pairs of panels (the table takes a register) */
+  if (mm->bits == 4) nv = nv < 4 ? 2 : nv & ~1; /* pairs of panels (the table takes a register) */
   if (mm->bnv) nv = mm->bnv;
   int64_t nfull = nvec / nv, step = (int64_t)nv * r->L;
   if (nfull > 0) {
@@ -355,20 +377,42 @@ typedef struct ProjUd {
   int nv;
 } ProjUd;
 
-static void proj_rows(Rnn *r, void *ud, KV row, int m) {
+/* the codebook registers (or pointer) of a clustered operand */
+static void mm_tables(Rnn *r, Mm *mm, const IrCluster *cl) {
+  if (mm->bits == 4) mm->table = gen_cluster_table(r->kb, cl, r->L);
+  else if (mm->bits == 8) gen_cluster_tables8(r->kb, cl, r->L, &mm->table, &mm->tab2);
+}
+
+/* the projection's rows [row, row + m) of the chunk: X rows into a, proj rows into c */
+static void proj_ptrs(Rnn *r, const ProjUd *pu, KV row, int m, KV *a, KV *c) {
   KB *kb = r->kb;
-  ProjUd *pu = ud;
-  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp, .bq = r->wtq,
-           .table = r->wq ? gen_cluster_table(kb, r->wcl, r->L) : NULL};
   for (int i = 0; i < m; i++) {
     KV q = kb_add(kb, row, I(kb, i));
     KV bi = kb_rem(kb, q, r->nb, true);
     KV s = kb_add(kb, pu->s0, kb_div(kb, q, r->nb, true));
     KV t = row_time(r, s, row_len(r, bi));
-    mm.a[i] = kb_gep(kb, KE_F32, r->x, x_off(r, t, kb_add(kb, r->b0, bi)));
-    mm.cptr[i] = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, q, I(kb, r->GHp)));
+    a[i] = kb_gep(kb, KE_F32, r->x, x_off(r, t, kb_add(kb, r->b0, bi)));
+    c[i] = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, q, I(kb, r->GHp)));
   }
+}
+
+static void proj_rows(Rnn *r, void *ud, KV row, int m) {
+  ProjUd *pu = ud;
+  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp, .bq = r->wtq, .bits = r->wbits};
+  mm_tables(r, &mm, r->wcl);
+  proj_ptrs(r, pu, row, m, mm.a, mm.cptr);
   mm_block(r, &mm, pu->nv, pu->col);
+}
+
+/* sparse W: panel pu->col / L of rows [row, row + m) */
+static void proj_sp_rows(Rnn *r, void *ud, KV row, int m) {
+  KB *kb = r->kb;
+  ProjUd *pu = ud;
+  KV a[4], c[4];
+  proj_ptrs(r, pu, row, m, a, c);
+  for (int i = 0; i < m; i++) c[i] = kb_gep(kb, KE_F32, c[i], pu->col);
+  KV q = kb_add(kb, kb_mul(kb, r->d, I(kb, r->wsp.npanel)), kb_div(kb, pu->col, I(kb, r->L), true));
+  rnn_sp_panel(kb, &r->wsp, r->L, q, m, a, c, kb_gep(kb, KE_F32, r->bias, pu->col));
 }
 
 /* proj = X_t · Wᵀ + bias for the chunk's tcn steps.  Column blocks outside, rows inside: a block
@@ -376,6 +420,14 @@ static void proj_rows(Rnn *r, void *ud, KV row, int m) {
  * stream all of Wᵀ (as large as L2 at H = 256) again for each group of pmr rows. */
 static void emit_proj(Rnn *r, KV s0, KV tcn) {
   KB *kb = r->kb;
+  if (r->wsp.kind) { /* panels outside: a panel's entries stay in cache for every row group */
+    ProjUd pu = {s0, NULL, 1};
+    KV p = kb_for(kb, I(kb, 0), I(kb, r->wsp.npanel), 1);
+    pu.col = kb_mul(kb, p, I(kb, r->L));
+    for_rows(r, kb_mul(kb, tcn, r->nb), 4, proj_sp_rows, &pu);
+    kb_endfor(kb);
+    return;
+  }
   int pmr = (r->regs - 5) / 4; /* 4 vectors of columns */
   if (pmr > 8) pmr = 8;
   int64_t nvec = r->GHp / r->L;
@@ -400,12 +452,32 @@ typedef struct RecUd {
   KV flip;
 } RecUd;
 
+/* sparse R: the panels of [c0, c1), last to first when flip */
+static void rec_sp_rows(Rnn *r, const RecUd *ru, KV row, int m) {
+  KB *kb = r->kb;
+  int64_t p0 = ru->c0 / r->L, p1 = ru->c1 / r->L;
+  KV a[4], c[4];
+  KV p = kb_for(kb, I(kb, p0), I(kb, p1), 1);
+  p = kb_select(kb, ru->flip, kb_sub(kb, I(kb, p0 + p1 - 1), p), p);
+  for (int i = 0; i < m; i++) {
+    KV bi = kb_add(kb, row, I(kb, i));
+    a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
+    c[i] = kb_gep(kb, KE_F32, r->rec, kb_add(kb, kb_mul(kb, bi, I(kb, r->GHp)), kb_mul(kb, p, I(kb, r->L))));
+  }
+  rnn_sp_panel(kb, &r->rsp, r->L, kb_add(kb, kb_mul(kb, r->d, I(kb, r->rsp.npanel)), p), m, a, c, NULL);
+  kb_endfor(kb);
+}
+
 static void rec_rows(Rnn *r, void *ud, KV row, int m) {
   KB *kb = r->kb;
   RecUd *ru = ud;
+  if (r->rsp.kind) {
+    rec_sp_rows(r, ru, row, m);
+    return;
+  }
   Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip, .bq = r->rtq,
-           .table = r->rq ? gen_cluster_table(kb, r->rcl, r->L) : NULL,
-           .bnv = r->rconst && r->rnv ? rec_nv(r, ru->c0, ru->c1) : 0};
+           .bits = r->rbits, .bnv = (r->rconst || r->rbits == 8) && r->rnv ? rec_nv(r, ru->c0, ru->c1) : 0};
+  mm_tables(r, &mm, r->rcl);
   for (int i = 0; i < m; i++) {
     KV bi = kb_add(kb, row, I(kb, i));
     mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
@@ -595,12 +667,12 @@ static void emit_task(Rnn *r, bool rev) {
   r->rev = rev;
   r->dir_act = (rev && s->ndir == 2 ? 1 : 0) * s->nact;
   int64_t K = s->I, H = s->H;
-  if (r->wq) r->wtq = kb_gep(kb, KE_I8, r->wq, kb_mul(kb, r->d, I(kb, K * r->GHp / 2)));
+  if (r->wq) r->wtq = kb_gep(kb, KE_I8, r->wq, kb_mul(kb, r->d, I(kb, K * r->GHp * r->wbits / 8)));
   else if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
-  else pack_run(r, kb_buf(kb, 1), K, r->wt);
-  if (r->rq) r->rtq = kb_gep(kb, KE_I8, r->rq, kb_mul(kb, r->d, I(kb, H * r->GHp / 2)));
+  else if (!r->wsp.kind) pack_run(r, kb_buf(kb, 1), K, r->wt);
+  if (r->rq) r->rtq = kb_gep(kb, KE_I8, r->rq, kb_mul(kb, r->d, I(kb, H * r->GHp * r->rbits / 8)));
   else if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
-  else pack_run(r, kb_buf(kb, 2), H, r->rt);
+  else if (!r->rsp.kind) pack_run(r, kb_buf(kb, 2), H, r->rt);
   pack_bias(r);
   copy_state(r, r->h0, r->hs, true);
   if (s->gates == 4) copy_state(r, r->c0, r->cs, true);
@@ -615,6 +687,16 @@ static void emit_task(Rnn *r, bool rev) {
 
   if (r->yh) copy_state(r, r->yh, r->hs, false);
   if (r->yc) copy_state(r, r->yc, r->cs, false);
+}
+
+/* 8-bit indices decoded in the kernel only where they were measured not to lose: at most 32 values
+ * (two vpermps tables; a 16-lane gather costs ~20 cycles here: lstm256 with 200 values ran 18.4 ms
+ * on indices vs 2.2 on floats) and a weight too large for L2 (lstm256, 1 MB of R per layer, at 32
+ * values: 2.7-3.1 ms on indices vs 2.3-2.5 on floats); otherwise the floats decoded at compile time */
+#define RNN_IDX8_MIN_BYTES ((int64_t)4 << 20)
+static bool idx8_pays(const Rnn *r, const Value *w, int64_t K) {
+  return gen_cluster_bytes_ok(w) && w->cluster->k <= 2 * r->L && r->L == 16 &&
+         K * r->GHp * (int64_t)sizeof(float) >= RNN_IDX8_MIN_BYTES;
 }
 
 static bool all_zero(const Value *v) {
@@ -666,19 +748,28 @@ int gen_rnn(GenCtx *c) {
   KV *outs[3] = {&r.y, &r.yh, &r.yc};
   for (int i = 0; i < n->nout && i < 3; i++)
     if (n->out[i]) *outs[i] = kb_buf(kb, n->nin + i);
-  /* clustered weights stay 4-bit indices when every column block holds whole pairs of panels */
+  /* clustered weights stay 4-bit indices when every column block holds whole pairs of panels,
+   * else (up to 256 values) 8-bit ones decoded in the kernel */
   bool pairs = (r.Hp / r.L) % 2 == 0;
-  if (pairs && gen_cluster_nibbles_ok(in[1], r.L)) r.wcl = in[1]->cluster, r.wq = pack_nibbles(&r, in[1], s->I);
-  if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rcl = in[2]->cluster, r.rq = pack_nibbles(&r, in[2], s->H);
+  if (pairs && gen_cluster_nibbles_ok(in[1], r.L)) r.wbits = 4, r.wq = pack_nibbles(&r, in[1], s->I);
+  else if (idx8_pays(&r, in[1], s->I)) r.wbits = 8, r.wq = pack_const(&r, in[1], s->I, false, true);
+  if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rbits = 4, r.rq = pack_nibbles(&r, in[2], s->H);
+  else if (idx8_pays(&r, in[2], s->H)) r.rbits = 8, r.rq = pack_const(&r, in[2], s->H, true, true);
+  if (r.wq) r.wcl = in[1]->cluster;
+  if (r.rq) r.rcl = in[2]->cluster;
   if (in[1]->kind == VK_CONST) c->const_unused |= 1u << 1;
   if (in[2]->kind == VK_CONST) c->const_unused |= 1u << 2;
-  if (in[1]->kind == VK_CONST && !r.wq) r.wconst = pack_const(&r, in[1], s->I, false);
-  if (in[2]->kind == VK_CONST && !r.rq) r.rconst = pack_const(&r, in[2], s->H, true);
+  /* pruned weights (the sparse pass marked the node): a sparse form when the cost rule says so */
+  RspShape wsh = {D, s->gates, s->H, r.Hp, s->I, r.L, s->I % r.L == 0}, rsh = {D, s->gates, s->H, r.Hp, s->H, r.L, true};
+  if (n->sparse && !r.wq) rnn_sp_plan(kb, in[1], &wsh, r.tc * r.nbb, &r.wsp);
+  if (n->sparse && !r.rq) rnn_sp_plan(kb, in[2], &rsh, r.nbb, &r.rsp);
+  if (in[1]->kind == VK_CONST && !r.wq && !r.wsp.kind) r.wconst = pack_const(&r, in[1], s->I, false, false);
+  if (in[2]->kind == VK_CONST && !r.rq && !r.rsp.kind) r.rconst = pack_const(&r, in[2], s->H, true, false);
 
   /* scratch, in floats (every piece a multiple of L) */
   int64_t off = 0, woff = -1, roff = -1;
-  if (!r.wconst && !r.wq) woff = off, off += s->I * r.GHp;
-  if (!r.rconst && !r.rq) roff = off, off += s->H * r.GHp;
+  if (!r.wconst && !r.wq && !r.wsp.kind) woff = off, off += s->I * r.GHp;
+  if (!r.rconst && !r.rq && !r.rsp.kind) roff = off, off += s->H * r.GHp;
   int64_t boff = off;
   off += r.GHp;
   int64_t rboff = off;

@@ -245,7 +245,7 @@ def ort_match(a, model, inp, got, tag, work):
         check("%s: onnxc matches ONNX Runtime (rel %.2g)" % (tag, err), err <= 1e-3)
 
 
-def cemit_match(a, model, x, want, tag, work):
+def cemit_match(a, model, x, want, tag, work, marker="& 15]"):
     """the C emitter for AVX-512 (16 lanes: the 4-bit kernel, kb_permute lane by lane in C) built
     with gcc and run by tests/cemit/driver.c, against the JIT"""
     if want is None or "avx512f" not in open("/proc/cpuinfo").read():
@@ -256,7 +256,8 @@ def cemit_match(a, model, x, want, tag, work):
     if not check("%s: compile --emit c --target x86-64-avx512" % tag, p.returncode == 0, p.stderr[-400:]):
         return
     src = open(os.path.join(d, "m_model.c")).read() if os.path.exists(os.path.join(d, "m_model.c")) else ""
-    check("%s: the emitted C has the 4-bit lookups" % tag, "& 15]" in src)
+    if marker:
+        check("%s: the emitted C has the 4-bit lookups" % tag, marker in src)
     srcs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".c"))
     exe = os.path.join(d, "driver")
     q = subprocess.run(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + d] + srcs +
@@ -295,6 +296,17 @@ def check_form(path, orig, k, expect):
                       np.all(dec[z] == 0) and np.all(dec[~z] != 0) and cb[0] == 0)
 
 
+def lib_keeps_indices(a, out, tag, work, saved):
+    """the compiled library of a clustered file is at least saved bytes smaller than the one of
+    its decoded floats (--disable-pass cluster): the kernels keep the indices"""
+    libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
+    p = onnxc(a, "compile", out, "-o", libs[0])
+    q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
+    if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
+        sz = [os.path.getsize(x) for x in libs]
+        check("%s: the library keeps indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + saved < sz[1])
+
+
 def check_all(a, work):
     os.makedirs(work, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -329,6 +341,23 @@ def check_all(a, work):
         ort_match(a, out, inp, got, tag, work)
         if tag == "k_gru_bi":
             cemit_match(a, out, np.load(inp), got, tag, work)
+    # 17..256 values, or 16 with an odd count of panels (H = 48), in the LSTM/GRU kernels (8-bit
+    # indices in the kernel only for weights of >= 4 MB, gen_rnn.c's idx8_pays): bit for bit the
+    # float kernel's results, and ORT's
+    for tag, gru, ndir, lbr, batch, hid, k in (("k8_lstm_bi_b3", False, 2, 0, 3, 64, 200),
+                                               ("k8_gru_lbr_b5", True, 1, 1, 5, 64, 32),
+                                               ("k8_gru", True, 1, 0, 1, 48, 100),
+                                               ("k8_lstm_h48", False, 1, 0, 2, 48, 16)):
+        src = os.path.join(work, tag + ".onnx")
+        inp = os.path.join(work, tag + "_in.npy")
+        lstm_stack(src, 2, hid, 40, 6, 17, gru=gru, ndir=ndir, lbr=lbr, batch=batch)
+        np.save(inp, rng.standard_normal((6, batch, 40)).astype(np.float32))
+        out = os.path.join(work, "%s_c%d.onnx" % (tag, k))
+        compress(a, src, out, "--cluster", k, "--min-weights", 256)
+        got = exact_vs_float(a, out, inp, tag, work, "the 8-bit kernel equals the float kernel exactly")
+        ort_match(a, out, inp, got, tag, work)
+        if tag == "k8_gru":
+            cemit_match(a, out, np.load(inp), got, tag, work, None)
     # the GEMM engine (gen_cluster.h): Convs 1x1 / 3x3 / strided / grouped and MatMul/Gemm with 128
     # rows, indices 4-bit (16), 8-bit on two tables (32) or gathers (100), written by onnxc compress
     # and by another writer (pruned + clustered too): exactly the float kernels' results, ONNX
@@ -348,13 +377,8 @@ def check_all(a, work):
             out = foreign
         got = exact_vs_float(a, out, inp, tag, work, "the GEMM engine on indices equals it on floats exactly")
         ort_match(a, out, inp, got, tag, work)
-        libs = [os.path.join(work, tag + x + ".so") for x in ("", "_float")]
-        p = onnxc(a, "compile", out, "-o", libs[0])
-        q = onnxc(a, "compile", out, "-o", libs[1], "--disable-pass", "cluster")
-        if check("%s: compiles" % tag, p.returncode == 0 and q.returncode == 0, (p.stderr + q.stderr)[-400:]):
-            sz = [os.path.getsize(x) for x in libs]
-            # 33,000 weights: 132 KB as floats, a quarter or an eighth of that as indices
-            check("%s: the library keeps indices (%d vs %d bytes)" % (tag, sz[0], sz[1]), sz[0] + 80000 < sz[1])
+        # 33,000 weights: 132 KB as floats, a quarter or an eighth of that as indices
+        lib_keeps_indices(a, out, tag, work, 80000)
         if k in (16, 0):
             cemit_match(a, out, np.load(inp), got, tag, work)
     # MatMul, Gemm, Conv; a pruned weight; a small weight left float; --cluster-layers
