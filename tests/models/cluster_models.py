@@ -358,6 +358,19 @@ def check_all(a, work):
         ort_match(a, out, inp, got, tag, work)
         if tag == "k8_gru":
             cemit_match(a, out, np.load(inp), got, tag, work, None)
+    # a weight of 4 MB (hidden 512, 32 values: idx8_pays): the 8-bit indices stay indices in the
+    # kernel (two vpermps tables), bit for bit the float kernel's results, ORT's, and the library
+    # holds the 2 MB of indices instead of the 8 MB of floats
+    tag = "k8_lstm_h512"
+    src = os.path.join(work, tag + ".onnx")
+    inp = os.path.join(work, tag + "_in.npy")
+    lstm_stack(src, 1, 512, 512, 3, 19)
+    np.save(inp, rng.standard_normal((3, 1, 512)).astype(np.float32))
+    out = os.path.join(work, tag + "_c32.onnx")
+    compress(a, src, out, "--cluster", 32, "--min-weights", 256)
+    got = exact_vs_float(a, out, inp, tag, work, "the 8-bit in-kernel decode equals the float kernel exactly")
+    ort_match(a, out, inp, got, tag, work)
+    lib_keeps_indices(a, out, tag, work, 4 << 20)
     # the GEMM engine (gen_cluster.h): Convs 1x1 / 3x3 / strided / grouped and MatMul/Gemm with 128
     # rows, indices 4-bit (16), 8-bit on two tables (32) or gathers (100), written by onnxc compress
     # and by another writer (pruned + clustered too): exactly the float kernels' results, ONNX
