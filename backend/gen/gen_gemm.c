@@ -795,8 +795,24 @@ static KV q8_pack_a(KB *kb, const Q8Spec *s) {
 typedef struct Q8Tile {
   const Q8Spec *s;
   KV bptr, cbase, corr, mult, zy; /* corr/mult: this group's rows; zy: f32 splat */
+  KV rbase;                       /* the fused residual at the task's C position (NULL: none) */
   KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
 } Q8Tile;
+
+/* q (f32 lanes of the conv's requantized values) plus the residual at element off of this
+ * task's C, requantized as QAdd does (gen_quant.c's qadd_fn: the same operations in the same
+ * order, so the fused result is bit-identical to the two nodes) */
+static KV q8_residual(KB *kb, const Q8Tile *t, KV q, KV off, KV mask) {
+  const Q8Spec *s = t->s;
+  KT ft = kb_type(kb, q), bt = kt(KE_I8, ft.lanes);
+  KV at = kb_gep(kb, KE_I8, t->rbase, off);
+  KV r = mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at);
+  r = kb_cast(kb, r, ft, s->rt == DT_UINT8, false);
+  KV a = kb_mul(kb, kb_sub(kb, q, kb_float(kb, ft, s->zc)), kb_float(kb, ft, s->ka));
+  KV b = kb_mul(kb, kb_sub(kb, r, kb_float(kb, ft, s->zr)), kb_float(kb, ft, s->kr));
+  KV y = kb_add(kb, kb_round_even(kb, kb_add(kb, a, b)), kb_float(kb, ft, s->zo));
+  return kb_min(kb, kb_max(kb, y, kb_float(kb, ft, (double)s->amin), false), kb_float(kb, ft, (double)s->amax), false);
+}
 
 /* rows [m, m + mr) × the panel: accumulate over every k group, requantize, store */
 static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
@@ -822,9 +838,10 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
     for (int v = 0; v < nv; v++) {
       KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
       KV q = kb_add(kb, kb_round_even(kb, f), t->zy);
-      q = gen_q8_bytes(kb, kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false));
-      KV dst = kb_gep(kb, KE_I8, t->cbase, kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)));
-      gen_vstore(kb, q, dst, t->vmask[v]);
+      q = kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false);
+      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L));
+      if (s->res) q = q8_residual(kb, t, q, off, t->vmask[v]);
+      gen_vstore(kb, gen_q8_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
   }
 }
@@ -885,6 +902,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   s->pack(c, s, b, n0, dst, s->pack_ud);
   Q8Tile t = {.s = s, .bptr = dst, .zy = kb_float(kb, kt(KE_F32, L), (double)s->zy)};
   t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
+  if (s->res) t.rbase = kb_gep(kb, KE_I8, s->res, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));
   t.mult = kb_gep(kb, KE_F32, mult, kb_mul(kb, gi, I(kb, s->M)));
   KV ap = kb_gep(kb, KE_I8, apack, kb_mul(kb, gi, I(kb, cdiv(s->M, s->mr) * s->ngk * s->mr * 4)));
