@@ -240,6 +240,13 @@ def check(args):
         print("FAIL: the QDQ convs did not all become int8 nodes\n" + dump)
         fails += 1
     y = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "int8"), [])
+    fails += within_one_step(args, model, x, y, step)
+    return 1 if fails else 0
+
+
+def within_one_step(args, model, x, y, step):
+    """failures of y (onnxc's int8 output) against the float-emulated graph and ONNX Runtime (when
+    bench/ort is installed): each must be within one quantization step"""
     ref = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "float"), ["--disable-pass", "qdq"])
     refs = [("onnxc --disable-pass qdq", ref)]
     if os.path.isdir(os.path.join(ORT, "node_modules")):
@@ -247,12 +254,13 @@ def check(args):
         os.makedirs(d, exist_ok=True)
         subprocess.run(["node", os.path.join(ORT, "run_ort.js"), model, d, x], check=True, stderr=subprocess.DEVNULL)
         refs.append(("ONNX Runtime", np.load(os.path.join(d, "output_0.npy"))))
+    fails = 0
     for name, r in refs:
         err = float(np.abs(y - r).max())
         ok = err <= step * 1.001
         print("%s: max |int8 - %s| = %.3g (one step %.3g)" % ("ok" if ok else "FAIL", name, err, step))
         fails += not ok
-    return 1 if fails else 0
+    return fails
 
 
 # ---- residual blocks: a QAdd fused into the QConv producing one operand (passes/qdq.c pass_qdq_add) ----
@@ -323,19 +331,7 @@ def check_residual(args):
         same = np.array_equal(outs[(threads, False)], outs[(threads, True)])
         print("%s: %s thread(s): fused == unfused bit for bit" % ("ok" if same else "FAIL", threads))
         fails += not same
-    y = outs[("1", False)]
-    refs = [("onnxc --disable-pass qdq", run_onnxc(args.onnxc, model, x, os.path.join(args.out, "float"),
-                                                  ["--disable-pass", "qdq"]))]
-    if os.path.isdir(os.path.join(ORT, "node_modules")):
-        d = os.path.join(args.out, "ort")
-        os.makedirs(d, exist_ok=True)
-        subprocess.run(["node", os.path.join(ORT, "run_ort.js"), model, d, x], check=True, stderr=subprocess.DEVNULL)
-        refs.append(("ONNX Runtime", np.load(os.path.join(d, "output_0.npy"))))
-    for name, r in refs:
-        err = float(np.abs(y - r).max())
-        ok = err <= step * 1.001
-        print("%s: max |int8 - %s| = %.3g (one step %.3g)" % ("ok" if ok else "FAIL", name, err, step))
-        fails += not ok
+    fails += within_one_step(args, model, x, outs[("1", False)], step)
     return 1 if fails else 0
 
 
