@@ -141,6 +141,16 @@ static int qlinear_matmul(Graph *g, Node *n) {
   return matmul_shape(g, n, n->in[0], n->in[3], n->in[7]->dtype);
 }
 
+/* QConv with a fused residual add (inputs 9-13: r, sr, zr, so, zo): y has r's shape and zo's dtype */
+static int qconv_add_shape(Graph *g, Node *n) {
+  if (n->nin != 14 || check_8bit(g, n, 9, "r") || check_8bit(g, n, 13, "output zero point") ||
+      numel1(g, n, 10, "r scale") || numel1(g, n, 12, "output scale"))
+    return -1;
+  if (!ir_same_shape(n->in[9], n->out[0])) return ir_node_error(g, n, "the fused residual must have the conv output's shape");
+  n->out[0]->dtype = n->in[13]->dtype;
+  return 0;
+}
+
 /* ConvInteger (x, w, x_zp, w_zp) and QLinearConv (x, xs, xzp, w, ws, wzp, ys, yzp, B) */
 static int conv_q(Graph *g, Node *n, bool ql) {
   const Value *x = n->in[0], *w = n->in[ql ? 3 : 1];
@@ -174,7 +184,7 @@ static int conv_q(Graph *g, Node *n, bool ql) {
   memcpy(dims + 2, win.out, sizeof(int64_t) * (size_t)nsp);
   n->out[0]->dtype = t;
   ir_value_set_shape(n->out[0], x->rank, dims);
-  return 0;
+  return ql && n->nin > 9 ? qconv_add_shape(g, n) : 0;
 }
 
 /* QAdd (a, sa, za, b, sb, zb, sy, zy): a and b broadcast; y of zy's dtype */

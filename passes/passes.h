@@ -44,6 +44,8 @@ int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations in
 int pass_attention(Graph *g); /* torch's multi-head attention -> FusedAttention (runs as fuse's first part) */
 /* QDQ convolutions -> QConv int8 nodes (qdq.c); runs before shapes, off with --disable-pass qdq */
 int pass_qdq(Graph *g);
+/* a residual QAdd into the epilogue of the QConv producing one operand (qdq.c); fuse's part "qadd" */
+int pass_qdq_add(Graph *g);
 /* cluster.c: Gather(codebook, constant indices) folded into constants that keep the cluster form
  * (Value.cluster); before shapes, like qdq */
 int pass_cluster(Graph *g);

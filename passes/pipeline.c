@@ -9,6 +9,7 @@
  *   dce      nodes whose outputs reach no graph output               (optional)
  *   fuse     BatchNorm into Conv, epilogues, LayerNorm/Gelu         (optional)
  *            first its part "attention" (passes/attention.c, also off on its own by name)
+ *            and its part "qadd" (residual QAdd into the producing QConv: passes/qdq.c)
  *   winograd Conv nodes the backend may run as Winograd (3×3, stride 1) (optional)
  *   layout   each value's layout (plain today; blocked layouts next)
  *   plan     storage classes and arena offsets (memory planning)
@@ -40,7 +41,8 @@ bool pass_optional(int index) { return (index >= 1 && index <= 4) || index >= pa
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
 bool pass_is_fuse_part(const char *name) {
-  return name && (!strcmp(name, "attention") || !strcmp(name, "qdq") || !strcmp(name, "cluster") /* passes/cluster.c */);
+  return name && (!strcmp(name, "attention") || !strcmp(name, "qdq") || !strcmp(name, "cluster") /* passes/cluster.c */ ||
+                  !strcmp(name, "qadd") /* passes/qdq.c: pass_qdq_add */);
 }
 
 /* "shapes, inline, ..." */
@@ -114,6 +116,7 @@ static int run_inline(Graph *g, const PassOptions *o) { return (void)o, pass_inl
 static int run_dce(Graph *g, const PassOptions *o) { return (void)o, pass_dce(g); }
 static int run_fuse(Graph *g, const PassOptions *o) {
   if (!disabled(o, "attention") && pass_attention(g)) return -1; /* before fuse takes the scale Mul */
+  if (!disabled(o, "qadd") && pass_qdq_add(g)) return -1;       /* residual QAdd into its QConv (needs shapes) */
   return pass_fuse(g);
 }
 static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_winograd(g); }

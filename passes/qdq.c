@@ -425,3 +425,76 @@ int pass_qdq(Graph *g) {
   ir_graph_compact(g);
   return ir_graph_toposort(g);
 }
+
+/* ---- QAdd into the producing QConv's epilogue (the "qadd" part of fuse; after shapes) ----
+ * A residual QAdd(a, sa, za, b, sb, zb, sy, zy) one of whose operands is the sole use of a QConv
+ * output of the same shape as the sum: the QConv takes the other operand and the add's parameters
+ * as inputs 9–13 (r, sr, zr, sy, zy) and the add's bounds as attributes amin/amax, and writes the
+ * add's output.  Its epilogue still rounds and clamps the conv's own result (scale in[6], zero
+ * point in[7], [qmin, qmax]) before adding, so the output is bit-identical to the two nodes: only
+ * the int8 tensor between them is neither written nor read back.  Only convs the int8 GEMM engine
+ * runs (gen_quant.c's qconv_gemm_applies) take it: the direct kernel has no such epilogue. */
+
+static bool const_float1(const Value *v) { return is_const(v) && v->dtype == DT_FLOAT && ir_value_numel(v) == 1; }
+
+/* a QConv whose parameters are constants and weights int8 with zero points 0, deep enough per group */
+static bool qconv_fusable(const Node *c) {
+  if (c->op != OP_QConv || c->nin != 9 || c->in[0]->rank < 3 || c->in[0]->rank > 4) return false;
+  for (int i = 1; i < 8; i++)
+    if (!is_const(c->in[i])) return false;
+  if (c->in[8] && !is_const(c->in[8])) return false;
+  const Value *w = c->in[3], *zw = c->in[5];
+  if (w->dtype != DT_INT8 || !const_float1(c->in[1]) || c->in[4]->dtype != DT_FLOAT || !const_float1(c->in[6]))
+    return false;
+  for (int64_t i = 0; i < ir_value_numel(zw); i++)
+    if (ir_const_i64(zw, i)) return false;
+  /* only 1×1 convs whose bounds are the whole range: ResNet's last conv of a block and its
+   * downsample, the case measured.  The epilogue would take any conv; lifting this needs
+   * models_qdq's small net (a residual after a grouped 3×3 conv + Relu) to expect a fused add. */
+  bool u8 = c->in[7]->dtype == DT_UINT8;
+  if (ir_attr_int(c, "qmin", u8 ? 0 : -128) != (u8 ? 0 : -128) || ir_attr_int(c, "qmax", u8 ? 255 : 127) != (u8 ? 255 : 127))
+    return false;
+  for (int d = 2; d < w->rank; d++)
+    if (w->dims[d] != 1) return false;
+  return ir_value_numel(w) / w->dims[0] >= 16;
+}
+
+static Attr *attrs_plus(Graph *g, const Node *n, int extra) {
+  Attr *a = arena_alloc(g->arena, sizeof(Attr) * (size_t)(n->nattr + extra));
+  memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
+  return a;
+}
+
+static int fuse_add(Graph *g, Node *add) {
+  for (int side = 0; side < 2; side++) {
+    Value *v = add->in[3 * side], *r = add->in[3 - 3 * side];
+    Node *c = producer(v, OP_QConv);
+    if (!c || v->nusers != 1 || v->is_output || !qconv_fusable(c) || !ir_same_shape(v, add->out[0]) ||
+        !ir_same_shape(r, v) || !is_const(add->in[4 - 3 * side]) || !const_float1(add->in[4 - 3 * side]) ||
+        !is_const(add->in[5 - 3 * side]) || !const_float1(add->in[6]) || !is_const(add->in[7]))
+      continue;
+    Value **in = arena_alloc(g->arena, sizeof(Value *) * 14);
+    memcpy(in, c->in, sizeof(Value *) * 9);
+    in[9] = r, in[10] = add->in[4 - 3 * side], in[11] = add->in[5 - 3 * side], in[12] = add->in[6], in[13] = add->in[7];
+    c->in = in, c->nin = 14;
+    c->attrs = attrs_plus(g, c, 2);
+    c->attrs[c->nattr++] = int_attr("amin", ir_attr_int(add, "qmin", 0));
+    c->attrs[c->nattr++] = int_attr("amax", ir_attr_int(add, "qmax", 255));
+    Value *y = add->out[0];
+    ir_node_remove(g, add);
+    c->out[0] = y, y->producer = c;
+    v->producer = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+int pass_qdq_add(Graph *g) {
+  ir_graph_count_users(g);
+  int changed = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    if (!g->nodes[i]->dead && g->nodes[i]->op == OP_QAdd && g->nodes[i]->nin == 8) changed += fuse_add(g, g->nodes[i]);
+  if (!changed) return 0;
+  ir_graph_compact(g);
+  return ir_graph_toposort(g);
+}

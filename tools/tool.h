@@ -38,7 +38,8 @@ int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
   "                      stay float emulated instead of int8 QConv kernels (and QDQ / dynamic\n"  \
   "                      MatMul/Gemm as written instead of int8 QMatMul kernels); cluster:\n"    \
   "                      clustered weights (Gather(codebook, indices)) folded to floats, not\n"  \
-  "                      kept as 4- or 8-bit indices\n"
+  "                      kept as 4- or 8-bit indices; qadd: only fuse's residual QAdd -> the\n"  \
+  "                      producing int8 QConv's epilogue part\n"
 #define TOOL_HELP_CACHE                                                                              \
   "  --no-cache          compile, neither using nor storing the on-disk cache of compiled code\n"   \
   "                      (also ONNXC_NO_CACHE=1); the cache is $ONNXC_CACHE_DIR, else\n"           \

@@ -95,6 +95,13 @@ struct Q8Spec {
   int32_t zy;
   int64_t qmin, qmax;
   int64_t pack_extra;   /* scratch bytes the packer uses after its panel, at dst + ngk·nrp·4 */
+  /* a fused residual add (NULL res: none): C = sat(round((q - zc)·ka + (R - zr)·kr) + zo) to
+   * [amin, amax], q the requantized value above (saturated to [qmin, qmax]); R of dtype rt laid
+   * out as C */
+  KV res;
+  DType rt;
+  float zc, ka, zr, kr, zo;
+  int64_t amin, amax;
   /* chosen by gemm_emit_q8 (readable by packers) */
   int lanes, nv, mr, nrp;
   int64_t ngk;          /* ceil(K/4) */

@@ -796,8 +796,45 @@ static KV q8_pack_a(KB *kb, const Q8Spec *s) {
 typedef struct Q8Tile {
   const Q8Spec *s;
   KV bptr, cbase, corr, mult, zy; /* corr/mult: this group's rows; zy: f32 splat */
+  KV rbase;                       /* the fused residual at the task's C position (NULL: none) */
   KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
 } Q8Tile;
+
+/* The epilogue rounds by adding Q8_MAGIC = 1.5·2^23: for |f| < 2^22 the float sum is exactly
+ * round_half_even(f) + Q8_MAGIC (the default rounding of the add), an integer whose low mantissa
+ * byte is the result's byte.  Adding the zero point and clamping in that shifted domain (all exact
+ * integers in [2^23, 2^24)) replaces a round instruction and an add per vector with the same bits
+ * (|f| ≥ 2^22 lands outside the clamp bounds either way).  The zero point is added separately from
+ * the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy. */
+#define Q8_MAGIC 12582912.0
+
+/* f32 lanes in the shifted domain (integers + Q8_MAGIC) → their low bytes (i8 lanes) */
+static KV q8_shifted_bytes(KB *kb, KV t) {
+  KT ft = kb_type(kb, t);
+  return kb_cast(kb, kb_bitcast(kb, t, kt(KE_I32, ft.lanes)), kt(KE_I8, ft.lanes), false, false);
+}
+
+static KV q8_clamp(KB *kb, KV t, double lo, double hi) {
+  KT ft = kb_type(kb, t);
+  return kb_min(kb, kb_max(kb, t, kb_float(kb, ft, lo), false), kb_float(kb, ft, hi), false);
+}
+
+/* u = f + Q8_MAGIC (f the conv's scaled sum) → the fused residual add's output in the shifted
+ * domain: the conv's own value q = zy + clamp(u, ...) - Q8_MAGIC, then (q - zc)·ka + (R - zr)·kr
+ * rounded, + zo, saturated, as QAdd computes it (gen_quant.c's qadd_fn: the same float operations
+ * on the same values, so the fused result is bit-identical to the two nodes; zc = zy) */
+static KV q8_residual(KB *kb, const Q8Tile *t, KV u, KV off, KV mask) {
+  const Q8Spec *s = t->s;
+  KT ft = kb_type(kb, u), bt = kt(KE_I8, ft.lanes);
+  KV at = kb_gep(kb, KE_I8, t->rbase, off);
+  KV r = mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at);
+  r = kb_cast(kb, r, ft, s->rt == DT_UINT8, false);
+  u = q8_clamp(kb, u, Q8_MAGIC + (double)s->qmin - s->zc, Q8_MAGIC + (double)s->qmax - s->zc); /* Q8_MAGIC + q - zc */
+  KV a = kb_mul(kb, kb_sub(kb, u, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->ka));
+  KV b = kb_mul(kb, kb_sub(kb, r, kb_float(kb, ft, s->zr)), kb_float(kb, ft, s->kr));
+  KV y = kb_add(kb, kb_add(kb, kb_add(kb, a, b), kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->zo));
+  return q8_clamp(kb, y, Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
+}
 
 /* rows [m, m + mr) × the panel: accumulate over every k group, requantize, store */
 static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
@@ -822,10 +859,11 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
     KV mult = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->mult, row)), L);
     for (int v = 0; v < nv; v++) {
       KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
-      KV q = kb_add(kb, kb_round_even(kb, f), t->zy);
-      q = gen_q8_bytes(kb, kb_min(kb, kb_max(kb, q, kb_float(kb, ft, (double)s->qmin), false), kb_float(kb, ft, (double)s->qmax), false));
-      KV dst = kb_gep(kb, KE_I8, t->cbase, kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)));
-      gen_vstore(kb, q, dst, t->vmask[v]);
+      KV u = kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), q;
+      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L));
+      if (s->res) q = q8_residual(kb, t, u, off, t->vmask[v]);
+      else q = q8_clamp(kb, kb_add(kb, u, t->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
+      gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
   }
 }
@@ -886,6 +924,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   s->pack(c, s, b, n0, dst, s->pack_ud);
   Q8Tile t = {.s = s, .bptr = dst, .zy = kb_float(kb, kt(KE_F32, L), (double)s->zy)};
   t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
+  if (s->res) t.rbase = kb_gep(kb, KE_I8, s->res, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));
   t.mult = kb_gep(kb, KE_F32, mult, kb_mul(kb, gi, I(kb, s->M)));
   KV ap = kb_gep(kb, KE_I8, apack, kb_mul(kb, gi, I(kb, cdiv(s->M, s->mr) * s->ngk * s->mr * 4)));

@@ -715,6 +715,20 @@ static bool qconv_gemm_applies(const GenCtx *c) {
   return ir_value_numel(w) / w->dims[0] >= 16;
 }
 
+/* a residual QAdd fused into the epilogue (passes/qdq.c pass_qdq_add: inputs 9-13 r, sr, zr, so, zo;
+ * attributes amin/amax); the conv's own requantization (in[6], in[7], qmin/qmax) stays */
+static void qconv_residual(GenCtx *c, Q8Spec *s) {
+  const Node *n = c->n;
+  float so = (float)ir_const_f64(n->in[12], 0);
+  bool u8 = n->in[13]->dtype == DT_UINT8;
+  s->res = kb_buf(c->kb, 9);
+  s->rt = n->in[9]->dtype;
+  s->zc = (float)ir_const_i64(n->in[7], 0), s->ka = (float)ir_const_f64(n->in[6], 0) / so;
+  s->zr = (float)ir_const_i64(n->in[11], 0), s->kr = (float)ir_const_f64(n->in[10], 0) / so;
+  s->zo = (float)ir_const_i64(n->in[13], 0);
+  s->amin = ir_attr_int(n, "amin", u8 ? 0 : -128), s->amax = ir_attr_int(n, "amax", u8 ? 255 : 127);
+}
+
 static int gen_conv_q_gemm(GenCtx *c) {
   Node *n = c->n;
   Value *x = n->in[0], *w = n->in[3], *y = n->out[0];
@@ -748,7 +762,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
     corr[o] = (int32_t)(b - zxu * sum);
     mult[o] = sx * (float)ir_const_f64(n->in[4], wper ? o : 0) / sy;
   }
-  bool u8 = y->dtype == DT_UINT8;
+  bool u8 = n->in[7]->dtype == DT_UINT8; /* the conv's own output type (y's unless a residual add is fused) */
   /* the phase planes of the widest panel gemm_emit_q8 can choose (4 vectors) */
   int64_t L4 = 4 * (int64_t)kb_lanes(c->kb, KE_I32);
   int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, L4) * p.PW : 0;
@@ -757,6 +771,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
               .c = kb_buf(c->kb, n->nin), .ct = y->dtype, .ldc = p.P, .c_bs = Og * p.P, .corr = corr, .mult = mult,
               .zy = (int32_t)ir_const_i64(n->in[7], 0), .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128),
               .qmax = ir_attr_int(n, "qmax", u8 ? 255 : 127), .pack_extra = extra};
+  if (n->nin > 9) qconv_residual(c, &s);
   gemm_emit_q8(c, &s);
   c->const_unused |= 1u << 3;
   return 0;
@@ -808,7 +823,9 @@ int gen_quant(GenCtx *c) {
   case OP_QMatMul: return gen_qmm_applies(c) ? gen_qmm(c) : ir_node_error(c->g, c->n, "QMatMul needs u8 a, a constant int8 b with zero points 0 and constant scales");
   case OP_ConvInteger:
   case OP_QLinearConv:
-  case OP_QConv: return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);
+  case OP_QConv:
+    if (c->n->nin > 9 && !qconv_gemm_applies(c)) return ir_node_error(c->g, c->n, "a fused residual add needs the int8 GEMM conv");
+    return qconv_gemm_applies(c) ? gen_conv_q_gemm(c) : gen_conv_q(c);
   case OP_QAdd: return gen_qadd(c);
   default: return ir_node_error(c->g, c->n, "no code generator for this op");
   }

@@ -9,6 +9,8 @@ check that onnxc runs them on its integer kernels.
   qdq_models.py check-model --onnxc build/onnxc --out DIR [--model M --input X | --export NAME]
                       (a QDQ copy of a real net, default torchvision MobileNetV2 from export_models.py:
                       every Conv must become a QConv and every quantized tensor match ORT within a step)
+  qdq_models.py check-residual --onnxc build/onnxc --out DIR
+                      (residual Adds fused into a QConv's epilogue: bit-identical to the unfused graph)
 
 Layout (ORT's QDQ format): every Conv reads DequantizeLinear(QuantizeLinear(x)) with per-tensor u8
 activations (asymmetric, range calibrated by running the float model), DequantizeLinear of a
@@ -238,6 +240,13 @@ def check(args):
         print("FAIL: the QDQ convs did not all become int8 nodes\n" + dump)
         fails += 1
     y = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "int8"), [])
+    fails += within_one_step(args, model, x, y, step)
+    return 1 if fails else 0
+
+
+def within_one_step(args, model, x, y, step):
+    """failures of y (onnxc's int8 output) against the float-emulated graph and ONNX Runtime (when
+    bench/ort is installed): each must be within one quantization step"""
     ref = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "float"), ["--disable-pass", "qdq"])
     refs = [("onnxc --disable-pass qdq", ref)]
     if os.path.isdir(os.path.join(ORT, "node_modules")):
@@ -245,11 +254,84 @@ def check(args):
         os.makedirs(d, exist_ok=True)
         subprocess.run(["node", os.path.join(ORT, "run_ort.js"), model, d, x], check=True, stderr=subprocess.DEVNULL)
         refs.append(("ONNX Runtime", np.load(os.path.join(d, "output_0.npy"))))
+    fails = 0
     for name, r in refs:
         err = float(np.abs(y - r).max())
         ok = err <= step * 1.001
         print("%s: max |int8 - %s| = %.3g (one step %.3g)" % ("ok" if ok else "FAIL", name, err, step))
         fails += not ok
+    return fails
+
+
+# ---- residual blocks: a QAdd fused into the QConv producing one operand (passes/qdq.c pass_qdq_add) ----
+
+# (name, input, out channels, kernel, pad, activation)
+RES = [("c1", "x", 32, 1, 0, "Relu"), ("c2", "c1_a", 32, 3, 1, "Relu"), ("c3", "c2_a", 16, 1, 0, ""),
+       ("c4", "r1", 48, 1, 0, ""), ("c5", "r1", 48, 3, 1, "")]
+
+
+def make_residual(out):
+    """ResNet's two block ends, as QDQ: r1 = Relu(c3 + x) (the identity residual) and r2 = Relu(c4 +
+    c5) (two convs, as a downsample block); 19 x 17 pixels leave a partial last panel"""
+    rng = np.random.default_rng(151)
+    shape = (2, 16, 19, 17)
+    x = rng.standard_normal(shape).astype(np.float32)
+    inits, nodes, vals, ranges = [], [], {"x": x}, {"x": (x.min(), x.max())}
+    for name, src, o, k, p, act in RES:
+        c = vals[src].shape[1]
+        w = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
+        b = (rng.standard_normal(o) * 0.1).astype(np.float32)
+        inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
+        nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[p] * 4,
+                                      kernel_shape=[k, k]))
+        y = conv_np(vals[src], w, b, 1, p, 1)
+        t = name
+        if act:
+            nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
+            t, y = name + "_a", np.maximum(y, 0)
+        vals[t] = y
+        ranges[t] = (y.min(), y.max())
+        if name in ("c3", "c5"):
+            a, b_, r = ("c3", "x", "r1") if name == "c3" else ("c4", "c5", "r2")
+            nodes += [helper.make_node("Add", [a, b_], ["sum_" + r]), helper.make_node("Relu", ["sum_" + r], [r])]
+            vals[r] = np.maximum(vals[a] + vals[b_], 0)
+            ranges[r] = (vals[r].min(), vals[r].max())
+    nodes.append(helper.make_node("GlobalAveragePool", ["r2"], ["y"]))
+    g = helper.make_graph(nodes, "residual_qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 48, 1, 1])], inits)
+    q = qdq(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), ranges)
+    onnx.checker.check_model(q)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(q, os.path.join(out, "model.onnx"))
+    np.save(os.path.join(out, "input_0.npy"), x)
+    return float(act_params(*ranges["r2"])[0])  # the output is r2's u8 grid averaged: one step
+
+
+def check_residual(args):
+    """both residual QAdds fused into a QConv's epilogue (none left after plan; `--disable-pass qadd`
+    keeps them), the result bit-identical to the unfused graph at 1 and 2 threads, and within one
+    step of the float-emulated graph and ONNX Runtime"""
+    step = make_residual(args.out)
+    model, x = os.path.join(args.out, "model.onnx"), os.path.join(args.out, "input_0.npy")
+    fails = 0
+    for extra, want in (([], 0), (["--disable-pass", "qadd"], 2)):
+        dump = subprocess.run([args.onnxc, "dump", model, "--after", "plan"] + extra, capture_output=True, text=True,
+                              check=True).stdout
+        nadd, nfused = dump.count("= QAdd("), dump.count("amin=")
+        ok = nadd == want and nfused == 2 - want and dump.count("= QConv(") == len(RES) and "= Add(" not in dump
+        print("%s: onnxc dump --after plan %s: %d QAdd nodes, %d QConv with a fused add" %
+              ("ok" if ok else "FAIL", " ".join(extra), nadd, nfused))
+        fails += not ok
+    outs = {}
+    for threads in ("1", "2"):
+        for extra in ([], ["--disable-pass", "qadd"]):
+            key = (threads, bool(extra))
+            outs[key] = run_onnxc(args.onnxc, model, x, os.path.join(args.out, "t%s%s" % (threads, "u" if extra else "f")),
+                                  ["--threads", threads] + extra)
+        same = np.array_equal(outs[(threads, False)], outs[(threads, True)])
+        print("%s: %s thread(s): fused == unfused bit for bit" % ("ok" if same else "FAIL", threads))
+        fails += not same
+    fails += within_one_step(args, model, x, outs[("1", False)], step)
     return 1 if fails else 0
 
 
@@ -317,7 +399,7 @@ def check_model(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["make", "small", "check", "check-model"])
+    ap.add_argument("what", choices=["make", "small", "check", "check-model", "check-residual"])
     ap.add_argument("--model")
     ap.add_argument("--input")
     ap.add_argument("--out", required=True)
@@ -331,6 +413,8 @@ def main():
         return check(args)
     if args.what == "check-model":
         return check_model(args)
+    if args.what == "check-residual":
+        return check_residual(args)
     model = onnx.load(args.model)
     x = np.load(args.input)
     q = qdq(model, ranges_ort(model, x, quantized_tensors(model.graph)))
