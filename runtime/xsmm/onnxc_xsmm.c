@@ -3,8 +3,8 @@
  * Code generated with the libxsmm provider (backend/gen/gen_xsmm.c) calls onnxc_xsmm_sgemm once
  * per task of a GEMM, for a block of C.  This file is not in the runtime archive (libonnxc_rt.a
  * stays libc-only): it is its own archive, libonnxc_xsmm.a, linked with libxsmm into the onnxc
- * CLI and libonnxc (for JIT-compiled code) and into a library `onnxc compile --gemm libxsmm`
- * builds.  The names are onnxc_* so that libonnxc.so's version script exports them. */
+ * CLI and libonnxc (for JIT-compiled code; `onnxc compile` does not take --gemm yet, so no
+ * compiled library links it).  The names are onnxc_* so that libonnxc.so's version script exports them. */
 #include <stdint.h>
 #include <libxsmm.h>
 
