@@ -16,7 +16,7 @@
  * A panel's entries are padded (index 0, weight 0) to a multiple of RSP_U, the kernel keeping
  * RSP_U independent sums per row (one chain of FMAs would wait on its latency).  The result
  * equals the dense kernel's within fp32 rounding (the sums run in another order).
- * rnn_sp_cost is the cost rule that picks dense, block or ell per weight. */
+ * rnn_sp_cost is the cost rule that picks dense, block or perm per weight. */
 #ifndef ONNXC_GEN_SPARSE_RNN_H
 #define ONNXC_GEN_SPARSE_RNN_H
 
