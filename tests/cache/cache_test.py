@@ -10,7 +10,6 @@ folder under --work (HOME is pointed there too, so nothing can reach the user's 
 
   cache_test.py --onnxc build/onnxc --work DIR
 Ends with 'cache: N passed, N failed'."""
-import argparse
 import glob
 import os
 import shutil
@@ -21,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
-from checks import check, summary  # noqa: E402
+from checks import check, summary, work_args  # noqa: E402
 
 
 def make_model(path, w, b):
@@ -304,12 +303,7 @@ def test_two_halves(t, model, x, w, b):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--onnxc", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
+    a = work_args(fresh=True)
     t = Env(os.path.abspath(a.onnxc), a.work)
     rs = np.random.RandomState(1)
     w = rs.randn(8, 4).astype(np.float32)

@@ -13,7 +13,6 @@ Gemm head) and an MLP (MatMul layers, a Gemm head).  Checked:
    model's) raises the cosine of a deep pruned CNN on held-out samples, keeps every zero, and
    ONNX Runtime agrees on the file;
 5. bad arguments exit 2 (or 1 for a name the model lacks) with a message naming what is wrong."""
-import argparse
 import os
 import re
 import subprocess
@@ -24,7 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from checks import check, summary  # noqa: E402
+from checks import check, summary, work_args  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORT = os.path.join(HERE, "..", "..", "bench", "ort")
@@ -359,11 +358,7 @@ def error_tests(t, cnn):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--onnxc", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
+    a = work_args()
     rng = np.random.default_rng(16)
     cnn, mlp = os.path.join(a.work, "cnn.onnx"), os.path.join(a.work, "mlp.onnx")
     make_cnn(cnn, rng)

@@ -9,7 +9,6 @@ seed).  Checked:
    ONNX Runtime's on the same pruned file (rel 1e-3), unidirectional and bidirectional, batch 1
    and 3, LSTM, GRU (both linear_before_reset), RNN, an input size that is not a multiple of 16;
 4. --recalibrate leaves the recurrent layers alone and still writes the file."""
-import argparse
 import os
 import re
 import subprocess
@@ -20,7 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from checks import check, summary  # noqa: E402
+from checks import check, summary, work_args  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORT = os.path.join(HERE, "..", "..", "bench", "ort")
@@ -110,11 +109,7 @@ def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, w
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--onnxc", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
+    a = work_args()
     case(a, a.work, "lstm_u90", "LSTM", 64, 48, 1, 1, 0, "unstructured", "0.9", "sparse perm")
     case(a, a.work, "lstm_bi_b3_blk", "LSTM", 64, 48, 3, 2, 0, "block:1x16", "0.8", "sparse block")
     case(a, a.work, "gru_bi_u90", "GRU", 48, 32, 1, 2, 0, "unstructured", "0.9", "sparse perm")

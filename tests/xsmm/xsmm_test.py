@@ -8,7 +8,6 @@ tolerance, the generated code calls libxsmm (onnxc_xsmm_sgemm in --dump-llvm's m
 
   xsmm_test.py --onnxc build/onnxc --work DIR
 Ends with 'xsmm: N passed, N failed'."""
-import argparse
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
-from checks import check, summary  # noqa: E402
+from checks import check, summary, work_args  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -69,11 +68,7 @@ def run(onnxc, model, ins, outdir, *flags):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--onnxc", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
+    a = work_args()
     for name, nodes, inputs, outputs, inits, refs in models():
         path = os.path.join(a.work, name + ".onnx")
         save(path, nodes, [(k, v.shape) for k, v in inputs.items()], outputs, inits)
