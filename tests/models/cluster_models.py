@@ -24,6 +24,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cemit_check  # noqa: E402
 ORT = os.path.join(HERE, "..", "..", "bench", "ort")
 FAILS = []
 
@@ -246,31 +248,9 @@ def ort_match(a, model, inp, got, tag, work):
 
 
 def cemit_match(a, model, x, want, tag, work, marker="& 15]"):
-    """the C emitter for AVX-512 (16 lanes: the 4-bit kernel, kb_permute lane by lane in C) built
-    with gcc and run by tests/cemit/driver.c, against the JIT"""
-    if want is None or "avx512f" not in open("/proc/cpuinfo").read():
-        return print("skip: %s through the C emitter (no AVX-512 here)" % tag)
-    d = os.path.join(work, tag + "_cemit")
-    shutil.rmtree(d, ignore_errors=True)
-    p = onnxc(a, "compile", model, "--emit", "c", "--target", "x86-64-avx512", "-o", d, "--name", "m")
-    if not check("%s: compile --emit c --target x86-64-avx512" % tag, p.returncode == 0, p.stderr[-400:]):
-        return
-    src = open(os.path.join(d, "m_model.c")).read() if os.path.exists(os.path.join(d, "m_model.c")) else ""
-    if marker:
-        check("%s: the emitted C has the 4-bit lookups" % tag, marker in src)
-    srcs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".c"))
-    exe = os.path.join(d, "driver")
-    q = subprocess.run(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + d] + srcs +
-                       [os.path.join(HERE, "..", "cemit", "driver.c"), "-o", exe, "-lm", "-lpthread"],
-                       capture_output=True, text=True)
-    if not check("%s: the emitted C builds with gcc" % tag, q.returncode == 0, q.stderr[-400:]):
-        return
-    x.tofile(os.path.join(d, "input_0.bin"))
-    q = subprocess.run([exe, d, "1"], capture_output=True, text=True)
-    if check("%s: the emitted C runs" % tag, q.returncode == 0, q.stdout[-400:]):
-        got = np.fromfile(os.path.join(d, "output_0.bin"), dtype=np.float32).reshape(want.shape)
-        err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
-        check("%s: the emitted C matches the JIT (rel %.2g)" % (tag, err), err <= 1e-5)
+    """through the C emitter for AVX-512 against the JIT (tests/common/cemit_check.py); the
+    default marker is the 4-bit kernel's lookup (kb_permute lane by lane in C)"""
+    cemit_check.cemit_match(a.onnxc, model, x, want, tag, work, check, marker)
 
 
 def check_form(path, orig, k, expect):

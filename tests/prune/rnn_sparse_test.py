@@ -8,7 +8,8 @@ seed).  Checked:
 3. the sparse kernels give the dense kernels' results (--disable-pass sparse, rel 1e-5) and
    ONNX Runtime's on the same pruned file (rel 1e-3), unidirectional and bidirectional, batch 1
    and 3, LSTM, GRU (both linear_before_reset), RNN, an input size that is not a multiple of 16;
-4. --recalibrate leaves the recurrent layers alone and still writes the file."""
+4. --recalibrate leaves the recurrent layers alone and still writes the file;
+5. the C emitter's code for AVX-512 (perm and block forms) gives the JIT's results."""
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from cemit_check import cemit_match  # noqa: E402
 from checks import check, summary, work_args  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,7 +76,7 @@ def kernels(a, model):
     return re.findall(r"^\s+(?:LSTM|GRU|RNN)\s.*kernel: (\w+(?: \w+)?)", p.stdout, re.M)
 
 
-def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, want):
+def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, want, cemit=False):
     src = os.path.join(work, tag + ".onnx")
     stack(src, op, hidden, inp, 7, batch, ndir, 5, lbr)
     x = os.path.join(work, tag + "_in.npy")
@@ -99,6 +101,8 @@ def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, w
     ref = run(a, out, x, os.path.join(work, tag + "_d"), "--disable-pass", "sparse")
     if got is not None and ref is not None:
         check("%s: the sparse kernels equal the dense ones (rel %.2g)" % (tag, rel(got, ref)), rel(got, ref) <= 1e-5)
+    if cemit:  # the sparse forms in C (perm: its vpermps lane by lane, `[... & 15]`), against the JIT
+        cemit_match(a.onnxc, out, np.load(x), got, tag, work, check, "& 15]" if want == "sparse perm" else None)
     if got is None or not os.path.isdir(os.path.join(ORT, "node_modules", "onnxruntime-node")):
         return print("skip: %s against ONNX Runtime" % tag)
     d = os.path.join(work, tag + "_ort")
@@ -110,10 +114,10 @@ def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, w
 
 def main():
     a = work_args()
-    case(a, a.work, "lstm_u90", "LSTM", 64, 48, 1, 1, 0, "unstructured", "0.9", "sparse perm")
+    case(a, a.work, "lstm_u90", "LSTM", 64, 48, 1, 1, 0, "unstructured", "0.9", "sparse perm", cemit=True)
     case(a, a.work, "lstm_bi_b3_blk", "LSTM", 64, 48, 3, 2, 0, "block:1x16", "0.8", "sparse block")
     case(a, a.work, "gru_bi_u90", "GRU", 48, 32, 1, 2, 0, "unstructured", "0.9", "sparse perm")
-    case(a, a.work, "gru_lbr_blk", "GRU", 64, 48, 3, 1, 1, "block:1x16", "0.8", "sparse block")
+    case(a, a.work, "gru_lbr_blk", "GRU", 64, 48, 3, 1, 1, "block:1x16", "0.8", "sparse block", cemit=True)
     case(a, a.work, "rnn_u90", "RNN", 64, 48, 1, 1, 0, "unstructured", "0.9", "sparse perm")
     # an input size not a multiple of 16: W's windows would read past X's rows (block or dense), R perm
     src = os.path.join(a.work, "gru_i40.onnx")
