@@ -90,6 +90,12 @@ def prepare_models(work, onnxc, quick, shared_models):
     rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "models", "cluster_models.py"), "--aot-model", clc])
     check("make the clustered conv model", rc == 0, out[-2000:])
     models.append(Model("clconv", os.path.join(clc, "model.onnx"), [os.path.join(clc, "input_0.npy")]))
+    # sparse LSTM: W and R 90% zero on the sparse recurrent kernels (tests/prune/rnn_sparse_test.py
+    # --aot-model; gen_sparse_rnn.h: perm at 16 lanes, block or dense at NEON's 4)
+    sprnn = os.path.join(mdir, "sprnn")
+    rc, out = sh([sys.executable, os.path.join(ROOT, "tests", "prune", "rnn_sparse_test.py"), "--aot-model", sprnn])
+    check("make the sparse LSTM model", rc == 0, out[-2000:])
+    models.append(Model("sprnn", os.path.join(sprnn, "model.onnx"), [os.path.join(sprnn, "input_0.npy")]))
     if not quick:
         # the models test's export (skipped when up to date)
         sdir = shared_models or mdir

@@ -9,7 +9,9 @@ seed).  Checked:
    ONNX Runtime's on the same pruned file (rel 1e-3), unidirectional and bidirectional, batch 1
    and 3, LSTM, GRU (both linear_before_reset), RNN, an input size that is not a multiple of 16;
 4. --recalibrate leaves the recurrent layers alone and still writes the file;
-5. the C emitter's code for AVX-512 (perm and block forms) gives the JIT's results."""
+5. the C emitter's code for AVX-512 (perm and block forms) gives the JIT's results.
+`rnn_sparse_test.py --aot-model DIR` writes the pruned LSTM tests/aot builds as a library (x86 and
+aarch64 under qemu)."""
 import os
 import re
 import subprocess
@@ -112,7 +114,26 @@ def case(a, work, tag, op, hidden, inp, batch, ndir, lbr, structure, sparsity, w
         check("%s: onnxc matches ONNX Runtime (rel %.2g)" % (tag, rel(got, want_y)), rel(got, want_y) <= 1e-3)
 
 
+def aot_model(d):
+    """DIR/model.onnx + input_0.npy for tests/aot (AOT libraries, aarch64 under qemu): a 2-layer
+    LSTM whose W and R arrive 90% zero (smallest magnitudes), so the sparse kernels take them
+    without onnxc prune"""
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "dense.onnx")
+    stack(src, "LSTM", 64, 48, 7, 1, 1, 5)
+    m = onnx.load(src)
+    for t in m.graph.initializer:
+        if t.name[0] in "WR":
+            w = numpy_helper.to_array(t).copy()
+            w[np.abs(w) < np.quantile(np.abs(w), 0.9)] = 0
+            t.CopyFrom(numpy_helper.from_array(w, t.name))
+    onnx.save(m, os.path.join(d, "model.onnx"))
+    np.save(os.path.join(d, "input_0.npy"), np.random.default_rng(9).standard_normal((7, 1, 48)).astype(np.float32))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--aot-model":
+        return aot_model(sys.argv[2]) or 0
     a = work_args()
     case(a, a.work, "lstm_u90", "LSTM", 64, 48, 1, 1, 0, "unstructured", "0.9", "sparse perm", cemit=True)
     case(a, a.work, "lstm_bi_b3_blk", "LSTM", 64, 48, 3, 2, 0, "block:1x16", "0.8", "sparse block")
