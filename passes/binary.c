@@ -46,13 +46,16 @@ static bool pm_alpha_weights(const Value *w) {
   return true;
 }
 
-bool pass_binary_conv_ok(const Node *n) {
+/* a 2-D Conv (group 1, float output, shapes known) whose weights are ±α per output channel,
+ * whatever its input holds */
+static bool conv_form(const Node *n) {
   if (n->op != OP_Conv || n->nin < 2 || !n->in[0] || n->nout < 1 || !n->out[0]) return false;
   const Value *x = n->in[0], *y = n->out[0];
   if (x->rank != 4 || y->dtype != DT_FLOAT || !ir_value_shape_known(x) || !ir_value_shape_known(y)) return false;
-  if (ir_attr_int(n, "group", 1) != 1) return false;
-  return sign_valued(x) && pm_alpha_weights(n->in[1]);
+  return ir_attr_int(n, "group", 1) == 1 && pm_alpha_weights(n->in[1]);
 }
+
+bool pass_binary_conv_ok(const Node *n) { return conv_form(n) && sign_valued(n->in[0]); }
 
 /* a MatMul [M,K]·[K,N] or Gemm (transA 0, alpha 1, C absent or a length-N bias with beta 1) whose
  * constant B's every column n is ±α_n, on a Sign/Where input: gen_binary_gemm's form */
@@ -87,10 +90,7 @@ bool pass_binary_conv_marked(const Node *n) {
   if (!n->binary) return false;
   if (!n->binary_sign) return pass_binary_conv_ok(n);
   /* the same test with the Sign gone: its input (float) in place of its output */
-  const Value *x = n->in[0], *y = n->out[0];
-  return n->op == OP_Conv && x && x->rank == 4 && x->dtype == DT_FLOAT && y && y->dtype == DT_FLOAT &&
-         ir_value_shape_known(x) && ir_value_shape_known(y) && ir_attr_int(n, "group", 1) == 1 &&
-         pm_alpha_weights(n->in[1]);
+  return conv_form(n) && n->in[0]->dtype == DT_FLOAT;
 }
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -169,11 +169,8 @@ static bool fuse_sign(Graph *g, Node *n, int k, int *first, int *last) {
   if (!buffer_kept(g, s->in[0], k, first, last)) return false;
   n->in[0] = s->in[0];
   n->binary_sign = true;
-  bool used = false;
-  for (int i = 0; i < g->nnodes && !used; i++)
-    for (int j = 0; j < g->nodes[i]->nin; j++) used |= !g->nodes[i]->dead && g->nodes[i]->in[j] == xb;
-  for (int i = 0; i < g->noutputs; i++) used |= g->outputs[i] == xb;
-  if (!used) {
+  ir_graph_count_users(g);
+  if (!xb->nusers) {
     ir_node_remove(g, s);
     ir_graph_compact(g);
   }
