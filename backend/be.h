@@ -19,6 +19,7 @@ typedef struct Target {
   const char *features;
   int vector_bytes;     /* 64 AVX-512, 32 AVX2, 16 NEON */
   bool has_avx512, has_vnni, has_avx2, has_neon;
+  bool has_vbmi;        /* AVX-512 VBMI: vpermb (the sparse int8 matmuls' byte gather) */
 } Target;
 
 /* Fills t for a target name ("native" = this host). 0 ok, -1 unknown name (err written). */

@@ -256,6 +256,23 @@ def r16_bert(args, tmp):
     return rows
 
 
+def r16_bert_int8(args, tmp):
+    """the sparse int8 kernels (gen_sparse_q8.c): BERT pruned 90% unstructured, --quantize
+    int8-dynamic, against the dense model with the same quantization (no target in the issue)"""
+    need(args, "prune")
+    need(args, "quantize", "int8-dynamic")
+    model, ins = model_of(args, "bert")
+    out = os.path.join(tmp, "bert_90_q8", "model.onnx")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    sh([args.onnxc, "prune", model, "-o", out, *BERT_PRUNE[0][1]])
+    q = ["--quantize", "int8-dynamic"]
+    cmd = "onnxc prune bert -o OUT " + " ".join(BERT_PRUNE[0][1]) + "; onnxc bench OUT --quantize int8-dynamic vs bert"
+    t = alternate(args, {"s": lambda: bench(args, out, ins, q), "d": lambda: bench(args, model, ins, q)})
+    r = t["s"] / t["d"]
+    return [row(16, "BERT 90% unstructured int8-dynamic / dense int8-dynamic", cmd,
+                f"{r:.2f} ({t['s']:.1f} / {t['d']:.1f} ms)", "< 1 (no target)", r < 1)]
+
+
 def r16_resnet50_channel(args, tmp):
     need(args, "bench", "--prune")
     model, ins = model_of(args, "resnet50")
@@ -375,6 +392,7 @@ ROWS = [  # (issue, label for "not measured" rows, function)
     (15, "BERT --quantize int8-dynamic / fp32", r15_bert_dynamic),
     (15, "PaddleOCR v4 int8 agreement (tests/models/ocr_int8.py --json)", r15_ocr),
     (16, "BERT pruned (onnxc prune) / dense, onnxc vs ORT", r16_bert),
+    (16, "BERT 90% + int8-dynamic / dense int8-dynamic (sparse int8 kernels)", r16_bert_int8),
     (16, "ResNet-50 --prune 0.3,channel,per-layer / dense, ORT runs it", r16_resnet50_channel),
     (16, "sparsity detection on equals dense", r16_dense_never_slower),
     (19, "ResNet-50 prune 0.5 + compress --cluster 16 + compile --compress-weights", r19_resnet50_deep),

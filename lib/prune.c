@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gen_contract.h"
+#include "gen_sparse_q8.h"
 #include "gen_sparse_rnn.h"
 #include "prune.h"
 
@@ -67,6 +68,37 @@ PruneLayer *prune_layers(Graph *g, int *n) {
   return ls;
 }
 
+/* ---- int8 matmuls: their int8 weight [K, N] (onnxc info on a quantized model) ---- */
+
+static const Value *q8_weight(const Node *n) {
+  const Value *w = pass_sparse_q8_weight(n);
+  if (w || n->op != OP_MatMul || n->nin < 2 || !n->in[1] || !n->in[1]->producer) return w;
+  const Node *dq = n->in[1]->producer; /* static QDQ: MatMul(DequantizeLinear(x), DequantizeLinear(W)) */
+  w = dq->op == OP_DequantizeLinear && dq->nin >= 1 ? dq->in[0] : NULL;
+  return w && w->kind == VK_CONST && w->data && w->dtype == DT_INT8 && w->rank == 2 ? w : NULL;
+}
+
+static bool q8_view(Node *n, PruneLayer *l) {
+  const Value *w = q8_weight(n);
+  if (!w || ir_value_numel(w) <= 0) return false;
+  memset(l, 0, sizeof *l);
+  l->node = n;
+  l->w = (Value *)w;
+  l->int8 = true;
+  l->k = l->ka = w->dims[0], l->n = w->dims[1];
+  l->sa = l->n, l->sb = 0, l->sn = 1;
+  l->ch_before = l->ch_after = l->n;
+  l->kept_energy = 1;
+  return true;
+}
+
+PruneLayer *prune_layers_all(Graph *g, int *n) {
+  PruneLayer *ls = prune_layers(g, n);
+  for (int i = 0; i < g->nnodes; i++)
+    if (!g->nodes[i]->dead && q8_view(g->nodes[i], &ls[*n])) add_layer(ls, n);
+  return ls;
+}
+
 /* ---- LSTM / GRU / RNN: W (input 1) and R (input 2) are two layers ---- */
 
 static bool rnn_op(Op op) { return op == OP_LSTM || op == OP_GRU || op == OP_RNN; }
@@ -95,11 +127,21 @@ bool prune_rnn_view(Node *n, int win, PruneLayer *l) {
 
 /* ---- measuring ---- */
 
-/* the sparse pass's detector (passes/sparse.c), on the layer's K x N view */
+/* the sparse pass's detector (passes/sparse.c), on the layer's K x N view (an int8 weight as floats) */
 void prune_measure(PruneLayer *l) {
-  SparseView v = {.w = l->w->data, .k = l->k, .n = l->n, .ka = l->ka, .sa = l->sa, .sb = l->sb, .sn = l->sn};
+  float *f = NULL;
+  if (l->int8) {
+    int64_t ne = ir_value_numel(l->w);
+    if (!(f = malloc(sizeof(float) * (size_t)ne))) {
+      snprintf(l->structure, sizeof l->structure, "unknown (out of memory)");
+      return;
+    }
+    for (int64_t i = 0; i < ne; i++) f[i] = ((const int8_t *)l->w->data)[i];
+  }
+  SparseView v = {.w = f ? f : l->w->data, .k = l->k, .n = l->n, .ka = l->ka, .sa = l->sa, .sb = l->sb, .sn = l->sn};
   SparseInfo si;
   pass_sparse_measure(&v, &si);
+  free(f);
   l->params = ir_value_numel(l->w);
   l->zeros = l->params - si.nnz;
   ir_shape_str(l->w, l->shape, sizeof l->shape);
@@ -393,7 +435,7 @@ void lib_prune_free(LibPrune *p) {
 static LibPrune *session_layers(onnxc_session *s) {
   if (!s->prune) {
     LibPrune *p = ir_xcalloc(1, sizeof *p);
-    p->layers = prune_layers(s->g, &p->n);
+    p->layers = prune_layers_all(s->g, &p->n);
     s->prune = p;
   }
   return s->prune;
@@ -518,7 +560,10 @@ int onnxc_session_layer_info(onnxc_session *s, int32_t i, onnxc_layer_info *out)
   PruneLayer *l = &s->prune->layers[i];
   Target t;
   char err[128];
-  prune_kernel(l, be_target_get(s->opt.target[0] ? s->opt.target : "native", &t, err, sizeof err) ? 0 : t.vector_bytes);
+  bool tok = !be_target_get(s->opt.target[0] ? s->opt.target : "native", &t, err, sizeof err);
+  if (l->int8 && tok) sq8_explain(&t, l->w->data, l->k, l->n, l->kernel, sizeof l->kernel);
+  else if (l->int8) snprintf(l->kernel, sizeof l->kernel, "int8 (unknown target)");
+  else prune_kernel(l, tok ? t.vector_bytes : 0);
   *out = (onnxc_layer_info){.name = l->node->name, .op = ir_ops[l->node->op].name, .weight = l->w->name,
                             .shape = l->shape, .params = l->params, .zeros = l->zeros,
                             .sparsity = l->params ? (double)l->zeros / (double)l->params : 0,

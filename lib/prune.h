@@ -29,6 +29,7 @@ typedef struct PruneLayer {
   bool recal;         /* onnxc_session_layer_rescale scaled and shifted its outputs */
   char kernel[96];    /* the kernel the backend would choose (prune_kernel), "" until asked */
   int win;            /* LSTM/GRU/RNN layers: the weight's input (1 W, 2 R); 0 for the others */
+  bool int8;          /* an int8 matmul's int8 weight (a quantized model's; listed, never pruned) */
 } PruneLayer;
 
 /* the session's layers and what the last prune did to them (s->prune) */
@@ -45,6 +46,9 @@ bool prune_layer_view(Node *n, PruneLayer *l);
 bool prune_rnn_view(Node *n, int win, PruneLayer *l);
 /* the layers of g in node order (a weight two nodes share is the first one's); *n set */
 PruneLayer *prune_layers(Graph *g, int *n);
+/* onnxc info: the layers plus the int8 matmuls' int8 weights (MatMulInteger, QLinearMatMul, a MatMul
+ * reading a DequantizeLinear of one) with the int8 kernel's choice */
+PruneLayer *prune_layers_all(Graph *g, int *n);
 /* offset of element (k, n) of a layer's weight */
 static inline int64_t prune_at(const PruneLayer *l, int64_t k, int64_t n) {
   return n * l->sn + (k % l->ka) * l->sa + (k / l->ka) * l->sb;

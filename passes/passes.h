@@ -97,6 +97,11 @@ bool pass_sparse_conv_candidate(const Node *n);
  * (gen_sparse_rnn.c decides per weight) */
 void pass_sparse_rnns(Graph *g);
 bool pass_sparse_rnn_candidate(const Node *n);
+/* sparse.c: the same marking for int8 matmuls with a constant int8 weight [K, N] (MatMulInteger,
+ * QLinearMatMul, QMatMul; gen_sparse_q8.c decides); their weight (NULL: none) */
+void pass_sparse_q8(Graph *g);
+bool pass_sparse_q8_candidate(const Node *n);
+const Value *pass_sparse_q8_weight(const Node *n);
 /* the weight a sparse kernel would take from n (fp32 constant, rank 2, input 1 of MatMul/Gemm) and
  * its logical view B(k, n) = data[k*rs + n*cs], K × N; NULL when n has none */
 const Value *pass_sparse_weight(const Node *n, int64_t *K, int64_t *N, int64_t *rs, int64_t *cs);

@@ -115,6 +115,7 @@ int pass_sparse(Graph *g) {
     if (pass_sparse_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
   pass_sparse_convs(g);
   pass_sparse_rnns(g);
+  pass_sparse_q8(g);
   return 0;
 }
 
@@ -148,4 +149,28 @@ bool pass_sparse_rnn_candidate(const Node *n) {
 void pass_sparse_rnns(Graph *g) {
   for (int i = 0; i < g->nnodes; i++)
     if (pass_sparse_rnn_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
+}
+
+/* the int8 matmuls (MatMulInteger, QLinearMatMul, QMatMul) whose constant int8 weight [K, N] has
+ * enough zeros for gen_quant_mm.c to weigh its sparse steps (gen_sparse_q8.c's cost rule decides);
+ * the weight or NULL */
+const Value *pass_sparse_q8_weight(const Node *n) {
+  int wi = n->op == OP_MatMulInteger ? 1 : n->op == OP_QLinearMatMul || n->op == OP_QMatMul ? 3 : -1;
+  const Value *w = wi >= 0 && wi < n->nin ? n->in[wi] : NULL;
+  if (!w || w->kind != VK_CONST || !w->data || w->dtype != DT_INT8 || w->rank != 2) return NULL;
+  return w;
+}
+
+bool pass_sparse_q8_candidate(const Node *n) {
+  const Value *w = pass_sparse_q8_weight(n);
+  if (!w || ir_value_numel(w) < SPARSE_MIN_ELEMS) return false;
+  int64_t z = 0, ne = ir_value_numel(w);
+  const int8_t *d = w->data;
+  for (int64_t i = 0; i < ne; i++) z += d[i] == 0;
+  return (double)z >= SPARSE_MIN_ZEROS * (double)ne;
+}
+
+void pass_sparse_q8(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++)
+    if (pass_sparse_q8_candidate(g->nodes[i])) g->nodes[i]->sparse = true;
 }

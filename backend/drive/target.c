@@ -33,6 +33,7 @@ int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
   t->has_avx512 = strstr(f, "+avx512f") != NULL;
   t->has_vnni = strstr(f, "+avx512vnni") != NULL;
   t->has_avx2 = strstr(f, "+avx2") != NULL;
+  t->has_vbmi = strstr(f, "+avx512vbmi,") != NULL || (strlen(f) >= 11 && !strcmp(f + strlen(f) - 11, "+avx512vbmi"));
   t->has_neon = strstr(t->triple, "aarch64") != NULL;
   t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
   return 0;

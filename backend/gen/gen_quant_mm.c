@@ -19,10 +19,15 @@
  *     8-bit (QLinearMatMul, QMatMul with y_scale): y = sat(round(float(acc')·(sa·sb[n]/sy)
  *                                                          + bias[n]/sy) + zy)
  * Other forms (int8 activations, non-zero or per-row zero points, a run-time weight) stay on the
- * kernels in gen_quant.c. */
+ * kernels in gen_quant.c.
+ *
+ * A sparse weight (marked by the sparse pass; gen_sparse_q8.c's cost rule decides) keeps the
+ * tiling, tasks and epilogue with panels of one vector, and its sums come from the sparse steps
+ * (sq8_accumulate) instead of the dense k groups. */
 #include <string.h>
 
 #include "gen_contract.h"
+#include "gen_sparse_q8.h"
 #include "gen_util.h"
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
@@ -44,8 +49,9 @@ typedef struct QmmK {
   const Epilogue *epi;
   KV res;                       /* the residual (NULL: none); res_row: one row of N broadcast */
   bool res_row;
+  const SpQ8 *sp; /* the sparse steps (NULL: dense) */
   /* per task */
-  KV panel, col0;
+  KV panel, col0, pidx;
   KV vmask[8]; /* per vector: its store mask in the last panel (NULL: full) */
 } QmmK;
 
@@ -106,7 +112,8 @@ static void qmm_tile(KB *kb, const QmmK *q, int mr, KV m) {
   for (int i = 0; i < mr; i++) arow[i] = kb_gep(kb, KE_I8, q->a, kb_mul(kb, kb_add(kb, m, I(kb, i)), I(kb, q->K)));
   KVar acc[32];
   for (int k = 0; k < mr * nv; k++) acc[k] = kb_var(kb, it, kb_int(kb, it, 0));
-  for (int tail = 0; tail < 2; tail++) {
+  if (q->sp) sq8_accumulate(kb, q->sp, q->pidx, mr, arow, acc);
+  for (int tail = 0; tail < 2 && !q->sp; tail++) {
     if (tail && q->K % 4 == 0) break;
     KV g = tail ? I(kb, q->K / 4) : kb_for(kb, I(kb, 0), I(kb, q->K / 4), 1);
     KV bv[8];
@@ -177,14 +184,14 @@ static void qmm_rows(KB *kb, const QmmK *q, KV t0, KV t1, KV last) {
 static void qmm_weights(GenCtx *c, QmmK *q, const Node *n, const QmmIn *x) {
   KB *kb = c->kb;
   const int8_t *b = n->in[x->b]->data;
-  int64_t np = cdiv(q->N, q->nrp), ncol = np * q->nrp, bytes = np * q->G * q->nrp * 4;
+  int64_t np = cdiv(q->N, q->nrp), ncol = np * q->nrp, bytes = q->sp ? 1 : np * q->G * q->nrp * 4;
   int8_t *pk = arena_alloc(c->g->arena, (size_t)bytes);
   int32_t *cs = arena_alloc(c->g->arena, sizeof(int32_t) * (size_t)ncol);
   float *mu = arena_alloc(c->g->arena, sizeof(float) * (size_t)ncol), *bi = NULL;
   memset(pk, 0, (size_t)bytes), memset(cs, 0, sizeof(int32_t) * (size_t)ncol), memset(mu, 0, sizeof(float) * (size_t)ncol);
   for (int64_t k = 0; k < q->K; k++)
     for (int64_t j = 0; j < q->N; j++) {
-      pk[(((j / q->nrp) * q->G + k / 4) * q->nrp + j % q->nrp) * 4 + k % 4] = b[k * q->N + j];
+      if (!q->sp) pk[(((j / q->nrp) * q->G + k / 4) * q->nrp + j % q->nrp) * 4 + k % 4] = b[k * q->N + j];
       cs[j] += b[k * q->N + j];
     }
   for (int64_t j = 0; j < q->N && x->sb >= 0; j++) mu[j] = (float)ir_const_f64(n->in[x->sb], ir_value_numel(n->in[x->sb]) > 1 ? j : 0);
@@ -194,7 +201,7 @@ static void qmm_weights(GenCtx *c, QmmK *q, const Node *n, const QmmIn *x) {
     float sy = q->mode == QMM_Q8 ? (float)ir_const_f64(n->in[x->sy], 0) : 1.0f;
     for (int64_t j = 0; j < q->N; j++) bi[j] = (float)ir_const_f64(n->in[x->bias], j) / sy;
   }
-  q->bpack = kb_weight(kb, pk, (size_t)bytes);
+  q->bpack = q->sp ? NULL : kb_weight(kb, pk, (size_t)bytes);
   q->colsum = kb_weight(kb, cs, sizeof(int32_t) * (size_t)ncol);
   q->mult = kb_weight(kb, mu, sizeof(float) * (size_t)ncol);
   q->bias = bi ? kb_weight(kb, bi, sizeof(float) * (size_t)ncol) : NULL;
@@ -207,7 +214,7 @@ static void qmm_shape(const GenCtx *c, QmmK *q) {
   static const double eff[5] = {0, 0.7, 0.96, 0.98, 1.0};
   double best = 1e30;
   q->nv = 1;
-  for (int v = 1; v <= 4; v++) {
+  for (int v = 1; v <= 4 && !q->sp; v++) {
     double cost = (double)(cdiv(q->N, (int64_t)v * q->L) * v * q->L) / (double)q->N / eff[v];
     if (cost < best - 1e-9) best = cost, q->nv = v;
     if ((int64_t)v * q->L >= q->N) break;
@@ -215,6 +222,7 @@ static void qmm_shape(const GenCtx *c, QmmK *q) {
   int regs = c->target->vector_bytes == 32 ? 16 : 32, spare = c->target->has_vnni ? 0 : 2 + q->nv;
   q->mr = (regs - q->nv - 2 - spare) / q->nv;
   if (q->mr > 8) q->mr = 8;
+  if (q->sp) q->mr = regs == 32 && c->target->has_vnni ? 12 : 4; /* acc per row, the lookup and weights */
   if (q->mr < 1) q->mr = 1;
   if (q->mr > q->rows) q->mr = (int)q->rows;
   q->nrp = q->nv * q->L;
@@ -237,6 +245,17 @@ int gen_qmm(GenCtx *c) {
   q.res_row = q.res && !ir_same_shape(n->epi->res, y);
   if (q.rows == 0) return 0;
   q.L = kb_lanes(kb, KE_I32);
+  SpQ8 sp;
+  if (n->sparse && q.K >= SQ8_WIN) {
+    SpQ8Cost cost;
+    Target t = *c->target;
+    t.vector_bytes = q.L * 4; /* the lanes the kernel uses */
+    sq8_cost(&t, b->data, q.K, q.N, &cost);
+    if (cost.pays) {
+      sq8_pack(kb, b->data, q.K, q.N, q.L, &sp);
+      q.sp = &sp;
+    }
+  }
   qmm_shape(c, &q);
   qmm_weights(c, &q, n, &x);
   int64_t np = cdiv(q.N, q.nrp), ntiles = q.rows / q.mr;
@@ -257,7 +276,8 @@ int gen_qmm(GenCtx *c) {
   KV task = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
   KV p = kb_div(kb, task, I(kb, nrc), true), rc = kb_rem(kb, task, I(kb, nrc), true);
   q.col0 = kb_mul(kb, p, I(kb, q.nrp));
-  q.panel = kb_gep(kb, KE_I8, q.bpack, kb_mul(kb, p, I(kb, q.G * q.nrp * 4)));
+  q.pidx = p;
+  q.panel = q.sp ? NULL : kb_gep(kb, KE_I8, q.bpack, kb_mul(kb, p, I(kb, q.G * q.nrp * 4)));
   KV t0 = kb_mul(kb, rc, I(kb, per)), t1 = kb_min(kb, kb_add(kb, t0, I(kb, per)), I(kb, ntiles), false);
   KV last = kb_cmp(kb, KC_EQ, rc, I(kb, nrc - 1), false);
   int64_t tail = q.N % q.nrp;

@@ -130,7 +130,10 @@ KV kb_insert(KB *kb, KV vec, KV scalar, int lane);
 KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
 /* a table lookup in registers: lane i is table[idx[i] & (L - 1)] (table: L lanes of 32-bit
  * elements, idx: i32 x L).  vpermps/vpermd on AVX-512 and AVX2 (one instruction); lane by lane
- * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c). */
+ * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c).  A table
+ * of 64 bytes takes i8 indices, as many as wanted (the result has idx's lanes): vpermb on AVX-512
+ * VBMI (64), tbl4 on NEON (16); the sparse int8 matmuls gather their activations with it
+ * (gen_sparse_q8.c). */
 KV kb_permute(KB *kb, KV table, KV idx);
 
 /* 4-way byte dot product: acc (i32 × L) plus, per lane i, Σ_{t<4} a[4i+t]·b[4i+t] with a unsigned and

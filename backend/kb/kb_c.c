@@ -898,15 +898,17 @@ static KV kbc_shuffle(KB *kb, KV a, KV x, const int *lanes, int n) {
   return r;
 }
 
-/* lane i: table[idx[i] & (L - 1)], lane by lane (GCC turns it into a permute where it can) */
+/* lane i (as many as idx has): table[idx[i] & (L - 1)], lane by lane (GCC turns it into a permute
+ * where it can) */
 static KV kbc_permute(KB *kb, KV table, KV idx) {
   CB *b = CBP(kb);
   table = named(b, table);
   idx = named(b, idx);
-  int n = table->t.lanes;
+  int n = table->t.lanes, ni = idx->t.lanes;
+  KT rt = kt(table->t.e, ni);
   CStr l = {0};
-  for (int i = 0; i < n; i++) cstr_printf(&l, "%s%s[%s[%d] & %d]", i ? ", " : "", E(table), E(idx), i, n - 1);
-  KV r = n > 1 ? let(b, table->t, "(%s){%s}", tname(b, table->t), l.s) : let(b, table->t, "%s", l.s);
+  for (int i = 0; i < ni; i++) cstr_printf(&l, "%s%s[%s[%d] & %d]", i ? ", " : "", E(table), E(idx), i, n - 1);
+  KV r = ni > 1 ? let(b, rt, "(%s){%s}", tname(b, rt), l.s) : let(b, rt, "%s", l.s);
   free(l.s);
   return r;
 }
