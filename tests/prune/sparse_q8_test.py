@@ -7,7 +7,7 @@
     through the C emitter (gcc) and through --target aarch64 (tbl4) under qemu-aarch64, exact;
   * a float MatMul + bias pruned 90% run with --quantize int8-dynamic: bit-equal with the sparse
     pass on and off (the sums are exact integers, the epilogue the dense kernel's), close to fp32;
-    `onnxc quantize --dynamic` writes the file and `onnxc info` on it names the sparse kernel.
+    `onnxc quantize --quantize int8-dynamic` writes the file and `onnxc info` on it names the sparse kernel.
 """
 import os
 import re
@@ -116,11 +116,11 @@ def test_mmi(a, work):
     # the C emitter (the native target: the kernel the JIT picks here), built with gcc
     d = os.path.join(work, "mmi_c")
     shutil.rmtree(d, ignore_errors=True)
-    rc, out = sh([a.onnxc, "compile", model, "--emit", "c", "-o", d, "--name", "m"])
+    rc, out = sh([a.onnxc, "compile", model, "--emit", "c", "-o", d, "--name", "sq8"])
     if check("compile --emit c", rc == 0, out[-1500:]):
         srcs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".c"))
         exe = os.path.join(d, "driver")
-        rc, out = sh(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I" + d] + srcs +
+        rc, out = sh(["gcc", "-std=c11", "-O2", "-march=native", "-DMODEL=sq8", "-DMODEL_H=\"sq8.h\"", "-I" + d] + srcs +
                      [CEMIT_DRIVER, "-o", exe, "-lm", "-lpthread"])
         if check("the emitted C builds", rc == 0, out[-1500:]):
             for k, x in enumerate(xs):
@@ -138,11 +138,11 @@ def test_mmi(a, work):
     asm = os.path.join(d, "m.s")
     rc, out = sh([a.onnxc, "compile", model, "-o", asm, "--emit", "asm", "--target", "aarch64"])
     check("aarch64 assembly has tbl (the 4-register lookup)", rc == 0 and re.search(r"\btbl\s+v\d+\.16b,\s*\{", open(asm).read()), out[-1500:])
-    rc, out = sh([a.onnxc, "compile", model, "-o", os.path.join(d, "libm.so"), "--target", "aarch64", "--name", "m"])
+    rc, out = sh([a.onnxc, "compile", model, "-o", os.path.join(d, "libsq8.so"), "--target", "aarch64", "--name", "sq8"])
     if not check("compile --target aarch64", rc == 0, out[-1500:]):
         return
     exe = os.path.join(d, "driver")
-    rc, out = sh([cc, "-std=c11", "-O1", "-DMODEL=m", "-DMODEL_H=\"m.h\"", "-I", d, AOT_DRIVER, "-o", exe, "-L", d, "-lm",
+    rc, out = sh([cc, "-std=c11", "-O1", "-DMODEL=sq8", "-DMODEL_H=\"sq8.h\"", "-I", d, AOT_DRIVER, "-o", exe, "-L", d, "-lsq8",
                   "-Wl,-rpath," + d, "-lpthread"])
     if not check("aarch64 driver builds", rc == 0, out[-1500:]):
         return
@@ -167,8 +167,8 @@ def test_dynamic(a, work):
         err = np.abs(s[0] - ref).max() / np.abs(ref).max()
         check("int8-dynamic: within 3%% of fp32 (rel %.3g)" % err, err < 0.03)
     qm = os.path.join(work, "dyn_q8.onnx")
-    rc, out = sh([a.onnxc, "quantize", model, "-o", qm, "--dynamic"])
-    if check("onnxc quantize --dynamic writes the file", rc == 0, out[-1500:]) and VBMI:
+    rc, out = sh([a.onnxc, "quantize", model, "-o", qm, "--quantize", "int8-dynamic"])
+    if check("onnxc quantize --quantize int8-dynamic writes the file", rc == 0, out[-1500:]) and VBMI:
         rc, out = sh([a.onnxc, "info", qm])
         check("info on the int8-dynamic file: the sparse int8 kernel", rc == 0 and re.search(r"MatMulInteger.*sparse int8", out),
               out[-1500:])
