@@ -132,9 +132,12 @@ KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
  * elements, idx: i32 x L).  vpermps/vpermd on AVX-512 and AVX2 (one instruction); lane by lane
  * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c).  A table
  * of 64 bytes takes i8 indices, as many as wanted (the result has idx's lanes): vpermb on AVX-512
- * VBMI (64), tbl4 on NEON (16); the sparse int8 matmuls gather their activations with it
- * (gen_sparse_q8.c). */
+ * VBMI (64 indices), tbl4 on NEON (16). */
 KV kb_permute(KB *kb, KV table, KV idx);
+/* the same over the 128-byte table lo ++ hi (64 bytes each; i8 idx, as many as wanted, & 127):
+ * vpermi2b on AVX-512 VBMI (64 indices), tbl4 + tbx4 on NEON (16), else two lookups and a select.
+ * The sparse int8 matmuls gather their activations with it (gen_sparse_q8.c). */
+KV kb_permute2(KB *kb, KV lo, KV hi, KV idx);
 
 /* 4-way byte dot product: acc (i32 × L) plus, per lane i, Σ_{t<4} a[4i+t]·b[4i+t] with a unsigned and
  * b signed bytes (i8 × 4L each), wrapping.  AVX-512 VNNI's vpdpbusd for L = 16; vpmaddwd on

@@ -913,6 +913,23 @@ static KV kbc_permute(KB *kb, KV table, KV idx) {
   return r;
 }
 
+/* lane i: (lo ++ hi)[idx[i] & 127], lane by lane */
+static KV kbc_permute2(KB *kb, KV lo, KV hi, KV idx) {
+  CB *b = CBP(kb);
+  lo = named(b, lo);
+  hi = named(b, hi);
+  idx = named(b, idx);
+  int n = lo->t.lanes, ni = idx->t.lanes;
+  KT rt = kt(lo->t.e, ni);
+  CStr l = {0};
+  for (int i = 0; i < ni; i++)
+    cstr_printf(&l, "%s(%s[%d] & %d) ? %s[%s[%d] & %d] : %s[%s[%d] & %d]", i ? ", " : "", E(idx), i, n, E(hi), E(idx), i,
+                n - 1, E(lo), E(idx), i, n - 1);
+  KV r = ni > 1 ? let(b, rt, "(%s){%s}", tname(b, rt), l.s) : let(b, rt, "%s", l.s);
+  free(l.s);
+  return r;
+}
+
 /* C has no portable 4-way byte dot product: widening multiplies and shuffles */
 static KV kbc_dot4_u8s8(KB *kb, KV acc, KV a, KV x) { return kb_dot4_u8s8_generic(kb, acc, a, x); }
 

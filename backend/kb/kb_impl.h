@@ -77,6 +77,7 @@
   X(KV, cast, (KB *kb, KV v, KT to, bool src_uns, bool dst_uns), (kb, v, to, src_uns, dst_uns))         \
   X(KV, bitcast, (KB *kb, KV v, KT to), (kb, v, to))                                                    \
   X(KV, permute, (KB *kb, KV table, KV idx), (kb, table, idx))                                        \
+  X(KV, permute2, (KB *kb, KV lo, KV hi, KV idx), (kb, lo, hi, idx))                                 \
   X(KV, splat, (KB *kb, KV scalar, int lanes), (kb, scalar, lanes))                                     \
   X(KV, extract, (KB *kb, KV vec, int lane), (kb, vec, lane))                                           \
   X(KV, insert, (KB *kb, KV vec, KV scalar, int lane), (kb, vec, scalar, lane))                         \

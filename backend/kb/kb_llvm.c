@@ -578,8 +578,16 @@ static KV kbl_cast(KB *kb, KV v, KT to, bool src_uns, bool dst_uns) {
 
 static KV kbl_bitcast(KB *kb, KV v, KT to) { return K(LLVMBuildBitCast(kb->b, V(v), ty(kb, to), "")); }
 
-/* lane i: table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on float tables, vpermb
- * (AVX-512 VBMI) and tbl4 (NEON) on 64-byte tables, else lane by lane with variable extracts */
+/* lanes [first, first + n) of v */
+static KV table_part(KB *kb, KV v, int first, int n) {
+  int q[64];
+  for (int i = 0; i < n; i++) q[i] = first + i;
+  return kb_shuffle(kb, v, v, q, n);
+}
+
+/* lane i: table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on float tables, vpermb /
+ * vpermi2b (AVX-512 VBMI) and tbl4 / tbl4 + tbx4 (NEON) on 64- / 128-byte tables, else lane by lane
+ * with variable extracts */
 static KV kbl_permute(KB *kb, KV table, KV idx) {
   KT t = kb_type(kb, table), it = kb_type(kb, idx);
   const Target *tg = kb->m->target;
@@ -591,11 +599,7 @@ static KV kbl_permute(KB *kb, KV table, KV idx) {
   if (t.e == KE_I8 && t.lanes == 64 && it.e == KE_I8 && it.lanes == 64 && tg->has_vbmi)
     return K(intrin(kb, "llvm.x86.avx512.permvar.qi.512", NULL, 0, args, 2));
   if (t.e == KE_I8 && t.lanes == 64 && it.e == KE_I8 && it.lanes == 16 && tg->has_neon) {
-    int q[16];
-    for (int j = 0; j < 4; j++) {
-      for (int i = 0; i < 16; i++) q[i] = 16 * j + i;
-      args[j] = V(kb_shuffle(kb, table, table, q, 16));
-    }
+    for (int j = 0; j < 4; j++) args[j] = V(table_part(kb, table, 16 * j, 16));
     args[4] = V(kb_and(kb, idx, kb_int(kb, it, 63)));
     LLVMTypeRef ovl = ty(kb, it);
     return K(intrin(kb, "llvm.aarch64.neon.tbl4", &ovl, 1, args, 5));
@@ -609,6 +613,30 @@ static KV kbl_permute(KB *kb, KV table, KV idx) {
     r = LLVMBuildInsertElement(kb->b, r, e, LLVMConstInt(i32, (unsigned)i, 0), "");
   }
   return K(r);
+}
+
+/* lane i: (lo ++ hi)[idx[i] & 127] */
+static KV kbl_permute2(KB *kb, KV lo, KV hi, KV idx) {
+  KT it = kb_type(kb, idx);
+  const Target *tg = kb->m->target;
+  KV m = kb_and(kb, idx, kb_int(kb, it, 127));
+  if (it.lanes == 64 && tg->has_vbmi) {
+    LLVMValueRef a3[3] = {V(lo), V(m), V(hi)};
+    return K(intrin(kb, "llvm.x86.avx512.vpermi2var.qi.512", NULL, 0, a3, 3));
+  }
+  if (it.lanes == 16 && tg->has_neon) {
+    /* tbl4 over lo (0 for indices past it), tbx4 over hi with idx - 64 (indices under 64 wrap past
+     * 191: out of range, the lane kept) */
+    LLVMTypeRef ovl = ty(kb, it);
+    LLVMValueRef a5[5], a6[6];
+    for (int j = 0; j < 4; j++) a5[j] = V(table_part(kb, lo, 16 * j, 16)), a6[1 + j] = V(table_part(kb, hi, 16 * j, 16));
+    a5[4] = V(m);
+    a6[0] = intrin(kb, "llvm.aarch64.neon.tbl4", &ovl, 1, a5, 5);
+    a6[5] = V(kb_sub(kb, m, kb_int(kb, it, 64)));
+    return K(intrin(kb, "llvm.aarch64.neon.tbx4", &ovl, 1, a6, 6));
+  }
+  KV high = kb_cmp(kb, KC_NE, kb_and(kb, m, kb_int(kb, it, 64)), kb_int(kb, it, 0), false);
+  return kb_select(kb, high, kbl_permute(kb, hi, m), kbl_permute(kb, lo, m));
 }
 
 static KV kbl_splat(KB *kb, KV s, int lanes) {
