@@ -222,7 +222,7 @@ static void qmm_shape(const GenCtx *c, QmmK *q) {
   int regs = c->target->vector_bytes == 32 ? 16 : 32, spare = c->target->has_vnni ? 0 : 2 + q->nv;
   q->mr = (regs - q->nv - 2 - spare) / q->nv;
   if (q->mr > 8) q->mr = 8;
-  if (q->sp) q->mr = regs == 32 && c->target->has_vnni ? 12 : 4; /* acc per row, the lookup and weights */
+  if (q->sp) q->mr = regs == 32 && c->target->has_vnni ? (SQ8_WIN > 64 ? 8 : 12) : 4; /* per row: acc and window */
   if (q->mr < 1) q->mr = 1;
   if (q->mr > q->rows) q->mr = (int)q->rows;
   q->nrp = q->nv * q->L;

@@ -9,12 +9,14 @@
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* One step costs a load, a lookup and a dot product per row where the dense kernel's group costs
- * a dot product (and a share of a broadcast): SQ8_STEP dense groups, and sparse is taken below
- * SQ8_TAKE of dense (measured on BERT's 768 × 768, 768 × 3072 and 3072 × 768, int8, 1 thread).
- * NEON's tbl4 is several micro-ops on most cores (not measured: no aarch64 machine, qemu only). */
-#define SQ8_STEP 1.6
-#define SQ8_STEP_NEON 3.0
+/* One step costs two lookups' worth of loads (once per group), a lookup and a dot product per row
+ * where the dense kernel's group costs a dot product and a share of a broadcast: SQ8_STEP dense
+ * groups, and sparse is taken below SQ8_TAKE of dense.  Measured (CPU time per run, 1 thread,
+ * int8-dynamic, 128 × 768 × 3072 at 90% zeros: 4701 steps 260 µs, 36864 groups 790 µs; windows of
+ * 64 on vpermb, 7164 steps: 300 µs).  NEON's tbl4 + tbx4 are several micro-ops on most cores
+ * (a guess: no aarch64 machine, qemu only). */
+#define SQ8_STEP 2.6
+#define SQ8_STEP_NEON 4.0
 #define SQ8_TAKE 0.8
 
 static bool force;
@@ -22,24 +24,27 @@ void sq8_force(bool on) { force = on; }
 bool sq8_forced(void) { return force; }
 
 /* Walks the steps of b for L lanes in the kernel's order (panel, then k); fills the arrays when
- * given.  Returns the number of steps.  A step's window starts at the smallest k any lane still
- * has to take, rounded down to SQ8_ALIGN (moved back to end at K), and each lane takes up to 4 of
- * its next nonzeros inside it.  Steps per 768 k at 10% density, 16 lanes (simulated): fixed
- * windows of 64: 37; unaligned windows of 64: 26, but a window's load then splits cache lines and
- * a step cost 1.6× as much (BERT's 768 × 3072, CPU time); windows of 128 on 64: 24.5. */
-static int64_t walk(const int8_t *b, int64_t K, int64_t N, int L, int32_t *soff, int32_t *woff, int8_t *idx, int8_t *wts) {
-  int64_t np = cdiv(N, L), st = 0;
+ * given.  Returns the number of steps (*ngroups: of groups).  A step's window starts at the
+ * smallest k any lane still has to take, rounded down to SQ8_ALIGN (moved back to end at K), and
+ * each lane takes up to 4 of its next nonzeros inside it; consecutive steps on one window are a
+ * group, whose rows' windows the kernel loads once.  Steps per 768 k at 10% density, 16 lanes
+ * (simulated): fixed windows of 64: 37; unaligned windows of 64: 26 (but a window's load then
+ * splits cache lines: a step cost 1.6× as much); windows of 128 on 64: 24.5. */
+static int64_t walk(const int8_t *b, int64_t K, int64_t N, int L, int64_t *ngroups, int32_t *poff, int32_t *gof,
+                    int32_t *gst, int8_t *idx, int8_t *wts) {
+  int64_t np = cdiv(N, L), st = 0, ng = 0;
   int64_t *ks = malloc(sizeof(int64_t) * (size_t)(K * L)); /* lane l's nonzero k: ks[l*K ..] */
   int64_t cnt[64], pos[64];
   if (!ks) return -1;
   for (int64_t p = 0; p < np; p++) {
-    if (soff) soff[p] = (int32_t)st;
+    if (poff) poff[p] = (int32_t)ng;
     for (int l = 0; l < L; l++) {
       int64_t n = p * L + l;
       cnt[l] = pos[l] = 0;
       for (int64_t k = 0; k < K && n < N; k++)
         if (b[k * N + n]) ks[l * K + cnt[l]++] = k;
     }
+    int64_t last = -1;
     for (;;) {
       int64_t base = K;
       for (int l = 0; l < L; l++)
@@ -47,7 +52,10 @@ static int64_t walk(const int8_t *b, int64_t K, int64_t N, int L, int32_t *soff,
       if (base == K) break;
       base -= base % SQ8_ALIGN;
       if (base > K - SQ8_WIN) base = K - SQ8_WIN;
-      if (idx) woff[st] = (int32_t)base;
+      if (base != last) {
+        if (gof) gof[ng] = (int32_t)base, gst[ng] = (int32_t)st;
+        ng++, last = base;
+      }
       for (int l = 0; l < L; l++)
         for (int t = 0; t < 4; t++) {
           bool take = pos[l] < cnt[l] && ks[l * K + pos[l]] < base + SQ8_WIN;
@@ -60,8 +68,9 @@ static int64_t walk(const int8_t *b, int64_t K, int64_t N, int L, int32_t *soff,
       st++;
     }
   }
-  if (soff) soff[np] = (int32_t)st;
+  if (poff) poff[np] = (int32_t)ng, gst[ng] = (int32_t)st;
   free(ks);
+  *ngroups = ng;
   return st;
 }
 
@@ -73,7 +82,8 @@ void sq8_cost(const Target *t, const int8_t *b, int64_t K, int64_t N, SpQ8Cost *
   memset(c, 0, sizeof *c);
   int L = t->vector_bytes / 4;
   if (K < SQ8_WIN || L < 1) return;
-  c->steps = walk(b, K, N, L, NULL, NULL, NULL, NULL);
+  int64_t ng;
+  c->steps = walk(b, K, N, L, &ng, NULL, NULL, NULL, NULL, NULL);
   if (c->steps < 0) return; /* out of memory: dense */
   c->groups = cdiv(K, 4) * cdiv(N, L);
   c->dense = (double)c->groups;
@@ -86,16 +96,19 @@ void sq8_pack(KB *kb, const int8_t *b, int64_t K, int64_t N, int L, SpQ8 *sp) {
   sp->L = L;
   sp->K = K;
   sp->np = cdiv(N, L);
-  sp->steps = walk(b, K, N, L, NULL, NULL, NULL, NULL);
+  int64_t ng;
+  sp->steps = walk(b, K, N, L, &ng, NULL, NULL, NULL, NULL, NULL);
   int64_t S = sp->steps > 0 ? sp->steps : 1;
-  int32_t *soff = ir_xcalloc((size_t)sp->np + 1, sizeof *soff), *woff = ir_xcalloc((size_t)S, sizeof *woff);
+  int32_t *poff = ir_xcalloc((size_t)sp->np + 1, sizeof *poff), *gof = ir_xcalloc((size_t)ng + 1, sizeof *gof);
+  int32_t *gst = ir_xcalloc((size_t)ng + 1, sizeof *gst);
   int8_t *idx = ir_xcalloc((size_t)(S * 4 * L), 1), *wts = ir_xcalloc((size_t)(S * 4 * L), 1);
-  walk(b, K, N, L, soff, woff, idx, wts);
-  sp->soff = kb_weight(kb, soff, sizeof *soff * (size_t)(sp->np + 1));
-  sp->woff = kb_weight(kb, woff, sizeof *woff * (size_t)S);
+  walk(b, K, N, L, &ng, poff, gof, gst, idx, wts);
+  sp->poff = kb_weight(kb, poff, sizeof *poff * (size_t)(sp->np + 1));
+  sp->gof = kb_weight(kb, gof, sizeof *gof * (size_t)(ng + 1));
+  sp->gst = kb_weight(kb, gst, sizeof *gst * (size_t)(ng + 1));
   sp->idx = kb_weight(kb, idx, (size_t)(S * 4 * L));
   sp->wts = kb_weight(kb, wts, (size_t)(S * 4 * L));
-  free(soff), free(woff), free(idx), free(wts);
+  free(poff), free(gof), free(gst), free(idx), free(wts);
 }
 
 static KV load_i64(KB *kb, KV base, KV i) {
@@ -104,17 +117,24 @@ static KV load_i64(KB *kb, KV base, KV i) {
 
 void sq8_accumulate(KB *kb, const SpQ8 *sp, KV p, int mr, const KV *arow, KVar *acc) {
   int L = sp->L;
-  KT bt = kt(KE_I8, 4 * L), wt = kt(KE_I8, SQ8_WIN / 2);
-  KV st = kb_for(kb, load_i64(kb, sp->soff, p), load_i64(kb, sp->soff, kb_add(kb, p, I(kb, 1))), 1);
-  KV woff = load_i64(kb, sp->woff, st), at = kb_mul(kb, st, I(kb, 4 * L));
-  KV idx = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->idx, at));
-  KV w = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->wts, at));
-  KV at0 = kb_gep(kb, KE_I8, arow[0], woff);
+  KT bt = kt(KE_I8, 4 * L), wt = kt(KE_I8, 64);
+  KV g = kb_for(kb, load_i64(kb, sp->poff, p), load_i64(kb, sp->poff, kb_add(kb, p, I(kb, 1))), 1);
+  KV at0 = kb_gep(kb, KE_I8, arow[0], load_i64(kb, sp->gof, g));
+  KV lo[16], hi[16];
   for (int i = 0; i < mr; i++) {
     KV r = kb_gep(kb, KE_I8, at0, I(kb, i * sp->K));
-    KV a = kb_permute2(kb, kb_load(kb, wt, r), kb_load(kb, wt, kb_gep(kb, KE_I8, r, I(kb, SQ8_WIN / 2))), idx);
+    lo[i] = kb_load(kb, wt, r);
+    hi[i] = SQ8_WIN > 64 ? kb_load(kb, wt, kb_gep(kb, KE_I8, r, I(kb, 64))) : NULL;
+  }
+  KV st = kb_for(kb, load_i64(kb, sp->gst, g), load_i64(kb, sp->gst, kb_add(kb, g, I(kb, 1))), 1);
+  KV at = kb_mul(kb, st, I(kb, 4 * L));
+  KV idx = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->idx, at));
+  KV w = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->wts, at));
+  for (int i = 0; i < mr; i++) {
+    KV a = hi[i] ? kb_permute2(kb, lo[i], hi[i], idx) : kb_permute(kb, lo[i], idx);
     kb_set(kb, acc[i], kb_dot4_u8s8(kb, kb_get(kb, acc[i]), a, w));
   }
+  kb_endfor(kb);
   kb_endfor(kb);
 }
 

@@ -26,8 +26,9 @@ typedef struct SpQ8 {
   int64_t K;   /* a row's length in bytes (rows are read as arow[0] + i·K) */
   int64_t np;  /* panels: ceil(N / L) */
   int64_t steps;
-  KV soff;     /* i32 [np + 1]: panel p's steps are [soff[p], soff[p + 1]) */
-  KV woff;     /* i32 per step: its window's first k */
+  KV poff;     /* i32 [np + 1]: panel p's groups are [poff[p], poff[p + 1]) */
+  KV gof;      /* i32 per group: its window's first k */
+  KV gst;      /* i32 [groups + 1]: group g's steps are [gst[g], gst[g + 1]) */
   KV idx;      /* i8 [step][4L]: lane l's 4 offsets in the window */
   KV wts;      /* i8 [step][4L]: their weights (0 in padding) */
 } SpQ8;
