@@ -131,7 +131,7 @@ void sq8_accumulate(KB *kb, const SpQ8 *sp, KV p, int mr, const KV *arow, KVar *
   KV idx = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->idx, at));
   KV w = kb_load(kb, bt, kb_gep(kb, KE_I8, sp->wts, at));
   for (int i = 0; i < mr; i++) {
-    KV a = hi[i] ? kb_permute2(kb, lo[i], hi[i], idx) : kb_permute(kb, lo[i], idx);
+    KV a = hi[i] ? kb_permute2(kb, lo[i], hi[i], idx) : kb_permute(kb, lo[i], idx); /* SQ8_WIN 128 : 64 */
     kb_set(kb, acc[i], kb_dot4_u8s8(kb, kb_get(kb, acc[i]), a, w));
   }
   kb_endfor(kb);

@@ -130,9 +130,8 @@ KV kb_insert(KB *kb, KV vec, KV scalar, int lane);
 KV kb_shuffle(KB *kb, KV a, KV b, const int *lanes, int n); /* -1 = undef */
 /* a table lookup in registers: lane i is table[idx[i] & (L - 1)] (table: L lanes of 32-bit
  * elements, idx: i32 x L).  vpermps/vpermd on AVX-512 and AVX2 (one instruction); lane by lane
- * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c).  A table
- * of 64 bytes takes i8 indices, as many as wanted (the result has idx's lanes): vpermb on AVX-512
- * VBMI (64 indices), tbl4 on NEON (16). */
+ * elsewhere.  Clustered weights decode their 4-bit indices through it (gen_cluster.c).  idx may
+ * have another lane count (the result has idx's lanes, table's elements). */
 KV kb_permute(KB *kb, KV table, KV idx);
 /* the same over the 128-byte table lo ++ hi (64 bytes each; i8 idx, as many as wanted, & 127):
  * vpermi2b on AVX-512 VBMI (64 indices), tbl4 + tbx4 on NEON (16), else two lookups and a select.

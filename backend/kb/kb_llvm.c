@@ -585,25 +585,17 @@ static KV table_part(KB *kb, KV v, int first, int n) {
   return kb_shuffle(kb, v, v, q, n);
 }
 
-/* lane i: table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on float tables, vpermb /
- * vpermi2b (AVX-512 VBMI) and tbl4 / tbl4 + tbx4 (NEON) on 64- / 128-byte tables, else lane by lane
- * with variable extracts */
+/* lane i (as many as idx has): table[idx[i] & (L - 1)]: vpermps (AVX-512: 16 lanes, AVX2: 8) on
+ * float tables, else lane by lane with variable extracts (LLVM picks what the target has, e.g. tbl
+ * on NEON) */
 static KV kbl_permute(KB *kb, KV table, KV idx) {
   KT t = kb_type(kb, table), it = kb_type(kb, idx);
   const Target *tg = kb->m->target;
-  LLVMValueRef args[5] = {V(table), V(idx)};
+  LLVMValueRef args[2] = {V(table), V(idx)};
   if (t.e == KE_F32 && t.lanes == 16 && it.lanes == 16 && tg->has_avx512)
     return K(intrin(kb, "llvm.x86.avx512.permvar.sf.512", NULL, 0, args, 2));
   if (t.e == KE_F32 && t.lanes == 8 && it.lanes == 8 && tg->has_avx2)
     return K(intrin(kb, "llvm.x86.avx2.permps", NULL, 0, args, 2));
-  if (t.e == KE_I8 && t.lanes == 64 && it.e == KE_I8 && it.lanes == 64 && tg->has_vbmi)
-    return K(intrin(kb, "llvm.x86.avx512.permvar.qi.512", NULL, 0, args, 2));
-  if (t.e == KE_I8 && t.lanes == 64 && it.e == KE_I8 && it.lanes == 16 && tg->has_neon) {
-    for (int j = 0; j < 4; j++) args[j] = V(table_part(kb, table, 16 * j, 16));
-    args[4] = V(kb_and(kb, idx, kb_int(kb, it, 63)));
-    LLVMTypeRef ovl = ty(kb, it);
-    return K(intrin(kb, "llvm.aarch64.neon.tbl4", &ovl, 1, args, 5));
-  }
   KV m = kb_and(kb, idx, kb_int(kb, it, t.lanes - 1));
   LLVMValueRef r = LLVMGetUndef(ty(kb, kt(t.e, it.lanes)));
   LLVMTypeRef i32 = LLVMInt32TypeInContext(kb->ctx);
