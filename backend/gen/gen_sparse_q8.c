@@ -1,5 +1,5 @@
-/* gen_sparse_q8.c — the sparse int8 matmul steps (see gen_sparse_q8.h): windows of 64 activations
- * gathered per lane by a byte lookup, one vpdpbusd per step. */
+/* gen_sparse_q8.c — the sparse int8 matmul steps (see gen_sparse_q8.h): windows of 128 activations
+ * loaded once per group of steps, gathered per lane by a byte lookup, one vpdpbusd per step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* One step costs two lookups' worth of loads (once per group), a lookup and a dot product per row
+/* One step costs a lookup and a dot product per row (plus a share of the group's window loads)
  * where the dense kernel's group costs a dot product and a share of a broadcast: SQ8_STEP dense
  * groups, and sparse is taken below SQ8_TAKE of dense.  Measured (CPU time per run, 1 thread,
  * int8-dynamic, 128 × 768 × 3072 at 90% zeros: 4701 steps 260 µs, 36864 groups 790 µs; windows of
