@@ -799,7 +799,18 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t mc_tiles = cdiv(mtiles, nmb);
   nmb = cdiv(mtiles, mc_tiles);
   int64_t mc = mc_tiles * mr;
-  int64_t ntask = nb * nmb * npn;
+  /* bf16 with a run-time A: a task converts its rows of A once for a group of npg panels (not
+   * once per panel); about 4 tasks in all, an even count when it can */
+  bool grp = bf && !a_packed;
+  int64_t ngr = npn, npg = 1;
+  if (grp) {
+    ngr = parallel ? cdiv(4, nb * nmb) : 1;
+    if (ngr > npn) ngr = npn;
+    if (parallel && (nb * nmb * ngr) % 2 && ngr < npn) ngr++;
+    npg = cdiv(npn, ngr);
+    ngr = cdiv(npn, npg);
+  }
+  int64_t ntask = nb * nmb * ngr;
   c->work = parallel && ntask > 1 ? ntask : 1;
   /* constant packing; a clustered constant stays index panels (gen_cluster.h) */
   int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
@@ -825,8 +836,8 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
 
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
-  KV np = kb_rem(kb, t, I(kb, npn), true);
-  KV rest = kb_div(kb, t, I(kb, npn), true);
+  KV np = kb_rem(kb, t, I(kb, ngr), true); /* grp: the panel group, the panel comes below */
+  KV rest = kb_div(kb, t, I(kb, ngr), true);
   KV mb = kb_rem(kb, rest, I(kb, nmb), true);
   KV b = kb_div(kb, rest, I(kb, nmb), true);
   /* batch offsets */
@@ -844,9 +855,24 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
     bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
   }
-  KV n0 = kb_mul(kb, np, I(kb, s->nrp));
   KV m0 = kb_mul(kb, mb, I(kb, mc));
   KElem se = kb_elem_of(s->dt);
+  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K), abf = NULL;
+  if (grp) { /* K blocks, this task's A rows converted, then the group's panels */
+    if (nkb > 1) {
+      pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
+      k0 = kb_mul(kb, pc, I(kb, kc));
+      klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
+    }
+    KV rows = nmb > 1 ? kb_min(kb, I(kb, mc), kb_sub(kb, I(kb, M), m0), false) : I(kb, M);
+    KV a0 = kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs)));
+    if (nmb > 1) a0 = kb_add(kb, a0, kb_mul(kb, m0, I(kb, s->a_rs)));
+    abf = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
+    bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, abf);
+    KV p0 = kb_mul(kb, np, I(kb, npg));
+    np = kb_for(kb, p0, kb_min(kb, kb_add(kb, p0, I(kb, npg)), I(kb, npn), false), 1);
+  }
+  KV n0 = kb_mul(kb, np, I(kb, s->nrp));
   KV cbase = kb_gep(kb, se, s->c, kb_add(kb, coff, n0));
   KV biasbase = s->bias ? kb_gep(kb, se, s->bias, kb_add(kb, biasoff, kb_mul(kb, n0, I(kb, s->bias_cs)))) : NULL;
   /* bf16: B panels of kp·nrp pairs (bf16 elements), A panels of kp·mr pairs (i32 elements) */
@@ -856,8 +882,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
                     : NULL;
   KV apanel = apack ? kb_gep(kb, ae, apack, kb_mul(kb, amat, I(kb, cdiv(M, mr) * kapanel * mr))) : NULL;
 
-  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K);
-  if (nkb > 1) {
+  if (nkb > 1 && !grp) {
     pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
     k0 = kb_mul(kb, pc, I(kb, kc));
     klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
@@ -894,12 +919,8 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   r.mc = mc;
   if (a_packed && bf) r.abase = kb_gep(kb, KE_I32, apanel, kb_mul(kb, kb_div(kb, k0, I(kb, 2), true), I(kb, mr)));
   else if (a_packed) r.abase = apanel ? kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr))) : NULL;
-  else if (bf) { /* this task's rows of the A block, converted */
-    KV rows = nmb > 1 ? kb_min(kb, I(kb, mc), kb_sub(kb, I(kb, M), m0), false) : I(kb, M);
-    KV a0 = kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs)));
-    if (nmb > 1) a0 = kb_add(kb, a0, kb_mul(kb, m0, I(kb, s->a_rs)));
-    r.abase = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
-    bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, r.abase);
+  else if (grp) { /* this task's rows of the A block, converted above */
+    r.abase = abf;
     r.abf_m0 = nmb > 1 ? m0 : NULL;
   } else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
   r.cbase = cbase;
@@ -915,6 +936,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     emit_rows(&r, nv, L);
     kb_endif(kb);
   }
+  if (grp) kb_endfor(kb); /* the group's panels */
   if (nkb > 1) kb_endfor(kb);
   kb_endfor(kb);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bf16_test.py — `--fp-mode bf16` (ISSUE14 Deliver 9): small models whose fp32 GEMMs run on
 bf16 operands with fp32 sums (vdpbf16ps): a MatMul on a constant weight with a fused bias and
-Relu, odd K and N (a half pair, tail panels), K long enough to be blocked, M split over tasks, a
+Relu, odd K and N (a half pair, tail panels), K long enough to be blocked, M split over tasks, tasks
+of several panels (A converted once per group), a
 Gemm with transB, alpha and beta, a batched MatMul of two run-time operands, a 1x1 convolution
 with a residual Add, a strided 3x3 convolution (im2col packer).  Each output must
 - agree with numpy on the operands rounded to bf16 (what the kernels multiply; sums in fp32):
@@ -78,6 +79,9 @@ def models():
                 lambda r, x=x, w=w: r(x) @ r(w)))
     x, w = arr(256, 256), arr(256, 64) * 0.1
     out.append(("matmul_mblocks", [helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w},
+                lambda r, x=x, w=w: r(x) @ r(w)))
+    x, w = arr(600, 96), arr(96, 300) * 0.1
+    out.append(("matmul_groups", [helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w},
                 lambda r, x=x, w=w: r(x) @ r(w)))
     x, w, c = arr(33, 96), arr(150, 96) * 0.1, arr(150)
     out.append(("gemm_transb", [helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, alpha=0.5, beta=2.0)],
