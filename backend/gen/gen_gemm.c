@@ -229,37 +229,20 @@ static void put_bf16_pairs(uint16_t *dst, const float *src, int64_t off, int64_t
     for (int64_t r = 0; r < valid; r++) dst[((k / 2) * rows + r) * 2 + k % 2] = host_bf16(src[off + r * rstride + k * ks]);
 }
 
-/* A → [mat][mp][Kp][mr][2] bf16 */
-static KV pack_a_host_bf16(KB *kb, const GemmSpec *s, int mr, int64_t nmats) {
-  int64_t nmp = cdiv(s->M, mr), kp = cdiv(s->K, 2), per = kp * mr * 2;
-  size_t n = (size_t)(nmats * nmp * per);
+/* constant v (A: rows M, panel mr, rs = a_rs, ks = a_cs; B: rows N, panel nrp, rs = b_cs,
+ * ks = b_rs) → [mat][panel][Kp][pr][2] bf16 */
+static KV pack_host_bf16(KB *kb, const GemmSpec *s, const Value *v, const int64_t *bs, int64_t nmats, int64_t rows,
+                         int pr, int64_t rs, int64_t ks) {
+  int64_t np = cdiv(rows, pr), per = cdiv(s->K, 2) * pr * 2;
+  size_t n = (size_t)(nmats * np * per);
   uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
   for (int64_t q = 0; q < nmats; q++)
-    for (int64_t mp = 0; mp < nmp; mp++) {
-      int64_t valid = s->M - mp * mr < mr ? s->M - mp * mr : mr;
-      put_bf16_pairs(buf + (q * nmp + mp) * per, s->a_const->data, mat_host_off(s, s->a_bs, q) + mp * mr * s->a_rs,
-                     s->a_rs, s->a_cs, valid, mr, s->K);
-    }
-  KV p = kb_weight(kb, buf, n * 2);
+    for (int64_t p = 0; p < np; p++)
+      put_bf16_pairs(buf + (q * np + p) * per, v->data, mat_host_off(s, bs, q) + p * pr * rs, rs, ks,
+                     rows - p * pr < pr ? rows - p * pr : pr, pr, s->K);
+  KV w = kb_weight(kb, buf, n * 2);
   free(buf);
-  return p;
-}
-
-/* B → [mat][np][Kp][nrp][2] bf16 */
-static KV pack_b_host_bf16(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn) {
-  int nrp = s->nrp;
-  int64_t kp = cdiv(s->K, 2), per = kp * nrp * 2;
-  size_t n = (size_t)(nmats * npn * per);
-  uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
-  for (int64_t q = 0; q < nmats; q++)
-    for (int64_t np = 0; np < npn; np++) {
-      int64_t valid = s->N - np * nrp < nrp ? s->N - np * nrp : nrp;
-      put_bf16_pairs(buf + (q * npn + np) * per, s->b_const->data, mat_host_off(s, s->b_bs, q) + np * nrp * s->b_cs,
-                     s->b_cs, s->b_rs, valid, nrp, s->K);
-    }
-  KV p = kb_weight(kb, buf, n * 2);
-  free(buf);
-  return p;
+  return w;
 }
 
 /* a run-time B block packed as f32 rows (klen × nrp at stage, row stride nrp) → bf16 pairs at
@@ -819,8 +802,12 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   bool a_cl = a_packed && gemm_cl_ok(s, s->a_const), b_cl = !runtime_b && gemm_cl_ok(s, s->b_const);
   if (a_cl) pack_a_cl(kb, s, mr, namat, &acl);
   if (b_cl) pack_b_cl(kb, s, nbmat, npn, &bcl);
-  KV apack = a_packed && !a_cl ? (bf ? pack_a_host_bf16(kb, s, mr, namat) : pack_a_host(kb, s, mr, namat)) : NULL;
-  KV bpack = s->b_const && !b_cl ? (bf ? pack_b_host_bf16(kb, s, nbmat, npn) : pack_b_host(kb, s, nbmat, npn)) : NULL;
+  KV apack = NULL, bpack = NULL;
+  if (a_packed && !a_cl)
+    apack = bf ? pack_host_bf16(kb, s, s->a_const, s->a_bs, namat, M, mr, s->a_rs, s->a_cs) : pack_a_host(kb, s, mr, namat);
+  if (s->b_const && !b_cl)
+    bpack = bf ? pack_host_bf16(kb, s, s->b_const, s->b_bs, nbmat, N, s->nrp, s->b_cs, s->b_rs)
+               : pack_b_host(kb, s, nbmat, npn);
   /* scratch: the B block (packed or decoded), then a decoded A panel.  bf16: the B block's pairs,
    * then its f32 rows as the packer writes them (one more row for an odd block), then the task's
    * A rows converted (kps pairs apart) */

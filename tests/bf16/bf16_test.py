@@ -20,16 +20,12 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
 from checks import check, summary, work_args  # noqa: E402
+from float_models import matmul_bias_relu_nodes, normal, relu, run, save, save_inputs  # noqa: E402
 
-RNG = np.random.default_rng(11)
-
-
-def arr(*shape):
-    return RNG.standard_normal(shape).astype(np.float32)
+arr = normal(11)
 
 
 def bf(x):
@@ -37,17 +33,6 @@ def bf(x):
     u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
     r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
     return r.astype(np.uint32).view(np.float32).astype(np.float64)
-
-
-def save(path, nodes, inputs, outputs, inits):
-    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs]
-    vo = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs]
-    g = helper.make_graph(nodes, "bf16", vi, vo, [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
-
-
-def relu(x):
-    return np.maximum(x, 0)
 
 
 def conv_ref(x, w, stride, pad):
@@ -67,10 +52,7 @@ def models():
     """(name, nodes, inputs, outputs, inits, f(round) -> numpy reference, round = bf or identity)"""
     out = []
     x, w, b = arr(77, 130), arr(130, 200) * 0.1, arr(200)
-    out.append(("matmul_bias_relu",
-                [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["u"]),
-                 helper.make_node("Relu", ["u"], ["y"])],
-                {"x": x}, ["y"], {"w": w, "b": b}, lambda r, x=x, w=w, b=b: relu(r(x) @ r(w) + b)))
+    out.append(("matmul_bias_relu", matmul_bias_relu_nodes(), {"x": x}, ["y"], {"w": w, "b": b}, lambda r, x=x, w=w, b=b: relu(r(x) @ r(w) + b)))
     x, w = arr(50, 129), arr(129, 70) * 0.1
     out.append(("matmul_odd", [helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w},
                 lambda r, x=x, w=w: r(x) @ r(w)))
@@ -103,13 +85,6 @@ def models():
     return out
 
 
-def run(onnxc, model, ins, outdir, *flags):
-    os.makedirs(outdir, exist_ok=True)
-    cmd = [onnxc, "run", model] + ins + ["-o", outdir, "--threads", "2", "--no-cache", "--dump-llvm"] + list(flags)
-    p = subprocess.run(cmd, capture_output=True, timeout=300)
-    return p.returncode, p.stderr.decode(errors="replace")
-
-
 def rel(x, ref):
     return float(np.linalg.norm(x - ref) / max(np.linalg.norm(ref), 1e-30))
 
@@ -125,23 +100,19 @@ def main():
     written = []
     for name, nodes, inputs, outputs, inits, ref in ms:
         path = os.path.join(a.work, name + ".onnx")
-        save(path, nodes, [(k, v.shape) for k, v in inputs.items()], outputs, inits)
-        ins = []
-        for k, v in inputs.items():
-            f = os.path.join(a.work, "%s_%s.npy" % (name, k))
-            np.save(f, v)
-            ins += ["-i", "%s=%s" % (k, f)]
+        save(path, nodes, [(k, v.shape) for k, v in inputs.items()], outputs, inits, "bf16")
+        ins = save_inputs(a.work, name, inputs)
         written.append((name, path, ins, outputs, ref))
     first = written[0][1]
     if not host_has_bf16():
-        rc, err = run(a.onnxc, first, written[0][2], os.path.join(a.work, "refused"), "--fp-mode", "bf16")
+        rc, err = run(a.onnxc, first, written[0][2], os.path.join(a.work, "refused"), "--fp-mode", "bf16", "--no-cache")
         check("no AVX512-BF16 here: --fp-mode bf16 is refused naming it", rc != 0 and "AVX512-BF16" in err, err[-400:])
         return summary("bf16")
     for name, path, ins, outputs, ref in written:
         got = {}
         for mode in ("fp32", "bf16"):
             d = os.path.join(a.work, name + "_" + mode)
-            rc, err = run(a.onnxc, path, ins, d, "--fp-mode", mode)
+            rc, err = run(a.onnxc, path, ins, d, "--fp-mode", mode, "--no-cache")
             if not check("%s: runs with --fp-mode %s" % (name, mode), rc == 0, err[-400:]):
                 continue
             has = "llvm.x86.avx512bf16.dpbf16ps" in err
