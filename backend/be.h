@@ -20,10 +20,14 @@ typedef struct Target {
   int vector_bytes;     /* 64 AVX-512, 32 AVX2, 16 NEON */
   bool has_avx512, has_vnni, has_avx2, has_neon;
   bool has_vbmi;        /* AVX-512 VBMI: vpermb (the sparse int8 matmuls' byte gather) */
+  bool has_bf16;        /* AVX512-BF16 (vdpbf16ps): what --fp-mode bf16 needs */
 } Target;
 
 /* Fills t for a target name ("native" = this host). 0 ok, -1 unknown name (err written). */
 int be_target_get(const char *name, Target *t, char *err, size_t errlen);
+/* --fp-mode bf16 (the root graph's fp_mode) on a target without AVX512-BF16: -1 with err
+ * written (JIT, AOT and the C emitter refuse it rather than run it slowly); 0 otherwise */
+int be_fp_mode_check(const Graph *g, const Target *t, char *err, size_t errlen);
 /* The host's triple, CPU name and features ("+avx2,+fma,..."), kept for the process. */
 void be_host_cpu(const char **triple, const char **cpu, const char **features);
 /* the version of the LLVM linked ("19.1.7"; "none" without LLVM), for the cache's key */

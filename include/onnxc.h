@@ -235,6 +235,17 @@ int onnxc_options_set_gemm(onnxc_session_options *o, const char *provider);
 int onnxc_gemm_available(const char *provider);
 const char *onnxc_gemm_describe(const char *provider);
 
+/* ---- fp precision of GEMMs (lib/gemm.c) ----
+ * "fp32" (the default) or "bf16": fp32 MatMul, Gemm and convolutions that run on the GEMM engine
+ * (1x1 and im2col convs; Winograd 3x3 convs and matrix-vector products stay fp32) multiply bf16
+ * operands — weights rounded to bf16 when the model is compiled, activations as they are packed —
+ * and sum in fp32 (AVX512-BF16's vdpbf16ps): about 1.5-2x the fp32 speed, results within about
+ * 1e-2 relative of fp32.  Needs a target with AVX512-BF16: a session's prepare or compile for one
+ * without fails (ONNXC_ERR_MODEL, the message says why), as does the C emitter.  set:
+ * ONNXC_ERR_ARGUMENT for another name; host_ok: 1 if this CPU runs the mode. */
+int onnxc_options_set_fp_mode(onnxc_session_options *o, const char *mode);
+int onnxc_fp_mode_host_ok(const char *mode);
+
 /* ---- the pass pipeline ---- */
 /* the passes in pipeline order: shapes, inline, dce, fuse, winograd, layout, plan, sparse; NULL past the end */
 const char *onnxc_pass_name(int32_t i);

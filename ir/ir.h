@@ -282,7 +282,11 @@ struct Graph {
   /* root graph: who computes its fp32 GEMMs (backend/gen/gen_xsmm.c): 0 onnxc's own kernels,
    * 1 libxsmm, 2 auto (the faster per shape, measured); libonnxc sets it from its options */
   int gemm_provider;
+  /* root graph: IR_FP_FP32, or IR_FP_BF16 (`--fp-mode bf16`: fp32 GEMMs on bf16 operands with
+   * fp32 accumulation, backend/gen/gen_gemm.c); libonnxc sets it from its options */
+  int fp_mode;
 };
+enum { IR_FP_FP32 = 0, IR_FP_BF16 = 1 };
 
 /* graph.c */
 Graph *ir_graph_new(void);

@@ -190,6 +190,7 @@ static char *make_key(onnxc_session *s) {
   key_put(&k, "model %016llx\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
           s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
   if (s->opt.gemm) key_put(&k, "gemm %s\n", lib_gemm_name(s->opt.gemm)); /* lib/gemm.c; own: no line */
+  if (s->opt.fp_mode) key_put(&k, "fp_mode %s\n", lib_fp_mode_name(s->opt.fp_mode)); /* fp32: no line */
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
   Key v = {0};

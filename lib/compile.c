@@ -405,6 +405,7 @@ static int do_compile(onnxc_session *s, void *arg) {
   rc = multi ? lib_shapes_load(s, co, &vs) : single_variant(s, &vs);
   if (rc) goto out;
   if ((rc = check_io_types(s, vs.g[0]))) goto out;
+  for (int i = 0; i < vs.n; i++) vs.g[i]->fp_mode = s->opt.fp_mode; /* backend/gen/gen_gemm.c */
   Target tgt;
   be_target_get(o.target ? o.target : "native", &tgt, s->err, sizeof s->err); /* known: check_paths */
   bool lib = !strcmp(o.emit, "so") || !strcmp(o.emit, "obj") || !strcmp(o.emit, "lib");

@@ -36,6 +36,7 @@ struct onnxc_session_options {
   int64_t cache_max_bytes; /* its bound; 0 = the default */
   onnxc_prune_spec *prune; /* lib/prune.c: applied to every load of the model; NULL: none (owned) */
   int gemm;                /* lib/gemm.c: the GEMM provider (0 own, 1 libxsmm; Graph.gemm_provider) */
+  int fp_mode;             /* lib/gemm.c: IR_FP_FP32 or IR_FP_BF16 (Graph.fp_mode) */
 };
 
 typedef enum { LIB_LOADED, LIB_PREPARED, LIB_FAILED, LIB_DUMPED } LibState;
@@ -123,6 +124,8 @@ void lib_prune_spec_free(onnxc_prune_spec *sp);
 
 /* lib/gemm.c: "own", "libxsmm" for Graph.gemm_provider's values */
 const char *lib_gemm_name(int provider);
+/* lib/gemm.c: "fp32", "bf16" for Graph.fp_mode's values */
+const char *lib_fp_mode_name(int mode);
 
 /* embedded at build time (cmake/aot.cmake, cmake/cemit.cmake) */
 extern const char onnxc_model_abi_h[];

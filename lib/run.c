@@ -117,6 +117,7 @@ static int do_prepare(onnxc_session *s, void *arg) {
     }
   if ((rc = lib_run_passes(s))) goto out;
   s->g->gemm_provider = s->opt.gemm; /* read by backend/gen/gen_xsmm.c */
+  s->g->fp_mode = s->opt.fp_mode;    /* read by backend/gen/gen_gemm.c */
   BeOptions bo = {.opt_level = 3, .dump_llvm = s->opt.dump_llvm, .max_memory = s->opt.max_memory,
                   .profile = s->opt.profile, .perf_map = s->opt.perf_map};
   if (!(s->m = lib_cache_jit(s, &bo))) {

@@ -315,6 +315,8 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
       if (pf < 0) return -1;
     } else if ((pf = tool_gemm_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
+    } else if ((pf = tool_fp_mode_flag(cmd, argc, argv, &i))) {
+      if (pf < 0) return -1;
     } else if ((pf = tool_prune_flag(cmd, argc, argv, &i))) {
       if (pf < 0) return -1;
     } else if ((pf = tool_quant_flag(cmd, argc, argv, &i))) {
@@ -378,6 +380,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
   if (!rc) rc = cache_options_to(op);
   if (!rc) rc = tool_prune_options_to(op);
   if (!rc) rc = tool_gemm_options_to(op);
+  if (!rc) rc = tool_fp_mode_options_to(op);
   onnxc_session *s = NULL;
   if (rc) fprintf(stderr, "onnxc: bad options: %s\n", onnxc_status_string(rc));
   else {
@@ -573,7 +576,7 @@ static int cmd_run(int argc, char **argv) {
               "  --perf-map          write /tmp/perf-PID.map so `perf record`/`perf report` name the\n"
               "                      JIT's kernels (also ONNXC_PERF_MAP=1)\n"
               "  --no-fuse           no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE
-                  TOOL_HELP_GEMM);
+                  TOOL_HELP_GEMM TOOL_HELP_FP_MODE);
     return o.help ? 0 : 2;
   }
   if (o.test_data) return tool_run_test_data(o.model, o.test_data, o.shapes, o.nshapes, o.threads, o.rtol, o.atol, true);
@@ -685,7 +688,7 @@ static int cmd_bench(int argc, char **argv) {
               "  --perf-map    write /tmp/perf-PID.map so `perf report` names the JIT's kernels\n"
               "                (also ONNXC_PERF_MAP=1; run takes it too)\n"
               "  --no-fuse     no operator fusion (to compare)\n" TOOL_HELP_PASSES TOOL_HELP_CACHE TOOL_HELP_PRUNE
-                  TOOL_HELP_GEMM);
+                  TOOL_HELP_GEMM TOOL_HELP_FP_MODE);
     return o.help ? 0 : 2;
   }
   char err[2048];

@@ -92,6 +92,13 @@ const char *tool_gemm_provider(void);
   "  --gemm own|libxsmm  who computes fp32 GEMMs (MatMul, Gemm, 1x1 convs): onnxc's kernels\n"      \
   "                      (default) or libxsmm's (when this onnxc was built with libxsmm-dev)\n"
 
+/* gemm.c: --fp-mode fp32|bf16 (run, bench, compile), taken and applied as --gemm */
+int tool_fp_mode_flag(const char *cmd, int argc, char **argv, int *i);
+int tool_fp_mode_options_to(onnxc_session_options *op);
+#define TOOL_HELP_FP_MODE                                                                            \
+  "  --fp-mode fp32|bf16 bf16: GEMMs and im2col/1x1 convs multiply bf16 (weights rounded when\n"    \
+  "                      compiled), summing in fp32 (AVX512-BF16 vdpbf16ps; refused without it)\n"
+
 /* compile.c: `onnxc compile` (ahead-of-time libraries and NAME.h) */
 int tool_cmd_compile(int argc, char **argv);
 

@@ -35,6 +35,7 @@ static int aot_target(const BeAotOptions *o, Target *t, char *err, size_t errlen
     t->features = o->features;
     t->has_avx512 = strstr(o->features, "+avx512f") != NULL;
     t->has_vnni = strstr(o->features, "+avx512vnni") != NULL;
+    t->has_bf16 = strstr(o->features, "+avx512bf16") != NULL && t->has_avx512;
     t->has_avx2 = strstr(o->features, "+avx2") != NULL;
     t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
   }
@@ -146,6 +147,8 @@ int be_aot_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const c
   aot_llvm_init();
   Target t;
   if (aot_target(o, &t, err, errlen)) return -1;
+  for (int i = 0; i < n; i++)
+    if (be_fp_mode_check(gs[i], &t, err, errlen)) return -1;
   snprintf(r->triple, sizeof r->triple, "%s", t.triple);
   snprintf(r->target, sizeof r->target, "%s", t.name);
   LLVMContextRef ctx = LLVMContextCreate();

@@ -246,7 +246,12 @@ int be_c_emit_variants(Graph *const *gs, int n, const BeAotOptions *o, const cha
   if (o->target && be_target_get(o->target, &t, err, errlen)) return -1;
   snprintf(r->triple, sizeof r->triple, "%s", "portable C11 (GCC/Clang vector extensions)");
   snprintf(r->target, sizeof r->target, "c%d", t.vector_bytes * 8);
-  t.has_avx512 = t.has_vnni = false;
+  t.has_avx512 = t.has_vnni = t.has_bf16 = false;
+  if (gs[0]->fp_mode == IR_FP_BF16) {
+    snprintf(err, errlen, "--fp-mode bf16 runs on AVX512-BF16 kernels (vdpbf16ps) through LLVM; the portable C of "
+                          "--emit c has none: leave out --fp-mode bf16, or compile a library (--emit so|obj|lib)");
+    return -1;
+  }
   CMod m = {.target = &t, .prefix = o->name, .max_memory = o->max_memory};
   m.blob.record = o->compress_weights;
   int rc = -1;

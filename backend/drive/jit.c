@@ -433,6 +433,7 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     snprintf(err, errlen, "the JIT runs on the host only (target '%s' is for `onnxc compile`)", t.name);
     return NULL;
   }
+  if (be_fp_mode_check(g, &t, err, errlen)) return NULL;
   LLVMContextRef ctx = LLVMContextCreate();
   KMod m = {.ctx = ctx, .target = &t, .max_memory = opt->max_memory};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", m.ctx);
@@ -640,6 +641,7 @@ const BeProf *be_model_prof(const BeModel *m) { return m ? m->prof : NULL; }
 int be_emit(Graph *g, const BeOptions *opt, const char *kind, const char *path, char *err, size_t errlen) {
   Target t;
   if (be_target_get(opt && opt->target ? opt->target : "native", &t, err, errlen)) return -1;
+  if (be_fp_mode_check(g, &t, err, errlen)) return -1;
   LLVMContextRef ctx = LLVMContextCreate();
   KMod m = {.ctx = ctx, .target = &t, .max_memory = opt ? opt->max_memory : 0};
   m.mod = LLVMModuleCreateWithNameInContext("onnxc_model", ctx);

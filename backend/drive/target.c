@@ -32,9 +32,20 @@ int be_target_get(const char *name, Target *t, char *err, size_t errlen) {
   const char *f = t->features;
   t->has_avx512 = strstr(f, "+avx512f") != NULL;
   t->has_vnni = strstr(f, "+avx512vnni") != NULL;
+  t->has_bf16 = strstr(f, "+avx512bf16") != NULL && t->has_avx512;
   t->has_avx2 = strstr(f, "+avx2") != NULL;
   t->has_vbmi = strstr(f, "+avx512vbmi,") != NULL || (strlen(f) >= 11 && !strcmp(f + strlen(f) - 11, "+avx512vbmi"));
   t->has_neon = strstr(t->triple, "aarch64") != NULL;
   t->vector_bytes = t->has_avx512 ? 64 : t->has_avx2 ? 32 : 16;
   return 0;
+}
+
+int be_fp_mode_check(const Graph *g, const Target *t, char *err, size_t errlen) {
+  while (g && g->parent) g = g->parent;
+  if (!g || g->fp_mode != IR_FP_BF16 || t->has_bf16) return 0;
+  snprintf(err, errlen,
+           "--fp-mode bf16 needs a target with AVX512-BF16 (vdpbf16ps); target %s (%s) has none: "
+           "leave out --fp-mode bf16 to run in fp32",
+           t->name ? t->name : "?", t->cpu && *t->cpu ? t->cpu : t->triple ? t->triple : "?");
+  return -1;
 }

@@ -60,6 +60,9 @@ struct GemmSpec {
   /* chosen by gemm_emit (readable by packers) */
   int lanes, mr, nv, nrp;
   KElem ce; /* compute element type */
+  /* --fp-mode bf16 (gemm_emit): fp32 operands rounded to bf16, summed in f32 by kb_dot2_bf16 over
+   * pairs of k; packers still fill f32 rows, converted after them */
+  bool bf16;
 };
 
 /* Emits the whole GEMM into the current kernel; sets c->work, c->scratch_bytes. */

@@ -4,7 +4,14 @@
  * + a broadcast fit the register file: 6 × 4 or 14 × 2 zmm on AVX-512); B is read from NR-wide
  * panels (NR = NV · lanes, zero padded), A as broadcast scalars.  K is blocked so a B block
  * (KC × NR) stays in L1 while the task walks down its rows of A; the task list is
- * batch × M-blocks × N-panels and is what threads split. */
+ * batch × M-blocks × N-panels and is what threads split.
+ *
+ * --fp-mode bf16 (Graph.fp_mode, AVX512-BF16): the same tiling over pairs of k.  A B panel row
+ * holds the pair (B(2p, j), B(2p+1, j)) per column as bf16 ([K/2][NR][2]), A is read as one
+ * 32-bit broadcast of its pair (A(i, 2p), A(i, 2p+1)), and vdpbf16ps adds both products into the
+ * f32 accumulators; the epilogue is unchanged.  Constant operands are rounded to bf16 when
+ * packed; a run-time B block is packed as f32 (by the usual packer) then paired and converted,
+ * a run-time A block converted row by row into scratch per task. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +203,102 @@ static KV pack_b_host(KB *kb, const GemmSpec *s, int64_t nmats, int64_t npn) {
   return p;
 }
 
+/* ---- bf16 (--fp-mode bf16) ---- */
+static bool bf16_wanted(const GenCtx *c, const GemmSpec *s, int L) {
+  const Graph *g = c->g;
+  while (g->parent) g = g->parent;
+  if (g->fp_mode != IR_FP_BF16 || !c->target->has_bf16 || s->dt != DT_FLOAT || L != 16 || s->K < 2) return false;
+  if (s->a_const && (s->a_const->dtype != DT_FLOAT || !s->a_const->data || gemm_cl_ok(s, s->a_const))) return false;
+  if (s->b_const && (s->b_const->dtype != DT_FLOAT || !s->b_const->data || gemm_cl_ok(s, s->b_const))) return false;
+  return true;
+}
+
+/* f32 → bf16 bits, rounded to nearest even (NaN stays NaN) */
+static uint16_t host_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+/* rows × K of a constant (element (r, k) at off(r) + k·ks, r < valid) as [Kp][rows][2] bf16
+ * pairs at dst, zero past K and valid */
+static void put_bf16_pairs(uint16_t *dst, const float *src, int64_t off, int64_t rstride, int64_t ks, int64_t valid,
+                           int64_t rows, int64_t K) {
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t r = 0; r < valid; r++) dst[((k / 2) * rows + r) * 2 + k % 2] = host_bf16(src[off + r * rstride + k * ks]);
+}
+
+/* constant v (A: rows M, panel mr, rs = a_rs, ks = a_cs; B: rows N, panel nrp, rs = b_cs,
+ * ks = b_rs) → [mat][panel][Kp][pr][2] bf16 */
+static KV pack_host_bf16(KB *kb, const GemmSpec *s, const Value *v, const int64_t *bs, int64_t nmats, int64_t rows,
+                         int pr, int64_t rs, int64_t ks) {
+  int64_t np = cdiv(rows, pr), per = cdiv(s->K, 2) * pr * 2;
+  size_t n = (size_t)(nmats * np * per);
+  uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
+  for (int64_t q = 0; q < nmats; q++)
+    for (int64_t p = 0; p < np; p++)
+      put_bf16_pairs(buf + (q * np + p) * per, v->data, mat_host_off(s, bs, q) + p * pr * rs, rs, ks,
+                     rows - p * pr < pr ? rows - p * pr : pr, pr, s->K);
+  KV w = kb_weight(kb, buf, n * 2);
+  free(buf);
+  return w;
+}
+
+/* a run-time B block packed as f32 rows (klen × nrp at stage, row stride nrp) → bf16 pairs at
+ * dst ([ceil(klen/2)][nrp][2]); row klen of stage (room for it is kept) zeroed when klen is odd */
+static void bf16_pair_rows(KB *kb, const GemmSpec *s, KV stage, KV klen, KV dst) {
+  int L = s->lanes;
+  KT ft = kt(KE_F32, L);
+  kb_if(kb, kb_cmp(kb, KC_NE, kb_and(kb, klen, I(kb, 1)), I(kb, 0), false));
+  for (int v = 0; v < s->nv; v++)
+    kb_store(kb, kb_float(kb, ft, 0), kb_gep(kb, KE_F32, stage, kb_add(kb, kb_mul(kb, klen, I(kb, s->nrp)), I(kb, (int64_t)v * L))));
+  kb_endif(kb);
+  int il[64];
+  for (int i = 0; i < L; i++) il[2 * i] = i, il[2 * i + 1] = L + i;
+  KV p = kb_for(kb, I(kb, 0), kb_div(kb, kb_add(kb, klen, I(kb, 1)), I(kb, 2), true), 1);
+  {
+    KV r0 = kb_mul(kb, p, I(kb, 2 * s->nrp));
+    for (int v = 0; v < s->nv; v++) {
+      KV at = kb_add(kb, r0, I(kb, (int64_t)v * L));
+      KV e = kb_load(kb, ft, kb_gep(kb, KE_F32, stage, at));
+      KV o = kb_load(kb, ft, kb_gep(kb, KE_F32, stage, kb_add(kb, at, I(kb, s->nrp))));
+      KV bf = kb_to_bf16(kb, kb_shuffle(kb, e, o, il, 2 * L));
+      kb_store(kb, bf, kb_gep(kb, KE_BF16, dst, kb_add(kb, r0, I(kb, (int64_t)v * 2 * L)))); /* (p·nrp + v·L)·2 */
+    }
+  }
+  kb_endfor(kb);
+}
+
+/* rows [0, rows) of a run-time A block (A(i, k) at a + i·a_rs + k·a_cs, k < klen) → bf16 pairs
+ * at dst, row i at dst + i·kps (i32 units), zero past klen; the row's 32-float chunks need
+ * kps ≥ 16·ceil(kc/32) */
+static void bf16_a_rows(KB *kb, const GemmSpec *s, KV a, KV rows, KV klen, int64_t kps, KV dst) {
+  int L = s->lanes;
+  int cat[64];
+  for (int i = 0; i < 2 * L; i++) cat[i] = i;
+  KV i = kb_for(kb, I(kb, 0), rows, 1);
+  {
+    KV row = kb_mul(kb, i, I(kb, s->a_rs));
+    KV j = kb_for(kb, I(kb, 0), klen, 2 * L);
+    KV h[2];
+    for (int t = 0; t < 2; t++) {
+      KV k = kb_add(kb, j, I(kb, (int64_t)t * L));
+      KV mask = kb_tail_mask(kb, L, kb_sub(kb, klen, k));
+      if (s->a_cs == 1) h[t] = ct_load(kb, s->dt, KE_F32, a, kb_add(kb, row, k), L, mask);
+      else {
+        KV idx = kb_add(kb, kb_splat(kb, kb_add(kb, row, kb_mul(kb, k, I(kb, s->a_cs))), L),
+                        kb_mul(kb, kb_iota(kb, kt(KE_I64, L)), kb_int(kb, kt(KE_I64, L), s->a_cs)));
+        h[t] = ct_gather(kb, s->dt, KE_F32, a, idx, L, mask);
+      }
+    }
+    KV bf = kb_to_bf16(kb, kb_shuffle(kb, h[0], h[1], cat, 2 * L));
+    kb_store(kb, bf, kb_gep(kb, KE_BF16, dst, kb_add(kb, kb_mul(kb, i, I(kb, 2 * kps)), j)));
+    kb_endfor(kb);
+  }
+  kb_endfor(kb);
+}
+
 /* clustered A / B (gen_cluster.h): the same panels as index bytes, decoded per K block at run time */
 static void pack_a_cl(KB *kb, const GemmSpec *s, int mr, int64_t nmats, GemmCl *g) {
   int64_t nmp = cdiv(s->M, mr);
@@ -254,9 +357,31 @@ typedef struct TileCtx {
   KV first, last;   /* runtime flags when K is blocked (NULL: compile-time true) */
 } TileCtx;
 
+/* bf16: pair k of the block, B row at bptr + k·nrp·2 (bf16), A's pair for row i at
+ * aptr + k·acs + i·ars (i32) */
+static void k_step_bf16(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
+  KB *kb = t->c->kb;
+  const GemmSpec *s = t->s;
+  int L = s->lanes;
+  KT bt = kt(KE_BF16, 2 * L);
+  KV bv[8];
+  KV brow = kb_mul(kb, k, I(kb, 2 * s->nrp));
+  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, bt, kb_gep(kb, KE_BF16, t->bptr, kb_add(kb, brow, I(kb, (int64_t)v * 2 * L))));
+  KV kcol = kb_mul(kb, k, I(kb, t->acs));
+  for (int i = 0; i < mr; i++) {
+    KV a = kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, aptr, kb_add(kb, kcol, I(kb, i * t->ars))));
+    a = kb_bitcast(kb, kb_splat(kb, a, L), bt);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], kb_dot2_bf16(kb, kb_get(kb, acc[i * nv + v]), a, bv[v]));
+  }
+}
+
 static void k_step(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
   KB *kb = t->c->kb;
   const GemmSpec *s = t->s;
+  if (s->bf16) {
+    k_step_bf16(t, mr, nv, aptr, acc, k);
+    return;
+  }
   int L = s->lanes;
   KElem ce = s->ce;
   KV bv[8];
@@ -347,6 +472,7 @@ typedef struct RowsCtx {
   KV resbase;     /* fused residual at (0, n0) */
   const GemmCl *acl; /* clustered A: panels decoded per tile into ascr (gen_cluster.h) */
   KV apanel0, k0, ascr;
+  KV abf_m0;         /* bf16, run-time A: the first row converted into abase (NULL: row 0) */
 } RowsCtx;
 
 static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
@@ -355,6 +481,10 @@ static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
   KV aptr;
   if (r->acl)
     aptr = gemm_cl_decode(kb, r->acl, kb_add(kb, r->apanel0, kb_div(kb, m, I(kb, s->mr), true)), r->k0, r->t.klen, r->ascr);
+  else if (s->bf16 && r->t.a_packed) /* i32 pairs: panels of Kp·mr */
+    aptr = kb_gep(kb, KE_I32, r->abase, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, cdiv(s->K, 2) * s->mr)));
+  else if (s->bf16) /* rows converted from abf_m0 on, t.ars pairs apart */
+    aptr = kb_gep(kb, KE_I32, r->abase, kb_mul(kb, r->abf_m0 ? kb_sub(kb, m, r->abf_m0) : m, I(kb, r->t.ars)));
   else if (r->t.a_packed) /* m is a multiple of the panel height s->mr */
     aptr = kb_gep(kb, s->ce, r->abase, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, s->K * s->mr)));
   else
@@ -572,6 +702,7 @@ static int64_t gemm_balance_mb(int64_t mtiles, int64_t nmb, int64_t max_nmb, int
 
 
 void gemm_emit(GenCtx *c, GemmSpec *s) {
+  s->bf16 = false;
   if (gemm_xsmm_emit(c, s)) return; /* `--gemm libxsmm` (gen_xsmm.c) */
   KB *kb = c->kb;
   KElem ce = contract_elem(s->dt);
@@ -586,6 +717,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     gemm_dot(c, s);
     return;
   }
+  bool bf = s->bf16 = bf16_wanted(c, s, L);
 
   /* tile shape: the NV (vectors of columns) that wastes the fewest padded columns, weighted by
    * how well each microkernel shape runs; MR fills the register file */
@@ -610,7 +742,8 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   /* K blocks: a B block of ~64 KB stays near L1 while a task walks down its rows (f16/bf16:
    * unblocked, no rounded partial sums) */
   int64_t ka = s->k_align > 1 ? s->k_align : 1;
-  int64_t kc = (int64_t)65536 / (int64_t)(s->nrp * (int)es);
+  if (bf && ka % 2) ka *= 2; /* blocks start on a pair */
+  int64_t kc = (int64_t)65536 / (int64_t)(s->nrp * (bf ? 2 : (int)es));
   if (kc < 16) kc = 16;
   kc = kc / ka * ka;
   if (kc < ka) kc = ka;
@@ -649,7 +782,18 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   int64_t mc_tiles = cdiv(mtiles, nmb);
   nmb = cdiv(mtiles, mc_tiles);
   int64_t mc = mc_tiles * mr;
-  int64_t ntask = nb * nmb * npn;
+  /* bf16 with a run-time A: a task converts its rows of A once for a group of npg panels (not
+   * once per panel); about 4 tasks in all, an even count when it can */
+  bool grp = bf && !a_packed;
+  int64_t ngr = npn, npg = 1;
+  if (grp) {
+    ngr = parallel ? cdiv(4, nb * nmb) : 1;
+    if (ngr > npn) ngr = npn;
+    if (parallel && (nb * nmb * ngr) % 2 && ngr < npn) ngr++;
+    npg = cdiv(npn, ngr);
+    ngr = cdiv(npn, npg);
+  }
+  int64_t ntask = nb * nmb * ngr;
   c->work = parallel && ntask > 1 ? ntask : 1;
   /* constant packing; a clustered constant stays index panels (gen_cluster.h) */
   int64_t apst[GEMM_MAX_BD], bpst[GEMM_MAX_BD];
@@ -658,17 +802,29 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   bool a_cl = a_packed && gemm_cl_ok(s, s->a_const), b_cl = !runtime_b && gemm_cl_ok(s, s->b_const);
   if (a_cl) pack_a_cl(kb, s, mr, namat, &acl);
   if (b_cl) pack_b_cl(kb, s, nbmat, npn, &bcl);
-  KV apack = a_packed && !a_cl ? pack_a_host(kb, s, mr, namat) : NULL;
-  KV bpack = s->b_const && !b_cl ? pack_b_host(kb, s, nbmat, npn) : NULL;
-  /* scratch: the B block (packed or decoded), then a decoded A panel */
+  KV apack = NULL, bpack = NULL;
+  if (a_packed && !a_cl)
+    apack = bf ? pack_host_bf16(kb, s, s->a_const, s->a_bs, namat, M, mr, s->a_rs, s->a_cs) : pack_a_host(kb, s, mr, namat);
+  if (s->b_const && !b_cl)
+    bpack = bf ? pack_host_bf16(kb, s, s->b_const, s->b_bs, nbmat, N, s->nrp, s->b_cs, s->b_rs)
+               : pack_b_host(kb, s, nbmat, npn);
+  /* scratch: the B block (packed or decoded), then a decoded A panel.  bf16: the B block's pairs,
+   * then its f32 rows as the packer writes them (one more row for an odd block), then the task's
+   * A rows converted (kps pairs apart) */
+  int64_t kp = cdiv(K, 2), kpc = cdiv(kc, 2), kps = cdiv(kc, 32) * 16, stage_at = kpc * s->nrp * 4, abf_at = 0;
   int64_t sb = runtime_b ? kc * s->nrp * (int64_t)es + 64 : b_cl ? gemm_cl_scratch(&bcl, kc) : 0;
+  if (bf) {
+    sb = runtime_b ? stage_at + (kc + 1) * s->nrp * 4 + 64 : 0;
+    abf_at = (sb + 63) / 64 * 64;
+    if (!a_packed) sb = abf_at + mc * kps * 4 + 64;
+  }
   int64_t sa = a_cl ? (sb + 63) / 64 * 64 : 0;
   if (a_cl) sb = sa + gemm_cl_scratch(&acl, kc);
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
 
   KV t = c->work > 1 ? kb_for(kb, kb_begin(kb), kb_end(kb), 1) : kb_for(kb, I(kb, 0), I(kb, ntask), 1);
-  KV np = kb_rem(kb, t, I(kb, npn), true);
-  KV rest = kb_div(kb, t, I(kb, npn), true);
+  KV np = kb_rem(kb, t, I(kb, ngr), true); /* grp: the panel group, the panel comes below */
+  KV rest = kb_div(kb, t, I(kb, ngr), true);
   KV mb = kb_rem(kb, rest, I(kb, nmb), true);
   KV b = kb_div(kb, rest, I(kb, nmb), true);
   /* batch offsets */
@@ -686,17 +842,34 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     amat = kb_add(kb, amat, kb_mul(kb, idx, I(kb, apst[d])));
     bmat = kb_add(kb, bmat, kb_mul(kb, idx, I(kb, bpst[d])));
   }
-  KV n0 = kb_mul(kb, np, I(kb, s->nrp));
   KV m0 = kb_mul(kb, mb, I(kb, mc));
   KElem se = kb_elem_of(s->dt);
+  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K), abf = NULL;
+  if (grp) { /* K blocks, this task's A rows converted, then the group's panels */
+    if (nkb > 1) {
+      pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
+      k0 = kb_mul(kb, pc, I(kb, kc));
+      klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
+    }
+    KV rows = nmb > 1 ? kb_min(kb, I(kb, mc), kb_sub(kb, I(kb, M), m0), false) : I(kb, M);
+    KV a0 = kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs)));
+    if (nmb > 1) a0 = kb_add(kb, a0, kb_mul(kb, m0, I(kb, s->a_rs)));
+    abf = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
+    bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, abf);
+    KV p0 = kb_mul(kb, np, I(kb, npg));
+    np = kb_for(kb, p0, kb_min(kb, kb_add(kb, p0, I(kb, npg)), I(kb, npn), false), 1);
+  }
+  KV n0 = kb_mul(kb, np, I(kb, s->nrp));
   KV cbase = kb_gep(kb, se, s->c, kb_add(kb, coff, n0));
   KV biasbase = s->bias ? kb_gep(kb, se, s->bias, kb_add(kb, biasoff, kb_mul(kb, n0, I(kb, s->bias_cs)))) : NULL;
-  KV bpanel = bpack ? kb_gep(kb, ce, bpack, kb_mul(kb, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), I(kb, K * s->nrp)))
+  /* bf16: B panels of kp·nrp pairs (bf16 elements), A panels of kp·mr pairs (i32 elements) */
+  KElem be = bf ? KE_BF16 : ce, ae = bf ? KE_I32 : ce;
+  int64_t kpanel = bf ? 2 * kp : K, kapanel = bf ? kp : K;
+  KV bpanel = bpack ? kb_gep(kb, be, bpack, kb_mul(kb, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), I(kb, kpanel * s->nrp)))
                     : NULL;
-  KV apanel = apack ? kb_gep(kb, ce, apack, kb_mul(kb, amat, I(kb, cdiv(M, mr) * K * mr))) : NULL;
+  KV apanel = apack ? kb_gep(kb, ae, apack, kb_mul(kb, amat, I(kb, cdiv(M, mr) * kapanel * mr))) : NULL;
 
-  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K);
-  if (nkb > 1) {
+  if (nkb > 1 && !grp) {
     pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
     k0 = kb_mul(kb, pc, I(kb, kc));
     klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
@@ -706,22 +879,23 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   r.t.c = c;
   r.t.s = s;
   r.t.a_packed = a_packed;
-  r.t.ars = a_packed ? 1 : s->a_rs;
-  r.t.acs = a_packed ? mr : s->a_cs;
-  r.t.klen = klen;
+  r.t.ars = a_packed ? 1 : bf ? kps : s->a_rs;
+  r.t.acs = a_packed ? mr : bf ? 1 : s->a_cs;
+  r.t.klen = bf ? kb_div(kb, kb_add(kb, klen, I(kb, 1)), I(kb, 2), true) : klen; /* bf16: pairs */
   if (nkb > 1) {
     r.t.first = kb_cmp(kb, KC_EQ, pc, I(kb, 0), false);
     r.t.last = kb_cmp(kb, KC_EQ, pc, I(kb, nkb - 1), false);
   }
   if (runtime_b) {
-    KV dst = kb_scratch(kb);
-    if (s->pack) s->pack(c, s, bidx, k0, klen, n0, dst, s->pack_ud);
-    else pack_b_raw(c, s, boff, k0, klen, n0, dst);
+    KV dst = kb_scratch(kb), stage = bf ? kb_gep_bytes(kb, dst, I(kb, stage_at)) : dst;
+    if (s->pack) s->pack(c, s, bidx, k0, klen, n0, stage, s->pack_ud);
+    else pack_b_raw(c, s, boff, k0, klen, n0, stage);
+    if (bf) bf16_pair_rows(kb, s, stage, klen, dst);
     r.t.bptr = dst;
   } else if (b_cl)
     r.t.bptr = gemm_cl_decode(kb, &bcl, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), k0, klen, kb_scratch(kb));
-  else
-    r.t.bptr = kb_gep(kb, ce, bpanel, kb_mul(kb, k0, I(kb, s->nrp)));
+  else /* bf16: pair k0/2 starts at (k0/2)·nrp·2 = k0·nrp elements too */
+    r.t.bptr = kb_gep(kb, be, bpanel, kb_mul(kb, k0, I(kb, s->nrp)));
   if (a_cl) {
     r.acl = &acl;
     r.apanel0 = kb_mul(kb, amat, I(kb, cdiv(M, mr)));
@@ -730,8 +904,12 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   }
   r.m0 = nmb > 1 ? m0 : NULL;
   r.mc = mc;
-  if (a_packed) r.abase = apanel ? kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr))) : NULL;
-  else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
+  if (a_packed && bf) r.abase = kb_gep(kb, KE_I32, apanel, kb_mul(kb, kb_div(kb, k0, I(kb, 2), true), I(kb, mr)));
+  else if (a_packed) r.abase = apanel ? kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr))) : NULL;
+  else if (grp) { /* this task's rows of the A block, converted above */
+    r.abase = abf;
+    r.abf_m0 = nmb > 1 ? m0 : NULL;
+  } else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
   r.cbase = cbase;
   r.biasbase = biasbase;
   r.resbase = s->res ? kb_gep(kb, se, s->res, kb_add(kb, resoff, n0)) : NULL;
@@ -745,6 +923,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     emit_rows(&r, nv, L);
     kb_endif(kb);
   }
+  if (grp) kb_endfor(kb); /* the group's panels */
   if (nkb > 1) kb_endfor(kb);
   kb_endfor(kb);
 }

@@ -24,3 +24,16 @@ KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b) {
   }
   return acc;
 }
+
+KV kb_dot2_bf16_generic(KB *kb, KV acc, KV a, KV b) {
+  int L = kb_type(kb, acc).lanes;
+  KT f = kt(KE_F32, 2 * L);
+  KV af = kb_cast(kb, a, f, false, false), bf = kb_cast(kb, b, f, false, false);
+  int idx[64];
+  if (L > 32) abort(); /* wider than any vector register */
+  for (int t = 0; t < 2; t++) {
+    for (int i = 0; i < L; i++) idx[i] = 2 * i + t;
+    acc = kb_fma(kb, kb_shuffle(kb, af, af, idx, L), kb_shuffle(kb, bf, bf, idx, L), acc);
+  }
+  return acc;
+}

@@ -143,6 +143,14 @@ KV kb_permute2(KB *kb, KV lo, KV hi, KV idx);
  * i16-widened bytes on other x86 (L = 4, 8, 16); aarch64 udot with dotprod, smull/saddlp/addp
  * without (L = 4, 8); widening multiplies and shuffles elsewhere (kb_llvm.c). */
 KV kb_dot4_u8s8(KB *kb, KV acc, KV a, KV b);
+/* 2-way bf16 dot product with f32 accumulation: acc (f32 × L) plus, per lane i,
+ * a[2i]·b[2i] + a[2i+1]·b[2i+1] (a, b: bf16 × 2L).  AVX512-BF16's vdpbf16ps for L = 16 (which
+ * flushes denormal inputs and products to zero); widened to f32 and two fmas elsewhere. */
+KV kb_dot2_bf16(KB *kb, KV acc, KV a, KV b);
+/* f32 → bf16 rounded to nearest even, denormals possibly flushed to zero (vcvtne2ps2bf16 with
+ * AVX512-BF16, kb_cast's exact rounding elsewhere): the fast conversion of --fp-mode bf16's
+ * packers */
+KV kb_to_bf16(KB *kb, KV v);
 
 /* horizontal reductions of a vector to a scalar */
 KV kb_reduce_add(KB *kb, KV v);

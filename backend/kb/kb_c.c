@@ -932,6 +932,8 @@ static KV kbc_permute2(KB *kb, KV lo, KV hi, KV idx) {
 
 /* C has no portable 4-way byte dot product: widening multiplies and shuffles */
 static KV kbc_dot4_u8s8(KB *kb, KV acc, KV a, KV x) { return kb_dot4_u8s8_generic(kb, acc, a, x); }
+static KV kbc_dot2_bf16(KB *kb, KV acc, KV a, KV x) { return kb_dot2_bf16_generic(kb, acc, a, x); }
+static KV kbc_to_bf16(KB *kb, KV v) { return kb_cast(kb, v, kt(KE_BF16, kb_type(kb, v).lanes), false, false); }
 
 /* ---- reductions (a pairwise tree, as LLVM's reassociated reductions) ---- */
 static KV reduce(CB *b, KV v, const char *fmt, KT st) {

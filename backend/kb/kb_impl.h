@@ -83,6 +83,8 @@
   X(KV, insert, (KB *kb, KV vec, KV scalar, int lane), (kb, vec, scalar, lane))                         \
   X(KV, shuffle, (KB *kb, KV a, KV b, const int *lanes, int n), (kb, a, b, lanes, n))                   \
   X(KV, dot4_u8s8, (KB *kb, KV acc, KV a, KV b), (kb, acc, a, b))                                       \
+  X(KV, dot2_bf16, (KB *kb, KV acc, KV a, KV b), (kb, acc, a, b))                                       \
+  X(KV, to_bf16, (KB *kb, KV v), (kb, v))                                                               \
   X(KV, reduce_add, (KB *kb, KV v), (kb, v))                                                            \
   X(KV, reduce_mul, (KB *kb, KV v), (kb, v))                                                            \
   X(KV, reduce_min, (KB *kb, KV v, bool uns), (kb, v, uns))                                             \
@@ -123,6 +125,8 @@ extern const KbEmitter kb_c_emitter;    /* kb_c.c */
 
 /* kb_dot4_u8s8 from widening multiplies and shuffles (kb.c); kb_llvm.c uses VNNI when it can */
 KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
+/* kb_dot2_bf16 widened to f32: even and odd lanes by shuffles, two fmas (kb.c) */
+KV kb_dot2_bf16_generic(KB *kb, KV acc, KV a, KV b);
 
 /* weight blob under construction: 64-byte aligned pieces (kb_common.c) */
 typedef struct BlobShare BlobShare;

@@ -735,6 +735,35 @@ static KV kbl_dot4_u8s8(KB *kb, KV acc, KV a, KV b) {
   return kb_dot4_u8s8_generic(kb, acc, a, b);
 }
 
+static KV kbl_dot2_bf16(KB *kb, KV acc, KV a, KV b) {
+  if (kb->m->target->has_bf16 && kb_type(kb, acc).lanes == 16) {
+    LLVMValueRef args[3] = {V(acc), V(a), V(b)};
+    return K(intrin(kb, "llvm.x86.avx512bf16.dpbf16ps.512", NULL, 0, args, 3));
+  }
+  return kb_dot2_bf16_generic(kb, acc, a, b);
+}
+
+/* with AVX512-BF16: vcvtne2ps2bf16 per 32 lanes (lanes 16i..16i+15 of the result from the
+ * intrinsic's second operand), vcvtneps2bf16 for 16 */
+static KV kbl_to_bf16(KB *kb, KV v) {
+  int W = kb_type(kb, v).lanes;
+  if (!kb->m->target->has_bf16 || W % 16) return kb_cast(kb, v, kt(KE_BF16, W), false, false);
+  if (W == 16) {
+    LLVMValueRef args[1] = {V(v)};
+    return K(intrin(kb, "llvm.x86.avx512bf16.cvtneps2bf16.512", NULL, 0, args, 1));
+  }
+  if (W % 32 || W > 64) return kb_cast(kb, v, kt(KE_BF16, W), false, false);
+  KV part[2];
+  for (int h = 0; h < W / 32; h++) {
+    LLVMValueRef args[2] = {V(dot_part(kb, v, 32 * h + 16, 16)), V(dot_part(kb, v, 32 * h, 16))};
+    part[h] = K(intrin(kb, "llvm.x86.avx512bf16.cvtne2ps2bf16.512", NULL, 0, args, 2));
+  }
+  if (W == 32) return part[0];
+  int cat[64];
+  for (int i = 0; i < 64; i++) cat[i] = i;
+  return kb_shuffle(kb, part[0], part[1], cat, 64);
+}
+
 /* ---- reductions ---- */
 static KV reduce_fp(KB *kb, const char *name, KV v, double start) {
   KT t = kb_type(kb, v);

@@ -4,6 +4,7 @@
  *   bench_gemm mm M N K        one sgemm (A runtime, B constant weights)
  *   bench_gemm mmr M N K       one sgemm with both operands at run time
  *   bench_gemm conv N C H W O KH KW STRIDE PAD [GROUP]
+ *   BENCH_FP_MODE=bf16 bench_gemm ...   the same with --fp-mode bf16 (vdpbf16ps)
  *
  * Build: see README.md in this folder. */
 #include <math.h>
@@ -99,6 +100,8 @@ static void run_graph(Graph *g, Value *y, double flops, const char *label) {
   g->outputs[0] = y;
   g->noutputs = 1;
   char err[1024];
+  const char *fpm = getenv("BENCH_FP_MODE"); /* bf16: the GEMMs on AVX512-BF16 (--fp-mode bf16) */
+  if (fpm && !strcmp(fpm, "bf16")) g->fp_mode = IR_FP_BF16;
   const char *asm_path = getenv("BENCH_ASM"); /* write the kernel's assembly there */
   if (asm_path && be_emit(g, NULL, "asm", asm_path, err, sizeof err)) fprintf(stderr, "%s\n", err);
   const char *ll_path = getenv("BENCH_LL"); /* and/or its optimized LLVM IR */

@@ -13,37 +13,19 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
 from checks import check, summary, work_args  # noqa: E402
+from float_models import matmul_bias_relu_nodes, normal, relu, run, save, save_inputs  # noqa: E402
 
-RNG = np.random.default_rng(7)
-
-
-def arr(*shape):
-    return RNG.standard_normal(shape).astype(np.float32)
-
-
-def save(path, nodes, inputs, outputs, inits):
-    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs]
-    vo = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs]
-    g = helper.make_graph(nodes, "xsmm", vi, vo, [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
-
-
-def relu(x):
-    return np.maximum(x, 0)
+arr = normal(7)
 
 
 def models():
     """(name, nodes, inputs {name: array}, outputs, inits, numpy reference of the outputs)"""
     out = []
     x, w, b = arr(77, 130), arr(130, 200) * 0.1, arr(200)
-    out.append(("matmul_bias_relu",
-                [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["u"]),
-                 helper.make_node("Relu", ["u"], ["y"])],
-                {"x": x}, ["y"], {"w": w, "b": b}, [relu(x @ w + b)]))
+    out.append(("matmul_bias_relu", matmul_bias_relu_nodes(), {"x": x}, ["y"], {"w": w, "b": b}, [relu(x @ w + b)]))
     x, w, c = arr(33, 96), arr(150, 96) * 0.1, arr(150)
     out.append(("gemm_transb", [helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, alpha=0.5, beta=2.0)],
                 {"x": x}, ["y"], {"w": w, "c": c}, [0.5 * x @ w.T + 2.0 * c]))
@@ -59,24 +41,12 @@ def models():
     return out
 
 
-def run(onnxc, model, ins, outdir, *flags):
-    os.makedirs(outdir, exist_ok=True)
-    cmd = [onnxc, "run", model] + ins + ["-o", outdir, "--threads", "2", "--dump-llvm"] + list(flags)
-    p = subprocess.run(cmd, capture_output=True, timeout=300)
-    err = p.stderr.decode(errors="replace")
-    return p.returncode, err
-
-
 def main():
     a = work_args()
     for name, nodes, inputs, outputs, inits, refs in models():
         path = os.path.join(a.work, name + ".onnx")
-        save(path, nodes, [(k, v.shape) for k, v in inputs.items()], outputs, inits)
-        ins = []
-        for k, v in inputs.items():
-            f = os.path.join(a.work, "%s_%s.npy" % (name, k))
-            np.save(f, v)
-            ins += ["-i", "%s=%s" % (k, f)]
+        save(path, nodes, [(k, v.shape) for k, v in inputs.items()], outputs, inits, "xsmm")
+        ins = save_inputs(a.work, name, inputs)
         got = {}
         for prov in ("own", "libxsmm"):
             d = os.path.join(a.work, name + "_" + prov)
