@@ -301,7 +301,7 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
     kb_endif(kb);
   }
   kb_endfor(kb);
-  /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and pixels exist */
+  /* y = α·(tot − 2·acc) + bias (one rounding), the epilogue, stored where the channel and pixels exist */
   KV tot = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tp, f0));
   KV m = kb_tail_mask(kb, L, kb_sub(kb, npix, f0));
   for (int j = 0; j < OB; j++) {
@@ -309,8 +309,8 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
     KV al = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->alpha, oc[j])), L);
     KV bv = t->bias ? kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->bias, oc[j])), L) : NULL;
     KV dot = kb_sub(kb, tot, kb_shl(kb, kb_get(kb, acc[j]), kb_int(kb, vt, 1)));
-    KV yv = kb_mul(kb, al, kb_cast(kb, dot, ft, false, false));
-    if (bv) yv = kb_add(kb, yv, bv);
+    KV df = kb_cast(kb, dot, ft, false, false); /* exact while C·KH·KW <= 2^24 */
+    KV yv = bv ? kb_fma(kb, al, df, bv) : kb_mul(kb, al, df);
     KV yi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->OH)), t->r0), I(kb, q->OW)), f0);
     if (c->n->epi) {
       KV rv = t->resb ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->resb, yi), m, NULL) : NULL;
