@@ -745,6 +745,8 @@ Test(targets, avx2_and_neon_emit) {
     add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
     add_conv(t, (ConvCase){2, 1, 4, 4, 4, {13, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true});
     add_conv(t, (ConvCase){2, 1, 4, 4, 1, {5, 6}, {3, 3}, {2, 2}, {0}, {0}, .transposed = true});
+    /* the stem kernel (gen_conv_stem.c: 8 sums per block on AVX2, 16 on NEON) */
+    add_conv(t, (ConvCase){2, 1, 3, 20, 1, {30, 37}, {7, 7}, {2, 2}, {0}, {3, 3, 3, 3}, .bias = true, .wconst = true});
     add_einsum(t, DT_FLOAT, "ij->j", "ij->j", 1, (int[]){2}, (const int64_t[][8]){{7, 37}}, 0);
     char err[1024];
     BeOptions o = {.target = targets[ti], .opt_level = 3};
