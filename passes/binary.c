@@ -6,8 +6,10 @@
  * signs), which the kernel computes exactly from sign and nonzero bit planes.  Likewise a MatMul or
  * Gemm whose constant weight's columns are ±α_n (gen_binary_gemm).
  *
- * It runs after plan because it only marks nodes (nothing moves, no value changes), so it can
- * sit at the end of pass_names; `--disable-pass binary` keeps the float kernels (comparing). */
+ * The marking runs after plan because it only marks nodes (nothing moves, no value changes), so
+ * it can sit at the end of pass_names; its Sign fusion (pass_binary_fuse) changes the graph and
+ * runs just before plan when the pipeline goes as far as binary.  `--disable-pass binary` keeps
+ * the float kernels and the Signs (comparing). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,40 +137,20 @@ bool pass_binary_geo(Graph *g, const Node *n, int lanes, PassBinGeo *q) {
   return geo_rows(q, rb) || geo_rows(q, 1);
 }
 
-/* Sign fusion.  The kernel packs the bits x > 0 and x != 0, which are the same from x as from
- * Sign(x) (Sign keeps ±0 and NaN, and NaN != 0 either way), so a binary Conv may read the Sign's
- * input and the Sign goes when nothing else reads it: one pass over the activations instead of
- * a float tensor of ±1 written and read back.  The pass runs after plan, so x's buffer must stay
- * intact up to the Conv (node `to`): it is the caller's or a constant, or no arena value live in
- * (x's last use, to] overlaps it, and no control node (subgraph arena) runs in between. */
-static bool buffer_kept(const Graph *g, const Value *x, int to, const int *first, const int *last) {
-  if (x->storage == ST_IO || x->storage == ST_CONST) return true;
-  if (x->storage != ST_ARENA) return false;
-  int from = last[x->id];
-  int64_t lo = x->offset, hi = lo + pass_value_bytes(x);
-  for (int k = from < 0 ? 0 : from; k <= to; k++)
-    for (int a = 0; a < g->nodes[k]->nattr; a++)
-      if (g->nodes[k]->attrs[a].type == AT_GRAPH || g->nodes[k]->attrs[a].type == AT_GRAPHS) return false;
-  for (int i = 0; i < g->nvalues; i++) {
-    const Value *v = g->values[i];
-    if (v == x || v->storage != ST_ARENA || first[i] < 0 || first[i] > to || last[i] <= from) continue;
-    if (v->offset < hi && lo < v->offset + pass_value_bytes(v)) return false;
-  }
-  return true;
-}
-
-/* n (a binary Conv at node index k) reads Sign(x): rewire it to x, drop the Sign if unused;
- * true when the graph changed */
-static bool fuse_sign(Graph *g, Node *n, int k, int *first, int *last) {
+/* Sign fusion, before plan (pass_binary_fuse).  The kernel packs the bits x > 0 and x != 0,
+ * which are the same from x as from Sign(x) (Sign keeps ±0 and NaN, and NaN != 0 either way), so
+ * a binary Conv may read the Sign's input and the Sign goes when nothing else reads it: one pass
+ * over the activations instead of a float tensor of ±1 written and read back.  Before plan, the
+ * planner keeps x alive up to the Conv and gives the Conv's output a place of its own (after plan,
+ * x's place was often already the Conv's output or another Sign's).  True when n now reads x. */
+static bool fuse_sign(Graph *g, Node *n) {
   Value *xb = n->in[0];
   Node *s = xb->producer;
   if (!s || s->dead || s->op != OP_Sign || s->in[0]->dtype != DT_FLOAT || xb->is_output) return false;
   PassBinGeo q;
   if (!pass_binary_geo(g, n, 8, &q)) return false; /* 8: the widest i64 vector of any target */
-  ir_live_ranges(g, first, last);
-  if (!buffer_kept(g, s->in[0], k, first, last)) return false;
   n->in[0] = s->in[0];
-  n->binary_sign = true;
+  n->binary = n->binary_sign = true;
   ir_graph_count_users(g);
   if (!xb->nusers) {
     ir_node_remove(g, s);
@@ -177,15 +159,18 @@ static bool fuse_sign(Graph *g, Node *n, int k, int *first, int *last) {
   return true;
 }
 
-int pass_binary(Graph *g) {
-  int *first = ir_xmalloc(sizeof(int) * (size_t)(g->nvalues + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
+int pass_binary_fuse(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (n->dead) continue;
-    n->binary = pass_binary_conv_ok(n) || pass_binary_gemm_ok(n);
-    if (n->binary && n->op == OP_Conv && fuse_sign(g, n, i, first, last)) i = n->id;
+    if (!n->dead && !n->binary_sign && pass_binary_conv_ok(n) && fuse_sign(g, n)) i = n->id;
   }
-  free(first);
-  free(last);
+  return 0;
+}
+
+int pass_binary(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (!n->dead) n->binary = n->binary_sign ? pass_binary_conv_marked(n) : pass_binary_conv_ok(n) || pass_binary_gemm_ok(n);
+  }
   return 0;
 }

@@ -56,6 +56,9 @@ int pass_layout(Graph *g);
 int pass_winograd(Graph *g);
 /* marks the Conv nodes the backend runs on bit-packed xor + popcount kernels (binary.c) */
 int pass_binary(Graph *g);
+/* its Sign fusion, run before plan: a binary Conv on Sign(x) reads x (Node.binary_sign) and the
+ * Sign goes when nothing else reads it (binary.c) */
+int pass_binary_fuse(Graph *g);
 /* the test the pass applies: a 2-D ungrouped fp32 Conv whose constant weights are ±α_o per output
  * channel o and whose input is Sign(x) or Where(c, 1, -1) (values in {-1, 0, 1}) */
 bool pass_binary_conv_ok(const Node *n);

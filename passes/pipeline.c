@@ -15,6 +15,8 @@
  *   plan     storage classes and arena offsets (memory planning)
  *   sparse   MatMul/Gemm nodes whose constant weight may run on sparse kernels (optional; it only
  *            marks nodes, so it can run after plan and keep its place at the end of the names)
+ *   binary   Conv/MatMul/Gemm nodes for xor + popcount kernels (optional; marks after plan, but
+ *            its Sign fusion, which changes the graph, runs just before plan: passes/binary.c)
  *
  * plan runs last because it is the interface to the backend: it materializes outputs and adds
  * control nodes' captured values as inputs, and the sizes it lays out are final only once layout
@@ -143,8 +145,11 @@ int pass_run_until(Graph *g, const PassOptions *opt, const char *last) {
   /* cluster before shapes too: shape inference folds a clustered weight's Gather into floats */
   if (!disabled(r.opt, "cluster") && pass_cluster(g)) return -1;
   if (step(&r, "shapes", run_shapes) || step(&r, "inline", run_inline) || step(&r, "dce", run_dce) ||
-      step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout) ||
-      step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse) || step(&r, "binary", run_binary))
+      step(&r, "fuse", run_fuse) || step(&r, "winograd", run_winograd) || step(&r, "layout", run_layout))
+    return r.rc;
+  /* binary's Sign fusion changes the graph, so it goes before plan (passes/binary.c) */
+  if (r.last >= pass_index("binary") && !disabled(r.opt, "binary") && pass_binary_fuse(g)) return -1;
+  if (step(&r, "plan", run_plan) || step(&r, "sparse", run_sparse) || step(&r, "binary", run_binary))
     return r.rc;
   return 0;
 }

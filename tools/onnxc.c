@@ -779,7 +779,8 @@ static int cmd_dump(int argc, char **argv) {
               "  --after fuse     after fusion (epilogues print as 'Conv(...) + Add Relu')\n"
               "  --after layout   after each value's layout is chosen (printed when not plain)\n"
               "  --after plan     after memory planning (= passes, the whole pipeline)\n"
-              "  --after binary   after Conv/MatMul/Gemm nodes for xor + popcount kernels are marked (only marks)\n"
+              "  --after binary   after Conv/MatMul/Gemm nodes for xor + popcount kernels are marked (their\n"
+              "                   Signs fused before plan; --after plan and earlier show no fusion)\n"
               "  --no-fuse        no operator fusion\n" TOOL_HELP_PASSES);
     return o.help ? 0 : 2;
   }

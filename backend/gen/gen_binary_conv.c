@@ -56,7 +56,10 @@ static void pack_weights(GenCtx *c, const BinGeo *q, KV *wbits, KV *alpha, KV *w
  * of image xb (channels at stride H·W) into planes s, nz: padding rows are zeros without loads,
  * and only the columns valid output pixels read, (OW − 1)·sw + (KW − 1)·dw + 1 (im2col's whole
  * vectors read a few more, into lanes past a row's end that the next row or the slack takes);
- * bits[b] = 1 << b (a table: a broadcast load per bit instead of a shift and a broadcast) */
+ * bits[b] = 1 << b (a table: a broadcast load per bit instead of a shift and a broadcast).
+ * Stride 2 reads a phase's columns as two contiguous loads and a shuffle (a gather per channel
+ * cost more than the rest of a 1×1 conv); only the phases a kernel column reads are packed, and
+ * with KH = 1 only the rows an output row reads. */
 static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV nr, KV sp, KV nzp, KV bits) {
   int L = q->L;
   KT vt = kt(KE_I64, L), ft = kt(KE_F32, L);
@@ -68,13 +71,17 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV nr, KV sp, KV 
     KV nb = kb_min(kb, I(kb, 64), kb_sub(kb, I(kb, q->C), c0), false);
     int64_t wq = cdiv(cdiv((q->OW - 1) * q->sw + (q->KW - 1) * q->dw + 1, q->sw), L) * L;
     KV rows = kb_add(kb, kb_mul(kb, kb_sub(kb, nr, I(kb, 1)), I(kb, q->sh)), I(kb, (q->KH - 1) * q->dh + 1));
-    KV i = kb_for(kb, I(kb, 0), rows, 1);
+    bool every_sh = q->KH == 1 && q->sh > 1; /* a 1×KW kernel reads rows r·sh only */
+    KV i = kb_for(kb, I(kb, 0), rows, every_sh ? q->sh : 1);
     {
       KV ih = kb_add(kb, ih0, i);
       KV rowok = kb_and(kb, kb_cmp(kb, KC_GE, ih, I(kb, 0), false), kb_cmp(kb, KC_LT, ih, I(kb, q->H), false));
       KV doff = kb_mul(kb, kb_add(kb, kb_mul(kb, cw, I(kb, q->RI)), i), I(kb, q->RL));
       KV xrow = kb_gep(kb, KE_F32, xb, kb_add(kb, kb_mul(kb, c0, I(kb, q->H * q->W)), kb_mul(kb, ih, I(kb, q->W))));
       for (int64_t ph = 0; ph < q->sw; ph++) {
+        bool read = false; /* some kernel column reads phase ph */
+        for (int64_t kw = 0; kw < q->KW; kw++) read |= kw * q->dw % q->sw == ph;
+        if (!read) continue;
         KV q0 = kb_for(kb, I(kb, 0), I(kb, wq < q->WQ ? wq : q->WQ), L);
         {
           /* lane j: padded column (q0 + j)·sw + ph, input column that − pl */
@@ -82,14 +89,31 @@ static void pack_input(KB *kb, const BinGeo *q, KV xb, KV ih0, KV nr, KV sp, KV 
                          kb_int(kb, vt, ph - q->pl));
           KV m = kb_and(kb, kb_cmp(kb, KC_GE, iw, zero, false), kb_cmp(kb, KC_LT, iw, kb_int(kb, vt, q->W), false));
           m = kb_and(kb, m, kb_splat(kb, rowok, L));
-          KV idx = kb_cast(kb, kb_select(kb, m, iw, zero), kt(KE_I32, L), false, false);
+          KV idx = q->sw > 2 ? kb_cast(kb, kb_select(kb, m, iw, zero), kt(KE_I32, L), false, false) : NULL;
+          /* stride 2: input columns c2 + t, t < 2L, in two loads (ma, mb: in the image and the row) */
+          KV c2 = NULL, ma = NULL, mb = NULL;
+          int sel[64];
+          if (q->sw == 2) {
+            c2 = kb_sub(kb, kb_mul(kb, q0, I(kb, 2)), I(kb, q->pl));
+            KV ca = kb_add(kb, kb_splat(kb, c2, L), iota), cb = kb_add(kb, ca, kb_int(kb, vt, L));
+            ma = kb_and(kb, kb_and(kb, kb_cmp(kb, KC_GE, ca, zero, false), kb_cmp(kb, KC_LT, ca, kb_int(kb, vt, q->W), false)),
+                        kb_splat(kb, rowok, L));
+            mb = kb_and(kb, kb_and(kb, kb_cmp(kb, KC_GE, cb, zero, false), kb_cmp(kb, KC_LT, cb, kb_int(kb, vt, q->W), false)),
+                        kb_splat(kb, rowok, L));
+            for (int j = 0; j < L; j++) sel[j] = 2 * j + (int)ph;
+          }
           KVar s = kb_var(kb, vt, zero), nz = kb_var(kb, vt, zero);
           kb_if(kb, rowok);
           KV b = kb_for(kb, I(kb, 0), nb, 1);
           {
             KV src = kb_gep(kb, KE_F32, xrow, kb_mul(kb, b, I(kb, q->H * q->W)));
-            KV v = q->sw == 1 ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, src, kb_sub(kb, q0, I(kb, q->pl))), m, fzero)
-                              : kb_select(kb, m, kb_gather(kb, ft, src, idx, m), fzero);
+            KV v;
+            if (q->sw == 1) v = kb_load_masked(kb, ft, kb_gep(kb, KE_F32, src, kb_sub(kb, q0, I(kb, q->pl))), m, fzero);
+            else if (q->sw == 2) {
+              KV at = kb_gep(kb, KE_F32, src, c2);
+              v = kb_shuffle(kb, kb_load_masked(kb, ft, at, ma, fzero),
+                             kb_load_masked(kb, ft, kb_gep(kb, KE_F32, at, I(kb, L)), mb, fzero), sel, L);
+            } else v = kb_select(kb, m, kb_gather(kb, ft, src, idx, m), fzero);
             KV bit = kb_splat(kb, kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, bits, b)), L);
             kb_set(kb, s, kb_or(kb, kb_get(kb, s), kb_select(kb, kb_cmp(kb, KC_GT, v, fzero, false), bit, zero)));
             kb_set(kb, nz, kb_or(kb, kb_get(kb, nz), kb_select(kb, kb_cmp(kb, KC_NE, v, fzero, false), bit, zero)));
@@ -277,7 +301,7 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
     kb_endif(kb);
   }
   kb_endfor(kb);
-  /* y = α·(tot − 2·acc) + bias, the epilogue, stored where the channel and pixels exist */
+  /* y = α·(tot − 2·acc) + bias (one rounding), the epilogue, stored where the channel and pixels exist */
   KV tot = kb_load(kb, vt, kb_gep(kb, KE_I64, t->tp, f0));
   KV m = kb_tail_mask(kb, L, kb_sub(kb, npix, f0));
   for (int j = 0; j < OB; j++) {
@@ -285,8 +309,8 @@ static void compute_block(GenCtx *c, const BinGeo *q, const BinOut *t, KV o0, KV
     KV al = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->alpha, oc[j])), L);
     KV bv = t->bias ? kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->bias, oc[j])), L) : NULL;
     KV dot = kb_sub(kb, tot, kb_shl(kb, kb_get(kb, acc[j]), kb_int(kb, vt, 1)));
-    KV yv = kb_mul(kb, al, kb_cast(kb, dot, ft, false, false));
-    if (bv) yv = kb_add(kb, yv, bv);
+    KV df = kb_cast(kb, dot, ft, false, false); /* exact while C·KH·KW <= 2^24 */
+    KV yv = bv ? kb_fma(kb, al, df, bv) : kb_mul(kb, al, df);
     KV yi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, oc[j], I(kb, q->OH)), t->r0), I(kb, q->OW)), f0);
     if (c->n->epi) {
       KV rv = t->resb ? kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->resb, yi), m, NULL) : NULL;

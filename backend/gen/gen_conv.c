@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gen_binary_conv.h"
+#include "gen_conv_stem.h"
 #include "gen_cluster.h"
 #include "gen_contract.h"
 #include "gen_sparse_conv.h"
@@ -714,6 +715,7 @@ int gen_conv(GenCtx *c) {
   if (gen_sparse_conv(c)) return 0;   /* a mostly-zero weight, when it pays (gen_sparse_conv.c) */
   /* a clustered weight stays indices on the GEMM engine (gen_cluster.h), not Winograd's floats */
   if (!gen_cluster_conv_keeps(c) && gen_winograd_conv(c)) return 0; /* 3×3 stride 1 when it pays */
+  if (!gen_cluster_conv_keeps(c) && gen_conv_stem(c)) return 0;     /* C <= 4, KH·KW >= 25 (gen_conv_stem.c) */
   if (q.Og >= 8 || (q.Og >= 4 && q.Cg * q.KS >= 64)) conv_gemm(c, &q);
   else if (q.Cg <= 4 && dw_geo(&q, kb_lanes(c->kb, contract_elem(q.dt)), &dg)) conv_dw(c, &q, &dg);
   else conv_direct(c, &q);

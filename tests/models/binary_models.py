@@ -34,6 +34,10 @@ CASES = [
     ("c200_o9_s2_pad0", 2, 200, 9, 12, 9, 3, 2, 0, 1, "sign", True, True, True),
     # 10 columns: vectors of flattened pixels span rows (gen_binary_conv.c's im2col)
     ("c96_o20_w10", 1, 96, 20, 5, 10, 3, 1, 1, 1, "sign", True, False, True),
+    # stride 2 packs phases by two loads and a shuffle; 1×1 reads one phase and every other row
+    ("c70_o24_1x1_s2", 2, 70, 24, 11, 13, 1, 2, 0, 1, "sign", True, True, True),
+    ("c33_o10_s2_dil2", 1, 33, 10, 12, 19, 3, 2, 2, 2, "sign", False, False, False),
+    ("c40_o8_s3_where", 1, 40, 8, 13, 14, 3, 3, 1, 1, "where", False, False, False),  # a gather per channel
 ]
 
 
@@ -168,7 +172,7 @@ def check_gemms(onnxc, out):
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0")
+CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0", "c70_o24_1x1_s2")
 
 
 def cemit(onnxc, model, d, arrays, want):

@@ -514,6 +514,19 @@ Test(conv, resnet_like) {
   tg_run(t, 1e-4);
 }
 
+/* the stem kernel (gen_conv_stem.c: C <= 4, KH·KW >= 25, stride 1 or 2 in width): output
+ * channels past a block of 16 (37, 24), output widths past a vector, batch 2, asymmetric pads,
+ * stride 2 by 1, SAME_UPPER, a fused residual; runtime weights stay on the other kernels */
+Test(conv, stem_direct) {
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 2, 3, 37, 1, {45, 50}, {7, 7}, {2, 2}, {0}, {3, 2, 2, 3}, .bias = true, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 1, 16, 1, {20, 33}, {5, 5}, {1, 1}, {0}, {2, 2, 2, 2}, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 4, 24, 1, {31, 40}, {7, 7}, {2, 2}, {0}, {0}, .auto_pad = "SAME_UPPER", .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 16, 1, {24, 70}, {5, 6}, {2, 1}, {0}, {1, 0, 2, 4}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 3, 16, 1, {30, 30}, {7, 7}, {2, 2}, {0}, {3, 3, 3, 3}, .bias = true});
+  tg_run(t, 1e-4);
+}
+
 Test(conv, groups_dilation_pads_1d_3d) {
   TG *t = tg_new();
   /* grouped (8 out channels per group: GEMM path) */
@@ -732,6 +745,8 @@ Test(targets, avx2_and_neon_emit) {
     add_conv(t, (ConvCase){2, 1, 8, 16, 1, {13, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
     add_conv(t, (ConvCase){2, 1, 4, 4, 4, {13, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true});
     add_conv(t, (ConvCase){2, 1, 4, 4, 1, {5, 6}, {3, 3}, {2, 2}, {0}, {0}, .transposed = true});
+    /* the stem kernel (gen_conv_stem.c: 8 sums per block on AVX2, 16 on NEON) */
+    add_conv(t, (ConvCase){2, 1, 3, 20, 1, {30, 37}, {7, 7}, {2, 2}, {0}, {3, 3, 3, 3}, .bias = true, .wconst = true});
     add_einsum(t, DT_FLOAT, "ij->j", "ij->j", 1, (int[]){2}, (const int64_t[][8]){{7, 37}}, 0);
     char err[1024];
     BeOptions o = {.target = targets[ti], .opt_level = 3};
