@@ -556,6 +556,27 @@ Test(conv, column_tail) {
   free(t);
 }
 
+/* Depthwise with strides 2..4 along the row (gen_conv.c conv_dw, phased rows): the padded row is
+ * split into its sw phases once, each tap a unit-stride load.  Row widths around the vector, odd
+ * and even input widths, 5x5 and 7x7 kernels, dilation, a residual, stride 3 and 4, more than one
+ * output per group, 1-D, 3-D, and a 9-wide kernel (not phased). */
+Test(conv, depthwise_phased) {
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 6, 6, 6, {112, 112}, {3, 3}, {2, 2}, {0}, {0, 0, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 2, 4, 4, 4, {15, 33}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 4, 4, 4, {14, 14}, {5, 5}, {2, 2}, {0}, {2, 2, 2, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 4, 4, 4, {29, 31}, {5, 5}, {2, 2}, {0}, {1, 2, 2, 1}, .bias = true});
+  add_conv(t, (ConvCase){2, 1, 3, 6, 3, {12, 50}, {3, 7}, {2, 2}, {1, 1}, {1, 3, 1, 3}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {9, 40}, {3, 3}, {2, 2}, {2, 2}, {2, 2, 2, 2}, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {10, 61}, {3, 4}, {3, 3}, {1, 1}, {1, 1, 1, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {8, 70}, {2, 5}, {1, 4}, {1, 2}, {0, 3, 1, 1}, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {7, 40}, {3, 9}, {2, 2}, {0}, {1, 4, 1, 4}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {4, 3}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){1, 1, 4, 4, 4, {77}, {3}, {2}, {0}, {1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){3, 1, 2, 2, 2, {5, 6, 35}, {3, 3, 3}, {1, 2, 2}, {0}, {1, 1, 1, 1, 1, 1}, .wconst = true});
+  tg_run(t, 1e-4);
+}
+
 Test(conv, groups_dilation_pads_1d_3d) {
   TG *t = tg_new();
   /* grouped (8 out channels per group: GEMM path) */
