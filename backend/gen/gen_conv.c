@@ -143,20 +143,23 @@ static void pack_gather(GenCtx *c, const GemmSpec *s, KV const *bidx, KV k0, KV 
 /* stride sw <= 4 along the innermost dim: lane j of a vector reads input column col + sw*j, so a
  * vector is q->nseg runs (one per output row it touches) of strided input; a run is sw masked
  * vector loads of contiguous input, deinterleaved by shuffles when sw > 1 */
-static KV strided_pick(KB *kb, KV *ch, int sw, int L) {
-  if (sw == 1) return ch[0];
+static KV phase_pick(KB *kb, KV *ch, int nch, int sw, int ph, int L) {
+  if (sw == 1 && ph == 0) return ch[0];
   int idx[64];
-  for (int j = 0; j < L; j++) idx[j] = sw * j < 2 * L ? sw * j : -1;
+  for (int j = 0; j < L; j++) idx[j] = ph + sw * j < 2 * L ? ph + sw * j : -1;
   KV r = kb_shuffle(kb, ch[0], ch[1], idx, L);
-  for (int c = 2; c < sw; c++) {
+  for (int c = 2; c < nch; c++) {
     for (int j = 0; j < L; j++) {
-      int e = sw * j;
+      int e = ph + sw * j;
       idx[j] = e < c * L ? j : e < (c + 1) * L ? L + e - c * L : -1;
     }
     r = kb_shuffle(kb, r, ch[c], idx, L);
   }
   return r;
 }
+
+/* lanes 0, sw, 2·sw, ... of the sw vectors ch (lane ph + sw·j of nch vectors: phase_pick) */
+static KV strided_pick(KB *kb, KV *ch, int sw, int L) { return phase_pick(kb, ch, sw, sw, 0, L); }
 
 static void pack_segments(GenCtx *c, const GemmSpec *s, KV const *bidx, KV k0, KV klen, KV n0, KV dst, void *ud) {
   const ConvGeo *q = ud;
@@ -477,6 +480,13 @@ static void conv_direct(GenCtx *c, ConvGeo *q) {
 typedef struct DwGeo {
   int64_t E[IR_MAX_RANK], Est[IR_MAX_RANK], Etot, hi[IR_MAX_RANK];
   int64_t lm; /* left margin of a padded row: input column 0 sits at lm + pad, a multiple of L */
+  /* Strides 2..4 along the row (phased): a buffer row holds the padded row's sw phases, phase ph
+   * (padded columns ph, ph + sw, ...) at ph·EWp, so every tap is a unit-stride vector load; the
+   * padded row is built in a temporary row of EWt columns after the buffer, deinterleaved once
+   * per input row instead of once per kernel column and output row that reads it (the shuffles
+   * were the bound of MobileNetV2's stride-2 depthwise convs). */
+  bool ph;
+  int64_t EWp, EWt;
 } DwGeo;
 
 static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
@@ -495,9 +505,19 @@ static bool dw_geo(const ConvGeo *q, int L, DwGeo *d) {
      store splits two cache lines: it made the copy half of a stride-2 depthwise conv) */
   d->lm = (L - q->pb[last] % L) % L;
   d->E[last] = cdiv(d->lm + d->E[last], L) * L;
+  int64_t sw = q->s[last];
+  d->ph = sw >= 2 && q->k[last] <= 8;
+  d->EWp = 0;
+  d->EWt = 0;
+  if (d->ph) {
+    d->EWp = cdiv(span + (q->k[last] - 1) * q->d[last] / sw, L) * L;
+    d->EWt = cdiv(sw * d->EWp + L, L) * L;
+    if (d->EWt < d->E[last]) d->EWt = d->E[last];
+    d->E[last] = sw * d->EWp;
+  }
   gen_strides(q->nsp, d->E, d->Est);
   d->Etot = d->Est[0] * d->E[0];
-  return q->Cg * d->Etot * 4 <= (256 << 10);
+  return (q->Cg * d->Etot + d->EWt) * 4 <= (256 << 10);
 }
 
 /* one row block × vector group of the depthwise compute (2-D): kernel column kw outer, then the
@@ -517,9 +537,9 @@ static void dw_rows_reuse(GenCtx *c, const ConvGeo *q, const DwGeo *dg, DwBlock 
   int64_t KW = q->k[1], sh = q->s[0], dh = q->d[0], sw = q->s[1], dw = q->d[1], Est0 = dg->Est[0];
   KV c2 = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
   {
+    KV col0 = dg->ph ? b.ow0 : kb_add(kb, I(kb, dg->lm), kb_mul(kb, b.ow0, I(kb, sw)));
     KV base = kb_gep(kb, ce, b.buf,
-                     kb_add(kb, kb_add(kb, kb_mul(kb, c2, I(kb, dg->Etot)), kb_mul(kb, b.r0, I(kb, sh * Est0))),
-                            kb_add(kb, I(kb, dg->lm), kb_mul(kb, b.ow0, I(kb, sw)))));
+                     kb_add(kb, kb_add(kb, kb_mul(kb, c2, I(kb, dg->Etot)), kb_mul(kb, b.r0, I(kb, sh * Est0))), col0));
     KV wrow = kb_gep(kb, kb_elem_of(q->dt), b.wb, kb_mul(kb, c2, I(kb, q->KS)));
     for (int64_t kw = 0; kw < KW; kw++) {
       KV wv[8];
@@ -533,10 +553,11 @@ static void dw_rows_reuse(GenCtx *c, const ConvGeo *q, const DwGeo *dg, DwBlock 
           any |= khr[r] >= 0;
         }
         if (!any) continue;
-        KV p = kb_gep(kb, ce, base, I(kb, i * Est0 + kw * dw));
+        int64_t tap = dg->ph ? kw * dw % sw * dg->EWp + kw * dw / sw : kw * dw;
+        KV p = kb_gep(kb, ce, base, I(kb, i * Est0 + tap));
         for (int v = 0; v < b.nvw; v++) {
-          KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * sw)), xv;
-          if (sw == 1) xv = kb_load(kb, vt, pv);
+          KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * (dg->ph ? 1 : sw))), xv;
+          if (sw == 1 || dg->ph) xv = kb_load(kb, vt, pv);
           else {
             KV chv[4];
             for (int k2 = 0; k2 < sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, pv, I(kb, (int64_t)k2 * L)));
@@ -574,7 +595,7 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
   /* split from 0.2 MFLOP, not 1 like the GEMMs: a depthwise layer does ~1/20 of a GEMM's FLOPs
      per cycle (MobileNetV2's 960×7×7, 0.85 MFLOP, took 30–45 µs alone; a parallel call ~2 µs) */
   c->work = flops >= 2e5 && ntask > 1 ? ntask : 1;
-  int64_t sb = q->Cg * dg->Etot * (int64_t)es + 64;
+  int64_t sb = (q->Cg * dg->Etot + dg->EWt) * (int64_t)es + 64;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
   KV x = kb_buf(kb, 0), w = kb_buf(kb, 1), bias = n->nin > 2 && n->in[2] ? kb_buf(kb, 2) : NULL,
      y = kb_buf(kb, n->nin);
@@ -593,6 +614,8 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
      of the buffer before the copy wrote it twice and was a tenth of a depthwise conv's time) */
   int64_t ncopy = dg->hi[last] + 1 < Wd ? dg->hi[last] + 1 : Wd; /* columns ever read */
   int64_t EW = dg->E[last], lead = dg->lm + q->pb[last], nbr = dg->Etot / EW;
+  int64_t EWc = dg->ph ? dg->EWt : EW; /* the row the copy writes: the temporary one when phased */
+  KV tmp = dg->ph ? kb_gep(kb, ce, buf, I(kb, q->Cg * dg->Etot)) : NULL;
   int64_t ncv = cdiv(ncopy, L);
   KV zv = ct_const(kb, ce, L, 0);
   KV ci = kb_for(kb, I(kb, 0), I(kb, q->Cg), 1);
@@ -610,14 +633,29 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
     KV drow = kb_gep(kb, ce, buf, kb_add(kb, kb_mul(kb, ci, I(kb, dg->Etot)), kb_mul(kb, br, I(kb, EW))));
     kb_if(kb, ok);
     {
-      for (int64_t j = 0; j < lead; j += L) kb_store(kb, zv, kb_gep(kb, ce, drow, I(kb, j)));
+      KV crow = dg->ph ? tmp : drow;
+      for (int64_t j = 0; j < lead; j += L) kb_store(kb, zv, kb_gep(kb, ce, crow, I(kb, j)));
       KV j = kb_for(kb, I(kb, 0), I(kb, ncopy), L);
       {
         KV m = ncopy % L ? kb_tail_mask(kb, L, kb_sub(kb, I(kb, ncopy), j)) : NULL;
-        kb_store(kb, ct_load(kb, q->dt, ce, xb, kb_add(kb, soff, j), L, m), kb_gep(kb, ce, drow, kb_add(kb, j, I(kb, lead))));
+        kb_store(kb, ct_load(kb, q->dt, ce, xb, kb_add(kb, soff, j), L, m), kb_gep(kb, ce, crow, kb_add(kb, j, I(kb, lead))));
       }
       kb_endfor(kb);
-      for (int64_t j2 = lead + ncv * L; j2 < EW; j2 += L) kb_store(kb, zv, kb_gep(kb, ce, drow, I(kb, j2)));
+      for (int64_t j2 = lead + ncv * L; j2 < EWc; j2 += L) kb_store(kb, zv, kb_gep(kb, ce, crow, I(kb, j2)));
+      if (dg->ph) { /* deinterleave: phase p's column j is the temporary row's lm + j·sw + p, read
+                       * as the aligned vectors just stored (a load across two stores stalls) */
+        KV j0 = kb_for(kb, I(kb, 0), I(kb, dg->EWp), L);
+        {
+          KV chv[5];
+          KV src = kb_mul(kb, j0, I(kb, sw));
+          for (int k2 = 0; k2 <= sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, tmp, kb_add(kb, src, I(kb, (int64_t)k2 * L))));
+          for (int p2 = 0; p2 < sw; p2++) {
+            int e0 = (int)dg->lm + p2, nch = (e0 + (int)sw * (L - 1)) / L + 1;
+            kb_store(kb, phase_pick(kb, chv, nch, (int)sw, e0, L), kb_gep(kb, ce, drow, kb_add(kb, j0, I(kb, p2 * dg->EWp))));
+          }
+        }
+        kb_endfor(kb);
+      }
     }
     kb_else(kb);
     {
@@ -666,14 +704,15 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
           for (int64_t kw = 0; kw < (unroll ? KW : 1); kw++) {
             KV kwi = unroll ? I(kb, kw) : kwv;
             KV wv = kb_splat(kb, ct_load(kb, q->dt, ce, wrow, kwi, 1, NULL), L);
-            KV cbase = kb_add(kb, kb_add(kb, koff, I(kb, dg->lm)),
-                              kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
+            KV cbase = dg->ph ? kb_add(kb, koff, kb_add(kb, ow0, I(kb, kw * dw % sw * dg->EWp + kw * dw / sw)))
+                              : kb_add(kb, kb_add(kb, koff, I(kb, dg->lm)),
+                                       kb_add(kb, kb_mul(kb, ow0, I(kb, sw)), kb_mul(kb, kwi, I(kb, dw))));
             for (int r = 0; r < rb; r++) {
               KV p = kb_gep(kb, ce, buf, kb_add(kb, rowb[r], cbase));
               for (int v = 0; v < nvw; v++) {
-                KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * sw));
+                KV pv = kb_gep(kb, ce, p, I(kb, (int64_t)v * L * (dg->ph ? 1 : sw)));
                 KV xv;
-                if (sw == 1) xv = kb_load(kb, vt, pv);
+                if (sw == 1 || dg->ph) xv = kb_load(kb, vt, pv);
                 else {
                   KV chv[4];
                   for (int k2 = 0; k2 < sw; k2++) chv[k2] = kb_load(kb, vt, kb_gep(kb, ce, pv, I(kb, (int64_t)k2 * L)));

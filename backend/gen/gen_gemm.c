@@ -355,6 +355,8 @@ typedef struct TileCtx {
   KV bptr;          /* B block: row r at bptr + r*nrp */
   KV klen;
   KV first, last;   /* runtime flags when K is blocked (NULL: compile-time true) */
+  int colt;         /* column tail: columns nv*L .. nv*L + colt - 1 of the tile are computed with
+                     * M in the lanes (see col_tail_rows) */
 } TileCtx;
 
 /* bf16: pair k of the block, B row at bptr + k·nrp·2 (bf16), A's pair for row i at
@@ -395,6 +397,20 @@ static void k_step(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
     a = kb_splat(kb, a, L);
     for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], ct_madd(kb, a, bv[v], kb_get(kb, acc[i * nv + v])));
   }
+  if (!t->colt) return;
+  /* column tail: the panel's mr values of A at k as one vector, times B(k, col) broadcast */
+  KV av = ct_load(kb, s->dt, ce, aptr, kcol, L, mr < L ? kb_tail_mask(kb, L, I(kb, mr)) : NULL);
+  for (int j = 0; j < t->colt; j++) {
+    KV b = kb_load(kb, kt_s(ce), kb_gep(kb, ce, t->bptr, kb_add(kb, brow, I(kb, (int64_t)nv * L + j))));
+    KVar *q = &acc[mr * nv + j];
+    kb_set(kb, *q, ct_madd(kb, av, kb_splat(kb, b, L), kb_get(kb, *q)));
+  }
+}
+
+/* lane i of a column-tail vector: element (i, col) of a matrix with row stride rs */
+static KV col_idx(KB *kb, int L, int64_t rs, int64_t col) {
+  KT it = kt(KE_I64, L);
+  return kb_add(kb, kb_mul(kb, kb_iota(kb, it), kb_int(kb, it, rs)), kb_int(kb, it, col));
 }
 
 static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV cptr, KV biasptr, KV resptr) {
@@ -404,20 +420,24 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
   int L = s->lanes;
   KElem ce = s->ce;
   KT vt = kt(ce, L);
-  KVar acc[16 * 8];
+  KVar acc[16 * 8 + 4];
   KV lmask = nlast < L ? kb_tail_mask(kb, L, I(kb, nlast)) : NULL;
-  for (int q = 0; q < mr * nv; q++) acc[q] = kb_var(kb, vt, NULL);
+  int nacc = mr * nv + t->colt;
+  KV cmask = t->colt && mr < L ? kb_tail_mask(kb, L, I(kb, mr)) : NULL; /* column tail: rows in lanes */
+  for (int q = 0; q < nacc; q++) acc[q] = kb_var(kb, vt, NULL);
   KV zero = ct_const(kb, ce, L, 0);
   if (!t->first) {
-    for (int q = 0; q < mr * nv; q++) kb_set(kb, acc[q], zero);
+    for (int q = 0; q < nacc; q++) kb_set(kb, acc[q], zero);
   } else {
     kb_if(kb, t->first);
-    for (int q = 0; q < mr * nv; q++) kb_set(kb, acc[q], zero);
+    for (int q = 0; q < nacc; q++) kb_set(kb, acc[q], zero);
     kb_else(kb);
     for (int i = 0; i < mr; i++)
       for (int v = 0; v < nv; v++)
         kb_set(kb, acc[i * nv + v],
                ct_load(kb, s->dt, ce, cptr, I(kb, i * s->ldc + (int64_t)v * L), L, v == nv - 1 ? lmask : NULL));
+    for (int j = 0; j < t->colt; j++)
+      kb_set(kb, acc[mr * nv + j], kb_gather(kb, vt, cptr, col_idx(kb, L, s->ldc, (int64_t)nv * L + j), cmask));
     kb_endif(kb);
   }
   /* K loop, unrolled by U */
@@ -454,11 +474,24 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
         kb_set(kb, acc[i * nv + v], x);
       }
     }
+    for (int j = 0; j < t->colt; j++) { /* the same per lane (row) of the column tail */
+      int64_t col = (int64_t)nv * L + j;
+      KV x = kb_get(kb, acc[mr * nv + j]);
+      if (alpha) x = kb_mul(kb, x, alpha);
+      if (s->bias) {
+        KV bb = kb_gather(kb, vt, biasptr, col_idx(kb, L, s->bias_rs, col * s->bias_cs), cmask);
+        x = beta ? ct_madd(kb, bb, beta, x) : kb_add(kb, x, bb);
+      }
+      KV r = s->res ? kb_gather(kb, vt, resptr, col_idx(kb, L, s->res_rs, col), cmask) : NULL;
+      kb_set(kb, acc[mr * nv + j], gen_epi_apply(kb, s->epi, x, r));
+    }
     if (t->last) kb_endif(kb);
   }
   for (int i = 0; i < mr; i++)
     for (int v = 0; v < nv; v++)
       ct_store(kb, s->dt, cptr, I(kb, i * s->ldc + (int64_t)v * L), kb_get(kb, acc[i * nv + v]), v == nv - 1 ? lmask : NULL);
+  for (int j = 0; j < t->colt; j++)
+    kb_scatter(kb, kb_get(kb, acc[mr * nv + j]), cptr, col_idx(kb, L, s->ldc, (int64_t)nv * L + j), cmask);
 }
 
 /* rows [m0, min(m0 + mc, M)) of one task for one N variant */
@@ -731,6 +764,19 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     if ((int64_t)v * L >= N) break;
   }
   int mr = mr_for(c->target, nv, ce);
+  /* Column tail: when N is a few vectors plus 1..3 columns (49 = 3·16 + 1: the 7×7 convs), those
+   * columns run with M in the lanes (a vector of the A panel times B(k, col) broadcast) instead of
+   * as a vector of which 1..3 lanes count: a 6×4 tile's 24 FMAs per k become 8×3 + 1 = 25 for 8
+   * rows.  Storage keeps nv + 1 vectors per B row, so the packers do not change. */
+  int colt = 0;
+  int64_t nvc = N / L, ct = N % L;
+  if (ce == KE_F32 && s->dt == DT_FLOAT && a_packed && !s->post && ct >= 1 && ct <= 3 && nvc >= 1 && nvc <= 4) {
+    int mrc = (regs_of(c->target) - (int)nvc - 2 - (int)ct - (c->target->has_avx512 ? 0 : 1)) / (int)nvc;
+    if (mrc > 16) mrc = 16;
+    if (mrc > L) mrc = L;
+    double cost = ((double)nvc + (double)ct / mrc) * L / (double)N / eff[nvc];
+    if (mrc >= 4 && cost < best * 0.97) colt = (int)ct, nv = (int)nvc + 1, mr = mrc;
+  }
   if (mr > M) mr = (int)M;
   s->nv = nv;
   s->mr = mr;
@@ -914,7 +960,10 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   r.biasbase = biasbase;
   r.resbase = s->res ? kb_gep(kb, se, s->res, kb_add(kb, resoff, n0)) : NULL;
   bool tail = nv_t != nv || nlast_t != L;
-  if (!tail) emit_rows(&r, nv, L);
+  if (colt) { /* one panel: nv - 1 vectors and colt columns */
+    r.t.colt = colt;
+    emit_rows(&r, nv - 1, L);
+  } else if (!tail) emit_rows(&r, nv, L);
   else if (npn == 1) emit_rows(&r, nv_t, nlast_t);
   else {
     kb_if(kb, kb_cmp(kb, KC_EQ, np, I(kb, npn - 1), false));

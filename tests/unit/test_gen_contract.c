@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "be.h"
 #include "gen_winograd.h"
@@ -527,6 +528,68 @@ Test(conv, stem_direct) {
   tg_run(t, 1e-4);
 }
 
+/* The GEMM engine's column tail (gen_gemm.c): N = a few vectors + 1..3 columns (7x7 = 49 pixels)
+ * with the weight packed runs those columns with output channels in the lanes.  Rows that do not
+ * fill a tile, bias, a fused residual, K blocked (C = 520: accumulators reloaded from C), 1, 2 and
+ * 3 tail columns, runtime weights (no column tail), and the scatter seen in the emitted module. */
+static void add_col_tail_convs(TG *t) {
+  add_conv(t, (ConvCase){2, 1, 64, 44, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 2, 520, 21, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 48, 36, 1, {7, 7}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 24, 19, 1, {5, 10}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 24, 33, 1, {3, 17}, {1, 1}, {1, 1}, {0}, {0}, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 16, 9, 1, {1, 17}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 32, 24, 1, {14, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 40, 24, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true});
+}
+
+Test(conv, column_tail) {
+  TG *t = tg_new();
+  add_col_tail_convs(t);
+  tg_run(t, 1e-4);
+  t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 64, 44, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  char path[] = "/tmp/onnxc_col_tail_XXXXXX", err[1024];
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  BeOptions o = {.opt_level = 3};
+  cr_assert_eq(be_emit(t->g, &o, "llvm", path, err, sizeof err), 0, "%s", err);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[4096];
+  bool scatter = false;
+  while (fgets(line, sizeof line, f)) scatter = scatter || strstr(line, "scatter");
+  fclose(f);
+  unlink(path);
+  cr_assert(scatter, "a 44x64 weight on 49 pixels runs the column tail (stores by scatter)");
+  for (int i = 0; i < t->nout; i++) free(t->ref[i]), free(t->mag[i]);
+  for (int i = 0; i < t->nin; i++) free(t->inbuf[i]);
+  ir_graph_free(t->g);
+  free(t);
+}
+
+/* Depthwise with strides 2..4 along the row (gen_conv.c conv_dw, phased rows): the padded row is
+ * split into its sw phases once, each tap a unit-stride load.  Row widths around the vector, odd
+ * and even input widths, 5x5 and 7x7 kernels, dilation, a residual, stride 3 and 4, more than one
+ * output per group, 1-D, 3-D, and a 9-wide kernel (not phased). */
+Test(conv, depthwise_phased) {
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 6, 6, 6, {112, 112}, {3, 3}, {2, 2}, {0}, {0, 0, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 2, 4, 4, 4, {15, 33}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 1, 4, 4, 4, {14, 14}, {5, 5}, {2, 2}, {0}, {2, 2, 2, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 4, 4, 4, {29, 31}, {5, 5}, {2, 2}, {0}, {1, 2, 2, 1}, .bias = true});
+  add_conv(t, (ConvCase){2, 1, 3, 6, 3, {12, 50}, {3, 7}, {2, 2}, {1, 1}, {1, 3, 1, 3}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {9, 40}, {3, 3}, {2, 2}, {2, 2}, {2, 2, 2, 2}, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {10, 61}, {3, 4}, {3, 3}, {1, 1}, {1, 1, 1, 2}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {8, 70}, {2, 5}, {1, 4}, {1, 2}, {0, 3, 1, 1}, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {7, 40}, {3, 9}, {2, 2}, {0}, {1, 4, 1, 4}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 2, 2, 2, {4, 3}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){1, 1, 4, 4, 4, {77}, {3}, {2}, {0}, {1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){3, 1, 2, 2, 2, {5, 6, 35}, {3, 3, 3}, {1, 2, 2}, {0}, {1, 1, 1, 1, 1, 1}, .wconst = true});
+  tg_run(t, 1e-4);
+}
+
 Test(conv, groups_dilation_pads_1d_3d) {
   TG *t = tg_new();
   /* grouped (8 out channels per group: GEMM path) */
@@ -747,6 +810,7 @@ Test(targets, avx2_and_neon_emit) {
     add_conv(t, (ConvCase){2, 1, 4, 4, 1, {5, 6}, {3, 3}, {2, 2}, {0}, {0}, .transposed = true});
     /* the stem kernel (gen_conv_stem.c: 8 sums per block on AVX2, 16 on NEON) */
     add_conv(t, (ConvCase){2, 1, 3, 20, 1, {30, 37}, {7, 7}, {2, 2}, {0}, {3, 3, 3, 3}, .bias = true, .wconst = true});
+    add_col_tail_convs(t);
     add_einsum(t, DT_FLOAT, "ij->j", "ij->j", 1, (int[]){2}, (const int64_t[][8]){{7, 37}}, 0);
     char err[1024];
     BeOptions o = {.target = targets[ti], .opt_level = 3};
