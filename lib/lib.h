@@ -104,6 +104,9 @@ int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info
 /* be_jit(s->g) through the cache: a valid entry for the session's key is linked, else the model is
  * compiled and stored; NULL on failure (s->err) */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
+/* the frontend's copies of the large raw_data from the cache folder (FeOptions.pool_cache); ctx is
+ * the session */
+extern const FePoolCache lib_cache_pool;
 
 /* lib/prune.c: prunes g by sp (under the caller's out-of-memory guard); *out receives what it did
  * (free with lib_prune_free); 0 or a status with the message in err */
