@@ -28,11 +28,12 @@ typedef struct FeShape {
  * with the model's, and what differs is copied over (in the private mapping) before use.
  * open: a private, writable mapping of what store was given for id and bytes earlier, or NULL;
  * *map, *map_bytes: what to munmap once the graph goes (the graph's arena does).
- * store: the block after a load that found no usable mapping (or a stale one). */
+ * store: the block after a load that found no usable mapping, or a stale one (stale: the bytes
+ * of the mapping that differed from the model's; 0 when this load made the block). */
 typedef struct FePoolCache {
   void *ctx;
   void *(*open)(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes);
-  void (*store)(void *ctx, uint64_t id, const void *pool, size_t bytes);
+  void (*store)(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale);
 } FePoolCache;
 
 typedef struct FeOptions {

@@ -141,7 +141,7 @@ int fe_copy_deferred(Fe *c) {
   fe_copies_free(c);
   /* a block made here, or a mapped one that was stale, is kept for the next load */
   if (c->pool_cache && c->pool_base && (!v || lo.differ + hi.differ))
-    c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes);
+    c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes, lo.differ + hi.differ);
   return 0;
 }
 

@@ -458,7 +458,7 @@ static void pool_path(const onnxc_session *s, uint64_t id, char *path, size_t le
 }
 
 static void *pool_open(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes) {
-  const onnxc_session *s = ctx;
+  onnxc_session *s = ctx;
   char path[sizeof s->opt.cache_dir + 64];
   pool_path(s, id, path, sizeof path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -474,12 +474,13 @@ static void *pool_open(void *ctx, uint64_t id, size_t bytes, void **map, size_t 
   close(fd);
   if (p == MAP_FAILED) return NULL;
   utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be evicted */
+  snprintf(s->weights_note, sizeof s->weights_note, "mapped %.1000s", path);
   *map = p;
   *map_bytes = (size_t)st.st_size;
   return (char *)p + CACHE_PAGE;
 }
 
-static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes) {
+static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale) {
   onnxc_session *s = ctx;
   PoolHeader h = {.id = id, .bytes = bytes};
   memcpy(h.magic, POOL_MAGIC, 8);
@@ -493,8 +494,16 @@ static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes) {
   bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, zero, CACHE_PAGE - sizeof h) &&
             write_all(fd, pool, bytes);
   if (fd >= 0 && close(fd)) ok = false;
-  if (ok && !rename(tmp, path)) evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
-  else if (fd >= 0) unlink(tmp);
+  if (ok && !rename(tmp, path)) {
+    size_t at = strlen(s->weights_note);
+    if (stale) /* the mapped file's bytes were compared, and these were not the model's: rewritten */
+      snprintf(s->weights_note + at, sizeof s->weights_note - at, "; %zu bytes differed from the model's, rewritten",
+               stale);
+    else
+      snprintf(s->weights_note, sizeof s->weights_note, "stored %.1000s", path);
+    evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
+  } else if (fd >= 0)
+    unlink(tmp);
 }
 
 const FePoolCache lib_cache_pool = {NULL, pool_open, pool_store};

@@ -65,6 +65,7 @@ struct onnxc_session {
   uint64_t model_digest;    /* FeOptions.digest, when a cache dir is set (0: none, nothing cached) */
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
+  char weights_note[1200];  /* what the load did with the cache's weights file (lib_cache_pool) */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
   int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
   onnxc_cluster_layer *cluster; /* lib/cluster.c: the weights onnxc_session_cluster clustered (graph arena) */
