@@ -119,9 +119,21 @@ static void build_id(char *hex, size_t len) {
 }
 
 /* ---- the key ---- */
+/* The constants' hashes, taken before the key text is written: a first walk of the graph lists
+ * the constants (collect), two threads hash them (each a run of about half the bytes: most of
+ * a BERT's weights are under hash_big's split size, so one thread hashed them all), and the
+ * second walk writes their lines in the same order from the list (at). */
+typedef struct Consts {
+  const Value **v;
+  uint64_t *h;
+  size_t n, cap, at;
+  bool collect;
+} Consts;
+
 typedef struct Key {
   char *text;
   size_t len, cap;
+  Consts *consts; /* NULL: each constant is hashed as its line is written */
 } Key;
 
 static void key_put(Key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -148,7 +160,17 @@ static int key_value(Key *k, const Value *v) {
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
+    Consts *c = k->consts;
+    if (c && c->collect) {
+      if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 256;
+        c->v = ir_xrealloc(c->v, c->cap * sizeof *c->v);
+      }
+      c->v[c->n++] = v;
+    } else if (c && c->at < c->n && c->v[c->at] == v)
+      key_put(k, " =%016llx", (unsigned long long)c->h[c->at++]);
+    else
+      key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
@@ -176,6 +198,34 @@ static int key_graph(Key *k, const Graph *g, int depth) {
   return 0;
 }
 
+typedef struct ConstRun {
+  Consts *c;
+  size_t lo, hi;
+} ConstRun;
+
+static void *hash_consts(void *arg) {
+  ConstRun *r = arg;
+  for (size_t i = r->lo; i < r->hi; i++)
+    r->c->h[i] = hash_big(r->c->v[i]->data, (size_t)pass_value_bytes(r->c->v[i]), 1);
+  return NULL;
+}
+
+/* the hashes of c's constants, the first run of about half their bytes here, the rest on a
+ * second thread (all here when it cannot be started) */
+static void consts_hash(Consts *c) {
+  c->h = ir_xcalloc(c->n + 1, sizeof *c->h);
+  uint64_t total = 0, half = 0;
+  for (size_t i = 0; i < c->n; i++) total += (uint64_t)pass_value_bytes(c->v[i]);
+  size_t m = 0;
+  for (; m < c->n && half < total / 2; m++) half += (uint64_t)pass_value_bytes(c->v[m]);
+  ConstRun lo = {c, 0, m}, hi = {c, m, c->n};
+  pthread_t t;
+  bool two = total >= CACHE_HASH_SPLIT && m < c->n && !pthread_create(&t, NULL, hash_consts, &hi);
+  hash_consts(&lo);
+  if (two) pthread_join(t, NULL);
+  else hash_consts(&hi);
+}
+
 /* the key text of s's graph after the passes; NULL: not cacheable */
 static char *make_key(onnxc_session *s) {
   char id[160];
@@ -192,16 +242,27 @@ static char *make_key(onnxc_session *s) {
   if (s->opt.gemm) key_put(&k, "gemm %s\n", lib_gemm_name(s->opt.gemm)); /* lib/gemm.c; own: no line */
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
-  Key v = {0};
+  Consts c = {.collect = true};
+  Key v = {.consts = &c};
+  if (key_graph(&v, g, 0)) goto no; /* lists the constants (its text is dropped) */
+  v.len = 0;
+  consts_hash(&c);
+  c.collect = false;
+  v.consts = NULL;
   for (int i = 0; i < g->ninputs; i++)
     if (key_value(&v, g->inputs[i])) goto no;
-  if (key_graph(&v, g, 0)) goto no;
+  v.consts = &c;
+  if (key_graph(&v, g, 0) || c.at != c.n) goto no;
   key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)ir_hash64(v.text, v.len, 19),
           (unsigned long long)ir_hash64(v.text, v.len, 23), v.len);
   free(v.text);
+  free(c.v);
+  free(c.h);
   return k.text;
 no:
   free(v.text);
+  free(c.v);
+  free(c.h);
   free(k.text);
   return NULL;
 }
