@@ -65,10 +65,10 @@ class Env:
         return sorted(glob.glob(os.path.join(folder or self.cache, "*.onnxc")))
 
 
-def note(err):
-    """the 'cache: ...' line of the phase report"""
+def note(err, what="cache:"):
+    """the line of the phase report that starts with what ("cache: ...")"""
     for line in err.splitlines():
-        if line.strip().startswith("cache:"):
+        if line.strip().startswith(what):
             return line.strip()
     return ""
 
@@ -306,10 +306,7 @@ def test_two_halves(t, model, x, w, b):
 
 def wnote(err):
     """the 'cache weights: ...' line of the phase report (the frontend's weights file)"""
-    for line in err.splitlines():
-        if line.strip().startswith("cache weights:"):
-            return line.strip()
-    return ""
+    return note(err, "cache weights:")
 
 
 def make_wide_model(path, w1, w2):
