@@ -795,7 +795,7 @@ static KV q8_pack_a(KB *kb, const Q8Spec *s) {
 
 typedef struct Q8Tile {
   const Q8Spec *s;
-  KV bptr, cbase, corr, mult, zy; /* corr/mult: this group's rows; zy: f32 splat */
+  KV bptr, cbase, corr, mult;     /* corr/mult: this group's rows */
   KV rbase;                       /* the fused residual at the task's C position (NULL: none) */
   KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
   int nvt, rc;                    /* vectors of columns computed, then remainder columns (the last panel) */
@@ -805,9 +805,17 @@ typedef struct Q8Tile {
  * round_half_even(f) + Q8_MAGIC (the default rounding of the add), an integer whose low mantissa
  * byte is the result's byte.  Adding the zero point and clamping in that shifted domain (all exact
  * integers in [2^23, 2^24)) replaces a round instruction and an add per vector with the same bits
- * (|f| ≥ 2^22 lands outside the clamp bounds either way).  The zero point is added separately from
- * the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy. */
+ * (|f| ≥ 2^22 lands outside the clamp bounds either way).  An odd zero point is added separately
+ * from the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy; an
+ * even one (0 after every Relu) joins it, one add fewer per vector with the same bits. */
 #define Q8_MAGIC 12582912.0
+
+/* f + Q8_MAGIC rounded, + the zero point z */
+static KV q8_magic(KB *kb, KV f, int64_t z) {
+  KT ft = kb_type(kb, f);
+  if (z % 2 == 0) return kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC + (double)z));
+  return kb_add(kb, kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, (double)z));
+}
 
 /* f32 lanes in the shifted domain (integers + Q8_MAGIC) → their low bytes (i8 lanes) */
 static KV q8_shifted_bytes(KB *kb, KV t) {
@@ -830,7 +838,7 @@ static KV q8_residual_of(KB *kb, const Q8Spec *s, KV u, KV r) {
   u = q8_clamp(kb, u, Q8_MAGIC + (double)s->qmin - s->zc, Q8_MAGIC + (double)s->qmax - s->zc); /* Q8_MAGIC + q - zc */
   KV a = kb_mul(kb, kb_sub(kb, u, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->ka));
   KV b = kb_mul(kb, kb_sub(kb, r, kb_float(kb, ft, s->zr)), kb_float(kb, ft, s->kr));
-  KV y = kb_add(kb, kb_add(kb, kb_add(kb, a, b), kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->zo));
+  KV y = q8_magic(kb, kb_add(kb, a, b), (int64_t)s->zo);
   return q8_clamp(kb, y, Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
 }
 
@@ -847,9 +855,18 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
   const Q8Spec *s = t->s;
   int L = s->lanes, nv = t->nvt, rc = t->rc;
   KT it = kt(KE_I32, L), bt = kt(KE_I8, 4 * L), ft = kt(KE_F32, L);
+  /* the accumulators start at the row's corr (the bias and zero point terms): no add per vector
+   * in the epilogue (the same i32 sums, wrapping) */
   KVar acc[32], racc[8];
-  for (int q = 0; q < mr * nv; q++) acc[q] = kb_var(kb, it, kb_int(kb, it, 0));
-  for (int r = 0; r < rc; r++) racc[r] = kb_var(kb, it, kb_int(kb, it, 0));
+  for (int i = 0; i < mr; i++) {
+    KV corr = kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, t->corr, kb_add(kb, m, I(kb, i)))), L);
+    for (int v = 0; v < nv; v++) acc[i * nv + v] = kb_var(kb, it, corr);
+  }
+  KV cm = rc ? kb_tail_mask(kb, L, I(kb, mr)) : NULL;
+  if (rc) {
+    KV corr = kb_load_masked(kb, it, kb_gep(kb, KE_I32, t->corr, m), cm, NULL);
+    for (int r = 0; r < rc; r++) racc[r] = kb_var(kb, it, corr);
+  }
   KV rmask = rc && s->mr < L ? kb_tail_mask(kb, L, I(kb, s->mr)) : NULL;
   KV g = kb_for(kb, I(kb, 0), I(kb, s->ngk), 1);
   KV bv[8];
@@ -874,35 +891,31 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
   kb_endfor(kb);
   for (int i = 0; i < mr; i++) {
     KV row = kb_add(kb, m, I(kb, i));
-    KV corr = kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, t->corr, row)), L);
     KV mult = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->mult, row)), L);
     for (int v = 0; v < nv; v++) {
-      KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
-      KV u = kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), q;
-      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L));
-      if (s->res) q = q8_residual(kb, t, u, off, t->vmask[v]);
-      else q = q8_clamp(kb, kb_add(kb, u, t->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
+      KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, acc[i * nv + v]), ft, false, false), mult);
+      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)), q;
+      if (s->res) q = q8_residual(kb, t, q8_magic(kb, f, 0), off, t->vmask[v]);
+      else q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
       gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
   }
   if (!rc) return;
   /* the remainder columns: lane i is row m + i (lanes from mr on unused), so corr and mult are
    * vectors and C / R are read and written a byte per row, ldc apart */
-  KV cm = kb_tail_mask(kb, L, I(kb, mr));
-  KV corr = kb_load_masked(kb, it, kb_gep(kb, KE_I32, t->corr, m), cm, NULL);
   KV mult = kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->mult, m), cm, NULL);
   KT bl = kt(KE_I8, L);
   for (int r = 0; r < rc; r++) {
-    KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, racc[r]), corr), ft, false, false), mult);
-    KV u = kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), q;
+    KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, racc[r]), ft, false, false), mult);
+    KV q;
     KV at0 = kb_add(kb, kb_mul(kb, m, I(kb, s->ldc)), I(kb, (int64_t)nv * L + r));
     if (s->res) {
       KV rv = kb_int(kb, bl, 0);
       for (int i = 0; i < mr; i++)
         rv = kb_insert(kb, rv, kb_load(kb, kt_s(KE_I8), kb_gep(kb, KE_I8, t->rbase, kb_add(kb, at0, I(kb, i * s->ldc)))), i);
-      q = q8_residual_of(kb, s, u, rv);
+      q = q8_residual_of(kb, s, q8_magic(kb, f, 0), rv);
     } else
-      q = q8_clamp(kb, kb_add(kb, u, t->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
+      q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
     KV y = q8_shifted_bytes(kb, q);
     for (int i = 0; i < mr; i++) kb_store(kb, kb_extract(kb, y, i), kb_gep(kb, KE_I8, t->cbase, kb_add(kb, at0, I(kb, i * s->ldc))));
   }
@@ -985,7 +998,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   KV gi = kb_rem(kb, b, I(kb, s->ngroups), true);
   KV dst = kb_scratch(kb);
   s->pack(c, s, b, n0, dst, s->pack_ud);
-  Q8Tile t = {.s = s, .bptr = dst, .zy = kb_float(kb, kt(KE_F32, L), (double)s->zy), .nvt = s->nv};
+  Q8Tile t = {.s = s, .bptr = dst, .nvt = s->nv};
   t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   if (s->res) t.rbase = kb_gep(kb, KE_I8, s->res, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));

@@ -273,6 +273,25 @@ RES = [("c1", "x", 32, 1, 0, "Relu"), ("c2", "c1_a", 32, 3, 1, "Relu"), ("c3", "
        ("c4", "r1", 48, 1, 0, ""), ("c5", "r1", 48, 3, 1, "")]
 
 
+def add_conv(rng, g, name, src, o, k, p, act):
+    """a k × k Conv of src to o channels (He-initialized weights, then bias, from rng), and a Relu after
+    it when act, appended to g = (inits, nodes, vals, ranges): the output's value and range recorded"""
+    inits, nodes, vals, ranges = g
+    c = vals[src].shape[1]
+    w = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
+    b = (rng.standard_normal(o) * 0.1).astype(np.float32)
+    inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
+    nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[p] * 4,
+                                  kernel_shape=[k, k]))
+    y = conv_np(vals[src], w, b, 1, p, 1)
+    t = name
+    if act:
+        nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
+        t, y = name + "_a", np.maximum(y, 0)
+    vals[t] = y
+    ranges[t] = (y.min(), y.max())
+
+
 def make_residual(out):
     """ResNet's two block ends, as QDQ: r1 = Relu(c3 + x) (the identity residual) and r2 = Relu(c4 +
     c5) (two convs, as a downsample block); 19 x 17 pixels leave a partial last panel"""
@@ -281,19 +300,7 @@ def make_residual(out):
     x = rng.standard_normal(shape).astype(np.float32)
     inits, nodes, vals, ranges = [], [], {"x": x}, {"x": (x.min(), x.max())}
     for name, src, o, k, p, act in RES:
-        c = vals[src].shape[1]
-        w = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
-        b = (rng.standard_normal(o) * 0.1).astype(np.float32)
-        inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
-        nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[p] * 4,
-                                      kernel_shape=[k, k]))
-        y = conv_np(vals[src], w, b, 1, p, 1)
-        t = name
-        if act:
-            nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
-            t, y = name + "_a", np.maximum(y, 0)
-        vals[t] = y
-        ranges[t] = (y.min(), y.max())
+        add_conv(rng, (inits, nodes, vals, ranges), name, src, o, k, p, act)
         if name in ("c3", "c5"):
             a, b_, r = ("c3", "x", "r1") if name == "c3" else ("c4", "c5", "r2")
             nodes += [helper.make_node("Add", [a, b_], ["sum_" + r]), helper.make_node("Relu", ["sum_" + r], [r])]
@@ -418,19 +425,7 @@ def make_tail(out, h, w):
     inits, nodes, vals, ranges = [], [], {"x": x}, {"x": (x.min(), x.max())}
     for name, src, o, k, act in (("c1", "x", 40, 1, True), ("c2", "c1_a", 36, 3, True), ("c3", "c2_a", 40, 1, False),
                                  ("c4", "r", 5, 1, False)):
-        c = vals[src].shape[1]
-        wt = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
-        b = (rng.standard_normal(o) * 0.1).astype(np.float32)
-        inits += [numpy_helper.from_array(wt, name + "_w"), numpy_helper.from_array(b, name + "_b")]
-        nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[k // 2] * 4,
-                                      kernel_shape=[k, k]))
-        y = conv_np(vals[src], wt, b, 1, k // 2, 1)
-        t = name
-        if act:
-            nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
-            t, y = name + "_a", np.maximum(y, 0)
-        vals[t] = y
-        ranges[t] = (y.min(), y.max())
+        add_conv(rng, (inits, nodes, vals, ranges), name, src, o, k, k // 2, act)
         if name == "c3":
             nodes += [helper.make_node("Add", ["c3", "c1_a"], ["sum"]), helper.make_node("Relu", ["sum"], ["r"])]
             vals["r"] = np.maximum(vals["c3"] + vals["c1_a"], 0)
