@@ -1023,18 +1023,27 @@ static KV q8_pack_a(KB *kb, const Q8Spec *s) {
 
 typedef struct Q8Tile {
   const Q8Spec *s;
-  KV bptr, cbase, corr, mult, zy; /* corr/mult: this group's rows; zy: f32 splat */
+  KV bptr, cbase, corr, mult;     /* corr/mult: this group's rows */
   KV rbase;                       /* the fused residual at the task's C position (NULL: none) */
   KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
+  int nvt, rc;                    /* vectors of columns computed, then remainder columns (the last panel) */
 } Q8Tile;
 
 /* The epilogue rounds by adding Q8_MAGIC = 1.5·2^23: for |f| < 2^22 the float sum is exactly
  * round_half_even(f) + Q8_MAGIC (the default rounding of the add), an integer whose low mantissa
  * byte is the result's byte.  Adding the zero point and clamping in that shifted domain (all exact
  * integers in [2^23, 2^24)) replaces a round instruction and an add per vector with the same bits
- * (|f| ≥ 2^22 lands outside the clamp bounds either way).  The zero point is added separately from
- * the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy. */
+ * (|f| ≥ 2^22 lands outside the clamp bounds either way).  An odd zero point is added separately
+ * from the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy; an
+ * even one (0 after every Relu) joins it, one add fewer per vector with the same bits. */
 #define Q8_MAGIC 12582912.0
+
+/* f + Q8_MAGIC rounded, + the zero point z */
+static KV q8_magic(KB *kb, KV f, int64_t z) {
+  KT ft = kb_type(kb, f);
+  if (z % 2 == 0) return kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC + (double)z));
+  return kb_add(kb, kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, (double)z));
+}
 
 /* f32 lanes in the shifted domain (integers + Q8_MAGIC) → their low bytes (i8 lanes) */
 static KV q8_shifted_bytes(KB *kb, KV t) {
@@ -1051,48 +1060,92 @@ static KV q8_clamp(KB *kb, KV t, double lo, double hi) {
  * domain: the conv's own value q = zy + clamp(u, ...) - Q8_MAGIC, then (q - zc)·ka + (R - zr)·kr
  * rounded, + zo, saturated, as QAdd computes it (gen_quant.c's qadd_fn: the same float operations
  * on the same values, so the fused result is bit-identical to the two nodes; zc = zy) */
-static KV q8_residual(KB *kb, const Q8Tile *t, KV u, KV off, KV mask) {
-  const Q8Spec *s = t->s;
-  KT ft = kb_type(kb, u), bt = kt(KE_I8, ft.lanes);
-  KV at = kb_gep(kb, KE_I8, t->rbase, off);
-  KV r = mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at);
+static KV q8_residual_of(KB *kb, const Q8Spec *s, KV u, KV r) {
+  KT ft = kb_type(kb, u);
   r = kb_cast(kb, r, ft, s->rt == DT_UINT8, false);
   u = q8_clamp(kb, u, Q8_MAGIC + (double)s->qmin - s->zc, Q8_MAGIC + (double)s->qmax - s->zc); /* Q8_MAGIC + q - zc */
   KV a = kb_mul(kb, kb_sub(kb, u, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->ka));
   KV b = kb_mul(kb, kb_sub(kb, r, kb_float(kb, ft, s->zr)), kb_float(kb, ft, s->kr));
-  KV y = kb_add(kb, kb_add(kb, kb_add(kb, a, b), kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->zo));
+  KV y = q8_magic(kb, kb_add(kb, a, b), (int64_t)s->zo);
   return q8_clamp(kb, y, Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
 }
 
-/* rows [m, m + mr) × the panel: accumulate over every k group, requantize, store */
+/* ... with R read as C's vector at off (masked to mask when not NULL) */
+static KV q8_residual(KB *kb, const Q8Tile *t, KV u, KV off, KV mask) {
+  KT bt = kt(KE_I8, kb_type(kb, u).lanes);
+  KV at = kb_gep(kb, KE_I8, t->rbase, off);
+  return q8_residual_of(kb, t->s, u, mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at));
+}
+
+/* rows [m, m + mr) × the panel's first nvt vectors, then its rc remainder columns: accumulate
+ * over every k group, requantize, store */
 static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
   const Q8Spec *s = t->s;
-  int L = s->lanes, nv = s->nv;
+  int L = s->lanes, nv = t->nvt, rc = t->rc;
   KT it = kt(KE_I32, L), bt = kt(KE_I8, 4 * L), ft = kt(KE_F32, L);
-  KVar acc[32];
-  for (int q = 0; q < mr * nv; q++) acc[q] = kb_var(kb, it, kb_int(kb, it, 0));
+  /* the accumulators start at the row's corr (the bias and zero point terms): no add per vector
+   * in the epilogue (the same i32 sums, wrapping) */
+  KVar acc[32], racc[8];
+  for (int i = 0; i < mr; i++) {
+    KV corr = kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, t->corr, kb_add(kb, m, I(kb, i)))), L);
+    for (int v = 0; v < nv; v++) acc[i * nv + v] = kb_var(kb, it, corr);
+  }
+  KV cm = rc ? kb_tail_mask(kb, L, I(kb, mr)) : NULL;
+  if (rc) {
+    KV corr = kb_load_masked(kb, it, kb_gep(kb, KE_I32, t->corr, m), cm, NULL);
+    for (int r = 0; r < rc; r++) racc[r] = kb_var(kb, it, corr);
+  }
+  KV rmask = rc && s->mr < L ? kb_tail_mask(kb, L, I(kb, s->mr)) : NULL;
   KV g = kb_for(kb, I(kb, 0), I(kb, s->ngk), 1);
   KV bv[8];
   for (int v = 0; v < nv; v++)
-    bv[v] = kb_load(kb, bt, kb_gep(kb, KE_I8, t->bptr, kb_mul(kb, kb_add(kb, kb_mul(kb, g, I(kb, nv)), I(kb, v)), I(kb, 4 * L))));
+    bv[v] = kb_load(kb, bt, kb_gep(kb, KE_I8, t->bptr, kb_mul(kb, kb_add(kb, kb_mul(kb, g, I(kb, s->nv)), I(kb, v)), I(kb, 4 * L))));
   KV arow = kb_gep(kb, KE_I32, apanel, kb_mul(kb, g, I(kb, s->mr)));
   for (int i = 0; i < mr; i++) {
     KV a = kb_bitcast(kb, kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, arow, I(kb, i))), L), bt);
     for (int v = 0; v < nv; v++) kb_set(kb, acc[i * nv + v], kb_dot4_u8s8(kb, kb_get(kb, acc[i * nv + v]), bv[v], a));
   }
+  if (rc) {
+    /* the panel's mr rows × 4 k of this group as one vector (row i in lane i), times a column's
+     * 4 bytes broadcast: one dot product per remainder column gives its mr outputs */
+    KV av = rmask ? kb_load_masked(kb, it, arow, rmask, NULL) : kb_load(kb, it, arow);
+    av = kb_bitcast(kb, av, bt);
+    KV col = kb_gep(kb, KE_I32, t->bptr, kb_add(kb, kb_mul(kb, g, I(kb, s->nrp)), I(kb, (int64_t)nv * L)));
+    for (int r = 0; r < rc; r++) {
+      KV b = kb_bitcast(kb, kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, col, I(kb, r))), L), bt);
+      kb_set(kb, racc[r], kb_dot4_u8s8(kb, kb_get(kb, racc[r]), b, av));
+    }
+  }
   kb_endfor(kb);
   for (int i = 0; i < mr; i++) {
     KV row = kb_add(kb, m, I(kb, i));
-    KV corr = kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, t->corr, row)), L);
     KV mult = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->mult, row)), L);
     for (int v = 0; v < nv; v++) {
-      KV f = kb_mul(kb, kb_cast(kb, kb_add(kb, kb_get(kb, acc[i * nv + v]), corr), ft, false, false), mult);
-      KV u = kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), q;
-      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L));
-      if (s->res) q = q8_residual(kb, t, u, off, t->vmask[v]);
-      else q = q8_clamp(kb, kb_add(kb, u, t->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
+      KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, acc[i * nv + v]), ft, false, false), mult);
+      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)), q;
+      if (s->res) q = q8_residual(kb, t, q8_magic(kb, f, 0), off, t->vmask[v]);
+      else q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
       gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
+  }
+  if (!rc) return;
+  /* the remainder columns: lane i is row m + i (lanes from mr on unused), so corr and mult are
+   * vectors and C / R are read and written a byte per row, ldc apart */
+  KV mult = kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->mult, m), cm, NULL);
+  KT bl = kt(KE_I8, L);
+  for (int r = 0; r < rc; r++) {
+    KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, racc[r]), ft, false, false), mult);
+    KV q;
+    KV at0 = kb_add(kb, kb_mul(kb, m, I(kb, s->ldc)), I(kb, (int64_t)nv * L + r));
+    if (s->res) {
+      KV rv = kb_int(kb, bl, 0);
+      for (int i = 0; i < mr; i++)
+        rv = kb_insert(kb, rv, kb_load(kb, kt_s(KE_I8), kb_gep(kb, KE_I8, t->rbase, kb_add(kb, at0, I(kb, i * s->ldc)))), i);
+      q = q8_residual_of(kb, s, q8_magic(kb, f, 0), rv);
+    } else
+      q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
+    KV y = q8_shifted_bytes(kb, q);
+    for (int i = 0; i < mr; i++) kb_store(kb, kb_extract(kb, y, i), kb_gep(kb, KE_I8, t->cbase, kb_add(kb, at0, I(kb, i * s->ldc))));
   }
 }
 
@@ -1114,25 +1167,48 @@ static void q8_rows(KB *kb, const Q8Tile *t, KV apack) {
   if (s->M % s->mr) q8_tile(kb, t, (int)(s->M % s->mr), kb_gep(kb, KE_I8, apack, I(kb, full / s->mr * panel)), I(kb, full));
 }
 
+/* rows per tile for nv vectors of columns (without VNNI the dot product widens through
+ * temporaries: leave them registers) */
+static int q8_mr(const GenCtx *c, const Q8Spec *s, int nv) {
+  int spare = c->target->has_vnni ? 0 : 2 + nv;
+  int mr = (regs_of(c->target) - nv - 1 - spare) / nv;
+  if (mr > 16) mr = 16;
+  if (mr < 1) mr = 1;
+  if (mr > s->M) mr = (int)s->M;
+  return mr;
+}
+
+/* The last panel's tail columns past its whole vectors: up to Q8_RC of them are remainder
+ * columns, each one dot product per k group for all mr rows of a tile (rows in lanes), instead
+ * of a vector of L columns padded (layer4 of ResNet-50: 49 = 3·16 + 1 pixels; layer3: 196 =
+ * 12·16 + 4).  Needs the tile's rows to fit a vector, and registers: the last panel has at most
+ * nv - 1 whole vectors, which frees mr accumulators for rc of them + the rows' vector. */
+#define Q8_RC 4
+static int q8_rc_max(int L, int mr) {
+  if (mr > L) return 0;
+  return mr - 1 < Q8_RC ? mr - 1 : Q8_RC;
+}
+
 void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   KB *kb = c->kb;
   int L = kb_lanes(kb, KE_I32);
   s->lanes = L;
-  /* the fewest padded columns, preferring wide tiles (as gemm_emit) */
+  /* the fewest padded columns, preferring wide tiles (as gemm_emit); a remainder column costs
+   * L / mr columns (one dot product for mr rows, against mr per vector of L) */
   static const double eff[5] = {0, 0.7, 0.96, 0.98, 1.0};
   double best = 1e30;
   s->nv = 1;
   for (int v = 1; v <= 4; v++) {
-    double cost = (double)(cdiv(s->N, (int64_t)v * L) * v * L) / (double)s->N / eff[v];
+    int64_t nrp = (int64_t)v * L, tail = s->N % nrp, rc = tail % L;
+    int mr = q8_mr(c, s, v);
+    double cols = (double)(s->N / nrp * nrp + tail / L * L);
+    if (rc && rc <= q8_rc_max(L, mr)) cols += (double)rc * L / mr;
+    else if (rc) cols += L;
+    double cost = cols / (double)s->N / eff[v];
     if (cost < best - 1e-9) best = cost, s->nv = v;
     if ((int64_t)v * L >= s->N) break;
   }
-  /* without VNNI the dot product widens through temporaries: leave them registers */
-  int spare = c->target->has_vnni ? 0 : 2 + s->nv;
-  s->mr = (regs_of(c->target) - s->nv - 1 - spare) / s->nv;
-  if (s->mr > 16) s->mr = 16;
-  if (s->mr < 1) s->mr = 1;
-  if (s->mr > s->M) s->mr = (int)s->M;
+  s->mr = q8_mr(c, s, s->nv);
   s->nrp = s->nv * L;
   s->ngk = cdiv(s->K, 4);
   int64_t npn = cdiv(s->N, s->nrp), ntask = s->nbatch * npn;
@@ -1150,7 +1226,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   KV gi = kb_rem(kb, b, I(kb, s->ngroups), true);
   KV dst = kb_scratch(kb);
   s->pack(c, s, b, n0, dst, s->pack_ud);
-  Q8Tile t = {.s = s, .bptr = dst, .zy = kb_float(kb, kt(KE_F32, L), (double)s->zy)};
+  Q8Tile t = {.s = s, .bptr = dst, .nvt = s->nv};
   t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   if (s->res) t.rbase = kb_gep(kb, KE_I8, s->res, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));
@@ -1159,11 +1235,13 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   int64_t tail = s->N % s->nrp;
   if (!tail) q8_rows(kb, &t, ap);
   else {
-    /* the last panel: each vector's stores masked to the columns left (none, some or all) */
+    /* the last panel: its whole vectors, then remainder columns or one more vector masked */
     kb_if(kb, kb_cmp(kb, KC_EQ, n0, I(kb, (npn - 1) * s->nrp), false));
     Q8Tile tl = t;
-    for (int v = 0; v < s->nv; v++)
-      if (tail - (int64_t)v * L < L) tl.vmask[v] = kb_tail_mask(kb, L, I(kb, tail - (int64_t)v * L));
+    int rc = (int)(tail % L);
+    tl.nvt = (int)(tail / L);
+    if (rc && rc <= q8_rc_max(L, s->mr)) tl.rc = rc;
+    else if (rc) tl.vmask[tl.nvt] = kb_tail_mask(kb, L, I(kb, rc)), tl.nvt++;
     q8_rows(kb, &tl, ap);
     kb_else(kb);
     q8_rows(kb, &t, ap);

@@ -11,6 +11,9 @@ check that onnxc runs them on its integer kernels.
                       every Conv must become a QConv and every quantized tensor match ORT within a step)
   qdq_models.py check-residual --onnxc build/onnxc --out DIR
                       (residual Adds fused into a QConv's epilogue: bit-identical to the unfused graph)
+  qdq_models.py check-tails --onnxc build/onnxc --out DIR
+                      (pixel counts leaving 1-4 columns past the last whole vector: every value
+                      within a step of the float-emulated graph and ONNX Runtime)
 
 Layout (ORT's QDQ format): every Conv reads DequantizeLinear(QuantizeLinear(x)) with per-tensor u8
 activations (asymmetric, range calibrated by running the float model), DequantizeLinear of a
@@ -270,6 +273,25 @@ RES = [("c1", "x", 32, 1, 0, "Relu"), ("c2", "c1_a", 32, 3, 1, "Relu"), ("c3", "
        ("c4", "r1", 48, 1, 0, ""), ("c5", "r1", 48, 3, 1, "")]
 
 
+def add_conv(rng, g, name, src, o, k, p, act):
+    """a k × k Conv of src to o channels (He-initialized weights, then bias, from rng), and a Relu after
+    it when act, appended to g = (inits, nodes, vals, ranges): the output's value and range recorded"""
+    inits, nodes, vals, ranges = g
+    c = vals[src].shape[1]
+    w = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
+    b = (rng.standard_normal(o) * 0.1).astype(np.float32)
+    inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
+    nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[p] * 4,
+                                  kernel_shape=[k, k]))
+    y = conv_np(vals[src], w, b, 1, p, 1)
+    t = name
+    if act:
+        nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
+        t, y = name + "_a", np.maximum(y, 0)
+    vals[t] = y
+    ranges[t] = (y.min(), y.max())
+
+
 def make_residual(out):
     """ResNet's two block ends, as QDQ: r1 = Relu(c3 + x) (the identity residual) and r2 = Relu(c4 +
     c5) (two convs, as a downsample block); 19 x 17 pixels leave a partial last panel"""
@@ -278,19 +300,7 @@ def make_residual(out):
     x = rng.standard_normal(shape).astype(np.float32)
     inits, nodes, vals, ranges = [], [], {"x": x}, {"x": (x.min(), x.max())}
     for name, src, o, k, p, act in RES:
-        c = vals[src].shape[1]
-        w = (rng.standard_normal((o, c, k, k)) * np.sqrt(2.0 / (c * k * k))).astype(np.float32)
-        b = (rng.standard_normal(o) * 0.1).astype(np.float32)
-        inits += [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
-        nodes.append(helper.make_node("Conv", [src, name + "_w", name + "_b"], [name], name=name, pads=[p] * 4,
-                                      kernel_shape=[k, k]))
-        y = conv_np(vals[src], w, b, 1, p, 1)
-        t = name
-        if act:
-            nodes.append(helper.make_node("Relu", [t], [name + "_a"]))
-            t, y = name + "_a", np.maximum(y, 0)
-        vals[t] = y
-        ranges[t] = (y.min(), y.max())
+        add_conv(rng, (inits, nodes, vals, ranges), name, src, o, k, p, act)
         if name in ("c3", "c5"):
             a, b_, r = ("c3", "x", "r1") if name == "c3" else ("c4", "c5", "r2")
             nodes += [helper.make_node("Add", [a, b_], ["sum_" + r]), helper.make_node("Relu", ["sum_" + r], [r])]
@@ -397,9 +407,79 @@ def check_model(args):
     return 1 if fails or not ok else 0
 
 
+# ---- panel tails: the int8 engine's last panel of pixels (gen_gemm.c gemm_emit_q8) ----
+
+# (H, W): pixels per image 49 = 3·16 + 1 (ResNet-50's layer4), 196 = 12·16 + 4 (layer3), 18 = 16 + 2,
+# 15 (< one vector), 2, 323 = 20·16 + 3; with 16 i32 lanes the tails of 1-4 columns are remainder
+# columns (rows in lanes), the others a masked vector
+TAILS = [(7, 7), (14, 14), (3, 6), (5, 3), (1, 2), (19, 17)]
+
+
+def make_tail(out, h, w):
+    """x (2 × 20 × h × w) → 1×1 conv to 40 + Relu (a) → 3×3 conv to 36 + Relu → 1×1 conv to 40,
+    + a, Relu (r: the residual QAdd fused into the conv) → 1×1 conv to 5 (y2); outputs a flattened r
+    and y2.  40, 36 and 5 output channels leave partial row tiles."""
+    rng = np.random.default_rng(1500 + h * 31 + w)
+    shape = (2, 20, h, w)
+    x = rng.standard_normal(shape).astype(np.float32)
+    inits, nodes, vals, ranges = [], [], {"x": x}, {"x": (x.min(), x.max())}
+    for name, src, o, k, act in (("c1", "x", 40, 1, True), ("c2", "c1_a", 36, 3, True), ("c3", "c2_a", 40, 1, False),
+                                 ("c4", "r", 5, 1, False)):
+        add_conv(rng, (inits, nodes, vals, ranges), name, src, o, k, k // 2, act)
+        if name == "c3":
+            nodes += [helper.make_node("Add", ["c3", "c1_a"], ["sum"]), helper.make_node("Relu", ["sum"], ["r"])]
+            vals["r"] = np.maximum(vals["c3"] + vals["c1_a"], 0)
+            ranges["r"] = (vals["r"].min(), vals["r"].max())
+    nodes += [helper.make_node("Flatten", ["r"], ["y1"]), helper.make_node("Flatten", ["c4"], ["y2"])]
+    g = helper.make_graph(nodes, "tail_qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                          [helper.make_tensor_value_info("y1", TensorProto.FLOAT, [2, 40 * h * w]),
+                           helper.make_tensor_value_info("y2", TensorProto.FLOAT, [2, 5 * h * w])], inits)
+    q = qdq(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), ranges)
+    onnx.checker.check_model(q)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(q, os.path.join(out, "model.onnx"))
+    np.save(os.path.join(out, "input_0.npy"), x)
+    steps = {t: float(act_params(*ranges[t])[0]) for t in ("r", "c4")}
+    return steps["r"], steps["c4"]
+
+
+def check_tails(args):
+    """per pixel count in TAILS: every output value of the int8 graph (QConvs with a fused QAdd)
+    within one step of the float-emulated graph (`--disable-pass qdq`) and of ONNX Runtime when
+    installed, at most 1% of them differing at all, and 1 and 2 threads bit-identical"""
+    fails = 0
+    for h, w in TAILS:
+        d = os.path.join(args.out, "t%dx%d" % (h, w))
+        steps = make_tail(d, h, w)
+        model, x = os.path.join(d, "model.onnx"), os.path.join(d, "input_0.npy")
+        ys = {}
+        for key, extra in (("1", ["--threads", "1"]), ("2", ["--threads", "2"]), ("float", ["--disable-pass", "qdq"])):
+            o = os.path.join(d, key)
+            subprocess.run([args.onnxc, "run", model, x, "-o", o] + extra, check=True, stdout=subprocess.DEVNULL)
+            ys[key] = [np.load(os.path.join(o, "output_%d.npy" % k)) for k in range(2)]
+        refs = [("onnxc --disable-pass qdq", ys["float"])]
+        if os.path.isdir(os.path.join(ORT, "node_modules")):
+            o = os.path.join(d, "ort")
+            os.makedirs(o, exist_ok=True)
+            subprocess.run(["node", os.path.join(ORT, "run_ort.js"), model, o, x], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            refs.append(("ONNX Runtime", [np.load(os.path.join(o, "output_%d.npy" % k)) for k in range(2)]))
+        same = all(np.array_equal(a, b) for a, b in zip(ys["1"], ys["2"]))
+        print("%s: %d x %d pixels: 1 and 2 threads bit for bit" % ("ok" if same else "FAIL", h, w))
+        fails += not same
+        for name, r in refs:
+            err = max(float(np.abs(a - b).max()) / s for a, b, s in zip(ys["1"], r, steps))
+            frac = sum(int(np.sum(a != b)) for a, b in zip(ys["1"], r)) / sum(a.size for a in r)
+            ok = err <= 1.001 and frac <= 0.01
+            print("%s: %d x %d pixels: max |int8 - %s| = %.3g steps, %.2f%% of values differ" %
+                  ("ok" if ok else "FAIL", h, w, name, err, 100 * frac))
+            fails += not ok
+    return 1 if fails else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["make", "small", "check", "check-model", "check-residual"])
+    ap.add_argument("what", choices=["make", "small", "check", "check-model", "check-residual", "check-tails"])
     ap.add_argument("--model")
     ap.add_argument("--input")
     ap.add_argument("--out", required=True)
@@ -415,6 +495,8 @@ def main():
         return check_model(args)
     if args.what == "check-residual":
         return check_residual(args)
+    if args.what == "check-tails":
+        return check_tails(args)
     model = onnx.load(args.model)
     x = np.load(args.input)
     q = qdq(model, ranges_ort(model, x, quantized_tensors(model.graph)))
