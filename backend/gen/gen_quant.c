@@ -587,16 +587,31 @@ static KV qc_bounds(KB *kb, const QcPack *p, KV ok, KV ih, KV iw, int L) {
  * mask, both fixed per tap (the masks computed once per task), interleaved by two rounds of
  * two-source byte / word shuffles (vpermt2b / vpermt2w) — instead of 4 loads, 4 mask reads and
  * 3 shuffles per L pixels and per group, with a division of k into channel and tap per byte row. */
-static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV n0, KV dst) {
-  KB *kb = c->kb;
-  int N = s->nrp;
-  KT i32v = kt(KE_I32, N), bv = kt(KE_I8, N);
-  KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
+/* per tap r: the bounds mask of the panel's N pixels and where the tap reads pixel 0 relative to
+ * the panel's bytes of a channel (the input, or its phase planes of R rows) */
+static void qc_c4_taps(KB *kb, const QcPack *p, KV n0, int N, int64_t R, KV *mask, int64_t *off) {
+  KT i32v = kt(KE_I32, N);
   KV pix = kb_add(kb, kb_splat(kb, kb_cast(kb, n0, kt_s(KE_I32), false, false), N), kb_iota(kb, i32v));
   KV ok = kb_cmp(kb, KC_LT, pix, kb_int(kb, i32v, p->P), false);
   KV oh = kb_sub(kb, kb_mul(kb, kb_div(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sh)), kb_int(kb, i32v, p->ph));
   KV ow = kb_sub(kb, kb_mul(kb, kb_rem(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sw)), kb_int(kb, i32v, p->pw));
-  /* where channel ch's bytes for the panel's first pixel are: src + ch·cs + off[tap] */
+  for (int64_t r = 0; r < p->KS; r++) {
+    int64_t dy = r / p->kw * p->dh, dx = r % p->kw * p->dw;
+    mask[r] = qc_bounds(kb, p, ok, kb_add(kb, oh, kb_int(kb, i32v, dy)), kb_add(kb, ow, kb_int(kb, i32v, dx)), N);
+    if (p->phase) { /* tap (dy - ph, dx - pw) = 2·(oy, ox) + (py, px): phase (py, px) shifted by (oy - oy0, ox) */
+      int64_t qy = dy - p->ph, qx = dx - p->pw, oy = qy >= 0 ? qy / 2 : -((1 - qy) / 2), ox = qx >= 0 ? qx / 2 : -((1 - qx) / 2);
+      off[r] = ((2 * (qy & 1) + (qx & 1)) * R + oy - p->oy0) * p->PW + ox;
+    } else
+      off[r] = (dy - p->ph) * p->Wd + dx - p->pw; /* input index = output pixel + off */
+  }
+}
+
+static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV n0, KV dst) {
+  KB *kb = c->kb;
+  int N = s->nrp;
+  KT bv = kt(KE_I8, N), h = kt(KE_I16, N);
+  KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
+  /* channel ch's bytes for the panel's first pixel at src + ch·cs (+ the tap's offset) */
   KV src;
   int64_t cs, R = 0;
   if (p->phase) { /* the task's phase split (qc_phase_fill); pixel j of the panel at prel + j of its phase rows */
@@ -609,15 +624,7 @@ static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV
     src = kb_gep(kb, KE_I8, xb, n0), cs = p->H * p->Wd;
   KV mask[32];
   int64_t off[32];
-  for (int64_t r = 0; r < p->KS; r++) {
-    int64_t dy = r / p->kw * p->dh, dx = r % p->kw * p->dw;
-    mask[r] = qc_bounds(kb, p, ok, kb_add(kb, oh, kb_int(kb, i32v, dy)), kb_add(kb, ow, kb_int(kb, i32v, dx)), N);
-    if (p->phase) { /* tap (dy - ph, dx - pw) = 2·(oy, ox) + (py, px): phase (py, px) shifted by (oy - oy0, ox) */
-      int64_t qy = dy - p->ph, qx = dx - p->pw, oy = qy >= 0 ? qy / 2 : -((1 - qy) / 2), ox = qx >= 0 ? qx / 2 : -((1 - qx) / 2);
-      off[r] = ((2 * (qy & 1) + (qx & 1)) * R + oy - p->oy0) * p->PW + ox;
-    } else
-      off[r] = (dy - p->ph) * p->Wd + dx - p->pw; /* input index = output pixel + off */
-  }
+  qc_c4_taps(kb, p, n0, N, R, mask, off);
   KV zx = kb_int(kb, bv, p->zx);
   KV c4 = kb_for(kb, i64c(kb, 0), i64c(kb, p->Cg / 4), 1);
   KV base = kb_gep(kb, KE_I8, src, kb_mul(kb, c4, i64c(kb, 4 * cs)));
@@ -628,7 +635,6 @@ static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV
       v[t] = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, base, i64c(kb, t * cs + off[r])), mask[r], zx);
       if (p->s8) v[t] = kb_xor(kb, v[t], kb_int(kb, bv, 0x80));
     }
-    KT h = kt(KE_I16, N);
     KV lo = kb_bitcast(kb, zip(kb, v[0], v[1], N), h), hi = kb_bitcast(kb, zip(kb, v[2], v[3], N), h);
     kb_store(kb, kb_bitcast(kb, zip(kb, lo, hi, N), kt(KE_I8, 4 * N)), kb_gep(kb, KE_I8, out, i64c(kb, r * 4 * N)));
   }

@@ -300,10 +300,11 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   t_free(t);
 }
 
-/* QLinearConv with constant weights runs on the int8 GEMM engine; stride-2 convs whose output is
- * exactly as wide as a parity phase of the input (OW == ceil(W/2)) read the input through the
- * per-task phase split (qc_phase_fill): odd and even sizes, taps reaching past either border, a
- * phase plane wider than a vector, int8 activations (flipped to u8), several panels per image */
+/* QLinearConv with constant weights runs on the int8 GEMM engine, checked exactly against a
+ * reference (stride S in both dims, pads P, 2 images).  Stride-2 convs whose output is exactly as wide as
+ * a parity phase of the input (OW == ceil(W/2)) read the input through the per-task phase split
+ * (qc_phase_fill): odd and even sizes, taps reaching past either border, a phase plane wider than a
+ * vector, int8 activations (flipped to u8), several panels per image */
 static void qconv_case(int CI, int H, int W, int CO, int KS, int P, int S, bool s8, const char *target) {
   enum { NB = 2 };
   int n_x = NB * CI * H * W, n_w = CO * CI * KS * KS;
@@ -363,14 +364,20 @@ Test(quant, qconv_stride2_phase_split) {
   qconv_case(2, 28, 28, 6, 3, 1, 2, false, NULL);  /* 14x14: 7 panels of 32, the last 4 columns wide */
 }
 
-/* stride-1 "same" convs with channels in multiples of 4 pack k in channel quads (qc_pack_c4):
- * 3×3 and 5×5, one panel or several with a short last one, widths below and above a panel, int8 x */
+/* "same" stride-1 and phase-split stride-2 convs with channels in multiples of 4 pack k in channel
+ * quads on AVX-512 (qc_pack_c4): 3×3 and 5×5, one panel or several with a short last one, widths
+ * below and above a panel, int8 x */
 Test(quant, qconv_same_channel_quads) {
   qconv_case(8, 14, 14, 20, 3, 1, 1, false, NULL); /* 196 pixels: panels of 32, a short last one */
   qconv_case(4, 7, 7, 17, 3, 1, 1, true, NULL);    /* layer4's 49 pixels, int8 x, odd channel count */
   qconv_case(12, 9, 70, 6, 3, 1, 1, false, NULL);  /* rows wider than a panel */
   qconv_case(16, 56, 56, 8, 3, 1, 1, true, NULL);  /* layer1's size: 49 panels of 64 */
   qconv_case(8, 11, 13, 9, 5, 2, 1, false, NULL);  /* 5x5 pad 2: taps two rows past each border */
+  /* stride 2 through the phase split */
+  qconv_case(8, 13, 13, 9, 3, 1, 2, false, NULL);  /* odd sizes */
+  qconv_case(4, 28, 28, 6, 3, 1, 2, true, NULL);   /* 14x14: 7 panels of 32, int8 x */
+  qconv_case(12, 9, 130, 5, 3, 1, 2, false, NULL); /* a phase plane wider than 64 */
+  qconv_case(16, 14, 14, 40, 3, 1, 2, false, NULL); /* layer4.0's 7x7 output */
 }
 
 /* ---- DFT against an O(n²) double reference ---- */
