@@ -523,6 +523,8 @@ typedef struct QcPack {
   bool phase;
   unsigned used;                 /* bit 2·py + px: some tap reads phase (py, px) */
   int64_t PW, oy0, oy1;          /* phase width (= OW); the tap row offsets floor((dy - ph)/2) span [oy0, oy1] */
+  /* k in channel-quads (qc_pack_c4): k = (c4·KS + r)·4 + c % 4, the weights permuted to match */
+  bool c4;
 } QcPack;
 
 /* rows of one phase plane for a panel of nrp pixels: the output rows it can touch plus the taps' span */
@@ -579,9 +581,73 @@ static KV qc_bounds(KB *kb, const QcPack *p, KV ok, KV ih, KV iw, int L) {
   return kb_and(kb, m, kb_and(kb, kb_cmp(kb, KC_GE, iw, kb_int(kb, i32v, 0), false), kb_cmp(kb, KC_LT, iw, kb_int(kb, i32v, p->Wd), false)));
 }
 
+/* k in channel-quads, for the contiguous and phase-split convs with Cg % 4 == 0 and a few taps
+ * (every 3×3 of a ResNet): group g = c4·KS + r holds the 4 channels 4c4..4c4+3 at tap r, so a group is
+ * 4 masked loads of the whole panel (nrp bytes: one vector each) at one offset and one bounds
+ * mask, both fixed per tap (the masks computed once per task), interleaved by two rounds of
+ * two-source byte / word shuffles (vpermt2b / vpermt2w) — instead of 4 loads, 4 mask reads and
+ * 3 shuffles per L pixels and per group, with a division of k into channel and tap per byte row. */
+/* per tap r: the bounds mask of the panel's N pixels and where the tap reads pixel 0 relative to
+ * the panel's bytes of a channel (the input, or its phase planes of R rows) */
+static void qc_c4_taps(KB *kb, const QcPack *p, KV n0, int N, int64_t R, KV *mask, int64_t *off) {
+  KT i32v = kt(KE_I32, N);
+  KV pix = kb_add(kb, kb_splat(kb, kb_cast(kb, n0, kt_s(KE_I32), false, false), N), kb_iota(kb, i32v));
+  KV ok = kb_cmp(kb, KC_LT, pix, kb_int(kb, i32v, p->P), false);
+  KV oh = kb_sub(kb, kb_mul(kb, kb_div(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sh)), kb_int(kb, i32v, p->ph));
+  KV ow = kb_sub(kb, kb_mul(kb, kb_rem(kb, pix, kb_int(kb, i32v, p->OW), true), kb_int(kb, i32v, p->sw)), kb_int(kb, i32v, p->pw));
+  for (int64_t r = 0; r < p->KS; r++) {
+    int64_t dy = r / p->kw * p->dh, dx = r % p->kw * p->dw;
+    mask[r] = qc_bounds(kb, p, ok, kb_add(kb, oh, kb_int(kb, i32v, dy)), kb_add(kb, ow, kb_int(kb, i32v, dx)), N);
+    if (p->phase) { /* tap (dy - ph, dx - pw) = 2·(oy, ox) + (py, px): phase (py, px) shifted by (oy - oy0, ox) */
+      int64_t qy = dy - p->ph, qx = dx - p->pw, oy = qy >= 0 ? qy / 2 : -((1 - qy) / 2), ox = qx >= 0 ? qx / 2 : -((1 - qx) / 2);
+      off[r] = ((2 * (qy & 1) + (qx & 1)) * R + oy - p->oy0) * p->PW + ox;
+    } else
+      off[r] = (dy - p->ph) * p->Wd + dx - p->pw; /* input index = output pixel + off */
+  }
+}
+
+static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV n0, KV dst) {
+  KB *kb = c->kb;
+  int N = s->nrp;
+  KT bv = kt(KE_I8, N), h = kt(KE_I16, N);
+  KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
+  /* channel ch's bytes for the panel's first pixel at src + ch·cs (+ the tap's offset) */
+  KV src;
+  int64_t cs, R = 0;
+  if (p->phase) { /* the task's phase split (qc_phase_fill); pixel j of the panel at prel + j of its phase rows */
+    R = qc_phase_rows(p, N);
+    KV oa = kb_div(kb, n0, i64c(kb, p->OW), true), pbuf = kb_gep(kb, KE_I8, dst, i64c(kb, s->ngk * N * 4));
+    qc_phase_fill(kb, p, xb, oa, pbuf, R, s->lanes);
+    src = kb_gep(kb, KE_I8, pbuf, kb_sub(kb, n0, kb_mul(kb, oa, i64c(kb, p->OW))));
+    cs = 4 * R * p->PW;
+  } else
+    src = kb_gep(kb, KE_I8, xb, n0), cs = p->H * p->Wd;
+  KV mask[32];
+  int64_t off[32];
+  qc_c4_taps(kb, p, n0, N, R, mask, off);
+  KV zx = kb_int(kb, bv, p->zx);
+  KV c4 = kb_for(kb, i64c(kb, 0), i64c(kb, p->Cg / 4), 1);
+  KV base = kb_gep(kb, KE_I8, src, kb_mul(kb, c4, i64c(kb, 4 * cs)));
+  KV out = kb_gep(kb, KE_I8, dst, kb_mul(kb, c4, i64c(kb, p->KS * 4 * N)));
+  for (int64_t r = 0; r < p->KS; r++) {
+    KV v[4];
+    for (int t = 0; t < 4; t++) {
+      v[t] = kb_load_masked(kb, bv, kb_gep(kb, KE_I8, base, i64c(kb, t * cs + off[r])), mask[r], zx);
+      if (p->s8) v[t] = kb_xor(kb, v[t], kb_int(kb, bv, 0x80));
+    }
+    KV lo = kb_bitcast(kb, zip(kb, v[0], v[1], N), h), hi = kb_bitcast(kb, zip(kb, v[2], v[3], N), h);
+    kb_store(kb, kb_bitcast(kb, zip(kb, lo, hi, N), kt(KE_I8, 4 * N)), kb_gep(kb, KE_I8, out, i64c(kb, r * 4 * N)));
+  }
+  kb_endfor(kb);
+}
+
 static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud) {
   const QcPack *p = ud;
   KB *kb = c->kb;
+  if (p->c4) {
+    qc_pack_c4(c, s, p, batch, n0, dst);
+    return;
+  }
   int L = s->lanes, nv = s->nv;
   KT i32v = kt(KE_I32, L), bv = kt(KE_I8, L);
   KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
@@ -755,6 +821,9 @@ static int gen_conv_q_gemm(GenCtx *c) {
   float *mult = arena_alloc(c->g->arena, sizeof(float) * (size_t)O);
   const int8_t *wd = w->data;
   bool wper = ir_value_numel(n->in[4]) > 1;
+  /* channel quads: x86 with AVX-512 (byte masked loads of a whole panel), convs of more than one
+   * tap read contiguously (stride 1, or stride 2 through the phase split) */
+  p.c4 = (p.contiguous || p.phase) && two && p.KS > 1 && p.KS <= 32 && Cg % 4 == 0 && c->target->has_avx512;
   for (int64_t o = 0; o < O; o++) {
     int64_t sum = 0;
     for (int64_t k = 0; k < p.K; k++) sum += wd[o * p.K + k];
@@ -766,7 +835,14 @@ static int gen_conv_q_gemm(GenCtx *c) {
   /* the phase planes of the widest panel gemm_emit_q8 can choose (4 vectors) */
   int64_t L4 = 4 * (int64_t)kb_lanes(c->kb, KE_I32);
   int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, L4) * p.PW : 0;
-  if ((p.contiguous || p.phase) && (p.ph || p.pw || p.KS > 1)) extra += p.KS * L4; /* qc_pack's mask table */
+  if (!p.c4 && (p.contiguous || p.phase) && (p.ph || p.pw || p.KS > 1)) extra += p.KS * L4; /* qc_pack's mask table */
+  if (p.c4) { /* the weights in qc_pack_c4's k order */
+    int8_t *wp = arena_alloc(c->g->arena, (size_t)(O * p.K));
+    for (int64_t o = 0; o < O; o++)
+      for (int64_t ch = 0; ch < Cg; ch++)
+        for (int64_t r = 0; r < p.KS; r++) wp[o * p.K + ((ch / 4) * p.KS + r) * 4 + ch % 4] = wd[o * p.K + ch * p.KS + r];
+    wd = wp;
+  }
   Q8Spec s = {.M = Og, .N = p.P, .K = p.K, .nbatch = x->dims[0] * G, .ngroups = G, .a = wd, .pack = qc_pack, .pack_ud = &p,
               .c = kb_buf(c->kb, n->nin), .ct = y->dtype, .ldc = p.P, .c_bs = Og * p.P, .corr = corr, .mult = mult,
               .zy = (int32_t)ir_const_i64(n->in[7], 0), .qmin = ir_attr_int(n, "qmin", u8 ? 0 : -128),

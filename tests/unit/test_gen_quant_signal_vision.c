@@ -300,11 +300,12 @@ Test(quant, qlinearconv_pads_strides_groups_per_channel) {
   t_free(t);
 }
 
-/* QLinearConv with constant weights runs on the int8 GEMM engine; stride-2 convs whose output is
- * exactly as wide as a parity phase of the input (OW == ceil(W/2)) read the input through the
- * per-task phase split (qc_phase_fill): odd and even sizes, taps reaching past either border, a
- * phase plane wider than a vector, int8 activations (flipped to u8), several panels per image */
-static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, const char *target) {
+/* QLinearConv with constant weights runs on the int8 GEMM engine, checked exactly against a
+ * reference (stride S in both dims, pads P, 2 images).  Stride-2 convs whose output is exactly as wide as
+ * a parity phase of the input (OW == ceil(W/2)) read the input through the per-task phase split
+ * (qc_phase_fill): odd and even sizes, taps reaching past either border, a phase plane wider than a
+ * vector, int8 activations (flipped to u8), several panels per image */
+static void qconv_case(int CI, int H, int W, int CO, int KS, int P, int S, bool s8, const char *target) {
   enum { NB = 2 };
   int n_x = NB * CI * H * W, n_w = CO * CI * KS * KS;
   uint8_t *x = malloc((size_t)n_x);
@@ -318,7 +319,7 @@ static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, 
   uint8_t xz = 37, yz = 110;
   int8_t xz8 = -21;
   int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, KS, KS};
-  int64_t pads[4] = {P, P, P, P}, strides[2] = {2, 2};
+  int64_t pads[4] = {P, P, P, P}, strides[2] = {S, S};
   int8_t *wz = calloc((size_t)CO, 1);
   T *t = t_new();
   Value *xv = t_in(t, s8 ? DT_INT8 : DT_UINT8, 4, dx, x);
@@ -327,8 +328,8 @@ static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, 
   tu_attr_ints(t->g, n, "pads", 4, pads);
   tu_attr_ints(t->g, n, "strides", 2, strides);
   t_run_on(t, 2, target);
-  int OH = (H + 2 * P - KS) / 2 + 1, OW = (W + 2 * P - KS) / 2 + 1;
-  cr_assert_eq(OW, (W + 1) / 2, "the case must take the phase path");
+  int OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
+  cr_assert_eq(OW, (W + S - 1) / S, "the case must take the phase path (stride 2) or the contiguous one (stride 1)");
   cr_assert_eq(n->out[0]->dims[2], OH);
   const uint8_t *y = t_out(t, n, 0);
   int zx = s8 ? xz8 : xz;
@@ -340,7 +341,7 @@ static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, 
           for (int c = 0; c < CI; c++)
             for (int kh = 0; kh < KS; kh++)
               for (int kw = 0; kw < KS; kw++) {
-                int ih = i * 2 - P + kh, iw = j * 2 - P + kw;
+                int ih = i * S - P + kh, iw = j * S - P + kw;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 uint8_t raw = x[((b * CI + c) * H + ih) * W + iw];
                 int xv_ = s8 ? (int)(int8_t)raw : (int)raw;
@@ -356,11 +357,27 @@ static void qconv_s2_case(int CI, int H, int W, int CO, int KS, int P, bool s8, 
 }
 
 Test(quant, qconv_stride2_phase_split) {
-  qconv_s2_case(5, 13, 13, 9, 3, 1, false, NULL);  /* odd sizes, 3x3 pad 1 */
-  qconv_s2_case(16, 12, 10, 20, 1, 0, true, NULL); /* 1x1 pad 0: one phase; int8 x */
-  qconv_s2_case(3, 21, 20, 8, 7, 3, false, NULL);  /* the stem's 7x7 pad 3 */
-  qconv_s2_case(2, 9, 130, 5, 3, 1, true, NULL);   /* a phase plane wider than 64 */
-  qconv_s2_case(2, 28, 28, 6, 3, 1, false, NULL);  /* 14x14: 7 panels of 32, the last 4 columns wide */
+  qconv_case(5, 13, 13, 9, 3, 1, 2, false, NULL);  /* odd sizes, 3x3 pad 1 */
+  qconv_case(16, 12, 10, 20, 1, 0, 2, true, NULL); /* 1x1 pad 0: one phase; int8 x */
+  qconv_case(3, 21, 20, 8, 7, 3, 2, false, NULL);  /* the stem's 7x7 pad 3 */
+  qconv_case(2, 9, 130, 5, 3, 1, 2, true, NULL);   /* a phase plane wider than 64 */
+  qconv_case(2, 28, 28, 6, 3, 1, 2, false, NULL);  /* 14x14: 7 panels of 32, the last 4 columns wide */
+}
+
+/* "same" stride-1 and phase-split stride-2 convs with channels in multiples of 4 pack k in channel
+ * quads on AVX-512 (qc_pack_c4): 3×3 and 5×5, one panel or several with a short last one, widths
+ * below and above a panel, int8 x */
+Test(quant, qconv_same_channel_quads) {
+  qconv_case(8, 14, 14, 20, 3, 1, 1, false, NULL); /* 196 pixels: panels of 32, a short last one */
+  qconv_case(4, 7, 7, 17, 3, 1, 1, true, NULL);    /* layer4's 49 pixels, int8 x, odd channel count */
+  qconv_case(12, 9, 70, 6, 3, 1, 1, false, NULL);  /* rows wider than a panel */
+  qconv_case(16, 56, 56, 8, 3, 1, 1, true, NULL);  /* layer1's size: 49 panels of 64 */
+  qconv_case(8, 11, 13, 9, 5, 2, 1, false, NULL);  /* 5x5 pad 2: taps two rows past each border */
+  /* stride 2 through the phase split */
+  qconv_case(8, 13, 13, 9, 3, 1, 2, false, NULL);  /* odd sizes */
+  qconv_case(4, 28, 28, 6, 3, 1, 2, true, NULL);   /* 14x14: 7 panels of 32, int8 x */
+  qconv_case(12, 9, 130, 5, 3, 1, 2, false, NULL); /* a phase plane wider than 64 */
+  qconv_case(16, 14, 14, 40, 3, 1, 2, false, NULL); /* layer4.0's 7x7 output */
 }
 
 /* ---- DFT against an O(n²) double reference ---- */
