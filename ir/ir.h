@@ -449,6 +449,11 @@ int ir_verify(Graph *g);
 /* live ranges by node position: first[id] = the node defining value id, last[id] = its last user
  * (-1 for values no node defines or uses); arrays of g->nvalues + 1 (verify.c, used by planning) */
 void ir_live_ranges(const Graph *g, int *first, int *last);
+/* Views: a Reshape, Flatten, Squeeze or Unsqueeze, or a Transpose that moves only size-1
+ * axes, from an arena value to an arena value of the same bytes changes no byte, so planning gives
+ * its output its input's buffer (the copy kernel sees equal pointers and does nothing).  root[id]
+ * = the value whose buffer value id shares (itself if none); arrays of g->nvalues + 1 (verify.c) */
+void ir_view_roots(const Graph *g, int *root);
 void ir_print(const Graph *g, void *file /* FILE* */);
 /* "Op 'name'" (or "Op" for an unnamed node), as run-time errors name the node that failed */
 void ir_node_label(const Node *n, char *buf, size_t len);

@@ -99,6 +99,42 @@ void ir_live_ranges(const Graph *g, int *first, int *last) {
   }
 }
 
+static bool is_view(const Node *n) {
+  if (n->nin < 1 || n->nout != 1 || !n->in[0] || !n->out[0]) return false;
+  const Value *x = n->in[0], *y = n->out[0];
+  if (x->storage != ST_ARENA || y->storage != ST_ARENA || x->dtype != y->dtype || x->layout != y->layout ||
+      ir_value_numel(x) < 0 || ir_value_numel(x) != ir_value_numel(y))
+    return false;
+  switch (n->op) {
+  case OP_Reshape:
+  case OP_Flatten:
+  case OP_Squeeze:
+  case OP_Unsqueeze: return true;
+  case OP_Transpose: {
+    const int64_t *perm;
+    int cnt = ir_attr_ints(n, "perm", &perm), r = x->rank, prev = -1;
+    if (r < 0 || r != y->rank || (cnt >= 0 && cnt != r)) return false;
+    for (int d = 0; d < r; d++) { /* the axes longer than 1 keep their order */
+      int64_t p = cnt >= 0 ? perm[d] : r - 1 - d;
+      if (p < 0 || p >= r) return false;
+      if (x->dims[p] == 1) continue;
+      if (p < prev) return false;
+      prev = (int)p;
+    }
+    return true;
+  }
+  default: return false;
+  }
+}
+
+void ir_view_roots(const Graph *g, int *root) {
+  for (int i = 0; i < g->nvalues; i++) root[i] = i;
+  for (int k = 0; k < g->nnodes; k++) { /* in node order: a view's input has its root already */
+    const Node *n = g->nodes[k];
+    if (!n->dead && is_view(n)) root[n->out[0]->id] = root[n->in[0]->id];
+  }
+}
+
 /* each arena value's [offset, offset + bytes) inside the arena, 64-aligned */
 static int check_placement(Graph *g, const Value *v, int64_t *bytes) {
   int64_t n = ir_value_numel(v);
@@ -128,7 +164,8 @@ static int check_io_slots(Graph *g) {
 
 /* Live arena values (ids) in order of definition; each is checked against the values still live
  * when it is defined, so the cost is values x values-live-at-once, not values squared. */
-static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int *last, const int64_t *bytes) {
+static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int *last, const int64_t *bytes,
+                          const int *root) {
   int *live = ir_xmalloc(sizeof(int) * (size_t)(n + 1)), nlive = 0, rc = 0;
   for (int i = 0; i < n && !rc; i++) {
     const Value *a = g->values[ids[i]];
@@ -138,6 +175,7 @@ static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int
     nlive = k;
     for (int j = 0; j < nlive && !rc; j++) {
       const Value *b = g->values[live[j]];
+      if (root[ids[i]] == root[live[j]] && a->offset == b->offset) continue; /* a view of b or b of a */
       if (a->offset < b->offset + bytes[live[j]] && b->offset < a->offset + bytes[ids[i]])
         rc = ir_error(g, "verify: '%s' and '%s' are live at the same time and overlap in the arena", b->name, a->name);
     }
@@ -153,7 +191,9 @@ static int verify_plan(Graph *g) {
   int *first = ir_xmalloc(sizeof(int) * (size_t)(nv + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
   int *ids = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
   int64_t *bytes = ir_xcalloc((size_t)nv + 1, sizeof(int64_t));
+  int *root = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
   ir_live_ranges(g, first, last);
+  ir_view_roots(g, root);
   for (int k = 0; k < g->nnodes && !rc; k++) /* in order of definition */
     for (int j = 0; j < g->nodes[k]->nout && !rc; j++) {
       const Value *v = g->nodes[k]->out[j];
@@ -161,7 +201,8 @@ static int verify_plan(Graph *g) {
       rc = check_placement(g, v, &bytes[v->id]);
       if (bytes[v->id]) ids[n++] = v->id;
     }
-  if (!rc) rc = check_overlaps(g, ids, n, first, last, bytes);
+  if (!rc) rc = check_overlaps(g, ids, n, first, last, bytes, root);
+  free(root);
   free(first);
   free(last);
   free(ids);

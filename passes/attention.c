@@ -149,8 +149,105 @@ static void rewrite(Graph *g, Match *m, Value *y, const char *name) {
   y->producer = fa;
 }
 
+/* ---- The in-projection split: y = x·W (+ b) read only by Slices along its last axis (Q, K and V
+ * out of one [., 3E] projection) becomes one x·W[:, s:e] (+ b[s:e]) per Slice, each writing its
+ * own output, so no slice is copied out of the wide result (and the three GEMMs keep the
+ * efficiency of the one).  W is a constant matrix, b a constant vector. ---- */
+
+/* [s, e) that Slice sl takes along the last axis of its [., N] input (step 1), or false */
+static bool last_axis_range(const Node *sl, int64_t N, int64_t *s, int64_t *e) {
+  const Value *x = sl->in[0];
+  if (sl->op != OP_Slice || sl->nin < 3 || sl->nout != 1 || !is_const(sl->in[1]) || !is_const(sl->in[2]) ||
+      ir_value_numel(sl->in[1]) != 1 || ir_value_numel(sl->in[2]) != 1)
+    return false;
+  if (sl->nin > 3 && sl->in[3]) {
+    if (!is_const(sl->in[3]) || ir_value_numel(sl->in[3]) != 1) return false;
+    int64_t a = ir_const_i64(sl->in[3], 0);
+    if (a != -1 && a != x->rank - 1) return false;
+  } else if (x->rank != 1)
+    return false;
+  if (sl->nin > 4 && sl->in[4] && (!is_const(sl->in[4]) || ir_value_numel(sl->in[4]) != 1 || ir_const_i64(sl->in[4], 0) != 1))
+    return false;
+  int64_t a = ir_const_i64(sl->in[1], 0), b = ir_const_i64(sl->in[2], 0);
+  if (a < 0) a += N;
+  if (b < 0) b += N;
+  a = a < 0 ? 0 : a > N ? N : a;
+  b = b < 0 ? 0 : b > N ? N : b;
+  *s = a, *e = b;
+  return b > a;
+}
+
+static int split_projection(Graph *g, Value *y) {
+  Node *add = y->producer, *mm = add;
+  Value *b = NULL, *p = y;
+  if (!add || add->dead || is_graph_output(g, y) || y->dtype != DT_FLOAT || y->rank < 2) return 0;
+  if (add->op == OP_Add && add->nin == 2) {
+    int bi = is_const(add->in[1]) ? 1 : 0;
+    b = add->in[bi], p = add->in[1 - bi];
+    if (!is_const(b) || b->rank != 1 || !single_use(g, p) || !ir_same_shape(p, y)) return 0;
+    mm = p->producer;
+  }
+  if (!mm || mm->dead || mm->op != OP_MatMul || mm->nout != 1) return 0;
+  Value *x = mm->in[0], *w = mm->in[1];
+  int64_t N = y->dims[y->rank - 1];
+  if (!is_const(w) || w->rank != 2 || w->dtype != DT_FLOAT || w->dims[1] != N || (b && b->dims[0] != N)) return 0;
+  Node *sl[8];
+  int ns = 0;
+  int64_t se[8][2];
+  for (int k = 0; k < g->nnodes; k++) {
+    Node *u = g->nodes[k];
+    for (int j = 0; !u->dead && j < u->nin; j++) {
+      if (u->in[j] != y) continue;
+      if (j != 0 || ns == 8 || !last_axis_range(u, N, &se[ns][0], &se[ns][1])) return 0;
+      sl[ns++] = u;
+    }
+  }
+  if (ns < 2 || ns != y->nusers) return 0;
+  int64_t K = w->dims[0];
+  for (int i = 0; i < ns; i++) {
+    int64_t s = se[i][0], n = se[i][1] - s, wd[2] = {K, n};
+    Value *o = sl[i]->out[0];
+    const char *nm = sl[i]->name ? sl[i]->name : "split";
+    Value *wi = ir_const_new(g, arena_printf(g->arena, "%s.w", nm), DT_FLOAT, 2, wd);
+    for (int64_t r = 0; r < K; r++) memcpy((float *)wi->data + r * n, (const float *)w->data + r * N + s, sizeof(float) * (size_t)n);
+    Node *m = ir_node_new(g, OP_MatMul, arena_printf(g->arena, "%s.matmul", nm), 2, 1);
+    m->in[0] = x, m->in[1] = wi;
+    Value *t = o;
+    if (b) {
+      t = ir_value_new(g, arena_printf(g->arena, "%s.xw", nm));
+      t->kind = VK_TEMP;
+      t->dtype = o->dtype;
+      ir_value_set_shape(t, o->rank, o->dims);
+      Value *bi = ir_const_new(g, arena_printf(g->arena, "%s.b", nm), DT_FLOAT, 1, &n);
+      memcpy(bi->data, (const float *)b->data + s, sizeof(float) * (size_t)n);
+      Node *a = ir_node_new(g, OP_Add, arena_printf(g->arena, "%s.bias", nm), 2, 1);
+      a->in[0] = t, a->in[1] = bi, a->out[0] = o;
+      o->producer = a;
+    }
+    m->out[0] = t;
+    t->producer = m;
+    ir_node_remove(g, sl[i]);
+  }
+  if (b) ir_node_remove(g, add);
+  ir_node_remove(g, mm);
+  return ns;
+}
+
 int pass_attention(Graph *g) {
   ir_graph_count_users(g);
+  int nsplit = 0;
+  for (int k = 0, nn = g->nnodes; k < nn; k++) {
+    Node *n = g->nodes[k];
+    if (n->dead || n->nout != 1 || !n->out[0] || (n->op != OP_Add && n->op != OP_MatMul)) continue;
+    int r = split_projection(g, n->out[0]);
+    if (r < 0) return -1;
+    nsplit += r > 0;
+  }
+  if (nsplit) {
+    ir_graph_compact(g);
+    if (ir_graph_toposort(g)) return -1;
+    ir_graph_count_users(g);
+  }
   Node **users = calloc((size_t)g->nvalues + 1, sizeof(Node *));
   if (!users) return ir_error(g, "out of memory");
   for (int k = 0; k < g->nnodes; k++)
@@ -167,7 +264,7 @@ int pass_attention(Graph *g) {
     }
   }
   free(users);
-  if (!n) return 0;
+  if (!n && !nsplit) return 0;
   ir_graph_compact(g);
   return ir_graph_toposort(g);
 }

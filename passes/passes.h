@@ -41,6 +41,7 @@ int pass_specialize(Graph *g, Tensor *ts, char *err, size_t errlen);
 int pass_dce(Graph *g);
 int pass_inline(Graph *g); /* If on a constant condition -> the branch taken */
 int pass_fuse(Graph *g);   /* BatchNorm into Conv; residual Add + activations into contraction epilogues */
+int pass_rows(Graph *g);   /* rows of a token axis that only a one-row Gather reads: only that row computed (fuse's last part) */
 int pass_attention(Graph *g); /* torch's multi-head attention -> FusedAttention (runs as fuse's first part) */
 /* QDQ convolutions -> QConv int8 nodes (qdq.c); runs before shapes, off with --disable-pass qdq */
 int pass_qdq(Graph *g);

@@ -44,7 +44,7 @@ bool pass_optional(int index) { return (index >= 1 && index <= 4) || index >= pa
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
 bool pass_is_fuse_part(const char *name) {
   return name && (!strcmp(name, "attention") || !strcmp(name, "qdq") || !strcmp(name, "cluster") /* passes/cluster.c */ ||
-                  !strcmp(name, "qadd") /* passes/qdq.c: pass_qdq_add */);
+                  !strcmp(name, "qadd") /* passes/qdq.c: pass_qdq_add */ || !strcmp(name, "rows") /* passes/rows.c */);
 }
 
 /* "shapes, inline, ..." */
@@ -119,7 +119,8 @@ static int run_dce(Graph *g, const PassOptions *o) { return (void)o, pass_dce(g)
 static int run_fuse(Graph *g, const PassOptions *o) {
   if (!disabled(o, "attention") && pass_attention(g)) return -1; /* before fuse takes the scale Mul */
   if (!disabled(o, "qadd") && pass_qdq_add(g)) return -1;       /* residual QAdd into its QConv (needs shapes) */
-  return pass_fuse(g);
+  if (pass_fuse(g)) return -1;
+  return disabled(o, "rows") ? 0 : pass_rows(g); /* matches the fused forms */
 }
 static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_winograd(g); }
 static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }

@@ -4,6 +4,9 @@
  *   constants                               ST_CONST  the weight blob (the backend builds it)
  *   everything else                         ST_ARENA  one arena, offsets by liveness
  *
+ * A view (a Reshape, or a Transpose that moves only size-1 axes: ir_view_roots) shares its
+ * input's buffer; the group is placed as one value live from its first definition to its last use.
+ *
  * The arena is laid out first fit, largest first, over live ranges in node order; every offset
  * and the arena size are multiples of 64 (the widest vector, so kernels may use aligned loads).
  *
@@ -104,10 +107,18 @@ static int64_t plan_arena(Graph *g) {
   int nv = g->nvalues, n = 0;
   Interval *iv = ir_xcalloc((size_t)nv + 1, sizeof *iv);
   int *first = ir_xmalloc(sizeof(int) * (size_t)(nv + 1)), *last = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  int *root = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
   ir_live_ranges(g, first, last);
+  ir_view_roots(g, root); /* a view shares its root's buffer: one interval over all their uses */
+  for (int i = 0; i < nv; i++)
+    if (root[i] != i && first[i] >= 0) {
+      int r = root[i];
+      if (first[r] < 0 || first[i] < first[r]) first[r] = first[i];
+      if (last[i] > last[r]) last[r] = last[i];
+    }
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
-    if (v->storage != ST_ARENA || first[i] < 0) continue;
+    if (v->storage != ST_ARENA || first[i] < 0 || root[i] != i) continue;
     iv[n++] = (Interval){v, first[i], last[i], (pass_value_bytes(v) + 63) & ~(int64_t)63};
   }
   qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
@@ -118,6 +129,9 @@ static int64_t plan_arena(Graph *g) {
     iv[i].v->offset = best;
     if (best + iv[i].bytes > total) total = best + iv[i].bytes;
   }
+  for (int i = 0; i < nv; i++)
+    if (root[i] != i) g->values[i]->offset = g->values[root[i]]->offset;
+  free(root);
   free(busy);
   free(iv);
   free(first);

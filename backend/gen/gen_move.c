@@ -30,6 +30,17 @@
 /* ================================================================================================
  * the ops built on the engine
  * ============================================================================================== */
+/* mv_emit, except when the input and output are one buffer: planning gives a view (ir_view_roots:
+ * a Reshape, or a Transpose of size-1 axes, between arena values) its input's buffer.  The test is
+ * at run time, as a kernel is shared by nodes of the same key whatever their offsets. */
+static void mv_emit_view(GenCtx *c, MvJob *j, size_t es) {
+  Node *n = c->n;
+  bool arena = n->in[0]->storage == ST_ARENA && n->out[0]->storage == ST_ARENA;
+  if (arena) kb_if(c->kb, kb_cmp(c->kb, KC_NE, kb_buf(c->kb, 0), kb_buf(c->kb, n->nin), false));
+  mv_emit(c, j, 1, es);
+  if (arena) kb_endif(c->kb);
+}
+
 static int gen_copy(GenCtx *c) { /* Reshape, Flatten, Squeeze, Unsqueeze (and Identity-like) */
   Node *n = c->n;
   Value *x = n->in[0], *y = n->out[0];
@@ -39,7 +50,7 @@ static int gen_copy(GenCtx *c) { /* Reshape, Flatten, Squeeze, Unsqueeze (and Id
   if (numel != ir_value_numel(x)) return ir_node_error(c->g, n, "input and output sizes differ");
   mv_add_axis(&j, numel, 1, 1, NULL);
   for (int i = 1; i < n->nin; i++) mv_mark_unused(c, i);
-  mv_emit(c, &j, 1, dtype_size(x->dtype));
+  mv_emit_view(c, &j, dtype_size(x->dtype));
   return 0;
 }
 
@@ -59,7 +70,7 @@ static int gen_transpose(GenCtx *c) {
   MvJob j;
   mv_init(&j, 0, n->nin);
   mv_strided(&j, r, y->dims, ss);
-  mv_emit(c, &j, 1, dtype_size(x->dtype));
+  mv_emit_view(c, &j, dtype_size(x->dtype));
   return 0;
 }
 
