@@ -235,7 +235,6 @@ static int rows_from(Graph *g, Node *root, int ax, int64_t row) {
 }
 
 int pass_rows(Graph *g) {
-  int total = 0;
   for (int k = 0, nn = g->nnodes; k < nn; k++) {
     int ax;
     int64_t row;
@@ -245,7 +244,6 @@ int pass_rows(Graph *g) {
     int r = rows_from(g, n, ax, row);
     if (r < 0) return -1;
     if (r) {
-      total += r;
       ir_graph_compact(g);
       if (ir_graph_toposort(g)) return -1;
       nn = g->nnodes, k = -1; /* positions changed: look again (a narrowed Gather is no root: T = 1) */
