@@ -21,21 +21,6 @@ typedef struct FeShape {
   int64_t dims[IR_MAX_RANK];
 } FeShape;
 
-/* Where the copies of a model's large raw_data (read.c's skeleton leaves them in the file, and
- * they are most of a load) can come from a file an earlier load wrote (lib/cache.c): the copy
- * goes to fresh memory, which the kernel zeroes first (56% of a BERT cache hit), while a mapped
- * file's pages are already there.  Never trusted: every tensor's bytes in the mapping are compared
- * with the model's, and what differs is copied over (in the private mapping) before use.
- * open: a private, writable mapping of what store was given for id and bytes earlier, or NULL;
- * *map, *map_bytes: what to munmap once the graph goes (the graph's arena does).
- * store: the block after a load that found no usable mapping, or a stale one (stale: the bytes
- * of the mapping that differed from the model's; 0 when this load made the block). */
-typedef struct FePoolCache {
-  void *ctx;
-  void *(*open)(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes);
-  void (*store)(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale);
-} FePoolCache;
-
 typedef struct FeOptions {
   const FeShape *shapes;
   int nshapes;
@@ -44,7 +29,6 @@ typedef struct FeOptions {
    * the skeleton (read.c), never 0; those become the graph's constants, which the caller hashes
    * (lib/cache.c's key), so no weight byte is hashed twice */
   uint64_t *digest;
-  const FePoolCache *pool_cache; /* NULL: the weights are copied from the file */
 } FeOptions;
 
 /* Load an ONNX model file into a new Graph (opt may be NULL). On failure returns NULL and writes a

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,22 +27,8 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
 void fe_pool_reserve(Fe *c) {
   c->pool = NULL;
   c->pool_left = 0;
-  c->pool_base = NULL;
-  c->pool_mapped = false;
   if (!c->arena || c->ref_bytes < ((uint64_t)2 << 20) || c->ref_bytes > SIZE_MAX) return;
-  if (c->pool_cache) { /* an earlier load's block, compared before use (fe_copy_deferred) */
-    void *map = NULL;
-    size_t map_bytes = 0;
-    uint8_t *p = c->pool_cache->open(c->pool_cache->ctx, c->pool_id, (size_t)c->ref_bytes, &map, &map_bytes);
-    if (p && arena_adopt_map(c->arena, map, map_bytes)) munmap(map, map_bytes), p = NULL;
-    if (p && (uintptr_t)p % 64 == 0) {
-      c->pool = c->pool_base = p;
-      c->pool_left = (size_t)c->ref_bytes;
-      c->pool_mapped = true;
-      return;
-    }
-  }
-  c->pool = c->pool_base = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
+  c->pool = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
   if (!c->pool) return;
   c->pool_left = (size_t)c->ref_bytes;
   arena_advise_huge(c->pool, c->pool_left);
@@ -89,37 +74,18 @@ static int defer_copy(Fe *c, void *dst, const void *src, size_t bytes) {
   return 0;
 }
 
-/* bytes [lo, hi) of the copies taken one after the other; verify (the pool is the cache's
- * mapping): a stretch is copied only where it differs from the model's bytes, and counted */
+/* bytes [lo, hi) of the copies taken one after the other */
 typedef struct CopyRange {
   const FeCopy *cp;
   size_t n, lo, hi;
-  bool verify;
-  size_t differ;
 } CopyRange;
 
-#define FE_VERIFY_STEP ((size_t)64 << 10)
-
-static void copy_part(CopyRange *r, char *dst, const char *src, size_t n) {
-  if (!r->verify) {
-    memcpy(dst, src, n);
-    return;
-  }
-  for (size_t o = 0; o < n; o += FE_VERIFY_STEP) {
-    size_t k = n - o < FE_VERIFY_STEP ? n - o : FE_VERIFY_STEP;
-    if (memcmp(dst + o, src + o, k)) {
-      memcpy(dst + o, src + o, k);
-      r->differ += k;
-    }
-  }
-}
-
 static void *copy_range(void *arg) {
-  CopyRange *r = arg;
+  const CopyRange *r = arg;
   size_t at = 0;
   for (size_t i = 0; i < r->n && at < r->hi; at += r->cp[i++].bytes) {
     size_t b = at > r->lo ? 0 : r->lo - at, e = r->cp[i].bytes < r->hi - at ? r->cp[i].bytes : r->hi - at;
-    if (b < e) copy_part(r, (char *)r->cp[i].dst + b, (const char *)r->cp[i].src + b, e - b);
+    if (b < e) memcpy((char *)r->cp[i].dst + b, (const char *)r->cp[i].src + b, e - b);
   }
   return NULL;
 }
@@ -127,8 +93,7 @@ static void *copy_range(void *arg) {
 int fe_copy_deferred(Fe *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->ncopies; i++) total += c->copies[i].bytes;
-  bool v = c->pool_mapped;
-  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, v, 0}, hi = {c->copies, c->ncopies, total / 2, total, v, 0};
+  CopyRange lo = {c->copies, c->ncopies, 0, total / 2}, hi = {c->copies, c->ncopies, total / 2, total};
   pthread_t t;
   if (total >= FE_COPY_SPLIT && !pthread_create(&t, NULL, copy_range, &hi)) {
     copy_range(&lo);
@@ -136,12 +101,8 @@ int fe_copy_deferred(Fe *c) {
   } else { /* small, or no thread to be had: all here */
     lo.hi = total;
     copy_range(&lo);
-    hi.differ = 0;
   }
   fe_copies_free(c);
-  /* a block made here, or a mapped one that was stale, is kept for the next load */
-  if (c->pool_cache && c->pool_base && (!v || lo.differ + hi.differ))
-    c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes, lo.differ + hi.differ);
   return 0;
 }
 

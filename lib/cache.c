@@ -119,21 +119,9 @@ static void build_id(char *hex, size_t len) {
 }
 
 /* ---- the key ---- */
-/* The constants' hashes, taken before the key text is written: a first walk of the graph lists
- * the constants (collect), two threads hash them (each a run of about half the bytes: most of
- * a BERT's weights are under hash_big's split size, so one thread hashed them all), and the
- * second walk writes their lines in the same order from the list (at). */
-typedef struct Consts {
-  const Value **v;
-  uint64_t *h;
-  size_t n, cap, at;
-  bool collect;
-} Consts;
-
 typedef struct Key {
   char *text;
   size_t len, cap;
-  Consts *consts; /* NULL: each constant is hashed as its line is written */
 } Key;
 
 static void key_put(Key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,17 +148,7 @@ static int key_value(Key *k, const Value *v) {
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    Consts *c = k->consts;
-    if (c && c->collect) {
-      if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 256;
-        c->v = ir_xrealloc(c->v, c->cap * sizeof *c->v);
-      }
-      c->v[c->n++] = v;
-    } else if (c && c->at < c->n && c->v[c->at] == v)
-      key_put(k, " =%016llx", (unsigned long long)c->h[c->at++]);
-    else
-      key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
+    key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
@@ -198,34 +176,6 @@ static int key_graph(Key *k, const Graph *g, int depth) {
   return 0;
 }
 
-typedef struct ConstRun {
-  Consts *c;
-  size_t lo, hi;
-} ConstRun;
-
-static void *hash_consts(void *arg) {
-  ConstRun *r = arg;
-  for (size_t i = r->lo; i < r->hi; i++)
-    r->c->h[i] = hash_big(r->c->v[i]->data, (size_t)pass_value_bytes(r->c->v[i]), 1);
-  return NULL;
-}
-
-/* the hashes of c's constants, the first run of about half their bytes here, the rest on a
- * second thread (all here when it cannot be started) */
-static void consts_hash(Consts *c) {
-  c->h = ir_xcalloc(c->n + 1, sizeof *c->h);
-  uint64_t total = 0, half = 0;
-  for (size_t i = 0; i < c->n; i++) total += (uint64_t)pass_value_bytes(c->v[i]);
-  size_t m = 0;
-  for (; m < c->n && half < total / 2; m++) half += (uint64_t)pass_value_bytes(c->v[m]);
-  ConstRun lo = {c, 0, m}, hi = {c, m, c->n};
-  pthread_t t;
-  bool two = total >= CACHE_HASH_SPLIT && m < c->n && !pthread_create(&t, NULL, hash_consts, &hi);
-  hash_consts(&lo);
-  if (two) pthread_join(t, NULL);
-  else hash_consts(&hi);
-}
-
 /* the key text of s's graph after the passes; NULL: not cacheable */
 static char *make_key(onnxc_session *s) {
   char id[160];
@@ -243,27 +193,16 @@ static char *make_key(onnxc_session *s) {
   if (s->opt.fp_mode) key_put(&k, "fp_mode %s\n", lib_fp_mode_name(s->opt.fp_mode)); /* fp32: no line */
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
-  Consts c = {.collect = true};
-  Key v = {.consts = &c};
-  if (key_graph(&v, g, 0)) goto no; /* lists the constants (its text is dropped) */
-  v.len = 0;
-  consts_hash(&c);
-  c.collect = false;
-  v.consts = NULL;
+  Key v = {0};
   for (int i = 0; i < g->ninputs; i++)
     if (key_value(&v, g->inputs[i])) goto no;
-  v.consts = &c;
-  if (key_graph(&v, g, 0) || c.at != c.n) goto no;
+  if (key_graph(&v, g, 0)) goto no;
   key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)ir_hash64(v.text, v.len, 19),
           (unsigned long long)ir_hash64(v.text, v.len, 23), v.len);
   free(v.text);
-  free(c.v);
-  free(c.h);
   return k.text;
 no:
   free(v.text);
-  free(c.v);
-  free(c.h);
   free(k.text);
   return NULL;
 }
@@ -405,8 +344,8 @@ static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   time_t now = time(NULL);
   for (struct dirent *de; (de = readdir(d));) {
     struct stat st;
-    bool tmp = strstr(de->d_name, ".onnxc.tmp.") || strstr(de->d_name, ".onnxw.tmp.");
-    if ((!lib_ends_with(de->d_name, ".onnxc") && !lib_ends_with(de->d_name, ".onnxw") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
+    bool tmp = strstr(de->d_name, ".onnxc.tmp.") != NULL;
+    if ((!lib_ends_with(de->d_name, ".onnxc") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
         fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
       continue;
     if (tmp) { /* another writer's, in progress, unless it is old */
@@ -497,78 +436,6 @@ static void store(void *ctx, const BeArtifact *a) {
            path);
   evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
 }
-
-/* ---- the frontend's weights (FeOptions.pool_cache): DIR/<id>.onnxw holds the block of a model's
- * large raw_data as an earlier load laid it out (64-byte aligned), so a later load maps it instead
- * of copying the weights into fresh memory; the frontend compares every byte with the model's
- * before use, so the file is a copy to check, never a source to trust.  Bounded and evicted with
- * the entries. ---- */
-#define POOL_MAGIC "ONNXCW01"
-
-typedef struct PoolHeader {
-  char magic[8];
-  uint64_t id, bytes, header_hash;
-} PoolHeader;
-
-static uint64_t pool_header_hash(PoolHeader h) {
-  h.header_hash = 0;
-  return ir_hash64(&h, sizeof h, 41);
-}
-
-static void pool_path(const onnxc_session *s, uint64_t id, char *path, size_t len) {
-  snprintf(path, len, "%s/%016llx.onnxw", s->opt.cache_dir, (unsigned long long)id);
-}
-
-static void *pool_open(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes) {
-  onnxc_session *s = ctx;
-  char path[sizeof s->opt.cache_dir + 64];
-  pool_path(s, id, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
-  PoolHeader h;
-  void *p = MAP_FAILED;
-  if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size == CACHE_PAGE + (uint64_t)bytes &&
-      pread(fd, &h, sizeof h, 0) == sizeof h && !memcmp(h.magic, POOL_MAGIC, 8) && h.id == id &&
-      h.bytes == bytes && h.header_hash == pool_header_hash(h))
-    /* private and writable: a stale stretch is copied over in this process only */
-    p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (p == MAP_FAILED) return NULL;
-  utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be evicted */
-  snprintf(s->weights_note, sizeof s->weights_note, "mapped %.1000s", path);
-  *map = p;
-  *map_bytes = (size_t)st.st_size;
-  return (char *)p + CACHE_PAGE;
-}
-
-static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale) {
-  onnxc_session *s = ctx;
-  PoolHeader h = {.id = id, .bytes = bytes};
-  memcpy(h.magic, POOL_MAGIC, 8);
-  h.header_hash = pool_header_hash(h);
-  if ((int64_t)(CACHE_PAGE + bytes) > max_bytes(s) / 2 || mkdirs(s->opt.cache_dir)) return;
-  char path[sizeof s->opt.cache_dir + 64], tmp[sizeof path + 64];
-  pool_path(s, id, path, sizeof path);
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lx", path, (long)getpid(), (unsigned long)(uintptr_t)&h);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  static const char zero[CACHE_PAGE];
-  bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, zero, CACHE_PAGE - sizeof h) &&
-            write_all(fd, pool, bytes);
-  if (fd >= 0 && close(fd)) ok = false;
-  if (ok && !rename(tmp, path)) {
-    size_t at = strlen(s->weights_note);
-    if (stale) /* the mapped file's bytes were compared, and these were not the model's: rewritten */
-      snprintf(s->weights_note + at, sizeof s->weights_note - at, "; %zu bytes differed from the model's, rewritten",
-               stale);
-    else
-      snprintf(s->weights_note, sizeof s->weights_note, "stored %.1000s", path);
-    evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
-  } else if (fd >= 0)
-    unlink(tmp);
-}
-
-const FePoolCache lib_cache_pool = {NULL, pool_open, pool_store};
 
 /* ---- prepare's entry: the cached model, or be_jit storing what it makes ---- */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {
