@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export ONNXC_NO_CACHE=1 # never the user's cache of compiled code (tests/cache uses a folder of its own)
-ctest --test-dir "$BUILD" --output-on-failure --timeout 1800 -j1 "$@"
+ctest --test-dir "$BUILD" --output-on-failure --timeout 1800 -j2 "$@"
 normal=$?
 BUILD="$BUILD" bash scripts/test-nollvm.sh
 nollvm=$?
