@@ -4,7 +4,9 @@
  * + a broadcast fit the register file: 6 × 4 or 14 × 2 zmm on AVX-512); B is read from NR-wide
  * panels (NR = NV · lanes, zero padded), A as broadcast scalars.  K is blocked so a B block
  * (KC × NR) stays in L1 while the task walks down its rows of A; the task list is
- * batch × M-blocks × N-panels and is what threads split.
+ * batch × M-blocks × N-panels and is what threads split (or × groups of N panels, each task
+ * running its K blocks outside its panels: bf16 with a run-time A, and fp32 A rows too many for
+ * L2, see weights_schedule).
  *
  * --fp-mode bf16 (Graph.fp_mode, AVX512-BF16): the same tiling over pairs of k.  A B panel row
  * holds the pair (B(2p, j), B(2p+1, j)) per column as bf16 ([K/2][NR][2]), A is read as one
@@ -733,6 +735,53 @@ static int64_t gemm_balance_mb(int64_t mtiles, int64_t nmb, int64_t max_nmb, int
   return best;
 }
 
+/* Weights as B (fp32, B constant, A at run time, one matrix: every projection of a transformer).
+ * B is the model's weights: at a run's start it is in DRAM (BERT's 340 MB never fit a cache), and
+ * a task's first pass over its panel streams it at 2 / (its rows) bytes per flop, so the M blocks
+ * want to be tall (128 rows: 3 GB/s at 200 GFLOP/s; the 36-row blocks BERT's FFN down was cut into:
+ * 11 GB/s), while A (just written, L2/L3) is cheap to reread.  Two schedules, the one reading
+ * fewer bytes past L2 (a byte of B counted twice):
+ * - panels: a task is an M block × one N panel, as few blocks as keep the block's A rows (all of
+ *   K) in L2 beside the streamed panel, so the next panel's task finds them there;
+ * - groups (when A's rows for all of K do not fit L2 in tall blocks: FFN down, A 128 × 3072, or
+ *   anything at batch 8): a task runs its K blocks outside and a group of panels inside; its A
+ *   slice (up to 256 rows × one K block, ≤ 256 KB) serves the group's panels from L2, the
+ *   group's C block (≤ 256 KB) stays in L2 between K blocks, B is read once per M block and A
+ *   once per group.
+ * Sets *nmb (and *ngr, *npg for groups); true: groups.  At least 4 tasks (an even count when it
+ * can) when the GEMM runs in parallel. */
+static bool weights_schedule(const GemmSpec *s, int64_t kc, int64_t npn, bool parallel, int64_t *nmb, int64_t *ngr,
+                             int64_t *npg) {
+  const int64_t es = 4, l2 = 896 << 10, half = (int64_t)1 << 18;
+  int64_t mr = s->mr, mtiles = cdiv(s->M, mr), K = s->K > 0 ? s->K : 1;
+  double asz = (double)s->M * (double)K * es, bsz = 2.0 * (double)K * (double)s->N * es;
+  /* panels */
+  int64_t fit = (l2 - K * s->nrp * es) / (K * es * mr); /* tiles of A rows beside a panel */
+  if (fit < 1) fit = 1;
+  int64_t pa = cdiv(mtiles, fit);
+  if (parallel && pa * npn < 4) pa = cdiv(4, npn);
+  if (pa > mtiles) pa = mtiles;
+  pa = cdiv(mtiles, cdiv(mtiles, pa));
+  double cost_pa = (double)pa * bsz + asz;
+  /* groups */
+  int64_t cap = half / ((kc > 0 ? kc : 1) * es) / mr;
+  if (cap < 1) cap = 1;
+  int64_t m = cdiv(mtiles, cap), mct = cdiv(mtiles, m);
+  m = cdiv(mtiles, mct);
+  int64_t g = half / (mct * mr * s->nrp * es);
+  g = g < 1 ? 1 : g > npn ? npn : g;
+  int64_t r = cdiv(npn, g);
+  if (parallel && m * r < 4) r = cdiv(4, m) < npn ? cdiv(4, m) : npn;
+  if (parallel && (m * r) % 2 && r < npn) r++;
+  g = cdiv(npn, r);
+  r = cdiv(npn, g);
+  if ((double)m * bsz + (double)r * asz < 0.8 * cost_pa) {
+    *nmb = m, *ngr = r, *npg = g;
+    return true;
+  }
+  *nmb = pa;
+  return false;
+}
 
 void gemm_emit(GenCtx *c, GemmSpec *s) {
   s->bf16 = false;
@@ -825,14 +874,20 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   }
   if (parallel) nmb = gemm_balance_mb(mtiles, nmb, M / min_rows, nb * npn, npn, nv, nv_t,
                                       runtime_b ? (s->pack ? 1.0 : 0.3) : 0);
+  int64_t ngr = npn, npg = 1;
+  bool pg = false;
+  if (!bf && ce == KE_F32 && s->dt == DT_FLOAT && !a_packed && s->b_const && !colt && nb == 1 && npn > 1 &&
+      !gemm_cl_ok(s, s->b_const)) { /* weights as B: the schedules of weights_schedule */
+    pg = weights_schedule(s, kc, npn, parallel, &nmb, &ngr, &npg);
+    if (!pg && parallel) nmb = gemm_balance_mb(mtiles, nmb, nmb + 1, npn, npn, nv, nv_t, 0);
+  }
   int64_t mc_tiles = cdiv(mtiles, nmb);
   nmb = cdiv(mtiles, mc_tiles);
   int64_t mc = mc_tiles * mr;
   /* bf16 with a run-time A: a task converts its rows of A once for a group of npg panels (not
    * once per panel); about 4 tasks in all, an even count when it can */
-  bool grp = bf && !a_packed;
-  int64_t ngr = npn, npg = 1;
-  if (grp) {
+  bool grp = (bf && !a_packed) || pg;
+  if (grp && !pg) {
     ngr = parallel ? cdiv(4, nb * nmb) : 1;
     if (ngr > npn) ngr = npn;
     if (parallel && (nb * nmb * ngr) % 2 && ngr < npn) ngr++;
@@ -891,17 +946,19 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   KV m0 = kb_mul(kb, mb, I(kb, mc));
   KElem se = kb_elem_of(s->dt);
   KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K), abf = NULL;
-  if (grp) { /* K blocks, this task's A rows converted, then the group's panels */
+  if (grp) { /* K blocks, (bf16) this task's A rows converted, then the group's panels */
     if (nkb > 1) {
       pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
       k0 = kb_mul(kb, pc, I(kb, kc));
       klen = kb_min(kb, I(kb, kc), kb_sub(kb, I(kb, K), k0), false);
     }
-    KV rows = nmb > 1 ? kb_min(kb, I(kb, mc), kb_sub(kb, I(kb, M), m0), false) : I(kb, M);
-    KV a0 = kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs)));
-    if (nmb > 1) a0 = kb_add(kb, a0, kb_mul(kb, m0, I(kb, s->a_rs)));
-    abf = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
-    bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, abf);
+    if (bf) {
+      KV rows = nmb > 1 ? kb_min(kb, I(kb, mc), kb_sub(kb, I(kb, M), m0), false) : I(kb, M);
+      KV a0 = kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs)));
+      if (nmb > 1) a0 = kb_add(kb, a0, kb_mul(kb, m0, I(kb, s->a_rs)));
+      abf = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
+      bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, abf);
+    }
     KV p0 = kb_mul(kb, np, I(kb, npg));
     np = kb_for(kb, p0, kb_min(kb, kb_add(kb, p0, I(kb, npg)), I(kb, npn), false), 1);
   }
@@ -952,7 +1009,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   r.mc = mc;
   if (a_packed && bf) r.abase = kb_gep(kb, KE_I32, apanel, kb_mul(kb, kb_div(kb, k0, I(kb, 2), true), I(kb, mr)));
   else if (a_packed) r.abase = apanel ? kb_gep(kb, ce, apanel, kb_mul(kb, k0, I(kb, mr))) : NULL;
-  else if (grp) { /* this task's rows of the A block, converted above */
+  else if (grp && bf) { /* this task's rows of the A block, converted above */
     r.abase = abf;
     r.abf_m0 = nmb > 1 ? m0 : NULL;
   } else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));

@@ -262,6 +262,18 @@ Test(gemm, const_a_and_big_k) {
   tg_run(t, 1e-4);
 }
 
+/* Constant B with A rows too many for L2 (gen_gemm.c weights_schedule): tasks of an M block × a group
+ * of N panels, K blocks outside the panels.  BERT's FFN down (128 × 768 × 3072, a bias row); rows,
+ * last panel (8 columns), K block and last group (1 of 13 panels) all partial, a full bias, alpha
+ * and beta; three M blocks (600 rows). */
+Test(gemm, panel_groups) {
+  TG *t = tg_new();
+  add_gemm(t, DT_FLOAT, 128, 768, 3072, 0, 0, 1, 1, 768, 1, 1, true, false);
+  add_gemm(t, DT_FLOAT, 131, 776, 3000, 0, 0, 2, 131, 776, 0.5f, -2.0f, true, false);
+  add_gemm(t, DT_FLOAT, 600, 256, 3072, 0, 1, -1, 0, 0, 1, 1, true, false);
+  tg_run(t, 1e-4);
+}
+
 Test(gemm, other_dtypes) {
   TG *t = tg_new();
   DType dts[] = {DT_DOUBLE, DT_INT32, DT_INT64, DT_FLOAT16, DT_UINT32};
