@@ -49,6 +49,10 @@ struct GenCtx {
   /* set by the generator: */
   int64_t work;            /* parallel trip count: the kernel is called with [begin,end) ⊆ [0,work)
                               (default 1: called once with [0,1)) */
+  int64_t phases;          /* > 0: called through onnxc_rt_phases over [0, phases·work): phase k's
+                              [k·work, (k+1)·work) split over the threads, phases in order (a
+                              recurrence's steps); such a kernel gets the onnxc_rt pointer as its
+                              last buffer (F_RNN nodes all do) */
   int64_t scratch_bytes;   /* per-thread scratch the kernel needs (bytes) */
   uint32_t const_unused;   /* bit i: constant input i was baked into the code (e.g. packed with
                               kb_weight), so the original need not be in the weight blob */  /* control flow (gen_control.c): the driver's subgraph builder and its module (KMod, CMod), the

@@ -96,6 +96,10 @@ void onnxc_prof_parallel(onnxc_prof *p, int64_t caller_ns, int64_t sum_ns, int64
 /* Split [0, work) over the pool's threads and call fn on each part; returns the first non-zero
  * status a part returned. */
 int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work);
+/* fn over [0, phases·width) in phases [k·width, (k+1)·width), each split over the threads and
+ * done before the next starts (a recurrence's steps); participant i starts on the same share of
+ * every phase.  One thread: fn is called once with the whole range. */
+int32_t onnxc_rt_phases(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t phases, int64_t width);
 
 /* persistent worker pool: workers spin briefly, then sleep, between jobs */
 onnxc_pool *onnxc_pool_create(int threads); /* threads <= 0: all online cores; NULL on failure */

@@ -49,6 +49,7 @@ struct onnxc_pool {
   const char *weights;
   char *scratch;
   int64_t stride, work;
+  int64_t base;       /* fn sees [base + lo, base + hi): a phase of onnxc_rt_phases */
   int timed;          /* a profiled run: each share's CPU time into share_ns[idx] */
   int64_t *share_ns;  /* n entries */
   int steal;          /* the job's shares are claimed through `range` (else static) */
@@ -81,7 +82,7 @@ int onnxc_cpu_count(void) {
 }
 
 static void run_part(onnxc_pool *p, int idx, int64_t lo, int64_t hi) {
-  int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, lo, hi);
+  int32_t s = p->fn(p->bufs, p->weights, p->scratch + p->stride * idx, p->base + lo, p->base + hi);
   if (s) {
     int32_t zero = 0;
     atomic_compare_exchange_strong(&p->status, &zero, s);
@@ -237,11 +238,12 @@ static void pool_finish(onnxc_pool *p) {
   }
 }
 
-int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
+/* one job over [base, base + work) */
+static int32_t pool_run(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t base, int64_t work) {
   int32_t stop = onnxc_rt_check(rt); /* a cancel or the deadline stops the run before the next kernel */
   if (stop) return stop;
   onnxc_pool *p = rt->pool;
-  if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, 0, work);
+  if (!p || p->n == 1 || work <= 1) return fn(bufs, rt->weights, rt->scratch, base, base + work);
   int64_t caller_t0 = rt->prof ? onnxc_prof_thread_cpu_ns() : 0;
   p->fn = fn;
   p->bufs = bufs;
@@ -249,6 +251,7 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   p->scratch = rt->scratch;
   p->stride = rt->scratch_stride;
   p->work = work;
+  p->base = base;
   p->timed = rt->prof != NULL;
   p->steal = !p->no_steal && work < ((int64_t)1 << 31);
   if (p->steal) { /* the static shares, each to be taken in SHARE_CHUNKS calls */
@@ -274,4 +277,23 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
   pool_finish(p);
   if (p->timed) pool_report(p, rt->prof, caller_t0);
   return atomic_load(&p->status);
+}
+
+int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t work) {
+  return pool_run(rt, fn, bufs, 0, work);
+}
+
+/* Phases are jobs one after another (a job's end is the barrier).  Participant i starts on the
+ * same static share of every phase, so a kernel whose phase-p task k touches the same data as
+ * its task k of phase p-1 finds it in that core's cache; a late participant's task is still
+ * taken by another, so nothing a task keeps between phases may live in per-thread scratch.
+ * One thread: one call over every phase, which the kernel may run as it likes in order. */
+int32_t onnxc_rt_phases(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t phases, int64_t width) {
+  onnxc_pool *p = rt->pool;
+  if (!p || p->n == 1 || width <= 1) return pool_run(rt, fn, bufs, 0, phases * width);
+  for (int64_t k = 0; k < phases; k++) {
+    int32_t st = pool_run(rt, fn, bufs, k * width, width);
+    if (st) return st;
+  }
+  return 0;
 }

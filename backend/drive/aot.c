@@ -128,6 +128,7 @@ static int build_variants(Graph *const *gs, int n, KMod *m, const char *name, Be
   }
   blob_share_end(&m->blob);
   unify_declarations(m->mod, "onnxc_rt_parallel");
+  unify_declarations(m->mod, "onnxc_rt_phases");
   r->nvariants = n;
   be_phase_kernels(nk, m->nshared);
   return 0;

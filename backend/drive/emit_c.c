@@ -97,8 +97,8 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
   cstr_printf(&s, "  void *bufs[%d];\n  int32_t st;\n  (void)io;\n", maxbufs);
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
-    bool ctl = ir_ops[n->op].family == F_CONTROL;
-    int nb = n->nin + n->nout + ctl;
+    bool ctl = ir_ops[n->op].family == F_CONTROL, wants_rt = ctl || ir_ops[n->op].family == F_RNN;
+    int nb = n->nin + n->nout + wants_rt;
     const char *kname;
     KB *kb = kb_c_kernel_begin(m, nb, ctl, &kname);
     GenCtx ctx = {.kb = kb, .g = g, .n = n, .target = m->target, .work = 1, .build_subgraph = cm_build_subgraph,
@@ -120,7 +120,7 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
     for (int j = 0; j < nb; j++) {
       Value *v = j < n->nin ? n->in[j] : n->out[j - n->nin];
       cstr_printf(&s, "  bufs[%d] = ", j);
-      if (ctl && j == n->nin + n->nout) cstr_printf(&s, "rt;\n");
+      if (wants_rt && j == n->nin + n->nout) cstr_printf(&s, "rt;\n");
       else if (!v) cstr_printf(&s, "0;\n");
       else if (v->storage == ST_IO) cstr_printf(&s, "io[%lld];\n", (long long)v->offset);
       else if (v->storage == ST_CONST) {
@@ -137,7 +137,10 @@ static int cm_graph(CMod *m, Graph *g, const char *fn, int64_t arena_base, Graph
     }
     /* the top-level graph records the failing node for the runtime's message */
     const char *ret = g->parent ? "return st;" : cm_strf(m, "{\n    rt->failed_node = %d;\n    return st;\n  }", k);
-    if (ctx.work <= 1) cstr_printf(&s, "  if ((st = %s(bufs, weights, scratch, 0, 1))) %s\n", kname, ret);
+    if (ctx.phases > 0)
+      cstr_printf(&s, "  if ((st = onnxc_rt_phases(rt, %s, bufs, %lld, %lld))) %s\n", kname, (long long)ctx.phases,
+                  (long long)ctx.work, ret);
+    else if (ctx.work <= 1) cstr_printf(&s, "  if ((st = %s(bufs, weights, scratch, 0, 1))) %s\n", kname, ret);
     else cstr_printf(&s, "  if ((st = onnxc_rt_parallel(rt, %s, bufs, %lld))) %s\n", kname, (long long)ctx.work, ret);
   }
   cstr_printf(&s, "  return 0;\n}\n\n");

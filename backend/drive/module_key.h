@@ -13,7 +13,7 @@ typedef struct KeyedKernel {
   void *kfn;          /* the kernel function (an LLVMValueRef; this file knows no LLVM) */
   size_t *wofs;       /* its kb_weight blob offsets */
   int nw;
-  int64_t work, scratch_bytes, arena_extra; /* GenCtx results; arena_extra = arena_end - arena_top */
+  int64_t work, phases, scratch_bytes, arena_extra; /* GenCtx results; arena_extra = arena_end - arena_top */
   uint32_t const_unused;
 } KeyedKernel;
 typedef struct KernelKeys KernelKeys;

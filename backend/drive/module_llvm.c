@@ -78,12 +78,15 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
    * onnxc_rt_parallel.1, which the JIT cannot resolve */
   LLVMValueRef parfn = LLVMGetNamedFunction(m->mod, "onnxc_rt_parallel");
   if (!parfn) parfn = LLVMAddFunction(m->mod, "onnxc_rt_parallel", party);
+  LLVMTypeRef phparams[5] = {ptr, ptr, ptr, i64, i64};
+  LLVMTypeRef phty = LLVMFunctionType(i32, phparams, 5, 0);
+  LLVMValueRef phfn = LLVMGetNamedFunction(m->mod, "onnxc_rt_phases");
 
   for (int k = 0; k < g->nnodes; k++) {
     Node *n = g->nodes[k];
     /* control kernels also get the runtime context, last, to call their subgraphs' functions */
-    bool ctl = ir_ops[n->op].family == F_CONTROL;
-    int nb = n->nin + n->nout + ctl;
+    bool ctl = ir_ops[n->op].family == F_CONTROL, wants_rt = ctl || ir_ops[n->op].family == F_RNN;
+    int nb = n->nin + n->nout + wants_rt;
     GenCtx ctx = {.g = g, .n = n, .target = m->target, .work = 1, .build_subgraph = build_subgraph,
                   .mod = m, .fn_name = fn_name, .arena_top = arena_top, .arena_end = arena_top};
     if (be_deadline_passed()) { /* the compile-time bound, checked between kernels */
@@ -99,6 +102,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
       wofs = same->wofs;
       nw = same->nw;
       ctx.work = same->work;
+      ctx.phases = same->phases;
       ctx.scratch_bytes = same->scratch_bytes;
       ctx.arena_end = arena_top + same->arena_extra;
       ctx.const_unused = same->const_unused;
@@ -109,7 +113,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
         LLVMDisposeBuilder(b);
         return -1;
       }
-      KeyedKernel e = {.kfn = kfn, .wofs = wofs, .nw = nw, .work = ctx.work, .scratch_bytes = ctx.scratch_bytes,
+      KeyedKernel e = {.kfn = kfn, .wofs = wofs, .nw = nw, .work = ctx.work, .phases = ctx.phases, .scratch_bytes = ctx.scratch_bytes,
                        .arena_extra = ctx.arena_end - arena_top, .const_unused = ctx.const_unused};
       be_keys_add(keys, g, n, &e);
     }
@@ -119,7 +123,7 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     for (int j = 0; j < nb; j++) {
       Value *v = j < n->nin ? n->in[j] : n->out[j - n->nin];
       LLVMValueRef p;
-      if (ctl && j == n->nin + n->nout) p = rt;
+      if (wants_rt && j == n->nin + n->nout) p = rt;
       else if (!v) p = LLVMConstNull(ptr);
       else if (v->storage == ST_IO) {
         LLVMValueRef idx = LLVMConstInt(i64, (unsigned long long)v->offset, 0);
@@ -150,7 +154,12 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     if (!same) free(wofs);
     if (nb + nw > maxbufs) maxbufs = nb + nw;
     LLVMValueRef st;
-    if (ctx.work <= 1) {
+    if (ctx.phases > 0) {
+      if (!phfn) phfn = LLVMAddFunction(m->mod, "onnxc_rt_phases", phty);
+      LLVMValueRef args[5] = {rt, kfn, bufs, LLVMConstInt(i64, (unsigned long long)ctx.phases, 0),
+                              LLVMConstInt(i64, (unsigned long long)ctx.work, 0)};
+      st = LLVMBuildCall2(b, phty, phfn, args, 5, "");
+    } else if (ctx.work <= 1) {
       LLVMValueRef args[5] = {bufs, weights, scratch, LLVMConstInt(i64, 0, 0), LLVMConstInt(i64, 1, 0)};
       st = LLVMBuildCall2(b, kty, kfn, args, 5, "");
       /* Kernels stay calls: inlined, a long chain of small kernels became one basic block (their

@@ -19,6 +19,13 @@
  * sequence_lens: step s of row b is active while s < len_b; its time index is s (forward) or
  * len_b - 1 - s (reverse).  Inactive steps keep the state and write zeros to Y[s].  A length
  * outside [0, T] stops the run with ONNXC_ERR_INDEX.
+ * Steps split over threads (rnn_slices): a node that is one task (batch ≤ 4, one direction) with
+ * constant float W and R, and enough work per step, runs through onnxc_rt_phases instead: phase 0
+ * sets the initial state, phase 1 + s is step s, and each phase is nsl tasks, one per slice of the
+ * hidden units (all gates of H/nsl units: their columns of Wᵀ and Rᵀ, 1/nsl of the weights, stay
+ * in one core's L2).  The state every slice reads (h, double-buffered by step parity), and what a
+ * slice keeps between steps (c, the projection chunk), are in the node's arena region, since a
+ * late thread's slice is taken by another; one thread runs each phase whole in one call.
  * Only float32 is generated. */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +50,8 @@ typedef struct Rnn {
   KV x, wb, seq, h0, c0, p, y, yh, yc;
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
   int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
+  int nsl;           /* > 0: steps split into nsl slices of the hidden units (rnn_slices) */
+  KV hbuf;           /* slices: h[2][nbb][Hp] in the arena, step s writes h[s & 1] */
   /* clustered W / R (gen_cluster.h): 4-bit index panels (per direction K·GHp/2 bytes), or 8-bit
    * indices in the float layout (panel_at for W, block_at for R; K·GHp bytes), and the
    * codebooks; NULL: float */
@@ -418,6 +427,7 @@ static void proj_sp_rows(Rnn *r, void *ud, KV row, int m) {
 /* proj = X_t · Wᵀ + bias for the chunk's tcn steps.  Column blocks outside, rows inside: a block
  * of Wᵀ (nv panels, K·nv·L floats) stays in cache for every row group, where rows outside would
  * stream all of Wᵀ (as large as L2 at H = 256) again for each group of pmr rows. */
+static void emit_proj_cols(Rnn *r, KV s0, KV tcn, int64_t c0, int64_t c1);
 static void emit_proj(Rnn *r, KV s0, KV tcn) {
   KB *kb = r->kb;
   if (r->wsp.kind) { /* panels outside: a panel's entries stay in cache for every row group */
@@ -428,19 +438,25 @@ static void emit_proj(Rnn *r, KV s0, KV tcn) {
     kb_endfor(kb);
     return;
   }
+  emit_proj_cols(r, s0, tcn, 0, r->GHp);
+}
+
+/* the same for columns [c0, c1) (multiples of L) of a dense or clustered W */
+static void emit_proj_cols(Rnn *r, KV s0, KV tcn, int64_t c0, int64_t c1) {
+  KB *kb = r->kb;
   int pmr = (r->regs - 5) / 4; /* 4 vectors of columns */
   if (pmr > 8) pmr = 8;
-  int64_t nvec = r->GHp / r->L;
+  int64_t nvec = (c1 - c0) / r->L;
   int nv = nvec < 4 ? (int)nvec : 4;
   int64_t nfull = nvec / nv;
   KV rows = kb_mul(kb, tcn, r->nb);
   ProjUd pu = {s0, NULL, nv};
   KV cb = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
-  pu.col = kb_mul(kb, cb, I(kb, (int64_t)nv * r->L));
+  pu.col = kb_add(kb, I(kb, c0), kb_mul(kb, cb, I(kb, (int64_t)nv * r->L)));
   for_rows(r, rows, pmr, proj_rows, &pu);
   kb_endfor(kb);
   if (nvec % nv) {
-    pu.col = I(kb, nfull * nv * r->L);
+    pu.col = I(kb, c0 + nfull * nv * r->L);
     pu.nv = (int)(nvec % nv);
     for_rows(r, rows, pmr, proj_rows, &pu);
   }
@@ -493,6 +509,7 @@ static int rec_mr(Rnn *r) { return r->nbb >= 4 ? 4 : (int)r->nbb; }
 typedef struct Step {
   Rnn *r;
   KV prow, rrow, hrow, crow, rhrow; /* proj row, rec row, state rows */
+  KV hin;                           /* h_{t-1} row the gate math reads (slices: not hrow) */
   KV yptr;                          /* Y row for this step, or NULL */
 } Step;
 
@@ -547,7 +564,7 @@ static void gru_zr_body(KB *kb, void *ud, KV j, KV mask) {
 static void gru_body(KB *kb, void *ud, KV j, KV mask) {
   Step *sp = ud;
   Rnn *r = sp->r;
-  KV h = ld(r, sp->hrow, j, 0, mask);
+  KV h = ld(r, sp->hin, j, 0, mask);
   KV z, xh;
   if (r->s.linear_before_reset) {
     z = act(r, 0, pre(sp, j, G_GRU_Z, mask));
@@ -579,12 +596,13 @@ static void zero_body(KB *kb, void *ud, KV j, KV mask) {
 
 static Step step_rows(Rnn *r, KV s, KV s0, KV bi) {
   KB *kb = r->kb;
-  Step sp = {r, NULL, NULL, NULL, NULL, NULL, NULL};
+  Step sp = {r, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   sp.prow = kb_gep(kb, KE_F32, r->proj, kb_mul(kb, kb_add(kb, kb_mul(kb, kb_sub(kb, s, s0), r->nb), bi), I(kb, r->GHp)));
   sp.rrow = kb_gep(kb, KE_F32, r->rec, kb_mul(kb, bi, I(kb, r->GHp)));
   sp.hrow = kb_gep(kb, KE_F32, r->hs, kb_mul(kb, bi, I(kb, r->Hp)));
   sp.crow = kb_gep(kb, KE_F32, r->cs, kb_mul(kb, bi, I(kb, r->Hp)));
   sp.rhrow = kb_gep(kb, KE_F32, r->rh, kb_mul(kb, bi, I(kb, r->Hp)));
+  sp.hin = sp.hrow;
   return sp;
 }
 
@@ -649,13 +667,13 @@ static void copy_body(KB *kb, void *ud, KV j, KV mask) {
 }
 
 /* in: initial state (or zeros) into scratch; otherwise scratch into the output io */
-static void copy_state(Rnn *r, KV io, KV scr, bool in) {
+static void copy_state(Rnn *r, KV io, KV scr, bool in, int64_t j0, int64_t j1) {
   KB *kb = r->kb;
   KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
   KV srow = kb_gep(kb, KE_F32, scr, kb_mul(kb, bi, I(kb, r->Hp)));
   KV iorow = io ? kb_gep(kb, KE_F32, io, st_off(r, kb_add(kb, r->b0, bi))) : NULL;
   Copy cp = {r, in ? srow : iorow, in ? iorow : srow};
-  gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, copy_body, &cp);
+  gen_vec_loop(kb, I(kb, j0), I(kb, j1), r->L, copy_body, &cp);
   kb_endfor(kb);
 }
 
@@ -674,8 +692,8 @@ static void emit_task(Rnn *r, bool rev) {
   else if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
   else if (!r->rsp.kind) pack_run(r, kb_buf(kb, 2), H, r->rt);
   pack_bias(r);
-  copy_state(r, r->h0, r->hs, true);
-  if (s->gates == 4) copy_state(r, r->c0, r->cs, true);
+  copy_state(r, r->h0, r->hs, true, 0, H);
+  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, 0, H);
 
   KV s0 = kb_for(kb, I(kb, 0), I(kb, s->T), r->tc);
   KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
@@ -685,8 +703,94 @@ static void emit_task(Rnn *r, bool rev) {
   kb_endfor(kb);
   kb_endfor(kb);
 
-  if (r->yh) copy_state(r, r->yh, r->hs, false);
-  if (r->yc) copy_state(r, r->yc, r->cs, false);
+  if (r->yh) copy_state(r, r->yh, r->hs, false, 0, H);
+  if (r->yc) copy_state(r, r->yc, r->cs, false, 0, H);
+}
+
+/* ---------------------------------------------------------------- steps split over threads */
+
+/* h rows of step parity k: hbuf + k·nbb·Hp */
+static KV hbuf_at(Rnn *r, KV k) {
+  return kb_gep(r->kb, KE_F32, r->hbuf, kb_mul(r->kb, k, I(r->kb, r->nbb * r->Hp)));
+}
+
+/* phase p of slice sl (or of every unit: sl < 0), see the file's comment */
+static void emit_phase(Rnn *r, KV p, int sl) {
+  KB *kb = r->kb;
+  const IrRnn *s = &r->s;
+  int64_t Hs = r->Hp / r->nsl, u0 = sl < 0 ? 0 : sl * Hs, u1 = sl < 0 ? r->Hp : u0 + Hs;
+  int64_t h1 = u1 < s->H ? u1 : s->H;
+  kb_if(kb, kb_cmp(kb, KC_EQ, p, I(kb, 0), false)); /* the initial state of the slice's units */
+  copy_state(r, r->h0, hbuf_at(r, I(kb, 1)), true, u0, h1);
+  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, u0, h1);
+  kb_else(kb);
+  KV st_ = kb_sub(kb, p, I(kb, 1));
+  KV ph = kb_and(kb, st_, I(kb, 1));
+  KV prev = hbuf_at(r, kb_sub(kb, I(kb, 1), ph));
+  r->hs = hbuf_at(r, ph);
+  pack_bias(r); /* into this thread's scratch: a slice may run on another thread next step */
+  KV s0 = kb_sub(kb, st_, kb_rem(kb, st_, I(kb, r->tc), true));
+  kb_if(kb, kb_cmp(kb, KC_EQ, st_, s0, false)); /* a chunk starts: its projection, this slice's columns */
+  KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
+  for (int64_t g = 0; g < s->gates; g++) emit_proj_cols(r, s0, tcn, g * r->Hp + u0, g * r->Hp + u1);
+  kb_endif(kb);
+  KV flip = kb_cmp(kb, KC_NE, ph, I(kb, 0), false);
+  for (int64_t g = 0; g < (sl < 0 ? 1 : s->gates); g++) {
+    RecUd ru = {prev, sl < 0 ? 0 : g * r->Hp + u0, sl < 0 ? r->GHp : g * r->Hp + u1, flip};
+    for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
+  }
+  KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
+  Step sp = step_rows(r, st_, s0, bi);
+  sp.hin = kb_gep(kb, KE_F32, prev, kb_mul(kb, bi, I(kb, r->Hp)));
+  KV b = kb_add(kb, r->b0, bi);
+  sp.yptr = r->y ? kb_gep(kb, KE_F32, r->y, y_off(r, row_time(r, st_, I(kb, s->T)), b)) : NULL;
+  GenVecBody body = s->gates == 4 ? lstm_body : s->gates == 3 ? gru_body : rnn_body;
+  gen_vec_loop(kb, I(kb, u0), I(kb, h1), r->L, body, &sp);
+  kb_endfor(kb);
+  kb_if(kb, kb_cmp(kb, KC_EQ, st_, I(kb, s->T - 1), false));
+  if (r->yh) copy_state(r, r->yh, r->hs, false, u0, h1);
+  if (r->yc) copy_state(r, r->yc, r->cs, false, u0, h1);
+  kb_endif(kb);
+  kb_endif(kb);
+}
+
+/* the kernel's tasks [begin, end) = phase·nsl + slice: a whole phase at once where the range
+ * covers it (one thread), else slice by slice */
+static void emit_sliced(Rnn *r) {
+  KB *kb = r->kb;
+  int64_t S = r->nsl;
+  r->rev = r->s.reverse;
+  r->dir_act = 0;
+  r->wt = r->wconst;
+  r->rt = r->rconst;
+  KV b = kb_begin(kb), e = kb_end(kb);
+  KV p = kb_for(kb, kb_div(kb, b, I(kb, S), true), kb_div(kb, kb_add(kb, e, I(kb, S - 1)), I(kb, S), true), 1);
+  KV lo = kb_max(kb, b, kb_mul(kb, p, I(kb, S)), false), hi = kb_min(kb, e, kb_mul(kb, kb_add(kb, p, I(kb, 1)), I(kb, S)), false);
+  kb_if(kb, kb_cmp(kb, KC_EQ, kb_sub(kb, hi, lo), I(kb, S), false));
+  emit_phase(r, p, -1);
+  kb_else(kb);
+  KV t = kb_for(kb, lo, hi, 1);
+  KV sl = kb_sub(kb, t, kb_mul(kb, p, I(kb, S)));
+  for (int k = 0; k < S; k++) {
+    kb_if(kb, kb_cmp(kb, KC_EQ, sl, I(kb, k), false));
+    emit_phase(r, p, k);
+    kb_endif(kb);
+  }
+  kb_endfor(kb);
+  kb_endif(kb);
+  kb_endfor(kb);
+}
+
+/* Steps split over threads pay when a step's multiply-adds outweigh a phase's synchronization
+ * (a few hundred ns) many times over: Rᵀ of at least SLICE_MIN_MACS floats (H = 256 LSTM: 256K;
+ * its 1 MB of Rᵀ is as large as L2, half of it fits).  Two slices: this project's machines
+ * have 2 cores (a third thread would find nothing to take). */
+#define SLICE_MIN_MACS ((int64_t)128 << 10)
+static int rnn_slices(const Rnn *r, int64_t ntask, bool wconst, bool rconst) {
+  const IrRnn *s = &r->s;
+  if (ntask != 1 || !wconst || !rconst || r->seq || gru_split(r) || s->T < 2) return 0;
+  if ((r->Hp / r->L) % 2 || s->H * r->GHp < SLICE_MIN_MACS) return 0;
+  return 2;
 }
 
 /* 8-bit indices decoded in the kernel only where they were measured not to lose: at most 32 values
@@ -704,6 +808,34 @@ static bool all_zero(const Value *v) {
   for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
     if (ir_const_f64(v, i) != 0) return false;
   return true;
+}
+
+/* the kernel of a node split into slices: scratch bias, rbh, rec; arena h[2], c, proj */
+static int gen_rnn_sliced(Rnn *r) {
+  GenCtx *c = r->c;
+  KB *kb = r->kb;
+  int64_t boff = 0, rboff = r->GHp, recoff = rboff + r->Hp;
+  c->scratch_bytes = (recoff + r->nbb * r->GHp) * (int64_t)sizeof(float) + 64;
+  int64_t top = (c->arena_top + 63) / 64 * 64, hoff = 0, coff = 2 * r->nbb * r->Hp, poff = coff + r->nbb * r->Hp;
+  int64_t end = top + (poff + r->tc * r->nbb * r->GHp) * (int64_t)sizeof(float);
+  if (end > c->arena_end) c->arena_end = end;
+  c->work = r->nsl;
+  c->phases = r->s.T + 1;
+  KV sc = kb_scratch(kb);
+  KV rt = kb_buf(kb, c->n->nin + c->n->nout);
+  KV region = kb_gep_bytes(kb, kb_load(kb, kt_s(KE_PTR), rt), I(kb, top)); /* rt->arena */
+  r->d = I(kb, 0);
+  r->b0 = I(kb, 0);
+  r->nb = I(kb, r->nbb);
+  r->bias = kb_gep(kb, KE_F32, sc, I(kb, boff));
+  r->rbh = kb_gep(kb, KE_F32, sc, I(kb, rboff));
+  r->rec = kb_gep(kb, KE_F32, sc, I(kb, recoff));
+  r->rh = r->rec; /* GRU's r ⊙ h: only without linear_before_reset, never split */
+  r->hbuf = kb_gep(kb, KE_F32, region, I(kb, hoff));
+  r->cs = kb_gep(kb, KE_F32, region, I(kb, coff));
+  r->proj = kb_gep(kb, KE_F32, region, I(kb, poff));
+  emit_sliced(r);
+  return 0;
 }
 
 int gen_rnn(GenCtx *c) {
@@ -763,8 +895,12 @@ int gen_rnn(GenCtx *c) {
   RspShape wsh = {D, s->gates, s->H, r.Hp, s->I, r.L, s->I % r.L == 0}, rsh = {D, s->gates, s->H, r.Hp, s->H, r.L, true};
   if (n->sparse && !r.wq) rnn_sp_plan(kb, in[1], &wsh, r.tc * r.nbb, &r.wsp);
   if (n->sparse && !r.rq) rnn_sp_plan(kb, in[2], &rsh, r.nbb, &r.rsp);
-  if (in[1]->kind == VK_CONST && !r.wq && !r.wsp.kind) r.wconst = pack_const(&r, in[1], s->I, false, false);
-  if (in[2]->kind == VK_CONST && !r.rq && !r.rsp.kind) r.rconst = pack_const(&r, in[2], s->H, true, false);
+  bool wc = in[1]->kind == VK_CONST && !r.wq && !r.wsp.kind, rc = in[2]->kind == VK_CONST && !r.rq && !r.rsp.kind;
+  if ((r.nsl = rnn_slices(&r, D * nbt, wc, rc)))
+    while ((r.Hp / r.L / r.nsl) % r.rnv) r.rnv--; /* a slice's columns are whole blocks of Rᵀ */
+  if (wc) r.wconst = pack_const(&r, in[1], s->I, false, false);
+  if (rc) r.rconst = pack_const(&r, in[2], s->H, true, false);
+  if (r.nsl) return gen_rnn_sliced(&r);
 
   /* scratch, in floats (every piece a multiple of L) */
   int64_t off = 0, woff = -1, roff = -1;

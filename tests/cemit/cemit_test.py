@@ -165,6 +165,21 @@ def make_misc(path):
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
+def make_lstm(path):
+    # one LSTM of H = 256 at batch 1 with constant weights: its steps run in phases split over
+    # threads (gen_rnn.c rnn_slices, onnxc_rt_phases)
+    from onnx import helper, numpy_helper, TensorProto as T, save
+    r = np.random.default_rng(3)
+    T_, I, H = 6, 16, 256
+    w = numpy_helper.from_array((r.standard_normal((1, 4 * H, I)) * 0.2).astype(np.float32), "W")
+    rr = numpy_helper.from_array((r.standard_normal((1, 4 * H, H)) * 0.1).astype(np.float32), "R")
+    b = numpy_helper.from_array((r.standard_normal((1, 8 * H)) * 0.1).astype(np.float32), "B")
+    n = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "yh", "yc"], hidden_size=H)
+    g = helper.make_graph([n], "lstm", [helper.make_tensor_value_info("x", T.FLOAT, [T_, 1, I])],
+                          [helper.make_tensor_value_info(v, T.FLOAT, None) for v in ("y", "yh", "yc")], [w, rr, b])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
@@ -224,6 +239,10 @@ def main(argv=None):
     if not os.path.exists(misc):
         make_misc(misc)
     todo.append(("misc", misc, lambda: [rng.standard_normal((2, 3, 8)).astype(np.float32)], 2))
+    lstm = os.path.join(a.work, "models", "lstm_split.onnx")
+    if not os.path.exists(lstm):
+        make_lstm(lstm)
+    todo.append(("lstm_split", lstm, lambda: [rng.standard_normal((6, 1, 16)).astype(np.float32)], 2))
     if a.cases and any(not os.path.isdir(os.path.join(a.cases, c)) for c in CASES):
         # the conformance suite's generator (copies the cases python3-onnx ships)
         run([sys.executable, os.path.join(SRC, "tests", "conformance", "gen_cases.py"), a.cases])

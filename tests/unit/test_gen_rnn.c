@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "be.h"
 #include "testutil.h"
@@ -362,6 +363,67 @@ Test(rnn, batch1_wide_steps_walk_blocks_both_ways) {
   run_case(&CASE(.op = OP_GRU, .T = 5, .B = 1, .I = 24, .H = 150, .bias = true, .h0 = true, .const_w = true));
   run_case(&CASE(.op = OP_GRU, .T = 5, .B = 1, .I = 24, .H = 150, .lbr = 1, .direction = "reverse", .bias = true,
                  .seq = true, .h0 = true));
+}
+
+/* The LLVM module of c's node: does its graph function run it in phases (onnxc_rt_phases)? */
+static bool emits_phases(const Case *c) {
+  Graph *g = ir_graph_new();
+  g->opset = 14;
+  Data dt;
+  const void *feeds[8];
+  int nfeeds;
+  Node *n = build(g, c, &dt, feeds, &nfeeds);
+  cr_assert_eq(ir_infer_node(g, n), 0, "shape inference: %s", ir_last_error(g));
+  for (int i = 0; i < n->nout; i++)
+    if (n->out[i]) tu_output(g, n->out[i]);
+  char path[] = "/tmp/onnxc_rnn_phases_XXXXXX", err[1024];
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  BeOptions o = {.opt_level = 0};
+  cr_assert_eq(be_emit(g, &o, "llvm", path, err, sizeof err), 0, "%s", err);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[4096];
+  bool phases = false;
+  while (fgets(line, sizeof line, f)) phases = phases || strstr(line, "call i32 @onnxc_rt_phases");
+  fclose(f);
+  unlink(path);
+  free(dt.x), free(dt.w), free(dt.r), free(dt.b), free(dt.h0), free(dt.c0), free(dt.p), free(dt.seq);
+  ir_graph_free(g);
+  return phases;
+}
+
+Test(rnn, steps_split_over_threads) {
+  /* one task (batch <= 4, one direction), constant weights and H·G·Hp >= 128K: the steps run as
+   * phases of 2 slices of the hidden units (1 thread: whole phases; 2: one slice each).  H = 220:
+   * a masked tail in the last slice; 14 vectors per gate, 7 per slice (blocks of Rᵀ cut to 7);
+   * B = 4 with T = 20: two projection chunks; layout 1 and reverse; GRU with
+   * linear_before_reset; plain RNN */
+  Case cs[] = {
+      CASE(.op = OP_LSTM, .T = 6, .B = 1, .I = 24, .H = 220, .bias = true, .h0 = true, .c0 = true, .peep = true,
+           .const_w = true),
+      CASE(.op = OP_LSTM, .T = 5, .B = 3, .I = 10, .H = 220, .direction = "reverse", .layout = 1, .clip = 0.9f,
+           .bias = true, .h0 = true, .const_w = true, .drop = {true, false, false}),
+      CASE(.op = OP_LSTM, .T = 20, .B = 4, .I = 8, .H = 256, .bias = true, .const_w = true),
+      CASE(.op = OP_GRU, .T = 7, .B = 1, .I = 16, .H = 256, .lbr = 1, .bias = true, .h0 = true, .const_w = true),
+      CASE(.op = OP_RNN, .T = 5, .B = 2, .I = 12, .H = 384, .bias = true, .h0 = true, .const_w = true),
+  };
+  for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    cr_assert(emits_phases(&cs[i]), "case %zu runs in phases", i);
+    for (int th = 1; th <= 2; th++) {
+      cs[i].threads = th;
+      run_case(&cs[i]);
+    }
+  }
+  /* not split: two tasks (bidirectional), GRU without linear_before_reset, sequence_lens, small H */
+  Case no[] = {
+      CASE(.op = OP_LSTM, .T = 3, .B = 1, .I = 8, .H = 256, .direction = "bidirectional", .const_w = true),
+      CASE(.op = OP_GRU, .T = 3, .B = 1, .I = 8, .H = 256, .const_w = true),
+      CASE(.op = OP_LSTM, .T = 3, .B = 1, .I = 8, .H = 256, .seq = true, .const_w = true),
+      CASE(.op = OP_LSTM, .T = 3, .B = 1, .I = 8, .H = 64, .const_w = true),
+  };
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) cr_assert(!emits_phases(&no[i]), "case %zu is one task", i);
 }
 
 /* ---------------------------------------------------------------- GRU */

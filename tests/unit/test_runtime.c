@@ -238,6 +238,36 @@ Test(runtime, pool_runs_every_task_once) {
   }
 }
 
+/* onnxc_rt_phases: phase k's tasks all ran, each once, before any of phase k + 1 starts (a task
+ * checks that every task of the previous phase is counted); one thread: a single call */
+enum { PH_WIDTH = 3, PH_N = 50 };
+static _Atomic int phase_bad, phase_calls;
+static int32_t phase_kernel(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end) {
+  (void)bufs, (void)weights, (void)scratch;
+  atomic_fetch_add(&phase_calls, 1);
+  for (int64_t t = begin; t < end; t++) {
+    int64_t k = t / PH_WIDTH;
+    for (int64_t u = (k - 1) * PH_WIDTH; k > 0 && u < k * PH_WIDTH; u++)
+      if (atomic_load(&pool_count[u]) != 1) atomic_store(&phase_bad, 1);
+    atomic_fetch_add(&pool_count[t], 1);
+  }
+  return 0;
+}
+
+Test(runtime, phases_run_in_order) {
+  for (int threads = 1; threads <= 3; threads++) {
+    onnxc_rt rt = pool_rt(threads);
+    for (int64_t t = 0; t < PH_N * PH_WIDTH; t++) pool_count[t] = 0;
+    phase_bad = phase_calls = 0;
+    cr_assert_eq(onnxc_rt_phases(&rt, phase_kernel, NULL, PH_N, PH_WIDTH), 0);
+    cr_assert(!atomic_load(&phase_bad), "threads %d: a task ran before the previous phase was done", threads);
+    for (int64_t t = 0; t < PH_N * PH_WIDTH; t++) cr_assert_eq(pool_count[t], 1, "task %lld", (long long)t);
+    if (threads == 1) cr_assert_eq(phase_calls, 1, "one thread: one call over every phase");
+    onnxc_pool_destroy(rt.pool);
+    free(rt.scratch);
+  }
+}
+
 /* the caller's first task waits until another participant has run one of the caller's tasks:
  * with static shares it would wait forever (30 s here); with stealing the worker, done with its
  * own share, takes the back of the caller's */
