@@ -415,9 +415,7 @@ static int select_layouts(Graph *g, int mode) {
   return rc;
 }
 
-#include <stdio.h> /* TEMP */
 int pass_layout(Graph *g, int mode) {
-  if (getenv("LAYTMP_FORCE")) mode = atoi(getenv("LAYTMP_FORCE")); /* TEMP measurement hook */
   if (mode != 1 && !g->parent && select_layouts(g, mode)) return -1;
   for (int i = 0; i < g->nvalues; i++) g->values[i]->layout = VL_PLAIN;
   for (int k = 0; k < g->nnodes; k++) {
