@@ -21,7 +21,7 @@
  * kernel's padded copy of its input; a reorder costs TR_COST operations per element.  Labels start
  * at each node's cheaper form (and, a second start, pixel-major everywhere); single nodes and
  * connected same-label groups are flipped while that lowers the total; the cheaper result wins.
- * A pixel-major group must hold a depthwise conv (need_depthwise), else it goes back to NCHW.
+ * A pixel-major group must hold a depthwise and a 1×1 conv (need_depthwise), else it goes back to NCHW.
  * `--layout nchw` (= --disable-pass layout) keeps everything NCHW.
  *
  * Every value stays VL_PLAIN; generator_accepts() still checks that no generator is handed a
@@ -200,17 +200,18 @@ static double improve(const Lay *L, char *lab) {
   return best;
 }
 
-/* pixel-major groups without a depthwise conv go back to NCHW: the 1×1 convs alone run as well
- * on the NCHW GEMM (ResNet's, DenseNet's), so the reorders around them would only add work */
+/* pixel-major groups without both a depthwise and a 1×1 conv go back to NCHW: the 1×1 convs
+ * alone run as well on the NCHW GEMM (ResNet's, DenseNet's), and a depthwise conv alone between
+ * two reorders (ConvNeXt's 7×7, LayerNorm after it) measured slower than NCHW */
 static void need_depthwise(const Lay *L, char *lab) {
   int *grp = malloc(sizeof(int) * (size_t)L->nn);
   char *seen = malloc((size_t)L->nn), *done = calloc((size_t)L->nn, 1);
   for (int k = 0; k < L->nn; k++) {
     if (!lab[k] || done[k]) continue;
     int n = group(L, lab, k, true, grp, seen);
-    bool dw = false;
-    for (int i = 0; i < n; i++) dw |= L->kind[grp[i]] == K_DW, done[grp[i]] = 1;
-    if (!dw)
+    bool dw = false, pw = false;
+    for (int i = 0; i < n; i++) dw |= L->kind[grp[i]] == K_DW, pw |= L->kind[grp[i]] == K_PW, done[grp[i]] = 1;
+    if (!dw || !pw)
       for (int i = 0; i < n; i++) lab[grp[i]] = 0;
   }
   free(grp);
