@@ -52,9 +52,10 @@ int onnxc_options_fix_input(onnxc_session_options *o, const char *input, int32_t
 /* fix every dim named `dim_name` (a symbolic dim such as "batch") in the inputs to `value` */
 int onnxc_options_fix_dim(onnxc_session_options *o, const char *dim_name, int64_t value);
 /* switch an optional pass off by name: "inline" (If on a constant condition), "dce" (dead code),
- * "fuse" (operator fusion), "winograd" (Winograd 3x3 convolutions), "sparse" (sparse kernels for
+ * "fuse" (operator fusion), "winograd" (Winograd 3x3 convolutions), "layout" (every activation
+ * NCHW: no pixel-major depthwise/1x1 regions), "sparse" (sparse kernels for
  * mostly-zero MatMul/Gemm weights); an unknown or required pass
- * (shapes, layout, plan) is
+ * (shapes, plan) is
  * ONNXC_ERR_ARGUMENT.  Call once per pass. */
 int onnxc_options_disable_pass(onnxc_session_options *o, const char *pass);
 /* run the IR verifier after every pass, not only at the end (the test suite turns it on) */

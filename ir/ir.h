@@ -246,6 +246,8 @@ struct Node {
   bool sparse;          /* passes/sparse.c: a MatMul/Gemm whose constant weight may run sparse (gen_sparse.c) */
   bool binary;          /* passes/binary.c: a Conv on ±1/0 inputs and ±α weights (gen_binary_conv.c) */
   bool binary_sign;     /* passes/binary.c: a binary Conv whose in[0] is the input of the Sign it replaced */
+  bool nhwc;            /* passes/layout.c: a depthwise Conv on pixel-major [N·H·W, C] values, geometry in its
+                           attribute "nhwc" {N, H, W, OH, OW} (gen_conv_nhwc.c) */
 };
 
 /* An epilogue fused into a contraction (passes/fuse.c), applied to each result while it is in

@@ -9,6 +9,7 @@ typedef struct PassOptions {
   bool verify_each;    /* ir_verify after every pass (always on in builds without NDEBUG) */
   int64_t max_memory;  /* plan: memory budget in bytes (see pass_plan_budget); 0: only the
                           overflow bound (the backend checks its own limit again) */
+  int layout;          /* passes/layout.c: 0 cost model; 2 every candidate region pixel-major (tests) */
 } PassOptions;
 
 /* The passes in pipeline order, NULL-terminated: shapes, inline, dce, fuse, winograd, layout,
@@ -16,7 +17,7 @@ typedef struct PassOptions {
 extern const char *const pass_names[];
 /* Index of a pass name in pass_names, -1 if unknown. */
 int pass_index(const char *name);
-/* Whether the pass can be switched off (inline, dce, fuse, winograd, sparse, binary; the others are
+/* Whether the pass can be switched off (inline, dce, fuse, winograd, layout, sparse, binary; the others are
  * needed by the backend). */
 bool pass_optional(int index);
 /* Checks a comma-separated list of pass names to disable: 0, or -1 with a message in err that
@@ -50,9 +51,11 @@ int pass_qdq_add(Graph *g);
 /* cluster.c: Gather(codebook, constant indices) folded into constants that keep the cluster form
  * (Value.cluster); before shapes, like qdq */
 int pass_cluster(Graph *g);
-/* Sets each value's layout (today VL_PLAIN everywhere) and checks that every node's generator
- * accepts the layouts of its inputs and outputs. */
-int pass_layout(Graph *g);
+/* Chooses where depthwise/1×1 Conv + elementwise regions run pixel-major ([N·H·W, C] values,
+ * reorders at the region's edges) by a cost model (mode 0), everywhere they can (mode 2: tests),
+ * or nowhere (mode 1); sets each value's layout (VL_PLAIN everywhere) and checks that every node's
+ * generator accepts the layouts of its inputs and outputs. */
+int pass_layout(Graph *g, int mode);
 /* marks the Conv nodes the backend may run as Winograd convolutions (winograd.c) */
 int pass_winograd(Graph *g);
 /* marks the Conv nodes the backend runs on bit-packed xor + popcount kernels (binary.c) */

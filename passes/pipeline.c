@@ -11,7 +11,8 @@
  *            first its part "attention" (passes/attention.c, also off on its own by name)
  *            and its part "qadd" (residual QAdd into the producing QConv: passes/qdq.c)
  *   winograd Conv nodes the backend may run as Winograd (3×3, stride 1) (optional)
- *   layout   each value's layout (plain today; blocked layouts next)
+ *   layout   pixel-major regions (depthwise/1×1 Conv + elementwise) by a cost model (passes/
+ *            layout.c); optional: --layout nchw = --disable-pass layout
  *   plan     storage classes and arena offsets (memory planning)
  *   sparse   MatMul/Gemm nodes whose constant weight may run on sparse kernels (optional; it only
  *            marks nodes, so it can run after plan and keep its place at the end of the names)
@@ -38,7 +39,7 @@ int pass_index(const char *name) {
   return -1;
 }
 
-bool pass_optional(int index) { return (index >= 1 && index <= 4) || index >= pass_index("sparse"); }
+bool pass_optional(int index) { return (index >= 1 && index <= 5) || index >= pass_index("sparse"); }
 
 /* Parts of the fuse pass that --disable-pass can also switch off on their own (not passes of
  * their own, so pass_names and the pipeline's shape stay as they are): "attention" */
@@ -74,7 +75,7 @@ int pass_check_disable(const char *list, char *err, size_t errlen) {
       return -1;
     }
     if (!pass_optional(i)) {
-      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd, sparse, binary)", name);
+      snprintf(err, errlen, "pass '%s' cannot be disabled (optional passes: inline, dce, fuse, winograd, layout, sparse, binary)", name);
       return -1;
     }
     p += len;
@@ -123,7 +124,7 @@ static int run_fuse(Graph *g, const PassOptions *o) {
   return disabled(o, "rows") ? 0 : pass_rows(g); /* matches the fused forms */
 }
 static int run_winograd(Graph *g, const PassOptions *o) { return (void)o, pass_winograd(g); }
-static int run_layout(Graph *g, const PassOptions *o) { return (void)o, pass_layout(g); }
+static int run_layout(Graph *g, const PassOptions *o) { return pass_layout(g, o->layout); }
 static int run_plan(Graph *g, const PassOptions *o) { return pass_plan(g, o->max_memory); }
 static int run_sparse(Graph *g, const PassOptions *o) { return (void)o, pass_sparse(g); }
 static int run_binary(Graph *g, const PassOptions *o) { return (void)o, pass_binary(g); }

@@ -156,6 +156,7 @@ typedef struct Opts {
 } Opts;
 
 static const char *disable_passes; /* --disable-pass LIST */
+static bool layout_nchw;           /* --layout nchw */
 static bool no_cache;              /* --no-cache */
 static const char *cache_dir;      /* --cache-dir DIR */
 
@@ -179,6 +180,15 @@ static int cache_options_to(onnxc_session_options *op) {
 
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i) {
   if (!strcmp(argv[*i], "--no-fuse")) return tool_no_fuse = true, 1;
+  if (!strcmp(argv[*i], "--layout")) { /* passes/layout.c; nchw = --disable-pass layout */
+    const char *v = *i + 1 < argc ? argv[++*i] : "";
+    if (strcmp(v, "auto") && strcmp(v, "nchw")) {
+      fprintf(stderr, "onnxc %s: --layout: unknown layout '%s' (auto or nchw)\n", cmd, v);
+      return -1;
+    }
+    layout_nchw = !strcmp(v, "nchw");
+    return 1;
+  }
   if (strcmp(argv[*i], "--disable-pass")) return 0;
   char err[512];
   const char *v = *i + 1 < argc ? argv[++*i] : "";
@@ -198,6 +208,7 @@ static bool verify_each(void) {
 /* --no-fuse, --disable-pass and ONNXC_VERIFY_EACH into a session's options */
 static int pass_options_to(onnxc_session_options *op) {
   int rc = tool_no_fuse ? onnxc_options_disable_pass(op, "fuse") : ONNXC_OK;
+  if (!rc && layout_nchw) rc = onnxc_options_disable_pass(op, "layout");
   for (const char *p = disable_passes; p && *p && !rc;) {
     size_t n = strcspn(p, ",");
     char name[64];

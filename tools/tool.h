@@ -29,7 +29,11 @@ void tool_deadline_disarm(void);
  * 1 consumed (and *i advanced past its value), 0 not a pass option, -1 bad (message printed). */
 int tool_pass_flag(const char *cmd, int argc, char **argv, int *i);
 #define TOOL_HELP_PASSES                                                                             \
-  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, sparse, binary\n" \
+  "  --layout auto|nchw  auto (default): depthwise/1x1 conv + elementwise regions run pixel-major\n" \
+  "                      (NHWC) where the layout pass's cost model says it pays; nchw: nowhere\n"  \
+  "                      (= --disable-pass layout)\n"                                              \
+  "  --disable-pass NAME[,NAME]  skip optional passes: inline, dce, fuse, winograd, layout, sparse,\n" \
+  "                      binary\n"                                                                  \
   "                      (the pipeline is shapes, inline, dce, fuse, winograd, layout, plan,\n"   \
   "                      sparse, binary); sparse: sparse kernels for mostly-zero MatMul/Gemm/Conv\n" \
   "                      weights; binary: xor + popcount kernels for Sign-input, +-alpha-weight\n" \

@@ -105,6 +105,7 @@ static bool node_key(const Graph *g, const Node *n, Key *k) {
   if (!k->ok) return false;
   put_node(k, g, n);
   put_i64(k, n->binary); /* the binary pass's mark picks the kernel (gen_binary_conv.c) */
+  put_i64(k, n->nhwc);   /* so does the layout pass's (gen_conv_nhwc.c) */
   put_i64(k, n->epi ? n->epi->nact : -1);
   if (n->epi) {
     put_value(k, n->epi->res);

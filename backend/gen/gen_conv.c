@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gen_binary_conv.h"
+#include "gen_conv_nhwc.h"
 #include "gen_conv_stem.h"
 #include "gen_cluster.h"
 #include "gen_contract.h"
@@ -746,6 +747,7 @@ static void conv_dw(GenCtx *c, ConvGeo *q, const DwGeo *dg) {
 }
 
 int gen_conv(GenCtx *c) {
+  if (c->n->nhwc) return gen_conv_nhwc(c); /* pixel-major depthwise (passes/layout.c) */
   ConvGeo q;
   if (geo_init(c, &q)) return -1;
   if (q.N * q.O * q.P == 0) return 0;

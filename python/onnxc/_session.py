@@ -95,7 +95,7 @@ def _options(threads, shapes, dims, max_variants, disable_passes, max_memory, ma
         _check(lib.onnxc_options_set_max_variants(o, int(max_variants)), what=f"max_variants={max_variants!r}")
         for p in ([disable_passes] if isinstance(disable_passes, str) else disable_passes or []):
             _check(lib.onnxc_options_disable_pass(o, p.encode()),
-                   what=f"disable_passes: {p!r} is not an optional pass (inline, dce, fuse, winograd, sparse, binary, attention, qdq)")
+                   what=f"disable_passes: {p!r} is not an optional pass (inline, dce, fuse, winograd, layout, sparse, binary, attention, qdq)")
         if max_memory:
             _check(lib.onnxc_options_set_max_memory(o, int(max_memory)), what=f"max_memory={max_memory!r}")
         if max_compile_time:
@@ -154,7 +154,7 @@ class InferenceSession:
                         session accepts.
       precompile        a list of {input name: dims} to compile at once (a model with one input
                         may list dims alone: [(1, 3, 224, 224), (8, 3, 224, 224)]).
-      disable_passes    optional passes to switch off: "fuse", "dce", "inline", "winograd", "sparse", "binary", "attention", "qdq"
+      disable_passes    optional passes to switch off: "fuse", "dce", "inline", "winograd", "layout", "sparse", "binary", "attention", "qdq"
                         (str or list).
       max_memory        refuse models needing more bytes (weights, buffers); default 16 GiB.
       max_compile_time  stop compiling after this many seconds.

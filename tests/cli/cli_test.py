@@ -196,18 +196,23 @@ def dump_after(o, w):
     for cmd in ("run", "bench", "compile"):
         rc, out, _ = run(o, cmd, "--help")
         check("%s --help shows --disable-pass" % cmd, rc == 0 and "--disable-pass" in out)
+        check("%s --help shows --layout auto|nchw" % cmd, rc == 0 and "--layout auto|nchw" in out)
     # the same outputs with the optional passes off
     x = np.linspace(-2, 2, 32, dtype=np.float32).reshape(1, 2, 4, 4)
     xf = os.path.join(w, "xconv.npy")
     np.save(xf, x)
     res = []
-    for flags in ([], ["--disable-pass", "inline,dce,fuse"]):
+    rc, _, err = run(o, "run", p, "--layout", "nhwc")
+    check("--layout nhwc: refused, naming the choices", rc != 0 and "unknown layout 'nhwc' (auto or nchw)" in err, err[:300])
+    for flags in ([], ["--disable-pass", "inline,dce,fuse"], ["--layout", "nchw"]):
         od = os.path.join(w, "out_conv%d" % len(flags))
         rc, _, err = run(o, "run", p, xf, "-o", od, *flags)
         check("run %s exits 0" % " ".join(flags), rc == 0, err[:300])
         res.append([np.load(os.path.join(od, "output_%d.npy" % k)) for k in range(2)] if rc == 0 else None)
     check("run with inline, dce, fuse disabled: the same outputs", res[0] is not None and res[1] is not None and
           np.allclose(res[0][0], res[1][0], atol=1e-6) and np.array_equal(res[1][1], x) and res[0][0].min() >= 0)
+    check("run --layout nchw: the same outputs", res[0] is not None and res[2] is not None and
+          np.allclose(res[0][0], res[2][0], atol=1e-6))
 
 
 def save_graph(path, nodes, inputs, outputs, inits=(), opset=13):

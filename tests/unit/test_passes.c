@@ -33,7 +33,7 @@ Test(passes, names_in_order) {
   for (int i = 0; i < 9; i++) {
     cr_assert_str_eq(pass_names[i], want[i]);
     cr_assert_eq(pass_index(want[i]), i);
-    cr_assert_eq(pass_optional(i), (i >= 1 && i <= 4) || i >= 7, "%s", want[i]);
+    cr_assert_eq(pass_optional(i), (i >= 1 && i <= 5) || i >= 7, "%s", want[i]);
   }
   cr_assert_null(pass_names[9]);
   cr_assert_eq(pass_index("import"), -1);
@@ -45,6 +45,7 @@ Test(passes, check_disable) {
   cr_assert_eq(pass_check_disable("inline,dce,fuse", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("winograd", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("binary", err, sizeof err), 0);
+  cr_assert_eq(pass_check_disable("layout", err, sizeof err), 0);
   cr_assert_eq(pass_check_disable("fuse,bogus", err, sizeof err), -1);
   cr_assert(strstr(err, "unknown pass 'bogus'") && strstr(err, "shapes, inline, dce, fuse, winograd, layout, plan"), "%s", err);
   cr_assert_eq(pass_check_disable("plan", err, sizeof err), -1);
