@@ -25,9 +25,10 @@ typedef struct FeOptions {
   const FeShape *shapes;
   int nshapes;
   int64_t max_bytes; /* 0 = FE_DEFAULT_MAX_BYTES */
-  /* out, when not NULL: a hash of the model's bytes except the large raw_data that stay out of
-   * the skeleton (read.c), never 0; those become the graph's constants, which the caller hashes
-   * (lib/cache.c's key), so no weight byte is hashed twice */
+  /* out, when not NULL: a hash of everything the model's graph is made of, never 0: the bytes of
+   * the file (its large raw_data hashed while they are copied, ir_hash64_copy) and of its external
+   * data files.  The compile cache's key (lib/cache.c) takes it for the weights, so no weight
+   * byte is hashed apart from the copy the load makes anyway. */
   uint64_t *digest;
 } FeOptions;
 

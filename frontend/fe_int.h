@@ -35,7 +35,8 @@ typedef struct Fe {
   bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
   const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
   size_t wire_len;
-  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads */
+  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads,
+                         * fe_copy_deferred and external data reads fold in the rest */
   /* one block in huge pages for the copies of the referenced raw_data (fe_pool_reserve), so the
    * weights cost few page faults and TLB misses; NULL: each is allocated on its own */
   uint64_t ref_bytes;   /* fe_unpack: what the references need, 64-byte rounded */
@@ -79,5 +80,7 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len); /* "4x6"
 /* tensor.c: the copies Fe.defer put off (the buffer they read must still be there); -1 with the
  * error set if the list could not grow (then nothing was copied) */
 int fe_copy_deferred(Fe *c);
+/* with Fe.digest: folds bytes (a hash of data the frontend read apart from the skeleton) into it */
+void fe_digest_add(Fe *c, const void *p, size_t bytes);
 void fe_copies_free(Fe *c);
 #endif

@@ -406,8 +406,8 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
     wire = o.p;
     wire_len = o.n;
   }
-  /* what protobuf-c reads is everything but the referenced raw_data, which the caller hashes as
-   * constants: the weights are read once for the copy and once for the key, not a third time */
+  /* what protobuf-c reads is everything but the referenced raw_data, which fe_copy_deferred hashes
+   * into the digest as it copies them: the weights are read once, for both */
   if (c->digest) *c->digest = ir_hash64(wire, wire_len, 7) | 1;
   c->pb_used = 0;
   c->pb_refused = false;

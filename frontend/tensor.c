@@ -74,36 +74,56 @@ static int defer_copy(Fe *c, void *dst, const void *src, size_t bytes) {
   return 0;
 }
 
-/* bytes [lo, hi) of the copies taken one after the other */
+/* bytes [lo, hi) of the copies taken one after the other; with hash, each stretch copied is also
+ * hashed (ir_hash64_copy) and the stretches' hashes are chained in order into h */
 typedef struct CopyRange {
   const FeCopy *cp;
   size_t n, lo, hi;
+  bool hash;
+  uint64_t h;
 } CopyRange;
 
 static void *copy_range(void *arg) {
-  const CopyRange *r = arg;
+  CopyRange *r = arg;
   size_t at = 0;
   for (size_t i = 0; i < r->n && at < r->hi; at += r->cp[i++].bytes) {
     size_t b = at > r->lo ? 0 : r->lo - at, e = r->cp[i].bytes < r->hi - at ? r->cp[i].bytes : r->hi - at;
-    if (b < e) memcpy((char *)r->cp[i].dst + b, (const char *)r->cp[i].src + b, e - b);
+    if (b >= e) continue;
+    char *dst = (char *)r->cp[i].dst + b;
+    const char *src = (const char *)r->cp[i].src + b;
+    if (!r->hash) {
+      memcpy(dst, src, e - b);
+      continue;
+    }
+    uint64_t link[3] = {r->h, ir_hash64_copy(dst, src, e - b, 41, NULL), (uint64_t)(e - b)};
+    r->h = ir_hash64(link, sizeof link, 43);
   }
   return NULL;
 }
 
+/* With Fe.digest, the bytes copied join the model's digest (fe_unpack hashed the rest of the file):
+ * the split point is total / 2 whether or not a second thread runs, so the digest depends on the
+ * file alone, and it is of the copies, the bytes the graph holds. */
 int fe_copy_deferred(Fe *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->ncopies; i++) total += c->copies[i].bytes;
-  CopyRange lo = {c->copies, c->ncopies, 0, total / 2}, hi = {c->copies, c->ncopies, total / 2, total};
+  bool hash = c->digest != NULL;
+  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, 0}, hi = {c->copies, c->ncopies, total / 2, total, hash, 0};
   pthread_t t;
   if (total >= FE_COPY_SPLIT && !pthread_create(&t, NULL, copy_range, &hi)) {
     copy_range(&lo);
     pthread_join(t, NULL);
-  } else { /* small, or no thread to be had: all here */
-    lo.hi = total;
+  } else { /* small, or no thread to be had: all here, in the same two ranges */
     copy_range(&lo);
+    copy_range(&hi);
   }
+  if (hash) fe_digest_add(c, (uint64_t[3]){lo.h, hi.h, (uint64_t)total}, 3 * sizeof(uint64_t));
   fe_copies_free(c);
   return 0;
+}
+
+void fe_digest_add(Fe *c, const void *p, size_t bytes) {
+  if (c->digest) *c->digest = ir_hash64(p, bytes, *c->digest) | 1;
 }
 
 void fe_copies_free(Fe *c) {
@@ -235,6 +255,10 @@ static int read_external(Fe *c, Onnx__TensorProto *tp, const char *what, void *d
     else done += (size_t)n;
   }
   close(fd);
+  if (!rc && c->digest) { /* the data file's bytes join the model's digest (its name is in the skeleton) */
+    uint64_t h[2] = {ir_hash64(dst, bytes, 47), (uint64_t)bytes};
+    fe_digest_add(c, h, sizeof h);
+  }
   return rc;
 }
 

@@ -37,6 +37,11 @@ void arena_free(Arena *a);
 void arena_advise_huge(void *p, size_t bytes);
 /* hash.c: a fast 64-bit hash of n bytes (not cryptographic; the compile cache's key) */
 uint64_t ir_hash64(const void *data, size_t n, uint64_t seed);
+/* copies n bytes from src to dst and returns ir_hash64(dst, n, seed), hashing each stretch while
+ * the copy left it in cache (the frontend's weights: read once for both).  changed not NULL: a
+ * stretch is compared first and written only where it differs (dst a private file mapping whose
+ * pages stay shared where they hold src's bytes), and *changed grows by the bytes written. */
+uint64_t ir_hash64_copy(void *dst, const void *src, size_t n, uint64_t seed, size_t *changed);
 
 /* Out of memory.  Compiler code never checks an allocation it cannot do without: it calls
  * ir_oom(), which longjmps to this thread's innermost handler.  Library entry points install one
@@ -344,6 +349,9 @@ int64_t ir_const_i64(const Value *v, int64_t i);
 void ir_store_f64(DType t, void *data, int64_t i, double x);
 void ir_store_i64(DType t, void *data, int64_t i, int64_t x);
 Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims); /* zeroed */
+/* same, data not zeroed (huge pages when large): for a pass that writes every byte of it at once
+ * (a weight split, folded or repacked: zeroing first doubled the pages' first touch) */
+Value *ir_const_new_filled(Graph *g, const char *name, DType t, int rank, const int64_t *dims);
 
 /* shape.c: shape inference (+ folding of constant nodes) in topological order, through the shape
  * and fold tables it builds from ops.def */

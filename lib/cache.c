@@ -8,9 +8,10 @@
  * The key is a text naming everything the code depends on: this build of onnxc (its GNU build id,
  * which changes with any change to the code: a rebuilt onnxc never reads an older build's
  * entries), LLVM's version, the host CPU and its features, the frontend's digest of the model's
- * bytes but its large raw_data (FeOptions.digest), the graph's inputs (shapes, bound values) and
- * its constants after the passes, in every subgraph and attribute (the weights: each byte is
- * hashed once, here), the disabled passes and the memory budget.  Its hash names the file; the text itself is stored and compared,
+ * bytes, weights and external data included (FeOptions.digest: the load hashes each weight byte
+ * as it copies it), the graph's inputs (shapes, bound values), outputs and constants after the
+ * passes (names and shapes: their bytes follow from the digest), the disabled passes and the
+ * memory budget.  Its hash names the file; the text itself is stored and compared,
  * so a hash collision is a miss, not a wrong model.
  *
  * Never trusted: an entry is checked (magic, a hash of the header, sizes inside the file, the key
@@ -141,34 +142,38 @@ static void key_put(Key *k, const char *fmt, ...) {
   }
 }
 
-/* a value's identity in the key: name, kind, dtype, shape and (constants) a hash of its data */
-static int key_value(Key *k, const Value *v) {
+/* a value's identity in the key: name, kind, dtype, shape and, with data, a hash of its data */
+static int key_value(Key *k, const Value *v, bool data) {
   key_put(k, "v %s %d %d %d", v->name ? v->name : "", (int)v->kind, (int)v->dtype, v->rank);
   for (int d = 0; d < v->rank; d++) key_put(k, " %lld", (long long)v->dims[d]);
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
+    if (data) key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
 }
 
-/* The constants of g and of its subgraphs, and the tensors in node attributes: the weights the
- * frontend's digest leaves out (FeOptions.digest), as the passes left them.  With the digest of
- * the rest of the file, the inputs (shapes and bound values) and the options, they decide the code:
- * a changed weight byte, in the main graph, a subgraph or an external data file, is a miss. */
+/* The constants of g and of its subgraphs, and the tensors in node attributes, as the passes left
+ * them: names, kinds and shapes, not their bytes.  Those follow from the model's digest (every
+ * byte of the file and its external data, weights included: FeOptions.digest, hashed while the
+ * load copies them; a prune spec, rescale factors or clustering fold themselves in), the inputs'
+ * bound values and the options, which the passes turn into constants the same way every time; so
+ * a changed weight byte, in the main graph, a subgraph or an external data file, is a miss, and
+ * a cache hit reads the weights once, not a second time here. */
 static int key_graph(Key *k, const Graph *g, int depth) {
   if (depth > IR_MAX_DEPTH) return -1;
   key_put(k, "g %d %d\n", g->nnodes, g->nvalues);
+  for (int i = 0; i < g->noutputs; i++) key_put(k, "o %s\n", g->outputs[i]->name ? g->outputs[i]->name : "");
   for (int i = 0; i < g->nvalues; i++)
-    if (g->values[i]->data && key_value(k, g->values[i])) return -1;
+    if (g->values[i]->data && key_value(k, g->values[i], false)) return -1;
   for (int i = 0; i < g->nnodes; i++)
     for (int j = 0; j < g->nodes[i]->nattr; j++) {
       const Attr *a = &g->nodes[i]->attrs[j];
-      if (a->t && key_value(k, a->t)) return -1;
+      if (a->t && key_value(k, a->t, false)) return -1;
       for (int e = 0; a->type == AT_TENSORS && e < a->n; e++)
-        if (a->tensors[e] && key_value(k, a->tensors[e])) return -1;
+        if (a->tensors[e] && key_value(k, a->tensors[e], false)) return -1;
       if (a->g && key_graph(k, a->g, depth + 1)) return -1;
       for (int e = 0; a->type == AT_GRAPHS && e < a->n; e++)
         if (a->graphs[e] && key_graph(k, a->graphs[e], depth + 1)) return -1;
@@ -185,7 +190,7 @@ static char *make_key(onnxc_session *s) {
   char err[256];
   if (be_target_get("native", &t, err, sizeof err)) return NULL;
   Key k = {0};
-  key_put(&k, "onnxc cache 2\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
+  key_put(&k, "onnxc cache 3\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
           t.features);
   key_put(&k, "model %016llx\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
           s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
@@ -194,8 +199,8 @@ static char *make_key(onnxc_session *s) {
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
   Key v = {0};
-  for (int i = 0; i < g->ninputs; i++)
-    if (key_value(&v, g->inputs[i])) goto no;
+  for (int i = 0; i < g->ninputs; i++) /* an input bound by value (specialize): its bytes */
+    if (key_value(&v, g->inputs[i], true)) goto no;
   if (key_graph(&v, g, 0)) goto no;
   key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)ir_hash64(v.text, v.len, 19),
           (unsigned long long)ir_hash64(v.text, v.len, 23), v.len);

@@ -173,8 +173,9 @@ def nudge(w, i, j):
 
 
 def test_weight_bytes(t, model, x, w, b):
-    """large weights (the frontend leaves their bytes out of the file's digest): one changed byte,
-    in a subgraph's weight or an external data file, is a miss; the same bytes again a hit"""
+    """large weights (the frontend hashes them into the model's digest as it copies them, apart from
+    the rest of the file; the key hashes no constant): one changed byte, in a subgraph's weight or
+    an external data file, is a miss; the same bytes again a hit"""
     rs = np.random.RandomState(5)
     wt, we = rs.randn(8, 2048).astype(np.float32), rs.randn(8, 2048).astype(np.float32)
     # sum > 0: the then branch runs; more than 4096 values, so X is not bound into the code
