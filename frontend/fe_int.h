@@ -42,6 +42,12 @@ typedef struct Fe {
   uint64_t ref_bytes;   /* fe_unpack: what the references need, 64-byte rounded */
   uint8_t *pool;
   size_t pool_left;
+  /* FeOptions.pool_cache, the id of this file's pool (a hash of the skeleton and ref_bytes), and
+   * where it starts; pool_mapped: it is the cache's mapping, which fe_copy_deferred compares */
+  const FePoolCache *pool_cache;
+  uint64_t pool_id;
+  uint8_t *pool_base;
+  bool pool_mapped;
   /* load.c sets defer: referenced raw_data are listed here instead of copied, and fe_copy_deferred
    * copies them all at the end of the load, on two threads when they are large */
   bool defer;

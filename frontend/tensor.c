@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +28,22 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
 void fe_pool_reserve(Fe *c) {
   c->pool = NULL;
   c->pool_left = 0;
+  c->pool_base = NULL;
+  c->pool_mapped = false;
   if (!c->arena || c->ref_bytes < ((uint64_t)2 << 20) || c->ref_bytes > SIZE_MAX) return;
-  c->pool = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
+  if (c->pool_cache) { /* an earlier load's block, compared before use (fe_copy_deferred) */
+    void *map = NULL;
+    size_t map_bytes = 0;
+    uint8_t *p = c->pool_cache->open(c->pool_cache->ctx, c->pool_id, (size_t)c->ref_bytes, &map, &map_bytes);
+    if (p && arena_adopt_map(c->arena, map, map_bytes)) munmap(map, map_bytes), p = NULL;
+    if (p && (uintptr_t)p % 64 == 0) {
+      c->pool = c->pool_base = p;
+      c->pool_left = (size_t)c->ref_bytes;
+      c->pool_mapped = true;
+      return;
+    }
+  }
+  c->pool = c->pool_base = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
   if (!c->pool) return;
   c->pool_left = (size_t)c->ref_bytes;
   arena_advise_huge(c->pool, c->pool_left);
@@ -74,13 +89,16 @@ static int defer_copy(Fe *c, void *dst, const void *src, size_t bytes) {
   return 0;
 }
 
-/* bytes [lo, hi) of the copies taken one after the other; with hash, each stretch copied is also
- * hashed (ir_hash64_copy) and the stretches' hashes are chained in order into h */
+/* bytes [lo, hi) of the copies taken one after the other.  hash: each stretch is also hashed as
+ * it is copied (ir_hash64_copy) and the stretches' hashes are chained in order into h.  verify
+ * (the pool is the cache's mapping): a stretch is written only where it differs from the model's
+ * bytes, and counted in differ. */
 typedef struct CopyRange {
   const FeCopy *cp;
   size_t n, lo, hi;
-  bool hash;
+  bool hash, verify;
   uint64_t h;
+  size_t differ;
 } CopyRange;
 
 static void *copy_range(void *arg) {
@@ -91,11 +109,11 @@ static void *copy_range(void *arg) {
     if (b >= e) continue;
     char *dst = (char *)r->cp[i].dst + b;
     const char *src = (const char *)r->cp[i].src + b;
-    if (!r->hash) {
+    if (!r->hash && !r->verify) {
       memcpy(dst, src, e - b);
       continue;
     }
-    uint64_t link[3] = {r->h, ir_hash64_copy(dst, src, e - b, 41, NULL), (uint64_t)(e - b)};
+    uint64_t link[3] = {r->h, ir_hash64_copy(dst, src, e - b, 41, r->verify ? &r->differ : NULL), (uint64_t)(e - b)};
     r->h = ir_hash64(link, sizeof link, 43);
   }
   return NULL;
@@ -107,8 +125,9 @@ static void *copy_range(void *arg) {
 int fe_copy_deferred(Fe *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->ncopies; i++) total += c->copies[i].bytes;
-  bool hash = c->digest != NULL;
-  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, 0}, hi = {c->copies, c->ncopies, total / 2, total, hash, 0};
+  bool hash = c->digest != NULL, v = c->pool_mapped;
+  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, v, 0, 0},
+            hi = {c->copies, c->ncopies, total / 2, total, hash, v, 0, 0};
   pthread_t t;
   if (total >= FE_COPY_SPLIT && !pthread_create(&t, NULL, copy_range, &hi)) {
     copy_range(&lo);
@@ -119,6 +138,9 @@ int fe_copy_deferred(Fe *c) {
   }
   if (hash) fe_digest_add(c, (uint64_t[3]){lo.h, hi.h, (uint64_t)total}, 3 * sizeof(uint64_t));
   fe_copies_free(c);
+  /* a block made here, or a mapped one that was stale, is kept for the next load */
+  if (c->pool_cache && c->pool_base && (!v || lo.differ + hi.differ))
+    c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes, lo.differ + hi.differ);
   return 0;
 }
 

@@ -32,6 +32,9 @@ void *arena_dup(Arena *a, const void *p, size_t bytes);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_printf(Arena *a, const char *fmt, ...);
 void arena_free(Arena *a);
+/* the arena owns the mapping [p, p + bytes) from now: arena_free munmaps it; -1 (out of memory):
+ * it does not, and the caller still owns it */
+int arena_adopt_map(Arena *a, void *p, size_t bytes);
 /* asks the kernel for huge pages behind [p, p + bytes) when it is large (weights): a 2 MB page
  * instead of 512 small ones makes first touch and TLB misses cheap; advice only, never fails */
 void arena_advise_huge(void *p, size_t bytes);

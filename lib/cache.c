@@ -16,8 +16,10 @@
  *
  * Never trusted: an entry is checked (magic, a hash of the header, sizes inside the file, the key
  * text, a hash of the whole payload) before anything in it is used; one that fails is removed and
- * rebuilt.  Written atomically: a private temporary file renamed over the entry, so a reader sees
- * an old entry or a new one, never a partial one, and two processes compiling the same model
+ * rebuilt.  The folder also keeps each model's large weights as the frontend lays them out
+ * (DIR/<id>.onnxw, below), which a later load maps and compares instead of copying.  Written
+ * atomically: a private temporary file renamed over the entry, so a reader sees an old entry or
+ * a new one, never a partial one, and two processes compiling the same model
  * both write whole files (the last rename wins).  Bounded: after a store, the least recently used
  * entries (by mtime, which a hit refreshes) are removed until the folder is within max bytes. */
 #include <dirent.h>
@@ -349,8 +351,9 @@ static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   time_t now = time(NULL);
   for (struct dirent *de; (de = readdir(d));) {
     struct stat st;
-    bool tmp = strstr(de->d_name, ".onnxc.tmp.") != NULL;
-    if ((!lib_ends_with(de->d_name, ".onnxc") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
+    bool tmp = strstr(de->d_name, ".onnxc.tmp.") || strstr(de->d_name, ".onnxw.tmp.");
+    if ((!lib_ends_with(de->d_name, ".onnxc") && !lib_ends_with(de->d_name, ".onnxw") && !tmp) ||
+        strlen(de->d_name) >= sizeof e->name ||
         fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
       continue;
     if (tmp) { /* another writer's, in progress, unless it is old */
@@ -441,6 +444,78 @@ static void store(void *ctx, const BeArtifact *a) {
            path);
   evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
 }
+
+/* ---- the frontend's weights (FeOptions.pool_cache): DIR/<id>.onnxw holds the block of a model's
+ * large raw_data as an earlier load laid it out (64-byte aligned), so a later load maps it instead
+ * of copying the weights into fresh memory; the frontend compares every byte with the model's
+ * before use, so the file is a copy to check, never a source to trust.  Bounded and evicted with
+ * the entries. ---- */
+#define POOL_MAGIC "ONNXCW01"
+
+typedef struct PoolHeader {
+  char magic[8];
+  uint64_t id, bytes, header_hash;
+} PoolHeader;
+
+static uint64_t pool_header_hash(PoolHeader h) {
+  h.header_hash = 0;
+  return ir_hash64(&h, sizeof h, 41);
+}
+
+static void pool_path(const onnxc_session *s, uint64_t id, char *path, size_t len) {
+  snprintf(path, len, "%s/%016llx.onnxw", s->opt.cache_dir, (unsigned long long)id);
+}
+
+static void *pool_open(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes) {
+  onnxc_session *s = ctx;
+  char path[sizeof s->opt.cache_dir + 64];
+  pool_path(s, id, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  PoolHeader h;
+  void *p = MAP_FAILED;
+  if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size == CACHE_PAGE + (uint64_t)bytes &&
+      pread(fd, &h, sizeof h, 0) == sizeof h && !memcmp(h.magic, POOL_MAGIC, 8) && h.id == id &&
+      h.bytes == bytes && h.header_hash == pool_header_hash(h))
+    /* private and writable: a stale stretch is copied over in this process only */
+    p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return NULL;
+  utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be evicted */
+  snprintf(s->weights_note, sizeof s->weights_note, "mapped %.1000s", path);
+  *map = p;
+  *map_bytes = (size_t)st.st_size;
+  return (char *)p + CACHE_PAGE;
+}
+
+static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale) {
+  onnxc_session *s = ctx;
+  PoolHeader h = {.id = id, .bytes = bytes};
+  memcpy(h.magic, POOL_MAGIC, 8);
+  h.header_hash = pool_header_hash(h);
+  if ((int64_t)(CACHE_PAGE + bytes) > max_bytes(s) / 2 || mkdirs(s->opt.cache_dir)) return;
+  char path[sizeof s->opt.cache_dir + 64], tmp[sizeof path + 64];
+  pool_path(s, id, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lx", path, (long)getpid(), (unsigned long)(uintptr_t)&h);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  static const char zero[CACHE_PAGE];
+  bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, zero, CACHE_PAGE - sizeof h) &&
+            write_all(fd, pool, bytes);
+  if (fd >= 0 && close(fd)) ok = false;
+  if (ok && !rename(tmp, path)) {
+    size_t at = strlen(s->weights_note);
+    if (stale) /* the mapped file's bytes were compared, and these were not the model's: rewritten */
+      snprintf(s->weights_note + at, sizeof s->weights_note - at, "; %zu bytes differed from the model's, rewritten",
+               stale);
+    else
+      snprintf(s->weights_note, sizeof s->weights_note, "stored %.1000s", path);
+    evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
+  } else if (fd >= 0)
+    unlink(tmp);
+}
+
+const FePoolCache lib_cache_pool = {NULL, pool_open, pool_store};
 
 /* ---- prepare's entry: the cached model, or be_jit storing what it makes ---- */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {

@@ -1,7 +1,10 @@
 /* test_ir.c — graph construction, toposort, checked size arithmetic. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -109,4 +112,31 @@ Test(ir, hash_copy_matches_hash_of_the_copy) {
   cr_assert_eq(changed, (size_t)(32 << 10) + 3, "%zu bytes written", changed);
   free(src);
   free(dst);
+}
+
+/* arena_adopt_map: the arena serves allocations as before and unmaps the adopted mapping when it
+ * is freed (mincore fails with ENOMEM on an unmapped range) */
+Test(ir, arena_unmaps_an_adopted_mapping) {
+  Arena a = {0};
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = 4 * page;
+  unsigned char vec[4];
+  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(m, MAP_FAILED);
+  memset(m, 7, bytes);
+  char *before = arena_alloc(&a, 100);
+  cr_assert_eq(arena_adopt_map(&a, m, bytes), 0);
+  char *after = arena_alloc(&a, 100);
+  cr_assert(after != before && (after >= before + 100 || after + 100 <= before));
+  cr_assert(after + 100 <= (char *)m || after >= (char *)m + bytes, "the mapping serves no allocation");
+  cr_assert_eq(mincore(m, bytes, vec), 0, "mapped while the arena lives");
+  arena_free(&a);
+  errno = 0;
+  cr_assert_eq(mincore(m, bytes, vec), -1);
+  cr_assert_eq(errno, ENOMEM, "unmapped with the arena");
+  Arena empty = {0}; /* adopted as the first block */
+  m = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_eq(arena_adopt_map(&empty, m, bytes), 0);
+  cr_assert_not_null(arena_alloc(&empty, 64));
+  arena_free(&empty);
+  cr_assert_eq(mincore(m, bytes, vec), -1);
 }
