@@ -21,14 +21,31 @@ typedef struct FeShape {
   int64_t dims[IR_MAX_RANK];
 } FeShape;
 
+/* Where the copies of a model's large raw_data (read.c's skeleton leaves them in the file, and
+ * they are most of a load) can come from a file an earlier load wrote (lib/cache.c): the copy
+ * goes to fresh memory, which the kernel zeroes first (53% of a BERT cache hit's CPU), while a
+ * mapped file's pages are already there.  Never trusted: every tensor's bytes in the mapping are
+ * compared with the model's, and what differs is copied over (in the private mapping) before use.
+ * open: a private, writable mapping of what store was given for id and bytes earlier, or NULL;
+ * *map, *map_bytes: what to munmap once the graph goes (the graph's arena does).
+ * store: the block after a load that found no usable mapping, or a stale one (stale: the bytes
+ * of the mapping that differed from the model's; 0 when this load made the block). */
+typedef struct FePoolCache {
+  void *ctx;
+  void *(*open)(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes);
+  void (*store)(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale);
+} FePoolCache;
+
 typedef struct FeOptions {
   const FeShape *shapes;
   int nshapes;
   int64_t max_bytes; /* 0 = FE_DEFAULT_MAX_BYTES */
-  /* out, when not NULL: a hash of the model's bytes except the large raw_data that stay out of
-   * the skeleton (read.c), never 0; those become the graph's constants, which the caller hashes
-   * (lib/cache.c's key), so no weight byte is hashed twice */
+  /* out, when not NULL: a hash of everything the model's graph is made of, never 0: the bytes of
+   * the file (its large raw_data hashed while they are copied, ir_hash64_copy) and of its external
+   * data files.  The compile cache's key (lib/cache.c) takes it for the weights, so no weight
+   * byte is hashed apart from the copy the load makes anyway. */
   uint64_t *digest;
+  const FePoolCache *pool_cache; /* NULL: the weights are copied from the file */
 } FeOptions;
 
 /* Load an ONNX model file into a new Graph (opt may be NULL). On failure returns NULL and writes a

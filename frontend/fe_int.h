@@ -35,12 +35,19 @@ typedef struct Fe {
   bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
   const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
   size_t wire_len;
-  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads */
+  uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads,
+                         * fe_copy_deferred and external data reads fold in the rest */
   /* one block in huge pages for the copies of the referenced raw_data (fe_pool_reserve), so the
    * weights cost few page faults and TLB misses; NULL: each is allocated on its own */
   uint64_t ref_bytes;   /* fe_unpack: what the references need, 64-byte rounded */
   uint8_t *pool;
   size_t pool_left;
+  /* FeOptions.pool_cache, the id of this file's pool (a hash of the skeleton and ref_bytes), and
+   * where it starts; pool_mapped: it is the cache's mapping, which fe_copy_deferred compares */
+  const FePoolCache *pool_cache;
+  uint64_t pool_id;
+  uint8_t *pool_base;
+  bool pool_mapped;
   /* load.c sets defer: referenced raw_data are listed here instead of copied, and fe_copy_deferred
    * copies them all at the end of the load, on two threads when they are large */
   bool defer;
@@ -79,5 +86,7 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len); /* "4x6"
 /* tensor.c: the copies Fe.defer put off (the buffer they read must still be there); -1 with the
  * error set if the list could not grow (then nothing was copied) */
 int fe_copy_deferred(Fe *c);
+/* with Fe.digest: folds bytes (a hash of data the frontend read apart from the skeleton) into it */
+void fe_digest_add(Fe *c, const void *p, size_t bytes);
 void fe_copies_free(Fe *c);
 #endif

@@ -816,6 +816,7 @@ Graph *fe_load_buffer(const void *buf, size_t len, const char *model_dir, const 
   Loader l;
   fe_init(&l.c, "<buffer>", model_dir, opt ? opt->max_bytes : 0, err, errlen);
   l.c.digest = opt ? opt->digest : NULL;
+  l.c.pool_cache = opt ? opt->pool_cache : NULL;
   return load(&l, buf, len, NULL, opt);
 }
 
@@ -827,6 +828,7 @@ Graph *fe_load(const char *path, const FeOptions *opt, char *err, size_t errlen)
   Loader l;
   fe_init(&l.c, path, dir, opt ? opt->max_bytes : 0, err, errlen);
   l.c.digest = opt ? opt->digest : NULL;
+  l.c.pool_cache = opt ? opt->pool_cache : NULL;
   uint8_t *buf;
   size_t len;
   if (fe_read_file(&l.c, path, &buf, &len)) return NULL;

@@ -406,9 +406,13 @@ ProtobufCMessage *fe_unpack(Fe *c, const ProtobufCMessageDescriptor *d, const ui
     wire = o.p;
     wire_len = o.n;
   }
-  /* what protobuf-c reads is everything but the referenced raw_data, which the caller hashes as
-   * constants: the weights are read once for the copy and once for the key, not a third time */
-  if (c->digest) *c->digest = ir_hash64(wire, wire_len, 7) | 1;
+  /* what protobuf-c reads is everything but the referenced raw_data, which fe_copy_deferred hashes
+   * into the digest as it copies them: the weights are read once, for both */
+  if (c->digest || c->pool_cache) {
+    uint64_t h[2] = {ir_hash64(wire, wire_len, 7) | 1, c->ref_bytes};
+    if (c->digest) *c->digest = h[0];
+    c->pool_id = ir_hash64(h, sizeof h, 29); /* the pool's bytes are compared on use: this only names it */
+  }
   c->pb_used = 0;
   c->pb_refused = false;
   ProtobufCMessage *m = protobuf_c_message_unpack(d, &c->pb_alloc, wire_len, wire);

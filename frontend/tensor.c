@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +28,22 @@ void fe_dims_str(int rank, const int64_t *dims, char *buf, size_t len) {
 void fe_pool_reserve(Fe *c) {
   c->pool = NULL;
   c->pool_left = 0;
+  c->pool_base = NULL;
+  c->pool_mapped = false;
   if (!c->arena || c->ref_bytes < ((uint64_t)2 << 20) || c->ref_bytes > SIZE_MAX) return;
-  c->pool = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
+  if (c->pool_cache) { /* an earlier load's block, compared before use (fe_copy_deferred) */
+    void *map = NULL;
+    size_t map_bytes = 0;
+    uint8_t *p = c->pool_cache->open(c->pool_cache->ctx, c->pool_id, (size_t)c->ref_bytes, &map, &map_bytes);
+    if (p && arena_adopt_map(c->arena, map, map_bytes)) munmap(map, map_bytes), p = NULL;
+    if (p && (uintptr_t)p % 64 == 0) {
+      c->pool = c->pool_base = p;
+      c->pool_left = (size_t)c->ref_bytes;
+      c->pool_mapped = true;
+      return;
+    }
+  }
+  c->pool = c->pool_base = arena_try_alloc_uninit(c->arena, (size_t)c->ref_bytes); /* NULL: tensors allocate their own */
   if (!c->pool) return;
   c->pool_left = (size_t)c->ref_bytes;
   arena_advise_huge(c->pool, c->pool_left);
@@ -74,36 +89,63 @@ static int defer_copy(Fe *c, void *dst, const void *src, size_t bytes) {
   return 0;
 }
 
-/* bytes [lo, hi) of the copies taken one after the other */
+/* bytes [lo, hi) of the copies taken one after the other.  hash: each stretch is also hashed as
+ * it is copied (ir_hash64_copy) and the stretches' hashes are chained in order into h.  verify
+ * (the pool is the cache's mapping): a stretch is written only where it differs from the model's
+ * bytes, and counted in differ. */
 typedef struct CopyRange {
   const FeCopy *cp;
   size_t n, lo, hi;
+  bool hash, verify;
+  uint64_t h;
+  size_t differ;
 } CopyRange;
 
 static void *copy_range(void *arg) {
-  const CopyRange *r = arg;
+  CopyRange *r = arg;
   size_t at = 0;
   for (size_t i = 0; i < r->n && at < r->hi; at += r->cp[i++].bytes) {
     size_t b = at > r->lo ? 0 : r->lo - at, e = r->cp[i].bytes < r->hi - at ? r->cp[i].bytes : r->hi - at;
-    if (b < e) memcpy((char *)r->cp[i].dst + b, (const char *)r->cp[i].src + b, e - b);
+    if (b >= e) continue;
+    char *dst = (char *)r->cp[i].dst + b;
+    const char *src = (const char *)r->cp[i].src + b;
+    if (!r->hash && !r->verify) {
+      memcpy(dst, src, e - b);
+      continue;
+    }
+    uint64_t link[3] = {r->h, ir_hash64_copy(dst, src, e - b, 41, r->verify ? &r->differ : NULL), (uint64_t)(e - b)};
+    r->h = ir_hash64(link, sizeof link, 43);
   }
   return NULL;
 }
 
+/* With Fe.digest, the bytes copied join the model's digest (fe_unpack hashed the rest of the file):
+ * the split point is total / 2 whether or not a second thread runs, so the digest depends on the
+ * file alone, and it is of the copies, the bytes the graph holds. */
 int fe_copy_deferred(Fe *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->ncopies; i++) total += c->copies[i].bytes;
-  CopyRange lo = {c->copies, c->ncopies, 0, total / 2}, hi = {c->copies, c->ncopies, total / 2, total};
+  bool hash = c->digest != NULL, v = c->pool_mapped;
+  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, v, 0, 0},
+            hi = {c->copies, c->ncopies, total / 2, total, hash, v, 0, 0};
   pthread_t t;
   if (total >= FE_COPY_SPLIT && !pthread_create(&t, NULL, copy_range, &hi)) {
     copy_range(&lo);
     pthread_join(t, NULL);
-  } else { /* small, or no thread to be had: all here */
-    lo.hi = total;
+  } else { /* small, or no thread to be had: all here, in the same two ranges */
     copy_range(&lo);
+    copy_range(&hi);
   }
+  if (hash) fe_digest_add(c, (uint64_t[3]){lo.h, hi.h, (uint64_t)total}, 3 * sizeof(uint64_t));
   fe_copies_free(c);
+  /* a block made here, or a mapped one that was stale, is kept for the next load */
+  if (c->pool_cache && c->pool_base && (!v || lo.differ + hi.differ))
+    c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes, lo.differ + hi.differ);
   return 0;
+}
+
+void fe_digest_add(Fe *c, const void *p, size_t bytes) {
+  if (c->digest) *c->digest = ir_hash64(p, bytes, *c->digest) | 1;
 }
 
 void fe_copies_free(Fe *c) {
@@ -235,6 +277,10 @@ static int read_external(Fe *c, Onnx__TensorProto *tp, const char *what, void *d
     else done += (size_t)n;
   }
   close(fd);
+  if (!rc && c->digest) { /* the data file's bytes join the model's digest (its name is in the skeleton) */
+    uint64_t h[2] = {ir_hash64(dst, bytes, 47), (uint64_t)bytes};
+    fe_digest_add(c, h, sizeof h);
+  }
   return rc;
 }
 

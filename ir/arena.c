@@ -42,6 +42,8 @@ void *ir_xcalloc(size_t n, size_t size) {
 struct ArenaBlock {
   ArenaBlock *next;
   size_t used, size;
+  void *map; /* arena_adopt_map: a mapping unmapped with the arena (this block serves nothing) */
+  size_t map_bytes;
   _Alignas(64) unsigned char data[];
 };
 
@@ -65,6 +67,7 @@ void *arena_try_alloc_uninit(Arena *a, size_t bytes) {
     if (!b) return NULL;
     b->used = 0;
     b->size = size;
+    b->map = NULL;
     /* a large one-off block goes behind the head so the head keeps serving small requests */
     if (a->head && need > ARENA_BLOCK) {
       b->next = a->head->next;
@@ -108,10 +111,24 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
   return s;
 }
 
+int arena_adopt_map(Arena *a, void *p, size_t bytes) {
+  ArenaBlock *b = aligned_alloc(64, sizeof(ArenaBlock));
+  if (!b) return -1;
+  *b = (ArenaBlock){.map = p, .map_bytes = bytes};
+  /* behind the head (full, size 0): the head keeps serving requests */
+  if (a->head) {
+    b->next = a->head->next;
+    a->head->next = b;
+  } else
+    a->head = b;
+  return 0;
+}
+
 void arena_free(Arena *a) {
   ArenaBlock *b = a->head;
   while (b) {
     ArenaBlock *n = b->next;
+    if (b->map) munmap(b->map, b->map_bytes);
     free(b);
     b = n;
   }

@@ -467,14 +467,28 @@ void ir_store_i64(DType t, void *d, int64_t i, int64_t x) {
   }
 }
 
-Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
+static Value *const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims, bool zero) {
   Value *v = ir_value_new(g, name);
   v->kind = VK_CONST;
   v->dtype = t;
   ir_value_set_shape(v, rank, dims);
   int64_t n = ir_value_numel(v);
-  v->data = arena_alloc(g->arena, (size_t)(n > 0 ? n : 1) * dtype_size(t));
+  size_t bytes = (size_t)(n > 0 ? n : 1) * dtype_size(t);
+  if (zero) {
+    v->data = arena_alloc(g->arena, bytes);
+    return v;
+  }
+  if (!(v->data = arena_try_alloc_uninit(g->arena, bytes))) ir_oom();
+  arena_advise_huge(v->data, bytes);
   return v;
+}
+
+Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
+  return const_new(g, name, t, rank, dims, true);
+}
+
+Value *ir_const_new_filled(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
+  return const_new(g, name, t, rank, dims, false);
 }
 
 /* IEEE half conversions (round to nearest even) */

@@ -32,11 +32,19 @@ void *arena_dup(Arena *a, const void *p, size_t bytes);
 char *arena_strdup(Arena *a, const char *s);
 char *arena_printf(Arena *a, const char *fmt, ...);
 void arena_free(Arena *a);
+/* the arena owns the mapping [p, p + bytes) from now: arena_free munmaps it; -1 (out of memory):
+ * it does not, and the caller still owns it */
+int arena_adopt_map(Arena *a, void *p, size_t bytes);
 /* asks the kernel for huge pages behind [p, p + bytes) when it is large (weights): a 2 MB page
  * instead of 512 small ones makes first touch and TLB misses cheap; advice only, never fails */
 void arena_advise_huge(void *p, size_t bytes);
 /* hash.c: a fast 64-bit hash of n bytes (not cryptographic; the compile cache's key) */
 uint64_t ir_hash64(const void *data, size_t n, uint64_t seed);
+/* copies n bytes from src to dst and returns ir_hash64(dst, n, seed), hashing each stretch while
+ * the copy left it in cache (the frontend's weights: read once for both).  changed not NULL: a
+ * stretch is compared first and written only where it differs (dst a private file mapping whose
+ * pages stay shared where they hold src's bytes), and *changed grows by the bytes written. */
+uint64_t ir_hash64_copy(void *dst, const void *src, size_t n, uint64_t seed, size_t *changed);
 
 /* Out of memory.  Compiler code never checks an allocation it cannot do without: it calls
  * ir_oom(), which longjmps to this thread's innermost handler.  Library entry points install one
@@ -346,6 +354,9 @@ int64_t ir_const_i64(const Value *v, int64_t i);
 void ir_store_f64(DType t, void *data, int64_t i, double x);
 void ir_store_i64(DType t, void *data, int64_t i, int64_t x);
 Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims); /* zeroed */
+/* same, data not zeroed (huge pages when large): for a pass that writes every byte of it at once
+ * (a weight split, folded or repacked: zeroing first doubled the pages' first touch) */
+Value *ir_const_new_filled(Graph *g, const char *name, DType t, int rank, const int64_t *dims);
 
 /* shape.c: shape inference (+ folding of constant nodes) in topological order, through the shape
  * and fold tables it builds from ops.def */

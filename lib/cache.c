@@ -8,15 +8,18 @@
  * The key is a text naming everything the code depends on: this build of onnxc (its GNU build id,
  * which changes with any change to the code: a rebuilt onnxc never reads an older build's
  * entries), LLVM's version, the host CPU and its features, the frontend's digest of the model's
- * bytes but its large raw_data (FeOptions.digest), the graph's inputs (shapes, bound values) and
- * its constants after the passes, in every subgraph and attribute (the weights: each byte is
- * hashed once, here), the disabled passes and the memory budget.  Its hash names the file; the text itself is stored and compared,
+ * bytes, weights and external data included (FeOptions.digest: the load hashes each weight byte
+ * as it copies it), the graph's inputs (shapes, bound values), outputs and constants after the
+ * passes (names and shapes: their bytes follow from the digest), the disabled passes and the
+ * memory budget.  Its hash names the file; the text itself is stored and compared,
  * so a hash collision is a miss, not a wrong model.
  *
  * Never trusted: an entry is checked (magic, a hash of the header, sizes inside the file, the key
  * text, a hash of the whole payload) before anything in it is used; one that fails is removed and
- * rebuilt.  Written atomically: a private temporary file renamed over the entry, so a reader sees
- * an old entry or a new one, never a partial one, and two processes compiling the same model
+ * rebuilt.  The folder also keeps each model's large weights as the frontend lays them out
+ * (DIR/<id>.onnxw, below), which a later load maps and compares instead of copying.  Written
+ * atomically: a private temporary file renamed over the entry, so a reader sees an old entry or
+ * a new one, never a partial one, and two processes compiling the same model
  * both write whole files (the last rename wins).  Bounded: after a store, the least recently used
  * entries (by mtime, which a hit refreshes) are removed until the folder is within max bytes. */
 #include <dirent.h>
@@ -141,34 +144,38 @@ static void key_put(Key *k, const char *fmt, ...) {
   }
 }
 
-/* a value's identity in the key: name, kind, dtype, shape and (constants) a hash of its data */
-static int key_value(Key *k, const Value *v) {
+/* a value's identity in the key: name, kind, dtype, shape and, with data, a hash of its data */
+static int key_value(Key *k, const Value *v, bool data) {
   key_put(k, "v %s %d %d %d", v->name ? v->name : "", (int)v->kind, (int)v->dtype, v->rank);
   for (int d = 0; d < v->rank; d++) key_put(k, " %lld", (long long)v->dims[d]);
   if (v->data) {
     int64_t b = pass_value_bytes(v);
     if (b < 0 || !dtype_size(v->dtype)) return -1; /* strings: not cached */
-    key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
+    if (data) key_put(k, " =%016llx", (unsigned long long)hash_big(v->data, (size_t)b, 1));
   }
   key_put(k, "\n");
   return 0;
 }
 
-/* The constants of g and of its subgraphs, and the tensors in node attributes: the weights the
- * frontend's digest leaves out (FeOptions.digest), as the passes left them.  With the digest of
- * the rest of the file, the inputs (shapes and bound values) and the options, they decide the code:
- * a changed weight byte, in the main graph, a subgraph or an external data file, is a miss. */
+/* The constants of g and of its subgraphs, and the tensors in node attributes, as the passes left
+ * them: names, kinds and shapes, not their bytes.  Those follow from the model's digest (every
+ * byte of the file and its external data, weights included: FeOptions.digest, hashed while the
+ * load copies them; a prune spec, rescale factors or clustering fold themselves in), the inputs'
+ * bound values and the options, which the passes turn into constants the same way every time; so
+ * a changed weight byte, in the main graph, a subgraph or an external data file, is a miss, and
+ * a cache hit reads the weights once, not a second time here. */
 static int key_graph(Key *k, const Graph *g, int depth) {
   if (depth > IR_MAX_DEPTH) return -1;
   key_put(k, "g %d %d\n", g->nnodes, g->nvalues);
+  for (int i = 0; i < g->noutputs; i++) key_put(k, "o %s\n", g->outputs[i]->name ? g->outputs[i]->name : "");
   for (int i = 0; i < g->nvalues; i++)
-    if (g->values[i]->data && key_value(k, g->values[i])) return -1;
+    if (g->values[i]->data && key_value(k, g->values[i], false)) return -1;
   for (int i = 0; i < g->nnodes; i++)
     for (int j = 0; j < g->nodes[i]->nattr; j++) {
       const Attr *a = &g->nodes[i]->attrs[j];
-      if (a->t && key_value(k, a->t)) return -1;
+      if (a->t && key_value(k, a->t, false)) return -1;
       for (int e = 0; a->type == AT_TENSORS && e < a->n; e++)
-        if (a->tensors[e] && key_value(k, a->tensors[e])) return -1;
+        if (a->tensors[e] && key_value(k, a->tensors[e], false)) return -1;
       if (a->g && key_graph(k, a->g, depth + 1)) return -1;
       for (int e = 0; a->type == AT_GRAPHS && e < a->n; e++)
         if (a->graphs[e] && key_graph(k, a->graphs[e], depth + 1)) return -1;
@@ -185,7 +192,7 @@ static char *make_key(onnxc_session *s) {
   char err[256];
   if (be_target_get("native", &t, err, sizeof err)) return NULL;
   Key k = {0};
-  key_put(&k, "onnxc cache 2\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
+  key_put(&k, "onnxc cache 3\nbuild %s\nllvm %s\ntarget %s %s %s\n", id, be_llvm_version(), t.triple, t.cpu,
           t.features);
   key_put(&k, "model %016llx\ndisable %s\nmax_memory %lld\nopt 3\n", (unsigned long long)s->model_digest,
           s->opt.disable ? s->opt.disable : "", (long long)s->opt.max_memory);
@@ -194,8 +201,8 @@ static char *make_key(onnxc_session *s) {
   /* the inputs and constants as lines, kept in the key as a 128-bit digest (a model has thousands) */
   Graph *g = s->g;
   Key v = {0};
-  for (int i = 0; i < g->ninputs; i++)
-    if (key_value(&v, g->inputs[i])) goto no;
+  for (int i = 0; i < g->ninputs; i++) /* an input bound by value (specialize): its bytes */
+    if (key_value(&v, g->inputs[i], true)) goto no;
   if (key_graph(&v, g, 0)) goto no;
   key_put(&k, "graph %016llx%016llx %zu\n", (unsigned long long)ir_hash64(v.text, v.len, 19),
           (unsigned long long)ir_hash64(v.text, v.len, 23), v.len);
@@ -344,8 +351,9 @@ static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   time_t now = time(NULL);
   for (struct dirent *de; (de = readdir(d));) {
     struct stat st;
-    bool tmp = strstr(de->d_name, ".onnxc.tmp.") != NULL;
-    if ((!lib_ends_with(de->d_name, ".onnxc") && !tmp) || strlen(de->d_name) >= sizeof e->name ||
+    bool tmp = strstr(de->d_name, ".onnxc.tmp.") || strstr(de->d_name, ".onnxw.tmp.");
+    if ((!lib_ends_with(de->d_name, ".onnxc") && !lib_ends_with(de->d_name, ".onnxw") && !tmp) ||
+        strlen(de->d_name) >= sizeof e->name ||
         fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
       continue;
     if (tmp) { /* another writer's, in progress, unless it is old */
@@ -436,6 +444,78 @@ static void store(void *ctx, const BeArtifact *a) {
            path);
   evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
 }
+
+/* ---- the frontend's weights (FeOptions.pool_cache): DIR/<id>.onnxw holds the block of a model's
+ * large raw_data as an earlier load laid it out (64-byte aligned), so a later load maps it instead
+ * of copying the weights into fresh memory; the frontend compares every byte with the model's
+ * before use, so the file is a copy to check, never a source to trust.  Bounded and evicted with
+ * the entries. ---- */
+#define POOL_MAGIC "ONNXCW01"
+
+typedef struct PoolHeader {
+  char magic[8];
+  uint64_t id, bytes, header_hash;
+} PoolHeader;
+
+static uint64_t pool_header_hash(PoolHeader h) {
+  h.header_hash = 0;
+  return ir_hash64(&h, sizeof h, 41);
+}
+
+static void pool_path(const onnxc_session *s, uint64_t id, char *path, size_t len) {
+  snprintf(path, len, "%s/%016llx.onnxw", s->opt.cache_dir, (unsigned long long)id);
+}
+
+static void *pool_open(void *ctx, uint64_t id, size_t bytes, void **map, size_t *map_bytes) {
+  onnxc_session *s = ctx;
+  char path[sizeof s->opt.cache_dir + 64];
+  pool_path(s, id, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  PoolHeader h;
+  void *p = MAP_FAILED;
+  if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size == CACHE_PAGE + (uint64_t)bytes &&
+      pread(fd, &h, sizeof h, 0) == sizeof h && !memcmp(h.magic, POOL_MAGIC, 8) && h.id == id &&
+      h.bytes == bytes && h.header_hash == pool_header_hash(h))
+    /* private and writable: a stale stretch is copied over in this process only */
+    p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return NULL;
+  utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be evicted */
+  snprintf(s->weights_note, sizeof s->weights_note, "mapped %.1000s", path);
+  *map = p;
+  *map_bytes = (size_t)st.st_size;
+  return (char *)p + CACHE_PAGE;
+}
+
+static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes, size_t stale) {
+  onnxc_session *s = ctx;
+  PoolHeader h = {.id = id, .bytes = bytes};
+  memcpy(h.magic, POOL_MAGIC, 8);
+  h.header_hash = pool_header_hash(h);
+  if ((int64_t)(CACHE_PAGE + bytes) > max_bytes(s) / 2 || mkdirs(s->opt.cache_dir)) return;
+  char path[sizeof s->opt.cache_dir + 64], tmp[sizeof path + 64];
+  pool_path(s, id, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lx", path, (long)getpid(), (unsigned long)(uintptr_t)&h);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  static const char zero[CACHE_PAGE];
+  bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, zero, CACHE_PAGE - sizeof h) &&
+            write_all(fd, pool, bytes);
+  if (fd >= 0 && close(fd)) ok = false;
+  if (ok && !rename(tmp, path)) {
+    size_t at = strlen(s->weights_note);
+    if (stale) /* the mapped file's bytes were compared, and these were not the model's: rewritten */
+      snprintf(s->weights_note + at, sizeof s->weights_note - at, "; %zu bytes differed from the model's, rewritten",
+               stale);
+    else
+      snprintf(s->weights_note, sizeof s->weights_note, "stored %.1000s", path);
+    evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
+  } else if (fd >= 0)
+    unlink(tmp);
+}
+
+const FePoolCache lib_cache_pool = {NULL, pool_open, pool_store};
 
 /* ---- prepare's entry: the cached model, or be_jit storing what it makes ---- */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {

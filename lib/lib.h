@@ -66,6 +66,7 @@ struct onnxc_session {
   uint64_t model_digest;    /* FeOptions.digest, when a cache dir is set (0: none, nothing cached) */
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
+  char weights_note[1200];  /* what the load did with the cache's weights file (lib_cache_pool) */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
   int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
   onnxc_cluster_layer *cluster; /* lib/cluster.c: the weights onnxc_session_cluster clustered (graph arena) */
@@ -105,6 +106,9 @@ int lib_variants_output_info(const onnxc_session *s, int32_t i, onnxc_value_info
 /* be_jit(s->g) through the cache: a valid entry for the session's key is linked, else the model is
  * compiled and stored; NULL on failure (s->err) */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
+/* the frontend's copies of the large raw_data from the cache folder (FeOptions.pool_cache); ctx is
+ * the session */
+extern const FePoolCache lib_cache_pool;
 
 /* lib/prune.c: prunes g by sp (under the caller's out-of-memory guard); *out receives what it did
  * (free with lib_prune_free); 0 or a status with the message in err */

@@ -132,6 +132,9 @@ static int do_load(onnxc_session *s, void *arg) {
   s->phases.cur = -1;
   FeOptions fo = {.shapes = s->opt.shapes, .nshapes = s->opt.nshapes, .max_bytes = s->opt.max_memory,
                   .digest = s->opt.cache_dir[0] ? &s->model_digest : NULL}; /* the cache's key: lib/cache.c */
+  FePoolCache pool = lib_cache_pool;
+  pool.ctx = s;
+  if (s->opt.cache_dir[0]) fo.pool_cache = &pool;
   lib_deadline_start(s);
   be_phase("frontend load");
   s->g = a->buffer ? fe_load_buffer(a->data, a->bytes, NULL, &fo, s->err, sizeof s->err)

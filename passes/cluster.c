@@ -51,7 +51,7 @@ static Value *fold(Graph *g, Node *ga) {
   uint8_t *idx = arena_alloc(g->arena, (size_t)n + 1);
   float *code = arena_alloc(g->arena, sizeof(float) * (size_t)k);
   memcpy(code, cb->data, sizeof(float) * (size_t)k);
-  Value *w = ir_const_new(g, ga->out[0]->name, DT_FLOAT, ix->rank, ix->dims);
+  Value *w = ir_const_new_filled(g, ga->out[0]->name, DT_FLOAT, ix->rank, ix->dims);
   float *wd = w->data;
   for (int64_t i = 0; i < n; i++) {
     int64_t j = ir_const_i64(ix, i);

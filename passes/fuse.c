@@ -350,8 +350,8 @@ static bool bn_foldable(const Graph *g, const Node *bn, Node **conv) {
 static void fold_scale_shift(Graph *g, Node *conv, const double *scale, const double *shift, const char *tag) {
   Value *w = conv->in[1], *b = conv->nin > 2 ? conv->in[2] : NULL;
   int64_t O = out_channels(conv), nw_n = ir_value_numel(w);
-  Value *nw = ir_const_new(g, arena_printf(g->arena, "%s.%s", w->name, tag), w->dtype, w->rank, w->dims);
-  Value *nb = ir_const_new(g, arena_printf(g->arena, "%s.%s_bias", conv->name, tag), w->dtype, 1, &O);
+  Value *nw = ir_const_new_filled(g, arena_printf(g->arena, "%s.%s", w->name, tag), w->dtype, w->rank, w->dims);
+  Value *nb = ir_const_new_filled(g, arena_printf(g->arena, "%s.%s_bias", conv->name, tag), w->dtype, 1, &O);
   for (int64_t j = 0; j < nw_n; j++)
     ir_store_f64(w->dtype, nw->data, j, ir_const_f64(w, j) * scale[w_outch(conv, w, j)]);
   for (int64_t o = 0; o < O; o++)
@@ -561,12 +561,12 @@ static void convt_rewrite(Graph *g, Node *p) {
   Value *x = p->in[0], *w = p->in[1], *b = p->nin > 2 ? p->in[2] : NULL, *y = p->out[0];
   int64_t C = w->dims[0], Og = w->dims[1], s = w->dims[2], M = Og * s * s;
   int64_t wd[4] = {M, C, 1, 1}, zd[4] = {x->dims[0], M, x->dims[2], x->dims[3]};
-  Value *nw = ir_const_new(g, arena_printf(g->arena, "%s.as_conv", w->name), w->dtype, 4, wd);
+  Value *nw = ir_const_new_filled(g, arena_printf(g->arena, "%s.as_conv", w->name), w->dtype, 4, wd);
   for (int64_t c = 0; c < C; c++) /* W'[o·s·s + i·s + j, c] = W[c, o, i, j] */
     for (int64_t m = 0; m < M; m++) ir_store_f64(w->dtype, nw->data, m * C + c, ir_const_f64(w, c * M + m));
   Value *nb = NULL;
   if (b) {
-    nb = ir_const_new(g, arena_printf(g->arena, "%s.as_conv", b->name), b->dtype, 1, &M);
+    nb = ir_const_new_filled(g, arena_printf(g->arena, "%s.as_conv", b->name), b->dtype, 1, &M);
     for (int64_t m = 0; m < M; m++) ir_store_f64(b->dtype, nb->data, m, ir_const_f64(b, m / (s * s)));
   }
   Value *z = ir_value_new(g, arena_printf(g->arena, "%s.phases", p->name));

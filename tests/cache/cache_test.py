@@ -5,7 +5,9 @@ entry is rebuilt, never trusted; options, shapes and weights change the key (one
 weight, in a subgraph or an external data file, too); --no-cache and
 ONNXC_NO_CACHE neither read nor write; the folder stays within ONNXC_CACHE_MAX_SIZE; two processes
 compiling the same model at once both succeed; a module compiled as two halves on two threads
-(ONNXC_JIT_THREADS=2) gives the same outputs and its entry (two objects) hits.  Always in a
+(ONNXC_JIT_THREADS=2) gives the same outputs and its entry (two objects) hits; the frontend's
+weights file (DIR/<id>.onnxw) is mapped by the next load, and a damaged, stale, truncated or
+foreign one never changes a result and is rewritten.  Always in a
 folder under --work (HOME is pointed there too, so nothing can reach the user's cache).
 
   cache_test.py --onnxc build/onnxc --work DIR
@@ -63,10 +65,10 @@ class Env:
         return sorted(glob.glob(os.path.join(folder or self.cache, "*.onnxc")))
 
 
-def note(err):
-    """the 'cache: ...' line of the phase report"""
+def note(err, what="cache:"):
+    """the line of the phase report that starts with what ("cache: ...")"""
     for line in err.splitlines():
-        if line.strip().startswith("cache:"):
+        if line.strip().startswith(what):
             return line.strip()
     return ""
 
@@ -173,8 +175,9 @@ def nudge(w, i, j):
 
 
 def test_weight_bytes(t, model, x, w, b):
-    """large weights (the frontend leaves their bytes out of the file's digest): one changed byte,
-    in a subgraph's weight or an external data file, is a miss; the same bytes again a hit"""
+    """large weights (the frontend hashes them into the model's digest as it copies them, apart from
+    the rest of the file; the key hashes no constant): one changed byte, in a subgraph's weight or
+    an external data file, is a miss; the same bytes again a hit"""
     rs = np.random.RandomState(5)
     wt, we = rs.randn(8, 2048).astype(np.float32), rs.randn(8, 2048).astype(np.float32)
     # sum > 0: the then branch runs; more than 4096 values, so X is not bound into the code
@@ -302,6 +305,88 @@ def test_two_halves(t, model, x, w, b):
           y3 is not None and np.array_equal(y3, y1), note(err) + err[-300:])
 
 
+def wnote(err):
+    """the 'cache weights: ...' line of the phase report (the frontend's weights file)"""
+    return note(err, "cache weights:")
+
+
+def make_wide_model(path, w1, w2):
+    """Y = Relu(X·W1)·W2: 16 MB of weights, enough for the frontend's block of large raw_data
+    (2 MB) and for the two-thread compare (16 MB)"""
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "W2"], ["Y"])], "cached_wide",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", w1.shape[0]])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", w2.shape[1]])],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(w2, "W2")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_weights_file(t, model, x, w, b):
+    """the frontend maps the large raw_data an earlier load laid out (DIR/<id>.onnxw) instead of
+    copying them, and compares every byte with the model's first: a damaged, stale, truncated or
+    foreign file never changes a result, and is rewritten"""
+    folder = os.path.join(t.work, "wide")
+    cache = os.path.join(folder, "cache")
+    os.makedirs(folder, exist_ok=True)
+    env = {"ONNXC_CACHE_DIR": cache}
+    rs = np.random.RandomState(11)
+    w1, w2 = rs.randn(256, 8192).astype(np.float32), rs.randn(8192, 256).astype(np.float32) / 64
+    xw = rs.randn(3, 256).astype(np.float32)
+    wide = os.path.join(folder, "wide.onnx")
+    make_wide_model(wide, w1, w2)
+
+    def ref(a, b1):
+        return np.maximum(a.astype(np.float64) @ b1, 0) @ w2
+
+    def files():
+        return sorted(glob.glob(os.path.join(cache, "*.onnxw")))
+    rc, err, y = t.run(wide, xw, env=env)
+    check("weights file: the first load stores it", rc == 0 and wnote(err).startswith("cache weights: stored") and
+          len(files()) == 1, wnote(err) + err[-300:])
+    check("weights file: first output", y is not None and np.allclose(y, ref(xw, w1), rtol=1e-4, atol=1e-3))
+    if len(files()) != 1:
+        return
+    [wf] = files()
+    first = open(wf, "rb").read()
+    rc, err, y2 = t.run(wide, xw, env=env)
+    check("weights file: the second load maps it", rc == 0 and wnote(err).startswith("cache weights: mapped") and
+          "differed" not in wnote(err) and note(err).startswith("cache: hit"), wnote(err) + note(err) + err[-300:])
+    check("weights file: mapped output equals the copied one", y2 is not None and y is not None and np.array_equal(y, y2))
+    # damage both weights (W1 at its start, W2 near the end): the compare finds and copies them
+    d = bytearray(first)
+    for pos in (4096 + 1000, len(d) - 5000):
+        d[pos] ^= 0x40
+    open(wf, "wb").write(bytes(d))
+    rc, err, y3 = t.run(wide, xw, env=env)
+    check("weights file damaged: noticed and rewritten", rc == 0 and "differed from the model's, rewritten" in wnote(err),
+          wnote(err) + err[-300:])
+    check("weights file damaged: output unchanged", y3 is not None and y is not None and np.array_equal(y, y3))
+    check("weights file damaged: the rewritten file is the first one", open(wf, "rb").read() == first)
+    # the same skeleton with one weight byte changed: the same file name, stale bytes
+    w1n = nudge(w1, 5, 4000)
+    make_wide_model(wide, w1n, w2)
+    rc, err, y4 = t.run(wide, xw, env=env)
+    check("another model's weights file: noticed and rewritten",
+          rc == 0 and "differed from the model's, rewritten" in wnote(err) and "miss; stored" in note(err),
+          wnote(err) + note(err) + err[-300:])
+    check("another model's weights file: output of the new weights",
+          y4 is not None and np.allclose(y4, ref(xw, w1n), rtol=1e-4, atol=1e-3) and
+          np.array_equal(y4[:, :], t.run(wide, xw, "--no-cache", env=env)[2]))
+    make_wide_model(wide, w1, w2)
+    for how, edit in (("truncated", lambda d: d[: len(d) // 2]), ("header byte flipped", flip(12)),
+                      ("foreign", lambda d: b"\x7fELF" + bytes(len(d) - 4))):
+        open(wf, "wb").write(edit(bytearray(first)))
+        rc, err, y5 = t.run(wide, xw, env=env)
+        check("weights file %s: not mapped, stored again" % how,
+              rc == 0 and wnote(err).startswith("cache weights: stored"), wnote(err) + err[-300:])
+        check("weights file %s: output" % how, y5 is not None and y is not None and np.array_equal(y, y5))
+        check("weights file %s: the stored file is the first one" % how, open(wf, "rb").read() == first)
+    off = os.path.join(folder, "off")
+    rc, err, _ = t.run(wide, xw, "--no-cache", env={"ONNXC_CACHE_DIR": off})
+    check("--no-cache: no weights file", rc == 0 and not os.path.exists(off) and not wnote(err), wnote(err))
+
+
 def main():
     a = work_args(fresh=True)
     t = Env(os.path.abspath(a.onnxc), a.work)
@@ -312,7 +397,7 @@ def main():
     model = os.path.join(a.work, "model.onnx")
     make_model(model, w, b)
     for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent,
-                 test_weight_bytes, test_two_halves):
+                 test_weight_bytes, test_two_halves, test_weights_file):
         test(t, model, x, w, b)
     sys.exit(summary("cache"))
 

@@ -336,7 +336,7 @@ static Onnx__ModelProto *sym_model(void) {
 
 Test(frontend, shape_override_fixes_dims_and_same_named_dims) {
   FeShape s = {"x", 2, {5, 3}};
-  FeOptions o = {&s, 1, 0, NULL};
+  FeOptions o = {&s, 1, 0, NULL, NULL};
   Graph *g = load_opt(sym_model(), &o);
   cr_assert_not_null(g, "%s", err);
   Value *x = g->inputs[0], *y = g->inputs[1];
@@ -358,7 +358,7 @@ Test(frontend, symbolic_dims_stay_unknown_without_override) {
 
 Test(frontend, shape_override_errors) {
   FeShape s = {"nope", 2, {5, 3}};
-  FeOptions o = {&s, 1, 0, NULL};
+  FeOptions o = {&s, 1, 0, NULL, NULL};
   assert_fails(load_opt(sym_model(), &o), "--shape 'nope': the model has no input of that name (inputs: 'x', 'y')");
   s = (FeShape){"x", 3, {5, 3, 1}};
   assert_fails(load_opt(sym_model(), &o), "rank 3 does not match the model's rank 2 (Nx3)");
@@ -369,7 +369,7 @@ Test(frontend, shape_override_errors) {
   s = (FeShape){"x", 2, {-2, 3}};
   assert_fails(load_opt(sym_model(), &o), "dims must be >= 0");
   FeShape two[2] = {{"x", 2, {5, 3}}, {"y", 1, {6}}};
-  o = (FeOptions){two, 2, 0, NULL};
+  o = (FeOptions){two, 2, 0, NULL, NULL};
   assert_fails(load_opt(sym_model(), &o), "dim 'N' is given as both 5 and 6");
 }
 
@@ -464,7 +464,7 @@ Test(frontend, model_level_checks) {
   m->graph->n_output = 0;
   assert_fails(load(m), "has no outputs");
   m = add_model();
-  FeOptions o = {NULL, 0, 64, NULL};
+  FeOptions o = {NULL, 0, 64, NULL, NULL};
   assert_fails(load_opt(m, &o), "more than the limit of 64");
 }
 

@@ -1,5 +1,10 @@
 /* test_ir.c — graph construction, toposort, checked size arithmetic. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -54,4 +59,84 @@ Test(ir, const_access_converts) {
   cr_assert_float_eq(ir_const_f64(c, 1), -2.0, 0);
   cr_assert_float_eq(ir_const_f64(c, 2), 65504.0, 0);
   ir_graph_free(g);
+}
+
+/* the non-zeroing constructor: a constant of the given shape in 64-byte aligned arena memory the
+ * caller fills (small ones from the shared block, large ones a block of their own) */
+Test(ir, const_new_filled_gives_writable_aligned_data) {
+  Graph *g = ir_graph_new();
+  int64_t small[2] = {3, 5}, large[2] = {1024, 1024}; /* 60 bytes; 4 MB, past the arena's block */
+  Value *s = ir_const_new_filled(g, "s", DT_FLOAT, 2, small), *l = ir_const_new_filled(g, "l", DT_FLOAT, 2, large);
+  Value *z = ir_const_new(g, "z", DT_FLOAT, 2, small);
+  for (Value **v = (Value *[]){s, l, NULL}; *v; v++) {
+    cr_assert_eq((*v)->kind, VK_CONST);
+    cr_assert_eq((*v)->dtype, DT_FLOAT);
+    cr_assert_eq((*v)->rank, 2);
+    cr_assert_eq((uintptr_t)(*v)->data % 64, 0);
+    int64_t n = ir_value_numel(*v);
+    for (int64_t i = 0; i < n; i++) ((float *)(*v)->data)[i] = (float)i;
+    cr_assert_float_eq(ir_const_f64(*v, n - 1), (double)(n - 1), 0);
+  }
+  cr_assert_eq(ir_value_numel(l), 1 << 20);
+  cr_assert_eq(l->dims[0], 1024);
+  for (int i = 0; i < 15; i++) cr_assert_float_eq(ir_const_f64(z, i), 0.0, 0); /* the other one stays zeroed */
+  cr_assert_str_eq(l->name, "l");
+  ir_graph_free(g);
+}
+
+/* the copying hash: the same value as ir_hash64 of the copy, for every length around its 32-byte
+ * steps and its 32 KB stretches, and the bytes copied */
+Test(ir, hash_copy_matches_hash_of_the_copy) {
+  size_t lens[] = {0, 1, 7, 8, 31, 32, 33, 63, 64, 100, 32768, 32769, 65536 + 40, (1 << 20) + 3};
+  size_t max = (1 << 20) + 3;
+  unsigned char *src = malloc(max), *dst = malloc(max);
+  cr_assert(src && dst);
+  for (size_t i = 0; i < max; i++) src[i] = (unsigned char)(i * 2654435761u >> 13);
+  for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+    memset(dst, 0xee, max);
+    uint64_t h = ir_hash64_copy(dst, src, lens[k], 41, NULL);
+    cr_assert_eq(h, ir_hash64(src, lens[k], 41), "length %zu", lens[k]);
+    cr_assert_eq(memcmp(dst, src, lens[k]), 0, "length %zu", lens[k]);
+    if (lens[k] < max) cr_assert_eq(dst[lens[k]], 0xee, "length %zu: wrote past the end", lens[k]);
+    cr_assert_neq(h, ir_hash64(src, lens[k], 42)); /* the seed counts */
+  }
+  uint64_t before = ir_hash64(src, 1000, 41);
+  src[77] ^= 1; /* one bit changes the value */
+  cr_assert_neq(ir_hash64_copy(dst, src, 1000, 41, NULL), before);
+  /* comparing first: only the 32 KB stretches that differ are written and counted */
+  size_t n = (1 << 20) + 3, changed = 0;
+  memcpy(dst, src, n);
+  dst[5] ^= 1, dst[(1 << 20) + 1] ^= 1; /* in the first stretch and in the last (3-byte) one */
+  cr_assert_eq(ir_hash64_copy(dst, src, n, 41, &changed), ir_hash64(src, n, 41));
+  cr_assert_eq(memcmp(dst, src, n), 0);
+  cr_assert_eq(changed, (size_t)(32 << 10) + 3, "%zu bytes written", changed);
+  free(src);
+  free(dst);
+}
+
+/* arena_adopt_map: the arena serves allocations as before and unmaps the adopted mapping when it
+ * is freed (mincore fails with ENOMEM on an unmapped range) */
+Test(ir, arena_unmaps_an_adopted_mapping) {
+  Arena a = {0};
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = 4 * page;
+  unsigned char vec[4];
+  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(m, MAP_FAILED);
+  memset(m, 7, bytes);
+  char *before = arena_alloc(&a, 100);
+  cr_assert_eq(arena_adopt_map(&a, m, bytes), 0);
+  char *after = arena_alloc(&a, 100);
+  cr_assert(after != before && (after >= before + 100 || after + 100 <= before));
+  cr_assert(after + 100 <= (char *)m || after >= (char *)m + bytes, "the mapping serves no allocation");
+  cr_assert_eq(mincore(m, bytes, vec), 0, "mapped while the arena lives");
+  arena_free(&a);
+  errno = 0;
+  cr_assert_eq(mincore(m, bytes, vec), -1);
+  cr_assert_eq(errno, ENOMEM, "unmapped with the arena");
+  Arena empty = {0}; /* adopted as the first block */
+  m = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_eq(arena_adopt_map(&empty, m, bytes), 0);
+  cr_assert_not_null(arena_alloc(&empty, 64));
+  arena_free(&empty);
+  cr_assert_eq(mincore(m, bytes, vec), -1);
 }
