@@ -1134,6 +1134,8 @@ static KV q8_residual(KB *kb, const Q8Tile *t, KV u, KV off, KV mask) {
   return q8_residual_of(kb, t->s, u, mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at));
 }
 
+static void q8_rc_store(KB *kb, const Q8Tile *t, int mr, KV m, const KVar *racc, KV cm);
+
 /* rows [m, m + mr) × the panel's first nvt vectors, then its rc remainder columns: accumulate
  * over every k group, requantize, store */
 static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
@@ -1185,9 +1187,15 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
       gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
   }
-  if (!rc) return;
-  /* the remainder columns: lane i is row m + i (lanes from mr on unused), so corr and mult are
-   * vectors and C / R are read and written a byte per row, ldc apart */
+  if (rc) q8_rc_store(kb, t, mr, m, racc, cm);
+}
+
+/* the remainder columns: lane i is row m + i (lanes from mr on unused), so corr and mult are
+ * vectors and C / R are read and written a byte per row, ldc apart */
+static void q8_rc_store(KB *kb, const Q8Tile *t, int mr, KV m, const KVar *racc, KV cm) {
+  const Q8Spec *s = t->s;
+  int L = s->lanes, nv = t->nvt, rc = t->rc;
+  KT ft = kt(KE_F32, L);
   KV mult = kb_load_masked(kb, ft, kb_gep(kb, KE_F32, t->mult, m), cm, NULL);
   KT bl = kt(KE_I8, L);
   for (int r = 0; r < rc; r++) {
@@ -1206,6 +1214,36 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
   }
 }
 
+/* The last panel when it is remainder columns only (ResNet-50's 14×14 = 12·16 + 4 pixels): one
+ * tile there is rc dot-product chains, each step waiting on the last one's latency (10% of a
+ * layer3 conv's time for 2% of its work).  np full tiles at once, rows [m, m + np·mr), share the
+ * columns' broadcasts and keep np·rc chains in flight. */
+#define Q8_RC_CHAINS 12
+#define Q8_RC 4
+static void q8_rc_tiles(KB *kb, const Q8Tile *t, int np, KV apanel, KV m) {
+  const Q8Spec *s = t->s;
+  int L = s->lanes, mr = s->mr, rc = t->rc;
+  int64_t panel = s->ngk * mr * 4;
+  KT it = kt(KE_I32, L), bt = kt(KE_I8, 4 * L);
+  KV cm = kb_tail_mask(kb, L, I(kb, mr)), rmask = mr < L ? cm : NULL;
+  KVar racc[4 * Q8_RC_CHAINS];
+  for (int p = 0; p < np; p++) {
+    KV corr = kb_load_masked(kb, it, kb_gep(kb, KE_I32, t->corr, kb_add(kb, m, I(kb, (int64_t)p * mr))), cm, NULL);
+    for (int r = 0; r < rc; r++) racc[p * rc + r] = kb_var(kb, it, corr);
+  }
+  KV g = kb_for(kb, I(kb, 0), I(kb, s->ngk), 1);
+  KV col = kb_gep(kb, KE_I32, t->bptr, kb_mul(kb, g, I(kb, s->nrp)));
+  KV b[Q8_RC];
+  for (int r = 0; r < rc; r++) b[r] = kb_bitcast(kb, kb_splat(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, col, I(kb, r))), L), bt);
+  for (int p = 0; p < np; p++) {
+    KV arow = kb_gep(kb, KE_I32, kb_gep(kb, KE_I8, apanel, I(kb, p * panel)), kb_mul(kb, g, I(kb, mr)));
+    KV av = kb_bitcast(kb, rmask ? kb_load_masked(kb, it, arow, rmask, NULL) : kb_load(kb, it, arow), bt);
+    for (int r = 0; r < rc; r++) kb_set(kb, racc[p * rc + r], kb_dot4_u8s8(kb, kb_get(kb, racc[p * rc + r]), b[r], av));
+  }
+  kb_endfor(kb);
+  for (int p = 0; p < np; p++) q8_rc_store(kb, t, mr, kb_add(kb, m, I(kb, (int64_t)p * mr)), racc + p * rc, cm);
+}
+
 KV gen_q8_bytes(KB *kb, KV f) {
   KT ft = kb_type(kb, f);
   KV m = kb_bitcast(kb, kb_add(kb, f, kb_float(kb, ft, 12582912.0)), kt(KE_I32, ft.lanes));
@@ -1216,7 +1254,16 @@ KV gen_q8_bytes(KB *kb, KV f) {
 static void q8_rows(KB *kb, const Q8Tile *t, KV apack) {
   const Q8Spec *s = t->s;
   int64_t full = s->M - s->M % s->mr, panel = s->ngk * s->mr * 4;
-  if (full) {
+  if (full && !t->nvt && t->rc) { /* remainder columns only: np tiles at a time */
+    int np = (Q8_RC_CHAINS + t->rc - 1) / t->rc;
+    int64_t nt = full / s->mr, most = nt / np * np * s->mr;
+    if (most) {
+      KV m = kb_for(kb, I(kb, 0), I(kb, most), (int64_t)np * s->mr);
+      q8_rc_tiles(kb, t, np, kb_gep(kb, KE_I8, apack, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, panel))), m);
+      kb_endfor(kb);
+    }
+    if (nt % np) q8_rc_tiles(kb, t, (int)(nt % np), kb_gep(kb, KE_I8, apack, I(kb, most / s->mr * panel)), I(kb, most));
+  } else if (full) {
     KV m = kb_for(kb, I(kb, 0), I(kb, full), s->mr);
     q8_tile(kb, t, s->mr, kb_gep(kb, KE_I8, apack, kb_mul(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, panel))), m);
     kb_endfor(kb);
@@ -1240,7 +1287,6 @@ static int q8_mr(const GenCtx *c, const Q8Spec *s, int nv) {
  * of a vector of L columns padded (layer4 of ResNet-50: 49 = 3·16 + 1 pixels; layer3: 196 =
  * 12·16 + 4).  Needs the tile's rows to fit a vector, and registers: the last panel has at most
  * nv - 1 whole vectors, which frees mr accumulators for rc of them + the rows' vector. */
-#define Q8_RC 4
 static int q8_rc_max(int L, int mr) {
   if (mr > L) return 0;
   return mr - 1 < Q8_RC ? mr - 1 : Q8_RC;

@@ -380,6 +380,14 @@ Test(quant, qconv_same_channel_quads) {
   qconv_case(16, 14, 14, 40, 3, 1, 2, false, NULL); /* layer4.0's 7x7 output */
 }
 
+/* a last panel of remainder columns only (pixels = whole panels + 1..4) runs several row tiles
+ * at once (gen_gemm.c q8_rc_tiles): groups of tiles, leftover tiles, then a short tile */
+Test(quant, qconv_remainder_panel_tiles) {
+  qconv_case(8, 14, 14, 50, 3, 1, 1, false, NULL); /* 196 = 3·64 + 4: 8 tiles of 6 (3 + 3 + 2), 2 rows */
+  qconv_case(4, 5, 13, 80, 3, 1, 1, true, NULL);   /* 65 = 64 + 1: 13 tiles of 6 (12 + 1), 2 rows */
+  qconv_case(16, 6, 11, 40, 1, 0, 1, false, NULL); /* 1x1, 66 = 64 + 2 */
+}
+
 /* ---- DFT against an O(n²) double reference ---- */
 
 /* x: [lines, Lin, C] (C = 1 real, 2 complex) transformed along Lin with length L */
