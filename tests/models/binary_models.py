@@ -38,6 +38,11 @@ CASES = [
     ("c70_o24_1x1_s2", 2, 70, 24, 11, 13, 1, 2, 0, 1, "sign", True, True, True),
     ("c33_o10_s2_dil2", 1, 33, 10, 12, 19, 3, 2, 2, 2, "sign", False, False, False),
     ("c40_o8_s3_where", 1, 40, 8, 13, 14, 3, 3, 1, 1, "where", False, False, False),  # a gather per channel
+    # no zero input ("_nz"): inside the image the kernel's xor-only arm (the inputs above have zeros
+    # nearly everywhere, so they take the nz arm), at the border the xor-only arm with popcount(w)
+    # taken back at the padding lanes; 256 channels in 4 words, 130 in 3, output channels past a block
+    ("c256_o20_nz", 1, 256, 20, 9, 11, 3, 1, 1, 1, "sign", True, False, False),
+    ("c130_o12_s2_nz", 2, 130, 12, 10, 9, 3, 2, 1, 1, "sign", False, True, True),
 ]
 
 
@@ -172,7 +177,7 @@ def check_gemms(onnxc, out):
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0", "c70_o24_1x1_s2")
+CEMIT = ("c70_o37_pad1", "c200_o9_s2_pad0", "c70_o24_1x1_s2", "c256_o20_nz")
 
 
 def cemit(onnxc, model, d, arrays, want):
@@ -206,8 +211,9 @@ def check(onnxc, out):
         model = os.path.join(d, "model.onnx")
         ws, (oh, ow) = conv_model(model, case, 100 + ci)
         r = np.random.default_rng(200 + ci)
-        # a third of the inputs exactly 0 (Sign(0) = 0; Where(0 >= 0) = 1), the rest ±
-        x = (r.integers(-1, 2, size=(n, c, h, w)) * r.uniform(0.1, 2, size=(n, c, h, w))).astype(np.float32)
+        # a third of the inputs exactly 0 (Sign(0) = 0; Where(0 >= 0) = 1), the rest ±; none for "_nz"
+        sg = r.choice([-1, 1], size=(n, c, h, w)) if name.endswith("_nz") else r.integers(-1, 2, size=(n, c, h, w))
+        x = (sg * r.uniform(0.1, 2, size=(n, c, h, w))).astype(np.float32)
         rr = r.standard_normal((n, o, oh, ow)).astype(np.float32)
         inputs = {"X": os.path.join(d, "x.npy")}
         np.save(inputs["X"], x)
