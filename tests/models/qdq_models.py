@@ -509,16 +509,16 @@ def make_float_add(out):
 
 
 def check_float_add(args):
-    """both Adds (one with its Relu) become QAdd's float form (`onnxc dump --after qdq`: two QAdd, no
+    """both Adds (one with its Relu) become QAdd's float form (`onnxc dump --after plan`: two QAdd, no
     Add, Relu or DequantizeLinear left), and its outputs equal the float graph's (`--disable-pass
     qdq`) bit for bit"""
     make_float_add(args.out)
     model = os.path.join(args.out, "model.onnx")
     ins = [os.path.join(args.out, "input_%d.npy" % i) for i in range(2)]
-    dump = subprocess.run([args.onnxc, "dump", model, "--after", "qdq"], capture_output=True, text=True, check=True).stdout
+    dump = subprocess.run([args.onnxc, "dump", model, "--after", "plan"], capture_output=True, text=True, check=True).stdout
     ok = dump.count("= QAdd(") == 2 and dump.count("relu=1") == 1 and not any(
         "= %s(" % op in dump for op in ("Add", "Relu", "DequantizeLinear"))
-    print("%s: onnxc dump --after qdq: %d QAdd nodes (%d with relu=1), Add/Relu/DequantizeLinear left: %s" %
+    print("%s: onnxc dump --after plan: %d QAdd nodes (%d with relu=1), Add/Relu/DequantizeLinear left: %s" %
           ("ok" if ok else "FAIL", dump.count("= QAdd("), dump.count("relu=1"),
            [op for op in ("Add", "Relu", "DequantizeLinear") if "= %s(" % op in dump]))
     fails = not ok
