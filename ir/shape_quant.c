@@ -187,14 +187,14 @@ static int conv_q(Graph *g, Node *n, bool ql) {
   return ql && n->nin > 9 ? qconv_add_shape(g, n) : 0;
 }
 
-/* QAdd (a, sa, za, b, sb, zb, sy, zy): a and b broadcast; y of zy's dtype */
+/* QAdd (a, sa, za, b, sb, zb, [sy, zy]): a and b broadcast; y of zy's dtype, float32 without */
 static int qadd(Graph *g, Node *n) {
   if (check_8bit(g, n, 0, "a") || check_8bit(g, n, 3, "b") || check_8bit(g, n, 7, "y_zero_point")) return -1;
   Value *ab[2] = {n->in[0], n->in[3]};
   int rank;
   int64_t dims[IR_MAX_RANK];
   if (ir_broadcast_shape(g, n, ab, 2, &rank, dims)) return -1;
-  n->out[0]->dtype = n->in[7]->dtype;
+  n->out[0]->dtype = n->nin > 7 && n->in[7] ? n->in[7]->dtype : DT_FLOAT;
   ir_value_set_shape(n->out[0], rank, dims);
   return 0;
 }

@@ -19,7 +19,8 @@
  * int32 bias whose scale is sx·sw (or a float bias, quantized here); every intermediate float
  * value used once.  A MaxPool between the activation and QuantizeLinear (ResNet's stem) moves
  * after the QConv and pools the 8-bit values.  Likewise DQ(a) + DQ(b) → [Relu | Clip] → Q becomes
- * QAdd.  Anything else stays as written. */
+ * QAdd, and DQ(a) + DQ(b) → [Relu] with a float result QAdd's float form.  Anything else stays as
+ * written. */
 #include <math.h>
 #include <string.h>
 
@@ -226,11 +227,38 @@ static int rewrite(Graph *g, const Chain *m) {
   return 1;
 }
 
+/* DQ(a) + DQ(b) → [Relu] with a float result (ResNet's last block before the pool, as `onnxc
+ * quantize` writes it)  ⇒  QAdd(a, sa, za, b, sb, zb) {relu}: one kernel for the two dequantizations,
+ * the add and the Relu, the same float operations */
+static int rewrite_add_float(Graph *g, Node *add, Node *da, Node *db) {
+  Node *act = sole_user(g, add->out[0]), *last = add;
+  if (act && act->op == OP_Relu) last = act;
+  else act = NULL;
+  Node *n = ir_node_new(g, OP_QAdd, arena_printf(g->arena, "%s_int8", add->name), 6, 1);
+  Value *ins[6] = {da->in[0], da->in[1], da->in[2], db->in[0], db->in[1], db->in[2]};
+  memcpy(n->in, ins, sizeof ins);
+  if (act) {
+    n->attrs = arena_alloc(g->arena, sizeof(Attr));
+    n->attrs[n->nattr++] = int_attr("relu", 1);
+  }
+  Value *y = last->out[0];
+  if (act) ir_node_remove(g, act);
+  ir_node_remove(g, add);
+  n->out[0] = y;
+  y->producer = n;
+  return 1;
+}
+
 /* DQ(a) + DQ(b) → [Relu | Clip] → Q  ⇒  QAdd(a, sa, za, b, sb, zb, sy, zy) {qmin, qmax} */
 static int rewrite_add(Graph *g, Node *add) {
   Node *da = dq_8bit(add->in[0]), *db = dq_8bit(add->in[1]), *act, *q;
   int64_t lo, hi;
-  if (!da || !db || !match_tail(g, add->out[0], &act, &q) || !act_bounds(act, q, &lo, &hi)) return 0;
+  if (!da || !db) return 0;
+  if (!match_tail(g, add->out[0], &act, &q)) {
+    /* no QuantizeLinear after it: the float form (a DequantizeLinear with other users stays for them) */
+    return rewrite_add_float(g, add, da, db);
+  }
+  if (!act_bounds(act, q, &lo, &hi)) return 0;
   Node *n = ir_node_new(g, OP_QAdd, arena_printf(g->arena, "%s_int8", add->name), 8, 1);
   Value *ins[8] = {da->in[0], da->in[1], da->in[2], db->in[0], db->in[1], db->in[2], q->in[1],
                    zp_or_zero(g, q, arena_printf(g->arena, "%s_yzp", add->name), DT_UINT8)};
@@ -429,7 +457,8 @@ int pass_qdq(Graph *g) {
 /* ---- QAdd into the producing QConv's epilogue (the "qadd" part of fuse; after shapes) ----
  * A residual QAdd(a, sa, za, b, sb, zb, sy, zy) one of whose operands is the sole use of a QConv
  * output of the same shape as the sum: the QConv takes the other operand and the add's parameters
- * as inputs 9–13 (r, sr, zr, sy, zy) and the add's bounds as attributes amin/amax, and writes the
+ * as inputs 9–13 (r, sr, zr, sy, zy) and the add's bounds as attributes amin/amax (afirst = 1 when r
+ * is the add's first operand: the epilogue sums in QAdd's order), and writes the
  * add's output.  Its epilogue still rounds and clamps the conv's own result (scale in[6], zero
  * point in[7], [qmin, qmax]) before adding, so the output is bit-identical to the two nodes: only
  * the int8 tensor between them is neither written nor read back.  Only convs the int8 GEMM engine
@@ -477,9 +506,10 @@ static int fuse_add(Graph *g, Node *add) {
     memcpy(in, c->in, sizeof(Value *) * 9);
     in[9] = r, in[10] = add->in[4 - 3 * side], in[11] = add->in[5 - 3 * side], in[12] = add->in[6], in[13] = add->in[7];
     c->in = in, c->nin = 14;
-    c->attrs = attrs_plus(g, c, 2);
+    c->attrs = attrs_plus(g, c, 3);
     c->attrs[c->nattr++] = int_attr("amin", ir_attr_int(add, "qmin", 0));
     c->attrs[c->nattr++] = int_attr("amax", ir_attr_int(add, "qmax", 255));
+    if (side) c->attrs[c->nattr++] = int_attr("afirst", 1); /* r is the add's first operand: its sum's order */
     Value *y = add->out[0];
     ir_node_remove(g, add);
     c->out[0] = y, y->producer = c;

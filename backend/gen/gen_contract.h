@@ -103,6 +103,7 @@ struct Q8Spec {
    * out as C */
   KV res;
   DType rt;
+  bool res_first;       /* R was the add's first operand (QAdd's fma order) */
   float zc, ka, zr, kr, zo;
   int64_t amin, amax;
   /* chosen by gemm_emit_q8 (readable by packers) */

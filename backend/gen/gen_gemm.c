@@ -1113,18 +1113,21 @@ static KV q8_clamp(KB *kb, KV t, double lo, double hi) {
   return kb_min(kb, kb_max(kb, t, kb_float(kb, ft, lo), false), kb_float(kb, ft, hi), false);
 }
 
-/* u = f + Q8_MAGIC (f the conv's scaled sum) → the fused residual add's output in the shifted
- * domain: the conv's own value q = zy + clamp(u, ...) - Q8_MAGIC, then (q - zc)·ka + (R - zr)·kr
- * rounded, + zo, saturated, as QAdd computes it (gen_quant.c's qadd_fn: the same float operations
- * on the same values, so the fused result is bit-identical to the two nodes; zc = zy) */
-static KV q8_residual_of(KB *kb, const Q8Spec *s, KV u, KV r) {
-  KT ft = kb_type(kb, u);
+/* f (the conv's scaled sum) → the fused residual add's output in the shifted domain: the conv's
+ * own value minus its zero point, t = clamp(round(f), qmin - zc, qmax - zc) (= q - zc, q its
+ * requantized byte), then fma(R - zr, kr, t·ka) — fma(t, ka, (R - zr)·kr) when R was the add's
+ * first operand — rounded, + zo, saturated: as QAdd computes it (gen_quant.c's qadd_fn: the same
+ * float operations on the same values, so the fused result is bit-identical to the two nodes;
+ * zc = zy).  One vrndscaleps for the first rounding and an fma for the second product and the sum:
+ * 13 vector operations per L outputs with the residual's load and the store (was 16). */
+static KV q8_residual_of(KB *kb, const Q8Spec *s, KV f, KV r) {
+  KT ft = kb_type(kb, f);
   r = kb_cast(kb, r, ft, s->rt == DT_UINT8, false);
-  u = q8_clamp(kb, u, Q8_MAGIC + (double)s->qmin - s->zc, Q8_MAGIC + (double)s->qmax - s->zc); /* Q8_MAGIC + q - zc */
-  KV a = kb_mul(kb, kb_sub(kb, u, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, s->ka));
-  KV b = kb_mul(kb, kb_sub(kb, r, kb_float(kb, ft, s->zr)), kb_float(kb, ft, s->kr));
-  KV y = q8_magic(kb, kb_add(kb, a, b), (int64_t)s->zo);
-  return q8_clamp(kb, y, Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
+  KV t = q8_clamp(kb, kb_round_even(kb, f), (double)s->qmin - s->zc, (double)s->qmax - s->zc);
+  KV rz = kb_sub(kb, r, kb_float(kb, ft, s->zr)), ka = kb_float(kb, ft, s->ka), kr = kb_float(kb, ft, s->kr);
+  /* QAdd(A, B) sums fma(B - zb, kb, (A - za)·ka): which of the two the conv was decides the order */
+  KV y = s->res_first ? kb_fma(kb, t, ka, kb_mul(kb, rz, kr)) : kb_fma(kb, rz, kr, kb_mul(kb, t, ka));
+  return q8_clamp(kb, q8_magic(kb, y, (int64_t)s->zo), Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
 }
 
 /* ... with R read as C's vector at off (masked to mask when not NULL) */
@@ -1182,7 +1185,7 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
     for (int v = 0; v < nv; v++) {
       KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, acc[i * nv + v]), ft, false, false), mult);
       KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)), q;
-      if (s->res) q = q8_residual(kb, t, q8_magic(kb, f, 0), off, t->vmask[v]);
+      if (s->res) q = q8_residual(kb, t, f, off, t->vmask[v]);
       else q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
       gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
     }
@@ -1206,7 +1209,7 @@ static void q8_rc_store(KB *kb, const Q8Tile *t, int mr, KV m, const KVar *racc,
       KV rv = kb_int(kb, bl, 0);
       for (int i = 0; i < mr; i++)
         rv = kb_insert(kb, rv, kb_load(kb, kt_s(KE_I8), kb_gep(kb, KE_I8, t->rbase, kb_add(kb, at0, I(kb, i * s->ldc)))), i);
-      q = q8_residual_of(kb, s, q8_magic(kb, f, 0), rv);
+      q = q8_residual_of(kb, s, f, rv);
     } else
       q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
     KV y = q8_shifted_bytes(kb, q);

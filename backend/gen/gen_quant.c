@@ -525,6 +525,9 @@ typedef struct QcPack {
   int64_t PW, oy0, oy1;          /* phase width (= OW); the tap row offsets floor((dy - ph)/2) span [oy0, oy1] */
   /* k in channel-quads (qc_pack_c4): k = (c4·KS + r)·4 + c % 4, the weights permuted to match */
   bool c4;
+  /* k in its natural order read through padded row windows (qc_pack_rows): Rmax rows of PWd bytes per channel */
+  bool rows;
+  int64_t Rmax, PWd;
 } QcPack;
 
 /* rows of one phase plane for a panel of nrp pixels: the output rows it can touch plus the taps' span */
@@ -641,11 +644,132 @@ static void qc_pack_c4(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV
   kb_endfor(kb);
 }
 
+/* k in its natural order (c, dy, dx) read as row windows (qc_pack_rows), for convs with few input
+ * channels and a wide kernel: ResNet's 7×7 stride-2 stem on RGB (K = 147), where the general
+ * packer divides each k into channel and tap and loads, masks and interleaves 4 single bytes per
+ * group.  Four consecutive k are at most two kernel rows' taps (every row has ≥ 3), and the taps of
+ * one row for L output pixels of one output row lie within one window of 4L input bytes (sw·(L-1)
+ * + the taps' span < 4L): a group of a vector of pixels is one or two plain window loads and one
+ * constant byte shuffle (vpermb / vpermt2b), the padding read from a per-task copy of the input rows
+ * the panel needs, padded with the zero point (qc_rows_fill).  A is the weights as stored. */
+
+/* the parts of group g: up to 2 (channel, row) pairs, their first tap, and per byte 4j + t of a
+ * vector the window byte it reads (from part 0: 0..4L-1, part 1: 4L..8L-1; k past K: 0) */
+typedef struct QcGroup {
+  int np;
+  int64_t row[2], dx0[2]; /* row = c·kh + dy */
+} QcGroup;
+
+static bool qc_group(const QcPack *p, int64_t g, int L, QcGroup *q, int *idx) {
+  q->np = 0;
+  for (int t = 0; t < 4; t++) {
+    int64_t k = 4 * g + t;
+    if (k >= p->K) {
+      if (idx)
+        for (int j = 0; j < L; j++) idx[4 * j + t] = 0;
+      continue;
+    }
+    int64_t row = k / p->kw, dx = k % p->kw;
+    int part = q->np && q->row[q->np - 1] == row ? q->np - 1 : q->np;
+    if (part == q->np) {
+      if (part == 2) return false;
+      q->row[part] = row, q->dx0[part] = dx, q->np++;
+    }
+    int64_t rel = (dx - q->dx0[part]) * p->dw;
+    if (p->sw * (L - 1) + rel >= 4 * L) return false;
+    if (idx)
+      for (int j = 0; j < L; j++) idx[4 * j + t] = (int)(part * 4 * L + p->sw * j + rel);
+  }
+  return true;
+}
+
+/* padded input rows per task: Rmax rows per channel of PWd bytes, column pw + iw holding input
+ * column iw, the zero point (as the kernel sees it) elsewhere and in rows outside the image */
+static void qc_rows_setup(QcPack *p, int L, bool two, const Target *tg) {
+  p->rows = false;
+  if (!two || p->c4 || !tg->has_vbmi || tg->vector_bytes != 64 || p->K > 256 || p->OW % L || p->kw < 3 || p->pw >= 4 * L)
+    return;
+  for (int64_t g = 0; g < (p->K + 3) / 4; g++) {
+    QcGroup q;
+    if (!qc_group(p, g, L, &q, NULL)) return;
+  }
+  p->rows = true;
+  /* rows a panel of 4L pixels (the widest gemm_emit_q8 chooses) can touch */
+  p->Rmax = p->sh * ((4 * L + p->OW - 2) / p->OW) + (p->kh - 1) * p->dh + 1;
+  /* the last window of a row ends at sw·(OW - L) + (kw - 1)·dw + 4L */
+  int64_t end = p->sw * (p->OW - L) + (p->kw - 1) * p->dw + 4 * L;
+  int64_t need = p->pw + p->Wd > end ? p->pw + p->Wd : end;
+  p->PWd = (need + 4 * L - 1) / (4 * L) * (4 * L);
+}
+
+static void qc_rows_fill(KB *kb, const QcPack *p, KV xb, KV oa, KV buf, int L) {
+  int B = 4 * L;
+  KT bv = kt(KE_I8, B);
+  KV fill = kb_int(kb, bv, p->s8 ? p->zx ^ 0x80 : p->zx);
+  KV c = kb_for(kb, i64c(kb, 0), i64c(kb, p->Cg), 1);
+  KV i = kb_for(kb, i64c(kb, 0), i64c(kb, p->Rmax), 1);
+  KV ih = kb_add(kb, kb_sub(kb, kb_mul(kb, oa, i64c(kb, p->sh)), i64c(kb, p->ph)), i);
+  KV dst = kb_gep(kb, KE_I8, buf, kb_mul(kb, kb_add(kb, kb_mul(kb, c, i64c(kb, p->Rmax)), i), i64c(kb, p->PWd)));
+  kb_if(kb, kb_and(kb, kb_cmp(kb, KC_GE, ih, i64c(kb, 0), false), kb_cmp(kb, KC_LT, ih, i64c(kb, p->H), false)));
+  KV src = kb_gep(kb, KE_I8, xb, kb_mul(kb, kb_add(kb, kb_mul(kb, c, i64c(kb, p->H)), ih), i64c(kb, p->Wd)));
+  if (p->pw) kb_store(kb, fill, dst);
+  for (int64_t j = 0; j < p->Wd; j += B) {
+    KV m = p->Wd - j < B ? kb_tail_mask(kb, B, i64c(kb, p->Wd - j)) : NULL;
+    KV v = m ? kb_load_masked(kb, bv, kb_gep(kb, KE_I8, src, i64c(kb, j)), m, NULL) : kb_load(kb, bv, kb_gep(kb, KE_I8, src, i64c(kb, j)));
+    if (p->s8) v = kb_xor(kb, v, kb_int(kb, bv, 0x80));
+    gen_vstore(kb, v, kb_gep(kb, KE_I8, dst, i64c(kb, p->pw + j)), m);
+  }
+  for (int64_t j = p->pw + p->Wd; j < p->PWd; j += B) kb_store(kb, fill, kb_gep(kb, KE_I8, dst, i64c(kb, j)));
+  kb_else(kb);
+  for (int64_t j = 0; j < p->PWd; j += B) kb_store(kb, fill, kb_gep(kb, KE_I8, dst, i64c(kb, j)));
+  kb_endif(kb);
+  kb_endfor(kb);
+  kb_endfor(kb);
+}
+
+static void qc_pack_rows(GenCtx *c, const Q8Spec *s, const QcPack *p, KV batch, KV n0, KV dst) {
+  KB *kb = c->kb;
+  int L = s->lanes, B = 4 * L;
+  KT bv = kt(KE_I8, B);
+  KV xb = kb_gep(kb, KE_I8, p->x, kb_mul(kb, batch, i64c(kb, p->Cg * p->H * p->Wd)));
+  KV oa = kb_div(kb, n0, i64c(kb, p->OW), true);
+  KV buf = kb_gep(kb, KE_I8, dst, i64c(kb, s->ngk * s->nrp * 4));
+  qc_rows_fill(kb, p, xb, oa, buf, L);
+  /* per vector: where its output row's windows start (row 0 of channel 0, tap 0) */
+  int64_t last = (p->Rmax - 1 - (p->kh - 1) * p->dh) / p->sh; /* the last output row the buffer holds */
+  KV vbase[8];
+  for (int v = 0; v < s->nv; v++) {
+    KV pix = kb_add(kb, n0, i64c(kb, (int64_t)v * L));
+    KV orow = kb_min(kb, kb_sub(kb, kb_div(kb, pix, i64c(kb, p->OW), true), oa), i64c(kb, last), false);
+    KV ow0 = kb_rem(kb, pix, i64c(kb, p->OW), true);
+    vbase[v] = kb_gep(kb, KE_I8, buf, kb_add(kb, kb_mul(kb, orow, i64c(kb, p->sh * p->PWd)), kb_mul(kb, ow0, i64c(kb, p->sw))));
+  }
+  int idx[256];
+  for (int64_t g = 0; g < s->ngk; g++) {
+    QcGroup q;
+    qc_group(p, g, L, &q, idx);
+    int64_t off[2] = {0, 0};
+    for (int t = 0; t < q.np; t++) {
+      int64_t ch = q.row[t] / p->kh, dy = q.row[t] % p->kh;
+      off[t] = (ch * p->Rmax + dy * p->dh) * p->PWd + q.dx0[t] * p->dw;
+    }
+    for (int v = 0; v < s->nv; v++) {
+      KV a = kb_load(kb, bv, kb_gep(kb, KE_I8, vbase[v], i64c(kb, off[0])));
+      KV b = q.np > 1 ? kb_load(kb, bv, kb_gep(kb, KE_I8, vbase[v], i64c(kb, off[1]))) : a;
+      kb_store(kb, kb_shuffle(kb, a, b, idx, B), kb_gep(kb, KE_I8, dst, i64c(kb, (g * s->nv + v) * B)));
+    }
+  }
+}
+
 static void qc_pack(GenCtx *c, const Q8Spec *s, KV batch, KV n0, KV dst, void *ud) {
   const QcPack *p = ud;
   KB *kb = c->kb;
   if (p->c4) {
     qc_pack_c4(c, s, p, batch, n0, dst);
+    return;
+  }
+  if (p->rows) {
+    qc_pack_rows(c, s, p, batch, n0, dst);
     return;
   }
   int L = s->lanes, nv = s->nv;
@@ -793,6 +917,7 @@ static void qconv_residual(GenCtx *c, Q8Spec *s) {
   s->zr = (float)ir_const_i64(n->in[11], 0), s->kr = (float)ir_const_f64(n->in[10], 0) / so;
   s->zo = (float)ir_const_i64(n->in[13], 0);
   s->amin = ir_attr_int(n, "amin", u8 ? 0 : -128), s->amax = ir_attr_int(n, "amax", u8 ? 255 : 127);
+  s->res_first = ir_attr_int(n, "afirst", 0) != 0;
 }
 
 static int gen_conv_q_gemm(GenCtx *c) {
@@ -824,6 +949,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
   /* channel quads: x86 with AVX-512 (byte masked loads of a whole panel), convs of more than one
    * tap read contiguously (stride 1, or stride 2 through the phase split) */
   p.c4 = (p.contiguous || p.phase) && two && p.KS > 1 && p.KS <= 32 && Cg % 4 == 0 && c->target->has_avx512;
+  qc_rows_setup(&p, kb_lanes(c->kb, KE_I32), two, c->target);
   for (int64_t o = 0; o < O; o++) {
     int64_t sum = 0;
     for (int64_t k = 0; k < p.K; k++) sum += wd[o * p.K + k];
@@ -836,6 +962,7 @@ static int gen_conv_q_gemm(GenCtx *c) {
   int64_t L4 = 4 * (int64_t)kb_lanes(c->kb, KE_I32);
   int64_t extra = p.phase ? p.Cg * 4 * qc_phase_rows(&p, L4) * p.PW : 0;
   if (!p.c4 && (p.contiguous || p.phase) && (p.ph || p.pw || p.KS > 1)) extra += p.KS * L4; /* qc_pack's mask table */
+  if (p.rows) extra = p.Cg * p.Rmax * p.PWd + L4; /* qc_rows_fill's rows (its last store may pass the end by < 4L) */
   if (p.c4) { /* the weights in qc_pack_c4's k order */
     int8_t *wp = arena_alloc(c->g->arena, (size_t)(O * p.K));
     for (int64_t o = 0; o < O; o++)
@@ -857,29 +984,44 @@ static int gen_conv_q_gemm(GenCtx *c) {
 
 typedef struct QaddCtx {
   DType at, bt, yt;
-  float za, zb, ka, kb, zy; /* ka = sa/sy, kb = sb/sy */
+  float za, zb, ka, kb, zy; /* ka = sa/sy, kb = sb/sy (the float form: sa, sb) */
   int64_t qmin, qmax;
+  bool relu;                /* the float form's Relu */
 } QaddCtx;
 
 static KV qadd_fn(KB *kb, KV *ops, int lanes, void *ud) {
   const QaddCtx *q = ud;
   KT ft = kt(KE_F32, lanes);
+  if (q->yt == DT_FLOAT) { /* DequantizeLinear's (x - zp)·s twice, added: the float nodes' operations */
+    KV a = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->at), kb_float(kb, ft, q->za)), kb_float(kb, ft, q->ka));
+    KV b = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[1], q->bt), kb_float(kb, ft, q->zb)), kb_float(kb, ft, q->kb));
+    KV y = kb_add(kb, a, b);
+    return q->relu ? kb_max(kb, y, kb_float(kb, ft, 0), false) : y;
+  }
+  /* fma((b - zb), kb, (a - za)·ka): the order gen_gemm.c's fused residual epilogue uses (bit-identical) */
   KV a = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[0], q->at), kb_float(kb, ft, q->za)), kb_float(kb, ft, q->ka));
-  KV b = kb_mul(kb, kb_sub(kb, to_f32(kb, ops[1], q->bt), kb_float(kb, ft, q->zb)), kb_float(kb, ft, q->kb));
-  return requant_to(kb, kb_add(kb, a, b), kb_float(kb, ft, q->zy), q->yt, q->qmin, q->qmax);
+  KV b = kb_sub(kb, to_f32(kb, ops[1], q->bt), kb_float(kb, ft, q->zb));
+  return requant_to(kb, kb_fma(kb, b, kb_float(kb, ft, q->kb), a), kb_float(kb, ft, q->zy), q->yt, q->qmin, q->qmax);
 }
 
 static int gen_qadd(GenCtx *c) {
   const Node *n = c->n;
+  bool fl = n->out[0]->dtype == DT_FLOAT;
   if (!all_const(n, 1, 2) || !all_const(n, 4, 7) || n->in[1]->dtype != DT_FLOAT || n->in[4]->dtype != DT_FLOAT ||
-      n->in[6]->dtype != DT_FLOAT)
+      (!fl && n->in[6]->dtype != DT_FLOAT))
     return ir_node_error(c->g, n, "QAdd needs constant float32 scales and constant zero points");
+  static const int idx[2] = {0, 3};
+  if (fl) {
+    QaddCtx q = {n->in[0]->dtype, n->in[3]->dtype, DT_FLOAT, (float)ir_const_i64(n->in[2], 0), (float)ir_const_i64(n->in[5], 0),
+                 (float)ir_const_f64(n->in[1], 0), (float)ir_const_f64(n->in[4], 0), 0, 0, 0, ir_attr_int(n, "relu", 0) != 0};
+    gen_eltwise_node(c, 2, idx, qadd_fn, &q);
+    return 0;
+  }
   float sy = (float)ir_const_f64(n->in[6], 0);
   bool u8 = n->out[0]->dtype == DT_UINT8;
   QaddCtx q = {n->in[0]->dtype, n->in[3]->dtype, n->out[0]->dtype, (float)ir_const_i64(n->in[2], 0),
                (float)ir_const_i64(n->in[5], 0), (float)ir_const_f64(n->in[1], 0) / sy, (float)ir_const_f64(n->in[4], 0) / sy,
-               (float)ir_const_i64(n->in[7], 0), ir_attr_int(n, "qmin", u8 ? 0 : -128), ir_attr_int(n, "qmax", u8 ? 255 : 127)};
-  static const int idx[2] = {0, 3};
+               (float)ir_const_i64(n->in[7], 0), ir_attr_int(n, "qmin", u8 ? 0 : -128), ir_attr_int(n, "qmax", u8 ? 255 : 127), false};
   gen_eltwise_node(c, 2, idx, qadd_fn, &q);
   return 0;
 }

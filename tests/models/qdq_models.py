@@ -14,6 +14,8 @@ check that onnxc runs them on its integer kernels.
   qdq_models.py check-tails --onnxc build/onnxc --out DIR
                       (pixel counts leaving 1-4 columns past the last whole vector: every value
                       within a step of the float-emulated graph and ONNX Runtime)
+  qdq_models.py check-float-add --onnxc build/onnxc --out DIR
+                      (DQ + DQ -> Add -> [Relu] with a float result: one QAdd, bit-identical)
 
 Layout (ORT's QDQ format): every Conv reads DequantizeLinear(QuantizeLinear(x)) with per-tensor u8
 activations (asymmetric, range calibrated by running the float model), DequantizeLinear of a
@@ -293,8 +295,9 @@ def add_conv(rng, g, name, src, o, k, p, act):
 
 
 def make_residual(out):
-    """ResNet's two block ends, as QDQ: r1 = Relu(c3 + x) (the identity residual) and r2 = Relu(c4 +
-    c5) (two convs, as a downsample block); 19 x 17 pixels leave a partial last panel"""
+    """ResNet's two block ends, as QDQ: r1 = Relu(c3 + x) (the identity residual) and r2 = Relu(c5 +
+    c4) (two convs, as a downsample block; the fused 1x1 c4 is the add's second operand, so the
+    epilogue must sum in that order); 19 x 17 pixels leave a partial last panel"""
     rng = np.random.default_rng(151)
     shape = (2, 16, 19, 17)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -302,7 +305,7 @@ def make_residual(out):
     for name, src, o, k, p, act in RES:
         add_conv(rng, (inits, nodes, vals, ranges), name, src, o, k, p, act)
         if name in ("c3", "c5"):
-            a, b_, r = ("c3", "x", "r1") if name == "c3" else ("c4", "c5", "r2")
+            a, b_, r = ("c3", "x", "r1") if name == "c3" else ("c5", "c4", "r2")  # c4 (1x1) second: the fused add sums in QAdd(c5, c4)'s order
             nodes += [helper.make_node("Add", [a, b_], ["sum_" + r]), helper.make_node("Relu", ["sum_" + r], [r])]
             vals[r] = np.maximum(vals[a] + vals[b_], 0)
             ranges[r] = (vals[r].min(), vals[r].max())
@@ -477,9 +480,65 @@ def check_tails(args):
     return 1 if fails else 0
 
 
+# ---- the float form of QAdd: DQ(a) + DQ(b) -> [Relu] with no QuantizeLinear after it ----
+
+def make_float_add(out):
+    """a (2 x 24 x 7 x 7) and b (1 x 24 x 1 x 7, broadcast), each quantized and dequantized (u8,
+    zero points 131 and 7), added; y1 = Relu(sum) (ResNet-50's last block before its float pool) and,
+    from a second pair, y2 = the sum without an activation"""
+    rng = np.random.default_rng(77)
+    xa = (rng.standard_normal((2, 24, 7, 7)) * 3).astype(np.float32)
+    xb = (rng.standard_normal((1, 24, 1, 7)) * 2).astype(np.float32)
+    inits = [numpy_helper.from_array(np.array(v, t), n) for n, v, t in
+             (("sa", 0.047, np.float32), ("za", 131, np.uint8), ("sb", 0.031, np.float32), ("zb", 7, np.uint8))]
+    nodes = []
+    for x, s, z in (("a", "sa", "za"), ("b", "sb", "zb")):
+        nodes.append(helper.make_node("QuantizeLinear", [x, s, z], [x + "_q"]))
+        for k in ("1", "2"):
+            nodes.append(helper.make_node("DequantizeLinear", [x + "_q", s, z], [x + "_dq" + k]))
+    nodes += [helper.make_node("Add", ["a_dq1", "b_dq1"], ["sum1"]), helper.make_node("Relu", ["sum1"], ["y1"]),
+              helper.make_node("Add", ["b_dq2", "a_dq2"], ["y2"])]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape)) for n, v in (("a", xa), ("b", xb))]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 24, 7, 7]) for n in ("y1", "y2")]
+    m = helper.make_model(helper.make_graph(nodes, "float_add", vi, outs, inits), opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(m, os.path.join(out, "model.onnx"))
+    np.save(os.path.join(out, "input_0.npy"), xa)
+    np.save(os.path.join(out, "input_1.npy"), xb)
+
+
+def check_float_add(args):
+    """both Adds (one with its Relu) become QAdd's float form (`onnxc dump --after plan`: two QAdd, no
+    Add, Relu or DequantizeLinear left), and its outputs equal the float graph's (`--disable-pass
+    qdq`) bit for bit"""
+    make_float_add(args.out)
+    model = os.path.join(args.out, "model.onnx")
+    ins = [os.path.join(args.out, "input_%d.npy" % i) for i in range(2)]
+    dump = subprocess.run([args.onnxc, "dump", model, "--after", "plan"], capture_output=True, text=True, check=True).stdout
+    ok = dump.count("= QAdd(") == 2 and dump.count("relu=1") == 1 and not any(
+        "= %s(" % op in dump for op in ("Add", "Relu", "DequantizeLinear"))
+    print("%s: onnxc dump --after plan: %d QAdd nodes (%d with relu=1), Add/Relu/DequantizeLinear left: %s" %
+          ("ok" if ok else "FAIL", dump.count("= QAdd("), dump.count("relu=1"),
+           [op for op in ("Add", "Relu", "DequantizeLinear") if "= %s(" % op in dump]))
+    fails = not ok
+    ys = {}
+    for key, extra in (("q", []), ("float", ["--disable-pass", "qdq"])):
+        o = os.path.join(args.out, key)
+        subprocess.run([args.onnxc, "run", model] + ins + ["-o", o] + extra, check=True, stdout=subprocess.DEVNULL)
+        ys[key] = [np.load(os.path.join(o, "output_%d.npy" % k)) for k in range(2)]
+    for k in range(2):
+        same = np.array_equal(ys["q"][k], ys["float"][k])
+        print("%s: y%d equals the float graph's bit for bit (max |y| %.3g)" % ("ok" if same else "FAIL", k + 1,
+                                                                           float(np.abs(ys["q"][k]).max())))
+        fails += not same
+    return 1 if fails else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["make", "small", "check", "check-model", "check-residual", "check-tails"])
+    ap.add_argument("what", choices=["make", "small", "check", "check-model", "check-residual", "check-tails",
+                                     "check-float-add"])
     ap.add_argument("--model")
     ap.add_argument("--input")
     ap.add_argument("--out", required=True)
@@ -497,6 +556,8 @@ def main():
         return check_residual(args)
     if args.what == "check-tails":
         return check_tails(args)
+    if args.what == "check-float-add":
+        return check_float_add(args)
     model = onnx.load(args.model)
     x = np.load(args.input)
     q = qdq(model, ranges_ort(model, x, quantized_tensors(model.graph)))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "be.h"
 #include "testutil.h"
@@ -386,6 +387,55 @@ Test(quant, qconv_remainder_panel_tiles) {
   qconv_case(8, 14, 14, 50, 3, 1, 1, false, NULL); /* 196 = 3·64 + 4: 8 tiles of 6 (3 + 3 + 2), 2 rows */
   qconv_case(4, 5, 13, 80, 3, 1, 1, true, NULL);   /* 65 = 64 + 1: 13 tiles of 6 (12 + 1), 2 rows */
   qconv_case(16, 6, 11, 40, 1, 0, 1, false, NULL); /* 1x1, 66 = 64 + 2 */
+}
+
+/* convs with few input channels and a kernel ≥ 3 wide whose output rows are whole vectors pack k in
+ * its natural order from padded row windows (qc_pack_rows, AVX-512 VBMI): ResNet's 7×7 stride-2
+ * stem on 3 channels (several panels, a short last one, u8 and int8 x), 3×3 on 1 and 3 channels at
+ * strides 1 and 2, 5×5 on 2 channels; the emitted stem has a window shuffle per group and vector
+ * (≥ 37·4 byte or word permutes: the other packers loop over groups) */
+Test(quant, qconv_row_windows) {
+  qconv_case(3, 37, 64, 20, 7, 3, 2, false, NULL); /* OW 32, 19 rows: 9.5 panels of 64 */
+  qconv_case(3, 20, 96, 16, 7, 3, 2, true, NULL);  /* int8 x */
+  qconv_case(1, 16, 32, 8, 3, 1, 1, false, NULL);  /* K = 9: groups across two kernel rows */
+  qconv_case(3, 9, 32, 5, 3, 1, 2, false, NULL);   /* MobileNet's first conv at stride 2 */
+  qconv_case(2, 12, 16, 9, 5, 2, 1, true, NULL);   /* 5x5, one vector per row */
+  Target tg;
+  char err[256];
+  cr_assert_eq(be_target_get("native", &tg, err, sizeof err), 0, "%s", err);
+  if (!tg.has_vbmi || tg.vector_bytes != 64) return;
+  enum { CI = 3, H = 40, W = 64, CO = 16 };
+  static uint8_t x[CI * H * W];
+  static int8_t w[CO * CI * 49];
+  int32_t bias[CO] = {0};
+  float ws[CO];
+  int8_t wz[CO] = {0};
+  for (int i = 0; i < CO; i++) ws[i] = 0.001f;
+  int64_t dx[4] = {1, CI, H, W}, dw[4] = {CO, CI, 7, 7}, pads[4] = {3, 3, 3, 3}, strides[2] = {2, 2};
+  uint8_t xz = 3, yz = 0;
+  T *t = t_new();
+  Node *n = t_qlinearconv(t, t_in(t, DT_UINT8, 4, dx, x), 0.02f, t_const(t, DT_UINT8, 0, NULL, &xz), t_const(t, DT_INT8, 4, dw, w),
+                          CO, ws, wz, 0.5f, yz, bias);
+  tu_attr_ints(t->g, n, "pads", 4, pads);
+  tu_attr_ints(t->g, n, "strides", 2, strides);
+  cr_assert_eq(ir_infer_node(t->g, n), 0, "%s", ir_last_error(t->g));
+  tu_output(t->g, n->out[0]);
+  char path[] = "/tmp/onnxc_rows_XXXXXX", line[4096];
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  BeOptions o = {.opt_level = 3};
+  cr_assert_eq(be_emit(t->g, &o, "asm", path, err, sizeof err), 0, "%s", err);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  int perms = 0;
+  static const char *const ops[] = {"vpermb", "vpermt2b", "vpermi2b", "vpermw", "vpermt2w", "vpermi2w"};
+  while (fgets(line, sizeof line, f))
+    for (int i = 0; i < 6; i++) perms += strstr(line, ops[i]) != NULL;
+  fclose(f);
+  unlink(path);
+  cr_assert_geq(perms, 37 * 4, "%d byte permutes in the stem's asm", perms);
+  t_free(t);
 }
 
 /* ---- DFT against an O(n²) double reference ---- */
