@@ -4,7 +4,10 @@
  * + a broadcast fit the register file: 6 × 4 or 14 × 2 zmm on AVX-512); B is read from NR-wide
  * panels (NR = NV · lanes, zero padded), A as broadcast scalars.  K is blocked so a B block
  * (KC × NR) stays in L1 while the task walks down its rows of A; the task list is
- * batch × M-blocks × N-panels and is what threads split.
+ * batch × M-blocks × N-panels and is what threads split.  A run-time B is packed per task into
+ * scratch (im2col, strided or non-f32 B), except a raw f32 B with unit column stride (a pointwise
+ * conv's input, a MatMul's run-time B), whose full panels the tiles read in place (row stride
+ * b_rs instead of NR): the copy cost ~15% of a 64-row 1×1 conv.
  *
  * --fp-mode bf16 (Graph.fp_mode, AVX512-BF16): the same tiling over pairs of k.  A B panel row
  * holds the pair (B(2p, j), B(2p+1, j)) per column as bf16 ([K/2][NR][2]), A is read as one
