@@ -6,7 +6,10 @@
  * (KC × NR) stays in L1 while the task walks down its rows of A; the task list is
  * batch × M-blocks × N-panels and is what threads split (or × groups of N panels, each task
  * running its K blocks outside its panels: bf16 with a run-time A, and fp32 A rows too many for
- * L2, see weights_schedule).
+ * L2, see weights_schedule).  A run-time B is packed per task into scratch (im2col, strided or
+ * non-f32 B), except a raw f32 B with unit column stride (a pointwise conv's input, a MatMul's
+ * run-time B), whose full panels the tiles read in place (row stride b_rs instead of NR): the
+ * copy cost ~15% of a 64-row 1×1 conv.
  *
  * --fp-mode bf16 (Graph.fp_mode, AVX512-BF16): the same tiling over pairs of k.  A B panel row
  * holds the pair (B(2p, j), B(2p+1, j)) per column as bf16 ([K/2][NR][2]), A is read as one
@@ -357,6 +360,7 @@ typedef struct TileCtx {
   KV bptr;          /* B block: row r at bptr + r*nrp */
   KV klen;
   KV first, last;   /* runtime flags when K is blocked (NULL: compile-time true) */
+  int64_t ldb;      /* B row stride (0: nrp, a packed block) */
   int colt;         /* column tail: columns nv*L .. nv*L + colt - 1 of the tile are computed with
                      * M in the lanes (see col_tail_rows) */
 } TileCtx;
@@ -389,7 +393,7 @@ static void k_step(const TileCtx *t, int mr, int nv, KV aptr, KVar *acc, KV k) {
   int L = s->lanes;
   KElem ce = s->ce;
   KV bv[8];
-  KV brow = kb_mul(kb, k, I(kb, s->nrp));
+  KV brow = kb_mul(kb, k, I(kb, t->ldb ? t->ldb : s->nrp));
   for (int v = 0; v < nv; v++)
     bv[v] = kb_load(kb, kt(ce, L), kb_gep(kb, ce, t->bptr, kb_add(kb, brow, I(kb, (int64_t)v * L))));
   KV kcol = kb_mul(kb, k, I(kb, t->acs));
@@ -989,7 +993,15 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     r.t.first = kb_cmp(kb, KC_EQ, pc, I(kb, 0), false);
     r.t.last = kb_cmp(kb, KC_EQ, pc, I(kb, nkb - 1), false);
   }
-  if (runtime_b) {
+  bool tail = nv_t != nv || nlast_t != L;
+  /* a raw f32 B (a pointwise conv's input, a MatMul's run-time B) is read in place by the full
+     panels: row k of the panel at B + (k0 + k)·b_rs + n0 */
+  bool direct_b = runtime_b && !s->pack && !bf && s->b_cs == 1 && s->dt == DT_FLOAT && !colt && (npn > 1 || !tail);
+  KV bdirect = direct_b ? kb_gep(kb, KE_F32, s->b, kb_add(kb, kb_add(kb, boff, kb_mul(kb, k0, I(kb, s->b_rs))), n0)) : NULL;
+  if (direct_b) {
+    r.t.bptr = bdirect;
+    r.t.ldb = s->b_rs;
+  } else if (runtime_b) {
     KV dst = kb_scratch(kb), stage = bf ? kb_gep_bytes(kb, dst, I(kb, stage_at)) : dst;
     if (s->pack) s->pack(c, s, bidx, k0, klen, n0, stage, s->pack_ud);
     else pack_b_raw(c, s, boff, k0, klen, n0, stage);
@@ -1016,7 +1028,6 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   r.cbase = cbase;
   r.biasbase = biasbase;
   r.resbase = s->res ? kb_gep(kb, se, s->res, kb_add(kb, resoff, n0)) : NULL;
-  bool tail = nv_t != nv || nlast_t != L;
   if (colt) { /* one panel: nv - 1 vectors and colt columns */
     r.t.colt = colt;
     emit_rows(&r, nv - 1, L);
@@ -1024,8 +1035,14 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   else if (npn == 1) emit_rows(&r, nv_t, nlast_t);
   else {
     kb_if(kb, kb_cmp(kb, KC_EQ, np, I(kb, npn - 1), false));
+    if (direct_b) { /* the last, partial panel is packed (masked loads) */
+      pack_b_raw(c, s, boff, k0, klen, n0, kb_scratch(kb));
+      r.t.bptr = kb_scratch(kb);
+      r.t.ldb = 0;
+    }
     emit_rows(&r, nv_t, nlast_t);
     kb_else(kb);
+    if (direct_b) r.t.bptr = bdirect, r.t.ldb = s->b_rs;
     emit_rows(&r, nv, L);
     kb_endif(kb);
   }

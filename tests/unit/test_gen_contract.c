@@ -581,6 +581,20 @@ Test(conv, column_tail) {
   free(t);
 }
 
+/* Pointwise convs read their input in place (gen_gemm.c: a raw f32 run-time B's full panels are
+ * not packed; a partial last panel is): pixel counts that are whole panels (16x16, 28x28) and
+ * not (14x14, 9x11), K blocked (C = 600: accumulators reloaded between blocks), output channels
+ * past a tile, bias, a fused residual, batch 2, grouped */
+Test(conv, pointwise_in_place) {
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 600, 70, 1, {16, 16}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 2, 64, 37, 1, {28, 28}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 96, 64, 1, {14, 14}, {1, 1}, {1, 1}, {0}, {0}, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 2, 48, 40, 2, {9, 11}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 40, 24, 1, {16, 16}, {1, 1}, {1, 1}, {0}, {0}, .bias = true});
+  tg_run(t, 1e-4);
+}
+
 /* Depthwise with strides 2..4 along the row (gen_conv.c conv_dw, phased rows): the padded row is
  * split into its sw phases once, each tap a unit-stride load.  Row widths around the vector, odd
  * and even input widths, 5x5 and 7x7 kernels, dilation, a residual, stride 3 and 4, more than one
