@@ -110,9 +110,10 @@ static Kind node_kind(Graph *g, Node *n) {
 }
 
 static void node_cost(const Node *n, Kind k, double c[2]) {
+  c[0] = c[1] = 0;
+  if (k == K_NONE) return; /* not a candidate: its operands may be absent (an RNN's unused Y) */
   const Value *x = n->in[0], *y = n->out[0];
   double mac = (double)ir_value_numel(y);
-  c[0] = c[1] = 0;
   if (k == K_PW) {
     mac *= (double)x->dims[1];
     c[0] = mac / (LANES * use(y->dims[2] * y->dims[3])); /* GEMM N = pixels per image */
@@ -175,8 +176,8 @@ static int group(const Lay *L, const char *lab, int k, bool same_only, int *out,
 static double improve(const Lay *L, char *lab) {
   double best = total(L, lab);
   int *grp = malloc(sizeof(int) * (size_t)L->nn);
-  char *seen = malloc((size_t)L->nn);
-  for (int round = 0; round < 20; round++) {
+  char *seen = malloc((size_t)L->nn), *old = malloc((size_t)L->nn);
+  for (int round = 0; round < 20 && grp && seen && old; round++) { /* out of memory: no search */
     bool changed = false;
     for (int k = 0; k < L->nn; k++) {
       if (L->kind[k] == K_NONE) continue;
@@ -184,19 +185,18 @@ static double improve(const Lay *L, char *lab) {
         int n = mode == 0 ? 1 : group(L, lab, k, mode == 1, grp, seen);
         if (mode == 0) grp[0] = k;
         char to = mode == 2 ? 1 : (char)!lab[k];
-        char *old = malloc((size_t)n);
         for (int i = 0; i < n; i++) old[i] = lab[grp[i]], lab[grp[i]] = to;
         double c = total(L, lab);
         if (c < best - 1e-9) best = c, changed = true;
         else
           for (int i = 0; i < n; i++) lab[grp[i]] = old[i];
-        free(old);
       }
     }
     if (!changed) break;
   }
   free(grp);
   free(seen);
+  free(old);
   return best;
 }
 
@@ -206,7 +206,8 @@ static double improve(const Lay *L, char *lab) {
 static void need_depthwise(const Lay *L, char *lab) {
   int *grp = malloc(sizeof(int) * (size_t)L->nn);
   char *seen = malloc((size_t)L->nn), *done = calloc((size_t)L->nn, 1);
-  for (int k = 0; k < L->nn; k++) {
+  if (!grp || !seen || !done) memset(lab, 0, (size_t)L->nn); /* out of memory: everything NCHW */
+  for (int k = 0; k < L->nn && grp && seen && done; k++) {
     if (!lab[k] || done[k]) continue;
     int n = group(L, lab, k, true, grp, seen);
     bool dw = false, pw = false;
@@ -309,6 +310,7 @@ static void rewrite_dw(Graph *g, Node *n, const Value *x, const Value *y) {
 static int rewrite(Lay *L, const char *lab) {
   Graph *g = L->g;
   Value **twin = calloc((size_t)L->nv, sizeof(Value *));
+  if (!twin) return ir_error(g, "out of memory");
   int nn = L->nn, nrw = 0;
   /* outputs first: a pixel-major node's output gets its twin (and a reorder back when needed) */
   for (int k = 0; k < nn; k++) {
@@ -353,7 +355,7 @@ static int rewrite(Lay *L, const char *lab) {
 }
 
 static void lay_free(Lay *L) {
-  for (int v = 0; v < L->nv; v++) free(L->users[v]);
+  for (int v = 0; L->users && v < L->nv; v++) free(L->users[v]);
   free(L->users), free(L->nusers), free(L->prod), free(L->data), free(L->kind), free(L->cost);
 }
 
@@ -366,6 +368,10 @@ static int select_layouts(Graph *g, int mode) {
   L.users = calloc((size_t)L.nv + 1, sizeof(int *));
   L.nusers = calloc((size_t)L.nv + 1, sizeof(int));
   L.data = calloc((size_t)L.nv + 1, sizeof(bool));
+  if (!L.kind || !L.cost || !L.prod || !L.users || !L.nusers || !L.data) {
+    lay_free(&L);
+    return ir_error(g, "out of memory");
+  }
   int ncand = 0, ndw = 0;
   for (int v = 0; v < L.nv; v++) L.prod[v] = -1, L.data[v] = act4(g->values[v]);
   for (int k = 0; k < L.nn; k++) {
@@ -382,7 +388,12 @@ static int select_layouts(Graph *g, int mode) {
     for (int i = 0; i < n->nin; i++) {
       Value *v = n->in[i];
       if (!v || !L.data[v->id] || (L.kind[k] != K_NONE && !data_slot(&L, k, i))) continue;
-      L.users[v->id] = realloc(L.users[v->id], sizeof(int) * (size_t)(L.nusers[v->id] + 1));
+      int *u = realloc(L.users[v->id], sizeof(int) * (size_t)(L.nusers[v->id] + 1));
+      if (!u) {
+        lay_free(&L);
+        return ir_error(g, "out of memory");
+      }
+      L.users[v->id] = u;
       L.users[v->id][L.nusers[v->id]++] = k;
     }
   }
@@ -395,6 +406,10 @@ static int select_layouts(Graph *g, int mode) {
   if (!ndw) ncand = 0; /* regions need a depthwise conv (need_depthwise) */
   if (ncand) {
     char *lab = calloc((size_t)L.nn + 1, 1), *all = calloc((size_t)L.nn + 1, 1);
+    if (!lab || !all) {
+      free(lab), free(all), lay_free(&L);
+      return ir_error(g, "out of memory");
+    }
     for (int k = 0; k < L.nn; k++) {
       lab[k] = L.kind[k] != K_NONE && L.cost[k][1] < L.cost[k][0];
       all[k] = L.kind[k] != K_NONE;
