@@ -1,7 +1,12 @@
 /* testutil.c — helpers shared by the Criterion unit tests. */
 #include "testutil.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "be.h"
 
 Value *tu_input(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
   Value *v = ir_value_new(g, name);
@@ -81,4 +86,28 @@ void tu_attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v
   a->n = cnt;
   a->ints = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
   if (cnt) memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
+}
+
+int tu_emit_count(Graph *g, int opt_level, const char *kind, int n, const char *const *needles, char *err, size_t errlen) {
+  char path[] = "/tmp/onnxc_emit_XXXXXX", line[4096];
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    snprintf(err, errlen, "mkstemp failed");
+    return -1;
+  }
+  close(fd);
+  BeOptions o = {.opt_level = opt_level};
+  int count = -1;
+  FILE *f = NULL;
+  if (be_emit(g, &o, kind, path, err, errlen) == 0 && (f = fopen(path, "r"))) {
+    count = 0;
+    while (fgets(line, sizeof line, f)) {
+      bool hit = false;
+      for (int i = 0; i < n && !hit; i++) hit = strstr(line, needles[i]) != NULL;
+      count += hit;
+    }
+    fclose(f);
+  }
+  unlink(path);
+  return count;
 }

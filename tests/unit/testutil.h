@@ -22,4 +22,8 @@ void tu_attr_int(Graph *g, Node *n, const char *name, int64_t v);
 void tu_attr_float(Graph *g, Node *n, const char *name, float v);
 void tu_attr_str(Graph *g, Node *n, const char *name, const char *s);
 void tu_attr_ints(Graph *g, Node *n, const char *name, int cnt, const int64_t *v);
+
+/* emits g as `kind` ("llvm" or "asm", be_emit at opt_level) into a temporary file and returns how
+ * many of its lines contain any of the n strings in needles; -1 (err filled) when emitting fails */
+int tu_emit_count(Graph *g, int opt_level, const char *kind, int n, const char *const *needles, char *err, size_t errlen);
 #endif
