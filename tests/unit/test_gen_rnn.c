@@ -268,14 +268,21 @@ static Node *build(Graph *g, const Case *c, Data *dt, const void **feeds, int *n
   return n;
 }
 
-static void run_case(const Case *c) {
-  Graph *g = ir_graph_new();
+/* a new graph holding c's node, its shapes inferred */
+static Node *build_inferred(const Case *c, Graph **gp, Data *dt, const void **feeds, int *nfeeds) {
+  Graph *g = *gp = ir_graph_new();
   g->opset = 14;
+  Node *n = build(g, c, dt, feeds, nfeeds);
+  cr_assert_eq(ir_infer_node(g, n), 0, "shape inference: %s", ir_last_error(g));
+  return n;
+}
+
+static void run_case(const Case *c) {
   Data dt;
   const void *feeds[8];
   int nfeeds;
-  Node *n = build(g, c, &dt, feeds, &nfeeds);
-  cr_assert_eq(ir_infer_node(g, n), 0, "shape inference: %s", ir_last_error(g));
+  Graph *g;
+  Node *n = build_inferred(c, &g, &dt, feeds, &nfeeds);
   float *outs[3] = {0};
   void *op[3];
   int k = 0;
@@ -367,13 +374,11 @@ Test(rnn, batch1_wide_steps_walk_blocks_both_ways) {
 
 /* The LLVM module of c's node: does its graph function run it in phases (onnxc_rt_phases)? */
 static bool emits_phases(const Case *c) {
-  Graph *g = ir_graph_new();
-  g->opset = 14;
   Data dt;
   const void *feeds[8];
   int nfeeds;
-  Node *n = build(g, c, &dt, feeds, &nfeeds);
-  cr_assert_eq(ir_infer_node(g, n), 0, "shape inference: %s", ir_last_error(g));
+  Graph *g;
+  Node *n = build_inferred(c, &g, &dt, feeds, &nfeeds);
   for (int i = 0; i < n->nout; i++)
     if (n->out[i]) tu_output(g, n->out[i]);
   char err[1024];
