@@ -226,8 +226,10 @@ int onnxc_session_cache_state(const onnxc_session *s);
 
 /* ---- the GEMM provider (lib/gemm.c) ----
  * Who computes fp32 GEMMs (MatMul, Gemm, 1x1 convolutions without im2col): "own" (onnxc's
- * kernels, the default) or "libxsmm" (libxsmm's JIT kernels over unpacked operands, onnxc's
- * epilogue; a GEMM of another form stays on onnxc's kernels).  libxsmm is available when the
+ * kernels, the default), "libxsmm" (libxsmm's JIT kernels over unpacked operands, onnxc's
+ * epilogue; a GEMM of another form stays on onnxc's kernels) or "auto" (per node the faster of
+ * the two, measured when the model is compiled; always available, onnxc's own kernels where
+ * libxsmm is not; the phase report says what it chose).  libxsmm is available when the
  * process carries onnxc's libxsmm glue (the CLI and libonnxc.so built with libxsmm-dev; a program
  * linking libonnxc.a adds libonnxc_xsmm.a and -lxsmm -lxsmmnoblas).  set: ONNXC_ERR_ARGUMENT for
  * another name or a provider not available; available: 1 or 0; describe: a line for reports

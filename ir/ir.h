@@ -254,6 +254,8 @@ struct Node {
   bool sparse;          /* passes/sparse.c: a MatMul/Gemm whose constant weight may run sparse (gen_sparse.c) */
   bool binary;          /* passes/binary.c: a Conv on ±1/0 inputs and ±α weights (gen_binary_conv.c) */
   bool binary_sign;     /* passes/binary.c: a binary Conv whose in[0] is the input of the Sign it replaced */
+  bool xsmm;            /* gen_xsmm.c sets it when it puts the node's GEMM on libxsmm (`--gemm libxsmm`);
+                           with `--gemm auto` (lib/gemm.c) it stays set where libxsmm measured faster */
   bool nhwc;            /* passes/layout.c: a depthwise Conv on pixel-major [N·H·W, C] values, geometry in its
                            attribute "nhwc" {N, H, W, OH, OW} (gen_conv_nhwc.c) */
 };

@@ -523,10 +523,10 @@ BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {
   s->cache_note[0] = 0;
   /* profiling and the perf map name kernels as they are generated: those compile afresh */
   if (!s->opt.cache_dir[0] || bo->dump_llvm || bo->profile || bo->perf_map)
-    return be_jit(s->g, bo, s->err, sizeof s->err);
+    return lib_jit(s, bo);
   be_phase("cache lookup");
   char *key = make_key(s);
-  if (!key) return be_jit(s->g, bo, s->err, sizeof s->err);
+  if (!key) return lib_jit(s, bo);
   char path[sizeof s->opt.cache_dir + 64], why[64];
   entry_path(s, key, path, sizeof path);
   BeArtifact a;
@@ -558,7 +558,7 @@ BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {
   BeOptions o = *bo;
   o.keep = store;
   o.keep_ctx = &st;
-  BeModel *bm = be_jit(s->g, &o, s->err, sizeof s->err);
+  BeModel *bm = lib_jit(s, &o);
   free(key);
   return bm;
 }

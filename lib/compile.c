@@ -141,6 +141,13 @@ static void no_winograd(onnxc_session *s) {
   s->opt.disable = l;
 }
 
+bool lib_uses_xsmm(const LibShapeSet *vs) {
+  for (int i = 0; i < vs->n; i++)
+    for (int j = 0; j < vs->g[i]->nnodes; j++)
+      if (vs->g[i]->gemm_provider == 1 || (vs->g[i]->gemm_provider == 2 && vs->g[i]->nodes[j]->xsmm)) return true;
+  return false;
+}
+
 static int build_library(const CompileOpts *o, const Target *tgt, const char *emit, const char *name,
                          const LibShapeSet *vs, char *err, size_t errlen) {
   Tmp t;
@@ -164,6 +171,12 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   char header[4400];
   header_path(o, false, name, header, sizeof header);
   if (lib_toolchain(tgt->triple, &tc, err, errlen)) goto out; /* before the (long) code generation */
+  bool xsmm = lib_uses_xsmm(vs);
+  if (xsmm && !tc.xsmm[0]) {
+    snprintf(err, errlen, "--gemm libxsmm: libonnxc_xsmm.a is not beside %.1000s (this onnxc was built without "
+             "libxsmm-dev?)", tc.rtlib);
+    goto out;
+  }
   if (be_aot_emit_variants(vs->g, vs->n, &bo, t.obj, &r, err, errlen)) {
     rc = ONNXC_ERR_MODEL;
     goto out;
@@ -189,7 +202,7 @@ static int build_library(const CompileOpts *o, const Target *tgt, const char *em
   rc = ONNXC_ERR_TOOL;
   if (lib_run_cmd(cc, err, errlen)) goto out;
   int linked;
-  if (!strcmp(emit, "so")) linked = lib_link_so(&t, &tc, name, o->out, err, errlen);
+  if (!strcmp(emit, "so")) linked = lib_link_so(&t, &tc, xsmm, name, o->out, err, errlen);
   else if (!strcmp(emit, "obj")) linked = lib_link_obj(&t, &tc, name, o->out, err, errlen);
   else linked = lib_link_lib(&t, &tc, name, o->out, err, errlen);
   if (linked) goto out;
@@ -382,6 +395,32 @@ static int check_io_types(onnxc_session *s, Graph *g) {
   return ONNXC_OK;
 }
 
+/* `--gemm libxsmm` (lib/gemm.c): a shared library for this x86-64 host that links libxsmm (its
+ * LLVM IR or assembly may be written too); objects, archives and C sources would leave the user
+ * to link libxsmm and libonnxc_xsmm.a, so they are refused.  `--gemm auto` measures on this host
+ * where libxsmm could be linked (OUT a shared library, the native target) and is onnxc's own
+ * kernels elsewhere; true: measure */
+static bool xsmm_check(onnxc_session *s, const CompileOpts *o, const Target *tgt, int *rc) {
+  bool linkable = !strcmp(o->emit, "so") || !strcmp(o->emit, "llvm") || !strcmp(o->emit, "asm");
+  bool x86 = !strncmp(tgt->triple, "x86_64", 6);
+  *rc = ONNXC_OK;
+  if (s->opt.gemm == 2) {
+    bool native = !o->target || !strcmp(o->target, "native");
+    if (!linkable || !native)
+      snprintf(s->gemm_note, sizeof s->gemm_note, "auto: all on onnxc's own kernels (libxsmm is measured and "
+               "linked for a shared library on the native target only)");
+    return linkable && native && x86;
+  }
+  if (!linkable)
+    *rc = lib_fail(s, ONNXC_ERR_ARGUMENT,
+                   "--gemm libxsmm: --emit %s is not supported (a shared library, --emit so, links libxsmm; "
+                   "--emit llvm and asm show its code)", o->emit);
+  else if (!x86)
+    *rc = lib_fail(s, ONNXC_ERR_ARGUMENT, "--gemm libxsmm: libxsmm is linked for the x86-64 host only, not %s",
+                   tgt->triple);
+  return false;
+}
+
 static int do_compile(onnxc_session *s, void *arg) {
   const onnxc_compile_options *co = arg;
   char name[256];
@@ -405,9 +444,15 @@ static int do_compile(onnxc_session *s, void *arg) {
   rc = multi ? lib_shapes_load(s, co, &vs) : single_variant(s, &vs);
   if (rc) goto out;
   if ((rc = check_io_types(s, vs.g[0]))) goto out;
-  for (int i = 0; i < vs.n; i++) vs.g[i]->fp_mode = s->opt.fp_mode; /* backend/gen/gen_gemm.c */
   Target tgt;
   be_target_get(o.target ? o.target : "native", &tgt, s->err, sizeof s->err); /* known: check_paths */
+  bool measure = s->opt.gemm && xsmm_check(s, &o, &tgt, &rc);
+  if (rc) goto out;
+  for (int i = 0; i < vs.n; i++) {
+    vs.g[i]->fp_mode = s->opt.fp_mode;    /* backend/gen/gen_gemm.c */
+    vs.g[i]->gemm_provider = s->opt.gemm; /* backend/gen/gen_xsmm.c */
+    if (measure) lib_gemm_auto(s, vs.g[i], &(BeOptions){.opt_level = 3, .max_memory = s->opt.max_memory});
+  }
   bool lib = !strcmp(o.emit, "so") || !strcmp(o.emit, "obj") || !strcmp(o.emit, "lib");
   if (!strcmp(o.emit, "c")) rc = build_c(&o, name, &vs, s->err, sizeof s->err);
   else if (lib) rc = build_library(&o, &tgt, o.emit, name, &vs, s->err, sizeof s->err);

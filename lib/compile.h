@@ -27,6 +27,8 @@ typedef struct LibShapeSet {
 /* loads, specializes and optimizes one graph per co->variants[k]; 0 or a status (s->err) */
 int lib_shapes_load(onnxc_session *s, const onnxc_compile_options *co, LibShapeSet *vs);
 void lib_shapes_free(LibShapeSet *vs);
+/* some node of vs computes on libxsmm (`--gemm libxsmm`, or `auto` chose it): the library links it */
+bool lib_uses_xsmm(const LibShapeSet *vs);
 
 const char *lib_c_type(DType t); /* the C type of a dtype compiled models can pass, or NULL */
 int lib_write_header(const char *path, const char *name, const char *model, const BeAotResult *r,
@@ -38,6 +40,7 @@ int lib_write_file(const char *path, const void *data, size_t bytes, char *err, 
 /* lib/toolchain.c */
 typedef struct Toolchain {
   char cc[256], objcopy[256], ar[256], rtlib[4096];
+  char xsmm[4096]; /* libonnxc_xsmm.a beside rtlib (native x86-64, a build with libxsmm), else "" */
 } Toolchain;
 typedef struct Tmp {
   char dir[64], obj[128], glue[128], glue_o[128], merged[128], vs[128], hdr[400];
@@ -46,7 +49,9 @@ void lib_dir_of(const char *path, char *dir, size_t len); /* "." for a bare name
 /* the C compiler, objcopy, ar and runtime archive for a target triple; -1 with err written */
 int lib_toolchain(const char *triple, Toolchain *tc, char *err, size_t errlen);
 int lib_run_cmd(char *const argv[], char *err, size_t errlen); /* no shell; 0 if it exited 0 */
-int lib_link_so(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen);
+/* xsmm: also link tc->xsmm and libxsmm (`--gemm libxsmm`) */
+int lib_link_so(const Tmp *t, const Toolchain *tc, bool xsmm, const char *name, const char *out, char *err,
+                size_t errlen);
 int lib_link_obj(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen);
 int lib_link_lib(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen);
 void lib_tmp_cleanup(const Tmp *t);

@@ -7,11 +7,13 @@
  * the process, so the provider is available exactly when the process has that symbol (a program
  * linking libonnxc.a adds libonnxc_xsmm.a and libxsmm itself). */
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib.h"
 
-static const char *const provider_names[] = {"own", "libxsmm"};
+static const char *const provider_names[] = {"own", "libxsmm", "auto"};
 #define NPROVIDERS (int)(sizeof provider_names / sizeof *provider_names)
 
 static int provider_index(const char *name) {
@@ -23,7 +25,7 @@ static int provider_index(const char *name) {
 int onnxc_gemm_available(const char *provider) {
   int p = provider_index(provider);
   if (p < 0) return 0;
-  return p == 0 || dlsym(RTLD_DEFAULT, "onnxc_xsmm_sgemm") != NULL;
+  return p != 1 || dlsym(RTLD_DEFAULT, "onnxc_xsmm_sgemm") != NULL; /* auto: own without it */
 }
 
 int onnxc_options_set_gemm(onnxc_session_options *o, const char *provider) {
@@ -41,10 +43,106 @@ const char *lib_gemm_name(int provider) {
 const char *onnxc_gemm_describe(const char *provider) {
   int p = provider_index(provider);
   if (p == 0) return "onnxc's own GEMM kernels";
+  if (p == 2) return "per GEMM the faster of onnxc's kernels and libxsmm's, measured when compiled";
 #ifdef ONNXC_XSMM_VERSION
   if (p == 1 && onnxc_gemm_available(provider)) return "libxsmm " ONNXC_XSMM_VERSION " (JIT kernels, linked)";
 #endif
   return p == 1 ? "libxsmm (not in this build of onnxc: install libxsmm-dev and rebuild)" : NULL;
+}
+
+/* ---- --gemm auto ---- */
+#define AUTO_MARGIN 0.95   /* libxsmm when it took at most this fraction of onnxc's own time */
+#define AUTO_MIN_RUNS 3    /* timed runs per provider (after one warm-up) ... */
+#define AUTO_MAX_RUNS 10   /* ... and more, up to this many, while under AUTO_BUDGET_S */
+#define AUTO_BUDGET_S 0.25
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* g compiled with `provider` and per-node timing, run on zero inputs (inputs bound by value:
+ * their values); each node's fastest time over the runs into ns[] (g->nnodes).  0, or -1 */
+static int auto_time(onnxc_session *s, Graph *g, int provider, const BeOptions *bo, int64_t *ns) {
+  g->gemm_provider = provider;
+  BeOptions o = *bo;
+  o.profile = true, o.dump_llvm = false, o.perf_map = false, o.keep = NULL;
+  char err[512];
+  BeModel *m = be_jit(g, &o, err, sizeof err);
+  if (!m) return -1;
+  be_set_threads(m, s->opt.threads);
+  const BeProf *p = be_model_prof(m);
+  int n = g->ninputs + g->noutputs, rc = -1;
+  void **buf = calloc((size_t)n + 1, sizeof *buf);
+  for (int i = 0; buf && i < n; i++) {
+    const Value *v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
+    int64_t e = 1;
+    if (!ir_numel_ok(v->rank, v->dims, &e)) goto out;
+    buf[i] = v->kind == VK_CONST && v->data ? NULL : calloc((size_t)e * dtype_size(v->dtype) + 64, 1);
+    if (!buf[i] && !(v->kind == VK_CONST && v->data)) goto out;
+  }
+  const void **in = calloc((size_t)g->ninputs + 1, sizeof *in);
+  if (!in) goto out;
+  for (int i = 0; i < g->ninputs; i++) in[i] = buf[i] ? buf[i] : g->inputs[i]->data;
+  for (int i = 0; i < g->nnodes; i++) ns[i] = INT64_MAX;
+  be_phase("gemm auto: timed runs");
+  double t0 = now_s();
+  for (int r = 0; r <= AUTO_MAX_RUNS; r++) {
+    if (be_run(m, in, buf + g->ninputs, err, sizeof err)) break;
+    for (int i = 0; r && p && i < p->n && i < g->nnodes; i++)
+      if (p->rt->last_ns[i] < ns[i]) ns[i] = p->rt->last_ns[i];
+    if (r >= AUTO_MIN_RUNS && now_s() - t0 > AUTO_BUDGET_S) {
+      rc = 0;
+      break;
+    }
+    if (r == AUTO_MAX_RUNS) rc = 0;
+  }
+  be_phase(NULL);
+  free(in);
+out:
+  for (int i = 0; buf && i < n; i++) free(buf[i]);
+  free(buf);
+  be_free(m);
+  return p ? rc : -1;
+}
+
+void lib_gemm_auto(onnxc_session *s, Graph *g, const BeOptions *bo) {
+  for (int i = 0; i < g->nnodes; i++) g->nodes[i]->xsmm = false;
+  s->gemm_note[0] = 0;
+  int64_t *ns = onnxc_gemm_available("libxsmm") ? malloc(2 * sizeof *ns * ((size_t)g->nnodes + 1)) : NULL;
+  int64_t *own = ns, *xs = ns ? ns + g->nnodes : NULL;
+  bool timed = ns && !auto_time(s, g, 0, bo, own) && !auto_time(s, g, 1, bo, xs);
+  g->gemm_provider = 2;
+  if (!timed) {
+    for (int i = 0; i < g->nnodes; i++) g->nodes[i]->xsmm = false;
+    snprintf(s->gemm_note, sizeof s->gemm_note, "auto: all on onnxc's own kernels (%s)",
+             !onnxc_gemm_available("libxsmm") ? "this onnxc has no libxsmm" : "the measurement did not run");
+    free(ns);
+    return;
+  }
+  int gemms = 0, picked = 0;
+  double own_ms = 0, xs_ms = 0;
+  for (int i = 0; i < g->nnodes; i++) { /* the nodes the libxsmm compile put on libxsmm (gen_xsmm.c) */
+    if (!g->nodes[i]->xsmm) continue;
+    g->nodes[i]->xsmm = false;
+    if (own[i] == INT64_MAX || xs[i] == INT64_MAX) continue;
+    gemms++;
+    bool x = (double)xs[i] <= AUTO_MARGIN * (double)own[i];
+    g->nodes[i]->xsmm = x;
+    picked += x;
+    own_ms += 1e-6 * (double)own[i];
+    xs_ms += 1e-6 * (double)(x ? xs[i] : own[i]);
+  }
+  snprintf(s->gemm_note, sizeof s->gemm_note,
+           "auto: %d of %d nodes libxsmm can compute on libxsmm (measured faster by >= %.0f%%); those nodes "
+           "%.3f ms on onnxc's kernels, %.3f ms as chosen", picked, gemms, 100 * (1 - AUTO_MARGIN), own_ms, xs_ms);
+  free(ns);
+}
+
+BeModel *lib_jit(onnxc_session *s, const BeOptions *bo) {
+  if (s->g->gemm_provider == 2) lib_gemm_auto(s, s->g, bo);
+  return be_jit(s->g, bo, s->err, sizeof s->err);
 }
 
 /* ---- --fp-mode ---- */

@@ -127,6 +127,10 @@ int lib_write_header(const char *path, const char *name, const char *model, cons
   if (c_sources)
     fprintf(f, " *\n * Build: cc -O2 -c the .c files beside this header (the model, %s_glue.c, onnxc_rt_*.c) and\n"
                " * link them into your program; they need only libc, libm, pthreads.\n", name);
+  else if (lib_uses_xsmm(vs)) /* `--gemm libxsmm` or `auto` (lib/compile.c) */
+    fprintf(f, " *\n * Link with lib%s.so. Its fp32 GEMMs run on libxsmm's kernels, statically linked into it\n"
+               " * (%s);\n * it needs libc, libm, pthreads (and librt, libdl on older C libraries).\n",
+            name, onnxc_gemm_describe("libxsmm"));
   else
     fprintf(f, " *\n * Link with lib%s.so (or the object/archive onnxc wrote); it needs only libc, libm, pthreads.\n",
             name);

@@ -67,6 +67,7 @@ struct onnxc_session {
   int cache_state;          /* ONNXC_CACHE_* of the last prepare */
   char cache_note[2048];    /* what the cache did, for the phase report */
   char weights_note[1200];  /* what the load did with the cache's weights file (lib_cache_pool) */
+  char gemm_note[256];      /* what `--gemm auto` measured and chose (lib/gemm.c), for the phase report */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
   int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
   onnxc_cluster_layer *cluster; /* lib/cluster.c: the weights onnxc_session_cluster clustered (graph arena) */
@@ -126,7 +127,14 @@ void lib_prune_free(struct LibPrune *p);
 onnxc_prune_spec *lib_prune_spec_dup(const onnxc_prune_spec *sp); /* malloc'd; NULL on OOM */
 void lib_prune_spec_free(onnxc_prune_spec *sp);
 
-/* lib/gemm.c: "own", "libxsmm" for Graph.gemm_provider's values */
+/* lib/gemm.c, `--gemm auto` (Graph.gemm_provider 2): marks the nodes of g whose fp32 GEMMs ran
+ * faster on libxsmm (Node.xsmm), measured by compiling g both ways with per-node timing and
+ * running each on zero inputs; s->gemm_note says what it found.  Nothing marked (all onnxc's own)
+ * without libxsmm or when a measurement fails; never an error. */
+void lib_gemm_auto(onnxc_session *s, Graph *g, const BeOptions *bo);
+/* be_jit of s->g, measuring `--gemm auto` first (lib_cache_jit's compiles) */
+BeModel *lib_jit(onnxc_session *s, const BeOptions *bo);
+/* lib/gemm.c: "own", "libxsmm", "auto" for Graph.gemm_provider's values */
 const char *lib_gemm_name(int provider);
 /* lib/gemm.c: "fp32", "bf16" for Graph.fp_mode's values */
 const char *lib_fp_mode_name(int mode);

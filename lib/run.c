@@ -241,6 +241,8 @@ size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len) {
   size_t n = be_phase_report(&s->phases, buf && len ? buf : &one, buf && len ? len : 1);
   if (n && s->cache_note[0] && buf && n + 1 < len) /* what the on-disk cache did */
     n += (size_t)snprintf(buf + n, len - n, "  cache: %s\n", s->cache_note) ;
+  if (n && s->gemm_note[0] && buf && n + 1 < len)
+    n += (size_t)snprintf(buf + n, len - n, "  gemm %s\n", s->gemm_note);
   if (n && s->weights_note[0] && buf && n + 1 < len)
     n += (size_t)snprintf(buf + n, len - n, "  cache weights: %s\n", s->weights_note);
   return n < len ? n : len ? len - 1 : 0;

@@ -84,7 +84,13 @@ int lib_toolchain(const char *triple, Toolchain *tc, char *err, size_t errlen) {
     snprintf(tc->objcopy, sizeof tc->objcopy, "%s-linux-gnu-objcopy", arch);
     snprintf(tc->ar, sizeof tc->ar, "%s-linux-gnu-ar", arch);
   }
-  return find_rtlib(arch, native, tc->rtlib, sizeof tc->rtlib, err, errlen);
+  if (find_rtlib(arch, native, tc->rtlib, sizeof tc->rtlib, err, errlen)) return -1;
+  /* `--gemm libxsmm`: onnxc_xsmm_sgemm's archive, which the build puts beside the runtime's */
+  char d[4096];
+  lib_dir_of(tc->rtlib, d, sizeof d);
+  snprintf(tc->xsmm, sizeof tc->xsmm, "%.4000s/libonnxc_xsmm.a", d);
+  if (!native || strcmp(arch, "x86_64") || !file_exists(tc->xsmm)) tc->xsmm[0] = 0;
+  return 0;
 }
 
 /* runs argv (no shell); 0 if it exited 0 */
@@ -108,7 +114,8 @@ int lib_run_cmd(char *const argv[], char *err, size_t errlen) {
 }
 
 
-int lib_link_so(const Tmp *t, const Toolchain *tc, const char *name, const char *out, char *err, size_t errlen) {
+int lib_link_so(const Tmp *t, const Toolchain *tc, bool xsmm, const char *name, const char *out, char *err,
+                size_t errlen) {
   FILE *f = fopen(t->vs, "w");
   if (!f) {
     snprintf(err, errlen, "cannot write %s", t->vs);
@@ -120,9 +127,15 @@ int lib_link_so(const Tmp *t, const Toolchain *tc, const char *name, const char 
   const char *b = strrchr(out, '/');
   snprintf(soname, sizeof soname, "-Wl,-soname,%s", b ? b + 1 : out);
   snprintf(vsopt, sizeof vsopt, "-Wl,--version-script=%s", t->vs);
-  char *argv[] = {(char *)tc->cc, "-shared", "-o", (char *)out, (char *)t->obj, (char *)t->glue_o,
-                  (char *)tc->rtlib, "-lm", "-lpthread", vsopt, soname, "-Wl,-z,noexecstack", "-Wl,--as-needed",
-                  NULL};
+  char *argv[24] = {(char *)tc->cc, "-shared", "-o", (char *)out, (char *)t->obj, (char *)t->glue_o,
+                    (char *)tc->rtlib};
+  int n = 7;
+  /* with xsmm (`--gemm libxsmm`): onnxc_xsmm_sgemm and libxsmm itself (static and position
+   * independent: libonnxc.so links the same archives), its BLAS stubs and what it needs */
+  const char *more[] = {tc->xsmm, "-lxsmm", "-lxsmmnoblas", "-lrt", "-ldl"};
+  for (int i = 0; xsmm && i < 5; i++) argv[n++] = (char *)more[i];
+  const char *tail[] = {"-lm", "-lpthread", vsopt, soname, "-Wl,-z,noexecstack", "-Wl,--as-needed", NULL};
+  for (int i = 0; i < 7; i++) argv[n++] = (char *)tail[i];
   return lib_run_cmd(argv, err, errlen);
 }
 

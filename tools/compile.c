@@ -67,7 +67,8 @@ static const char *HELP =
     "                      S seconds (default 600; 0 = no bound)\n"
     "  --time-passes       print the compile time per phase (load, shapes+passes, kernel gen, LLVM\n"
     "                      opt, LLVM codegen, C glue + link) to stderr\n"
-    "  --no-fuse           no operator fusion\n" TOOL_HELP_PASSES TOOL_HELP_PRUNE TOOL_HELP_QUANT TOOL_HELP_FP_MODE
+    "  --no-fuse           no operator fusion\n" TOOL_HELP_PASSES TOOL_HELP_PRUNE TOOL_HELP_QUANT TOOL_HELP_GEMM
+    "                      (compile: --emit so, llvm or asm; the library links libxsmm)\n" TOOL_HELP_FP_MODE
     "Environment: ONNXC_RT_DIR (folder of libonnxc_rt*.a), ONNXC_CC (C compiler for native targets).\n";
 
 static int parse(int argc, char **argv, CompileOpts *o) {
@@ -132,6 +133,9 @@ static int parse(int argc, char **argv, CompileOpts *o) {
       }
       continue;
     } else if ((pf = tool_pass_flag("compile", argc, argv, &i))) {
+      if (pf < 0) return -1;
+      continue;
+    } else if ((pf = tool_gemm_flag("compile", argc, argv, &i))) {
       if (pf < 0) return -1;
       continue;
     } else if ((pf = tool_fp_mode_flag("compile", argc, argv, &i))) {

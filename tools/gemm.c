@@ -1,4 +1,4 @@
-/* gemm.c — `--gemm own|libxsmm` (run, bench): the GEMM provider of the session's fp32 GEMMs
+/* gemm.c — `--gemm own|libxsmm|auto` (run, bench, compile): the GEMM provider of the session's fp32 GEMMs
  * (onnxc_options_set_gemm, lib/gemm.c); `--fp-mode fp32|bf16` (run, bench, compile): their
  * precision (onnxc_options_set_fp_mode). */
 #include <stdio.h>
@@ -12,7 +12,7 @@ int tool_gemm_flag(const char *cmd, int argc, char **argv, int *i) {
   if (strcmp(argv[*i], "--gemm")) return 0;
   const char *v = *i + 1 < argc ? argv[++*i] : "";
   if (!onnxc_gemm_describe(v)) {
-    fprintf(stderr, "onnxc %s: --gemm: unknown provider '%s' (own or libxsmm)\n", cmd, v);
+    fprintf(stderr, "onnxc %s: --gemm: unknown provider '%s' (own, libxsmm or auto)\n", cmd, v);
     return -1;
   }
   if (!onnxc_gemm_available(v)) {

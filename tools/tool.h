@@ -87,14 +87,16 @@ int tool_cmd_compress(int argc, char **argv); /* compress.c: `onnxc compress` */
   "                      S,STRUCTURE[,per-layer][,all][,multiple=K], STRUCTURE unstructured, N:M,\n" \
   "                      block:RxC or channel, e.g. 0.3,channel or 0.9,unstructured or 2:4\n"
 
-/* gemm.c: --gemm own|libxsmm (run, bench), as tool_pass_flag takes its options;
+/* gemm.c: --gemm own|libxsmm|auto (run, bench, compile), as tool_pass_flag takes its options;
  * tool_gemm_options_to puts it into a session's options; tool_gemm_provider: its name ("own") */
 int tool_gemm_flag(const char *cmd, int argc, char **argv, int *i);
 int tool_gemm_options_to(onnxc_session_options *op);
 const char *tool_gemm_provider(void);
 #define TOOL_HELP_GEMM                                                                               \
-  "  --gemm own|libxsmm  who computes fp32 GEMMs (MatMul, Gemm, 1x1 convs): onnxc's kernels\n"      \
-  "                      (default) or libxsmm's (when this onnxc was built with libxsmm-dev)\n"
+  "  --gemm own|libxsmm|auto  who computes fp32 GEMMs (MatMul, Gemm, 1x1 convs): onnxc's\n"      \
+  "                      kernels (default), libxsmm's (when this onnxc was built with\n"             \
+  "                      libxsmm-dev), or auto: per node the faster of the two, measured when\n"      \
+  "                      compiled (the model compiled and run both ways; --time-passes reports it)\n"
 
 /* gemm.c: --fp-mode fp32|bf16 (run, bench, compile), taken and applied as --gemm */
 int tool_fp_mode_flag(const char *cmd, int argc, char **argv, int *i);

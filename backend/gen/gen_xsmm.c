@@ -22,9 +22,11 @@
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-static int provider_of(const Graph *g) {
+/* libxsmm computes c's GEMMs: `--gemm libxsmm`, or `auto` and the node measured faster on it */
+static int provider_of(const GenCtx *c) {
+  const Graph *g = c->g;
   while (g->parent) g = g->parent;
-  return g->gemm_provider;
+  return g->gemm_provider == 1 || (g->gemm_provider == 2 && c->n && c->n->xsmm) ? g->gemm_provider : 0;
 }
 
 static bool const_ok(const GemmSpec *s, const Value *v, const int64_t *bs) {
@@ -155,7 +157,9 @@ static void xsmm_epilogue(KB *kb, const GemmSpec *s, const XsTask *k) {
 }
 
 bool gemm_xsmm_emit(GenCtx *c, GemmSpec *s) {
-  if (provider_of(c->g) != 1 || !xsmm_applies(s)) return false;
+  int provider = provider_of(c);
+  if (!provider || !xsmm_applies(s)) return false;
+  if (provider == 1 && c->n) c->n->xsmm = true; /* it applies: what `--gemm auto` measures (lib/gemm.c) */
   KB *kb = c->kb;
   s->ce = KE_F32;
   s->lanes = kb_lanes(kb, KE_F32);
