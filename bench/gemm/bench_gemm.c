@@ -5,12 +5,15 @@
  *   bench_gemm mmr M N K       one sgemm with both operands at run time
  *   bench_gemm conv N C H W O KH KW STRIDE PAD [GROUP]
  *   BENCH_FP_MODE=bf16 bench_gemm ...   the same with --fp-mode bf16 (vdpbf16ps)
+ *   BENCH_NM=2:4 bench_gemm mm ...      B pruned to N of every M along K (random-like, by a hash), node
+ *                                       marked sparse: gen_sparse.c's kernel where its cost model takes it
  *
  * Build: see README.md in this folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "be.h"
@@ -183,6 +186,35 @@ static void bench_xsmm(int64_t M, int64_t N, int64_t K, const char *label) {
 }
 #endif
 
+/* BENCH_NM=n:m: keep n of every m neighbours along K of B (K × N, row-major), the n largest of
+ * |w| + a hashed offset: B's values repeat along n, so magnitude alone would give every column the
+ * same regular pattern, pruning of trained weights a random one */
+static bool prune_nm(Value *b) {
+  const char *nm = getenv("BENCH_NM");
+  int keep, grp;
+  if (!nm || sscanf(nm, "%d:%d", &keep, &grp) != 2 || grp < 1 || grp > 64 || keep < 0 || keep > grp) return false;
+  int64_t K = b->dims[0], N = b->dims[1];
+  float *d = b->data;
+  float *key = malloc(sizeof(float) * (size_t)grp);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k0 = 0; k0 + grp <= K; k0 += grp) {
+      for (int j = 0; j < grp; j++) {
+        uint32_t h = (uint32_t)(k0 + j) * 2654435761u ^ (uint32_t)n * 40503u;
+        h ^= h >> 13, h *= 0x5bd1e995u, h ^= h >> 15;
+        key[j] = fabsf(d[(k0 + j) * N + n]) + (float)(h % 1024);
+      }
+      for (int z = 0; z < grp - keep; z++) { /* zero the smallest key still kept, grp - keep times */
+        int lo = -1;
+        for (int j = 0; j < grp; j++)
+          if (key[j] >= 0 && (lo < 0 || key[j] < key[lo])) lo = j;
+        d[(k0 + lo) * N + n] = 0.0f;
+        key[lo] = -1;
+      }
+    }
+  free(key);
+  return true;
+}
+
 static void bench_mm(int64_t M, int64_t N, int64_t K, bool bconst, int provider) {
   Graph *g = ir_graph_new();
   g->gemm_provider = provider; /* 1: the compiled GEMM on libxsmm's kernels (--gemm libxsmm) */
@@ -192,9 +224,10 @@ static void bench_mm(int64_t M, int64_t N, int64_t K, bool bconst, int provider)
   n->in[1] = bconst ? constant(g, 2, bd) : input(g, "b", 2, bd);
   n->out[0] = ir_value_new(g, "y");
   n->out[0]->producer = n;
+  n->sparse = bconst && prune_nm(n->in[1]);
   char label[128];
   snprintf(label, sizeof label, "%ssgemm %lldx%lldx%lld%s", provider ? "  --gemm libxsmm " : "", (long long)M,
-           (long long)N, (long long)K, bconst ? "" : " (B runtime)");
+           (long long)N, (long long)K, !bconst ? " (B runtime)" : n->sparse ? " (B pruned BENCH_NM)" : "");
   run_graph(g, n->out[0], 2.0 * (double)M * (double)N * (double)K, label);
   ir_graph_free(g);
 #ifdef BENCH_XSMM

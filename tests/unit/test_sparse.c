@@ -12,7 +12,7 @@
 #include "passes.h"
 #include "testutil.h"
 
-enum { U90, B80, NM24, ZERO_COLS, DENSE, NM24R };
+enum { U90, B80, NM24, ZERO_COLS, DENSE, NM24R, SKEW };
 
 static uint32_t rs = 99;
 static float rnd(void) {
@@ -37,6 +37,8 @@ static float *weight(int kind, int64_t K, int64_t N) {
         int a = (int)(h % 4), b = (a + 1 + (int)(h / 4 % 3)) % 4;
         keep = k % 4 == a || k % 4 == b;
       }
+      if (kind == SKEW) /* pairs whose one-column rows are all the first column's */
+        keep = n % 2 == 0 ? k % 4 != 3 : k % 4 == (k / 4 + n / 2) % 3;
       w[k * N + n] = keep ? x : 0.0f;
     }
   return w;
@@ -177,6 +179,26 @@ Test(sparse, two_four_in_pairs) {
   cr_assert(!gemm_sparse_pays(128, 768, 768, 768 * 768 * 3 / 4, 1, 16));
   cr_assert(!gemm_sparse_pays(32, 768, 768, 768 * 768 * 3 / 4, 2, 16), "two row vectors: dense is faster");
   free(w);
+}
+
+/* split pairs (2:4-like dense patterns: rows of both columns, of the first only, of the second
+ * only) on k-blocks and a K tail: magnitude-style 2:4, and a pattern whose one-column rows all
+ * belong to the first column (the second column's segment empty in every group) */
+Test(sparse, split_pairs_uneven) {
+  int64_t K = 200, N = 40;
+  rs = 7;
+  float *w = weight(SKEW, K, N);
+  char why[128];
+  gemm_sparse_explain(w, 128, K, N, N, 1, 16, why, sizeof why);
+  cr_assert(strstr(why, "csc-2 split"), "%s", why);
+  free(w);
+  static const int64_t shapes[][3] = {{128, 200, 40}, {37, 50, 45}, {130, 771, 70}};
+  for (int kind = NM24R; kind <= SKEW; kind++)
+    for (int s = 0; s < 3; s++)
+      for (int gm = 0; gm < 2; gm++) {
+        Case c = {kind, shapes[s][0], shapes[s][1], shapes[s][2], gm};
+        check(&c, true);
+      }
 }
 
 /* the structure report */
