@@ -13,7 +13,7 @@ static int by_time(const void *a, const void *b) {
 typedef struct OpSum {
   const char *op;
   int count;
-  double ms, flops;
+  double ms, cpu, flops;
 } OpSum;
 
 static int by_ms(const void *a, const void *b) {
@@ -35,15 +35,16 @@ static void print_ops(const onnxc_profile_node *r, int n, int64_t runs, double s
     int j = 0;
     while (j < nops && strcmp(ops[j].op, r[i].op)) j++;
     if (j == nops) ops[nops++].op = r[i].op;
-    ops[j].count++, ops[j].ms += r[i].total_ms / (double)runs, ops[j].flops += r[i].flops;
+    ops[j].count++, ops[j].ms += r[i].total_ms / (double)runs, ops[j].cpu += r[i].cpu_ms / (double)runs,
+        ops[j].flops += r[i].flops;
   }
   if (!ops) return;
   qsort(ops, (size_t)nops, sizeof *ops, by_ms);
-  fprintf(f, "\nper op type:\n%-22s %6s %10s %6s %8s\n", "op", "nodes", "us/run", "%", "GFLOP/s");
+  fprintf(f, "\nper op type:\n%-22s %6s %10s %6s %8s %10s\n", "op", "nodes", "us/run", "%", "GFLOP/s", "cpu us/run");
   char g[32];
   for (int j = 0; j < nops; j++)
-    fprintf(f, "%-22s %6d %10.1f %6.2f %8s\n", ops[j].op, ops[j].count, ops[j].ms * 1e3,
-            sum > 0 ? 100 * ops[j].ms / sum : 0, gflops(ops[j].flops, ops[j].ms, g, sizeof g));
+    fprintf(f, "%-22s %6d %10.1f %6.2f %8s %10.1f\n", ops[j].op, ops[j].count, ops[j].ms * 1e3,
+            sum > 0 ? 100 * ops[j].ms / sum : 0, gflops(ops[j].flops, ops[j].ms, g, sizeof g), ops[j].cpu * 1e3);
   free(ops);
 }
 

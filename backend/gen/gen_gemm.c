@@ -363,6 +363,10 @@ typedef struct TileCtx {
   int64_t ldb;      /* B row stride (0: nrp, a packed block) */
   int colt;         /* column tail: columns nv*L .. nv*L + colt - 1 of the tile are computed with
                      * M in the lanes (see col_tail_rows) */
+  KV pf;            /* weights as B: the B block the task reads next (NULL: no prefetch) */
+  int64_t pf_lpt;   /* its 64-byte lines per M tile: tile i prefetches lines i·lpt .. */
+  int pf_ppi;       /* prefetches per unrolled K iteration */
+  KV pf_tile;       /* this tile's index in the M block */
 } TileCtx;
 
 /* bf16: pair k of the block, B row at bptr + k·nrp·2 (bf16), A's pair for row i at
@@ -451,6 +455,11 @@ static void emit_tile(const TileCtx *t, int mr, int nv, int nlast, KV aptr, KV c
   KV kmain = kb_and(kb, t->klen, I(kb, ~(int64_t)(U - 1)));
   KV k = kb_for(kb, I(kb, 0), kmain, U);
   for (int u = 0; u < U; u++) k_step(t, mr, nv, aptr, acc, kb_add(kb, k, I(kb, u)));
+  if (t->pf) { /* the next B block, a share per tile, from DRAM into cache while this one runs */
+    KV line = kb_add(kb, kb_mul(kb, t->pf_tile, I(kb, t->pf_lpt)), kb_mul(kb, kb_div(kb, k, I(kb, U), true), I(kb, t->pf_ppi)));
+    for (int p = 0; p < t->pf_ppi; p++)
+      kb_prefetch(kb, kb_gep(kb, KE_F32, t->pf, kb_mul(kb, kb_add(kb, line, I(kb, p)), I(kb, 16))));
+  }
   kb_endfor(kb);
   k = kb_for(kb, kmain, t->klen, 1);
   k_step(t, mr, nv, aptr, acc, k);
@@ -531,7 +540,9 @@ static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
   KV cptr = kb_gep(kb, kb_elem_of(s->dt), r->cbase, kb_mul(kb, m, I(kb, s->ldc)));
   KV bptr = s->bias ? kb_gep(kb, kb_elem_of(s->dt), r->biasbase, kb_mul(kb, m, I(kb, s->bias_rs))) : NULL;
   KV rptr = s->res ? kb_gep(kb, kb_elem_of(s->dt), r->resbase, kb_mul(kb, m, I(kb, s->res_rs))) : NULL;
-  emit_tile(&r->t, mr, nv, nlast, aptr, cptr, bptr, rptr);
+  TileCtx t = r->t;
+  if (t.pf) t.pf_tile = kb_div(kb, r->m0 ? kb_sub(kb, m, r->m0) : m, I(kb, s->mr), true);
+  emit_tile(&t, mr, nv, nlast, aptr, cptr, bptr, rptr);
 }
 
 static void emit_rows(const RowsCtx *r, int nv, int nlast) {
@@ -879,9 +890,10 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   if (parallel) nmb = gemm_balance_mb(mtiles, nmb, M / min_rows, nb * npn, npn, nv, nv_t,
                                       runtime_b ? (s->pack ? 1.0 : 0.3) : 0);
   int64_t ngr = npn, npg = 1;
-  bool pg = false;
+  bool pg = false, wts = false;
   if (!bf && ce == KE_F32 && s->dt == DT_FLOAT && !a_packed && s->b_const && !colt && nb == 1 && npn > 1 &&
       !gemm_cl_ok(s, s->b_const)) { /* weights as B: the schedules of weights_schedule */
+    wts = true;
     pg = weights_schedule(s, kc, npn, parallel, &nmb, &ngr, &npg);
     if (!pg && parallel) nmb = gemm_balance_mb(mtiles, nmb, nmb + 1, npn, npn, nv, nv_t, 0);
   }
@@ -949,7 +961,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
   }
   KV m0 = kb_mul(kb, mb, I(kb, mc));
   KElem se = kb_elem_of(s->dt);
-  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K), abf = NULL;
+  KV pc = NULL, k0 = I(kb, 0), klen = I(kb, K), abf = NULL, p0 = NULL;
   if (grp) { /* K blocks, (bf16) this task's A rows converted, then the group's panels */
     if (nkb > 1) {
       pc = kb_for(kb, I(kb, 0), I(kb, nkb), 1);
@@ -963,7 +975,7 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
       abf = kb_gep_bytes(kb, kb_scratch(kb), I(kb, abf_at));
       bf16_a_rows(kb, s, kb_gep(kb, se, s->a, a0), rows, klen, kps, abf);
     }
-    KV p0 = kb_mul(kb, np, I(kb, npg));
+    p0 = kb_mul(kb, np, I(kb, npg));
     np = kb_for(kb, p0, kb_min(kb, kb_add(kb, p0, I(kb, npg)), I(kb, npn), false), 1);
   }
   KV n0 = kb_mul(kb, np, I(kb, s->nrp));
@@ -1011,6 +1023,24 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     r.t.bptr = gemm_cl_decode(kb, &bcl, kb_add(kb, kb_mul(kb, bmat, I(kb, npn)), np), k0, klen, kb_scratch(kb));
   else /* bf16: pair k0/2 starts at (k0/2)·nrp·2 = k0·nrp elements too */
     r.t.bptr = kb_gep(kb, be, bpanel, kb_mul(kb, k0, I(kb, s->nrp)));
+  if (wts && bpack && !tail) {
+    /* Weights stream from DRAM (a model's weights do not stay in cache between runs): the
+     * task's next B block is prefetched a share per M tile while this block's tiles run, so the
+     * first tile does not wait on DRAM.  Panels: the next block follows this one in the packed
+     * panels (the next K block, or the next panel); groups: the next panel of the group at k0,
+     * after the group's last panel the group's first at the next K block. */
+    KV next = kb_mul(kb, klen, I(kb, s->nrp));
+    if (pg) {
+      KV pend = kb_min(kb, kb_add(kb, p0, I(kb, npg)), I(kb, npn), false);
+      KV wrap = kb_add(kb, kb_mul(kb, kb_sub(kb, p0, np), I(kb, K * s->nrp)), next);
+      next = kb_select(kb, kb_cmp(kb, KC_LT, kb_add(kb, np, I(kb, 1)), pend, false), I(kb, K * s->nrp), wrap);
+    }
+    r.t.pf = kb_gep(kb, KE_F32, r.t.bptr, next);
+    int64_t lines = cdiv(kc * s->nrp, 16), iters = kc / 4 > 0 ? kc / 4 : 1; /* 16 floats a line */
+    r.t.pf_lpt = cdiv(lines, mc_tiles);
+    r.t.pf_ppi = (int)cdiv(r.t.pf_lpt, iters);
+    if (r.t.pf_ppi > 4) r.t.pf = NULL;
+  }
   if (a_cl) {
     r.acl = &acl;
     r.apanel0 = kb_mul(kb, amat, I(kb, cdiv(M, mr)));

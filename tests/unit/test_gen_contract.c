@@ -144,6 +144,14 @@ static void tg_run(TG *t, double rtol) {
   free(t);
 }
 
+/* a TG that was only emitted, not run */
+static void tg_free(TG *t) {
+  for (int i = 0; i < t->nout; i++) free(t->ref[i]), free(t->mag[i]);
+  for (int i = 0; i < t->nin; i++) free(t->inbuf[i]);
+  ir_graph_free(t->g);
+  free(t);
+}
+
 static double wrap_int(DType t, double x) {
   int64_t v = (int64_t)x;
   switch (t) {
@@ -566,10 +574,32 @@ Test(conv, column_tail) {
   int hits = tu_emit_count(t->g, 3, "llvm", 1, &scatter, err, sizeof err);
   cr_assert_geq(hits, 0, "%s", err);
   cr_assert(hits > 0, "a 44x64 weight on 49 pixels runs the column tail (stores by scatter)");
-  for (int i = 0; i < t->nout; i++) free(t->ref[i]), free(t->mag[i]);
-  for (int i = 0; i < t->nin; i++) free(t->inbuf[i]);
-  ir_graph_free(t->g);
-  free(t);
+  tg_free(t);
+}
+
+/* Weights as B stream from DRAM: each task prefetches the B block it reads next, a share per M
+ * tile (gen_gemm.c).  BERT's Q/K/V projection (panels: the next K block, then the next panel)
+ * and ViT's 197 rows with a partial K block (130 × 768 × 700 through 3 blocks); the groups
+ * schedule (the next panel of the group, the group's first at the next K block) is
+ * panel_groups' cases.  The prefetches are in the module; a conv (weights as A) has none. */
+Test(gemm, weights_prefetched) {
+  TG *t = tg_new();
+  add_gemm(t, DT_FLOAT, 128, 768, 768, 0, 1, 1, 1, 768, 1, 1, true, false);
+  add_gemm(t, DT_FLOAT, 197, 256, 700, 0, 0, 2, 197, 256, 1, 0.5f, true, false);
+  tg_run(t, 1e-4);
+  const char *pf = "llvm.prefetch";
+  char err[1024];
+  t = tg_new();
+  add_gemm(t, DT_FLOAT, 128, 768, 768, 0, 1, 1, 1, 768, 1, 1, true, false);
+  int hits = tu_emit_count(t->g, 0, "llvm", 1, &pf, err, sizeof err);
+  cr_assert_geq(hits, 0, "%s", err);
+  cr_assert(hits > 0, "a 128x768x768 Gemm with constant weights prefetches its next B block");
+  tg_free(t);
+  t = tg_new();
+  add_conv(t, (ConvCase){1, 1, 64, 64, 1, {28, 28}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  hits = tu_emit_count(t->g, 0, "llvm", 1, &pf, err, sizeof err);
+  cr_assert_eq(hits, 0, "a 1x1 conv (weights as A) has no B-block prefetch (%s)", err);
+  tg_free(t);
 }
 
 /* Pointwise convs read their input in place (gen_gemm.c: a raw f32 run-time B's full panels are
