@@ -50,6 +50,7 @@ typedef struct Rnn {
   KV x, wb, seq, h0, c0, p, y, yh, yc;
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
   int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
+  int pnv;           /* slices: vectors per column block of the projection (divides a slice's) */
   int nsl;           /* > 0: steps split into nsl slices of the hidden units (rnn_slices) */
   KV hbuf;           /* slices: h[2][nbb][Hp] in the arena, step s writes h[s & 1] */
   /* clustered W / R (gen_cluster.h): 4-bit index panels (per direction K·GHp/2 bytes), or 8-bit
@@ -384,6 +385,7 @@ typedef struct ProjUd {
   KV s0;
   KV col; /* the column block [col, col + nv·L) */
   int nv;
+  KV tcn; /* the chunk's steps (phase_proj_block) */
 } ProjUd;
 
 /* the codebook registers (or pointer) of a clustered operand */
@@ -431,7 +433,7 @@ static void emit_proj_cols(Rnn *r, KV s0, KV tcn, int64_t c0, int64_t c1);
 static void emit_proj(Rnn *r, KV s0, KV tcn) {
   KB *kb = r->kb;
   if (r->wsp.kind) { /* panels outside: a panel's entries stay in cache for every row group */
-    ProjUd pu = {s0, NULL, 1};
+    ProjUd pu = {s0, NULL, 1, NULL};
     KV p = kb_for(kb, I(kb, 0), I(kb, r->wsp.npanel), 1);
     pu.col = kb_mul(kb, p, I(kb, r->L));
     for_rows(r, kb_mul(kb, tcn, r->nb), 4, proj_sp_rows, &pu);
@@ -450,7 +452,7 @@ static void emit_proj_cols(Rnn *r, KV s0, KV tcn, int64_t c0, int64_t c1) {
   int nv = nvec < 4 ? (int)nvec : 4;
   int64_t nfull = nvec / nv;
   KV rows = kb_mul(kb, tcn, r->nb);
-  ProjUd pu = {s0, NULL, nv};
+  ProjUd pu = {s0, NULL, nv, NULL};
   KV cb = kb_for(kb, I(kb, 0), I(kb, nfull), 1);
   pu.col = kb_add(kb, I(kb, c0), kb_mul(kb, cb, I(kb, (int64_t)nv * r->L)));
   for_rows(r, rows, pmr, proj_rows, &pu);
@@ -466,6 +468,7 @@ typedef struct RecUd {
   KV a;          /* A rows: a + bi·Hp */
   int64_t c0, c1;
   KV flip;
+  KV col; /* non-NULL: only the block of rnv vectors at col (block_at's layout), not [c0, c1) */
 } RecUd;
 
 /* sparse R: the panels of [c0, c1), last to first when flip */
@@ -499,7 +502,11 @@ static void rec_rows(Rnn *r, void *ud, KV row, int m) {
     mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
     mm.cptr[i] = kb_gep(kb, KE_F32, r->rec, kb_mul(kb, bi, I(kb, r->GHp)));
   }
-  mm_emit(r, &mm);
+  if (ru->col) {
+    mm.bnv = r->rnv;
+    mm_block(r, &mm, r->rnv, ru->col);
+  } else
+    mm_emit(r, &mm);
 }
 
 static int rec_mr(Rnn *r) { return r->nbb >= 4 ? 4 : (int)r->nbb; }
@@ -622,7 +629,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
     kb_else(kb);
   }
-  RecUd ru = {r->hs, 0, split ? 2 * Hp : r->GHp, flip};
+  RecUd ru = {r->hs, 0, split ? 2 * Hp : r->GHp, flip, NULL};
   for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
   if (first) kb_endif(kb);
   if (split) {
@@ -631,7 +638,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
     kb_endfor(kb);
     if (first) kb_if(kb, kb_not(kb, first));
-    RecUd rh = {r->rh, 2 * Hp, 3 * Hp, flip};
+    RecUd rh = {r->rh, 2 * Hp, 3 * Hp, flip, NULL};
     for_rows(r, r->nb, rec_mr(r), rec_rows, &rh);
     if (first) kb_endif(kb);
   }
@@ -666,14 +673,27 @@ static void copy_body(KB *kb, void *ud, KV j, KV mask) {
   st(cp->r, v, cp->dst, j, mask);
 }
 
+/* body over the hidden units [j0, min(j1, H)), a vector at a time (j1 <= Hp): with H a multiple
+ * of the vector no masked tail is emitted (LLVM cannot drop one whose bounds are run-time values) */
+static void units_loop(Rnn *r, KV j0, KV j1, GenVecBody body, void *ud) {
+  KB *kb = r->kb;
+  if (r->s.H % r->L) {
+    gen_vec_loop(kb, j0, kb_min(kb, j1, I(kb, r->s.H), true), r->L, body, ud);
+    return;
+  }
+  KV j = kb_for(kb, j0, j1, r->L);
+  body(kb, ud, j, NULL);
+  kb_endfor(kb);
+}
+
 /* in: initial state (or zeros) into scratch; otherwise scratch into the output io */
-static void copy_state(Rnn *r, KV io, KV scr, bool in, int64_t j0, int64_t j1) {
+static void copy_state(Rnn *r, KV io, KV scr, bool in, KV j0, KV j1) {
   KB *kb = r->kb;
   KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
   KV srow = kb_gep(kb, KE_F32, scr, kb_mul(kb, bi, I(kb, r->Hp)));
   KV iorow = io ? kb_gep(kb, KE_F32, io, st_off(r, kb_add(kb, r->b0, bi))) : NULL;
   Copy cp = {r, in ? srow : iorow, in ? iorow : srow};
-  gen_vec_loop(kb, I(kb, j0), I(kb, j1), r->L, copy_body, &cp);
+  units_loop(r, j0, j1, copy_body, &cp);
   kb_endfor(kb);
 }
 
@@ -692,8 +712,8 @@ static void emit_task(Rnn *r, bool rev) {
   else if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
   else if (!r->rsp.kind) pack_run(r, kb_buf(kb, 2), H, r->rt);
   pack_bias(r);
-  copy_state(r, r->h0, r->hs, true, 0, H);
-  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, 0, H);
+  copy_state(r, r->h0, r->hs, true, I(kb, 0), I(kb, H));
+  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, I(kb, 0), I(kb, H));
 
   KV s0 = kb_for(kb, I(kb, 0), I(kb, s->T), r->tc);
   KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
@@ -703,8 +723,8 @@ static void emit_task(Rnn *r, bool rev) {
   kb_endfor(kb);
   kb_endfor(kb);
 
-  if (r->yh) copy_state(r, r->yh, r->hs, false, 0, H);
-  if (r->yc) copy_state(r, r->yc, r->cs, false, 0, H);
+  if (r->yh) copy_state(r, r->yh, r->hs, false, I(kb, 0), I(kb, H));
+  if (r->yc) copy_state(r, r->yc, r->cs, false, I(kb, 0), I(kb, H));
 }
 
 /* ---------------------------------------------------------------- steps split over threads */
@@ -714,15 +734,45 @@ static KV hbuf_at(Rnn *r, KV k) {
   return kb_gep(r->kb, KE_F32, r->hbuf, kb_mul(r->kb, k, I(r->kb, r->nbb * r->Hp)));
 }
 
-/* phase p of slice sl (or of every unit: sl < 0), see the file's comment */
-static void emit_phase(Rnn *r, KV p, int sl) {
+/* The gates' column blocks of the units [u0, u1) (run time; u1 - u0 a multiple of nv·L): calls
+ * fn(r, ud, col) for each block's first column, gates and blocks last to first where flip (NULL:
+ * forwards).  Every slice and the whole phase share this one copy of the code: compiling one per
+ * slice cost 6× the LLVM time of the kernel. */
+typedef void (*BlockFn)(Rnn *r, void *ud, KV col);
+static void for_unit_blocks(Rnn *r, KV u0, KV u1, int nv, KV flip, BlockFn fn, void *ud) {
+  KB *kb = r->kb;
+  int64_t G = r->s.gates;
+  KV nblk = kb_div(kb, kb_sub(kb, u1, u0), I(kb, (int64_t)nv * r->L), true);
+  KV g = kb_for(kb, I(kb, 0), I(kb, G), 1);
+  if (flip) g = kb_select(kb, flip, kb_sub(kb, I(kb, G - 1), g), g);
+  KV b = kb_for(kb, I(kb, 0), nblk, 1);
+  if (flip) b = kb_select(kb, flip, kb_sub(kb, kb_sub(kb, nblk, I(kb, 1)), b), b);
+  fn(r, ud, kb_add(kb, kb_add(kb, kb_mul(kb, g, I(kb, r->Hp)), u0), kb_mul(kb, b, I(kb, (int64_t)nv * r->L))));
+  kb_endfor(kb);
+  kb_endfor(kb);
+}
+
+static void phase_proj_block(Rnn *r, void *ud, KV col) {
+  ProjUd *pu = ud;
+  int pmr = (r->regs - 5) / 4; /* as emit_proj_cols */
+  if (pmr > 8) pmr = 8;
+  pu->col = col;
+  for_rows(r, kb_mul(r->kb, pu->tcn, r->nb), pmr, proj_rows, pu);
+}
+
+static void phase_rec_block(Rnn *r, void *ud, KV col) {
+  RecUd *ru = ud;
+  ru->col = col;
+  for_rows(r, r->nb, rec_mr(r), rec_rows, ru);
+}
+
+/* phase p for the hidden units [u0, u1) (a slice, or all of them), see the file's comment */
+static void emit_phase(Rnn *r, KV p, KV u0, KV u1) {
   KB *kb = r->kb;
   const IrRnn *s = &r->s;
-  int64_t Hs = r->Hp / r->nsl, u0 = sl < 0 ? 0 : sl * Hs, u1 = sl < 0 ? r->Hp : u0 + Hs;
-  int64_t h1 = u1 < s->H ? u1 : s->H;
-  kb_if(kb, kb_cmp(kb, KC_EQ, p, I(kb, 0), false)); /* the initial state of the slice's units */
-  copy_state(r, r->h0, hbuf_at(r, I(kb, 1)), true, u0, h1);
-  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, u0, h1);
+  kb_if(kb, kb_cmp(kb, KC_EQ, p, I(kb, 0), false)); /* the initial state of the units */
+  copy_state(r, r->h0, hbuf_at(r, I(kb, 1)), true, u0, u1);
+  if (s->gates == 4) copy_state(r, r->c0, r->cs, true, u0, u1);
   kb_else(kb);
   KV st_ = kb_sub(kb, p, I(kb, 1));
   KV ph = kb_and(kb, st_, I(kb, 1));
@@ -730,26 +780,24 @@ static void emit_phase(Rnn *r, KV p, int sl) {
   r->hs = hbuf_at(r, ph);
   pack_bias(r); /* into this thread's scratch: a slice may run on another thread next step */
   KV s0 = kb_sub(kb, st_, kb_rem(kb, st_, I(kb, r->tc), true));
-  kb_if(kb, kb_cmp(kb, KC_EQ, st_, s0, false)); /* a chunk starts: its projection, this slice's columns */
-  KV tcn = kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false);
-  for (int64_t g = 0; g < s->gates; g++) emit_proj_cols(r, s0, tcn, g * r->Hp + u0, g * r->Hp + u1);
+  kb_if(kb, kb_cmp(kb, KC_EQ, st_, s0, false)); /* a chunk starts: its projection, these units' columns */
+  ProjUd pu = {s0, NULL, r->pnv, kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false)};
+  for_unit_blocks(r, u0, u1, r->pnv, NULL, phase_proj_block, &pu);
   kb_endif(kb);
-  KV flip = kb_cmp(kb, KC_NE, ph, I(kb, 0), false);
-  for (int64_t g = 0; g < (sl < 0 ? 1 : s->gates); g++) {
-    RecUd ru = {prev, sl < 0 ? 0 : g * r->Hp + u0, sl < 0 ? r->GHp : g * r->Hp + u1, flip};
-    for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
-  }
+  /* odd steps walk Rᵀ's blocks backwards (gates too): a step starts where the last one ended */
+  RecUd ru = {prev, 0, 0, kb_cmp(kb, KC_NE, ph, I(kb, 0), false), NULL};
+  for_unit_blocks(r, u0, u1, r->rnv, ru.flip, phase_rec_block, &ru);
   KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
   Step sp = step_rows(r, st_, s0, bi);
   sp.hin = kb_gep(kb, KE_F32, prev, kb_mul(kb, bi, I(kb, r->Hp)));
   KV b = kb_add(kb, r->b0, bi);
   sp.yptr = r->y ? kb_gep(kb, KE_F32, r->y, y_off(r, row_time(r, st_, I(kb, s->T)), b)) : NULL;
   GenVecBody body = s->gates == 4 ? lstm_body : s->gates == 3 ? gru_body : rnn_body;
-  gen_vec_loop(kb, I(kb, u0), I(kb, h1), r->L, body, &sp);
+  units_loop(r, u0, u1, body, &sp);
   kb_endfor(kb);
   kb_if(kb, kb_cmp(kb, KC_EQ, st_, I(kb, s->T - 1), false));
-  if (r->yh) copy_state(r, r->yh, r->hs, false, u0, h1);
-  if (r->yc) copy_state(r, r->yc, r->cs, false, u0, h1);
+  if (r->yh) copy_state(r, r->yh, r->hs, false, u0, u1);
+  if (r->yc) copy_state(r, r->yc, r->cs, false, u0, u1);
   kb_endif(kb);
   kb_endif(kb);
 }
@@ -758,7 +806,7 @@ static void emit_phase(Rnn *r, KV p, int sl) {
  * covers it (one thread), else slice by slice */
 static void emit_sliced(Rnn *r) {
   KB *kb = r->kb;
-  int64_t S = r->nsl;
+  int64_t S = r->nsl, Hs = r->Hp / S;
   r->rev = r->s.reverse;
   r->dir_act = 0;
   r->wt = r->wconst;
@@ -766,18 +814,11 @@ static void emit_sliced(Rnn *r) {
   KV b = kb_begin(kb), e = kb_end(kb);
   KV p = kb_for(kb, kb_div(kb, b, I(kb, S), true), kb_div(kb, kb_add(kb, e, I(kb, S - 1)), I(kb, S), true), 1);
   KV lo = kb_max(kb, b, kb_mul(kb, p, I(kb, S)), false), hi = kb_min(kb, e, kb_mul(kb, kb_add(kb, p, I(kb, 1)), I(kb, S)), false);
-  kb_if(kb, kb_cmp(kb, KC_EQ, kb_sub(kb, hi, lo), I(kb, S), false));
-  emit_phase(r, p, -1);
-  kb_else(kb);
-  KV t = kb_for(kb, lo, hi, 1);
-  KV sl = kb_sub(kb, t, kb_mul(kb, p, I(kb, S)));
-  for (int k = 0; k < S; k++) {
-    kb_if(kb, kb_cmp(kb, KC_EQ, sl, I(kb, k), false));
-    emit_phase(r, p, k);
-    kb_endif(kb);
-  }
+  KV whole = kb_cmp(kb, KC_EQ, kb_sub(kb, hi, lo), I(kb, S), false);
+  KV t = kb_for(kb, lo, kb_select(kb, whole, kb_add(kb, lo, I(kb, 1)), hi), 1);
+  KV u0 = kb_select(kb, whole, I(kb, 0), kb_mul(kb, kb_sub(kb, t, kb_mul(kb, p, I(kb, S))), I(kb, Hs)));
+  emit_phase(r, p, u0, kb_select(kb, whole, I(kb, r->Hp), kb_add(kb, u0, I(kb, Hs))));
   kb_endfor(kb);
-  kb_endif(kb);
   kb_endfor(kb);
 }
 
@@ -897,7 +938,11 @@ int gen_rnn(GenCtx *c) {
   if (n->sparse && !r.rq) rnn_sp_plan(kb, in[2], &rsh, r.nbb, &r.rsp);
   bool wc = in[1]->kind == VK_CONST && !r.wq && !r.wsp.kind, rc = in[2]->kind == VK_CONST && !r.rq && !r.rsp.kind;
   if ((r.nsl = rnn_slices(&r, D * nbt, wc, rc)))
-    while ((r.Hp / r.L / r.nsl) % r.rnv) r.rnv--; /* a slice's columns are whole blocks of Rᵀ */
+  if (r.nsl) {
+    int64_t sv = r.Hp / r.L / r.nsl; /* vectors per gate in a slice: whole blocks of Rᵀ and of W */
+    while (sv % r.rnv) r.rnv--;
+    r.pnv = sv % 4 == 0 ? 4 : sv % 2 == 0 ? 2 : 1;
+  }
   if (wc) r.wconst = pack_const(&r, in[1], s->I, false, false);
   if (rc) r.rconst = pack_const(&r, in[2], s->H, true, false);
   if (r.nsl) return gen_rnn_sliced(&r);
