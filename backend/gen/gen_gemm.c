@@ -17,6 +17,7 @@
  * f32 accumulators; the epilogue is unchanged.  Constant operands are rounded to bf16 when
  * packed; a run-time B block is packed as f32 (by the usual packer) then paired and converted,
  * a run-time A block converted row by row into scratch per task. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1131,50 +1132,48 @@ typedef struct Q8Tile {
   KV rbase;                       /* the fused residual at the task's C position (NULL: none) */
   KV vmask[8];                    /* per vector of columns: its mask in the last panel (NULL: full) */
   int nvt, rc;                    /* vectors of columns computed, then remainder columns (the last panel) */
+  int vtail;                      /* columns in the last of the nvt vectors when it is masked (0: full) */
+  bool clamp;                     /* scaled values might leave lrint's range: clamp them first */
 } Q8Tile;
 
-/* The epilogue rounds by adding Q8_MAGIC = 1.5·2^23: for |f| < 2^22 the float sum is exactly
- * round_half_even(f) + Q8_MAGIC (the default rounding of the add), an integer whose low mantissa
- * byte is the result's byte.  Adding the zero point and clamping in that shifted domain (all exact
- * integers in [2^23, 2^24)) replaces a round instruction and an add per vector with the same bits
- * (|f| ≥ 2^22 lands outside the clamp bounds either way).  An odd zero point is added separately
- * from the magic constant: a single f + (Q8_MAGIC + zy) would round ties to the parity of zy; an
- * even one (0 after every Relu) joins it, one add fewer per vector with the same bits. */
-#define Q8_MAGIC 12582912.0
-
-/* f + Q8_MAGIC rounded, + the zero point z */
-static KV q8_magic(KB *kb, KV f, int64_t z) {
-  KT ft = kb_type(kb, f);
-  if (z % 2 == 0) return kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC + (double)z));
-  return kb_add(kb, kb_add(kb, f, kb_float(kb, ft, Q8_MAGIC)), kb_float(kb, ft, (double)z));
-}
-
-/* f32 lanes in the shifted domain (integers + Q8_MAGIC) → their low bytes (i8 lanes) */
-static KV q8_shifted_bytes(KB *kb, KV t) {
-  KT ft = kb_type(kb, t);
-  return kb_cast(kb, kb_bitcast(kb, t, kt(KE_I32, ft.lanes)), kt(KE_I8, ft.lanes), false, false);
-}
-
+/* The epilogue's last step is kb_requant_bytes: the row's nv vectors rounded to nearest even,
+ * the zero point added and saturated to bytes together (on AVX-512BW: vcvtps2dq per vector, then
+ * two vpackssdw, vpaddsw, one vpackuswb and one vpermd for all four, one 64-byte store: 4 + 5
+ * operations for 64 outputs where a round, add, two clamps and a two-uop vpmovdb per vector took
+ * 24).  A saturation range narrower than the byte's (a fused Relu) is one byte max / min after.
+ * Sums whose scaled value could reach 2^31 (lrint's range) are clamped first; gemm_emit_q8 proves
+ * the bound for every real model (|corr| + K·255·128 times the largest mult). */
 static KV q8_clamp(KB *kb, KV t, double lo, double hi) {
   KT ft = kb_type(kb, t);
   return kb_min(kb, kb_max(kb, t, kb_float(kb, ft, lo), false), kb_float(kb, ft, hi), false);
 }
 
-/* f (the conv's scaled sum) → the fused residual add's output in the shifted domain: the conv's
+/* n f32 vectors (the row's outputs before rounding) → n·L bytes: + zp, saturated to [lo, hi] */
+static KV q8_bytes(KB *kb, const Q8Spec *s, KV *f, int n, int64_t zp, int64_t lo, int64_t hi, bool clamp) {
+  bool u8 = s->ct == DT_UINT8;
+  KT ft = kb_type(kb, f[0]);
+  if (clamp)
+    for (int j = 0; j < n; j++) f[j] = q8_clamp(kb, f[j], -1048576.0, 1048576.0);
+  KV y = kb_requant_bytes(kb, f, n, (int)zp, u8);
+  KT bt = kt(KE_I8, n * ft.lanes);
+  if (lo > (u8 ? 0 : -128)) y = kb_max(kb, y, kb_int(kb, bt, lo), u8);
+  if (hi < (u8 ? 255 : 127)) y = kb_min(kb, y, kb_int(kb, bt, hi), u8);
+  return y;
+}
+
+/* f (the conv's scaled sum) → the fused residual add's output before its rounding: the conv's
  * own value minus its zero point, t = clamp(round(f), qmin - zc, qmax - zc) (= q - zc, q its
  * requantized byte), then fma(R - zr, kr, t·ka) — fma(t, ka, (R - zr)·kr) when R was the add's
- * first operand — rounded, + zo, saturated: as QAdd computes it (gen_quant.c's qadd_fn: the same
- * float operations on the same values, so the fused result is bit-identical to the two nodes;
- * zc = zy).  One vrndscaleps for the first rounding and an fma for the second product and the sum:
- * 13 vector operations per L outputs with the residual's load and the store (was 16). */
+ * first operand; rounded, + zo and saturated to [amin, amax] by q8_bytes: as QAdd computes it
+ * (gen_quant.c's qadd_fn: the same float operations on the same values, so the fused result is
+ * bit-identical to the two nodes; zc = zy). */
 static KV q8_residual_of(KB *kb, const Q8Spec *s, KV f, KV r) {
   KT ft = kb_type(kb, f);
   r = kb_cast(kb, r, ft, s->rt == DT_UINT8, false);
   KV t = q8_clamp(kb, kb_round_even(kb, f), (double)s->qmin - s->zc, (double)s->qmax - s->zc);
   KV rz = kb_sub(kb, r, kb_float(kb, ft, s->zr)), ka = kb_float(kb, ft, s->ka), kr = kb_float(kb, ft, s->kr);
   /* QAdd(A, B) sums fma(B - zb, kb, (A - za)·ka): which of the two the conv was decides the order */
-  KV y = s->res_first ? kb_fma(kb, t, ka, kb_mul(kb, rz, kr)) : kb_fma(kb, rz, kr, kb_mul(kb, t, ka));
-  return q8_clamp(kb, q8_magic(kb, y, (int64_t)s->zo), Q8_MAGIC + (double)s->amin, Q8_MAGIC + (double)s->amax);
+  return s->res_first ? kb_fma(kb, t, ka, kb_mul(kb, rz, kr)) : kb_fma(kb, rz, kr, kb_mul(kb, t, ka));
 }
 
 /* ... with R read as C's vector at off (masked to mask when not NULL) */
@@ -1182,6 +1181,13 @@ static KV q8_residual(KB *kb, const Q8Tile *t, KV u, KV off, KV mask) {
   KT bt = kt(KE_I8, kb_type(kb, u).lanes);
   KV at = kb_gep(kb, KE_I8, t->rbase, off);
   return q8_residual_of(kb, t->s, u, mask ? kb_load_masked(kb, bt, at, mask, NULL) : kb_load(kb, bt, at));
+}
+
+/* the epilogue's bytes of n vectors f (a residual's outputs when s->res) */
+static KV q8_out_bytes(KB *kb, const Q8Tile *t, KV *f, int n) {
+  const Q8Spec *s = t->s;
+  if (s->res) return q8_bytes(kb, s, f, n, (int64_t)s->zo, s->amin, s->amax, t->clamp);
+  return q8_bytes(kb, s, f, n, s->zy, s->qmin, s->qmax, t->clamp);
 }
 
 static void q8_rc_store(KB *kb, const Q8Tile *t, int mr, KV m, const KVar *racc, KV cm);
@@ -1226,16 +1232,17 @@ static void q8_tile(KB *kb, const Q8Tile *t, int mr, KV apanel, KV m) {
     }
   }
   kb_endfor(kb);
-  for (int i = 0; i < mr; i++) {
+  /* a row's nv vectors requantized together, one store (masked in the last panel's tail) */
+  KV smask = nv && t->vtail ? kb_tail_mask(kb, nv * L, I(kb, (int64_t)(nv - 1) * L + t->vtail)) : NULL;
+  for (int i = 0; i < mr && nv; i++) {
     KV row = kb_add(kb, m, I(kb, i));
     KV mult = kb_splat(kb, kb_load(kb, kt_s(KE_F32), kb_gep(kb, KE_F32, t->mult, row)), L);
+    KV off = kb_mul(kb, row, I(kb, s->ldc)), f[8];
     for (int v = 0; v < nv; v++) {
-      KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, acc[i * nv + v]), ft, false, false), mult);
-      KV off = kb_add(kb, kb_mul(kb, row, I(kb, s->ldc)), I(kb, (int64_t)v * L)), q;
-      if (s->res) q = q8_residual(kb, t, f, off, t->vmask[v]);
-      else q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
-      gen_vstore(kb, q8_shifted_bytes(kb, q), kb_gep(kb, KE_I8, t->cbase, off), t->vmask[v]);
+      f[v] = kb_mul(kb, kb_cast(kb, kb_get(kb, acc[i * nv + v]), ft, false, false), mult);
+      if (s->res) f[v] = q8_residual(kb, t, f[v], kb_add(kb, off, I(kb, (int64_t)v * L)), t->vmask[v]);
     }
+    gen_vstore(kb, q8_out_bytes(kb, t, f, nv), kb_gep(kb, KE_I8, t->cbase, off), smask);
   }
   if (rc) q8_rc_store(kb, t, mr, m, racc, cm);
 }
@@ -1250,16 +1257,14 @@ static void q8_rc_store(KB *kb, const Q8Tile *t, int mr, KV m, const KVar *racc,
   KT bl = kt(KE_I8, L);
   for (int r = 0; r < rc; r++) {
     KV f = kb_mul(kb, kb_cast(kb, kb_get(kb, racc[r]), ft, false, false), mult);
-    KV q;
     KV at0 = kb_add(kb, kb_mul(kb, m, I(kb, s->ldc)), I(kb, (int64_t)nv * L + r));
     if (s->res) {
       KV rv = kb_int(kb, bl, 0);
       for (int i = 0; i < mr; i++)
         rv = kb_insert(kb, rv, kb_load(kb, kt_s(KE_I8), kb_gep(kb, KE_I8, t->rbase, kb_add(kb, at0, I(kb, i * s->ldc)))), i);
-      q = q8_residual_of(kb, s, f, rv);
-    } else
-      q = q8_clamp(kb, q8_magic(kb, f, s->zy), Q8_MAGIC + (double)s->qmin, Q8_MAGIC + (double)s->qmax);
-    KV y = q8_shifted_bytes(kb, q);
+      f = q8_residual_of(kb, s, f, rv);
+    }
+    KV y = q8_out_bytes(kb, t, &f, 1);
     for (int i = 0; i < mr; i++) kb_store(kb, kb_extract(kb, y, i), kb_gep(kb, KE_I8, t->cbase, kb_add(kb, at0, I(kb, i * s->ldc))));
   }
 }
@@ -1342,6 +1347,20 @@ static int q8_rc_max(int L, int mr) {
   return mr - 1 < Q8_RC ? mr - 1 : Q8_RC;
 }
 
+/* whether every scaled value the epilogue rounds stays within ±2^30 (lrint's range with room):
+ * |corr| + K·255·128 times the row's |mult|, and for a residual add its two products' bounds */
+static bool q8_in_range(const Q8Spec *s) {
+  double lim = 1073741824.0;
+  for (int64_t r = 0; r < s->ngroups * s->M; r++) {
+    double f = fabs((double)s->mult[r]) * (fabs((double)s->corr[r]) + (double)s->K * 255.0 * 128.0);
+    if (!(f < lim)) return false;
+  }
+  if (!s->res) return true;
+  double t = fmax(fabs((double)s->qmin - s->zc), fabs((double)s->qmax - s->zc));
+  double y = t * fabs((double)s->ka) + (255.0 + fabs((double)s->zr)) * fabs((double)s->kr);
+  return y < lim;
+}
+
 void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   KB *kb = c->kb;
   int L = kb_lanes(kb, KE_I32);
@@ -1379,7 +1398,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
   KV gi = kb_rem(kb, b, I(kb, s->ngroups), true);
   KV dst = kb_scratch(kb);
   s->pack(c, s, b, n0, dst, s->pack_ud);
-  Q8Tile t = {.s = s, .bptr = dst, .nvt = s->nv};
+  Q8Tile t = {.s = s, .bptr = dst, .nvt = s->nv, .clamp = !q8_in_range(s)};
   t.cbase = kb_gep(kb, kb_elem_of(s->ct), s->c, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   if (s->res) t.rbase = kb_gep(kb, KE_I8, s->res, kb_add(kb, kb_mul(kb, b, I(kb, s->c_bs)), n0));
   t.corr = kb_gep(kb, KE_I32, corr, kb_mul(kb, gi, I(kb, s->M)));
@@ -1394,7 +1413,7 @@ void gemm_emit_q8(GenCtx *c, Q8Spec *s) {
     int rc = (int)(tail % L);
     tl.nvt = (int)(tail / L);
     if (rc && rc <= q8_rc_max(L, s->mr)) tl.rc = rc;
-    else if (rc) tl.vmask[tl.nvt] = kb_tail_mask(kb, L, I(kb, rc)), tl.nvt++;
+    else if (rc) tl.vmask[tl.nvt] = kb_tail_mask(kb, L, I(kb, rc)), tl.nvt++, tl.vtail = rc;
     q8_rows(kb, &tl, ap);
     kb_else(kb);
     q8_rows(kb, &t, ap);

@@ -37,3 +37,29 @@ KV kb_dot2_bf16_generic(KB *kb, KV acc, KV a, KV b) {
   }
   return acc;
 }
+
+/* f clamped to ±2^22, + 1.5·2^23 (rounds half to even), read back as an integer; then the zero
+ * point and the byte range in i32 (the same bytes as sat16 first: |f| ≤ 2^22 lands beyond either
+ * byte bound with any zp in i16) */
+KV kb_requant_bytes_generic(KB *kb, const KV *v, int n, int zp, bool uns) {
+  KT ft = kb_type(kb, v[0]), it = kt(KE_I32, ft.lanes);
+  int L = ft.lanes;
+  if (n < 1 || n > 4 || L > 16) abort(); /* wider than any vector register */
+  KV magic = kb_float(kb, ft, 12582912.0), mbits = kb_bitcast(kb, magic, it);
+  KV b[4];
+  for (int j = 0; j < n; j++) {
+    KV f = kb_min(kb, kb_max(kb, v[j], kb_float(kb, ft, -4194304.0), false), kb_float(kb, ft, 4194304.0), false);
+    KV i = kb_sub(kb, kb_bitcast(kb, kb_add(kb, f, magic), it), mbits);
+    i = kb_add(kb, i, kb_int(kb, it, zp));
+    i = kb_min(kb, kb_max(kb, i, kb_int(kb, it, uns ? 0 : -128), false), kb_int(kb, it, uns ? 255 : 127), false);
+    b[j] = kb_cast(kb, i, kt(KE_I8, L), false, false);
+  }
+  if (n == 1) return b[0];
+  int idx[64];
+  for (int i = 0; i < 2 * L; i++) idx[i] = i;
+  KV lo = kb_shuffle(kb, b[0], b[1], idx, 2 * L);
+  if (n == 2) return lo;
+  KV hi = n == 4 ? kb_shuffle(kb, b[2], b[3], idx, 2 * L) : kb_shuffle(kb, b[2], b[2], idx, 2 * L);
+  for (int i = 0; i < n * L; i++) idx[i] = i;
+  return kb_shuffle(kb, lo, hi, idx, n * L);
+}

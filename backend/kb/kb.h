@@ -151,6 +151,13 @@ KV kb_dot2_bf16(KB *kb, KV acc, KV a, KV b);
  * AVX512-BF16, kb_cast's exact rounding elsewhere): the fast conversion of --fp-mode bf16's
  * packers */
 KV kb_to_bf16(KB *kb, KV v);
+/* requantization to bytes: n (1..4) f32 vectors of L lanes → one vector of n·L i8 lanes in order
+ * (v[0]'s lanes first), lane = sat8(sat16(round_half_even(f)) + zp) with sat8 to [0, 255] (uns)
+ * or [-128, 127], zp in [-255, 255].  Lanes with |f| ≥ 2^31 give unspecified bytes (the
+ * caller clamps when it cannot bound f).  AVX-512BW / AVX2: vcvtps2dq, vpackssdw, vpaddsw,
+ * vpackuswb / vpacksswb and one vpermd for all n vectors (a vpmovdb is two uops per vector on
+ * Zen); elsewhere the 1.5·2^23 rounding add and clamps (kb.c). */
+KV kb_requant_bytes(KB *kb, const KV *v, int n, int zp, bool uns);
 
 /* horizontal reductions of a vector to a scalar */
 KV kb_reduce_add(KB *kb, KV v);

@@ -934,6 +934,7 @@ static KV kbc_permute2(KB *kb, KV lo, KV hi, KV idx) {
 static KV kbc_dot4_u8s8(KB *kb, KV acc, KV a, KV x) { return kb_dot4_u8s8_generic(kb, acc, a, x); }
 static KV kbc_dot2_bf16(KB *kb, KV acc, KV a, KV x) { return kb_dot2_bf16_generic(kb, acc, a, x); }
 static KV kbc_to_bf16(KB *kb, KV v) { return kb_cast(kb, v, kt(KE_BF16, kb_type(kb, v).lanes), false, false); }
+static KV kbc_requant_bytes(KB *kb, const KV *v, int n, int zp, bool uns) { return kb_requant_bytes_generic(kb, v, n, zp, uns); }
 
 /* ---- reductions (a pairwise tree, as LLVM's reassociated reductions) ---- */
 static KV reduce(CB *b, KV v, const char *fmt, KT st) {

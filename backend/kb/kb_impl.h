@@ -85,6 +85,7 @@
   X(KV, dot4_u8s8, (KB *kb, KV acc, KV a, KV b), (kb, acc, a, b))                                       \
   X(KV, dot2_bf16, (KB *kb, KV acc, KV a, KV b), (kb, acc, a, b))                                       \
   X(KV, to_bf16, (KB *kb, KV v), (kb, v))                                                               \
+  X(KV, requant_bytes, (KB *kb, const KV *v, int n, int zp, bool uns), (kb, v, n, zp, uns))            \
   X(KV, reduce_add, (KB *kb, KV v), (kb, v))                                                            \
   X(KV, reduce_mul, (KB *kb, KV v), (kb, v))                                                            \
   X(KV, reduce_min, (KB *kb, KV v, bool uns), (kb, v, uns))                                             \
@@ -127,6 +128,8 @@ extern const KbEmitter kb_c_emitter;    /* kb_c.c */
 KV kb_dot4_u8s8_generic(KB *kb, KV acc, KV a, KV b);
 /* kb_dot2_bf16 widened to f32: even and odd lanes by shuffles, two fmas (kb.c) */
 KV kb_dot2_bf16_generic(KB *kb, KV acc, KV a, KV b);
+/* kb_requant_bytes with the rounding add and clamps (kb.c) */
+KV kb_requant_bytes_generic(KB *kb, const KV *v, int n, int zp, bool uns);
 
 /* weight blob under construction: 64-byte aligned pieces (kb_common.c) */
 typedef struct BlobShare BlobShare;

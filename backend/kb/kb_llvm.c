@@ -764,6 +764,62 @@ static KV kbl_to_bf16(KB *kb, KV v) {
   return kb_shuffle(kb, part[0], part[1], cat, 64);
 }
 
+/* x86 with AVX-512BW (L = 16) or AVX2 (L = 8): vcvtps2dq (round to nearest even: {rn-sae} on
+ * AVX-512, MXCSR's default on AVX2), vpackssdw of pairs (i16, saturated), vpaddsw of the zero
+ * point, vpackuswb / vpacksswb of the two (bytes, saturated).  The packs work per 128-bit lane, so
+ * 32-bit group k of the packed bytes holds lanes 4q..4q+3 of v[k % 4] (q = k / 4); one vpermd
+ * puts them in order.  Missing vectors (n < 4) repeat v[0]; the first n·L bytes are the result. */
+static KV requant_bytes_x86(KB *kb, const KV *v, int n, int zp, bool uns, int L) {
+  KT it = kt(KE_I32, L), wt = kt(KE_I16, 2 * L);
+  KV d[4];
+  for (int j = 0; j < 4; j++) {
+    if (j >= n) {
+      d[j] = d[0];
+      continue;
+    }
+    if (L == 16) {
+      LLVMValueRef args[4] = {V(v[j]), V(kb_int(kb, it, 0)), LLVMConstInt(LLVMInt16TypeInContext(kb->ctx), 0xffff, false),
+                              LLVMConstInt(LLVMInt32TypeInContext(kb->ctx), 8, false)};
+      d[j] = K(intrin(kb, "llvm.x86.avx512.mask.cvtps2dq.512", NULL, 0, args, 4));
+    } else {
+      LLVMValueRef args[1] = {V(v[j])};
+      d[j] = K(intrin(kb, "llvm.x86.avx.cvt.ps2dq.256", NULL, 0, args, 1));
+    }
+  }
+  const char *pdw = L == 16 ? "llvm.x86.avx512.packssdw.512" : "llvm.x86.avx2.packssdw";
+  const char *pwb = L == 16 ? (uns ? "llvm.x86.avx512.packuswb.512" : "llvm.x86.avx512.packsswb.512")
+                            : (uns ? "llvm.x86.avx2.packuswb" : "llvm.x86.avx2.packsswb");
+  KV w[2];
+  for (int h = 0; h < 2; h++) {
+    LLVMValueRef args[2] = {V(d[2 * h]), V(d[2 * h + 1])};
+    w[h] = K(intrin(kb, pdw, NULL, 0, args, 2));
+    if (zp) w[h] = intrin2(kb, "llvm.sadd.sat", w[h], kb_int(kb, wt, zp));
+  }
+  LLVMValueRef args[2] = {V(w[0]), V(w[1])};
+  KV bytes = K(intrin(kb, pwb, NULL, 0, args, 2));
+  /* 32-bit lanes: out[j·L/4 + q] = in[4q + j] */
+  int idx[16];
+  for (int j = 0; j < 4; j++)
+    for (int q = 0; q < L / 4; q++) idx[j * (L / 4) + q] = 4 * q + j;
+  KV dw = kb_bitcast(kb, bytes, it);
+  dw = kb_shuffle(kb, dw, dw, idx, L);
+  bytes = kb_bitcast(kb, dw, kt(KE_I8, 4 * L));
+  if (n == 4) return bytes;
+  int cut[64];
+  for (int i = 0; i < n * L; i++) cut[i] = i;
+  return kb_shuffle(kb, bytes, bytes, cut, n * L);
+}
+
+static KV kbl_requant_bytes(KB *kb, const KV *v, int n, int zp, bool uns) {
+  const Target *t = kb->m->target;
+  int L = kb_type(kb, v[0]).lanes;
+  bool x86 = t->triple && strstr(t->triple, "x86_64");
+  bool bw = t->features && strstr(t->features, "+avx512bw");
+  if (x86 && n >= 1 && n <= 4 && zp >= -255 && zp <= 255 && ((L == 16 && bw) || (L == 8 && t->has_avx2)))
+    return requant_bytes_x86(kb, v, n, zp, uns, L);
+  return kb_requant_bytes_generic(kb, v, n, zp, uns);
+}
+
 /* ---- reductions ---- */
 static KV reduce_fp(KB *kb, const char *name, KV v, double start) {
   KT t = kb_type(kb, v);

@@ -427,6 +427,94 @@ Test(quant, qconv_row_windows) {
   t_free(t);
 }
 
+/* The int8 GEMM's epilogue requantizes a row's vectors together (kb_requant_bytes: vcvtps2dq and
+ * saturating packs on AVX-512BW and AVX2, one store per row): 1×1 QLinearConvs whose scaled sums
+ * are exact ties (mult 0.5, odd sums), beyond the i16 range of the packs (mult 40) and beyond
+ * lrint's (mult 3e4: the epilogue clamps first), with odd, zero and negative zero points, u8 and
+ * int8 outputs, a Relu-narrowed range (qmin/qmax attributes), and pixel counts that make 1-4
+ * vectors per row, a masked last vector and remainder columns.  Run on this CPU; AVX2 (8 lanes)
+ * and aarch64 (the generic form) are compiled, and AVX2's asm must hold the packs. */
+static void requant_case(int H, int W, float mult, int yz, bool s8y, int qmin, int qmax, const char *target) {
+  enum { NB = 1, CI = 16, CO = 13 };
+  int n_x = NB * CI * H * W;
+  uint8_t *x = malloc((size_t)n_x);
+  static int8_t w[CO * CI];
+  int32_t bias[CO];
+  float ws[CO];
+  int8_t wz[CO] = {0};
+  for (int i = 0; i < n_x; i++) x[i] = (uint8_t)rnd();
+  for (int i = 0; i < CO * CI; i++) w[i] = (int8_t)rnd();
+  for (int i = 0; i < CO; i++) bias[i] = (int32_t)(rnd() % 2001) - 1000, ws[i] = mult * (float)(1 + i % 3);
+  float xs = 1.0f, ys = 1.0f;
+  uint8_t xz = 0;
+  int64_t dx[4] = {NB, CI, H, W}, dw[4] = {CO, CI, 1, 1}, co = CO;
+  T *t = t_new();
+  int8_t yz8 = (int8_t)yz;
+  uint8_t yzu = (uint8_t)yz;
+  Node *n = t_node(t, OP_QLinearConv, 9,
+                   (Value *[]){t_in(t, DT_UINT8, 4, dx, x), t_const(t, DT_FLOAT, 0, NULL, &xs), t_const(t, DT_UINT8, 0, NULL, &xz),
+                               t_const(t, DT_INT8, 4, dw, w), t_const(t, DT_FLOAT, 1, &co, ws), t_const(t, DT_INT8, 1, &co, wz),
+                               t_const(t, DT_FLOAT, 0, NULL, &ys),
+                               s8y ? t_const(t, DT_INT8, 0, NULL, &yz8) : t_const(t, DT_UINT8, 0, NULL, &yzu),
+                               t_const(t, DT_INT32, 1, &co, bias)},
+                   1);
+  int lo = s8y ? -128 : 0, hi = s8y ? 127 : 255;
+  if (qmin > lo) tu_attr_int(t->g, n, "qmin", qmin), lo = qmin;
+  if (qmax < hi) tu_attr_int(t->g, n, "qmax", qmax), hi = qmax;
+  if (target) { /* compiled only */
+    cr_assert_eq(ir_infer_node(t->g, n), 0, "%s", ir_last_error(t->g));
+    tu_output(t->g, n->out[0]);
+    char path[] = "/tmp/onnxc_requant_XXXXXX", line[4096], err[512];
+    int fd = mkstemp(path), packs = 0;
+    cr_assert_geq(fd, 0);
+    close(fd);
+    BeOptions o = {.target = target, .opt_level = 3};
+    int rc = be_emit(t->g, &o, "asm", path, err, sizeof err);
+    if (rc && strstr(err, "is not available in this LLVM")) fprintf(stderr, "skipping %s: %s\n", target, err);
+    else cr_assert_eq(rc, 0, "%s: %s", target, err);
+    FILE *f = fopen(path, "r");
+    while (!rc && f && fgets(line, sizeof line, f)) packs += strstr(line, "vpackssdw") != NULL;
+    if (f) fclose(f);
+    unlink(path);
+    if (!rc && strstr(target, "x86")) cr_assert_gt(packs, 0, "%s: no vpackssdw in the epilogue", target);
+    t_free(t);
+    free(x);
+    return;
+  }
+  t_run_on(t, 1, NULL);
+  const uint8_t *y = t_out(t, n, 0);
+  int ties = 0, big = 0;
+  for (int o = 0; o < CO; o++)
+    for (int p = 0; p < H * W; p++) {
+      int32_t sq = bias[o];
+      for (int c = 0; c < CI; c++) sq += (int32_t)x[c * H * W + p] * w[o * CI + c];
+      float m = xs * ws[o] / ys, r = (float)sq * m;
+      ties += r - floorf(r) == 0.5f, big += fabsf(r) > 32768.0f;
+      double q = rint((double)r) + yz;
+      q = q < lo ? lo : q > hi ? hi : q;
+      int got = s8y ? (int)(int8_t)y[o * H * W + p] : (int)y[o * H * W + p];
+      cr_assert_eq(got, (int)q, "%s %dx%d mult %g zp %d [%d, %d] (%d, %d): %g", target ? target : "native", H, W, (double)mult, yz, lo,
+                   hi, o, p, (double)r);
+    }
+  if (mult == 0.5f) cr_assert_gt(ties, 0, "no ties");
+  if (mult > 1) cr_assert_gt(big, 0, "no sums beyond i16");
+  t_free(t);
+  free(x);
+}
+
+Test(quant, qconv_requant_packs) {
+  static const char *const targets[] = {NULL, "x86-64-avx2", "aarch64"};
+  for (int ti = 0; ti < 3; ti++) {
+    const char *tgt = targets[ti];
+    requant_case(8, 8, 0.5f, 3, false, 0, 255, tgt);    /* 64 pixels: 4 vectors, ties, odd zero point */
+    requant_case(7, 7, 0.5f, 0, false, 0, 255, tgt);    /* 49: 3 vectors + a remainder column */
+    requant_case(5, 8, 40.0f, 128, false, 0, 255, tgt); /* 40: 2 vectors + 8 masked; beyond i16 */
+    requant_case(4, 4, 0.5f, -5, true, -128, 127, tgt); /* 16: 1 vector, int8 out, negative zero point */
+    requant_case(6, 11, 3e4f, 7, true, -128, 127, tgt); /* 66: beyond 2^31, clamped first */
+    requant_case(9, 9, 0.5f, 10, false, 10, 200, tgt);  /* 81: a Relu's range, then 1 vector + 1 column */
+  }
+}
+
 /* ---- DFT against an O(n²) double reference ---- */
 
 /* x: [lines, Lin, C] (C = 1 real, 2 complex) transformed along Lin with length L */
