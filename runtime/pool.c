@@ -26,7 +26,8 @@
 
 #include "onnxc_rt.h"
 
-#define SPIN_ITERS 20000 /* the caller's wait for workers inside a job, before it yields */
+#define SPIN_ITERS 20000 /* a worker's first spin without reading the clock (5-10 us); the caller's
+                            wait for workers inside a job, before it yields */
 /* A worker's spin between jobs, in its own CPU time (a worker descheduled on a loaded machine
  * keeps its budget): within a run it waits out a kernel's uneven end or a serial node.  An
  * iteration count of 20,000 was 5-10 us: ResNet-50 at 2 threads slept and was woken by a futex
@@ -36,7 +37,7 @@
 /* after a run has returned (onnxc_pool_rest): runs back to back (a benchmark, a stream of
  * inputs) still find the worker awake, an idle instance stops using CPU within 50 us */
 #define REST_SPIN_NS 50000
-#define SPIN_CHECK 1024 /* loop iterations between clock reads */
+#define SPIN_CHECK 4096 /* loop iterations between clock reads, after the first SPIN_ITERS */
 #define JOB_CLOSED ((uint64_t)1 << 31)
 #define JOB_INSIDE (JOB_CLOSED - 1)
 #define SHARE_CHUNKS 4 /* an owner takes a share of more than SHARE_WHOLE tasks in about this many calls */
@@ -160,7 +161,7 @@ static void *worker(void *arg) {
     int spins = 0;
     int64_t t0 = 0;
     while ((g = job_gen(p)) == seen && !atomic_load(&p->stop)) {
-      if (++spins % SPIN_CHECK) continue;
+      if (++spins < SPIN_ITERS || spins % SPIN_CHECK) continue; /* the clock read is a system call */
       if (!t0) t0 = onnxc_prof_thread_cpu_ns();
       if (onnxc_prof_thread_cpu_ns() - t0 < (atomic_load_explicit(&p->rest, memory_order_relaxed) ? REST_SPIN_NS : SPIN_NS))
         continue;
