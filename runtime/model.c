@@ -217,6 +217,7 @@ static int run_graph(onnxc_model *m) {
   m->rt.failed_node = -1;
   onnxc_watch_start(&m->watch, 0);
   int st = d->graph(&m->rt, m->io);
+  onnxc_pool_rest(m->rt.pool);
   if (!st) {
     m->err[0] = 0;
     return ONNXC_OK;

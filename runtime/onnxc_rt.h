@@ -101,10 +101,13 @@ int32_t onnxc_rt_parallel(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, i
  * every phase.  One thread: fn is called once with the whole range. */
 int32_t onnxc_rt_phases(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int64_t phases, int64_t width);
 
-/* persistent worker pool: workers spin briefly, then sleep, between jobs */
+/* persistent worker pool: workers spin up to half a millisecond, then sleep, between jobs */
 onnxc_pool *onnxc_pool_create(int threads); /* threads <= 0: all online cores; NULL on failure */
 void onnxc_pool_destroy(onnxc_pool *p);
 int onnxc_pool_threads(const onnxc_pool *p);
+/* a run has returned: the workers go to sleep within 50 us instead of spinning on (the next job
+ * wakes them); NULL is a no-op */
+void onnxc_pool_rest(onnxc_pool *p);
 int onnxc_cpu_count(void);
 
 #ifdef __cplusplus

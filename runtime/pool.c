@@ -1,7 +1,8 @@
 /* pool.c — persistent thread pool and the parallel-for used by generated code.
  *
- * A job is published by a new generation in `job`; workers spin on it for a short while (kernels
- * come in quick succession during a run) and then sleep on a condition variable.  Each participant starts on
+ * A job is published by a new generation in `job`; workers spin on it for up to SPIN_NS (kernels
+ * come in quick succession during a run) and then sleep on a condition variable; once a run has
+ * returned (onnxc_pool_rest) they sleep after REST_SPIN_NS, so an idle instance uses no CPU.  Each participant starts on
  * its static share of [0, work) and takes it from the front (a small share in one call, a larger
  * one in a few chunks); one that runs out takes half of what is left of another's share from the
  * back (both through one CAS on the share's packed [next, end) word).  So a thread that is slower
@@ -25,7 +26,18 @@
 
 #include "onnxc_rt.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 20000 /* a worker's first spin without reading the clock (5-10 us); the caller's
+                            wait for workers inside a job, before it yields */
+/* A worker's spin between jobs, in its own CPU time (a worker descheduled on a loaded machine
+ * keeps its budget): within a run it waits out a kernel's uneven end or a serial node.  An
+ * iteration count of 20,000 was 5-10 us: ResNet-50 at 2 threads slept and was woken by a futex
+ * call ~40 times per run, each wake-up tens of us (more on an idle virtual CPU) during which the
+ * caller ran the worker's share alone. */
+#define SPIN_NS 500000
+/* after a run has returned (onnxc_pool_rest): runs back to back (a benchmark, a stream of
+ * inputs) still find the worker awake, an idle instance stops using CPU within 50 us */
+#define REST_SPIN_NS 50000
+#define SPIN_CHECK 4096 /* loop iterations between clock reads, after the first SPIN_ITERS */
 #define JOB_CLOSED ((uint64_t)1 << 31)
 #define JOB_INSIDE (JOB_CLOSED - 1)
 #define SHARE_CHUNKS 4 /* an owner takes a share of more than SHARE_WHOLE tasks in about this many calls */
@@ -43,6 +55,7 @@ struct onnxc_pool {
   _Atomic int32_t status;
   _Atomic int sleepers;
   _Atomic int stop;
+  _Atomic int rest; /* the run has returned: workers spin only REST_SPIN_NS (onnxc_pool_rest) */
   /* current job */
   onnxc_kernel_fn fn;
   void *const *bufs;
@@ -146,14 +159,19 @@ static void *worker(void *arg) {
   for (;;) {
     uint64_t g;
     int spins = 0;
+    int64_t t0 = 0;
     while ((g = job_gen(p)) == seen && !atomic_load(&p->stop)) {
-      if (++spins < SPIN_ITERS) continue;
+      if (++spins < SPIN_ITERS || spins % SPIN_CHECK) continue; /* the clock read is a system call */
+      if (!t0) t0 = onnxc_prof_thread_cpu_ns();
+      if (onnxc_prof_thread_cpu_ns() - t0 < (atomic_load_explicit(&p->rest, memory_order_relaxed) ? REST_SPIN_NS : SPIN_NS))
+        continue;
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->sleepers, 1);
       while (job_gen(p) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
       atomic_fetch_sub(&p->sleepers, 1);
       pthread_mutex_unlock(&p->mu);
       spins = 0;
+      t0 = 0;
     }
     if (atomic_load(&p->stop)) return NULL;
     seen = g;
@@ -213,6 +231,10 @@ void onnxc_pool_destroy(onnxc_pool *p) {
 
 int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
 
+void onnxc_pool_rest(onnxc_pool *p) {
+  if (p) atomic_store_explicit(&p->rest, 1, memory_order_relaxed);
+}
+
 /* a profiled run: how the call split, for the node's CPU time and critical path (runtime/prof.c) */
 static void pool_report(onnxc_pool *p, onnxc_prof *prof, int64_t caller_t0) {
   int64_t sum = 0, max = 0;
@@ -264,6 +286,7 @@ static int32_t pool_run(onnxc_rt *rt, onnxc_kernel_fn fn, void *const *bufs, int
   }
   atomic_store(&p->status, 0);
   atomic_store(&p->done, 0);
+  if (atomic_load_explicit(&p->rest, memory_order_relaxed)) atomic_store_explicit(&p->rest, 0, memory_order_relaxed);
   if (p->timed)
     for (int i = 1; i < p->n; i++) p->share_ns[i] = 0; /* a worker that does not join runs nothing */
   uint64_t gen = (atomic_load(&p->job) >> 32) + 1;

@@ -607,6 +607,7 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
     }
   m->rt.failed_node = -1;
   int32_t st = m->run(&m->rt, m->io);
+  onnxc_pool_rest(m->rt.pool);
   int k = m->rt.failed_node;
   if (st && k >= 0 && k < m->nnodes)
     snprintf(err, errlen, "run failed: node %d (%s): %s", k, m->nodes[k], onnxc_status_str(st));

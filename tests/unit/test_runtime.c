@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -350,4 +353,100 @@ Test(runtime, pool_does_not_wait_for_a_held_up_worker) {
   free(rt.scratch);
   close(held_pipe[0]);
   close(held_pipe[1]);
+}
+
+/* ---- between jobs a worker spins (a run's kernels come in quick succession), and once a run has
+ * returned it sleeps ---- */
+static _Atomic long gap_nvcsw = -1; /* the worker's voluntary context switches when it ran task 1 */
+
+static long thread_nvcsw(void) {
+  struct rusage u;
+  return getrusage(RUSAGE_THREAD, &u) ? -1 : u.ru_nvcsw;
+}
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* two tasks: the caller's (0) waits up to a second for the worker's (1), so the worker joins */
+static int32_t gap_kernel(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end) {
+  (void)bufs, (void)weights;
+  int idx = (int)((scratch - pool_scratch) / POOL_STRIDE);
+  for (int64_t t = begin; t < end; t++) {
+    if (t == 1 && idx) atomic_store(&gap_nvcsw, thread_nvcsw());
+    if (t == 0)
+      for (int64_t t0 = mono_ns(); atomic_load(&gap_nvcsw) < 0 && mono_ns() - t0 < 1000000000;) sched_yield();
+  }
+  return 0;
+}
+
+static int64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* jobs 150 us apart (a serial node between two kernels): the worker joins the next without going
+ * to sleep.  With a spin of 20,000 loop iterations (5-10 us) it slept in every gap and each job
+ * began with a futex wake-up.  Only gaps where the caller kept its core count (a loaded machine
+ * deschedules it, and the worker may use up its spin meanwhile); too few of them: skipped. */
+Test(runtime, pool_worker_spins_between_jobs) {
+  onnxc_rt rt = pool_rt(2);
+  int slept = 0, clean = 0;
+  long last = -1;
+  for (int k = 0; k < 41; k++) {
+    int64_t w0 = mono_ns(), c0 = thread_cpu_ns();
+    if (k)
+      for (; mono_ns() - w0 < 150000;) {
+      }
+    atomic_store(&gap_nvcsw, -1);
+    cr_assert_eq(onnxc_rt_parallel(&rt, gap_kernel, NULL, 2), 0);
+    long v = atomic_load(&gap_nvcsw);
+    int64_t lost = (mono_ns() - w0) - (thread_cpu_ns() - c0); /* the caller off its core */
+    if (v >= 0 && last >= 0 && lost < 30000) clean++, slept += v > last;
+    last = v;
+  }
+  if (clean < 8) cr_skip_test("a loaded machine: %d of 40 gaps with the caller on its core", clean);
+  cr_assert_lt(slept, clean / 2, "the worker slept in %d of %d gaps of 150 us", slept, clean);
+  onnxc_pool_destroy(rt.pool);
+  free(rt.scratch);
+}
+
+/* the CPU time of the process's threads other than the caller, from /proc/self/task/N/schedstat */
+static int64_t others_cpu_ns(void) {
+  int64_t sum = 0;
+  pid_t self = (pid_t)syscall(SYS_gettid);
+  DIR *d = opendir("/proc/self/task");
+  cr_assert(d);
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.' || atoi(e->d_name) == self) continue;
+    char path[300];
+    snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+    FILE *f = fopen(path, "r");
+    long long ns = 0;
+    if (f && fscanf(f, "%lld", &ns) == 1) sum += ns;
+    if (f) fclose(f);
+  }
+  closedir(d);
+  return sum;
+}
+
+/* after onnxc_model_run returns the worker uses no CPU: over the next 5 ms it spins at most 50 us,
+ * then sleeps (without onnxc_pool_rest it would spin for SPIN_NS, half a millisecond of CPU) */
+Test(runtime, workers_sleep_when_a_run_returns) {
+  onnxc_model *m;
+  onnxc_options o = {.threads = 2};
+  cr_assert_eq(onnxc_model_create(&info, &m, &o), 0);
+  int64_t best = INT64_MAX;
+  for (int k = 0; k < 5; k++) {
+    check_run(m);
+    int64_t c0 = others_cpu_ns();
+    usleep(5000);
+    int64_t used = others_cpu_ns() - c0;
+    if (used < best) best = used;
+  }
+  cr_assert_lt(best, 200000, "the worker used %lld us of CPU in 5 ms after a run", (long long)best / 1000);
+  onnxc_model_destroy(m);
 }
