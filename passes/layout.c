@@ -11,9 +11,13 @@
  *   depthwise Conv (group = C = O)         -> the same Conv marked Node.nhwc, its geometry in the
  *                                             attribute "nhwc" {N, H, W, OH, OW} (gen_conv_nhwc.c)
  *   elementwise (same-shape operands,      -> the same node on the [N·H·W, C] values
- *     scalar constants)
+ *     scalar constants; with N = 1 also a
+ *     [1, C, 1, 1] operand: an SE scale)       (that operand as [1, C], broadcast over the rows)
+ *   GlobalAveragePool (N = 1)              -> ReduceMean(axes [0], keepdims) over the rows: [1, C]
  * and a value crossing between the two forms gets one reorder (Transpose 0,2,3,1 + a Reshape view,
- * or a Reshape view + Transpose 0,3,1,2) at the region boundary; weights are reused as they are
+ * or a Reshape view + Transpose 0,3,1,2) at the region boundary, only the view for an [N, C, 1, 1]
+ * value (the same memory either way: squeeze-and-excitation blocks do not end a region); weights
+ * are reused as they are
  * (the Gemm packs its B at compile time, the depthwise kernel packs [kh·kw][C]).
  *
  * The choice: each candidate node costs MACs / (L · lane use) vector operations in either form
