@@ -11,9 +11,13 @@
  *   depthwise Conv (group = C = O)         -> the same Conv marked Node.nhwc, its geometry in the
  *                                             attribute "nhwc" {N, H, W, OH, OW} (gen_conv_nhwc.c)
  *   elementwise (same-shape operands,      -> the same node on the [N·H·W, C] values
- *     scalar constants)
+ *     scalar constants; with N = 1 also a
+ *     [1, C, 1, 1] operand: an SE scale)       (that operand as [1, C], broadcast over the rows)
+ *   GlobalAveragePool (N = 1)              -> ReduceMean(axes [0], keepdims) over the rows: [1, C]
  * and a value crossing between the two forms gets one reorder (Transpose 0,2,3,1 + a Reshape view,
- * or a Reshape view + Transpose 0,3,1,2) at the region boundary; weights are reused as they are
+ * or a Reshape view + Transpose 0,3,1,2) at the region boundary, only the view for an [N, C, 1, 1]
+ * value (the same memory either way: squeeze-and-excitation blocks do not end a region); weights
+ * are reused as they are
  * (the Gemm packs its B at compile time, the depthwise kernel packs [kh·kw][C]).
  *
  * The choice: each candidate node costs MACs / (L · lane use) vector operations in either form
@@ -45,7 +49,7 @@ static bool generator_accepts(const Node *n) {
   return true;
 }
 
-typedef enum Kind { K_NONE, K_PW, K_DW, K_EW } Kind;
+typedef enum Kind { K_NONE, K_PW, K_DW, K_EW, K_GAP } Kind;
 
 typedef struct Lay {
   Graph *g;
@@ -94,20 +98,33 @@ static bool ew_op(Op op) {
   }
 }
 
+/* a [1, C, 1, 1] activation broadcast over y = [1, C, H, W] (a squeeze-and-excitation scale): its
+ * pixel-major form [1, C] broadcasts over y's [H·W, C] rows the same way */
+static bool se_operand(const Value *v, const Value *y) {
+  return y->dims[0] == 1 && v->dims[0] == 1 && v->dims[1] == y->dims[1] && v->dims[2] == 1 && v->dims[3] == 1;
+}
+
 static Kind node_kind(Graph *g, Node *n) {
   if (n->dead) return K_NONE;
   if (n->op == OP_Conv) return conv_kind(g, n);
+  if (n->op == OP_GlobalAveragePool) /* one image: ReduceMean over the rows of [H·W, C] */
+    return n->nin == 1 && n->nout == 1 && !n->epi && act4(n->in[0]) && act4(n->out[0]) && n->in[0]->dims[0] == 1
+               ? K_GAP
+               : K_NONE;
   if (!ew_op(n->op) || n->nout != 1 || n->epi || !act4(n->out[0])) return K_NONE;
   int ndata = 0;
   for (int i = 0; i < n->nin; i++) {
     const Value *v = n->in[i];
     if (!v) continue;
     if (is_const(v) && ir_value_numel(v) == 1) continue;
-    if (!act4(v) || !ir_same_shape(v, n->out[0])) return K_NONE;
+    if (!act4(v) || !(ir_same_shape(v, n->out[0]) || se_operand(v, n->out[0]))) return K_NONE;
     ndata++;
   }
   return ndata ? K_EW : K_NONE;
 }
+
+/* [N, C, 1, 1] is the same memory as [N·1·1, C]: its reorder is a free Reshape view */
+static bool free_reorder(const Value *v) { return v->dims[2] * v->dims[3] == 1; }
 
 static void node_cost(const Node *n, Kind k, double c[2]) {
   c[0] = c[1] = 0;
@@ -123,12 +140,17 @@ static void node_cost(const Node *n, Kind k, double c[2]) {
     mac *= (double)(w->dims[2] * w->dims[3]);
     c[0] = mac / (LANES * use(y->dims[3])) + (double)ir_value_numel(x) / LANES; /* + its padded copy */
     c[1] = mac / (LANES * use(y->dims[1]));
+  } else if (k == K_GAP) { /* NCHW: vectors along each channel's H·W; pixel-major: along C */
+    double e = (double)ir_value_numel(x);
+    c[0] = e / (LANES * use(x->dims[2] * x->dims[3]));
+    c[1] = e / (LANES * use(x->dims[1]));
   }
 }
 
 /* is input i of node n an operand whose form follows the node's label? */
 static bool data_slot(const Lay *L, int k, int i) {
   const Node *n = L->g->nodes[k];
+  if (L->kind[k] == K_GAP) return i == 0;
   if (L->kind[k] == K_PW || L->kind[k] == K_DW) return i == 0 || (n->epi && n->epi->res && i == ir_ops[n->op].max_in);
   if (L->kind[k] == K_EW) return !is_const(n->in[i]);
   return false;
@@ -143,7 +165,7 @@ static double total(const Lay *L, const char *lab) {
     int pl = L->prod[v] >= 0 ? lab[L->prod[v]] : 0;
     bool other = val->is_output && pl;
     for (int u = 0; u < L->nusers[v] && !other; u++) other = lab[L->users[v][u]] != pl;
-    if (other) s += TR_COST * (double)ir_value_numel(val);
+    if (other && !free_reorder(val)) s += TR_COST * (double)ir_value_numel(val);
   }
   return s;
 }
@@ -262,8 +284,11 @@ static Value *reorder_in(Graph *g, Value *v) {
   static const int64_t perm[4] = {0, 2, 3, 1};
   int64_t td[4] = {v->dims[0], v->dims[2], v->dims[3], v->dims[1]}, pd[2];
   pm_dims(v, pd);
-  Value *t = temp(g, arena_printf(g->arena, "%s.nhwc", v->name), 4, td);
-  set_perm(g, node1(g, OP_Transpose, arena_printf(g->arena, "%s.to_nhwc", v->name), v, NULL, t), perm);
+  Value *t = v;
+  if (!free_reorder(v)) {
+    t = temp(g, arena_printf(g->arena, "%s.nhwc", v->name), 4, td);
+    set_perm(g, node1(g, OP_Transpose, arena_printf(g->arena, "%s.to_nhwc", v->name), v, NULL, t), perm);
+  }
   Value *p = temp(g, arena_printf(g->arena, "%s.pm", v->name), 2, pd);
   node1(g, OP_Reshape, arena_printf(g->arena, "%s.pm_view", v->name), t,
         shape_const(g, arena_printf(g->arena, "%s.pm_shape", v->name), 2, pd), p);
@@ -274,6 +299,11 @@ static Value *reorder_in(Graph *g, Value *v) {
 static void reorder_out(Graph *g, Value *p, Value *v) {
   static const int64_t perm[4] = {0, 3, 1, 2};
   int64_t td[4] = {v->dims[0], v->dims[2], v->dims[3], v->dims[1]};
+  if (free_reorder(v)) { /* [N, C, 1, 1]: the view alone */
+    node1(g, OP_Reshape, arena_printf(g->arena, "%s.nchw_view", v->name), p,
+          shape_const(g, arena_printf(g->arena, "%s.nchw_shape", v->name), 4, v->dims), v);
+    return;
+  }
   Value *t = temp(g, arena_printf(g->arena, "%s.nhwc", v->name), 4, td);
   node1(g, OP_Reshape, arena_printf(g->arena, "%s.nhwc_view", v->name), p,
         shape_const(g, arena_printf(g->arena, "%s.nhwc_shape", v->name), 4, td), t);
@@ -307,6 +337,16 @@ static void rewrite_dw(Graph *g, Node *n, const Value *x, const Value *y) {
   n->nhwc = true;
 }
 
+/* GlobalAveragePool of one image -> ReduceMean over the rows of [H·W, C], kept as [1, C] */
+static void rewrite_gap(Graph *g, Node *n) {
+  static const int64_t axis0[1] = {0};
+  n->op = OP_ReduceMean;
+  n->nattr = 2;
+  n->attrs = arena_alloc(g->arena, 2 * sizeof(Attr));
+  n->attrs[0] = (Attr){.name = "axes", .type = AT_INTS, .n = 1, .ints = arena_dup(g->arena, axis0, sizeof axis0)};
+  n->attrs[1] = (Attr){.name = "keepdims", .type = AT_INT, .i = 1};
+}
+
 static int rewrite(Lay *L, const char *lab) {
   Graph *g = L->g;
   Value **twin = calloc((size_t)L->nv, sizeof(Value *));
@@ -338,6 +378,7 @@ static int rewrite(Lay *L, const char *lab) {
     }
     if (L->kind[k] == K_PW) rewrite_pw(g, n);
     else if (L->kind[k] == K_DW) rewrite_dw(g, n, x, y);
+    else if (L->kind[k] == K_GAP) rewrite_gap(g, n);
     n->out[0] = twin[y->id];
     twin[y->id]->producer = n;
     y->producer = NULL;

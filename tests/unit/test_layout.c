@@ -3,7 +3,9 @@
  * Relu, 1×1 project, residual Add) run pixel-major give the NCHW results (1 and 2 threads) over
  * strides 1/2, kernels 3 and 5, dilation, asymmetric pads, channel counts off the vector, rows
  * shorter than a strip and long enough for the strip loop, 2 images, a value read on both sides of
- * the region; the cost model picks pixel-major for a 7×7 block and keeps a lone 1×1 conv NCHW. */
+ * the region, squeeze-and-excitation blocks (the pool a ReduceMean over the rows, the scale a
+ * broadcast Mul inside the region); the cost model picks pixel-major for a 7×7 block and keeps a
+ * lone 1×1 conv NCHW. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ typedef struct Case {
   int64_t pads[4];
   bool side; /* the expanded activation is also a graph output (read outside the region) */
   bool no_pw; /* only the depthwise conv (and its Relu) */
+  bool se;    /* a squeeze-and-excitation block after the depthwise conv (N = 1) */
 } Case;
 
 static Value *cst(Graph *g, const char *nm, int rank, const int64_t *d) {
@@ -64,6 +67,15 @@ static Graph *build(const Case *c, int *nout, int64_t *ny) {
   Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
   Value *e = c->no_pw ? x : relu(g, conv(g, x, c->E, c->C, 1, 1, 1, 1, NULL));
   Value *dw = relu(g, conv(g, e, c->E, c->E, c->K, c->E, c->s, c->d, c->pads));
+  if (c->se) { /* GlobalAveragePool -> 1×1 conv + Relu -> 1×1 conv + Sigmoid -> Mul(scale, dw) */
+    Value *p = tu_node(g, OP_GlobalAveragePool, 1, &dw);
+    cr_assert_eq(ir_infer_node(g, p->producer), 0, "%s", ir_last_error(g));
+    Value *s = conv(g, relu(g, conv(g, p, 8, c->E, 1, 1, 1, 1, NULL)), c->E, 8, 1, 1, 1, 1, NULL);
+    s = tu_node(g, OP_Sigmoid, 1, &s);
+    cr_assert_eq(ir_infer_node(g, s->producer), 0, "%s", ir_last_error(g));
+    dw = tu_node(g, OP_Mul, 2, (Value *[]){s, dw});
+    cr_assert_eq(ir_infer_node(g, dw->producer), 0, "%s", ir_last_error(g));
+  }
   Value *y = dw;
   if (!c->no_pw) {
     y = conv(g, dw, c->O, c->E, 1, 1, 1, 1, NULL);
@@ -100,7 +112,13 @@ static bool check(const Case *c, int mode) {
   cr_assert_eq(count(gn, OP_Conv, true) + count(gn, OP_Transpose, false), 0, "--layout nchw: nothing reordered");
   if (mode == 2) {
     cr_assert(pm, "forced: the depthwise conv runs pixel-major");
-    cr_assert_eq(count(gp, OP_Gemm, false), c->no_pw ? 0 : 2, "forced: the 1×1 convs run as Gemm");
+    cr_assert_eq(count(gp, OP_Gemm, false), c->no_pw ? 0 : c->se ? 4 : 2, "forced: the 1×1 convs run as Gemm");
+    if (c->se) { /* the pool runs on the rows, the scale joins the region: two reorders, no more */
+      cr_assert_eq(count(gp, OP_ReduceMean, false), 1, "forced: the pool is a ReduceMean over the rows");
+      cr_assert_eq(count(gp, OP_GlobalAveragePool, false), 0);
+      cr_assert_eq(count(gp, OP_Transpose, false), c->side ? 3 : 2, "only the region's input and output(s) are reordered: %d",
+                   count(gp, OP_Transpose, false));
+    }
   }
   char err[512];
   BeModel *mp = be_jit(gp, NULL, err, sizeof err);
@@ -136,20 +154,22 @@ static bool check(const Case *c, int mode) {
 
 Test(layout, pixel_major_blocks_match_nchw) {
   Case cs[] = {
-      {1, 16, 64, 16, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, false},      /* 7×7: one short strip, residual */
-      {2, 24, 40, 32, 14, 9, 3, 2, 1, {1, 1, 1, 1}, true, false},      /* stride 2, 40 channels (a tail), 2 images */
-      {1, 32, 96, 32, 28, 28, 5, 1, 1, {2, 2, 2, 2}, false, false},    /* 5×5, the strip loop */
-      {1, 16, 48, 24, 40, 56, 3, 1, 1, {1, 1, 1, 1}, false, false},    /* long rows */
-      {1, 8, 20, 8, 11, 13, 3, 1, 2, {2, 1, 0, 3}, true, false},       /* dilation 2, asymmetric pads */
-      {1, 16, 32, 16, 3, 3, 3, 1, 1, {0, 0, 0, 0}, false, false},      /* a 1×1 output */
-      {1, 3, 3, 3, 9, 33, 3, 2, 1, {1, 1, 1, 1}, false, true},         /* depthwise only, 3 channels, stride 2 */
-      {1, 48, 48, 48, 12, 20, 7, 1, 1, {3, 3, 3, 3}, false, true},     /* 7×7 kernel */
+      {1, 16, 64, 16, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, false, false},      /* 7×7: one short strip, residual */
+      {2, 24, 40, 32, 14, 9, 3, 2, 1, {1, 1, 1, 1}, true, false, false},      /* stride 2, 40 channels (a tail), 2 images */
+      {1, 32, 96, 32, 28, 28, 5, 1, 1, {2, 2, 2, 2}, false, false, false},    /* 5×5, the strip loop */
+      {1, 16, 48, 24, 40, 56, 3, 1, 1, {1, 1, 1, 1}, false, false, false},    /* long rows */
+      {1, 8, 20, 8, 11, 13, 3, 1, 2, {2, 1, 0, 3}, true, false, false},       /* dilation 2, asymmetric pads */
+      {1, 16, 32, 16, 3, 3, 3, 1, 1, {0, 0, 0, 0}, false, false, false},      /* a 1×1 output */
+      {1, 3, 3, 3, 9, 33, 3, 2, 1, {1, 1, 1, 1}, false, true, false},         /* depthwise only, 3 channels, stride 2 */
+      {1, 48, 48, 48, 12, 20, 7, 1, 1, {3, 3, 3, 3}, false, true, false},     /* 7×7 kernel */
+      {1, 16, 40, 16, 14, 14, 5, 1, 1, {2, 2, 2, 2}, false, false, true}, /* SE block, residual */
+      {1, 24, 72, 40, 9, 11, 3, 2, 1, {1, 1, 1, 1}, true, false, true},   /* SE, stride 2, 72 channels */
   };
   for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check(&cs[i], 2);
 }
 
 Test(layout, cost_model) {
-  Case late = {1, 160, 960, 160, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, false}; /* MobileNetV2's last stage */
+  Case late = {1, 160, 960, 160, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, false, false}; /* MobileNetV2's last stage */
   cr_assert(check(&late, 0), "a 7×7 MobileNetV2 block runs pixel-major");
   /* only the 1×1 conv of a 56×56 block: 3136 pixels fill the vectors either way, so a reorder cannot pay */
   Graph *one = ir_graph_new();
@@ -160,4 +180,7 @@ Test(layout, cost_model) {
   cr_assert_eq(pass_run_all(one, &po), 0, "%s", ir_last_error(one));
   cr_assert_eq(count(one, OP_Gemm, false) + count(one, OP_Transpose, false), 0, "a lone 56×56 1×1 conv stays NCHW");
   ir_graph_free(one);
+  /* EfficientNet's 14×14 stage: the SE block no longer ends the region */
+  Case se = {1, 80, 480, 80, 14, 14, 3, 1, 1, {1, 1, 1, 1}, false, false, true};
+  cr_assert(check(&se, 0), "an EfficientNet block with SE runs pixel-major");
 }
