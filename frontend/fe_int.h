@@ -33,6 +33,11 @@ typedef struct Fe {
   int64_t pb_used;
   bool pb_refused;      /* an allocation was refused or failed */
   bool mapped;          /* fe_read_file mapped the file (fe_release_file unmaps it) */
+  /* with mapped: the mapping and a descriptor of the file (-1: none), which fe_copy_deferred reads
+   * the weights through (pread: no page of them mapped, which here cost twice the bytes' copy) */
+  const uint8_t *map;
+  size_t map_len;
+  int map_fd;
   const uint8_t *wire;  /* the buffer fe_unpack's references point into (NULL: none written) */
   size_t wire_len;
   uint64_t *digest;     /* FeOptions.digest: fe_unpack writes the hash of what protobuf-c reads,

@@ -89,32 +89,67 @@ static int defer_copy(Fe *c, void *dst, const void *src, size_t bytes) {
   return 0;
 }
 
-/* bytes [lo, hi) of the copies taken one after the other.  hash: each stretch is also hashed as
- * it is copied (ir_hash64_copy) and the stretches' hashes are chained in order into h.  verify
- * (the pool is the cache's mapping): a stretch is written only where it differs from the model's
- * bytes, and counted in differ. */
+/* bytes [lo, hi) of the copies taken one after the other, in steps of FE_COPY_STEP from the start
+ * of each copy's part.  hash: each step is also hashed as it is copied (ir_hash64_copy) and the
+ * steps' hashes are chained in order into h.  verify (the pool is the cache's mapping): a step is
+ * written only where it differs from the model's bytes, and counted in differ.  fd (the model
+ * file, mapped at [map, map + map_len)): a source in the mapping is read with pread instead, into
+ * the destination or, when verifying, into buf (a step's size); the hashes do not depend on how. */
+#define FE_COPY_STEP ((size_t)256 << 10)
+
 typedef struct CopyRange {
   const FeCopy *cp;
   size_t n, lo, hi;
   bool hash, verify;
   uint64_t h;
   size_t differ;
+  int fd;
+  const char *map;
+  size_t map_len;
+  unsigned char *buf;
+  bool changed; /* pread came back short: the file changed while it was read */
 } CopyRange;
+
+/* n bytes of the file at off into dst; false: short (the file shrank) or an error */
+static bool read_at(int fd, void *dst, size_t n, size_t off) {
+  char *d = dst;
+  while (n) {
+    ssize_t r = pread(fd, d, n, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    d += r, n -= (size_t)r, off += (size_t)r;
+  }
+  return true;
+}
 
 static void *copy_range(void *arg) {
   CopyRange *r = arg;
   size_t at = 0;
-  for (size_t i = 0; i < r->n && at < r->hi; at += r->cp[i++].bytes) {
+  for (size_t i = 0; i < r->n && at < r->hi && !r->changed; at += r->cp[i++].bytes) {
     size_t b = at > r->lo ? 0 : r->lo - at, e = r->cp[i].bytes < r->hi - at ? r->cp[i].bytes : r->hi - at;
-    if (b >= e) continue;
-    char *dst = (char *)r->cp[i].dst + b;
-    const char *src = (const char *)r->cp[i].src + b;
-    if (!r->hash && !r->verify) {
-      memcpy(dst, src, e - b);
-      continue;
+    for (; b < e && !r->changed; b += FE_COPY_STEP) {
+      size_t n = e - b < FE_COPY_STEP ? e - b : FE_COPY_STEP;
+      char *dst = (char *)r->cp[i].dst + b;
+      const char *src = (const char *)r->cp[i].src + b;
+      bool in_file = r->fd >= 0 && src >= r->map && (size_t)(src - r->map) <= r->map_len &&
+                     n <= r->map_len - (size_t)(src - r->map);
+      if (in_file && (!r->verify || r->buf)) {
+        if (!read_at(r->fd, r->verify ? (void *)r->buf : dst, n, (size_t)(src - r->map))) {
+          r->changed = true;
+          break;
+        }
+        if (r->verify) src = (const char *)r->buf;
+        else if (!r->hash) continue;
+        else src = NULL; /* read into dst: hashed there */
+      }
+      if (!r->hash && !r->verify) {
+        memcpy(dst, src, n);
+        continue;
+      }
+      uint64_t h = src ? ir_hash64_copy(dst, src, n, 41, r->verify ? &r->differ : NULL) : ir_hash64(dst, n, 41);
+      uint64_t link[3] = {r->h, h, (uint64_t)n};
+      r->h = ir_hash64(link, sizeof link, 43);
     }
-    uint64_t link[3] = {r->h, ir_hash64_copy(dst, src, e - b, 41, r->verify ? &r->differ : NULL), (uint64_t)(e - b)};
-    r->h = ir_hash64(link, sizeof link, 43);
   }
   return NULL;
 }
@@ -126,8 +161,13 @@ int fe_copy_deferred(Fe *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->ncopies; i++) total += c->copies[i].bytes;
   bool hash = c->digest != NULL, v = c->pool_mapped;
-  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, v, 0, 0},
-            hi = {c->copies, c->ncopies, total / 2, total, hash, v, 0, 0};
+  int fd = c->mapped ? c->map_fd : -1;
+  CopyRange lo = {c->copies, c->ncopies, 0, total / 2, hash, v, 0, 0, fd, (const char *)c->map, c->map_len, NULL, false},
+            hi = {c->copies, c->ncopies, total / 2, total, hash, v, 0, 0, fd, (const char *)c->map, c->map_len, NULL, false};
+  if (v && fd >= 0) { /* a step of the model's bytes at a time, to compare with the mapped copy */
+    lo.buf = malloc(FE_COPY_STEP);
+    hi.buf = malloc(FE_COPY_STEP);
+  }
   pthread_t t;
   if (total >= FE_COPY_SPLIT && !pthread_create(&t, NULL, copy_range, &hi)) {
     copy_range(&lo);
@@ -136,8 +176,11 @@ int fe_copy_deferred(Fe *c) {
     copy_range(&lo);
     copy_range(&hi);
   }
-  if (hash) fe_digest_add(c, (uint64_t[3]){lo.h, hi.h, (uint64_t)total}, 3 * sizeof(uint64_t));
+  free(lo.buf);
+  free(hi.buf);
   fe_copies_free(c);
+  if (lo.changed || hi.changed) return fe_error(c, "the file changed while it was read");
+  if (hash) fe_digest_add(c, (uint64_t[3]){lo.h, hi.h, (uint64_t)total}, 3 * sizeof(uint64_t));
   /* a block made here, or a mapped one that was stale, is kept for the next load */
   if (c->pool_cache && c->pool_base && (!v || lo.differ + hi.differ))
     c->pool_cache->store(c->pool_cache->ctx, c->pool_id, c->pool_base, (size_t)c->ref_bytes, lo.differ + hi.differ);

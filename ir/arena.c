@@ -124,7 +124,57 @@ int arena_adopt_map(Arena *a, void *p, size_t bytes) {
   return 0;
 }
 
+int arena_keep_start(Arena *a, void *region, size_t bytes) {
+  ArenaKept *k = calloc(1, sizeof *k);
+  if (!k) return -1;
+  if (a->kept) free(a->kept->item), free(a->kept);
+  k->region = region;
+  k->bytes = region ? bytes : 0;
+  a->kept = k;
+  return 0;
+}
+
+void *arena_alloc_kept(Arena *a, size_t bytes) {
+  ArenaKept *k = a->kept;
+  size_t need = (bytes + 63) & ~(size_t)63;
+  void *p = NULL;
+  if (k && need >= bytes && k->bytes - k->used >= need) {
+    p = k->region + k->used;
+    k->used += need;
+  } else {
+    if (!(p = arena_try_alloc_uninit(a, bytes))) return NULL;
+    arena_advise_huge(p, bytes);
+    if (k) k->outside = true;
+  }
+  if (!k || k->broken) return p;
+  if (k->n == k->cap) {
+    size_t cap = k->cap ? 2 * k->cap : 64;
+    struct ArenaKeptItem *it = realloc(k->item, cap * sizeof *it);
+    if (!it) {
+      k->broken = true;
+      return p;
+    }
+    k->item = it, k->cap = cap;
+  }
+  k->item[k->n++] = (struct ArenaKeptItem){p, bytes};
+  return p;
+}
+
+void arena_fill(Arena *a, void *dst, const void *src, size_t n) {
+  ArenaKept *k = a->kept;
+  unsigned char *d = dst;
+  if (!k || !k->region || d < k->region || d >= k->region + k->bytes) {
+    memcpy(dst, src, n);
+    return;
+  }
+  if (!memcmp(dst, src, n)) return; /* the page stays the file's */
+  memcpy(dst, src, n);
+  k->changed += n;
+}
+
 void arena_free(Arena *a) {
+  if (a->kept) free(a->kept->item), free(a->kept);
+  a->kept = NULL;
   ArenaBlock *b = a->head;
   while (b) {
     ArenaBlock *n = b->next;

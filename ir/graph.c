@@ -467,15 +467,20 @@ void ir_store_i64(DType t, void *d, int64_t i, int64_t x) {
   }
 }
 
-static Value *const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims, bool zero) {
+/* how: 1 zeroed, 0 not, 2 kept (arena_alloc_kept) */
+static Value *const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims, int how) {
   Value *v = ir_value_new(g, name);
   v->kind = VK_CONST;
   v->dtype = t;
   ir_value_set_shape(v, rank, dims);
   int64_t n = ir_value_numel(v);
   size_t bytes = (size_t)(n > 0 ? n : 1) * dtype_size(t);
-  if (zero) {
+  if (how == 1) {
     v->data = arena_alloc(g->arena, bytes);
+    return v;
+  }
+  if (how == 2) {
+    if (!(v->data = arena_alloc_kept(g->arena, bytes))) ir_oom();
     return v;
   }
   if (!(v->data = arena_try_alloc_uninit(g->arena, bytes))) ir_oom();
@@ -484,11 +489,15 @@ static Value *const_new(Graph *g, const char *name, DType t, int rank, const int
 }
 
 Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
-  return const_new(g, name, t, rank, dims, true);
+  return const_new(g, name, t, rank, dims, 1);
+}
+
+Value *ir_const_new_kept(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
+  return const_new(g, name, t, rank, dims, 2);
 }
 
 Value *ir_const_new_filled(Graph *g, const char *name, DType t, int rank, const int64_t *dims) {
-  return const_new(g, name, t, rank, dims, false);
+  return const_new(g, name, t, rank, dims, 0);
 }
 
 /* IEEE half conversions (round to nearest even) */

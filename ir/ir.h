@@ -18,9 +18,11 @@
 
 /* ---- arena ---------------------------------------------------------------------------------- */
 typedef struct ArenaBlock ArenaBlock;
+typedef struct ArenaKept ArenaKept;
 typedef struct Arena {
   ArenaBlock *head;
   size_t total;
+  ArenaKept *kept; /* arena_keep_start: the kept constants (NULL: none listed) */
 } Arena;
 
 void *arena_alloc(Arena *a, size_t bytes); /* zeroed, 64-byte aligned; never NULL (ir_oom on OOM) */
@@ -38,6 +40,28 @@ int arena_adopt_map(Arena *a, void *p, size_t bytes);
 /* asks the kernel for huge pages behind [p, p + bytes) when it is large (weights): a 2 MB page
  * instead of 512 small ones makes first touch and TLB misses cheap; advice only, never fails */
 void arena_advise_huge(void *p, size_t bytes);
+/* Kept constants: what passes make from the weights (attention's Q/K/V split), kept between loads
+ * by the compile cache (lib/cache.c) because fresh pages are most of what they cost.  After
+ * arena_keep_start every arena_alloc_kept is listed and, while they fit, served in order from
+ * [region, region + bytes) (the cache's copy of an earlier load's list, a private file mapping the
+ * arena adopted; NULL: none), and arena_fill writes into it only the bytes that differ, so pages
+ * holding the right bytes stay shared with the file.  The region is never trusted: every byte of a
+ * kept allocation must be written through arena_fill.  -1: out of memory (nothing listed). */
+typedef struct ArenaKept {
+  unsigned char *region;
+  size_t bytes, used; /* the region and what the allocations took of it (64-byte steps) */
+  size_t changed;     /* bytes arena_fill rewrote in the region */
+  bool outside;       /* an allocation did not fit in the region */
+  bool broken;        /* the list could not grow: it is incomplete */
+  struct ArenaKeptItem {
+    void *p;
+    size_t bytes;
+  } *item;
+  size_t n, cap;
+} ArenaKept;
+int arena_keep_start(Arena *a, void *region, size_t bytes);
+void *arena_alloc_kept(Arena *a, size_t bytes); /* not zeroed, 64-byte aligned; NULL on OOM */
+void arena_fill(Arena *a, void *dst, const void *src, size_t n); /* memcpy, see above */
 /* hash.c: a fast 64-bit hash of n bytes (not cryptographic; the compile cache's key) */
 uint64_t ir_hash64(const void *data, size_t n, uint64_t seed);
 /* copies n bytes from src to dst and returns ir_hash64(dst, n, seed), hashing each stretch while
@@ -359,6 +383,8 @@ Value *ir_const_new(Graph *g, const char *name, DType t, int rank, const int64_t
 /* same, data not zeroed (huge pages when large): for a pass that writes every byte of it at once
  * (a weight split, folded or repacked: zeroing first doubled the pages' first touch) */
 Value *ir_const_new_filled(Graph *g, const char *name, DType t, int rank, const int64_t *dims);
+/* same, a kept constant (arena_alloc_kept): its bytes written with arena_fill */
+Value *ir_const_new_kept(Graph *g, const char *name, DType t, int rank, const int64_t *dims);
 
 /* shape.c: shape inference (+ folding of constant nodes) in topological order, through the shape
  * and fold tables it builds from ops.def */

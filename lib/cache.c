@@ -351,8 +351,10 @@ static void evict(const char *dir, int64_t max_bytes, const char *keep) {
   time_t now = time(NULL);
   for (struct dirent *de; (de = readdir(d));) {
     struct stat st;
-    bool tmp = strstr(de->d_name, ".onnxc.tmp.") || strstr(de->d_name, ".onnxw.tmp.");
-    if ((!lib_ends_with(de->d_name, ".onnxc") && !lib_ends_with(de->d_name, ".onnxw") && !tmp) ||
+    bool tmp = strstr(de->d_name, ".onnxc.tmp.") || strstr(de->d_name, ".onnxw.tmp.") ||
+               strstr(de->d_name, ".onnxk.tmp.");
+    if ((!lib_ends_with(de->d_name, ".onnxc") && !lib_ends_with(de->d_name, ".onnxw") &&
+         !lib_ends_with(de->d_name, ".onnxk") && !tmp) ||
         strlen(de->d_name) >= sizeof e->name ||
         fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
       continue;
@@ -516,6 +518,77 @@ static void pool_store(void *ctx, uint64_t id, const void *pool, size_t bytes, s
 }
 
 const FePoolCache lib_cache_pool = {NULL, pool_open, pool_store};
+
+/* ---- kept constants (ArenaKept, ir/ir.h): DIR/<id>.onnxk holds what the passes made from the
+ * weights at an earlier load of this model with these switches (BERT's Q/K/V split: 85 MB, whose
+ * fresh pages were a quarter of a cache hit), one after another, 64-byte aligned.  The next load
+ * serves the same allocations from a private mapping of it, and the pass compares each row instead
+ * of writing it, so those pages stay the page cache's.  Never trusted: every byte is compared with
+ * what the pass computes; a file that differed or did not hold the list is rewritten. ---- */
+#define KEPT_MAGIC "ONNXCK01"
+#define KEPT_MIN ((size_t)1 << 20) /* a smaller list: not worth a file */
+
+static void kept_path(const onnxc_session *s, char *path, size_t len) {
+  const char *d = s->opt.disable ? s->opt.disable : "";
+  snprintf(path, len, "%s/%016llx.onnxk", s->opt.cache_dir,
+           (unsigned long long)ir_hash64(d, strlen(d), s->model_digest ^ 0x6b657074)); /* names it only */
+}
+
+void lib_cache_kept_open(onnxc_session *s) {
+  s->kept_note[0] = 0;
+  if (!s->opt.cache_dir[0] || !s->model_digest) return;
+  char path[sizeof s->opt.cache_dir + 64];
+  kept_path(s, path, sizeof path);
+  unsigned char *p = MAP_FAILED;
+  size_t size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    struct stat st;
+    PoolHeader h;
+    if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > CACHE_PAGE && pread(fd, &h, sizeof h, 0) == sizeof h &&
+        !memcmp(h.magic, KEPT_MAGIC, 8) && h.bytes == (uint64_t)st.st_size - CACHE_PAGE &&
+        h.header_hash == pool_header_hash(h))
+      p = mmap(NULL, size = (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+  }
+  Arena *a = s->g->arena;
+  if (p != MAP_FAILED && arena_adopt_map(a, p, size)) munmap(p, size), p = MAP_FAILED;
+  if (arena_keep_start(a, p == MAP_FAILED ? NULL : p + CACHE_PAGE, size - CACHE_PAGE) || p == MAP_FAILED) return;
+  utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be evicted */
+  snprintf(s->kept_note, sizeof s->kept_note, "mapped %.1000s", path);
+}
+
+void lib_cache_kept_store(onnxc_session *s) {
+  ArenaKept *k = s->g ? s->g->arena->kept : NULL;
+  if (!k) return;
+  size_t total = 0, at = strlen(s->kept_note);
+  for (size_t i = 0; i < k->n; i++) total += (k->item[i].bytes + 63) & ~(size_t)63;
+  if (k->region && k->changed)
+    snprintf(s->kept_note + at, sizeof s->kept_note - at, "; %zu bytes differed from the passes', rewritten",
+             k->changed);
+  else if (k->region && (k->outside || k->used != k->bytes))
+    snprintf(s->kept_note + at, sizeof s->kept_note - at, "; another list, rewritten");
+  if ((k->region && !k->changed && !k->outside && k->used == k->bytes) || k->broken || total < KEPT_MIN ||
+      (int64_t)(CACHE_PAGE + total) > max_bytes(s) / 4 || mkdirs(s->opt.cache_dir))
+    return;
+  PoolHeader h = {.bytes = total};
+  memcpy(h.magic, KEPT_MAGIC, 8);
+  h.header_hash = pool_header_hash(h);
+  char path[sizeof s->opt.cache_dir + 64], tmp[sizeof path + 64];
+  kept_path(s, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lx", path, (long)getpid(), (unsigned long)(uintptr_t)&h);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  static const char zero[CACHE_PAGE];
+  bool ok = fd >= 0 && write_all(fd, &h, sizeof h) && write_all(fd, zero, CACHE_PAGE - sizeof h);
+  for (size_t i = 0; ok && i < k->n; i++)
+    ok = write_all(fd, k->item[i].p, k->item[i].bytes) && write_all(fd, zero, -k->item[i].bytes & 63);
+  if (fd >= 0 && close(fd)) ok = false;
+  if (ok && !rename(tmp, path)) {
+    if (!k->region) snprintf(s->kept_note, sizeof s->kept_note, "stored %.1000s", path);
+    evict(s->opt.cache_dir, max_bytes(s), strrchr(path, '/') + 1);
+  } else if (fd >= 0)
+    unlink(tmp);
+}
 
 /* ---- prepare's entry: the cached model, or be_jit storing what it makes ---- */
 BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo) {

@@ -68,6 +68,7 @@ struct onnxc_session {
   char cache_note[2048];    /* what the cache did, for the phase report */
   char weights_note[1200];  /* what the load did with the cache's weights file (lib_cache_pool) */
   char gemm_note[256];      /* what `--gemm auto` measured and chose (lib/gemm.c), for the phase report */
+  char kept_note[1200];     /* what the passes did with the cache's kept constants (lib_cache_kept_open) */
   struct LibPrune *prune;   /* lib/prune.c: the layers and what onnxc_session_prune did; NULL: not looked at */
   int32_t quantized;        /* lib/quantize.c: nodes onnxc_session_quantize rewrote */
   onnxc_cluster_layer *cluster; /* lib/cluster.c: the weights onnxc_session_cluster clustered (graph arena) */
@@ -110,6 +111,11 @@ BeModel *lib_cache_jit(onnxc_session *s, const BeOptions *bo);
 /* the frontend's copies of the large raw_data from the cache folder (FeOptions.pool_cache); ctx is
  * the session */
 extern const FePoolCache lib_cache_pool;
+/* the constants the passes make from the weights (ArenaKept, ir/ir.h): before the passes, the
+ * cache's copy of an earlier load's list is mapped for them; after, the list is stored when it
+ * differed or was not there */
+void lib_cache_kept_open(onnxc_session *s);
+void lib_cache_kept_store(onnxc_session *s);
 
 /* lib/prune.c: prunes g by sp (under the caller's out-of-memory guard); *out receives what it did
  * (free with lib_prune_free); 0 or a status with the message in err */

@@ -245,5 +245,7 @@ size_t onnxc_session_phase_report(onnxc_session *s, char *buf, size_t len) {
     n += (size_t)snprintf(buf + n, len - n, "  gemm %s\n", s->gemm_note);
   if (n && s->weights_note[0] && buf && n + 1 < len)
     n += (size_t)snprintf(buf + n, len - n, "  cache weights: %s\n", s->weights_note);
+  if (n && s->kept_note[0] && buf && n + 1 < len)
+    n += (size_t)snprintf(buf + n, len - n, "  cache constants: %s\n", s->kept_note);
   return n < len ? n : len ? len - 1 : 0;
 }

@@ -78,7 +78,9 @@ int lib_run_passes(onnxc_session *s) {
   PassOptions po = lib_pass_options(s);
   s->passed = true;
   be_phase("shapes + passes");
+  lib_cache_kept_open(s);
   int rc = pass_run_all(s->g, &po);
+  if (!rc) lib_cache_kept_store(s);
   be_phase(NULL);
   if (rc) {
     s->state = LIB_FAILED;

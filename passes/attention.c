@@ -208,8 +208,10 @@ static int split_projection(Graph *g, Value *y) {
     int64_t s = se[i][0], n = se[i][1] - s, wd[2] = {K, n};
     Value *o = sl[i]->out[0];
     const char *nm = sl[i]->name ? sl[i]->name : "split";
-    Value *wi = ir_const_new_filled(g, arena_printf(g->arena, "%s.w", nm), DT_FLOAT, 2, wd);
-    for (int64_t r = 0; r < K; r++) memcpy((float *)wi->data + r * n, (const float *)w->data + r * N + s, sizeof(float) * (size_t)n);
+    /* kept: a cache's copy from an earlier load is compared, not written (fresh pages cost most) */
+    Value *wi = ir_const_new_kept(g, arena_printf(g->arena, "%s.w", nm), DT_FLOAT, 2, wd);
+    for (int64_t r = 0; r < K; r++)
+      arena_fill(g->arena, (float *)wi->data + r * n, (const float *)w->data + r * N + s, sizeof(float) * (size_t)n);
     Node *m = ir_node_new(g, OP_MatMul, arena_printf(g->arena, "%s.matmul", nm), 2, 1);
     m->in[0] = x, m->in[1] = wi;
     Value *t = o;
@@ -218,8 +220,8 @@ static int split_projection(Graph *g, Value *y) {
       t->kind = VK_TEMP;
       t->dtype = o->dtype;
       ir_value_set_shape(t, o->rank, o->dims);
-      Value *bi = ir_const_new_filled(g, arena_printf(g->arena, "%s.b", nm), DT_FLOAT, 1, &n);
-      memcpy(bi->data, (const float *)b->data + s, sizeof(float) * (size_t)n);
+      Value *bi = ir_const_new_kept(g, arena_printf(g->arena, "%s.b", nm), DT_FLOAT, 1, &n);
+      arena_fill(g->arena, bi->data, (const float *)b->data + s, sizeof(float) * (size_t)n);
       Node *a = ir_node_new(g, OP_Add, arena_printf(g->arena, "%s.bias", nm), 2, 1);
       a->in[0] = t, a->in[1] = bi, a->out[0] = o;
       o->producer = a;

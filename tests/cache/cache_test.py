@@ -7,7 +7,8 @@ ONNXC_NO_CACHE neither read nor write; the folder stays within ONNXC_CACHE_MAX_S
 compiling the same model at once both succeed; a module compiled as two halves on two threads
 (ONNXC_JIT_THREADS=2) gives the same outputs and its entry (two objects) hits; the frontend's
 weights file (DIR/<id>.onnxw) is mapped by the next load, and a damaged, stale, truncated or
-foreign one never changes a result and is rewritten.  Always in a
+foreign one never changes a result and is rewritten; so are the constants the passes make from the
+weights (DIR/<id>.onnxk: attention's Q/K/V split).  Always in a
 folder under --work (HOME is pointed there too, so nothing can reach the user's cache).
 
   cache_test.py --onnxc build/onnxc --work DIR
@@ -387,6 +388,96 @@ def test_weights_file(t, model, x, w, b):
     check("--no-cache: no weights file", rc == 0 and not os.path.exists(off) and not wnote(err), wnote(err))
 
 
+def kwnote(err):
+    """the 'cache constants: ...' line (the passes' kept constants, DIR/<id>.onnxk)"""
+    return note(err, "cache constants:")
+
+
+def make_qkv_model(path, w, b):
+    """t = X·W + B split in three along the last axis (attention's fused Q/K/V projection, which
+    the attention pass splits into three MatMuls with new weights), Y = q·k + v elementwise"""
+    n = w.shape[1] // 3
+    c = [numpy_helper.from_array(np.array([v], np.int64), nm) for nm, v in
+         (("s0", 0), ("s1", n), ("s2", 2 * n), ("s3", 3 * n), ("ax", -1))]
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["p"]), helper.make_node("Add", ["p", "B"], ["t"]),
+         helper.make_node("Slice", ["t", "s0", "s1", "ax"], ["q"]),
+         helper.make_node("Slice", ["t", "s1", "s2", "ax"], ["k"]),
+         helper.make_node("Slice", ["t", "s2", "s3", "ax"], ["v"]),
+         helper.make_node("Mul", ["q", "k"], ["qk"]), helper.make_node("Add", ["qk", "v"], ["Y"])], "cached_qkv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [3, w.shape[0]])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, n])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")] + c)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_kept_constants(t, model, x, w, b):
+    """the constants attention's split makes from the weights are stored after the passes
+    (DIR/<id>.onnxk) and the next load compares into a mapping of them instead of writing fresh
+    pages: a damaged, truncated or foreign file never changes a result and is rewritten; another
+    model's (the same skeleton, one weight byte changed) neither"""
+    folder = os.path.join(t.work, "qkv")
+    cache = os.path.join(folder, "cache")
+    os.makedirs(folder, exist_ok=True)
+    env = {"ONNXC_CACHE_DIR": cache}
+    rs = np.random.RandomState(5)
+    wq, bq = rs.randn(256, 3 * 512).astype(np.float32) / 16, rs.randn(3 * 512).astype(np.float32)
+    xq = rs.randn(3, 256).astype(np.float32)
+    path = os.path.join(folder, "qkv.onnx")
+    make_qkv_model(path, wq, bq)
+
+    def ref(wm):
+        tt = xq.astype(np.float64) @ wm + bq
+        return tt[:, :512] * tt[:, 512:1024] + tt[:, 1024:]
+
+    def files():
+        return sorted(glob.glob(os.path.join(cache, "*.onnxk")))
+    rc, err, y = t.run(path, xq, env=env)
+    check("kept constants: the first load stores them", rc == 0 and kwnote(err).startswith("cache constants: stored")
+          and len(files()) == 1, kwnote(err) + err[-300:])
+    check("kept constants: first output", y is not None and np.allclose(y, ref(wq), rtol=1e-4, atol=1e-3))
+    if len(files()) != 1 or y is None:
+        return
+    [kf] = files()
+    first = open(kf, "rb").read()
+    check("kept constants: the file holds the split weights",
+          len(first) >= 4096 + wq.nbytes and wq[:, :512].tobytes() in first and wq[:, 1024:].tobytes() in first)
+    rc, err, y2 = t.run(path, xq, env=env)
+    check("kept constants: the second load maps them", rc == 0 and kwnote(err).startswith("cache constants: mapped")
+          and "rewritten" not in kwnote(err) and note(err).startswith("cache: hit"), kwnote(err) + note(err) + err[-300:])
+    check("kept constants: mapped output equals the first", y2 is not None and np.array_equal(y, y2))
+    d = bytearray(first)
+    for pos in (4096 + 3, len(d) // 2, len(d) - 9):
+        d[pos] ^= 0x20
+    open(kf, "wb").write(bytes(d))
+    for nc in ([], ["--no-cache"]):  # a hit; then --no-cache, which neither reads nor writes it
+        rc, err, y3 = t.run(path, xq, *nc, env=env)
+        if not nc:
+            check("kept constants damaged: noticed and rewritten", rc == 0 and "differed" in kwnote(err) and
+                  "rewritten" in kwnote(err), kwnote(err) + err[-300:])
+            check("kept constants damaged: output unchanged", y3 is not None and np.array_equal(y, y3))
+            check("kept constants damaged: the rewritten file is the first one", open(kf, "rb").read() == first)
+        else:
+            check("--no-cache: the kept file is not read", rc == 0 and not kwnote(err), kwnote(err))
+    wn = wq.copy()
+    wn[7, 600] += 1  # column 600: the second third (k), by enough to show in the output
+    make_qkv_model(path, wn, bq)
+    rc, err, y4 = t.run(path, xq, env=env)
+    check("another model: its own kept constants", rc == 0 and kwnote(err).startswith("cache constants: stored") and
+          len(files()) == 2, kwnote(err) + err[-300:])
+    check("another model: output of the new weights", y4 is not None and np.allclose(y4, ref(wn), rtol=1e-4, atol=1e-3)
+          and not np.array_equal(y4, y))
+    make_qkv_model(path, wq, bq)
+    for how, edit in (("truncated", lambda d: d[: len(d) // 2]), ("header byte flipped", flip(12)),
+                      ("foreign", lambda d: b"\x7fELF" + bytes(len(d) - 4))):
+        open(kf, "wb").write(edit(bytearray(first)))
+        rc, err, y5 = t.run(path, xq, env=env)
+        check("kept constants %s: not mapped, stored again" % how,
+              rc == 0 and kwnote(err).startswith("cache constants: stored"), kwnote(err) + err[-300:])
+        check("kept constants %s: output" % how, y5 is not None and np.array_equal(y, y5))
+        check("kept constants %s: the stored file is the first one" % how, open(kf, "rb").read() == first)
+
+
 def main():
     a = work_args(fresh=True)
     t = Env(os.path.abspath(a.onnxc), a.work)
@@ -397,7 +488,7 @@ def main():
     model = os.path.join(a.work, "model.onnx")
     make_model(model, w, b)
     for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent,
-                 test_weight_bytes, test_two_halves, test_weights_file):
+                 test_weight_bytes, test_two_halves, test_weights_file, test_kept_constants):
         test(t, model, x, w, b)
     sys.exit(summary("cache"))
 

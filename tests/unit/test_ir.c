@@ -84,6 +84,55 @@ Test(ir, const_new_filled_gives_writable_aligned_data) {
   ir_graph_free(g);
 }
 
+/* kept constants (lib/cache.c's DIR/<id>.onnxk): listed in order; served from a region while they
+ * fit; arena_fill leaves equal bytes untouched and counts the ones it rewrote; a region holding
+ * wrong bytes never changes what the constant ends up holding */
+Test(ir, kept_constants_fill_a_region_in_order) {
+  size_t rb = 4 << 20;
+  unsigned char *region = mmap(NULL, rb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(region, MAP_FAILED);
+  float *src = malloc(sizeof(float) << 20);
+  for (int i = 0; i < 1 << 20; i++) src[i] = (float)i * 0.5f;
+  int64_t d1[2] = {512, 1000}, d2[1] = {7}; /* 2 MB (a multiple of 64 bytes); 28 bytes, rounded to 64 */
+  for (int pass = 0; pass < 3; pass++) { /* 0: no region (listing only); 1: the region, right; 2: damaged */
+    Graph *g = ir_graph_new();
+    if (pass == 2) region[100] ^= 1, region[2048000 + 5] ^= 0x10;
+    cr_assert_eq(arena_keep_start(g->arena, pass ? region : NULL, rb), 0);
+    Value *a = ir_const_new_kept(g, "a", DT_FLOAT, 2, d1), *b = ir_const_new_kept(g, "b", DT_FLOAT, 1, d2);
+    for (int r = 0; r < 512; r++) arena_fill(g->arena, (float *)a->data + r * 1000, src + r * 1000, 4000);
+    arena_fill(g->arena, b->data, src + 9, 28);
+    cr_assert_eq(memcmp(a->data, src, 2048000), 0, "pass %d", pass);
+    cr_assert_eq(memcmp(b->data, src + 9, 28), 0, "pass %d", pass);
+    cr_assert_eq((uintptr_t)a->data % 64, 0);
+    const ArenaKept *k = g->arena->kept;
+    cr_assert_eq(k->n, 2);
+    cr_assert_eq(k->item[0].p, a->data);
+    cr_assert_eq(k->item[1].bytes, 28);
+    if (!pass) {
+      cr_assert(k->outside && !k->changed);
+      memcpy(region, a->data, 2048000); /* what the cache stores: the list, 64-byte aligned */
+      memcpy(region + 2048000, b->data, 28);
+    } else {
+      cr_assert_eq((unsigned char *)a->data, region, "pass %d", pass);
+      cr_assert_eq((unsigned char *)b->data, region + 2048000);
+      cr_assert_not(k->outside);
+      cr_assert_eq(k->used, 2048064);
+      cr_assert_eq(k->changed, pass == 1 ? 0 : 4000 + 28, "pass %d: %zu bytes rewritten", pass, k->changed);
+    }
+    ir_graph_free(g);
+  }
+  /* a region too small: what does not fit comes from the arena, and is still listed */
+  Graph *g = ir_graph_new();
+  cr_assert_eq(arena_keep_start(g->arena, region, 1000), 0);
+  Value *a = ir_const_new_kept(g, "a", DT_FLOAT, 2, d1), *b = ir_const_new_kept(g, "b", DT_FLOAT, 1, d2);
+  cr_assert_neq((unsigned char *)a->data, region);
+  cr_assert_eq((unsigned char *)b->data, region);
+  cr_assert(g->arena->kept->outside && g->arena->kept->n == 2);
+  ir_graph_free(g);
+  munmap(region, rb);
+  free(src);
+}
+
 /* the copying hash: the same value as ir_hash64 of the copy, for every length around its 32-byte
  * steps and its 32 KB stretches, and the bytes copied */
 Test(ir, hash_copy_matches_hash_of_the_copy) {
