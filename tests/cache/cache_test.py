@@ -323,6 +323,19 @@ def make_wide_model(path, w1, w2):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
+def check_damaged(t, what, model, x, y, path, first, note_of, stored, env):
+    """the cache file at path (first: its good bytes) truncated, with a header byte flipped, or
+    foreign: not mapped, stored again as it was, the output y unchanged"""
+    for how, edit in (("truncated", lambda d: d[: len(d) // 2]), ("header byte flipped", flip(12)),
+                      ("foreign", lambda d: b"\x7fELF" + bytes(len(d) - 4))):
+        open(path, "wb").write(edit(bytearray(first)))
+        rc, err, y5 = t.run(model, x, env=env)
+        check("%s %s: not mapped, stored again" % (what, how), rc == 0 and note_of(err).startswith(stored),
+              note_of(err) + err[-300:])
+        check("%s %s: output" % (what, how), y5 is not None and y is not None and np.array_equal(y, y5))
+        check("%s %s: the stored file is the first one" % (what, how), open(path, "rb").read() == first)
+
+
 def test_weights_file(t, model, x, w, b):
     """the frontend maps the large raw_data an earlier load laid out (DIR/<id>.onnxw) instead of
     copying them, and compares every byte with the model's first: a damaged, stale, truncated or
@@ -375,14 +388,7 @@ def test_weights_file(t, model, x, w, b):
           y4 is not None and np.allclose(y4, ref(xw, w1n), rtol=1e-4, atol=1e-3) and
           np.array_equal(y4[:, :], t.run(wide, xw, "--no-cache", env=env)[2]))
     make_wide_model(wide, w1, w2)
-    for how, edit in (("truncated", lambda d: d[: len(d) // 2]), ("header byte flipped", flip(12)),
-                      ("foreign", lambda d: b"\x7fELF" + bytes(len(d) - 4))):
-        open(wf, "wb").write(edit(bytearray(first)))
-        rc, err, y5 = t.run(wide, xw, env=env)
-        check("weights file %s: not mapped, stored again" % how,
-              rc == 0 and wnote(err).startswith("cache weights: stored"), wnote(err) + err[-300:])
-        check("weights file %s: output" % how, y5 is not None and y is not None and np.array_equal(y, y5))
-        check("weights file %s: the stored file is the first one" % how, open(wf, "rb").read() == first)
+    check_damaged(t, "weights file", wide, xw, y, wf, first, wnote, "cache weights: stored", env)
     off = os.path.join(folder, "off")
     rc, err, _ = t.run(wide, xw, "--no-cache", env={"ONNXC_CACHE_DIR": off})
     check("--no-cache: no weights file", rc == 0 and not os.path.exists(off) and not wnote(err), wnote(err))
@@ -468,14 +474,7 @@ def test_kept_constants(t, model, x, w, b):
     check("another model: output of the new weights", y4 is not None and np.allclose(y4, ref(wn), rtol=1e-4, atol=1e-3)
           and not np.array_equal(y4, y))
     make_qkv_model(path, wq, bq)
-    for how, edit in (("truncated", lambda d: d[: len(d) // 2]), ("header byte flipped", flip(12)),
-                      ("foreign", lambda d: b"\x7fELF" + bytes(len(d) - 4))):
-        open(kf, "wb").write(edit(bytearray(first)))
-        rc, err, y5 = t.run(path, xq, env=env)
-        check("kept constants %s: not mapped, stored again" % how,
-              rc == 0 and kwnote(err).startswith("cache constants: stored"), kwnote(err) + err[-300:])
-        check("kept constants %s: output" % how, y5 is not None and np.array_equal(y, y5))
-        check("kept constants %s: the stored file is the first one" % how, open(kf, "rb").read() == first)
+    check_damaged(t, "kept constants", path, xq, y, kf, first, kwnote, "cache constants: stored", env)
 
 
 def main():
