@@ -79,8 +79,8 @@ static int auto_time(onnxc_session *s, Graph *g, int provider, const BeOptions *
     const Value *v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
     int64_t e = 1;
     if (!ir_numel_ok(v->rank, v->dims, &e)) goto out;
-    buf[i] = v->kind == VK_CONST && v->data ? NULL : calloc((size_t)e * dtype_size(v->dtype) + 64, 1);
-    if (!buf[i] && !(v->kind == VK_CONST && v->data)) goto out;
+    bool bound = i < g->ninputs && v->kind == VK_CONST && v->data; /* an input bound by value */
+    if (!bound && !(buf[i] = calloc((size_t)e * dtype_size(v->dtype) + 64, 1))) goto out;
   }
   const void **in = calloc((size_t)g->ninputs + 1, sizeof *in);
   if (!in) goto out;
