@@ -14,6 +14,9 @@ if(XSMM_FOUND AND ONNXC_XSMM_NOBLAS)
   # libxsmmnoblas after libxsmm: its BLAS stubs (libxsmm falls back to no BLAS)
   target_link_libraries(onnxc_xsmm PUBLIC PkgConfig::XSMM ${ONNXC_XSMM_NOBLAS})
   set_target_properties(onnxc_xsmm PROPERTIES ARCHIVE_OUTPUT_DIRECTORY ${RT_DIR})
+  # never sanitized, as libonnxc_rt.a beside it (cmake/aot.cmake): a model library linking it
+  # (`onnxc compile --gemm libxsmm`) must not need the sanitizer runtime
+  target_compile_options(onnxc_xsmm PRIVATE -fno-sanitize=all)
   target_compile_definitions(onnxc_lib PRIVATE ONNXC_XSMM_VERSION="${XSMM_VERSION}")
   foreach(t onnxc onnxc_shared)
     target_link_libraries(${t} PRIVATE onnxc_xsmm)
