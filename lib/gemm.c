@@ -9,7 +9,6 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib.h"
 
@@ -53,14 +52,8 @@ const char *onnxc_gemm_describe(const char *provider) {
 /* ---- --gemm auto ---- */
 #define AUTO_MARGIN 0.95   /* libxsmm when it took at most this fraction of onnxc's own time */
 #define AUTO_MIN_RUNS 3    /* timed runs per provider (after one warm-up) ... */
-#define AUTO_MAX_RUNS 10   /* ... and more, up to this many, while under AUTO_BUDGET_S */
-#define AUTO_BUDGET_S 0.25
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#define AUTO_MAX_RUNS 10   /* ... and more, up to this many, while under AUTO_BUDGET_MS */
+#define AUTO_BUDGET_MS 250
 
 /* g compiled with `provider` and per-node timing, run on zero inputs (inputs bound by value:
  * their values); each node's fastest time over the runs into ns[] (g->nnodes).  0, or -1 */
@@ -87,17 +80,20 @@ static int auto_time(onnxc_session *s, Graph *g, int provider, const BeOptions *
   for (int i = 0; i < g->ninputs; i++) in[i] = buf[i] ? buf[i] : g->inputs[i]->data;
   for (int i = 0; i < g->nnodes; i++) ns[i] = INT64_MAX;
   be_phase("gemm auto: timed runs");
-  double t0 = now_s();
+  int timed = 0;
+  double t0 = be_now_ms();
   for (int r = 0; r <= AUTO_MAX_RUNS; r++) {
-    if (be_run(m, in, buf + g->ninputs, err, sizeof err)) break;
-    for (int i = 0; r && p && i < p->n && i < g->nnodes; i++)
-      if (p->rt->last_ns[i] < ns[i]) ns[i] = p->rt->last_ns[i];
-    if (r >= AUTO_MIN_RUNS && now_s() - t0 > AUTO_BUDGET_S) {
-      rc = 0;
+    if (be_run(m, in, buf + g->ninputs, err, sizeof err)) {
+      timed = -1;
       break;
     }
-    if (r == AUTO_MAX_RUNS) rc = 0;
+    if (!r) continue; /* the warm-up */
+    timed++;
+    for (int i = 0; p && i < p->n && i < g->nnodes; i++)
+      if (p->rt->last_ns[i] < ns[i]) ns[i] = p->rt->last_ns[i];
+    if (timed >= AUTO_MIN_RUNS && be_now_ms() - t0 > AUTO_BUDGET_MS) break;
   }
+  rc = timed >= AUTO_MIN_RUNS ? 0 : -1;
   be_phase(NULL);
   free(in);
 out:
