@@ -389,6 +389,40 @@ Test(quant, qconv_remainder_panel_tiles) {
   qconv_case(16, 6, 11, 40, 1, 0, 1, false, NULL); /* 1x1, 66 = 64 + 2 */
 }
 
+/* Weights of 256 KB and more stream from memory: each full row tile prefetches the next tile's A
+ * panel (gen_gemm.c q8_streams_a).  Correct with the prefetches in (K not a multiple of 4, a short
+ * last row tile, layer4's 49 pixels; channel quads on 14×14 in several panels), and they are in
+ * the module exactly when the weights are that large. */
+static int qconv_prefetches(int CI, int CO, int HW) {
+  int n_w = CO * CI * 9;
+  int8_t *w = calloc((size_t)n_w, 1), *wz = calloc((size_t)CO, 1);
+  int32_t *bias = calloc((size_t)CO, sizeof(int32_t));
+  float *ws = malloc(sizeof(float) * (size_t)CO);
+  for (int i = 0; i < CO; i++) ws[i] = 0.001f;
+  uint8_t xz = 3, yz = 0;
+  int64_t dx[4] = {1, CI, HW, HW}, dw[4] = {CO, CI, 3, 3}, pads[4] = {1, 1, 1, 1};
+  T *t = t_new();
+  Node *n = t_qlinearconv(t, t_in(t, DT_UINT8, 4, dx, NULL), 0.02f, t_const(t, DT_UINT8, 0, NULL, &xz), t_const(t, DT_INT8, 4, dw, w),
+                          CO, ws, wz, 0.5f, yz, bias);
+  tu_attr_ints(t->g, n, "pads", 4, pads);
+  cr_assert_eq(ir_infer_node(t->g, n), 0, "%s", ir_last_error(t->g));
+  tu_output(t->g, n->out[0]);
+  const char *pf = "llvm.prefetch";
+  char err[512];
+  int hits = tu_emit_count(t->g, 0, "llvm", 1, &pf, err, sizeof err);
+  cr_assert_geq(hits, 0, "%s", err);
+  t_free(t);
+  free(w), free(wz), free(bias), free(ws);
+  return hits;
+}
+
+Test(quant, qconv_streamed_weights_prefetched) {
+  qconv_case(125, 7, 7, 235, 3, 1, 1, false, NULL);  /* K = 1125, 235 = 39·6 + 1 rows: 265 KB */
+  qconv_case(128, 14, 14, 232, 3, 1, 1, true, NULL); /* 267 KB, 196 pixels: 4 panels */
+  cr_assert_gt(qconv_prefetches(125, 235, 7), 0, "265 KB of weights: the next tile's panel is prefetched");
+  cr_assert_eq(qconv_prefetches(64, 64, 14), 0, "36 KB of weights stay in cache: no prefetch");
+}
+
 /* convs with few input channels and a kernel ≥ 3 wide whose output rows are whole vectors pack k in
  * its natural order from padded row windows (qc_pack_rows, AVX-512 VBMI): ResNet's 7×7 stride-2
  * stem on 3 channels (several panels, a short last one, u8 and int8 x), 3×3 on 1 and 3 channels at
