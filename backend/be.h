@@ -148,6 +148,9 @@ BeModel *be_jit_artifact(Graph *g, const BeArtifact *a, void (*release)(void *),
  * threads: 0 = all cores. Returns 0 or a runtime status code (err written). */
 int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *err, size_t errlen);
 void be_set_threads(BeModel *m, int threads);
+/* the pool's workers spin between kernels (1, the default) or sleep at once (0); kept across
+ * be_set_threads */
+void be_set_spin(BeModel *m, int on);
 /* what may stop the model's runs (runtime/watch.c: cancel, deadline); NULL: nothing */
 struct onnxc_watch;
 void be_set_watch(BeModel *m, struct onnxc_watch *w);

@@ -47,6 +47,11 @@ int onnxc_options_create(onnxc_session_options **out);
 void onnxc_options_free(onnxc_session_options *o);
 /* worker threads for runs; 0 (default) = all online cores */
 int onnxc_options_set_threads(onnxc_session_options *o, int threads);
+/* on = 1 (default): between kernels of a run the worker threads spin up to 0.5 ms of their CPU
+ * time waiting for the next one before they sleep (50 us once a run has returned); 0: they sleep
+ * as soon as they have no work, as ONNX Runtime's allow_spinning = 0 (for a process sharing its
+ * cores: no CPU burnt waiting, a futex wake-up per kernel).  ONNXC_ERR_ARGUMENT unless 0 or 1. */
+int onnxc_options_set_spin(onnxc_session_options *o, int on);
 /* fix the dims of input `input` (like --shape NAME=DIMS); rank <= ONNXC_MAX_RANK */
 int onnxc_options_fix_input(onnxc_session_options *o, const char *input, int32_t rank, const int64_t *dims);
 /* fix every dim named `dim_name` (a symbolic dim such as "batch") in the inputs to `value` */

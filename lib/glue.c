@@ -70,13 +70,17 @@ static void put_stop_decls(FILE *f, const char *name) {
   fprintf(f, "/* stop the run in progress from another thread (it returns ONNXC_ERR_CANCELLED; m stays usable) */\n"
              "void %s_cancel(%s *m);\n"
              "/* seconds later runs may take, 0 = no bound (as onnxc_options.max_run_time) */\n"
-             "int %s_set_max_run_time(%s *m, double seconds);\n", name, name, name, name);
+             "int %s_set_max_run_time(%s *m, double seconds);\n"
+             "/* 1 (default): worker threads spin up to 0.5 ms between kernels; 0: they sleep as soon as\n"
+             " * they have no work (as ONNX Runtime's allow_spinning = 0), for a process sharing its cores */\n"
+             "int %s_set_spin(%s *m, int on);\n", name, name, name, name, name, name);
 }
 
 static void put_stop_defs(FILE *f, const char *n) {
   fprintf(f, "void %s_cancel(%s *m) { onnxc_model_cancel((onnxc_model *)m); }\n"
              "int %s_set_max_run_time(%s *m, double seconds) {\n"
-             "  return onnxc_model_set_max_run_time((onnxc_model *)m, seconds);\n}\n", n, n, n, n);
+             "  return onnxc_model_set_max_run_time((onnxc_model *)m, seconds);\n}\n"
+             "int %s_set_spin(%s *m, int on) { return onnxc_model_set_spin((onnxc_model *)m, on); }\n", n, n, n, n, n, n);
 }
 
 /* a multi-shape library: the shapes, and each variant's tensor sizes (the macros above are variant 0's) */

@@ -19,6 +19,7 @@ typedef struct LibDim {
 
 struct onnxc_session_options {
   int threads;
+  bool spin_off; /* onnxc_options_set_spin(o, 0) */
   FeShape *shapes; /* fixed inputs; names owned */
   int nshapes;
   LibDim *dims;

@@ -28,6 +28,12 @@ int onnxc_options_set_threads(onnxc_session_options *o, int threads) {
   return ONNXC_OK;
 }
 
+int onnxc_options_set_spin(onnxc_session_options *o, int on) {
+  if (!o || (on != 0 && on != 1)) return ONNXC_ERR_ARGUMENT;
+  o->spin_off = !on;
+  return ONNXC_OK;
+}
+
 int onnxc_options_fix_input(onnxc_session_options *o, const char *input, int32_t rank, const int64_t *dims) {
   if (!o || !input || !*input || rank < 0 || rank > ONNXC_MAX_RANK || (rank && !dims)) return ONNXC_ERR_ARGUMENT;
   for (int d = 0; d < rank; d++)

@@ -125,6 +125,7 @@ static int do_prepare(onnxc_session *s, void *arg) {
     rc = lib_fail_compile(s, s->err);
     goto out;
   }
+  be_set_spin(s->m, !s->opt.spin_off);
   be_set_threads(s->m, s->opt.threads);
   be_set_watch(s->m, s->wp);
   s->state = LIB_PREPARED;

@@ -211,6 +211,13 @@ int onnxc_model_set_max_run_time(onnxc_model *m, double seconds) {
   return ONNXC_OK;
 }
 
+int onnxc_model_set_spin(onnxc_model *m, int on) {
+  if (!m) return ONNXC_ERR_ARGUMENT;
+  if (on != 0 && on != 1) return fail(m->err, ONNXC_ERR_ARGUMENT, "spin must be 0 (off) or 1 (on), got %d", on);
+  onnxc_pool_set_spin(m->rt.pool, on);
+  return ONNXC_OK;
+}
+
 /* the graph function recorded the failing top-level node (rt.failed_node) */
 static int run_graph(onnxc_model *m) {
   const onnxc_model_variant *d = m->cur;

@@ -136,6 +136,11 @@ void onnxc_model_cancel(onnxc_model *m);
 /* the max run time of later runs of this instance, in seconds (0 = no bound); as
  * onnxc_options.max_run_time.  ONNXC_ERR_ARGUMENT if negative or not a number. */
 int onnxc_model_set_max_run_time(onnxc_model *m, double seconds);
+/* on = 1 (the default): between kernels a worker thread spins up to 0.5 ms of its CPU time
+ * waiting for the next one (and 50 us after a run returns) before it sleeps; 0: it sleeps as soon
+ * as it has no work (as ONNX Runtime's allow_spinning = 0), for a process sharing its cores with
+ * others: no CPU burnt waiting, a futex wake-up at each kernel.  ONNXC_ERR_ARGUMENT unless 0 or 1. */
+int onnxc_model_set_spin(onnxc_model *m, int on);
 
 #ifdef __cplusplus
 }

@@ -108,6 +108,9 @@ int onnxc_pool_threads(const onnxc_pool *p);
 /* a run has returned: the workers go to sleep within 50 us instead of spinning on (the next job
  * wakes them); NULL is a no-op */
 void onnxc_pool_rest(onnxc_pool *p);
+/* on = 1 (the default): workers spin as above; 0: a worker with no job sleeps at once (no CPU
+ * between kernels or runs, a futex wake-up per kernel); NULL is a no-op */
+void onnxc_pool_set_spin(onnxc_pool *p, int on);
 int onnxc_cpu_count(void);
 
 #ifdef __cplusplus

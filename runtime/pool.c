@@ -2,7 +2,10 @@
  *
  * A job is published by a new generation in `job`; workers spin on it for up to SPIN_NS (kernels
  * come in quick succession during a run) and then sleep on a condition variable; once a run has
- * returned (onnxc_pool_rest) they sleep after REST_SPIN_NS, so an idle instance uses no CPU.  Each participant starts on
+ * returned (onnxc_pool_rest) they sleep after REST_SPIN_NS, so an idle instance uses no CPU.
+ * onnxc_pool_set_spin(p, 0) (as ORT's allow_spinning = 0: for a process that shares its cores)
+ * makes a worker sleep as soon as it finds no job: no CPU burnt between kernels, but each kernel
+ * then begins with a futex wake-up that the caller does not wait for.  Each participant starts on
  * its static share of [0, work) and takes it from the front (a small share in one call, a larger
  * one in a few chunks); one that runs out takes half of what is left of another's share from the
  * back (both through one CAS on the share's packed [next, end) word).  So a thread that is slower
@@ -56,6 +59,7 @@ struct onnxc_pool {
   _Atomic int sleepers;
   _Atomic int stop;
   _Atomic int rest; /* the run has returned: workers spin only REST_SPIN_NS (onnxc_pool_rest) */
+  _Atomic int nospin; /* onnxc_pool_set_spin(p, 0): a worker with no job sleeps at once */
   /* current job */
   onnxc_kernel_fn fn;
   void *const *bufs;
@@ -161,10 +165,13 @@ static void *worker(void *arg) {
     int spins = 0;
     int64_t t0 = 0;
     while ((g = job_gen(p)) == seen && !atomic_load(&p->stop)) {
-      if (++spins < SPIN_ITERS || spins % SPIN_CHECK) continue; /* the clock read is a system call */
-      if (!t0) t0 = onnxc_prof_thread_cpu_ns();
-      if (onnxc_prof_thread_cpu_ns() - t0 < (atomic_load_explicit(&p->rest, memory_order_relaxed) ? REST_SPIN_NS : SPIN_NS))
-        continue;
+      if (!atomic_load_explicit(&p->nospin, memory_order_relaxed)) {
+        if (++spins < SPIN_ITERS || spins % SPIN_CHECK) continue; /* the clock read is a system call */
+        if (!t0) t0 = onnxc_prof_thread_cpu_ns();
+        if (onnxc_prof_thread_cpu_ns() - t0 <
+            (atomic_load_explicit(&p->rest, memory_order_relaxed) ? REST_SPIN_NS : SPIN_NS))
+          continue;
+      }
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->sleepers, 1);
       while (job_gen(p) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
@@ -233,6 +240,10 @@ int onnxc_pool_threads(const onnxc_pool *p) { return p ? p->n : 1; }
 
 void onnxc_pool_rest(onnxc_pool *p) {
   if (p) atomic_store_explicit(&p->rest, 1, memory_order_relaxed);
+}
+
+void onnxc_pool_set_spin(onnxc_pool *p, int on) {
+  if (p) atomic_store_explicit(&p->nospin, !on, memory_order_relaxed);
 }
 
 /* a profiled run: how the call split, for the node's CPU time and critical path (runtime/prof.c) */

@@ -158,6 +158,7 @@ typedef struct Opts {
 static const char *disable_passes; /* --disable-pass LIST */
 static bool layout_nchw;           /* --layout nchw */
 static bool no_cache;              /* --no-cache */
+static bool spin_off;              /* --spin off */
 static const char *cache_dir;      /* --cache-dir DIR */
 
 /* --no-cache / ONNXC_NO_CACHE=1, --cache-dir / the default folder, ONNXC_CACHE_MAX_SIZE into a
@@ -319,7 +320,15 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
     else if (!strcmp(a, "--dump-llvm")) tool_dump_llvm = true;
     else if (!strcmp(a, "--time-passes")) tool_time_passes = true;
     else if (!strcmp(a, "--no-cache")) no_cache = true;
-    else if (!strcmp(a, "--cache-dir")) {
+    else if (!strcmp(a, "--spin")) {
+      const char *v = NEXT();
+      if (!v) return -1;
+      if (strcmp(v, "on") && strcmp(v, "off")) {
+        fprintf(stderr, "onnxc %s: bad value '%s' for --spin (on or off)\n", cmd, v);
+        return -1;
+      }
+      spin_off = !strcmp(v, "off");
+    } else if (!strcmp(a, "--cache-dir")) {
       if (!(cache_dir = NEXT())) return -1;
     }
     else if ((pf = tool_pass_flag(cmd, argc, argv, &i))) {
@@ -378,6 +387,7 @@ onnxc_session *tool_open(const char *model, const FeShape *shapes, int nshapes, 
     return NULL;
   }
   int rc = onnxc_options_set_threads(op, threads);
+  if (!rc) rc = onnxc_options_set_spin(op, !spin_off);
   for (int i = 0; i < nshapes && !rc; i++) rc = onnxc_options_fix_input(op, shapes[i].name, shapes[i].rank, shapes[i].dims);
   if (!rc) rc = pass_options_to(op);
   if (!rc) rc = onnxc_options_set_max_memory(op, tool_max_memory);
@@ -569,12 +579,15 @@ static int cmd_run(int argc, char **argv) {
   if (parse_opts(argc, argv, &o, "run")) return 2;
   if (o.help || !o.model) {
     usage_cmd(o.help, "run MODEL [INPUT...] [-i NAME=FILE]... [-o DIR] [--threads N] [--test-data DIR]\n"
-                      "      [--max-run-time S] [--no-cache] [--perf-map]",
+                      "      [--spin on|off] [--max-run-time S] [--no-cache] [--perf-map]",
               "JIT-compiles the model for the shapes of the given inputs and runs it once.\n"
               "Inputs are .npy files or ONNX TensorProto .pb files, positional in graph-input order\n"
               "or by name with -i. Outputs go to DIR/output_K.npy (K = graph output index).\n\n"
               "  -o DIR              where to write outputs (default: print a summary only)\n"
               "  --threads N         worker threads (default 0 = all cores)\n"
+              "  --spin on|off       workers spin between kernels (on, default) or sleep at once\n"
+              "                      (off: no CPU spent waiting on a shared machine, as ORT's\n"
+              "                      allow_spinning=0; each kernel then wakes them)\n"
               "  --test-data DIR     run an ONNX test_data_set folder (input_K.pb, output_K.pb) and\n"
               "                      compare; DIR may also be a folder of test_data_set_* folders.\n"
               "                      Exit 0 only if every output matches.\n"
@@ -680,12 +693,14 @@ static int cmd_bench(int argc, char **argv) {
   if (parse_opts(argc, argv, &o, "bench")) return 2;
   if (o.help || !o.model) {
     usage_cmd(o.help, "bench MODEL [INPUT...] [-i NAME=FILE]... [--threads N] [--runs N] [--warmup N] [--json]\n"
-                      "      [--max-run-time S] [--no-cache] [--profile] [--profile-json FILE] [--perf-map]",
+                      "      [--spin on|off] [--max-run-time S] [--no-cache] [--profile] [--profile-json FILE] [--perf-map]",
               "JIT-compiles the model and times repeated runs: compile time (from process start, so loading\n"
               "the model counts), latency min/median/p90/max,\n"
               "and GFLOP/s from the model's multiply-accumulate count (2 FLOP per MAC).\n"
               "Inputs without a file are filled with zeros if their shape is fixed (--shape).\n\n"
               "  --threads N   worker threads (default 0 = all cores)\n"
+              "  --spin on|off workers spin between kernels (on, default) or sleep at once (off;\n"
+              "                see onnxc run --help)\n"
               "  --runs N      timed runs (default 20)\n"
               "  --warmup N    untimed runs first (default 3)\n"
               "  --json        one JSON object on stdout\n"

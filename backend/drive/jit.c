@@ -71,6 +71,7 @@ struct BeModel {
   int nin, nout;
   int64_t scratch_bytes;
   int threads;
+  int spin_off; /* be_set_spin(m, 0) */
   int nkernels, nshared, nkeyed;
   void **io;
   int nnodes;
@@ -577,9 +578,15 @@ void be_set_threads(BeModel *m, int threads) {
   if (m->rt.pool) onnxc_pool_destroy(m->rt.pool);
   m->rt.pool = threads > 1 ? onnxc_pool_create(threads) : NULL;
   m->threads = onnxc_pool_threads(m->rt.pool);
+  onnxc_pool_set_spin(m->rt.pool, !m->spin_off);
   free(m->rt.scratch);
   m->rt.scratch_stride = m->scratch_bytes;
   m->rt.scratch = xaligned((size_t)(m->scratch_bytes * m->threads));
+}
+
+void be_set_spin(BeModel *m, int on) {
+  m->spin_off = !on;
+  onnxc_pool_set_spin(m->rt.pool, on);
 }
 
 void be_set_watch(BeModel *m, onnxc_watch *w) { m->rt.watch = w; }

@@ -51,6 +51,7 @@ int be_run(BeModel *m, const void *const *inputs, void *const *outputs, char *er
 }
 
 void be_set_threads(BeModel *m, int threads) {}
+void be_set_spin(BeModel *m, int on) {}
 
 void be_set_watch(BeModel *m, struct onnxc_watch *w) {}
 

@@ -109,6 +109,7 @@ _SIGS = {
     "onnxc_options_create": (_I, [ctypes.POINTER(_P)]),
     "onnxc_options_free": (None, [_P]),
     "onnxc_options_set_threads": (_I, [_P, _I]),
+    "onnxc_options_set_spin": (_I, [_P, _I]),
     "onnxc_options_fix_input": (_I, [_P, _S, _I32, ctypes.POINTER(_I64)]),
     "onnxc_options_fix_dim": (_I, [_P, _S, _I64]),
     "onnxc_options_disable_pass": (_I, [_P, _S]),

@@ -38,8 +38,9 @@ class ExecutionMode:
 
 
 class SessionOptions:
-    """ORT's SessionOptions, the fields onnxc reads: intra_op_num_threads (0 = all cores) and the
-    free-dimension overrides; the others are kept and ignored"""
+    """ORT's SessionOptions, the fields onnxc reads: intra_op_num_threads (0 = all cores), the
+    free-dimension overrides and the config entry session.intra_op.allow_spinning ("0": worker
+    threads sleep as soon as they have no work); the others are kept and ignored"""
 
     def __init__(self):
         self.intra_op_num_threads = 0
@@ -81,11 +82,25 @@ def _node_args(s, n, info_fn):
     return out
 
 
-def _options(threads, shapes, dims, max_variants, disable_passes, max_memory, max_compile_time, target):
+def _allow_spinning(so):
+    """ORT's session.intra_op.allow_spinning of an onnxc or ORT SessionOptions ("1" when unset)"""
+    key = "session.intra_op.allow_spinning"
+    entries = getattr(so, "config_entries", None)
+    if isinstance(entries, dict):
+        return str(entries.get(key, "1"))
+    try:
+        return str(so.get_session_config_entry(key)) if so is not None else "1"
+    except Exception:  # ORT raises when the entry is not set
+        return "1"
+
+
+def _options(threads, shapes, dims, max_variants, disable_passes, max_memory, max_compile_time, target, spin=True):
     o = ctypes.c_void_p()
     _check(lib.onnxc_options_create(ctypes.byref(o)), what="options")
     try:
         _check(lib.onnxc_options_set_threads(o, int(threads or 0)), what=f"threads={threads!r}")
+        if not spin:
+            _check(lib.onnxc_options_set_spin(o, 0), what="spin")
         for name, shape in (shapes or {}).items():
             shape = [int(d) for d in shape]
             _check(lib.onnxc_options_fix_input(o, name.encode(), len(shape), _dims(shape)),
@@ -136,8 +151,10 @@ class InferenceSession:
     Arguments:
       path_or_bytes     the model: a path (str or os.PathLike) or its serialized bytes (a model
                         with external data must be given as a path).
-      sess_options      an onnxc.SessionOptions (or ORT's): intra_op_num_threads and
-                        add_free_dimension_override_by_name are honoured, the rest ignored.
+      sess_options      an onnxc.SessionOptions (or ORT's): intra_op_num_threads,
+                        add_free_dimension_override_by_name and the config entry
+                        session.intra_op.allow_spinning ("0": workers sleep as soon as they
+                        have no work) are honoured, the rest ignored.
       providers         accepted for ORT compatibility; onnxc runs on the CPU
                         (get_providers() is ['CPUExecutionProvider']).
       provider_options  accepted and ignored.
@@ -178,7 +195,8 @@ class InferenceSession:
             threads = getattr(sess_options, "intra_op_num_threads", 0) or 0
         fixed = dict(getattr(sess_options, "free_dimension_overrides", {}) or {})
         fixed.update(dims or {})
-        opts = _options(threads, shapes, fixed, max_variants, disable_passes, max_memory, max_compile_time, None)
+        opts = _options(threads, shapes, fixed, max_variants, disable_passes, max_memory, max_compile_time, None,
+                        _allow_spinning(sess_options) != "0")
         try:
             self._s = _create(path_or_bytes, opts)
         finally:

@@ -69,7 +69,7 @@ static onnxc_tensor tensor_of(const Npy *a) {
 /* ---- one model through a session, compared with onnxc run's output 0 ---- */
 typedef struct Job {
   const char *models, *refs, *name;
-  int threads, no_fuse, from_buffer, runs;
+  int threads, no_fuse, from_buffer, runs, spin_off;
   const char *const *dim_names; /* fix these symbolic dims to the input's, then prepare without tensors */
   char msg[600];
   int ok;
@@ -94,6 +94,7 @@ static onnxc_session *open_model(const Job *j, const Npy *in, int *st) {
   onnxc_session *s = NULL;
   if ((*st = onnxc_options_create(&o))) return NULL;
   onnxc_options_set_threads(o, j->threads);
+  if (j->spin_off) onnxc_options_set_spin(o, 0);
   if (j->no_fuse) onnxc_options_disable_pass(o, "fuse");
   for (int d = 0; j->dim_names && d < in->rank; d++)
     if (j->dim_names[d]) onnxc_options_fix_dim(o, j->dim_names[d], in->dims[d]);
@@ -321,16 +322,18 @@ static void check_variants(const char *models, const char *refs) {
   free(ref.data);
 }
 
-/* two sessions, different thread counts and pass switches, created, compiled and run at once */
+/* two sessions, different thread counts and pass switches, created, compiled and run at once; the
+ * second's workers do not spin (each of the LSTM's many small jobs wakes them) */
 static void check_concurrency(const char *models, const char *refs) {
-  Job a = {models, refs, "lstm", .threads = 1, .runs = 3}, b = {models, refs, "lstm", .threads = 2, .no_fuse = 1, .runs = 3};
+  Job a = {models, refs, "lstm", .threads = 1, .runs = 3},
+      b = {models, refs, "lstm", .threads = 2, .no_fuse = 1, .runs = 3, .spin_off = 1};
   pthread_t ta, tb;
   int ca = pthread_create(&ta, NULL, run_job, &a);
   int cb = pthread_create(&tb, NULL, run_job, &b);
   if (!ca) pthread_join(ta, NULL);
   if (!cb) pthread_join(tb, NULL);
   check("concurrent session 1 (1 thread) equals onnxc run", !ca && a.ok, a.msg);
-  check("concurrent session 2 (2 threads, no fusion) equals onnxc run", !cb && b.ok, b.msg);
+  check("concurrent session 2 (2 threads, no fusion, workers not spinning) equals onnxc run", !cb && b.ok, b.msg);
 }
 
 /* ---- failures: a status and a message, and the process carries on ---- */
@@ -373,6 +376,8 @@ static void check_failures(const char *models) {
   expect("a 1 us compile-time bound is ONNXC_ERR_TIMEOUT", st, ONNXC_ERR_TIMEOUT, s);
   onnxc_session_free(s);
   check("an unknown pass name is refused", onnxc_options_disable_pass(o, "no-such-pass") == ONNXC_ERR_ARGUMENT, NULL);
+  check("spin other than 0 or 1 is refused", onnxc_options_set_spin(o, 2) == ONNXC_ERR_ARGUMENT &&
+        onnxc_options_set_spin(o, -1) == ONNXC_ERR_ARGUMENT && onnxc_options_set_spin(o, 0) == ONNXC_OK, NULL);
   onnxc_options_free(o);
 
   /* a working session, then wrong tensors: each refused before anything runs */

@@ -382,6 +382,11 @@ def main():
     check("compile past --max-compile-time writes no library or header",
           not os.path.exists(lib) and not os.path.exists(os.path.join(w, "bound", "bound.h")))
     expect_error(o, "bad --shape exits 2", ["info", os.path.join(EXAMPLE, "model.onnx"), "--shape", "x=1xZ"], 2, "bad dims")
+    expect_error(o, "bad --spin exits 2", ["run", os.path.join(EXAMPLE, "model.onnx"), "--spin", "maybe"], 2,
+                 "bad value 'maybe' for --spin")
+    rc, out, err = run(o, "run", os.path.join(EXAMPLE, "model.onnx"), os.path.join(EXAMPLE, "input.npy"), "--threads", "2",
+                       "--spin", "off", "--no-cache")
+    check("run --threads 2 --spin off runs (workers not spinning)", rc == 0, "(exit %d, %r)" % (rc, err[:300]))
 
     # malformed model files
     good = add_model(w).SerializeToString()

@@ -116,6 +116,13 @@ def test_from_bytes_and_metadata(tmp_path):
     name = sess.get_inputs()[0].name
     out = sess.run([sess.get_outputs()[0].name], {name: x})
     assert isinstance(out, list) and np.array_equal(out[0], np.maximum(x, 0))
+    # ORT's allow_spinning entry: "0" switches the workers' spinning off (two threads, same results)
+    so2 = ort.SessionOptions()
+    so2.intra_op_num_threads = 2
+    so2.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    assert onnxc._session._allow_spinning(so2) == "0" and onnxc._session._allow_spinning(so) == "1"
+    sess2 = ort.InferenceSession(m.SerializeToString(), sess_options=so2)
+    assert np.array_equal(sess2.run(None, {name: x})[0], np.maximum(x, 0))
     # no copy of a contiguous input of the right dtype; a non-contiguous one is copied and correct
     assert np.array_equal(s.run(None, {"x": np.asfortranarray(x)})[0], np.maximum(x, 0))
     assert np.array_equal(s.run(None, {"x": x[:, ::-1]})[0], np.maximum(x[:, ::-1], 0))

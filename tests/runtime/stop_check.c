@@ -6,7 +6,7 @@
  *
  * A create option max_run_time stops an endless run with ONNXC_ERR_CANCELLED naming the bound;
  * NAME_cancel from another thread stops one; after each the same instance runs a short loop
- * correctly; bad deadlines are refused.  Prints one line per failed check; exits 0 only if all pass. */
+ * correctly; bad deadlines are refused; NAME_set_spin switches the workers' spinning.  Prints one line per failed check; exits 0 only if all pass. */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -78,6 +78,20 @@ int main(void) {
   check_usable(m, "the cancel");
   check_usable(m, "a good run"); /* a cancel no longer pending does not stop later runs */
   FN(_destroy)(m);
+  /* workers that sleep as soon as they have no work (NAME_set_spin(m, 0)): runs stay right */
+  onnxc_options two = {.threads = 2};
+  rc = FN(_create)(&m, &two);
+  CHECK(rc == 0, "create with 2 threads: %d %s", rc, FN(_error)(NULL));
+  if (!rc) {
+    CHECK(FN(_set_spin)(m, 2) == ONNXC_ERR_ARGUMENT, "set_spin 2 is refused");
+    CHECK(strstr(FN(_error)(m), "spin") != NULL, "the message names spin: %s", FN(_error)(m));
+    CHECK(FN(_set_spin)(m, 0) == 0, "set_spin 0");
+    check_usable(m, "spin off");
+    check_usable(m, "spin off, a second run");
+    CHECK(FN(_set_spin)(m, 1) == 0, "set_spin 1");
+    check_usable(m, "spin on again");
+    FN(_destroy)(m);
+  }
   /* a bad option */
   onnxc_options bad = {.max_run_time = -2};
   MODEL *m2 = NULL;

@@ -454,3 +454,54 @@ Test(runtime, workers_sleep_when_a_run_returns) {
   cr_assert_lt(best, 200000, "the worker used %lld us of CPU in 5 ms after a run", (long long)best / 1000);
   onnxc_model_destroy(m);
 }
+
+/* spin off (onnxc_pool_set_spin(p, 0), ORT's allow_spinning = 0): a worker that finishes its share
+ * sleeps at once, so jobs 150 us apart (which a spinning worker bridges: pool_worker_spins_between_jobs)
+ * find it asleep, one voluntary context switch per gap (spinning: in fewer than half); every task still runs once, and spin on
+ * again is what it was */
+Test(runtime, pool_spin_off_sleeps_between_jobs) {
+  onnxc_rt rt = pool_rt(2);
+  onnxc_pool_set_spin(rt.pool, 0);
+  int slept = 0, gaps = 0;
+  long last = -1;
+  for (int k = 0; k < 21; k++) {
+    if (k)
+      for (int64_t w0 = mono_ns(); mono_ns() - w0 < 150000;) {
+      }
+    atomic_store(&gap_nvcsw, -1);
+    cr_assert_eq(onnxc_rt_parallel(&rt, gap_kernel, NULL, 2), 0);
+    long v = atomic_load(&gap_nvcsw);
+    cr_assert_geq(v, 0, "the worker ran task 1");
+    if (last >= 0) gaps++, slept += v > last;
+    last = v;
+  }
+  /* all of them on an idle machine; a worker descheduled on a loaded one may miss a few */
+  cr_assert_geq(slept, gaps * 3 / 4, "with spin off the worker slept in %d of %d gaps of 150 us", slept, gaps);
+  for (int on = 0; on <= 1; on++) {
+    onnxc_pool_set_spin(rt.pool, on);
+    for (int rep = 0; rep < 50; rep++) {
+      int64_t w = 2 + rep * 7;
+      for (int64_t t = 0; t < w; t++) pool_count[t] = 0;
+      cr_assert_eq(onnxc_rt_parallel(&rt, count_kernel, NULL, w), 0);
+      for (int64_t t = 0; t < w; t++) cr_assert_eq(pool_count[t], 1, "spin %d, work %lld: task %lld", on, (long long)w, (long long)t);
+    }
+  }
+  onnxc_pool_set_spin(NULL, 0); /* a no-op */
+  onnxc_pool_destroy(rt.pool);
+  free(rt.scratch);
+}
+
+/* a compiled model's spin switch: 0 or 1, anything else refused with a message; runs stay right */
+Test(runtime, model_spin_switch) {
+  onnxc_model *m;
+  onnxc_options o = {.threads = 2};
+  cr_assert_eq(onnxc_model_create(&info, &m, &o), 0);
+  cr_assert_eq(onnxc_model_set_spin(m, 2), ONNXC_ERR_ARGUMENT);
+  cr_assert(strstr(onnxc_model_error(m), "spin must be 0 (off) or 1 (on)"), "%s", onnxc_model_error(m));
+  cr_assert_eq(onnxc_model_set_spin(NULL, 0), ONNXC_ERR_ARGUMENT);
+  cr_assert_eq(onnxc_model_set_spin(m, 0), ONNXC_OK);
+  for (int k = 0; k < 3; k++) check_run(m);
+  cr_assert_eq(onnxc_model_set_spin(m, 1), ONNXC_OK);
+  check_run(m);
+  onnxc_model_destroy(m);
+}
