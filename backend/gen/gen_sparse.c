@@ -2,8 +2,8 @@
  *
  * Format (packed at compile time): B's columns in groups of G (1, 2 or 4: sp_shape takes the widest
  * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
- * g's rows r in [gptr[g], gptr[g+1]) as off[r] (row k's place in the transposed A block below: a u16
- * byte offset in its k-block, or k · MC) and val[r][0..G).  Any pattern (unstructured, N:M, blocks)
+ * g's rows r in [gptr[g], gptr[g+1]) as off[r] (row k's place in the transposed A block below: its
+ * row in its k-block as u8, or a u16 byte offset in it, or k · MC) and val[r][0..G).  Any pattern (unstructured, N:M, blocks)
  * runs on it; the work is the stored values.  Dense patterns in column pairs (2:4, 50%) keep each
  * group's rows in three segments (both columns nonzero, the first only, the second only: sp_split)
  * so no FMA multiplies a zero, and store only the nonzeros (sp_pack_host).
@@ -123,7 +123,7 @@ bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L
 }
 
 typedef struct SpPack {
-  KV gptr, off, val; /* weights: i32 [(groups·nkb)·S+1], i32 or u16 [rows], f32 values */
+  KV gptr, off, val; /* weights: i32 [(groups·nkb)·S+1], u8, u16 or i32 [rows], f32 values */
   KV vptr;           /* split pairs: i32 [(groups·nkb)·3+1], the first value of each segment */
   int S;             /* row segments per group: 1, or 3 when pairs are split (sp_split) */
   int osz;           /* off: 1: u8 row k - b·kc in its k-block b of AT; 2: u16 byte offsets in it; 4: i32 k · MC */
@@ -146,13 +146,14 @@ static int sp_seg(const SpW *s, int64_t k, int64_t g) {
  * nch / G groups), then k-block b (k in [b·kc, (b+1)·kc)), then group, then k. Group jj of chunk ci has its block-b
  * rows at [gptr[i], gptr[i + 1]), i = (ci·nkb + b)·gpc + jj (groups past N are empty).
  * Compact where it can be: the weights stream from DRAM every run, so their bytes are time.  A row's
- * offset is a u16 byte offset inside its k-block of AT when a k-block is under 64 KB (else i32 k · MC),
- * and split pairs store only the nonzeros (2 values on rows of both columns, 1 on the others; segment
- * i's first value at vptr[i]): 2:4 reads 2.75 bytes per dense weight instead of 4.5 (values 2 + offsets
- * 0.75; dense fp32 4). */
+ * offset is its row in its k-block (u8) when k-blocks have up to 256 rows, else a u16 byte offset in
+ * the k-block when that fits, else i32 k · MC; split pairs store only the nonzeros (2 values on rows
+ * of both columns, 1 on the others; segment i's first value at vptr[i]).  2:4 on BERT's shapes reads
+ * ~2.6 bytes per dense weight (values 2, offsets 0.375, segment pointers 0.19) instead of 4.6 (i32
+ * offsets and both values on every row: more than dense fp32's 4). */
 typedef struct SpHost {
   int32_t *gp, *vp; /* gptr, vptr (split pairs; else NULL) */
-  void *off;        /* u16 or i32 */
+  void *off;        /* u8, u16 or i32 (osz) */
   float *val;
   int64_t np, nr, nv; /* entries of gp (and vp), off, val */
   int S, osz;
@@ -164,18 +165,13 @@ static int64_t sp_host_bytes(const SpHost *h) {
   return h->np * 4 * (h->vp ? 2 : 1) + h->nr * h->osz + (h->nv ? h->nv : 1) * 4;
 }
 
-static bool sp_o8_on(void) {
-  const char *e = getenv("ONNXC_SP_O8");
-  return !e || strcmp(e, "0") != 0;
-}
-
 static bool sp_pack_host(const SpW *s, const SpShape *sh, int64_t mc, int64_t kc, int64_t nch, SpHost *h) {
   int G = sh->G, S = sp_split(sh) ? 3 : 1;
   int64_t nkb = cdiv(s->K, kc), gpc = nch / G, nchunk = cdiv(s->N, nch);
   int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1, np = nchunk * nkb * gpc * S + 1;
   memset(h, 0, sizeof *h);
   if (sh->rows * G >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
-  int osz = kc <= 256 && sp_o8_on() ? 1 : (kc - 1) * mc * 4 <= UINT16_MAX ? 2 : 4;
+  int osz = kc <= 256 ? 1 : (kc - 1) * mc * 4 <= UINT16_MAX ? 2 : 4;
   int32_t *gp = malloc((size_t)np * sizeof *gp), *vp = S > 1 ? malloc((size_t)np * sizeof *vp) : NULL;
   void *off = malloc((size_t)(nr * osz));
   float *val = malloc((size_t)(nr * G) * sizeof *val);
@@ -308,18 +304,13 @@ static KV sp_gptr(KB *kb, KV gptr, KV i) {
   return kb_cast(kb, kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, gptr, i)), kt_s(KE_I64), false, false);
 }
 
+/* weight-stream prefetch per group and k-block: bytes ahead, 64-byte lines.  2:4 in pairs on k-blocks
+ * of 64 rows reads ~48 offsets (48–96 bytes) and 64 values (256 bytes) per group: the lines cover
+ * what a group advances, ~4 groups ahead (BERT 2:4, CPU time per run, median of 5: −3% vs none) */
 #define SP_PF_OFF_AHEAD 512
 #define SP_PF_OFF_LINES 2
 #define SP_PF_VAL_AHEAD 1024
 #define SP_PF_VAL_LINES 6
-static bool sp_atpf_on(void) {
-  const char *e = getenv("ONNXC_SP_ATPF");
-  return e && strcmp(e, "1") == 0;
-}
-static bool sp_pf_on(void) {
-  const char *e = getenv("ONNXC_SP_PF");
-  return !e || strcmp(e, "0") != 0;
-}
 
 /* 2. CT[j][i] = Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group, for
  * the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them) */
@@ -343,17 +334,12 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
       acc[q * p->V + v] = kb_var(kb, vt, blocked ? kb_load(kb, vt, ap) : kb_float(kb, vt, 0));
     }
   KV atb = w->osz < 4 ? kb_gep(kb, KE_F32, p->at, kb_mul(kb, b, I(kb, p->kc * p->mc))) : NULL;
-  if (sp_pf_on()) { /* the weight streams a few groups ahead (the packed order is the read order) */
-    KV r0 = sp_gptr(kb, w->gptr, gi), v0 = S > 1 ? sp_gptr(kb, w->vptr, gi) : kb_mul(kb, r0, I(kb, G));
-    KV ob = kb_gep_bytes(kb, w->off, kb_mul(kb, r0, I(kb, w->osz))), vb = kb_gep(kb, KE_F32, w->val, v0);
+  if (S > 1) { /* split pairs: the weight streams a few groups ahead (the packed order is the read order;
+                * a prefetch never faults); measured there only, so sparser patterns have none */
+    KV ob = kb_gep_bytes(kb, w->off, kb_mul(kb, sp_gptr(kb, w->gptr, gi), I(kb, w->osz)));
+    KV vb = kb_gep(kb, KE_F32, w->val, sp_gptr(kb, w->vptr, gi));
     for (int l = 0; l < SP_PF_OFF_LINES; l++) kb_prefetch(kb, kb_gep_bytes(kb, ob, I(kb, SP_PF_OFF_AHEAD + 64 * l)));
     for (int l = 0; l < SP_PF_VAL_LINES; l++) kb_prefetch(kb, kb_gep_bytes(kb, vb, I(kb, SP_PF_VAL_AHEAD + 64 * l)));
-  }
-  if (blocked && sp_atpf_on()) { /* the next k-block of AT (after the last: the first, for the next chunk), a share per group */
-    int64_t lines = p->kc * p->mc / 16, lpg = cdiv(lines, p->nch / G);
-    KV nb = kb_rem(kb, kb_add(kb, b, I(kb, 1)), I(kb, p->nkb), true);
-    KV nbase = kb_gep(kb, KE_F32, p->at, kb_add(kb, kb_mul(kb, nb, I(kb, p->kc * p->mc)), kb_mul(kb, j, I(kb, lpg * 16))));
-    for (int64_t l = 0; l < lpg; l++) kb_prefetch(kb, kb_gep(kb, KE_F32, nbase, I(kb, l * 16))); /* a prefetch never faults */
   }
   if (S == 1) {
     KV r0 = sp_gptr(kb, w->gptr, gi);
