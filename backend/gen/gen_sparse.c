@@ -2,11 +2,11 @@
  *
  * Format (packed at compile time): B's columns in groups of G (1, 2 or 4: sp_shape takes the widest
  * whose shared row lists store few zeros, e.g. 1×16 blocks along N give 4), zero rows dropped: group
- * g's rows r in [gptr[g], gptr[g+1]) as off[r] (row k's place in the transposed A block below: its
- * row in its k-block as u8, or a u16 byte offset in it, or k · MC) and val[r][0..G).  Any pattern (unstructured, N:M, blocks)
- * runs on it; the work is the stored values.  Dense patterns in column pairs (2:4, 50%) keep each
- * group's rows in three segments (both columns nonzero, the first only, the second only: sp_split)
- * so no FMA multiplies a zero, and store only the nonzeros (sp_pack_host).
+ * g's rows r in [gptr[g], gptr[g+1]) as off[r] = k · MC (row k's offset in the transposed A block
+ * below) and val[r][0..G).  Any pattern (unstructured, N:M, blocks) runs on it; the work is the
+ * stored values.  Dense patterns in column pairs (2:4, 50%) keep each group's rows in three segments
+ * (both columns nonzero, the first only, the second only: sp_split) so no FMA multiplies a zero, and
+ * store only the nonzeros with 8-bit offsets inside the row's k-block (sp_pack_host).
  *
  * Kernel: tasks = M-blocks of MC = V·L rows × column ranges.  A task (k-blocked when columns are dense enough:
  * step 2 runs per k-block of AT that fits L1, CT accumulating over them; see sp_kblock)
@@ -145,9 +145,9 @@ static int sp_seg(const SpW *s, int64_t k, int64_t g) {
 /* Stored in the order the kernel reads them, so the weights are one sequential stream: by chunk of nch columns (gpc =
  * nch / G groups), then k-block b (k in [b·kc, (b+1)·kc)), then group, then k. Group jj of chunk ci has its block-b
  * rows at [gptr[i], gptr[i + 1]), i = (ci·nkb + b)·gpc + jj (groups past N are empty).
- * Compact where it can be: the weights stream from DRAM every run, so their bytes are time.  A row's
+ * Split pairs are compact: the weights stream from DRAM every run, so their bytes are time.  A row's
  * offset is its row in its k-block (u8) when k-blocks have up to 256 rows, else a u16 byte offset in
- * the k-block when that fits, else i32 k · MC; split pairs store only the nonzeros (2 values on rows
+ * the k-block when that fits, else i32 k · MC (other patterns: i32); they store only the nonzeros (2 values on rows
  * of both columns, 1 on the others; segment i's first value at vptr[i]).  2:4 on BERT's shapes reads
  * ~2.6 bytes per dense weight (values 2, offsets 0.375, segment pointers 0.19) instead of 4.6 (i32
  * offsets and both values on every row: more than dense fp32's 4). */
@@ -171,7 +171,8 @@ static bool sp_pack_host(const SpW *s, const SpShape *sh, int64_t mc, int64_t kc
   int64_t ng = cdiv(s->N, G), nr = sh->rows ? sh->rows : 1, np = nchunk * nkb * gpc * S + 1;
   memset(h, 0, sizeof *h);
   if (sh->rows * G >= INT32_MAX || s->K * mc >= INT32_MAX) return false;
-  int osz = kc <= 256 ? 1 : (kc - 1) * mc * 4 <= UINT16_MAX ? 2 : 4;
+  /* other patterns keep i32 offsets: u8 on 1×16 blocks (G = 4) measured slower (38–44 vs 44–45 ms) */
+  int osz = S == 1 ? 4 : kc <= 256 ? 1 : (kc - 1) * mc * 4 <= UINT16_MAX ? 2 : 4;
   int32_t *gp = malloc((size_t)np * sizeof *gp), *vp = S > 1 ? malloc((size_t)np * sizeof *vp) : NULL;
   void *off = malloc((size_t)(nr * osz));
   float *val = malloc((size_t)(nr * G) * sizeof *val);
