@@ -273,7 +273,7 @@ static void sp_transpose_a(GenCtx *c, const GemmSpec *s, const SpPlan *p) {
 }
 
 /* the FMAs of stored rows [p0, p1): per row one AT row of V vectors (atb: this k-block's AT, for
- * u16 offsets) feeds the accumulators of columns q in [q0, q1) of its group; row r's values are
+ * u8/u16 offsets) feeds the accumulators of columns q in [q0, q1) of its group; row r's values are
  * vb[(r - p0) · (q1 - q0) + q - q0] */
 static void sp_rows(KB *kb, const SpPlan *p, const SpPack *w, KVar *acc, KV p0, KV p1, KV vb, KV atb, int q0, int q1) {
   int L = p->L;
@@ -307,7 +307,7 @@ static KV sp_gptr(KB *kb, KV gptr, KV i) {
 
 /* weight-stream prefetch per group and k-block: bytes ahead, 64-byte lines.  2:4 in pairs on k-blocks
  * of 64 rows reads ~48 offsets (48–96 bytes) and 64 values (256 bytes) per group: the lines cover
- * what a group advances, ~4 groups ahead (BERT 2:4, CPU time per run, median of 5: −3% vs none) */
+ * what a group advances, ~4 groups ahead (BERT 2:4, CPU time per run, medians of 5–8 runs: −3% vs none) */
 #define SP_PF_OFF_AHEAD 512
 #define SP_PF_OFF_LINES 2
 #define SP_PF_VAL_AHEAD 1024
