@@ -135,6 +135,8 @@ bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L
 void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_t rs, int64_t cs, int L, char *out,
                          size_t len);
 void gemm_sparse_force(bool on);
+/* the bytes of B's packed form gemm_sparse_emit would store (-1: cannot) */
+int64_t gemm_sparse_packed_bytes(const float *w, int64_t M, int64_t K, int64_t N, int64_t rs, int64_t cs, int L);
 
 /* gen_xsmm.c: s on libxsmm's kernels when the root graph's gemm_provider asks for it (`--gemm
  * libxsmm`) and s has a form it takes (fp32, unpacked operands); false: nothing emitted */

@@ -235,3 +235,35 @@ Test(sparse, two_four_split_matches_dense) {
   cr_assert_str_eq(why, "sparse csc-2 split k-blocks of 64");
   free(w);
 }
+
+/* The weights stream from DRAM every run, so the packed 2:4 form is compact: split pairs store only
+ * the nonzeros (4 bytes each: 2 per dense weight) and each row's place in its k-block of AT in a byte
+ * (0.375 rows per dense weight), under 2.7 bytes per dense weight with the segment pointers (was
+ * 4.6: i32 offsets and both columns' values on every row, more than dense fp32's 4); and the kernel
+ * prefetches the weight streams ahead */
+Test(sparse, two_four_packed_compact) {
+  int64_t K = 768, N = 768;
+  rs = 5;
+  float *w = weight(NM24R, K, N);
+  int64_t bytes = gemm_sparse_packed_bytes(w, 128, K, N, N, 1, 16);
+  cr_assert(bytes > 2 * K * N && bytes <= 27 * K * N / 10, "2:4 768x768 packed in %lld bytes (%.2f per weight)",
+            (long long)bytes, (double)bytes / (double)(K * N));
+  free(w);
+  Case c = {NM24R, 128, 768, 96, true};
+  check(&c, false);
+  rs = 7; /* build's weight */
+  w = weight(NM24R, c.K, c.N);
+  char why[128];
+  gemm_sparse_explain(w, c.M, c.K, c.N, c.N, 1, 16, why, sizeof why);
+  cr_assert(strstr(why, "sparse csc-2 split"), "%s", why);
+  free(w);
+  Value *y;
+  Graph *g = build(&c, &y);
+  PassOptions on = {0};
+  cr_assert_eq(pass_run_all(g, &on), 0, "%s", ir_last_error(g));
+  const char *pf = "llvm.prefetch";
+  char err[512];
+  int hits = tu_emit_count(g, 0, "llvm", 1, &pf, err, sizeof err);
+  cr_assert(hits > 0, "the sparse kernel prefetches its weight streams (%d, %s)", hits, err);
+  ir_graph_free(g);
+}
