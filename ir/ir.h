@@ -229,6 +229,8 @@ typedef struct Value {
   int nusers;
   int64_t offset;                  /* memory planning: byte offset in its storage */
   ValueStorage storage;            /* memory planning; ST_NONE before passes/plan.c */
+  struct Value *inside;            /* passes/plan.c: lives in a slice of this value's buffer (a Concat
+                                    * input written in place in its output), else NULL */
   const IrCluster *cluster;        /* passes/cluster.c: a clustered weight's codebook and indices (NULL: none) */
 } Value;
 

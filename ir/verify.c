@@ -165,7 +165,7 @@ static int check_io_slots(Graph *g) {
 /* Live arena values (ids) in order of definition; each is checked against the values still live
  * when it is defined, so the cost is values x values-live-at-once, not values squared. */
 static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int *last, const int64_t *bytes,
-                          const int *root) {
+                          const int *root, const int *group) {
   int *live = ir_xmalloc(sizeof(int) * (size_t)(n + 1)), nlive = 0, rc = 0;
   for (int i = 0; i < n && !rc; i++) {
     const Value *a = g->values[ids[i]];
@@ -176,6 +176,7 @@ static int check_overlaps(Graph *g, int *ids, int n, const int *first, const int
     for (int j = 0; j < nlive && !rc; j++) {
       const Value *b = g->values[live[j]];
       if (root[ids[i]] == root[live[j]] && a->offset == b->offset) continue; /* a view of b or b of a */
+      if (group[ids[i]] == group[live[j]]) continue; /* slices of one buffer (a Concat in place) */
       if (a->offset < b->offset + bytes[live[j]] && b->offset < a->offset + bytes[ids[i]])
         rc = ir_error(g, "verify: '%s' and '%s' are live at the same time and overlap in the arena", b->name, a->name);
     }
@@ -201,7 +202,21 @@ static int verify_plan(Graph *g) {
       rc = check_placement(g, v, &bytes[v->id]);
       if (bytes[v->id]) ids[n++] = v->id;
     }
-  if (!rc) rc = check_overlaps(g, ids, n, first, last, bytes, root);
+  /* a value inside another's buffer (Value.inside, passes/plan.c) lies within it; group: the
+   * buffer holding it */
+  int *group = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  for (int i = 0; i < nv && !rc; i++) {
+    const Value *v = g->values[root[i]];
+    for (; v->inside && !rc; v = g->values[root[v->inside->id]]) {
+      int64_t vb = ir_value_numel(v) * (int64_t)dtype_size(v->dtype), ib = ir_value_numel(v->inside) * (int64_t)dtype_size(v->dtype);
+      if (v->storage != ST_ARENA || v->inside->storage != ST_ARENA || v->offset < v->inside->offset ||
+          v->offset + vb > v->inside->offset + ib)
+        rc = ir_error(g, "verify: '%s' is not inside the buffer of '%s'", v->name, v->inside->name);
+    }
+    group[i] = v->id;
+  }
+  if (!rc) rc = check_overlaps(g, ids, n, first, last, bytes, root, group);
+  free(group);
   free(root);
   free(first);
   free(last);

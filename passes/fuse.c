@@ -11,6 +11,7 @@
  *    and which activations fit (FU_ACT) is ops.def's fuse column.  A BatchNormalization that could
  *    not fold takes the activations after it the same way (no residual).
  * 3. A ConvTranspose with kernel = stride becomes a 1×1 Conv + DepthToSpace (see convt_rewrite).
+ * 4. An AveragePool without padding after a 1×1 Conv runs before it (see pool_first).
  *
  * 0. LayerNormalization, Gelu (erf and tanh forms), SiLU (→ Swish) and HardSwish written out in
  *    primitive ops (torch's, PaddlePaddle's exports) become one op again.
@@ -597,10 +598,81 @@ static int convt_rewrite_all(Graph *g) {
   return n;
 }
 
+/* ---- 4. AveragePool (no padding) after a 1×1 Conv (DenseNet's transitions, through the zero
+ * Pad torch exports before the pool): the pool runs first, the Conv on its k·k times fewer pixels.
+ * Both are linear per pixel and a window has no padding, so the pool of W·x + b is W·pool(x) + b
+ * (only the order of the sums changes). ---- */
+static bool ints_zero(const Node *n, const char *name) {
+  const int64_t *v;
+  int nv = ir_attr_ints(n, name, &v);
+  for (int i = 0; i < nv; i++)
+    if (v[i]) return false;
+  return true;
+}
+
+static bool pad_is_nothing(const Graph *g, const Node *p) {
+  if (p->op != OP_Pad || p->dead || !single_use(g, p->in[0]) || p->nout != 1) return false;
+  if (p->nin < 2 || !p->in[1]) return ints_zero(p, "pads");
+  const Value *pads = p->in[1];
+  if (!is_const(pads) || ir_value_numel(pads) < 0) return false;
+  for (int64_t i = 0; i < ir_value_numel(pads); i++)
+    if (ir_const_i64(pads, i)) return false;
+  return true;
+}
+
+static bool conv_1x1_plain(const Graph *g, const Node *c) {
+  if (!c || c->op != OP_Conv || c->dead || c->epi || c->nout != 1 || !single_use(g, c->out[0])) return false;
+  const Value *x = c->in[0], *w = c->in[1];
+  if (!w || w->rank != 4 || w->dims[2] != 1 || w->dims[3] != 1 || x->rank != 4 || !ir_value_shape_known(x) ||
+      !fusable_float(x->dtype) || (c->nin > 2 && c->in[2] && !is_const(c->in[2])))
+    return false;
+  const char *ap = ir_attr_str(c, "auto_pad", "NOTSET");
+  const int64_t *v;
+  int nv = ir_attr_ints(c, "strides", &v);
+  for (int i = 0; i < nv; i++)
+    if (v[i] != 1) return false;
+  nv = ir_attr_ints(c, "dilations", &v);
+  for (int i = 0; i < nv; i++)
+    if (v[i] != 1) return false;
+  return (!strcmp(ap, "NOTSET") || !strcmp(ap, "VALID")) && ints_zero(c, "pads");
+}
+
+static bool pool_first(Graph *g, Node *ap) {
+  if (ap->op != OP_AveragePool || ap->dead || ap->nout != 1 || ir_attr_int(ap, "ceil_mode", 0) ||
+      !ints_zero(ap, "pads") || strcmp(ir_attr_str(ap, "auto_pad", "NOTSET"), "NOTSET") || ap->in[0]->rank != 4)
+    return false;
+  const int64_t *v;
+  int nv = ir_attr_ints(ap, "dilations", &v);
+  for (int i = 0; i < nv; i++)
+    if (v[i] != 1) return false;
+  Node *pad = ap->in[0]->producer, *c = pad;
+  if (pad && pad->op == OP_Pad) {
+    if (!pad_is_nothing(g, pad) || !single_use(g, ap->in[0])) return false;
+    c = pad->in[0]->producer;
+  } else pad = NULL;
+  if (!conv_1x1_plain(g, c) || (pad && pad->in[0] != c->out[0]) || (!pad && ap->in[0] != c->out[0])) return false;
+  Value *x = c->in[0], *y = ap->out[0];
+  int64_t qd[4] = {x->dims[0], x->dims[1], y->dims[2], y->dims[3]};
+  Value *q = ir_value_new(g, arena_printf(g->arena, "%s.pooled_input", c->name ? c->name : "conv"));
+  q->kind = VK_TEMP;
+  q->dtype = x->dtype;
+  ir_value_set_shape(q, 4, qd);
+  if (pad) ir_node_remove(g, pad), pad->out[0]->producer = NULL;
+  c->out[0]->producer = NULL; /* the full-size Conv output is gone */
+  ap->in[0] = x;
+  ap->out[0] = q;
+  q->producer = ap;
+  c->in[0] = q;
+  c->out[0] = y;
+  y->producer = c;
+  return true;
+}
+
 int pass_fuse(Graph *g) {
   ir_graph_count_users(g);
   int nfused = fuse_patterns(g);
   if (nfused < 0) return -1;
+  for (int k = 0, nnodes = g->nnodes; k < nnodes; k++) nfused += pool_first(g, g->nodes[k]);
   if (nfused) {
     ir_graph_compact(g);
     if (ir_graph_toposort(g)) return -1;

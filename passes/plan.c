@@ -10,6 +10,15 @@
  * The arena is laid out first fit, largest first, over live ranges in node order; every offset
  * and the arena size are multiples of 64 (the widest vector, so kernels may use aligned loads).
  *
+ * A Concat along an axis with only size-1 axes before it (NCHW channels at batch 1) reads its
+ * inputs from contiguous slices of its output: such an input is placed in its slice (Value.inside;
+ * its producer writes there and the Concat's copy finds equal pointers and skips it).  Concats are
+ * visited last to first, so DenseNet's chain Concat(x0..xk), k = 1..n, puts every xi in the last
+ * one's buffer, and each earlier Concat, whose inputs are then consecutive there, becomes its
+ * prefix: no copies in a dense block.  A group (a buffer and the values inside it) is placed as
+ * one value live over all their uses; slices are 64-byte multiples, so no kernel's rounded store
+ * reaches a neighbour.
+ *
  * Subgraphs (If branches, Loop/Scan bodies) are planned here too, with offsets relative to a
  * base the backend picks while it generates the control kernel: beyond everything live in the
  * enclosing graph and the kernel's own temporaries (gen_control.c), so the model keeps one
@@ -102,6 +111,80 @@ static int64_t first_fit(const Interval *iv, int i, int64_t (*busy)[2]) {
   return best;
 }
 
+/* Concat(x...) -> y along `axis`, byte offsets of the inputs' slices in y's buffer (off[i]), when
+ * every slice is contiguous: plain layouts, only size-1 axes before the axis; else false */
+static bool concat_slices(const Node *n, int64_t *off) {
+  const Value *y = n->out[0];
+  if (n->dead || n->op != OP_Concat || n->nout != 1 || !y || y->storage != ST_ARENA || y->layout != VL_PLAIN ||
+      y->rank < 1)
+    return false;
+  int64_t axis = ir_attr_int(n, "axis", 1);
+  if (axis < 0) axis += y->rank;
+  if (axis < 0 || axis >= y->rank) return false;
+  for (int d = 0; d < axis; d++)
+    if (y->dims[d] != 1) return false;
+  int64_t at = 0;
+  for (int i = 0; i < n->nin; i++) {
+    const Value *x = n->in[i];
+    int64_t b = x ? pass_value_bytes(x) : -1;
+    if (b < 0 || x->dtype != y->dtype || x->layout != VL_PLAIN) return false;
+    off[i] = at;
+    at += b;
+  }
+  return at == pass_value_bytes(y);
+}
+
+/* the buffer value id lives in (following Value.inside) and its byte offset there */
+static int group_top(Graph *g, int id, const int64_t *rel, int64_t *at) {
+  *at = 0;
+  for (Value *v = g->values[id]; v->inside; v = v->inside) *at += rel[v->id], id = v->inside->id;
+  return id;
+}
+
+static bool slice_ok(const Value *v, int64_t off) {
+  int64_t b = pass_value_bytes(v);
+  return v->storage == ST_ARENA && v->producer && v->layout == VL_PLAIN && !v->inside && b > 0 && b % 64 == 0 &&
+         off % 64 == 0;
+}
+
+/* Concat inputs placed in their output's slices (the comment at the top); rel[id]: a value's
+ * byte offset inside its Value.inside */
+static void place_concats(Graph *g, const int *root, int64_t *rel) {
+  int64_t *off = NULL;
+  int cap = 0;
+  for (int k = g->nnodes - 1; k >= 0; k--) {
+    Node *n = g->nodes[k];
+    if (n->op != OP_Concat || n->nin < 1) continue;
+    if (n->nin > cap) cap = n->nin, off = ir_xrealloc(off, sizeof(int64_t) * (size_t)cap);
+    if (!concat_slices(n, off)) continue;
+    Value *y = n->out[0];
+    /* every input already inside one buffer, one after another: y is that stretch */
+    int64_t at0 = 0, at;
+    int top = -1;
+    bool prefix = root[y->id] == y->id && slice_ok(y, 0);
+    for (int i = 0; i < n->nin && prefix; i++) {
+      Value *x = n->in[i];
+      int t = x->inside ? group_top(g, x->id, rel, &at) : -1;
+      if (i == 0) top = t, at0 = at;
+      prefix = t >= 0 && t == top && at == at0 + off[i];
+    }
+    if (prefix && at0 % 64 == 0) {
+      y->inside = g->values[top];
+      rel[y->id] = at0;
+      continue;
+    }
+    for (int i = 0; i < n->nin; i++) {
+      Value *x = n->in[i];
+      bool once = true;
+      for (int j = 0; j < n->nin; j++) once &= j == i || n->in[j] != x;
+      if (!once || x == y || root[x->id] != x->id || !slice_ok(x, off[i])) continue;
+      x->inside = y;
+      rel[x->id] = off[i];
+    }
+  }
+  free(off);
+}
+
 /* first-fit over live-range conflicts; returns arena size */
 static int64_t plan_arena(Graph *g) {
   int nv = g->nvalues, n = 0;
@@ -116,9 +199,20 @@ static int64_t plan_arena(Graph *g) {
       if (first[r] < 0 || first[i] < first[r]) first[r] = first[i];
       if (last[i] > last[r]) last[r] = last[i];
     }
+  int64_t *rel = ir_xcalloc((size_t)nv + 1, sizeof(int64_t));
+  int *top = ir_xmalloc(sizeof(int) * (size_t)(nv + 1));
+  place_concats(g, root, rel);
+  int64_t *at = ir_xcalloc((size_t)nv + 1, sizeof(int64_t));
+  for (int i = 0; i < nv; i++) top[i] = group_top(g, i, rel, &at[i]); /* a group: live over all its values' uses */
+  for (int i = 0; i < nv; i++)
+    if (top[i] != i && first[i] >= 0) {
+      int t = top[i];
+      if (first[t] < 0 || first[i] < first[t]) first[t] = first[i];
+      if (last[i] > last[t]) last[t] = last[i];
+    }
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
-    if (v->storage != ST_ARENA || first[i] < 0 || root[i] != i) continue;
+    if (v->storage != ST_ARENA || first[i] < 0 || root[i] != i || top[i] != i) continue;
     iv[n++] = (Interval){v, first[i], last[i], (pass_value_bytes(v) + 63) & ~(int64_t)63};
   }
   qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
@@ -130,7 +224,12 @@ static int64_t plan_arena(Graph *g) {
     if (best + iv[i].bytes > total) total = best + iv[i].bytes;
   }
   for (int i = 0; i < nv; i++)
+    if (top[i] != i) g->values[i]->offset = g->values[top[i]]->offset + at[i];
+  for (int i = 0; i < nv; i++)
     if (root[i] != i) g->values[i]->offset = g->values[root[i]]->offset;
+  free(top);
+  free(at);
+  free(rel);
   free(root);
   free(busy);
   free(iv);
@@ -199,6 +298,7 @@ static int assign_storage(Graph *g) {
     Value *v = g->values[i];
     v->storage = v->kind == VK_CONST ? ST_CONST : ST_ARENA;
     v->offset = -1;
+    v->inside = NULL;
   }
   for (int i = 0; i < g->ninputs; i++) g->inputs[i]->storage = ST_IO, g->inputs[i]->offset = i;
   for (int i = 0; i < g->noutputs; i++)

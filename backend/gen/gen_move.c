@@ -90,6 +90,7 @@ static int gen_concat(GenCtx *c) {
     MvJob *j = &jobs[nj++];
     mv_init(j, i, n->nin);
     j->dbase = off * ys[axis];
+    j->skip_in_place = v->storage == ST_ARENA && y->storage == ST_ARENA;
     int64_t vs[IR_MAX_RANK];
     gen_strides(r, v->dims, vs);
     for (int d = 0; d < r; d++) mv_add_axis(j, v->dims[d], vs[d], ys[d], NULL);

@@ -29,6 +29,7 @@ typedef struct MvJob {
   MvAxis ax[MV_AXES];
   KV fill;               /* scalar of the raw element type (needed when some table has MV_FILL) */
   bool allfill, empty;
+  bool skip_in_place;    /* no copy when src is dst + dbase at run time (a Concat input planned in place) */
   /* filled by mv_prepare */
   int64_t rows, inner, chunk, nchunks, units;
   int tb, tT;            /* tiled transpose: the axis with source stride 1, tile size (0 = off) */

@@ -547,8 +547,13 @@ void mv_emit(GenCtx *c, MvJob *jobs, int nj, size_t es) {
       lo = i64c(kb, 0);
       hi = i64c(kb, j->units);
     }
+    if (j->skip_in_place) { /* the same bytes: planning put src in place (passes/plan.c) */
+      KV s = kb_gep(kb, ke, kb_buf(kb, j->src), i64c(kb, j->sbase));
+      kb_if(kb, kb_cmp(kb, KC_NE, s, kb_gep(kb, ke, kb_buf(kb, j->dst), i64c(kb, j->dbase)), false));
+    }
     if (j->tT) mv_emit_t2d(c, j, lo, hi);
     else mv_emit_rows(c, j, lo, hi);
+    if (j->skip_in_place) kb_endif(kb);
     w0 += j->units;
     mv_free(j);
   }

@@ -593,3 +593,53 @@ Test(fuse, batchnorm_takes_activation_epilogue) {
 }
 
 Test(fuse, numerics_batchnorm_activation) { check_same(b_bn_act, 67); }
+
+/* ---- 4. AveragePool after a 1×1 Conv runs first (DenseNet's transition: BN, Relu, 1×1 Conv,
+ * zero Pad, 2×2/2 AveragePool); a pool with padding, a 3×3 Conv and a Conv whose output is also
+ * read elsewhere stay in order ---- */
+static Node *avgpool(Graph *g, Value *x, int64_t k, int64_t s, int64_t pad) {
+  int64_t ks[2] = {k, k}, ss[2] = {s, s}, ps[4] = {pad, pad, pad, pad};
+  Node *p = unary(g, OP_AveragePool, x);
+  tu_attr_ints(g, p, "kernel_shape", 2, ks);
+  tu_attr_ints(g, p, "strides", 2, ss);
+  tu_attr_ints(g, p, "pads", 4, ps);
+  return p;
+}
+
+static void b_transition(Graph *g) {
+  int64_t xd[4] = {1, 12, 10, 9}, pd[1] = {8};
+  g->opset = 17;
+  Value *x = tu_input(g, "x", DT_FLOAT, 4, xd);
+  Node *r = unary(g, OP_Relu, bnorm(g, x, 12)->out[0]);
+  Node *c = conv(g, r->out[0], 20, 12, 1, 1, true);
+  int64_t zeros[8] = {0};
+  Value *pads = tu_const_i64(g, 1, pd, zeros);
+  Node *pad = node(g, OP_Pad, 2, (Value *[]){c->out[0], pads});
+  tu_attr_str(g, pad, "mode", "constant");
+  Node *ap = avgpool(g, pad->out[0], 2, 2, 0); /* 10×9 → 5×4: the last column is dropped */
+  Node *c2 = conv(g, x, 6, 12, 1, 1, false); /* padded pool, and read twice: stays */
+  Node *ap2 = avgpool(g, c2->out[0], 3, 1, 1);
+  Node *ap4 = avgpool(g, c2->out[0], 2, 2, 0);
+  Node *c3 = conv(g, x, 6, 12, 3, 1, false); /* 3×3: stays */
+  Node *ap3 = avgpool(g, c3->out[0], 2, 2, 0);
+  tu_output(g, ap->out[0]);
+  tu_output(g, ap2->out[0]);
+  tu_output(g, ap3->out[0]);
+  tu_output(g, ap4->out[0]);
+}
+
+Test(fuse, avgpool_runs_before_a_1x1_conv) {
+  Graph *g = ir_graph_new();
+  b_transition(g);
+  run_passes(g, true);
+  cr_expect_eq(live_nodes(g, OP_Pad), 0);
+  const Value *y = g->outputs[0];
+  cr_assert_eq(y->producer->op, OP_Conv);
+  const Value *q = y->producer->in[0];
+  cr_assert(q->producer && q->producer->op == OP_AveragePool);
+  cr_expect(q->rank == 4 && q->dims[1] == 12 && q->dims[2] == 5 && q->dims[3] == 4);
+  for (int i = 1; i < 4; i++) cr_expect_eq(g->outputs[i]->producer->op, OP_AveragePool, "output %d", i);
+  ir_graph_free(g);
+}
+
+Test(fuse, numerics_avgpool_before_conv) { check_same(b_transition, 68); }

@@ -203,6 +203,60 @@ Test(move, reshape_flatten_squeeze) {
 /* ---------------------------------------------------------------------------------------------
  * Concat / Split
  * ------------------------------------------------------------------------------------------- */
+/* DenseNet's pattern: x0 = Relu(in), xi = Neg/Abs of the last; ci = Concat(x0..xi) along channels
+ * at batch 1.  Planning puts x0..x2 in the last Concat's buffer and the first Concat at its start
+ * (passes/plan.c), the copies find equal pointers; a Concat with one input twice (the same kernel
+ * key) and one with batch 2 (slices not contiguous) still copy.  Outputs against a C reference. */
+Test(move, concat_in_place) {
+  Graph *g = newg();
+  int64_t d[4] = {1, 2, 4, 8}, d2[4] = {2, 2, 4, 8}; /* 256-byte slices */
+  Value *in = tu_input(g, "in", DT_FLOAT, 4, d), *in2 = tu_input(g, "in2", DT_FLOAT, 4, d2);
+  Node *nodes[8];
+  int nn = 0;
+  Value *x0 = tu_node(g, OP_Relu, 1, &in);
+  Value *x1 = tu_node(g, OP_Neg, 1, &x0);
+  Node *c1 = tu_node_n(g, OP_Concat, 2, (Value *[]){x0, x1}, 1);
+  Value *x2 = tu_node(g, OP_Abs, 1, &x1);
+  Node *c2 = tu_node_n(g, OP_Concat, 3, (Value *[]){x0, x1, x2}, 1);
+  Value *t = tu_node(g, OP_Neg, 1, &in);
+  Node *c3 = tu_node_n(g, OP_Concat, 2, (Value *[]){t, t}, 1); /* c1's key, t twice: copies */
+  Value *b = tu_node(g, OP_Relu, 1, &in2);
+  Node *c4 = tu_node_n(g, OP_Concat, 2, (Value *[]){b, b}, 1);
+  nodes[nn++] = c1, nodes[nn++] = c2, nodes[nn++] = c3, nodes[nn++] = c4;
+  for (int i = 0; i < nn; i++) tu_attr_int(g, nodes[i], "axis", 1);
+  for (int i = 0; i < nn; i++) /* each read by another node, whose output is the graph's */
+    tu_output(g, tu_node(g, OP_Exp, 1, &nodes[i]->out[0]));
+  for (int k = 0; k < g->nnodes; k++) cr_assert_eq(ir_infer_node(g, g->nodes[k]), 0, "%s", ir_last_error(g));
+  float *X = frand(64, 3), *X2 = frand(128, 4);
+  for (int i = 0; i < 64; i++) X[i] *= 0.01f, X2[i] *= 0.01f, X2[64 + i] *= 0.01f;
+  int64_t on[4] = {128, 192, 128, 256};
+  float *Y[4], *R[4];
+  for (int i = 0; i < 4; i++) Y[i] = calloc((size_t)on[i], 4), R[i] = calloc((size_t)on[i], 4);
+  for (int i = 0; i < 64; i++) {
+    float a = X[i] > 0 ? X[i] : 0;
+    R[0][i] = R[1][i] = expf(a), R[0][64 + i] = R[1][64 + i] = expf(-a), R[1][128 + i] = expf(a);
+    R[2][i] = R[2][64 + i] = expf(-X[i]);
+  }
+  for (int n = 0; n < 2; n++)
+    for (int i = 0; i < 64; i++) R[3][n * 128 + i] = R[3][n * 128 + 64 + i] = expf(X2[n * 64 + i] > 0 ? X2[n * 64 + i] : 0);
+  const void *ins[2] = {X, X2};
+  run_ok(g, ins, (void *const *)Y);
+  for (int i = 0; i < 4; i++)
+    for (int64_t k = 0; k < on[i]; k++) cr_assert_float_eq(Y[i][k], R[i][k], 1e-5f, "concat %d [%lld]", i, (long long)k);
+  Value *y2 = c2->out[0];
+  cr_assert(x0->inside == y2 && x1->inside == y2 && x2->inside == y2 && c1->out[0]->inside == y2);
+  cr_assert(x0->offset == y2->offset && x1->offset == y2->offset + 256 && x2->offset == y2->offset + 512);
+  cr_assert_eq(c1->out[0]->offset, y2->offset);
+  cr_assert(!t->inside && !b->inside && !c3->out[0]->inside);
+  cr_assert_eq(ir_verify(g), 0, "%s", ir_last_error(g));
+  x2->offset += 64; /* out of its buffer: the verifier says so */
+  cr_assert_eq(ir_verify(g), -1);
+  cr_assert(strstr(ir_last_error(g), "is not inside the buffer"), "%s", ir_last_error(g));
+  for (int i = 0; i < 4; i++) free(Y[i]), free(R[i]);
+  free(X), free(X2);
+  ir_graph_free(g);
+}
+
 static void check_concat(DType t, int axis, int ninp, const int64_t *sizes) {
   Graph *g = newg();
   int64_t base[3] = {3, 5, 7};

@@ -508,6 +508,7 @@ typedef struct PoolSpec {
   int64_t dims[5];
   int64_t k[3], s[3], dil[3], pads[6];
   int ceil_mode, count_include_pad, storage_order, with_idx, p;
+  int nan; /* MaxPool: every nan-th input is NaN (a NaN tap never wins: maxnum's rule) */
   const char *auto_pad;
   DType t; /* 0: float */
 } PoolSpec;
@@ -532,6 +533,7 @@ static void pool_case(const PoolSpec *ps) {
   float *X = malloc(sizeof(float) * (size_t)ne);
   if (ps->op == OP_MaxPool) fill_q(X, ne, 7); /* ties: first index wins */
   else fill(X, ne, -2, 2);
+  for (int64_t i = 0; ps->nan && i < ne; i += ps->nan) X[i] = NAN;
   void *buf = X;
   if (t == DT_UINT8) {
     uint8_t *b = malloc((size_t)ne);
@@ -590,6 +592,7 @@ static void pool_case(const PoolSpec *ps) {
                 if (i0 < I[0] + PE[0] && i1 < I[1] + PE[1] && i2 < I[2] + PE[2]) cntp++;
                 if (i0 < 0 || i1 < 0 || i2 < 0 || i0 >= I[0] || i1 >= I[1] || i2 >= I[2]) continue;
                 double v = X[nc * sp + (i0 * I[1] + i1) * I[2] + i2];
+                if (isnan(v)) continue;
                 cnt++;
                 if (ps->op == OP_MaxPool) {
                   if (v > acc || bi < 0) {
@@ -670,6 +673,11 @@ Test(pool, maxpool) {
   p.t = DT_UINT8, p.s[0] = p.s[1] = 2, p.pads[0] = p.pads[1] = p.pads[2] = p.pads[3] = 1, p.with_idx = 1;
   pool_case(&p);
   p.t = DT_FLOAT16;
+  pool_case(&p);
+  p = base; /* SqueezeNet's 3x3/2 ceil-mode pool with NaN taps (all-NaN windows give -inf) */
+  p.s[0] = p.s[1] = 2, p.ceil_mode = 1, p.dims[2] = 23, p.dims[3] = 55, p.nan = 3;
+  pool_case(&p);
+  p.nan = 1;
   pool_case(&p);
 }
 
