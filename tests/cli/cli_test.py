@@ -342,12 +342,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnxc", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--static-llvm", action="store_true", help="the build linked LLVM's static archives")
     a = ap.parse_args()
     w = a.work
     shutil.rmtree(w, ignore_errors=True)
     os.makedirs(w)
     o = a.onnxc
     rnd = random.Random(1)
+
+    if a.static_llvm:  # a process start without libLLVM.so's ~340,000 relocations (README, Speed)
+        ldd = subprocess.run(["ldd", o], capture_output=True, text=True).stdout
+        check("the CLI does not load libLLVM.so", "libLLVM" not in ldd, ldd)
+        p = subprocess.run([o, "--version"], capture_output=True, text=True, env=dict(os.environ, LD_DEBUG="statistics"))
+        rel = [int(m) for m in re.findall(r"number of relative relocations: (\d+)", p.stderr)]
+        check("a process start relocates few pointers (< 20,000)", p.returncode == 0 and rel and max(rel) < 20000, rel)
 
     # usage and help
     rc, out, _ = run(o, "--help")

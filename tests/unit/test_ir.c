@@ -133,6 +133,33 @@ Test(ir, kept_constants_fill_a_region_in_order) {
   free(src);
 }
 
+/* the vector hash: every word counts by its place (swapping two 64-byte stripes a step apart, two
+ * steps of a block, two blocks, or two words in a stripe changes the value), and so do zeros (their count, where a
+ * single 1 among them is) */
+Test(ir, hash_depends_on_order_and_zeros) {
+  size_t n = 64 << 10;
+  unsigned char *a = malloc(n), *b = malloc(n);
+  cr_assert(a && b);
+  for (size_t i = 0; i < n; i++) a[i] = (unsigned char)(i * 2654435761u >> 11);
+  uint64_t h = ir_hash64(a, n, 41);
+  size_t swaps[][3] = {{0, 256, 64}, {512, 768, 256}, {0, 4096, 4096}, {8, 16, 8}, {100, 40000, 8}};
+  for (size_t k = 0; k < sizeof swaps / sizeof swaps[0]; k++) {
+    memcpy(b, a, n);
+    memcpy(b + swaps[k][0], a + swaps[k][1], swaps[k][2]);
+    memcpy(b + swaps[k][1], a + swaps[k][0], swaps[k][2]);
+    cr_assert_neq(ir_hash64(b, n, 41), h, "swap %zu", k);
+  }
+  memset(a, 0, n);
+  cr_assert_neq(ir_hash64(a, n, 41), ir_hash64(a, n - 256, 41));
+  cr_assert_neq(ir_hash64(a, n, 41), ir_hash64(a, n, 42));
+  a[n - 300] = 1;
+  uint64_t one = ir_hash64(a, n, 41);
+  a[n - 300] = 0, a[300] = 1;
+  cr_assert_neq(ir_hash64(a, n, 41), one);
+  free(a);
+  free(b);
+}
+
 /* the copying hash: the same value as ir_hash64 of the copy, for every length around its 32-byte
  * steps and its 32 KB stretches, and the bytes copied */
 Test(ir, hash_copy_matches_hash_of_the_copy) {
