@@ -74,7 +74,10 @@ void gemm_emit(GenCtx *c, GemmSpec *s);
  * (A(i, k) at apanel[k*s->mr + i]), B rows at bptr + k*nrp, C rows at cptr + i*s->ldc (storage
  * dtype s->dt), no epilogue. */
 void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv);
-void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr);
+void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr, KV pf);
+/* constant A (packed weights) of this many bytes streams from DRAM each run: its tiles prefetch
+ * the next tile's A panel (gemm_emit_packed_tile's pf) */
+bool gemm_a_streams(int64_t bytes);
 
 /* ---- int8: u8 × s8 → s32 on the same tiling, requantized in the epilogue (gemm_emit_q8) ----
  * For each batch b: C(i, j) = sat(round(mult[r]·(Σ_k A(i, k)·B(k, j) + corr[r])) + zy) with

@@ -9,7 +9,8 @@
  * L2, see weights_schedule).  A run-time B is packed per task into scratch (im2col, strided or
  * non-f32 B), except a raw f32 B with unit column stride (a pointwise conv's input, a MatMul's
  * run-time B), whose full panels the tiles read in place (row stride b_rs instead of NR): the
- * copy cost ~15% of a 64-row 1×1 conv.
+ * copy cost ~15% of a 64-row 1×1 conv.  Constant operands that stream from DRAM each run are
+ * prefetched a block ahead: weights as B (weights_schedule), weights as A (gemm_a_streams).
  *
  * --fp-mode bf16 (Graph.fp_mode, AVX512-BF16): the same tiling over pairs of k.  A B panel row
  * holds the pair (B(2p, j), B(2p+1, j)) per column as bf16 ([K/2][NR][2]), A is read as one
@@ -522,6 +523,10 @@ typedef struct RowsCtx {
   const GemmCl *acl; /* clustered A: panels decoded per tile into ascr (gen_cluster.h) */
   KV apanel0, k0, ascr;
   KV abf_m0;         /* bf16, run-time A: the first row converted into abase (NULL: row 0) */
+  KV apf_wrap;       /* weights as A: the offset from abase of the block's first panel at the next
+                      * K block (NULL: no prefetch) */
+  int64_t apf_lines; /* 64-byte lines of a tile's A chunk (kc · mr floats) */
+  int apf_ppi;       /* prefetches per unrolled K iteration to cover them */
 } RowsCtx;
 
 static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
@@ -543,6 +548,18 @@ static void tile_at(const RowsCtx *r, int mr, int nv, int nlast, KV m) {
   KV rptr = s->res ? kb_gep(kb, kb_elem_of(s->dt), r->resbase, kb_mul(kb, m, I(kb, s->res_rs))) : NULL;
   TileCtx t = r->t;
   if (t.pf) t.pf_tile = kb_div(kb, r->m0 ? kb_sub(kb, m, r->m0) : m, I(kb, s->mr), true);
+  if (r->apf_wrap && mr == s->mr) {
+    /* weights as A: the next tile's chunk of A (the next panel at this K block; after the block's
+     * last full tile, its first panel at the next K block) while this tile runs */
+    int64_t mfull = s->M - s->M % s->mr;
+    KV mend = r->m0 ? kb_min(kb, kb_add(kb, r->m0, I(kb, r->mc)), I(kb, mfull), false) : I(kb, mfull);
+    KV more = kb_cmp(kb, KC_LT, kb_add(kb, m, I(kb, s->mr)), mend, false);
+    KV next = kb_mul(kb, kb_add(kb, kb_div(kb, m, I(kb, s->mr), true), I(kb, 1)), I(kb, s->K * s->mr));
+    t.pf = kb_gep(kb, s->ce, r->abase, kb_select(kb, more, next, r->apf_wrap));
+    t.pf_tile = I(kb, 0);
+    t.pf_lpt = r->apf_lines;
+    t.pf_ppi = r->apf_ppi;
+  }
   emit_tile(&t, mr, nv, nlast, aptr, cptr, bptr, rptr);
 }
 
@@ -797,6 +814,18 @@ static bool weights_schedule(const GemmSpec *s, int64_t kc, int64_t npn, bool pa
   }
   *nmb = pa;
   return false;
+}
+
+/* Weights as A (a conv's weights, packed in MR-row panels [mp][K][mr]) stream from DRAM when
+ * they are too large to stay in cache between runs (ResNet-50's layer 3 and 4: 0.5-9 MB a conv,
+ * ~100 MB in all).  A task walks its M tiles at one K block, so the chunks it reads are K·mr
+ * floats apart: each tile prefetches the next tile's chunk (after the block's last tile, its first
+ * panel at the next K block) while it runs.  Winograd's tiles prefetch their next panel the same
+ * way (gen_winograd.c). */
+bool gemm_a_streams(int64_t bytes) { return bytes >= ((int64_t)512 << 10); }
+
+static bool apf_on(const GemmSpec *s, KV apack, bool bf, int64_t bytes) {
+  return apack && !bf && s->ce == KE_F32 && s->dt == DT_FLOAT && s->K >= 16 && gemm_a_streams(bytes);
 }
 
 void gemm_emit(GenCtx *c, GemmSpec *s) {
@@ -1056,6 +1085,14 @@ void gemm_emit(GenCtx *c, GemmSpec *s) {
     r.abase = abf;
     r.abf_m0 = nmb > 1 ? m0 : NULL;
   } else r.abase = kb_gep(kb, se, s->a, kb_add(kb, aoff, kb_mul(kb, k0, I(kb, s->a_cs))));
+  if (apf_on(s, apack, bf, namat * cdiv(M, mr) * K * mr * (int64_t)es)) {
+    KV first = nmb > 1 ? kb_mul(kb, kb_div(kb, m0, I(kb, mr), true), I(kb, K * mr)) : I(kb, 0);
+    r.apf_wrap = kb_add(kb, first, kb_mul(kb, klen, I(kb, mr)));
+    int64_t kcx = nkb > 1 ? kc : K, iters = kcx / 4 > 0 ? kcx / 4 : 1;
+    r.apf_lines = cdiv(kcx * mr, 16);
+    r.apf_ppi = (int)cdiv(r.apf_lines, iters);
+    if (r.apf_ppi > 4) r.apf_wrap = NULL;
+  }
   r.cbase = cbase;
   r.biasbase = biasbase;
   r.resbase = s->res ? kb_gep(kb, se, s->res, kb_add(kb, resoff, n0)) : NULL;
@@ -1092,9 +1129,16 @@ void gemm_tile_shape(GenCtx *c, GemmSpec *s, int nv) {
   if (s->mr > s->M) s->mr = (int)s->M;
 }
 
-void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr) {
+void gemm_emit_packed_tile(GenCtx *c, const GemmSpec *s, int mr, KV apanel, KV bptr, KV cptr, KV pf) {
   TileCtx t;
   memset(&t, 0, sizeof t);
+  if (pf && s->K >= 16) { /* the caller's next A panel (K · s->mr floats), over this tile's K loop */
+    t.pf = pf;
+    t.pf_tile = I(c->kb, 0);
+    t.pf_lpt = cdiv(s->K * s->mr, 16);
+    t.pf_ppi = (int)cdiv(t.pf_lpt, s->K / 4);
+    if (t.pf_ppi > 4) t.pf = NULL;
+  }
   t.c = c;
   t.s = s;
   t.a_packed = true;

@@ -410,7 +410,9 @@ static void channel_block(Wino *w, KV tile0, KV mp, int rows) {
     KV ap = kb_gep(kb, KE_F32, w->apack, kb_mul(kb, kb_add(kb, kb_mul(kb, mp, I(kb, w->E)), e), I(kb, w->C * mr)));
     KV bp = kb_gep(kb, KE_F32, w->vbuf, kb_mul(kb, e, I(kb, w->C * w->nrp)));
     KV cp = kb_gep(kb, KE_F32, w->mbuf, kb_mul(kb, e, I(kb, (int64_t)mr * w->nrp)));
-    gemm_emit_packed_tile(w->c, &w->s, rows, ap, bp, cp);
+    /* the next panel (the next e, or the next MR channels' first) follows this one */
+    KV pf = gemm_a_streams(w->nmp * w->E * w->C * mr * 4) ? kb_gep(kb, KE_F32, ap, I(kb, w->C * mr)) : NULL;
+    gemm_emit_packed_tile(w->c, &w->s, rows, ap, bp, cp, pf);
   }
   kb_endfor(kb);
   output_rows(w, tile0, kb_mul(kb, mp, I(kb, mr)), rows);

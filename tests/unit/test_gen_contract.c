@@ -598,8 +598,38 @@ Test(gemm, weights_prefetched) {
   t = tg_new();
   add_conv(t, (ConvCase){1, 1, 64, 64, 1, {28, 28}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
   hits = tu_emit_count(t->g, 0, "llvm", 1, &pf, err, sizeof err);
-  cr_assert_eq(hits, 0, "a 1x1 conv (weights as A) has no B-block prefetch (%s)", err);
+  cr_assert_eq(hits, 0, "a 1x1 conv with 16 KB of weights (as A) has no prefetch (%s)", err);
   tg_free(t);
+}
+
+/* Weights as A stream from DRAM when they are large (gen_gemm.c gemm_a_streams, ≥ 512 KB): each
+ * M tile prefetches the next tile's A chunk, the block's last tile its first panel at the next K
+ * block; Winograd's tiles their next panel.  Results against the reference at 1 and 2 threads:
+ * K blocked (600, 1152 = 3 blocks), M past whole tiles (300, 200: the short last tile does not
+ * prefetch), M blocks, the column tail (7x7), a stride-2 3x3 (im2col), a fused residual, and a
+ * Winograd conv with 1.4 MB of transformed weights; the prefetches are in the modules. */
+Test(conv, weights_prefetched_as_a) {
+  TG *t = tg_new();
+  add_conv(t, (ConvCase){2, 1, 600, 300, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true, .res = true});
+  add_conv(t, (ConvCase){2, 2, 512, 520, 1, {14, 14}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 128, 200, 1, {14, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true});
+  add_conv(t, (ConvCase){2, 1, 96, 100, 1, {14, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .bias = true, .wconst = true, .wino = true});
+  tg_run(t, 1e-3); /* Winograd's rounding, as Test(conv, winograd) */
+  const char *pf = "llvm.prefetch";
+  char err[1024];
+  ConvCase cases[3] = {
+      {2, 1, 600, 300, 1, {7, 7}, {1, 1}, {1, 1}, {0}, {0}, .bias = true, .wconst = true},
+      {2, 1, 128, 200, 1, {14, 14}, {3, 3}, {2, 2}, {0}, {1, 1, 1, 1}, .wconst = true},
+      {2, 1, 96, 100, 1, {14, 14}, {3, 3}, {1, 1}, {0}, {1, 1, 1, 1}, .wconst = true, .wino = true},
+  };
+  for (int i = 0; i < 3; i++) {
+    t = tg_new();
+    add_conv(t, cases[i]);
+    int hits = tu_emit_count(t->g, 0, "llvm", 1, &pf, err, sizeof err);
+    cr_assert_geq(hits, 0, "%s", err);
+    cr_assert(hits > 0, "conv case %d (weights ≥ 512 KB as A) prefetches its next A panel", i);
+    tg_free(t);
+  }
 }
 
 /* Pointwise convs read their input in place (gen_gemm.c: a raw f32 run-time B's full panels are
