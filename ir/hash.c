@@ -57,10 +57,7 @@ static const V8 KEY_BASE = {0x8b5a2c1f6d3e9047ULL, 0x3f1d7a9c5e2b8064ULL, 0xd2c4
 #define KEY(v, t) (KEY_BASE + (4 * (uint64_t)(t) + (v) + 1) * P3)
 #define SWAP_PAIRS(d) __builtin_shufflevector(d, d, 1, 0, 3, 2, 5, 4, 7, 6)
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void lanes_run(Lanes *l, const unsigned char *p, size_t n) { /* n a multiple of HASH_STEP */
+static inline __attribute__((always_inline)) void lanes_body(Lanes *l, const unsigned char *p, size_t n) {
   V8 a0 = l->acc[0], a1 = l->acc[1], a2 = l->acc[2], a3 = l->acc[3];
   uint64_t t = l->steps % HASH_BLOCK;
   V8 k0 = KEY(0, t), k1 = KEY(1, t), k2 = KEY(2, t), k3 = KEY(3, t);
@@ -88,6 +85,25 @@ static void lanes_run(Lanes *l, const unsigned char *p, size_t n) { /* n a multi
   l->acc[0] = a0, l->acc[1] = a1, l->acc[2] = a2, l->acc[3] = a3;
   l->steps += n / HASH_STEP;
 }
+
+/* the whole steps of [p, p + n) (n a multiple of HASH_STEP), compiled for AVX-512, AVX2 and plain
+ * x86-64 and chosen per call: not target_clones, whose ifunc resolver runs while the dynamic loader
+ * relocates, before a sanitizer's runtime is up (the TSan build crashed in it) */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void lanes_avx512(Lanes *l, const unsigned char *p, size_t n) {
+  lanes_body(l, p, n);
+}
+__attribute__((target("avx2"))) static void lanes_avx2(Lanes *l, const unsigned char *p, size_t n) {
+  lanes_body(l, p, n);
+}
+static void lanes_run(Lanes *l, const unsigned char *p, size_t n) {
+  if (__builtin_cpu_supports("avx512f")) lanes_avx512(l, p, n);
+  else if (__builtin_cpu_supports("avx2")) lanes_avx2(l, p, n);
+  else lanes_body(l, p, n);
+}
+#else
+static void lanes_run(Lanes *l, const unsigned char *p, size_t n) { lanes_body(l, p, n); }
+#endif
 
 /* the accumulators, the total length and the tail of fewer than HASH_STEP bytes */
 static uint64_t lanes_end(const Lanes *l, const unsigned char *tail, size_t ntail, size_t n) {

@@ -437,8 +437,9 @@ static int64_t others_cpu_ns(void) {
   return sum;
 }
 
-/* after onnxc_model_run returns the worker uses no CPU: over the next 5 ms it spins at most 50 us,
- * then sleeps (without onnxc_pool_rest it would spin for SPIN_NS, half a millisecond of CPU) */
+/* after onnxc_model_run returns the worker uses no CPU: over the next 5 ms it spins about 50 us (REST_SPIN_NS,
+ * read every SPIN_CHECK turns after SPIN_ITERS, so more under a sanitizer: 248 us once under ASan), then
+ * sleeps; without onnxc_pool_rest it would spin for SPIN_NS, half a millisecond of CPU */
 Test(runtime, workers_sleep_when_a_run_returns) {
   onnxc_model *m;
   onnxc_options o = {.threads = 2};
@@ -451,7 +452,7 @@ Test(runtime, workers_sleep_when_a_run_returns) {
     int64_t used = others_cpu_ns() - c0;
     if (used < best) best = used;
   }
-  cr_assert_lt(best, 200000, "the worker used %lld us of CPU in 5 ms after a run", (long long)best / 1000);
+  cr_assert_lt(best, 400000, "the worker used %lld us of CPU in 5 ms after a run", (long long)best / 1000);
   onnxc_model_destroy(m);
 }
 
