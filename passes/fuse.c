@@ -602,17 +602,18 @@ static int convt_rewrite_all(Graph *g) {
  * Pad torch exports before the pool): the pool runs first, the Conv on its k·k times fewer pixels.
  * Both are linear per pixel and a window has no padding, so the pool of W·x + b is W·pool(x) + b
  * (only the order of the sums changes). ---- */
-static bool ints_zero(const Node *n, const char *name) {
+/* every entry of the ints attribute `name` is `x` (true when it is absent) */
+static bool ints_all(const Node *n, const char *name, int64_t x) {
   const int64_t *v;
   int nv = ir_attr_ints(n, name, &v);
   for (int i = 0; i < nv; i++)
-    if (v[i]) return false;
+    if (v[i] != x) return false;
   return true;
 }
 
 static bool pad_is_nothing(const Graph *g, const Node *p) {
   if (p->op != OP_Pad || p->dead || !single_use(g, p->in[0]) || p->nout != 1) return false;
-  if (p->nin < 2 || !p->in[1]) return ints_zero(p, "pads");
+  if (p->nin < 2 || !p->in[1]) return ints_all(p, "pads", 0);
   const Value *pads = p->in[1];
   if (!is_const(pads) || ir_value_numel(pads) < 0) return false;
   for (int64_t i = 0; i < ir_value_numel(pads); i++)
@@ -627,24 +628,15 @@ static bool conv_1x1_plain(const Graph *g, const Node *c) {
       !fusable_float(x->dtype) || (c->nin > 2 && c->in[2] && !is_const(c->in[2])))
     return false;
   const char *ap = ir_attr_str(c, "auto_pad", "NOTSET");
-  const int64_t *v;
-  int nv = ir_attr_ints(c, "strides", &v);
-  for (int i = 0; i < nv; i++)
-    if (v[i] != 1) return false;
-  nv = ir_attr_ints(c, "dilations", &v);
-  for (int i = 0; i < nv; i++)
-    if (v[i] != 1) return false;
-  return (!strcmp(ap, "NOTSET") || !strcmp(ap, "VALID")) && ints_zero(c, "pads");
+  return (!strcmp(ap, "NOTSET") || !strcmp(ap, "VALID")) && ints_all(c, "strides", 1) && ints_all(c, "dilations", 1) &&
+         ints_all(c, "pads", 0);
 }
 
 static bool pool_first(Graph *g, Node *ap) {
   if (ap->op != OP_AveragePool || ap->dead || ap->nout != 1 || ir_attr_int(ap, "ceil_mode", 0) ||
-      !ints_zero(ap, "pads") || strcmp(ir_attr_str(ap, "auto_pad", "NOTSET"), "NOTSET") || ap->in[0]->rank != 4)
+      !ints_all(ap, "pads", 0) || !ints_all(ap, "dilations", 1) ||
+      strcmp(ir_attr_str(ap, "auto_pad", "NOTSET"), "NOTSET") || ap->in[0]->rank != 4)
     return false;
-  const int64_t *v;
-  int nv = ir_attr_ints(ap, "dilations", &v);
-  for (int i = 0; i < nv; i++)
-    if (v[i] != 1) return false;
   Node *pad = ap->in[0]->producer, *c = pad;
   if (pad && pad->op == OP_Pad) {
     if (!pad_is_nothing(g, pad) || !single_use(g, ap->in[0])) return false;
