@@ -50,6 +50,7 @@ typedef struct Rnn {
   KV x, wb, seq, h0, c0, p, y, yh, yc;
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
   int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
+  bool rbf;          /* --fp-mode bf16: rconst holds Rᵀ as bf16 pairs (rec_bf16), hb the h rows */
   int pnv;           /* slices: vectors per column block of the projection (divides a slice's) */
   int nsl;           /* > 0: steps split into nsl slices of the hidden units (rnn_slices) */
   KV hbuf;           /* slices: h[2][nbb][Hp] in the arena, step s writes h[s & 1] */
@@ -65,6 +66,7 @@ typedef struct Rnn {
   int dir_act; /* first activation of this direction */
   KV d, b0, nb;
   KV wt, rt, bias, rbh, proj, rec, hs, cs, rh;
+  KV hb; /* rbf: the recurrence's A rows as bf16 (nbb rows of Hp), converted each step */
   KV wtq, rtq; /* this direction's index panels (clustered W / R) */
 } Rnn;
 
@@ -128,13 +130,49 @@ static int rec_nv(const Rnn *r, int64_t c0, int64_t c1) {
  * L columns, the last one of a range narrower) are each stored [k][block width], so a block is
  * one stream contiguous in memory.  The recurrence re-reads all of Rᵀ (1 MB at H = 256) every
  * step from L2/L3; eight streams 16 KB apart (panel_at) reached ~30 B/cycle, one stream more. */
-static int64_t block_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+static void block_of(const Rnn *r, int64_t col, int64_t *b0, int64_t *width) {
   int64_t c0, c1;
   rec_range(r, col, &c0, &c1);
   int64_t nvec = (c1 - c0) / r->L, nv = rec_nv(r, c0, c1), step = nv * r->L;
-  int64_t b0 = c0 + (col - c0) / step * step;
-  int64_t width = b0 + step <= c1 ? step : (nvec % nv) * r->L;
+  *b0 = c0 + (col - c0) / step * step;
+  *width = *b0 + step <= c1 ? step : (nvec % nv) * r->L;
+}
+static int64_t block_at(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  int64_t b0, width;
+  block_of(r, col, &b0, &width);
   return b0 * K + k * width + (col - b0);
+}
+
+/* --fp-mode bf16 (rec_bf16): the same blocks with rows k paired, [k/2][width][2] bf16 per block
+ * (vdpbf16ps's B operand), so a block is still one stream, half as long */
+static int64_t block_at_bf16(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  int64_t b0, width;
+  block_of(r, col, &b0, &width);
+  return b0 * K + (k / 2) * width * 2 + (col - b0) * 2 + k % 2;
+}
+
+/* f32 → bf16 bits, rounded to nearest even (NaN stays NaN), as gen_gemm.c's packers */
+static uint16_t host_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+/* host: a constant R for rec_bf16, per direction H·GHp bf16 in block_at_bf16's layout */
+static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K) {
+  int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
+  size_t n = (size_t)(D * K * r->GHp);
+  uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
+  for (int64_t d = 0; d < D; d++)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t g = 0; g < G; g++)
+        for (int64_t j = 0; j < H; j++)
+          buf[d * K * r->GHp + block_at_bf16(r, g * r->Hp + j, k, K)] =
+              host_bf16((float)ir_const_f64(w, (d * G * H + g * H + j) * K + k));
+  KV p = kb_weight(r->kb, buf, n * 2);
+  free(buf);
+  return p;
 }
 
 /* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R; bytes: a
@@ -236,9 +274,11 @@ typedef struct Mm {
   int64_t c0, c1;
   KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
   int bnv;  /* > 0: bp in block_at's layout, blocks of bnv vectors; 0: panel_at's */
+  bool bf;  /* with bnv: bp in block_at_bf16's layout, a[i] bf16 rows (rec_bf16) */
 } Mm;
 
-enum { REC_PF = 16 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block */
+enum { REC_PF = 24 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block
+                        * (lstm256, 1 thread, alternating AOT runs: 24 ~2-5% faster than 16) */
 
 /* one vector of B at p: floats loaded, or 8-bit indices decoded */
 static KV mm_b(Rnn *r, const Mm *mm, KV p) {
@@ -246,16 +286,32 @@ static KV mm_b(Rnn *r, const Mm *mm, KV p) {
   return kb_load(r->kb, kt(KE_F32, r->L), p);
 }
 
-static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
+/* rec_bf16's block: K/2 pairs of rows, each nv vectors of 2L bf16 (vdpbf16ps: two k per lane) times
+ * the pair (a[2p], a[2p+1]) of every row broadcast as one 32-bit value */
+static void mm_block_bf16(Rnn *r, const Mm *mm, int nv, KV col, KVar acc[8][8]) {
   KB *kb = r->kb;
   int L = r->L;
-  KT vt = kt(KE_F32, L);
-  KVar acc[8][8];
-  for (int v = 0; v < nv; v++) {
-    KV off = kb_add(kb, col, I(kb, (int64_t)v * L));
-    KV init = mm->init ? kb_load(kb, vt, kb_gep(kb, KE_F32, mm->init, off)) : vconst(r, 0);
-    for (int i = 0; i < mm->m; i++) acc[i][v] = kb_var(kb, vt, init);
+  KT bt = kt(KE_BF16, 2 * L);
+  int64_t w2 = (int64_t)nv * 2 * L; /* bf16 per pair row */
+  KV p = kb_for(kb, I(kb, 0), I(kb, mm->K / 2), 1);
+  KV bk = kb_gep(kb, KE_BF16, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, p, I(kb, w2))));
+  KV bv[8];
+  for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, bt, kb_gep(kb, KE_BF16, bk, I(kb, (int64_t)v * 2 * L)));
+  KV pp = kb_min(kb, kb_add(kb, p, I(kb, REC_PF)), I(kb, mm->K / 2 - 1), true);
+  KV pb = kb_gep(kb, KE_BF16, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, pp, I(kb, w2))));
+  for (int v = 0; v < nv; v++) kb_prefetch(kb, kb_gep(kb, KE_BF16, pb, I(kb, (int64_t)v * 2 * L)));
+  for (int i = 0; i < mm->m; i++) {
+    KV a = kb_load(kb, kt_s(KE_I32), kb_gep(kb, KE_I32, mm->a[i], p));
+    a = kb_bitcast(kb, kb_splat(kb, a, L), bt);
+    for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_dot2_bf16(kb, kb_get(kb, acc[i][v]), a, bv[v]));
   }
+  kb_endfor(kb);
+}
+
+/* the float (or clustered) block: K rows of nv vectors (see the layouts above) */
+static void mm_block_f32(Rnn *r, const Mm *mm, int nv, KV col, KVar acc[8][8]) {
+  KB *kb = r->kb;
+  int L = r->L;
   KV k = kb_for(kb, I(kb, 0), I(kb, mm->K), 1);
   KV bv[8];
   bool b8 = mm->bits == 8;
@@ -284,6 +340,20 @@ static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
     for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_fma(kb, a, bv[v], kb_get(kb, acc[i][v])));
   }
   kb_endfor(kb);
+}
+
+static void mm_block(Rnn *r, const Mm *mm, int nv, KV col) {
+  KB *kb = r->kb;
+  int L = r->L;
+  KT vt = kt(KE_F32, L);
+  KVar acc[8][8];
+  for (int v = 0; v < nv; v++) {
+    KV off = kb_add(kb, col, I(kb, (int64_t)v * L));
+    KV init = mm->init ? kb_load(kb, vt, kb_gep(kb, KE_F32, mm->init, off)) : vconst(r, 0);
+    for (int i = 0; i < mm->m; i++) acc[i][v] = kb_var(kb, vt, init);
+  }
+  if (mm->bf) mm_block_bf16(r, mm, nv, col, acc);
+  else mm_block_f32(r, mm, nv, col, acc);
   for (int i = 0; i < mm->m; i++)
     for (int v = 0; v < nv; v++)
       kb_store(kb, kb_get(kb, acc[i][v]), kb_gep(kb, KE_F32, mm->cptr[i], kb_add(kb, col, I(kb, (int64_t)v * L))));
@@ -495,11 +565,11 @@ static void rec_rows(Rnn *r, void *ud, KV row, int m) {
     return;
   }
   Mm mm = {.m = m, .K = r->s.H, .bp = r->rt, .init = NULL, .c0 = ru->c0, .c1 = ru->c1, .flip = ru->flip, .bq = r->rtq,
-           .bits = r->rbits, .bnv = (r->rconst || r->rbits == 8) && r->rnv ? rec_nv(r, ru->c0, ru->c1) : 0};
+           .bits = r->rbits, .bnv = (r->rconst || r->rbits == 8) && r->rnv ? rec_nv(r, ru->c0, ru->c1) : 0, .bf = r->rbf};
   mm_tables(r, &mm, r->rcl);
   for (int i = 0; i < m; i++) {
     KV bi = kb_add(kb, row, I(kb, i));
-    mm.a[i] = kb_gep(kb, KE_F32, ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
+    mm.a[i] = kb_gep(kb, r->rbf ? KE_BF16 : KE_F32, r->rbf ? r->hb : ru->a, kb_mul(kb, bi, I(kb, r->Hp)));
     mm.cptr[i] = kb_gep(kb, KE_F32, r->rec, kb_mul(kb, bi, I(kb, r->GHp)));
   }
   if (ru->col) {
@@ -510,6 +580,19 @@ static void rec_rows(Rnn *r, void *ud, KV row, int m) {
 }
 
 static int rec_mr(Rnn *r) { return r->nbb >= 4 ? 4 : (int)r->nbb; }
+
+/* rec_bf16: the recurrence's A rows (nb rows of Hp floats at src) into hb as bf16 */
+static void to_bf16_rows(Rnn *r, KV src) {
+  KB *kb = r->kb;
+  int L = r->L, cat[64];
+  for (int i = 0; i < 2 * L; i++) cat[i] = i;
+  KT ft = kt(KE_F32, L);
+  KV n = kb_mul(kb, r->nb, I(kb, r->Hp)); /* rows are contiguous: one loop over all of them */
+  KV j = kb_for(kb, I(kb, 0), n, 2 * L);
+  KV e = kb_load(kb, ft, kb_gep(kb, KE_F32, src, j)), o = kb_load(kb, ft, kb_gep(kb, KE_F32, src, kb_add(kb, j, I(kb, L))));
+  kb_store(kb, kb_to_bf16(kb, kb_shuffle(kb, e, o, cat, 2 * L)), kb_gep(kb, KE_BF16, r->hb, j));
+  kb_endfor(kb);
+}
 
 /* ---------------------------------------------------------------- gate math */
 
@@ -629,6 +712,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     kb_memset(kb, r->rec, 0, kb_mul(kb, r->nb, I(kb, r->GHp * (int64_t)sizeof(float))));
     kb_else(kb);
   }
+  if (r->rbf) to_bf16_rows(r, r->hs);
   RecUd ru = {r->hs, 0, split ? 2 * Hp : r->GHp, flip, NULL};
   for_rows(r, r->nb, rec_mr(r), rec_rows, &ru);
   if (first) kb_endif(kb);
@@ -638,6 +722,7 @@ static void emit_step(Rnn *r, KV s, KV s0) {
     gen_vec_loop(kb, I(kb, 0), I(kb, r->s.H), r->L, gru_zr_body, &sp);
     kb_endfor(kb);
     if (first) kb_if(kb, kb_not(kb, first));
+    if (r->rbf) to_bf16_rows(r, r->rh);
     RecUd rh = {r->rh, 2 * Hp, 3 * Hp, flip, NULL};
     for_rows(r, r->nb, rec_mr(r), rec_rows, &rh);
     if (first) kb_endif(kb);
@@ -709,7 +794,7 @@ static void emit_task(Rnn *r, bool rev) {
   else if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
   else if (!r->wsp.kind) pack_run(r, kb_buf(kb, 1), K, r->wt);
   if (r->rq) r->rtq = kb_gep(kb, KE_I8, r->rq, kb_mul(kb, r->d, I(kb, H * r->GHp * r->rbits / 8)));
-  else if (r->rconst) r->rt = kb_gep(kb, KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
+  else if (r->rconst) r->rt = kb_gep(kb, r->rbf ? KE_BF16 : KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
   else if (!r->rsp.kind) pack_run(r, kb_buf(kb, 2), H, r->rt);
   pack_bias(r);
   copy_state(r, r->h0, r->hs, true, I(kb, 0), I(kb, H));
@@ -785,6 +870,7 @@ static void emit_phase(Rnn *r, KV p, KV u0, KV u1) {
   for_unit_blocks(r, u0, u1, r->pnv, NULL, phase_proj_block, &pu);
   kb_endif(kb);
   /* odd steps walk Rᵀ's blocks backwards (gates too): a step starts where the last one ended */
+  if (r->rbf) to_bf16_rows(r, prev); /* each slice its own copy: hb is in scratch */
   RecUd ru = {prev, 0, 0, kb_cmp(kb, KC_NE, ph, I(kb, 0), false), NULL};
   for_unit_blocks(r, u0, u1, r->rnv, ru.flip, phase_rec_block, &ru);
   KV bi = kb_for(kb, I(kb, 0), r->nb, 1);
@@ -844,6 +930,17 @@ static bool idx8_pays(const Rnn *r, const Value *w, int64_t K) {
          K * r->GHp * (int64_t)sizeof(float) >= RNN_IDX8_MIN_BYTES;
 }
 
+/* --fp-mode bf16 (ISSUE14 Deliver 9): a constant float R multiplies in bf16 with f32 sums
+ * (vdpbf16ps), half the bytes the recurrence streams each step (lstm256: its 1 MB of Rᵀ per layer,
+ * beyond L2, becomes 512 KB).  H a multiple of 2L: h rows convert in whole pairs of vectors and
+ * have no padding lanes (R's padded rows are zero, but 0 · garbage could be NaN).  W keeps f32:
+ * its projection is one GEMM over all steps, compute-bound. */
+static bool rec_bf16(const Rnn *r) {
+  const Graph *g = r->c->g;
+  while (g->parent) g = g->parent;
+  return g->fp_mode == IR_FP_BF16 && r->c->target->has_bf16 && r->L == 16 && r->s.H % (2 * r->L) == 0 && r->rnv > 0;
+}
+
 static bool all_zero(const Value *v) {
   if (v->kind != VK_CONST) return false;
   for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
@@ -855,8 +952,8 @@ static bool all_zero(const Value *v) {
 static int gen_rnn_sliced(Rnn *r) {
   GenCtx *c = r->c;
   KB *kb = r->kb;
-  int64_t boff = 0, rboff = r->GHp, recoff = rboff + r->Hp;
-  c->scratch_bytes = (recoff + r->nbb * r->GHp) * (int64_t)sizeof(float) + 64;
+  int64_t boff = 0, rboff = r->GHp, recoff = rboff + r->Hp, hboff = recoff + r->nbb * r->GHp;
+  c->scratch_bytes = (hboff + r->nbb * r->Hp / 2) * (int64_t)sizeof(float) + 64;
   int64_t top = (c->arena_top + 63) / 64 * 64, hoff = 0, coff = 2 * r->nbb * r->Hp, poff = coff + r->nbb * r->Hp;
   int64_t end = top + (poff + r->tc * r->nbb * r->GHp) * (int64_t)sizeof(float);
   if (end > c->arena_end) c->arena_end = end;
@@ -872,6 +969,7 @@ static int gen_rnn_sliced(Rnn *r) {
   r->rbh = kb_gep(kb, KE_F32, sc, I(kb, rboff));
   r->rec = kb_gep(kb, KE_F32, sc, I(kb, recoff));
   r->rh = r->rec; /* GRU's r ⊙ h: only without linear_before_reset, never split */
+  r->hb = kb_gep(kb, KE_F32, sc, I(kb, hboff));
   r->hbuf = kb_gep(kb, KE_F32, region, I(kb, hoff));
   r->cs = kb_gep(kb, KE_F32, region, I(kb, coff));
   r->proj = kb_gep(kb, KE_F32, region, I(kb, poff));
@@ -944,7 +1042,8 @@ int gen_rnn(GenCtx *c) {
     r.pnv = sv % 4 == 0 ? 4 : sv % 2 == 0 ? 2 : 1;
   }
   if (wc) r.wconst = pack_const(&r, in[1], s->I, false, false);
-  if (rc) r.rconst = pack_const(&r, in[2], s->H, true, false);
+  r.rbf = rc && rec_bf16(&r);
+  if (rc) r.rconst = r.rbf ? pack_const_bf16(&r, in[2], s->H) : pack_const(&r, in[2], s->H, true, false);
   if (r.nsl) return gen_rnn_sliced(&r);
 
   /* scratch, in floats (every piece a multiple of L) */
@@ -965,6 +1064,8 @@ int gen_rnn(GenCtx *c) {
   off += r.nbb * r.Hp;
   int64_t rhoff = off;
   off += r.nbb * r.Hp;
+  int64_t hboff = off;
+  off += r.rbf ? r.nbb * r.Hp / 2 : 0;
   c->scratch_bytes = off * (int64_t)sizeof(float) + 64;
   int64_t ntask = D * nbt;
   c->work = ntask > 1 ? ntask : 1;
@@ -983,6 +1084,7 @@ int gen_rnn(GenCtx *c) {
   r.hs = kb_gep(kb, KE_F32, sc, I(kb, hoff));
   r.cs = kb_gep(kb, KE_F32, sc, I(kb, coff));
   r.rh = kb_gep(kb, KE_F32, sc, I(kb, rhoff));
+  r.hb = kb_gep(kb, KE_F32, sc, I(kb, hboff));
   if (r.seq) check_lens(&r);
   if (D == 2) {
     kb_if(kb, kb_cmp(kb, KC_EQ, r.d, I(kb, 0), false));

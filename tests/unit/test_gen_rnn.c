@@ -2,7 +2,7 @@
  * against a naive reference in double written straight from the ONNX equations: directions,
  * sequence_lens, initial states, peepholes, clip, input_forget, linear_before_reset, layout 1,
  * custom activations with alpha/beta, missing outputs, constant (compile-time packed) and
- * run-time weights, batch blocks split over threads. */
+ * run-time weights, batch blocks split over threads; --fp-mode bf16's recurrence (bf16 Rᵀ and h). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +31,8 @@ typedef struct Case {
   bool drop[3];          /* outputs left out */
   int threads;
   int zero_row;          /* 1 + the batch row given sequence length 0 (0: none) */
+  bool bf16;             /* the graph in --fp-mode bf16 */
+  bool bf16_rec;         /* ... and the recurrence expected in bf16: the reference rounds R and h */
 } Case;
 
 /* ---------------------------------------------------------------- data */
@@ -98,6 +100,16 @@ typedef struct Data {
   int32_t *seq;
 } Data;
 
+/* x rounded to bf16 (nearest even), as the kernels' packers and vcvtne2ps2bf16 do */
+static double bfr(double x) {
+  float f = (float)x;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
 /* Y, Y_h, Y_c in double, laid out as the op's outputs */
 static void reference(const Case *c, const Data *dt, double *y, double *yh, double *yc) {
   int64_t T = c->T, B = c->B, I = c->I, H = c->H;
@@ -130,7 +142,10 @@ static void reference(const Case *c, const Data *dt, double *y, double *yh, doub
         for (int64_t q = 0; q < G * H; q++) {
           double ax = Wb ? Wb[q] : 0, ah = Rb ? Rb[q] : 0;
           for (int64_t k = 0; k < I; k++) ax += (double)W[q * I + k] * x[k];
-          for (int64_t k = 0; k < H; k++) ah += (double)R[q * H + k] * h[k];
+          if (c->bf16_rec)
+            for (int64_t k = 0; k < H; k++) ah += bfr(R[q * H + k]) * bfr(h[k]);
+          else
+            for (int64_t k = 0; k < H; k++) ah += (double)R[q * H + k] * h[k];
           gx[q] = ax, gh[q] = ah;
         }
         if (c->op == OP_LSTM) {
@@ -156,7 +171,8 @@ static void reference(const Case *c, const Data *dt, double *y, double *yh, doub
             if (c->lbr) pre = gx[2 * H + j] + rr[j] * gh[2 * H + j];
             else {
               double a = Rb ? Rb[2 * H + j] : 0;
-              for (int64_t k = 0; k < H; k++) a += (double)R[(2 * H + j) * H + k] * rh[k];
+              for (int64_t k = 0; k < H; k++)
+                a += c->bf16_rec ? bfr(R[(2 * H + j) * H + k]) * bfr(rh[k]) : (double)R[(2 * H + j) * H + k] * rh[k];
               pre = gx[2 * H + j] + a;
             }
             ghr[j] = ref_f(g, clipv(c, pre));
@@ -272,6 +288,7 @@ static Node *build(Graph *g, const Case *c, Data *dt, const void **feeds, int *n
 static Node *build_inferred(const Case *c, Graph **gp, Data *dt, const void **feeds, int *nfeeds) {
   Graph *g = *gp = ir_graph_new();
   g->opset = 14;
+  if (c->bf16) g->fp_mode = IR_FP_BF16;
   Node *n = build(g, c, dt, feeds, nfeeds);
   cr_assert_eq(ir_infer_node(g, n), 0, "shape inference: %s", ir_last_error(g));
   return n;
@@ -591,4 +608,51 @@ Test(rnn, bad_shapes_are_reported) {
   cr_assert(strstr(ir_last_error(g), "(W) has shape 1x12x4; expected 1x12x3"), "%s", ir_last_error(g));
   free(dt.x), free(dt.w), free(dt.r);
   ir_graph_free(g);
+}
+
+/* ---------------------------------------------------------------- --fp-mode bf16 */
+
+static bool host_bf16(void) {
+  Target t;
+  char err[256];
+  return be_target_get("native", &t, err, sizeof err) == 0 && t.has_bf16;
+}
+
+Test(rnn, bf16_mode_recurrence) {
+  /* --fp-mode bf16: a constant R multiplies in bf16 pairs (vdpbf16ps) against h rounded to bf16
+   * each step, f32 sums; checked against the reference with R and h rounded the same way.  The
+   * phases kernel (1 and 2 threads: each slice converts h itself), tasks per direction and batch
+   * block with sequence_lens, GRU without linear_before_reset (r ⊙ h converted for its own
+   * product); H not a multiple of 32 and a run-time R keep f32 (no vdpbf16ps) */
+  if (!host_bf16()) {
+    cr_log_warn("host without AVX512-BF16: --fp-mode bf16 not checked");
+    return;
+  }
+  Case cs[] = {
+      CASE(.op = OP_LSTM, .T = 6, .B = 1, .I = 24, .H = 256, .bias = true, .h0 = true, .c0 = true, .const_w = true),
+      CASE(.op = OP_LSTM, .T = 7, .B = 6, .I = 9, .H = 64, .direction = "bidirectional", .bias = true, .seq = true,
+           .h0 = true, .c0 = true, .peep = true, .const_w = true, .zero_row = 2),
+      CASE(.op = OP_GRU, .T = 5, .B = 2, .I = 10, .H = 96, .bias = true, .h0 = true, .const_w = true),
+      CASE(.op = OP_GRU, .T = 5, .B = 1, .I = 16, .H = 256, .lbr = 1, .bias = true, .h0 = true, .const_w = true),
+      CASE(.op = OP_RNN, .T = 5, .B = 3, .I = 7, .H = 32, .direction = "reverse", .bias = true, .h0 = true,
+           .const_w = true),
+  };
+  for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    cs[i].bf16 = cs[i].bf16_rec = true;
+    cr_assert_gt(emit_lines(&cs[i], "dpbf16"), 0, "case %zu: the recurrence runs vdpbf16ps", i);
+    for (int th = 1; th <= 2; th++) {
+      cs[i].threads = th;
+      run_case(&cs[i]);
+    }
+    cs[i].bf16 = false;
+    cr_assert_eq(emit_lines(&cs[i], "dpbf16"), 0, "case %zu: fp32 mode keeps f32", i);
+  }
+  Case f32[] = {
+      CASE(.op = OP_LSTM, .T = 4, .B = 2, .I = 8, .H = 40, .bias = true, .const_w = true, .bf16 = true),
+      CASE(.op = OP_LSTM, .T = 4, .B = 2, .I = 8, .H = 64, .bias = true, .bf16 = true),
+  };
+  for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) {
+    cr_assert_eq(emit_lines(&f32[i], "dpbf16"), 0, "case %zu keeps f32", i);
+    run_case(&f32[i]);
+  }
 }
