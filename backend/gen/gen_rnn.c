@@ -51,6 +51,7 @@ typedef struct Rnn {
   KV wconst, rconst; /* compile-time packed, per direction K·GHp floats (panel_at; R: block_at) */
   int rnv;           /* vectors per column block of the recurrence (block_at's layout) */
   bool rbf;          /* --fp-mode bf16: rconst holds Rᵀ as bf16 pairs (rec_bf16), hb the h rows */
+  bool wbf;          /* --fp-mode bf16: wconst holds Wᵀ as bf16 pairs in panels (panel_at_bf16) */
   int pnv;           /* slices: vectors per column block of the projection (divides a slice's) */
   int nsl;           /* > 0: steps split into nsl slices of the hidden units (rnn_slices) */
   KV hbuf;           /* slices: h[2][nbb][Hp] in the arena, step s writes h[s & 1] */
@@ -159,8 +160,13 @@ static uint16_t host_bf16(float f) {
   return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
-/* host: a constant R for rec_bf16, per direction H·GHp bf16 in block_at_bf16's layout */
-static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K) {
+/* --fp-mode bf16's Wᵀ: panel_at's panels with rows k paired, [k/2][L][2] bf16 per panel (K even) */
+static int64_t panel_at_bf16(const Rnn *r, int64_t col, int64_t k, int64_t K) {
+  return (col / r->L * K + k / 2 * 2) * r->L + col % r->L * 2 + k % 2;
+}
+
+/* host: a constant W (panels) or R (blocks) for --fp-mode bf16, per direction K·GHp bf16 */
+static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K, bool blocked) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
   size_t n = (size_t)(D * K * r->GHp);
   uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
@@ -168,7 +174,7 @@ static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K) {
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)
         for (int64_t j = 0; j < H; j++)
-          buf[d * K * r->GHp + block_at_bf16(r, g * r->Hp + j, k, K)] =
+          buf[d * K * r->GHp + (blocked ? block_at_bf16(r, g * r->Hp + j, k, K) : panel_at_bf16(r, g * r->Hp + j, k, K))] =
               host_bf16((float)ir_const_f64(w, (d * G * H + g * H + j) * K + k));
   KV p = kb_weight(r->kb, buf, n * 2);
   free(buf);
@@ -274,7 +280,8 @@ typedef struct Mm {
   int64_t c0, c1;
   KV flip; /* i1 or NULL: true walks the column blocks last to first (see emit_step) */
   int bnv;  /* > 0: bp in block_at's layout, blocks of bnv vectors; 0: panel_at's */
-  bool bf;  /* with bnv: bp in block_at_bf16's layout, a[i] bf16 rows (rec_bf16) */
+  bool bf;  /* bp in bf16 pairs: with bnv block_at_bf16's layout and a[i] bf16 rows (rec_bf16);
+             * without, panel_at_bf16's and a[i] f32 rows, each pair converted as it is read */
 } Mm;
 
 enum { REC_PF = 24 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block
@@ -294,6 +301,18 @@ static void mm_block_bf16(Rnn *r, const Mm *mm, int nv, KV col, KVar acc[8][8]) 
   KT bt = kt(KE_BF16, 2 * L);
   int64_t w2 = (int64_t)nv * 2 * L; /* bf16 per pair row */
   KV p = kb_for(kb, I(kb, 0), I(kb, mm->K / 2), 1);
+  if (!mm->bnv) { /* the projection: panels, f32 A rows */
+    KV bk = kb_gep(kb, KE_BF16, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, p, I(kb, 2 * (int64_t)L))));
+    KV bv[8];
+    for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, bt, kb_gep(kb, KE_BF16, bk, I(kb, (int64_t)v * L * mm->K)));
+    for (int i = 0; i < mm->m; i++) { /* (a[2p], a[2p+1]) broadcast as f32 × 2L, then to bf16 */
+      KV a = kb_load(kb, kt_s(KE_I64), kb_gep(kb, KE_I64, mm->a[i], p));
+      a = kb_to_bf16(kb, kb_bitcast(kb, kb_splat(kb, a, L), kt(KE_F32, 2 * L)));
+      for (int v = 0; v < nv; v++) kb_set(kb, acc[i][v], kb_dot2_bf16(kb, kb_get(kb, acc[i][v]), a, bv[v]));
+    }
+    kb_endfor(kb);
+    return;
+  }
   KV bk = kb_gep(kb, KE_BF16, mm->bp, kb_add(kb, kb_mul(kb, col, I(kb, mm->K)), kb_mul(kb, p, I(kb, w2))));
   KV bv[8];
   for (int v = 0; v < nv; v++) bv[v] = kb_load(kb, bt, kb_gep(kb, KE_BF16, bk, I(kb, (int64_t)v * 2 * L)));
@@ -479,7 +498,8 @@ static void proj_ptrs(Rnn *r, const ProjUd *pu, KV row, int m, KV *a, KV *c) {
 
 static void proj_rows(Rnn *r, void *ud, KV row, int m) {
   ProjUd *pu = ud;
-  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp, .bq = r->wtq, .bits = r->wbits};
+  Mm mm = {.m = m, .K = r->s.I, .bp = r->wt, .init = r->bias, .c0 = 0, .c1 = r->GHp, .bq = r->wtq, .bits = r->wbits,
+           .bf = r->wbf};
   mm_tables(r, &mm, r->wcl);
   proj_ptrs(r, pu, row, m, mm.a, mm.cptr);
   mm_block(r, &mm, pu->nv, pu->col);
@@ -791,7 +811,7 @@ static void emit_task(Rnn *r, bool rev) {
   r->dir_act = (rev && s->ndir == 2 ? 1 : 0) * s->nact;
   int64_t K = s->I, H = s->H;
   if (r->wq) r->wtq = kb_gep(kb, KE_I8, r->wq, kb_mul(kb, r->d, I(kb, K * r->GHp * r->wbits / 8)));
-  else if (r->wconst) r->wt = kb_gep(kb, KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
+  else if (r->wconst) r->wt = kb_gep(kb, r->wbf ? KE_BF16 : KE_F32, r->wconst, kb_mul(kb, r->d, I(kb, K * r->GHp)));
   else if (!r->wsp.kind) pack_run(r, kb_buf(kb, 1), K, r->wt);
   if (r->rq) r->rtq = kb_gep(kb, KE_I8, r->rq, kb_mul(kb, r->d, I(kb, H * r->GHp * r->rbits / 8)));
   else if (r->rconst) r->rt = kb_gep(kb, r->rbf ? KE_BF16 : KE_F32, r->rconst, kb_mul(kb, r->d, I(kb, H * r->GHp)));
@@ -933,13 +953,16 @@ static bool idx8_pays(const Rnn *r, const Value *w, int64_t K) {
 /* --fp-mode bf16 (ISSUE14 Deliver 9): a constant float R multiplies in bf16 with f32 sums
  * (vdpbf16ps), half the bytes the recurrence streams each step (lstm256: its 1 MB of Rᵀ per layer,
  * beyond L2, becomes 512 KB).  H a multiple of 2L: h rows convert in whole pairs of vectors and
- * have no padding lanes (R's padded rows are zero, but 0 · garbage could be NaN).  W keeps f32:
- * its projection is one GEMM over all steps, compute-bound. */
-static bool rec_bf16(const Rnn *r) {
+ * have no padding lanes (R's padded rows are zero, but 0 · garbage could be NaN). */
+static bool bf16_mode(const Rnn *r) {
   const Graph *g = r->c->g;
   while (g->parent) g = g->parent;
-  return g->fp_mode == IR_FP_BF16 && r->c->target->has_bf16 && r->L == 16 && r->s.H % (2 * r->L) == 0 && r->rnv > 0;
+  return g->fp_mode == IR_FP_BF16 && r->c->target->has_bf16 && r->L == 16;
 }
+static bool rec_bf16(const Rnn *r) { return bf16_mode(r) && r->s.H % (2 * r->L) == 0 && r->rnv > 0; }
+/* and a constant float W for the projection (compute-bound, 2 k per vdpbf16ps): X rows are read
+ * as pairs (x[2k], x[2k+1]) converted as they are broadcast, so I must be even */
+static bool proj_bf16(const Rnn *r) { return bf16_mode(r) && r->s.I % 2 == 0; }
 
 static bool all_zero(const Value *v) {
   if (v->kind != VK_CONST) return false;
@@ -1041,9 +1064,10 @@ int gen_rnn(GenCtx *c) {
     while (sv % r.rnv) r.rnv--;
     r.pnv = sv % 4 == 0 ? 4 : sv % 2 == 0 ? 2 : 1;
   }
-  if (wc) r.wconst = pack_const(&r, in[1], s->I, false, false);
+  r.wbf = wc && proj_bf16(&r);
+  if (wc) r.wconst = r.wbf ? pack_const_bf16(&r, in[1], s->I, false) : pack_const(&r, in[1], s->I, false, false);
   r.rbf = rc && rec_bf16(&r);
-  if (rc) r.rconst = r.rbf ? pack_const_bf16(&r, in[2], s->H) : pack_const(&r, in[2], s->H, true, false);
+  if (rc) r.rconst = r.rbf ? pack_const_bf16(&r, in[2], s->H, true) : pack_const(&r, in[2], s->H, true, false);
   if (r.nsl) return gen_rnn_sliced(&r);
 
   /* scratch, in floats (every piece a multiple of L) */

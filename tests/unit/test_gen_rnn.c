@@ -33,6 +33,7 @@ typedef struct Case {
   int zero_row;          /* 1 + the batch row given sequence length 0 (0: none) */
   bool bf16;             /* the graph in --fp-mode bf16 */
   bool bf16_rec;         /* ... and the recurrence expected in bf16: the reference rounds R and h */
+  bool bf16_proj;        /* ... and the projection (even I): the reference rounds W and x */
 } Case;
 
 /* ---------------------------------------------------------------- data */
@@ -141,7 +142,10 @@ static void reference(const Case *c, const Data *dt, double *y, double *yh, doub
         const float *x = dt->x + XO(t, b);
         for (int64_t q = 0; q < G * H; q++) {
           double ax = Wb ? Wb[q] : 0, ah = Rb ? Rb[q] : 0;
-          for (int64_t k = 0; k < I; k++) ax += (double)W[q * I + k] * x[k];
+          if (c->bf16_proj)
+            for (int64_t k = 0; k < I; k++) ax += bfr(W[q * I + k]) * bfr(x[k]);
+          else
+            for (int64_t k = 0; k < I; k++) ax += (double)W[q * I + k] * x[k];
           if (c->bf16_rec)
             for (int64_t k = 0; k < H; k++) ah += bfr(R[q * H + k]) * bfr(h[k]);
           else
@@ -620,10 +624,11 @@ static bool host_bf16(void) {
 
 Test(rnn, bf16_mode_recurrence) {
   /* --fp-mode bf16: a constant R multiplies in bf16 pairs (vdpbf16ps) against h rounded to bf16
-   * each step, f32 sums; checked against the reference with R and h rounded the same way.  The
+   * each step, f32 sums, and a constant W with I even against x rounded as it is read; checked
+   * against the reference with R, h, W and x rounded the same way (odd I: W stays f32).  The
    * phases kernel (1 and 2 threads: each slice converts h itself), tasks per direction and batch
    * block with sequence_lens, GRU without linear_before_reset (r ⊙ h converted for its own
-   * product); H not a multiple of 32 and a run-time R keep f32 (no vdpbf16ps) */
+   * product); H not a multiple of 32 with odd I, and run-time W and R keep f32 (no vdpbf16ps) */
   if (!host_bf16()) {
     cr_log_warn("host without AVX512-BF16: --fp-mode bf16 not checked");
     return;
@@ -639,6 +644,7 @@ Test(rnn, bf16_mode_recurrence) {
   };
   for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
     cs[i].bf16 = cs[i].bf16_rec = true;
+    cs[i].bf16_proj = cs[i].I % 2 == 0;
     cr_assert_gt(emit_lines(&cs[i], "dpbf16"), 0, "case %zu: the recurrence runs vdpbf16ps", i);
     for (int th = 1; th <= 2; th++) {
       cs[i].threads = th;
@@ -648,7 +654,7 @@ Test(rnn, bf16_mode_recurrence) {
     cr_assert_eq(emit_lines(&cs[i], "dpbf16"), 0, "case %zu: fp32 mode keeps f32", i);
   }
   Case f32[] = {
-      CASE(.op = OP_LSTM, .T = 4, .B = 2, .I = 8, .H = 40, .bias = true, .const_w = true, .bf16 = true),
+      CASE(.op = OP_LSTM, .T = 4, .B = 2, .I = 9, .H = 40, .bias = true, .const_w = true, .bf16 = true),
       CASE(.op = OP_LSTM, .T = 4, .B = 2, .I = 8, .H = 64, .bias = true, .bf16 = true),
   };
   for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) {
