@@ -284,8 +284,7 @@ typedef struct Mm {
              * without, panel_at_bf16's and a[i] f32 rows, each pair converted as it is read */
 } Mm;
 
-enum { REC_PF = 24 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block
-                        * (lstm256, 1 thread, alternating AOT runs: 24 ~2-5% faster than 16) */
+enum { REC_PF = 16 }; /* prefetch distance of the recurrence's Rᵀ stream, in rows of a block */
 
 /* one vector of B at p: floats loaded, or 8-bit indices decoded */
 static KV mm_b(Rnn *r, const Mm *mm, KV p) {
