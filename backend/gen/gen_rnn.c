@@ -26,7 +26,8 @@
  * in one core's L2).  The state every slice reads (h, double-buffered by step parity), and what a
  * slice keeps between steps (c, the projection chunk), are in the node's arena region, since a
  * late thread's slice is taken by another; one thread runs each phase whole in one call.
- * Only float32 is generated. */
+ * Only float32 is generated; --fp-mode bf16 multiplies constant R and W in bf16 pairs with f32
+ * sums (rec_bf16, proj_bf16), the gate math staying f32. */
 #include <stdlib.h>
 #include <string.h>
 
