@@ -885,7 +885,12 @@ static void emit_phase(Rnn *r, KV p, KV u0, KV u1) {
   r->hs = hbuf_at(r, ph);
   pack_bias(r); /* into this thread's scratch: a slice may run on another thread next step */
   KV s0 = kb_sub(kb, st_, kb_rem(kb, st_, I(kb, r->tc), true));
-  kb_if(kb, kb_cmp(kb, KC_EQ, st_, s0, false)); /* a chunk starts: its projection, these units' columns */
+  /* a chunk starts: its projection, these units' columns.  Tried (session 17, lstm256 1 thread):
+   * the next chunk's projection fused into the recurrence's k loop (chunks of 8-16 steps, one
+   * vector of Wᵀ columns × the chunk's rows per block of Rᵀ) ran 0.15-0.3 ms slower: its FMAs do
+   * not hide behind the Rᵀ stream (slower even with Wᵀ's traffic removed), and Wᵀ re-read every
+   * chunk costs L2 room Rᵀ needs. */
+  kb_if(kb, kb_cmp(kb, KC_EQ, st_, s0, false));
   ProjUd pu = {s0, NULL, r->pnv, kb_min(kb, I(kb, r->tc), kb_sub(kb, I(kb, s->T), s0), false)};
   for_unit_blocks(r, u0, u1, r->pnv, NULL, phase_proj_block, &pu);
   kb_endif(kb);
