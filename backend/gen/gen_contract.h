@@ -132,7 +132,7 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s);
 bool gemm_sparse_pays(int64_t M, int64_t N, int64_t K, int64_t nnz, int G, int L);
 /* tests only: true = the sparse kernel whenever it applies, whatever the cost model says */
 /* the kernel gemm_sparse_emit would choose for B (K × N, B(k, n) = w[k·rs + n·cs]) with M rows and
- * L f32 lanes: "sparse csc-G[ split][ k-blocks of KC]" (G columns sharing their nonzero rows;
+ * L f32 lanes: "sparse csc-G[ split][ k-blocks of KC[ in super-blocks of S]]" (G columns sharing their nonzero rows;
  * split: a pair's rows looped as both / first only / second only nonzero) or "dense
  * (why)" — for reports (onnxc info, onnxc prune --report) */
 void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_t rs, int64_t cs, int L, char *out,

@@ -19,6 +19,8 @@
  *   3. every NCH columns: reads the NCH × MC results back transposed (in registers) and applies the
  *      dense engine's epilogue (alpha, bias, post, fused residual and activations) on row vectors,
  *      storing C rows contiguously.
+ * When AT is larger than SP_SUPER_BYTES (K = 3072), step 2 runs per super-block of k-blocks over all
+ * the task's column chunks (CT holds them all) and step 3 after the last super-block.
  * A cost model (gemm_sparse_pays) compares this with the dense engine; gemm_emit runs otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,10 @@
  * 8 KB 1.30, 16 KB 1.13, 24 KB 1.04, 32 KB 1, 40 KB 1.0, 48 KB 1.06, 64 KB 1.24) */
 #define SP_KBLOCK_SPLIT_BYTES (32 * 1024)
 #define SP_KBLOCK_MIN_ROWS 8        /* nonzeros per column and k-block for k-blocks to be used */
+/* AT larger than this (K = 3072: 1.5 MB, more than L2) is read in super-blocks of k-blocks: every
+ * column chunk of the task runs over one super-block before the next, so each super-block of AT is
+ * read from L2 by all chunks instead of all of AT from L3 by each (CT then holds the task's columns) */
+#define SP_SUPER_BYTES (512 * 1024)
 
 static KV I(KB *kb, int64_t x) { return kb_i64(kb, x); }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -225,8 +231,9 @@ typedef struct SpPlan {
   int L, V, G;
   int64_t mc, nmb, ncg, nng, nch;
   int64_t kc, nkb; /* k-blocks: AT rows [b·kc, (b+1)·kc) stay in L1 while a column chunk uses them */
+  int64_t ksb, nsb; /* super-blocks of ksb k-blocks (nsb > 1: AT leaves L2, see SP_SUPER_BYTES) */
   KV m0, rows;     /* this task's first row and row count (i64) */
-  KV at, ct;       /* scratch: AT [K][mc], CT [nch][mc] */
+  KV at, ct;       /* scratch: AT [K][mc], CT [nch][mc] ([ncg][mc] with super-blocks) */
 } SpPlan;
 
 /* rows r of an L-row block starting at row i0 that exist (r < rows - i0): a mask of `lanes` lanes, or
@@ -313,21 +320,22 @@ static KV sp_gptr(KB *kb, KV gptr, KV i) {
 #define SP_PF_VAL_AHEAD 1024
 #define SP_PF_VAL_LINES 6
 
-/* 2. CT[j][i] = Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group, for
- * the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them) */
-static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV ncols) {
+/* 2. CT[j][i] (+)= Σ_r val[r][j % G] · AT[off[r] + i] over the rows r of column c0 + j's group in
+ * k-blocks [b0, b1), for the groups of columns [c0, c0 + ncols) (whole groups: CT has room for them);
+ * zero: CT starts at zero (else it holds the earlier k-blocks' sums) */
+static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV ncols, KV ct, KV b0, KV b1, bool zero) {
   KB *kb = c->kb;
   int L = p->L, G = p->G, S = w->S;
   KT vt = kt(KE_F32, L);
   KV ng = kb_div(kb, kb_add(kb, ncols, I(kb, G - 1)), I(kb, G), true);
   bool blocked = p->nkb > 1; /* CT accumulates over the k-blocks */
-  if (blocked) kb_memset(kb, p->ct, 0, I(kb, p->nch * p->mc * 4));
-  KV b = blocked ? kb_for(kb, I(kb, 0), I(kb, p->nkb), 1) : I(kb, 0);
+  if (blocked && zero) kb_memset(kb, ct, 0, I(kb, p->nch * p->mc * 4));
+  KV b = blocked ? kb_for(kb, b0, b1, 1) : I(kb, 0);
   KV j = kb_for(kb, I(kb, 0), ng, 1);
   KV gpc = I(kb, p->nch / G);
   KV gi = kb_add(kb, kb_mul(kb, kb_add(kb, kb_mul(kb, kb_div(kb, c0, I(kb, p->nch), true), I(kb, p->nkb)), b), gpc), j);
   if (S > 1) gi = kb_mul(kb, gi, I(kb, S));
-  KV dst = kb_gep(kb, KE_F32, p->ct, kb_mul(kb, j, I(kb, G * p->mc)));
+  KV dst = kb_gep(kb, KE_F32, ct, kb_mul(kb, j, I(kb, G * p->mc)));
   KVar acc[32];
   for (int q = 0; q < G; q++)
     for (int v = 0; v < p->V; v++) {
@@ -363,7 +371,7 @@ static void sp_columns(GenCtx *c, const SpPlan *p, const SpPack *w, KV c0, KV nc
 
 /* 3. C(m0 + i, c0 + j) = epilogue(CT[j][i]) for i < rows, j < ncols: L × L blocks of CT
  * transposed in registers into row vectors */
-static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV ncols) {
+static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV ncols, KV ct) {
   KB *kb = c->kb;
   int L = p->L;
   KT vt = kt(KE_F32, L);
@@ -380,7 +388,7 @@ static void sp_epilogue(GenCtx *c, const GemmSpec *s, const SpPlan *p, KV c0, KV
     KV ib = kb_for(kb, I(kb, 0), p->rows, L);
     {
       KV x[64];
-      KV src = kb_gep(kb, KE_F32, p->ct, kb_add(kb, kb_mul(kb, I(kb, (int64_t)q * L), I(kb, p->mc)), ib));
+      KV src = kb_gep(kb, KE_F32, ct, kb_add(kb, kb_mul(kb, I(kb, (int64_t)q * L), I(kb, p->mc)), ib));
       for (int j = 0; j < L; j++) x[j] = kb_load(kb, vt, kb_gep(kb, KE_F32, src, I(kb, (int64_t)j * p->mc)));
       gen_reg_transpose(kb, x, L);
       for (int r = 0; r < L; r++) {
@@ -421,6 +429,13 @@ static int64_t sp_kblock(int64_t mc, const SpShape *sh, int64_t N, int64_t K) {
   return kc < K && per_col >= SP_KBLOCK_MIN_ROWS ? kc : K;
 }
 
+/* k-blocks per super-block (SP_SUPER_BYTES of AT): all of them (one) when AT fits */
+static int64_t sp_ksb(int64_t mc, int64_t kc, int64_t K) {
+  int64_t nkb = cdiv(K, kc), ksb = SP_SUPER_BYTES / (kc * mc * 4);
+  if (ksb < 1) ksb = 1;
+  return K * mc * 4 > SP_SUPER_BYTES && nkb > ksb ? ksb : nkb;
+}
+
 static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) {
   int L = kb_lanes(c->kb, KE_F32);
   int64_t nnz = sh->nnz;
@@ -443,7 +458,9 @@ static void sp_plan(GenCtx *c, const GemmSpec *s, SpPlan *p, const SpShape *sh) 
   p->nng = cdiv(s->N, p->ncg);
   int64_t ntask = p->nmb * p->nng;
   c->work = flops >= 1e6 && ntask > 1 ? ntask : 1;
-  int64_t sb = (s->K + p->nch) * p->mc * 4 + 128;
+  p->ksb = sp_ksb(p->mc, p->kc, s->K);
+  p->nsb = cdiv(p->nkb, p->ksb);
+  int64_t sb = (s->K + (p->nsb > 1 ? p->ncg : p->nch)) * p->mc * 4 + 128;
   if (sb > c->scratch_bytes) c->scratch_bytes = sb;
 }
 
@@ -480,11 +497,27 @@ bool gemm_sparse_emit(GenCtx *c, GemmSpec *s) {
   kb_endif(kb);
   KV nlo = kb_mul(kb, ng, I(kb, p.ncg));
   KV nhi = kb_min(kb, kb_add(kb, nlo, I(kb, p.ncg)), I(kb, s->N), false);
-  KV c0 = kb_for(kb, nlo, nhi, p.nch);
-  KV ncols = kb_min(kb, I(kb, p.nch), kb_sub(kb, nhi, c0), false);
-  sp_columns(c, &p, &wp, c0, ncols);
-  sp_epilogue(c, s, &p, c0, ncols);
-  kb_endfor(kb);
+  if (p.nsb == 1) {
+    KV c0 = kb_for(kb, nlo, nhi, p.nch);
+    KV ncols = kb_min(kb, I(kb, p.nch), kb_sub(kb, nhi, c0), false);
+    sp_columns(c, &p, &wp, c0, ncols, p.ct, I(kb, 0), I(kb, p.nkb), true);
+    sp_epilogue(c, s, &p, c0, ncols, p.ct);
+    kb_endfor(kb);
+  } else { /* super-blocks: CT [ncg][mc] for the task's columns, chunk c0's at (c0 - nlo)·mc */
+    kb_memset(kb, p.ct, 0, I(kb, p.ncg * p.mc * 4));
+    KV sb = kb_for(kb, I(kb, 0), I(kb, p.nsb), 1);
+    KV b0 = kb_mul(kb, sb, I(kb, p.ksb));
+    KV b1 = kb_min(kb, kb_add(kb, b0, I(kb, p.ksb)), I(kb, p.nkb), false);
+    KV c0 = kb_for(kb, nlo, nhi, p.nch);
+    KV ncols = kb_min(kb, I(kb, p.nch), kb_sub(kb, nhi, c0), false);
+    sp_columns(c, &p, &wp, c0, ncols, kb_gep(kb, KE_F32, p.ct, kb_mul(kb, kb_sub(kb, c0, nlo), I(kb, p.mc))), b0, b1, false);
+    kb_endfor(kb);
+    kb_endfor(kb);
+    c0 = kb_for(kb, nlo, nhi, p.nch);
+    ncols = kb_min(kb, I(kb, p.nch), kb_sub(kb, nhi, c0), false);
+    sp_epilogue(c, s, &p, c0, ncols, kb_gep(kb, KE_F32, p.ct, kb_mul(kb, kb_sub(kb, c0, nlo), I(kb, p.mc))));
+    kb_endfor(kb);
+  }
   kb_endfor(kb);
   return true;
 }
@@ -506,7 +539,11 @@ void gemm_sparse_explain(const float *w, int64_t M, int64_t K, int64_t N, int64_
   int64_t V = sp_vecs(&sh, M, K, L);
   int64_t kc = sp_kblock(V * L, &sh, N, K);
   const char *split = sp_split(&sh) ? " split" : "";
-  if (kc < K) snprintf(out, len, "sparse csc-%d%s k-blocks of %lld", sh.G, split, (long long)kc);
+  int64_t ksb = sp_ksb(V * L, kc, K);
+  if (ksb < cdiv(K, kc))
+    snprintf(out, len, "sparse csc-%d%s k-blocks of %lld in super-blocks of %lld", sh.G, split, (long long)kc,
+             (long long)ksb);
+  else if (kc < K) snprintf(out, len, "sparse csc-%d%s k-blocks of %lld", sh.G, split, (long long)kc);
   else snprintf(out, len, "sparse csc-%d%s", sh.G, split);
 }
 
