@@ -21,13 +21,15 @@
  * every worker to wake up and check in, even with nothing left to do.
  * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off; each
  * static share then has to run on its owner, so the caller waits for every worker.
- * Affinity (Linux): when the process may run on at least as many CPUs as the pool has threads,
- * each worker is pinned to its own CPU, none on the one the creating thread runs on (the caller
- * itself is left free: it is the user's thread).  Every job waits for the slowest participant, and
- * the fair scheduler may wake a worker onto the caller's CPU and leave both there for milliseconds
- * before balancing (the real-time scheduler pushes it away at once: 2-thread speed-ups measured
- * under chrt were well above those at normal priority).  ONNXC_POOL_AFFINITY=0 leaves the workers
- * free (several pools working at once in one process, or a process sharing its CPUs). */
+ * ONNXC_POOL_AFFINITY=1 (Linux; read when the pool is made): when the process may run on at least
+ * as many CPUs as the pool has threads, each worker is pinned to its own CPU, none on the one the
+ * creating thread runs on (the caller is left free: it is the user's thread).  Every job waits
+ * for its slowest participant, and 2-thread speed-ups at normal priority were well below those
+ * under chrt -f (where the real-time scheduler pushes a second runnable thread to the free CPU at
+ * once); this guest kernel also packs tasks onto fewer vCPUs (sched_vcpu_pack), which affinity
+ * overrides.  Off by default: not measured on an idle machine, and a pinned worker cannot leave
+ * its CPU when something else holds it (another process's real-time thread there starved one
+ * for minutes; unpinned it would have run on the other CPU). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* CPU_SET, pthread_attr_setaffinity_np, sched_getcpu */
 #endif
@@ -35,6 +37,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "onnxc_rt.h"
@@ -200,12 +203,12 @@ static void *worker(void *arg) {
   }
 }
 
-/* the CPU for each worker (cpus[1..n-1]), or 0 when they stay free: the process may use fewer
- * CPUs than there are threads, or ONNXC_POOL_AFFINITY=0 */
+/* the CPU for each worker (cpus[1..n-1]), or 0 when they stay free: ONNXC_POOL_AFFINITY is not
+ * 1, or the process may use fewer CPUs than there are threads */
 static int pool_cpus(int n, int *cpus) {
 #ifdef __linux__
   const char *e = getenv("ONNXC_POOL_AFFINITY");
-  if (e && *e == '0') return 0;
+  if (!e || strcmp(e, "1")) return 0;
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) || CPU_COUNT(&allowed) < n) return 0;
   int self = sched_getcpu(), k = 1;

@@ -507,9 +507,9 @@ Test(runtime, model_spin_switch) {
   onnxc_model_destroy(m);
 }
 
-/* affinity: a 2-thread pool pins its worker to one CPU, not the one its creator ran on; with
- * ONNXC_POOL_AFFINITY=0, or a process allowed fewer CPUs than threads, the worker keeps the
- * process's CPUs.  The worker reports its mask from inside a task (gap_kernel's hand-off makes
+/* affinity: with ONNXC_POOL_AFFINITY=1 a 2-thread pool pins its worker to one CPU, not the one
+ * its creator ran on; by default, or in a process allowed fewer CPUs than threads, the worker
+ * keeps the process's CPUs.  The worker reports its mask from inside a task (gap_kernel's hand-off makes
  * sure it runs task 1). */
 static _Atomic int aff_count = -1, aff_cpu = -1;
 
@@ -541,7 +541,7 @@ static int worker_cpus(int *cpu) {
   return atomic_load(&aff_count);
 }
 
-Test(runtime, pool_pins_workers_to_their_own_cpu) {
+Test(runtime, pool_pins_workers_on_request) {
   cpu_set_t all, one;
   cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
   int n = CPU_COUNT(&all), cpu;
@@ -553,6 +553,7 @@ Test(runtime, pool_pins_workers_to_their_own_cpu) {
   CPU_ZERO(&one);
   CPU_SET(mine, &one);
   cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+  setenv("ONNXC_POOL_AFFINITY", "1", 1);
   /* allowed one CPU, two threads: not pinned (it inherits the creator's single CPU) */
   cr_assert_eq(worker_cpus(&cpu), 1);
   cr_assert_eq(cpu, mine);
@@ -565,4 +566,5 @@ Test(runtime, pool_pins_workers_to_their_own_cpu) {
   setenv("ONNXC_POOL_AFFINITY", "0", 1);
   cr_assert_eq(worker_cpus(&cpu), n, "ONNXC_POOL_AFFINITY=0: the worker keeps the process's CPUs");
   unsetenv("ONNXC_POOL_AFFINITY");
+  cr_assert_eq(worker_cpus(&cpu), n, "by default the worker keeps the process's CPUs");
 }
