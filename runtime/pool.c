@@ -20,11 +20,24 @@
  * it skips the closed job and joins the next one.  Without this every kernel call waited for
  * every worker to wake up and check in, even with nothing left to do.
  * ONNXC_POOL_STATIC=1 in the environment (read when the pool is made) turns stealing off; each
- * static share then has to run on its owner, so the caller waits for every worker. */
+ * static share then has to run on its owner, so the caller waits for every worker.
+ * ONNXC_POOL_AFFINITY=1 (Linux; read when the pool is made): when the process may run on at least
+ * as many CPUs as the pool has threads, each worker is pinned to its own CPU, none on the one the
+ * creating thread runs on (the caller is left free: it is the user's thread).  Every job waits
+ * for its slowest participant, and 2-thread speed-ups at normal priority were well below those
+ * under chrt -f (where the real-time scheduler pushes a second runnable thread to the free CPU at
+ * once); this guest kernel also packs tasks onto fewer vCPUs (sched_vcpu_pack), which affinity
+ * overrides.  Off by default: not measured on an idle machine, and a pinned worker cannot leave
+ * its CPU when something else holds it (another process's real-time thread there starved one
+ * for minutes; unpinned it would have run on the other CPU). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* CPU_SET, pthread_attr_setaffinity_np, sched_getcpu */
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "onnxc_rt.h"
@@ -190,6 +203,24 @@ static void *worker(void *arg) {
   }
 }
 
+/* the CPU for each worker (cpus[1..n-1]), or 0 when they stay free: ONNXC_POOL_AFFINITY is not
+ * 1, or the process may use fewer CPUs than there are threads */
+static int pool_cpus(int n, int *cpus) {
+#ifdef __linux__
+  const char *e = getenv("ONNXC_POOL_AFFINITY");
+  if (!e || strcmp(e, "1")) return 0;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) || CPU_COUNT(&allowed) < n) return 0;
+  int self = sched_getcpu(), k = 1;
+  for (int c = 0; c < CPU_SETSIZE && k < n; c++)
+    if (CPU_ISSET(c, &allowed) && c != self) cpus[k++] = c;
+  return k == n;
+#else
+  (void)n, (void)cpus;
+  return 0;
+#endif
+}
+
 onnxc_pool *onnxc_pool_create(int threads) {
   if (threads <= 0) threads = onnxc_cpu_count();
   if (threads > 256) threads = 256;
@@ -210,14 +241,32 @@ onnxc_pool *onnxc_pool_create(int threads) {
     free(p);
     return NULL;
   }
+  int *cpus = threads > 1 ? malloc((size_t)threads * sizeof *cpus) : NULL;
+  int pin = cpus && pool_cpus(threads, cpus);
   for (int i = 1; i < threads; i++) {
     WorkerArg *wa = malloc(sizeof *wa);
-    if (!wa || pthread_create(&p->threads[i], NULL, worker, (wa->p = p, wa->idx = i, wa))) {
+    pthread_attr_t attr, *ap = NULL;
+#ifdef __linux__
+    if (pin && !pthread_attr_init(&attr)) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpus[i], &one);
+      ap = &attr;
+      if (pthread_attr_setaffinity_np(ap, sizeof one, &one)) pthread_attr_destroy(ap), ap = NULL;
+    }
+#else
+    (void)attr;
+#endif
+    int failed = !wa || pthread_create(&p->threads[i], ap, worker, (wa->p = p, wa->idx = i, wa));
+    if (failed && wa && ap) failed = pthread_create(&p->threads[i], NULL, worker, wa); /* a refused CPU: free */
+    if (ap) pthread_attr_destroy(ap);
+    if (failed) {
       free(wa);
       p->n = i; /* run with the threads we got */
       break;
     }
   }
+  free(cpus);
   return p;
 }
 

@@ -506,3 +506,65 @@ Test(runtime, model_spin_switch) {
   check_run(m);
   onnxc_model_destroy(m);
 }
+
+/* affinity: with ONNXC_POOL_AFFINITY=1 a 2-thread pool pins its worker to one CPU, not the one
+ * its creator ran on; by default, or in a process allowed fewer CPUs than threads, the worker
+ * keeps the process's CPUs.  The worker reports its mask from inside a task (gap_kernel's hand-off makes
+ * sure it runs task 1). */
+static _Atomic int aff_count = -1, aff_cpu = -1;
+
+static int32_t aff_kernel(void *const *bufs, const char *weights, char *scratch, int64_t begin, int64_t end) {
+  (void)bufs, (void)weights;
+  int idx = (int)((scratch - pool_scratch) / POOL_STRIDE);
+  for (int64_t t = begin; t < end; t++) {
+    if (t == 1 && idx) {
+      cpu_set_t s;
+      if (!sched_getaffinity(0, sizeof s, &s)) {
+        for (int c = 0; c < CPU_SETSIZE; c++)
+          if (CPU_ISSET(c, &s)) atomic_store(&aff_cpu, c);
+        atomic_store(&aff_count, CPU_COUNT(&s));
+      }
+    }
+    if (t == 0)
+      for (int64_t t0 = mono_ns(); atomic_load(&aff_count) < 0 && mono_ns() - t0 < 1000000000;) sched_yield();
+  }
+  return 0;
+}
+
+static int worker_cpus(int *cpu) {
+  onnxc_rt rt = pool_rt(2);
+  atomic_store(&aff_count, -1);
+  cr_assert_eq(onnxc_rt_parallel(&rt, aff_kernel, NULL, 2), 0);
+  onnxc_pool_destroy(rt.pool);
+  free(rt.scratch);
+  *cpu = atomic_load(&aff_cpu);
+  return atomic_load(&aff_count);
+}
+
+Test(runtime, pool_pins_workers_on_request) {
+  cpu_set_t all, one;
+  cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
+  int n = CPU_COUNT(&all), cpu;
+  if (n < 2) cr_skip_test("one CPU: nothing to pin");
+  /* the creator held on one CPU, so "not the creator's" is well defined */
+  int mine = -1;
+  for (int c = 0; c < CPU_SETSIZE && mine < 0; c++)
+    if (CPU_ISSET(c, &all)) mine = c;
+  CPU_ZERO(&one);
+  CPU_SET(mine, &one);
+  cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+  setenv("ONNXC_POOL_AFFINITY", "1", 1);
+  /* allowed one CPU, two threads: not pinned (it inherits the creator's single CPU) */
+  cr_assert_eq(worker_cpus(&cpu), 1);
+  cr_assert_eq(cpu, mine);
+  cr_assert_eq(sched_setaffinity(0, sizeof all, &all), 0);
+  int creator = sched_getcpu();
+  int got = worker_cpus(&cpu);
+  cr_assert_eq(got, 1, "the worker may run on %d CPUs, not one", got);
+  cr_assert(CPU_ISSET(cpu, &all));
+  cr_assert_neq(cpu, creator, "the worker is pinned to the creator's CPU %d", creator);
+  setenv("ONNXC_POOL_AFFINITY", "0", 1);
+  cr_assert_eq(worker_cpus(&cpu), n, "ONNXC_POOL_AFFINITY=0: the worker keeps the process's CPUs");
+  unsetenv("ONNXC_POOL_AFFINITY");
+  cr_assert_eq(worker_cpus(&cpu), n, "by default the worker keeps the process's CPUs");
+}
