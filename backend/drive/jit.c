@@ -230,6 +230,8 @@ typedef struct JitSplit {
   LLVMMemoryBufferRef bc;  /* the whole module as bitcode (the worker frees it) */
   char **drop;             /* the worker deletes these bodies (the first half's kernels) */
   int ndrop;
+  char **mine;             /* early split: the worker's kernels, declarations in the main module at the end */
+  int nmine;
   Target t;
   int opt_level;
   LLVMMemoryBufferRef obj; /* the worker's result; NULL on failure (err) */
@@ -341,6 +343,8 @@ static void split_free(JitSplit *s) {
   if (!s) return;
   for (int i = 0; i < s->ndrop; i++) free(s->drop[i]);
   free(s->drop);
+  for (int i = 0; i < s->nmine; i++) free(s->mine[i]);
+  free(s->mine);
   if (s->bc) LLVMDisposeMemoryBuffer(s->bc);
   free(s);
 }
@@ -412,6 +416,70 @@ out:
   return s;
 }
 
+/* ---- the first part's kernels on the second thread while the rest are generated ----
+ * Kernel generation (IR building and weight packing) runs before LLVM and took a third of a
+ * convolutional network's compile on one core.  So after the first EARLY_PART of the nodes
+ * (KMod.early, called from build_graph with the graph function terminated for the moment) every
+ * kernel so far goes to the worker as above; the main thread generates the rest, which it then
+ * optimizes and compiles alone, while the worker compiles the first part.  The split point
+ * depends on the graph only: the output is the same at every run. */
+#define EARLY_PART 0.5
+
+typedef struct Early {
+  const Target *t;
+  int opt_level;
+  JitSplit *s; /* started, or NULL */
+} Early;
+
+static void early_split(KMod *m, LLVMValueRef gfn, void *arg) {
+  Early *e = arg;
+  long min = split_min();
+  int nk;
+  LLVMValueRef *k = graph_kernels(gfn, &nk);
+  long total = 0;
+  for (int i = 0; i < nk; i++) total += fn_size(k[i], 0);
+  if (min < 0 || nk < 1 || total < min / 2) {
+    free(k);
+    return;
+  }
+  JitSplit *s = ir_xcalloc(1, sizeof *s);
+  s->t = *e->t;
+  s->opt_level = e->opt_level;
+  s->mine = ir_xmalloc(sizeof *s->mine * (size_t)nk);
+  bool ok = true;
+  for (int i = 0; i < nk; i++) {
+    char nm[300];
+    size_t len;
+    snprintf(nm, sizeof nm, "onnxc_jk_%.250s", LLVMGetValueName2(k[i], &len));
+    LLVMSetValueName2(k[i], nm, strlen(nm));
+    LLVMSetLinkage(k[i], LLVMExternalLinkage);
+    if (!(s->mine[s->nmine++] = strdup(LLVMGetValueName2(k[i], &len)))) ok = false;
+  }
+  free(k);
+  s->bc = ok ? LLVMWriteBitcodeToMemoryBuffer(m->mod) : NULL;
+  if (!s->bc || pthread_create(&s->th, NULL, split_main, s)) {
+    split_free(s); /* the kernels stay renamed and external: nothing that matters changed */
+    return;
+  }
+  e->s = s;
+}
+
+/* the main module after the build: the worker's kernels become declarations */
+static void early_finish(LLVMModuleRef mod, JitSplit *s) {
+  for (int i = 0; i < s->nmine; i++) {
+    LLVMValueRef f = LLVMGetNamedFunction(mod, s->mine[i]);
+    if (f && LLVMCountBasicBlocks(f)) make_declaration(mod, f);
+  }
+  drop_unused(mod);
+}
+
+/* ONNXC_JIT_EARLY: the part of the nodes whose kernels go early (0 = none: one split after
+ * the build, as for small graphs) */
+static double early_part(void) {
+  const char *e = getenv("ONNXC_JIT_EARLY");
+  return e && *e ? atof(e) : EARLY_PART;
+}
+
 /* waits for the worker: its object, or NULL with err written */
 static LLVMMemoryBufferRef split_join(JitSplit *s, double *cpu_ms, char *err, size_t errlen) {
   pthread_join(s->th, NULL);
@@ -448,11 +516,6 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory for the profile");
     goto fail;
   }
-  if (be_build_module(g, &m, "onnxc_graph_run", &info)) {
-    snprintf(err, errlen, "%s", ir_last_error(g));
-    goto fail;
-  }
-  be_phase_kernels(info.nkernels, info.nshared);
   if (!(tm = be_target_machine(&t, false, err, errlen))) goto fail;
   LLVMSetTarget(m.mod, t.triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
@@ -460,7 +523,22 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   LLVMDisposeTargetData(dl);
   int level = opt->opt_level ? opt->opt_level : 3;
   /* profiling's timing globals and the dumped module stay whole */
-  if (!m.prof && !opt->dump_llvm) split = split_start(m.mod, &t, level);
+  Early early = {.t = &t, .opt_level = level};
+  double part = early_part();
+  if (!m.prof && !opt->dump_llvm && part > 0 && part < 1 && g->nnodes >= 4) {
+    m.early = early_split;
+    m.early_arg = &early;
+    m.early_at = (int)(part * g->nnodes);
+  }
+  int built = be_build_module(g, &m, "onnxc_graph_run", &info);
+  split = early.s;
+  if (built) {
+    snprintf(err, errlen, "%s", ir_last_error(g));
+    goto fail;
+  }
+  be_phase_kernels(info.nkernels, info.nshared);
+  if (split) early_finish(m.mod, split);
+  else if (!m.prof && !opt->dump_llvm) split = split_start(m.mod, &t, level);
   if (be_phase_checked("llvm opt", "LLVM optimization", err, errlen) || be_optimize(m.mod, tm, level, err, errlen))
     goto fail;
   if (opt->dump_llvm) {
@@ -474,9 +552,10 @@ BeModel *be_jit(Graph *g, const BeOptions *opt, char *err, size_t errlen) {
   if (split) {
     be_phase("llvm (2nd thread, wait)");
     double cpu;
+    bool was_early = split->nmine > 0;
     obj2 = split_join(split, &cpu, err, errlen);
     split = NULL;
-    be_phase_add_cpu("llvm (2nd thread)", cpu);
+    be_phase_add_cpu(was_early ? "llvm (2nd thread, early)" : "llvm (2nd thread)", cpu);
     if (!obj2) goto fail;
   }
   LLVMDisposeModule(m.mod);
