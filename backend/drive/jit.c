@@ -358,6 +358,17 @@ static long split_min(void) {
   return n == 1 ? -1 : n >= 2 ? 0 : SPLIT_MIN_INSTRS;
 }
 
+/* kernel f renamed onnxc_jk_* and made external, for the other half to link; its new name
+ * (malloc'd; NULL when out of memory) */
+static char *export_kernel(LLVMValueRef f) {
+  char nm[300];
+  size_t len;
+  snprintf(nm, sizeof nm, "onnxc_jk_%.250s", LLVMGetValueName2(f, &len));
+  LLVMSetValueName2(f, nm, strlen(nm));
+  LLVMSetLinkage(f, LLVMExternalLinkage);
+  return strdup(LLVMGetValueName2(f, &len));
+}
+
 /* Splits mod (the first half stays in it) and starts the worker on the second; NULL when the
  * module is small, has fewer than two kernels, or the thread cannot start (then nothing changed
  * that matters: the kernels are only renamed and external). */
@@ -391,12 +402,9 @@ static JitSplit *split_start(LLVMModuleRef mod, const Target *t, int opt_level) 
   s->opt_level = opt_level;
   s->drop = ir_xmalloc(sizeof *s->drop * (size_t)nk);
   for (int i = 0; i < nk; i++) {
-    char nm[300];
-    size_t len;
-    snprintf(nm, sizeof nm, "onnxc_jk_%.250s", LLVMGetValueName2(k[i], &len));
-    LLVMSetValueName2(k[i], nm, strlen(nm));
-    LLVMSetLinkage(k[i], LLVMExternalLinkage);
-    if (!second[i]) s->drop[s->ndrop++] = strdup(LLVMGetValueName2(k[i], &len));
+    char *nm = export_kernel(k[i]);
+    if (!second[i]) s->drop[s->ndrop++] = nm;
+    else free(nm);
   }
   s->bc = LLVMWriteBitcodeToMemoryBuffer(mod);
   bool ok = s->bc != NULL;
@@ -447,14 +455,8 @@ static void early_split(KMod *m, LLVMValueRef gfn, void *arg) {
   s->opt_level = e->opt_level;
   s->mine = ir_xmalloc(sizeof *s->mine * (size_t)nk);
   bool ok = true;
-  for (int i = 0; i < nk; i++) {
-    char nm[300];
-    size_t len;
-    snprintf(nm, sizeof nm, "onnxc_jk_%.250s", LLVMGetValueName2(k[i], &len));
-    LLVMSetValueName2(k[i], nm, strlen(nm));
-    LLVMSetLinkage(k[i], LLVMExternalLinkage);
-    if (!(s->mine[s->nmine++] = strdup(LLVMGetValueName2(k[i], &len)))) ok = false;
-  }
+  for (int i = 0; i < nk; i++)
+    if (!(s->mine[s->nmine++] = export_kernel(k[i]))) ok = false;
   free(k);
   s->bc = ok ? LLVMWriteBitcodeToMemoryBuffer(m->mod) : NULL;
   if (!s->bc || pthread_create(&s->th, NULL, split_main, s)) {
@@ -462,6 +464,7 @@ static void early_split(KMod *m, LLVMValueRef gfn, void *arg) {
     return;
   }
   e->s = s;
+  be_phase("kernel gen (2nd thread on)");
 }
 
 /* the main module after the build: the worker's kernels become declarations */
