@@ -187,6 +187,12 @@ static int build_graph(Graph *g, KMod *m, const char *fn_name, int64_t arena_bas
     LLVMBuildRet(b, st);
     LLVMPositionBuilderAtEnd(b, next);
     info->nkernels++;
+    if (!g->parent && m->early && k + 1 == m->early_at) { /* a complete function for the moment */
+      LLVMValueRef ret = LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
+      m->early(m, gfn, m->early_arg);
+      LLVMInstructionEraseFromParent(ret);
+      LLVMPositionBuilderAtEnd(b, next);
+    }
   }
   LLVMBuildRet(b, LLVMConstInt(i32, 0, 0));
   LLVMSetOperand(bufs, 0, LLVMConstInt(i64, (unsigned long long)maxbufs, 0));

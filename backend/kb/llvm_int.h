@@ -29,6 +29,11 @@ typedef struct KMod {
   KernelSeen *seen;
   int nseen, capseen;
   BeProf *prof; /* NULL, or the top-level nodes' kernels are recorded there (drive/prof_llvm.c) */
+  /* NULL, or called once after the top-level graph's first early_at nodes, with the graph
+   * function terminated (drive/jit.c hands those nodes' kernels to a second thread) */
+  void (*early)(struct KMod *m, LLVMValueRef graph_fn, void *arg);
+  void *early_arg;
+  int early_at;
 } KMod;
 
 /* Start a kernel with nbufs buffer pointers; `written[i]` marks the buffers it writes (others get

@@ -280,6 +280,24 @@ def make_two_kernel_model(path, w, b):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
+def check_two_threads(t, what, path, x, folder, early, row):
+    """path compiled on one thread, then on two (ONNXC_JIT_EARLY=early) with the phase row row, stored,
+    hit; both outputs equal the one-thread module's bit for bit.  The one-thread output and the
+    two-thread env"""
+    one = {"ONNXC_JIT_THREADS": "1", "ONNXC_NO_CACHE": "1"}
+    two = {"ONNXC_JIT_THREADS": "2", "ONNXC_JIT_EARLY": early, "ONNXC_CACHE_DIR": folder}
+    rc1, err1, y1 = t.run(path, x, env=one)
+    check(what + ": one thread compiles one module", rc1 == 0 and "2nd thread" not in err1, err1[-300:])
+    rc, err, y = t.run(path, x, env=two)
+    check(what + ": compiled on two threads and stored",
+          rc == 0 and row in err and "miss; stored" in note(err), note(err) + err[-300:])
+    check(what + ": outputs equal the one-module ones", y is not None and y1 is not None and np.array_equal(y, y1))
+    rc, err, y2 = t.run(path, x, env=two)
+    check(what + ": the entry hits", rc == 0 and note(err).startswith("cache: hit"), note(err) + err[-300:])
+    check(what + ": the hit's outputs equal", y2 is not None and y1 is not None and np.array_equal(y2, y1))
+    return y1, two
+
+
 def test_two_halves(t, model, x, w, b):
     """ONNXC_JIT_THREADS=2: the module compiled as two halves on two threads (jit.c) gives the
     one-thread module's outputs bit for bit; its entry keeps both objects, hits, and a damaged
@@ -287,23 +305,35 @@ def test_two_halves(t, model, x, w, b):
     m2 = os.path.join(t.work, "halves.onnx")
     make_two_kernel_model(m2, w, b)
     folder = os.path.join(t.work, "halves")
-    one = {"ONNXC_JIT_THREADS": "1", "ONNXC_NO_CACHE": "1"}
-    two = {"ONNXC_JIT_THREADS": "2", "ONNXC_CACHE_DIR": folder}
-    rc1, err1, y1 = t.run(m2, x, env=one)
-    check("two halves: one thread compiles one module", rc1 == 0 and "2nd thread" not in err1, err1[-300:])
-    rc, err, y = t.run(m2, x, env=two)
-    check("two halves: compiled on two threads and stored",
-          rc == 0 and "llvm (2nd thread)" in err and "miss; stored" in note(err), note(err) + err[-300:])
-    check("two halves: outputs equal the one-module ones", y is not None and y1 is not None and np.array_equal(y, y1))
-    rc, err, y2 = t.run(m2, x, env=two)
-    check("two halves: the entry hits", rc == 0 and note(err).startswith("cache: hit"), note(err) + err[-300:])
-    check("two halves: the hit's outputs equal", y2 is not None and y1 is not None and np.array_equal(y2, y1))
+    y1, two = check_two_threads(t, "two halves", m2, x, folder, "0", "llvm (2nd thread)")
     [entry] = t.entries(folder)
     data = flip(-50)(bytearray(open(entry, "rb").read()))  # a byte of the second object
     open(entry, "wb").write(data)
     rc, err, y3 = t.run(m2, x, env=two)
     check("two halves: a damaged second object is rebuilt", rc == 0 and "bad entry" in note(err) and
           y3 is not None and np.array_equal(y3, y1), note(err) + err[-300:])
+
+
+def make_chain_model(path, w, b):
+    """Y = Softmax(Softmax(Softmax(X·W + B)·Wᵀ)·W): six kernels, the MatMuls' different in shape"""
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["t"]), helper.make_node("Add", ["t", "B"], ["u"]),
+         helper.make_node("Softmax", ["u"], ["s1"], axis=-1), helper.make_node("MatMul", ["s1", "WT"], ["v"]),
+         helper.make_node("Softmax", ["v"], ["s2"], axis=-1), helper.make_node("MatMul", ["s2", "W"], ["z"]),
+         helper.make_node("Softmax", ["z"], ["Y"], axis=-1)], "chain",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.ascontiguousarray(w.T), "WT"),
+         numpy_helper.from_array(b, "B")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_early_half(t, model, x, w, b):
+    """ONNXC_JIT_EARLY=0.5: the first half of the nodes' kernels are compiled on the second thread
+    while the rest are generated (jit.c early_split); outputs bit-equal, the entry hits"""
+    m3 = os.path.join(t.work, "chain.onnx")
+    make_chain_model(m3, w, b)
+    check_two_threads(t, "early half", m3, x, os.path.join(t.work, "early"), "0.5", "llvm (2nd thread, early)")
 
 
 def wnote(err):
@@ -487,7 +517,7 @@ def main():
     model = os.path.join(a.work, "model.onnx")
     make_model(model, w, b)
     for test in (test_hit_miss, test_damaged, test_key, test_no_cache, test_bound, test_concurrent,
-                 test_weight_bytes, test_two_halves, test_weights_file, test_kept_constants):
+                 test_weight_bytes, test_two_halves, test_early_half, test_weights_file, test_kept_constants):
         test(t, model, x, w, b)
     sys.exit(summary("cache"))
 
