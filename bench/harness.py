@@ -20,14 +20,19 @@ Usage: bench/harness.py [--onnxc build/onnxc] [--models-dir build/models] [--sui
                         [--threads 1,2] [--reps 3] [--runs 20] [--warmup 3] [--no-ablation]
                         [--export] [--out BENCHMARKS.md] [--peak-gflops 220]
                         [--no-compression] [--only 15,16,19] [--rows TEXT] [--sparse-models a,b]
-                        [--chain-nodes 20000]
+                        [--chain-nodes 20000] [--one-thread-cpu N]
 --export: export missing torch models (tests/models/export_models.py) and fetch the PaddleOCR
 models (tests/models/fetch_ocr.sh) first.  Batch 8 rows use the *_b8 exports.
 After the latency tables comes the compression section (bench/compression.py: the measured "Done
 when" rows of issues 15, 16 and 19, each with its target and met/no); --no-compression skips it,
 --only/--rows pick rows of it (see bench/compression.py --help).
+--one-thread-cpu N: every 1-thread cell (latency rows and the compression section) runs both
+engines on CPU N alone (the harness's affinity, inherited by both): on a VM whose CPUs differ in
+speed, the scheduler's choice of CPU per process otherwise decides part of a ratio.  Compile
+times and 2-thread cells keep every CPU.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -132,14 +137,30 @@ def onnxc_bench(args, model, ins, threads, extra=(), runs=None, warmup=None):
     return j
 
 
+@contextlib.contextmanager
+def pinned(args, threads):
+    """With --one-thread-cpu and one thread: the harness (so both engines' processes, which
+    inherit it) on that CPU alone until the block ends."""
+    if args.one_thread_cpu is None or threads != 1:
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {args.one_thread_cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def measure(args, model, ins, threads, tmp, extra_variants=()):
     """Alternating runs: onnxc (default), each variant, ORT; medians pooled over reps."""
     oc, ort, var = [], [], {v[0]: [] for v in extra_variants}
-    for _ in range(args.reps):
-        oc.append(onnxc_bench(args, model, ins, threads))
-        for label, flags in extra_variants:
-            var[label].append(onnxc_bench(args, model, ins, threads, flags)["median_ms"])
-        ort.append(compare_ort.run_ort(args, model, ins, threads, tmp)[0])
+    with pinned(args, threads):
+        for _ in range(args.reps):
+            oc.append(onnxc_bench(args, model, ins, threads))
+            for label, flags in extra_variants:
+                var[label].append(onnxc_bench(args, model, ins, threads, flags)["median_ms"])
+            ort.append(compare_ort.run_ort(args, model, ins, threads, tmp)[0])
     r = {"onnxc_ms": statistics.median(j["median_ms"] for j in oc),
          "ort_ms": statistics.median(ort),
          "gflops": statistics.median(j.get("gflops") or 0 for j in oc),
@@ -232,6 +253,10 @@ def write(args, rows, speedups, compiles, ablation, skipped, load0, load1, start
              f"{args.warmup} warm-up runs each; the median of the medians. Ratio = onnxc / ORT: below 1 "
              "means onnxc is faster. % peak: GFLOP/s (2 FLOP per multiply-add of the contractions) "
              f"against {args.peak_gflops:g} GFLOP/s fp32 per core times the threads.\n")
+    if args.one_thread_cpu is not None:
+        L.append(f"- 1-thread cells (latency and the compression section): both engines on CPU "
+                 f"{args.one_thread_cpu} alone (`--one-thread-cpu`); compile times and 2-thread cells on "
+                 "every CPU.\n")
     if skipped:
         L.append(f"Not measured (model missing; `--export` makes them): {', '.join(skipped)}.\n")
     L.append("## Latency\n")
@@ -304,8 +329,14 @@ def main():
     ap.add_argument("--no-compression", action="store_true", help="skip the compression section")
     ap.add_argument("--chain-nodes", type=int, default=20000,
                     help="nodes of the compile-scaling chain (bench/gen_chain.py); 0 skips that row")
+    ap.add_argument("--one-thread-cpu", type=int, default=None, metavar="N",
+                    help="run every 1-thread cell of both engines on CPU N alone (default: any CPU)")
     compression.add_args(ap)
     args = ap.parse_args()
+    if args.one_thread_cpu is not None and args.one_thread_cpu not in os.sched_getaffinity(0):
+        print(f"harness: --one-thread-cpu {args.one_thread_cpu}: not a CPU this process may use "
+              f"({sorted(os.sched_getaffinity(0))})", file=sys.stderr)
+        return 2
     started = datetime.datetime.now(datetime.timezone.utc)
     load0 = os.getloadavg()[0]
     args.help = subprocess.run([args.onnxc, "bench", "--help"], capture_output=True,
@@ -352,7 +383,8 @@ def main():
         if chain:
             print(f"harness: chain of {chain['nodes']} nodes: {chain['wall_ms']:.0f} ms, "
                   f"{chain['peak_mb']:.0f} MB", file=sys.stderr)
-        comp = [] if args.no_compression else compression.section(args, tmp)
+        with pinned(args, 1):
+            comp = [] if args.no_compression else compression.section(args, tmp)
     write(args, rows, speedups, compiles, ablation, skipped, load0, os.getloadavg()[0], started, comp, chain)
     print(f"harness: wrote {args.out}", file=sys.stderr)
     return 0
