@@ -220,20 +220,12 @@ static bool bf16_wanted(const GenCtx *c, const GemmSpec *s, int L) {
   return true;
 }
 
-/* f32 → bf16 bits, rounded to nearest even (NaN stays NaN) */
-static uint16_t host_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
 /* rows × K of a constant (element (r, k) at off(r) + k·ks, r < valid) as [Kp][rows][2] bf16
  * pairs at dst, zero past K and valid */
 static void put_bf16_pairs(uint16_t *dst, const float *src, int64_t off, int64_t rstride, int64_t ks, int64_t valid,
                            int64_t rows, int64_t K) {
   for (int64_t k = 0; k < K; k++)
-    for (int64_t r = 0; r < valid; r++) dst[((k / 2) * rows + r) * 2 + k % 2] = host_bf16(src[off + r * rstride + k * ks]);
+    for (int64_t r = 0; r < valid; r++) dst[((k / 2) * rows + r) * 2 + k % 2] = gen_host_bf16(src[off + r * rstride + k * ks]);
 }
 
 /* constant v (A: rows M, panel mr, rs = a_rs, ks = a_cs; B: rows N, panel nrp, rs = b_cs,

@@ -153,14 +153,6 @@ static int64_t block_at_bf16(const Rnn *r, int64_t col, int64_t k, int64_t K) {
   return b0 * K + (k / 2) * width * 2 + (col - b0) * 2 + k % 2;
 }
 
-/* f32 → bf16 bits, rounded to nearest even (NaN stays NaN), as gen_gemm.c's packers */
-static uint16_t host_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
 /* --fp-mode bf16's Wᵀ: panel_at's panels with rows k paired, [k/2][L][2] bf16 per panel (K even) */
 static int64_t panel_at_bf16(const Rnn *r, int64_t col, int64_t k, int64_t K) {
   return (col / r->L * K + k / 2 * 2) * r->L + col % r->L * 2 + k % 2;
@@ -176,7 +168,7 @@ static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K, bool blocked) {
       for (int64_t g = 0; g < G; g++)
         for (int64_t j = 0; j < H; j++)
           buf[d * K * r->GHp + (blocked ? block_at_bf16(r, g * r->Hp + j, k, K) : panel_at_bf16(r, g * r->Hp + j, k, K))] =
-              host_bf16((float)ir_const_f64(w, (d * G * H + g * H + j) * K + k));
+              gen_host_bf16((float)ir_const_f64(w, (d * G * H + g * H + j) * K + k));
   KV p = kb_weight(r->kb, buf, n * 2);
   free(buf);
   return p;

@@ -2,6 +2,8 @@
 #ifndef ONNXC_GEN_UTIL_H
 #define ONNXC_GEN_UTIL_H
 
+#include <string.h>
+
 #include "be.h"
 
 #define EW_MAX_OPS 16
@@ -66,6 +68,15 @@ static inline int gen_check_movable(GenCtx *c) {
   if (n->nin > 0 && n->in[0] && dtype_size(n->in[0]->dtype) == 0)
     return ir_node_error(c->g, n, "data type %s is not supported", dtype_name(n->in[0]->dtype));
   return 0;
+}
+
+/* f32 → bf16 bits, rounded to nearest even (NaN stays NaN): --fp-mode bf16's weight packers
+ * (gen_gemm.c, gen_rnn.c) */
+static inline uint16_t gen_host_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
 #endif
