@@ -158,35 +158,26 @@ static int64_t panel_at_bf16(const Rnn *r, int64_t col, int64_t k, int64_t K) {
   return (col / r->L * K + k / 2 * 2) * r->L + col % r->L * 2 + k % 2;
 }
 
-/* host: a constant W (panels) or R (blocks) for --fp-mode bf16, per direction K·GHp bf16 */
-static KV pack_const_bf16(Rnn *r, const Value *w, int64_t K, bool blocked) {
-  int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
-  size_t n = (size_t)(D * K * r->GHp);
-  uint16_t *buf = ir_xcalloc(n ? n : 1, 2);
-  for (int64_t d = 0; d < D; d++)
-    for (int64_t k = 0; k < K; k++)
-      for (int64_t g = 0; g < G; g++)
-        for (int64_t j = 0; j < H; j++)
-          buf[d * K * r->GHp + (blocked ? block_at_bf16(r, g * r->Hp + j, k, K) : panel_at_bf16(r, g * r->Hp + j, k, K))] =
-              gen_host_bf16((float)ir_const_f64(w, (d * G * H + g * H + j) * K + k));
-  KV p = kb_weight(r->kb, buf, n * 2);
-  free(buf);
-  return p;
-}
+/* what pack_const writes per element: the float, its bf16 bits (--fp-mode bf16, in the _bf16
+ * layouts) or a clustered one's 8-bit index */
+enum { PACK_F32, PACK_BF16, PACK_IDX8 };
 
-/* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R; bytes: a
- * clustered one's 8-bit indices in the same layout (padding index 0: those columns are unused) */
-static KV pack_const(Rnn *r, const Value *w, int64_t K, bool blocked, bool bytes) {
+/* host: [d][k][g·Hp + j] = W[d][g·H + j][k] (zero padded) for a constant W or R, per direction
+ * K·GHp elements (PACK_IDX8: padding index 0, those columns are unused) */
+static KV pack_const(Rnn *r, const Value *w, int64_t K, bool blocked, int kind) {
   int64_t D = r->s.ndir, G = r->s.gates, H = r->s.H;
-  size_t n = (size_t)(D * K * r->GHp), es = bytes ? 1 : sizeof(float);
+  size_t n = (size_t)(D * K * r->GHp), es = kind == PACK_IDX8 ? 1 : kind == PACK_BF16 ? 2 : sizeof(float);
+  int64_t (*at_of)(const Rnn *, int64_t, int64_t, int64_t) =
+      kind == PACK_BF16 ? (blocked ? block_at_bf16 : panel_at_bf16) : (blocked ? block_at : panel_at);
   char *buf = ir_xcalloc(n ? n : 1, es);
   for (int64_t d = 0; d < D; d++)
     for (int64_t k = 0; k < K; k++)
       for (int64_t g = 0; g < G; g++)
         for (int64_t j = 0; j < H; j++) {
-          int64_t at = d * K * r->GHp + (blocked ? block_at(r, g * r->Hp + j, k, K) : panel_at(r, g * r->Hp + j, k, K));
+          int64_t at = d * K * r->GHp + at_of(r, g * r->Hp + j, k, K);
           int64_t i = (d * G * H + g * H + j) * K + k;
-          if (bytes) ((uint8_t *)buf)[at] = w->cluster->idx[i];
+          if (kind == PACK_IDX8) ((uint8_t *)buf)[at] = w->cluster->idx[i];
+          else if (kind == PACK_BF16) ((uint16_t *)buf)[at] = gen_host_bf16((float)ir_const_f64(w, i));
           else ((float *)buf)[at] = (float)ir_const_f64(w, i);
         }
   KV p = kb_weight(r->kb, buf, n * es);
@@ -973,7 +964,7 @@ static int gen_rnn_sliced(Rnn *r) {
   GenCtx *c = r->c;
   KB *kb = r->kb;
   int64_t boff = 0, rboff = r->GHp, recoff = rboff + r->Hp, hboff = recoff + r->nbb * r->GHp;
-  c->scratch_bytes = (hboff + r->nbb * r->Hp / 2) * (int64_t)sizeof(float) + 64;
+  c->scratch_bytes = (hboff + (r->rbf ? r->nbb * r->Hp / 2 : 0)) * (int64_t)sizeof(float) + 64;
   int64_t top = (c->arena_top + 63) / 64 * 64, hoff = 0, coff = 2 * r->nbb * r->Hp, poff = coff + r->nbb * r->Hp;
   int64_t end = top + (poff + r->tc * r->nbb * r->GHp) * (int64_t)sizeof(float);
   if (end > c->arena_end) c->arena_end = end;
@@ -1043,9 +1034,9 @@ int gen_rnn(GenCtx *c) {
    * else (up to 256 values) 8-bit ones decoded in the kernel */
   bool pairs = (r.Hp / r.L) % 2 == 0;
   if (pairs && gen_cluster_nibbles_ok(in[1], r.L)) r.wbits = 4, r.wq = pack_nibbles(&r, in[1], s->I);
-  else if (idx8_pays(&r, in[1], s->I)) r.wbits = 8, r.wq = pack_const(&r, in[1], s->I, false, true);
+  else if (idx8_pays(&r, in[1], s->I)) r.wbits = 8, r.wq = pack_const(&r, in[1], s->I, false, PACK_IDX8);
   if (pairs && gen_cluster_nibbles_ok(in[2], r.L)) r.rbits = 4, r.rq = pack_nibbles(&r, in[2], s->H);
-  else if (idx8_pays(&r, in[2], s->H)) r.rbits = 8, r.rq = pack_const(&r, in[2], s->H, true, true);
+  else if (idx8_pays(&r, in[2], s->H)) r.rbits = 8, r.rq = pack_const(&r, in[2], s->H, true, PACK_IDX8);
   if (r.wq) r.wcl = in[1]->cluster;
   if (r.rq) r.rcl = in[2]->cluster;
   if (in[1]->kind == VK_CONST) c->const_unused |= 1u << 1;
@@ -1062,9 +1053,9 @@ int gen_rnn(GenCtx *c) {
     r.pnv = sv % 4 == 0 ? 4 : sv % 2 == 0 ? 2 : 1;
   }
   r.wbf = wc && proj_bf16(&r);
-  if (wc) r.wconst = r.wbf ? pack_const_bf16(&r, in[1], s->I, false) : pack_const(&r, in[1], s->I, false, false);
+  if (wc) r.wconst = pack_const(&r, in[1], s->I, false, r.wbf ? PACK_BF16 : PACK_F32);
   r.rbf = rc && rec_bf16(&r);
-  if (rc) r.rconst = r.rbf ? pack_const_bf16(&r, in[2], s->H, true) : pack_const(&r, in[2], s->H, true, false);
+  if (rc) r.rconst = pack_const(&r, in[2], s->H, true, r.rbf ? PACK_BF16 : PACK_F32);
   if (r.nsl) return gen_rnn_sliced(&r);
 
   /* scratch, in floats (every piece a multiple of L) */
